@@ -1,0 +1,222 @@
+//! QUIC endpoints for the relay (server) and for customers and reps (clients).
+
+use crate::pin::{Pin, PinMismatch, PinVerifier};
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn::{ClientConfig, Connection, Endpoint, EndpointConfig, ServerConfig, TransportConfig};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Transport settings shared by both ends.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// A connection with no traffic (not even keep-alives) for this long is dead.
+    pub idle_timeout: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            idle_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// UDP socket buffers: the defaults drop packets on a busy loopback (PLATFORM-NOTES).
+const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
+fn transport(cfg: &NetConfig) -> Arc<TransportConfig> {
+    let mut t = TransportConfig::default();
+    // An idle timeout beyond QUIC's varint range is clamped to the largest allowed.
+    let idle = quinn::IdleTimeout::try_from(cfg.idle_timeout)
+        .unwrap_or_else(|_| quinn::IdleTimeout::from(quinn::VarInt::MAX));
+    t.max_idle_timeout(Some(idle));
+    t.keep_alive_interval(Some(cfg.idle_timeout / 4));
+    t.max_concurrent_bidi_streams(4u32.into());
+    t.max_concurrent_uni_streams(64u32.into());
+    Arc::new(t)
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Larger buffers are an optimisation; a system that refuses them still works.
+    let _ = sock.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
+    if addr.is_ipv6() {
+        let _ = sock.set_only_v6(false);
+    }
+    sock.bind(&addr.into())?;
+    Ok(sock.into())
+}
+
+/// Errors while setting up an endpoint or connecting.
+#[derive(Debug, thiserror::Error)]
+pub enum Endpoints {
+    #[error("cannot open UDP socket on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    #[error(transparent)]
+    PinMismatch(#[from] PinMismatch),
+    #[error("cannot reach the relay at {addr}: {reason}")]
+    Connect { addr: SocketAddr, reason: String },
+}
+
+/// A fresh self-signed identity for a relay: (certificate DER, PKCS#8 private key DER).
+pub fn generate_identity(names: Vec<String>) -> Result<(Vec<u8>, Vec<u8>), Endpoints> {
+    let key = rcgen::KeyPair::generate().map_err(|e| Endpoints::Tls(e.to_string()))?;
+    let params = rcgen::CertificateParams::new(names).map_err(|e| Endpoints::Tls(e.to_string()))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| Endpoints::Tls(e.to_string()))?;
+    Ok((cert.der().to_vec(), key.serialize_der()))
+}
+
+/// A server endpoint bound to `addr`, with the given certificate and key.
+pub fn server_endpoint(
+    addr: SocketAddr,
+    cert_der: &[u8],
+    key_der: &[u8],
+    cfg: &NetConfig,
+) -> Result<Endpoint, Endpoints> {
+    let certs = vec![CertificateDer::from(cert_der.to_vec())];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der.to_vec()));
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| Endpoints::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| Endpoints::Tls(e.to_string()))?;
+    tls.alpn_protocols = vec![lotse_proto::ALPN.to_vec()];
+    let crypto = QuicServerConfig::try_from(tls).map_err(|e| Endpoints::Tls(e.to_string()))?;
+    let mut server = ServerConfig::with_crypto(Arc::new(crypto));
+    server.transport_config(transport(cfg));
+    let socket = bind(addr).map_err(|source| Endpoints::Bind { addr, source })?;
+    Endpoint::new(
+        EndpointConfig::default(),
+        Some(server),
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
+    .map_err(|source| Endpoints::Bind { addr, source })
+}
+
+/// A client endpoint that trusts only `pin`, plus the slot where a pin mismatch is reported.
+pub fn client_endpoint(
+    pin: Pin,
+    relay: SocketAddr,
+    cfg: &NetConfig,
+) -> Result<(Endpoint, Arc<Mutex<Option<PinMismatch>>>), Endpoints> {
+    let provider = provider();
+    let mismatch = Arc::new(Mutex::new(None));
+    let verifier = PinVerifier {
+        pin,
+        algorithms: provider.signature_verification_algorithms,
+        mismatch: mismatch.clone(),
+    };
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| Endpoints::Tls(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![lotse_proto::ALPN.to_vec()];
+    let crypto = QuicClientConfig::try_from(tls).map_err(|e| Endpoints::Tls(e.to_string()))?;
+    let mut client = ClientConfig::new(Arc::new(crypto));
+    client.transport_config(transport(cfg));
+    let local: SocketAddr = if relay.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = bind(local).map_err(|source| Endpoints::Bind {
+        addr: local,
+        source,
+    })?;
+    let mut endpoint = Endpoint::new(
+        EndpointConfig::default(),
+        None,
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
+    .map_err(|source| Endpoints::Bind {
+        addr: local,
+        source,
+    })?;
+    endpoint.set_default_client_config(client);
+    Ok((endpoint, mismatch))
+}
+
+/// Connects to the relay at `addr`, trusting only `pin`. A wrong key yields
+/// [`Endpoints::PinMismatch`] naming both pins.
+pub async fn connect(
+    addr: SocketAddr,
+    pin: Pin,
+    cfg: &NetConfig,
+) -> Result<(Endpoint, Connection), Endpoints> {
+    let (endpoint, mismatch) = client_endpoint(pin, addr, cfg)?;
+    let connecting = endpoint
+        .connect(addr, "relay.lotse")
+        .map_err(|e| Endpoints::Connect {
+            addr,
+            reason: e.to_string(),
+        })?;
+    match connecting.await {
+        Ok(conn) => Ok((endpoint, conn)),
+        Err(e) => {
+            if let Some(m) = mismatch.lock().ok().and_then(|mut s| s.take()) {
+                return Err(Endpoints::PinMismatch(m));
+            }
+            let reason = match e {
+                quinn::ConnectionError::TimedOut => "no answer (is the relay running and reachable?)".to_owned(),
+                other => other.to_string(),
+            };
+            Err(Endpoints::Connect { addr, reason })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn wrong_pin_names_both_pins() {
+        let (cert, key) = generate_identity(vec!["relay.lotse".into()]).unwrap();
+        let real = Pin::of_certificate(&cert).unwrap();
+        let cfg = NetConfig::default();
+        let server = server_endpoint("127.0.0.1:0".parse().unwrap(), &cert, &key, &cfg).unwrap();
+        let addr = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Some(inc) = server.accept().await {
+                let _ = inc.await;
+            }
+        });
+        let wrong = Pin::of_spki(b"somebody else");
+        match connect(addr, wrong, &cfg).await {
+            Err(Endpoints::PinMismatch(m)) => {
+                assert_eq!(m.expected, wrong);
+                assert_eq!(m.received, real);
+                let text = m.to_string();
+                assert!(text.contains(&wrong.to_string()) && text.contains(&real.to_string()));
+            }
+            other => panic!("expected a pin mismatch, got {other:?}"),
+        }
+        let (_ep, conn) = connect(addr, real, &cfg).await.unwrap();
+        assert_eq!(
+            conn.handshake_data()
+                .and_then(|h| h.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+                .and_then(|h| h.protocol),
+            Some(lotse_proto::ALPN.to_vec())
+        );
+    }
+}

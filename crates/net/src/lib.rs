@@ -1,0 +1,15 @@
+//! The transport every Lotse role shares: QUIC endpoints with TLS 1.3 only, trust by key pin,
+//! and length-prefixed message frames on QUIC streams.
+//!
+//! There is deliberately no way to build a client that trusts anything but one pinned relay key.
+
+mod endpoint;
+mod framed;
+mod pin;
+
+pub use endpoint::{
+    Endpoints, NetConfig, client_endpoint, connect, generate_identity, server_endpoint,
+};
+pub use framed::{NetError, read_msg, write_msg};
+pub use pin::{Pin, PinError, PinMismatch};
+pub use quinn;

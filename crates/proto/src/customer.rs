@@ -1,0 +1,410 @@
+//! The customer's consent state machine.
+//!
+//! [`Consent`] is the single authority over what a rep may do on the customer's machine. It owns
+//! the rules of DESIGN.md:
+//! - a tier is granted only by [`Consent::answer`] with `allow = true`, i.e. the customer's own
+//!   click, and only once the prompt has been on screen for [`PROMPT_ARM`];
+//! - a tier needs its prerequisite ([`Tier::requires`]) for the same rep;
+//! - a revoke is immediate and takes dependent tiers with it;
+//! - no input is injected while any prompt is open, without `control`, or outside a live session;
+//! - whenever input stops (revoke, prompt, rep gone, end, lost connection) every key and button
+//!   the reps hold is released.
+//!
+//! It does no I/O and reads no clock: callers pass `now` and carry out the returned [`Action`]s.
+
+use crate::input::{Held, InputEvent};
+use crate::msg::{CustomerDown, CustomerUp, EndReason, KeyRejection, ParticipantId, RequestId};
+use crate::tier::{Tier, TierSet};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// How long a prompt ignores answers after it appears, so that a click aimed at something else,
+/// or a rep's well-timed click, cannot grant.
+pub const PROMPT_ARM: Duration = Duration::from_millis(500);
+
+/// Where the session stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Connected to the relay, the key not yet accepted.
+    Connecting,
+    /// In a rep's queue.
+    Queued {
+        rep_name: String,
+        position: Option<u32>,
+    },
+    /// At least one rep joined.
+    Live,
+    /// Over; nothing more happens.
+    Ended(EndReason),
+}
+
+/// A rep in the session, as the customer sees them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rep {
+    pub id: ParticipantId,
+    pub name: String,
+    pub grants: TierSet,
+}
+
+/// An open permission prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompt {
+    pub request: RequestId,
+    pub rep: ParticipantId,
+    pub rep_name: String,
+    pub tier: Tier,
+    pub opened: Instant,
+}
+
+/// Something the caller must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send this to the relay on the control stream.
+    Send(CustomerUp),
+    /// Inject this event now.
+    Inject(InputEvent),
+    /// Input stopped: inject these releases, then make sure nothing stays pressed.
+    ReleaseAll(Vec<InputEvent>),
+    /// The relay did not accept the key.
+    KeyRejected(KeyRejection),
+    /// A chat line arrived.
+    Chat {
+        rep: ParticipantId,
+        rep_name: String,
+        text: String,
+        at: u64,
+    },
+    /// A viewer wants a keyframe.
+    Keyframe,
+    /// The session ended; close the connection and exit.
+    Ended(EndReason),
+}
+
+/// Why an answer was not taken.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    #[error("no open prompt with request id {0}")]
+    NoSuchPrompt(RequestId),
+    #[error("the prompt has been open for less than {} ms", PROMPT_ARM.as_millis())]
+    TooEarly,
+}
+
+/// The relay sent something that breaks the protocol; the connection should be closed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("protocol violation: {0}")]
+pub struct Violation(pub String);
+
+/// The customer's side of one session.
+#[derive(Debug)]
+pub struct Consent {
+    phase: Phase,
+    reps: BTreeMap<ParticipantId, Rep>,
+    prompts: Vec<Prompt>,
+    /// What each rep holds down on the customer's machine.
+    held: BTreeSet<(ParticipantId, Held)>,
+}
+
+impl Default for Consent {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Consent {
+    /// A session that has not been accepted by the relay yet.
+    pub fn new() -> Self {
+        Consent {
+            phase: Phase::Connecting,
+            reps: BTreeMap::new(),
+            prompts: Vec::new(),
+            held: BTreeSet::new(),
+        }
+    }
+
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// The reps in the session with what each may do.
+    pub fn reps(&self) -> impl Iterator<Item = &Rep> {
+        self.reps.values()
+    }
+
+    /// Open prompts, oldest first; the UI shows the first.
+    pub fn prompts(&self) -> &[Prompt] {
+        &self.prompts
+    }
+
+    /// The tiers `rep` holds now.
+    pub fn grants(&self, rep: ParticipantId) -> TierSet {
+        self.reps.get(&rep).map(|r| r.grants).unwrap_or_default()
+    }
+
+    /// Whether anyone may see the screen, i.e. whether capture should run.
+    pub fn video_wanted(&self) -> bool {
+        self.is_live() && self.reps.values().any(|r| r.grants.contains(Tier::View))
+    }
+
+    /// Whether input from `rep` would be injected right now.
+    pub fn input_open(&self, rep: ParticipantId) -> bool {
+        self.is_live() && self.prompts.is_empty() && self.grants(rep).contains(Tier::Control)
+    }
+
+    /// What is held down now, and by which rep.
+    pub fn held(&self) -> impl Iterator<Item = &(ParticipantId, Held)> {
+        self.held.iter()
+    }
+
+    fn is_live(&self) -> bool {
+        self.phase == Phase::Live
+    }
+
+    fn is_over(&self) -> bool {
+        matches!(self.phase, Phase::Ended(_))
+    }
+
+    /// Takes one message from the relay.
+    pub fn on_message(&mut self, msg: CustomerDown, now: Instant) -> Result<Vec<Action>, Violation> {
+        if self.is_over() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        match msg {
+            CustomerDown::KeyRejected { reason } => {
+                if self.phase != Phase::Connecting {
+                    return Err(Violation("key rejected after it was accepted".into()));
+                }
+                out.push(Action::KeyRejected(reason));
+            }
+            CustomerDown::Queued { rep_name, position } => {
+                if !matches!(self.phase, Phase::Connecting | Phase::Queued { .. }) {
+                    return Err(Violation("queue status during a live session".into()));
+                }
+                self.phase = Phase::Queued { rep_name, position };
+            }
+            CustomerDown::RepJoined { rep, name } => {
+                if matches!(self.phase, Phase::Connecting) {
+                    return Err(Violation("rep joined before the key was accepted".into()));
+                }
+                if self.reps.contains_key(&rep) {
+                    return Err(Violation(format!("rep {rep} joined twice")));
+                }
+                self.phase = Phase::Live;
+                self.reps.insert(
+                    rep,
+                    Rep {
+                        id: rep,
+                        name,
+                        grants: TierSet::EMPTY,
+                    },
+                );
+            }
+            CustomerDown::RepLeft { rep, .. } => {
+                if self.reps.remove(&rep).is_none() {
+                    return Err(Violation(format!("unknown rep {rep} left")));
+                }
+                self.prompts.retain(|p| p.rep != rep);
+                self.release_rep(rep, &mut out);
+            }
+            CustomerDown::PermissionRequest { request, rep, tier } => {
+                let Some(r) = self.reps.get(&rep) else {
+                    return Err(Violation(format!("request from unknown rep {rep}")));
+                };
+                if self.prompts.iter().any(|p| p.request == request) {
+                    return Err(Violation(format!("request id {request} reused")));
+                }
+                let missing = tier.requires().is_some_and(|need| !r.grants.contains(need));
+                let duplicate = r.grants.contains(tier)
+                    || self.prompts.iter().any(|p| p.rep == rep && p.tier == tier);
+                if missing {
+                    // Refusing never acts for the customer; granting would.
+                    out.push(Action::Send(CustomerUp::Answer {
+                        request,
+                        allow: false,
+                    }));
+                } else if !duplicate {
+                    let rep_name = r.name.clone();
+                    self.prompts.push(Prompt {
+                        request,
+                        rep,
+                        rep_name,
+                        tier,
+                        opened: now,
+                    });
+                    // A prompt on screen stops input at once.
+                    self.release(&mut out);
+                }
+            }
+            CustomerDown::Chat { rep, text, at } => {
+                let rep_name = self
+                    .reps
+                    .get(&rep)
+                    .map(|r| r.name.clone())
+                    .ok_or_else(|| Violation(format!("chat from unknown rep {rep}")))?;
+                out.push(Action::Chat {
+                    rep,
+                    rep_name,
+                    text,
+                    at,
+                });
+            }
+            CustomerDown::KeyframeRequest => {
+                if self.video_wanted() {
+                    out.push(Action::Keyframe);
+                }
+            }
+            CustomerDown::Ended { reason } => self.finish(reason, &mut out),
+        }
+        Ok(out)
+    }
+
+    /// The customer answered a prompt.
+    pub fn answer(
+        &mut self,
+        request: RequestId,
+        allow: bool,
+        now: Instant,
+    ) -> Result<Vec<Action>, AnswerError> {
+        let idx = self
+            .prompts
+            .iter()
+            .position(|p| p.request == request)
+            .ok_or(AnswerError::NoSuchPrompt(request))?;
+        if now.saturating_duration_since(self.prompts[idx].opened) < PROMPT_ARM {
+            return Err(AnswerError::TooEarly);
+        }
+        let prompt = self.prompts.remove(idx);
+        let mut allow = allow;
+        if let Some(rep) = self.reps.get_mut(&prompt.rep) {
+            // The prerequisite may have been revoked while the prompt was open.
+            if allow && prompt.tier.requires().is_some_and(|t| !rep.grants.contains(t)) {
+                allow = false;
+            }
+            if allow {
+                rep.grants.insert(prompt.tier);
+            }
+        }
+        Ok(vec![Action::Send(CustomerUp::Answer { request, allow })])
+    }
+
+    /// The customer takes `tier` (and whatever depends on it) back from `rep`.
+    pub fn revoke(&mut self, rep: ParticipantId, tier: Tier) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(r) = self.reps.get_mut(&rep) else {
+            return out;
+        };
+        if !r.grants.contains(tier) {
+            return out;
+        }
+        // Dependents first, so that the relay never sees control without view.
+        let mut chain = vec![tier];
+        while let Some(dep) = Tier::ALL
+            .into_iter()
+            .find(|t| t.requires() == chain.last().copied())
+        {
+            chain.push(dep);
+        }
+        for t in chain.into_iter().rev() {
+            if r.grants.contains(t) {
+                r.grants.remove(t);
+                out.push(Action::Send(CustomerUp::Revoke { rep, tier: t }));
+            }
+        }
+        // Prompts whose prerequisite just went away are refused.
+        let mut refused = Vec::new();
+        let grants = r.grants;
+        self.prompts.retain(|p| {
+            let orphan = p.rep == rep && p.tier.requires().is_some_and(|t| !grants.contains(t));
+            if orphan {
+                refused.push(p.request);
+            }
+            !orphan
+        });
+        for request in refused {
+            out.push(Action::Send(CustomerUp::Answer {
+                request,
+                allow: false,
+            }));
+        }
+        if !self.grants(rep).contains(Tier::Control) {
+            self.release_rep(rep, &mut out);
+        }
+        out
+    }
+
+    /// Input from `rep` arrived and is about to be injected: this is the gate.
+    pub fn input(&mut self, rep: ParticipantId, event: InputEvent) -> Vec<Action> {
+        if !self.input_open(rep) {
+            return Vec::new();
+        }
+        match event.held_change() {
+            Some((held, true)) => {
+                self.held.insert((rep, held));
+            }
+            Some((held, false)) => {
+                // Only let go of what this rep pressed: never of what the customer holds.
+                if !self.held.remove(&(rep, held)) {
+                    return Vec::new();
+                }
+            }
+            None => {}
+        }
+        vec![Action::Inject(event)]
+    }
+
+    /// The customer ends the session (button, closed window, signal).
+    pub fn end(&mut self, reason: &str) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.is_over() {
+            return out;
+        }
+        out.push(Action::Send(CustomerUp::End {
+            reason: reason.to_owned(),
+        }));
+        self.finish(EndReason::Customer(reason.to_owned()), &mut out);
+        out
+    }
+
+    /// The connection to the relay is gone.
+    pub fn connection_lost(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        if !self.is_over() {
+            self.finish(EndReason::PeerLost, &mut out);
+        }
+        out
+    }
+
+    fn finish(&mut self, reason: EndReason, out: &mut Vec<Action>) {
+        self.prompts.clear();
+        for r in self.reps.values_mut() {
+            r.grants = TierSet::EMPTY;
+        }
+        self.phase = Phase::Ended(reason.clone());
+        self.release(out);
+        out.push(Action::Ended(reason));
+    }
+
+    /// Releases everything every rep holds.
+    fn release(&mut self, out: &mut Vec<Action>) {
+        let events = std::mem::take(&mut self.held)
+            .into_iter()
+            .map(|(_, h)| h.release())
+            .collect();
+        out.push(Action::ReleaseAll(events));
+    }
+
+    /// Releases what `rep` holds.
+    fn release_rep(&mut self, rep: ParticipantId, out: &mut Vec<Action>) {
+        let (theirs, others) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(r, _)| *r == rep);
+        self.held = others;
+        let theirs: BTreeSet<_> = theirs;
+        out.push(Action::ReleaseAll(
+            theirs.into_iter().map(|(_, h)| h.release()).collect(),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests;

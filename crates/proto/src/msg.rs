@@ -1,0 +1,247 @@
+//! Every message on the wire.
+//!
+//! Each participant has one bidirectional control stream to the relay. The first frame on it, in
+//! both directions, is a [`Hello`]; after that the customer speaks [`CustomerUp`] and hears
+//! [`CustomerDown`], a rep speaks [`RepUp`] and hears [`RepDown`]. Every other stream starts with a
+//! [`StreamHeader`] naming what follows.
+//!
+//! Note what is *not* here: no message from the relay or a rep can grant a tier. A grant exists
+//! only as the customer's own [`CustomerUp::Answer`], produced by [`crate::customer::Consent`].
+
+use crate::input::InputEvent;
+use crate::tier::Tier;
+use serde::{Deserialize, Serialize};
+
+/// Who is speaking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Customer,
+    Rep,
+}
+
+/// The first frame on every control stream, both ways.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub version: u16,
+    pub role: Role,
+    /// Free text naming the program, e.g. `lotse 0.1.0 (linux)`.
+    pub agent: String,
+}
+
+/// Identifies a participant (a rep) within one relay's lifetime.
+pub type ParticipantId = u64;
+/// Identifies a permission request within one session.
+pub type RequestId = u32;
+/// Identifies a waiting customer in a queue.
+pub type QueueEntryId = u64;
+/// Seconds since the Unix epoch.
+pub type UnixTime = u64;
+
+/// What the customer tells about their machine, shown in the rep's queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerInfo {
+    /// The person's name if they gave one, else the login name.
+    pub name: String,
+    pub host: String,
+    pub os: String,
+}
+
+/// Why a session key was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyRejection {
+    /// No such key.
+    Unknown,
+    /// The key was already redeemed.
+    Used,
+    /// The key's lifetime is over.
+    Expired,
+    /// Too many wrong keys from this address; try again later.
+    RateLimited,
+    /// The rep the key belongs to is not online.
+    RepOffline,
+}
+
+/// Why a session or a participant's part in it ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndReason {
+    /// The customer ended it (button, closed window, …); free text says how.
+    Customer(String),
+    /// A rep ended it.
+    Rep(String),
+    /// The other side's connection was lost.
+    PeerLost,
+    /// The relay is shutting down.
+    RelayShutdown,
+    /// The customer cancelled while waiting.
+    Cancelled,
+    /// A protocol violation; the text says which.
+    Protocol(String),
+}
+
+/// Customer → relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CustomerUp {
+    /// Redeem a session key (digits; spaces and dashes are ignored).
+    Redeem { key: String, info: CustomerInfo },
+    /// Leave the queue before anyone joined.
+    Cancel,
+    /// The customer's answer to a permission request.
+    Answer { request: RequestId, allow: bool },
+    /// The customer takes a tier back from one rep.
+    Revoke { rep: ParticipantId, tier: Tier },
+    /// A chat line.
+    Chat { text: String },
+    /// Ends the session.
+    End { reason: String },
+}
+
+/// Relay → customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CustomerDown {
+    /// The key was not accepted; the customer may try another.
+    KeyRejected { reason: KeyRejection },
+    /// Waiting in `rep_name`'s queue.
+    Queued {
+        rep_name: String,
+        position: Option<u32>,
+    },
+    /// A rep joined the session.
+    RepJoined { rep: ParticipantId, name: String },
+    /// A rep left the session.
+    RepLeft { rep: ParticipantId, reason: EndReason },
+    /// A rep asks for a tier.
+    PermissionRequest {
+        request: RequestId,
+        rep: ParticipantId,
+        tier: Tier,
+    },
+    /// A chat line from a rep.
+    Chat {
+        rep: ParticipantId,
+        text: String,
+        at: UnixTime,
+    },
+    /// A viewer needs a keyframe.
+    KeyframeRequest,
+    /// The session is over.
+    Ended { reason: EndReason },
+}
+
+/// Rep → relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RepUp {
+    /// Log in; the first message after hello.
+    Login { user: String, password: String },
+    /// Make a session key bound to this rep.
+    CreateKey { lifetime_secs: Option<u32> },
+    /// Take a waiting customer from this rep's queue.
+    Accept { entry: QueueEntryId },
+    /// Ask the customer for a tier.
+    Request { tier: Tier },
+    /// A chat line.
+    Chat { text: String },
+    /// Ask the customer for a fresh keyframe.
+    KeyframeRequest,
+    /// Leave the session; as its owner, this ends it.
+    Leave { reason: String },
+}
+
+/// A customer waiting in a queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub entry: QueueEntryId,
+    pub customer: CustomerInfo,
+    pub since: UnixTime,
+}
+
+/// Why a rep's login failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoginRejection {
+    /// Unknown user or wrong password (deliberately not told apart).
+    BadCredentials,
+    /// Too many failures; locked for a while.
+    Locked,
+}
+
+/// Relay → rep.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RepDown {
+    LoginOk {
+        rep: ParticipantId,
+        display_name: String,
+    },
+    LoginRejected {
+        reason: LoginRejection,
+    },
+    /// A fresh session key, formatted for reading aloud.
+    Key {
+        key: String,
+        expires_at: UnixTime,
+    },
+    /// The rep's queue changed; the full list.
+    Queue {
+        entries: Vec<QueueEntry>,
+    },
+    /// The rep is now in a session with this customer.
+    Joined {
+        customer: CustomerInfo,
+    },
+    /// The request was sent to the customer.
+    Requested {
+        request: RequestId,
+        tier: Tier,
+    },
+    /// The customer's answer.
+    Granted {
+        tier: Tier,
+    },
+    Denied {
+        tier: Tier,
+    },
+    /// The customer took a tier back.
+    Revoked {
+        tier: Tier,
+    },
+    /// A chat line; `from` is the sender's display name.
+    Chat {
+        from: String,
+        text: String,
+        at: UnixTime,
+    },
+    /// The request could not be carried out; the text says why.
+    Refused {
+        what: String,
+    },
+    /// The session is over for this rep.
+    Ended {
+        reason: EndReason,
+    },
+}
+
+/// The first frame of every stream other than the control stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamHeader {
+    /// Encoded video frames follow ([`VideoFrame`]), customer → relay → rep.
+    Video,
+    /// Input events follow ([`InputEvent`]), rep → relay → customer. The relay names the rep.
+    Input { rep: ParticipantId },
+}
+
+/// One encoded video frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoFrame {
+    /// Increases by one per frame produced by the customer (gaps mean drops).
+    pub seq: u64,
+    /// The customer's capture time, microseconds on its own monotonic clock.
+    pub captured_us: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Whether the frame decodes without any earlier one.
+    pub keyframe: bool,
+    /// H.264 Annex-B.
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+}
+
+/// An input event on the wire (the relay forwards it unchanged).
+pub type WireInput = InputEvent;

@@ -1,0 +1,1 @@
+//! Platform layer (capture, injection) — filled by the screen and input work.
