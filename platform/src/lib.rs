@@ -1,1 +1,37 @@
-//! Platform layer (capture, injection) — filled by the screen and input work.
+//! The platform layer: what the customer client needs from the operating system, behind traits.
+//!
+//! The client's logic never names an OS; it talks to an [`Injector`] (and, with the screen work,
+//! a capturer). Each OS has its module, chosen once here; [`fake`] holds recording fakes for tests.
+
+pub mod fake;
+
+use lotse_proto::input::InputEvent;
+
+/// Puts input events into the customer's session.
+///
+/// Implementations inject exactly what they are given; the decision whether an event may be
+/// injected at all is made before, by `lotse_proto::customer::Consent`.
+pub trait Injector: Send {
+    /// Injects one event.
+    fn inject(&mut self, event: &InputEvent) -> Result<(), InjectError>;
+    /// Lets go of every key and button this injector may have pressed. Called on every stop path;
+    /// must be safe to call any number of times.
+    fn release_all(&mut self);
+}
+
+/// An event could not be injected.
+#[derive(Debug, thiserror::Error)]
+#[error("input could not be injected: {0}")]
+pub struct InjectError(pub String);
+
+/// An injector that drops everything: for a session where no injection backend is available.
+#[derive(Debug, Default)]
+pub struct NoInjector;
+
+impl Injector for NoInjector {
+    fn inject(&mut self, _event: &InputEvent) -> Result<(), InjectError> {
+        Err(InjectError("no input backend on this system".into()))
+    }
+
+    fn release_all(&mut self) {}
+}

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 pub enum Role {
     Customer,
     Rep,
+    /// Only the relay answers with this.
+    Relay,
 }
 
 /// The first frame on every control stream, both ways.

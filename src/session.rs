@@ -1,0 +1,540 @@
+//! The customer's session driver.
+//!
+//! [`start`] runs the session on its own thread (named `lotse-session`) and reports to a
+//! [`Frontend`]; the frontend acts only through the [`Handle`]. There is no way to answer a prompt
+//! other than [`Handle::answer`], which the window calls when the person clicks.
+
+use lotse_net::quinn::{Connection, RecvStream, SendStream};
+use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
+use lotse_platform::Injector;
+use lotse_proto::customer::{Action, Consent, Phase, Prompt, Rep};
+use lotse_proto::frame::limits;
+use lotse_proto::msg::{
+    CustomerDown, CustomerInfo, CustomerUp, EndReason, Hello, KeyRejection, ParticipantId,
+    RequestId, Role, StreamHeader, VideoFrame,
+};
+use lotse_proto::{PROTOCOL_VERSION, Tier};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+/// Where to connect and who we are.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `host:port` of the relay.
+    pub relay: String,
+    /// The only relay key this client trusts.
+    pub pin: Pin,
+    /// The session key, if the program already carries one.
+    pub key: Option<String>,
+    /// Shown to the rep in the queue.
+    pub info: CustomerInfo,
+    pub net: NetConfig,
+}
+
+/// What the frontend is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Connecting to the relay.
+    Connecting,
+    /// A session key is needed: none was carried, or the last one was rejected.
+    NeedKey { rejected: Option<KeyRejection> },
+    /// The session state changed (queue position, reps, grants, prompts).
+    Changed(Snapshot),
+    /// A chat line, ours or a rep's.
+    Chat(ChatLine),
+    /// The session is over; the program should say why and exit.
+    Ended(EndReason),
+    /// The relay could not be reached or is not the pinned one; the text says so for a person.
+    Failed(String),
+}
+
+/// Everything the window shows about the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub phase: Phase,
+    pub reps: Vec<Rep>,
+    /// Open prompts, oldest first.
+    pub prompts: Vec<Prompt>,
+}
+
+/// One chat line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLine {
+    pub from: String,
+    pub mine: bool,
+    pub text: String,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// The window (or a test) implements this to hear about the session. It must not block.
+pub trait Frontend: Send + Sync {
+    fn notify(&self, event: Event);
+}
+
+/// Produces encoded video frames while someone may view the screen.
+pub trait VideoSource: Send {
+    /// Blocks until the next frame is due and returns it, or `None` if the screen did not change.
+    /// `keyframe` asks for a frame that decodes on its own.
+    fn next_frame(&mut self, keyframe: bool) -> Option<VideoFrame>;
+}
+
+/// What the session uses of the machine.
+pub struct Hooks {
+    pub injector: Box<dyn Injector>,
+    pub video: Option<Box<dyn VideoSource>>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("video", &self.video.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the frontend can ask of the session.
+#[derive(Debug)]
+enum Command {
+    Redeem(String),
+    Answer { request: RequestId, allow: bool },
+    Revoke { rep: ParticipantId, tier: Tier },
+    Chat(String),
+    End(String),
+}
+
+/// The frontend's way to act; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl Handle {
+    /// Tries a session key (after [`Event::NeedKey`]).
+    pub fn redeem(&self, key: &str) {
+        let _ = self.tx.send(Command::Redeem(key.to_owned()));
+    }
+
+    /// The person answered a prompt. Answers within the prompt's first 500 ms are ignored.
+    pub fn answer(&self, request: RequestId, allow: bool) {
+        let _ = self.tx.send(Command::Answer { request, allow });
+    }
+
+    /// The person takes a tier back.
+    pub fn revoke(&self, rep: ParticipantId, tier: Tier) {
+        let _ = self.tx.send(Command::Revoke { rep, tier });
+    }
+
+    /// Sends a chat line.
+    pub fn chat(&self, text: &str) {
+        let _ = self.tx.send(Command::Chat(text.to_owned()));
+    }
+
+    /// Ends the session (or leaves the queue); `reason` is shown to the rep.
+    pub fn end(&self, reason: &str) {
+        let _ = self.tx.send(Command::End(reason.to_owned()));
+    }
+}
+
+/// Starts the session thread. The thread ends when the session has ended and the connection is
+/// closed; join it before exiting so that the relay hears the reason.
+pub fn start(
+    settings: Settings,
+    frontend: Arc<dyn Frontend>,
+    hooks: Hooks,
+) -> std::io::Result<(Handle, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let thread = std::thread::Builder::new()
+        .name("lotse-session".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    frontend.notify(Event::Failed(format!("cannot start networking: {e}")));
+                    return;
+                }
+            };
+            rt.block_on(run(settings, frontend, hooks, rx));
+        })?;
+    Ok((Handle { tx }, thread))
+}
+
+/// Consent and injector under one lock: the gate is checked and the event injected atomically,
+/// so a revoke can never slip between the check and the injection.
+struct Core {
+    consent: Consent,
+    injector: Box<dyn Injector>,
+}
+
+impl Core {
+    /// Carries out the local actions (injection); returns the messages to send and the events
+    /// for the frontend.
+    fn apply(&mut self, actions: Vec<Action>) -> Vec<Action> {
+        let mut rest = Vec::new();
+        for a in actions {
+            match a {
+                Action::Inject(ev) => {
+                    if let Err(e) = self.injector.inject(&ev) {
+                        debug!("{e}");
+                    }
+                }
+                Action::ReleaseAll(evs) => {
+                    for ev in &evs {
+                        let _ = self.injector.inject(ev);
+                    }
+                    self.injector.release_all();
+                }
+                other => rest.push(other),
+            }
+        }
+        rest
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            phase: self.consent.phase().clone(),
+            reps: self.consent.reps().cloned().collect(),
+            prompts: self.consent.prompts().to_vec(),
+        }
+    }
+}
+
+type Shared = Arc<Mutex<Core>>;
+
+fn lock(core: &Shared) -> MutexGuard<'_, Core> {
+    // A panic while holding the lock cannot leave Consent half-updated in a way that grants
+    // more: every mutation removes rights before it adds any. Keep going with the inner value.
+    core.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// How long the relay may take to answer hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn run(
+    settings: Settings,
+    ui: Arc<dyn Frontend>,
+    hooks: Hooks,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    ui.notify(Event::Connecting);
+    let Some(addr) = resolve(&settings.relay).await else {
+        ui.notify(Event::Failed(format!(
+            "The relay address {} could not be resolved.",
+            settings.relay
+        )));
+        return;
+    };
+    let (endpoint, conn) = match lotse_net::connect(addr, settings.pin, &settings.net).await {
+        Ok(c) => c,
+        Err(e) => {
+            ui.notify(Event::Failed(e.to_string()));
+            return;
+        }
+    };
+    let core: Shared = Arc::new(Mutex::new(Core {
+        consent: Consent::new(),
+        injector: hooks.injector,
+    }));
+    let reason = session(&settings, &ui, &core, hooks.video, &conn, &mut commands).await;
+    // Every stop path ends here: release what the reps hold, then say goodbye.
+    {
+        let mut c = lock(&core);
+        let actions = c.consent.connection_lost();
+        c.apply(actions);
+        c.injector.release_all();
+    }
+    let text = match &reason {
+        EndReason::Customer(t) => t.clone(),
+        other => format!("{other:?}"),
+    };
+    conn.close(0u32.into(), text.as_bytes());
+    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+    info!(?reason, "session over");
+    ui.notify(Event::Ended(reason));
+}
+
+async fn resolve(relay: &str) -> Option<std::net::SocketAddr> {
+    tokio::net::lookup_host(relay).await.ok()?.next()
+}
+
+async fn session(
+    settings: &Settings,
+    ui: &Arc<dyn Frontend>,
+    core: &Shared,
+    video: Option<Box<dyn VideoSource>>,
+    conn: &Connection,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> EndReason {
+    let (mut send, mut recv) = match conn.open_bi().await {
+        Ok(s) => s,
+        Err(_) => return EndReason::PeerLost,
+    };
+    let hello = Hello {
+        version: PROTOCOL_VERSION,
+        role: Role::Customer,
+        agent: format!("lotse {} ({})", env!("CARGO_PKG_VERSION"), std::env::consts::OS),
+    };
+    if write_msg(&mut send, &hello, limits::CONTROL).await.is_err() {
+        return EndReason::PeerLost;
+    }
+    match tokio::time::timeout(HELLO_TIMEOUT, read_msg::<Hello>(&mut recv, limits::CONTROL)).await
+    {
+        Ok(Ok(Some(h))) if h.version == PROTOCOL_VERSION && h.role == Role::Relay => {}
+        Ok(Ok(Some(h))) => {
+            return EndReason::Protocol(format!(
+                "the relay speaks protocol version {}, this program {}",
+                h.version, PROTOCOL_VERSION
+            ));
+        }
+        _ => return EndReason::PeerLost,
+    }
+
+    match &settings.key {
+        Some(key) => {
+            let msg = CustomerUp::Redeem {
+                key: key.clone(),
+                info: settings.info.clone(),
+            };
+            if write_msg(&mut send, &msg, limits::CONTROL).await.is_err() {
+                return EndReason::PeerLost;
+            }
+        }
+        None => ui.notify(Event::NeedKey { rejected: None }),
+    }
+
+    let video_on = Arc::new(AtomicBool::new(false));
+    let keyframe = Arc::new(AtomicBool::new(true));
+    let mut video_task = video.map(|src| VideoPump::new(src, video_on.clone(), keyframe.clone()));
+    let (down_tx, mut down_rx) = mpsc::channel::<Result<Option<CustomerDown>, NetError>>(16);
+    tokio::spawn(async move {
+        loop {
+            let msg = read_msg::<CustomerDown>(&mut recv, limits::CONTROL).await;
+            let stop = !matches!(msg, Ok(Some(_)));
+            if down_tx.send(msg).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    let inputs = tokio::spawn(accept_input_streams(conn.clone(), core.clone()));
+
+    let reason = loop {
+        let actions = tokio::select! {
+            msg = down_rx.recv() => match msg {
+                Some(Ok(Some(msg))) => {
+                    let mut c = lock(core);
+                    match c.consent.on_message(msg, Instant::now()) {
+                        Ok(actions) => c.apply(actions),
+                        Err(v) => {
+                            warn!("{v}");
+                            break EndReason::Protocol(v.0);
+                        }
+                    }
+                }
+                Some(Ok(None)) | None => break EndReason::PeerLost,
+                Some(Err(e)) => {
+                    warn!("control stream: {e}");
+                    break EndReason::PeerLost;
+                }
+            },
+            cmd = commands.recv() => {
+                let Some(cmd) = cmd else { break EndReason::Customer("window closed".into()) };
+                match cmd {
+                    Command::Redeem(key) => vec![Action::Send(CustomerUp::Redeem { key, info: settings.info.clone() })],
+                    Command::Answer { request, allow } => {
+                        let mut c = lock(core);
+                        match c.consent.answer(request, allow, Instant::now()) {
+                            Ok(a) => c.apply(a),
+                            Err(e) => { debug!("answer ignored: {e}"); Vec::new() }
+                        }
+                    }
+                    Command::Revoke { rep, tier } => {
+                        let mut c = lock(core);
+                        let a = c.consent.revoke(rep, tier);
+                        c.apply(a)
+                    }
+                    Command::Chat(text) => {
+                        ui.notify(Event::Chat(ChatLine { from: String::new(), mine: true, text: text.clone(), at: now_unix() }));
+                        vec![Action::Send(CustomerUp::Chat { text })]
+                    }
+                    Command::End(reason) => {
+                        let mut c = lock(core);
+                        if matches!(c.consent.phase(), Phase::Connecting | Phase::Queued { .. }) {
+                            let _ = write_msg(&mut send, &CustomerUp::Cancel, limits::CONTROL).await;
+                            break EndReason::Cancelled;
+                        }
+                        let a = c.consent.end(&reason);
+                        c.apply(a)
+                    }
+                }
+            }
+        };
+        // Video follows consent before anything else happens.
+        let wanted = lock(core).consent.video_wanted();
+        if wanted != video_on.swap(wanted, Ordering::SeqCst) && wanted {
+            keyframe.store(true, Ordering::SeqCst);
+            if let Some(v) = video_task.as_mut() {
+                v.ensure_running(conn.clone(), core.clone());
+            }
+        }
+        let mut ended = None;
+        for a in actions {
+            match a {
+                Action::Send(msg) => {
+                    if write_msg(&mut send, &msg, limits::CONTROL).await.is_err() {
+                        ended.get_or_insert(EndReason::PeerLost);
+                    }
+                }
+                Action::KeyRejected(r) => ui.notify(Event::NeedKey { rejected: Some(r) }),
+                Action::Chat { rep_name, text, at, .. } => ui.notify(Event::Chat(ChatLine {
+                    from: rep_name,
+                    mine: false,
+                    text,
+                    at,
+                })),
+                Action::Keyframe => keyframe.store(true, Ordering::SeqCst),
+                Action::Ended(r) => {
+                    ended = Some(r);
+                }
+                Action::Inject(_) | Action::ReleaseAll(_) => {}
+            }
+        }
+        ui.notify(Event::Changed(lock(core).snapshot()));
+        if let Some(r) = ended {
+            let _ = send.finish();
+            break r;
+        }
+    };
+    video_on.store(false, Ordering::SeqCst);
+    inputs.abort();
+    reason
+}
+
+/// Receives the relay's input streams and injects through the gate.
+async fn accept_input_streams(conn: Connection, core: Shared) {
+    while let Ok(mut stream) = conn.accept_uni().await {
+        let core = core.clone();
+        tokio::spawn(async move {
+            let rep = match read_msg::<StreamHeader>(&mut stream, limits::STREAM_HEADER).await {
+                Ok(Some(StreamHeader::Input { rep })) => rep,
+                _ => {
+                    let _ = stream.stop(1u32.into());
+                    return;
+                }
+            };
+            pump_input(rep, &mut stream, &core).await;
+        });
+    }
+}
+
+async fn pump_input(rep: ParticipantId, stream: &mut RecvStream, core: &Shared) {
+    while let Ok(Some(ev)) =
+        read_msg::<lotse_proto::input::InputEvent>(stream, limits::INPUT).await
+    {
+        let mut c = lock(core);
+        // The gate is checked here, at injection time, under the same lock as revoke.
+        let actions = c.consent.input(rep, ev);
+        c.apply(actions);
+    }
+}
+
+/// Runs the video source on its own thread while `on` is set and ships frames to the relay.
+struct VideoPump {
+    source: Option<Box<dyn VideoSource>>,
+    on: Arc<AtomicBool>,
+    keyframe: Arc<AtomicBool>,
+    returned: Option<std::sync::mpsc::Receiver<Box<dyn VideoSource>>>,
+}
+
+impl VideoPump {
+    fn new(source: Box<dyn VideoSource>, on: Arc<AtomicBool>, keyframe: Arc<AtomicBool>) -> Self {
+        VideoPump {
+            source: Some(source),
+            on,
+            keyframe,
+            returned: None,
+        }
+    }
+
+    fn ensure_running(&mut self, conn: Connection, core: Shared) {
+        if self.source.is_none() {
+            if let Some(rx) = &self.returned {
+                self.source = rx.try_recv().ok();
+            }
+        }
+        let Some(mut source) = self.source.take() else {
+            return; // still running
+        };
+        let (back_tx, back_rx) = std::sync::mpsc::channel();
+        self.returned = Some(back_rx);
+        // At most two frames wait for the network; when full, frames are dropped and the next
+        // one sent is a keyframe.
+        let (tx, rx) = mpsc::channel::<VideoFrame>(2);
+        let on = self.on.clone();
+        let keyframe = self.keyframe.clone();
+        let spawned = std::thread::Builder::new()
+            .name("lotse-video".into())
+            .spawn(move || {
+                let mut seq = 0u64;
+                while on.load(Ordering::SeqCst) {
+                    let key = keyframe.swap(false, Ordering::SeqCst);
+                    let Some(mut frame) = source.next_frame(key) else {
+                        continue;
+                    };
+                    frame.seq = seq;
+                    seq += 1;
+                    match tx.try_send(frame) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            keyframe.store(true, Ordering::SeqCst);
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => break,
+                    }
+                }
+                let _ = back_tx.send(source);
+            });
+        if spawned.is_err() {
+            warn!("cannot start the video thread");
+            return;
+        }
+        tokio::spawn(ship_video(conn, core, rx));
+    }
+}
+
+async fn ship_video(conn: Connection, core: Shared, mut rx: mpsc::Receiver<VideoFrame>) {
+    let Ok(mut stream) = conn.open_uni().await else {
+        return;
+    };
+    if write_msg(&mut stream, &StreamHeader::Video, limits::STREAM_HEADER)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    while let Some(frame) = rx.recv().await {
+        // A revoke takes effect before the next frame leaves.
+        if !lock(&core).consent.video_wanted() {
+            break;
+        }
+        if write_video(&mut stream, &frame).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.finish();
+}
+
+async fn write_video(stream: &mut SendStream, frame: &VideoFrame) -> Result<(), NetError> {
+    write_msg(stream, frame, limits::VIDEO).await
+}
