@@ -1,1 +1,141 @@
-//! placeholder
+//! The Lotse relay: the organisation's own meeting point for customers and reps.
+//!
+//! [`start`] opens the data directory (identity, database), binds the QUIC endpoint and serves
+//! until [`Relay::shutdown`]. The routing state lives in [`hub`]; per-connection protocol handling
+//! in [`conn`]; accounts, keys and the audit log in [`store`].
+
+pub mod audit;
+pub mod auth;
+mod conn;
+pub mod fsutil;
+mod hub;
+pub mod identity;
+pub mod keys;
+pub mod limits;
+pub mod store;
+
+use lotse_net::{NetConfig, Pin};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything the relay can be told.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data directory: identity, database.
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+    /// Lifetime of a new session key.
+    pub key_lifetime: Duration,
+    /// Wrong keys from one address within `failure_window` before it is refused.
+    pub key_attempts: u32,
+    /// Failed logins from one address within `failure_window` before it is refused.
+    pub login_attempts: u32,
+    pub failure_window: Duration,
+    /// Consecutive failed logins that lock an account, and for how long.
+    pub lock_after: u32,
+    pub lock_for: Duration,
+    /// A peer must say hello (and a stream its header) within this time.
+    pub hello_timeout: Duration,
+    /// Open connections at most; more are refused.
+    pub max_connections: usize,
+    pub net: NetConfig,
+}
+
+impl Config {
+    /// Defaults for a data directory and listening address.
+    pub fn new(data: PathBuf, listen: SocketAddr) -> Self {
+        Config {
+            data,
+            listen,
+            key_lifetime: Duration::from_secs(20 * 60),
+            key_attempts: 20,
+            login_attempts: 20,
+            failure_window: Duration::from_secs(10 * 60),
+            lock_after: 5,
+            lock_for: Duration::from_secs(5 * 60),
+            hello_timeout: Duration::from_secs(10),
+            max_connections: 1000,
+            net: NetConfig::default(),
+        }
+    }
+}
+
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot use the data directory {path}: {source}")]
+    Data {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Identity(#[from] identity::IdentityError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Net(#[from] lotse_net::Endpoints),
+}
+
+/// A running relay.
+#[derive(Debug)]
+pub struct Relay {
+    pub addr: SocketAddr,
+    pub pin: Pin,
+    hub: Arc<hub::Hub>,
+    endpoint: lotse_net::quinn::Endpoint,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a relay on the current tokio runtime.
+pub async fn start(config: Config) -> Result<Relay, StartError> {
+    fsutil::private_dir(&config.data).map_err(|source| StartError::Data {
+        path: config.data.display().to_string(),
+        source,
+    })?;
+    let ident = identity::load_or_create(&config.data)?;
+    let store = store::Store::open(&config.data).await?;
+    let endpoint =
+        lotse_net::server_endpoint(config.listen, &ident.cert_der, &ident.key_der, &config.net)?;
+    let addr = endpoint.local_addr().map_err(|source| StartError::Data {
+        path: config.listen.to_string(),
+        source,
+    })?;
+    let hub = Arc::new(hub::Hub::new(config, store));
+    hub.audit("relay", "relay.start", &format!("listening on {addr}"))
+        .await;
+    let accept = tokio::spawn(conn::accept_loop(endpoint.clone(), hub.clone()));
+    Ok(Relay {
+        addr,
+        pin: ident.pin,
+        hub,
+        endpoint,
+        accept,
+    })
+}
+
+impl Relay {
+    /// Tells everyone the relay is going away, closes every connection and waits (briefly) for
+    /// the goodbyes to leave.
+    pub async fn shutdown(self) {
+        self.hub.shutdown();
+        self.hub.audit("relay", "relay.stop", "").await;
+        self.endpoint.close(0u32.into(), b"relay shutting down");
+        self.accept.abort();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+    }
+
+    /// The database, for tools and tests.
+    pub fn store(&self) -> &store::Store {
+        &self.hub.store
+    }
+}
+
+/// Seconds since the epoch.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,1 +1,279 @@
-//! placeholder
+//! The rep's side of Lotse as a library: log in to the relay, make session keys, take customers
+//! from the queue, ask for permissions, receive video, send input and chat.
+//!
+//! The CLI (`lotse-rep`) and the desktop console are thin layers over [`RepClient`], so they
+//! cannot disagree about the protocol.
+
+use lotse_net::quinn::{Connection, Endpoint, RecvStream, SendStream};
+use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
+use lotse_proto::frame::limits;
+use lotse_proto::input::InputEvent;
+use lotse_proto::msg::{
+    EndReason, Hello, LoginRejection, ParticipantId, RepDown, RepUp, Role, StreamHeader,
+    VideoFrame,
+};
+use lotse_proto::{PROTOCOL_VERSION, Tier};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// What happened, in arrival order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepEvent {
+    /// A control message from the relay.
+    Control(RepDown),
+    /// A video frame from the customer.
+    Frame(VideoFrame),
+    /// The connection to the relay is gone; the text says why.
+    Disconnected(String),
+}
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RepError {
+    #[error(transparent)]
+    Connect(#[from] lotse_net::Endpoints),
+    #[error("the relay closed the connection: {0}")]
+    Closed(String),
+    #[error("login refused: {0:?}")]
+    Login(LoginRejection),
+    #[error("the relay speaks protocol version {0}, this program {PROTOCOL_VERSION}")]
+    Version(u16),
+    #[error("the relay did not answer in time")]
+    Timeout,
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("the relay refused: {0}")]
+    Refused(String),
+}
+
+/// A logged-in rep connection.
+#[derive(Debug)]
+pub struct RepClient {
+    endpoint: Endpoint,
+    conn: Connection,
+    send: SendStream,
+    events: mpsc::Receiver<RepEvent>,
+    pending: VecDeque<RepEvent>,
+    input: Option<SendStream>,
+    /// This connection's participant id at the relay.
+    pub id: ParticipantId,
+    /// The name customers see.
+    pub display_name: String,
+}
+
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl RepClient {
+    /// Connects to the relay (trusting only `pin`) and logs in.
+    pub async fn connect(
+        relay: SocketAddr,
+        pin: Pin,
+        user: &str,
+        password: &str,
+        net: &NetConfig,
+    ) -> Result<RepClient, RepError> {
+        let (endpoint, conn) = lotse_net::connect(relay, pin, net).await?;
+        let (mut send, mut recv) = conn
+            .open_bi()
+            .await
+            .map_err(|e| RepError::Closed(e.to_string()))?;
+        let hello = Hello {
+            version: PROTOCOL_VERSION,
+            role: Role::Rep,
+            agent: format!("lotse-rep {}", env!("CARGO_PKG_VERSION")),
+        };
+        write_msg(&mut send, &hello, limits::CONTROL).await?;
+        let theirs = tokio::time::timeout(ANSWER_TIMEOUT, read_msg::<Hello>(&mut recv, limits::CONTROL))
+            .await
+            .map_err(|_| RepError::Timeout)??
+            .ok_or_else(|| RepError::Closed(close_text(&conn)))?;
+        if theirs.version != PROTOCOL_VERSION {
+            return Err(RepError::Version(theirs.version));
+        }
+        let login = RepUp::Login {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        };
+        write_msg(&mut send, &login, limits::CONTROL).await?;
+        let answer = tokio::time::timeout(ANSWER_TIMEOUT, read_msg::<RepDown>(&mut recv, limits::CONTROL))
+            .await
+            .map_err(|_| RepError::Timeout)??;
+        let (id, display_name) = match answer {
+            Some(RepDown::LoginOk { rep, display_name }) => (rep, display_name),
+            Some(RepDown::LoginRejected { reason }) => return Err(RepError::Login(reason)),
+            Some(other) => return Err(RepError::Refused(format!("unexpected {other:?}"))),
+            None => return Err(RepError::Closed(close_text(&conn))),
+        };
+        let (tx, events) = mpsc::channel(256);
+        tokio::spawn(read_control(recv, conn.clone(), tx.clone()));
+        tokio::spawn(accept_video(conn.clone(), tx));
+        Ok(RepClient {
+            endpoint,
+            conn,
+            send,
+            events,
+            pending: VecDeque::new(),
+            input: None,
+            id,
+            display_name,
+        })
+    }
+
+    /// Sends one control message.
+    pub async fn send(&mut self, msg: &RepUp) -> Result<(), RepError> {
+        write_msg(&mut self.send, msg, limits::CONTROL).await?;
+        Ok(())
+    }
+
+    /// The next event; `None` once the connection is gone and everything was delivered.
+    pub async fn next_event(&mut self) -> Option<RepEvent> {
+        if let Some(e) = self.pending.pop_front() {
+            return Some(e);
+        }
+        self.events.recv().await
+    }
+
+    /// Makes a session key; returns it formatted for reading aloud, with its expiry (Unix s).
+    pub async fn create_key(&mut self, lifetime: Option<Duration>) -> Result<(String, u64), RepError> {
+        let lifetime_secs = lifetime.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+        self.send(&RepUp::CreateKey { lifetime_secs }).await?;
+        self.wait_for(|e| match e {
+            RepEvent::Control(RepDown::Key { key, expires_at }) => Some(Ok((key.clone(), *expires_at))),
+            RepEvent::Control(RepDown::Refused { what }) => Some(Err(RepError::Refused(what.clone()))),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Waits for an event `pick` accepts, keeping the others for [`RepClient::next_event`].
+    async fn wait_for<T>(
+        &mut self,
+        pick: impl Fn(&RepEvent) -> Option<Result<T, RepError>>,
+    ) -> Result<T, RepError> {
+        let deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
+        loop {
+            let ev = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .map_err(|_| RepError::Timeout)?
+                .ok_or_else(|| RepError::Closed(close_text(&self.conn)))?;
+            if let Some(r) = pick(&ev) {
+                return r;
+            }
+            if let RepEvent::Disconnected(why) = ev {
+                return Err(RepError::Closed(why));
+            }
+            self.pending.push_back(ev);
+        }
+    }
+
+    /// Takes a waiting customer.
+    pub async fn accept(&mut self, entry: u64) -> Result<(), RepError> {
+        self.send(&RepUp::Accept { entry }).await
+    }
+
+    /// Asks the customer for a tier; the answer arrives as an event.
+    pub async fn request(&mut self, tier: Tier) -> Result<(), RepError> {
+        self.send(&RepUp::Request { tier }).await
+    }
+
+    pub async fn chat(&mut self, text: &str) -> Result<(), RepError> {
+        self.send(&RepUp::Chat {
+            text: text.to_owned(),
+        })
+        .await
+    }
+
+    pub async fn request_keyframe(&mut self) -> Result<(), RepError> {
+        self.send(&RepUp::KeyframeRequest).await
+    }
+
+    /// Sends one input event (the relay and the customer drop it without `control`).
+    pub async fn send_input(&mut self, ev: &InputEvent) -> Result<(), RepError> {
+        if self.input.is_none() {
+            let mut s = self
+                .conn
+                .open_uni()
+                .await
+                .map_err(|e| RepError::Closed(e.to_string()))?;
+            write_msg(&mut s, &StreamHeader::Input { rep: self.id }, limits::STREAM_HEADER).await?;
+            self.input = Some(s);
+        }
+        if let Some(s) = self.input.as_mut() {
+            write_msg(s, ev, limits::INPUT).await?;
+        }
+        Ok(())
+    }
+
+    /// Leaves the session (ending it, as its owner).
+    pub async fn leave(&mut self, reason: &str) -> Result<(), RepError> {
+        self.send(&RepUp::Leave {
+            reason: reason.to_owned(),
+        })
+        .await
+    }
+
+    /// Closes the connection and waits briefly for the close to reach the relay.
+    pub async fn close(mut self) {
+        let _ = self.send.finish();
+        self.conn.close(0u32.into(), b"rep closed");
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+    }
+}
+
+fn close_text(conn: &Connection) -> String {
+    match conn.close_reason() {
+        Some(lotse_net::quinn::ConnectionError::ApplicationClosed(c)) => {
+            String::from_utf8_lossy(&c.reason).into_owned()
+        }
+        Some(other) => other.to_string(),
+        None => "connection closed".into(),
+    }
+}
+
+async fn read_control(mut recv: RecvStream, conn: Connection, tx: mpsc::Sender<RepEvent>) {
+    loop {
+        match read_msg::<RepDown>(&mut recv, limits::CONTROL).await {
+            Ok(Some(msg)) => {
+                if tx.send(RepEvent::Control(msg)).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) | Err(_) => {
+                let _ = tx.send(RepEvent::Disconnected(close_text(&conn))).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn accept_video(conn: Connection, tx: mpsc::Sender<RepEvent>) {
+    while let Ok(mut stream) = conn.accept_uni().await {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            match read_msg::<StreamHeader>(&mut stream, limits::STREAM_HEADER).await {
+                Ok(Some(StreamHeader::Video)) => {}
+                _ => return,
+            }
+            while let Ok(Some(frame)) = read_msg::<VideoFrame>(&mut stream, limits::VIDEO).await {
+                // A slow application loses frames here rather than growing memory.
+                if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(RepEvent::Frame(frame)) {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// A stable machine-readable name for an end reason: `customer`, `rep`, `peer_lost`, …
+pub fn end_kind(reason: &EndReason) -> (&'static str, String) {
+    match reason {
+        EndReason::Customer(t) => ("customer", t.clone()),
+        EndReason::Rep(t) => ("rep", t.clone()),
+        EndReason::PeerLost => ("peer_lost", "connection lost".into()),
+        EndReason::RelayShutdown => ("relay_shutdown", "the relay shut down".into()),
+        EndReason::Cancelled => ("cancelled", "the customer cancelled".into()),
+        EndReason::Protocol(t) => ("protocol", t.clone()),
+    }
+}

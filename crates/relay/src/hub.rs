@@ -1,0 +1,315 @@
+//! Who is connected, who waits for whom, which sessions exist and what each rep was granted.
+//!
+//! All routing decisions are made here under one short lock; nothing here awaits while holding
+//! it. Messages to peers go through bounded per-connection queues: a peer that does not read its
+//! control stream is disconnected rather than allowed to grow the relay's memory, and a viewer
+//! that falls behind on video loses frames, not the relay's memory.
+
+use crate::Config;
+use crate::limits::FailureLimiter;
+use crate::store::Store;
+use lotse_net::quinn::Connection;
+use lotse_proto::input::InputEvent;
+use lotse_proto::msg::{
+    CustomerDown, CustomerInfo, EndReason, ParticipantId, QueueEntry, QueueEntryId, RepDown,
+    RequestId, VideoFrame,
+};
+use lotse_proto::{Tier, TierSet};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+/// Control messages that may wait for one slow peer before it is dropped.
+pub(crate) const CONTROL_QUEUE: usize = 256;
+/// Video frames that may wait per viewer; more are dropped (latency beats completeness).
+pub(crate) const VIDEO_QUEUE: usize = 2;
+/// Input events that may wait per rep → customer path.
+pub(crate) const INPUT_QUEUE: usize = 1024;
+/// Keyframe requests to one customer at most this often.
+const KEYFRAME_INTERVAL: Duration = Duration::from_millis(250);
+
+pub(crate) type SessionId = u64;
+pub(crate) type CustomerId = QueueEntryId;
+
+pub(crate) struct RepSlot {
+    pub db_id: i64,
+    pub display: String,
+    pub tx: mpsc::Sender<RepDown>,
+    pub conn: Connection,
+    pub session: Option<SessionId>,
+    /// The video queue to this rep's writer, while it holds `view`.
+    pub video: Option<mpsc::Sender<Arc<VideoFrame>>>,
+    /// Frames were dropped for this viewer: skip until the next keyframe.
+    pub needs_key: bool,
+}
+
+pub(crate) struct CustomerSlot {
+    pub tx: mpsc::Sender<CustomerDown>,
+    pub conn: Connection,
+    pub info: CustomerInfo,
+    pub queued_for: Option<i64>,
+    pub since: u64,
+    pub session: Option<SessionId>,
+    /// One input queue per rep, feeding a stream to the customer.
+    pub input: HashMap<ParticipantId, mpsc::Sender<InputEvent>>,
+}
+
+pub(crate) struct Session {
+    pub customer: CustomerId,
+    pub owner: ParticipantId,
+    pub reps: Vec<ParticipantId>,
+    /// What the customer granted, per rep, as seen in the customer's own answers.
+    pub grants: HashMap<ParticipantId, TierSet>,
+    pub pending: HashMap<RequestId, (ParticipantId, Tier)>,
+    pub next_request: RequestId,
+    pub last_keyframe_request: Option<Instant>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    next_id: u64,
+    pub reps: HashMap<ParticipantId, RepSlot>,
+    pub customers: HashMap<CustomerId, CustomerSlot>,
+    /// Waiting customers per rep account, oldest first.
+    pub queues: HashMap<i64, Vec<CustomerId>>,
+    pub sessions: HashMap<SessionId, Session>,
+    pub shutting_down: bool,
+}
+
+/// One audit entry to write once the lock is released.
+pub(crate) struct Audit {
+    pub actor: String,
+    pub action: &'static str,
+    pub detail: String,
+}
+
+pub(crate) struct Hub {
+    pub cfg: Config,
+    pub store: Store,
+    state: Mutex<State>,
+    pub key_limiter: Mutex<FailureLimiter>,
+    pub login_limiter: Mutex<FailureLimiter>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn now_unix() -> u64 {
+    crate::unix_now().max(0) as u64
+}
+
+impl Hub {
+    pub fn new(cfg: Config, store: Store) -> Self {
+        let key_limiter = Mutex::new(FailureLimiter::new(cfg.key_attempts, cfg.failure_window));
+        let login_limiter =
+            Mutex::new(FailureLimiter::new(cfg.login_attempts, cfg.failure_window));
+        Hub {
+            cfg,
+            store,
+            state: Mutex::new(State::default()),
+            key_limiter,
+            login_limiter,
+        }
+    }
+
+    /// The routing state. Held only for short, non-awaiting sections.
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        // No code path leaves State inconsistent across a panic point that matters for safety:
+        // grants are only ever removed on the error paths. Keep serving.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub async fn audit(&self, actor: &str, action: &str, detail: &str) {
+        if let Err(e) = self
+            .store
+            .audit(crate::unix_now(), actor, action, detail)
+            .await
+        {
+            warn!("audit write failed: {e}");
+        }
+    }
+
+    pub async fn write_audits(&self, audits: Vec<Audit>) {
+        for a in audits {
+            self.audit(&a.actor, a.action, &a.detail).await;
+        }
+    }
+
+    pub fn shutdown(&self) {
+        let mut st = self.state();
+        st.shutting_down = true;
+        for c in st.customers.values() {
+            let _ = c.tx.try_send(CustomerDown::Ended {
+                reason: EndReason::RelayShutdown,
+            });
+        }
+        for r in st.reps.values() {
+            let _ = r.tx.try_send(RepDown::Ended {
+                reason: EndReason::RelayShutdown,
+            });
+        }
+    }
+}
+
+impl State {
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Queues a control message to a rep; a rep whose queue is full is disconnected.
+    pub fn send_rep(&self, rep: ParticipantId, msg: RepDown) {
+        if let Some(r) = self.reps.get(&rep) {
+            if r.tx.try_send(msg).is_err() {
+                warn!(rep, "rep does not read its control stream; disconnecting");
+                r.conn.close(4u32.into(), b"too slow");
+            }
+        }
+    }
+
+    /// Queues a control message to a customer; one whose queue is full is disconnected.
+    pub fn send_customer(&self, customer: CustomerId, msg: CustomerDown) {
+        if let Some(c) = self.customers.get(&customer) {
+            if c.tx.try_send(msg).is_err() {
+                warn!(customer, "customer does not read its control stream; disconnecting");
+                c.conn.close(4u32.into(), b"too slow");
+            }
+        }
+    }
+
+    /// Sends each online connection of a rep account its current queue.
+    pub fn push_queue(&self, rep_db_id: i64) {
+        let entries: Vec<QueueEntry> = self
+            .queues
+            .get(&rep_db_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| {
+                self.customers.get(id).map(|c| QueueEntry {
+                    entry: *id,
+                    customer: c.info.clone(),
+                    since: c.since,
+                })
+            })
+            .collect();
+        for (id, r) in &self.reps {
+            if r.db_id == rep_db_id && r.session.is_none() {
+                self.send_rep(
+                    *id,
+                    RepDown::Queue {
+                        entries: entries.clone(),
+                    },
+                );
+            }
+        }
+        // Tell each waiting customer their position.
+        if let Some(q) = self.queues.get(&rep_db_id) {
+            let rep_name = self
+                .reps
+                .values()
+                .find(|r| r.db_id == rep_db_id)
+                .map(|r| r.display.clone());
+            for (pos, cid) in q.iter().enumerate() {
+                if let Some(name) = rep_name.clone() {
+                    self.send_customer(
+                        *cid,
+                        CustomerDown::Queued {
+                            rep_name: name,
+                            position: Some(pos as u32 + 1),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Removes a customer from whatever queue they wait in.
+    pub fn dequeue(&mut self, customer: CustomerId) {
+        let Some(rep_db) = self
+            .customers
+            .get_mut(&customer)
+            .and_then(|c| c.queued_for.take())
+        else {
+            return;
+        };
+        if let Some(q) = self.queues.get_mut(&rep_db) {
+            q.retain(|c| *c != customer);
+        }
+        self.push_queue(rep_db);
+    }
+
+    /// Ends a session for everyone in it.
+    pub fn end_session(&mut self, sid: SessionId, reason: EndReason, audits: &mut Vec<Audit>) {
+        let Some(s) = self.sessions.remove(&sid) else {
+            return;
+        };
+        self.send_customer(
+            s.customer,
+            CustomerDown::Ended {
+                reason: reason.clone(),
+            },
+        );
+        if let Some(c) = self.customers.get_mut(&s.customer) {
+            c.session = None;
+            c.input.clear();
+        }
+        for rep in &s.reps {
+            self.send_rep(
+                *rep,
+                RepDown::Ended {
+                    reason: reason.clone(),
+                },
+            );
+            if let Some(r) = self.reps.get_mut(rep) {
+                r.session = None;
+                r.video = None;
+            }
+        }
+        info!(session = sid, ?reason, "session ended");
+        audits.push(Audit {
+            actor: "relay".into(),
+            action: "session.end",
+            detail: format!("session={sid} reason={reason:?}"),
+        });
+        // Reps are free again: show them their queues.
+        let db_ids: Vec<i64> = s
+            .reps
+            .iter()
+            .filter_map(|r| self.reps.get(r).map(|r| r.db_id))
+            .collect();
+        for db in db_ids {
+            self.push_queue(db);
+        }
+    }
+
+    /// Asks the customer of a session for a keyframe, at most every [`KEYFRAME_INTERVAL`].
+    pub fn request_keyframe(&mut self, sid: SessionId) {
+        let now = Instant::now();
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if s.last_keyframe_request
+            .is_some_and(|t| now.duration_since(t) < KEYFRAME_INTERVAL)
+        {
+            return;
+        }
+        s.last_keyframe_request = Some(now);
+        let customer = s.customer;
+        self.send_customer(customer, CustomerDown::KeyframeRequest);
+    }
+
+    /// Whether `rep` currently holds `tier` in its session.
+    pub fn granted(&self, rep: ParticipantId, tier: Tier) -> bool {
+        self.reps
+            .get(&rep)
+            .and_then(|r| r.session)
+            .and_then(|sid| self.sessions.get(&sid))
+            .and_then(|s| s.grants.get(&rep))
+            .is_some_and(|g| g.contains(tier))
+    }
+}

@@ -1,0 +1,299 @@
+//! `lotse-rep`: the supporter's side from a terminal or a script. Every event is printed as one
+//! JSON object per line on standard output; diagnostics go to standard error.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use lotse_net::{NetConfig, Pin};
+use lotse_proto::Tier;
+use lotse_proto::input::InputEvent;
+use lotse_proto::msg::RepDown;
+use lotse_rep::{RepClient, RepEvent, end_kind};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lotse-rep",
+    version,
+    about = "The Lotse supporter's side, scriptable: make session keys, take customers, ask for permissions",
+    after_help = "The password comes from the environment variable LOTSE_PASSWORD, or else from the first line of standard input."
+)]
+struct Cli {
+    /// Relay address, host:port.
+    #[arg(long)]
+    relay: String,
+    /// The relay's key pin, sha256//… (`lotse-relay pin` prints it).
+    #[arg(long)]
+    pin: Pin,
+    /// Rep login name.
+    #[arg(long)]
+    user: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Print a fresh session key on standard output.
+    Key {
+        /// Lifetime in seconds (at most the relay's maximum).
+        #[arg(long)]
+        lifetime: Option<u64>,
+    },
+    /// Wait for the next customer in my queue, accept, ask for tiers and report everything as JSON.
+    Session {
+        /// Tiers to ask for, one after the other: view,control,clipboard,files,sysinfo.
+        #[arg(long, value_delimiter = ',')]
+        request: Vec<Tier>,
+        /// Send this chat line once the customer is connected.
+        #[arg(long)]
+        chat: Option<String>,
+        /// Write the received video stream (H.264 Annex-B) to this file.
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// Replay input events from this file once `control` is granted (JSON lines:
+        /// {"after_ms": 10, "event": {"Key": {"usage": 4, "down": true}}}).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Leave the session after this many seconds.
+        #[arg(long = "for")]
+        for_secs: Option<f64>,
+        /// Also read commands from standard input: `request TIER`, `chat TEXT`, `leave`.
+        #[arg(long)]
+        commands: bool,
+    },
+}
+
+/// One line of an `--input` script.
+#[derive(Debug, Deserialize)]
+struct ScriptLine {
+    #[serde(default)]
+    after_ms: u64,
+    event: InputEvent,
+}
+
+fn emit(v: Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        emit(json!({"event": "error", "message": format!("{e:#}")}));
+        eprintln!("lotse-rep: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let password = match std::env::var("LOTSE_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => stdin
+            .next_line()
+            .await?
+            .context("no password: set LOTSE_PASSWORD or give it on standard input")?,
+    };
+    let addr = tokio::net::lookup_host(&cli.relay)
+        .await
+        .with_context(|| format!("cannot resolve {}", cli.relay))?
+        .next()
+        .with_context(|| format!("cannot resolve {}", cli.relay))?;
+    let mut rep = RepClient::connect(addr, cli.pin, &cli.user, &password, &NetConfig::default()).await?;
+    match cli.cmd {
+        Cmd::Key { lifetime } => {
+            let (key, _expires) = rep.create_key(lifetime.map(Duration::from_secs)).await?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{key}");
+            }
+            rep.close().await;
+        }
+        Cmd::Session { request, chat, record, input, for_secs, commands } => {
+            emit(json!({"event": "login", "rep": rep.id, "name": rep.display_name}));
+            let script = match input {
+                Some(p) => Some(read_script(&p)?),
+                None => None,
+            };
+            let mut recorder = match record {
+                Some(p) => Some(std::fs::File::create(&p).with_context(|| format!("cannot create {}", p.display()))?),
+                None => None,
+            };
+            let deadline = for_secs
+                .map(|s| Duration::try_from_secs_f64(s).context("--for must be a positive number"))
+                .transpose()?
+                .map(|d| tokio::time::Instant::now() + d);
+            session(&mut rep, request, chat, script, &mut recorder, deadline, commands.then_some(&mut stdin)).await?;
+            rep.close().await;
+        }
+    }
+    Ok(())
+}
+
+fn read_script(path: &std::path::Path) -> Result<Vec<ScriptLine>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|(i, l)| {
+            serde_json::from_str(l).with_context(|| format!("{}:{}: not an input event", path.display(), i + 1))
+        })
+        .collect()
+}
+
+type Stdin = tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>;
+
+#[allow(clippy::too_many_arguments)]
+async fn session(
+    rep: &mut RepClient,
+    mut tiers: Vec<Tier>,
+    chat: Option<String>,
+    mut script: Option<Vec<ScriptLine>>,
+    recorder: &mut Option<std::fs::File>,
+    deadline: Option<tokio::time::Instant>,
+    mut stdin: Option<&mut Stdin>,
+) -> Result<()> {
+    tiers.reverse(); // pop from the end = ask in the given order
+    let mut joined = false;
+    let mut frames = 0u64;
+    loop {
+        let sleep_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
+        let ev = tokio::select! {
+            ev = rep.next_event() => ev,
+            _ = tokio::time::sleep_until(sleep_until) => {
+                if joined {
+                    rep.leave("time limit reached").await?;
+                    emit(json!({"event": "left", "reason": "time limit reached"}));
+                    // Keep reading until the relay confirms the end.
+                    continue;
+                }
+                bail!("no customer arrived before the time limit");
+            }
+            line = async {
+                match stdin.as_mut() {
+                    Some(s) => s.next_line().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                match line? {
+                    Some(l) => command(rep, l.trim()).await?,
+                    None => stdin = None,
+                }
+                continue;
+            }
+        };
+        let Some(ev) = ev else { bail!("the connection to the relay is gone") };
+        match ev {
+            RepEvent::Control(RepDown::Queue { entries }) => {
+                emit(json!({"event": "queue", "waiting": entries.len()}));
+                if !joined {
+                    if let Some(first) = entries.first() {
+                        rep.accept(first.entry).await?;
+                    }
+                }
+            }
+            RepEvent::Control(RepDown::Joined { customer }) => {
+                joined = true;
+                emit(json!({"event": "joined", "customer": {"name": customer.name, "host": customer.host, "os": customer.os}}));
+                if let Some(text) = &chat {
+                    rep.chat(text).await?;
+                    emit(json!({"event": "chat_sent", "text": text}));
+                }
+                if let Some(t) = tiers.pop() {
+                    rep.request(t).await?;
+                }
+            }
+            RepEvent::Control(RepDown::Requested { tier, request }) => {
+                emit(json!({"event": "requested", "tier": tier.as_str(), "request": request}));
+            }
+            RepEvent::Control(RepDown::Granted { tier }) => {
+                emit(json!({"event": "granted", "tier": tier.as_str()}));
+                if tier == Tier::Control {
+                    if let Some(lines) = script.take() {
+                        replay(rep, lines).await?;
+                    }
+                }
+                if let Some(t) = tiers.pop() {
+                    rep.request(t).await?;
+                }
+            }
+            RepEvent::Control(RepDown::Denied { tier }) => {
+                emit(json!({"event": "denied", "tier": tier.as_str()}));
+                if let Some(t) = tiers.pop() {
+                    rep.request(t).await?;
+                }
+            }
+            RepEvent::Control(RepDown::Revoked { tier }) => {
+                emit(json!({"event": "revoked", "tier": tier.as_str()}));
+            }
+            RepEvent::Control(RepDown::Chat { from, text, at }) => {
+                emit(json!({"event": "chat", "from": from, "text": text, "at": at}));
+            }
+            RepEvent::Control(RepDown::Refused { what }) => {
+                emit(json!({"event": "refused", "what": what}));
+            }
+            RepEvent::Control(RepDown::Ended { reason }) => {
+                let (by, text) = end_kind(&reason);
+                emit(json!({"event": "ended", "by": by, "reason": text}));
+                return Ok(());
+            }
+            RepEvent::Control(other) => {
+                emit(json!({"event": "other", "message": format!("{other:?}")}));
+            }
+            RepEvent::Frame(f) => {
+                frames += 1;
+                if let Some(file) = recorder.as_mut() {
+                    file.write_all(&f.data).context("cannot write the recording")?;
+                }
+                emit(json!({"event": "frame", "seq": f.seq, "n": frames, "width": f.width, "height": f.height, "keyframe": f.keyframe, "bytes": f.data.len()}));
+            }
+            RepEvent::Disconnected(why) => {
+                emit(json!({"event": "ended", "by": "relay_lost", "reason": why}));
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
+    let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+    match verb {
+        "" => {}
+        "request" => match rest.trim().parse::<Tier>() {
+            Ok(t) => rep.request(t).await?,
+            Err(e) => emit(json!({"event": "error", "message": e.to_string()})),
+        },
+        "chat" => {
+            rep.chat(rest).await?;
+            emit(json!({"event": "chat_sent", "text": rest}));
+        }
+        "leave" => rep.leave(if rest.is_empty() { "the supporter ended the session" } else { rest }).await?,
+        other => emit(json!({"event": "error", "message": format!("unknown command {other:?}; use request TIER, chat TEXT or leave")})),
+    }
+    Ok(())
+}
+
+async fn replay(rep: &mut RepClient, lines: Vec<ScriptLine>) -> Result<()> {
+    for l in lines {
+        if l.after_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(l.after_ms)).await;
+        }
+        rep.send_input(&l.event).await?;
+        emit(json!({"event": "input_sent", "input": serde_json::to_value(&l.event)?}));
+    }
+    Ok(())
+}
