@@ -285,13 +285,16 @@ async fn session(
     let hello = Hello {
         version: PROTOCOL_VERSION,
         role: Role::Customer,
-        agent: format!("lotse {} ({})", env!("CARGO_PKG_VERSION"), std::env::consts::OS),
+        agent: format!(
+            "lotse {} ({})",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS
+        ),
     };
     if write_msg(&mut send, &hello, limits::CONTROL).await.is_err() {
         return EndReason::PeerLost;
     }
-    match tokio::time::timeout(HELLO_TIMEOUT, read_msg::<Hello>(&mut recv, limits::CONTROL)).await
-    {
+    match tokio::time::timeout(HELLO_TIMEOUT, read_msg::<Hello>(&mut recv, limits::CONTROL)).await {
         Ok(Ok(Some(h))) if h.version == PROTOCOL_VERSION && h.role == Role::Relay => {}
         Ok(Ok(Some(h))) => {
             return EndReason::Protocol(format!(
@@ -370,11 +373,12 @@ async fn session(
                         vec![Action::Send(CustomerUp::Chat { text })]
                     }
                     Command::End(reason) => {
-                        let mut c = lock(core);
-                        if matches!(c.consent.phase(), Phase::Connecting | Phase::Queued { .. }) {
+                        let waiting = matches!(lock(core).consent.phase(), Phase::Connecting | Phase::Queued { .. });
+                        if waiting {
                             let _ = write_msg(&mut send, &CustomerUp::Cancel, limits::CONTROL).await;
                             break EndReason::Cancelled;
                         }
+                        let mut c = lock(core);
                         let a = c.consent.end(&reason);
                         c.apply(a)
                     }
@@ -398,7 +402,9 @@ async fn session(
                     }
                 }
                 Action::KeyRejected(r) => ui.notify(Event::NeedKey { rejected: Some(r) }),
-                Action::Chat { rep_name, text, at, .. } => ui.notify(Event::Chat(ChatLine {
+                Action::Chat {
+                    rep_name, text, at, ..
+                } => ui.notify(Event::Chat(ChatLine {
                     from: rep_name,
                     mine: false,
                     text,
@@ -440,8 +446,7 @@ async fn accept_input_streams(conn: Connection, core: Shared) {
 }
 
 async fn pump_input(rep: ParticipantId, stream: &mut RecvStream, core: &Shared) {
-    while let Ok(Some(ev)) =
-        read_msg::<lotse_proto::input::InputEvent>(stream, limits::INPUT).await
+    while let Ok(Some(ev)) = read_msg::<lotse_proto::input::InputEvent>(stream, limits::INPUT).await
     {
         let mut c = lock(core);
         // The gate is checked here, at injection time, under the same lock as revoke.
@@ -469,10 +474,10 @@ impl VideoPump {
     }
 
     fn ensure_running(&mut self, conn: Connection, core: Shared) {
-        if self.source.is_none() {
-            if let Some(rx) = &self.returned {
-                self.source = rx.try_recv().ok();
-            }
+        if self.source.is_none()
+            && let Some(rx) = &self.returned
+        {
+            self.source = rx.try_recv().ok();
         }
         let Some(mut source) = self.source.take() else {
             return; // still running

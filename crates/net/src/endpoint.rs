@@ -110,12 +110,15 @@ pub fn server_endpoint(
     .map_err(|source| Endpoints::Bind { addr, source })
 }
 
+/// Where a client endpoint reports the pin it was shown instead of the expected one.
+pub type MismatchSlot = Arc<Mutex<Option<PinMismatch>>>;
+
 /// A client endpoint that trusts only `pin`, plus the slot where a pin mismatch is reported.
 pub fn client_endpoint(
     pin: Pin,
     relay: SocketAddr,
     cfg: &NetConfig,
-) -> Result<(Endpoint, Arc<Mutex<Option<PinMismatch>>>), Endpoints> {
+) -> Result<(Endpoint, MismatchSlot), Endpoints> {
     let provider = provider();
     let mismatch = Arc::new(Mutex::new(None));
     let verifier = PinVerifier {
@@ -177,7 +180,9 @@ pub async fn connect(
                 return Err(Endpoints::PinMismatch(m));
             }
             let reason = match e {
-                quinn::ConnectionError::TimedOut => "no answer (is the relay running and reachable?)".to_owned(),
+                quinn::ConnectionError::TimedOut => {
+                    "no answer (is the relay running and reachable?)".to_owned()
+                }
                 other => other.to_string(),
             };
             Err(Endpoints::Connect { addr, reason })

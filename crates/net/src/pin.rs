@@ -76,7 +76,9 @@ impl FromStr for Pin {
 
 /// The relay presented a key other than the pinned one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the relay's key does not match the pin: expected {expected}, the relay presented {received}")]
+#[error(
+    "the relay's key does not match the pin: expected {expected}, the relay presented {received}"
+)]
 pub struct PinMismatch {
     pub expected: Pin,
     pub received: Pin,

@@ -164,7 +164,11 @@ impl Consent {
     }
 
     /// Takes one message from the relay.
-    pub fn on_message(&mut self, msg: CustomerDown, now: Instant) -> Result<Vec<Action>, Violation> {
+    pub fn on_message(
+        &mut self,
+        msg: CustomerDown,
+        now: Instant,
+    ) -> Result<Vec<Action>, Violation> {
         if self.is_over() {
             return Ok(Vec::new());
         }
@@ -277,7 +281,12 @@ impl Consent {
         let mut allow = allow;
         if let Some(rep) = self.reps.get_mut(&prompt.rep) {
             // The prerequisite may have been revoked while the prompt was open.
-            if allow && prompt.tier.requires().is_some_and(|t| !rep.grants.contains(t)) {
+            if allow
+                && prompt
+                    .tier
+                    .requires()
+                    .is_some_and(|t| !rep.grants.contains(t))
+            {
                 allow = false;
             }
             if allow {
@@ -341,13 +350,9 @@ impl Consent {
             Some((held, true)) => {
                 self.held.insert((rep, held));
             }
-            Some((held, false)) => {
-                // Only let go of what this rep pressed: never of what the customer holds.
-                if !self.held.remove(&(rep, held)) {
-                    return Vec::new();
-                }
-            }
-            None => {}
+            // Only let go of what this rep pressed: never of what the customer holds.
+            Some((held, false)) if !self.held.remove(&(rep, held)) => return Vec::new(),
+            Some(_) | None => {}
         }
         vec![Action::Inject(event)]
     }

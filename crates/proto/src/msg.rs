@@ -110,7 +110,10 @@ pub enum CustomerDown {
     /// A rep joined the session.
     RepJoined { rep: ParticipantId, name: String },
     /// A rep left the session.
-    RepLeft { rep: ParticipantId, reason: EndReason },
+    RepLeft {
+        rep: ParticipantId,
+        reason: EndReason,
+    },
     /// A rep asks for a tier.
     PermissionRequest {
         request: RequestId,

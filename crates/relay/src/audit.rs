@@ -108,7 +108,13 @@ mod tests {
 
         let mut c = chain(5);
         c.remove(1);
-        assert_eq!(verify(&c), Err(ChainError::Gap { seq: 3, expected: 2 }));
+        assert_eq!(
+            verify(&c),
+            Err(ChainError::Gap {
+                seq: 3,
+                expected: 2
+            })
+        );
 
         let mut c = chain(5);
         c.truncate(0);

@@ -2,8 +2,8 @@
 //! their video and input streams.
 
 use crate::hub::{
-    Audit, CONTROL_QUEUE, CustomerId, CustomerSlot, Hub, INPUT_QUEUE, RepSlot, Session, VIDEO_QUEUE,
-    now_unix,
+    Audit, CONTROL_QUEUE, CustomerId, CustomerSlot, Hub, INPUT_QUEUE, RepSlot, Session,
+    VIDEO_QUEUE, now_unix,
 };
 use crate::keys;
 use crate::store::Redeemed;
@@ -37,7 +37,10 @@ pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>) {
     let open = Arc::new(AtomicUsize::new(0));
     while let Some(incoming) = endpoint.accept().await {
         if open.load(Ordering::SeqCst) >= hub.cfg.max_connections {
-            warn!("connection limit reached; refusing {}", incoming.remote_address());
+            warn!(
+                "connection limit reached; refusing {}",
+                incoming.remote_address()
+            );
             incoming.refuse();
             continue;
         }
@@ -143,9 +146,17 @@ fn loss_reason(err: Option<NetError>, conn: &Connection) -> EndReason {
 // ---------------------------------------------------------------------------------------------
 // Customers
 
-async fn customer(hub: Arc<Hub>, conn: Connection, send: SendStream, mut recv: RecvStream, ip: IpAddr) {
+async fn customer(
+    hub: Arc<Hub>,
+    conn: Connection,
+    send: SendStream,
+    mut recv: RecvStream,
+    ip: IpAddr,
+) {
     let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
-    spawn_writer(send, rx, |m: &CustomerDown| matches!(m, CustomerDown::Ended { .. }));
+    spawn_writer(send, rx, |m: &CustomerDown| {
+        matches!(m, CustomerDown::Ended { .. })
+    });
     let id = {
         let mut st = hub.state();
         let id = st.next_id();
@@ -275,14 +286,15 @@ async fn redeem(
     };
     match outcome {
         Err(reason) => {
-            if reason != KeyRejection::RateLimited {
-                if let Ok(mut l) = hub.key_limiter.lock() {
-                    l.fail(ip, now);
-                }
+            if reason != KeyRejection::RateLimited
+                && let Ok(mut l) = hub.key_limiter.lock()
+            {
+                l.fail(ip, now);
             }
+            hub.audit(actor, "key.rejected", &format!("{reason:?}"))
+                .await;
             hub.state()
                 .send_customer(id, CustomerDown::KeyRejected { reason });
-            hub.audit(actor, "key.rejected", &format!("{reason:?}")).await;
         }
         Ok(rep_db) => {
             let detail = format!(
@@ -379,15 +391,15 @@ fn revoke(hub: &Hub, customer: CustomerId, rep: ParticipantId, tier: Tier) -> Ve
             gone.insert(t);
         }
     }
-    if gone.contains(Tier::View) {
-        if let Some(r) = st.reps.get_mut(&rep) {
-            r.video = None; // the writer stops; no further frame is sent
-        }
+    if gone.contains(Tier::View)
+        && let Some(r) = st.reps.get_mut(&rep)
+    {
+        r.video = None; // the writer stops; no further frame is sent
     }
-    if gone.contains(Tier::Control) {
-        if let Some(c) = st.customers.get_mut(&customer) {
-            c.input.remove(&rep);
-        }
+    if gone.contains(Tier::Control)
+        && let Some(c) = st.customers.get_mut(&customer)
+    {
+        c.input.remove(&rep);
     }
     for t in gone.iter() {
         st.send_rep(rep, RepDown::Revoked { tier: t });
@@ -553,7 +565,10 @@ async fn write_video(
         if !hub.state().granted(rep, Tier::View) {
             break;
         }
-        if write_msg(&mut stream, &*frame, limits::VIDEO).await.is_err() {
+        if write_msg(&mut stream, &*frame, limits::VIDEO)
+            .await
+            .is_err()
+        {
             break;
         }
     }
@@ -605,16 +620,18 @@ async fn rep(hub: Arc<Hub>, conn: Connection, send: SendStream, mut recv: RecvSt
                 conn.close(code::PROTOCOL.into(), b"already logged in");
                 break None;
             }
-            RepUp::CreateKey { lifetime_secs } => create_key(&hub, id, db_id, &actor, lifetime_secs).await,
+            RepUp::CreateKey { lifetime_secs } => {
+                create_key(&hub, id, db_id, &actor, lifetime_secs).await
+            }
             RepUp::Accept { entry } => accept(&hub, id, entry, &actor),
             RepUp::Request { tier } => request(&hub, id, tier, &actor),
             RepUp::Chat { text } => rep_chat(&hub, id, text, &actor),
             RepUp::KeyframeRequest => {
                 let mut st = hub.state();
-                if let Some(sid) = st.reps.get(&id).and_then(|r| r.session) {
-                    if st.granted(id, Tier::View) {
-                        st.request_keyframe(sid);
-                    }
+                if let Some(sid) = st.reps.get(&id).and_then(|r| r.session)
+                    && st.granted(id, Tier::View)
+                {
+                    st.request_keyframe(sid);
                 }
                 Vec::new()
             }
@@ -686,9 +703,10 @@ async fn login(
             .map(|r| r.password_hash.clone())
             .unwrap_or_else(|| crate::auth::dummy_hash().to_owned());
         // Always hash, so that timing does not tell known users from unknown ones.
-        let ok = tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &stored))
-            .await
-            .unwrap_or(false);
+        let ok =
+            tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &stored))
+                .await
+                .unwrap_or(false);
         if ok && record.is_some() && !blocked && !locked {
             let r = record?;
             let _ = hub.store.login_ok(r.id).await;
@@ -708,13 +726,18 @@ async fn login(
                     .login_failed(r.id, i64::from(hub.cfg.lock_after), until)
                     .await
                 {
-                    hub.audit(&actor, "rep.locked", &format!("until {until}")).await;
+                    hub.audit(&actor, "rep.locked", &format!("until {until}"))
+                        .await;
                 }
             }
             LoginRejection::BadCredentials
         };
-        hub.audit(&actor, "rep.login_failed", &format!("from {ip}: {reason:?}"))
-            .await;
+        hub.audit(
+            &actor,
+            "rep.login_failed",
+            &format!("from {ip}: {reason:?}"),
+        )
+        .await;
         let _ = tx.try_send(RepDown::LoginRejected { reason });
     }
     conn.close(code::PROTOCOL.into(), b"too many login attempts");
@@ -774,12 +797,22 @@ fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
     let db_id = r.db_id;
     let name = r.display.clone();
     if r.session.is_some() {
-        st.send_rep(id, RepDown::Refused { what: "already in a session".into() });
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: "already in a session".into(),
+            },
+        );
         return Vec::new();
     }
     let waiting = st.queues.get(&db_id).is_some_and(|q| q.contains(&entry));
     if !waiting {
-        st.send_rep(id, RepDown::Refused { what: format!("no customer {entry} in your queue") });
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: format!("no customer {entry} in your queue"),
+            },
+        );
         return Vec::new();
     }
     st.dequeue(entry);
@@ -807,36 +840,66 @@ fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
         r.session = Some(sid);
     }
     st.send_customer(entry, CustomerDown::RepJoined { rep: id, name });
-    st.send_rep(id, RepDown::Joined { customer: info.clone() });
+    st.send_rep(
+        id,
+        RepDown::Joined {
+            customer: info.clone(),
+        },
+    );
     vec![Audit {
         actor: actor.to_owned(),
         action: "session.start",
-        detail: format!("session={sid} customer={entry} name={:?} host={:?}", info.name, info.host),
+        detail: format!(
+            "session={sid} customer={entry} name={:?} host={:?}",
+            info.name, info.host
+        ),
     }]
 }
 
 fn request(hub: &Hub, id: ParticipantId, tier: Tier, actor: &str) -> Vec<Audit> {
     let mut st = hub.state();
     let Some(sid) = st.reps.get(&id).and_then(|r| r.session) else {
-        st.send_rep(id, RepDown::Refused { what: "not in a session".into() });
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: "not in a session".into(),
+            },
+        );
         return Vec::new();
     };
     if st.granted(id, tier) {
-        st.send_rep(id, RepDown::Refused { what: format!("{tier} is already granted") });
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: format!("{tier} is already granted"),
+            },
+        );
         return Vec::new();
     }
     let Some(s) = st.sessions.get_mut(&sid) else {
         return Vec::new();
     };
     if s.pending.values().any(|p| *p == (id, tier)) {
-        st.send_rep(id, RepDown::Refused { what: format!("{tier} is already requested") });
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: format!("{tier} is already requested"),
+            },
+        );
         return Vec::new();
     }
     let request = s.next_request;
     s.next_request = s.next_request.wrapping_add(1);
     s.pending.insert(request, (id, tier));
     let customer = s.customer;
-    st.send_customer(customer, CustomerDown::PermissionRequest { request, rep: id, tier });
+    st.send_customer(
+        customer,
+        CustomerDown::PermissionRequest {
+            request,
+            rep: id,
+            tier,
+        },
+    );
     st.send_rep(id, RepDown::Requested { request, tier });
     vec![Audit {
         actor: actor.to_owned(),
@@ -851,16 +914,35 @@ fn rep_chat(hub: &Hub, id: ParticipantId, text: String, actor: &str) -> Vec<Audi
         return Vec::new();
     };
     let Some(sid) = r.session else {
-        st.send_rep(id, RepDown::Refused { what: "not in a session".into() });
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: "not in a session".into(),
+            },
+        );
         return Vec::new();
     };
     let from = r.display.clone();
     let text: String = text.chars().take(MAX_CHAT).collect();
     let at = now_unix();
     if let Some(s) = st.sessions.get(&sid) {
-        st.send_customer(s.customer, CustomerDown::Chat { rep: id, text: text.clone(), at });
+        st.send_customer(
+            s.customer,
+            CustomerDown::Chat {
+                rep: id,
+                text: text.clone(),
+                at,
+            },
+        );
         for other in s.reps.iter().filter(|r| **r != id) {
-            st.send_rep(*other, RepDown::Chat { from: from.clone(), text: text.clone(), at });
+            st.send_rep(
+                *other,
+                RepDown::Chat {
+                    from: from.clone(),
+                    text: text.clone(),
+                    at,
+                },
+            );
         }
     }
     vec![Audit {
@@ -887,7 +969,13 @@ fn leave(hub: &Hub, id: ParticipantId, reason: EndReason, actor: &str) -> Vec<Au
         if let Some(c) = st.customers.get_mut(&customer) {
             c.input.remove(&id);
         }
-        st.send_customer(customer, CustomerDown::RepLeft { rep: id, reason: reason.clone() });
+        st.send_customer(
+            customer,
+            CustomerDown::RepLeft {
+                rep: id,
+                reason: reason.clone(),
+            },
+        );
         st.send_rep(id, RepDown::Ended { reason });
         if let Some(r) = st.reps.get_mut(&id) {
             r.session = None;
@@ -960,7 +1048,10 @@ async fn forward_input(hub: &Arc<Hub>, rep: ParticipantId, stream: &mut RecvStre
                 })
                 .clone()
         };
-        let droppable = matches!(ev, InputEvent::PointerMove { .. } | InputEvent::Wheel { .. });
+        let droppable = matches!(
+            ev,
+            InputEvent::PointerMove { .. } | InputEvent::Wheel { .. }
+        );
         if droppable {
             let _ = tx.try_send(ev);
         } else if tx.send(ev).await.is_err() {
@@ -973,9 +1064,13 @@ async fn write_input(conn: Connection, rep: ParticipantId, mut rx: mpsc::Receive
     let Ok(mut stream) = conn.open_uni().await else {
         return;
     };
-    if write_msg(&mut stream, &StreamHeader::Input { rep }, limits::STREAM_HEADER)
-        .await
-        .is_err()
+    if write_msg(
+        &mut stream,
+        &StreamHeader::Input { rep },
+        limits::STREAM_HEADER,
+    )
+    .await
+    .is_err()
     {
         return;
     }

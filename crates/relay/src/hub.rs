@@ -106,8 +106,7 @@ pub(crate) fn now_unix() -> u64 {
 impl Hub {
     pub fn new(cfg: Config, store: Store) -> Self {
         let key_limiter = Mutex::new(FailureLimiter::new(cfg.key_attempts, cfg.failure_window));
-        let login_limiter =
-            Mutex::new(FailureLimiter::new(cfg.login_attempts, cfg.failure_window));
+        let login_limiter = Mutex::new(FailureLimiter::new(cfg.login_attempts, cfg.failure_window));
         Hub {
             cfg,
             store,
@@ -164,21 +163,24 @@ impl State {
 
     /// Queues a control message to a rep; a rep whose queue is full is disconnected.
     pub fn send_rep(&self, rep: ParticipantId, msg: RepDown) {
-        if let Some(r) = self.reps.get(&rep) {
-            if r.tx.try_send(msg).is_err() {
-                warn!(rep, "rep does not read its control stream; disconnecting");
-                r.conn.close(4u32.into(), b"too slow");
-            }
+        if let Some(r) = self.reps.get(&rep)
+            && r.tx.try_send(msg).is_err()
+        {
+            warn!(rep, "rep does not read its control stream; disconnecting");
+            r.conn.close(4u32.into(), b"too slow");
         }
     }
 
     /// Queues a control message to a customer; one whose queue is full is disconnected.
     pub fn send_customer(&self, customer: CustomerId, msg: CustomerDown) {
-        if let Some(c) = self.customers.get(&customer) {
-            if c.tx.try_send(msg).is_err() {
-                warn!(customer, "customer does not read its control stream; disconnecting");
-                c.conn.close(4u32.into(), b"too slow");
-            }
+        if let Some(c) = self.customers.get(&customer)
+            && c.tx.try_send(msg).is_err()
+        {
+            warn!(
+                customer,
+                "customer does not read its control stream; disconnecting"
+            );
+            c.conn.close(4u32.into(), b"too slow");
         }
     }
 

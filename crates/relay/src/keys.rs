@@ -46,6 +46,10 @@ mod tests {
         assert_eq!(normalize("123-456-789").as_deref(), Some("123456789"));
         assert_eq!(normalize("12345678"), None);
         assert_eq!(normalize("12345678x"), None);
-        assert_ne!(generate(), generate(), "two keys in a row are (almost surely) different");
+        assert_ne!(
+            generate(),
+            generate(),
+            "two keys in a row are (almost surely) different"
+        );
     }
 }

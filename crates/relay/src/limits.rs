@@ -47,7 +47,8 @@ impl FailureLimiter {
     pub fn fail(&mut self, addr: IpAddr, now: Instant) {
         if self.entries.len() >= MAX_TRACKED {
             let window = self.window;
-            self.entries.retain(|_, e| now.duration_since(e.first) < window);
+            self.entries
+                .retain(|_, e| now.duration_since(e.first) < window);
         }
         let e = self.entries.entry(addr).or_insert(Entry {
             first: now,

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "lotse-relay", version, about = "The Lotse relay: the organisation's own meeting point for customers and supporters")]
+#[command(
+    name = "lotse-relay",
+    version,
+    about = "The Lotse relay: the organisation's own meeting point for customers and supporters"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -79,7 +83,8 @@ enum AuditCmd {
 }
 
 fn seconds(name: &str, v: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(v).with_context(|| format!("--{name} must be a positive number of seconds"))
+    Duration::try_from_secs_f64(v)
+        .with_context(|| format!("--{name} must be a positive number of seconds"))
 }
 
 #[tokio::main]
@@ -128,7 +133,12 @@ async fn main() -> Result<()> {
             }
         }
         Cmd::Rep {
-            cmd: RepCmd::Add { name, data, display_name },
+            cmd:
+                RepCmd::Add {
+                    name,
+                    data,
+                    display_name,
+                },
         } => {
             let name = name.trim().to_owned();
             if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
@@ -146,7 +156,9 @@ async fn main() -> Result<()> {
             let display = display_name.unwrap_or_else(|| name.clone());
             let now = unix_now();
             store.add_rep(&name, &display, password, now).await?;
-            store.audit(now, "admin", "rep.add", &format!("name={name:?}")).await?;
+            store
+                .audit(now, "admin", "rep.add", &format!("name={name:?}"))
+                .await?;
             eprintln!("rep {name:?} added");
         }
         Cmd::Audit {

@@ -43,7 +43,9 @@ pub struct RepRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {
     /// The key was valid and is now used; it belonged to this rep.
-    Ok { rep_id: i64 },
+    Ok {
+        rep_id: i64,
+    },
     Unknown,
     Used,
     Expired,

@@ -9,8 +9,7 @@ use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    EndReason, Hello, LoginRejection, ParticipantId, RepDown, RepUp, Role, StreamHeader,
-    VideoFrame,
+    EndReason, Hello, LoginRejection, ParticipantId, RepDown, RepUp, Role, StreamHeader, VideoFrame,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier};
 use std::collections::VecDeque;
@@ -85,10 +84,13 @@ impl RepClient {
             agent: format!("lotse-rep {}", env!("CARGO_PKG_VERSION")),
         };
         write_msg(&mut send, &hello, limits::CONTROL).await?;
-        let theirs = tokio::time::timeout(ANSWER_TIMEOUT, read_msg::<Hello>(&mut recv, limits::CONTROL))
-            .await
-            .map_err(|_| RepError::Timeout)??
-            .ok_or_else(|| RepError::Closed(close_text(&conn)))?;
+        let theirs = tokio::time::timeout(
+            ANSWER_TIMEOUT,
+            read_msg::<Hello>(&mut recv, limits::CONTROL),
+        )
+        .await
+        .map_err(|_| RepError::Timeout)??
+        .ok_or_else(|| RepError::Closed(close_text(&conn)))?;
         if theirs.version != PROTOCOL_VERSION {
             return Err(RepError::Version(theirs.version));
         }
@@ -97,9 +99,12 @@ impl RepClient {
             password: password.to_owned(),
         };
         write_msg(&mut send, &login, limits::CONTROL).await?;
-        let answer = tokio::time::timeout(ANSWER_TIMEOUT, read_msg::<RepDown>(&mut recv, limits::CONTROL))
-            .await
-            .map_err(|_| RepError::Timeout)??;
+        let answer = tokio::time::timeout(
+            ANSWER_TIMEOUT,
+            read_msg::<RepDown>(&mut recv, limits::CONTROL),
+        )
+        .await
+        .map_err(|_| RepError::Timeout)??;
         let (id, display_name) = match answer {
             Some(RepDown::LoginOk { rep, display_name }) => (rep, display_name),
             Some(RepDown::LoginRejected { reason }) => return Err(RepError::Login(reason)),
@@ -136,12 +141,19 @@ impl RepClient {
     }
 
     /// Makes a session key; returns it formatted for reading aloud, with its expiry (Unix s).
-    pub async fn create_key(&mut self, lifetime: Option<Duration>) -> Result<(String, u64), RepError> {
+    pub async fn create_key(
+        &mut self,
+        lifetime: Option<Duration>,
+    ) -> Result<(String, u64), RepError> {
         let lifetime_secs = lifetime.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
         self.send(&RepUp::CreateKey { lifetime_secs }).await?;
         self.wait_for(|e| match e {
-            RepEvent::Control(RepDown::Key { key, expires_at }) => Some(Ok((key.clone(), *expires_at))),
-            RepEvent::Control(RepDown::Refused { what }) => Some(Err(RepError::Refused(what.clone()))),
+            RepEvent::Control(RepDown::Key { key, expires_at }) => {
+                Some(Ok((key.clone(), *expires_at)))
+            }
+            RepEvent::Control(RepDown::Refused { what }) => {
+                Some(Err(RepError::Refused(what.clone())))
+            }
             _ => None,
         })
         .await
@@ -197,7 +209,12 @@ impl RepClient {
                 .open_uni()
                 .await
                 .map_err(|e| RepError::Closed(e.to_string()))?;
-            write_msg(&mut s, &StreamHeader::Input { rep: self.id }, limits::STREAM_HEADER).await?;
+            write_msg(
+                &mut s,
+                &StreamHeader::Input { rep: self.id },
+                limits::STREAM_HEADER,
+            )
+            .await?;
             self.input = Some(s);
         }
         if let Some(s) = self.input.as_mut() {
@@ -258,7 +275,9 @@ async fn accept_video(conn: Connection, tx: mpsc::Sender<RepEvent>) {
             }
             while let Ok(Some(frame)) = read_msg::<VideoFrame>(&mut stream, limits::VIDEO).await {
                 // A slow application loses frames here rather than growing memory.
-                if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(RepEvent::Frame(frame)) {
+                if let Err(mpsc::error::TrySendError::Closed(_)) =
+                    tx.try_send(RepEvent::Frame(frame))
+                {
                     return;
                 }
             }

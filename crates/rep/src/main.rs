@@ -113,7 +113,8 @@ async fn run(cli: Cli) -> Result<()> {
         .with_context(|| format!("cannot resolve {}", cli.relay))?
         .next()
         .with_context(|| format!("cannot resolve {}", cli.relay))?;
-    let mut rep = RepClient::connect(addr, cli.pin, &cli.user, &password, &NetConfig::default()).await?;
+    let mut rep =
+        RepClient::connect(addr, cli.pin, &cli.user, &password, &NetConfig::default()).await?;
     match cli.cmd {
         Cmd::Key { lifetime } => {
             let (key, _expires) = rep.create_key(lifetime.map(Duration::from_secs)).await?;
@@ -123,21 +124,40 @@ async fn run(cli: Cli) -> Result<()> {
             }
             rep.close().await;
         }
-        Cmd::Session { request, chat, record, input, for_secs, commands } => {
+        Cmd::Session {
+            request,
+            chat,
+            record,
+            input,
+            for_secs,
+            commands,
+        } => {
             emit(json!({"event": "login", "rep": rep.id, "name": rep.display_name}));
             let script = match input {
                 Some(p) => Some(read_script(&p)?),
                 None => None,
             };
             let mut recorder = match record {
-                Some(p) => Some(std::fs::File::create(&p).with_context(|| format!("cannot create {}", p.display()))?),
+                Some(p) => Some(
+                    std::fs::File::create(&p)
+                        .with_context(|| format!("cannot create {}", p.display()))?,
+                ),
                 None => None,
             };
             let deadline = for_secs
                 .map(|s| Duration::try_from_secs_f64(s).context("--for must be a positive number"))
                 .transpose()?
                 .map(|d| tokio::time::Instant::now() + d);
-            session(&mut rep, request, chat, script, &mut recorder, deadline, commands.then_some(&mut stdin)).await?;
+            session(
+                &mut rep,
+                request,
+                chat,
+                script,
+                &mut recorder,
+                deadline,
+                commands.then_some(&mut stdin),
+            )
+            .await?;
             rep.close().await;
         }
     }
@@ -145,12 +165,14 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 fn read_script(path: &std::path::Path) -> Result<Vec<ScriptLine>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
         .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| format!("{}:{}: not an input event", path.display(), i + 1))
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not an input event", path.display(), i + 1))
         })
         .collect()
 }
@@ -171,7 +193,8 @@ async fn session(
     let mut joined = false;
     let mut frames = 0u64;
     loop {
-        let sleep_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
+        let sleep_until = deadline
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
         let ev = tokio::select! {
             ev = rep.next_event() => ev,
             _ = tokio::time::sleep_until(sleep_until) => {
@@ -196,19 +219,21 @@ async fn session(
                 continue;
             }
         };
-        let Some(ev) = ev else { bail!("the connection to the relay is gone") };
+        let Some(ev) = ev else {
+            bail!("the connection to the relay is gone")
+        };
         match ev {
             RepEvent::Control(RepDown::Queue { entries }) => {
                 emit(json!({"event": "queue", "waiting": entries.len()}));
-                if !joined {
-                    if let Some(first) = entries.first() {
-                        rep.accept(first.entry).await?;
-                    }
+                if !joined && let Some(first) = entries.first() {
+                    rep.accept(first.entry).await?;
                 }
             }
             RepEvent::Control(RepDown::Joined { customer }) => {
                 joined = true;
-                emit(json!({"event": "joined", "customer": {"name": customer.name, "host": customer.host, "os": customer.os}}));
+                emit(
+                    json!({"event": "joined", "customer": {"name": customer.name, "host": customer.host, "os": customer.os}}),
+                );
                 if let Some(text) = &chat {
                     rep.chat(text).await?;
                     emit(json!({"event": "chat_sent", "text": text}));
@@ -222,10 +247,10 @@ async fn session(
             }
             RepEvent::Control(RepDown::Granted { tier }) => {
                 emit(json!({"event": "granted", "tier": tier.as_str()}));
-                if tier == Tier::Control {
-                    if let Some(lines) = script.take() {
-                        replay(rep, lines).await?;
-                    }
+                if tier == Tier::Control
+                    && let Some(lines) = script.take()
+                {
+                    replay(rep, lines).await?;
                 }
                 if let Some(t) = tiers.pop() {
                     rep.request(t).await?;
@@ -257,9 +282,12 @@ async fn session(
             RepEvent::Frame(f) => {
                 frames += 1;
                 if let Some(file) = recorder.as_mut() {
-                    file.write_all(&f.data).context("cannot write the recording")?;
+                    file.write_all(&f.data)
+                        .context("cannot write the recording")?;
                 }
-                emit(json!({"event": "frame", "seq": f.seq, "n": frames, "width": f.width, "height": f.height, "keyframe": f.keyframe, "bytes": f.data.len()}));
+                emit(
+                    json!({"event": "frame", "seq": f.seq, "n": frames, "width": f.width, "height": f.height, "keyframe": f.keyframe, "bytes": f.data.len()}),
+                );
             }
             RepEvent::Disconnected(why) => {
                 emit(json!({"event": "ended", "by": "relay_lost", "reason": why}));
@@ -281,8 +309,17 @@ async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
             rep.chat(rest).await?;
             emit(json!({"event": "chat_sent", "text": rest}));
         }
-        "leave" => rep.leave(if rest.is_empty() { "the supporter ended the session" } else { rest }).await?,
-        other => emit(json!({"event": "error", "message": format!("unknown command {other:?}; use request TIER, chat TEXT or leave")})),
+        "leave" => {
+            rep.leave(if rest.is_empty() {
+                "the supporter ended the session"
+            } else {
+                rest
+            })
+            .await?
+        }
+        other => emit(
+            json!({"event": "error", "message": format!("unknown command {other:?}; use request TIER, chat TEXT or leave")}),
+        ),
     }
     Ok(())
 }

@@ -58,7 +58,10 @@ fn no_input_before_control() {
     let t = grant(&mut c, 1, Tier::View, t);
     assert!(c.input(REP, key(4, true)).is_empty());
     grant(&mut c, 2, Tier::Control, t);
-    assert_eq!(c.input(REP, key(4, true)), vec![Action::Inject(key(4, true))]);
+    assert_eq!(
+        c.input(REP, key(4, true)),
+        vec![Action::Inject(key(4, true))]
+    );
 }
 
 #[test]
@@ -281,12 +284,11 @@ proptest! {
                         let res = c.answer(p.request, allow, now);
                         if now.duration_since(p.opened) < PROMPT_ARM {
                             prop_assert_eq!(res, Err(AnswerError::TooEarly));
-                        } else if let Ok(actions) = res {
-                            if actions.contains(&Action::Send(CustomerUp::Answer { request: p.request, allow: true })) {
+                        } else if let Ok(actions) = res
+                            && actions.contains(&Action::Send(CustomerUp::Answer { request: p.request, allow: true })) {
                                 prop_assert!(allow, "granted without the customer allowing");
                                 allowed.entry(p.rep).or_default().insert(p.tier);
                             }
-                        }
                     }
                 }
                 Step::Revoke(rep, tier) => {

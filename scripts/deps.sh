@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages that building and testing Lotse need (only the missing ones).
+# Sourced by scripts/test and scripts/demo; safe to run again.
+set -euo pipefail
+
+LOTSE_PACKAGES=(
+  # build: C/C++ for openh264 and SQLite, nasm for openh264's assembly, GTK/xcb for the window
+  build-essential pkg-config nasm libgtk-3-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
+  libxcb-xfixes0-dev libxkbcommon-dev libegl1 libgl1-mesa-dri libegl-mesa0
+  # tests: a real X server, a window manager, real clicks, screenshots, an independent decoder
+  xvfb openbox xdotool x11-utils x11-xserver-utils xterm imagemagick ffmpeg
+)
+
+missing=()
+for p in "${LOTSE_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "cargo is missing: install Rust 1.95 or newer (https://rustup.rs), then run this again." >&2
+  exit 1
+fi

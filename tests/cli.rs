@@ -1,0 +1,222 @@
+//! The command-line flow an admin and a rep use — `lotse-relay serve`, `rep add`, `lotse-rep key`
+//! and `lotse-rep session` as real processes — with the customer's session driver on the other
+//! end.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{DEADLINE, Recorder};
+use lotse::session::{self, Event, Hooks, Settings};
+use lotse_net::Pin;
+use lotse_proto::Tier;
+use lotse_proto::msg::CustomerInfo;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A workspace binary next to this test's own executable (cargo builds them for the workspace
+/// test run; build them here if this test runs alone).
+fn bin(name: &str) -> PathBuf {
+    let dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = dir.join(name);
+    if !path.exists() {
+        let ok = Command::new(env!("CARGO"))
+            .args(["build", "-p", "lotse-relay", "-p", "lotse-rep"])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    path
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads JSON lines from a child's stdout on a thread.
+fn json_lines(child: &mut Child) -> mpsc::Receiver<Value> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if let Ok(v) = serde_json::from_str(&line)
+                && tx.send(v).is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn expect(rx: &mpsc::Receiver<Value>, seen: &mut Vec<Value>, event: &str) -> Value {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let v = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no {event:?} event; saw {seen:#?}"));
+        seen.push(v.clone());
+        if v["event"] == event {
+            return v;
+        }
+    }
+}
+
+#[test]
+fn serve_rep_add_key_session_by_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let mut add = Command::new(bin("lotse-relay"))
+        .args([
+            "rep",
+            "add",
+            "ada",
+            "--display-name",
+            "Ada Lovelace",
+            "--data",
+        ])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "a good password").unwrap();
+    assert!(add.wait().unwrap().success());
+
+    let mut relay = Proc(
+        Command::new(bin("lotse-relay"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(relay.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (addr, pin) = (words[2].to_owned(), words[4].to_owned());
+
+    let rep_cmd = |args: &[&str]| {
+        let mut c = Command::new(bin("lotse-rep"));
+        c.args(["--relay", &addr, "--pin", &pin, "--user", "ada"])
+            .args(args)
+            .env("LOTSE_PASSWORD", "a good password")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        c
+    };
+    let out = rep_cmd(&["key"]).output().unwrap();
+    assert!(out.status.success());
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        key.len() == 11 && key.chars().all(|c| c.is_ascii_digit() || c == ' '),
+        "{key:?}"
+    );
+
+    let mut rep = Proc(
+        rep_cmd(&[
+            "session",
+            "--request",
+            "view,control",
+            "--chat",
+            "Guten Tag!",
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let events = json_lines(&mut rep.0);
+    let mut seen = Vec::new();
+    expect(&events, &mut seen, "login");
+
+    let ui = Arc::new(Recorder::default());
+    let settings = Settings {
+        relay: addr.clone(),
+        pin: pin.parse::<Pin>().unwrap(),
+        key: Some(key),
+        info: CustomerInfo {
+            name: "Carla".into(),
+            host: "desk".into(),
+            os: "linux".into(),
+        },
+        net: Default::default(),
+    };
+    let (handle, thread) = session::start(
+        settings,
+        ui.clone(),
+        Hooks {
+            injector: Box::new(lotse_platform::NoInjector),
+            video: None,
+        },
+    )
+    .unwrap();
+
+    let joined = expect(&events, &mut seen, "joined");
+    assert_eq!(joined["customer"]["name"], "Carla");
+    let chat = ui.wait("chat", |evs| {
+        evs.iter().find_map(|e| match e {
+            Event::Chat(l) => Some(l.clone()),
+            _ => None,
+        })
+    });
+    assert_eq!(
+        (chat.from.as_str(), chat.text.as_str()),
+        ("Ada Lovelace", "Guten Tag!")
+    );
+
+    // The person allows view and denies control, each after looking at the prompt.
+    for (tier, allow) in [(Tier::View, true), (Tier::Control, false)] {
+        let req = ui.wait("prompt", |evs| {
+            evs.iter().rev().find_map(|e| match e {
+                Event::Changed(s) => s.prompts.iter().find(|p| p.tier == tier).map(|p| p.request),
+                _ => None,
+            })
+        });
+        std::thread::sleep(Duration::from_millis(600));
+        handle.answer(req, allow);
+        let ev = expect(&events, &mut seen, if allow { "granted" } else { "denied" });
+        assert_eq!(ev["tier"], tier.as_str());
+    }
+    handle.chat("Danke");
+    let c = expect(&events, &mut seen, "chat");
+    assert_eq!(
+        (c["from"].as_str(), c["text"].as_str()),
+        (Some("Carla"), Some("Danke"))
+    );
+    handle.end("window closed");
+    let ended = expect(&events, &mut seen, "ended");
+    assert_eq!(
+        (ended["by"].as_str(), ended["reason"].as_str()),
+        (Some("customer"), Some("window closed"))
+    );
+    thread.join().unwrap();
+    let end = Instant::now() + DEADLINE;
+    while rep.0.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < end,
+            "lotse-rep session did not exit after the end"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(rep.0.wait().unwrap().success());
+}

@@ -1,0 +1,268 @@
+//! Shared helpers for the client's cross-process tests: a relay on loopback with its own data
+//! directory, a recording frontend, a synthetic video source, and waiting with deadlines.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use lotse::session::{self, Event, Frontend, Handle, Hooks, Settings, VideoSource};
+use lotse_net::{NetConfig, Pin};
+use lotse_platform::fake::{FakeInjector, Injected};
+use lotse_proto::msg::{CustomerInfo, VideoFrame};
+use lotse_rep::{RepClient, RepEvent};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Generous: the machine may be busy with another build.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+pub const PASSWORD: &str = "correct horse battery";
+
+pub fn fast_net() -> NetConfig {
+    NetConfig {
+        idle_timeout: Duration::from_secs(3),
+    }
+}
+
+/// A relay with its own temporary data directory and a rep account `ada`.
+pub struct TestRelay {
+    pub relay: Option<lotse_relay::Relay>,
+    pub addr: std::net::SocketAddr,
+    pub pin: Pin,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestRelay {
+    pub async fn start() -> TestRelay {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tune: impl FnOnce(&mut lotse_relay::Config)) -> TestRelay {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg =
+            lotse_relay::Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
+        cfg.hello_timeout = Duration::from_secs(2);
+        cfg.net = fast_net();
+        tune(&mut cfg);
+        let relay = lotse_relay::start(cfg).await.unwrap();
+        relay
+            .store()
+            .add_rep("ada", "Ada Lovelace", PASSWORD, 0)
+            .await
+            .unwrap();
+        relay
+            .store()
+            .add_rep("bob", "Bob", PASSWORD, 0)
+            .await
+            .unwrap();
+        TestRelay {
+            addr: relay.addr,
+            pin: relay.pin,
+            relay: Some(relay),
+            dir,
+        }
+    }
+
+    pub async fn rep(&self, user: &str) -> RepClient {
+        RepClient::connect(self.addr, self.pin, user, PASSWORD, &fast_net())
+            .await
+            .unwrap()
+    }
+
+    /// Waits until every one of `prefixes` starts some audit entry (writes trail the messages
+    /// they record by a moment); returns all entries.
+    pub async fn wait_audit(&self, prefixes: &[&str]) -> Vec<String> {
+        let end = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let all = self.audit_actions().await;
+            let missing: Vec<_> = prefixes
+                .iter()
+                .filter(|p| !all.iter().any(|a| a.starts_with(*p)))
+                .collect();
+            if missing.is_empty() {
+                return all;
+            }
+            assert!(
+                tokio::time::Instant::now() < end,
+                "audit lacks {missing:?}: {all:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        let rows = self
+            .relay
+            .as_ref()
+            .unwrap()
+            .store()
+            .audit_rows()
+            .await
+            .unwrap();
+        rows.into_iter()
+            .map(|(e, _)| format!("{} {}", e.action, e.detail))
+            .collect()
+    }
+}
+
+/// Records everything the driver tells the frontend.
+#[derive(Default)]
+pub struct Recorder {
+    events: Mutex<Vec<Event>>,
+    cv: Condvar,
+}
+
+impl Frontend for Recorder {
+    fn notify(&self, event: Event) {
+        self.events.lock().unwrap().push(event);
+        self.cv.notify_all();
+    }
+}
+
+impl Recorder {
+    /// Waits until `pick` finds something in the events so far; panics at the deadline.
+    pub fn wait<T>(&self, what: &str, pick: impl Fn(&[Event]) -> Option<T>) -> T {
+        let end = Instant::now() + DEADLINE;
+        let mut ev = self.events.lock().unwrap();
+        loop {
+            if let Some(t) = pick(&ev) {
+                return t;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; events: {ev:#?}"
+            );
+            ev = self.cv.wait_timeout(ev, left).unwrap().0;
+        }
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+/// Makes small fake frames every 10 ms; counts them.
+pub struct FakeVideo {
+    pub produced: Arc<AtomicU64>,
+    start: Instant,
+}
+
+impl FakeVideo {
+    pub fn new() -> (Self, Arc<AtomicU64>) {
+        let produced = Arc::new(AtomicU64::new(0));
+        (
+            FakeVideo {
+                produced: produced.clone(),
+                start: Instant::now(),
+            },
+            produced,
+        )
+    }
+}
+
+impl VideoSource for FakeVideo {
+    fn next_frame(&mut self, keyframe: bool) -> Option<VideoFrame> {
+        std::thread::sleep(Duration::from_millis(10));
+        self.produced.fetch_add(1, Ordering::SeqCst);
+        Some(VideoFrame {
+            seq: 0,
+            captured_us: self.start.elapsed().as_micros() as u64,
+            width: 64,
+            height: 48,
+            keyframe,
+            data: vec![if keyframe { 0x65 } else { 0x41 }; 100],
+        })
+    }
+}
+
+/// A customer driven through the real session driver.
+pub struct Customer {
+    pub ui: Arc<Recorder>,
+    pub handle: Handle,
+    pub thread: Option<std::thread::JoinHandle<()>>,
+    pub injected: Arc<Mutex<Vec<Injected>>>,
+    pub frames: Arc<AtomicU64>,
+}
+
+pub fn customer(relay: &TestRelay, key: Option<String>) -> Customer {
+    customer_with_pin(relay, key, relay.pin)
+}
+
+pub fn customer_with_pin(relay: &TestRelay, key: Option<String>, pin: Pin) -> Customer {
+    let ui = Arc::new(Recorder::default());
+    let injector = FakeInjector::default();
+    let injected = injector.log.clone();
+    let (video, frames) = FakeVideo::new();
+    let settings = Settings {
+        relay: relay.addr.to_string(),
+        pin,
+        key,
+        info: CustomerInfo {
+            name: "Carla Customer".into(),
+            host: "desk-17".into(),
+            os: "linux".into(),
+        },
+        net: fast_net(),
+    };
+    let (handle, thread) = session::start(
+        settings,
+        ui.clone(),
+        Hooks {
+            injector: Box::new(injector),
+            video: Some(Box::new(video)),
+        },
+    )
+    .unwrap();
+    Customer {
+        ui,
+        handle,
+        thread: Some(thread),
+        injected,
+        frames,
+    }
+}
+
+impl Customer {
+    /// Waits for the session thread to finish (it must, within the deadline).
+    pub fn join(&mut self) {
+        let t = self.thread.take().unwrap();
+        let end = Instant::now() + DEADLINE;
+        while !t.is_finished() {
+            assert!(Instant::now() < end, "session thread did not end");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        t.join().unwrap();
+    }
+
+    pub fn injected_events(&self) -> Vec<Injected> {
+        self.injected.lock().unwrap().clone()
+    }
+}
+
+/// Waits for a rep event matching `pick`, skipping others; panics at the deadline.
+pub async fn rep_wait<T>(
+    rep: &mut RepClient,
+    what: &str,
+    pick: impl Fn(&RepEvent) -> Option<T>,
+) -> T {
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let ev = tokio::time::timeout_at(end, rep.next_event())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap_or_else(|| panic!("rep connection ended while waiting for {what}"));
+        if let Some(t) = pick(&ev) {
+            return t;
+        }
+    }
+}
+
+/// Runs blocking waits (on the recorder) off the async runtime.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+/// A unique counter for naming things within a test process.
+pub fn unique() -> u64 {
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
