@@ -9,6 +9,7 @@ use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_platform::Injector;
 use lotse_proto::customer::{Action, Consent, Phase, Prompt, Rep};
 use lotse_proto::frame::limits;
+use lotse_proto::input::{InputEvent, coalesce_moves};
 use lotse_proto::msg::{
     CustomerDown, CustomerInfo, CustomerUp, EndReason, Hello, KeyRejection, ParticipantId,
     RequestId, Role, StreamHeader, VideoFrame,
@@ -446,14 +447,35 @@ async fn accept_input_streams(conn: Connection, core: Shared) {
 }
 
 async fn pump_input(rep: ParticipantId, stream: &mut RecvStream, core: &Shared) {
-    while let Ok(Some(ev)) = read_msg::<lotse_proto::input::InputEvent>(stream, limits::INPUT).await
-    {
-        let mut c = lock(core);
-        // The gate is checked here, at injection time, under the same lock as revoke.
-        let actions = c.consent.input(rep, ev);
-        c.apply(actions);
-    }
+    // A reader fills a queue; the injector takes whatever has piled up, coalesces pointer moves
+    // (never keys or buttons) and injects through the gate.
+    let (tx, mut rx) = mpsc::channel::<InputEvent>(INPUT_BACKLOG);
+    let reader = async move {
+        while let Ok(Some(ev)) = read_msg::<InputEvent>(stream, limits::INPUT).await {
+            if tx.send(ev).await.is_err() {
+                break;
+            }
+        }
+    };
+    let injector = async {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while let Ok(ev) = rx.try_recv() {
+                batch.push(ev);
+            }
+            let mut c = lock(core);
+            for ev in coalesce_moves(batch) {
+                // The gate is checked here, at injection time, under the same lock as revoke.
+                let actions = c.consent.input(rep, ev);
+                c.apply(actions);
+            }
+        }
+    };
+    tokio::join!(reader, injector);
 }
+
+/// Input events that may pile up between the network and the injector.
+const INPUT_BACKLOG: usize = 4096;
 
 /// Runs the video source on its own thread while `on` is set and ships frames to the relay.
 struct VideoPump {

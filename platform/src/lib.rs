@@ -4,6 +4,7 @@
 //! a capturer). Each OS has its module, chosen once here; [`fake`] holds recording fakes for tests.
 
 pub mod fake;
+pub mod input;
 
 use lotse_proto::input::InputEvent;
 

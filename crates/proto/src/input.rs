@@ -57,3 +57,52 @@ impl InputEvent {
         }
     }
 }
+
+/// Drops pointer moves that a later move in the same run makes pointless: when the customer side
+/// is behind, only the newest position of each run of moves is injected. Nothing else is ever
+/// dropped or reordered.
+pub fn coalesce_moves(events: Vec<InputEvent>) -> Vec<InputEvent> {
+    let mut out: Vec<InputEvent> = Vec::with_capacity(events.len());
+    for ev in events {
+        if matches!(ev, InputEvent::PointerMove { .. })
+            && matches!(out.last(), Some(InputEvent::PointerMove { .. }))
+        {
+            out.pop();
+        }
+        out.push(ev);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mv(x: u32) -> InputEvent {
+        InputEvent::PointerMove { x, y: 0 }
+    }
+
+    #[test]
+    fn runs_of_moves_keep_their_last_position_and_everything_else_stays() {
+        let down = InputEvent::Button {
+            button: MouseButton::Left,
+            down: true,
+        };
+        let key = InputEvent::Key {
+            usage: 4,
+            down: true,
+        };
+        let got = coalesce_moves(vec![
+            mv(1),
+            mv(2),
+            mv(3),
+            down.clone(),
+            mv(4),
+            mv(5),
+            key.clone(),
+            mv(6),
+        ]);
+        assert_eq!(got, vec![mv(3), down, mv(5), key, mv(6)]);
+        assert_eq!(coalesce_moves(vec![]), vec![]);
+    }
+}

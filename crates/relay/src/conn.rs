@@ -6,6 +6,7 @@ use crate::hub::{
     VIDEO_QUEUE, now_unix,
 };
 use crate::keys;
+use crate::limits::{INPUT_BURST, INPUT_RATE, TokenBucket, admit_input};
 use crate::store::Redeemed;
 use lotse_net::quinn::{self, Connection, Endpoint, RecvStream, SendStream};
 use lotse_net::{NetError, read_msg, write_msg};
@@ -1021,7 +1022,11 @@ async fn rep_streams(hub: Arc<Hub>, conn: Connection, rep: ParticipantId) {
 /// `control` for at that moment. Pointer moves and wheel may be dropped when the customer is
 /// behind; key and button events never are (they wait instead).
 async fn forward_input(hub: &Arc<Hub>, rep: ParticipantId, stream: &mut RecvStream) {
+    let mut bucket = TokenBucket::new(INPUT_RATE, INPUT_BURST, Instant::now());
     while let Ok(Some(ev)) = read_msg::<InputEvent>(stream, limits::INPUT).await {
+        if !admit_input(&mut bucket, &ev, Instant::now()) {
+            continue;
+        }
         let tx = {
             let mut st = hub.state();
             if !st.granted(rep, Tier::Control) {

@@ -83,3 +83,79 @@ mod tests {
         assert!(!l.blocked(a, t + Duration::from_secs(61)));
     }
 }
+
+/// A token bucket: `rate` tokens per second, at most `burst` saved up.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    pub fn new(rate: f64, burst: f64, now: Instant) -> Self {
+        TokenBucket {
+            rate,
+            burst,
+            tokens: burst,
+            last: now,
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub fn take(&mut self, now: Instant) -> bool {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Input events per second a rep may send, and the burst allowed above that.
+pub const INPUT_RATE: f64 = 2000.0;
+pub const INPUT_BURST: f64 = 500.0;
+
+/// Whether an input event passes the flood limit. Releases (key-up, button-up) always pass, so
+/// that limiting can never leave a key held down on the customer's machine.
+pub fn admit_input(
+    bucket: &mut TokenBucket,
+    ev: &lotse_proto::input::InputEvent,
+    now: Instant,
+) -> bool {
+    let release = matches!(ev.held_change(), Some((_, false)));
+    bucket.take(now) || release
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::*;
+    use lotse_proto::input::InputEvent;
+
+    #[test]
+    fn a_flood_is_cut_but_key_ups_always_pass() {
+        let t = Instant::now();
+        let mut b = TokenBucket::new(INPUT_RATE, INPUT_BURST, t);
+        let down = InputEvent::Key {
+            usage: 4,
+            down: true,
+        };
+        let up = InputEvent::Key {
+            usage: 4,
+            down: false,
+        };
+        let passed = (0..10_000)
+            .filter(|_| admit_input(&mut b, &down, t))
+            .count();
+        assert_eq!(passed, INPUT_BURST as usize);
+        assert!(admit_input(&mut b, &up, t), "a key-up was dropped");
+        // After a second the rate is available again.
+        let later = t + Duration::from_secs(1);
+        assert!(admit_input(&mut b, &down, later));
+    }
+}
