@@ -129,7 +129,7 @@ pub fn admit_input(
     now: Instant,
 ) -> bool {
     let release = matches!(ev.held_change(), Some((_, false)));
-    bucket.take(now) || release
+    release || bucket.take(now)
 }
 
 #[cfg(test)]
