@@ -17,11 +17,9 @@ use lotse_testkit::Xvfb;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 use x11rb::connection::Connection;
-use x11rb::wrapper::ConnectionExt as _;
 use x11rb::protocol::Event as XEvent;
-use x11rb::protocol::xproto::{
-    ConnectionExt, CreateWindowAux, EventMask, InputFocus, WindowClass,
-};
+use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, EventMask, InputFocus, WindowClass};
+use x11rb::wrapper::ConnectionExt as _;
 
 struct Prompts(Mutex<Vec<(u32, Tier)>>);
 impl Frontend for Prompts {
@@ -58,7 +56,8 @@ fn listener(display: &str) -> mpsc::Receiver<(Instant, XEvent)> {
     )
     .unwrap();
     conn.map_window(win).unwrap();
-    conn.set_input_focus(InputFocus::POINTER_ROOT, win, 0u32).unwrap();
+    conn.set_input_focus(InputFocus::POINTER_ROOT, win, 0u32)
+        .unwrap();
     conn.sync().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -80,13 +79,26 @@ async fn main() {
     let x = Xvfb::start(1920, 1080);
     let events = listener(&x.display);
     let dir = tempfile::tempdir().unwrap();
-    let relay = lotse_relay::start(lotse_relay::Config::new(dir.path().into(), "127.0.0.1:0".parse().unwrap()))
+    let relay = lotse_relay::start(lotse_relay::Config::new(
+        dir.path().into(),
+        "127.0.0.1:0".parse().unwrap(),
+    ))
+    .await
+    .unwrap();
+    relay
+        .store()
+        .add_rep("bench", "Bench", "bench password", 0)
         .await
         .unwrap();
-    relay.store().add_rep("bench", "Bench", "bench password", 0).await.unwrap();
-    let mut rep = RepClient::connect(relay.addr, relay.pin, "bench", "bench password", &Default::default())
-        .await
-        .unwrap();
+    let mut rep = RepClient::connect(
+        relay.addr,
+        relay.pin,
+        "bench",
+        "bench password",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     let (key, _) = rep.create_key(None).await.unwrap();
     let prompts = Arc::new(Prompts(Mutex::new(Vec::new())));
     let injector = X11Injector::new(Some(&x.display), Arc::new(Mutex::new(None))).unwrap();
@@ -97,9 +109,13 @@ async fn main() {
             key: Some(key),
             info: CustomerInfo::default(),
             net: Default::default(),
+            downloads: std::env::temp_dir(),
         },
         prompts.clone(),
-        Hooks { injector: Box::new(injector), video: None },
+        Hooks {
+            injector: Box::new(injector),
+            video: None,
+        },
     )
     .unwrap();
     loop {
@@ -122,10 +138,10 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(550)).await;
         handle.answer(req, true);
         loop {
-            if let RepEvent::Control(RepDown::Granted { tier: t }) = rep.next_event().await.unwrap() {
-                if t == tier {
-                    break;
-                }
+            if let RepEvent::Control(RepDown::Granted { tier: t }) = rep.next_event().await.unwrap()
+                && t == tier
+            {
+                break;
             }
         }
     }
@@ -135,14 +151,19 @@ async fn main() {
     for i in 0..500u32 {
         let (px, py) = (100 + (i % 1500), 100 + (i % 800));
         let t0 = Instant::now();
-        rep.send_input(&InputEvent::PointerMove { x: px, y: py }).await.unwrap();
+        rep.send_input(&InputEvent::PointerMove { x: px, y: py })
+            .await
+            .unwrap();
         loop {
-            let (t, ev) = events.recv_timeout(Duration::from_secs(5)).expect("motion never arrived");
-            if let XEvent::MotionNotify(m) = ev {
-                if m.root_x as u32 == px && m.root_y as u32 == py {
-                    lat.push((t - t0).as_secs_f64() * 1000.0);
-                    break;
-                }
+            let (t, ev) = events
+                .recv_timeout(Duration::from_secs(5))
+                .expect("motion never arrived");
+            if let XEvent::MotionNotify(m) = ev
+                && m.root_x as u32 == px
+                && m.root_y as u32 == py
+            {
+                lat.push((t - t0).as_secs_f64() * 1000.0);
+                break;
             }
         }
     }
@@ -155,8 +176,18 @@ async fn main() {
     let t0 = Instant::now();
     let sender = async {
         for i in 0..n / 2 {
-            rep.send_input(&InputEvent::Key { usage: 0x04, down: true }).await.unwrap();
-            rep.send_input(&InputEvent::Key { usage: 0x04, down: false }).await.unwrap();
+            rep.send_input(&InputEvent::Key {
+                usage: 0x04,
+                down: true,
+            })
+            .await
+            .unwrap();
+            rep.send_input(&InputEvent::Key {
+                usage: 0x04,
+                down: false,
+            })
+            .await
+            .unwrap();
             // 1800 events/s
             let due = t0 + Duration::from_micros(u64::from(i + 1) * 1_111);
             tokio::time::sleep_until(due.into()).await;
@@ -182,9 +213,18 @@ async fn main() {
     let rate = f64::from(got) / (last - t0).as_secs_f64();
     println!("| metric | value |");
     println!("|---|---|");
-    println!("| pointer move rep→injected, p50 | {:.2} ms |", pct(&lat, 0.5));
-    println!("| pointer move rep→injected, p99 | {:.2} ms |", pct(&lat, 0.99));
-    println!("| pointer move rep→injected, max | {:.2} ms |", lat[lat.len() - 1]);
+    println!(
+        "| pointer move rep→injected, p50 | {:.2} ms |",
+        pct(&lat, 0.5)
+    );
+    println!(
+        "| pointer move rep→injected, p99 | {:.2} ms |",
+        pct(&lat, 0.99)
+    );
+    println!(
+        "| pointer move rep→injected, max | {:.2} ms |",
+        lat[lat.len() - 1]
+    );
     println!("| key events delivered | {got} of {n} |");
     println!("| key events sustained | {rate:.0} events/s |");
     handle.end("benchmark done");

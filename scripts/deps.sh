@@ -8,7 +8,7 @@ LOTSE_PACKAGES=(
   build-essential pkg-config nasm libgtk-3-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
   libxcb-xfixes0-dev libxkbcommon-dev libegl1 libgl1-mesa-dri libegl-mesa0
   # tests: a real X server, a window manager, real clicks, screenshots, an independent decoder
-  xvfb openbox xdotool x11-utils x11-xserver-utils xterm imagemagick ffmpeg
+  xvfb openbox xdotool x11-utils x11-xserver-utils xterm imagemagick ffmpeg jq chromium chromium-driver openssl binutils
 )
 
 missing=()

@@ -5,4 +5,8 @@
 //! decision made by `lotse_proto::customer::Consent` and every prompt answered by the person
 //! through the [`session::Frontend`] that the window implements.
 
+pub mod embedded;
 pub mod session;
+pub mod transfer;
+pub mod ui;
+pub mod video;

@@ -4,6 +4,7 @@
 //! [`Frontend`]; the frontend acts only through the [`Handle`]. There is no way to answer a prompt
 //! other than [`Handle::answer`], which the window calls when the person clicks.
 
+use crate::transfer::{self, TransferState, TransferStatus, Transfers};
 use lotse_net::quinn::{Connection, RecvStream, SendStream};
 use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_platform::Injector;
@@ -11,10 +12,12 @@ use lotse_proto::customer::{Action, Consent, Phase, Prompt, Rep};
 use lotse_proto::frame::limits;
 use lotse_proto::input::{InputEvent, coalesce_moves};
 use lotse_proto::msg::{
-    CustomerDown, CustomerInfo, CustomerUp, EndReason, Hello, KeyRejection, ParticipantId,
-    RequestId, Role, StreamHeader, VideoFrame,
+    CustomerDown, CustomerInfo, CustomerUp, EndReason, Hello, KeyRejection, MonitorInfo,
+    ParticipantId, RequestId, Role, StreamHeader, TransferId, VideoFrame,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -28,12 +31,19 @@ pub struct Settings {
     pub relay: String,
     /// The only relay key this client trusts.
     pub pin: Pin,
-    /// The session key, if the program already carries one.
+    /// The session key, if the program already carries one; or, written
+    /// `queue:<token>` ([`QUEUE_TOKEN_PREFIX`]), a one-time queue token from the support portal
+    /// (rep list or invitation link), sent as `CustomerUp::JoinQueue`.
     pub key: Option<String>,
     /// Shown to the rep in the queue.
     pub info: CustomerInfo,
     pub net: NetConfig,
+    /// Where files the person chooses to save go (their Downloads folder).
+    pub downloads: std::path::PathBuf,
 }
+
+/// Marks a carried [`Settings::key`] as a portal queue token rather than a session key.
+pub const QUEUE_TOKEN_PREFIX: &str = "queue:";
 
 /// What the frontend is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +60,8 @@ pub enum Event {
     Ended(EndReason),
     /// The relay could not be reached or is not the pinned one; the text says so for a person.
     Failed(String),
+    /// A file transfer started, progressed, finished or failed.
+    Transfer(TransferStatus),
 }
 
 /// Everything the window shows about the session.
@@ -81,6 +93,14 @@ pub trait VideoSource: Send {
     /// Blocks until the next frame is due and returns it, or `None` if the screen did not change.
     /// `keyframe` asks for a frame that decodes on its own.
     fn next_frame(&mut self, keyframe: bool) -> Option<VideoFrame>;
+
+    /// The monitors that could be shared, and the index of the one shared now.
+    fn monitors(&self) -> (Vec<MonitorInfo>, u32) {
+        (Vec::new(), 0)
+    }
+
+    /// Shares monitor `index` from the next frame on (which must then be a keyframe).
+    fn select_monitor(&mut self, _index: u32) {}
 }
 
 /// What the session uses of the machine.
@@ -101,10 +121,21 @@ impl std::fmt::Debug for Hooks {
 #[derive(Debug)]
 enum Command {
     Redeem(String),
-    Answer { request: RequestId, allow: bool },
-    Revoke { rep: ParticipantId, tier: Tier },
+    Answer {
+        request: RequestId,
+        allow: bool,
+    },
+    Revoke {
+        rep: ParticipantId,
+        tier: Tier,
+    },
     Chat(String),
     End(String),
+    SendFile(PathBuf),
+    CancelTransfer {
+        rep: Option<ParticipantId>,
+        transfer: TransferId,
+    },
 }
 
 /// The frontend's way to act; cheap to clone.
@@ -132,6 +163,16 @@ impl Handle {
     /// Sends a chat line.
     pub fn chat(&self, text: &str) {
         let _ = self.tx.send(Command::Chat(text.to_owned()));
+    }
+
+    /// Sends a file the person picked to the reps (their own action is the consent).
+    pub fn send_file(&self, path: PathBuf) {
+        let _ = self.tx.send(Command::SendFile(path));
+    }
+
+    /// Stops a transfer: our own (`rep: None`) or one from `rep`.
+    pub fn cancel_transfer(&self, rep: Option<ParticipantId>, transfer: TransferId) {
+        let _ = self.tx.send(Command::CancelTransfer { rep, transfer });
     }
 
     /// Ends the session (or leaves the queue); `reason` is shown to the rep.
@@ -308,9 +349,15 @@ async fn session(
 
     match &settings.key {
         Some(key) => {
-            let msg = CustomerUp::Redeem {
-                key: key.clone(),
-                info: settings.info.clone(),
+            let msg = match key.strip_prefix(QUEUE_TOKEN_PREFIX) {
+                Some(token) => CustomerUp::JoinQueue {
+                    token: token.to_owned(),
+                    info: settings.info.clone(),
+                },
+                None => CustomerUp::Redeem {
+                    key: key.clone(),
+                    info: settings.info.clone(),
+                },
             };
             if write_msg(&mut send, &msg, limits::CONTROL).await.is_err() {
                 return EndReason::PeerLost;
@@ -321,7 +368,16 @@ async fn session(
 
     let video_on = Arc::new(AtomicBool::new(false));
     let keyframe = Arc::new(AtomicBool::new(true));
-    let mut video_task = video.map(|src| VideoPump::new(src, video_on.clone(), keyframe.clone()));
+    let monitor_request = Arc::new(AtomicU32::new(NO_MONITOR_REQUEST));
+    let mut video_task = video.map(|src| {
+        VideoPump::new(
+            src,
+            video_on.clone(),
+            keyframe.clone(),
+            monitor_request.clone(),
+        )
+    });
+    let transfers = Transfers::default();
     let (down_tx, mut down_rx) = mpsc::channel::<Result<Option<CustomerDown>, NetError>>(16);
     tokio::spawn(async move {
         loop {
@@ -332,12 +388,18 @@ async fn session(
             }
         }
     });
-    let inputs = tokio::spawn(accept_input_streams(conn.clone(), core.clone()));
+    let inputs = tokio::spawn(accept_streams(
+        conn.clone(),
+        core.clone(),
+        transfers.clone(),
+        ui.clone(),
+    ));
 
     let reason = loop {
         let actions = tokio::select! {
             msg = down_rx.recv() => match msg {
                 Some(Ok(Some(msg))) => {
+                    let msg = sanitize(msg);
                     let mut c = lock(core);
                     match c.consent.on_message(msg, Instant::now()) {
                         Ok(actions) => c.apply(actions),
@@ -373,6 +435,28 @@ async fn session(
                         ui.notify(Event::Chat(ChatLine { from: String::new(), mine: true, text: text.clone(), at: now_unix() }));
                         vec![Action::Send(CustomerUp::Chat { text })]
                     }
+                    Command::SendFile(path) => match transfers.start_sending(&path) {
+                        Ok((transfer, name, size)) => {
+                            tokio::spawn(transfer::send(conn.clone(), transfers.clone(), ui.clone(), transfer, path));
+                            vec![Action::Send(CustomerUp::SendFile { transfer, name, size })]
+                        }
+                        Err(e) => {
+                            ui.notify(Event::Transfer(TransferStatus {
+                                rep: None,
+                                transfer: 0,
+                                name: path.display().to_string(),
+                                size: 0,
+                                done: 0,
+                                elapsed: Duration::ZERO,
+                                state: TransferState::Failed(e.to_string()),
+                            }));
+                            Vec::new()
+                        }
+                    },
+                    Command::CancelTransfer { rep, transfer } => {
+                        transfers.cancel((rep, transfer));
+                        vec![Action::Send(CustomerUp::FileCancel { rep, transfer })]
+                    }
                     Command::End(reason) => {
                         let waiting = matches!(lock(core).consent.phase(), Phase::Connecting | Phase::Queued { .. });
                         if waiting {
@@ -390,8 +474,12 @@ async fn session(
         let wanted = lock(core).consent.video_wanted();
         if wanted != video_on.swap(wanted, Ordering::SeqCst) && wanted {
             keyframe.store(true, Ordering::SeqCst);
-            if let Some(v) = video_task.as_mut() {
-                v.ensure_running(conn.clone(), core.clone());
+            if let Some(v) = video_task.as_mut()
+                && let Some((list, shared)) = v.ensure_running(conn.clone(), core.clone())
+                && !list.is_empty()
+            {
+                let msg = CustomerUp::Monitors { list, shared };
+                let _ = write_msg(&mut send, &msg, limits::CONTROL).await;
             }
         }
         let mut ended = None;
@@ -415,6 +503,58 @@ async fn session(
                 Action::Ended(r) => {
                     ended = Some(r);
                 }
+                Action::ReceiveFile { rep, offer } => {
+                    if let Err(e) = transfers.start_receiving(
+                        rep,
+                        offer.transfer,
+                        &offer.name,
+                        offer.size,
+                        &settings.downloads,
+                    ) {
+                        let msg = CustomerUp::FileCancel {
+                            rep: Some(rep),
+                            transfer: offer.transfer,
+                        };
+                        let _ = write_msg(&mut send, &msg, limits::CONTROL).await;
+                        ui.notify(failed(
+                            (Some(rep), offer.transfer),
+                            &offer.name,
+                            offer.size,
+                            e,
+                        ));
+                    }
+                }
+                Action::CancelTransfers { rep } => {
+                    for (key, name, size) in transfers.cancel_rep(rep) {
+                        ui.notify(failed(key, &name, size, "file transfer was stopped".into()));
+                    }
+                }
+                Action::TransferCancelled {
+                    rep,
+                    transfer,
+                    reason,
+                } => {
+                    // Our own file: its sending task reports the reason when it stops.
+                    if rep.is_none() && transfers.stopped_by_peer(transfer, &reason) {
+                        continue;
+                    }
+                    if let Some((name, size)) = transfers.cancel((rep, transfer)) {
+                        ui.notify(failed((rep, transfer), &name, size, reason));
+                    }
+                }
+                Action::SelectMonitor(index) => {
+                    monitor_request.store(index, Ordering::SeqCst);
+                    if let Some(v) = video_task.as_ref() {
+                        let list = v.monitors.clone();
+                        if (index as usize) < list.len() {
+                            let msg = CustomerUp::Monitors {
+                                list,
+                                shared: index,
+                            };
+                            let _ = write_msg(&mut send, &msg, limits::CONTROL).await;
+                        }
+                    }
+                }
                 Action::Inject(_) | Action::ReleaseAll(_) => {}
             }
         }
@@ -425,23 +565,66 @@ async fn session(
         }
     };
     video_on.store(false, Ordering::SeqCst);
+    if let Some(v) = video_task.as_ref() {
+        v.stop.store(true, Ordering::SeqCst);
+    }
+    transfers.cancel_all();
     inputs.abort();
     reason
 }
 
-/// Receives the relay's input streams and injects through the gate.
-async fn accept_input_streams(conn: Connection, core: Shared) {
+/// A rep's file name is shown to the person and used on disk only in its safe form: no paths,
+/// no control characters, no hidden or device names.
+fn sanitize(msg: CustomerDown) -> CustomerDown {
+    match msg {
+        CustomerDown::FileOffer {
+            rep,
+            transfer,
+            name,
+            size,
+        } => CustomerDown::FileOffer {
+            rep,
+            transfer,
+            name: lotse_platform::files::safe_name(&name),
+            size,
+        },
+        other => other,
+    }
+}
+
+fn failed(key: (Option<ParticipantId>, TransferId), name: &str, size: u64, why: String) -> Event {
+    Event::Transfer(TransferStatus {
+        rep: key.0,
+        transfer: key.1,
+        name: name.to_owned(),
+        size,
+        done: 0,
+        elapsed: Duration::ZERO,
+        state: TransferState::Failed(why),
+    })
+}
+
+/// Receives the relay's streams: input (injected through the gate) and files being saved.
+async fn accept_streams(
+    conn: Connection,
+    core: Shared,
+    transfers: Transfers,
+    ui: Arc<dyn Frontend>,
+) {
     while let Ok(mut stream) = conn.accept_uni().await {
         let core = core.clone();
+        let transfers = transfers.clone();
+        let ui = ui.clone();
         tokio::spawn(async move {
-            let rep = match read_msg::<StreamHeader>(&mut stream, limits::STREAM_HEADER).await {
-                Ok(Some(StreamHeader::Input { rep })) => rep,
+            match read_msg::<StreamHeader>(&mut stream, limits::STREAM_HEADER).await {
+                Ok(Some(StreamHeader::Input { rep })) => pump_input(rep, &mut stream, &core).await,
+                Ok(Some(StreamHeader::File { rep, transfer })) => {
+                    transfer::receive(transfers, ui, rep, transfer, stream).await;
+                }
                 _ => {
                     let _ = stream.stop(1u32.into());
-                    return;
                 }
-            };
-            pump_input(rep, &mut stream, &core).await;
+            }
         });
     }
 }
@@ -477,45 +660,67 @@ async fn pump_input(rep: ParticipantId, stream: &mut RecvStream, core: &Shared) 
 /// Input events that may pile up between the network and the injector.
 const INPUT_BACKLOG: usize = 4096;
 
-/// Runs the video source on its own thread while `on` is set and ships frames to the relay.
+/// No monitor switch is pending.
+const NO_MONITOR_REQUEST: u32 = u32::MAX;
+
+/// Runs the video source on one thread for the whole session: it produces frames while `on` is
+/// set and idles otherwise; a shipping task sends them while someone may view.
 struct VideoPump {
     source: Option<Box<dyn VideoSource>>,
     on: Arc<AtomicBool>,
     keyframe: Arc<AtomicBool>,
-    returned: Option<std::sync::mpsc::Receiver<Box<dyn VideoSource>>>,
+    monitor: Arc<AtomicU32>,
+    stop: Arc<AtomicBool>,
+    monitors: Vec<MonitorInfo>,
 }
 
 impl VideoPump {
-    fn new(source: Box<dyn VideoSource>, on: Arc<AtomicBool>, keyframe: Arc<AtomicBool>) -> Self {
+    fn new(
+        source: Box<dyn VideoSource>,
+        on: Arc<AtomicBool>,
+        keyframe: Arc<AtomicBool>,
+        monitor: Arc<AtomicU32>,
+    ) -> Self {
         VideoPump {
             source: Some(source),
             on,
             keyframe,
-            returned: None,
+            monitor,
+            stop: Arc::new(AtomicBool::new(false)),
+            monitors: Vec::new(),
         }
     }
 
-    fn ensure_running(&mut self, conn: Connection, core: Shared) {
-        if self.source.is_none()
-            && let Some(rx) = &self.returned
-        {
-            self.source = rx.try_recv().ok();
-        }
-        let Some(mut source) = self.source.take() else {
-            return; // still running
-        };
-        let (back_tx, back_rx) = std::sync::mpsc::channel();
-        self.returned = Some(back_rx);
+    /// Starts the thread on first use; returns the monitor list then.
+    fn ensure_running(
+        &mut self,
+        conn: Connection,
+        core: Shared,
+    ) -> Option<(Vec<MonitorInfo>, u32)> {
+        let mut source = self.source.take()?;
+        let (list, shared) = source.monitors();
+        self.monitors = list.clone();
         // At most two frames wait for the network; when full, frames are dropped and the next
         // one sent is a keyframe.
         let (tx, rx) = mpsc::channel::<VideoFrame>(2);
         let on = self.on.clone();
         let keyframe = self.keyframe.clone();
+        let monitor = self.monitor.clone();
+        let stop = self.stop.clone();
         let spawned = std::thread::Builder::new()
             .name("lotse-video".into())
             .spawn(move || {
                 let mut seq = 0u64;
-                while on.load(Ordering::SeqCst) {
+                while !stop.load(Ordering::SeqCst) {
+                    if !on.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                    let wanted = monitor.swap(NO_MONITOR_REQUEST, Ordering::SeqCst);
+                    if wanted != NO_MONITOR_REQUEST {
+                        source.select_monitor(wanted);
+                        keyframe.store(true, Ordering::SeqCst);
+                    }
                     let key = keyframe.swap(false, Ordering::SeqCst);
                     let Some(mut frame) = source.next_frame(key) else {
                         continue;
@@ -530,36 +735,45 @@ impl VideoPump {
                         Err(mpsc::error::TrySendError::Closed(_)) => break,
                     }
                 }
-                let _ = back_tx.send(source);
             });
         if spawned.is_err() {
             warn!("cannot start the video thread");
-            return;
+            return None;
         }
         tokio::spawn(ship_video(conn, core, rx));
+        Some((list, shared))
     }
 }
 
+/// Sends frames while someone may view; a stream per stretch of viewing.
 async fn ship_video(conn: Connection, core: Shared, mut rx: mpsc::Receiver<VideoFrame>) {
-    let Ok(mut stream) = conn.open_uni().await else {
-        return;
-    };
-    if write_msg(&mut stream, &StreamHeader::Video, limits::STREAM_HEADER)
-        .await
-        .is_err()
-    {
-        return;
-    }
+    let mut stream: Option<SendStream> = None;
     while let Some(frame) = rx.recv().await {
         // A revoke takes effect before the next frame leaves.
         if !lock(&core).consent.video_wanted() {
-            break;
+            if let Some(mut s) = stream.take() {
+                let _ = s.finish();
+            }
+            continue;
         }
-        if write_video(&mut stream, &frame).await.is_err() {
-            break;
+        if stream.is_none() {
+            let Ok(mut s) = conn.open_uni().await else {
+                return;
+            };
+            if write_msg(&mut s, &StreamHeader::Video, limits::STREAM_HEADER)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            stream = Some(s);
+        }
+        if let Some(s) = stream.as_mut()
+            && write_video(s, &frame).await.is_err()
+        {
+            stream = None;
         }
     }
-    let _ = stream.finish();
 }
 
 async fn write_video(stream: &mut SendStream, frame: &VideoFrame) -> Result<(), NetError> {

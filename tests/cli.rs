@@ -6,78 +6,15 @@
 
 mod common;
 
-use common::{DEADLINE, Recorder};
+use common::{DEADLINE, Proc, Recorder, bin, expect, json_lines};
 use lotse::session::{self, Event, Hooks, Settings};
 use lotse_net::Pin;
 use lotse_proto::Tier;
 use lotse_proto::msg::CustomerInfo;
-use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// A workspace binary next to this test's own executable (cargo builds them for the workspace
-/// test run; build them here if this test runs alone).
-fn bin(name: &str) -> PathBuf {
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = dir.join(name);
-    if !path.exists() {
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "-p", "lotse-relay", "-p", "lotse-rep"])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-    path
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Reads JSON lines from a child's stdout on a thread.
-fn json_lines(child: &mut Child) -> mpsc::Receiver<Value> {
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { return };
-            if let Ok(v) = serde_json::from_str(&line)
-                && tx.send(v).is_err()
-            {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-fn expect(rx: &mpsc::Receiver<Value>, seen: &mut Vec<Value>, event: &str) -> Value {
-    let end = Instant::now() + DEADLINE;
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        let v = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no {event:?} event; saw {seen:#?}"));
-        seen.push(v.clone());
-        if v["event"] == event {
-            return v;
-        }
-    }
-}
 
 #[test]
 fn serve_rep_add_key_session_by_command_line() {
@@ -160,6 +97,7 @@ fn serve_rep_add_key_session_by_command_line() {
             os: "linux".into(),
         },
         net: Default::default(),
+        downloads: dir.path().join("downloads"),
     };
     let (handle, thread) = session::start(
         settings,

@@ -3,7 +3,9 @@
 //! The client's logic never names an OS; it talks to an [`Injector`] (and, with the screen work,
 //! a capturer). Each OS has its module, chosen once here; [`fake`] holds recording fakes for tests.
 
+pub mod capture;
 pub mod fake;
+pub mod files;
 pub mod input;
 
 use lotse_proto::input::InputEvent;

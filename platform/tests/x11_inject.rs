@@ -113,18 +113,19 @@ fn clicks_drags_wheel_and_text_arrive_as_sent() {
     });
     let (text, mouse) = strip_mouse(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(text, expected_text);
-    // SGR reports: press/release at the click, press, drag motion (32 = motion with left),
-    // release at the end of the drag, wheel down (65).
+    // SGR reports: press/release at the click, press, release at the end of the drag, wheel
+    // down (65); xterm may or may not report the drag's motion (32) before the release.
+    let mouse: Vec<_> = mouse.into_iter().filter(|m| m.0 != 32).collect();
     let kinds: Vec<(u32, char)> = mouse.iter().map(|m| (m.0, m.3)).collect();
     assert_eq!(
         kinds,
-        vec![(0, 'M'), (0, 'm'), (0, 'M'), (32, 'M'), (0, 'm'), (65, 'M')],
+        vec![(0, 'M'), (0, 'm'), (0, 'M'), (0, 'm'), (65, 'M')],
         "{mouse:?}"
     );
     // The drag ends where it was sent: pixel (200,150) is in cell column 200/cw+1.
     assert_eq!(x.pointer(), (200, 150));
     assert!(
-        mouse[4].1 > mouse[0].1 && mouse[4].2 > mouse[0].2,
+        mouse[3].1 > mouse[2].1 && mouse[3].2 > mouse[2].2,
         "the drag did not move: {mouse:?}"
     );
 }

@@ -8,8 +8,12 @@ use lotse_net::{NetConfig, Pin};
 use lotse_platform::fake::{FakeInjector, Injected};
 use lotse_proto::msg::{CustomerInfo, VideoFrame};
 use lotse_rep::{RepClient, RepEvent};
+use serde_json::Value;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// Generous: the machine may be busy with another build.
@@ -181,6 +185,8 @@ pub struct Customer {
     pub thread: Option<std::thread::JoinHandle<()>>,
     pub injected: Arc<Mutex<Vec<Injected>>>,
     pub frames: Arc<AtomicU64>,
+    /// Where files the customer saves go.
+    pub downloads: tempfile::TempDir,
 }
 
 pub fn customer(relay: &TestRelay, key: Option<String>) -> Customer {
@@ -192,6 +198,7 @@ pub fn customer_with_pin(relay: &TestRelay, key: Option<String>, pin: Pin) -> Cu
     let injector = FakeInjector::default();
     let injected = injector.log.clone();
     let (video, frames) = FakeVideo::new();
+    let downloads = tempfile::tempdir().unwrap();
     let settings = Settings {
         relay: relay.addr.to_string(),
         pin,
@@ -202,6 +209,7 @@ pub fn customer_with_pin(relay: &TestRelay, key: Option<String>, pin: Pin) -> Cu
             os: "linux".into(),
         },
         net: fast_net(),
+        downloads: downloads.path().to_path_buf(),
     };
     let (handle, thread) = session::start(
         settings,
@@ -218,6 +226,7 @@ pub fn customer_with_pin(relay: &TestRelay, key: Option<String>, pin: Pin) -> Cu
         thread: Some(thread),
         injected,
         frames,
+        downloads,
     }
 }
 
@@ -265,4 +274,67 @@ pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
 pub fn unique() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::SeqCst)
+}
+
+// ---- processes ------------------------------------------------------------------------
+
+/// A workspace binary next to this test's own executable (cargo builds them for the workspace
+/// test run; build them here if this test runs alone).
+pub fn bin(name: &str) -> PathBuf {
+    let dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    // Once per test process: make sure the binaries are current (a no-op when they are).
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let ok = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "lotse-relay", "-p", "lotse-rep"])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "building the relay and rep binaries failed");
+    });
+    dir.join(name)
+}
+
+pub struct Proc(pub Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads JSON lines from a child's stdout on a thread.
+pub fn json_lines(child: &mut Child) -> mpsc::Receiver<Value> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if let Ok(v) = serde_json::from_str(&line)
+                && tx.send(v).is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+pub fn expect(rx: &mpsc::Receiver<Value>, seen: &mut Vec<Value>, event: &str) -> Value {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let v = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no {event:?} event; saw {seen:#?}"));
+        seen.push(v.clone());
+        if v["event"] == event {
+            return v;
+        }
+    }
 }

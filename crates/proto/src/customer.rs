@@ -13,7 +13,9 @@
 //! It does no I/O and reads no clock: callers pass `now` and carry out the returned [`Action`]s.
 
 use crate::input::{Held, InputEvent};
-use crate::msg::{CustomerDown, CustomerUp, EndReason, KeyRejection, ParticipantId, RequestId};
+use crate::msg::{
+    CustomerDown, CustomerUp, EndReason, KeyRejection, ParticipantId, RequestId, TransferId,
+};
 use crate::tier::{Tier, TierSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -52,9 +54,23 @@ pub struct Prompt {
     pub request: RequestId,
     pub rep: ParticipantId,
     pub rep_name: String,
+    /// The tier asked for; [`Tier::Files`] for a file offer.
     pub tier: Tier,
     pub opened: Instant,
+    /// Set when the prompt asks to save a file rather than to grant a tier.
+    pub file: Option<FileOffer>,
 }
+
+/// A file a rep offers; answering its prompt with allow means Save.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileOffer {
+    pub transfer: TransferId,
+    pub name: String,
+    pub size: u64,
+}
+
+/// Request ids for file prompts are made here, above the relay's range.
+const FILE_PROMPT_BASE: RequestId = 0x8000_0000;
 
 /// Something the caller must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +94,21 @@ pub enum Action {
     Keyframe,
     /// The session ended; close the connection and exit.
     Ended(EndReason),
+    /// The customer chose Save for this offer: receive it.
+    ReceiveFile {
+        rep: ParticipantId,
+        offer: FileOffer,
+    },
+    /// Stop every transfer to or from `rep` (it lost `files` or left).
+    CancelTransfers { rep: ParticipantId },
+    /// A transfer was stopped by the other side.
+    TransferCancelled {
+        rep: Option<ParticipantId>,
+        transfer: TransferId,
+        reason: String,
+    },
+    /// Share monitor `index` (asked by a rep holding `view`).
+    SelectMonitor(u32),
 }
 
 /// Why an answer was not taken.
@@ -100,6 +131,7 @@ pub struct Consent {
     phase: Phase,
     reps: BTreeMap<ParticipantId, Rep>,
     prompts: Vec<Prompt>,
+    next_file_prompt: RequestId,
     /// What each rep holds down on the customer's machine.
     held: BTreeSet<(ParticipantId, Held)>,
 }
@@ -117,6 +149,7 @@ impl Consent {
             phase: Phase::Connecting,
             reps: BTreeMap::new(),
             prompts: Vec::new(),
+            next_file_prompt: FILE_PROMPT_BASE,
             held: BTreeSet::new(),
         }
     }
@@ -209,6 +242,7 @@ impl Consent {
                 }
                 self.prompts.retain(|p| p.rep != rep);
                 self.release_rep(rep, &mut out);
+                out.push(Action::CancelTransfers { rep });
             }
             CustomerDown::PermissionRequest { request, rep, tier } => {
                 let Some(r) = self.reps.get(&rep) else {
@@ -234,6 +268,7 @@ impl Consent {
                         rep_name,
                         tier,
                         opened: now,
+                        file: None,
                     });
                     // A prompt on screen stops input at once.
                     self.release(&mut out);
@@ -258,6 +293,62 @@ impl Consent {
                 }
             }
             CustomerDown::Ended { reason } => self.finish(reason, &mut out),
+            CustomerDown::FileOffer {
+                rep,
+                transfer,
+                name,
+                size,
+            } => {
+                let Some(r) = self.reps.get(&rep) else {
+                    return Err(Violation(format!("file offer from unknown rep {rep}")));
+                };
+                if !r.grants.contains(Tier::Files) {
+                    // The relay should have stopped it; refusing never acts for the customer.
+                    out.push(Action::Send(CustomerUp::FileAnswer {
+                        rep,
+                        transfer,
+                        accept: false,
+                    }));
+                } else {
+                    let request = self.next_file_prompt;
+                    self.next_file_prompt =
+                        self.next_file_prompt.wrapping_add(1).max(FILE_PROMPT_BASE);
+                    let rep_name = r.name.clone();
+                    self.prompts.push(Prompt {
+                        request,
+                        rep,
+                        rep_name,
+                        tier: Tier::Files,
+                        opened: now,
+                        file: Some(FileOffer {
+                            transfer,
+                            name,
+                            size,
+                        }),
+                    });
+                    self.release(&mut out);
+                }
+            }
+            CustomerDown::FileCancelled {
+                rep,
+                transfer,
+                reason,
+            } => {
+                // An offer still on screen disappears with its transfer.
+                self.prompts.retain(|p| {
+                    !(Some(p.rep) == rep && p.file.as_ref().is_some_and(|f| f.transfer == transfer))
+                });
+                out.push(Action::TransferCancelled {
+                    rep,
+                    transfer,
+                    reason,
+                });
+            }
+            CustomerDown::SelectMonitor { rep, index } => {
+                if self.grants(rep).contains(Tier::View) {
+                    out.push(Action::SelectMonitor(index));
+                }
+            }
         }
         Ok(out)
     }
@@ -278,6 +369,20 @@ impl Consent {
             return Err(AnswerError::TooEarly);
         }
         let prompt = self.prompts.remove(idx);
+        if let Some(offer) = prompt.file {
+            let mut out = vec![Action::Send(CustomerUp::FileAnswer {
+                rep: prompt.rep,
+                transfer: offer.transfer,
+                accept: allow,
+            })];
+            if allow && self.grants(prompt.rep).contains(Tier::Files) {
+                out.push(Action::ReceiveFile {
+                    rep: prompt.rep,
+                    offer,
+                });
+            }
+            return Ok(out);
+        }
         let mut allow = allow;
         if let Some(rep) = self.reps.get_mut(&prompt.rep) {
             // The prerequisite may have been revoked while the prompt was open.
@@ -338,6 +443,24 @@ impl Consent {
         if !self.grants(rep).contains(Tier::Control) {
             self.release_rep(rep, &mut out);
         }
+        if tier == Tier::Files {
+            let mut refused = Vec::new();
+            self.prompts.retain(|p| {
+                let theirs = p.rep == rep && p.file.is_some();
+                if theirs {
+                    refused.extend(p.file.as_ref().map(|f| f.transfer));
+                }
+                !theirs
+            });
+            for transfer in refused {
+                out.push(Action::Send(CustomerUp::FileAnswer {
+                    rep,
+                    transfer,
+                    accept: false,
+                }));
+            }
+            out.push(Action::CancelTransfers { rep });
+        }
         out
     }
 
@@ -386,6 +509,9 @@ impl Consent {
         }
         self.phase = Phase::Ended(reason.clone());
         self.release(out);
+        for rep in self.reps.keys() {
+            out.push(Action::CancelTransfers { rep: *rep });
+        }
         out.push(Action::Ended(reason));
     }
 

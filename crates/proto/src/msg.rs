@@ -95,6 +95,30 @@ pub enum CustomerUp {
     Chat { text: String },
     /// Ends the session.
     End { reason: String },
+    /// Enter a rep's queue with a one-time queue token instead of a session key. The support
+    /// portal mints these for the rep list and for invitation links; the personalised download
+    /// carries one. Answered like [`CustomerUp::Redeem`] (queued, or `KeyRejected`).
+    JoinQueue { token: String, info: CustomerInfo },
+    /// The customer sends a file to the reps — the customer's own action is the consent. The
+    /// bytes follow on a [`StreamHeader::File`] stream.
+    SendFile {
+        transfer: TransferId,
+        name: String,
+        size: u64,
+    },
+    /// Save (`accept`) or reject a rep's file offer.
+    FileAnswer {
+        rep: ParticipantId,
+        transfer: TransferId,
+        accept: bool,
+    },
+    /// Stop a transfer: the customer's own (`rep: None`) or one from `rep`.
+    FileCancel {
+        rep: Option<ParticipantId>,
+        transfer: TransferId,
+    },
+    /// The monitors that can be shared, and which one is.
+    Monitors { list: Vec<MonitorInfo>, shared: u32 },
 }
 
 /// Relay → customer.
@@ -130,6 +154,21 @@ pub enum CustomerDown {
     KeyframeRequest,
     /// The session is over.
     Ended { reason: EndReason },
+    /// A rep offers a file (needs `files`); the customer chooses Save or Reject.
+    FileOffer {
+        rep: ParticipantId,
+        transfer: TransferId,
+        name: String,
+        size: u64,
+    },
+    /// A transfer stopped: the customer's own (`rep: None`) or one from `rep`.
+    FileCancelled {
+        rep: Option<ParticipantId>,
+        transfer: TransferId,
+        reason: String,
+    },
+    /// A rep with `view` asks to see another monitor.
+    SelectMonitor { rep: ParticipantId, index: u32 },
 }
 
 /// Rep → relay.
@@ -149,6 +188,22 @@ pub enum RepUp {
     KeyframeRequest,
     /// Leave the session; as its owner, this ends it.
     Leave { reason: String },
+    /// Make a one-time invitation link to the support portal for this rep (answered with
+    /// [`RepDown::Invitation`], or `Refused` when the relay has no portal).
+    Invite { email: String },
+    /// Offer a file to the customer (needs `files`); the bytes follow once accepted.
+    OfferFile {
+        transfer: TransferId,
+        name: String,
+        size: u64,
+    },
+    /// Stop a transfer: one of ours, or (`from_customer`) one the customer is sending.
+    FileCancel {
+        transfer: TransferId,
+        from_customer: bool,
+    },
+    /// Ask to see another of the customer's monitors.
+    SelectMonitor { index: u32 },
 }
 
 /// A customer waiting in a queue.
@@ -221,6 +276,36 @@ pub enum RepDown {
     Ended {
         reason: EndReason,
     },
+    /// A fresh one-time invitation link (`https://…/s/TOKEN`) and its expiry.
+    Invitation {
+        url: String,
+        expires_at: UnixTime,
+    },
+    /// The customer chose Save: send the bytes on a [`StreamHeader::File`] stream.
+    FileAccepted {
+        transfer: TransferId,
+    },
+    /// The customer chose Reject.
+    FileRejected {
+        transfer: TransferId,
+    },
+    /// The customer is sending a file; the bytes arrive on a [`StreamHeader::File`] stream.
+    FileIncoming {
+        transfer: TransferId,
+        name: String,
+        size: u64,
+    },
+    /// A transfer stopped; the text says why.
+    FileCancelled {
+        transfer: TransferId,
+        from_customer: bool,
+        reason: String,
+    },
+    /// The customer's monitors and which one is shared.
+    Monitors {
+        list: Vec<MonitorInfo>,
+        shared: u32,
+    },
 }
 
 /// The first frame of every stream other than the control stream.
@@ -230,6 +315,12 @@ pub enum StreamHeader {
     Video,
     /// Input events follow ([`InputEvent`]), rep → relay → customer. The relay names the rep.
     Input { rep: ParticipantId },
+    /// A file's bytes follow ([`FileFrame`]s). From a rep, `rep` is stamped by the relay; to a
+    /// rep, `rep` is 0 and the file comes from the customer.
+    File {
+        rep: ParticipantId,
+        transfer: TransferId,
+    },
 }
 
 /// One encoded video frame.
@@ -250,3 +341,25 @@ pub struct VideoFrame {
 
 /// An input event on the wire (the relay forwards it unchanged).
 pub type WireInput = InputEvent;
+
+/// Identifies a file transfer; chosen by its sender, unique per sender and session.
+pub type TransferId = u32;
+
+/// One frame on a file stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileFrame {
+    /// The next bytes of the file.
+    Chunk(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// All bytes were sent; this is their SHA-256.
+    End { sha256: [u8; 32] },
+}
+
+/// A monitor of the customer's machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorInfo {
+    pub index: u32,
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub primary: bool,
+}

@@ -41,6 +41,7 @@ fn customer_up() -> impl Strategy<Value = CustomerUp> {
         (any::<u64>(), tier()).prop_map(|(rep, tier)| CustomerUp::Revoke { rep, tier }),
         text().prop_map(|text| CustomerUp::Chat { text }),
         text().prop_map(|reason| CustomerUp::End { reason }),
+        (text(), info()).prop_map(|(token, info)| CustomerUp::JoinQueue { token, info }),
     ]
 }
 
@@ -81,6 +82,7 @@ fn rep_up() -> impl Strategy<Value = RepUp> {
         text().prop_map(|text| RepUp::Chat { text }),
         Just(RepUp::KeyframeRequest),
         text().prop_map(|reason| RepUp::Leave { reason }),
+        text().prop_map(|email| RepUp::Invite { email }),
     ]
 }
 
@@ -112,6 +114,8 @@ fn rep_down() -> impl Strategy<Value = RepDown> {
             at
         }),
         end_reason().prop_map(|reason| RepDown::Ended { reason }),
+        (text(), any::<u64>())
+            .prop_map(|(url, expires_at)| RepDown::Invitation { url, expires_at }),
     ]
 }
 

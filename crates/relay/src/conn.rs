@@ -1,6 +1,7 @@
 //! Per-connection protocol handling: hello, then the customer's or the rep's control loop, plus
 //! their video and input streams.
 
+use crate::files;
 use crate::hub::{
     Audit, CONTROL_QUEUE, CustomerId, CustomerSlot, Hub, INPUT_QUEUE, RepSlot, Session,
     VIDEO_QUEUE, now_unix,
@@ -186,7 +187,14 @@ async fn customer(
         };
         match msg {
             CustomerUp::Redeem { key, info } => {
-                if let Err(reason) = redeem(&hub, id, &actor, ip, &key, info).await {
+                if let Err(reason) = redeem(&hub, id, &actor, ip, Entry::Key(&key), info).await {
+                    conn.close(code::PROTOCOL.into(), reason.as_bytes());
+                    break None;
+                }
+            }
+            CustomerUp::JoinQueue { token, info } => {
+                if let Err(reason) = redeem(&hub, id, &actor, ip, Entry::Token(&token), info).await
+                {
                     conn.close(code::PROTOCOL.into(), reason.as_bytes());
                     break None;
                 }
@@ -202,8 +210,62 @@ async fn customer(
                 hub.write_audits(audits).await;
             }
             CustomerUp::Revoke { rep, tier } => {
-                let audits = revoke(&hub, id, rep, tier);
+                let mut audits = revoke(&hub, id, rep, tier);
+                if tier == Tier::Files {
+                    let sid = hub.state().customers.get(&id).and_then(|c| c.session);
+                    if let Some(sid) = sid {
+                        audits.extend(files::cancel_from_rep(
+                            &hub,
+                            sid,
+                            rep,
+                            "the customer took back file transfer",
+                        ));
+                    }
+                }
                 hub.write_audits(audits).await;
+            }
+            CustomerUp::SendFile {
+                transfer,
+                name,
+                size,
+            } => {
+                let audits = files::customer_sends(&hub, id, transfer, name, size);
+                hub.write_audits(audits).await;
+            }
+            CustomerUp::FileAnswer {
+                rep,
+                transfer,
+                accept,
+            } => {
+                let audits = files::customer_answers(&hub, id, rep, transfer, accept);
+                hub.write_audits(audits).await;
+            }
+            CustomerUp::FileCancel { rep, transfer } => {
+                let sid = hub.state().customers.get(&id).and_then(|c| c.session);
+                if let Some(sid) = sid {
+                    let audits =
+                        files::cancel(&hub, sid, (rep, transfer), "the customer cancelled");
+                    hub.write_audits(audits).await;
+                }
+            }
+            CustomerUp::Monitors { list, shared } => {
+                let st = hub.state();
+                let reps = st
+                    .customers
+                    .get(&id)
+                    .and_then(|c| c.session)
+                    .and_then(|sid| st.sessions.get(&sid))
+                    .map(|s| s.reps.clone())
+                    .unwrap_or_default();
+                for rep in reps {
+                    st.send_rep(
+                        rep,
+                        RepDown::Monitors {
+                            list: list.clone(),
+                            shared,
+                        },
+                    );
+                }
             }
             CustomerUp::Chat { text } => {
                 let audits = customer_chat(&hub, id, text);
@@ -243,13 +305,21 @@ async fn customer(
     hub.write_audits(audits).await;
 }
 
-/// Handles a key; `Err` only for a protocol violation (redeeming twice).
+/// What a customer presents to get into a queue: a session key, or a one-time queue token from
+/// the support portal (rep list, invitation link). Both are used up here, rate-limited alike.
+#[derive(Debug, Clone, Copy)]
+enum Entry<'a> {
+    Key(&'a str),
+    Token(&'a str),
+}
+
+/// Handles a key or queue token; `Err` only for a protocol violation (redeeming twice).
 async fn redeem(
     hub: &Hub,
     id: CustomerId,
     actor: &str,
     ip: IpAddr,
-    typed: &str,
+    entry: Entry<'_>,
     info: lotse_proto::msg::CustomerInfo,
 ) -> Result<(), String> {
     {
@@ -271,18 +341,22 @@ async fn redeem(
     let outcome = if blocked {
         Err(KeyRejection::RateLimited)
     } else {
-        match keys::normalize(typed) {
-            None => Err(KeyRejection::Unknown),
-            Some(digits) => match hub.store.redeem_key(&digits, crate::unix_now()).await {
-                Ok(Redeemed::Ok { rep_id }) => Ok(rep_id),
-                Ok(Redeemed::Unknown) => Err(KeyRejection::Unknown),
-                Ok(Redeemed::Used) => Err(KeyRejection::Used),
-                Ok(Redeemed::Expired) => Err(KeyRejection::Expired),
-                Err(e) => {
-                    warn!("key lookup failed: {e}");
-                    Err(KeyRejection::Unknown)
-                }
+        let looked_up = match entry {
+            Entry::Key(typed) => match keys::normalize(typed) {
+                None => Ok(Redeemed::Unknown),
+                Some(digits) => hub.store.redeem_key(&digits, crate::unix_now()).await,
             },
+            Entry::Token(token) => hub.store.redeem_queue_token(token, crate::unix_now()).await,
+        };
+        match looked_up {
+            Ok(Redeemed::Ok { rep_id }) => Ok(rep_id),
+            Ok(Redeemed::Unknown) => Err(KeyRejection::Unknown),
+            Ok(Redeemed::Used) => Err(KeyRejection::Used),
+            Ok(Redeemed::Expired) => Err(KeyRejection::Expired),
+            Err(e) => {
+                warn!("key lookup failed: {e}");
+                Err(KeyRejection::Unknown)
+            }
         }
     };
     match outcome {
@@ -323,7 +397,11 @@ async fn redeem(
                 }
                 st.push_queue(rep_db);
             }
-            hub.audit(actor, "key.redeemed", &detail).await;
+            let action = match entry {
+                Entry::Key(_) => "key.redeemed",
+                Entry::Token(_) => "queue.token_redeemed",
+            };
+            hub.audit(actor, action, &detail).await;
         }
     }
     Ok(())
@@ -475,6 +553,10 @@ async fn customer_streams(hub: Arc<Hub>, conn: Connection, customer: CustomerId)
             match header {
                 Ok(Ok(Some(StreamHeader::Video))) => {
                     fan_out_video(&hub, customer, &mut stream).await;
+                }
+                Ok(Ok(Some(StreamHeader::File { transfer, .. }))) => {
+                    let sid = hub.state().customers.get(&customer).and_then(|c| c.session);
+                    files::pipe(hub.clone(), sid, None, transfer, stream).await;
                 }
                 Ok(Ok(Some(other))) => {
                     warn!(?other, "customer opened a stream it may not open");
@@ -637,6 +719,38 @@ async fn rep(hub: Arc<Hub>, conn: Connection, send: SendStream, mut recv: RecvSt
                 Vec::new()
             }
             RepUp::Leave { reason } => leave(&hub, id, EndReason::Rep(reason), &actor),
+            RepUp::OfferFile {
+                transfer,
+                name,
+                size,
+            } => files::rep_offers(&hub, id, transfer, name, size),
+            RepUp::FileCancel {
+                transfer,
+                from_customer,
+            } => {
+                let sid = hub.state().reps.get(&id).and_then(|r| r.session);
+                let key = (if from_customer { None } else { Some(id) }, transfer);
+                match sid {
+                    Some(sid) => files::cancel(&hub, sid, key, "the supporter cancelled"),
+                    None => Vec::new(),
+                }
+            }
+            RepUp::SelectMonitor { index } => {
+                let st = hub.state();
+                let customer = st
+                    .reps
+                    .get(&id)
+                    .and_then(|r| r.session)
+                    .and_then(|sid| st.sessions.get(&sid))
+                    .map(|s| s.customer);
+                if let Some(customer) = customer
+                    && st.granted(id, Tier::View)
+                {
+                    st.send_customer(customer, CustomerDown::SelectMonitor { rep: id, index });
+                }
+                Vec::new()
+            }
+            RepUp::Invite { email } => crate::portal::invite(&hub, id, db_id, &actor, &email).await,
         };
         hub.write_audits(audits).await;
     };
@@ -828,6 +942,7 @@ fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
             pending: HashMap::new(),
             next_request: 1,
             last_keyframe_request: None,
+            transfers: HashMap::new(),
         },
     );
     let info = match st.customers.get_mut(&entry) {
@@ -1005,6 +1120,10 @@ async fn rep_streams(hub: Arc<Hub>, conn: Connection, rep: ParticipantId) {
             match header {
                 Ok(Ok(Some(StreamHeader::Input { .. }))) => {
                     forward_input(&hub, rep, &mut stream).await;
+                }
+                Ok(Ok(Some(StreamHeader::File { transfer, .. }))) => {
+                    let sid = hub.state().reps.get(&rep).and_then(|r| r.session);
+                    files::pipe(hub.clone(), sid, Some(rep), transfer, stream).await;
                 }
                 Ok(Ok(Some(other))) => {
                     warn!(?other, "rep opened a stream it may not open");

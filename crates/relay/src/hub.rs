@@ -65,6 +65,20 @@ pub(crate) struct Session {
     pub pending: HashMap<RequestId, (ParticipantId, Tier)>,
     pub next_request: RequestId,
     pub last_keyframe_request: Option<Instant>,
+    /// Running and offered file transfers, by sending rep (`None`: the customer) and id.
+    pub transfers: HashMap<TransferKey, Transfer>,
+}
+
+/// A file transfer's sender (`None`: the customer) and its id.
+pub(crate) type TransferKey = (Option<ParticipantId>, lotse_proto::msg::TransferId);
+
+/// A file transfer the relay knows about.
+pub(crate) struct Transfer {
+    pub name: String,
+    pub size: u64,
+    /// Rep offers wait for the customer's Save; the customer's own files need no acceptance.
+    pub accepted: bool,
+    pub cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Default)]
@@ -91,6 +105,8 @@ pub(crate) struct Hub {
     state: Mutex<State>,
     pub key_limiter: Mutex<FailureLimiter>,
     pub login_limiter: Mutex<FailureLimiter>,
+    /// The support portal's base URL for invitation links, once the portal runs.
+    pub portal_url: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -113,6 +129,7 @@ impl Hub {
             state: Mutex::new(State::default()),
             key_limiter,
             login_limiter,
+            portal_url: std::sync::OnceLock::new(),
         }
     }
 

@@ -7,11 +7,13 @@
 pub mod audit;
 pub mod auth;
 mod conn;
+mod files;
 pub mod fsutil;
 mod hub;
 pub mod identity;
 pub mod keys;
 pub mod limits;
+pub mod portal;
 pub mod store;
 
 use lotse_net::{NetConfig, Pin};
@@ -40,7 +42,12 @@ pub struct Config {
     pub hello_timeout: Duration,
     /// Open connections at most; more are refused.
     pub max_connections: usize,
+    /// Largest file that may pass through, in bytes.
+    pub max_file_size: u64,
     pub net: NetConfig,
+    /// The HTTPS support portal (key entry, rep list, invitations, personalised downloads);
+    /// `None`: QUIC only.
+    pub portal: Option<portal::PortalConfig>,
 }
 
 impl Config {
@@ -57,7 +64,9 @@ impl Config {
             lock_for: Duration::from_secs(5 * 60),
             hello_timeout: Duration::from_secs(10),
             max_connections: 1000,
+            max_file_size: 2 * 1024 * 1024 * 1024,
             net: NetConfig::default(),
+            portal: None,
         }
     }
 }
@@ -76,6 +85,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Net(#[from] lotse_net::Endpoints),
+    #[error(transparent)]
+    Portal(#[from] portal::PortalError),
 }
 
 /// A running relay.
@@ -83,6 +94,8 @@ pub enum StartError {
 pub struct Relay {
     pub addr: SocketAddr,
     pub pin: Pin,
+    /// The support portal, if configured.
+    pub portal: Option<portal::PortalHandle>,
     hub: Arc<hub::Hub>,
     endpoint: lotse_net::quinn::Endpoint,
     accept: tokio::task::JoinHandle<()>,
@@ -105,10 +118,15 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     let hub = Arc::new(hub::Hub::new(config, store));
     hub.audit("relay", "relay.start", &format!("listening on {addr}"))
         .await;
+    let portal = match hub.cfg.portal.clone() {
+        Some(p) => Some(portal::start(hub.clone(), p, &ident, addr).await?),
+        None => None,
+    };
     let accept = tokio::spawn(conn::accept_loop(endpoint.clone(), hub.clone()));
     Ok(Relay {
         addr,
         pin: ident.pin,
+        portal,
         hub,
         endpoint,
         accept,
@@ -119,6 +137,9 @@ impl Relay {
     /// Tells everyone the relay is going away, closes every connection and waits (briefly) for
     /// the goodbyes to leave.
     pub async fn shutdown(self) {
+        if let Some(p) = &self.portal {
+            p.stop();
+        }
         self.hub.shutdown();
         self.hub.audit("relay", "relay.stop", "").await;
         self.endpoint.close(0u32.into(), b"relay shutting down");

@@ -41,6 +41,11 @@ enum Cmd {
         /// Seconds without any packet after which a connection counts as lost.
         #[arg(long, default_value_t = 20.0)]
         idle_timeout: f64,
+        /// Largest file, in MiB, that may pass through a session (either direction).
+        #[arg(long, default_value_t = 2048)]
+        max_file_mib: u64,
+        #[command(flatten)]
+        portal: Box<PortalArgs>,
     },
     /// Print the relay's key pin (sha256//…), for the client and rep configuration.
     Pin {
@@ -57,6 +62,93 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+}
+
+/// The HTTPS support portal (off unless `--portal` is given).
+#[derive(clap::Args, Debug)]
+struct PortalArgs {
+    /// Serve the support portal over HTTPS on this TCP address, e.g. 0.0.0.0:443.
+    #[arg(long, value_name = "ADDR")]
+    portal: Option<SocketAddr>,
+    /// The portal's certificate chain (PEM). Without it a self-signed certificate is made in
+    /// the data directory on first start.
+    #[arg(long, value_name = "FILE", requires = "portal_key")]
+    portal_cert: Option<PathBuf>,
+    /// The portal's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "portal_cert")]
+    portal_key: Option<PathBuf>,
+    /// Directory of customer client builds served as personalised downloads, one file per
+    /// platform: lotse-linux-x86_64, lotse-linux-aarch64, lotse-windows-x86_64.exe,
+    /// lotse-macos-aarch64, lotse-macos-x86_64.
+    #[arg(long, value_name = "DIR")]
+    clients: Option<PathBuf>,
+    /// The relay address written into downloads (HOST:PORT as customers reach the QUIC port).
+    /// Default: the host name the browser used for the portal, with the QUIC port.
+    #[arg(long, value_name = "HOST:PORT")]
+    public_relay: Option<String>,
+    /// The portal's address as customers reach it, for invitation links
+    /// (e.g. https://support.example.org).
+    #[arg(long, value_name = "URL")]
+    portal_url: Option<String>,
+    /// Terms of use written into German downloads (summary, a line `---`, full text).
+    #[arg(long, value_name = "FILE")]
+    terms_de: Option<PathBuf>,
+    /// Terms of use written into English downloads.
+    #[arg(long, value_name = "FILE")]
+    terms_en: Option<PathBuf>,
+    /// Lifetime of an invitation link, in seconds.
+    #[arg(long, default_value_t = 24 * 3600)]
+    invite_lifetime: u64,
+}
+
+impl PortalArgs {
+    fn config(self) -> Result<Option<lotse_relay::portal::PortalConfig>> {
+        let Some(listen) = self.portal else {
+            let stray = self.clients.is_some()
+                || self.portal_cert.is_some()
+                || self.public_relay.is_some()
+                || self.portal_url.is_some()
+                || self.terms_de.is_some()
+                || self.terms_en.is_some();
+            if stray {
+                bail!("the portal options need --portal ADDR");
+            }
+            return Ok(None);
+        };
+        let mut cfg = lotse_relay::portal::PortalConfig::new(listen);
+        cfg.tls = self.portal_cert.zip(self.portal_key);
+        if let Some(dir) = &self.clients
+            && !dir.is_dir()
+        {
+            bail!("--clients {} is not a directory", dir.display());
+        }
+        cfg.clients = self.clients;
+        if let Some(r) = &self.public_relay
+            && r.rsplit_once(':')
+                .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+        {
+            bail!("--public-relay must be HOST:PORT, got {r:?}");
+        }
+        cfg.public_relay = self.public_relay;
+        if let Some(u) = &self.portal_url
+            && !u.starts_with("https://")
+        {
+            bail!("--portal-url must start with https://, got {u:?}");
+        }
+        cfg.public_url = self.portal_url;
+        for (lang, file) in [("de", self.terms_de), ("en", self.terms_en)] {
+            if let Some(f) = file {
+                let text = std::fs::read_to_string(&f)
+                    .with_context(|| format!("--terms-{lang}: cannot read {}", f.display()))?;
+                cfg.terms.insert(lang.to_owned(), text);
+            }
+        }
+        if self.invite_lifetime == 0 {
+            bail!("--invite-lifetime must be at least 1 second");
+        }
+        cfg.invite_lifetime = Duration::from_secs(self.invite_lifetime);
+        Ok(Some(cfg))
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -105,6 +197,8 @@ async fn main() -> Result<()> {
             key_attempts,
             hello_timeout,
             idle_timeout,
+            max_file_mib,
+            portal,
         } => {
             let mut cfg = Config::new(data, listen);
             if key_lifetime == 0 {
@@ -114,11 +208,17 @@ async fn main() -> Result<()> {
             cfg.key_attempts = key_attempts;
             cfg.hello_timeout = seconds("hello-timeout", hello_timeout)?;
             cfg.net.idle_timeout = seconds("idle-timeout", idle_timeout)?;
+            cfg.max_file_size = max_file_mib.saturating_mul(1024 * 1024);
+            cfg.portal = portal.config()?;
             let relay = lotse_relay::start(cfg).await?;
             // The one line scripts and admins look for.
             #[allow(clippy::print_stdout)]
             {
                 println!("listening on {} pin {}", relay.addr, relay.pin);
+                if let Some(p) = &relay.portal {
+                    // A second line only with --portal, so the first stays as it was.
+                    println!("portal on https://{} tls-pin {}", p.addr, p.tls_pin);
+                }
             }
             std::io::stdout().flush()?;
             wait_for_signal().await?;

@@ -291,8 +291,97 @@ impl Store {
             .collect())
     }
 
+    /// What a key is, without using it up (the portal shows a rep's name for a valid key; only
+    /// redeeming over QUIC consumes it).
+    pub async fn key_status(&self, digits: &str, now: i64) -> Result<Redeemed, StoreError> {
+        let row =
+            sqlx::query("SELECT rep_id, used_at, expires_at FROM session_keys WHERE key_hash = $1")
+                .bind(key_hash(digits))
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(classify(row, now))
+    }
+
+    /// A rep's display name by id.
+    pub async fn rep_display_name(&self, rep_id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT display_name FROM reps WHERE id = $1")
+            .bind(rep_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Stores a new one-time queue token (by hash) for `rep_id`.
+    pub async fn insert_queue_token(
+        &self,
+        token: &str,
+        rep_id: i64,
+        kind: &str,
+        email: Option<&str>,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO queue_tokens (token_hash, rep_id, kind, email, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(key_hash(token))
+        .bind(rep_id)
+        .bind(kind)
+        .bind(email)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// What a queue token is, without using it up.
+    pub async fn queue_token_status(&self, token: &str, now: i64) -> Result<Redeemed, StoreError> {
+        let row = sqlx::query(
+            "SELECT rep_id, used_at, expires_at FROM queue_tokens WHERE token_hash = $1",
+        )
+        .bind(key_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(classify(row, now))
+    }
+
+    /// Uses a queue token up, atomically like [`Store::redeem_key`].
+    pub async fn redeem_queue_token(&self, token: &str, now: i64) -> Result<Redeemed, StoreError> {
+        let hash = key_hash(token);
+        let taken = sqlx::query(
+            "UPDATE queue_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING rep_id",
+        )
+        .bind(now)
+        .bind(&hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = taken {
+            return Ok(Redeemed::Ok { rep_id: row.get(0) });
+        }
+        let row = sqlx::query(
+            "SELECT rep_id, used_at, expires_at FROM queue_tokens WHERE token_hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(classify(row, now))
+    }
+
     /// Direct access for tests and tools (e.g. the tamper test).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+}
+
+/// A `(rep_id, used_at, expires_at)` row → what the key or token is now.
+fn classify(row: Option<sqlx::sqlite::SqliteRow>, now: i64) -> Redeemed {
+    match row {
+        None => Redeemed::Unknown,
+        Some(r) if r.get::<Option<i64>, _>(1).is_some() => Redeemed::Used,
+        Some(r) if r.get::<i64, _>(2) <= now => Redeemed::Expired,
+        Some(r) => Redeemed::Ok { rep_id: r.get(0) },
     }
 }

@@ -4,15 +4,22 @@
 //! The CLI (`lotse-rep`) and the desktop console are thin layers over [`RepClient`], so they
 //! cannot disagree about the protocol.
 
+pub mod video;
+
+pub use video::{Picture, Received, ReceiverStats, VideoReceiver};
+
 use lotse_net::quinn::{Connection, Endpoint, RecvStream, SendStream};
 use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    EndReason, Hello, LoginRejection, ParticipantId, RepDown, RepUp, Role, StreamHeader, VideoFrame,
+    EndReason, Hello, LoginRejection, ParticipantId, RepDown, RepUp, Role, StreamHeader,
+    TransferId, VideoFrame,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier};
 use std::collections::VecDeque;
+
+pub mod files;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -26,6 +33,8 @@ pub enum RepEvent {
     Frame(VideoFrame),
     /// The connection to the relay is gone; the text says why.
     Disconnected(String),
+    /// A file transfer moved on.
+    File(files::FileEvent),
 }
 
 /// Why an operation failed.
@@ -56,6 +65,8 @@ pub struct RepClient {
     events: mpsc::Receiver<RepEvent>,
     pending: VecDeque<RepEvent>,
     input: Option<SendStream>,
+    files: files::Files,
+    next_transfer: TransferId,
     /// This connection's participant id at the relay.
     pub id: ParticipantId,
     /// The name customers see.
@@ -112,8 +123,9 @@ impl RepClient {
             None => return Err(RepError::Closed(close_text(&conn))),
         };
         let (tx, events) = mpsc::channel(256);
-        tokio::spawn(read_control(recv, conn.clone(), tx.clone()));
-        tokio::spawn(accept_video(conn.clone(), tx));
+        let files = files::Files::default();
+        tokio::spawn(read_control(recv, conn.clone(), tx.clone(), files.clone()));
+        tokio::spawn(accept_video(conn.clone(), tx.clone(), files.clone()));
         Ok(RepClient {
             endpoint,
             conn,
@@ -121,6 +133,8 @@ impl RepClient {
             events,
             pending: VecDeque::new(),
             input: None,
+            files,
+            next_transfer: 0,
             id,
             display_name,
         })
@@ -150,6 +164,25 @@ impl RepClient {
         self.wait_for(|e| match e {
             RepEvent::Control(RepDown::Key { key, expires_at }) => {
                 Some(Ok((key.clone(), *expires_at)))
+            }
+            RepEvent::Control(RepDown::Refused { what }) => {
+                Some(Err(RepError::Refused(what.clone())))
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    /// Makes a one-time invitation link to the support portal for `email`; returns the link
+    /// and its expiry (Unix s). The relay refuses when it runs no portal.
+    pub async fn invite(&mut self, email: &str) -> Result<(String, u64), RepError> {
+        self.send(&RepUp::Invite {
+            email: email.to_owned(),
+        })
+        .await?;
+        self.wait_for(|e| match e {
+            RepEvent::Control(RepDown::Invitation { url, expires_at }) => {
+                Some(Ok((url.clone(), *expires_at)))
             }
             RepEvent::Control(RepDown::Refused { what }) => {
                 Some(Err(RepError::Refused(what.clone())))
@@ -223,6 +256,68 @@ impl RepClient {
         Ok(())
     }
 
+    /// Where files the customer sends are saved; without one they are refused.
+    pub fn save_files_to(&self, dir: Option<std::path::PathBuf>) {
+        *self
+            .files
+            .save_dir
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = dir;
+    }
+
+    /// Offers a file to the customer under its own name; the bytes go once the customer saves.
+    pub async fn offer_file(&mut self, path: &std::path::Path) -> Result<TransferId, RepError> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        self.offer_file_as(path, &name).await
+    }
+
+    /// Offers a file under a name of our choosing (the customer's side makes any name safe).
+    pub async fn offer_file_as(
+        &mut self,
+        path: &std::path::Path,
+        name: &str,
+    ) -> Result<TransferId, RepError> {
+        let size = std::fs::metadata(path)
+            .map_err(|e| RepError::Refused(format!("cannot read {}: {e}", path.display())))?
+            .len();
+        self.next_transfer += 1;
+        let transfer = self.next_transfer;
+        self.files
+            .outgoing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(transfer, (path.to_path_buf(), Default::default()));
+        self.send(&RepUp::OfferFile {
+            transfer,
+            name: name.to_owned(),
+            size,
+        })
+        .await?;
+        Ok(transfer)
+    }
+
+    /// Stops a transfer: ours, or (`from_customer`) one the customer is sending.
+    pub async fn cancel_file(
+        &mut self,
+        transfer: TransferId,
+        from_customer: bool,
+    ) -> Result<(), RepError> {
+        self.files.cancel(transfer, from_customer);
+        self.send(&RepUp::FileCancel {
+            transfer,
+            from_customer,
+        })
+        .await
+    }
+
+    /// Asks the customer to share another monitor.
+    pub async fn select_monitor(&mut self, index: u32) -> Result<(), RepError> {
+        self.send(&RepUp::SelectMonitor { index }).await
+    }
+
     /// Leaves the session (ending it, as its owner).
     pub async fn leave(&mut self, reason: &str) -> Result<(), RepError> {
         self.send(&RepUp::Leave {
@@ -249,10 +344,41 @@ fn close_text(conn: &Connection) -> String {
     }
 }
 
-async fn read_control(mut recv: RecvStream, conn: Connection, tx: mpsc::Sender<RepEvent>) {
+async fn read_control(
+    mut recv: RecvStream,
+    conn: Connection,
+    tx: mpsc::Sender<RepEvent>,
+    files: files::Files,
+) {
     loop {
         match read_msg::<RepDown>(&mut recv, limits::CONTROL).await {
             Ok(Some(msg)) => {
+                match &msg {
+                    RepDown::FileIncoming {
+                        transfer,
+                        name,
+                        size,
+                    } => {
+                        files.note_incoming(*transfer, name.clone(), *size);
+                    }
+                    RepDown::FileCancelled {
+                        transfer,
+                        from_customer,
+                        ..
+                    } => {
+                        files.cancel(*transfer, *from_customer);
+                    }
+                    RepDown::FileRejected { transfer } => files.cancel(*transfer, false),
+                    RepDown::FileAccepted { transfer } => {
+                        tokio::spawn(files::send(
+                            conn.clone(),
+                            files.clone(),
+                            *transfer,
+                            tx.clone(),
+                        ));
+                    }
+                    _ => {}
+                }
                 if tx.send(RepEvent::Control(msg)).await.is_err() {
                     return;
                 }
@@ -265,12 +391,17 @@ async fn read_control(mut recv: RecvStream, conn: Connection, tx: mpsc::Sender<R
     }
 }
 
-async fn accept_video(conn: Connection, tx: mpsc::Sender<RepEvent>) {
+async fn accept_video(conn: Connection, tx: mpsc::Sender<RepEvent>, files: files::Files) {
     while let Ok(mut stream) = conn.accept_uni().await {
         let tx = tx.clone();
+        let files = files.clone();
         tokio::spawn(async move {
             match read_msg::<StreamHeader>(&mut stream, limits::STREAM_HEADER).await {
                 Ok(Some(StreamHeader::Video)) => {}
+                Ok(Some(StreamHeader::File { transfer, .. })) => {
+                    files::receive(files, transfer, stream, tx).await;
+                    return;
+                }
                 _ => return,
             }
             while let Ok(Some(frame)) = read_msg::<VideoFrame>(&mut stream, limits::VIDEO).await {

@@ -7,7 +7,8 @@ use lotse_net::{NetConfig, Pin};
 use lotse_proto::Tier;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::RepDown;
-use lotse_rep::{RepClient, RepEvent, end_kind};
+use lotse_rep::files::FileEvent;
+use lotse_rep::{RepClient, RepEvent, VideoReceiver, end_kind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -44,6 +45,13 @@ enum Cmd {
         #[arg(long)]
         lifetime: Option<u64>,
     },
+    /// Make a one-time invitation link to the support portal and print it on standard output
+    /// (send it to the customer; opening it leads to the personalised download).
+    Invite {
+        /// The customer's e-mail address (recorded in the audit log).
+        #[arg(long)]
+        email: String,
+    },
     /// Wait for the next customer in my queue, accept, ask for tiers and report everything as JSON.
     Session {
         /// Tiers to ask for, one after the other: view,control,clipboard,files,sysinfo.
@@ -62,9 +70,16 @@ enum Cmd {
         /// Leave the session after this many seconds.
         #[arg(long = "for")]
         for_secs: Option<f64>,
-        /// Also read commands from standard input: `request TIER`, `chat TEXT`, `leave`.
+        /// Also read commands from standard input: `request TIER`, `chat TEXT`, `send PATH`,
+        /// `cancel TRANSFER`, `monitor INDEX`, `input SCRIPT`, `leave`.
         #[arg(long)]
         commands: bool,
+        /// Save files the customer sends into this directory (safe names, never overwriting).
+        #[arg(long)]
+        save_dir: Option<PathBuf>,
+        /// Offer this file to the customer once `files` is granted (repeatable).
+        #[arg(long)]
+        send: Vec<PathBuf>,
     },
 }
 
@@ -124,6 +139,14 @@ async fn run(cli: Cli) -> Result<()> {
             }
             rep.close().await;
         }
+        Cmd::Invite { email } => {
+            let (url, _expires) = rep.invite(&email).await?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{url}");
+            }
+            rep.close().await;
+        }
         Cmd::Session {
             request,
             chat,
@@ -131,7 +154,14 @@ async fn run(cli: Cli) -> Result<()> {
             input,
             for_secs,
             commands,
+            save_dir,
+            send,
         } => {
+            if let Some(dir) = &save_dir {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            rep.save_files_to(save_dir);
             emit(json!({"event": "login", "rep": rep.id, "name": rep.display_name}));
             let script = match input {
                 Some(p) => Some(read_script(&p)?),
@@ -156,6 +186,7 @@ async fn run(cli: Cli) -> Result<()> {
                 &mut recorder,
                 deadline,
                 commands.then_some(&mut stdin),
+                send,
             )
             .await?;
             rep.close().await;
@@ -188,10 +219,12 @@ async fn session(
     recorder: &mut Option<std::fs::File>,
     deadline: Option<tokio::time::Instant>,
     mut stdin: Option<&mut Stdin>,
+    mut send: Vec<PathBuf>,
 ) -> Result<()> {
     tiers.reverse(); // pop from the end = ask in the given order
     let mut joined = false;
     let mut frames = 0u64;
+    let mut video = VideoReceiver::new().context("cannot start the H.264 decoder")?;
     loop {
         let sleep_until = deadline
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
@@ -247,6 +280,11 @@ async fn session(
             }
             RepEvent::Control(RepDown::Granted { tier }) => {
                 emit(json!({"event": "granted", "tier": tier.as_str()}));
+                if tier == Tier::Files {
+                    for path in std::mem::take(&mut send) {
+                        offer(rep, &path).await?;
+                    }
+                }
                 if tier == Tier::Control
                     && let Some(lines) = script.take()
                 {
@@ -263,6 +301,9 @@ async fn session(
                 }
             }
             RepEvent::Control(RepDown::Revoked { tier }) => {
+                if tier == Tier::View {
+                    video.reset();
+                }
                 emit(json!({"event": "revoked", "tier": tier.as_str()}));
             }
             RepEvent::Control(RepDown::Chat { from, text, at }) => {
@@ -272,29 +313,89 @@ async fn session(
                 emit(json!({"event": "refused", "what": what}));
             }
             RepEvent::Control(RepDown::Ended { reason }) => {
+                video_summary(&video);
                 let (by, text) = end_kind(&reason);
                 emit(json!({"event": "ended", "by": by, "reason": text}));
                 return Ok(());
             }
-            RepEvent::Control(other) => {
-                emit(json!({"event": "other", "message": format!("{other:?}")}));
-            }
             RepEvent::Frame(f) => {
+                let got = video.receive(&f);
+                if got.request_keyframe {
+                    rep.request_keyframe().await?;
+                }
+                if got.heartbeat {
+                    continue; // an empty frame: the customer's screen did not change
+                }
                 frames += 1;
+                // The recording holds what arrived, decodable or not, so that it shows what the
+                // rep was sent; ffmpeg resynchronises at the next keyframe.
                 if let Some(file) = recorder.as_mut() {
                     file.write_all(&f.data)
                         .context("cannot write the recording")?;
                 }
-                emit(
-                    json!({"event": "frame", "seq": f.seq, "n": frames, "width": f.width, "height": f.height, "keyframe": f.keyframe, "bytes": f.data.len()}),
-                );
+                emit(json!({
+                    "event": "frame", "seq": f.seq, "n": frames, "width": f.width,
+                    "height": f.height, "keyframe": f.keyframe, "bytes": f.data.len(),
+                    "decoded": got.picture.is_some(),
+                    "decode_ms": (got.decode_ms * 1000.0).round() / 1000.0,
+                    "latency_ms": got.latency_ms.map(|l| (l * 10.0).round() / 10.0),
+                    "error": got.error,
+                }));
             }
             RepEvent::Disconnected(why) => {
+                video_summary(&video);
                 emit(json!({"event": "ended", "by": "relay_lost", "reason": why}));
                 return Ok(());
             }
+            RepEvent::Control(RepDown::FileIncoming {
+                transfer,
+                name,
+                size,
+            }) => {
+                emit(
+                    json!({"event": "file_incoming", "transfer": transfer, "name": name, "size": size}),
+                );
+            }
+            RepEvent::Control(RepDown::FileAccepted { transfer }) => {
+                emit(json!({"event": "file_accepted", "transfer": transfer}));
+            }
+            RepEvent::Control(RepDown::FileRejected { transfer }) => {
+                emit(json!({"event": "file_rejected", "transfer": transfer}));
+            }
+            RepEvent::Control(RepDown::FileCancelled {
+                transfer,
+                from_customer,
+                reason,
+            }) => {
+                emit(
+                    json!({"event": "file_cancelled", "transfer": transfer, "from_customer": from_customer, "reason": reason}),
+                );
+            }
+            RepEvent::Control(RepDown::Monitors { list, shared }) => {
+                let names: Vec<Value> = list
+                    .iter()
+                    .map(|m| json!({"index": m.index, "name": m.name, "width": m.width, "height": m.height, "primary": m.primary}))
+                    .collect();
+                emit(json!({"event": "monitors", "list": names, "shared": shared}));
+            }
+            RepEvent::File(ev) => emit(file_json(&ev)),
+            RepEvent::Control(other) => {
+                emit(json!({"event": "other", "message": format!("{other:?}")}));
+            }
         }
     }
+}
+
+/// What the video stream brought, in one line, when the session ends.
+fn video_summary(video: &VideoReceiver) {
+    let s = video.stats();
+    if s.frames + s.heartbeats == 0 {
+        return;
+    }
+    emit(json!({
+        "event": "video", "frames": s.frames, "keyframes": s.keyframes, "decoded": s.decoded,
+        "bytes": s.bytes, "lost": s.lost, "skipped": s.skipped, "errors": s.errors,
+    }));
 }
 
 async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
@@ -309,6 +410,20 @@ async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
             rep.chat(rest).await?;
             emit(json!({"event": "chat_sent", "text": rest}));
         }
+        "send" => offer(rep, std::path::Path::new(rest.trim())).await?,
+        // Replays an input script now, granted or not: the relay and the customer decide.
+        "input" => match read_script(std::path::Path::new(rest.trim())) {
+            Ok(lines) => replay(rep, lines).await?,
+            Err(e) => emit(json!({"event": "error", "message": format!("{e:#}")})),
+        },
+        "cancel" => match rest.trim().parse() {
+            Ok(t) => rep.cancel_file(t, false).await?,
+            Err(_) => emit(json!({"event": "error", "message": "cancel takes a transfer number"})),
+        },
+        "monitor" => match rest.trim().parse() {
+            Ok(i) => rep.select_monitor(i).await?,
+            Err(_) => emit(json!({"event": "error", "message": "monitor takes a monitor index"})),
+        },
         "leave" => {
             rep.leave(if rest.is_empty() {
                 "the supporter ended the session"
@@ -333,4 +448,42 @@ async fn replay(rep: &mut RepClient, lines: Vec<ScriptLine>) -> Result<()> {
         emit(json!({"event": "input_sent", "input": serde_json::to_value(&l.event)?}));
     }
     Ok(())
+}
+
+async fn offer(rep: &mut RepClient, path: &std::path::Path) -> Result<()> {
+    match rep.offer_file(path).await {
+        Ok(transfer) => emit(
+            json!({"event": "file_offered", "transfer": transfer, "path": path.display().to_string()}),
+        ),
+        Err(e) => emit(json!({"event": "error", "message": e.to_string()})),
+    }
+    Ok(())
+}
+
+fn file_json(ev: &FileEvent) -> Value {
+    match ev {
+        FileEvent::Progress {
+            transfer,
+            outgoing,
+            done,
+            size,
+        } => {
+            json!({"event": "file_progress", "transfer": transfer, "outgoing": outgoing, "done": done, "size": size})
+        }
+        FileEvent::Sent { transfer } => json!({"event": "file_sent", "transfer": transfer}),
+        FileEvent::Received {
+            transfer,
+            path,
+            size,
+        } => {
+            json!({"event": "file_received", "transfer": transfer, "path": path.display().to_string(), "size": size})
+        }
+        FileEvent::Failed {
+            transfer,
+            outgoing,
+            reason,
+        } => {
+            json!({"event": "file_failed", "transfer": transfer, "outgoing": outgoing, "reason": reason})
+        }
+    }
 }

@@ -8,7 +8,7 @@
 pub fn hid_to_evdev(usage: u16) -> Option<u16> {
     let code = match usage {
         0x04..=0x1d => LETTERS[(usage - 0x04) as usize],
-        0x1e..=0x26 => usage - 0x1e + 2, // 1..9
+        0x1e..=0x26 => usage - 0x1e + 2,  // 1..9
         0x27 => 11,                       // 0
         0x28 => 28,                       // Enter
         0x29 => 1,                        // Escape
@@ -98,7 +98,11 @@ mod tests {
             if let Some(c) = hid_to_evdev(u)
                 && let Some(prev) = seen.insert(c, u)
             {
-                assert_eq!((prev, u), (0x31, 0x32), "usage {u:#x} and {prev:#x} share code {c}");
+                assert_eq!(
+                    (prev, u),
+                    (0x31, 0x32),
+                    "usage {u:#x} and {prev:#x} share code {c}"
+                );
             }
         }
     }

@@ -338,3 +338,91 @@ proptest! {
         }
     }
 }
+
+fn offer(c: &mut Consent, transfer: u32, now: Instant) -> Vec<Action> {
+    c.on_message(
+        CustomerDown::FileOffer {
+            rep: REP,
+            transfer,
+            name: "report.pdf".into(),
+            size: 10,
+        },
+        now,
+    )
+    .unwrap()
+}
+
+#[test]
+fn file_offer_without_files_tier_is_refused_without_a_prompt() {
+    let t = Instant::now();
+    let mut c = live(t);
+    let out = offer(&mut c, 9, t);
+    assert_eq!(
+        out,
+        vec![Action::Send(CustomerUp::FileAnswer {
+            rep: REP,
+            transfer: 9,
+            accept: false
+        })]
+    );
+    assert!(c.prompts().is_empty());
+}
+
+#[test]
+fn file_offer_is_a_prompt_armed_like_the_others_and_blocks_input() {
+    let t = Instant::now();
+    let mut c = live(t);
+    let t = grant(&mut c, 1, Tier::View, t);
+    let t = grant(&mut c, 2, Tier::Control, t);
+    let t = grant(&mut c, 3, Tier::Files, t);
+    offer(&mut c, 9, t);
+    let p = c.prompts()[0].clone();
+    assert_eq!(p.file.as_ref().map(|f| f.transfer), Some(9));
+    assert!(
+        c.input(REP, key(4, true)).is_empty(),
+        "input while a file prompt is open"
+    );
+    assert_eq!(c.answer(p.request, true, t), Err(AnswerError::TooEarly));
+    let out = c.answer(p.request, true, t + PROMPT_ARM).unwrap();
+    assert_eq!(
+        out[0],
+        Action::Send(CustomerUp::FileAnswer {
+            rep: REP,
+            transfer: 9,
+            accept: true
+        })
+    );
+    assert!(
+        matches!(&out[1], Action::ReceiveFile { rep: REP, offer } if offer.name == "report.pdf")
+    );
+    assert!(!c.grants(REP).is_empty(), "saving a file changes no grant");
+}
+
+#[test]
+fn revoking_files_refuses_open_offers_and_cancels_transfers() {
+    let t = Instant::now();
+    let mut c = live(t);
+    let t = grant(&mut c, 1, Tier::Files, t);
+    offer(&mut c, 9, t);
+    let out = c.revoke(REP, Tier::Files);
+    assert!(out.contains(&Action::Send(CustomerUp::FileAnswer {
+        rep: REP,
+        transfer: 9,
+        accept: false
+    })));
+    assert!(out.contains(&Action::CancelTransfers { rep: REP }));
+    assert!(c.prompts().is_empty());
+}
+
+#[test]
+fn monitor_switch_needs_view() {
+    let t = Instant::now();
+    let mut c = live(t);
+    let sel = CustomerDown::SelectMonitor { rep: REP, index: 1 };
+    assert!(c.on_message(sel.clone(), t).unwrap().is_empty());
+    grant(&mut c, 1, Tier::View, t);
+    assert_eq!(
+        c.on_message(sel, t).unwrap(),
+        vec![Action::SelectMonitor(1)]
+    );
+}

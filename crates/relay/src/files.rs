@@ -1,0 +1,386 @@
+//! File transfers through the relay: the relay passes bytes through without storing them, checks
+//! the `files` tier and the size limit, and audits name, size, hash, who and when.
+//!
+//! Customer → reps: the customer's own action is the consent; every rep in the session receives.
+//! Rep → customer: needs `files`, an offer the customer accepted, and `files` still granted for
+//! every chunk; revoking `files` cancels what is running.
+
+use crate::hub::{Audit, CustomerId, Hub, Transfer, TransferKey};
+use lotse_net::quinn::{Connection, RecvStream, SendStream};
+use lotse_net::{read_msg, write_msg};
+use lotse_proto::Tier;
+use lotse_proto::frame::limits;
+use lotse_proto::msg::{CustomerDown, FileFrame, ParticipantId, RepDown, StreamHeader, TransferId};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tracing::{debug, info};
+
+/// How long a file stream may wait for its announcement on the control stream.
+const REGISTRATION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Stream error code for a cancelled transfer.
+const CANCELLED: u32 = 7;
+
+fn hex(bytes: &[u8]) -> String {
+    crate::store::hex(bytes)
+}
+
+/// The customer announces a file for the reps.
+pub(crate) fn customer_sends(
+    hub: &Hub,
+    customer: CustomerId,
+    transfer: TransferId,
+    name: String,
+    size: u64,
+) -> Vec<Audit> {
+    let mut st = hub.state();
+    let Some(sid) = st.customers.get(&customer).and_then(|c| c.session) else {
+        return Vec::new();
+    };
+    if size > hub.cfg.max_file_size {
+        st.send_customer(
+            customer,
+            CustomerDown::FileCancelled {
+                rep: None,
+                transfer,
+                reason: too_large(size, hub.cfg.max_file_size),
+            },
+        );
+        return vec![refused_audit(customer, sid, &name, size)];
+    }
+    let Some(s) = st.sessions.get_mut(&sid) else {
+        return Vec::new();
+    };
+    s.transfers.insert(
+        (None, transfer),
+        Transfer {
+            name: name.clone(),
+            size,
+            accepted: true,
+            cancelled: Arc::new(AtomicBool::new(false)),
+        },
+    );
+    let reps = s.reps.clone();
+    for rep in reps {
+        st.send_rep(
+            rep,
+            RepDown::FileIncoming {
+                transfer,
+                name: name.clone(),
+                size,
+            },
+        );
+    }
+    vec![Audit {
+        actor: format!("customer#{customer}"),
+        action: "file.offer",
+        detail: format!("session={sid} direction=to_rep name={name:?} size={size}"),
+    }]
+}
+
+/// A rep offers a file to the customer.
+pub(crate) fn rep_offers(
+    hub: &Hub,
+    rep: ParticipantId,
+    transfer: TransferId,
+    name: String,
+    size: u64,
+) -> Vec<Audit> {
+    let mut st = hub.state();
+    let refuse = |st: &crate::hub::State, reason: String| {
+        st.send_rep(
+            rep,
+            RepDown::FileCancelled {
+                transfer,
+                from_customer: false,
+                reason,
+            },
+        );
+    };
+    let Some(sid) = st.reps.get(&rep).and_then(|r| r.session) else {
+        refuse(&st, "not in a session".into());
+        return Vec::new();
+    };
+    if !st.granted(rep, Tier::Files) {
+        refuse(&st, "the customer has not allowed file transfer".into());
+        return vec![Audit {
+            actor: format!("rep#{rep}"),
+            action: "file.refused",
+            detail: format!("session={sid} name={name:?} size={size} reason=no files tier"),
+        }];
+    }
+    if size > hub.cfg.max_file_size {
+        refuse(&st, too_large(size, hub.cfg.max_file_size));
+        return vec![Audit {
+            actor: format!("rep#{rep}"),
+            action: "file.refused",
+            detail: format!("session={sid} name={name:?} size={size} reason=too large"),
+        }];
+    }
+    let Some(s) = st.sessions.get_mut(&sid) else {
+        return Vec::new();
+    };
+    s.transfers.insert(
+        (Some(rep), transfer),
+        Transfer {
+            name: name.clone(),
+            size,
+            accepted: false,
+            cancelled: Arc::new(AtomicBool::new(false)),
+        },
+    );
+    let customer = s.customer;
+    st.send_customer(
+        customer,
+        CustomerDown::FileOffer {
+            rep,
+            transfer,
+            name: name.clone(),
+            size,
+        },
+    );
+    vec![Audit {
+        actor: format!("rep#{rep}"),
+        action: "file.offer",
+        detail: format!("session={sid} direction=to_customer name={name:?} size={size}"),
+    }]
+}
+
+/// The customer chose Save or Reject.
+pub(crate) fn customer_answers(
+    hub: &Hub,
+    customer: CustomerId,
+    rep: ParticipantId,
+    transfer: TransferId,
+    accept: bool,
+) -> Vec<Audit> {
+    let mut st = hub.state();
+    let Some(sid) = st.customers.get(&customer).and_then(|c| c.session) else {
+        return Vec::new();
+    };
+    let Some(s) = st.sessions.get_mut(&sid) else {
+        return Vec::new();
+    };
+    let key = (Some(rep), transfer);
+    let Some(t) = s.transfers.get_mut(&key) else {
+        return Vec::new();
+    };
+    let name = t.name.clone();
+    if accept {
+        t.accepted = true;
+        st.send_rep(rep, RepDown::FileAccepted { transfer });
+    } else {
+        s.transfers.remove(&key);
+        st.send_rep(rep, RepDown::FileRejected { transfer });
+    }
+    vec![Audit {
+        actor: format!("customer#{customer}"),
+        action: if accept { "file.accept" } else { "file.reject" },
+        detail: format!("session={sid} rep={rep} name={name:?}"),
+    }]
+}
+
+/// Someone cancels a transfer. `key.0` is the sending rep, `None` for the customer's.
+pub(crate) fn cancel(hub: &Hub, sid: u64, key: TransferKey, reason: &str) -> Vec<Audit> {
+    let mut st = hub.state();
+    let Some(s) = st.sessions.get_mut(&sid) else {
+        return Vec::new();
+    };
+    let Some(t) = s.transfers.remove(&key) else {
+        return Vec::new();
+    };
+    t.cancelled.store(true, Ordering::SeqCst);
+    let customer = s.customer;
+    let reps = s.reps.clone();
+    st.send_customer(
+        customer,
+        CustomerDown::FileCancelled {
+            rep: key.0,
+            transfer: key.1,
+            reason: reason.to_owned(),
+        },
+    );
+    for rep in reps {
+        if key.0.is_none() || key.0 == Some(rep) {
+            st.send_rep(
+                rep,
+                RepDown::FileCancelled {
+                    transfer: key.1,
+                    from_customer: key.0.is_none(),
+                    reason: reason.to_owned(),
+                },
+            );
+        }
+    }
+    vec![Audit {
+        actor: "relay".into(),
+        action: "file.cancel",
+        detail: format!("session={sid} name={:?} reason={reason}", t.name),
+    }]
+}
+
+/// Cancels every transfer `rep` sends (after `files` was revoked or the rep left).
+pub(crate) fn cancel_from_rep(hub: &Hub, sid: u64, rep: ParticipantId, reason: &str) -> Vec<Audit> {
+    let keys: Vec<TransferKey> = hub
+        .state()
+        .sessions
+        .get(&sid)
+        .map(|s| {
+            s.transfers
+                .keys()
+                .filter(|k| k.0 == Some(rep))
+                .copied()
+                .collect()
+        })
+        .unwrap_or_default();
+    keys.into_iter()
+        .flat_map(|k| cancel(hub, sid, k, reason))
+        .collect()
+}
+
+fn too_large(size: u64, max: u64) -> String {
+    format!("the file is too large ({size} bytes; this relay allows {max})")
+}
+
+fn refused_audit(customer: CustomerId, sid: u64, name: &str, size: u64) -> Audit {
+    Audit {
+        actor: format!("customer#{customer}"),
+        action: "file.refused",
+        detail: format!("session={sid} name={name:?} size={size} reason=too large"),
+    }
+}
+
+/// Pipes a file stream opened by the customer (`from_rep: None`) or a rep to its receivers.
+pub(crate) async fn pipe(
+    hub: Arc<Hub>,
+    sid_of_sender: Option<u64>,
+    from_rep: Option<ParticipantId>,
+    transfer: TransferId,
+    mut incoming: RecvStream,
+) {
+    let Some(sid) = sid_of_sender else {
+        let _ = incoming.stop(CANCELLED.into());
+        return;
+    };
+    let key = (from_rep, transfer);
+    // The announcement travels on the control stream and may arrive after the data stream
+    // opens: wait for it a little.
+    let deadline = std::time::Instant::now() + REGISTRATION_WAIT;
+    loop {
+        let known = hub
+            .state()
+            .sessions
+            .get(&sid)
+            .is_some_and(|s| s.transfers.get(&key).is_some_and(|t| t.accepted));
+        if known || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Where the bytes go, and the transfer's facts.
+    let (targets, name, size, cancelled) = {
+        let st = hub.state();
+        let Some(s) = st.sessions.get(&sid) else {
+            let _ = incoming.stop(CANCELLED.into());
+            return;
+        };
+        let Some(t) = s.transfers.get(&key).filter(|t| t.accepted) else {
+            debug!(?key, "file stream for a transfer that is not accepted");
+            let _ = incoming.stop(CANCELLED.into());
+            return;
+        };
+        let targets: Vec<(Connection, StreamHeader)> = match from_rep {
+            None => s
+                .reps
+                .iter()
+                .filter_map(|r| st.reps.get(r))
+                .map(|r| (r.conn.clone(), StreamHeader::File { rep: 0, transfer }))
+                .collect(),
+            Some(rep) => st
+                .customers
+                .get(&s.customer)
+                .map(|c| vec![(c.conn.clone(), StreamHeader::File { rep, transfer })])
+                .unwrap_or_default(),
+        };
+        (targets, t.name.clone(), t.size, t.cancelled.clone())
+    };
+    let mut outs: Vec<SendStream> = Vec::new();
+    for (conn, header) in targets {
+        if let Ok(mut s) = conn.open_uni().await
+            && write_msg(&mut s, &header, limits::STREAM_HEADER)
+                .await
+                .is_ok()
+        {
+            outs.push(s);
+        }
+    }
+    let mut passed: u64 = 0;
+    let outcome: Result<[u8; 32], String> = loop {
+        let frame = match read_msg::<FileFrame>(&mut incoming, limits::FILE_CHUNK + 64).await {
+            Ok(Some(f)) => f,
+            Ok(None) => break Err("the sender stopped before the end".into()),
+            Err(e) => break Err(format!("the sender's stream failed: {e}")),
+        };
+        if cancelled.load(Ordering::SeqCst) {
+            break Err("cancelled".into());
+        }
+        // Rep → customer needs `files` for every chunk: a revoke stops the file mid-way.
+        if let Some(rep) = from_rep
+            && !hub.state().granted(rep, Tier::Files)
+        {
+            break Err("file transfer is no longer allowed".into());
+        }
+        if let FileFrame::Chunk(bytes) = &frame {
+            passed += bytes.len() as u64;
+            if passed > size {
+                break Err("more bytes than announced".into());
+            }
+        }
+        let mut delivered = false;
+        for out in outs.iter_mut() {
+            delivered |= write_msg(out, &frame, limits::FILE_CHUNK + 64)
+                .await
+                .is_ok();
+        }
+        if !delivered {
+            break Err("no receiver is left".into());
+        }
+        if let FileFrame::End { sha256 } = frame {
+            // Take the sender's end-of-stream too, so that it sees a clean finish.
+            let _ = incoming.read_to_end(64).await;
+            break Ok(sha256);
+        }
+    };
+    match outcome {
+        Ok(sha256) => {
+            for mut out in outs {
+                let _ = out.finish();
+            }
+            hub.state()
+                .sessions
+                .get_mut(&sid)
+                .map(|s| s.transfers.remove(&key));
+            info!(%name, size, "file passed through");
+            hub.audit(
+                &match from_rep {
+                    None => "customer".to_owned(),
+                    Some(r) => format!("rep#{r}"),
+                },
+                "file.done",
+                &format!(
+                    "session={sid} name={name:?} size={passed} sha256={}",
+                    hex(&sha256)
+                ),
+            )
+            .await;
+        }
+        Err(reason) => {
+            for mut out in outs {
+                let _ = out.reset(CANCELLED.into());
+            }
+            let _ = incoming.stop(CANCELLED.into());
+            let audits = cancel(&hub, sid, key, &reason);
+            hub.write_audits(audits).await;
+        }
+    }
+}

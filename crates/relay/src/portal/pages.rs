@@ -1,0 +1,584 @@
+//! The portal's HTML, German and English. Plain forms and links, no script; every field has a
+//! label, errors are announced (`role="alert"`) and tied to their field, the focus order is the
+//! reading order, and the colours keep a contrast of at least 7:1 (WCAG AAA for body text).
+
+use super::clients::{Family, Platform};
+use std::fmt::Write as _;
+
+/// The page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lang {
+    De,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::De => "de",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Lang> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "de" => Some(Lang::De),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The first of `de`/`en` in an Accept-Language header, by quality; English otherwise.
+    pub fn from_accept_language(header: &str) -> Lang {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut it = part.split(';');
+            let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = it
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|v| v.parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
+            let lang = match tag.split('-').next() {
+                Some("de") => Lang::De,
+                Some("en") => Lang::En,
+                _ => continue,
+            };
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Lang::En, |(_, l)| l)
+    }
+
+    fn other(self) -> Lang {
+        match self {
+            Lang::De => Lang::En,
+            Lang::En => Lang::De,
+        }
+    }
+
+    pub fn t(self) -> &'static Texts {
+        match self {
+            Lang::De => &DE,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// Every text on the portal.
+#[derive(Debug)]
+pub(super) struct Texts {
+    pub site: &'static str,
+    pub lang_name: &'static str,
+    pub lang_nav: &'static str,
+    pub home_title: &'static str,
+    pub home_intro: &'static str,
+    pub key_heading: &'static str,
+    pub key_label: &'static str,
+    pub key_hint: &'static str,
+    pub key_submit: &'static str,
+    pub key_unknown: &'static str,
+    pub rate_limited: &'static str,
+    pub reps_heading: &'static str,
+    pub reps_intro: &'static str,
+    pub reps_none: &'static str,
+    pub rep_gone: &'static str,
+    pub confirm_title: &'static str,
+    pub confirm_question: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
+    pub invite_invalid: &'static str,
+    pub download_title: &'static str,
+    pub download_ready: &'static str,
+    pub download_button: &'static str,
+    pub other_platform: &'static str,
+    pub change: &'static str,
+    pub no_build: &'static str,
+    pub steps_heading: &'static str,
+    pub steps_linux: [&'static str; 3],
+    pub steps_windows: [&'static str; 2],
+    pub steps_mac: [&'static str; 2],
+    pub step_window: &'static str,
+    pub ticket_gone: &'static str,
+    pub start_over: &'static str,
+    pub not_found: &'static str,
+    pub privacy: &'static str,
+}
+
+static DE: Texts = Texts {
+    site: "Fernsupport",
+    lang_name: "Deutsch",
+    lang_nav: "Sprache",
+    home_title: "Hilfe von Ihrem IT-Support",
+    home_intro: "Ihr Supporter kann sich – nur mit Ihrer Zustimmung – mit Ihrem Computer verbinden, \
+                 Ihren Bildschirm sehen und, wenn Sie es erlauben, helfen. Die Verbindung läuft nur \
+                 über den Server Ihrer Organisation.",
+    key_heading: "Sie haben einen Sitzungsschlüssel?",
+    key_label: "Sitzungsschlüssel",
+    key_hint: "Neun Ziffern, z. B. 123 456 789 – so, wie Ihr Supporter sie Ihnen genannt hat.",
+    key_submit: "Senden",
+    key_unknown: "Dieser Sitzungsschlüssel ist unbekannt oder abgelaufen. Bitte prüfen Sie die \
+                  Ziffern oder bitten Sie Ihren Supporter um einen neuen Schlüssel.",
+    rate_limited: "Von Ihrem Anschluss kamen zu viele falsche Sitzungsschlüssel. Bitte warten Sie \
+                   zehn Minuten und versuchen Sie es dann noch einmal.",
+    reps_heading: "Support-Techniker",
+    reps_intro: "Oder wählen Sie die Person, von der Sie Support erhalten sollen:",
+    reps_none: "Zurzeit ist kein Support-Techniker angemeldet. Bitte rufen Sie Ihren IT-Support an.",
+    rep_gone: "Diese Person ist gerade nicht verfügbar. Bitte wählen Sie eine andere oder rufen Sie \
+               Ihren IT-Support an.",
+    confirm_title: "Support-Sitzung starten?",
+    confirm_question: "Möchten Sie eine Support-Sitzung mit {} starten?",
+    yes: "Ja",
+    no: "Nein",
+    invite_invalid: "Dieser Einladungslink ist ungültig, wurde schon benutzt oder ist abgelaufen. \
+                     Bitten Sie Ihren Supporter um einen neuen Link oder einen Sitzungsschlüssel.",
+    download_title: "Programm herunterladen",
+    download_ready: "Ihre Support-Sitzung mit {} ist vorbereitet. Das Programm kennt die Sitzung \
+                     schon – Sie müssen nichts eingeben.",
+    download_button: "Herunterladen für {}",
+    other_platform: "Anderes Betriebssystem",
+    change: "Ändern",
+    no_build: "Für dieses Betriebssystem gibt es hier kein Programm. Bitte wählen Sie ein anderes \
+               oder rufen Sie Ihren IT-Support an.",
+    steps_heading: "So geht es weiter",
+    steps_linux: [
+        "Klicken Sie auf „Herunterladen“ und speichern Sie die Datei <code>lotse-support</code>.",
+        "Markieren Sie die Datei als ausführbar (unter Ubuntu nötig): Rechtsklick auf die Datei, \
+         „Eigenschaften“ wählen, im Reiter „Zugriffsrechte“ den Haken bei „Datei als Programm \
+         ausführen“ setzen. Oder im Terminal: <code>chmod +x ~/Downloads/lotse-support</code>",
+        "Starten Sie die Datei mit einem Doppelklick oder im Terminal mit \
+         <code>~/Downloads/lotse-support</code>.",
+    ],
+    steps_windows: [
+        "Klicken Sie auf „Herunterladen“ und speichern Sie die Datei <code>lotse-support.exe</code>.",
+        "Öffnen Sie die Datei. Fragt Windows, ob Sie sie ausführen möchten, klicken Sie auf \
+         „Ausführen“.",
+    ],
+    steps_mac: [
+        "Klicken Sie auf „Herunterladen“ und speichern Sie die Datei <code>lotse-support</code>.",
+        "Öffnen Sie das Terminal und geben Sie ein: \
+         <code>chmod +x ~/Downloads/lotse-support &amp;&amp; ~/Downloads/lotse-support</code>",
+    ],
+    step_window: "Ein Fenster öffnet sich. Lesen Sie die Nutzungsbedingungen (auch die \
+                  vollständigen) und akzeptieren Sie sie – erst danach verbindet sich das \
+                  Programm. Warten Sie dann, bis Ihr Supporter der Sitzung beitritt. Jede \
+                  Berechtigung erteilen nur Sie mit „Zulassen“; schließen Sie das Fenster, \
+                  endet die Sitzung.",
+    ticket_gone: "Dieser Download ist nicht mehr gültig: Der Schlüssel wurde schon benutzt oder \
+                  ist abgelaufen. Bitte beginnen Sie von vorn.",
+    start_over: "Zur Startseite",
+    not_found: "Diese Seite gibt es nicht.",
+    privacy: "Der Fernhilfe stimmen Sie durch aktives Handeln zu, und Sie können sie jederzeit \
+              beenden. Bleiben Sie während der Sitzung an Ihrem Computer und schließen Sie vorher \
+              alle Programme und Seiten, die Ihr Supporter nicht sehen soll.",
+};
+
+static EN: Texts = Texts {
+    site: "Remote support",
+    lang_name: "English",
+    lang_nav: "Language",
+    home_title: "Help from your IT support",
+    home_intro: "Your supporter can connect to your computer – only with your consent – see your \
+                 screen and, if you allow it, help. The connection runs only through your \
+                 organisation's own server.",
+    key_heading: "Do you have a session key?",
+    key_label: "Session key",
+    key_hint: "Nine digits, e.g. 123 456 789 – as your supporter told you.",
+    key_submit: "Submit",
+    key_unknown: "This session key is unknown or has expired. Please check the digits or ask \
+                  your supporter for a new key.",
+    rate_limited: "Too many wrong session keys came from your connection. Please wait ten \
+                   minutes and try again.",
+    reps_heading: "Support representatives",
+    reps_intro: "Or choose the person you want to get support from:",
+    reps_none: "No support representative is signed in right now. Please call your IT support.",
+    rep_gone: "This person is not available right now. Please choose someone else or call your \
+               IT support.",
+    confirm_title: "Start a support session?",
+    confirm_question: "Start a support session with {}?",
+    yes: "Yes",
+    no: "No",
+    invite_invalid: "This invitation link is invalid, was already used or has expired. Please ask \
+                     your supporter for a new link or a session key.",
+    download_title: "Download the program",
+    download_ready: "Your support session with {} is prepared. The program already knows the \
+                     session – you do not need to type anything.",
+    download_button: "Download for {}",
+    other_platform: "Other operating system",
+    change: "Change",
+    no_build: "There is no program for this operating system here. Please choose another one or \
+               call your IT support.",
+    steps_heading: "What happens next",
+    steps_linux: [
+        "Click “Download” and save the file <code>lotse-support</code>.",
+        "Mark the file as executable (needed on Ubuntu): right-click the file, choose \
+         “Properties”, and on the “Permissions” tab tick “Allow executing file as program”. \
+         Or in a terminal: <code>chmod +x ~/Downloads/lotse-support</code>",
+        "Start the file with a double click, or in a terminal with \
+         <code>~/Downloads/lotse-support</code>.",
+    ],
+    steps_windows: [
+        "Click “Download” and save the file <code>lotse-support.exe</code>.",
+        "Open the file. If Windows asks whether you want to run it, click “Run”.",
+    ],
+    steps_mac: [
+        "Click “Download” and save the file <code>lotse-support</code>.",
+        "Open the Terminal and type: \
+         <code>chmod +x ~/Downloads/lotse-support &amp;&amp; ~/Downloads/lotse-support</code>",
+    ],
+    step_window: "A window opens. Read the terms of use (also the full terms) and accept them – \
+                  only then does the program connect. Then wait until your supporter joins the \
+                  session. Only you grant each permission, with “Allow”; closing the window ends \
+                  the session.",
+    ticket_gone: "This download is no longer valid: the key was already used or has expired. \
+                  Please start again.",
+    start_over: "To the start page",
+    not_found: "There is no such page.",
+    privacy: "You consent to remote support by your own action and can end it at any time. Stay \
+              at your computer during the session and first close all programs and pages your \
+              supporter should not see.",
+};
+
+/// Escapes text for HTML content and attribute values.
+pub(super) fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `template` with `{}` replaced by `value` (escaped, in bold).
+fn fill(template: &str, value: &str) -> String {
+    template.replacen("{}", &format!("<strong>{}</strong>", esc(value)), 1)
+}
+
+/// The frame around every page. `here` is the path the language switch links to.
+pub(super) fn page(lang: Lang, title: &str, here: &str, main: &str) -> String {
+    let t = lang.t();
+    let other = lang.other();
+    format!(
+        "<!doctype html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title} – {site}</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n</head>\n\
+         <body>\n<header>\n<p class=\"brand\"><a href=\"/?lang={code}\">Lotse · {site}</a></p>\n\
+         <nav aria-label=\"{nav}\"><a id=\"lang-switch\" href=\"{here}{sep}lang={ocode}\" \
+         hreflang=\"{ocode}\" lang=\"{ocode}\">{oname}</a></nav>\n</header>\n\
+         <main id=\"main\">\n{main}\n</main>\n<footer><p>{privacy}</p></footer>\n</body>\n</html>\n",
+        code = lang.code(),
+        title = esc(title),
+        site = t.site,
+        nav = t.lang_nav,
+        here = esc(here),
+        sep = if here.contains('?') { "&amp;" } else { "?" },
+        ocode = other.code(),
+        oname = other.t().lang_name,
+        privacy = t.privacy,
+    )
+}
+
+/// What went wrong on the start page, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HomeNote {
+    None,
+    KeyUnknown,
+    RateLimited,
+    RepGone,
+    InviteInvalid,
+}
+
+/// The start page: the key form and the rep list.
+pub(super) fn home(lang: Lang, note: HomeNote, reps: &[(i64, String)]) -> String {
+    let t = lang.t();
+    let mut m = String::new();
+    let _ = writeln!(m, "<h1>{}</h1>\n<p>{}</p>", t.home_title, t.home_intro);
+    let (message, on_key) = match note {
+        HomeNote::None => (None, false),
+        HomeNote::KeyUnknown => (Some(t.key_unknown), true),
+        HomeNote::RateLimited => (Some(t.rate_limited), true),
+        HomeNote::RepGone => (Some(t.rep_gone), false),
+        HomeNote::InviteInvalid => (Some(t.invite_invalid), false),
+    };
+    if let Some(text) = message.filter(|_| !on_key) {
+        let _ = writeln!(
+            m,
+            "<p class=\"error\" role=\"alert\" id=\"note\">{text}</p>"
+        );
+    }
+    let _ = writeln!(
+        m,
+        "<section aria-labelledby=\"key-heading\">\n<h2 id=\"key-heading\">{heading}</h2>\n\
+         <form method=\"post\" action=\"/key\">\n\
+         <input type=\"hidden\" name=\"lang\" value=\"{code}\">\n\
+         <label for=\"key\">{label}</label>",
+        heading = t.key_heading,
+        code = lang.code(),
+        label = t.key_label,
+    );
+    if let Some(text) = message.filter(|_| on_key) {
+        let _ = writeln!(
+            m,
+            "<p class=\"error\" role=\"alert\" id=\"key-error\">{text}</p>"
+        );
+    }
+    let _ = writeln!(
+        m,
+        "<p class=\"hint\" id=\"key-hint\">{hint}</p>\n\
+         <input id=\"key\" name=\"key\" type=\"text\" inputmode=\"numeric\" autocomplete=\"off\" \
+         spellcheck=\"false\" maxlength=\"32\" required aria-describedby=\"{described}\"{invalid}>\n\
+         <button type=\"submit\" id=\"key-submit\">{submit}</button>\n</form>\n</section>",
+        hint = t.key_hint,
+        described = if on_key {
+            "key-error key-hint"
+        } else {
+            "key-hint"
+        },
+        invalid = if on_key { " aria-invalid=\"true\"" } else { "" },
+        submit = t.key_submit,
+    );
+    let _ = writeln!(
+        m,
+        "<section aria-labelledby=\"reps-heading\">\n<h2 id=\"reps-heading\">{}</h2>",
+        t.reps_heading
+    );
+    if reps.is_empty() {
+        let _ = writeln!(m, "<p id=\"reps-none\">{}</p>", t.reps_none);
+    } else {
+        let _ = writeln!(
+            m,
+            "<p>{}</p>\n<form method=\"post\" action=\"/rep\">\n\
+             <input type=\"hidden\" name=\"lang\" value=\"{}\">\n<ul class=\"reps\">",
+            t.reps_intro,
+            lang.code()
+        );
+        for (id, name) in reps {
+            let _ = writeln!(
+                m,
+                "<li><button type=\"submit\" class=\"rep\" name=\"rep\" value=\"{id}\" \
+                 id=\"rep-{id}\">{}</button></li>",
+                esc(name)
+            );
+        }
+        m.push_str("</ul>\n</form>\n");
+    }
+    m.push_str("</section>");
+    page(lang, t.home_title, "/", &m)
+}
+
+/// What a confirmation is about, carried in hidden fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Subject {
+    Key(String),
+    Rep(i64),
+    Invite(String),
+}
+
+/// "Start a support session with NAME?" Yes / No.
+pub(super) fn confirm(lang: Lang, rep_name: &str, subject: &Subject) -> String {
+    let t = lang.t();
+    let (kind, value) = match subject {
+        Subject::Key(k) => ("key", k.clone()),
+        Subject::Rep(id) => ("rep", id.to_string()),
+        Subject::Invite(tok) => ("invite", tok.clone()),
+    };
+    let m = format!(
+        "<h1>{title}</h1>\n<form method=\"post\" action=\"/confirm\">\n\
+         <p class=\"question\" id=\"question\">{question}</p>\n\
+         <input type=\"hidden\" name=\"lang\" value=\"{code}\">\n\
+         <input type=\"hidden\" name=\"kind\" value=\"{kind}\">\n\
+         <input type=\"hidden\" name=\"value\" value=\"{value}\">\n\
+         <p class=\"actions\"><button type=\"submit\" id=\"yes\" name=\"answer\" value=\"yes\" \
+         aria-describedby=\"question\">{yes}</button>\n\
+         <a class=\"button secondary\" id=\"no\" href=\"/?lang={code}\">{no}</a></p>\n</form>",
+        title = t.confirm_title,
+        question = fill(t.confirm_question, rep_name),
+        code = lang.code(),
+        value = esc(&value),
+        yes = t.yes,
+        no = t.no,
+    );
+    page(lang, t.confirm_title, "/", &m)
+}
+
+/// The download page for a confirmed session.
+pub(super) fn download(
+    lang: Lang,
+    ticket: &str,
+    rep_name: &str,
+    chosen: Option<Platform>,
+    available: &[Platform],
+) -> String {
+    let t = lang.t();
+    let mut m = format!(
+        "<h1>{}</h1>\n<p>{}</p>\n",
+        t.download_title,
+        fill(t.download_ready, rep_name)
+    );
+    match chosen {
+        Some(p) => {
+            let _ = writeln!(
+                m,
+                "<p><a class=\"button\" id=\"download\" href=\"/t/{ticket}/{id}\" \
+                 download=\"{name}\">{label}</a></p>",
+                ticket = esc(ticket),
+                id = p.id(),
+                name = p.download_name(),
+                label = t.download_button.replace("{}", p.label()),
+            );
+        }
+        None => {
+            let _ = writeln!(m, "<p class=\"error\" role=\"alert\">{}</p>", t.no_build);
+        }
+    }
+    if available.len() > 1 || chosen.is_none() {
+        let _ = writeln!(
+            m,
+            "<form method=\"get\" action=\"/t/{ticket}\" class=\"inline\">\n\
+             <input type=\"hidden\" name=\"lang\" value=\"{code}\">\n\
+             <label for=\"platform\">{other}</label>\n<select id=\"platform\" name=\"platform\">",
+            ticket = esc(ticket),
+            code = lang.code(),
+            other = t.other_platform,
+        );
+        for p in available.iter().copied() {
+            let _ = writeln!(
+                m,
+                "<option value=\"{}\"{}>{}</option>",
+                p.id(),
+                if Some(p) == chosen { " selected" } else { "" },
+                p.label()
+            );
+        }
+        let _ = writeln!(
+            m,
+            "</select>\n<button type=\"submit\" class=\"secondary\">{}</button>\n</form>",
+            t.change
+        );
+    }
+    let family = chosen.map(Platform::family).unwrap_or(Family::Linux);
+    let steps: &[&str] = match family {
+        Family::Linux => &t.steps_linux,
+        Family::Windows => &t.steps_windows,
+        Family::Mac => &t.steps_mac,
+    };
+    let _ = writeln!(
+        m,
+        "<section aria-labelledby=\"steps-heading\">\n<h2 id=\"steps-heading\">{}</h2>\n<ol id=\"steps\">",
+        t.steps_heading
+    );
+    for s in steps.iter().chain([&t.step_window]) {
+        let _ = writeln!(m, "<li>{s}</li>");
+    }
+    m.push_str("</ol>\n</section>");
+    let here = format!("/t/{}", ticket);
+    page(lang, t.download_title, &here, &m)
+}
+
+/// A page with one message and a way back.
+pub(super) fn message(lang: Lang, text: &str) -> String {
+    let t = lang.t();
+    let m = format!(
+        "<h1>{site}</h1>\n<p class=\"error\" role=\"alert\">{text}</p>\n\
+         <p><a href=\"/?lang={code}\">{back}</a></p>",
+        site = t.site,
+        code = lang.code(),
+        back = t.start_over,
+    );
+    page(lang, t.site, "/", &m)
+}
+
+/// The one stylesheet. System fonts; dark text on white (contrast 15.9:1), links and buttons in a
+/// dark blue (8.6:1 on white, white on it alike); a thick visible focus ring.
+pub(super) const STYLE: &str = "\
+:root{color-scheme:light}\
+*{box-sizing:border-box}\
+body{margin:0;font:1.0625rem/1.55 system-ui,-apple-system,'Segoe UI',Ubuntu,'DejaVu Sans',sans-serif;color:#1a1a1a;background:#fff}\
+header,main,footer{max-width:44rem;margin:0 auto;padding:1rem 1.25rem}\
+header{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #d0d0d0}\
+.brand{margin:0;font-weight:600}\
+.brand a{color:#1a1a1a;text-decoration:none}\
+a{color:#0b4a8b}\
+h1{font-size:1.6rem;line-height:1.25;margin:1.2rem 0 .8rem}\
+h2{font-size:1.2rem;margin:1.8rem 0 .6rem}\
+label{display:block;font-weight:600;margin:.4rem 0 .2rem}\
+.hint{margin:.1rem 0 .4rem;color:#404040}\
+input[type=text],select{font:inherit;padding:.5rem .6rem;border:2px solid #595959;border-radius:4px;min-width:16rem;max-width:100%}\
+input[aria-invalid=true]{border-color:#a30000}\
+button,.button{display:inline-block;font:inherit;font-weight:600;padding:.55rem 1.2rem;margin:.4rem .5rem .4rem 0;border:2px solid #0b4a8b;border-radius:4px;background:#0b4a8b;color:#fff;text-decoration:none;cursor:pointer}\
+button.secondary,.button.secondary{background:#fff;color:#0b4a8b}\
+button:hover,.button:hover{background:#083968;border-color:#083968;color:#fff}\
+:focus-visible{outline:3px solid #b35c00;outline-offset:2px}\
+.error{border-left:5px solid #a30000;background:#fdf0f0;color:#5c0000;padding:.6rem .8rem}\
+.question{font-size:1.2rem}\
+ul.reps{list-style:none;padding:0}\
+ul.reps li{margin:0}\
+button.rep{min-width:16rem;text-align:left;background:#fff;color:#0b4a8b}\
+form.inline{margin:1rem 0}\
+code{background:#f0f0f0;padding:.05rem .3rem;border-radius:3px;font-size:.95em;white-space:nowrap}\
+@media (max-width:40rem){code{white-space:normal;overflow-wrap:anywhere}}\
+footer{border-top:1px solid #d0d0d0;color:#404040;font-size:.95rem;margin-top:2rem}\
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language() {
+        assert_eq!(
+            Lang::from_accept_language("de-DE,de;q=0.9,en;q=0.8"),
+            Lang::De
+        );
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,de;q=0.5"),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr-FR,de;q=0.7,en;q=0.6"),
+            Lang::De
+        );
+        assert_eq!(Lang::from_accept_language("fr"), Lang::En);
+        assert_eq!(Lang::from_accept_language(""), Lang::En);
+    }
+
+    #[test]
+    fn names_are_escaped() {
+        let html = home(
+            Lang::En,
+            HomeNote::None,
+            &[(1, "<script>x</script>".into())],
+        );
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+        let html = confirm(Lang::De, "\"><img>", &Subject::Key("1\"2".into()));
+        assert!(!html.contains("<img>"));
+        assert!(html.contains("value=\"1&quot;2\""));
+    }
+
+    #[test]
+    fn every_field_has_a_label() {
+        let html = home(Lang::De, HomeNote::KeyUnknown, &[]);
+        assert!(html.contains("<label for=\"key\">Sitzungsschlüssel</label>"));
+        assert!(html.contains("aria-invalid=\"true\""));
+        assert!(html.contains("<html lang=\"de\">"));
+        let html = download(
+            Lang::En,
+            "t",
+            "Ada",
+            Some(Platform::LinuxX64),
+            &Platform::ALL,
+        );
+        assert!(html.contains("<label for=\"platform\">"));
+        assert!(html.contains("chmod +x"));
+    }
+}

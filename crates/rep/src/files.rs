@@ -1,0 +1,262 @@
+//! The rep's file transfers: offering files to the customer (sent once accepted) and saving
+//! files the customer sends into a chosen directory, with safe names and checked hashes.
+
+use crate::RepEvent;
+use lotse_net::quinn::{Connection, RecvStream};
+use lotse_net::{read_msg, write_msg};
+use lotse_platform::files::Incoming;
+use lotse_proto::frame::limits;
+use lotse_proto::msg::{FileFrame, StreamHeader, TransferId};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+const CHUNK: usize = 128 * 1024;
+const META_WAIT: Duration = Duration::from_secs(10);
+
+/// What happened to a transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileEvent {
+    /// Bytes moved; `outgoing` for our own offers.
+    Progress {
+        transfer: TransferId,
+        outgoing: bool,
+        done: u64,
+        size: u64,
+    },
+    /// Our file arrived at the relay completely.
+    Sent { transfer: TransferId },
+    /// A customer's file was saved here.
+    Received {
+        transfer: TransferId,
+        path: PathBuf,
+        size: u64,
+    },
+    /// A transfer stopped on our side; the text says why.
+    Failed {
+        transfer: TransferId,
+        outgoing: bool,
+        reason: String,
+    },
+}
+
+/// One of our offers: the file and its cancel flag.
+pub type Outgoing = (PathBuf, Arc<AtomicBool>);
+
+/// Shared state of the rep's transfers.
+#[derive(Debug, Clone, Default)]
+pub struct Files {
+    /// Where the customer's files go; `None` refuses them.
+    pub save_dir: Arc<Mutex<Option<PathBuf>>>,
+    /// Name and size of the customer's files, from `FileIncoming`.
+    pub incoming: Arc<Mutex<HashMap<TransferId, (String, u64)>>>,
+    /// Our offers: path and cancel flag.
+    pub outgoing: Arc<Mutex<HashMap<TransferId, Outgoing>>>,
+    pub cancelled_incoming: Arc<Mutex<HashMap<TransferId, Arc<AtomicBool>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Files {
+    pub(crate) fn note_incoming(&self, transfer: TransferId, name: String, size: u64) {
+        lock(&self.incoming).insert(transfer, (name, size));
+        lock(&self.cancelled_incoming).insert(transfer, Arc::new(AtomicBool::new(false)));
+    }
+
+    pub(crate) fn cancel(&self, transfer: TransferId, from_customer: bool) {
+        if from_customer {
+            if let Some(f) = lock(&self.cancelled_incoming).get(&transfer) {
+                f.store(true, Ordering::SeqCst);
+            }
+        } else if let Some((_, f)) = lock(&self.outgoing).remove(&transfer) {
+            f.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Sends an accepted offer's bytes.
+pub(crate) async fn send(
+    conn: Connection,
+    files: Files,
+    transfer: TransferId,
+    tx: mpsc::Sender<RepEvent>,
+) {
+    let Some((path, cancel)) = lock(&files.outgoing).get(&transfer).cloned() else {
+        return;
+    };
+    let result: Result<(), String> = async {
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| e.to_string())?;
+        let size = file.metadata().await.map_err(|e| e.to_string())?.len();
+        let mut stream = conn.open_uni().await.map_err(|e| e.to_string())?;
+        write_msg(
+            &mut stream,
+            &StreamHeader::File { rep: 0, transfer },
+            limits::STREAM_HEADER,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut done = 0u64;
+        let mut last = Instant::now();
+        while done < size {
+            if cancel.load(Ordering::SeqCst) {
+                let _ = stream.reset(7u32.into());
+                return Err("cancelled".into());
+            }
+            let want = CHUNK.min((size - done) as usize);
+            let n = file
+                .read(&mut buf[..want])
+                .await
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the file became shorter while it was being sent".into());
+            }
+            hasher.update(&buf[..n]);
+            write_msg(
+                &mut stream,
+                &FileFrame::Chunk(buf[..n].to_vec()),
+                limits::FILE_CHUNK + 64,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            done += n as u64;
+            if last.elapsed() > Duration::from_millis(200) {
+                last = Instant::now();
+                let _ = tx
+                    .send(RepEvent::File(FileEvent::Progress {
+                        transfer,
+                        outgoing: true,
+                        done,
+                        size,
+                    }))
+                    .await;
+            }
+        }
+        let sha256: [u8; 32] = hasher.finalize().into();
+        write_msg(
+            &mut stream,
+            &FileFrame::End { sha256 },
+            limits::FILE_CHUNK + 64,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let _ = stream.finish();
+        // Wait until the relay has everything (or gave up), so "done" means delivered.
+        match stream.stopped().await {
+            Ok(None) => Ok(()),
+            // 7: the relay's code for a refused or cancelled transfer.
+            Ok(Some(code)) if code == 7u32.into() => {
+                Err("the relay stopped the transfer".to_owned())
+            }
+            Ok(Some(_)) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+    .await;
+    lock(&files.outgoing).remove(&transfer);
+    let ev = match result {
+        Ok(()) => FileEvent::Sent { transfer },
+        Err(reason) => FileEvent::Failed {
+            transfer,
+            outgoing: true,
+            reason,
+        },
+    };
+    let _ = tx.send(RepEvent::File(ev)).await;
+}
+
+/// Saves a customer's file arriving on `stream`.
+pub(crate) async fn receive(
+    files: Files,
+    transfer: TransferId,
+    mut stream: RecvStream,
+    tx: mpsc::Sender<RepEvent>,
+) {
+    let deadline = Instant::now() + META_WAIT;
+    let (name, size) = loop {
+        if let Some(m) = lock(&files.incoming).get(&transfer).cloned() {
+            break m;
+        }
+        if Instant::now() > deadline {
+            let _ = stream.stop(7u32.into());
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let fail = |reason: String| {
+        RepEvent::File(FileEvent::Failed {
+            transfer,
+            outgoing: false,
+            reason,
+        })
+    };
+    let Some(dir) = lock(&files.save_dir).clone() else {
+        let _ = stream.stop(7u32.into());
+        let _ = tx
+            .send(fail("no directory to save files into (--save-dir)".into()))
+            .await;
+        return;
+    };
+    let cancel = lock(&files.cancelled_incoming)
+        .get(&transfer)
+        .cloned()
+        .unwrap_or_default();
+    let mut incoming = match Incoming::start(&dir, &name, size) {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = stream.stop(7u32.into());
+            let _ = tx.send(fail(e.to_string())).await;
+            return;
+        }
+    };
+    let mut last = Instant::now();
+    let result: Result<PathBuf, String> = loop {
+        if cancel.load(Ordering::SeqCst) {
+            let _ = stream.stop(7u32.into());
+            break Err("cancelled".into());
+        }
+        match read_msg::<FileFrame>(&mut stream, limits::FILE_CHUNK + 64).await {
+            Ok(Some(FileFrame::Chunk(b))) => {
+                if let Err(e) = incoming.write(&b) {
+                    break Err(e.to_string());
+                }
+                if last.elapsed() > Duration::from_millis(200) {
+                    last = Instant::now();
+                    let ev = FileEvent::Progress {
+                        transfer,
+                        outgoing: false,
+                        done: incoming.written(),
+                        size,
+                    };
+                    let _ = tx.send(RepEvent::File(ev)).await;
+                }
+            }
+            Ok(Some(FileFrame::End { sha256 })) => {
+                break incoming.finish(sha256).map_err(|e| e.to_string());
+            }
+            Ok(None) => break Err("the transfer stopped before the end".into()),
+            Err(e) => break Err(format!("the transfer broke off: {e}")),
+        }
+    };
+    lock(&files.incoming).remove(&transfer);
+    lock(&files.cancelled_incoming).remove(&transfer);
+    let ev = match result {
+        Ok(path) => RepEvent::File(FileEvent::Received {
+            transfer,
+            path,
+            size,
+        }),
+        Err(reason) => fail(reason),
+    };
+    let _ = tx.send(ev).await;
+}

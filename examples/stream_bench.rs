@@ -1,0 +1,526 @@
+//! The screen-streaming benchmark: prints a table, asserts nothing.
+//!
+//! ```sh
+//! cargo run --release --example stream_bench            # static, scroll and video
+//! cargo run --release --example stream_bench -- scroll  # one workload
+//! cargo run --release --example stream_bench -- --screen-only scroll  # never camera tools
+//! ```
+//!
+//! For each workload a private Xvfb at 1920×1080 shows what `shared/bench/workload.sh` shows
+//! (same commands): `static` (a terminal with a fixed listing), `scroll` (a full-screen 9 pt
+//! terminal printing `ls -lR /usr/share`), `video` (ffplay of lavfi `testsrc2`). The customer runs
+//! as a child process (this program, `customer` mode: session driver + ScreenSource, allowing
+//! `view` after 600 ms like a person), so that its CPU and memory can be measured alone; the relay
+//! (loopback QUIC) and the rep (decoding) run in this process.
+//!
+//! Reported over the measurement window (after a warm-up that includes the first keyframe):
+//! frames decoded per second at the rep, encode ms p50/p95, bytes per second on the video stream
+//! (framed messages, heartbeats included; QUIC/UDP/IP headers not counted), PSNR of decoded pictures against the pictures that were encoded (sampled), capture →
+//! decoded-at-rep latency p50/p95 (one machine, one monotonic clock), the customer process's CPU
+//! (% of one core) and its resident memory (peak).
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use lotse::session::{self, Event, Frontend, Handle, Hooks, Settings};
+use lotse::video::{ScreenSource, VideoSettings};
+use lotse_codec::{Yuv420, psnr};
+use lotse_net::{NetConfig, Pin};
+use lotse_platform::NoInjector;
+use lotse_proto::Tier;
+use lotse_proto::msg::{CustomerInfo, RepDown};
+use lotse_rep::{RepClient, RepEvent, VideoReceiver};
+use lotse_testkit::{Proc, Xvfb};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+const W: u32 = 1920;
+const H: u32 = 1080;
+const WARMUP: Duration = Duration::from_secs(4);
+const WINDOW: Duration = Duration::from_secs(12);
+/// Every this many encoded frames, the customer saves the picture for the PSNR comparison.
+const SAMPLE_EVERY: u64 = 15;
+const PASSWORD: &str = "bench password";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("customer") {
+        customer(&args[1..]);
+        return;
+    }
+    // `--screen-only`: never switch to camera tools (to see what screen-content mode alone does).
+    let screen_only = args.iter().any(|a| a == "--screen-only");
+    let args: Vec<String> = args.into_iter().filter(|a| a != "--screen-only").collect();
+    let workloads: Vec<String> = if args.is_empty() {
+        vec!["static".into(), "scroll".into(), "video".into()]
+    } else {
+        args
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    for w in &workloads {
+        eprintln!("== {w}");
+        rows.push(rt.block_on(run_workload(w, screen_only)));
+    }
+    print_table(&rows);
+}
+
+/// One workload's results.
+#[derive(Debug, Default)]
+struct Row {
+    workload: String,
+    fps: f64,
+    encode_p50: f64,
+    encode_p95: f64,
+    kbytes_per_s: f64,
+    psnr_mean: Option<f64>,
+    psnr_min: Option<f64>,
+    psnr_n: usize,
+    latency_p50: Option<f64>,
+    latency_p95: Option<f64>,
+    cpu_percent: f64,
+    rss_mb: f64,
+    frames: u64,
+    keyframes: u64,
+    lost: u64,
+    customer: String,
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "| workload | fps at rep | encode ms p50 / p95 | kB/s | PSNR dB mean (min, n) | latency ms p50 / p95 | client CPU % | client RSS MB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let opt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.1}"));
+        println!(
+            "| {} | {:.1} | {:.1} / {:.1} | {:.2} | {} ({}, {}) | {} / {} | {:.1} | {:.0} |",
+            r.workload,
+            r.fps,
+            r.encode_p50,
+            r.encode_p95,
+            r.kbytes_per_s,
+            opt(r.psnr_mean),
+            opt(r.psnr_min),
+            r.psnr_n,
+            opt(r.latency_p50),
+            opt(r.latency_p95),
+            r.cpu_percent,
+            r.rss_mb,
+        );
+    }
+    for r in rows {
+        println!(
+            "{}: {} frames decoded in the window ({} keyframes), {} lost; {}",
+            r.workload, r.frames, r.keyframes, r.lost, r.customer
+        );
+    }
+}
+
+/// Starts what `shared/bench/workload.sh` starts for `mode` (the same commands).
+fn workload(x: &Xvfb, mode: &str) -> Vec<Proc> {
+    x.run("xsetroot", &["-solid", "#2e3440"]);
+    let quiet = |c: &mut Command| {
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+    };
+    let mut procs = Vec::new();
+    match mode {
+        "static" => {
+            let mut c = x.command("xterm");
+            c.args([
+                "-geometry",
+                "120x40+100+100",
+                "-fa",
+                "Monospace",
+                "-fs",
+                "10",
+            ])
+            .args([
+                "-e",
+                "bash",
+                "-c",
+                "ls -l /usr/bin | head -60; exec sleep infinity",
+            ]);
+            quiet(&mut c);
+            procs.push(Proc::spawn(&mut c));
+        }
+        "scroll" => {
+            let mut c = x.command("xterm");
+            c.args(["-geometry", "274x77+0+0", "-fa", "Monospace", "-fs", "9"])
+                .args(["-e", "bash", "-c", "while :; do ls -lR /usr/share; done"]);
+            quiet(&mut c);
+            procs.push(Proc::spawn(&mut c));
+        }
+        "video" => {
+            let mut c = x.command("ffplay");
+            c.args(["-loglevel", "quiet", "-fs", "-f", "lavfi"]).args([
+                "-i",
+                "testsrc2=size=1920x1080:rate=30",
+                "-an",
+            ]);
+            quiet(&mut c);
+            procs.push(Proc::spawn(&mut c));
+        }
+        other => panic!("unknown workload {other}: static, scroll or video"),
+    }
+    // workload.sh waits 2 s for the programs to come up.
+    std::thread::sleep(Duration::from_secs(2));
+    procs
+}
+
+async fn run_workload(mode: &str, screen_only: bool) -> Row {
+    let x = Xvfb::start(W, H);
+    let _load = workload(&x, mode);
+    // Samples go to memory where there is a tmpfs: writing them must cost the customer little.
+    let dir = tempfile::Builder::new()
+        .tempdir_in(if Path::new("/dev/shm").is_dir() {
+            "/dev/shm"
+        } else {
+            "/tmp"
+        })
+        .unwrap();
+    let samples = dir.path().join("samples");
+    std::fs::create_dir(&samples).unwrap();
+
+    let mut cfg =
+        lotse_relay::Config::new(dir.path().join("relay"), "127.0.0.1:0".parse().unwrap());
+    cfg.net = NetConfig::default();
+    let relay = lotse_relay::start(cfg).await.unwrap();
+    relay
+        .store()
+        .add_rep("bench", "Bench Rep", PASSWORD, 0)
+        .await
+        .unwrap();
+    let mut rep = RepClient::connect(
+        relay.addr,
+        relay.pin,
+        "bench",
+        PASSWORD,
+        &NetConfig::default(),
+    )
+    .await
+    .unwrap();
+    let (key, _) = rep.create_key(None).await.unwrap();
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg("customer")
+        .args(["--relay", &relay.addr.to_string()])
+        .args(["--pin", &relay.pin.to_string()])
+        .args(["--key", &key])
+        .args(["--display", &x.display])
+        .arg("--samples")
+        .arg(&samples)
+        .args(screen_only.then_some("--screen-only"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut to_child = child.stdin.take().unwrap();
+    let from_child = child.stdout.take().unwrap();
+
+    // Join, ask for view (the child allows it after 600 ms).
+    loop {
+        match rep.next_event().await.unwrap() {
+            RepEvent::Control(RepDown::Queue { entries }) if !entries.is_empty() => {
+                rep.accept(entries[0].entry).await.unwrap();
+            }
+            RepEvent::Control(RepDown::Joined { .. }) => rep.request(Tier::View).await.unwrap(),
+            RepEvent::Control(RepDown::Granted { tier: Tier::View }) => break,
+            RepEvent::Disconnected(why) => panic!("relay connection lost: {why}"),
+            _ => {}
+        }
+    }
+    let mut receiver = VideoReceiver::new().unwrap();
+    let mut psnrs = Vec::new();
+    let mut sampled: Vec<(u64, Yuv420)> = Vec::new();
+    let mut latencies = Vec::new();
+    let (mut frames, mut keyframes, mut bytes) = (0u64, 0u64, 0u64);
+    let start = Instant::now();
+    let mut window_start = None;
+    let mut cpu_start = 0.0;
+    let mut lost_start = 0;
+    let mut rss_peak = 0.0f64;
+    let mut last_rss = Instant::now();
+    loop {
+        let now = Instant::now();
+        if window_start.is_none() && now >= start + WARMUP {
+            window_start = Some(now);
+            cpu_start = cpu_seconds(pid);
+            lost_start = receiver.stats().lost;
+            writeln!(to_child, "mark").unwrap();
+        }
+        if window_start.is_some_and(|w| now >= w + WINDOW) {
+            break;
+        }
+        if now >= last_rss + Duration::from_millis(500) {
+            rss_peak = rss_peak.max(rss_mb(pid));
+            last_rss = now;
+        }
+        let ev = match tokio::time::timeout(Duration::from_millis(100), rep.next_event()).await {
+            Ok(Some(ev)) => ev,
+            Ok(None) => panic!("rep connection ended"),
+            Err(_) => continue,
+        };
+        let RepEvent::Frame(f) = ev else { continue };
+        let got = receiver.receive(&f);
+        if got.request_keyframe {
+            rep.request_keyframe().await.unwrap();
+        }
+        // Sampled pictures are compared after the run, so that the comparison does not delay
+        // the frames behind this one (and the latency measured for them).
+        if let Some(p) = got.picture.as_ref()
+            && samples.join(format!("{}.yuv", p.captured_us)).exists()
+        {
+            sampled.push((p.captured_us, p.image.clone()));
+        }
+        if window_start.is_some() {
+            // What the video stream carries for this frame: the framed message (length prefix,
+            // header fields, H.264 data); QUIC/UDP/IP headers come on top.
+            bytes += lotse_proto::frame::encode(&f, lotse_proto::frame::limits::VIDEO)
+                .map_or(f.data.len(), |b| b.len()) as u64;
+            if got.picture.is_some() {
+                frames += 1;
+                keyframes += u64::from(f.keyframe);
+                if let Some(l) = got.latency_ms {
+                    latencies.push(l);
+                }
+            }
+        }
+    }
+    let window = WINDOW.as_secs_f64();
+    let cpu = (cpu_seconds(pid) - cpu_start) / window * 100.0;
+    rss_peak = rss_peak.max(rss_mb(pid));
+    writeln!(to_child, "stop").unwrap();
+    let mut encode_ms: Vec<f64> = Vec::new();
+    let mut customer_stats = String::new();
+    for line in std::io::BufReader::new(from_child)
+        .lines()
+        .map_while(Result::ok)
+    {
+        if let Some(l) = line.strip_prefix("encode_ms ") {
+            encode_ms.extend(l.split_whitespace().filter_map(|v| v.parse::<f64>().ok()));
+        } else if let Some(l) = line.strip_prefix("stats ") {
+            let v: Vec<&str> = l.split_whitespace().collect();
+            customer_stats = format!(
+                "customer encoded {} frames in all ({} with camera tools, {} keyframes, {} heartbeats, {} captures unchanged, {} polls without damage; rate estimate {} kB/s)",
+                v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+            );
+        }
+    }
+    let _ = child.wait();
+    for (captured_us, image) in &sampled {
+        let Ok(raw) = std::fs::read(samples.join(format!("{captured_us}.yuv"))) else {
+            continue;
+        };
+        let (w, h) = (image.width(), image.height());
+        let n = (w * h) as usize;
+        if raw.len() < n * 3 / 2 {
+            continue;
+        }
+        let captured = Yuv420::from_planes(
+            w,
+            h,
+            (&raw[..n], &raw[n..n * 5 / 4], &raw[n * 5 / 4..n * 3 / 2]),
+            (w as usize, w as usize / 2, w as usize / 2),
+        );
+        psnrs.push(psnr(&captured, image).avg);
+    }
+    let lost = receiver.stats().lost - lost_start;
+    rep.close().await;
+    relay.shutdown().await;
+    let (encode_p50, encode_p95) = (
+        percentile(&mut encode_ms, 50.0),
+        percentile(&mut encode_ms, 95.0),
+    );
+    Row {
+        workload: mode.to_owned(),
+        fps: frames as f64 / window,
+        encode_p50: encode_p50.unwrap_or(0.0),
+        encode_p95: encode_p95.unwrap_or(0.0),
+        kbytes_per_s: bytes as f64 / window / 1000.0,
+        psnr_mean: (!psnrs.is_empty()).then(|| psnrs.iter().sum::<f64>() / psnrs.len() as f64),
+        psnr_min: psnrs.iter().copied().reduce(f64::min),
+        psnr_n: psnrs.len(),
+        latency_p50: percentile(&mut latencies, 50.0),
+        latency_p95: percentile(&mut latencies, 95.0),
+        cpu_percent: cpu,
+        rss_mb: rss_peak,
+        frames,
+        keyframes,
+        lost,
+        customer: customer_stats,
+    }
+}
+
+fn percentile(v: &mut [f64], p: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+    Some(v[i])
+}
+
+/// User + system CPU seconds of a process.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // USER_HZ is 100 on every Linux this runs on; getconf confirms it where available.
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The customer process
+
+/// Allows every prompt after 600 ms, as a person would.
+struct Allow {
+    handle: OnceLock<Handle>,
+    answered: Mutex<Vec<u32>>,
+}
+
+impl Frontend for Allow {
+    fn notify(&self, event: Event) {
+        match event {
+            Event::Changed(s) => {
+                for p in s.prompts {
+                    let mut done = self.answered.lock().unwrap();
+                    if done.contains(&p.request) {
+                        continue;
+                    }
+                    done.push(p.request);
+                    if let Some(h) = self.handle.get().cloned() {
+                        std::thread::spawn(move || {
+                            std::thread::sleep(Duration::from_millis(600));
+                            h.answer(p.request, true);
+                        });
+                    }
+                }
+            }
+            Event::Failed(why) => eprintln!("customer: {why}"),
+            _ => {}
+        }
+    }
+}
+
+fn customer(args: &[String]) {
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .unwrap_or_else(|| panic!("missing {name}"))
+            .clone()
+    };
+    let samples = PathBuf::from(arg("--samples"));
+    let mut settings = VideoSettings::default();
+    if args.iter().any(|a| a == "--screen-only") {
+        settings.content = None;
+    }
+    let mut source = ScreenSource::open(Some(&arg("--display")), settings).unwrap();
+    let control = source.control();
+    let mut n = 0u64;
+    let dir = samples.clone();
+    source.set_tap(Box::new(move |captured_us, pic| {
+        n += 1;
+        if n % SAMPLE_EVERY == 1 {
+            save_sample(&dir, captured_us, pic);
+        }
+    }));
+    let ui = Arc::new(Allow {
+        handle: OnceLock::new(),
+        answered: Mutex::new(Vec::new()),
+    });
+    let (handle, thread) = session::start(
+        Settings {
+            relay: arg("--relay"),
+            pin: arg("--pin").parse::<Pin>().unwrap(),
+            key: Some(arg("--key")),
+            info: CustomerInfo {
+                name: "Bench".into(),
+                host: "bench".into(),
+                os: "linux".into(),
+            },
+            net: NetConfig::default(),
+            downloads: std::env::temp_dir(),
+        },
+        ui.clone(),
+        Hooks {
+            injector: Box::new(NoInjector),
+            video: Some(Box::new(source)),
+        },
+    )
+    .unwrap();
+    let _ = ui.handle.set(handle.clone());
+    for line in std::io::stdin().lock().lines() {
+        match line.as_deref() {
+            Ok("mark") => {
+                control.take_encode_times();
+            }
+            Ok("stop") | Err(_) => break,
+            _ => {}
+        }
+    }
+    let times: Vec<String> = control
+        .take_encode_times()
+        .iter()
+        .map(|t| format!("{t:.2}"))
+        .collect();
+    let st = control.stats();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "encode_ms {}", times.join(" ")).unwrap();
+    writeln!(
+        out,
+        "stats {} {} {} {} {} {} {:.0}",
+        st.frames,
+        st.camera_frames,
+        st.keyframes,
+        st.heartbeats,
+        st.unchanged,
+        st.quiet,
+        st.rate / 1000.0
+    )
+    .unwrap();
+    out.flush().unwrap();
+    handle.end("benchmark over");
+    let _ = thread.join();
+}
+
+fn save_sample(dir: &Path, captured_us: u64, pic: &Yuv420) {
+    let mut data = Vec::with_capacity(pic.y().len() * 3 / 2);
+    data.extend_from_slice(pic.y());
+    data.extend_from_slice(pic.u());
+    data.extend_from_slice(pic.v());
+    let tmp = dir.join(format!("{captured_us}.tmp"));
+    if std::fs::write(&tmp, &data).is_ok() {
+        let _ = std::fs::rename(&tmp, dir.join(format!("{captured_us}.yuv")));
+    }
+}

@@ -1,0 +1,131 @@
+//! `lotse`: the customer client. Shows the terms of use first; only after "Accept" does it
+//! contact the relay.
+
+use anyhow::Result;
+use clap::{Parser, ValueEnum};
+use lotse::session::Settings;
+use lotse::ui::{self, Lang};
+use lotse_net::{NetConfig, Pin};
+use lotse_proto::msg::CustomerInfo;
+use std::time::Instant;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lotse",
+    version,
+    about = "Lotse remote support: lets a supporter from your organisation help you, only with your consent",
+    long_about = "Lotse remote support: lets a supporter from your organisation help you, only \
+                  with your consent.\n\nThe window first shows the terms of use; nothing is sent \
+                  over the network before you accept them. Every permission (seeing your screen, \
+                  controlling mouse and keyboard, …) is asked for separately and granted only by \
+                  your click on Allow; no option of this program can grant one. Closing the window \
+                  ends the session.",
+    after_help = "Environment: LC_ALL, LC_MESSAGES, LANG choose the language (German if they say \
+                  de, else English); RUST_LOG sets the diagnostics on standard error; \
+                  LOTSE_UI_TRACE=FILE appends a JSON line per change of the visible buttons to FILE \
+                  (for automated tests; it reports only)."
+)]
+struct Cli {
+    /// The relay (your organisation's support server), HOST:PORT. Not needed (and refused) for a
+    /// program downloaded from the support portal, which carries its relay.
+    #[arg(long, value_name = "HOST:PORT")]
+    relay: Option<String>,
+    /// The relay's key pin, sha256//BASE64 (`lotse-relay pin` prints it). Only a relay holding
+    /// this key is trusted; there is no fallback.
+    #[arg(long, value_name = "sha256//BASE64")]
+    pin: Option<Pin>,
+    /// The session key your supporter gave you. Without it the window asks for one.
+    #[arg(long, value_name = "KEY")]
+    key: Option<String>,
+    /// Language of the window; it can also be switched in the window.
+    #[arg(long, value_enum)]
+    lang: Option<LangArg>,
+    /// Verify the configuration this download carries, print it as JSON (without the key) and
+    /// exit; for tests and admins.
+    #[arg(long, hide = true)]
+    print_embedded: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LangArg {
+    De,
+    En,
+}
+
+fn main() -> Result<()> {
+    let started = Instant::now();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let chosen = cli.lang.map(|l| match l {
+        LangArg::De => Lang::De,
+        LangArg::En => Lang::En,
+    });
+    // A download from the support portal carries its relay, pin and session; a trailer that
+    // does not verify means the file was tampered with, and nothing may start.
+    // TODO(issue 7): show this refusal in the window too; a double-clicked program has no terminal.
+    let embedded = match lotse::embedded::load() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{}", e.message(chosen.unwrap_or_else(Lang::from_env)));
+            std::process::exit(2);
+        }
+    };
+    if cli.print_embedded {
+        #[allow(clippy::print_stdout)]
+        {
+            println!(
+                "{}",
+                embedded.as_ref().map(|e| e.to_json()).unwrap_or_default()
+            );
+        }
+        return Ok(());
+    }
+    let lang = chosen
+        .or(embedded.as_ref().and_then(|e| e.lang))
+        .unwrap_or_else(Lang::from_env);
+    let (relay, pin, key) = match (embedded, cli.relay, cli.pin) {
+        (Some(e), None, None) if cli.key.is_none() => {
+            (e.relay.clone(), e.pin, Some(e.session_key()))
+        }
+        (Some(e), ..) => anyhow::bail!(
+            "this program already carries its relay ({}) and session; --relay, --pin and --key are only for programs without one",
+            e.relay
+        ),
+        (None, Some(relay), Some(pin)) => (relay, pin, cli.key.filter(|k| !k.trim().is_empty())),
+        (None, ..) => anyhow::bail!(
+            "this program carries no relay: download it from your support portal, or give --relay and --pin"
+        ),
+    };
+    let settings = Settings {
+        relay,
+        pin,
+        key,
+        info: customer_info(),
+        net: NetConfig::default(),
+        downloads: lotse_platform::files::downloads_dir(),
+    };
+    let never = ui::run(ui::Options {
+        settings,
+        lang,
+        started,
+    })?;
+    match never {}
+}
+
+/// Who is asking for help, as the rep sees it in the queue.
+fn customer_info() -> CustomerInfo {
+    let name = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| whoami::username().ok())
+        .unwrap_or_default();
+    let host = whoami::hostname().unwrap_or_default();
+    let os = whoami::distro().unwrap_or_else(|_| std::env::consts::OS.to_owned());
+    CustomerInfo { name, host, os }
+}

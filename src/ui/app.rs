@@ -1,0 +1,519 @@
+//! The shell around the screens: the tao event loop, drawing, and carrying out what the person
+//! asked for through the session [`Handle`].
+
+use super::adapter::Adapter;
+use super::desktop::{Desktop, DesktopEvent, DialogTexts};
+use super::gl::Gl;
+use super::i18n::Lang;
+use super::screens;
+use super::state::{Intent, Outcome, Stage, State};
+use super::trace::Trace;
+use crate::session::{self, Event, Frontend, Handle, Hooks, Settings};
+use raw_window_handle::{HasWindowHandle, RawWindowHandle};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tao::dpi::LogicalSize;
+use tao::event::{Event as TaoEvent, StartCause, WindowEvent};
+use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
+use tao::platform::unix::WindowBuilderExtUnix;
+use tao::window::{Window, WindowBuilder};
+
+/// How to start the window.
+#[derive(Debug)]
+pub struct Options {
+    /// Where and how to connect, once the person has accepted the terms.
+    pub settings: Settings,
+    pub lang: Lang,
+    /// When the program started, for the trace's timings.
+    pub started: Instant,
+}
+
+/// How long closing the window waits for the session to say goodbye to the relay. The issue's
+/// promise is one second from the click to the exit.
+const GOODBYE: Duration = Duration::from_millis(900);
+
+/// Why the window could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error("cannot open the window: {0}")]
+    Window(#[from] tao::error::OsError),
+    #[error(transparent)]
+    Gl(#[from] super::gl::GlError),
+    #[error("cannot start a thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// What other threads send to the event loop.
+#[derive(Debug)]
+enum UserEvent {
+    Session(Event),
+    /// The [`Alarm`] went off.
+    Tick,
+    /// The file dialog, a drop, the clipboard or a stop signal.
+    Desktop(DesktopEvent),
+}
+
+/// Wakes the event loop at a given instant. tao's `ControlFlow::WaitUntil` does not on Linux
+/// (0.37.2 blocks in `gtk::main_iteration_do(true)` without a timer), so this thread does it.
+struct Alarm {
+    tx: std::sync::mpsc::Sender<Instant>,
+    set: Option<Instant>,
+}
+
+impl Alarm {
+    fn new(proxy: EventLoopProxy<UserEvent>) -> std::io::Result<Alarm> {
+        let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+        std::thread::Builder::new()
+            .name("lotse-ui-alarm".into())
+            .spawn(move || {
+                let mut next: Option<Instant> = None;
+                loop {
+                    let got = match next {
+                        None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                        Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+                    };
+                    match got {
+                        Ok(at) => next = Some(at),
+                        Err(RecvTimeoutError::Timeout) => {
+                            next = None;
+                            if proxy.send_event(UserEvent::Tick).is_err() {
+                                return;
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            })?;
+        Ok(Alarm { tx, set: None })
+    }
+
+    /// Makes sure the loop wakes at `at` (a later call replaces an earlier one).
+    fn wake_at(&mut self, at: Instant) {
+        if self.set != Some(at) {
+            self.set = Some(at);
+            let _ = self.tx.send(at);
+        }
+    }
+}
+
+/// The session's frontend: forwards every event to the window's event loop.
+struct Bridge(EventLoopProxy<UserEvent>);
+
+impl Frontend for Bridge {
+    fn notify(&self, event: Event) {
+        // Fails only when the window is gone, and then nobody is left to tell.
+        let _ = self.0.send_event(UserEvent::Session(event));
+    }
+}
+
+/// Opens the window and runs it until the program exits; never returns.
+pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
+    let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+    let mut state = State::new(options.lang, Instant::now());
+    state.downloads = options.settings.downloads.clone();
+    let window = WindowBuilder::new()
+        .with_title(&state.t().window_title)
+        .with_inner_size(LogicalSize::new(600.0, 700.0))
+        .with_min_inner_size(LogicalSize::new(460.0, 520.0))
+        // PLATFORM-NOTES: without these two GTK paints over the GL surface on the first frame.
+        .with_app_paintable(true)
+        .with_double_buffered(false)
+        .build(&event_loop)?;
+    let size = window.inner_size();
+    let gl = Gl::new(&window, [size.width, size.height])?;
+    let xid = match window.window_handle().map(|h| h.as_raw()) {
+        Ok(RawWindowHandle::Xlib(h)) => h.window,
+        Ok(RawWindowHandle::Xcb(h)) => u64::from(h.window.get()),
+        _ => 0,
+    };
+    let ctx = egui::Context::default();
+    screens::style(&ctx);
+    let desktop_proxy = event_loop.create_proxy();
+    let desktop = Desktop::new(&window, move |e| {
+        // Fails only when the loop is gone, and then nobody is left to tell.
+        let _ = desktop_proxy.send_event(UserEvent::Desktop(e));
+    });
+    let mut shell = Shell {
+        adapter: Adapter::new(window.scale_factor() as f32),
+        window,
+        desktop,
+        gl: Some(gl),
+        ctx,
+        state,
+        trace: Trace::from_env(options.started),
+        settings: Some(options.settings),
+        proxy: event_loop.create_proxy(),
+        alarm: Alarm::new(event_loop.create_proxy())?,
+        session: None,
+        quitting: None,
+        exit: None,
+        on_top: false,
+        raised_for: None,
+        title: String::new(),
+        xid,
+        next_repaint: None,
+        redraw_pending: true,
+    };
+    event_loop.run(move |event, _, flow| {
+        shell.on_event(event);
+        *flow = shell.control_flow();
+    })
+}
+
+struct Shell {
+    window: Window,
+    desktop: Desktop,
+    gl: Option<Gl>,
+    ctx: egui::Context,
+    adapter: Adapter,
+    state: State,
+    trace: Option<Trace>,
+    /// Taken when the person accepts the terms; until then nothing can connect.
+    settings: Option<Settings>,
+    proxy: EventLoopProxy<UserEvent>,
+    alarm: Alarm,
+    session: Option<(Handle, JoinHandle<()>)>,
+    /// Leaving: the exit code and the latest instant to exit at.
+    quitting: Option<(i32, Instant)>,
+    /// Exit now with this code.
+    exit: Option<i32>,
+    on_top: bool,
+    /// The prompt the window was last raised for.
+    raised_for: Option<lotse_proto::msg::RequestId>,
+    title: String,
+    xid: u64,
+    next_repaint: Option<Instant>,
+    /// A redraw was asked for and not yet drawn.
+    redraw_pending: bool,
+}
+
+impl Shell {
+    /// Asks for a frame. tao 0.37.2 on Linux does not wake its loop for a redraw requested
+    /// outside of event handling, so `control_flow` polls while one is pending.
+    fn redraw(&mut self) {
+        self.redraw_pending = true;
+        self.window.request_redraw();
+    }
+
+    fn on_event(&mut self, event: TaoEvent<'_, UserEvent>) {
+        match event {
+            TaoEvent::WindowEvent { event, .. } => match event {
+                WindowEvent::CloseRequested | WindowEvent::Destroyed => {
+                    self.leave("window closed", 0);
+                }
+                WindowEvent::Resized(size) => {
+                    if let Some(gl) = self.gl.as_mut() {
+                        gl.resize([size.width, size.height]);
+                    }
+                    self.redraw();
+                }
+                // Windows and macOS report drops through tao; Linux through `desktop`.
+                WindowEvent::DroppedFile(path) => self.send_files(vec![path]),
+                other => {
+                    if self.adapter.is_paste(&other) {
+                        self.desktop.request_paste();
+                    }
+                    if self.adapter.on_event(&other) {
+                        self.redraw();
+                    }
+                }
+            },
+            TaoEvent::UserEvent(UserEvent::Desktop(event)) => {
+                self.state.now = Instant::now();
+                match event {
+                    DesktopEvent::Picked(path) => {
+                        self.state.picking = false;
+                        self.send_files(path.into_iter().collect());
+                    }
+                    DesktopEvent::Dropped(paths) => self.send_files(paths),
+                    DesktopEvent::Paste(text) => self.adapter.paste(text),
+                    DesktopEvent::Stop => self.leave("the program was stopped", 0),
+                }
+                self.redraw();
+            }
+            TaoEvent::UserEvent(UserEvent::Session(event)) => {
+                let over = matches!(event, Event::Ended(_) | Event::Failed(_));
+                self.state.now = Instant::now();
+                self.state.apply(event);
+                if over && self.quitting.is_some() {
+                    self.finish_leaving();
+                }
+                self.redraw();
+            }
+            TaoEvent::UserEvent(UserEvent::Tick)
+            | TaoEvent::NewEvents(StartCause::ResumeTimeReached { .. }) => {}
+            TaoEvent::RedrawRequested(_) => {
+                self.redraw_pending = false;
+                if self.quitting.is_none() {
+                    self.frame();
+                }
+            }
+            TaoEvent::LoopDestroyed => {
+                if let Some(gl) = self.gl.as_mut() {
+                    gl.destroy();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn control_flow(&mut self) -> ControlFlow {
+        if let Some(code) = self.exit {
+            return ControlFlow::ExitWithCode(code);
+        }
+        if let Some((code, deadline)) = self.quitting {
+            if Instant::now() >= deadline {
+                // The close was sent when the session ended its loop; waiting longer would break
+                // the promise to be gone within a second.
+                return ControlFlow::ExitWithCode(code);
+            }
+            self.alarm.wake_at(deadline);
+            return ControlFlow::WaitUntil(deadline);
+        }
+        if self.next_repaint.is_some_and(|at| at <= Instant::now()) {
+            self.next_repaint = None;
+            self.redraw();
+        }
+        if self.redraw_pending {
+            return ControlFlow::Poll;
+        }
+        match self.next_repaint {
+            Some(at) => {
+                self.alarm.wake_at(at);
+                ControlFlow::WaitUntil(at)
+            }
+            None => ControlFlow::Wait,
+        }
+    }
+
+    /// Draws one frame, reports it to the trace, and carries out what the person asked for.
+    fn frame(&mut self) {
+        let Some(gl) = self.gl.as_mut() else { return };
+        let size = self.window.inner_size();
+        gl.resize([size.width, size.height]);
+        let (input, first_press) = self
+            .adapter
+            .take([size.width, size.height], gl.max_texture_side());
+        self.state.now = Instant::now();
+        self.state.input_since = first_press;
+        let state = &mut self.state;
+        let mut output = self.ctx.run_ui(input, |ui| screens::ui(state, ui));
+        let ppp = output.pixels_per_point;
+        let primitives = self.ctx.tessellate(output.shapes, ppp);
+        let clear = self.ctx.global_style().visuals.panel_fill;
+        if let Err(e) = gl.paint(clear, &primitives, ppp, &mut output.textures_delta) {
+            tracing::warn!("cannot show the frame: {e}");
+        }
+        self.window
+            .set_cursor_icon(cursor(output.platform_output.cursor_icon));
+        let delay = output
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .map(|v| v.repaint_delay)
+            .unwrap_or(Duration::MAX);
+        tracing::trace!(?delay, screen = self.state.screen, "frame");
+        self.next_repaint = if delay.is_zero() {
+            self.redraw();
+            None
+        } else {
+            Instant::now().checked_add(delay)
+        };
+        self.follow_state();
+        if let Some(trace) = self.trace.as_mut() {
+            trace.frame(&self.state, self.xid, self.on_top, ppp);
+        }
+        for intent in std::mem::take(&mut self.state.intents) {
+            self.act(intent);
+        }
+    }
+
+    /// Window properties that follow the state: title, on top while watched, raised for prompts.
+    fn follow_state(&mut self) {
+        let title = &self.state.t().window_title;
+        if *title != self.title {
+            self.window.set_title(title);
+            self.title = title.clone();
+        }
+        let on_top = self.state.someone_views();
+        if on_top != self.on_top {
+            self.window.set_always_on_top(on_top);
+            self.on_top = on_top;
+        }
+        let prompt = self.state.prompt().map(|p| p.request);
+        if prompt.is_some() && prompt != self.raised_for {
+            // A prompt must not wait unseen behind other windows.
+            self.window.set_focus();
+            self.window
+                .request_user_attention(Some(tao::window::UserAttentionType::Informational));
+        }
+        self.raised_for = prompt;
+    }
+
+    fn act(&mut self, intent: Intent) {
+        let handle = self.session.as_ref().map(|(h, _)| h);
+        match intent {
+            Intent::Accept => self.start_session(),
+            Intent::Decline => self.exit = Some(0),
+            Intent::Redeem(key) => {
+                if let Some(h) = handle {
+                    h.redeem(&key);
+                }
+            }
+            Intent::Answer { request, allow } => {
+                if let Some(h) = handle {
+                    h.answer(request, allow);
+                }
+            }
+            Intent::Revoke { rep, tier } => {
+                if let Some(h) = handle {
+                    h.revoke(rep, tier);
+                }
+            }
+            Intent::Chat(text) => {
+                if let Some(h) = handle {
+                    h.chat(&text);
+                }
+            }
+            Intent::PickFile => {
+                if self.state.can_send_files() && !self.state.picking {
+                    self.state.picking = true;
+                    let t = self.state.t();
+                    let texts = DialogTexts {
+                        title: &t.files_dialog_title,
+                        accept: &t.files_dialog_send,
+                        cancel: &t.files_dialog_cancel,
+                    };
+                    let home = std::env::var_os("HOME").map(PathBuf::from);
+                    self.desktop.pick_file(
+                        &self.window,
+                        &texts,
+                        home.as_deref().unwrap_or(std::path::Path::new("/")),
+                    );
+                    self.redraw();
+                }
+            }
+            Intent::CancelTransfer { rep, transfer } => {
+                if let Some(h) = handle {
+                    h.cancel_transfer(rep, transfer);
+                }
+            }
+            Intent::End => {
+                if let Some(h) = handle {
+                    h.end("the customer ended the session");
+                }
+            }
+            Intent::Leave => self.leave("the customer cancelled", 0),
+            Intent::Close => {
+                let failed = matches!(
+                    self.state.stage,
+                    Stage::Over {
+                        outcome: Outcome::Failed(_),
+                        ..
+                    }
+                );
+                self.leave("window closed", i32::from(failed));
+            }
+        }
+    }
+
+    /// Sends files the person picked or dropped: their own action is the consent. Only while
+    /// the session is live and no prompt is open; only regular files (a folder is refused with a
+    /// note, not sent).
+    fn send_files(&mut self, paths: Vec<PathBuf>) {
+        if !self.state.can_send_files() {
+            tracing::info!(
+                "not sending {} dropped file(s): no live session",
+                paths.len()
+            );
+            return;
+        }
+        let Some((handle, _)) = self.session.as_ref() else {
+            return;
+        };
+        for path in paths {
+            if path.is_file() {
+                self.state.file_notice = None;
+                handle.send_file(path);
+            } else {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.display().to_string());
+                self.state.file_notice = Some(super::state::FileNotice::NotAFile(name));
+            }
+        }
+        self.redraw();
+    }
+
+    /// The only place the network is started: after the person accepted the terms.
+    fn start_session(&mut self) {
+        let Some(settings) = self.settings.take() else {
+            return; // already started
+        };
+        let bridge: Arc<dyn Frontend> = Arc::new(Bridge(self.proxy.clone()));
+        // The monitor area is shared between the screen source and the injector.
+        let area = lotse_platform::input::AreaHandle::default();
+        let (injector, unavailable) = lotse_platform::input::system_injector(area);
+        if let Some(why) = unavailable {
+            tracing::warn!("remote control is not available: {why}");
+        }
+        let hooks = Hooks {
+            injector,
+            video: None,
+        };
+        self.state.stage = Stage::Connecting;
+        self.state.started = true;
+        match session::start(settings, bridge, hooks) {
+            Ok(s) => self.session = Some(s),
+            Err(e) => self
+                .state
+                .apply(Event::Failed(format!("cannot start the session: {e}"))),
+        }
+    }
+
+    /// Ends whatever runs with `reason` (the rep sees it) and exits with `code` once the session
+    /// has closed the connection, or after [`GOODBYE`] at the latest.
+    fn leave(&mut self, reason: &str, code: i32) {
+        if self.quitting.is_some() || self.exit.is_some() {
+            return;
+        }
+        match &self.session {
+            Some((handle, thread))
+                if !thread.is_finished() && !matches!(self.state.stage, Stage::Over { .. }) =>
+            {
+                handle.end(reason);
+                self.window.set_visible(false);
+                self.quitting = Some((code, Instant::now() + GOODBYE));
+            }
+            _ => {
+                self.quitting = Some((code, Instant::now()));
+                self.finish_leaving();
+            }
+        }
+    }
+
+    /// The session has said it is over: wait for its thread (it is about to return) and exit.
+    fn finish_leaving(&mut self) {
+        let Some((code, _)) = self.quitting else {
+            return;
+        };
+        if let Some((_, thread)) = self.session.take() {
+            let _ = thread.join();
+        }
+        self.exit = Some(code);
+    }
+}
+
+fn cursor(icon: egui::CursorIcon) -> tao::window::CursorIcon {
+    use tao::window::CursorIcon as C;
+    match icon {
+        egui::CursorIcon::PointingHand => C::Hand,
+        egui::CursorIcon::Text => C::Text,
+        egui::CursorIcon::NotAllowed => C::NotAllowed,
+        egui::CursorIcon::Wait | egui::CursorIcon::Progress => C::Progress,
+        _ => C::Default,
+    }
+}

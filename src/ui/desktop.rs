@@ -1,0 +1,178 @@
+//! What the window borrows from the desktop through GTK, which tao already runs on the main
+//! thread on Linux: the native file dialog, files dropped onto the window, the clipboard for
+//! pasting, and the stop signals (SIGINT, SIGTERM).
+//!
+//! Everything here runs on the main thread inside tao's GTK loop and reports through one
+//! callback, which the shell turns into an event of its own loop. Why not the `rfd` crate: its
+//! GTK backend starts a second GTK main loop on a thread of its own beside tao's (two threads
+//! driving one GTK is undefined), and its portal backend needs xdg-desktop-portal or zenity, which
+//! a plain X11 desktop does not have. `gtk::FileChooserNative` uses the portal where one is
+//! configured (sandboxes, `GTK_USE_PORTAL=1`) and GTK's own dialog elsewhere.
+
+use gtk::prelude::*;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use tao::platform::unix::WindowExtUnix;
+use tao::window::Window;
+
+/// What the desktop reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DesktopEvent {
+    /// The file dialog closed: the chosen file, or `None` if the person cancelled.
+    Picked(Option<PathBuf>),
+    /// Files were dropped onto the window.
+    Dropped(Vec<PathBuf>),
+    /// Text from the clipboard, asked for by [`Desktop::request_paste`].
+    Paste(String),
+    /// SIGINT or SIGTERM: the program is asked to stop.
+    Stop,
+}
+
+/// The texts of the file dialog, in the window's language.
+#[derive(Debug, Clone)]
+pub struct DialogTexts<'a> {
+    pub title: &'a str,
+    pub accept: &'a str,
+    pub cancel: &'a str,
+}
+
+type Report = Rc<dyn Fn(DesktopEvent)>;
+
+/// The desktop glue of one window.
+pub struct Desktop {
+    report: Report,
+    /// The open file dialog. GTK does not keep a native dialog alive by itself.
+    dialog: Rc<RefCell<Option<gtk::FileChooserNative>>>,
+}
+
+impl std::fmt::Debug for Desktop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desktop")
+            .field("dialog_open", &self.dialog.borrow().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Desktop {
+    /// Makes `window` a drop target for files and listens for the stop signals. Must be called
+    /// on the main thread after tao has built its event loop (which initialises GTK).
+    pub fn new(window: &Window, report: impl Fn(DesktopEvent) + 'static) -> Desktop {
+        let report: Report = Rc::new(report);
+        accept_drops(window, report.clone());
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            let report = report.clone();
+            // GLib turns the signal into a main-loop callback: nothing runs in signal context.
+            gtk::glib::unix_signal_add_local(signal, move || {
+                report(DesktopEvent::Stop);
+                gtk::glib::ControlFlow::Continue
+            });
+        }
+        Desktop {
+            report,
+            dialog: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    /// Opens the file dialog over `window`, starting in `start`; the answer comes as
+    /// [`DesktopEvent::Picked`]. The dialog is not modal: the window keeps working (a prompt that
+    /// arrives meanwhile can be answered) and stays the dialog's parent.
+    pub fn pick_file(&self, window: &Window, texts: &DialogTexts<'_>, start: &Path) {
+        if self.dialog.borrow().is_some() {
+            return;
+        }
+        let dialog = gtk::FileChooserNative::new(
+            Some(texts.title),
+            Some(window.gtk_window()),
+            gtk::FileChooserAction::Open,
+            Some(texts.accept),
+            Some(texts.cancel),
+        );
+        dialog.set_modal(false);
+        dialog.set_select_multiple(false);
+        dialog.set_local_only(true);
+        if start.is_dir() {
+            dialog.set_current_folder(start);
+        }
+        let report = self.report.clone();
+        let slot = self.dialog.clone();
+        dialog.connect_response(move |d, response| {
+            let path = if response == gtk::ResponseType::Accept {
+                d.filename()
+            } else {
+                None
+            };
+            d.destroy();
+            slot.borrow_mut().take();
+            report(DesktopEvent::Picked(path));
+        });
+        dialog.show();
+        *self.dialog.borrow_mut() = Some(dialog);
+    }
+
+    /// Asks for the clipboard's text; it comes as [`DesktopEvent::Paste`] if there is any.
+    pub fn request_paste(&self) {
+        let report = self.report.clone();
+        gtk::Clipboard::get(&gtk::gdk::SELECTION_CLIPBOARD).request_text(move |_, text| {
+            if let Some(text) = text.filter(|t| !t.is_empty()) {
+                report(DesktopEvent::Paste(text.to_owned()));
+            }
+        });
+    }
+}
+
+/// Files dragged from a file manager arrive as a `text/uri-list`; only local files count.
+/// tao 0.37 reports dropped files on Windows and macOS but not on Linux, hence this.
+fn accept_drops(window: &Window, report: Report) {
+    let gtk_window = window.gtk_window();
+    let targets = [gtk::TargetEntry::new(
+        "text/uri-list",
+        gtk::TargetFlags::OTHER_APP,
+        0,
+    )];
+    // No HIGHLIGHT: GTK would paint its drop highlight over the GL surface.
+    gtk_window.drag_dest_set(
+        gtk::DestDefaults::MOTION | gtk::DestDefaults::DROP,
+        &targets,
+        gtk::gdk::DragAction::COPY,
+    );
+    gtk_window.connect_drag_data_received(move |_, _, _, _, data, _, _| {
+        let paths = paths_of_uris(data.uris().iter().map(|u| u.as_str()));
+        if !paths.is_empty() {
+            report(DesktopEvent::Dropped(paths));
+        }
+    });
+}
+
+/// The local paths among `file://` URIs; others (http, smb, …) are left out.
+pub fn paths_of_uris<'a>(uris: impl Iterator<Item = &'a str>) -> Vec<PathBuf> {
+    uris.filter_map(|u| gtk::glib::filename_from_uri(u.trim()).ok())
+        .filter(|(_, host)| host.as_deref().is_none_or(|h| h == "localhost"))
+        .map(|(path, _)| path)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_file_uris_become_paths() {
+        let got = paths_of_uris(
+            [
+                "file:///home/carla/Bericht%20Q3.pdf",
+                "https://example.org/x",
+                "file:///tmp/a\r",
+                "file://fileserver/share/b",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            got,
+            vec![
+                PathBuf::from("/home/carla/Bericht Q3.pdf"),
+                PathBuf::from("/tmp/a")
+            ]
+        );
+    }
+}

@@ -1,0 +1,242 @@
+//! The screens: each is `fn ui(&mut State, &mut egui::Ui)`, drawing from the state and pushing
+//! [`Intent`](super::state::Intent)s; none touches the network or the window.
+
+mod ended;
+mod files;
+mod key;
+mod panel;
+mod prompt;
+mod terms;
+mod wait;
+
+use super::i18n::Lang;
+use super::state::{Stage, State};
+use egui::{Color32, RichText, Ui};
+
+/// Draws the whole window for one frame.
+pub fn ui(state: &mut State, ui: &mut Ui) {
+    state.widgets.clear();
+    state.intents.clear();
+    state.transfer_rows.clear();
+    egui::Panel::top("header")
+        .frame(
+            egui::Frame::new()
+                .fill(HEADER)
+                .inner_margin(egui::Margin::symmetric(18, 10)),
+        )
+        .show(ui, |ui| header(state, ui));
+    egui::CentralPanel::default()
+        .frame(
+            egui::Frame::new()
+                .fill(ui.visuals().panel_fill)
+                .inner_margin(egui::Margin::symmetric(24, 18)),
+        )
+        .show(ui, |ui| {
+            if state.prompt().is_some() {
+                state.screen = "prompt";
+                prompt::ui(state, ui);
+                return;
+            }
+            state.prompt_seen = None;
+            match &state.stage {
+                Stage::Terms => {
+                    state.screen = "terms";
+                    terms::ui(state, ui);
+                }
+                Stage::NeedKey { .. } => {
+                    state.screen = "key";
+                    key::ui(state, ui);
+                }
+                Stage::Connecting => {
+                    state.screen = "wait";
+                    wait::ui(state, ui);
+                }
+                Stage::Session(s) if s.phase == lotse_proto::customer::Phase::Live => {
+                    state.screen = "session";
+                    panel::ui(state, ui);
+                }
+                Stage::Session(_) => {
+                    state.screen = "wait";
+                    wait::ui(state, ui);
+                }
+                Stage::Over { .. } => {
+                    state.screen = "ended";
+                    ended::ui(state, ui);
+                }
+            }
+        });
+    focus_ring(state, ui);
+}
+
+/// A clear ring around the widget with the keyboard focus (the buttons' own colours would
+/// otherwise hide egui's focus stroke).
+fn focus_ring(state: &State, ui: &Ui) {
+    let Some(w) = state.widgets.iter().find(|w| w.focused) else {
+        return;
+    };
+    let painter = ui.ctx().layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::unique("focus-ring"),
+    ));
+    painter.rect_stroke(
+        w.rect.expand(3.0),
+        egui::CornerRadius::same(8),
+        egui::Stroke::new(2.0, ACCENT),
+        egui::StrokeKind::Outside,
+    );
+}
+
+/// Sets fonts, sizes and colours once: calm, light, large enough to read without glasses.
+pub fn style(ctx: &egui::Context) {
+    use egui::{FontFamily, FontId, TextStyle};
+    ctx.set_theme(egui::ThemePreference::Light);
+    ctx.all_styles_mut(|s| {
+        s.visuals = egui::Visuals::light();
+        s.text_styles = [
+            (
+                TextStyle::Heading,
+                FontId::new(22.0, FontFamily::Proportional),
+            ),
+            (TextStyle::Body, FontId::new(15.0, FontFamily::Proportional)),
+            (
+                TextStyle::Button,
+                FontId::new(15.0, FontFamily::Proportional),
+            ),
+            (
+                TextStyle::Small,
+                FontId::new(12.5, FontFamily::Proportional),
+            ),
+            (
+                TextStyle::Monospace,
+                FontId::new(15.0, FontFamily::Monospace),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        s.spacing.item_spacing = egui::vec2(10.0, 10.0);
+        s.spacing.button_padding = egui::vec2(16.0, 8.0);
+        s.spacing.interact_size.y = 34.0;
+        s.visuals.widgets.inactive.corner_radius = egui::CornerRadius::same(6);
+        s.visuals.widgets.hovered.corner_radius = egui::CornerRadius::same(6);
+        s.visuals.widgets.active.corner_radius = egui::CornerRadius::same(6);
+        s.visuals.widgets.noninteractive.corner_radius = egui::CornerRadius::same(6);
+        s.visuals.panel_fill = Color32::from_rgb(0xf7, 0xf8, 0xfa);
+        s.visuals.extreme_bg_color = Color32::WHITE;
+        // A clearly visible keyboard focus ring.
+        s.visuals.selection.stroke = egui::Stroke::new(2.0, ACCENT);
+    });
+}
+
+/// The header's background.
+const HEADER: Color32 = Color32::from_rgb(0x1f, 0x3a, 0x5f);
+/// The colour of the one action a screen suggests.
+pub(crate) const ACCENT: Color32 = Color32::from_rgb(0x1f, 0x5f, 0xa8);
+/// For warnings that matter (someone sees the screen).
+pub(crate) const NOTICE_BG: Color32 = Color32::from_rgb(0xfd, 0xf1, 0xd8);
+pub(crate) const NOTICE_FG: Color32 = Color32::from_rgb(0x6b, 0x45, 0x00);
+pub(crate) const ERROR_FG: Color32 = Color32::from_rgb(0x9b, 0x1c, 0x1c);
+pub(crate) const WEAK: Color32 = Color32::from_rgb(0x55, 0x5f, 0x6d);
+
+fn header(state: &mut State, ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new("Lotse")
+                .color(Color32::WHITE)
+                .strong()
+                .size(19.0),
+        );
+        ui.label(
+            RichText::new(&state.t().header)
+                .color(Color32::from_rgb(0xc8, 0xd6, 0xe8))
+                .size(15.0),
+        );
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            // Right to left: the last language is drawn first.
+            for lang in [Lang::En, Lang::De] {
+                let current = state.lang == lang;
+                let text = RichText::new(lang.own_name()).size(13.5).color(if current {
+                    Color32::WHITE
+                } else {
+                    Color32::from_rgb(0xc8, 0xd6, 0xe8)
+                });
+                let button = egui::Button::new(if current { text.underline() } else { text })
+                    .frame(false)
+                    .min_size(egui::vec2(0.0, 26.0));
+                let r = ui.add(button);
+                state.track(format!("lang.{}", lang.code()), &r);
+                if r.clicked() {
+                    state.lang = lang;
+                    ui.ctx().request_repaint();
+                }
+            }
+        });
+    });
+}
+
+/// A button for the action a screen suggests.
+pub(crate) fn primary(text: &str) -> egui::Button<'static> {
+    egui::Button::new(
+        RichText::new(text.to_owned())
+            .color(Color32::WHITE)
+            .strong(),
+    )
+    .fill(ACCENT)
+    .min_size(egui::vec2(BUTTON_WIDTH, 38.0))
+}
+
+/// A button for the other choice.
+pub(crate) fn secondary(text: &str) -> egui::Button<'static> {
+    egui::Button::new(RichText::new(text.to_owned()))
+        .fill(Color32::WHITE)
+        .stroke(egui::Stroke::new(1.0, Color32::from_rgb(0xb8, 0xc0, 0xcc)))
+        .min_size(egui::vec2(BUTTON_WIDTH, 38.0))
+}
+
+/// A calm "still working" sign: three dots, one lit, moving on every 0.6 s. Unlike a spinner it
+/// repaints less than twice a second, so a window that waits for minutes stays near 0 % CPU.
+pub(crate) fn progress(ui: &mut Ui) {
+    const STEP: f64 = 0.6;
+    let time = ui.input(|i| i.time);
+    let lit = ((time / STEP) as u64 % 3) as usize;
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(60.0, 16.0), egui::Sense::hover());
+    for i in 0..3 {
+        let centre = rect.left_center() + egui::vec2(8.0 + 20.0 * i as f32, 0.0);
+        let colour = if i == lit {
+            ACCENT
+        } else {
+            Color32::from_rgb(0xc5, 0xcf, 0xdb)
+        };
+        ui.painter().circle_filled(centre, 5.0, colour);
+    }
+    let next = STEP - time % STEP;
+    ui.ctx()
+        .request_repaint_after(std::time::Duration::from_secs_f64(next.max(0.01)));
+}
+
+/// Width of every button in a [`button_row`].
+pub(crate) const BUTTON_WIDTH: f32 = 170.0;
+
+/// Lays out `n` buttons of [`BUTTON_WIDTH`] flush right, added left to right: so the keyboard's
+/// Tab order is the reading order (the safe choice first, the suggested one last).
+pub(crate) fn button_row<R>(ui: &mut Ui, n: usize, add: impl FnOnce(&mut Ui) -> R) -> R {
+    ui.horizontal(|ui| {
+        let used =
+            n as f32 * BUTTON_WIDTH + (n.saturating_sub(1)) as f32 * ui.spacing().item_spacing.x;
+        ui.add_space((ui.available_width() - used).max(0.0));
+        add(ui)
+    })
+    .inner
+}
+
+/// A heading in the screens' style.
+pub(crate) fn title(ui: &mut Ui, text: &str) {
+    ui.label(
+        RichText::new(text)
+            .heading()
+            .color(Color32::from_rgb(0x16, 0x20, 0x2c)),
+    );
+    ui.add_space(4.0);
+}
+
+#[cfg(test)]
+mod tests;

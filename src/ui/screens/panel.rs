@@ -1,0 +1,147 @@
+//! The session panel: who is connected, what each may do (each revocable with one click), files
+//! (see `files`), the chat, and "End session".
+
+use super::{BUTTON_WIDTH, ERROR_FG, NOTICE_BG, NOTICE_FG, WEAK, button_row, secondary};
+use crate::ui::i18n::fill;
+use crate::ui::state::{Intent, Stage, State};
+use egui::{Color32, RichText, Ui};
+use lotse_proto::Tier;
+
+/// Room kept below the chat history for the input line and "End session".
+const FOOTER: f32 = 112.0;
+
+pub fn ui(state: &mut State, ui: &mut Ui) {
+    let t = state.t();
+    let Stage::Session(snapshot) = &state.stage else {
+        return;
+    };
+    let reps = snapshot.reps.clone();
+
+    for rep in reps.iter().filter(|r| r.grants.contains(Tier::View)) {
+        egui::Frame::new()
+            .fill(NOTICE_BG)
+            .corner_radius(6)
+            .inner_margin(egui::Margin::symmetric(12, 8))
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.label(
+                    RichText::new(fill(&t.session_viewing, &[("rep", &rep.name)]))
+                        .color(NOTICE_FG)
+                        .strong(),
+                );
+            });
+    }
+
+    ui.label(RichText::new(&t.session_connected).small().color(WEAK));
+    for (index, rep) in reps.iter().enumerate() {
+        ui.label(RichText::new(&rep.name).size(18.0).strong());
+        if rep.grants.is_empty() {
+            ui.label(RichText::new(&t.session_nothing).color(WEAK));
+            continue;
+        }
+        ui.label(RichText::new(&t.session_may).color(WEAK));
+        for tier in rep.grants.iter() {
+            ui.horizontal(|ui| {
+                ui.add_space(6.0);
+                let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                ui.painter()
+                    .circle_filled(dot.center(), 4.0, Color32::from_rgb(0x2e, 0x8b, 0x57));
+                ui.label(t.grant_name(tier));
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let r = ui.add(
+                        egui::Button::new(RichText::new(&t.session_revoke).color(ERROR_FG))
+                            .fill(Color32::WHITE)
+                            .stroke(egui::Stroke::new(1.0, Color32::from_rgb(0xd9, 0xb3, 0xb3)))
+                            .min_size(egui::vec2(110.0, 30.0)),
+                    );
+                    // The first rep's buttons have the short ids the tests know.
+                    let id = if index == 0 {
+                        format!("session.revoke.{tier}")
+                    } else {
+                        format!("session.revoke.{tier}.{index}")
+                    };
+                    state.track(id, &r);
+                    if r.clicked() {
+                        state.intents.push(Intent::Revoke { rep: rep.id, tier });
+                    }
+                });
+            });
+        }
+    }
+
+    ui.add_space(6.0);
+    ui.separator();
+    super::files::section(state, ui);
+    ui.add_space(4.0);
+    ui.separator();
+    ui.label(RichText::new(&t.session_chat).strong());
+    chat(state, ui);
+    ui.add_space(6.0);
+    button_row(ui, 1, |ui| {
+        let end = ui.add(
+            egui::Button::new(RichText::new(&t.session_end).color(Color32::WHITE).strong())
+                .fill(Color32::from_rgb(0xa8, 0x2a, 0x2a))
+                .min_size(egui::vec2(BUTTON_WIDTH, 38.0)),
+        );
+        state.track("session.end", &end);
+        if end.clicked() {
+            state.intents.push(Intent::End);
+        }
+    });
+}
+
+fn chat(state: &mut State, ui: &mut Ui) {
+    let t = state.t();
+    let max = (ui.available_height() - FOOTER).max(60.0);
+    egui::Frame::new()
+        .fill(Color32::WHITE)
+        .stroke(egui::Stroke::new(1.0, Color32::from_rgb(0xdd, 0xe1, 0xe6)))
+        .corner_radius(6)
+        .inner_margin(10)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .max_height(max)
+                .min_scrolled_height(max)
+                .auto_shrink([false, false])
+                .stick_to_bottom(true)
+                .show(ui, |ui| {
+                    if state.chat.is_empty() {
+                        ui.label(RichText::new(&t.session_chat_empty).color(WEAK));
+                    }
+                    for entry in &state.chat {
+                        let from = if entry.line.mine {
+                            t.session_me.as_str()
+                        } else {
+                            entry.line.from.as_str()
+                        };
+                        ui.label(
+                            RichText::new(format!("{from} · {}", entry.time))
+                                .small()
+                                .strong()
+                                .color(if entry.line.mine { WEAK } else { super::ACCENT }),
+                        );
+                        ui.label(&entry.line.text);
+                        ui.add_space(2.0);
+                    }
+                });
+        });
+    ui.horizontal(|ui| {
+        let send_width = 110.0;
+        let field = ui.add(
+            egui::TextEdit::singleline(&mut state.chat_input)
+                .hint_text(&t.session_chat_hint)
+                .desired_width(ui.available_width() - send_width - ui.spacing().item_spacing.x)
+                .char_limit(2000),
+        );
+        let send = ui.add(secondary(&t.session_chat_send).min_size(egui::vec2(send_width, 34.0)));
+        state.track("session.chat.input", &field);
+        state.track("session.chat.send", &send);
+        let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let text = state.chat_input.trim().to_owned();
+        if (send.clicked() || enter) && !text.is_empty() {
+            state.intents.push(Intent::Chat(text));
+            state.chat_input.clear();
+            field.request_focus();
+        }
+    });
+}

@@ -1,0 +1,543 @@
+//! The screens driven headless: real egui frames with synthetic pointer and key events, a
+//! virtual clock, and assertions on the intents they produce.
+
+use super::ui;
+use crate::session::{Event, Snapshot};
+use crate::transfer::{TransferState, TransferStatus};
+use crate::ui::i18n::Lang;
+use crate::ui::state::{Intent, Stage, State};
+use egui::{Event as E, Key, Modifiers, PointerButton, Pos2, RawInput, Rect};
+use lotse_proto::customer::{Phase, Prompt, Rep};
+use lotse_proto::msg::EndReason;
+use lotse_proto::{Tier, TierSet};
+use std::time::{Duration, Instant};
+
+struct Harness {
+    ctx: egui::Context,
+    state: State,
+    t0: Instant,
+}
+
+impl Harness {
+    fn new(lang: Lang) -> Harness {
+        let ctx = egui::Context::default();
+        super::style(&ctx);
+        let t0 = Instant::now();
+        let mut h = Harness {
+            ctx,
+            state: State::new(lang, t0),
+            t0,
+        };
+        h.frame(0, vec![]); // fonts and layout
+        h
+    }
+
+    fn live(tiers: &[Tier], prompt: Option<Tier>) -> Harness {
+        let mut h = Harness::new(Lang::En);
+        h.state.apply(Event::Changed(snapshot(&h, tiers, prompt)));
+        h
+    }
+
+    /// Draws a frame at `ms` after t0 with these events (received at that time); returns the
+    /// intents of the frame.
+    fn frame(&mut self, ms: u64, events: Vec<E>) -> Vec<Intent> {
+        let at = self.t0 + Duration::from_millis(ms);
+        let since = (!events.is_empty()).then_some(at);
+        self.frame_received(ms, events, since)
+    }
+
+    fn frame_received(&mut self, ms: u64, events: Vec<E>, since: Option<Instant>) -> Vec<Intent> {
+        let input = RawInput {
+            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, egui::vec2(600.0, 700.0))),
+            time: Some(ms as f64 / 1000.0),
+            events,
+            focused: true,
+            ..RawInput::default()
+        };
+        self.state.now = self.t0 + Duration::from_millis(ms);
+        self.state.input_since = since;
+        let state = &mut self.state;
+        self.ctx
+            .run_ui(input, |ui_| ui(state, ui_))
+            .drop_without_applying_deltas();
+        self.state.intents.clone()
+    }
+
+    fn rect(&self, id: &str) -> Rect {
+        self.state
+            .widgets
+            .iter()
+            .find(|w| w.id == id)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no widget {id} on {}: {:?}",
+                    self.state.screen, self.state.widgets
+                )
+            })
+            .rect
+    }
+
+    fn enabled(&self, id: &str) -> bool {
+        self.state.widgets.iter().any(|w| w.id == id && w.enabled)
+    }
+
+    /// Moves, presses and releases over `id`, starting at `ms`; returns all intents.
+    fn click(&mut self, id: &str, ms: u64) -> Vec<Intent> {
+        let pos = self.rect(id).center();
+        let button = |pressed| E::PointerButton {
+            pos,
+            button: PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        };
+        let mut out = self.frame(ms, vec![E::PointerMoved(pos)]);
+        out.extend(self.frame(ms + 5, vec![button(true)]));
+        out.extend(self.frame(ms + 10, vec![button(false)]));
+        out
+    }
+
+    fn key(&mut self, key: Key, ms: u64, modifiers: Modifiers) -> Vec<Intent> {
+        let ev = |pressed| E::Key {
+            key,
+            physical_key: None,
+            pressed,
+            repeat: false,
+            modifiers,
+        };
+        let mut out = self.frame(ms, vec![ev(true)]);
+        out.extend(self.frame(ms + 5, vec![ev(false)]));
+        out
+    }
+}
+
+fn snapshot(h: &Harness, tiers: &[Tier], prompt: Option<Tier>) -> Snapshot {
+    Snapshot {
+        phase: Phase::Live,
+        reps: vec![Rep {
+            id: 7,
+            name: "Ann Weber".into(),
+            grants: tiers.iter().copied().collect::<TierSet>(),
+        }],
+        prompts: prompt
+            .map(|tier| Prompt {
+                request: 1,
+                rep: 7,
+                rep_name: "Ann Weber".into(),
+                tier,
+                opened: h.t0,
+                file: None,
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn answers(intents: &[Intent]) -> Vec<bool> {
+    intents
+        .iter()
+        .filter_map(|i| match i {
+            Intent::Answer { allow, .. } => Some(*allow),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn terms_accept_and_decline_and_full_text() {
+    let mut h = Harness::new(Lang::De);
+    assert_eq!(h.state.screen, "terms");
+    let before = h.rect("terms.accept");
+    assert!(h.click("terms.full", 100).is_empty());
+    h.frame(200, vec![]);
+    assert!(h.state.show_full_terms);
+    assert!(
+        h.rect("terms.accept").min.y > before.min.y,
+        "the full text pushes the buttons down"
+    );
+    assert_eq!(h.click("terms.accept", 300), vec![Intent::Accept]);
+    let mut h = Harness::new(Lang::En);
+    assert_eq!(h.click("terms.decline", 100), vec![Intent::Decline]);
+    let mut h = Harness::new(Lang::En);
+    assert_eq!(
+        h.key(Key::Escape, 100, Modifiers::NONE),
+        vec![Intent::Decline]
+    );
+}
+
+#[test]
+fn language_switches_in_the_window() {
+    let mut h = Harness::new(Lang::En);
+    h.click("lang.de", 100);
+    assert_eq!(h.state.lang, Lang::De);
+    h.click("lang.en", 200);
+    assert_eq!(h.state.lang, Lang::En);
+}
+
+#[test]
+fn prompt_ignores_clicks_until_armed_then_allows() {
+    let mut h = Harness::live(&[], Some(Tier::View));
+    h.frame(1000, vec![]); // first drawn at 1000 ms
+    assert_eq!(h.state.screen, "prompt");
+    assert!(!h.enabled("prompt.allow") && !h.enabled("prompt.deny"));
+    assert!(answers(&h.click("prompt.allow", 1100)).is_empty());
+    assert!(answers(&h.click("prompt.deny", 1300)).is_empty());
+    assert!(answers(&h.key(Key::Escape, 1400, Modifiers::NONE)).is_empty());
+    h.frame(1500, vec![]);
+    assert!(h.enabled("prompt.allow"));
+    assert_eq!(answers(&h.click("prompt.allow", 1600)), vec![true]);
+    // Answered: the prompt is gone at once, before the driver's next snapshot.
+    h.frame(1700, vec![]);
+    assert_eq!(h.state.screen, "session");
+}
+
+#[test]
+fn input_that_arrived_before_arming_is_ignored_even_if_drawn_late() {
+    let mut h = Harness::live(&[], Some(Tier::View));
+    h.frame(0, vec![]);
+    h.frame(600, vec![E::PointerMoved(h.rect("prompt.allow").center())]);
+    let pos = h.rect("prompt.allow").center();
+    let press = |pressed| E::PointerButton {
+        pos,
+        button: PointerButton::Primary,
+        pressed,
+        modifiers: Modifiers::NONE,
+    };
+    let early = Some(h.t0 + Duration::from_millis(450));
+    h.frame_received(610, vec![press(true)], early);
+    let out = h.frame_received(620, vec![press(false)], early);
+    assert!(answers(&out).is_empty(), "{out:?}");
+}
+
+#[test]
+fn prompt_focus_starts_on_deny_and_escape_denies() {
+    let mut h = Harness::live(&[], Some(Tier::View));
+    h.frame(0, vec![]);
+    assert!(answers(&h.key(Key::Enter, 100, Modifiers::NONE)).is_empty());
+    h.frame(600, vec![]);
+    h.frame(620, vec![]);
+    // Enter activates the focused button: it must be Deny.
+    assert_eq!(
+        answers(&h.key(Key::Enter, 700, Modifiers::NONE)),
+        vec![false]
+    );
+
+    let mut h = Harness::live(&[], Some(Tier::Control));
+    h.frame(0, vec![]);
+    h.frame(600, vec![]);
+    assert_eq!(
+        answers(&h.key(Key::Escape, 700, Modifiers::NONE)),
+        vec![false]
+    );
+
+    // Tab moves from Deny to Allow; Space then allows.
+    let mut h = Harness::live(&[], Some(Tier::View));
+    h.frame(0, vec![]);
+    h.frame(600, vec![]);
+    h.frame(620, vec![]);
+    assert!(h.key(Key::Tab, 700, Modifiers::NONE).is_empty());
+    assert_eq!(
+        answers(&h.key(Key::Space, 800, Modifiers::NONE)),
+        vec![true]
+    );
+}
+
+#[test]
+fn every_new_prompt_arms_afresh() {
+    let mut h = Harness::live(&[], Some(Tier::View));
+    h.frame(0, vec![]);
+    assert_eq!(answers(&h.click("prompt.allow", 600)), vec![true]);
+    let mut next = snapshot(&h, &[Tier::View], Some(Tier::Control));
+    next.prompts[0].request = 2;
+    h.state.apply(Event::Changed(next));
+    h.frame(700, vec![]);
+    assert_eq!(h.state.screen, "prompt");
+    assert!(
+        answers(&h.click("prompt.allow", 800)).is_empty(),
+        "armed from 700 ms"
+    );
+    assert_eq!(answers(&h.click("prompt.allow", 1300)), vec![true]);
+}
+
+#[test]
+fn session_panel_revokes_with_one_click_and_sends_chat() {
+    let mut h = Harness::live(&[Tier::View, Tier::Control], None);
+    h.frame(10, vec![]);
+    assert_eq!(h.state.screen, "session");
+    assert!(h.state.someone_views());
+    assert_eq!(
+        h.click("session.revoke.control", 100),
+        vec![Intent::Revoke {
+            rep: 7,
+            tier: Tier::Control
+        }]
+    );
+    h.click("session.chat.input", 200);
+    h.frame(300, vec![E::Text("Hallo, ich bin da".into())]);
+    let out = h.key(Key::Enter, 400, Modifiers::NONE);
+    assert_eq!(out, vec![Intent::Chat("Hallo, ich bin da".into())]);
+    assert!(h.state.chat_input.is_empty());
+    assert_eq!(h.click("session.end", 500), vec![Intent::End]);
+}
+
+#[test]
+fn key_screen_redeems_digits_and_shows_the_rejection() {
+    let mut h = Harness::new(Lang::En);
+    h.state.stage = Stage::Connecting;
+    h.state.apply(Event::NeedKey { rejected: None });
+    h.frame(10, vec![]);
+    assert_eq!(h.state.screen, "key");
+    assert!(!h.enabled("key.connect"), "nothing typed yet");
+    h.frame(20, vec![E::Text("123 456-789".into())]);
+    assert_eq!(
+        h.click("key.connect", 100),
+        vec![Intent::Redeem("123456789".into())]
+    );
+    h.frame(200, vec![]);
+    assert!(!h.enabled("key.connect"), "checking");
+    h.state.apply(Event::NeedKey {
+        rejected: Some(lotse_proto::msg::KeyRejection::Expired),
+    });
+    h.frame(300, vec![]);
+    assert!(h.state.key_input.is_empty());
+    assert_eq!(h.click("key.cancel", 400), vec![Intent::Leave]);
+}
+
+#[test]
+fn ended_screen_says_why_and_closes_by_itself() {
+    let mut h = Harness::live(&[Tier::View], None);
+    h.state.apply(Event::Ended(EndReason::Rep("done".into())));
+    h.frame(10, vec![]);
+    assert_eq!(h.state.screen, "ended");
+    assert!(!h.state.someone_views());
+    assert!(h.frame(5_000, vec![]).is_empty());
+    assert_eq!(h.frame(16_000, vec![]), vec![Intent::Close]);
+    // A later event cannot replace the first reason.
+    h.state.apply(Event::Ended(EndReason::PeerLost));
+    assert!(matches!(&h.state.stage, Stage::Over { .. }));
+}
+
+#[test]
+fn waiting_screen_shows_queue_and_cancels() {
+    let mut h = Harness::new(Lang::De);
+    h.state.apply(Event::Changed(Snapshot {
+        phase: Phase::Queued {
+            rep_name: "Ann Weber".into(),
+            position: Some(2),
+        },
+        reps: vec![],
+        prompts: vec![],
+    }));
+    h.frame(10, vec![]);
+    assert_eq!(h.state.screen, "wait");
+    assert_eq!(h.click("wait.cancel", 100), vec![Intent::Leave]);
+}
+
+fn file_offer(h: &Harness, request: u32, name: &str, size: u64) -> Snapshot {
+    let mut s = snapshot(h, &[Tier::Files], Some(Tier::Files));
+    s.prompts[0].request = request;
+    s.prompts[0].file = Some(lotse_proto::customer::FileOffer {
+        transfer: 3,
+        name: name.into(),
+        size,
+    });
+    s
+}
+
+fn status(rep: Option<u64>, transfer: u32, done: u64, state: TransferState) -> TransferStatus {
+    TransferStatus {
+        rep,
+        transfer,
+        name: format!("file-{transfer}.pdf"),
+        size: 10_000_000,
+        done,
+        elapsed: Duration::from_secs(2),
+        state,
+    }
+}
+
+fn widget_ids(h: &Harness) -> Vec<String> {
+    h.state.widgets.iter().map(|w| w.id.clone()).collect()
+}
+
+#[test]
+fn file_prompt_arms_like_a_tier_prompt_and_saves() {
+    let mut h = Harness::new(Lang::De);
+    h.state.downloads = "/home/carla/Downloads".into();
+    h.state
+        .apply(Event::Changed(file_offer(&h, 9, "Bericht.pdf", 2_400_000)));
+    h.frame(1000, vec![]);
+    assert_eq!(h.state.screen, "prompt");
+    let ids = widget_ids(&h);
+    assert!(ids.contains(&"prompt.save".into()) && ids.contains(&"prompt.reject".into()));
+    assert!(!ids.contains(&"prompt.allow".into()), "{ids:?}");
+    assert!(!h.enabled("prompt.save") && !h.enabled("prompt.reject"));
+    assert!(answers(&h.click("prompt.save", 1100)).is_empty());
+    assert!(answers(&h.key(Key::Escape, 1300, Modifiers::NONE)).is_empty());
+    h.frame(1500, vec![]);
+    assert!(h.enabled("prompt.save"));
+    let out = h.click("prompt.save", 1600);
+    assert_eq!(
+        out,
+        vec![Intent::Answer {
+            request: 9,
+            allow: true
+        }]
+    );
+    h.frame(1700, vec![]);
+    assert_eq!(h.state.screen, "session");
+}
+
+#[test]
+fn file_prompt_focus_starts_on_reject_and_escape_rejects() {
+    // Enter on the first focus rejects: the focus was on Reject, never on Save.
+    let mut h = Harness::new(Lang::En);
+    h.state
+        .apply(Event::Changed(file_offer(&h, 4, "setup.sh", 812)));
+    h.frame(0, vec![]);
+    h.frame(600, vec![]);
+    h.frame(620, vec![]);
+    let focused: Vec<_> = h.state.widgets.iter().filter(|w| w.focused).collect();
+    assert_eq!(focused.len(), 1);
+    assert_eq!(focused[0].id, "prompt.reject");
+    assert_eq!(
+        answers(&h.key(Key::Enter, 700, Modifiers::NONE)),
+        vec![false]
+    );
+
+    let mut h = Harness::new(Lang::En);
+    h.state
+        .apply(Event::Changed(file_offer(&h, 5, "setup.sh", 812)));
+    h.frame(0, vec![]);
+    h.frame(600, vec![]);
+    assert_eq!(
+        answers(&h.key(Key::Escape, 700, Modifiers::NONE)),
+        vec![false]
+    );
+}
+
+#[test]
+fn running_transfers_show_a_bar_and_cancel_and_the_cancel_sticks() {
+    let mut h = Harness::live(&[Tier::Files], None);
+    h.state.apply(Event::Transfer(status(
+        Some(7),
+        1,
+        2_500_000,
+        TransferState::Running,
+    )));
+    h.state
+        .apply(Event::Transfer(status(None, 1, 0, TransferState::Running)));
+    h.frame(10, vec![]);
+    assert_eq!(h.state.screen, "session");
+    let bars: Vec<_> = h.state.transfer_rows.clone();
+    assert_eq!(bars.len(), 2);
+    assert!(bars.iter().all(|(_, bar)| bar.is_some()), "{bars:?}");
+    assert!(h.enabled("session.transfer.cancel.0") && h.enabled("session.transfer.cancel.1"));
+    assert_eq!(
+        h.click("session.transfer.cancel.0", 100),
+        vec![Intent::CancelTransfer {
+            rep: Some(7),
+            transfer: 1
+        }]
+    );
+    h.frame(200, vec![]);
+    assert!(
+        !widget_ids(&h).contains(&"session.transfer.cancel.0".into()),
+        "a cancelled transfer has no Cancel"
+    );
+    // A progress report that was on its way does not bring it back; the final word does stand.
+    h.state.apply(Event::Transfer(status(
+        Some(7),
+        1,
+        3_000_000,
+        TransferState::Running,
+    )));
+    assert_eq!(
+        h.state.transfers[0].state,
+        TransferState::Failed(crate::ui::state::CANCELLED.into())
+    );
+    // The other row, the person's own file, can still be cancelled.
+    assert_eq!(
+        h.click("session.transfer.cancel.1", 300),
+        vec![Intent::CancelTransfer {
+            rep: None,
+            transfer: 1
+        }]
+    );
+}
+
+#[test]
+fn finished_transfers_say_where_and_why_without_cancel() {
+    let mut h = Harness::live(&[Tier::Files], None);
+    h.state.apply(Event::Transfer(status(
+        Some(7),
+        1,
+        10_000_000,
+        TransferState::Done(Some("/home/carla/Downloads/file-1.pdf".into())),
+    )));
+    h.state.apply(Event::Transfer(status(
+        None,
+        2,
+        0,
+        TransferState::Failed("the file is too large".into()),
+    )));
+    h.frame(10, vec![]);
+    assert_eq!(h.state.transfer_rows, vec![(0, None), (1, None)]);
+    assert!(
+        !widget_ids(&h)
+            .iter()
+            .any(|id| id.starts_with("session.transfer.cancel"))
+    );
+}
+
+#[test]
+fn send_file_asks_for_the_dialog_once() {
+    let mut h = Harness::live(&[], None);
+    h.frame(10, vec![]);
+    assert!(h.state.can_send_files());
+    assert_eq!(h.click("session.send_file", 100), vec![Intent::PickFile]);
+    h.state.picking = true;
+    h.frame(200, vec![]);
+    assert!(!h.enabled("session.send_file"), "the dialog is open");
+    // No sending while a prompt is open.
+    let mut h = Harness::live(&[], Some(Tier::View));
+    h.frame(10, vec![]);
+    assert!(!h.state.can_send_files());
+}
+
+#[test]
+fn at_most_three_rows_running_first() {
+    let done = |i| status(None, i, 1, TransferState::Done(None));
+    let run = |i| status(None, i, 1, TransferState::Running);
+    let list = vec![run(1), done(2), done(3), done(4), run(5)];
+    assert_eq!(super::files::shown_rows(&list), vec![0, 3, 4]);
+    let list = vec![done(1), done(2), done(3), done(4)];
+    assert_eq!(super::files::shown_rows(&list), vec![1, 2, 3]);
+}
+
+#[test]
+fn sizes_rates_and_time_left_read_naturally_in_both_languages() {
+    use super::files::{human_size, progress_text, time_left};
+    let en = Lang::En.strings();
+    let de = Lang::De.strings();
+    assert_eq!(human_size(532, en), "532 bytes");
+    assert_eq!(human_size(532, de), "532 Byte");
+    assert_eq!(human_size(1_400_000, en), "1.4 MB");
+    assert_eq!(human_size(1_400_000, de), "1,4 MB");
+    assert_eq!(human_size(250_000_000, en), "250 MB");
+    assert_eq!(human_size(999_999, en), "1.0 MB");
+    assert_eq!(human_size(209_715_200, en), "210 MB");
+    assert_eq!(time_left(Duration::from_millis(8_200), en), "9 s left");
+    assert_eq!(time_left(Duration::from_secs(150), de), "noch etwa 3 min");
+    assert_eq!(time_left(Duration::from_secs(7_000), en), "about 2 h left");
+    let s = status(Some(7), 1, 4_000_000, TransferState::Running);
+    assert_eq!(
+        progress_text(&s, en),
+        "4.0 MB of 10.0 MB · 2.0 MB/s · 3 s left"
+    );
+    assert_eq!(
+        progress_text(&s, de),
+        "4,0 MB von 10,0 MB · 2,0 MB/s · noch 3 s"
+    );
+    let s = status(Some(7), 1, 0, TransferState::Running);
+    assert_eq!(progress_text(&s, en), "Starting…");
+}

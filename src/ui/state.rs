@@ -1,0 +1,342 @@
+//! What the window knows, and what the person asked for.
+//!
+//! [`State`] is everything the screens draw from. The screens never act themselves: they change
+//! the state and push an [`Intent`], which the shell (`app.rs`) carries out through the session
+//! [`Handle`](crate::session::Handle). So the screens are plain functions that tests can run
+//! without a window or a network.
+
+use super::i18n::{Lang, Strings, Terms};
+use crate::session::{ChatLine, Event, Snapshot};
+use crate::transfer::{TransferState, TransferStatus};
+use lotse_proto::Tier;
+use lotse_proto::customer::{Phase, Prompt};
+use lotse_proto::msg::{EndReason, KeyRejection, ParticipantId, RequestId, TransferId};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How long a prompt ignores clicks and keys after it is first drawn (the consent machine has
+/// its own, earlier clock; this one is the person's).
+pub const PROMPT_ARM: Duration = lotse_proto::customer::PROMPT_ARM;
+
+/// How long the "session ended" screen stays before the program exits.
+pub const ENDED_LINGER: Duration = Duration::from_secs(15);
+
+/// Something the person asked for; the shell carries it out after the frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    /// Accepted the terms: only now may the session (and the network) start.
+    Accept,
+    /// Declined the terms: exit without ever touching the network.
+    Decline,
+    /// Try this session key.
+    Redeem(String),
+    /// Answered a prompt (only ever produced by a click or key press on an armed prompt).
+    Answer { request: RequestId, allow: bool },
+    /// Take a tier back.
+    Revoke { rep: ParticipantId, tier: Tier },
+    /// Send a chat line.
+    Chat(String),
+    /// "Send file…": open the file dialog.
+    PickFile,
+    /// Stop a transfer: the person's own (`rep: None`) or one from `rep`.
+    CancelTransfer {
+        rep: Option<ParticipantId>,
+        transfer: TransferId,
+    },
+    /// "End session".
+    End,
+    /// Cancel while connecting, entering a key or waiting: leave and exit.
+    Leave,
+    /// Close the "ended" screen (or its time is up).
+    Close,
+}
+
+/// Where the person is in the flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// The terms of use; nothing has touched the network.
+    Terms,
+    /// Accepted; the session driver is reaching the relay.
+    Connecting,
+    /// The relay wants a session key (none was carried, or it was rejected).
+    NeedKey {
+        rejected: Option<KeyRejection>,
+        /// A key was sent and no answer came yet.
+        checking: bool,
+    },
+    /// Queued or live; the driver's latest view of the session.
+    Session(Snapshot),
+    /// Over, for the reason given, since the instant given.
+    Over { outcome: Outcome, since: Instant },
+}
+
+/// How it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ended(EndReason),
+    /// The relay could not be reached (or was not the pinned one).
+    Failed(String),
+}
+
+/// One chat line as shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatEntry {
+    pub line: ChatLine,
+    /// Local wall-clock time, `HH:MM`.
+    pub time: String,
+}
+
+/// The prompt on screen as the person saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromptSeen {
+    pub request: RequestId,
+    /// When it was first drawn; it ignores the person's clicks and keys for [`PROMPT_ARM`].
+    pub at: Instant,
+    /// Whether the keyboard focus was already put on "Deny" (once, when it armed).
+    pub focused: bool,
+}
+
+/// Identifies a transfer: the sending rep (`None` for the person's own file) and its id.
+pub type TransferKey = (Option<ParticipantId>, TransferId);
+
+/// The reason the driver gives for a transfer stopped on this side.
+pub const CANCELLED: &str = "cancelled";
+
+/// Something about the person's own files to tell them, shown under "Files".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileNotice {
+    /// A folder (or something else that is not a file) was dropped or picked.
+    NotAFile(String),
+}
+
+/// An interactive widget drawn this frame, for the test seam.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Widget {
+    pub id: String,
+    /// In egui points (logical pixels).
+    pub rect: egui::Rect,
+    pub enabled: bool,
+    /// Whether it has the keyboard focus.
+    pub focused: bool,
+}
+
+/// Everything the window shows.
+#[derive(Debug)]
+pub struct State {
+    pub lang: Lang,
+    pub stage: Stage,
+    /// The time of this frame; the shell sets it before drawing, tests set it as they like.
+    pub now: Instant,
+    /// When the earliest input event of this frame (click, key) reached the program, if any.
+    /// A prompt accepts input only if that was after it armed, however late the frame is drawn.
+    pub input_since: Option<Instant>,
+    pub show_full_terms: bool,
+    pub key_input: String,
+    /// Put the keyboard focus into the key field on the next frame.
+    pub focus_key_input: bool,
+    pub chat: Vec<ChatEntry>,
+    /// File transfers of this session, oldest first; a row's index never changes.
+    pub transfers: Vec<TransferStatus>,
+    /// Transfers the person cancelled: later progress reports for them are ignored.
+    pub cancelled: Vec<TransferKey>,
+    /// Where saved files go (the person's Downloads folder), as the file prompt says.
+    pub downloads: PathBuf,
+    /// The file dialog is open (the "Send file…" button waits for it).
+    pub picking: bool,
+    pub file_notice: Option<FileNotice>,
+    /// The transfer rows drawn this frame: their index in `transfers` and, while running, the
+    /// progress bar's rectangle (egui points), for the test seam.
+    pub transfer_rows: Vec<(usize, Option<egui::Rect>)>,
+    pub chat_input: String,
+    /// The prompt on screen, when it was first drawn, and whether it got the keyboard focus.
+    pub prompt_seen: Option<PromptSeen>,
+    /// Requests already answered by the person, so a prompt still in the last snapshot is not
+    /// answered twice before the driver's next snapshot arrives.
+    pub answered: Vec<RequestId>,
+    /// What the person asked for this frame.
+    pub intents: Vec<Intent>,
+    /// The screen drawn this frame (`terms`, `key`, `wait`, `prompt`, `session`, `ended`).
+    pub screen: &'static str,
+    /// The interactive widgets drawn this frame.
+    pub widgets: Vec<Widget>,
+    /// Whether the driver has been started (so that leaving must go through it).
+    pub started: bool,
+    terms: [Terms; 2],
+}
+
+impl State {
+    pub fn new(lang: Lang, now: Instant) -> State {
+        State {
+            lang,
+            stage: Stage::Terms,
+            now,
+            input_since: None,
+            show_full_terms: false,
+            key_input: String::new(),
+            focus_key_input: false,
+            chat: Vec::new(),
+            transfers: Vec::new(),
+            cancelled: Vec::new(),
+            downloads: PathBuf::new(),
+            picking: false,
+            file_notice: None,
+            transfer_rows: Vec::new(),
+            chat_input: String::new(),
+            prompt_seen: None,
+            answered: Vec::new(),
+            intents: Vec::new(),
+            screen: "",
+            widgets: Vec::new(),
+            started: false,
+            terms: [Lang::De.terms(), Lang::En.terms()],
+        }
+    }
+
+    /// The texts of the current language.
+    pub fn t(&self) -> &'static Strings {
+        self.lang.strings()
+    }
+
+    /// The terms of use in the current language.
+    pub fn terms(&self) -> &Terms {
+        match self.lang {
+            Lang::De => &self.terms[0],
+            Lang::En => &self.terms[1],
+        }
+    }
+
+    /// Takes in what the session driver reports.
+    pub fn apply(&mut self, event: Event) {
+        if matches!(self.stage, Stage::Over { .. }) {
+            return; // the first reason stands
+        }
+        match event {
+            Event::Connecting => {
+                if matches!(self.stage, Stage::Terms) {
+                    self.stage = Stage::Connecting;
+                }
+            }
+            Event::NeedKey { rejected } => {
+                if rejected.is_some() {
+                    self.key_input.clear();
+                }
+                self.focus_key_input = true;
+                self.stage = Stage::NeedKey {
+                    rejected,
+                    checking: false,
+                };
+            }
+            Event::Changed(snapshot) => match &snapshot.phase {
+                // After a key was sent the driver still says "connecting"; the key screen
+                // stays until the relay answers.
+                Phase::Connecting if matches!(self.stage, Stage::NeedKey { .. }) => {}
+                Phase::Connecting => self.stage = Stage::Connecting,
+                Phase::Ended(reason) => self.over(Outcome::Ended(reason.clone())),
+                Phase::Queued { .. } | Phase::Live => {
+                    let open: Vec<RequestId> = snapshot.prompts.iter().map(|p| p.request).collect();
+                    self.answered.retain(|r| open.contains(r));
+                    self.stage = Stage::Session(snapshot);
+                }
+            },
+            Event::Chat(line) => {
+                let time = local_time(line.at);
+                self.chat.push(ChatEntry { line, time });
+            }
+            Event::Ended(reason) => self.over(Outcome::Ended(reason)),
+            Event::Failed(text) => self.over(Outcome::Failed(text)),
+            Event::Transfer(status) => {
+                let key = (status.rep, status.transfer);
+                if status.state == TransferState::Running && self.cancelled.contains(&key) {
+                    return; // a report sent before the driver saw the cancel
+                }
+                match self
+                    .transfers
+                    .iter_mut()
+                    .find(|t| (t.rep, t.transfer) == key)
+                {
+                    Some(t) => *t = status,
+                    None => self.transfers.push(status),
+                }
+            }
+        }
+    }
+
+    fn over(&mut self, outcome: Outcome) {
+        self.prompt_seen = None;
+        self.stage = Stage::Over {
+            outcome,
+            since: self.now,
+        };
+    }
+
+    /// The prompt to show now, if any: the oldest one not yet answered.
+    pub fn prompt(&self) -> Option<&Prompt> {
+        match &self.stage {
+            Stage::Session(s) if s.phase == Phase::Live => s
+                .prompts
+                .iter()
+                .find(|p| !self.answered.contains(&p.request)),
+            _ => None,
+        }
+    }
+
+    /// Whether the person can send a file now: the session is live and no prompt is open.
+    pub fn can_send_files(&self) -> bool {
+        matches!(&self.stage, Stage::Session(s) if s.phase == Phase::Live && !s.reps.is_empty())
+            && self.prompt().is_none()
+    }
+
+    /// The person stops the transfer in row `index`: it shows as cancelled at once, whatever
+    /// the driver still reports about it.
+    pub fn cancel_transfer(&mut self, index: usize) {
+        let Some(t) = self.transfers.get_mut(index) else {
+            return;
+        };
+        if t.state != TransferState::Running {
+            return;
+        }
+        let key = (t.rep, t.transfer);
+        t.state = TransferState::Failed(CANCELLED.into());
+        self.cancelled.push(key);
+        self.intents.push(Intent::CancelTransfer {
+            rep: key.0,
+            transfer: key.1,
+        });
+    }
+
+    /// The name of rep `id` if they are in the session.
+    pub fn rep_name(&self, id: ParticipantId) -> Option<&str> {
+        match &self.stage {
+            Stage::Session(s) => s.reps.iter().find(|r| r.id == id).map(|r| r.name.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Whether any rep may see the screen now (the window then stays on top).
+    pub fn someone_views(&self) -> bool {
+        match &self.stage {
+            Stage::Session(s) => s.reps.iter().any(|r| r.grants.contains(Tier::View)),
+            _ => false,
+        }
+    }
+
+    /// Records an interactive widget for the test seam.
+    pub fn track(&mut self, id: impl Into<String>, response: &egui::Response) {
+        self.widgets.push(Widget {
+            id: id.into(),
+            rect: response.rect,
+            enabled: response.enabled(),
+            focused: response.has_focus(),
+        });
+    }
+}
+
+/// `HH:MM` in the local time zone.
+fn local_time(unix: u64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(i64::try_from(unix).unwrap_or(i64::MAX)) else {
+        return String::new();
+    };
+    ts.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%H:%M")
+        .to_string()
+}

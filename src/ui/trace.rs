@@ -1,0 +1,160 @@
+//! The test seam: with `LOTSE_UI_TRACE=FILE`, one JSON line is appended to FILE whenever the
+//! screen or its interactive widgets (ids, rectangles, enabled) change, after the frame that
+//! shows them is on screen. It only reports; nothing in it can act on the window or the session.
+//!
+//! A line: `{"t_ms":12,"unix_ms":…,"screen":"terms","lang":"de","window":4194311,
+//! "scale":1.0,"on_top":false,"prompt":null,"chat":{"lines":0,"last":null},
+//! "widgets":[{"id":"terms.accept","rect":[x0,y0,x1,y1],"enabled":true,"focused":false},…]}` with
+//! rectangles in physical window pixels; `prompt` names the tier and rep of the prompt shown
+//! (and `file`: `{name, size}` for a file offer), `chat` the number of chat lines and the last
+//! one; `transfers` has one entry per transfer of the session (`row`, `dir` `in`/`out`, `name`,
+//! `size`, `done`, `state` `running`/`done`/`failed`, `path` where it was saved, `reason`,
+//! `shown`, and `bar`, the progress bar's rectangle while it is drawn); `picking` says whether
+//! the file dialog is open; `window` is the X11 window id (0 elsewhere), so that
+//! `xdotool mousemove --window ID X Y click 1` reaches the widget.
+//!
+//! Screens and widget ids: `terms` (`terms.full`, `terms.decline`, `terms.accept`), `key`
+//! (`key.input`, `key.cancel`, `key.connect`), `wait` (`wait.cancel`), `prompt` (`prompt.deny`,
+//! `prompt.allow` for a permission; `prompt.reject`, `prompt.save` for a file), `session`
+//! (`session.revoke.TIER` for the first rep, `session.revoke.TIER.N` for the N-th,
+//! `session.send_file`, `session.transfer.cancel.ROW` for each running transfer shown,
+//! `session.chat.input`, `session.chat.send`, `session.end`), `ended` (`ended.close`); on every
+//! screen `lang.de` and `lang.en`.
+
+use super::state::State;
+use crate::transfer::TransferState;
+use serde_json::json;
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// One widget as reported: id, rectangle in physical pixels, enabled, focused.
+type Drawn = (String, [i64; 4], bool, bool);
+
+/// Writes the trace file; `None` unless the environment asks for it.
+#[derive(Debug)]
+pub struct Trace {
+    file: File,
+    started: Instant,
+    last: Option<(serde_json::Value, Vec<Drawn>)>,
+}
+
+impl Trace {
+    /// Opens the file named by `LOTSE_UI_TRACE` for appending, if set.
+    pub fn from_env(started: Instant) -> Option<Trace> {
+        let path = std::env::var_os("LOTSE_UI_TRACE")?;
+        match Self::open(Path::new(&path), started) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(
+                    "LOTSE_UI_TRACE: cannot open {}: {e}",
+                    Path::new(&path).display()
+                );
+                None
+            }
+        }
+    }
+
+    fn open(path: &Path, started: Instant) -> std::io::Result<Trace> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Trace {
+            file,
+            started,
+            last: None,
+        })
+    }
+
+    /// Records the frame just shown if its screen or widgets differ from the last one.
+    pub fn frame(&mut self, state: &State, window: u64, on_top: bool, pixels_per_point: f32) {
+        let px = |v: f32| (v * pixels_per_point).round() as i64;
+        let now: Vec<Drawn> = state
+            .widgets
+            .iter()
+            .map(|w| {
+                let r = w.rect;
+                let rect = [px(r.min.x), px(r.min.y), px(r.max.x), px(r.max.y)];
+                (w.id.clone(), rect, w.enabled, w.focused)
+            })
+            .collect();
+        let last_chat = state.chat.last().map(|c| {
+            json!({"from": c.line.from, "mine": c.line.mine, "text": c.line.text, "time": c.time})
+        });
+        let prompt = (state.screen == "prompt")
+            .then(|| state.prompt())
+            .flatten()
+            .map(|p| {
+                let file = p
+                    .file
+                    .as_ref()
+                    .map(|f| json!({"name": f.name, "size": f.size}));
+                json!({"tier": p.tier.as_str(), "rep": p.rep_name, "file": file})
+            });
+        let px = |v: f32| (v * pixels_per_point).round() as i64;
+        let transfers: Vec<serde_json::Value> = state
+            .transfers
+            .iter()
+            .enumerate()
+            .map(|(row, t)| {
+                let drawn = state.transfer_rows.iter().find(|(i, _)| *i == row);
+                let bar = drawn
+                    .and_then(|(_, bar)| *bar)
+                    .map(|r| [px(r.min.x), px(r.min.y), px(r.max.x), px(r.max.y)]);
+                let (st, path, reason) = match &t.state {
+                    TransferState::Running => ("running", None, None),
+                    TransferState::Done(p) => {
+                        ("done", p.as_ref().map(|p| p.display().to_string()), None)
+                    }
+                    TransferState::Failed(why) => ("failed", None, Some(why.as_str())),
+                };
+                json!({
+                    "row": row,
+                    "dir": if t.rep.is_some() { "in" } else { "out" },
+                    "name": t.name,
+                    "size": t.size,
+                    "done": t.done,
+                    "state": st,
+                    "path": path,
+                    "reason": reason,
+                    "shown": drawn.is_some(),
+                    "bar": bar,
+                })
+            })
+            .collect();
+        let shown = json!({
+            "screen": state.screen,
+            "prompt": prompt,
+            "lang": state.lang.code(),
+            "on_top": on_top,
+            "chat": {"lines": state.chat.len(), "last": last_chat},
+            "transfers": transfers,
+            "picking": state.picking,
+        });
+        let key = (shown, now);
+        if self.last.as_ref() == Some(&key) {
+            return;
+        }
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let mut line = key.0.clone();
+        line["t_ms"] = json!(self.started.elapsed().as_secs_f64() * 1000.0);
+        line["unix_ms"] = json!(unix_ms);
+        line["window"] = json!(window);
+        line["scale"] = json!(pixels_per_point);
+        line["widgets"] = key
+            .1
+            .iter()
+            .map(|(id, rect, enabled, focused)| {
+                json!({"id": id, "rect": rect, "enabled": enabled, "focused": focused})
+            })
+            .collect();
+        // One write per line so that a reader never sees half a line.
+        let _ = self.file.write_all(format!("{line}\n").as_bytes());
+        self.last = Some(key);
+    }
+}

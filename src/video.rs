@@ -1,0 +1,589 @@
+//! The customer's screen as a [`VideoSource`]: capture → skip if unchanged → BGRA→I420 → H.264,
+//! paced by the rate controller.
+//!
+//! [`ScreenSource`] runs on the session driver's `lotse-video` thread; the window keeps a
+//! [`VideoControl`] to list monitors, switch between them and read statistics, and the session
+//! can feed it what the transport knows about the path (drops, RTT, a rate estimate).
+//!
+//! What one call of [`VideoSource::next_frame`] does:
+//! 1. wait until the rate controller allows the next frame (frame rate cap, byte budget);
+//! 2. ask the capturer whether anything may have changed (X11: damage events and the pointer —
+//!    no picture is read when nothing happened);
+//! 3. capture and compare band hashes with the previous picture (a redraw of the same pixels
+//!    costs no encode);
+//! 4. convert and encode at the controller's QP, a keyframe when asked for or when the size
+//!    changed (new monitor, new resolution: a new encoder).
+//!
+//! When nothing was sent for [`VideoSettings::heartbeat`], an empty frame goes out: it costs a few
+//! bytes and gives the relay a chance to notice a viewer waiting for a keyframe.
+
+use crate::session::VideoSource;
+use lotse_codec::clock::monotonic_us;
+use lotse_codec::{
+    Bgra, Change, ChangeDetector, Content, ContentConfig, ContentPolicy, EncodeError, Encoder,
+    EncoderSettings, FrameKind, RateConfig, RateController, Yuv420,
+};
+use lotse_platform::capture::{self, CaptureError, Capturer, Monitor};
+use lotse_proto::msg::VideoFrame;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tracing::{debug, warn};
+
+/// How the screen is streamed.
+#[derive(Debug, Clone)]
+pub struct VideoSettings {
+    pub encoder: EncoderSettings,
+    pub rate: RateConfig,
+    /// When to trade screen-content tools for camera ones (full-screen motion, see
+    /// `lotse_codec::content`); `None` keeps `encoder.content` always.
+    pub content: Option<ContentConfig>,
+    /// Send an empty frame after this long without one.
+    pub heartbeat: Duration,
+}
+
+impl Default for VideoSettings {
+    fn default() -> Self {
+        let rate = RateConfig::default();
+        VideoSettings {
+            encoder: EncoderSettings {
+                fps: rate.max_fps as f32,
+                qp: Some(rate.qp_best),
+                qp_min: rate.qp_best.min(20),
+                qp_max: rate.qp_ceiling,
+                ..EncoderSettings::default()
+            },
+            rate,
+            content: Some(ContentConfig::default()),
+            heartbeat: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why the screen source could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// What has been streamed so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VideoStats {
+    pub frames: u64,
+    pub keyframes: u64,
+    pub bytes: u64,
+    /// Captures that found nothing new (skipped before the encoder).
+    pub unchanged: u64,
+    /// Polls where the capturer said nothing could have changed (no capture at all).
+    pub quiet: u64,
+    pub heartbeats: u64,
+    /// Frames encoded with camera tools (full-screen motion).
+    pub camera_frames: u64,
+    /// The current picture size and QP.
+    pub width: u32,
+    pub height: u32,
+    pub qp: u8,
+    /// The rate controller's estimate of the path, bytes per second.
+    pub rate: f64,
+}
+
+/// A handle on a running [`ScreenSource`] for the window, the session and benchmarks.
+#[derive(Clone, Debug)]
+pub struct VideoControl {
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// Called with each picture that was encoded and its capture stamp (benchmarks compare it with
+/// what the rep decoded).
+pub type Tap = Box<dyn FnMut(u64, &Yuv420) + Send>;
+
+#[derive(Debug, Default)]
+struct Shared {
+    monitors: Vec<Monitor>,
+    selected: usize,
+    wanted: Option<usize>,
+    stats: VideoStats,
+    /// Encode times in ms, for benchmarks; bounded.
+    encode_ms: Vec<f32>,
+    congestion: u32,
+    rtt: Option<Duration>,
+    path_rate: Option<f64>,
+}
+
+const MAX_TIMES: usize = 100_000;
+
+impl VideoControl {
+    /// The monitors, as the capturer last saw them.
+    pub fn monitors(&self) -> Vec<Monitor> {
+        lock(&self.shared).monitors.clone()
+    }
+
+    /// The index of the monitor being shared.
+    pub fn selected(&self) -> usize {
+        let s = lock(&self.shared);
+        s.wanted.unwrap_or(s.selected)
+    }
+
+    /// Shares monitor `index` from the next frame on (which is a keyframe of its size).
+    pub fn select_monitor(&self, index: usize) -> Result<(), CaptureError> {
+        let mut s = lock(&self.shared);
+        if index >= s.monitors.len() {
+            return Err(CaptureError::NoMonitor(index));
+        }
+        s.wanted = Some(index);
+        Ok(())
+    }
+
+    pub fn stats(&self) -> VideoStats {
+        lock(&self.shared).stats.clone()
+    }
+
+    /// Takes the encode times (ms) collected since the last call.
+    pub fn take_encode_times(&self) -> Vec<f32> {
+        std::mem::take(&mut lock(&self.shared).encode_ms)
+    }
+
+    /// The transport dropped a frame or a viewer fell behind.
+    pub fn report_congestion(&self) {
+        lock(&self.shared).congestion += 1;
+    }
+
+    /// The transport's current round-trip time.
+    pub fn report_rtt(&self, rtt: Duration) {
+        lock(&self.shared).rtt = Some(rtt);
+    }
+
+    /// What the transport thinks the path carries, bytes per second.
+    pub fn report_path_rate(&self, bytes_per_sec: f64) {
+        lock(&self.shared).path_rate = Some(bytes_per_sec);
+    }
+}
+
+fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // Only plain data lives behind this lock; a panic elsewhere cannot leave it inconsistent.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Captures, detects changes, encodes and paces: the customer's screen as a video source.
+pub struct ScreenSource {
+    capturer: Box<dyn Capturer>,
+    shared: Arc<Mutex<Shared>>,
+    settings: VideoSettings,
+    detector: ChangeDetector,
+    encoder: Option<Encoder>,
+    picture: Option<Yuv420>,
+    rate: RateController,
+    content: Option<ContentPolicy>,
+    /// A keyframe is owed (asked for, or the encoder skipped the forced one).
+    owe_key: bool,
+    last_key: Option<Instant>,
+    last_sent: Instant,
+    /// When the last picture (not a heartbeat) was sent.
+    last_frame: Option<Instant>,
+    next_poll: Instant,
+    /// After a capture error, wait this long before trying again.
+    backoff: Option<Instant>,
+    tap: Option<Tap>,
+}
+
+impl std::fmt::Debug for ScreenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScreenSource")
+            .field("settings", &self.settings)
+            .field("encoder", &self.encoder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScreenSource {
+    /// Captures this system's display (`display`: e.g. `:0`; `None`: the default one).
+    pub fn open(
+        display: Option<&str>,
+        settings: VideoSettings,
+    ) -> Result<ScreenSource, VideoError> {
+        Ok(ScreenSource::new(capture::open(display)?, settings))
+    }
+
+    /// Streams what `capturer` sees.
+    pub fn new(capturer: Box<dyn Capturer>, settings: VideoSettings) -> ScreenSource {
+        let now = Instant::now();
+        let shared = Shared {
+            monitors: capturer.monitors(),
+            selected: capturer.selected(),
+            ..Shared::default()
+        };
+        ScreenSource {
+            capturer,
+            shared: Arc::new(Mutex::new(shared)),
+            detector: ChangeDetector::new(),
+            encoder: None,
+            picture: None,
+            rate: RateController::new(settings.rate.clone(), now),
+            content: settings.content.clone().map(|c| ContentPolicy::new(c, now)),
+            settings,
+            owe_key: true,
+            last_key: None,
+            last_sent: now,
+            last_frame: None,
+            next_poll: now,
+            backoff: None,
+            tap: None,
+        }
+    }
+
+    /// A handle for the window, the session and benchmarks.
+    pub fn control(&self) -> VideoControl {
+        VideoControl {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The monitors the capturer sees.
+    pub fn monitors(&self) -> Vec<Monitor> {
+        self.capturer.monitors()
+    }
+
+    /// Shares monitor `index` from the next frame on.
+    pub fn select_monitor(&mut self, index: usize) -> Result<(), CaptureError> {
+        self.capturer.select(index)?;
+        self.detector.reset();
+        self.owe_key = true;
+        let mut s = lock(&self.shared);
+        s.selected = index;
+        s.wanted = None;
+        Ok(())
+    }
+
+    /// Calls `tap` with every picture that gets encoded (benchmarks and tests).
+    pub fn set_tap(&mut self, tap: Tap) {
+        self.tap = Some(tap);
+    }
+
+    /// Takes what the control handle asked for and what the transport reported.
+    fn apply_control(&mut self, now: Instant) {
+        let (wanted, congestion, rtt, path_rate) = {
+            let mut s = lock(&self.shared);
+            (
+                s.wanted.take(),
+                std::mem::take(&mut s.congestion),
+                s.rtt.take(),
+                s.path_rate.take(),
+            )
+        };
+        if let Some(i) = wanted
+            && let Err(e) = self.select_monitor(i)
+        {
+            warn!("cannot switch to monitor {i}: {e}");
+        }
+        if congestion > 0 {
+            self.rate.on_congestion(now);
+        }
+        if let Some(rtt) = rtt {
+            self.rate.on_rtt(now, rtt);
+        }
+        if let Some(r) = path_rate {
+            self.rate.on_path_estimate(now, r);
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.settings.rate.max_fps)
+    }
+
+    /// An empty frame if nothing was sent for a while, else `None`.
+    fn idle(&mut self, now: Instant) -> Option<VideoFrame> {
+        self.rate.on_idle(now);
+        let (interval, rate) = (self.interval(), self.rate.rate());
+        if let Some(p) = self.content.as_mut()
+            && let Some(mode) = p.on_idle(now, interval, rate)
+        {
+            debug!(?mode, "content mode");
+            self.encoder = None; // the next change starts the new mode with a keyframe
+        }
+        // While the screen is busy, look again soon: a change that lands just after a quiet
+        // poll then waits a quarter frame, not a whole one (the rate controller still keeps the
+        // frame cadence). An idle screen is polled once per frame interval.
+        let interval = self.interval();
+        let busy = self
+            .last_frame
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
+        self.next_poll = now + if busy { interval / 4 } else { interval };
+        if now.saturating_duration_since(self.last_sent) < self.settings.heartbeat {
+            return None;
+        }
+        self.last_sent = now;
+        let mut s = lock(&self.shared);
+        s.stats.heartbeats += 1;
+        Some(VideoFrame {
+            seq: 0,
+            captured_us: monotonic_us(),
+            width: s.stats.width,
+            height: s.stats.height,
+            keyframe: false,
+            data: Vec::new(),
+        })
+    }
+
+    fn capture_and_encode(&mut self, force_key: bool, now: Instant) -> Option<VideoFrame> {
+        let captured_us = monotonic_us();
+        let frame = match self.capturer.capture() {
+            Ok(f) => f,
+            Err(e) => {
+                warn!("screen capture failed: {e}");
+                self.backoff = Some(now + Duration::from_secs(1));
+                return None;
+            }
+        };
+        let pic = Bgra {
+            data: frame.data,
+            width: frame.width,
+            height: frame.height,
+            stride: frame.stride,
+        };
+        let (w, h) = (
+            lotse_codec::yuv::even(pic.width),
+            lotse_codec::yuv::even(pic.height),
+        );
+        if w < 16 || h < 16 || !pic.is_valid() {
+            return self.idle(now);
+        }
+        let change = self.detector.check(&pic);
+        let resized = self.encoder.as_ref().is_none_or(|e| e.size() != (w, h));
+        if change.is_none() && !force_key && !resized {
+            lock(&self.shared).stats.unchanged += 1;
+            return self.idle(now);
+        }
+        let changed = match &change {
+            Change::None => 0.0,
+            Change::All => 1.0,
+            Change::Rows(r) => f64::from(r.end - r.start) / f64::from(pic.height.max(1)),
+        };
+        if resized {
+            let mut settings = self.settings.encoder.clone();
+            settings.qp = Some(self.rate.qp());
+            if let Some(p) = &self.content {
+                settings.content = p.mode();
+            }
+            match Encoder::new(w, h, settings) {
+                Ok(e) => self.encoder = Some(e),
+                Err(e) => {
+                    warn!("cannot encode {w}x{h}: {e}");
+                    self.encoder = None;
+                    self.backoff = Some(now + Duration::from_secs(1));
+                    return None;
+                }
+            }
+            self.picture = Some(Yuv420::new(w, h));
+        }
+        let (Some(encoder), Some(picture)) = (self.encoder.as_mut(), self.picture.as_mut()) else {
+            return None;
+        };
+        let key = force_key || resized;
+        picture.read_bgra(&pic);
+        if let Err(e) = encoder.set_qp(self.rate.qp()) {
+            debug!("QP change refused: {e}");
+        }
+        let mut data = Vec::with_capacity(64 * 1024);
+        let t = Instant::now();
+        let encoded = match encoder.encode(picture, key, &mut data) {
+            Ok(e) => e,
+            Err(e) => {
+                warn!("encoding failed: {e}");
+                self.encoder = None; // start over with a fresh encoder and a keyframe
+                self.owe_key = true;
+                return None;
+            }
+        };
+        let encode_time = t.elapsed();
+        let encode_ms = encode_time.as_secs_f32() * 1000.0;
+        let camera = encoder.settings().content == Content::Camera;
+        if encoded.kind == FrameKind::Skipped {
+            self.owe_key |= key;
+            return self.idle(now);
+        }
+        let is_key = encoded.kind == FrameKind::Key;
+        if is_key {
+            self.owe_key = false;
+            self.last_key = Some(now);
+        }
+        if let Some(tap) = self.tap.as_mut() {
+            tap(captured_us, picture);
+        }
+        // Pacing counts from the capture, so that the encode time is part of the frame interval
+        // rather than added to it.
+        self.rate.on_frame(now, data.len(), is_key);
+        self.last_sent = now;
+        self.last_frame = Some(now);
+        let (interval, rate) = (self.interval(), self.rate.rate());
+        if let Some(p) = self.content.as_mut()
+            && let Some(mode) = p.on_frame(now, encode_time, changed, interval, rate)
+        {
+            debug!(?mode, "content mode");
+            self.encoder = None; // the next frame is a keyframe in the new mode
+        }
+        {
+            let mut s = lock(&self.shared);
+            s.stats.frames += 1;
+            s.stats.keyframes += u64::from(is_key);
+            s.stats.camera_frames += u64::from(camera);
+            s.stats.bytes += data.len() as u64;
+            s.stats.width = w;
+            s.stats.height = h;
+            s.stats.qp = self.rate.qp();
+            s.stats.rate = self.rate.rate();
+            if s.encode_ms.len() < MAX_TIMES {
+                s.encode_ms.push(encode_ms);
+            }
+        }
+        Some(VideoFrame {
+            seq: 0,
+            captured_us,
+            width: w,
+            height: h,
+            keyframe: is_key,
+            data,
+        })
+    }
+}
+
+impl VideoSource for ScreenSource {
+    fn next_frame(&mut self, keyframe: bool) -> Option<VideoFrame> {
+        let now = Instant::now();
+        if keyframe {
+            // One request is a new viewer; requests in quick succession mean a viewer (or the
+            // queue in front of the network) cannot keep up.
+            if self
+                .last_key
+                .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(2))
+            {
+                self.rate.on_congestion(now);
+            }
+            self.owe_key = true;
+        }
+        let mut due = self.rate.next_frame_at(now).max(self.next_poll);
+        if let Some(b) = self.backoff {
+            due = due.max(b);
+        }
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let now = Instant::now();
+        self.backoff = None;
+        self.apply_control(now);
+        {
+            let mut s = lock(&self.shared);
+            s.monitors = self.capturer.monitors();
+            s.selected = self.capturer.selected();
+        }
+        let force = self.owe_key;
+        if !force {
+            match self.capturer.maybe_changed() {
+                Ok(false) => {
+                    lock(&self.shared).stats.quiet += 1;
+                    return self.idle(now);
+                }
+                Ok(true) => {}
+                Err(e) => {
+                    warn!("screen capture failed: {e}");
+                    self.backoff = Some(now + Duration::from_secs(1));
+                    return None;
+                }
+            }
+        }
+        self.capture_and_encode(force, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lotse_codec::Decoder;
+    use lotse_platform::capture::fake::{FakeCapturer, FakeScreen, pattern};
+
+    fn source(w: u32, h: u32) -> (ScreenSource, Arc<Mutex<FakeScreen>>) {
+        let cap = FakeCapturer::new(FakeScreen::single(w, h, 1));
+        let screen = cap.screen.clone();
+        let mut settings = VideoSettings::default();
+        settings.rate.max_fps = 200.0; // keep the test fast
+        settings.heartbeat = Duration::from_secs(3600);
+        (ScreenSource::new(Box::new(cap), settings), screen)
+    }
+
+    #[test]
+    fn first_frame_is_a_keyframe_then_unchanged_screens_cost_no_encode() {
+        let (mut s, screen) = source(64, 48);
+        let f = s.next_frame(false).expect("first frame");
+        assert!(f.keyframe && f.width == 64 && f.height == 48);
+        let mut dec = Decoder::new().unwrap();
+        assert!(dec.decode(&f.data).unwrap().is_some());
+        for _ in 0..5 {
+            assert!(
+                s.next_frame(false).is_none(),
+                "unchanged screen produced a frame"
+            );
+        }
+        assert_eq!(s.control().stats().frames, 1);
+        assert_eq!(s.control().stats().unchanged, 5);
+        // A small change gives a delta frame that decodes on top of the keyframe.
+        let mut changed = pattern(64, 48, 1);
+        for y in 8..24 {
+            changed[(y * 64 + 8) * 4..(y * 64 + 24) * 4].fill(255);
+        }
+        screen.lock().unwrap().pictures[0] = changed.clone();
+        let f = s.next_frame(false).expect("changed screen");
+        assert!(!f.keyframe);
+        let pic = dec.decode(&f.data).unwrap().expect("picture");
+        let want = Yuv420::from_bgra(&Bgra::packed(&changed, 64, 48).unwrap());
+        assert!(lotse_codec::psnr(&want, &pic).avg > 35.0);
+        // Asked for, a keyframe comes even without a change.
+        let f = s.next_frame(true).expect("keyframe on request");
+        assert!(f.keyframe);
+    }
+
+    #[test]
+    fn a_new_size_or_monitor_gives_a_keyframe_of_that_size() {
+        let (mut s, screen) = source(64, 48);
+        s.next_frame(false).unwrap();
+        {
+            let mut sc = screen.lock().unwrap();
+            sc.monitors[0].width = 33; // odd: cropped to 32
+            sc.pictures[0] = pattern(33, 40, 3);
+            sc.monitors[0].height = 40;
+            let mut second = sc.monitors[0].clone();
+            second.name = "second".into();
+            second.width = 80;
+            second.height = 64;
+            sc.monitors.push(second);
+            sc.pictures.push(pattern(80, 64, 4));
+        }
+        let f = s.next_frame(false).unwrap();
+        assert!(f.keyframe);
+        assert_eq!((f.width, f.height), (32, 40));
+        let ctl = s.control();
+        assert_eq!(ctl.monitors().len(), 2);
+        ctl.select_monitor(1).unwrap();
+        assert!(ctl.select_monitor(2).is_err());
+        let f = s.next_frame(false).unwrap();
+        assert!(f.keyframe);
+        assert_eq!((f.width, f.height), (80, 64));
+        assert_eq!(ctl.selected(), 1);
+    }
+
+    #[test]
+    fn heartbeats_keep_an_idle_stream_alive() {
+        let (mut s, _) = source(64, 48);
+        s.settings.heartbeat = Duration::from_millis(30);
+        s.next_frame(false).unwrap();
+        let start = Instant::now();
+        let hb = loop {
+            if let Some(f) = s.next_frame(false) {
+                break f;
+            }
+            assert!(start.elapsed() < Duration::from_secs(5), "no heartbeat");
+        };
+        assert!(hb.data.is_empty() && !hb.keyframe);
+        assert_eq!(s.control().stats().heartbeats, 1);
+    }
+}

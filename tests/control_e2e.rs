@@ -1,0 +1,203 @@
+//! Remote control end to end (issue 5): the real `lotse` window, relay and `lotse-rep` under
+//! Xvfb with openbox. The rep's input script clicks, drags, scrolls and types into an xterm that
+//! records every byte it receives; before the grant, while a prompt is open and after a revoke
+//! the same script leaves no trace, and a ctrl held at revoke time is released.
+//!
+//! Needs: Xvfb, openbox, xdotool, xterm, Mesa EGL.
+
+#![allow(clippy::unwrap_used)]
+
+mod ui_support;
+
+use lotse_testkit::{Proc, wait_until};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use ui_support::{Desktop, Relay, serial};
+
+/// Where the recording terminal sits (screen pixels) and its size.
+const TERM_X: u32 = 700;
+const TERM_Y: u32 = 450;
+
+fn recording_xterm(desk: &Desktop, out: &Path) -> Proc {
+    let script = format!(
+        "printf '\\033[?1002h\\033[?1006h'; stty raw -echo; exec cat > {}",
+        out.display()
+    );
+    let p = Proc::spawn(
+        desk.x
+            .command("xterm")
+            .env("LC_ALL", "C.UTF-8")
+            .args(["-u8", "-geometry", &format!("60x15+{TERM_X}+{TERM_Y}")])
+            .args(["-fa", "Monospace", "-fs", "10", "-e", "sh", "-c", &script]),
+    );
+    wait_until("the recording xterm", || out.exists());
+    p
+}
+
+fn key(usage: u16, down: bool) -> String {
+    format!(r#"{{"event": {{"Key": {{"usage": {usage}, "down": {down}}}}}}}"#)
+}
+
+fn pointer(x: u32, y: u32) -> String {
+    format!(r#"{{"event": {{"PointerMove": {{"x": {x}, "y": {y}}}}}}}"#)
+}
+
+fn button(down: bool) -> String {
+    format!(r#"{{"event": {{"Button": {{"button": "Left", "down": {down}}}}}}}"#)
+}
+
+/// The script of issue 5: click into the terminal, drag, scroll, type `Hello äöü€ ß`, ctrl+a.
+fn script(dir: &Path) -> PathBuf {
+    let (x, y) = (TERM_X + 60, TERM_Y + 60);
+    let mut l = vec![
+        pointer(x, y),
+        button(true),
+        button(false),
+        button(true),
+        pointer(x + 100, y + 40),
+        button(false),
+        r#"{"event": {"Wheel": {"dx": 0, "dy": 1}}}"#.to_owned(),
+        key(0xe1, true),
+        key(0x0b, true),
+        key(0x0b, false),
+        key(0xe1, false),
+    ];
+    for u in [0x08u16, 0x0f, 0x0f, 0x12, 0x2c] {
+        l.push(key(u, true));
+        l.push(key(u, false));
+    }
+    l.push(r#"{"event": {"Text": {"text": "äöü€"}}}"#.to_owned());
+    l.push(key(0x2c, true));
+    l.push(key(0x2c, false));
+    l.push(r#"{"event": {"Text": {"text": "ß"}}}"#.to_owned());
+    l.extend([
+        key(0xe0, true),
+        key(0x04, true),
+        key(0x04, false),
+        key(0xe0, false),
+    ]);
+    let p = dir.join("script.jsonl");
+    std::fs::write(&p, l.join("\n")).unwrap();
+    p
+}
+
+fn ctrl_down(dir: &Path) -> PathBuf {
+    let p = dir.join("ctrl.jsonl");
+    std::fs::write(&p, key(0xe0, true)).unwrap();
+    p
+}
+
+/// Nothing arrives within a generous observation window (absence cannot be waited for).
+fn stays_empty(out: &Path, what: &str) {
+    let end = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < end {
+        let got = std::fs::read(out).unwrap();
+        assert!(
+            got.is_empty(),
+            "{what}: the terminal received {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Splits SGR mouse reports from typed text.
+fn split(s: &str) -> (String, Vec<(u32, u32, char)>) {
+    let mut text = String::new();
+    let mut reports = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("\u{1b}[<") {
+        text.push_str(&rest[..i]);
+        let tail = &rest[i + 3..];
+        let Some(end) = tail.find(['M', 'm']) else {
+            break;
+        };
+        let nums: Vec<u32> = tail[..end]
+            .split(';')
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let b = nums.first().copied().unwrap_or(999);
+        let col = nums.get(1).copied().unwrap_or(0);
+        reports.push((b, col, tail.as_bytes()[end] as char));
+        rest = &tail[end + 1..];
+    }
+    text.push_str(rest);
+    (text, reports)
+}
+
+#[test]
+fn control_only_while_granted_and_nothing_stays_held() {
+    let _one = serial();
+    let desk = Desktop::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("received");
+    let _term = recording_xterm(&desk, &out);
+    let script = script(dir.path());
+    let relay = Relay::start();
+    let mut rep = relay.rep_session("view");
+    let key = relay.key();
+    let lotse = desk.lotse(&relay.addr, &relay.pin, &["--key", &key]);
+    lotse.click("terms", "terms.accept");
+    rep.wait("joined", None);
+    lotse.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("view"));
+
+    // 1. Without control: the script is sent and nothing happens.
+    rep.send(&format!("input {}", script.display()));
+    stays_empty(&out, "before the grant");
+
+    // 2. Granted: what arrives equals what was sent.
+    rep.send("request control");
+    lotse.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("control"));
+    rep.send(&format!("input {}", script.display()));
+    let expected = "Hello äöü€ ß\u{1}";
+    wait_until("the typed text in the terminal", || {
+        split(&String::from_utf8_lossy(&std::fs::read(&out).unwrap())).0 == expected
+    });
+    let (text, mouse) = split(&String::from_utf8_lossy(&std::fs::read(&out).unwrap()));
+    assert_eq!(text, expected);
+    // xterm may fold the drag's motion report (32) into the release; the release lands where
+    // the drag ended either way.
+    let mouse: Vec<(u32, u32, char)> = mouse.into_iter().filter(|m| m.0 != 32).collect();
+    let kinds: Vec<(u32, char)> = mouse.iter().map(|m| (m.0, m.2)).collect();
+    assert_eq!(
+        kinds,
+        vec![(0, 'M'), (0, 'm'), (0, 'M'), (0, 'm'), (65, 'M')],
+        "click, drag and wheel as sent: {mouse:?}"
+    );
+    assert!(mouse[3].1 > mouse[2].1, "the drag did not move: {mouse:?}");
+    assert_eq!(
+        desk.x.pointer(),
+        ((TERM_X + 160) as i32, (TERM_Y + 100) as i32)
+    );
+    std::fs::write(&out, b"").unwrap();
+
+    // 3. A prompt on screen: input stops until it is answered.
+    rep.send("request files");
+    lotse.wait_widget("prompt", "prompt.deny");
+    rep.send(&format!("input {}", script.display()));
+    stays_empty(&out, "while a prompt is open");
+    lotse.click("prompt", "prompt.deny");
+    rep.wait("denied", Some("files"));
+
+    // 4. Ctrl held by the rep, then revoked: the X server shows no key held.
+    rep.send(&format!("input {}", ctrl_down(dir.path()).display()));
+    let ctrl: u8 = 29 + 8;
+    wait_until("ctrl held by the rep", || {
+        desk.x.pressed_keys().contains(&ctrl)
+    });
+    lotse.click("session", "session.revoke.control");
+    rep.wait("revoked", Some("control"));
+    wait_until("ctrl released", || desk.x.pressed_keys().is_empty());
+
+    // 5. After the revoke the script does nothing.
+    std::fs::write(&out, b"").unwrap();
+    rep.send(&format!("input {}", script.display()));
+    stays_empty(&out, "after the revoke");
+    assert!(
+        desk.x.pressed_keys().is_empty(),
+        "held: {:?}",
+        desk.x.pressed_keys()
+    );
+}

@@ -1,0 +1,532 @@
+//! Issue 7, as a customer lives it: a real headless Chromium (Debian's `chromium` driven through
+//! `chromedriver` over WebDriver) opens the support portal, types the session key, confirms and
+//! downloads the client; the test marks the very file executable and runs it under its own Xvfb;
+//! it shows the terms already bound to that session, and after a real click on Accept the rep sees
+//! the customer arrive. The same via the rep list and via an invitation link. On the way the
+//! browser takes the screenshots in `docs/screens/portal-*.png` (German and English).
+//!
+//! Needs: chromium, chromium-driver, Xvfb, openbox, xdotool, binutils (strip).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use base64::Engine;
+use lotse_net::NetConfig;
+use lotse_proto::msg::{QueueEntry, RepDown};
+use lotse_rep::{RepClient, RepEvent};
+use lotse_testkit::{DEADLINE, Proc, Xvfb, free_port, wait_until};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "correct horse battery";
+
+#[test]
+fn key_rep_list_and_invitation_each_lead_to_a_running_bound_client() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let clients = work.path().join("clients");
+    std::fs::create_dir(&clients).unwrap();
+    strip_into(&clients.join("lotse-linux-x86_64"));
+    // A second platform, so that the download page offers a choice (the bytes are the Linux
+    // build; only the page is looked at for it).
+    std::fs::copy(
+        clients.join("lotse-linux-x86_64"),
+        clients.join("lotse-windows-x86_64.exe"),
+    )
+    .unwrap();
+
+    let mut cfg =
+        lotse_relay::Config::new(work.path().join("data"), "127.0.0.1:0".parse().unwrap());
+    let mut portal = lotse_relay::portal::PortalConfig::new("127.0.0.1:0".parse().unwrap());
+    portal.clients = Some(clients);
+    cfg.portal = Some(portal);
+    let relay = rt.block_on(lotse_relay::start(cfg)).unwrap();
+    rt.block_on(relay.store().add_rep("ada", "Ada Lovelace", PASSWORD, 0))
+        .unwrap();
+    let (portal_port, tls_pin) = {
+        let p = relay.portal.as_ref().unwrap();
+        (p.addr.port(), p.tls_pin.clone())
+    };
+    let mut rep = rt
+        .block_on(RepClient::connect(
+            relay.addr,
+            relay.pin,
+            "ada",
+            PASSWORD,
+            &NetConfig::default(),
+        ))
+        .unwrap();
+
+    let x = Xvfb::start(1280, 900);
+    let _wm = x.window_manager();
+    let downloads = work.path().join("downloads");
+    std::fs::create_dir(&downloads).unwrap();
+    let browser = Browser::start(work.path(), &tls_pin, &downloads);
+    let screens = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screens");
+    std::fs::create_dir_all(&screens).unwrap();
+    let site = format!("https://localhost:{portal_port}");
+
+    // 1. The session key the rep read out on the phone, in German.
+    let (key, _) = rt.block_on(rep.create_key(None)).unwrap();
+    browser.goto(&format!("{site}/?lang=de"));
+    browser.wait_css("#key");
+    assert!(browser.source().contains("Sitzungsschlüssel"));
+    browser.screenshot(&screens.join("portal-home-de.png"));
+    browser.type_into("#key", "000 000 000");
+    browser.click("#key-submit");
+    browser.wait_css("#key-error");
+    assert!(browser.source().contains("unbekannt oder abgelaufen"));
+    browser.screenshot(&screens.join("portal-key-unknown-de.png"));
+    browser.type_into("#key", &key);
+    browser.click("#key-submit");
+    browser.wait_css("#yes");
+    assert!(
+        browser.source().contains(
+            "Möchten Sie eine Support-Sitzung mit <strong>Ada Lovelace</strong> starten?"
+        )
+    );
+    browser.screenshot(&screens.join("portal-confirm-de.png"));
+    browser.click("#yes");
+    browser.wait_css("#download");
+    assert!(browser.source().contains("chmod +x"), "Ubuntu instructions");
+    browser.screenshot(&screens.join("portal-download-de.png"));
+    browser.click("#download");
+    let file = take_download(&downloads, &work.path().join("run-key"));
+    customer_arrives(&rt, &mut rep, &relay, &x, &file, "key");
+
+    // 2. Picking a rep from the list, in English.
+    browser.goto(&format!("{site}/?lang=en"));
+    browser.wait_css("button.rep");
+    assert!(browser.source().contains(">Ada Lovelace</button>"));
+    browser.screenshot(&screens.join("portal-home-en.png"));
+    browser.click("button.rep");
+    browser.wait_css("#yes");
+    assert!(
+        browser
+            .source()
+            .contains("Start a support session with <strong>Ada Lovelace</strong>?")
+    );
+    browser.screenshot(&screens.join("portal-confirm-en.png"));
+    browser.click("#yes");
+    browser.wait_css("#download");
+    browser.screenshot(&screens.join("portal-download-en.png"));
+    // The platform came from the browser; the person can override it.
+    browser.click("#platform option[value=windows-x86_64]");
+    browser.click("form.inline button");
+    browser.wait_css("#download[href$=windows-x86_64]");
+    assert!(browser.source().contains("“Run”"), "Windows instructions");
+    browser.screenshot(&screens.join("portal-download-windows-en.png"));
+    browser.click("#platform option[value=linux-x86_64]");
+    browser.click("form.inline button");
+    browser.wait_css("#download[href$=linux-x86_64]");
+    browser.click("#download");
+    let file = take_download(&downloads, &work.path().join("run-list"));
+    customer_arrives(&rt, &mut rep, &relay, &x, &file, "list");
+
+    // 3. The invitation link from an e-mail (the language cookie from step 2 is still set).
+    let (url, _) = rt.block_on(rep.invite("carla@example.org")).unwrap();
+    let path = &url[url.find("/s/").unwrap()..];
+    browser.goto(&format!("{site}{path}"));
+    browser.wait_css("#yes");
+    assert!(browser.source().contains("<strong>Ada Lovelace</strong>"));
+    browser.screenshot(&screens.join("portal-invite-en.png"));
+    browser.click("#yes");
+    browser.wait_css("#download");
+    browser.click("#download");
+    let file = take_download(&downloads, &work.path().join("run-invite"));
+    customer_arrives(&rt, &mut rep, &relay, &x, &file, "invite");
+
+    // Opened again, the used invitation says so.
+    browser.goto(&format!("{site}{path}"));
+    browser.wait_css("#note");
+    assert!(browser.source().contains("already used"));
+
+    drop(browser);
+    rt.block_on(rep.close());
+    rt.block_on(relay.shutdown());
+}
+
+/// Runs a downloaded file as the customer would, accepts the terms with a real click, and
+/// checks that the rep sees this customer arrive only then, bound to the session.
+fn customer_arrives(
+    rt: &tokio::runtime::Runtime,
+    rep: &mut RepClient,
+    relay: &lotse_relay::Relay,
+    x: &Xvfb,
+    file: &Path,
+    via: &str,
+) {
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o755)).unwrap(); // chmod +x
+    let trace = file.with_file_name("trace.jsonl");
+    let _client = Proc::spawn(
+        x.command(file.to_str().unwrap())
+            .env("LOTSE_UI_TRACE", &trace)
+            .env("USER", format!("carla-{via}"))
+            .env("RUST_LOG", "warn")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
+    let terms = wait_trace(&trace, "the terms screen", |l| {
+        l["screen"] == "terms" && widget(l, "terms.accept").is_some_and(|w| w["enabled"] == true)
+    });
+    // Nothing went over the network yet: the relay has not seen this customer.
+    let redeemed = |rt: &tokio::runtime::Runtime| {
+        rt.block_on(relay.store().audit_rows())
+            .unwrap()
+            .iter()
+            .filter(|(e, _)| e.action == "key.redeemed" || e.action == "queue.token_redeemed")
+            .count()
+    };
+    let before = redeemed(rt);
+    click(x, &terms, "terms.accept");
+    let entry = rt.block_on(wait_queue(rep, &format!("carla-{via}")));
+    assert_eq!(
+        redeemed(rt),
+        before + 1,
+        "arrived by redeeming the download's {via}"
+    );
+    rt.block_on(rep.accept(entry.entry)).unwrap();
+    rt.block_on(wait_control(rep, |m| matches!(m, RepDown::Joined { .. })));
+    wait_trace(&trace, "the session screen", |l| l["screen"] == "session");
+    rt.block_on(rep.leave("test done")).unwrap();
+    rt.block_on(wait_control(rep, |m| matches!(m, RepDown::Ended { .. })));
+}
+
+async fn wait_queue(rep: &mut RepClient, name: &str) -> QueueEntry {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let ev = tokio::time::timeout_at(deadline, rep.next_event())
+            .await
+            .unwrap_or_else(|_| panic!("{name} did not arrive in the queue"))
+            .expect("rep connection lost");
+        if let RepEvent::Control(RepDown::Queue { entries }) = ev
+            && let Some(e) = entries.into_iter().find(|e| e.customer.name == name)
+        {
+            return e;
+        }
+    }
+}
+
+async fn wait_control(rep: &mut RepClient, pick: impl Fn(&RepDown) -> bool) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let ev = tokio::time::timeout_at(deadline, rep.next_event())
+            .await
+            .expect("the rep waited in vain")
+            .expect("rep connection lost");
+        if let RepEvent::Control(m) = &ev
+            && pick(m)
+        {
+            return;
+        }
+    }
+}
+
+/// Waits for the last line of the UI trace to satisfy `pred`.
+fn wait_trace(trace: &Path, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let mut found = None;
+    wait_until(what, || {
+        found = std::fs::read_to_string(trace)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .next_back()
+            .filter(|l| pred(l));
+        found.is_some()
+    });
+    found.unwrap()
+}
+
+fn widget<'a>(line: &'a Value, id: &str) -> Option<&'a Value> {
+    line["widgets"].as_array()?.iter().find(|w| w["id"] == id)
+}
+
+/// A real X click in the middle of a widget from the trace.
+fn click(x: &Xvfb, line: &Value, id: &str) {
+    let r: Vec<i64> = widget(line, id).unwrap()["rect"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let (cx, cy) = ((r[0] + r[2]) / 2, (r[1] + r[3]) / 2);
+    x.run(
+        "xdotool",
+        &[
+            "mousemove",
+            "--sync",
+            "--window",
+            &line["window"].to_string(),
+            &cx.to_string(),
+            &cy.to_string(),
+            "click",
+            "1",
+        ],
+    );
+}
+
+/// The client build the portal serves: this package's `lotse`, stripped (as a release would
+/// be) so that each download is tens of megabytes rather than hundreds.
+fn strip_into(dest: &Path) {
+    let ok = Command::new("strip")
+        .arg("-o")
+        .arg(dest)
+        .arg(env!("CARGO_BIN_EXE_lotse"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        std::fs::copy(env!("CARGO_BIN_EXE_lotse"), dest).unwrap();
+    }
+}
+
+/// Waits for Chromium to finish `lotse-support` in `downloads` and moves it to `run/`.
+fn take_download(downloads: &Path, run: &Path) -> PathBuf {
+    let file = downloads.join("lotse-support");
+    wait_until("the download", || {
+        file.exists()
+            && std::fs::read_dir(downloads)
+                .unwrap()
+                .flatten()
+                .all(|e| !e.file_name().to_string_lossy().ends_with(".crdownload"))
+    });
+    std::fs::create_dir_all(run).unwrap();
+    let to = run.join("lotse-support");
+    std::fs::rename(&file, &to).unwrap();
+    to
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal WebDriver client for chromedriver (W3C protocol, JSON over HTTP/1.1 on loopback).
+
+struct Browser {
+    port: u16,
+    session: String,
+    _driver: Proc,
+}
+
+impl Browser {
+    fn start(work: &Path, portal_tls_pin: &str, downloads: &Path) -> Browser {
+        let present = Command::new("chromedriver")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            present && Path::new("/usr/bin/chromium").exists(),
+            "this test needs Debian's chromium and chromium-driver (scripts/deps.sh installs them)"
+        );
+        let port = free_port();
+        let driver = Proc::spawn(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        wait_until("chromedriver", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && wd(port, "GET", "/status", None)["value"]["ready"] == true
+        });
+        let spki = portal_tls_pin.trim_start_matches("sha256//");
+        let profile = work.join("chromium-profile");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--disable-dev-shm-usage", "--window-size=1000,900",
+                    format!("--user-data-dir={}", profile.display()),
+                    // Trust exactly the portal's self-signed key, nothing more.
+                    format!("--ignore-certificate-errors-spki-list={spki}"),
+                    "--lang=de-DE",
+                ],
+                "prefs": {
+                    "download.default_directory": downloads.display().to_string(),
+                    "download.prompt_for_download": false,
+                    "safebrowsing.enabled": false,
+                    "intl.accept_languages": "de-DE,de",
+                },
+            },
+        }}});
+        let created = wd(port, "POST", "/session", Some(&caps));
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
+            .to_owned();
+        let b = Browser {
+            port,
+            session,
+            _driver: driver,
+        };
+        // Headless Chromium downloads only where it is told to.
+        b.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            json!({"cmd": "Browser.setDownloadBehavior", "params": {
+                "behavior": "allow", "downloadPath": downloads.display().to_string()}}),
+        );
+        b
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Value) -> Value {
+        let body = (method == "POST").then_some(body);
+        wd(
+            self.port,
+            method,
+            &format!("/session/{}{path}", self.session),
+            body.as_ref(),
+        )["value"]
+            .clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", json!({"url": url}));
+    }
+
+    fn find(&self, css: &str) -> Option<String> {
+        let v = wd(
+            self.port,
+            "POST",
+            &format!("/session/{}/element", self.session),
+            Some(&json!({"using": "css selector", "value": css})),
+        );
+        v["value"]["element-6066-11e4-a52e-4f735466cecf"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    fn wait_css(&self, css: &str) -> String {
+        let mut id = None;
+        let end = Instant::now() + DEADLINE;
+        while id.is_none() {
+            assert!(
+                Instant::now() < end,
+                "no {css} on the page; it shows:\n{}",
+                self.source()
+            );
+            id = self.find(css);
+            if id.is_none() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        id.unwrap()
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.wait_css(css);
+        self.cmd("POST", &format!("/element/{id}/click"), json!({}));
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.wait_css(css);
+        self.cmd("POST", &format!("/element/{id}/clear"), json!({}));
+        self.cmd(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        );
+    }
+
+    fn source(&self) -> String {
+        self.cmd("GET", "/source", Value::Null)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn screenshot(&self, path: &Path) {
+        let b64 = self.cmd("GET", "/screenshot", Value::Null);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().expect("a screenshot"))
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Ends Chromium; the driver process is killed by its guard.
+        let _ = std::panic::catch_unwind(|| {
+            wd(
+                self.port,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                None,
+            )
+        });
+    }
+}
+
+/// One WebDriver request; returns the JSON answer (WebDriver errors are JSON too).
+fn wd(port: u16, method: &str, path: &str, body: Option<&Value>) -> Value {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("chromedriver is listening");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // chromedriver keeps the connection open despite `Connection: close`: read exactly the
+    // announced length (or chunks up to the last one).
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 65536];
+    let end = loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "chromedriver closed the connection early");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let mut payload = raw[end + 4..].to_vec();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    loop {
+        let complete = match length {
+            Some(len) => payload.len() >= len,
+            None => payload.ends_with(b"0\r\n\r\n"),
+        };
+        if complete {
+            break;
+        }
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        payload.extend_from_slice(&buf[..n]);
+    }
+    if length.is_none() && head.contains("transfer-encoding: chunked") {
+        payload = dechunk(&payload);
+    }
+    serde_json::from_slice(&payload).unwrap_or(Value::Null)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+}

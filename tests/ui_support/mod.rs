@@ -1,0 +1,362 @@
+//! Helpers for the customer window's end-to-end tests: the real `lotse`, `lotse-relay` and
+//! `lotse-rep` binaries on a private Xvfb with openbox, the `LOTSE_UI_TRACE` seam to find the
+//! widgets, and xdotool to click them with real X events.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use lotse_testkit::{DEADLINE, Proc, Xvfb, wait_until};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// One window test at a time: each runs Xvfb, a GL window in software, a relay and a rep on a
+/// machine with two cores, and timing assertions (the 500 ms prompt arming, exit within a
+/// second) must not depend on how many others run beside it.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The client under test.
+pub fn lotse_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lotse"))
+}
+
+/// A binary of another workspace package, built next to `lotse` (cargo builds only this
+/// package's binaries for its tests; the build is a no-op when they are fresh).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let dir = lotse_bin().parent().unwrap().to_path_buf();
+    BUILT.get_or_init(|| {
+        let profile_dir = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let target = dir.parent().unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "lotse-relay", "-p", "lotse-rep", "--bins"])
+            .arg("--manifest-path")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", target);
+        if profile_dir == "release" {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cannot run cargo");
+        assert!(
+            status.success(),
+            "building lotse-relay and lotse-rep failed"
+        );
+    });
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}
+
+/// A relay on its own port and data directory, with the rep `ann` (shown as "Ann Weber").
+pub struct Relay {
+    pub addr: String,
+    pub pin: String,
+    pub dir: tempfile::TempDir,
+    _proc: Proc,
+}
+
+impl Relay {
+    pub fn start() -> Relay {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let relay = workspace_bin("lotse-relay");
+        let mut add = Command::new(&relay)
+            .args(["rep", "add", "ann", "--display-name", "Ann Weber", "--data"])
+            .arg(&data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+        assert!(add.wait().unwrap().success(), "rep add failed");
+        let mut proc = Proc::spawn(
+            Command::new(&relay)
+                .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+                .arg(&data)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        );
+        let mut line = String::new();
+        BufReader::new(proc.0.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "listening on 127.0.0.1:PORT pin sha256//…"
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert!(
+            words.len() == 5 && words[0] == "listening",
+            "relay said {line:?}"
+        );
+        Relay {
+            addr: words[2].to_owned(),
+            pin: words[4].to_owned(),
+            dir,
+            _proc: proc,
+        }
+    }
+
+    fn rep_command(&self) -> Command {
+        let mut c = Command::new(workspace_bin("lotse-rep"));
+        c.args(["--relay", &self.addr, "--pin", &self.pin, "--user", "ann"])
+            .env("LOTSE_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "warn");
+        c
+    }
+
+    /// A fresh session key for `ann`.
+    pub fn key(&self) -> String {
+        let out = self.rep_command().arg("key").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// `lotse-rep session --commands` asking for `tiers` in order.
+    pub fn rep_session(&self, tiers: &str) -> RepSession {
+        let mut cmd = self.rep_command();
+        cmd.args(["session", "--commands"]);
+        if !tiers.is_empty() {
+            cmd.args(["--request", tiers]);
+        }
+        let mut proc = Proc::spawn(
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        );
+        let stdin = proc.0.stdin.take().unwrap();
+        let stdout = proc.0.stdout.take().unwrap();
+        let events = Arc::new(Mutex::new(Vec::<(Instant, Value)>::new()));
+        let sink = events.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    sink.lock().unwrap().push((Instant::now(), v));
+                }
+            }
+        });
+        RepSession {
+            stdin,
+            events,
+            _proc: proc,
+        }
+    }
+}
+
+/// A running `lotse-rep session`.
+pub struct RepSession {
+    stdin: ChildStdin,
+    events: Arc<Mutex<Vec<(Instant, Value)>>>,
+    _proc: Proc,
+}
+
+impl RepSession {
+    /// Sends a command line (`request TIER`, `chat TEXT`, `leave`).
+    pub fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Waits for an event with `"event": name` (and `tier` if given); returns it and when it
+    /// arrived.
+    pub fn wait(&self, name: &str, tier: Option<&str>) -> (Instant, Value) {
+        let mut found = None;
+        wait_until(&format!("rep event {name} {tier:?}"), || {
+            found = self
+                .events
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(_, v)| v["event"] == name && tier.is_none_or(|t| v["tier"] == t))
+                .cloned();
+            found.is_some()
+        });
+        found.unwrap()
+    }
+
+    pub fn has(&self, name: &str, tier: &str) -> bool {
+        self.events()
+            .iter()
+            .any(|v| v["event"] == name && v["tier"] == tier)
+    }
+}
+
+/// A display with a window manager.
+pub struct Desktop {
+    pub x: Xvfb,
+    _wm: Proc,
+}
+
+impl Desktop {
+    pub fn start() -> Desktop {
+        let x = Xvfb::start(1280, 900);
+        let wm = x.window_manager();
+        Desktop { x, _wm: wm }
+    }
+
+    /// Starts `lotse` with a fresh trace file.
+    pub fn lotse(&self, relay: &str, pin: &str, extra: &[&str]) -> Client {
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("trace.jsonl");
+        let started = Instant::now();
+        let proc = Proc::spawn(
+            self.x
+                .command(lotse_bin().to_str().unwrap())
+                .args(["--relay", relay, "--pin", pin])
+                .args(extra)
+                .args(if extra.contains(&"--lang") {
+                    &[][..]
+                } else {
+                    &["--lang", "en"][..]
+                })
+                .env("LOTSE_UI_TRACE", &trace)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit()),
+        );
+        Client {
+            proc,
+            trace,
+            display: self.x.display.clone(),
+            started,
+            _dir: dir,
+        }
+    }
+}
+
+/// The `lotse` process under test.
+pub struct Client {
+    pub proc: Proc,
+    pub trace: PathBuf,
+    pub display: String,
+    pub started: Instant,
+    _dir: tempfile::TempDir,
+}
+
+impl Client {
+    /// All trace lines so far.
+    pub fn lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.trace)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Waits until the latest trace line satisfies `pred`; returns it.
+    pub fn wait_line(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut found = None;
+        wait_until(what, || {
+            found = self.lines().pop().filter(|l| pred(l));
+            found.is_some()
+        });
+        found.unwrap()
+    }
+
+    /// Waits until `screen` shows `widget` (enabled).
+    pub fn wait_widget(&self, screen: &str, widget: &str) -> Value {
+        self.wait_line(&format!("{screen} with {widget} enabled"), |l| {
+            l["screen"] == screen && widget_in(l, widget).is_some_and(|w| w["enabled"] == true)
+        })
+    }
+
+    /// Clicks the middle of `widget` as found in `line`, with real X pointer events.
+    pub fn click_in(&self, line: &Value, widget: &str) {
+        let w = widget_in(line, widget).unwrap_or_else(|| panic!("no {widget} in {line}"));
+        let r: Vec<i64> = w["rect"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        let (x, y) = ((r[0] + r[2]) / 2, (r[1] + r[3]) / 2);
+        self.xdotool(&[
+            "mousemove",
+            "--sync",
+            "--window",
+            &line["window"].to_string(),
+            &x.to_string(),
+            &y.to_string(),
+            "click",
+            "1",
+        ]);
+    }
+
+    /// Waits for `widget` on `screen` and clicks it.
+    pub fn click(&self, screen: &str, widget: &str) {
+        let line = self.wait_widget(screen, widget);
+        self.click_in(&line, widget);
+    }
+
+    /// The X window id from the trace.
+    pub fn window(&self) -> String {
+        self.wait_line("a window id", |l| l["window"].as_u64().unwrap_or(0) != 0)["window"]
+            .to_string()
+    }
+
+    /// Focuses the window (PLATFORM-NOTES: `key --window` is ignored; focus, then plain key).
+    pub fn focus(&self) {
+        let w = self.window();
+        self.xdotool(&["windowfocus", "--sync", &w]);
+    }
+
+    pub fn xdotool(&self, args: &[&str]) {
+        let out = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .output()
+            .expect("xdotool");
+        assert!(
+            out.status.success(),
+            "xdotool {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The window's `_NET_WM_STATE` as xprop prints it.
+    pub fn wm_state(&self) -> String {
+        let out = Command::new("xprop")
+            .args(["-id", &self.window(), "_NET_WM_STATE"])
+            .env("DISPLAY", &self.display)
+            .output()
+            .expect("xprop");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits for the process to exit; returns its status and when it was seen to exit.
+    pub fn wait_exit(&mut self) -> (std::process::ExitStatus, Instant) {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            if let Ok(Some(s)) = self.proc.0.try_wait() {
+                return (s, Instant::now());
+            }
+            assert!(Instant::now() < end, "lotse did not exit");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The widget `id` in a trace line.
+pub fn widget_in<'a>(line: &'a Value, id: &str) -> Option<&'a Value> {
+    line["widgets"].as_array()?.iter().find(|w| w["id"] == id)
+}
