@@ -73,6 +73,29 @@ wait_prompt() {
   echo "timed out waiting for the $1 prompt" >&2
   exit 1
 }
+# wait_file_prompt NAME: waits for the armed prompt offering the file NAME.
+wait_file_prompt() {
+  for _ in $(seq 300); do
+    if [ -s "$TRACE" ] && tail -n 1 "$TRACE" | jq -e --arg n "$1" \
+      '.screen == "prompt" and .prompt.file.name == $n and any(.widgets[]; .id == "prompt.save" and .enabled)' >/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "timed out waiting for the offer of $1" >&2
+  exit 1
+}
+# wait_transfer JQ: waits until the latest trace line's transfers satisfy the jq filter.
+wait_transfer() {
+  for _ in $(seq 300); do
+    if [ -s "$TRACE" ] && tail -n 1 "$TRACE" | jq -e ".screen == \"session\" and ($1)" >/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "timed out waiting for transfers: $1" >&2
+  exit 1
+}
 window() { tail -n 1 "$TRACE" | jq -r .window; }
 # shot NAME: the window's content, after the frame that the trace reported is surely shown.
 shot() {
@@ -82,8 +105,16 @@ shot() {
   echo "$OUT/$LANG_CODE-$1.png"
 }
 
+# Files the rep offers: a small one that is saved at once, a big one that is still on its way when
+# the panel is shot. The customer's home is private, so nothing lands in this machine's Downloads.
+mkdir -p "$WORK/offer" "$WORK/home"
+head -c 2400000 /dev/urandom >"$WORK/offer/Anleitung.pdf"
+head -c 400M /dev/zero >"$WORK/offer/Installationspaket.bin"
+
 for LANG_CODE in de en; do
   rm -f "$TRACE"
+  rm -rf "$WORK/home/Downloads"
+  HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config NO_AT_BRIDGE=1 \
   LOTSE_UI_TRACE=$TRACE USER=carla "$BIN/lotse" --relay "$RELAY" --pin "$PIN" --lang "$LANG_CODE" \
     2>/dev/null & LOTSE=$!
   PIDS+=($LOTSE)
@@ -128,6 +159,20 @@ for LANG_CODE in de en; do
   xdotool key Return
   for _ in $(seq 100); do tail -n 1 "$TRACE" | jq -e '.chat.lines >= 2' >/dev/null && break; sleep 0.1; done
   shot 7-session
+  echo "request files" >&3
+  wait_prompt files
+  click prompt prompt.allow
+  wait_for session session.send_file
+  echo "send $WORK/offer/Anleitung.pdf" >&3
+  wait_file_prompt Anleitung.pdf
+  shot 9-file-prompt
+  click prompt prompt.save
+  wait_transfer 'any(.transfers[]; .name == "Anleitung.pdf" and .state == "done")'
+  echo "send $WORK/offer/Installationspaket.bin" >&3
+  wait_file_prompt Installationspaket.bin
+  click prompt prompt.save
+  wait_transfer 'any(.transfers[]; .name == "Installationspaket.bin" and .state == "running" and .done > 20000000)'
+  shot 10-transfers
   click session session.end
   wait_for ended ended.close
   shot 8-ended

@@ -89,6 +89,8 @@ fn main() -> Result<()> {
     let lang = chosen
         .or(embedded.as_ref().and_then(|e| e.lang))
         .unwrap_or_else(Lang::from_env);
+    // The deployment's terms of use, carried in the download, replace the built-in ones.
+    let terms = embedded.as_ref().and_then(|e| e.terms.clone());
     let (relay, pin, key) = match (embedded, cli.relay, cli.pin) {
         (Some(e), None, None) if cli.key.is_none() => {
             (e.relay.clone(), e.pin, Some(e.session_key()))
@@ -114,6 +116,7 @@ fn main() -> Result<()> {
         settings,
         lang,
         started,
+        terms,
     })?;
     match never {}
 }

@@ -46,7 +46,20 @@ fn button(down: bool) -> String {
     format!(r#"{{"event": {{"Button": {{"button": "Left", "down": {down}}}}}}}"#)
 }
 
-/// The script of issue 5: click into the terminal, drag, scroll, type `Hello äöü€ ß`, ctrl+a.
+/// A click into the terminal, so that the window manager gives it the keyboard focus (a rep
+/// does the same; events sent while the focus moves go to whichever window had it).
+fn focus_click(dir: &Path) -> PathBuf {
+    let p = dir.join("focus.jsonl");
+    let l = [
+        pointer(TERM_X + 30, TERM_Y + 30),
+        button(true),
+        button(false),
+    ];
+    std::fs::write(&p, l.join("\n")).unwrap();
+    p
+}
+
+/// The script of issue 5: click, drag, scroll, type `Hello äöü€ ß`, ctrl+a.
 fn script(dir: &Path) -> PathBuf {
     let (x, y) = (TERM_X + 60, TERM_Y + 60);
     let mut l = vec![
@@ -89,16 +102,24 @@ fn ctrl_down(dir: &Path) -> PathBuf {
 
 /// Nothing arrives within a generous observation window (absence cannot be waited for).
 fn stays_empty(out: &Path, what: &str) {
+    let m = mark(out);
     let end = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < end {
-        let got = std::fs::read(out).unwrap();
-        assert!(
-            got.is_empty(),
-            "{what}: the terminal received {:?}",
-            String::from_utf8_lossy(&got)
-        );
+        let got = since(out, m);
+        assert!(got.is_empty(), "{what}: the terminal received {got:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// What the terminal received after byte `mark` (the recorder keeps the file open, so it is
+/// never truncated, only read from a mark).
+fn since(out: &Path, mark: usize) -> String {
+    let all = std::fs::read(out).unwrap();
+    String::from_utf8_lossy(&all[mark.min(all.len())..]).into_owned()
+}
+
+fn mark(out: &Path) -> usize {
+    std::fs::read(out).unwrap().len()
 }
 
 /// Splits SGR mouse reports from typed text.
@@ -137,6 +158,9 @@ fn control_only_while_granted_and_nothing_stays_held() {
     let mut rep = relay.rep_session("view");
     let key = relay.key();
     let lotse = desk.lotse(&relay.addr, &relay.pin, &["--key", &key]);
+    // The window stays on top while the rep views: keep it clear of the terminal.
+    let win = lotse.window();
+    lotse.xdotool(&["windowmove", "--sync", &win, "0", "0"]);
     lotse.click("terms", "terms.accept");
     rep.wait("joined", None);
     lotse.click("prompt", "prompt.allow");
@@ -150,12 +174,25 @@ fn control_only_while_granted_and_nothing_stays_held() {
     rep.send("request control");
     lotse.click("prompt", "prompt.allow");
     rep.wait("granted", Some("control"));
+    let m0 = mark(&out);
+    rep.send(&format!("input {}", focus_click(dir.path()).display()));
+    wait_until("the focusing click in the terminal", || {
+        split(&since(&out, m0)).1.iter().any(|m| m.2 == 'm')
+    });
+    let m1 = mark(&out);
     rep.send(&format!("input {}", script.display()));
     let expected = "Hello äöü€ ß\u{1}";
-    wait_until("the typed text in the terminal", || {
-        split(&String::from_utf8_lossy(&std::fs::read(&out).unwrap())).0 == expected
-    });
-    let (text, mouse) = split(&String::from_utf8_lossy(&std::fs::read(&out).unwrap()));
+    let end = Instant::now() + lotse_testkit::DEADLINE;
+    while split(&since(&out, m1)).0 != expected {
+        assert!(
+            Instant::now() < end,
+            "the terminal received {:?}; the lotse window is at {}",
+            since(&out, m1),
+            desk.x.run("xdotool", &["getwindowgeometry", &win])
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (text, mouse) = split(&since(&out, m1));
     assert_eq!(text, expected);
     // xterm may fold the drag's motion report (32) into the release; the release lands where
     // the drag ended either way.
@@ -171,7 +208,6 @@ fn control_only_while_granted_and_nothing_stays_held() {
         desk.x.pointer(),
         ((TERM_X + 160) as i32, (TERM_Y + 100) as i32)
     );
-    std::fs::write(&out, b"").unwrap();
 
     // 3. A prompt on screen: input stops until it is answered.
     rep.send("request files");
@@ -192,7 +228,6 @@ fn control_only_while_granted_and_nothing_stays_held() {
     wait_until("ctrl released", || desk.x.pressed_keys().is_empty());
 
     // 5. After the revoke the script does nothing.
-    std::fs::write(&out, b"").unwrap();
     rep.send(&format!("input {}", script.display()));
     stays_empty(&out, "after the revoke");
     assert!(

@@ -336,3 +336,37 @@ async fn customer_without_key_enters_one_and_can_retry() {
         Some(Event::Ended(EndReason::Cancelled))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_chat_lines_are_shortened_with_a_note() {
+    let relay = TestRelay::start().await;
+    let mut rep = relay.rep("ada").await;
+    let (key, _) = rep.create_key(None).await.unwrap();
+    let c = customer(&relay, Some(key));
+    let entry = rep_wait(&mut rep, "queue", |e| match e {
+        RepEvent::Control(RepDown::Queue { entries }) => entries.first().map(|e| e.entry),
+        _ => None,
+    })
+    .await;
+    rep.accept(entry).await.unwrap();
+    rep_wait(&mut rep, "joined", |e| {
+        matches!(e, RepEvent::Control(RepDown::Joined { .. })).then_some(())
+    })
+    .await;
+    c.handle.chat(&"ä".repeat(5000));
+    let text = rep_wait(&mut rep, "chat", |e| match e {
+        RepEvent::Control(RepDown::Chat { text, .. }) => Some(text.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        text.starts_with(&"ä".repeat(4000)),
+        "the first 4000 characters arrive"
+    );
+    assert!(!text.contains(&"ä".repeat(4001)));
+    assert!(
+        text.ends_with("shortened to 4000 characters)"),
+        "{}",
+        &text[text.len() - 80..]
+    );
+}

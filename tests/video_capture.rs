@@ -7,6 +7,14 @@ use lotse_platform::capture::Capturer;
 use lotse_platform::capture::x11::X11Capturer;
 use lotse_testkit::{Xvfb, wait_until};
 
+/// One Xvfb at a time in this binary: `Xvfb::start` in two threads at once can pick the same
+/// display number, and the loser then talks to the winner's server (a testkit race).
+static ONE_DISPLAY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_display() -> std::sync::MutexGuard<'static, ()> {
+    ONE_DISPLAY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The mode of a System V shared-memory segment, from the kernel's table.
 fn shm_mode(id: i32) -> Option<u32> {
     let table = std::fs::read_to_string("/proc/sysvipc/shm").unwrap();
@@ -24,6 +32,7 @@ fn pixel(cap: &mut X11Capturer, x: u32, y: u32) -> [u8; 3] {
 
 #[test]
 fn x11_capture_is_private_correct_and_cheap_when_idle() {
+    let _one = one_display();
     let x = Xvfb::start(640, 480);
     let mut cap = X11Capturer::open(Some(&x.display)).unwrap();
 
@@ -156,6 +165,7 @@ fn at(f: &lotse_platform::capture::Frame<'_>, x: u32, y: u32) -> [u8; 3] {
 
 #[test]
 fn x11_capture_shows_only_the_chosen_monitor_and_follows_a_new_resolution() {
+    let _one = one_display();
     let x = Xvfb::start(640, 480);
     // Red on the left half, blue on the right.
     let dir = tempfile::tempdir().unwrap();

@@ -29,6 +29,8 @@ pub struct Options {
     pub lang: Lang,
     /// When the program started, for the trace's timings.
     pub started: Instant,
+    /// The deployment's terms of use (summary, a line `---`, full text), if it has its own.
+    pub terms: Option<String>,
 }
 
 /// How long closing the window waits for the session to say goodbye to the relay. The issue's
@@ -113,6 +115,9 @@ impl Frontend for Bridge {
 pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let mut state = State::new(options.lang, Instant::now());
+    if let Some(text) = &options.terms {
+        state.set_terms(text);
+    }
     state.downloads = options.settings.downloads.clone();
     let window = WindowBuilder::new()
         .with_title(&state.t().window_title)
@@ -238,6 +243,10 @@ impl Shell {
                 let over = matches!(event, Event::Ended(_) | Event::Failed(_));
                 self.state.now = Instant::now();
                 self.state.apply(event);
+                if self.state.picking && matches!(self.state.stage, Stage::Over { .. }) {
+                    self.desktop.close_dialog();
+                    self.state.picking = false;
+                }
                 if over && self.quitting.is_some() {
                     self.finish_leaving();
                 }

@@ -110,6 +110,14 @@ impl Desktop {
         *self.dialog.borrow_mut() = Some(dialog);
     }
 
+    /// Closes the file dialog if it is open (the session is over: there is nobody to send to).
+    pub fn close_dialog(&self) {
+        let dialog = self.dialog.borrow_mut().take();
+        if let Some(d) = dialog {
+            d.destroy();
+        }
+    }
+
     /// Asks for the clipboard's text; it comes as [`DesktopEvent::Paste`] if there is any.
     pub fn request_paste(&self) {
         let report = self.report.clone();

@@ -192,6 +192,12 @@ impl State {
         }
     }
 
+    /// Uses the deployment's own terms of use in every language instead of the built-in ones.
+    pub fn set_terms(&mut self, text: &str) {
+        let terms = Terms::parse(text);
+        self.terms = [terms.clone(), terms];
+    }
+
     /// The texts of the current language.
     pub fn t(&self) -> &'static Strings {
         self.lang.strings()
@@ -320,11 +326,16 @@ impl State {
         }
     }
 
-    /// Records an interactive widget for the test seam.
+    /// Records an interactive widget for the test seam: the part of it that can be clicked (a
+    /// widget scrolled out of sight is not recorded).
     pub fn track(&mut self, id: impl Into<String>, response: &egui::Response) {
+        let rect = response.interact_rect.intersect(response.rect);
+        if !rect.is_positive() {
+            return;
+        }
         self.widgets.push(Widget {
             id: id.into(),
-            rect: response.rect,
+            rect,
             enabled: response.enabled(),
             focused: response.has_focus(),
         });
@@ -339,4 +350,21 @@ fn local_time(unix: u64) -> String {
     ts.to_zoned(jiff::tz::TimeZone::system())
         .strftime("%H:%M")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deployments_terms_replace_the_built_in_ones_in_every_language() {
+        let mut s = State::new(Lang::De, Instant::now());
+        assert_eq!(s.terms(), &Lang::De.terms());
+        s.set_terms("Kurz: Hilfe der IT.\n---\nLang: alle Regeln der Einrichtung.");
+        for lang in [Lang::De, Lang::En] {
+            s.lang = lang;
+            assert_eq!(s.terms().summary, "Kurz: Hilfe der IT.");
+            assert_eq!(s.terms().full, "Lang: alle Regeln der Einrichtung.");
+        }
+    }
 }

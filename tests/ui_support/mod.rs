@@ -360,3 +360,367 @@ impl Client {
 pub fn widget_in<'a>(line: &'a Value, id: &str) -> Option<&'a Value> {
     line["widgets"].as_array()?.iter().find(|w| w["id"] == id)
 }
+
+// ---- Additions for the file-transfer tests (issue 6). ----
+
+impl Relay {
+    /// `lotse-rep session --commands` asking for `tiers`, with more arguments (`--save-dir DIR`).
+    pub fn rep_session_with(&self, tiers: &str, extra: &[&std::ffi::OsStr]) -> RepSession {
+        let mut cmd = self.rep_command();
+        cmd.args(["session", "--commands"]);
+        if !tiers.is_empty() {
+            cmd.args(["--request", tiers]);
+        }
+        cmd.args(extra);
+        let mut proc = Proc::spawn(
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        );
+        let stdin = proc.0.stdin.take().unwrap();
+        let stdout = proc.0.stdout.take().unwrap();
+        let events = Arc::new(Mutex::new(Vec::<(Instant, Value)>::new()));
+        let sink = events.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    sink.lock().unwrap().push((Instant::now(), v));
+                }
+            }
+        });
+        RepSession {
+            stdin,
+            events,
+            _proc: proc,
+        }
+    }
+}
+
+impl RepSession {
+    /// Waits for an event that satisfies `pred`; returns it.
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut found = None;
+        wait_until(what, || {
+            found = self
+                .events
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(_, v)| v)
+                .find(|v| pred(v))
+                .cloned();
+            found.is_some()
+        });
+        found.unwrap()
+    }
+}
+
+impl Desktop {
+    /// Starts `lotse` like [`Desktop::lotse`], with extra environment variables (a private
+    /// `HOME`, so that Downloads belongs to the test).
+    pub fn lotse_env(
+        &self,
+        relay: &str,
+        pin: &str,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Client {
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("trace.jsonl");
+        let started = Instant::now();
+        let mut cmd = self.x.command(lotse_bin().to_str().unwrap());
+        cmd.args(["--relay", relay, "--pin", pin])
+            .args(extra)
+            .args(if extra.contains(&"--lang") {
+                &[][..]
+            } else {
+                &["--lang", "en"][..]
+            })
+            .env("LOTSE_UI_TRACE", &trace)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Client {
+            proc: Proc::spawn(&mut cmd),
+            trace,
+            display: self.x.display.clone(),
+            started,
+            _dir: dir,
+        }
+    }
+}
+
+impl Client {
+    /// Waits until any trace line (not only the latest) satisfies `pred`; returns the first.
+    pub fn wait_any_line(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut found = None;
+        wait_until(what, || {
+            found = self.lines().into_iter().find(|l| pred(l));
+            found.is_some()
+        });
+        found.unwrap()
+    }
+}
+
+/// The transfer rows of a trace line.
+pub fn transfers_in(line: &Value) -> Vec<Value> {
+    line["transfers"].as_array().cloned().unwrap_or_default()
+}
+
+/// Drops the file `path` onto the X window `target` the way a file manager does, over the XDND
+/// protocol (version 5): XdndEnter offering `text/uri-list`, XdndPosition at the window's
+/// centre, XdndDrop once the window accepts, the `file://` URI on the window's selection
+/// request, and waiting for XdndFinished. Panics if the window is not a drop target or refuses.
+pub fn xdnd_drop(display: &str, target: u32, path: &Path) {
+    use x11rb::connection::Connection as _;
+    use x11rb::protocol::Event;
+    use x11rb::protocol::xproto::{
+        AtomEnum, ClientMessageEvent, ConnectionExt as _, CreateWindowAux, EventMask, PropMode,
+        SELECTION_NOTIFY_EVENT, SelectionNotifyEvent, WindowClass,
+    };
+    use x11rb::wrapper::ConnectionExt as _;
+    const NOW: u32 = x11rb::CURRENT_TIME;
+
+    let path = path.canonicalize().unwrap();
+    let text = path.to_str().unwrap();
+    assert!(
+        text.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b)),
+        "keep test paths plain: {text}"
+    );
+    let uri = format!("file://{text}\r\n");
+
+    let (conn, screen) = x11rb::connect(Some(display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    let atom = |name: &str| {
+        conn.intern_atom(false, name.as_bytes())
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom
+    };
+    let aware = atom("XdndAware");
+    let enter = atom("XdndEnter");
+    let position = atom("XdndPosition");
+    let status = atom("XdndStatus");
+    let drop = atom("XdndDrop");
+    let finished = atom("XdndFinished");
+    let selection = atom("XdndSelection");
+    let copy = atom("XdndActionCopy");
+    let uri_list = atom("text/uri-list");
+
+    let version = conn
+        .get_property(false, target, aware, AtomEnum::ATOM, 0, 1)
+        .unwrap()
+        .reply()
+        .unwrap()
+        .value32()
+        .and_then(|mut v| v.next())
+        .unwrap_or_else(|| panic!("window {target:#x} is not a drop target (no XdndAware)"));
+    let version = version.min(5);
+
+    let source = conn.generate_id().unwrap();
+    conn.create_window(
+        x11rb::COPY_DEPTH_FROM_PARENT,
+        source,
+        root,
+        -10,
+        -10,
+        1,
+        1,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &CreateWindowAux::new(),
+    )
+    .unwrap();
+    conn.set_selection_owner(source, selection, NOW).unwrap();
+    let geometry = conn.get_geometry(target).unwrap().reply().unwrap();
+    let centre = conn
+        .translate_coordinates(
+            target,
+            root,
+            (geometry.width / 2) as i16,
+            (geometry.height / 2) as i16,
+        )
+        .unwrap()
+        .reply()
+        .unwrap();
+    let at = ((centre.dst_x as u32) << 16) | (centre.dst_y as u16 as u32);
+    let send = |kind: u32, data: [u32; 5]| {
+        let ev = ClientMessageEvent::new(32, target, kind, data);
+        conn.send_event(false, target, EventMask::NO_EVENT, ev)
+            .unwrap();
+        conn.flush().unwrap();
+    };
+    send(enter, [source, version << 24, uri_list, 0, 0]);
+    send(position, [source, 0, at, NOW, copy]);
+
+    let end = Instant::now() + lotse_testkit::DEADLINE;
+    let mut dropped = false;
+    loop {
+        assert!(Instant::now() < end, "the drop was not finished in time");
+        let Some(event) = conn.poll_for_event().unwrap() else {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        };
+        match event {
+            Event::ClientMessage(m) if m.type_ == status => {
+                let data = m.data.as_data32();
+                assert!(data[1] & 1 == 1, "the window refused the drop");
+                if !dropped {
+                    send(drop, [source, 0, NOW, 0, 0]);
+                    dropped = true;
+                }
+            }
+            Event::SelectionRequest(r) if r.selection == selection => {
+                conn.change_property8(
+                    PropMode::REPLACE,
+                    r.requestor,
+                    r.property,
+                    uri_list,
+                    uri.as_bytes(),
+                )
+                .unwrap();
+                let notify = SelectionNotifyEvent {
+                    response_type: SELECTION_NOTIFY_EVENT,
+                    sequence: 0,
+                    time: r.time,
+                    requestor: r.requestor,
+                    selection: r.selection,
+                    target: r.target,
+                    property: r.property,
+                };
+                conn.send_event(false, r.requestor, EventMask::NO_EVENT, notify)
+                    .unwrap();
+                conn.flush().unwrap();
+            }
+            Event::ClientMessage(m) if m.type_ == finished => break,
+            _ => {}
+        }
+    }
+    conn.destroy_window(source).unwrap();
+    conn.flush().unwrap();
+}
+
+/// Owns the CLIPBOARD selection of a display and hands out `text` (as `UTF8_STRING` or
+/// `STRING`) until dropped, as a program that copied the text would.
+pub struct ClipboardOwner {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ClipboardOwner {
+    pub fn start(display: &str, text: &str) -> ClipboardOwner {
+        use x11rb::connection::Connection as _;
+        use x11rb::protocol::Event;
+        use x11rb::protocol::xproto::{
+            AtomEnum, ConnectionExt as _, CreateWindowAux, EventMask, PropMode,
+            SELECTION_NOTIFY_EVENT, SelectionNotifyEvent, WindowClass,
+        };
+        use x11rb::wrapper::ConnectionExt as _;
+
+        let (conn, screen) = x11rb::connect(Some(display)).unwrap();
+        let root = conn.setup().roots[screen].root;
+        let atom = |name: &str| {
+            conn.intern_atom(false, name.as_bytes())
+                .unwrap()
+                .reply()
+                .unwrap()
+                .atom
+        };
+        let clipboard = atom("CLIPBOARD");
+        let targets = atom("TARGETS");
+        let utf8 = atom("UTF8_STRING");
+        let owner = conn.generate_id().unwrap();
+        conn.create_window(
+            x11rb::COPY_DEPTH_FROM_PARENT,
+            owner,
+            root,
+            -10,
+            -10,
+            1,
+            1,
+            0,
+            WindowClass::INPUT_OUTPUT,
+            0,
+            &CreateWindowAux::new(),
+        )
+        .unwrap();
+        conn.set_selection_owner(owner, clipboard, x11rb::CURRENT_TIME)
+            .unwrap();
+        let got = conn
+            .get_selection_owner(clipboard)
+            .unwrap()
+            .reply()
+            .unwrap()
+            .owner;
+        assert_eq!(got, owner, "cannot own the clipboard");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let text = text.as_bytes().to_vec();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                let Some(event) = conn.poll_for_event().unwrap() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let Event::SelectionRequest(r) = event else {
+                    continue;
+                };
+                let string: u32 = AtomEnum::STRING.into();
+                let property = if r.target == targets {
+                    conn.change_property32(
+                        PropMode::REPLACE,
+                        r.requestor,
+                        r.property,
+                        AtomEnum::ATOM,
+                        &[targets, utf8, string],
+                    )
+                    .unwrap();
+                    r.property
+                } else if r.target == utf8 || r.target == string {
+                    conn.change_property8(
+                        PropMode::REPLACE,
+                        r.requestor,
+                        r.property,
+                        r.target,
+                        &text,
+                    )
+                    .unwrap();
+                    r.property
+                } else {
+                    x11rb::NONE
+                };
+                let notify = SelectionNotifyEvent {
+                    response_type: SELECTION_NOTIFY_EVENT,
+                    sequence: 0,
+                    time: r.time,
+                    requestor: r.requestor,
+                    selection: r.selection,
+                    target: r.target,
+                    property,
+                };
+                conn.send_event(false, r.requestor, EventMask::NO_EVENT, notify)
+                    .unwrap();
+                conn.flush().unwrap();
+            }
+        });
+        ClipboardOwner {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ClipboardOwner {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

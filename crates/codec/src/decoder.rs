@@ -46,3 +46,51 @@ impl Decoder {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Bgra, Encoder, EncoderSettings};
+
+    /// Garbage and damaged streams give errors or nothing, never a panic, and the decoder still
+    /// takes the next keyframe.
+    #[test]
+    fn damaged_input_is_survived() {
+        let data: Vec<u8> = (0..64 * 48 * 4).map(|i| (i * 13 % 256) as u8).collect();
+        let pic = crate::Yuv420::from_bgra(&Bgra::packed(&data, 64, 48).unwrap());
+        let mut enc = Encoder::new(64, 48, EncoderSettings::default()).unwrap();
+        let mut key = Vec::new();
+        enc.encode(&pic, true, &mut key).unwrap();
+        let mut dec = Decoder::new().unwrap();
+        let mut seed = 0x1234_5678_u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for round in 0..300 {
+            let mut bad = key.clone();
+            match round % 3 {
+                // flip bytes after the start code
+                0 => {
+                    for _ in 0..8 {
+                        let i = 5 + next() as usize % (bad.len() - 5);
+                        bad[i] ^= next() as u8;
+                    }
+                }
+                // cut it short
+                1 => bad.truncate(1 + next() as usize % bad.len()),
+                // pure noise behind a start code
+                _ => {
+                    bad = vec![0, 0, 0, 1];
+                    bad.extend((0..next() % 2000).map(|_| next() as u8));
+                }
+            }
+            let _ = dec.decode(&bad);
+        }
+        let mut fresh_key = Vec::new();
+        enc.encode(&pic, true, &mut fresh_key).unwrap();
+        assert!(dec.decode(&fresh_key).unwrap().is_some());
+    }
+}

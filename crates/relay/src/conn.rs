@@ -505,6 +505,18 @@ fn depends_on(t: Tier, base: Tier) -> bool {
 /// Most characters in one chat line.
 pub(crate) const MAX_CHAT: usize = 4000;
 
+/// Shortens an over-long chat line and says so in the line itself, in both languages.
+fn limit_chat(text: String) -> String {
+    if text.chars().count() <= MAX_CHAT {
+        return text;
+    }
+    let mut short: String = text.chars().take(MAX_CHAT).collect();
+    short.push_str(&format!(
+        " […] (gekürzt auf {MAX_CHAT} Zeichen / shortened to {MAX_CHAT} characters)"
+    ));
+    short
+}
+
 fn customer_chat(hub: &Hub, customer: CustomerId, text: String) -> Vec<Audit> {
     let st = hub.state();
     let Some(c) = st.customers.get(&customer) else {
@@ -513,7 +525,7 @@ fn customer_chat(hub: &Hub, customer: CustomerId, text: String) -> Vec<Audit> {
     let Some(sid) = c.session else {
         return Vec::new();
     };
-    let text: String = text.chars().take(MAX_CHAT).collect();
+    let text = limit_chat(text);
     let from = if c.info.name.is_empty() {
         "customer".to_owned()
     } else {
@@ -1039,7 +1051,7 @@ fn rep_chat(hub: &Hub, id: ParticipantId, text: String, actor: &str) -> Vec<Audi
         return Vec::new();
     };
     let from = r.display.clone();
-    let text: String = text.chars().take(MAX_CHAT).collect();
+    let text = limit_chat(text);
     let at = now_unix();
     if let Some(s) = st.sessions.get(&sid) {
         st.send_customer(

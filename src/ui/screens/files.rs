@@ -15,12 +15,15 @@ pub const MAX_ROWS: usize = 3;
 pub fn section(state: &mut State, ui: &mut Ui) {
     let t = state.t();
     state.transfer_rows.clear();
+    ui.spacing_mut().item_spacing.y = 6.0;
+    ui.spacing_mut().button_padding = egui::vec2(12.0, 3.0);
+    ui.spacing_mut().interact_size.y = 28.0;
     ui.horizontal(|ui| {
         ui.label(RichText::new(&t.files_title).strong());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             let send = ui.add_enabled(
                 !state.picking,
-                secondary(&t.files_send).min_size(egui::vec2(150.0, 30.0)),
+                secondary(&t.files_send).min_size(egui::vec2(150.0, 28.0)),
             );
             state.track("session.send_file", &send);
             if send.clicked() {
@@ -31,7 +34,11 @@ pub fn section(state: &mut State, ui: &mut Ui) {
     if let Some(FileNotice::NotAFile(name)) = &state.file_notice {
         ui.label(RichText::new(fill(&t.files_not_a_file, &[("name", name)])).color(ERROR_FG));
     }
-    let rows = shown_rows(&state.transfers);
+    // As many rows as fit above the chat's minimum, at least one.
+    let spacing = ui.spacing().item_spacing.y;
+    let fit = (((ui.available_height() + spacing) / (ROW_HEIGHT + spacing)).floor() as usize)
+        .clamp(1, MAX_ROWS);
+    let rows = shown_rows(&state.transfers, fit);
     if rows.is_empty() {
         ui.label(RichText::new(&t.files_hint).small().color(WEAK));
         return;
@@ -41,9 +48,9 @@ pub fn section(state: &mut State, ui: &mut Ui) {
     }
 }
 
-/// Which rows to show: every running transfer, then the latest finished ones, at most
-/// [`MAX_ROWS`], in the order they started.
-pub fn shown_rows(transfers: &[TransferStatus]) -> Vec<usize> {
+/// Which rows to show: the running transfers, then the latest finished ones, at most `max`, in
+/// the order they started.
+pub fn shown_rows(transfers: &[TransferStatus], max: usize) -> Vec<usize> {
     let running = transfers
         .iter()
         .enumerate()
@@ -54,7 +61,7 @@ pub fn shown_rows(transfers: &[TransferStatus]) -> Vec<usize> {
         .enumerate()
         .filter(|(_, t)| t.state != TransferState::Running)
         .map(|(i, _)| i);
-    let mut rows: Vec<usize> = running.rev().chain(finished.rev()).take(MAX_ROWS).collect();
+    let mut rows: Vec<usize> = running.rev().chain(finished.rev()).take(max).collect();
     rows.sort_unstable();
     rows
 }
@@ -71,34 +78,40 @@ fn row(state: &mut State, ui: &mut Ui, index: usize) {
         ),
         None => fill(&t.transfer_to, &[("rep", &everyone(state))]),
     };
+    let running = status.state == TransferState::Running;
     let mut bar = None;
     egui::Frame::new()
         .fill(Color32::WHITE)
         .stroke(egui::Stroke::new(1.0, Color32::from_rgb(0xdd, 0xe1, 0xe6)))
         .corner_radius(6)
-        .inner_margin(egui::Margin::symmetric(10, 6))
+        .inner_margin(egui::Margin::symmetric(10, 5))
         .show(ui, |ui| {
             ui.set_width(ui.available_width());
+            ui.spacing_mut().item_spacing.y = 3.0;
+            ui.spacing_mut().interact_size.y = 20.0;
             ui.horizontal(|ui| {
-                let running = status.state == TransferState::Running;
-                // Room for the Cancel button on the right, so a long name cannot hide it.
-                let cancel_width = if running { 110.0 } else { 0.0 };
-                ui.scope(|ui| {
-                    ui.set_max_width(ui.available_width() - cancel_width);
-                    ui.add(
-                        egui::Label::new(RichText::new(&status.name).strong())
-                            .truncate()
-                            .halign(egui::Align::LEFT),
-                    );
-                    ui.label(RichText::new(&peer).small().color(WEAK));
-                });
+                // Room for Cancel on the right, so that a long name cannot push it away.
+                let keep = if running { CANCEL_WIDTH + 10.0 } else { 0.0 };
+                let name_width = (ui.available_width() - keep).max(40.0);
+                ui.allocate_ui_with_layout(
+                    egui::vec2(name_width, 24.0),
+                    egui::Layout::left_to_right(egui::Align::Center),
+                    |ui| {
+                        ui.add(egui::Label::new(RichText::new(&status.name).strong()).truncate());
+                        ui.add(
+                            egui::Label::new(RichText::new(&peer).small().color(WEAK)).truncate(),
+                        );
+                    },
+                );
                 if running {
                     ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                         let r = ui.add(
-                            egui::Button::new(RichText::new(&t.transfer_cancel).color(ERROR_FG))
-                                .fill(Color32::WHITE)
-                                .stroke(egui::Stroke::new(1.0, Color32::from_rgb(0xd9, 0xb3, 0xb3)))
-                                .min_size(egui::vec2(100.0, 26.0)),
+                            egui::Button::new(
+                                RichText::new(&t.transfer_cancel).small().color(ERROR_FG),
+                            )
+                            .fill(Color32::WHITE)
+                            .stroke(egui::Stroke::new(1.0, Color32::from_rgb(0xd9, 0xb3, 0xb3)))
+                            .min_size(egui::vec2(CANCEL_WIDTH, 24.0)),
                         );
                         state.track(format!("session.transfer.cancel.{index}"), &r);
                         if r.clicked() {
@@ -107,50 +120,54 @@ fn row(state: &mut State, ui: &mut Ui, index: usize) {
                     });
                 }
             });
-            match &status.state {
-                TransferState::Running => {
-                    let fraction = if status.size == 0 {
-                        0.0
-                    } else {
-                        (status.done as f64 / status.size as f64).clamp(0.0, 1.0) as f32
-                    };
-                    let r = ui.add(
-                        egui::ProgressBar::new(fraction)
-                            .desired_height(10.0)
-                            .fill(ACCENT),
-                    );
-                    bar = Some(r.rect);
-                    ui.label(RichText::new(progress_text(&status, t)).small().color(WEAK));
-                }
-                TransferState::Done(Some(path)) => {
-                    let path = path.display().to_string();
-                    ui.add(
-                        egui::Label::new(
-                            RichText::new(fill(&t.transfer_saved, &[("path", &path)]))
-                                .small()
-                                .color(Color32::from_rgb(0x2e, 0x6b, 0x3f)),
-                        )
-                        .wrap(),
-                    );
-                }
-                TransferState::Done(None) => {
-                    ui.label(
-                        RichText::new(&t.transfer_sent)
-                            .small()
-                            .color(Color32::from_rgb(0x2e, 0x6b, 0x3f)),
-                    );
+            let (text, colour) = match &status.state {
+                TransferState::Running => (progress_text(&status, t), WEAK),
+                TransferState::Done(Some(path)) => (
+                    fill(&t.transfer_saved, &[("path", &path.display().to_string())]),
+                    DONE_FG,
+                ),
+                TransferState::Done(None) => (t.transfer_sent.clone(), DONE_FG),
+                TransferState::Failed(reason) if reason == CANCELLED => {
+                    (t.transfer_cancelled.clone(), ERROR_FG)
                 }
                 TransferState::Failed(reason) => {
-                    let text = if reason == CANCELLED {
-                        t.transfer_cancelled.clone()
-                    } else {
-                        fill(&t.transfer_failed, &[("reason", reason)])
-                    };
-                    ui.add(egui::Label::new(RichText::new(text).small().color(ERROR_FG)).wrap());
+                    (fill(&t.transfer_failed, &[("reason", reason)]), ERROR_FG)
                 }
-            }
+            };
+            ui.horizontal(|ui| {
+                if running {
+                    bar = Some(progress_bar(ui, fraction(&status)));
+                }
+                ui.add(egui::Label::new(RichText::new(text).small().color(colour)).truncate());
+            });
         });
     state.transfer_rows.push((index, bar));
+}
+
+/// Width of a row's Cancel button.
+const CANCEL_WIDTH: f32 = 96.0;
+/// A row's height, for deciding how many fit.
+const ROW_HEIGHT: f32 = 60.0;
+const DONE_FG: Color32 = Color32::from_rgb(0x2e, 0x6b, 0x3f);
+
+/// How much of the transfer is done, 0 to 1.
+fn fraction(status: &TransferStatus) -> f32 {
+    if status.size == 0 {
+        return 0.0;
+    }
+    (status.done as f64 / status.size as f64).clamp(0.0, 1.0) as f32
+}
+
+/// A calm bar with a visible track (egui's own has none on a white card); returns its rectangle.
+fn progress_bar(ui: &mut Ui, fraction: f32) -> egui::Rect {
+    let width = (ui.available_width() * 0.4).clamp(80.0, 220.0);
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 8.0), egui::Sense::hover());
+    let painter = ui.painter();
+    painter.rect_filled(rect, 4.0, Color32::from_rgb(0xe3, 0xe8, 0xef));
+    let mut done = rect;
+    done.set_width((rect.width() * fraction).max(rect.height()));
+    painter.rect_filled(done, 4.0, ACCENT);
+    rect
 }
 
 /// Who gets the person's own files: every rep in the session.

@@ -9,6 +9,11 @@ use lotse_proto::Tier;
 
 /// Room kept below the chat history for the input line and "End session".
 const FOOTER: f32 = 112.0;
+/// The chat history never gets less than this; the part above it scrolls instead, so that the
+/// chat, its input line and "End session" always stay in the window.
+const CHAT_MIN: f32 = 70.0;
+/// The separator and the "Chat" heading above the history.
+const CHAT_HEAD: f32 = 48.0;
 
 pub fn ui(state: &mut State, ui: &mut Ui) {
     let t = state.t();
@@ -32,46 +37,16 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
             });
     }
 
-    ui.label(RichText::new(&t.session_connected).small().color(WEAK));
-    for (index, rep) in reps.iter().enumerate() {
-        ui.label(RichText::new(&rep.name).size(18.0).strong());
-        if rep.grants.is_empty() {
-            ui.label(RichText::new(&t.session_nothing).color(WEAK));
-            continue;
-        }
-        ui.label(RichText::new(&t.session_may).color(WEAK));
-        for tier in rep.grants.iter() {
-            ui.horizontal(|ui| {
-                ui.add_space(6.0);
-                let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-                ui.painter()
-                    .circle_filled(dot.center(), 4.0, Color32::from_rgb(0x2e, 0x8b, 0x57));
-                ui.label(t.grant_name(tier));
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    let r = ui.add(
-                        egui::Button::new(RichText::new(&t.session_revoke).color(ERROR_FG))
-                            .fill(Color32::WHITE)
-                            .stroke(egui::Stroke::new(1.0, Color32::from_rgb(0xd9, 0xb3, 0xb3)))
-                            .min_size(egui::vec2(110.0, 30.0)),
-                    );
-                    // The first rep's buttons have the short ids the tests know.
-                    let id = if index == 0 {
-                        format!("session.revoke.{tier}")
-                    } else {
-                        format!("session.revoke.{tier}.{index}")
-                    };
-                    state.track(id, &r);
-                    if r.clicked() {
-                        state.intents.push(Intent::Revoke { rep: rep.id, tier });
-                    }
-                });
-            });
-        }
-    }
-
-    ui.add_space(6.0);
-    ui.separator();
-    super::files::section(state, ui);
+    let top = (ui.available_height() - CHAT_HEAD - CHAT_MIN - FOOTER).max(100.0);
+    egui::ScrollArea::vertical()
+        .id_salt("session-top")
+        .max_height(top)
+        .auto_shrink([false, true])
+        .show(ui, |ui| {
+            who(state, ui, &reps);
+            ui.separator();
+            super::files::section(state, ui);
+        });
     ui.add_space(4.0);
     ui.separator();
     ui.label(RichText::new(&t.session_chat).strong());
@@ -88,6 +63,53 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
             state.intents.push(Intent::End);
         }
     });
+}
+
+/// Who is connected and what each may do, each tier with its one-click revoke.
+fn who(state: &mut State, ui: &mut Ui, reps: &[lotse_proto::customer::Rep]) {
+    let t = state.t();
+    // Compact, so that files and chat keep their room in a window of 700 pixels.
+    ui.spacing_mut().item_spacing.y = 6.0;
+    ui.spacing_mut().button_padding = egui::vec2(12.0, 3.0);
+    ui.spacing_mut().interact_size.y = 28.0;
+    for (index, rep) in reps.iter().enumerate() {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(&t.session_connected).color(WEAK));
+            ui.label(RichText::new(&rep.name).size(18.0).strong());
+        });
+        if rep.grants.is_empty() {
+            ui.label(RichText::new(&t.session_nothing).color(WEAK));
+            continue;
+        }
+        ui.label(RichText::new(&t.session_may).small().color(WEAK));
+        for tier in rep.grants.iter() {
+            ui.horizontal(|ui| {
+                ui.add_space(6.0);
+                let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                ui.painter()
+                    .circle_filled(dot.center(), 4.0, Color32::from_rgb(0x2e, 0x8b, 0x57));
+                ui.label(t.grant_name(tier));
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let r = ui.add(
+                        egui::Button::new(RichText::new(&t.session_revoke).color(ERROR_FG))
+                            .fill(Color32::WHITE)
+                            .stroke(egui::Stroke::new(1.0, Color32::from_rgb(0xd9, 0xb3, 0xb3)))
+                            .min_size(egui::vec2(110.0, 28.0)),
+                    );
+                    // The first rep's buttons have the short ids the tests know.
+                    let id = if index == 0 {
+                        format!("session.revoke.{tier}")
+                    } else {
+                        format!("session.revoke.{tier}.{index}")
+                    };
+                    state.track(id, &r);
+                    if r.clicked() {
+                        state.intents.push(Intent::Revoke { rep: rep.id, tier });
+                    }
+                });
+            });
+        }
+    }
 }
 
 fn chat(state: &mut State, ui: &mut Ui) {

@@ -509,9 +509,10 @@ fn at_most_three_rows_running_first() {
     let done = |i| status(None, i, 1, TransferState::Done(None));
     let run = |i| status(None, i, 1, TransferState::Running);
     let list = vec![run(1), done(2), done(3), done(4), run(5)];
-    assert_eq!(super::files::shown_rows(&list), vec![0, 3, 4]);
+    assert_eq!(super::files::shown_rows(&list, 3), vec![0, 3, 4]);
     let list = vec![done(1), done(2), done(3), done(4)];
-    assert_eq!(super::files::shown_rows(&list), vec![1, 2, 3]);
+    assert_eq!(super::files::shown_rows(&list, 3), vec![1, 2, 3]);
+    assert_eq!(super::files::shown_rows(&list, 1), vec![3]);
 }
 
 #[test]
@@ -540,4 +541,47 @@ fn sizes_rates_and_time_left_read_naturally_in_both_languages() {
     );
     let s = status(Some(7), 1, 0, TransferState::Running);
     assert_eq!(progress_text(&s, en), "Starting…");
+}
+
+#[test]
+fn a_busy_panel_still_fits_the_window() {
+    // Three grants, someone viewing, a finished and a running transfer, chat lines: in the
+    // default window of 600×700 both rows show and "End session" stays inside the window.
+    let mut h = Harness::live(&[Tier::View, Tier::Control, Tier::Files], None);
+    h.state.apply(Event::Transfer(status(
+        Some(7),
+        1,
+        10_000_000,
+        TransferState::Done(Some("/home/carla/Downloads/file-1.pdf".into())),
+    )));
+    h.state.apply(Event::Transfer(status(
+        Some(7),
+        2,
+        4_000_000,
+        TransferState::Running,
+    )));
+    h.frame(10, vec![]);
+    h.frame(20, vec![]);
+    let rows: Vec<usize> = h.state.transfer_rows.iter().map(|(i, _)| *i).collect();
+    assert_eq!(rows, vec![0, 1]);
+    let end = h.rect("session.end");
+    assert!(end.max.y <= 700.0, "End session at {end:?}");
+    let cancel = h.rect("session.transfer.cancel.1");
+    assert!(cancel.height() >= 20.0, "Cancel is clipped: {cancel:?}");
+    let bar = h.state.transfer_rows[1].1.unwrap();
+    assert!(bar.max.y < h.rect("session.chat.input").min.y, "{bar:?}");
+}
+
+#[test]
+fn a_pasted_key_is_taken() {
+    let mut h = Harness::new(Lang::En);
+    h.state.stage = Stage::Connecting;
+    h.state.apply(Event::NeedKey { rejected: None });
+    h.frame(10, vec![]);
+    h.click("key.input", 20);
+    h.frame(50, vec![E::Paste("  483 920 117\n".into())]);
+    assert_eq!(
+        h.click("key.connect", 100),
+        vec![Intent::Redeem("483920117".into())]
+    );
 }
