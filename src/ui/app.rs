@@ -471,7 +471,15 @@ impl Shell {
         }
         let hooks = Hooks {
             injector,
-            video: None,
+            // The screen is captured only while a rep holds `view` (the driver runs the source
+            // then); a system without a usable display still gets a session, without video.
+            video: match crate::video::ScreenSource::open(None, Default::default()) {
+                Ok(src) => Some(Box::new(src)),
+                Err(e) => {
+                    tracing::warn!("the screen cannot be shared: {e}");
+                    None
+                }
+            },
         };
         self.state.stage = Stage::Connecting;
         self.state.started = true;

@@ -3,7 +3,6 @@
 //! Every test gets its own display (a free number is picked and locked by Xvfb itself), and every
 //! process started here is killed when its guard is dropped, also when the test panics.
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -59,40 +58,35 @@ pub struct Xvfb {
 }
 
 impl Xvfb {
-    /// Starts Xvfb with one screen of `width`×`height`.
+    /// Starts Xvfb with one screen of `width`×`height`. Xvfb picks a free display number
+    /// itself and reports it (`-displayfd`), so parallel tests never race for one.
     pub fn start(width: u32, height: u32) -> Xvfb {
-        let base = 100 + (std::process::id() % 300) * 3;
-        for n in (base..base + 300).chain(100..base) {
-            if Path::new(&format!("/tmp/.X{n}-lock")).exists()
-                || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            {
-                continue;
-            }
-            let mut proc = Proc::spawn(
-                Command::new("Xvfb")
-                    .arg(format!(":{n}"))
-                    .args(["-screen", "0", &format!("{width}x{height}x24")])
-                    .args(["-nolisten", "tcp", "-noreset"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null()),
-            );
-            let socket = format!("/tmp/.X11-unix/X{n}");
-            let end = Instant::now() + DEADLINE;
-            loop {
-                if let Ok(Some(_)) = proc.0.try_wait() {
-                    break; // lost a race for this number: try the next
-                }
-                if Path::new(&socket).exists() && x11rb::connect(Some(&format!(":{n}"))).is_ok() {
-                    return Xvfb {
-                        display: format!(":{n}"),
-                        _proc: proc,
-                    };
-                }
-                assert!(Instant::now() < end, "Xvfb :{n} did not come up");
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        use std::io::BufRead;
+        let mut proc = Proc::spawn(
+            Command::new("Xvfb")
+                .args(["-displayfd", "1"])
+                .args(["-screen", "0", &format!("{width}x{height}x24")])
+                .args(["-nolisten", "tcp", "-noreset"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+        );
+        let out = proc.0.stdout.take().expect("Xvfb's stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(out)
+            .read_line(&mut line)
+            .expect("Xvfb reports its display");
+        let n: u32 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("Xvfb did not start (said {line:?})"));
+        let display = format!(":{n}");
+        wait_until("Xvfb to accept connections", || {
+            x11rb::connect(Some(&display)).is_ok()
+        });
+        Xvfb {
+            display,
+            _proc: proc,
         }
-        panic!("no free X display number");
     }
 
     /// A command with `DISPLAY` set to this server.

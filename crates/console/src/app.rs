@@ -1,0 +1,423 @@
+//! The shell around the screens: the tao event loop, drawing, the picture texture, remote
+//! control input, and carrying out the screens' intents through the network thread.
+
+use crate::adapter::Adapter;
+use crate::config::Config;
+use crate::control::Controller;
+use crate::gl::Gl;
+use crate::i18n::Lang;
+use crate::net::{Command, Net, Update};
+use crate::screens;
+use crate::state::{Intent, State};
+use crate::trace::Trace;
+use crate::video::Decoding;
+use raw_window_handle::{HasWindowHandle, RawWindowHandle};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tao::dpi::LogicalSize;
+use tao::event::{Event as TaoEvent, WindowEvent};
+use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
+use tao::platform::unix::WindowBuilderExtUnix;
+use tao::window::{UserAttentionType, Window, WindowBuilder};
+
+/// How to start the console.
+#[derive(Debug)]
+pub struct Options {
+    pub config: Config,
+    /// Where the config is remembered.
+    pub config_path: PathBuf,
+    pub lang: Lang,
+    pub started: Instant,
+}
+
+/// Why the window could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error("cannot open the window: {0}")]
+    Window(#[from] tao::error::OsError),
+    #[error(transparent)]
+    Gl(#[from] crate::gl::GlError),
+    #[error("cannot start a thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+#[derive(Debug)]
+enum UserEvent {
+    Net(Update),
+    /// A new picture is ready.
+    Picture,
+    Tick,
+}
+
+/// How long closing waits for the goodbye to reach the relay.
+const GOODBYE: Duration = Duration::from_millis(600);
+
+/// Opens the window and runs it until the program exits; never returns.
+pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
+    let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+    let mut state = State::new(options.lang);
+    state.form.relay = options.config.relay.clone();
+    state.form.pin = options.config.pin.clone();
+    state.form.user = options.config.user.clone();
+    state.downloads = options.config.downloads_dir();
+    let window = WindowBuilder::new()
+        .with_title(state.title())
+        .with_inner_size(LogicalSize::new(1200.0, 800.0))
+        .with_min_inner_size(LogicalSize::new(720.0, 480.0))
+        // PLATFORM-NOTES: without these two GTK paints over the GL surface on the first frame.
+        .with_app_paintable(true)
+        .with_double_buffered(false)
+        .build(&event_loop)?;
+    let size = window.inner_size();
+    let gl = Gl::new(&window, [size.width, size.height])?;
+    let xid = match window.window_handle().map(|h| h.as_raw()) {
+        Ok(RawWindowHandle::Xlib(h)) => h.window,
+        Ok(RawWindowHandle::Xcb(h)) => u64::from(h.window.get()),
+        _ => 0,
+    };
+    let ctx = egui::Context::default();
+    screens::style(&ctx);
+    let picture_proxy = event_loop.create_proxy();
+    let video = Decoding::start(move || {
+        let _ = picture_proxy.send_event(UserEvent::Picture);
+    })?;
+    let net_proxy = event_loop.create_proxy();
+    let net = Net::start(
+        move |u| {
+            let _ = net_proxy.send_event(UserEvent::Net(u));
+        },
+        video.clone(),
+    )?;
+    video.ask_keyframes_via(net.sender());
+    let perf = std::env::var_os("LOTSE_CONSOLE_PERF").and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    let mut shell = Shell {
+        adapter: Adapter::new(window.scale_factor() as f32),
+        window,
+        gl: Some(gl),
+        ctx,
+        state,
+        trace: Trace::from_env(options.started),
+        net,
+        video,
+        controller: Controller::default(),
+        texture: None,
+        pending_timing: None,
+        perf,
+        alarm: Alarm::new(event_loop.create_proxy())?,
+        xid,
+        next_repaint: None,
+        redraw_pending: true,
+        title: String::new(),
+        attention_for: None,
+        config: options.config,
+        config_path: options.config_path,
+        quitting: None,
+    };
+    event_loop.run(move |event, _, flow| {
+        shell.on_event(event);
+        *flow = shell.control_flow();
+    })
+}
+
+struct Shell {
+    window: Window,
+    gl: Option<Gl>,
+    ctx: egui::Context,
+    adapter: Adapter,
+    state: State,
+    trace: Option<Trace>,
+    net: Net,
+    video: Decoding,
+    controller: Controller,
+    texture: Option<egui::TextureHandle>,
+    /// Decode and convert times of the picture on its way to the screen.
+    pending_timing: Option<(u64, f64, f64)>,
+    /// `LOTSE_CONSOLE_PERF`: one line per picture shown.
+    perf: Option<std::fs::File>,
+    alarm: Alarm,
+    xid: u64,
+    next_repaint: Option<Instant>,
+    redraw_pending: bool,
+    title: String,
+    attention_for: Option<String>,
+    config: Config,
+    config_path: PathBuf,
+    quitting: Option<Instant>,
+}
+
+impl Shell {
+    /// tao 0.37.2 does not wake its loop for a redraw requested outside event handling, so
+    /// `control_flow` polls while one is pending.
+    fn redraw(&mut self) {
+        self.redraw_pending = true;
+        self.window.request_redraw();
+    }
+
+    fn on_event(&mut self, event: TaoEvent<'_, UserEvent>) {
+        match event {
+            TaoEvent::WindowEvent { event, .. } => match event {
+                WindowEvent::CloseRequested | WindowEvent::Destroyed => self.quit(),
+                WindowEvent::Resized(size) => {
+                    if let Some(gl) = self.gl.as_mut() {
+                        gl.resize([size.width, size.height]);
+                    }
+                    self.redraw();
+                }
+                other => {
+                    if self.adapter.on_event(&other) {
+                        self.redraw();
+                    }
+                }
+            },
+            TaoEvent::UserEvent(UserEvent::Net(u)) => {
+                self.state.apply(u);
+                self.redraw();
+            }
+            TaoEvent::UserEvent(UserEvent::Picture) => self.redraw(),
+            TaoEvent::UserEvent(UserEvent::Tick) => {}
+            TaoEvent::RedrawRequested(_) => {
+                self.redraw_pending = false;
+                self.frame();
+            }
+            TaoEvent::LoopDestroyed => {
+                if let Some(gl) = self.gl.as_mut() {
+                    gl.destroy();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn quit(&mut self) {
+        if self.quitting.is_some() {
+            return;
+        }
+        for ev in self.controller.release_all() {
+            self.net.send(Command::Input(ev));
+        }
+        if self.state.live().is_some() {
+            self.net.send(Command::Leave);
+        }
+        self.net.send(Command::Quit);
+        self.quitting = Some(Instant::now() + GOODBYE);
+    }
+
+    fn control_flow(&mut self) -> ControlFlow {
+        if let Some(at) = self.quitting {
+            if Instant::now() >= at {
+                return ControlFlow::ExitWithCode(0);
+            }
+            self.alarm.wake_at(at);
+            return ControlFlow::WaitUntil(at);
+        }
+        if self.next_repaint.is_some_and(|at| at <= Instant::now()) {
+            self.next_repaint = None;
+            self.redraw();
+        }
+        if self.redraw_pending {
+            return ControlFlow::Poll;
+        }
+        match self.next_repaint {
+            Some(at) => {
+                self.alarm.wake_at(at);
+                ControlFlow::WaitUntil(at)
+            }
+            None => ControlFlow::Wait,
+        }
+    }
+
+    /// Takes the newest decoded picture into the texture (egui_glow uploads it in `paint`).
+    fn take_picture(&mut self) {
+        let Some(shown) = self.video.take() else {
+            return;
+        };
+        let Some(session) = self.state.live_mut() else {
+            return;
+        };
+        let image = egui::ImageData::Color(shown.image.clone());
+        let options = egui::TextureOptions::LINEAR;
+        match self.texture.as_mut() {
+            Some(t) => t.set(image, options),
+            None => {
+                self.texture = Some(self.ctx.load_texture("customer-screen", image, options));
+            }
+        }
+        session.picture = Some(shown.image.size);
+        session.frames_shown += 1;
+        self.pending_timing = Some((shown.seq, shown.decode_ms, shown.convert_ms));
+    }
+
+    fn frame(&mut self) {
+        if self.quitting.is_some() {
+            return;
+        }
+        let Some(gl) = self.gl.as_mut() else { return };
+        let size = self.window.inner_size();
+        gl.resize([size.width, size.height]);
+        let (mut input, _) = self
+            .adapter
+            .take([size.width, size.height], gl.max_texture_side());
+        self.state.now_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.take_picture();
+        // Input for the customer leaves before anything is drawn.
+        let live_tab = self.state.current().is_some_and(|s| s.live());
+        let session = if live_tab {
+            self.state.current_mut()
+        } else {
+            None
+        };
+        for ev in self.controller.filter(&mut input, session) {
+            self.net.send(Command::Input(ev));
+        }
+        let state = &mut self.state;
+        let texture = self.texture.as_ref();
+        let mut output = self.ctx.run_ui(input, |ui| screens::ui(state, texture, ui));
+        let ppp = output.pixels_per_point;
+        let primitives = self.ctx.tessellate(output.shapes, ppp);
+        let clear = self.ctx.global_style().visuals.panel_fill;
+        let Some(gl) = self.gl.as_mut() else { return };
+        let t = Instant::now();
+        if let Err(e) = gl.paint(clear, &primitives, ppp, &mut output.textures_delta) {
+            tracing::warn!("cannot show the frame: {e}");
+        }
+        if let Some((seq, decode, convert)) = self.pending_timing.take() {
+            let paint = t.elapsed().as_secs_f64() * 1000.0;
+            if let Some(f) = self.perf.as_mut() {
+                let _ = writeln!(
+                    f,
+                    "{{\"seq\":{seq},\"decode_ms\":{decode:.3},\"convert_ms\":{convert:.3},\"upload_paint_ms\":{paint:.3}}}"
+                );
+            }
+        }
+        self.window
+            .set_cursor_icon(cursor(output.platform_output.cursor_icon));
+        let delay = output
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .map(|v| v.repaint_delay)
+            .unwrap_or(Duration::MAX);
+        // Waiting times and key expiry tick once a second.
+        let delay = if self.state.stage == crate::state::Stage::Ready {
+            delay.min(Duration::from_secs(1))
+        } else {
+            delay
+        };
+        self.next_repaint = if delay.is_zero() {
+            self.redraw();
+            None
+        } else {
+            Instant::now().checked_add(delay)
+        };
+        self.follow_state();
+        if let Some(trace) = self.trace.as_mut() {
+            trace.frame(&self.state, self.xid, ppp, &self.video.counters());
+        }
+        for intent in std::mem::take(&mut self.state.intents) {
+            self.act(intent);
+        }
+    }
+
+    /// Title and attention follow the state: a new customer in the queue asks for attention.
+    fn follow_state(&mut self) {
+        let title = self.state.title();
+        if title != self.title {
+            self.window.set_title(&title);
+            self.title = title;
+        }
+        if self.state.banner != self.attention_for {
+            if self.state.banner.is_some() {
+                self.window
+                    .request_user_attention(Some(UserAttentionType::Informational));
+            }
+            self.attention_for = self.state.banner.clone();
+        }
+    }
+
+    fn act(&mut self, intent: Intent) {
+        match intent {
+            Intent::Net(cmd) => self.net.send(cmd),
+            Intent::Copy(text) => copy(&text),
+            Intent::SaveConfig => {
+                self.config.relay = self.state.form.relay.trim().to_owned();
+                self.config.pin = self.state.form.pin.trim().to_owned();
+                self.config.user = self.state.form.user.trim().to_owned();
+                self.config.lang = self.state.lang.code().to_owned();
+                if let Err(e) = self.config.save(&self.config_path) {
+                    tracing::warn!("{e}");
+                }
+            }
+        }
+    }
+}
+
+/// Puts `text` on the desktop's clipboard (GTK's, which tao already runs).
+fn copy(text: &str) {
+    #[cfg(target_os = "linux")]
+    gtk::Clipboard::get(&gtk::gdk::SELECTION_CLIPBOARD).set_text(text);
+    #[cfg(not(target_os = "linux"))]
+    let _ = text; // TODO(clipboard): other platforms.
+}
+
+fn cursor(icon: egui::CursorIcon) -> tao::window::CursorIcon {
+    use tao::window::CursorIcon as C;
+    match icon {
+        egui::CursorIcon::PointingHand => C::Hand,
+        egui::CursorIcon::Text => C::Text,
+        egui::CursorIcon::NotAllowed => C::NotAllowed,
+        egui::CursorIcon::ResizeHorizontal | egui::CursorIcon::ResizeColumn => C::EwResize,
+        egui::CursorIcon::ResizeVertical | egui::CursorIcon::ResizeRow => C::NsResize,
+        _ => C::Default,
+    }
+}
+
+/// Wakes the event loop at a given instant: tao 0.37.2's `ControlFlow::WaitUntil` does not
+/// on Linux (PLATFORM-NOTES), so this thread does.
+struct Alarm {
+    tx: std::sync::mpsc::Sender<Instant>,
+    set: Option<Instant>,
+}
+
+impl Alarm {
+    fn new(proxy: EventLoopProxy<UserEvent>) -> std::io::Result<Alarm> {
+        let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+        std::thread::Builder::new()
+            .name("lotse-console-alarm".into())
+            .spawn(move || {
+                let mut next: Option<Instant> = None;
+                loop {
+                    let got = match next {
+                        None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                        Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+                    };
+                    match got {
+                        Ok(at) => next = Some(at),
+                        Err(RecvTimeoutError::Timeout) => {
+                            next = None;
+                            if proxy.send_event(UserEvent::Tick).is_err() {
+                                return;
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            })?;
+        Ok(Alarm { tx, set: None })
+    }
+
+    fn wake_at(&mut self, at: Instant) {
+        if self.set != Some(at) {
+            self.set = Some(at);
+            let _ = self.tx.send(at);
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! The rep console: the supporter's desktop window over [`lotse_rep::RepClient`].
+//!
+//! - [`config`]: relay address, pin, user and language, remembered in a small TOML file;
+//! - [`net`]: the one thread that owns the rep connection (tokio), turning the window's
+//!   [`net::Command`]s into `lotse-rep` calls and its events into [`net::Update`]s;
+//! - [`video`]: decoding and colour conversion on a thread of its own, the newest picture kept;
+//! - [`state`]: what the window knows (login, key, queue, sessions, tiers, chat, files);
+//! - [`screens`]: one pure `fn ui(&mut State, &mut egui::Ui)` per screen, no I/O;
+//! - [`control`]: the window's input while the rep is in control, as [`InputEvent`]s;
+//! - [`keys`]: egui keys to USB HID usages (what the customer's injector takes);
+//! - `app`, `adapter`, `gl`, `trace`: the tao window, egui input, OpenGL, and the test seam
+//!   `LOTSE_CONSOLE_TRACE`.
+//!
+//! No protocol logic lives here: every message goes through `lotse-rep`.
+//!
+//! [`InputEvent`]: lotse_proto::input::InputEvent
+
+mod adapter;
+mod app;
+pub mod config;
+pub mod control;
+mod gl;
+pub mod i18n;
+pub mod keys;
+pub mod net;
+pub mod screens;
+pub mod state;
+mod trace;
+pub mod video;
+
+pub use app::{Options, WindowError, run};

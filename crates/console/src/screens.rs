@@ -1,0 +1,590 @@
+//! The console's screens, each a pure function of the [`State`]: login, the queue (with the
+//! session key and invitations) and the session tabs. They push [`Intent`]s; none touches the
+//! network or the window.
+
+use crate::i18n::Lang;
+use crate::net::Command;
+use crate::state::{Intent, Stage, State, TierState, TransferState};
+use egui::{Color32, RichText, Ui};
+use lotse_proto::Tier;
+
+/// The picture of the open session, as a texture the shell keeps up to date.
+pub type Picture<'a> = Option<&'a egui::TextureHandle>;
+
+/// Draws the whole window for one frame.
+pub fn ui(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
+    state.widgets.clear();
+    egui::Panel::top("header")
+        .frame(
+            egui::Frame::new()
+                .fill(HEADER)
+                .inner_margin(egui::Margin::symmetric(14, 8)),
+        )
+        .show(ui, |ui| header(state, ui));
+    if state.stage != Stage::Ready {
+        state.screen = "login";
+        egui::CentralPanel::default().show(ui, |ui| login(state, ui));
+        return;
+    }
+    if let Some(name) = state.banner.clone() {
+        egui::Panel::top("banner")
+            .frame(
+                egui::Frame::new()
+                    .fill(NOTICE_BG)
+                    .inner_margin(egui::Margin::symmetric(14, 6)),
+            )
+            .show(ui, |ui| banner(state, &name, ui));
+    }
+    if let Some(text) = state.notice.clone() {
+        egui::Panel::bottom("notice").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(text).color(ERROR_FG));
+                let r = ui.button(state.t().dismiss);
+                state.track("notice.dismiss", &r);
+                if r.clicked() {
+                    state.notice = None;
+                }
+            });
+        });
+    }
+    if state.current().is_some() {
+        state.screen = "session";
+        session(state, picture, ui);
+    } else {
+        state.tab = 0;
+        state.screen = "queue";
+        egui::CentralPanel::default().show(ui, |ui| queue(state, ui));
+    }
+}
+
+/// Sets fonts, sizes and colours once.
+pub fn style(ctx: &egui::Context) {
+    ctx.set_theme(egui::ThemePreference::Light);
+    ctx.all_styles_mut(|s| {
+        s.visuals = egui::Visuals::light();
+        s.spacing.item_spacing = egui::vec2(8.0, 8.0);
+        s.spacing.button_padding = egui::vec2(10.0, 5.0);
+        s.visuals.panel_fill = Color32::from_rgb(0xf7, 0xf8, 0xfa);
+    });
+}
+
+const HEADER: Color32 = Color32::from_rgb(0x1f, 0x3a, 0x5f);
+const ACCENT: Color32 = Color32::from_rgb(0x1f, 0x5f, 0xa8);
+const NOTICE_BG: Color32 = Color32::from_rgb(0xfd, 0xf1, 0xd8);
+const ERROR_FG: Color32 = Color32::from_rgb(0x9b, 0x1c, 0x1c);
+const CONTROL_BG: Color32 = Color32::from_rgb(0xb0, 0x1e, 0x1e);
+const GRANTED: Color32 = Color32::from_rgb(0x1d, 0x7a, 0x3a);
+
+fn header(state: &mut State, ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new("Lotse")
+                .color(Color32::WHITE)
+                .strong()
+                .size(18.0),
+        );
+        if state.stage == Stage::Ready {
+            let queue_text = format!("{} ({})", state.t().home, state.queue.len());
+            tab_button(state, ui, "tab.queue", &queue_text, 0);
+            for i in 0..state.sessions.len() {
+                let s = &state.sessions[i];
+                // Ended sessions are marked with ×; the default fonts have no filled circle.
+                let mark = if s.live() { "" } else { "× " };
+                let text = format!("{mark}{}", s.customer.name);
+                tab_button(state, ui, &format!("tab.session.{i}"), &text, i + 1);
+            }
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            for lang in [Lang::En, Lang::De] {
+                let current = state.lang == lang;
+                let text = RichText::new(lang.code().to_uppercase()).color(if current {
+                    Color32::WHITE
+                } else {
+                    Color32::from_rgb(0xa8, 0xb8, 0xcc)
+                });
+                let r = ui.add(egui::Button::new(text).frame(false));
+                state.track(format!("lang.{}", lang.code()), &r);
+                if r.clicked() {
+                    state.lang = lang;
+                    state.intents.push(Intent::SaveConfig);
+                }
+            }
+            if !state.me.is_empty() {
+                ui.label(RichText::new(&state.me).color(Color32::from_rgb(0xc8, 0xd6, 0xe8)));
+            }
+        });
+    });
+}
+
+fn tab_button(state: &mut State, ui: &mut Ui, id: &str, text: &str, tab: usize) {
+    let open = state.tab == tab;
+    let r = ui.add(
+        egui::Button::new(RichText::new(text).color(Color32::WHITE)).fill(if open {
+            ACCENT
+        } else {
+            HEADER
+        }),
+    );
+    state.track(id, &r);
+    if r.clicked() {
+        state.tab = tab;
+    }
+}
+
+fn banner(state: &mut State, name: &str, ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("{} {name}", state.t().arrived)).strong());
+        let r = ui.button(state.t().dismiss);
+        state.track("banner.dismiss", &r);
+        if r.clicked() {
+            state.banner = None;
+        }
+    });
+}
+
+fn login(state: &mut State, ui: &mut Ui) {
+    let t = state.t();
+    ui.add_space(12.0);
+    ui.heading(t.login_heading);
+    ui.add_space(8.0);
+    let busy = state.stage == Stage::LoggingIn;
+    egui::Grid::new("login")
+        .num_columns(2)
+        .spacing([12.0, 10.0])
+        .show(ui, |ui| {
+            for (id, label, secret) in [
+                ("login.relay", t.relay, false),
+                ("login.pin", t.pin, false),
+                ("login.user", t.user, false),
+                ("login.password", t.password, true),
+            ] {
+                ui.label(label);
+                let field = match id {
+                    "login.relay" => &mut state.form.relay,
+                    "login.pin" => &mut state.form.pin,
+                    "login.user" => &mut state.form.user,
+                    _ => &mut state.form.password,
+                };
+                let r = ui.add_enabled(
+                    !busy,
+                    egui::TextEdit::singleline(field)
+                        .password(secret)
+                        .desired_width(420.0),
+                );
+                let submit =
+                    secret && r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                state.track(id, &r);
+                if submit && can_log_in(state) {
+                    state.submit_login();
+                }
+                ui.end_row();
+            }
+        });
+    ui.label(RichText::new(t.password_note).small().weak());
+    let r = ui.add_enabled(
+        !busy && can_log_in(state),
+        egui::Button::new(if busy { t.logging_in } else { t.log_in }).fill(ACCENT),
+    );
+    state.track("login.submit", &r);
+    if r.clicked() {
+        state.submit_login();
+    }
+    if let Some(e) = &state.login_error {
+        ui.label(RichText::new(e).color(ERROR_FG));
+    }
+}
+
+fn can_log_in(state: &State) -> bool {
+    let f = &state.form;
+    !f.relay.trim().is_empty()
+        && !f.pin.trim().is_empty()
+        && !f.user.trim().is_empty()
+        && !f.password.is_empty()
+}
+
+/// `mm:ss` (or `h:mm:ss`).
+pub fn duration_text(secs: u64) -> String {
+    if secs >= 3600 {
+        format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+}
+
+fn queue(state: &mut State, ui: &mut Ui) {
+    let t = state.t();
+    ui.columns(2, |cols| {
+        let ui = &mut cols[0];
+        ui.heading(t.key_heading);
+        let r = ui.add(
+            egui::Button::new(RichText::new(t.generate_key).color(Color32::WHITE)).fill(ACCENT),
+        );
+        state.track("key.generate", &r);
+        if r.clicked() {
+            state.intents.push(Intent::Net(Command::CreateKey));
+        }
+        if let Some((key, expires)) = state.key.clone() {
+            let r = ui.add(
+                egui::Label::new(RichText::new(&key).monospace().size(40.0).strong())
+                    .selectable(true),
+            );
+            state.track("key.value", &r);
+            ui.horizontal(|ui| {
+                let left = expires.saturating_sub(state.now_unix);
+                ui.label(format!("{} {}", t.valid_until, duration_text(left)));
+                let r = ui.button(if state.key_copied { t.copied } else { t.copy });
+                state.track("key.copy", &r);
+                if r.clicked() {
+                    state.key_copied = true;
+                    state.intents.push(Intent::Copy(key.replace(' ', "")));
+                }
+            });
+            ui.label(RichText::new(t.key_hint).small().weak());
+        }
+        let ui = &mut cols[1];
+        ui.heading(t.invite_heading);
+        let r = ui.add(egui::TextEdit::singleline(&mut state.email).hint_text(t.email));
+        state.track("invite.email", &r);
+        let ok = state.email.contains('@');
+        let r = ui.add_enabled(ok, egui::Button::new(t.send_invitation));
+        state.track("invite.send", &r);
+        if r.clicked() {
+            state.intents.push(Intent::Net(Command::Invite {
+                email: state.email.trim().to_owned(),
+            }));
+        }
+        if let Some((url, _)) = state.invitation.clone() {
+            ui.label(t.invitation_made);
+            let r = ui.add(egui::Label::new(RichText::new(&url).monospace()).selectable(true));
+            state.track("invite.url", &r);
+            let r = ui.button(t.copy);
+            state.track("invite.copy", &r);
+            if r.clicked() {
+                state.intents.push(Intent::Copy(url));
+            }
+        }
+    });
+    ui.separator();
+    ui.heading(t.queue_heading);
+    if state.queue.is_empty() {
+        ui.label(RichText::new(t.queue_empty).weak());
+        return;
+    }
+    let busy = state.live().is_some();
+    egui::Grid::new("queue")
+        .num_columns(5)
+        .striped(true)
+        .spacing([24.0, 8.0])
+        .show(ui, |ui| {
+            for h in [t.col_name, t.col_host, t.col_os, t.col_waiting, ""] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for (i, e) in state.queue.clone().iter().enumerate() {
+                let r = ui.add(
+                    egui::Label::new(&e.customer.name)
+                        .selectable(false)
+                        .sense(egui::Sense::click()),
+                );
+                state.track(format!("queue.row.{i}"), &r);
+                let double = r.double_clicked();
+                ui.label(&e.customer.host);
+                ui.label(&e.customer.os);
+                ui.label(duration_text(state.now_unix.saturating_sub(e.since)));
+                let r = ui
+                    .add_enabled(!busy, egui::Button::new(t.accept))
+                    .on_disabled_hover_text(t.busy);
+                state.track(format!("queue.accept.{i}"), &r);
+                if (r.clicked() || double) && !busy {
+                    state.accept(e.entry);
+                }
+                ui.end_row();
+            }
+        });
+}
+
+fn session(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
+    let t = state.t();
+    let index = state.tab - 1;
+    egui::Panel::top("toolbar").show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            let s = &state.sessions[index];
+            let live = s.live();
+            ui.label(
+                RichText::new(format!(
+                    "{} · {} · {}",
+                    s.customer.name, s.customer.host, s.customer.os
+                ))
+                .strong(),
+            );
+            ui.separator();
+            for tier in Tier::ALL {
+                let st = state.sessions[index].tier(tier);
+                let colour = match st {
+                    TierState::Granted => GRANTED,
+                    TierState::Denied | TierState::Revoked => ERROR_FG,
+                    _ => Color32::from_rgb(0x33, 0x3d, 0x4a),
+                };
+                let text = RichText::new(format!("{}: {}", t.tier(tier), st.text(t))).color(colour);
+                let can_ask = live
+                    && matches!(
+                        st,
+                        TierState::NotRequested | TierState::Denied | TierState::Revoked
+                    );
+                let r = ui.add_enabled(can_ask, egui::Button::new(text));
+                state.track(format!("tier.{}", tier.as_str()), &r);
+                if r.clicked() {
+                    state.request(tier);
+                }
+            }
+            ui.separator();
+            let s = &mut state.sessions[index];
+            let fit_text = if s.fit { t.one_to_one } else { t.fit };
+            let r = ui.button(fit_text);
+            let flip = r.clicked();
+            if flip {
+                s.fit = !s.fit;
+            }
+            state.track("view.fit", &r);
+            let monitors = state.sessions[index].monitors.clone();
+            if monitors.len() > 1 {
+                ui.label(t.monitor);
+                for m in monitors {
+                    let shared = state.sessions[index].shared == m.index;
+                    let r = ui.add_enabled(
+                        live,
+                        egui::Button::new(format!("{} ({}×{})", m.name, m.width, m.height))
+                            .selected(shared),
+                    );
+                    state.track(format!("monitor.{}", m.index), &r);
+                    if r.clicked() && !shared {
+                        state
+                            .intents
+                            .push(Intent::Net(Command::SelectMonitor(m.index)));
+                    }
+                }
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if live {
+                    let r = ui.add(
+                        egui::Button::new(RichText::new(t.end_session).color(Color32::WHITE))
+                            .fill(CONTROL_BG),
+                    );
+                    state.track("session.end", &r);
+                    if r.clicked() {
+                        state.intents.push(Intent::Net(Command::Leave));
+                    }
+                } else {
+                    let r = ui.button(t.close_tab);
+                    state.track("session.close", &r);
+                    if r.clicked() {
+                        state.sessions.remove(index);
+                        state.tab = 0;
+                    }
+                }
+            });
+        });
+    });
+    if state.tab == 0 {
+        return;
+    }
+    let s = &state.sessions[index];
+    if let Some(why) = &s.ended {
+        let why = format!("{}: {why}", t.ended);
+        egui::Panel::top("ended")
+            .frame(egui::Frame::new().fill(NOTICE_BG).inner_margin(6))
+            .show(ui, |ui| {
+                ui.label(RichText::new(why).strong());
+            });
+    } else if s.in_control() {
+        let (text, fill, id) = if s.grab {
+            (t.in_control, CONTROL_BG, "control.active")
+        } else {
+            (t.control_paused, ACCENT, "control.paused")
+        };
+        egui::Panel::top("control")
+            .frame(egui::Frame::new().fill(fill).inner_margin(6))
+            .show(ui, |ui| {
+                let r = ui.label(RichText::new(text).color(Color32::WHITE).strong());
+                state.track(id, &r);
+            });
+    }
+    egui::Panel::right("side")
+        .default_size(300.0)
+        .show(ui, |ui| side(state, index, ui));
+    egui::CentralPanel::default()
+        .frame(egui::Frame::new().fill(Color32::from_rgb(0x20, 0x22, 0x26)))
+        .show(ui, |ui| view(state, index, picture, ui));
+}
+
+fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
+    let t = state.t();
+    let s = &mut state.sessions[index];
+    let Some(tex) = picture.filter(|_| s.picture.is_some()) else {
+        s.view_rect = None;
+        ui.centered_and_justified(|ui| {
+            ui.label(RichText::new(t.no_picture).color(Color32::LIGHT_GRAY))
+        });
+        return;
+    };
+    let size = tex.size_vec2();
+    let rect = if s.fit {
+        let avail = ui.available_rect_before_wrap();
+        let scale = (avail.width() / size.x)
+            .min(avail.height() / size.y)
+            .min(1.0);
+        let rect = egui::Rect::from_center_size(avail.center(), size * scale);
+        egui::Image::new((tex.id(), rect.size())).paint_at(ui, rect);
+        rect
+    } else {
+        egui::ScrollArea::both()
+            .show(ui, |ui| {
+                // Pixels, not points: 1:1 with the customer's screen.
+                let ppp = ui.ctx().pixels_per_point();
+                let (rect, _) = ui.allocate_exact_size(size / ppp, egui::Sense::hover());
+                egui::Image::new((tex.id(), rect.size())).paint_at(ui, rect);
+                rect
+            })
+            .inner
+    };
+    if s.grab {
+        ui.painter().rect_stroke(
+            rect,
+            0.0,
+            egui::Stroke::new(3.0, CONTROL_BG),
+            egui::StrokeKind::Outside,
+        );
+    }
+    let s = &mut state.sessions[index];
+    s.view_rect = Some(rect);
+    state.widgets.push(crate::state::Widget {
+        id: "view".into(),
+        rect,
+        enabled: true,
+    });
+}
+
+fn side(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let live = state.sessions[index].live();
+    ui.heading(t.chat);
+    egui::ScrollArea::vertical()
+        .max_height(ui.available_height() * 0.55)
+        .stick_to_bottom(true)
+        .show(ui, |ui| {
+            for line in &state.sessions[index].chat {
+                let who = RichText::new(format!("{}:", line.from))
+                    .strong()
+                    .color(if line.mine { ACCENT } else { GRANTED });
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(who);
+                    ui.label(&line.text);
+                });
+            }
+        });
+    let s = &mut state.sessions[index];
+    let r = ui.add_enabled(
+        live,
+        egui::TextEdit::singleline(&mut s.chat_input).desired_width(f32::INFINITY),
+    );
+    let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+    state.track("chat.input", &r);
+    let s = &mut state.sessions[index];
+    let r = ui.add_enabled(
+        live && !s.chat_input.trim().is_empty(),
+        egui::Button::new(t.send),
+    );
+    state.track("chat.send", &r);
+    let s = &mut state.sessions[index];
+    if (r.clicked() || enter) && live && !s.chat_input.trim().is_empty() {
+        let text = std::mem::take(&mut s.chat_input).trim().to_owned();
+        // The relay does not echo our own lines back.
+        s.chat.push(crate::state::ChatLine {
+            from: state.me.clone(),
+            text: text.clone(),
+            mine: true,
+        });
+        state.intents.push(Intent::Net(Command::Chat(text)));
+        if enter {
+            ui.ctx().memory_mut(|m| m.request_focus(egui::Id::NULL));
+        }
+    }
+    ui.separator();
+    ui.heading(t.files);
+    let s = &mut state.sessions[index];
+    let r = ui.add_enabled(
+        live,
+        egui::TextEdit::singleline(&mut s.file_path)
+            .hint_text(t.file_path)
+            .desired_width(f32::INFINITY),
+    );
+    state.track("file.path", &r);
+    let s = &mut state.sessions[index];
+    let path = std::path::PathBuf::from(s.file_path.trim());
+    let ok = live && path.is_file() && s.tier(Tier::Files) == TierState::Granted;
+    let r = ui.add_enabled(ok, egui::Button::new(t.send_file));
+    state.track("file.send", &r);
+    if r.clicked() {
+        state.sessions[index].file_path.clear();
+        state.intents.push(Intent::Net(Command::OfferFile(path)));
+    }
+    for tr in state.sessions[index].transfers.clone() {
+        let arrow = if tr.outgoing { "→" } else { "←" };
+        ui.label(format!("{arrow} {} ({} B)", tr.name, tr.size));
+        match &tr.state {
+            TransferState::Running => {
+                let f = if tr.size == 0 {
+                    0.0
+                } else {
+                    tr.done as f32 / tr.size as f32
+                };
+                ui.horizontal(|ui| {
+                    let bar = ui.add(
+                        egui::ProgressBar::new(f)
+                            .desired_width(180.0)
+                            .show_percentage(),
+                    );
+                    state.track(
+                        format!(
+                            "file.progress.{}.{}",
+                            if tr.outgoing { "out" } else { "in" },
+                            tr.id
+                        ),
+                        &bar,
+                    );
+                    let r = ui.button(t.cancel);
+                    state.track(
+                        format!(
+                            "file.cancel.{}.{}",
+                            if tr.outgoing { "out" } else { "in" },
+                            tr.id
+                        ),
+                        &r,
+                    );
+                    if r.clicked() {
+                        state.intents.push(Intent::Net(Command::CancelFile {
+                            transfer: tr.id,
+                            from_customer: !tr.outgoing,
+                        }));
+                    }
+                });
+            }
+            TransferState::Done(Some(p)) => {
+                ui.label(RichText::new(format!("✔ {} {}", t.saved_to, p.display())).small());
+            }
+            TransferState::Done(None) => {
+                ui.label(RichText::new("✔").color(GRANTED));
+            }
+            TransferState::Failed(why) => {
+                ui.label(
+                    RichText::new(format!("{}: {why}", t.failed))
+                        .small()
+                        .color(ERROR_FG),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! The test seam: with `LOTSE_CONSOLE_TRACE=FILE`, one JSON line is appended to FILE whenever
+//! what the window shows changes (screen, widgets, tiers, queue, chat, …), after the frame that
+//! shows it is on screen. It only reports; nothing in it can act on the window or the session.
+//!
+//! A line: `{"t_ms":…,"screen":"login"|"queue"|"session","lang":"en","window":XID,"title":…,
+//! "tab":0,"key":"123 456 789"|null,"queue":[{"name","host","os"}],"banner":NAME|null,
+//! "notice":…,"session":{"customer","live","tiers":{"view":"granted",…},"in_control","grab",
+//! "picture":[w,h]|null,"chat":{"lines":N,"last":{"from","text"}},"transfers":[…]}|null,
+//! "video":{"decoded","dropped"},"widgets":[{"id","rect":[x0,y0,x1,y1],"enabled"}]}` with
+//! rectangles in physical window pixels, so `xdotool mousemove --window XID X Y` reaches them.
+//! `video` changes with every picture and does not by itself cause a line.
+//!
+//! Widget ids: `lang.de`, `lang.en`; login: `login.relay`, `login.pin`, `login.user`,
+//! `login.password`, `login.submit`; header: `tab.queue`, `tab.session.N`; `banner.dismiss`,
+//! `notice.dismiss`; queue: `key.generate`, `key.value`, `key.copy`, `invite.email`,
+//! `invite.send`, `invite.url`, `invite.copy`, `queue.row.N`, `queue.accept.N`; session:
+//! `tier.TIER`, `view.fit`, `monitor.N`, `session.end` / `session.close`, `control.active` /
+//! `control.paused`, `view` (the picture), `chat.input`, `chat.send`, `file.path`, `file.send`,
+//! `file.progress.DIR.ID`, `file.cancel.DIR.ID`.
+
+use crate::state::{State, TransferState};
+use crate::video::Counters;
+use serde_json::{Value, json};
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// Writes the trace file; `None` unless the environment asks for it.
+#[derive(Debug)]
+pub struct Trace {
+    file: File,
+    started: Instant,
+    last: Option<Value>,
+}
+
+impl Trace {
+    pub fn from_env(started: Instant) -> Option<Trace> {
+        let path = std::env::var_os("LOTSE_CONSOLE_TRACE")?;
+        let path = Path::new(&path);
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(file) => Some(Trace {
+                file,
+                started,
+                last: None,
+            }),
+            Err(e) => {
+                tracing::warn!("LOTSE_CONSOLE_TRACE: cannot open {}: {e}", path.display());
+                None
+            }
+        }
+    }
+
+    /// Records the frame just shown if anything but the video counters changed.
+    pub fn frame(&mut self, state: &State, window: u64, ppp: f32, video: &Counters) {
+        let line = describe(state, window, ppp);
+        if self.last.as_ref() == Some(&line) {
+            return;
+        }
+        self.last = Some(line.clone());
+        let mut line = line;
+        line["t_ms"] = json!(self.started.elapsed().as_millis() as u64);
+        line["video"] = json!({"decoded": video.decoded, "dropped": video.dropped});
+        if let Err(e) = writeln!(self.file, "{line}") {
+            tracing::warn!("LOTSE_CONSOLE_TRACE: {e}");
+        }
+    }
+}
+
+fn describe(state: &State, window: u64, ppp: f32) -> Value {
+    let px = |v: f32| (v * ppp).round() as i64;
+    let widgets: Vec<Value> = state
+        .widgets
+        .iter()
+        .map(|w| {
+            let r = w.rect;
+            json!({"id": w.id, "rect": [px(r.min.x), px(r.min.y), px(r.max.x), px(r.max.y)], "enabled": w.enabled})
+        })
+        .collect();
+    let queue: Vec<Value> = state
+        .queue
+        .iter()
+        .map(|e| json!({"name": e.customer.name, "host": e.customer.host, "os": e.customer.os}))
+        .collect();
+    let session = state.current().map(|s| {
+        let tiers: serde_json::Map<String, Value> = s
+            .tiers
+            .iter()
+            .map(|(t, st)| (t.as_str().to_owned(), json!(st.code())))
+            .collect();
+        let transfers: Vec<Value> = s
+            .transfers
+            .iter()
+            .map(|t| {
+                let st = match &t.state {
+                    TransferState::Running => "running",
+                    TransferState::Done(_) => "done",
+                    TransferState::Failed(_) => "failed",
+                };
+                json!({"id": t.id, "dir": if t.outgoing {"out"} else {"in"}, "name": t.name, "size": t.size, "done": t.done, "state": st})
+            })
+            .collect();
+        json!({
+            "customer": s.customer.name,
+            "live": s.live(),
+            "ended": s.ended,
+            "tiers": tiers,
+            "in_control": s.in_control(),
+            "grab": s.grab,
+            "picture": s.picture,
+            "fit": s.fit,
+            "shared": s.shared,
+            "monitors": s.monitors.len(),
+            "chat": {
+                "lines": s.chat.len(),
+                "last": s.chat.last().map(|c| json!({"from": c.from, "text": c.text, "mine": c.mine})),
+            },
+            "transfers": transfers,
+        })
+    });
+    json!({
+        "screen": state.screen,
+        "lang": state.lang.code(),
+        "window": window,
+        "scale": ppp,
+        "title": state.title(),
+        "tab": state.tab,
+        "me": state.me,
+        "key": state.key.as_ref().map(|k| &k.0),
+        "invitation": state.invitation.as_ref().map(|i| &i.0),
+        "queue": queue,
+        "banner": state.banner,
+        "notice": state.notice,
+        "login_error": state.login_error,
+        "session": session,
+        "widgets": widgets,
+    })
+}

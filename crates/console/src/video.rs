@@ -1,0 +1,203 @@
+//! The video thread: takes the customer's encoded frames from the network thread, decodes them
+//! with [`lotse_rep::VideoReceiver`], converts the picture to RGBA and keeps only the newest one
+//! for the window, which uploads it as a texture when it next draws. Neither the window nor the
+//! network thread ever waits for the decoder: frames that arrive while it is busy are dropped
+//! (the receiver notices the gap and asks for a keyframe).
+
+use crate::net::Command;
+use egui::{Color32, ColorImage};
+use lotse_codec::Yuv420;
+use lotse_proto::msg::VideoFrame;
+use lotse_rep::VideoReceiver;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// How many encoded frames may wait for the decoder.
+const QUEUE: usize = 3;
+
+/// A decoded picture ready for the window.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub seq: u64,
+    pub image: Arc<ColorImage>,
+    /// Decoder time, ms.
+    pub decode_ms: f64,
+    /// YUV → RGBA time, ms.
+    pub convert_ms: f64,
+}
+
+/// Counters the window shows and the trace reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counters {
+    pub decoded: u64,
+    /// Frames dropped in front of the decoder because it was busy.
+    pub dropped: u64,
+    pub keyframe_requests: u64,
+}
+
+enum Job {
+    Frame(VideoFrame),
+    Reset,
+}
+
+/// The window's and the network thread's handle on the video thread.
+#[derive(Clone)]
+pub struct Decoding {
+    jobs: SyncSender<Job>,
+    newest: Arc<Mutex<Option<Shown>>>,
+    counters: Arc<Mutex<Counters>>,
+    keyframes: Arc<OnceLock<UnboundedSender<Command>>>,
+}
+
+impl std::fmt::Debug for Decoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoding").finish_non_exhaustive()
+    }
+}
+
+impl Decoding {
+    /// Starts the thread; `wake` is called after each new picture.
+    pub fn start(wake: impl Fn() + Send + 'static) -> std::io::Result<Decoding> {
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(QUEUE);
+        let d = Decoding {
+            jobs,
+            newest: Arc::default(),
+            counters: Arc::default(),
+            keyframes: Arc::default(),
+        };
+        let me = d.clone();
+        std::thread::Builder::new()
+            .name("lotse-console-video".into())
+            .spawn(move || {
+                let mut receiver = match VideoReceiver::new() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!("no H.264 decoder: {e}");
+                        return;
+                    }
+                };
+                while let Ok(job) = rx.recv() {
+                    match job {
+                        Job::Reset => receiver.reset(),
+                        Job::Frame(f) => {
+                            if me.decode(&mut receiver, &f) {
+                                wake();
+                            }
+                        }
+                    }
+                }
+            })?;
+        Ok(d)
+    }
+
+    /// Where keyframe requests go (the network thread's command queue).
+    pub fn ask_keyframes_via(&self, tx: UnboundedSender<Command>) {
+        let _ = self.keyframes.set(tx);
+    }
+
+    /// Hands a frame to the decoder, or drops it when the decoder is behind.
+    pub fn push(&self, frame: VideoFrame) {
+        if let Err(TrySendError::Full(_)) = self.jobs.try_send(Job::Frame(frame)) {
+            lock(&self.counters).dropped += 1;
+        }
+    }
+
+    /// The stream starts over (view revoked, a new session): wait for a keyframe.
+    pub fn reset(&self) {
+        let _ = self.jobs.send(Job::Reset);
+        *lock(&self.newest) = None;
+    }
+
+    /// The newest picture not yet taken.
+    pub fn take(&self) -> Option<Shown> {
+        lock(&self.newest).take()
+    }
+
+    pub fn counters(&self) -> Counters {
+        lock(&self.counters).clone()
+    }
+
+    /// Decodes one frame; returns whether a new picture is ready.
+    fn decode(&self, receiver: &mut VideoReceiver, frame: &VideoFrame) -> bool {
+        let got = receiver.receive(frame);
+        if got.request_keyframe
+            && let Some(tx) = self.keyframes.get()
+        {
+            lock(&self.counters).keyframe_requests += 1;
+            let _ = tx.send(Command::Keyframe);
+        }
+        let Some(picture) = got.picture else {
+            return false;
+        };
+        let t = Instant::now();
+        let image = to_color_image(&picture.image);
+        let convert_ms = t.elapsed().as_secs_f64() * 1000.0;
+        lock(&self.counters).decoded += 1;
+        *lock(&self.newest) = Some(Shown {
+            seq: picture.seq,
+            image: Arc::new(image),
+            decode_ms: got.decode_ms,
+            convert_ms,
+        });
+        true
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// I420 (BT.601 limited range, as the customer's capture writes it) to opaque RGBA.
+pub fn to_color_image(yuv: &Yuv420) -> ColorImage {
+    let (w, h) = (yuv.width() as usize, yuv.height() as usize);
+    let (ys, us, vs) = yuv.strides();
+    let (py, pu, pv) = (yuv.y(), yuv.u(), yuv.v());
+    let mut pixels = vec![Color32::BLACK; w * h];
+    for (y, row) in pixels.chunks_exact_mut(w.max(1)).enumerate().take(h) {
+        let yrow = &py[y * ys..][..w];
+        let urow = &pu[(y / 2) * us..];
+        let vrow = &pv[(y / 2) * vs..];
+        for (x, px) in row.iter_mut().enumerate() {
+            let c = 298 * (i32::from(yrow[x]) - 16) + 128;
+            let u = i32::from(urow[x / 2]) - 128;
+            let v = i32::from(vrow[x / 2]) - 128;
+            *px = Color32::from_rgb(
+                clamp8((c + 409 * v) >> 8),
+                clamp8((c - 100 * u - 208 * v) >> 8),
+                clamp8((c + 516 * u) >> 8),
+            );
+        }
+    }
+    ColorImage::new([w, h], pixels)
+}
+
+fn clamp8(v: i32) -> u8 {
+    v.clamp(0, 255) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lotse_codec::Bgra;
+
+    #[test]
+    fn conversion_matches_the_codec_reference() {
+        let (w, h) = (32u32, 16u32);
+        let bgra: Vec<u8> = (0..w * h)
+            .flat_map(|i| [(i * 7) as u8, (i * 3) as u8, (i * 11) as u8, 255])
+            .collect();
+        let yuv = Yuv420::from_bgra(&Bgra::packed(&bgra, w, h).unwrap());
+        let reference = yuv.to_rgb();
+        let img = to_color_image(&yuv);
+        assert_eq!(img.size, [32, 16]);
+        for (i, px) in img.pixels.iter().enumerate() {
+            assert_eq!(
+                [px.r(), px.g(), px.b()],
+                reference[i * 3..i * 3 + 3],
+                "pixel {i}"
+            );
+        }
+    }
+}
