@@ -169,6 +169,8 @@ fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 /// Captures, detects changes, encodes and paces: the customer's screen as a video source.
 pub struct ScreenSource {
     capturer: Box<dyn Capturer>,
+    /// The shared monitor's rectangle, for the injector (pointer positions are relative to it).
+    area: Option<lotse_platform::input::AreaHandle>,
     shared: Arc<Mutex<Shared>>,
     settings: VideoSettings,
     detector: ChangeDetector,
@@ -230,6 +232,7 @@ impl ScreenSource {
             next_poll: now,
             backoff: None,
             tap: None,
+            area: None,
         }
     }
 
@@ -245,9 +248,32 @@ impl ScreenSource {
         self.capturer.monitors()
     }
 
+    /// Keeps `area` set to the shared monitor's rectangle, now and after every switch.
+    pub fn share_area(&mut self, area: lotse_platform::input::AreaHandle) {
+        self.area = Some(area);
+        self.update_area();
+    }
+
+    fn update_area(&self) {
+        let Some(handle) = &self.area else { return };
+        let monitors = self.capturer.monitors();
+        let rect = monitors
+            .get(self.capturer.selected())
+            .map(|m| lotse_platform::input::Area {
+                x: m.x,
+                y: m.y,
+                width: m.width,
+                height: m.height,
+            });
+        if let Ok(mut a) = handle.lock() {
+            *a = rect;
+        }
+    }
+
     /// Shares monitor `index` from the next frame on.
     pub fn select_monitor(&mut self, index: usize) -> Result<(), CaptureError> {
         self.capturer.select(index)?;
+        self.update_area();
         self.detector.reset();
         self.owe_key = true;
         let mut s = lock(&self.shared);
@@ -493,6 +519,29 @@ impl VideoSource for ScreenSource {
             }
         }
         self.capture_and_encode(force, now)
+    }
+
+    fn monitors(&self) -> (Vec<lotse_proto::msg::MonitorInfo>, u32) {
+        let list = self
+            .capturer
+            .monitors()
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| lotse_proto::msg::MonitorInfo {
+                index: i as u32,
+                name: m.name,
+                width: m.width,
+                height: m.height,
+                primary: m.primary,
+            })
+            .collect();
+        (list, self.capturer.selected() as u32)
+    }
+
+    fn select_monitor(&mut self, index: u32) {
+        if let Err(e) = ScreenSource::select_monitor(self, index as usize) {
+            tracing::warn!("cannot share monitor {index}: {e}");
+        }
     }
 }
 

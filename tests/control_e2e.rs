@@ -236,3 +236,63 @@ fn control_only_while_granted_and_nothing_stays_held() {
         desk.x.pressed_keys()
     );
 }
+
+/// Two monitors side by side: the rep switches to the second one and its pointer lands on the
+/// right pixel of it, never on the first.
+#[test]
+fn pointer_lands_on_the_shared_monitor_of_two() {
+    let _one = serial();
+    let desk = Desktop::sized(2560, 800);
+    desk.x.run(
+        "xrandr",
+        &["--setmonitor", "left", "1280/338x800/211+0+0", "none"],
+    );
+    desk.x.run(
+        "xrandr",
+        &["--setmonitor", "right", "1280/338x800/211+1280+0", "none"],
+    );
+    let relay = Relay::start();
+    let mut rep = relay.rep_session("view,control");
+    let key = relay.key();
+    let lotse = desk.lotse(&relay.addr, &relay.pin, &["--key", &key]);
+    lotse.click("terms", "terms.accept");
+    rep.wait("joined", None);
+    lotse.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("view"));
+    lotse.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("control"));
+    let (_, monitors) = rep.wait("monitors", None);
+    let right = monitors["list"]
+        .as_array()
+        .and_then(|l| l.iter().find(|m| m["name"] == "right"))
+        .map(|m| m["index"].as_u64().unwrap())
+        .unwrap_or_else(|| panic!("no monitor 'right' in {monitors}"));
+    rep.send(&format!("monitor {right}"));
+    wait_until("the second monitor shared", || {
+        rep.events()
+            .iter()
+            .any(|e| e["event"] == "monitors" && e["shared"] == right)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let moves = dir.path().join("moves.jsonl");
+    std::fs::write(&moves, [pointer(17, 33)].join("\n")).unwrap();
+    // The switch reaches the customer's screen source before the next frame; give the pointer
+    // a few tries while it settles, each one a real event through the whole path.
+    let end = Instant::now() + lotse_testkit::DEADLINE;
+    loop {
+        rep.send(&format!("input {}", moves.display()));
+        std::thread::sleep(Duration::from_millis(200));
+        if desk.x.pointer() == (1297, 33) {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "pointer at {:?}, not (1297, 33)",
+            desk.x.pointer()
+        );
+    }
+    // Beyond the shared monitor it is clamped to it.
+    std::fs::write(&moves, pointer(5000, 5000)).unwrap();
+    rep.send(&format!("input {}", moves.display()));
+    wait_until("the clamped pointer", || desk.x.pointer() == (2559, 799));
+}

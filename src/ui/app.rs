@@ -465,7 +465,7 @@ impl Shell {
         let bridge: Arc<dyn Frontend> = Arc::new(Bridge(self.proxy.clone()));
         // The monitor area is shared between the screen source and the injector.
         let area = lotse_platform::input::AreaHandle::default();
-        let (injector, unavailable) = lotse_platform::input::system_injector(area);
+        let (injector, unavailable) = lotse_platform::input::system_injector(area.clone());
         if let Some(why) = unavailable {
             tracing::warn!("remote control is not available: {why}");
         }
@@ -474,7 +474,10 @@ impl Shell {
             // The screen is captured only while a rep holds `view` (the driver runs the source
             // then); a system without a usable display still gets a session, without video.
             video: match crate::video::ScreenSource::open(None, Default::default()) {
-                Ok(src) => Some(Box::new(src)),
+                Ok(mut src) => {
+                    src.share_area(area);
+                    Some(Box::new(src))
+                }
                 Err(e) => {
                     tracing::warn!("the screen cannot be shared: {e}");
                     None

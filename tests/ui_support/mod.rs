@@ -209,7 +209,12 @@ pub struct Desktop {
 
 impl Desktop {
     pub fn start() -> Desktop {
-        let x = Xvfb::start(1280, 900);
+        Desktop::sized(1280, 900)
+    }
+
+    /// A desktop of another size (e.g. two monitors side by side, set up with xrandr).
+    pub fn sized(width: u32, height: u32) -> Desktop {
+        let x = Xvfb::start(width, height);
         let wm = x.window_manager();
         Desktop { x, _wm: wm }
     }
