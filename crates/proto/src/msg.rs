@@ -334,7 +334,8 @@ pub struct VideoFrame {
     pub height: u32,
     /// Whether the frame decodes without any earlier one.
     pub keyframe: bool,
-    /// H.264 Annex-B.
+    /// H.264 Annex-B. Empty: a heartbeat (sent after a second without a picture so that the
+    /// relay can serve a viewer waiting for a keyframe); receivers ignore it.
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }
