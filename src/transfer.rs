@@ -3,20 +3,16 @@
 
 use crate::session::{Event, Frontend};
 use lotse_net::quinn::{Connection, RecvStream};
-use lotse_net::{read_msg, write_msg};
+use lotse_net::read_msg;
 use lotse_platform::files::Incoming;
 use lotse_proto::frame::limits;
-use lotse_proto::msg::{FileFrame, ParticipantId, StreamHeader, TransferId};
-use sha2::{Digest, Sha256};
+use lotse_proto::msg::{FileFrame, ParticipantId, TransferId};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::AsyncReadExt;
 
-/// Bytes per chunk on the wire.
-pub const CHUNK: usize = 128 * 1024;
 /// Progress is reported at most this often per transfer.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 /// How long a file stream may wait for its transfer to be known (control and data travel on
@@ -210,72 +206,9 @@ pub async fn send(
         .map(|e| (e.name.clone(), e.size))
         .unwrap_or_default();
     let started = Instant::now();
-    let result: Result<(), String> = async {
-        let mut file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut stream = conn.open_uni().await.map_err(|e| e.to_string())?;
-        write_msg(
-            &mut stream,
-            &StreamHeader::File {
-                rep: 0,
-                transfer: id,
-            },
-            limits::STREAM_HEADER,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; CHUNK];
-        let mut done = 0u64;
-        let mut last = Instant::now();
-        while done < size {
-            if cancel.load(Ordering::SeqCst) {
-                let _ = stream.reset(7u32.into());
-                return Err("cancelled".into());
-            }
-            let want = CHUNK.min((size - done) as usize);
-            let n = file
-                .read(&mut buf[..want])
-                .await
-                .map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("the file became shorter while it was being sent".into());
-            }
-            hasher.update(&buf[..n]);
-            write_msg(
-                &mut stream,
-                &FileFrame::Chunk(buf[..n].to_vec()),
-                limits::FILE_CHUNK + 64,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            done += n as u64;
-            if last.elapsed() >= PROGRESS_EVERY {
-                last = Instant::now();
-                report(&ui, key, &name, size, done, started, TransferState::Running);
-            }
-        }
-        let sha256: [u8; 32] = hasher.finalize().into();
-        write_msg(
-            &mut stream,
-            &FileFrame::End { sha256 },
-            limits::FILE_CHUNK + 64,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let _ = stream.finish();
-        // Wait until the relay has everything (or gave up), so "done" means delivered.
-        match stream.stopped().await {
-            Ok(None) => Ok(()),
-            // 7: the relay's code for a refused or cancelled transfer.
-            Ok(Some(code)) if code == 7u32.into() => {
-                Err("the relay stopped the transfer".to_owned())
-            }
-            Ok(Some(_)) => Ok(()),
-            Err(e) => Err(e.to_string()),
-        }
-    }
+    let result = lotse_net::send_file(&conn, id, &path, size, &cancel, PROGRESS_EVERY, |done| {
+        report(&ui, key, &name, size, done, started, TransferState::Running)
+    })
     .await;
     let state = match result {
         Ok(()) => TransferState::Done(None),

@@ -3,20 +3,17 @@
 
 use crate::RepEvent;
 use lotse_net::quinn::{Connection, RecvStream};
-use lotse_net::{read_msg, write_msg};
+use lotse_net::read_msg;
 use lotse_platform::files::Incoming;
 use lotse_proto::frame::limits;
-use lotse_proto::msg::{FileFrame, StreamHeader, TransferId};
-use sha2::{Digest, Sha256};
+use lotse_proto::msg::{FileFrame, TransferId};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
-const CHUNK: usize = 128 * 1024;
 const META_WAIT: Duration = Duration::from_secs(10);
 
 /// What happened to a transfer.
@@ -91,78 +88,32 @@ pub(crate) async fn send(
     let Some((path, cancel)) = lock(&files.outgoing).get(&transfer).cloned() else {
         return;
     };
-    let result: Result<(), String> = async {
-        let mut file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| e.to_string())?;
-        let size = file.metadata().await.map_err(|e| e.to_string())?.len();
-        let mut stream = conn.open_uni().await.map_err(|e| e.to_string())?;
-        write_msg(
-            &mut stream,
-            &StreamHeader::File { rep: 0, transfer },
-            limits::STREAM_HEADER,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; CHUNK];
-        let mut done = 0u64;
-        let mut last = Instant::now();
-        while done < size {
-            if cancel.load(Ordering::SeqCst) {
-                let _ = stream.reset(7u32.into());
-                return Err("cancelled".into());
-            }
-            let want = CHUNK.min((size - done) as usize);
-            let n = file
-                .read(&mut buf[..want])
-                .await
-                .map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("the file became shorter while it was being sent".into());
-            }
-            hasher.update(&buf[..n]);
-            write_msg(
-                &mut stream,
-                &FileFrame::Chunk(buf[..n].to_vec()),
-                limits::FILE_CHUNK + 64,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            done += n as u64;
-            if last.elapsed() > Duration::from_millis(200) {
-                last = Instant::now();
-                let _ = tx
-                    .send(RepEvent::File(FileEvent::Progress {
-                        transfer,
-                        outgoing: true,
-                        done,
-                        size,
-                    }))
-                    .await;
-            }
+    let size = match tokio::fs::metadata(&path).await {
+        Ok(m) => m.len(),
+        Err(e) => {
+            let reason = e.to_string();
+            let _ = tx
+                .send(RepEvent::File(FileEvent::Failed {
+                    transfer,
+                    outgoing: true,
+                    reason,
+                }))
+                .await;
+            return;
         }
-        let sha256: [u8; 32] = hasher.finalize().into();
-        write_msg(
-            &mut stream,
-            &FileFrame::End { sha256 },
-            limits::FILE_CHUNK + 64,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let _ = stream.finish();
-        // Wait until the relay has everything (or gave up), so "done" means delivered.
-        match stream.stopped().await {
-            Ok(None) => Ok(()),
-            // 7: the relay's code for a refused or cancelled transfer.
-            Ok(Some(code)) if code == 7u32.into() => {
-                Err("the relay stopped the transfer".to_owned())
-            }
-            Ok(Some(_)) => Ok(()),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-    .await;
+    };
+    let progress = |done| {
+        let ev = FileEvent::Progress {
+            transfer,
+            outgoing: true,
+            done,
+            size,
+        };
+        // Progress is droppable; the final event below is not.
+        let _ = tx.try_send(RepEvent::File(ev));
+    };
+    let every = Duration::from_millis(200);
+    let result = lotse_net::send_file(&conn, transfer, &path, size, &cancel, every, progress).await;
     lock(&files.outgoing).remove(&transfer);
     let ev = match result {
         Ok(()) => FileEvent::Sent { transfer },
