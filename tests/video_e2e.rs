@@ -318,3 +318,158 @@ async fn screen_streams_sharp_is_recorded_stops_on_revoke_and_restarts_with_a_ke
     }
     thread.join().unwrap();
 }
+
+/// Issue 4: a second rep joins a running, viewed session (invited by its owner with a `view`
+/// profile) and, once the customer allows it, gets a keyframe promptly although the screen is
+/// static and the first rep's stream is long past its keyframe. The first rep keeps its stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_rep_joining_gets_a_keyframe_promptly() {
+    let x = Xvfb::start(W, H);
+    let dir = tempfile::tempdir().unwrap();
+    let picture = known_picture(dir.path());
+    let _ = x
+        .command("display")
+        .args(["-window", "root"])
+        .arg(&picture)
+        .output()
+        .unwrap();
+
+    let relay = TestRelay::start().await;
+    let mut ada = relay.rep("ada").await;
+    let (key, _) = ada.create_key(None).await.unwrap();
+    let source = ScreenSource::open(Some(&x.display), VideoSettings::default()).unwrap();
+    let ui = Arc::new(Recorder::default());
+    let (handle, thread) = session::start(
+        Settings {
+            relay: relay.addr.to_string(),
+            pin: relay.pin,
+            key: Some(key),
+            info: CustomerInfo {
+                name: "Carla Customer".into(),
+                host: "desk-17".into(),
+                os: "linux".into(),
+            },
+            net: fast_net(),
+            downloads: std::env::temp_dir(),
+        },
+        ui.clone(),
+        Hooks {
+            injector: Box::new(FakeInjector::default()),
+            video: Some(Box::new(source)),
+        },
+    )
+    .unwrap();
+    let entry = rep_wait(&mut ada, "queue entry", |e| match e {
+        RepEvent::Control(RepDown::Queue { entries }) => entries.first().cloned(),
+        _ => None,
+    })
+    .await;
+    ada.accept(entry.entry).await.unwrap();
+    let ada_view = grant_view(&mut ada, &ui, &handle, None).await;
+    let first = next_frame(&mut ada, "ada's first frame").await;
+    assert!(first.keyframe);
+    // Let the stream age: ada sees pointer moves (delta frames) for a while.
+    for i in 0..4u32 {
+        run(x
+            .command("xdotool")
+            .args(["mousemove", &(300 + i * 40).to_string(), "200"]));
+        next_frame(&mut ada, "a delta frame").await;
+    }
+
+    // Ada invites Bob with a view-only profile; Bob joins with the code.
+    let view_only: lotse_proto::TierSet = [Tier::View].into_iter().collect();
+    let (code, _) = ada.share_session(view_only, None).await.unwrap();
+    let mut bob = relay.rep("bob").await;
+    bob.join_session(&code).await.unwrap();
+    rep_wait(&mut bob, "bob joined", |e| {
+        matches!(e, RepEvent::Control(RepDown::Joined { .. })).then_some(())
+    })
+    .await;
+    let joined = rep_wait(&mut ada, "ada hears of bob", |e| match e {
+        RepEvent::Control(RepDown::RepJoined { name, owner }) => Some((name.clone(), *owner)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(joined, ("Bob".to_owned(), false));
+    ui.wait("two reps on the customer's panel", |evs| {
+        evs.iter().rev().find_map(|e| match e {
+            Event::Changed(s) if s.reps.len() == 2 => Some(()),
+            _ => None,
+        })
+    });
+    // The code was single use, and the profile holds: Bob cannot even ask for control.
+    let mut carl = relay.rep("ada").await;
+    let again = carl.join_session(&code).await;
+    assert!(
+        matches!(again, Err(lotse_rep::RepError::Refused(_))),
+        "{again:?}"
+    );
+    let reshare = bob.share_session(view_only, None).await;
+    assert!(
+        matches!(reshare, Err(lotse_rep::RepError::Refused(_))),
+        "an invited rep cannot invite: {reshare:?}"
+    );
+    bob.request(Tier::Control).await.unwrap();
+    let what = rep_wait(&mut bob, "control refused by the profile", |e| match e {
+        RepEvent::Control(RepDown::Refused { what }) => Some(what.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(what.contains("control"), "{what}");
+
+    // The screen is static now. Bob asks for view; the customer allows.
+    let t = Instant::now();
+    grant_view(&mut bob, &ui, &handle, Some(ada_view)).await;
+    let granted_after = t.elapsed();
+    let f = loop {
+        let f = next_frame(&mut bob, "bob's first frame").await;
+        if !f.data.is_empty() {
+            break f;
+        }
+    };
+    let waited = t.elapsed() - granted_after;
+    eprintln!(
+        "bob's first frame {waited:?} after the grant: {} bytes",
+        f.data.len()
+    );
+    assert!(f.keyframe, "a joining viewer starts with a keyframe");
+    assert!(
+        waited < Duration::from_secs(3),
+        "the keyframe took {waited:?} after the grant"
+    );
+    let mut receiver = VideoReceiver::new().unwrap();
+    let decoded = receiver
+        .receive(&f)
+        .picture
+        .expect("decodes on its own")
+        .image;
+    let q = psnr(&screenshot(&x, dir.path()), &decoded);
+    assert!(q.avg >= 35.0, "bob's picture vs screenshot: {q:?}");
+
+    // Ada's stream goes on: the next change reaches her too, and decodes in her stream.
+    run(x.command("xdotool").args(["mousemove", "900", "500"]));
+    let next = loop {
+        let f = next_frame(&mut ada, "ada's stream after bob joined").await;
+        if !f.data.is_empty() {
+            break f;
+        }
+    };
+    assert!(next.seq > first.seq);
+
+    // The owner leaves: the session ends for the invited rep and the customer too.
+    ada.leave("done").await.unwrap();
+    rep_wait(&mut bob, "bob's session ends with the owner's", |e| {
+        matches!(e, RepEvent::Control(RepDown::Ended { .. })).then_some(())
+    })
+    .await;
+    relay
+        .wait_audit(&["session.share", "session.join ", "session.join_refused"])
+        .await;
+    let end = Instant::now() + DEADLINE;
+    while !thread.is_finished() {
+        assert!(Instant::now() < end, "session thread did not end");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    thread.join().unwrap();
+    drop(handle);
+}

@@ -378,6 +378,11 @@ impl State {
                 }
             }
             RepDown::Refused { what } => self.notice = Some(what),
+            // Session sharing (RepUp::ShareSession / JoinSession): the code is shown as a
+            // notice until the console has its own share panel; who joins or leaves is not
+            // shown yet.
+            RepDown::ShareCode { code, .. } => self.notice = Some(code),
+            RepDown::RepJoined { .. } | RepDown::RepLeft { .. } => {}
             RepDown::Ended { reason } => {
                 let (_, text) = lotse_rep::end_kind(&reason);
                 if let Some(s) = self.live_mut() {

@@ -9,7 +9,7 @@
 //! only as the customer's own [`CustomerUp::Answer`], produced by [`crate::customer::Consent`].
 
 use crate::input::InputEvent;
-use crate::tier::Tier;
+use crate::tier::{Tier, TierSet};
 use serde::{Deserialize, Serialize};
 
 /// Who is speaking.
@@ -204,6 +204,17 @@ pub enum RepUp {
     },
     /// Ask to see another of the customer's monitors.
     SelectMonitor { index: u32 },
+    /// Invite another rep into this session (its owner only). `tiers` is the invitation's
+    /// security profile: the invited rep may ask the customer for these tiers and no others —
+    /// each still needs the customer's own Allow. Answered with [`RepDown::ShareCode`] or
+    /// `Refused`.
+    ShareSession {
+        tiers: TierSet,
+        lifetime_secs: Option<u32>,
+    },
+    /// Join a running session with a code its owner handed out (single use). Answered with
+    /// [`RepDown::Joined`] or `Refused`.
+    JoinSession { code: String },
 }
 
 /// A customer waiting in a queue.
@@ -305,6 +316,22 @@ pub enum RepDown {
     Monitors {
         list: Vec<MonitorInfo>,
         shared: u32,
+    },
+    /// A one-time code another rep uses to join this session ([`RepUp::JoinSession`]), the
+    /// tiers it may ask for, and its expiry.
+    ShareCode {
+        code: String,
+        expires_at: UnixTime,
+        tiers: TierSet,
+    },
+    /// Another rep joined this session (`owner`: the rep who accepted the customer).
+    RepJoined {
+        name: String,
+        owner: bool,
+    },
+    /// Another rep left this session.
+    RepLeft {
+        name: String,
     },
 }
 

@@ -6,7 +6,7 @@
 use lotse_proto::frame::{FrameBuf, limits};
 use lotse_proto::input::{InputEvent, MouseButton};
 use lotse_proto::msg::*;
-use lotse_proto::{Tier, decode, encode};
+use lotse_proto::{Tier, TierSet, decode, encode};
 use proptest::prelude::*;
 
 fn tier() -> impl Strategy<Value = Tier> {
@@ -73,6 +73,10 @@ fn customer_down() -> impl Strategy<Value = CustomerDown> {
     ]
 }
 
+fn tier_set() -> impl Strategy<Value = TierSet> {
+    prop::collection::vec(tier(), 0..5).prop_map(|v| v.into_iter().collect())
+}
+
 fn rep_up() -> impl Strategy<Value = RepUp> {
     prop_oneof![
         (text(), text()).prop_map(|(user, password)| RepUp::Login { user, password }),
@@ -83,6 +87,13 @@ fn rep_up() -> impl Strategy<Value = RepUp> {
         Just(RepUp::KeyframeRequest),
         text().prop_map(|reason| RepUp::Leave { reason }),
         text().prop_map(|email| RepUp::Invite { email }),
+        (tier_set(), any::<Option<u32>>()).prop_map(|(tiers, lifetime_secs)| {
+            RepUp::ShareSession {
+                tiers,
+                lifetime_secs,
+            }
+        }),
+        text().prop_map(|code| RepUp::JoinSession { code }),
     ]
 }
 
@@ -116,6 +127,15 @@ fn rep_down() -> impl Strategy<Value = RepDown> {
         end_reason().prop_map(|reason| RepDown::Ended { reason }),
         (text(), any::<u64>())
             .prop_map(|(url, expires_at)| RepDown::Invitation { url, expires_at }),
+        (text(), any::<u64>(), tier_set()).prop_map(|(code, expires_at, tiers)| {
+            RepDown::ShareCode {
+                code,
+                expires_at,
+                tiers,
+            }
+        }),
+        (text(), any::<bool>()).prop_map(|(name, owner)| RepDown::RepJoined { name, owner }),
+        text().prop_map(|name| RepDown::RepLeft { name }),
     ]
 }
 

@@ -4,7 +4,7 @@
 use crate::files;
 use crate::hub::{
     Audit, CONTROL_QUEUE, CustomerId, CustomerSlot, Hub, INPUT_QUEUE, RepSlot, Session,
-    VIDEO_QUEUE, now_unix,
+    ShareInvite, State, VIDEO_QUEUE, now_unix,
 };
 use crate::keys;
 use crate::limits::{INPUT_BURST, INPUT_RATE, TokenBucket, admit_input};
@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -763,6 +763,11 @@ async fn rep(hub: Arc<Hub>, conn: Connection, send: SendStream, mut recv: RecvSt
                 Vec::new()
             }
             RepUp::Invite { email } => crate::portal::invite(&hub, id, db_id, &actor, &email).await,
+            RepUp::ShareSession {
+                tiers,
+                lifetime_secs,
+            } => share_session(&hub, id, tiers, lifetime_secs, &actor),
+            RepUp::JoinSession { code } => join_session(&hub, id, &code, ip, &actor).await,
         };
         hub.write_audits(audits).await;
     };
@@ -944,19 +949,7 @@ fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
     }
     st.dequeue(entry);
     let sid = st.next_id();
-    st.sessions.insert(
-        sid,
-        Session {
-            customer: entry,
-            owner: id,
-            reps: vec![id],
-            grants: HashMap::new(),
-            pending: HashMap::new(),
-            next_request: 1,
-            last_keyframe_request: None,
-            transfers: HashMap::new(),
-        },
-    );
+    st.sessions.insert(sid, Session::new(entry, id));
     let info = match st.customers.get_mut(&entry) {
         Some(c) => {
             c.session = Some(sid);
@@ -1007,6 +1000,15 @@ fn request(hub: &Hub, id: ParticipantId, tier: Tier, actor: &str) -> Vec<Audit> 
     let Some(s) = st.sessions.get_mut(&sid) else {
         return Vec::new();
     };
+    if !s.may_request(id, tier) {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: format!("{tier} is not part of your invitation to this session"),
+            },
+        );
+        return Vec::new();
+    }
     if s.pending.values().any(|p| *p == (id, tier)) {
         st.send_rep(
             id,
@@ -1093,7 +1095,18 @@ fn leave(hub: &Hub, id: ParticipantId, reason: EndReason, actor: &str) -> Vec<Au
     } else if let Some(s) = st.sessions.get_mut(&sid) {
         s.reps.retain(|r| *r != id);
         s.grants.remove(&id);
+        s.profiles.remove(&id);
+        s.pending.retain(|_, (r, _)| *r != id);
         let customer = s.customer;
+        let others = s.reps.clone();
+        let name = st
+            .reps
+            .get(&id)
+            .map(|r| r.display.clone())
+            .unwrap_or_default();
+        for other in others {
+            st.send_rep(other, RepDown::RepLeft { name: name.clone() });
+        }
         if let Some(c) = st.customers.get_mut(&customer) {
             c.input.remove(&id);
         }
@@ -1116,6 +1129,166 @@ fn leave(hub: &Hub, id: ParticipantId, reason: EndReason, actor: &str) -> Vec<Au
         });
     }
     audits
+}
+
+/// The owner of a session makes a one-time code for another rep to join it.
+fn share_session(
+    hub: &Hub,
+    id: ParticipantId,
+    tiers: TierSet,
+    lifetime_secs: Option<u32>,
+    actor: &str,
+) -> Vec<Audit> {
+    let mut st = hub.state();
+    let sid = st.reps.get(&id).and_then(|r| r.session);
+    let owns = sid
+        .and_then(|sid| st.sessions.get(&sid))
+        .is_some_and(|s| s.owner == id);
+    let Some(sid) = sid.filter(|_| owns) else {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: "only the rep who owns a session can invite others into it".into(),
+            },
+        );
+        return Vec::new();
+    };
+    let max = hub.cfg.key_lifetime.as_secs();
+    let lifetime = lifetime_secs.map_or(max, |s| u64::from(s).clamp(1, max));
+    let now = Instant::now();
+    st.share_codes.retain(|_, i| i.expires > now);
+    // Twelve digits: a code is tried only by logged-in reps, and failures count against the
+    // same per-address limit as session keys.
+    let code = loop {
+        let c = format!("{}{}", keys::generate(), &keys::generate()[..3]);
+        if !st.share_codes.contains_key(&c) {
+            break c;
+        }
+    };
+    st.share_codes.insert(
+        code.clone(),
+        ShareInvite {
+            session: sid,
+            tiers,
+            expires: now + Duration::from_secs(lifetime),
+        },
+    );
+    st.send_rep(
+        id,
+        RepDown::ShareCode {
+            code: keys::format(&code),
+            expires_at: now_unix() + lifetime,
+            tiers,
+        },
+    );
+    vec![Audit {
+        actor: actor.to_owned(),
+        action: "session.share",
+        detail: format!("session={sid} tiers={tiers:?} lifetime_s={lifetime}"),
+    }]
+}
+
+/// A rep joins a running session with a code from its owner.
+async fn join_session(
+    hub: &Hub,
+    id: ParticipantId,
+    typed: &str,
+    ip: IpAddr,
+    actor: &str,
+) -> Vec<Audit> {
+    let now = Instant::now();
+    let blocked = hub
+        .key_limiter
+        .lock()
+        .map(|mut l| l.blocked(ip, now))
+        .unwrap_or(true);
+    let code: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let mut st = hub.state();
+    let refuse = |st: &State, what: &str| {
+        st.send_rep(id, RepDown::Refused { what: what.into() });
+    };
+    if blocked {
+        refuse(
+            &st,
+            "too many wrong codes from this address; try again later",
+        );
+        return Vec::new();
+    }
+    if st.reps.get(&id).is_some_and(|r| r.session.is_some()) {
+        refuse(&st, "already in a session");
+        return Vec::new();
+    }
+    let invite = st.share_codes.remove(&code).filter(|i| i.expires > now);
+    let Some(invite) = invite.filter(|i| st.sessions.contains_key(&i.session)) else {
+        drop(st);
+        if let Ok(mut l) = hub.key_limiter.lock() {
+            l.fail(ip, now);
+        }
+        let st = hub.state();
+        refuse(&st, "unknown, used or expired session code");
+        return vec![Audit {
+            actor: actor.to_owned(),
+            action: "session.join_refused",
+            detail: String::new(),
+        }];
+    };
+    let sid = invite.session;
+    let name = st
+        .reps
+        .get(&id)
+        .map(|r| r.display.clone())
+        .unwrap_or_default();
+    let Some(s) = st.sessions.get_mut(&sid) else {
+        return Vec::new();
+    };
+    let others = s.reps.clone();
+    let owner = s.owner;
+    s.reps.push(id);
+    s.profiles.insert(id, invite.tiers);
+    let customer = s.customer;
+    let info = st
+        .customers
+        .get(&customer)
+        .map(|c| c.info.clone())
+        .unwrap_or_default();
+    if let Some(r) = st.reps.get_mut(&id) {
+        r.session = Some(sid);
+    }
+    st.send_customer(
+        customer,
+        CustomerDown::RepJoined {
+            rep: id,
+            name: name.clone(),
+        },
+    );
+    st.send_rep(id, RepDown::Joined { customer: info });
+    for other in others {
+        st.send_rep(
+            other,
+            RepDown::RepJoined {
+                name: name.clone(),
+                owner: false,
+            },
+        );
+    }
+    // The newcomer learns who is already there.
+    if let Some(o) = st.reps.get(&owner).map(|r| r.display.clone()) {
+        st.send_rep(
+            id,
+            RepDown::RepJoined {
+                name: o,
+                owner: true,
+            },
+        );
+    }
+    vec![Audit {
+        actor: actor.to_owned(),
+        action: "session.join",
+        detail: format!("session={sid} tiers={:?}", invite.tiers),
+    }]
 }
 
 /// The rep's incoming streams: input.

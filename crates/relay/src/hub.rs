@@ -67,6 +67,38 @@ pub(crate) struct Session {
     pub last_keyframe_request: Option<Instant>,
     /// Running and offered file transfers, by sending rep (`None`: the customer) and id.
     pub transfers: HashMap<TransferKey, Transfer>,
+    /// Invited reps and the tiers their invitation lets them ask for (the owner is not here:
+    /// the owner may ask for every tier).
+    pub profiles: HashMap<ParticipantId, TierSet>,
+}
+
+impl Session {
+    /// A session that `owner` just accepted.
+    pub fn new(customer: CustomerId, owner: ParticipantId) -> Session {
+        Session {
+            customer,
+            owner,
+            reps: vec![owner],
+            grants: HashMap::new(),
+            pending: HashMap::new(),
+            next_request: 1,
+            last_keyframe_request: None,
+            transfers: HashMap::new(),
+            profiles: HashMap::new(),
+        }
+    }
+
+    /// Whether `rep` may ask the customer for `tier` at all.
+    pub fn may_request(&self, rep: ParticipantId, tier: Tier) -> bool {
+        rep == self.owner || self.profiles.get(&rep).is_some_and(|p| p.contains(tier))
+    }
+}
+
+/// A one-time code that lets another rep join a running session.
+pub(crate) struct ShareInvite {
+    pub session: SessionId,
+    pub tiers: TierSet,
+    pub expires: Instant,
 }
 
 /// A file transfer's sender (`None`: the customer) and its id.
@@ -89,6 +121,8 @@ pub(crate) struct State {
     /// Waiting customers per rep account, oldest first.
     pub queues: HashMap<i64, Vec<CustomerId>>,
     pub sessions: HashMap<SessionId, Session>,
+    /// Open invitations into running sessions, by code (digits).
+    pub share_codes: HashMap<String, ShareInvite>,
     pub shutting_down: bool,
 }
 
@@ -267,6 +301,7 @@ impl State {
         let Some(s) = self.sessions.remove(&sid) else {
             return;
         };
+        self.share_codes.retain(|_, i| i.session != sid);
         self.send_customer(
             s.customer,
             CustomerDown::Ended {

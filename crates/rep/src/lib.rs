@@ -16,7 +16,7 @@ use lotse_proto::msg::{
     EndReason, Hello, LoginRejection, ParticipantId, RepDown, RepUp, Role, StreamHeader,
     TransferId, VideoFrame,
 };
-use lotse_proto::{PROTOCOL_VERSION, Tier};
+use lotse_proto::{PROTOCOL_VERSION, Tier, TierSet};
 use std::collections::VecDeque;
 
 pub mod files;
@@ -190,6 +190,52 @@ impl RepClient {
             _ => None,
         })
         .await
+    }
+
+    /// Invites another rep into the running session (owner only): returns a one-time code to
+    /// hand over, formatted for reading aloud, and its expiry (Unix s). `tiers` is the
+    /// invitation's profile: the invited rep may ask the customer for these tiers only.
+    pub async fn share_session(
+        &mut self,
+        tiers: TierSet,
+        lifetime: Option<Duration>,
+    ) -> Result<(String, u64), RepError> {
+        let lifetime_secs = lifetime.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+        self.send(&RepUp::ShareSession {
+            tiers,
+            lifetime_secs,
+        })
+        .await?;
+        self.wait_for(|e| match e {
+            RepEvent::Control(RepDown::ShareCode {
+                code, expires_at, ..
+            }) => Some(Ok((code.clone(), *expires_at))),
+            RepEvent::Control(RepDown::Refused { what }) => {
+                Some(Err(RepError::Refused(what.clone())))
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    /// Joins a running session with a code from its owner; the `Joined` event stays queued for
+    /// [`RepClient::next_event`] like after [`RepClient::accept`].
+    pub async fn join_session(&mut self, code: &str) -> Result<(), RepError> {
+        self.send(&RepUp::JoinSession {
+            code: code.to_owned(),
+        })
+        .await?;
+        let joined = self
+            .wait_for(|e| match e {
+                RepEvent::Control(m @ RepDown::Joined { .. }) => Some(Ok(m.clone())),
+                RepEvent::Control(RepDown::Refused { what }) => {
+                    Some(Err(RepError::Refused(what.clone())))
+                }
+                _ => None,
+            })
+            .await?;
+        self.pending.push_back(RepEvent::Control(joined));
+        Ok(())
     }
 
     /// Waits for an event `pick` accepts, keeping the others for [`RepClient::next_event`].

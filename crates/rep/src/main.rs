@@ -4,9 +4,9 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use lotse_net::{NetConfig, Pin};
-use lotse_proto::Tier;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::RepDown;
+use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use lotse_rep::{RepClient, RepEvent, VideoReceiver, end_kind};
 use serde::Deserialize;
@@ -71,7 +71,8 @@ enum Cmd {
         #[arg(long = "for")]
         for_secs: Option<f64>,
         /// Also read commands from standard input: `request TIER`, `chat TEXT`, `send PATH`,
-        /// `cancel TRANSFER`, `monitor INDEX`, `input SCRIPT`, `leave`.
+        /// `cancel TRANSFER`, `monitor INDEX`, `input SCRIPT`, `share TIER,TIER…` (a one-time
+        /// code for another rep to join with those tiers as its profile), `leave`.
         #[arg(long)]
         commands: bool,
         /// Save files the customer sends into this directory (safe names, never overwriting).
@@ -80,6 +81,10 @@ enum Cmd {
         /// Offer this file to the customer once `files` is granted (repeatable).
         #[arg(long)]
         send: Vec<PathBuf>,
+        /// Join the running session this code (from its owner's `share`) opens, instead of
+        /// taking a customer from my queue.
+        #[arg(long)]
+        join: Option<String>,
     },
 }
 
@@ -156,6 +161,7 @@ async fn run(cli: Cli) -> Result<()> {
             commands,
             save_dir,
             send,
+            join,
         } => {
             if let Some(dir) = &save_dir {
                 std::fs::create_dir_all(dir)
@@ -163,6 +169,9 @@ async fn run(cli: Cli) -> Result<()> {
             }
             rep.save_files_to(save_dir);
             emit(json!({"event": "login", "rep": rep.id, "name": rep.display_name}));
+            if let Some(code) = &join {
+                rep.join_session(code).await?;
+            }
             let script = match input {
                 Some(p) => Some(read_script(&p)?),
                 None => None,
@@ -187,6 +196,7 @@ async fn run(cli: Cli) -> Result<()> {
                 deadline,
                 commands.then_some(&mut stdin),
                 send,
+                join.is_none(),
             )
             .await?;
             rep.close().await;
@@ -220,6 +230,7 @@ async fn session(
     deadline: Option<tokio::time::Instant>,
     mut stdin: Option<&mut Stdin>,
     mut send: Vec<PathBuf>,
+    take_from_queue: bool,
 ) -> Result<()> {
     tiers.reverse(); // pop from the end = ask in the given order
     let mut joined = false;
@@ -258,7 +269,10 @@ async fn session(
         match ev {
             RepEvent::Control(RepDown::Queue { entries }) => {
                 emit(json!({"event": "queue", "waiting": entries.len()}));
-                if !joined && let Some(first) = entries.first() {
+                if !joined
+                    && take_from_queue
+                    && let Some(first) = entries.first()
+                {
                     rep.accept(first.entry).await?;
                 }
             }
@@ -378,6 +392,22 @@ async fn session(
                     .collect();
                 emit(json!({"event": "monitors", "list": names, "shared": shared}));
             }
+            RepEvent::Control(RepDown::ShareCode {
+                code,
+                expires_at,
+                tiers,
+            }) => {
+                let tiers: Vec<&str> = tiers.iter().map(Tier::as_str).collect();
+                emit(
+                    json!({"event": "share_code", "code": code, "expires_at": expires_at, "tiers": tiers}),
+                );
+            }
+            RepEvent::Control(RepDown::RepJoined { name, owner }) => {
+                emit(json!({"event": "rep_joined", "name": name, "owner": owner}));
+            }
+            RepEvent::Control(RepDown::RepLeft { name }) => {
+                emit(json!({"event": "rep_left", "name": name}));
+            }
             RepEvent::File(ev) => emit(file_json(&ev)),
             RepEvent::Control(other) => {
                 emit(json!({"event": "other", "message": format!("{other:?}")}));
@@ -423,6 +453,23 @@ async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
         "monitor" => match rest.trim().parse() {
             Ok(i) => rep.select_monitor(i).await?,
             Err(_) => emit(json!({"event": "error", "message": "monitor takes a monitor index"})),
+        },
+        // The code arrives as a `share_code` event (or `refused`).
+        "share" => match rest
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::parse::<Tier>)
+            .collect::<Result<TierSet, _>>()
+        {
+            Ok(tiers) => {
+                rep.send(&lotse_proto::msg::RepUp::ShareSession {
+                    tiers,
+                    lifetime_secs: None,
+                })
+                .await?
+            }
+            Err(e) => emit(json!({"event": "error", "message": e.to_string()})),
         },
         "leave" => {
             rep.leave(if rest.is_empty() {
