@@ -62,6 +62,12 @@ pub enum Event {
     Failed(String),
     /// A file transfer started, progressed, finished or failed.
     Transfer(TransferStatus),
+    /// Which of the machine's monitors is shared (index into `count` monitors).
+    SharedMonitor {
+        name: String,
+        index: u32,
+        count: u32,
+    },
 }
 
 /// Everything the window shows about the session.
@@ -478,6 +484,7 @@ async fn session(
                 && let Some((list, shared)) = v.ensure_running(conn.clone(), core.clone())
                 && !list.is_empty()
             {
+                ui.notify(shared_monitor(&list, shared));
                 let msg = CustomerUp::Monitors { list, shared };
                 let _ = write_msg(&mut send, &msg, limits::CONTROL).await;
             }
@@ -547,6 +554,7 @@ async fn session(
                     if let Some(v) = video_task.as_ref() {
                         let list = v.monitors.clone();
                         if (index as usize) < list.len() {
+                            ui.notify(shared_monitor(&list, index));
                             let msg = CustomerUp::Monitors {
                                 list,
                                 shared: index,
@@ -659,6 +667,18 @@ async fn pump_input(rep: ParticipantId, stream: &mut RecvStream, core: &Shared) 
 
 /// Input events that may pile up between the network and the injector.
 const INPUT_BACKLOG: usize = 4096;
+
+/// The event that tells the window which monitor is shared.
+fn shared_monitor(list: &[MonitorInfo], index: u32) -> Event {
+    Event::SharedMonitor {
+        name: list
+            .get(index as usize)
+            .map(|m| m.name.clone())
+            .unwrap_or_default(),
+        index,
+        count: u32::try_from(list.len()).unwrap_or(u32::MAX),
+    }
+}
 
 /// No monitor switch is pending.
 const NO_MONITOR_REQUEST: u32 = u32::MAX;

@@ -271,11 +271,27 @@ fn pointer_lands_on_the_shared_monitor_of_two() {
         .and_then(|l| l.iter().find(|m| m["name"] == "right"))
         .map(|m| m["index"].as_u64().unwrap())
         .unwrap_or_else(|| panic!("no monitor 'right' in {monitors}"));
+    let count = monitors["list"].as_array().map_or(0, Vec::len);
+    let shown = |index: u64| {
+        format!(
+            "Shown: {} (screen {} of {count})",
+            monitors["list"][index as usize]["name"].as_str().unwrap(),
+            index + 1
+        )
+    };
+    // The customer's panel says which monitor the rep sees, before and after the switch.
+    let first = monitors["shared"].as_u64().unwrap();
+    lotse.wait_line("the panel names the shared monitor", |l| {
+        l["monitor"] == shown(first).as_str()
+    });
     rep.send(&format!("monitor {right}"));
     wait_until("the second monitor shared", || {
         rep.events()
             .iter()
             .any(|e| e["event"] == "monitors" && e["shared"] == right)
+    });
+    lotse.wait_line("the panel names the right monitor", |l| {
+        l["monitor"] == shown(right).as_str()
     });
     let dir = tempfile::tempdir().unwrap();
     let moves = dir.path().join("moves.jsonl");

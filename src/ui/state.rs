@@ -161,6 +161,10 @@ pub struct State {
     pub widgets: Vec<Widget>,
     /// Whether the driver has been started (so that leaving must go through it).
     pub started: bool,
+    /// The shared monitor's name, index and the number of monitors, once video started.
+    pub shared_monitor: Option<(String, u32, u32)>,
+    /// The "Shown: monitor …" line drawn this frame, for the test seam.
+    pub shown_monitor: Option<String>,
     terms: [Terms; 2],
 }
 
@@ -179,6 +183,8 @@ impl State {
             cancelled: Vec::new(),
             downloads: PathBuf::new(),
             picking: false,
+            shared_monitor: None,
+            shown_monitor: None,
             file_notice: None,
             transfer_rows: Vec::new(),
             chat_input: String::new(),
@@ -250,6 +256,9 @@ impl State {
             }
             Event::Ended(reason) => self.over(Outcome::Ended(reason)),
             Event::Failed(text) => self.over(Outcome::Failed(text)),
+            Event::SharedMonitor { name, index, count } => {
+                self.shared_monitor = Some((name, index, count));
+            }
             Event::Transfer(status) => {
                 let key = (status.rep, status.transfer);
                 if status.state == TransferState::Running && self.cancelled.contains(&key) {

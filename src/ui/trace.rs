@@ -9,7 +9,9 @@
 //! (and `file`: `{name, size}` for a file offer), `chat` the number of chat lines and the last
 //! one; `transfers` has one entry per transfer of the session (`row`, `dir` `in`/`out`, `name`,
 //! `size`, `done`, `state` `running`/`done`/`failed`, `path` where it was saved, `reason`,
-//! `shown`, and `bar`, the progress bar's rectangle while it is drawn); `picking` says whether
+//! `shown`, and `bar`, the progress bar's rectangle while it is drawn); `monitor` is the panel's
+//! "Shown: NAME (screen N of M)" line while someone views and there are several monitors (else
+//! null); `picking` says whether
 //! the file dialog is open; `window` is the X11 window id (0 elsewhere), so that
 //! `xdotool mousemove --window ID X Y click 1` reaches the widget.
 //!
@@ -132,6 +134,7 @@ impl Trace {
             "chat": {"lines": state.chat.len(), "last": last_chat},
             "transfers": transfers,
             "picking": state.picking,
+            "monitor": state.shown_monitor,
         });
         let key = (shown, now);
         if self.last.as_ref() == Some(&key) {

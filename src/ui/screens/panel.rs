@@ -21,6 +21,20 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
         return;
     };
     let reps = snapshot.reps.clone();
+    // With several monitors, say which one the viewers see.
+    let monitor = state
+        .shared_monitor
+        .as_ref()
+        .filter(|(_, _, count)| *count > 1)
+        .map(|(name, index, count)| {
+            let (n, count) = ((index + 1).to_string(), count.to_string());
+            fill(
+                &t.session_monitor,
+                &[("name", name.as_str()), ("n", &n), ("count", &count)],
+            )
+        });
+    let viewing = reps.iter().any(|r| r.grants.contains(Tier::View));
+    state.shown_monitor = monitor.filter(|_| viewing);
 
     for rep in reps.iter().filter(|r| r.grants.contains(Tier::View)) {
         egui::Frame::new()
@@ -35,6 +49,9 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
                         .strong(),
                 );
             });
+    }
+    if let Some(line) = &state.shown_monitor {
+        ui.label(RichText::new(line).color(NOTICE_FG));
     }
 
     let top = (ui.available_height() - CHAT_HEAD - CHAT_MIN - FOOTER).max(100.0);
