@@ -107,6 +107,11 @@ pub trait VideoSource: Send {
 
     /// Shares monitor `index` from the next frame on (which must then be a keyframe).
     fn select_monitor(&mut self, _index: u32) {}
+
+    /// What the connection measured on the path: the current round-trip time, and whether the
+    /// path was congested since the last report (QUIC's congestion controller reacted to loss,
+    /// or a frame had to be dropped in front of the network).
+    fn path(&mut self, _rtt: Option<Duration>, _congested: bool) {}
 }
 
 /// What the session uses of the machine.
@@ -723,6 +728,8 @@ impl VideoPump {
         // At most two frames wait for the network; when full, frames are dropped and the next
         // one sent is a keyframe.
         let (tx, rx) = mpsc::channel::<VideoFrame>(2);
+        let path = Arc::new(Mutex::new(PathSample::default()));
+        let path_in = path.clone();
         let on = self.on.clone();
         let keyframe = self.keyframe.clone();
         let monitor = self.monitor.clone();
@@ -741,6 +748,10 @@ impl VideoPump {
                         source.select_monitor(wanted);
                         keyframe.store(true, Ordering::SeqCst);
                     }
+                    let sample = std::mem::take(&mut *lock_path(&path_in));
+                    if sample.rtt.is_some() || sample.congested {
+                        source.path(sample.rtt, sample.congested);
+                    }
                     let key = keyframe.swap(false, Ordering::SeqCst);
                     let Some(mut frame) = source.next_frame(key) else {
                         continue;
@@ -751,6 +762,7 @@ impl VideoPump {
                         Ok(()) => {}
                         Err(mpsc::error::TrySendError::Full(_)) => {
                             keyframe.store(true, Ordering::SeqCst);
+                            source.path(None, true);
                         }
                         Err(mpsc::error::TrySendError::Closed(_)) => break,
                     }
@@ -760,15 +772,46 @@ impl VideoPump {
             warn!("cannot start the video thread");
             return None;
         }
-        tokio::spawn(ship_video(conn, core, rx));
+        tokio::spawn(ship_video(conn, core, rx, path));
         Some((list, shared))
     }
 }
 
-/// Sends frames while someone may view; a stream per stretch of viewing.
-async fn ship_video(conn: Connection, core: Shared, mut rx: mpsc::Receiver<VideoFrame>) {
+/// What the shipping task learnt about the path since the video thread last looked.
+#[derive(Debug, Default)]
+struct PathSample {
+    rtt: Option<Duration>,
+    congested: bool,
+}
+
+fn lock_path(m: &Mutex<PathSample>) -> std::sync::MutexGuard<'_, PathSample> {
+    // Plain data: a panic elsewhere cannot leave it inconsistent.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How often the shipping task reads the connection's path statistics.
+const PATH_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Sends frames while someone may view; a stream per stretch of viewing. Reports the path's
+/// RTT and congestion events to the video thread.
+async fn ship_video(
+    conn: Connection,
+    core: Shared,
+    mut rx: mpsc::Receiver<VideoFrame>,
+    path: Arc<Mutex<PathSample>>,
+) {
     let mut stream: Option<SendStream> = None;
+    let mut sampled = std::time::Instant::now();
+    let mut congestion_events = conn.stats().path.congestion_events;
     while let Some(frame) = rx.recv().await {
+        if sampled.elapsed() >= PATH_SAMPLE_INTERVAL {
+            sampled = std::time::Instant::now();
+            let stats = conn.stats().path;
+            let mut p = lock_path(&path);
+            p.rtt = Some(stats.rtt);
+            p.congested |= stats.congestion_events > congestion_events;
+            congestion_events = stats.congestion_events;
+        }
         // A revoke takes effect before the next frame leaves.
         if !lock(&core).consent.video_wanted() {
             if let Some(mut s) = stream.take() {

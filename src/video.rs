@@ -543,6 +543,19 @@ impl VideoSource for ScreenSource {
             tracing::warn!("cannot share monitor {index}: {e}");
         }
     }
+
+    /// QUIC's RTT and congestion events steer the rate controller (a growing RTT means a queue
+    /// builds up on the path). QUIC's congestion window is not used as a rate: while video is
+    /// app-limited the window does not grow, so it would hold the rate down for good.
+    fn path(&mut self, rtt: Option<Duration>, congested: bool) {
+        let control = self.control();
+        if let Some(rtt) = rtt {
+            control.report_rtt(rtt);
+        }
+        if congested {
+            control.report_congestion();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -558,6 +571,44 @@ mod tests {
         settings.rate.max_fps = 200.0; // keep the test fast
         settings.heartbeat = Duration::from_secs(3600);
         (ScreenSource::new(Box::new(cap), settings), screen)
+    }
+
+    #[test]
+    fn the_paths_rtt_and_congestion_lower_the_rate() {
+        use crate::session::VideoSource;
+        let (mut s, screen) = source(64, 48);
+        s.next_frame(false).expect("first frame");
+        let start = s.control().stats().rate;
+        // A steady RTT is no signal.
+        for _ in 0..3 {
+            VideoSource::path(&mut s, Some(Duration::from_millis(20)), false);
+            screen.lock().unwrap().pictures[0] = pattern(64, 48, 3);
+            s.next_frame(false);
+        }
+        assert_eq!(
+            s.control().stats().rate,
+            start,
+            "a steady RTT changed the rate"
+        );
+        // A queue building up on the path: the RTT more than doubles.
+        VideoSource::path(&mut s, Some(Duration::from_millis(200)), false);
+        screen.lock().unwrap().pictures[0] = pattern(64, 48, 5);
+        s.next_frame(false);
+        let after_rtt = s.control().stats().rate;
+        assert!(
+            after_rtt < start,
+            "{after_rtt} after the RTT grew, was {start}"
+        );
+        // QUIC reports congestion (after the hold-off of the last signal).
+        std::thread::sleep(lotse_codec::rate::CONGESTION_HOLDOFF);
+        VideoSource::path(&mut s, None, true);
+        screen.lock().unwrap().pictures[0] = pattern(64, 48, 7);
+        s.next_frame(false);
+        let after_loss = s.control().stats().rate;
+        assert!(
+            after_loss < after_rtt,
+            "{after_loss} after congestion, was {after_rtt}"
+        );
     }
 
     #[test]
