@@ -242,3 +242,51 @@ fn x11_capture_shows_only_the_chosen_monitor_and_follows_a_new_resolution() {
         f.height
     );
 }
+
+/// An X server without MIT-SHM (remote X, some containers): capture falls back to plain
+/// `GetImage` and still shows the screen and its changes.
+#[test]
+fn x11_capture_without_shared_memory_falls_back_to_get_image() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let _one = one_display();
+    let mut proc = lotse_testkit::Proc::spawn(
+        Command::new("Xvfb")
+            .args(["-displayfd", "1", "-extension", "MIT-SHM"])
+            .args(["-screen", "0", "320x200x24", "-nolisten", "tcp", "-noreset"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(proc.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let display = format!(":{}", line.trim());
+    wait_until("Xvfb without MIT-SHM", || {
+        x11rb::connect(Some(&display)).is_ok()
+    });
+    let xsetroot = |colour: &str| {
+        let ok = Command::new("xsetroot")
+            .env("DISPLAY", &display)
+            .args(["-solid", colour])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "xsetroot {colour}");
+    };
+
+    let mut cap = X11Capturer::open(Some(&display)).unwrap();
+    assert_eq!(
+        cap.shm_segment_id(),
+        None,
+        "no shared memory on this server"
+    );
+    xsetroot("#ff0000");
+    let f = cap.capture().unwrap();
+    assert_eq!((f.width, f.height), (320, 200));
+    assert_eq!(pixel(&mut cap, 5, 5), [0, 0, 255]);
+    xsetroot("#0000ff");
+    wait_until("the change to be seen", || {
+        cap.maybe_changed().unwrap() && pixel(&mut cap, 5, 5) == [255, 0, 0]
+    });
+}
