@@ -1,0 +1,544 @@
+//! The customer's side of the relay: redeeming a key or queue token, answers and revokes, chat,
+//! and the video the customer sends, fanned out to every rep holding `view`.
+
+use super::{code, loss_reason, spawn_writer};
+use crate::files;
+use crate::hub::{Audit, CONTROL_QUEUE, CustomerId, CustomerSlot, Hub, VIDEO_QUEUE, now_unix};
+use crate::keys;
+use crate::store::Redeemed;
+use lotse_net::quinn::{Connection, RecvStream, SendStream};
+use lotse_net::{read_msg, write_msg};
+use lotse_proto::frame::limits;
+use lotse_proto::msg::{
+    CustomerDown, CustomerUp, EndReason, KeyRejection, ParticipantId, RepDown, StreamHeader,
+    VideoFrame,
+};
+use lotse_proto::{Tier, TierSet};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+pub(super) async fn customer(
+    hub: Arc<Hub>,
+    conn: Connection,
+    send: SendStream,
+    mut recv: RecvStream,
+    ip: IpAddr,
+) {
+    let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
+    spawn_writer(send, rx, |m: &CustomerDown| {
+        matches!(m, CustomerDown::Ended { .. })
+    });
+    let id = {
+        let mut st = hub.state();
+        let id = st.next_id();
+        st.customers.insert(
+            id,
+            CustomerSlot {
+                tx,
+                conn: conn.clone(),
+                info: Default::default(),
+                queued_for: None,
+                since: now_unix(),
+                session: None,
+                input: HashMap::new(),
+            },
+        );
+        id
+    };
+    let actor = format!("customer:{ip}#{id}");
+    let streams = tokio::spawn(customer_streams(hub.clone(), conn.clone(), id));
+    let mut ended_by_customer = false;
+    let err = loop {
+        let msg = match read_msg::<CustomerUp>(&mut recv, limits::CONTROL).await {
+            Ok(Some(m)) => m,
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        };
+        match msg {
+            CustomerUp::Redeem { key, info } => {
+                if let Err(reason) = redeem(&hub, id, &actor, ip, Entry::Key(&key), info).await {
+                    conn.close(code::PROTOCOL.into(), reason.as_bytes());
+                    break None;
+                }
+            }
+            CustomerUp::JoinQueue { token, info } => {
+                if let Err(reason) = redeem(&hub, id, &actor, ip, Entry::Token(&token), info).await
+                {
+                    conn.close(code::PROTOCOL.into(), reason.as_bytes());
+                    break None;
+                }
+            }
+            CustomerUp::Cancel => {
+                hub.state().dequeue(id);
+                hub.audit(&actor, "queue.cancel", "").await;
+                conn.close(code::NORMAL.into(), b"cancelled");
+                break None;
+            }
+            CustomerUp::Answer { request, allow } => {
+                let audits = answer(&hub, id, request, allow);
+                hub.write_audits(audits).await;
+            }
+            CustomerUp::Revoke { rep, tier } => {
+                let mut audits = revoke(&hub, id, rep, tier);
+                if tier == Tier::Files {
+                    let sid = hub.state().customers.get(&id).and_then(|c| c.session);
+                    if let Some(sid) = sid {
+                        audits.extend(files::cancel_from_rep(
+                            &hub,
+                            sid,
+                            rep,
+                            "the customer took back file transfer",
+                        ));
+                    }
+                }
+                hub.write_audits(audits).await;
+            }
+            CustomerUp::SendFile {
+                transfer,
+                name,
+                size,
+            } => {
+                let audits = files::customer_sends(&hub, id, transfer, name, size);
+                hub.write_audits(audits).await;
+            }
+            CustomerUp::FileAnswer {
+                rep,
+                transfer,
+                accept,
+            } => {
+                let audits = files::customer_answers(&hub, id, rep, transfer, accept);
+                hub.write_audits(audits).await;
+            }
+            CustomerUp::FileCancel { rep, transfer } => {
+                let sid = hub.state().customers.get(&id).and_then(|c| c.session);
+                if let Some(sid) = sid {
+                    let audits =
+                        files::cancel(&hub, sid, (rep, transfer), "the customer cancelled");
+                    hub.write_audits(audits).await;
+                }
+            }
+            CustomerUp::Monitors { list, shared } => {
+                let st = hub.state();
+                let reps = st
+                    .customers
+                    .get(&id)
+                    .and_then(|c| c.session)
+                    .and_then(|sid| st.sessions.get(&sid))
+                    .map(|s| s.reps.clone())
+                    .unwrap_or_default();
+                for rep in reps {
+                    st.send_rep(
+                        rep,
+                        RepDown::Monitors {
+                            list: list.clone(),
+                            shared,
+                        },
+                    );
+                }
+            }
+            CustomerUp::Chat { text } => {
+                let audits = customer_chat(&hub, id, text);
+                hub.write_audits(audits).await;
+            }
+            CustomerUp::End { reason } => {
+                let mut audits = Vec::new();
+                {
+                    let mut st = hub.state();
+                    if let Some(sid) = st.customers.get(&id).and_then(|c| c.session) {
+                        st.end_session(sid, EndReason::Customer(reason.clone()), &mut audits);
+                    }
+                }
+                hub.write_audits(audits).await;
+                ended_by_customer = true;
+            }
+        }
+    };
+    streams.abort();
+    let reason = loss_reason(err, &conn);
+    let mut audits = Vec::new();
+    {
+        let mut st = hub.state();
+        st.dequeue(id);
+        if let Some(sid) = st.customers.get(&id).and_then(|c| c.session) {
+            st.end_session(sid, reason.clone(), &mut audits);
+        }
+        st.customers.remove(&id);
+    }
+    if !ended_by_customer {
+        audits.push(Audit {
+            actor: actor.clone(),
+            action: "customer.disconnect",
+            detail: format!("{reason:?}"),
+        });
+    }
+    hub.write_audits(audits).await;
+}
+
+/// What a customer presents to get into a queue: a session key, or a one-time queue token from
+/// the support portal (rep list, invitation link). Both are used up here, rate-limited alike.
+#[derive(Debug, Clone, Copy)]
+enum Entry<'a> {
+    Key(&'a str),
+    Token(&'a str),
+}
+
+/// Handles a key or queue token; `Err` only for a protocol violation (redeeming twice).
+async fn redeem(
+    hub: &Hub,
+    id: CustomerId,
+    actor: &str,
+    ip: IpAddr,
+    entry: Entry<'_>,
+    info: lotse_proto::msg::CustomerInfo,
+) -> Result<(), String> {
+    {
+        let st = hub.state();
+        if st
+            .customers
+            .get(&id)
+            .is_some_and(|c| c.queued_for.is_some() || c.session.is_some())
+        {
+            return Err("a key was already accepted on this connection".into());
+        }
+    }
+    let now = Instant::now();
+    let blocked = hub
+        .key_limiter
+        .lock()
+        .map(|mut l| l.blocked(ip, now))
+        .unwrap_or(true);
+    let outcome = if blocked {
+        Err(KeyRejection::RateLimited)
+    } else {
+        let looked_up = match entry {
+            Entry::Key(typed) => match keys::normalize(typed) {
+                None => Ok(Redeemed::Unknown),
+                Some(digits) => hub.store.redeem_key(&digits, crate::unix_now()).await,
+            },
+            Entry::Token(token) => hub.store.redeem_queue_token(token, crate::unix_now()).await,
+        };
+        match looked_up {
+            Ok(Redeemed::Ok { rep_id }) => Ok(rep_id),
+            Ok(Redeemed::Unknown) => Err(KeyRejection::Unknown),
+            Ok(Redeemed::Used) => Err(KeyRejection::Used),
+            Ok(Redeemed::Expired) => Err(KeyRejection::Expired),
+            Err(e) => {
+                warn!("key lookup failed: {e}");
+                Err(KeyRejection::Unknown)
+            }
+        }
+    };
+    match outcome {
+        Err(reason) => {
+            if reason != KeyRejection::RateLimited
+                && let Ok(mut l) = hub.key_limiter.lock()
+            {
+                l.fail(ip, now);
+            }
+            hub.audit(actor, "key.rejected", &format!("{reason:?}"))
+                .await;
+            hub.state()
+                .send_customer(id, CustomerDown::KeyRejected { reason });
+        }
+        Ok(rep_db) => {
+            let detail = format!(
+                "rep_id={rep_db} name={:?} host={:?} os={:?}",
+                info.name, info.host, info.os
+            );
+            {
+                let mut st = hub.state();
+                if let Some(c) = st.customers.get_mut(&id) {
+                    c.info = info;
+                    c.queued_for = Some(rep_db);
+                    c.since = now_unix();
+                }
+                st.queues.entry(rep_db).or_default().push(id);
+                let rep_online = st.reps.values().any(|r| r.db_id == rep_db);
+                if !rep_online {
+                    // Nobody to name yet: the rep sees the customer when they log in.
+                    st.send_customer(
+                        id,
+                        CustomerDown::Queued {
+                            rep_name: String::new(),
+                            position: None,
+                        },
+                    );
+                }
+                st.push_queue(rep_db);
+            }
+            let action = match entry {
+                Entry::Key(_) => "key.redeemed",
+                Entry::Token(_) => "queue.token_redeemed",
+            };
+            hub.audit(actor, action, &detail).await;
+        }
+    }
+    Ok(())
+}
+
+fn answer(hub: &Hub, customer: CustomerId, request: u32, allow: bool) -> Vec<Audit> {
+    let mut audits = Vec::new();
+    let mut st = hub.state();
+    let Some(sid) = st.customers.get(&customer).and_then(|c| c.session) else {
+        return audits;
+    };
+    let Some(s) = st.sessions.get_mut(&sid) else {
+        return audits;
+    };
+    let Some((rep, tier)) = s.pending.remove(&request) else {
+        debug!(request, "answer to an unknown request");
+        return audits;
+    };
+    let mut newly_viewing = false;
+    if allow {
+        let g = s.grants.entry(rep).or_default();
+        // The relay mirrors the customer's grant, and also enforces the prerequisite itself.
+        if tier.requires().is_none_or(|need| g.contains(need)) {
+            g.insert(tier);
+            newly_viewing = tier == Tier::View;
+        }
+    }
+    let granted = s.grants.get(&rep).is_some_and(|g| g.contains(tier));
+    let msg = if granted {
+        RepDown::Granted { tier }
+    } else {
+        RepDown::Denied { tier }
+    };
+    st.send_rep(rep, msg);
+    if newly_viewing {
+        if let Some(r) = st.reps.get_mut(&rep) {
+            r.needs_key = true;
+        }
+        st.request_keyframe(sid);
+    }
+    audits.push(Audit {
+        actor: format!("customer#{customer}"),
+        action: if granted { "tier.grant" } else { "tier.deny" },
+        detail: format!("session={sid} rep={rep} tier={tier}"),
+    });
+    audits
+}
+
+fn revoke(hub: &Hub, customer: CustomerId, rep: ParticipantId, tier: Tier) -> Vec<Audit> {
+    let mut audits = Vec::new();
+    let mut st = hub.state();
+    let Some(sid) = st.customers.get(&customer).and_then(|c| c.session) else {
+        return audits;
+    };
+    let Some(s) = st.sessions.get_mut(&sid) else {
+        return audits;
+    };
+    let Some(g) = s.grants.get_mut(&rep) else {
+        return audits;
+    };
+    // Dependents go with their prerequisite, whatever order the customer sends.
+    let mut gone = TierSet::EMPTY;
+    for t in Tier::ALL {
+        if g.contains(t) && (t == tier || depends_on(t, tier)) {
+            g.remove(t);
+            gone.insert(t);
+        }
+    }
+    if gone.contains(Tier::View)
+        && let Some(r) = st.reps.get_mut(&rep)
+    {
+        r.video = None; // the writer stops; no further frame is sent
+    }
+    if gone.contains(Tier::Control)
+        && let Some(c) = st.customers.get_mut(&customer)
+    {
+        c.input.remove(&rep);
+    }
+    for t in gone.iter() {
+        st.send_rep(rep, RepDown::Revoked { tier: t });
+        audits.push(Audit {
+            actor: format!("customer#{customer}"),
+            action: "tier.revoke",
+            detail: format!("session={sid} rep={rep} tier={t}"),
+        });
+    }
+    audits
+}
+
+fn depends_on(t: Tier, base: Tier) -> bool {
+    let mut cur = t.requires();
+    while let Some(c) = cur {
+        if c == base {
+            return true;
+        }
+        cur = c.requires();
+    }
+    false
+}
+
+/// Most characters in one chat line.
+pub(crate) const MAX_CHAT: usize = 4000;
+
+/// Shortens an over-long chat line and says so in the line itself, in both languages.
+pub(super) fn limit_chat(text: String) -> String {
+    if text.chars().count() <= MAX_CHAT {
+        return text;
+    }
+    let mut short: String = text.chars().take(MAX_CHAT).collect();
+    short.push_str(&format!(
+        " […] (gekürzt auf {MAX_CHAT} Zeichen / shortened to {MAX_CHAT} characters)"
+    ));
+    short
+}
+
+fn customer_chat(hub: &Hub, customer: CustomerId, text: String) -> Vec<Audit> {
+    let st = hub.state();
+    let Some(c) = st.customers.get(&customer) else {
+        return Vec::new();
+    };
+    let Some(sid) = c.session else {
+        return Vec::new();
+    };
+    let text = limit_chat(text);
+    let from = if c.info.name.is_empty() {
+        "customer".to_owned()
+    } else {
+        c.info.name.clone()
+    };
+    let at = now_unix();
+    if let Some(s) = st.sessions.get(&sid) {
+        for rep in &s.reps {
+            st.send_rep(
+                *rep,
+                RepDown::Chat {
+                    from: from.clone(),
+                    text: text.clone(),
+                    at,
+                },
+            );
+        }
+    }
+    vec![Audit {
+        actor: format!("customer#{customer}"),
+        action: "chat",
+        detail: format!("session={sid} text={text:?}"),
+    }]
+}
+
+/// The customer's incoming streams: video.
+async fn customer_streams(hub: Arc<Hub>, conn: Connection, customer: CustomerId) {
+    while let Ok(mut stream) = conn.accept_uni().await {
+        let hub = hub.clone();
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            let header = tokio::time::timeout(
+                hub.cfg.hello_timeout,
+                read_msg::<StreamHeader>(&mut stream, limits::STREAM_HEADER),
+            )
+            .await;
+            match header {
+                Ok(Ok(Some(StreamHeader::Video))) => {
+                    fan_out_video(&hub, customer, &mut stream).await;
+                }
+                Ok(Ok(Some(StreamHeader::File { transfer, .. }))) => {
+                    let sid = hub.state().customers.get(&customer).and_then(|c| c.session);
+                    files::pipe(hub.clone(), sid, None, transfer, stream).await;
+                }
+                Ok(Ok(Some(other))) => {
+                    warn!(?other, "customer opened a stream it may not open");
+                    conn.close(code::PROTOCOL.into(), b"unexpected stream");
+                }
+                _ => {
+                    let _ = stream.stop(code::PROTOCOL.into());
+                }
+            }
+        });
+    }
+}
+
+/// Reads the customer's frames and hands each to every rep that holds `view`, dropping for a
+/// viewer whose queue is full (that viewer then waits for the next keyframe).
+async fn fan_out_video(hub: &Arc<Hub>, customer: CustomerId, stream: &mut RecvStream) {
+    loop {
+        let frame = match read_msg::<VideoFrame>(stream, limits::VIDEO).await {
+            Ok(Some(f)) => Arc::new(f),
+            Ok(None) => return,
+            Err(e) => {
+                debug!("video stream: {e}");
+                return;
+            }
+        };
+        let mut st = hub.state();
+        let Some(sid) = st.customers.get(&customer).and_then(|c| c.session) else {
+            continue;
+        };
+        let viewers: Vec<ParticipantId> = st
+            .sessions
+            .get(&sid)
+            .map(|s| {
+                s.reps
+                    .iter()
+                    .copied()
+                    .filter(|r| s.grants.get(r).is_some_and(|g| g.contains(Tier::View)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut want_key = false;
+        for rep in viewers {
+            let Some(r) = st.reps.get_mut(&rep) else {
+                continue;
+            };
+            if r.video.is_none() {
+                let (tx, rx) = mpsc::channel(VIDEO_QUEUE);
+                r.video = Some(tx);
+                r.needs_key = true;
+                tokio::spawn(write_video(hub.clone(), r.conn.clone(), rep, rx));
+            }
+            if r.needs_key && !frame.keyframe {
+                want_key = true;
+                continue;
+            }
+            let Some(tx) = &r.video else { continue };
+            match tx.try_send(frame.clone()) {
+                Ok(()) => r.needs_key = false,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    r.needs_key = true;
+                    want_key = true;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => r.video = None,
+            }
+        }
+        if want_key {
+            st.request_keyframe(sid);
+        }
+    }
+}
+
+/// Writes one viewer's frames; checks the grant again right before each frame leaves.
+async fn write_video(
+    hub: Arc<Hub>,
+    conn: Connection,
+    rep: ParticipantId,
+    mut rx: mpsc::Receiver<Arc<VideoFrame>>,
+) {
+    let Ok(mut stream) = conn.open_uni().await else {
+        return;
+    };
+    if write_msg(&mut stream, &StreamHeader::Video, limits::STREAM_HEADER)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    while let Some(frame) = rx.recv().await {
+        if !hub.state().granted(rep, Tier::View) {
+            break;
+        }
+        if write_msg(&mut stream, &*frame, limits::VIDEO)
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = stream.finish();
+}

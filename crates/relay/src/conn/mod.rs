@@ -1,0 +1,140 @@
+//! Per-connection protocol handling: hello, then the customer's ([`customer`]) or the rep's
+//! ([`rep`]) control loop, plus their video and input streams; [`share`] lets a second rep into a
+//! running session.
+
+mod customer;
+mod rep;
+mod share;
+
+use customer::customer;
+use rep::rep;
+
+use crate::hub::Hub;
+use lotse_net::quinn::{self, Connection, Endpoint, SendStream};
+use lotse_net::{NetError, read_msg, write_msg};
+use lotse_proto::PROTOCOL_VERSION;
+use lotse_proto::frame::limits;
+use lotse_proto::msg::{EndReason, Hello, Role};
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::mpsc;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+/// Close codes on the wire (the reason text says more).
+mod code {
+    pub const NORMAL: u32 = 0;
+    pub const PROTOCOL: u32 = 1;
+    pub const VERSION: u32 = 2;
+    pub const TIMEOUT: u32 = 3;
+}
+
+pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>) {
+    let open = Arc::new(AtomicUsize::new(0));
+    while let Some(incoming) = endpoint.accept().await {
+        if open.load(Ordering::SeqCst) >= hub.cfg.max_connections {
+            warn!(
+                "connection limit reached; refusing {}",
+                incoming.remote_address()
+            );
+            incoming.refuse();
+            continue;
+        }
+        let hub = hub.clone();
+        let open = open.clone();
+        open.fetch_add(1, Ordering::SeqCst);
+        let span = info_span!("conn", peer = %incoming.remote_address());
+        tokio::spawn(
+            async move {
+                match incoming.await {
+                    Ok(conn) => handle(hub, conn).await,
+                    Err(e) => debug!("handshake failed: {e}"),
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+            }
+            .instrument(span),
+        );
+    }
+}
+
+async fn handle(hub: Arc<Hub>, conn: Connection) {
+    let hello_timeout = hub.cfg.hello_timeout;
+    let opened = tokio::time::timeout(hello_timeout, async {
+        let (send, mut recv) = conn.accept_bi().await.ok()?;
+        let hello = read_msg::<Hello>(&mut recv, limits::CONTROL).await;
+        Some((send, recv, hello))
+    })
+    .await;
+    let (mut send, recv, hello) = match opened {
+        Ok(Some(x)) => x,
+        Ok(None) => return,
+        Err(_) => {
+            info!("no hello within {hello_timeout:?}; dropping");
+            conn.close(code::TIMEOUT.into(), b"no hello in time");
+            return;
+        }
+    };
+    let hello = match hello {
+        Ok(Some(h)) => h,
+        Ok(None) => return,
+        Err(e) => {
+            info!("bad hello: {e}");
+            conn.close(code::PROTOCOL.into(), format!("bad hello: {e}").as_bytes());
+            return;
+        }
+    };
+    let ours = Hello {
+        version: PROTOCOL_VERSION,
+        role: Role::Relay,
+        agent: format!("lotse-relay {}", env!("CARGO_PKG_VERSION")),
+    };
+    if write_msg(&mut send, &ours, limits::CONTROL).await.is_err() {
+        return;
+    }
+    if hello.version != PROTOCOL_VERSION {
+        info!(version = hello.version, "unsupported protocol version");
+        let reason = format!(
+            "unsupported protocol version {}; this relay speaks {}",
+            hello.version, PROTOCOL_VERSION
+        );
+        conn.close(code::VERSION.into(), reason.as_bytes());
+        return;
+    }
+    let ip = conn.remote_address().ip();
+    match hello.role {
+        Role::Customer => customer(hub, conn, send, recv, ip).await,
+        Role::Rep => rep(hub, conn, send, recv, ip).await,
+        Role::Relay => conn.close(code::PROTOCOL.into(), b"peers cannot be relays"),
+    }
+}
+
+/// Spawns the task that drains a peer's control queue into its control stream.
+fn spawn_writer<T: Serialize + Send + Sync + 'static>(
+    mut send: SendStream,
+    mut rx: mpsc::Receiver<T>,
+    is_final: fn(&T) -> bool,
+) {
+    tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            if write_msg(&mut send, &msg, limits::CONTROL).await.is_err() {
+                return;
+            }
+            if is_final(&msg) {
+                break;
+            }
+        }
+        let _ = send.finish();
+    });
+}
+
+/// Why a control loop stopped.
+fn loss_reason(err: Option<NetError>, conn: &Connection) -> EndReason {
+    if let Some(quinn::ConnectionError::ApplicationClosed(close)) = conn.close_reason() {
+        let text = String::from_utf8_lossy(&close.reason).into_owned();
+        return EndReason::Customer(text);
+    }
+    match err {
+        Some(NetError::Frame(e)) => EndReason::Protocol(e.to_string()),
+        _ => EndReason::PeerLost,
+    }
+}

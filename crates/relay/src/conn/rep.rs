@@ -1,0 +1,587 @@
+//! The rep's side of the relay: login, keys, taking a customer, requests, chat, leaving, and the
+//! input a rep sends (dropped without a current `control` grant).
+
+use super::customer::limit_chat;
+use super::share::{join_session, share_session};
+use super::{code, spawn_writer};
+use crate::files;
+use crate::hub::{Audit, CONTROL_QUEUE, Hub, INPUT_QUEUE, RepSlot, Session, now_unix};
+use crate::keys;
+use crate::limits::{INPUT_BURST, INPUT_RATE, TokenBucket, admit_input};
+use lotse_net::quinn::{Connection, RecvStream, SendStream};
+use lotse_net::{NetError, read_msg, write_msg};
+use lotse_proto::Tier;
+use lotse_proto::frame::limits;
+use lotse_proto::input::InputEvent;
+use lotse_proto::msg::{
+    CustomerDown, EndReason, LoginRejection, ParticipantId, RepDown, RepUp, StreamHeader,
+};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+use tracing::{Instrument, info_span, warn};
+
+pub(super) async fn rep(
+    hub: Arc<Hub>,
+    conn: Connection,
+    send: SendStream,
+    mut recv: RecvStream,
+    ip: IpAddr,
+) {
+    let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
+    spawn_writer(send, rx, |_: &RepDown| false);
+    let Some((db_id, login, display)) = login(&hub, &conn, &mut recv, &tx, ip).await else {
+        return;
+    };
+    let id = {
+        let mut st = hub.state();
+        let id = st.next_id();
+        st.reps.insert(
+            id,
+            RepSlot {
+                db_id,
+                display: display.clone(),
+                tx: tx.clone(),
+                conn: conn.clone(),
+                session: None,
+                video: None,
+                needs_key: false,
+            },
+        );
+        let _ = tx.try_send(RepDown::LoginOk {
+            rep: id,
+            display_name: display.clone(),
+        });
+        st.push_queue(db_id);
+        id
+    };
+    let actor = format!("rep:{login}");
+    let span = info_span!("rep", %login, id);
+    let streams = tokio::spawn(rep_streams(hub.clone(), conn.clone(), id).instrument(span));
+    let err = loop {
+        let msg = match read_msg::<RepUp>(&mut recv, limits::CONTROL).await {
+            Ok(Some(m)) => m,
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        };
+        let audits = match msg {
+            RepUp::Login { .. } => {
+                conn.close(code::PROTOCOL.into(), b"already logged in");
+                break None;
+            }
+            RepUp::CreateKey { lifetime_secs } => {
+                create_key(&hub, id, db_id, &actor, lifetime_secs).await
+            }
+            RepUp::Accept { entry } => accept(&hub, id, entry, &actor),
+            RepUp::Request { tier } => request(&hub, id, tier, &actor),
+            RepUp::Chat { text } => rep_chat(&hub, id, text, &actor),
+            RepUp::KeyframeRequest => {
+                let mut st = hub.state();
+                if let Some(sid) = st.reps.get(&id).and_then(|r| r.session)
+                    && st.granted(id, Tier::View)
+                {
+                    st.request_keyframe(sid);
+                }
+                Vec::new()
+            }
+            RepUp::Leave { reason } => leave(&hub, id, EndReason::Rep(reason), &actor),
+            RepUp::OfferFile {
+                transfer,
+                name,
+                size,
+            } => files::rep_offers(&hub, id, transfer, name, size),
+            RepUp::FileCancel {
+                transfer,
+                from_customer,
+            } => {
+                let sid = hub.state().reps.get(&id).and_then(|r| r.session);
+                let key = (if from_customer { None } else { Some(id) }, transfer);
+                match sid {
+                    Some(sid) => files::cancel(&hub, sid, key, "the supporter cancelled"),
+                    None => Vec::new(),
+                }
+            }
+            RepUp::SelectMonitor { index } => {
+                let st = hub.state();
+                let customer = st
+                    .reps
+                    .get(&id)
+                    .and_then(|r| r.session)
+                    .and_then(|sid| st.sessions.get(&sid))
+                    .map(|s| s.customer);
+                if let Some(customer) = customer
+                    && st.granted(id, Tier::View)
+                {
+                    st.send_customer(customer, CustomerDown::SelectMonitor { rep: id, index });
+                }
+                Vec::new()
+            }
+            RepUp::Invite { email } => crate::portal::invite(&hub, id, db_id, &actor, &email).await,
+            RepUp::ShareSession {
+                tiers,
+                lifetime_secs,
+            } => share_session(&hub, id, tiers, lifetime_secs, &actor),
+            RepUp::JoinSession { code } => join_session(&hub, id, &code, ip, &actor).await,
+        };
+        hub.write_audits(audits).await;
+    };
+    streams.abort();
+    let reason = match err {
+        Some(NetError::Frame(e)) => {
+            conn.close(code::PROTOCOL.into(), e.to_string().as_bytes());
+            EndReason::Protocol(e.to_string())
+        }
+        _ => EndReason::PeerLost,
+    };
+    let mut audits = leave(&hub, id, reason, &actor);
+    {
+        let mut st = hub.state();
+        st.reps.remove(&id);
+    }
+    audits.push(Audit {
+        actor,
+        action: "rep.logout",
+        detail: String::new(),
+    });
+    hub.write_audits(audits).await;
+}
+
+/// The login exchange; `None` if the rep did not get in (the connection is then closed).
+async fn login(
+    hub: &Hub,
+    conn: &Connection,
+    recv: &mut RecvStream,
+    tx: &mpsc::Sender<RepDown>,
+    ip: IpAddr,
+) -> Option<(i64, String, String)> {
+    // A few tries per connection, each within the hello timeout.
+    for _ in 0..3 {
+        let msg = tokio::time::timeout(
+            hub.cfg.hello_timeout,
+            read_msg::<RepUp>(recv, limits::CONTROL),
+        )
+        .await;
+        let (user, password) = match msg {
+            Ok(Ok(Some(RepUp::Login { user, password }))) => (user, password),
+            Ok(Ok(None)) => return None,
+            Err(_) => {
+                conn.close(code::TIMEOUT.into(), b"no login in time");
+                return None;
+            }
+            _ => {
+                conn.close(code::PROTOCOL.into(), b"log in first");
+                return None;
+            }
+        };
+        let now = Instant::now();
+        let actor = format!("rep:{user}");
+        let blocked = hub
+            .login_limiter
+            .lock()
+            .map(|mut l| l.blocked(ip, now))
+            .unwrap_or(true);
+        let record = hub.store.rep_by_name(&user).await.ok().flatten();
+        let locked = record
+            .as_ref()
+            .is_some_and(|r| r.locked_until > crate::unix_now());
+        let stored = record
+            .as_ref()
+            .map(|r| r.password_hash.clone())
+            .unwrap_or_else(|| crate::auth::dummy_hash().to_owned());
+        // Always hash, so that timing does not tell known users from unknown ones.
+        let ok =
+            tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &stored))
+                .await
+                .unwrap_or(false);
+        if ok && record.is_some() && !blocked && !locked {
+            let r = record?;
+            let _ = hub.store.login_ok(r.id).await;
+            hub.audit(&actor, "rep.login", &format!("from {ip}")).await;
+            return Some((r.id, r.name, r.display_name));
+        }
+        let reason = if blocked || locked {
+            LoginRejection::Locked
+        } else {
+            if let Ok(mut l) = hub.login_limiter.lock() {
+                l.fail(ip, now);
+            }
+            if let Some(r) = &record {
+                let until = crate::unix_now() + hub.cfg.lock_for.as_secs() as i64;
+                if let Ok(true) = hub
+                    .store
+                    .login_failed(r.id, i64::from(hub.cfg.lock_after), until)
+                    .await
+                {
+                    hub.audit(&actor, "rep.locked", &format!("until {until}"))
+                        .await;
+                }
+            }
+            LoginRejection::BadCredentials
+        };
+        hub.audit(
+            &actor,
+            "rep.login_failed",
+            &format!("from {ip}: {reason:?}"),
+        )
+        .await;
+        let _ = tx.try_send(RepDown::LoginRejected { reason });
+    }
+    conn.close(code::PROTOCOL.into(), b"too many login attempts");
+    None
+}
+
+async fn create_key(
+    hub: &Hub,
+    _id: ParticipantId,
+    db_id: i64,
+    actor: &str,
+    lifetime_secs: Option<u32>,
+) -> Vec<Audit> {
+    let max = hub.cfg.key_lifetime.as_secs();
+    let lifetime = lifetime_secs.map_or(max, |s| u64::from(s).clamp(1, max));
+    let now = crate::unix_now();
+    let expires = now + lifetime as i64;
+    for _ in 0..5 {
+        let digits = keys::generate();
+        match hub.store.insert_key(&digits, db_id, now, expires).await {
+            Ok(true) => {
+                let st = hub.state();
+                st.send_rep(
+                    _id,
+                    RepDown::Key {
+                        key: keys::format(&digits),
+                        expires_at: expires as u64,
+                    },
+                );
+                return vec![Audit {
+                    actor: actor.to_owned(),
+                    action: "key.create",
+                    detail: format!("expires_at={expires}"),
+                }];
+            }
+            Ok(false) => continue, // collision with a stored key: draw again
+            Err(e) => {
+                warn!("storing a key failed: {e}");
+                break;
+            }
+        }
+    }
+    hub.state().send_rep(
+        _id,
+        RepDown::Refused {
+            what: "could not create a session key".into(),
+        },
+    );
+    Vec::new()
+}
+
+fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
+    let mut st = hub.state();
+    let Some(r) = st.reps.get(&id) else {
+        return Vec::new();
+    };
+    let db_id = r.db_id;
+    let name = r.display.clone();
+    if r.session.is_some() {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: "already in a session".into(),
+            },
+        );
+        return Vec::new();
+    }
+    let waiting = st.queues.get(&db_id).is_some_and(|q| q.contains(&entry));
+    if !waiting {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: format!("no customer {entry} in your queue"),
+            },
+        );
+        return Vec::new();
+    }
+    st.dequeue(entry);
+    let sid = st.next_id();
+    st.sessions.insert(sid, Session::new(entry, id));
+    let info = match st.customers.get_mut(&entry) {
+        Some(c) => {
+            c.session = Some(sid);
+            c.info.clone()
+        }
+        None => Default::default(),
+    };
+    if let Some(r) = st.reps.get_mut(&id) {
+        r.session = Some(sid);
+    }
+    st.send_customer(entry, CustomerDown::RepJoined { rep: id, name });
+    st.send_rep(
+        id,
+        RepDown::Joined {
+            customer: info.clone(),
+        },
+    );
+    vec![Audit {
+        actor: actor.to_owned(),
+        action: "session.start",
+        detail: format!(
+            "session={sid} customer={entry} name={:?} host={:?}",
+            info.name, info.host
+        ),
+    }]
+}
+
+fn request(hub: &Hub, id: ParticipantId, tier: Tier, actor: &str) -> Vec<Audit> {
+    let mut st = hub.state();
+    let Some(sid) = st.reps.get(&id).and_then(|r| r.session) else {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: "not in a session".into(),
+            },
+        );
+        return Vec::new();
+    };
+    if st.granted(id, tier) {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: format!("{tier} is already granted"),
+            },
+        );
+        return Vec::new();
+    }
+    let Some(s) = st.sessions.get_mut(&sid) else {
+        return Vec::new();
+    };
+    if !s.may_request(id, tier) {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: format!("{tier} is not part of your invitation to this session"),
+            },
+        );
+        return Vec::new();
+    }
+    if s.pending.values().any(|p| *p == (id, tier)) {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: format!("{tier} is already requested"),
+            },
+        );
+        return Vec::new();
+    }
+    let request = s.next_request;
+    s.next_request = s.next_request.wrapping_add(1);
+    s.pending.insert(request, (id, tier));
+    let customer = s.customer;
+    st.send_customer(
+        customer,
+        CustomerDown::PermissionRequest {
+            request,
+            rep: id,
+            tier,
+        },
+    );
+    st.send_rep(id, RepDown::Requested { request, tier });
+    vec![Audit {
+        actor: actor.to_owned(),
+        action: "tier.request",
+        detail: format!("session={sid} tier={tier}"),
+    }]
+}
+
+fn rep_chat(hub: &Hub, id: ParticipantId, text: String, actor: &str) -> Vec<Audit> {
+    let st = hub.state();
+    let Some(r) = st.reps.get(&id) else {
+        return Vec::new();
+    };
+    let Some(sid) = r.session else {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: "not in a session".into(),
+            },
+        );
+        return Vec::new();
+    };
+    let from = r.display.clone();
+    let text = limit_chat(text);
+    let at = now_unix();
+    if let Some(s) = st.sessions.get(&sid) {
+        st.send_customer(
+            s.customer,
+            CustomerDown::Chat {
+                rep: id,
+                text: text.clone(),
+                at,
+            },
+        );
+        for other in s.reps.iter().filter(|r| **r != id) {
+            st.send_rep(
+                *other,
+                RepDown::Chat {
+                    from: from.clone(),
+                    text: text.clone(),
+                    at,
+                },
+            );
+        }
+    }
+    vec![Audit {
+        actor: actor.to_owned(),
+        action: "chat",
+        detail: format!("session={sid} text={text:?}"),
+    }]
+}
+
+/// A rep leaves their session; the owner leaving ends it for everyone.
+pub(super) fn leave(hub: &Hub, id: ParticipantId, reason: EndReason, actor: &str) -> Vec<Audit> {
+    let mut audits = Vec::new();
+    let mut st = hub.state();
+    let Some(sid) = st.reps.get(&id).and_then(|r| r.session) else {
+        return audits;
+    };
+    let owner = st.sessions.get(&sid).is_some_and(|s| s.owner == id);
+    if owner {
+        st.end_session(sid, reason, &mut audits);
+    } else if let Some(s) = st.sessions.get_mut(&sid) {
+        s.reps.retain(|r| *r != id);
+        s.grants.remove(&id);
+        s.profiles.remove(&id);
+        s.pending.retain(|_, (r, _)| *r != id);
+        let customer = s.customer;
+        let others = s.reps.clone();
+        let name = st
+            .reps
+            .get(&id)
+            .map(|r| r.display.clone())
+            .unwrap_or_default();
+        for other in others {
+            st.send_rep(other, RepDown::RepLeft { name: name.clone() });
+        }
+        if let Some(c) = st.customers.get_mut(&customer) {
+            c.input.remove(&id);
+        }
+        st.send_customer(
+            customer,
+            CustomerDown::RepLeft {
+                rep: id,
+                reason: reason.clone(),
+            },
+        );
+        st.send_rep(id, RepDown::Ended { reason });
+        if let Some(r) = st.reps.get_mut(&id) {
+            r.session = None;
+            r.video = None;
+        }
+        audits.push(Audit {
+            actor: actor.to_owned(),
+            action: "session.leave",
+            detail: format!("session={sid}"),
+        });
+    }
+    audits
+}
+
+/// The rep's incoming streams: input.
+async fn rep_streams(hub: Arc<Hub>, conn: Connection, rep: ParticipantId) {
+    while let Ok(mut stream) = conn.accept_uni().await {
+        let hub = hub.clone();
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            let header = tokio::time::timeout(
+                hub.cfg.hello_timeout,
+                read_msg::<StreamHeader>(&mut stream, limits::STREAM_HEADER),
+            )
+            .await;
+            match header {
+                Ok(Ok(Some(StreamHeader::Input { .. }))) => {
+                    forward_input(&hub, rep, &mut stream).await;
+                }
+                Ok(Ok(Some(StreamHeader::File { transfer, .. }))) => {
+                    let sid = hub.state().reps.get(&rep).and_then(|r| r.session);
+                    files::pipe(hub.clone(), sid, Some(rep), transfer, stream).await;
+                }
+                Ok(Ok(Some(other))) => {
+                    warn!(?other, "rep opened a stream it may not open");
+                    conn.close(code::PROTOCOL.into(), b"unexpected stream");
+                }
+                _ => {
+                    let _ = stream.stop(code::PROTOCOL.into());
+                }
+            }
+        });
+    }
+}
+
+/// Forwards a rep's input to the customer, dropping every event the rep is not granted
+/// `control` for at that moment. Pointer moves and wheel may be dropped when the customer is
+/// behind; key and button events never are (they wait instead).
+async fn forward_input(hub: &Arc<Hub>, rep: ParticipantId, stream: &mut RecvStream) {
+    let mut bucket = TokenBucket::new(INPUT_RATE, INPUT_BURST, Instant::now());
+    while let Ok(Some(ev)) = read_msg::<InputEvent>(stream, limits::INPUT).await {
+        if !admit_input(&mut bucket, &ev, Instant::now()) {
+            continue;
+        }
+        let tx = {
+            let mut st = hub.state();
+            if !st.granted(rep, Tier::Control) {
+                continue;
+            }
+            let Some(customer) = st
+                .reps
+                .get(&rep)
+                .and_then(|r| r.session)
+                .and_then(|sid| st.sessions.get(&sid))
+                .map(|s| s.customer)
+            else {
+                continue;
+            };
+            let Some(c) = st.customers.get_mut(&customer) else {
+                continue;
+            };
+            c.input
+                .entry(rep)
+                .or_insert_with(|| {
+                    let (tx, rx) = mpsc::channel(INPUT_QUEUE);
+                    tokio::spawn(write_input(c.conn.clone(), rep, rx));
+                    tx
+                })
+                .clone()
+        };
+        let droppable = matches!(
+            ev,
+            InputEvent::PointerMove { .. } | InputEvent::Wheel { .. }
+        );
+        if droppable {
+            let _ = tx.try_send(ev);
+        } else if tx.send(ev).await.is_err() {
+            continue;
+        }
+    }
+}
+
+async fn write_input(conn: Connection, rep: ParticipantId, mut rx: mpsc::Receiver<InputEvent>) {
+    let Ok(mut stream) = conn.open_uni().await else {
+        return;
+    };
+    if write_msg(
+        &mut stream,
+        &StreamHeader::Input { rep },
+        limits::STREAM_HEADER,
+    )
+    .await
+    .is_err()
+    {
+        return;
+    }
+    while let Some(ev) = rx.recv().await {
+        if write_msg(&mut stream, &ev, limits::INPUT).await.is_err() {
+            return;
+        }
+    }
+    let _ = stream.finish();
+}
