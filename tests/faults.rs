@@ -627,3 +627,51 @@ async fn the_relay_drops_input_and_video_not_covered_by_a_grant() {
         "input after revoke was forwarded"
     );
 }
+
+/// THREATS "session-key guessing", applied to the codes that let a second rep into a running
+/// session: a logged-in rep who guesses codes is refused and, after the address's limit, refused
+/// even with the right code; every wrong code is audited; the session goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_share_codes_is_limited_and_audited() {
+    let relay = TestRelay::start_with(|c| c.key_attempts = 3).await;
+    let mut ada = relay.rep("ada").await;
+    let (key, _) = ada.create_key(None).await.unwrap();
+    let mut carla = customer(&relay, Some(key));
+    let entry = rep_wait(&mut ada, "queue entry", |e| match e {
+        RepEvent::Control(RepDown::Queue { entries }) => entries.first().cloned(),
+        _ => None,
+    })
+    .await;
+    ada.accept(entry.entry).await.unwrap();
+    let view: lotse_proto::TierSet = [lotse_proto::Tier::View].into_iter().collect();
+    let (code, _) = ada.share_session(view, None).await.unwrap();
+
+    let mut bob = relay.rep("bob").await;
+    for guess in ["000 000 000 001", "000 000 000 002", "not even digits"] {
+        let e = bob.join_session(guess).await.unwrap_err();
+        assert!(
+            e.to_string().contains("unknown, used or expired"),
+            "{guess}: {e}"
+        );
+    }
+    let e = bob.join_session(&code).await.unwrap_err();
+    assert!(e.to_string().contains("too many wrong codes"), "{e}");
+    let audit = relay.wait_audit(&["session.join_refused"]).await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.starts_with("session.join_refused"))
+            .count(),
+        3
+    );
+    assert!(!audit.iter().any(|a| a.starts_with("session.join ")));
+    // Ada's session is untouched: a chat line still reaches the customer.
+    ada.chat("still here").await.unwrap();
+    carla.ui.wait("the chat line", |evs| {
+        evs.iter()
+            .any(|e| matches!(e, Event::Chat(l) if l.text == "still here"))
+            .then_some(())
+    });
+    carla.handle.end("test over");
+    carla.join();
+}
