@@ -54,6 +54,17 @@ enum LangArg {
 
 fn main() -> Result<()> {
     let started = Instant::now();
+    // On a Wayland desktop the window runs through XWayland: its GL context is built for X11
+    // only (glutin without its Wayland backend), and GTK would otherwise pick Wayland. Screen
+    // and input still go through the desktop's portal (lotse_platform::wayland).
+    if lotse_platform::wayland::SessionKind::from_env()
+        == lotse_platform::wayland::SessionKind::Wayland
+        && std::env::var_os("DISPLAY").is_some()
+        && std::env::var_os("GDK_BACKEND").is_none()
+    {
+        // SAFETY: the first thing the program does, before any other thread exists.
+        unsafe { std::env::set_var("GDK_BACKEND", "x11") };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

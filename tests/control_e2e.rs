@@ -316,3 +316,120 @@ fn pointer_lands_on_the_shared_monitor_of_two() {
     rep.send(&format!("input {}", moves.display()));
     wait_until("the clamped pointer", || desk.x.pointer() == (2559, 799));
 }
+
+/// The window's client area on the screen (for the rep, who clicks in screen pixels).
+fn client_origin(desk: &Desktop, win: &str) -> (i64, i64) {
+    let info = desk.x.run("xwininfo", &["-id", win]);
+    let field = |name: &str| -> i64 {
+        info.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {info}"))
+    };
+    (
+        field("Absolute upper-left X:"),
+        field("Absolute upper-left Y:"),
+    )
+}
+
+/// A rep click on the middle of `widget` of the customer's window, as an input script.
+fn rep_click(dir: &Path, line: &serde_json::Value, widget: &str, origin: (i64, i64)) -> PathBuf {
+    let w = ui_support::widget_in(line, widget).unwrap_or_else(|| panic!("no {widget}"));
+    let r: Vec<i64> = w["rect"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let (x, y) = (origin.0 + (r[0] + r[2]) / 2, origin.1 + (r[1] + r[3]) / 2);
+    let p = dir.join(format!("click-{widget}.jsonl"));
+    std::fs::write(
+        &p,
+        [pointer(x as u32, y as u32), button(true), button(false)].join("\n"),
+    )
+    .unwrap();
+    p
+}
+
+/// Consent: a rep with `control` can move and click on the customer's screen, the customer's
+/// own window included — but a click or key of theirs cannot act for the customer there
+/// ("Send file…", a chat line; Allow is covered by the prompt's own guard). Taking back still
+/// works (the rep revokes its own control by clicking), and the customer's own click, a moment
+/// later, works as always.
+#[test]
+fn the_reps_input_cannot_act_for_the_customer_in_its_window() {
+    let _one = serial();
+    let desk = Desktop::start();
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start();
+    let mut rep = relay.rep_session("view,control");
+    let session_key = relay.key();
+    let lotse = desk.lotse(&relay.addr, &relay.pin, &["--key", &session_key]);
+    let win = lotse.window();
+    lotse.click("terms", "terms.accept");
+    rep.wait("joined", None);
+    lotse.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("view"));
+    lotse.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("control"));
+    let origin = client_origin(&desk, &win);
+
+    // The rep clicks "Send file…": no file dialog, the refusal is counted and explained.
+    let line = lotse.wait_widget("session", "session.send_file");
+    rep.send(&format!(
+        "input {}",
+        rep_click(dir.path(), &line, "session.send_file", origin).display()
+    ));
+    let refused = lotse.wait_line("the rep's click on Send file refused", |l| {
+        l["refused_remote"].as_u64() >= Some(1)
+    });
+    assert_eq!(
+        refused["picking"], false,
+        "the file dialog opened: {refused}"
+    );
+
+    // The rep clicks into the chat and types "hi" + Enter: the line is not sent.
+    let line = lotse.wait_widget("session", "session.chat.input");
+    let typing = dir.path().join("typing.jsonl");
+    let mut script =
+        std::fs::read_to_string(rep_click(dir.path(), &line, "session.chat.input", origin))
+            .unwrap();
+    // A person types a moment after clicking into a field (egui focuses it with that frame).
+    for usage in [0x0b, 0x0c, 0x28] {
+        script.push('\n');
+        let down = key(usage, true);
+        if usage == 0x0b {
+            script.push_str(&down.replacen('{', r#"{"after_ms": 300, "#, 1));
+        } else {
+            script.push_str(&down);
+        }
+        script.push('\n');
+        script.push_str(&key(usage, false));
+    }
+    std::fs::write(&typing, script).unwrap();
+    rep.send(&format!("input {}", typing.display()));
+    lotse.wait_line("the rep's Enter in the chat refused", |l| {
+        l["refused_remote"].as_u64() >= Some(2)
+    });
+    assert!(
+        !rep.events().iter().any(|e| e["event"] == "chat"),
+        "a chat line went out in the customer's name: {:?}",
+        rep.events()
+    );
+
+    // The customer's own click on Send, well after the rep's last key (the guard's window is
+    // the thing under test here, so this waits out that time on purpose), sends what the rep
+    // typed into the field — now the customer's decision.
+    std::thread::sleep(lotse::ui::state::REMOTE_PRESS + Duration::from_millis(300));
+    lotse.click("session", "session.chat.send");
+    let (_, chat) = rep.wait("chat", None);
+    assert_eq!(chat["text"], "hi");
+
+    // Taking back is never refused: the rep's click on "Revoke" (its own control) works.
+    let line = lotse.wait_widget("session", "session.revoke.control");
+    rep.send(&format!(
+        "input {}",
+        rep_click(dir.path(), &line, "session.revoke.control", origin).display()
+    ));
+    rep.wait("revoked", Some("control"));
+}

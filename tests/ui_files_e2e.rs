@@ -9,14 +9,13 @@
 
 mod ui_support;
 
+use lotse_testkit::xdnd_drop;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use ui_support::{
-    Client, ClipboardOwner, Desktop, Relay, serial, transfers_in, widget_in, xdnd_drop,
-};
+use ui_support::{Client, ClipboardOwner, Desktop, Relay, serial, transfers_in, widget_in};
 
 /// A customer with a private home (so Downloads belongs to the test), in a live session with a
 /// rep who saves what the customer sends into `rep_dir`, and `files` granted through the window.

@@ -7,6 +7,8 @@ pub mod capture;
 pub mod fake;
 pub mod files;
 pub mod input;
+#[cfg(target_os = "linux")]
+pub mod wayland;
 
 use lotse_proto::input::InputEvent;
 

@@ -1,18 +1,17 @@
 //! The shell around the screens: the tao event loop, drawing, and carrying out what the person
 //! asked for through the session [`Handle`].
 
-use super::adapter::Adapter;
 use super::desktop::{Desktop, DesktopEvent, DialogTexts};
-use super::gl::Gl;
 use super::i18n::Lang;
 use super::screens;
-use super::state::{Intent, Outcome, Stage, State};
+use super::state::{Intent, Outcome, REMOTE_PRESS, Stage, State};
 use super::trace::Trace;
 use crate::session::{self, Event, Frontend, Handle, Hooks, Settings};
+use lotse_egui_tao::{Adapter, Gl};
 use raw_window_handle::{HasWindowHandle, RawWindowHandle};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tao::dpi::LogicalSize;
@@ -43,7 +42,7 @@ pub enum WindowError {
     #[error("cannot open the window: {0}")]
     Window(#[from] tao::error::OsError),
     #[error(transparent)]
-    Gl(#[from] super::gl::GlError),
+    Gl(#[from] lotse_egui_tao::GlError),
     #[error("cannot start a thread: {0}")]
     Thread(#[from] std::io::Error),
 }
@@ -56,6 +55,12 @@ enum UserEvent {
     Tick,
     /// The file dialog, a drop, the clipboard or a stop signal.
     Desktop(DesktopEvent),
+    /// The person answered the system's screen-sharing dialog (Wayland) that followed their
+    /// Allow for `request`: `Ok` if they shared.
+    SystemDialog {
+        request: lotse_proto::msg::RequestId,
+        result: Result<(), String>,
+    },
 }
 
 /// Wakes the event loop at a given instant. tao's `ControlFlow::WaitUntil` does not on Linux
@@ -161,6 +166,8 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
         xid,
         next_repaint: None,
         redraw_pending: true,
+        wayland: None,
+        injected: Arc::new(Mutex::new(None)),
     };
     event_loop.run(move |event, _, flow| {
         shell.on_event(event);
@@ -193,6 +200,37 @@ struct Shell {
     next_repaint: Option<Instant>,
     /// A redraw was asked for and not yet drawn.
     redraw_pending: bool,
+    /// On a Wayland desktop: the portal's screen share (see `super::wayland`).
+    wayland: Option<super::wayland::WaylandShare>,
+    /// When the rep's last key or button was injected.
+    injected: Arc<Mutex<Option<Instant>>>,
+}
+
+/// Notes when a key or button of the rep's is injected, so that the window can tell presses
+/// that may be the rep's from the person's own.
+struct Stamped {
+    inner: Box<dyn lotse_platform::Injector>,
+    at: Arc<Mutex<Option<Instant>>>,
+}
+
+impl lotse_platform::Injector for Stamped {
+    fn inject(
+        &mut self,
+        event: &lotse_proto::input::InputEvent,
+    ) -> Result<(), lotse_platform::InjectError> {
+        use lotse_proto::input::InputEvent as E;
+        if matches!(
+            event,
+            E::Button { .. } | E::Key { .. } | E::Text { .. } | E::Wheel { .. }
+        ) {
+            *self.at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        }
+        self.inner.inject(event)
+    }
+
+    fn release_all(&mut self) {
+        self.inner.release_all();
+    }
 }
 
 impl Shell {
@@ -252,6 +290,16 @@ impl Shell {
                 }
                 self.redraw();
             }
+            TaoEvent::UserEvent(UserEvent::SystemDialog { request, result }) => {
+                // Our Allow goes to the rep only now; a cancelled system dialog is a Deny.
+                if let Err(why) = &result {
+                    tracing::warn!("the system's sharing dialog: {why}");
+                }
+                if let Some((h, _)) = self.session.as_ref() {
+                    h.answer(request, result.is_ok());
+                }
+                self.redraw();
+            }
             TaoEvent::UserEvent(UserEvent::Tick)
             | TaoEvent::NewEvents(StartCause::ResumeTimeReached { .. }) => {}
             TaoEvent::RedrawRequested(_) => {
@@ -303,11 +351,19 @@ impl Shell {
         let Some(gl) = self.gl.as_mut() else { return };
         let size = self.window.inner_size();
         gl.resize([size.width, size.height]);
-        let (input, first_press) = self
+        let (input, presses) = self
             .adapter
             .take([size.width, size.height], gl.max_texture_side());
         self.state.now = Instant::now();
-        self.state.input_since = first_press;
+        self.state.input_since = presses.map(|(first, _)| first);
+        let injected = *self.injected.lock().unwrap_or_else(|p| p.into_inner());
+        self.state.remote_press = presses.is_some_and(|(first, last)| {
+            injected.is_some_and(|at| {
+                [first, last]
+                    .iter()
+                    .any(|p| p.saturating_duration_since(at) <= REMOTE_PRESS && *p >= at)
+            })
+        });
         let state = &mut self.state;
         let mut output = self.ctx.run_ui(input, |ui| screens::ui(state, ui));
         let ppp = output.pixels_per_point;
@@ -335,6 +391,20 @@ impl Shell {
             trace.frame(&self.state, self.xid, self.on_top, ppp);
         }
         for intent in std::mem::take(&mut self.state.intents) {
+            if self.state.remote_press && intent.acts_for_the_person() {
+                // The rep holds `control` and was pressing keys or buttons just then: this
+                // click or key may be theirs, and a rep must not act for the person.
+                tracing::info!(?intent, "refused: the press may have been the rep's input");
+                self.state.refused_remote += 1;
+                self.state.remote_notice_until = Some(Instant::now() + Duration::from_secs(8));
+                if let Intent::Chat(text) = intent
+                    && self.state.chat_input.is_empty()
+                {
+                    // The line stays in the field: the person reads it and decides.
+                    self.state.chat_input = text;
+                }
+                continue;
+            }
             self.act(intent);
         }
     }
@@ -345,6 +415,9 @@ impl Shell {
         if *title != self.title {
             self.window.set_title(title);
             self.title = title.clone();
+        }
+        if let Some(w) = self.wayland.as_mut() {
+            w.follow(self.state.someone_views());
         }
         let on_top = self.state.someone_views();
         if on_top != self.on_top {
@@ -372,8 +445,26 @@ impl Shell {
                 }
             }
             Intent::Answer { request, allow } => {
-                if let Some(h) = handle {
-                    h.answer(request, allow);
+                // On Wayland an Allow for the screen or the input first opens the system's own
+                // dialog; the answer follows as `UserEvent::SystemDialog`.
+                let access = self
+                    .state
+                    .prompt_tier(request)
+                    .and_then(super::wayland::access_for);
+                match (&self.wayland, access) {
+                    (Some(w), Some(access)) if allow && handle.is_some() => {
+                        let proxy = self.proxy.clone();
+                        w.ask(access, move |r| {
+                            let result = r.map_err(|e| e.to_string());
+                            // Fails only when the window is gone.
+                            let _ = proxy.send_event(UserEvent::SystemDialog { request, result });
+                        });
+                    }
+                    _ => {
+                        if let Some(h) = handle {
+                            h.answer(request, allow);
+                        }
+                    }
                 }
             }
             Intent::Revoke { rep, tier } => {
@@ -465,7 +556,31 @@ impl Shell {
         let bridge: Arc<dyn Frontend> = Arc::new(Bridge(self.proxy.clone()));
         // The monitor area is shared between the screen source and the injector.
         let area = lotse_platform::input::AreaHandle::default();
-        let (injector, unavailable) = lotse_platform::input::system_injector(area.clone());
+        // A Wayland desktop shares through its portal (after its own dialog); X11 directly.
+        let mut wayland_video = None;
+        let opened = super::wayland::open(self.xid);
+        let on_wayland = opened.is_some();
+        let (injector, unavailable) = match opened {
+            Some(Ok((share, injector, video))) => {
+                self.wayland = Some(share);
+                self.state.system_dialog = true;
+                wayland_video = Some(video);
+                (injector, None)
+            }
+            Some(Err(e)) => {
+                // X11 capture would see only XWayland windows here: better nothing, with why.
+                tracing::warn!("the screen cannot be shared: {e}");
+                (
+                    Box::new(lotse_platform::NoInjector) as Box<dyn lotse_platform::Injector>,
+                    Some(e.to_string()),
+                )
+            }
+            None => lotse_platform::input::system_injector(area.clone()),
+        };
+        let injector = Box::new(Stamped {
+            inner: injector,
+            at: self.injected.clone(),
+        });
         if let Some(why) = unavailable {
             tracing::warn!("remote control is not available: {why}");
         }
@@ -473,15 +588,19 @@ impl Shell {
             injector,
             // The screen is captured only while a rep holds `view` (the driver runs the source
             // then); a system without a usable display still gets a session, without video.
-            video: match crate::video::ScreenSource::open(None, Default::default()) {
-                Ok(mut src) => {
-                    src.share_area(area);
-                    Some(Box::new(src))
-                }
-                Err(e) => {
-                    tracing::warn!("the screen cannot be shared: {e}");
-                    None
-                }
+            video: match wayland_video {
+                Some(v) => Some(v),
+                None if on_wayland => None,
+                None => match crate::video::ScreenSource::open(None, Default::default()) {
+                    Ok(mut src) => {
+                        src.share_area(area);
+                        Some(Box::new(src))
+                    }
+                    Err(e) => {
+                        tracing::warn!("the screen cannot be shared: {e}");
+                        None
+                    }
+                },
             },
         };
         self.state.stage = Stage::Connecting;

@@ -5,18 +5,18 @@
 //! - `screens`: one `fn ui(&mut State, &mut egui::Ui)` per screen, no I/O;
 //! - `app`: the tao event loop that draws, feeds the session's events into the state and
 //!   carries out intents through the session [`Handle`](crate::session::Handle);
-//! - `adapter` (tao → egui input) and `gl` (glutin + egui_glow) are the small platform glue;
-//!   `desktop` is what the window takes from GTK: file dialog, dropped files, paste, signals;
+//! - the small platform glue — tao → egui input and the glutin + egui_glow context — lives in
+//!   `lotse-egui-tao`, shared with the rep console; `desktop` is what the window takes from GTK:
+//!   file dialog, dropped files, paste, signals;
 //! - `trace`: the `LOTSE_UI_TRACE` test seam, which only reports.
 
-mod adapter;
 mod app;
 mod desktop;
-mod gl;
 pub mod i18n;
 mod screens;
 pub mod state;
 mod trace;
+mod wayland;
 
 pub use app::{Options, WindowError, run};
 pub use i18n::Lang;

@@ -51,6 +51,22 @@ pub enum Intent {
     Close,
 }
 
+/// A press this soon after an injected key or button may be the injected one itself.
+pub const REMOTE_PRESS: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Intent {
+    /// Whether this gives something away in the person's name: a grant, a saved file offer, a
+    /// chat line, a file of theirs. Such intents are refused when the press that caused them
+    /// may have been the rep's injected input ([`State::remote_press`]); taking something back
+    /// (revoke, deny, cancel, end) never is.
+    pub fn acts_for_the_person(&self) -> bool {
+        matches!(
+            self,
+            Intent::Answer { allow: true, .. } | Intent::Chat(_) | Intent::PickFile
+        )
+    }
+}
+
 /// Where the person is in the flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stage {
@@ -130,7 +146,17 @@ pub struct State {
     /// When the earliest input event of this frame (click, key) reached the program, if any.
     /// A prompt accepts input only if that was after it armed, however late the frame is drawn.
     pub input_since: Option<Instant>,
+    /// A press of this frame came within [`REMOTE_PRESS`] after the rep's input was injected:
+    /// it may have been the rep's, so it cannot act for the person.
+    pub remote_press: bool,
+    /// How many intents were refused for that reason (shown, and reported to the test seam).
+    pub refused_remote: u32,
+    /// Until when the window says why the last such press did nothing.
+    pub remote_notice_until: Option<Instant>,
     pub show_full_terms: bool,
+    /// The desktop shows its own dialog after our Allow for `view` and `control` (Wayland):
+    /// the prompt says so beforehand.
+    pub system_dialog: bool,
     pub key_input: String,
     /// Put the keyboard focus into the key field on the next frame.
     pub focus_key_input: bool,
@@ -173,8 +199,12 @@ impl State {
         State {
             lang,
             stage: Stage::Terms,
+            system_dialog: false,
             now,
             input_since: None,
+            remote_press: false,
+            refused_remote: 0,
+            remote_notice_until: None,
             show_full_terms: false,
             key_input: String::new(),
             focus_key_input: false,
@@ -295,6 +325,18 @@ impl State {
         }
     }
 
+    /// The tier that permission request `request` asks for, while it is in the last snapshot.
+    pub fn prompt_tier(&self, request: RequestId) -> Option<Tier> {
+        match &self.stage {
+            Stage::Session(s) => s
+                .prompts
+                .iter()
+                .find(|p| p.request == request && p.file.is_none())
+                .map(|p| p.tier),
+            _ => None,
+        }
+    }
+
     /// Whether the person can send a file now: the session is live and no prompt is open.
     pub fn can_send_files(&self) -> bool {
         matches!(&self.stage, Stage::Session(s) if s.phase == Phase::Live && !s.reps.is_empty())
@@ -364,6 +406,37 @@ fn local_time(unix: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_giving_intents_are_guarded_against_the_reps_input() {
+        let giving = [
+            Intent::Answer {
+                request: 1,
+                allow: true,
+            },
+            Intent::Chat("hi".into()),
+            Intent::PickFile,
+        ];
+        assert!(giving.iter().all(Intent::acts_for_the_person));
+        let taking_back = [
+            Intent::Answer {
+                request: 1,
+                allow: false,
+            },
+            Intent::Revoke {
+                rep: 1,
+                tier: Tier::Control,
+            },
+            Intent::CancelTransfer {
+                rep: None,
+                transfer: 1,
+            },
+            Intent::End,
+            Intent::Leave,
+            Intent::Close,
+        ];
+        assert!(!taking_back.iter().any(Intent::acts_for_the_person));
+    }
 
     #[test]
     fn a_deployments_terms_replace_the_built_in_ones_in_every_language() {

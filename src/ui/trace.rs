@@ -11,7 +11,9 @@
 //! `size`, `done`, `state` `running`/`done`/`failed`, `path` where it was saved, `reason`,
 //! `shown`, and `bar`, the progress bar's rectangle while it is drawn); `monitor` is the panel's
 //! "Shown: NAME (screen N of M)" line while someone views and there are several monitors (else
-//! null); `picking` says whether
+//! null); `refused_remote` counts clicks and keys that would have acted for the person (Allow,
+//! Save, a chat line, "Send file…") but came right after the rep's injected input and were
+//! refused; `picking` says whether
 //! the file dialog is open; `window` is the X11 window id (0 elsewhere), so that
 //! `xdotool mousemove --window ID X Y click 1` reaches the widget.
 //!
@@ -135,6 +137,7 @@ impl Trace {
             "transfers": transfers,
             "picking": state.picking,
             "monitor": state.shown_monitor,
+            "refused_remote": state.refused_remote,
         });
         let key = (shown, now);
         if self.last.as_ref() == Some(&key) {

@@ -1,16 +1,17 @@
 //! The shell around the screens: the tao event loop, drawing, the picture texture, remote
 //! control input, and carrying out the screens' intents through the network thread.
 
-use crate::adapter::Adapter;
 use crate::config::Config;
 use crate::control::Controller;
-use crate::gl::Gl;
+use crate::desktop::{Desktop, DesktopEvent, DialogTexts};
 use crate::i18n::Lang;
-use crate::net::{Command, Net, Update};
+use crate::net::{Command, Net, SessionCommand, SessionId, Update};
 use crate::screens;
-use crate::state::{Intent, State};
+use crate::state::{Intent, State, TierState};
 use crate::trace::Trace;
 use crate::video::Decoding;
+use lotse_egui_tao::{Adapter, Gl};
+use lotse_proto::Tier;
 use raw_window_handle::{HasWindowHandle, RawWindowHandle};
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,7 +39,7 @@ pub enum WindowError {
     #[error("cannot open the window: {0}")]
     Window(#[from] tao::error::OsError),
     #[error(transparent)]
-    Gl(#[from] crate::gl::GlError),
+    Gl(#[from] lotse_egui_tao::GlError),
     #[error("cannot start a thread: {0}")]
     Thread(#[from] std::io::Error),
 }
@@ -48,6 +49,7 @@ enum UserEvent {
     Net(Update),
     /// A new picture is ready.
     Picture,
+    Desktop(DesktopEvent),
     Tick,
 }
 
@@ -83,10 +85,11 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
     let video = Decoding::start(move || {
         let _ = picture_proxy.send_event(UserEvent::Picture);
     })?;
-    let net_proxy = event_loop.create_proxy();
+    let net_proxy = std::sync::Mutex::new(event_loop.create_proxy());
     let net = Net::start(
         move |u| {
-            let _ = net_proxy.send_event(UserEvent::Net(u));
+            let proxy = net_proxy.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = proxy.send_event(UserEvent::Net(u));
         },
         video.clone(),
     )?;
@@ -98,7 +101,15 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
             .open(p)
             .ok()
     });
+    let desktop_proxy = event_loop.create_proxy();
+    let desktop = Desktop::new(&window, move |e| {
+        let _ = desktop_proxy.send_event(UserEvent::Desktop(e));
+    });
     let mut shell = Shell {
+        desktop,
+        picking_for: None,
+        shown: None,
+        control_target: None,
         adapter: Adapter::new(window.scale_factor() as f32),
         window,
         gl: Some(gl),
@@ -129,6 +140,13 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
 
 struct Shell {
     window: Window,
+    desktop: Desktop,
+    /// The session the open file dialog is for.
+    picking_for: Option<SessionId>,
+    /// The session whose picture the network thread was last told to decode.
+    shown: Option<SessionId>,
+    /// The session the controller's held keys and buttons are on.
+    control_target: Option<SessionId>,
     gl: Option<Gl>,
     ctx: egui::Context,
     adapter: Adapter,
@@ -182,6 +200,10 @@ impl Shell {
                 self.redraw();
             }
             TaoEvent::UserEvent(UserEvent::Picture) => self.redraw(),
+            TaoEvent::UserEvent(UserEvent::Desktop(e)) => {
+                self.on_desktop(e);
+                self.redraw();
+            }
             TaoEvent::UserEvent(UserEvent::Tick) => {}
             TaoEvent::RedrawRequested(_) => {
                 self.redraw_pending = false;
@@ -200,12 +222,12 @@ impl Shell {
         if self.quitting.is_some() {
             return;
         }
-        for ev in self.controller.release_all() {
-            self.net.send(Command::Input(ev));
+        if let Some(id) = self.control_target {
+            for ev in self.controller.release_all() {
+                self.net.send(Command::To(id, SessionCommand::Input(ev)));
+            }
         }
-        if self.state.live().is_some() {
-            self.net.send(Command::Leave);
-        }
+        // The network thread ends every session on its way out.
         self.net.send(Command::Quit);
         self.quitting = Some(Instant::now() + GOODBYE);
     }
@@ -239,7 +261,11 @@ impl Shell {
         let Some(shown) = self.video.take() else {
             return;
         };
-        let Some(session) = self.state.live_mut() else {
+        // A picture of a tab left behind (decoded before the switch) is not shown.
+        if self.state.shown() != Some(shown.session) {
+            return;
+        }
+        let Some(session) = self.state.session_mut(shown.session) else {
             return;
         };
         let image = egui::ImageData::Color(shown.image.clone());
@@ -268,16 +294,24 @@ impl Shell {
         self.state.now_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        self.follow_tabs();
         self.take_picture();
-        // Input for the customer leaves before anything is drawn.
-        let live_tab = self.state.current().is_some_and(|s| s.live());
-        let session = if live_tab {
-            self.state.current_mut()
-        } else {
-            None
-        };
+        // Input for the customer leaves before anything is drawn; what is held on a session
+        // left behind (another tab, ended) is let go there first.
+        let target = self.state.shown();
+        if target != self.control_target {
+            if let Some(old) = self.control_target {
+                for ev in self.controller.release_all() {
+                    self.net.send(Command::To(old, SessionCommand::Input(ev)));
+                }
+            }
+            self.control_target = target;
+        }
+        let session = target.and_then(|id| self.state.session_mut(id));
         for ev in self.controller.filter(&mut input, session) {
-            self.net.send(Command::Input(ev));
+            if let Some(id) = target {
+                self.net.send(Command::To(id, SessionCommand::Input(ev)));
+            }
         }
         let state = &mut self.state;
         let texture = self.texture.as_ref();
@@ -325,6 +359,49 @@ impl Shell {
         for intent in std::mem::take(&mut self.state.intents) {
             self.act(intent);
         }
+        self.follow_tabs();
+    }
+
+    /// Only the open tab's picture is decoded: tell the network thread when that changes, and
+    /// forget the pictures of the others (the texture is the new tab's from now on).
+    fn follow_tabs(&mut self) {
+        let shown = self.state.shown();
+        if shown != self.shown {
+            self.shown = shown;
+            self.net.send(Command::Show(shown));
+            for s in &mut self.state.sessions {
+                s.picture = None;
+            }
+        }
+    }
+
+    fn on_desktop(&mut self, e: DesktopEvent) {
+        match e {
+            DesktopEvent::Picked(path) => {
+                if let (Some(id), Some(path)) = (self.picking_for.take(), path) {
+                    self.offer(id, vec![path]);
+                }
+            }
+            DesktopEvent::Dropped(paths) => match self.state.shown() {
+                Some(id) => self.offer(id, paths),
+                None => self.state.notice = Some(self.state.t().files_needed.into()),
+            },
+        }
+    }
+
+    /// Offers files to session `id`'s customer, if it still runs with `files` granted.
+    fn offer(&mut self, id: SessionId, paths: Vec<PathBuf>) {
+        let ok = self
+            .state
+            .session(id)
+            .is_some_and(|s| s.live() && s.tier(Tier::Files) == TierState::Granted);
+        if !ok {
+            self.state.notice = Some(self.state.t().files_needed.into());
+            return;
+        }
+        for p in paths.into_iter().filter(|p| p.is_file()) {
+            self.net.send(Command::To(id, SessionCommand::OfferFile(p)));
+        }
     }
 
     /// Title and attention follow the state: a new customer in the queue asks for attention.
@@ -347,6 +424,21 @@ impl Shell {
         match intent {
             Intent::Net(cmd) => self.net.send(cmd),
             Intent::Copy(text) => copy(&text),
+            Intent::PickFile(id) => {
+                if !self.desktop.picking() {
+                    let t = self.state.t();
+                    self.picking_for = Some(id);
+                    self.desktop.pick_file(
+                        &self.window,
+                        &DialogTexts {
+                            title: t.send_file_dialog,
+                            accept: t.send,
+                            cancel: t.cancel,
+                        },
+                        &crate::desktop::start_dir(),
+                    );
+                }
+            }
             Intent::SaveConfig => {
                 self.config.relay = self.state.form.relay.trim().to_owned();
                 self.config.pin = self.state.form.pin.trim().to_owned();

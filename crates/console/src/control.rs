@@ -38,8 +38,10 @@ impl Controller {
             out.extend(self.release_all());
             return out;
         };
+        // Only the part of the picture on screen takes the pointer (1:1 may be scrolled).
+        let clip = s.view_clip.unwrap_or(rect);
         let map = |p: egui::Pos2| -> Option<(u32, u32)> {
-            rect.contains(p).then(|| {
+            clip.contains(p).then(|| {
                 let fx = (p.x - rect.min.x) / rect.width().max(1.0);
                 let fy = (p.y - rect.min.y) / rect.height().max(1.0);
                 (

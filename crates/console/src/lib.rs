@@ -1,25 +1,25 @@
 //! The rep console: the supporter's desktop window over [`lotse_rep::RepClient`].
 //!
 //! - [`config`]: relay address, pin, user and language, remembered in a small TOML file;
-//! - [`net`]: the one thread that owns the rep connection (tokio), turning the window's
-//!   [`net::Command`]s into `lotse-rep` calls and its events into [`net::Update`]s;
+//! - [`net`]: the one thread that owns the rep connections (tokio): a home connection for the
+//!   queue and keys, one more per session tab; it turns the window's [`net::Command`]s into
+//!   `lotse-rep` calls and their events into [`net::Update`]s;
 //! - [`video`]: decoding and colour conversion on a thread of its own, the newest picture kept;
 //! - [`state`]: what the window knows (login, key, queue, sessions, tiers, chat, files);
 //! - [`screens`]: one pure `fn ui(&mut State, &mut egui::Ui)` per screen, no I/O;
 //! - [`control`]: the window's input while the rep is in control, as [`InputEvent`]s;
 //! - [`keys`]: egui keys to USB HID usages (what the customer's injector takes);
-//! - `app`, `adapter`, `gl`, `trace`: the tao window, egui input, OpenGL, and the test seam
-//!   `LOTSE_CONSOLE_TRACE`.
+//! - `app`, `desktop`, `trace`: the tao window (egui through the shared `lotse-egui-tao`
+//!   adapter), the native file dialog and dropped files, and the test seam `LOTSE_CONSOLE_TRACE`.
 //!
 //! No protocol logic lives here: every message goes through `lotse-rep`.
 //!
 //! [`InputEvent`]: lotse_proto::input::InputEvent
 
-mod adapter;
 mod app;
 pub mod config;
 pub mod control;
-mod gl;
+mod desktop;
 pub mod i18n;
 pub mod keys;
 pub mod net;

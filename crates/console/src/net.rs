@@ -1,26 +1,51 @@
-//! The console's one network thread: it owns the [`RepClient`], carries out the window's
-//! [`Command`]s and reports everything that happens as [`Update`]s. The window never waits for
-//! it; video frames go straight on to the [`video`](crate::video) thread.
+//! The console's one network thread. The relay carries one session per rep *connection* and
+//! gives the queue to every connection of the account that is not in a session, so the console
+//! keeps one "home" connection (login, keys, invitations, the queue) and opens one more
+//! connection per session tab, logged in with the same credentials, which takes the customer
+//! from the queue (or joins with a code) and carries that session only. Each session connection
+//! is a task of its own; the window never waits for any of them, and video frames of the tab
+//! on screen go straight on to the [`video`](crate::video) thread.
+//!
+//! The password stays in this thread's memory for the program's lifetime (a new tab needs it);
+//! it is never written anywhere and never shown by `Debug`.
 
 use crate::video::Decoding;
 use lotse_net::{NetConfig, Pin};
-use lotse_proto::Tier;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{RepDown, RepUp};
+use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use lotse_rep::{RepClient, RepError, RepEvent};
-use std::net::ToSocketAddrs;
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
-/// What the window asks of the connection.
+/// The console's own number for a session tab (and its connection); never 0.
+pub type SessionId = u64;
+
+/// A password that `Debug` does not print.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(…)")
+    }
+}
+
+/// What the window asks of the network thread.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Login {
         relay: String,
         pin: String,
         user: String,
-        password: String,
+        password: Password,
         /// Where the customers' files are saved.
         downloads: PathBuf,
     },
@@ -28,9 +53,30 @@ pub enum Command {
     Invite {
         email: String,
     },
+    /// Open the connection of session `id` and take the customer `entry` from the queue.
     Accept {
+        id: SessionId,
         entry: u64,
     },
+    /// Open the connection of session `id` and join another rep's session with a code.
+    Join {
+        id: SessionId,
+        code: String,
+    },
+    /// The session whose picture is on screen (the open tab), if any: only its frames are
+    /// decoded; a change asks that session for a keyframe.
+    Show(Option<SessionId>),
+    /// Something for one session's connection.
+    To(SessionId, SessionCommand),
+    /// Ask the session on screen for a keyframe (the decoder lost its place).
+    Keyframe,
+    /// End every session, close every connection and stop the thread.
+    Quit,
+}
+
+/// What one session's connection is asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionCommand {
     Request(Tier),
     Chat(String),
     Input(InputEvent),
@@ -40,15 +86,16 @@ pub enum Command {
         from_customer: bool,
     },
     SelectMonitor(u32),
-    /// Ask the customer for a keyframe (the decoder lost its place).
-    Keyframe,
-    /// End the current session.
+    /// Invite another rep (a code for them, whose profile is these tiers).
+    Share(TierSet),
+    /// End the session (leave it, when it is another rep's).
     Leave,
-    /// Close the connection and stop the thread.
-    Quit,
+    /// Ask the customer for a keyframe (the network thread sends this itself when the tab on
+    /// screen changes or the decoder lost its place).
+    Keyframe,
 }
 
-/// What the connection tells the window.
+/// What the network thread tells the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Update {
     LoggedIn {
@@ -56,7 +103,20 @@ pub enum Update {
     },
     /// Login failed; the text says why and what to do.
     LoginFailed(String),
-    /// A message from the relay (queue, key, grants, chat, end, …).
+    /// A message from the relay on the home connection (queue, key, invitation, refusals).
+    Control(RepDown),
+    /// A home command could not be carried out.
+    Failed(String),
+    /// The home connection is gone (the sessions are ended with it).
+    Disconnected(String),
+    /// Something about one session.
+    Session(SessionId, SessionUpdate),
+}
+
+/// What one session's connection reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionUpdate {
+    /// A message from the relay (joined, grants, chat, monitors, end, share code, …).
     Control(RepDown),
     File(FileEvent),
     /// Our own transfer was offered under this id.
@@ -67,9 +127,12 @@ pub enum Update {
     },
     /// A command could not be carried out.
     Failed(String),
-    /// The connection is gone.
-    Disconnected(String),
+    /// The connection is closed; the text says why when the session did not end normally.
+    Closed(Option<String>),
 }
+
+/// Called from the network thread for every update.
+pub type Notify = Arc<dyn Fn(Update) + Send + Sync>;
 
 /// The handle the window keeps: sends commands, never blocks.
 #[derive(Debug, Clone)]
@@ -80,13 +143,14 @@ pub struct Net {
 impl Net {
     /// Starts the network thread; `notify` is called from it for every update.
     pub fn start(
-        notify: impl Fn(Update) + Send + 'static,
+        notify: impl Fn(Update) + Send + Sync + 'static,
         video: Decoding,
     ) -> std::io::Result<Net> {
         let (tx, rx) = mpsc::unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        let notify: Notify = Arc::new(notify);
         std::thread::Builder::new()
             .name("lotse-console-net".into())
             .spawn(move || runtime.block_on(worker(rx, notify, video)))?;
@@ -104,75 +168,299 @@ impl Net {
     }
 }
 
-async fn worker(
-    mut rx: mpsc::UnboundedReceiver<Command>,
-    notify: impl Fn(Update),
+/// How long quitting waits for the sessions to say goodbye.
+const GOODBYE: Duration = Duration::from_millis(500);
+
+/// What a new session connection logs in with.
+#[derive(Clone)]
+struct Credentials {
+    relay: SocketAddr,
+    pin: Pin,
+    user: String,
+    password: Password,
+    downloads: PathBuf,
+}
+
+/// What the session tasks share with the home loop.
+#[derive(Clone)]
+struct Shared {
+    notify: Notify,
     video: Decoding,
-) {
-    let mut client: Option<RepClient> = None;
+    /// The session on screen, 0 for none.
+    shown: Arc<AtomicU64>,
+}
+
+async fn worker(mut rx: mpsc::UnboundedReceiver<Command>, notify: Notify, video: Decoding) {
+    let shared = Shared {
+        notify: notify.clone(),
+        video,
+        shown: Arc::new(AtomicU64::new(0)),
+    };
+    let mut home: Option<RepClient> = None;
+    let mut creds: Option<Credentials> = None;
+    let mut sessions: HashMap<SessionId, mpsc::UnboundedSender<SessionCommand>> = HashMap::new();
+    let mut tasks = JoinSet::new();
     loop {
-        let Some(c) = client.as_mut() else {
-            match rx.recv().await {
-                Some(Command::Login {
-                    relay,
-                    pin,
-                    user,
-                    password,
-                    downloads,
-                }) => match login(&relay, &pin, &user, &password).await {
-                    Ok(c) => {
-                        c.save_files_to(Some(downloads));
+        let cmd = match home.as_mut() {
+            None => rx.recv().await,
+            Some(c) => tokio::select! {
+                cmd = rx.recv() => cmd,
+                ev = c.next_event() => {
+                    match ev {
+                        Some(RepEvent::Control(msg)) => notify(Update::Control(msg)),
+                        // The home connection is never in a session: no frames, no files.
+                        Some(RepEvent::Frame(_) | RepEvent::File(_)) => {}
+                        Some(RepEvent::Disconnected(why)) => {
+                            home = None;
+                            end_all(&mut sessions, &mut tasks).await;
+                            notify(Update::Disconnected(why));
+                        }
+                        None => {
+                            home = None;
+                            end_all(&mut sessions, &mut tasks).await;
+                            notify(Update::Disconnected("connection closed".into()));
+                        }
+                    }
+                    continue;
+                }
+            },
+        };
+        let Some(cmd) = cmd else { break };
+        sessions.retain(|_, tx| !tx.is_closed());
+        while tasks.try_join_next().is_some() {}
+        match cmd {
+            Command::Quit => break,
+            Command::Login {
+                relay,
+                pin,
+                user,
+                password,
+                downloads,
+            } => {
+                if home.is_some() {
+                    continue;
+                }
+                match login(&relay, &pin, &user, &password).await {
+                    Ok((c, relay, pin)) => {
                         notify(Update::LoggedIn {
                             display_name: c.display_name.clone(),
                         });
-                        client = Some(c);
+                        creds = Some(Credentials {
+                            relay,
+                            pin,
+                            user: user.trim().to_owned(),
+                            password,
+                            downloads,
+                        });
+                        home = Some(c);
                     }
                     Err(e) => notify(Update::LoginFailed(e)),
-                },
-                Some(Command::Quit) | None => return,
-                Some(other) => tracing::debug!(?other, "not logged in: ignored"),
-            }
-            continue;
-        };
-        tokio::select! {
-            cmd = rx.recv() => {
-                let Some(cmd) = cmd else { break };
-                if cmd == Command::Quit {
-                    break;
                 }
-                if let Err(e) = carry_out(c, cmd, &notify).await {
+            }
+            Command::Accept { id, entry } => open_session(
+                &creds,
+                &shared,
+                &mut sessions,
+                &mut tasks,
+                id,
+                Open::Accept(entry),
+            ),
+            Command::Join { id, code } => open_session(
+                &creds,
+                &shared,
+                &mut sessions,
+                &mut tasks,
+                id,
+                Open::Join(code),
+            ),
+            Command::Show(id) => {
+                let id = id.unwrap_or(0);
+                if shared.shown.swap(id, Ordering::SeqCst) != id {
+                    // Frames of the tab left behind are of no use to the decoder any more.
+                    shared.video.reset();
+                    if let Some(tx) = sessions.get(&id) {
+                        let _ = tx.send(SessionCommand::Keyframe);
+                    }
+                }
+            }
+            Command::Keyframe => {
+                let id = shared.shown.load(Ordering::SeqCst);
+                if let Some(tx) = sessions.get(&id) {
+                    let _ = tx.send(SessionCommand::Keyframe);
+                }
+            }
+            Command::To(id, cmd) => match sessions.get(&id) {
+                Some(tx) => {
+                    let _ = tx.send(cmd);
+                }
+                None => tracing::debug!(id, ?cmd, "no such session: ignored"),
+            },
+            Command::CreateKey | Command::Invite { .. } => {
+                let Some(c) = home.as_mut() else {
+                    tracing::debug!(?cmd, "not logged in: ignored");
+                    continue;
+                };
+                // Answered by events (Key, Invitation, Refused): the loop stays free.
+                let sent = match cmd {
+                    Command::Invite { email } => c.send(&RepUp::Invite { email }).await,
+                    _ => {
+                        c.send(&RepUp::CreateKey {
+                            lifetime_secs: None,
+                        })
+                        .await
+                    }
+                };
+                if let Err(e) = sent {
                     notify(Update::Failed(e.to_string()));
                 }
             }
-            ev = c.next_event() => match ev {
-                Some(RepEvent::Frame(f)) => video.push(f),
-                Some(RepEvent::Control(msg)) => {
-                    if matches!(
-                        msg,
-                        RepDown::Revoked { tier: Tier::View } | RepDown::Joined { .. } | RepDown::Ended { .. }
-                    ) {
-                        video.reset();
-                    }
-                    notify(Update::Control(msg));
-                }
-                Some(RepEvent::File(f)) => notify(Update::File(f)),
-                Some(RepEvent::Disconnected(why)) => {
-                    notify(Update::Disconnected(why));
-                    client = None;
-                }
-                None => {
-                    notify(Update::Disconnected("connection closed".into()));
-                    client = None;
-                }
-            },
         }
     }
-    if let Some(c) = client {
+    end_all(&mut sessions, &mut tasks).await;
+    if let Some(c) = home {
         c.close().await;
     }
 }
 
-async fn login(relay: &str, pin: &str, user: &str, password: &str) -> Result<RepClient, String> {
+/// Asks every session to end and waits briefly for their goodbyes.
+async fn end_all(
+    sessions: &mut HashMap<SessionId, mpsc::UnboundedSender<SessionCommand>>,
+    tasks: &mut JoinSet<()>,
+) {
+    // Dropping a session's sender makes its task leave the session and close.
+    sessions.clear();
+    let _ = tokio::time::timeout(GOODBYE * 2, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    tasks.abort_all();
+}
+
+enum Open {
+    Accept(u64),
+    Join(String),
+}
+
+fn open_session(
+    creds: &Option<Credentials>,
+    shared: &Shared,
+    sessions: &mut HashMap<SessionId, mpsc::UnboundedSender<SessionCommand>>,
+    tasks: &mut JoinSet<()>,
+    id: SessionId,
+    how: Open,
+) {
+    let Some(creds) = creds.clone() else {
+        (shared.notify)(Update::Session(
+            id,
+            SessionUpdate::Closed(Some("not logged in".into())),
+        ));
+        return;
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    sessions.insert(id, tx);
+    let shared = shared.clone();
+    tasks.spawn(async move {
+        let why = session(id, creds, how, rx, &shared).await.err();
+        (shared.notify)(Update::Session(id, SessionUpdate::Closed(why)));
+    });
+}
+
+/// One session's connection: log in, take the customer (or join), then carry the session until
+/// it ends; returns why it ended abnormally.
+async fn session(
+    id: SessionId,
+    creds: Credentials,
+    how: Open,
+    mut rx: mpsc::UnboundedReceiver<SessionCommand>,
+    shared: &Shared,
+) -> Result<(), String> {
+    let notify = |u: SessionUpdate| (shared.notify)(Update::Session(id, u));
+    let mut c = RepClient::connect(
+        creds.relay,
+        creds.pin,
+        &creds.user,
+        &creds.password.0,
+        &NetConfig::default(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    c.save_files_to(Some(creds.downloads.clone()));
+    let started = match how {
+        Open::Accept(entry) => c.accept(entry).await,
+        // Joined stays queued for the loop below.
+        Open::Join(code) => c.join_session(code.trim()).await,
+    };
+    if let Err(e) = started {
+        c.close().await;
+        return Err(e.to_string());
+    }
+    let mut joined = false;
+    let result = loop {
+        tokio::select! {
+            cmd = rx.recv() => {
+                let Some(cmd) = cmd else {
+                    // The window quits or the home connection is gone: leave, then close.
+                    if joined {
+                        let _ = c.leave("the supporter closed the console").await;
+                        let _ = tokio::time::timeout(GOODBYE, async {
+                            while let Some(ev) = c.next_event().await {
+                                if matches!(ev, RepEvent::Control(RepDown::Ended { .. }) | RepEvent::Disconnected(_)) {
+                                    break;
+                                }
+                            }
+                        }).await;
+                    }
+                    break Ok(());
+                };
+                if let Err(e) = carry_out(&mut c, cmd, &notify).await {
+                    notify(SessionUpdate::Failed(e.to_string()));
+                }
+            }
+            ev = c.next_event() => match ev {
+                Some(RepEvent::Frame(f)) => {
+                    if shared.shown.load(Ordering::SeqCst) == id {
+                        shared.video.push(id, f);
+                    }
+                }
+                Some(RepEvent::Control(msg)) => match msg {
+                    // A session connection is not the queue's: the home connection shows it.
+                    RepDown::Queue { .. } | RepDown::Key { .. } | RepDown::Invitation { .. } => {}
+                    RepDown::Refused { what } if !joined => break Err(what),
+                    RepDown::Ended { .. } => {
+                        if shared.shown.load(Ordering::SeqCst) == id {
+                            shared.video.reset();
+                        }
+                        notify(SessionUpdate::Control(msg));
+                        break Ok(());
+                    }
+                    msg => {
+                        if matches!(msg, RepDown::Joined { .. }) {
+                            joined = true;
+                        }
+                        if matches!(msg, RepDown::Revoked { tier: Tier::View })
+                            && shared.shown.load(Ordering::SeqCst) == id
+                        {
+                            shared.video.reset();
+                        }
+                        notify(SessionUpdate::Control(msg));
+                    }
+                },
+                Some(RepEvent::File(f)) => notify(SessionUpdate::File(f)),
+                Some(RepEvent::Disconnected(why)) => break Err(why),
+                None => break Err("connection closed".into()),
+            },
+        }
+    };
+    c.close().await;
+    result
+}
+
+async fn login(
+    relay: &str,
+    pin: &str,
+    user: &str,
+    password: &Password,
+) -> Result<(RepClient, SocketAddr, Pin), String> {
     let pin: Pin = pin
         .trim()
         .parse()
@@ -185,50 +473,49 @@ async fn login(relay: &str, pin: &str, user: &str, password: &str) -> Result<Rep
         .map_err(|e| format!("cannot find the relay {relay}: {e}"))?
         .next()
         .ok_or_else(|| format!("cannot find the relay {relay}"))?;
-    RepClient::connect(addr, pin, user.trim(), password, &NetConfig::default())
+    let c = RepClient::connect(addr, pin, user.trim(), &password.0, &NetConfig::default())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok((c, addr, pin))
 }
 
 async fn carry_out(
     c: &mut RepClient,
-    cmd: Command,
-    notify: &impl Fn(Update),
+    cmd: SessionCommand,
+    notify: &impl Fn(SessionUpdate),
 ) -> Result<(), RepError> {
     match cmd {
-        // Answered by events (Key, Invitation, Refused): the loop stays free for video.
-        Command::CreateKey => {
-            c.send(&RepUp::CreateKey {
-                lifetime_secs: None,
-            })
-            .await
-        }
-        Command::Invite { email } => c.send(&RepUp::Invite { email }).await,
-        Command::Accept { entry } => c.accept(entry).await,
-        Command::Request(tier) => c.request(tier).await,
-        Command::Chat(text) => c.chat(&text).await,
-        Command::Input(ev) => c.send_input(&ev).await,
-        Command::OfferFile(path) => {
+        SessionCommand::Request(tier) => c.request(tier).await,
+        SessionCommand::Chat(text) => c.chat(&text).await,
+        SessionCommand::Input(ev) => c.send_input(&ev).await,
+        SessionCommand::OfferFile(path) => {
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             let transfer = c.offer_file(&path).await?;
-            notify(Update::Offered {
+            notify(SessionUpdate::Offered {
                 transfer,
                 name,
                 size,
             });
             Ok(())
         }
-        Command::CancelFile {
+        SessionCommand::CancelFile {
             transfer,
             from_customer,
         } => c.cancel_file(transfer, from_customer).await,
-        Command::SelectMonitor(i) => c.select_monitor(i).await,
-        Command::Keyframe => c.request_keyframe().await,
-        Command::Leave => c.leave("the supporter ended the session").await,
-        Command::Login { .. } | Command::Quit => Ok(()),
+        SessionCommand::SelectMonitor(i) => c.select_monitor(i).await,
+        // Answered by an event (ShareCode or Refused): the loop stays free for video.
+        SessionCommand::Share(tiers) => {
+            c.send(&RepUp::ShareSession {
+                tiers,
+                lifetime_secs: None,
+            })
+            .await
+        }
+        SessionCommand::Leave => c.leave("the supporter ended the session").await,
+        SessionCommand::Keyframe => c.request_keyframe().await,
     }
 }

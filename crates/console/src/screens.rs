@@ -3,7 +3,7 @@
 //! network or the window.
 
 use crate::i18n::Lang;
-use crate::net::Command;
+use crate::net::{Command, SessionCommand};
 use crate::state::{Intent, Stage, State, TierState, TransferState};
 use egui::{Color32, RichText, Ui};
 use lotse_proto::Tier;
@@ -74,6 +74,7 @@ const NOTICE_BG: Color32 = Color32::from_rgb(0xfd, 0xf1, 0xd8);
 const ERROR_FG: Color32 = Color32::from_rgb(0x9b, 0x1c, 0x1c);
 const CONTROL_BG: Color32 = Color32::from_rgb(0xb0, 0x1e, 0x1e);
 const GRANTED: Color32 = Color32::from_rgb(0x1d, 0x7a, 0x3a);
+const BADGE: Color32 = Color32::from_rgb(0xf5, 0xb0, 0x41);
 
 fn header(state: &mut State, ui: &mut Ui) {
     ui.horizontal(|ui| {
@@ -84,14 +85,28 @@ fn header(state: &mut State, ui: &mut Ui) {
                 .size(18.0),
         );
         if state.stage == Stage::Ready {
-            let queue_text = format!("{} ({})", state.t().home, state.queue.len());
-            tab_button(state, ui, "tab.queue", &queue_text, 0);
+            // The badge: while someone new waits, the queue's tab is lit (and says `!`).
+            let news = state.banner.is_some();
+            let queue_text = format!(
+                "{} ({}){}",
+                state.t().home,
+                state.queue.len(),
+                if news { " !" } else { "" }
+            );
+            tab_button(state, ui, "tab.queue", &queue_text, 0, news);
             for i in 0..state.sessions.len() {
                 let s = &state.sessions[i];
-                // Ended sessions are marked with ×; the default fonts have no filled circle.
-                let mark = if s.live() { "" } else { "× " };
+                // Ended sessions are marked with ×, connecting ones with …; the default fonts
+                // have no filled circle.
+                let mark = if s.live() {
+                    ""
+                } else if s.connecting() {
+                    "… "
+                } else {
+                    "× "
+                };
                 let text = format!("{mark}{}", s.customer.name);
-                tab_button(state, ui, &format!("tab.session.{i}"), &text, i + 1);
+                tab_button(state, ui, &format!("tab.session.{i}"), &text, i + 1, false);
             }
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -116,15 +131,14 @@ fn header(state: &mut State, ui: &mut Ui) {
     });
 }
 
-fn tab_button(state: &mut State, ui: &mut Ui, id: &str, text: &str, tab: usize) {
+fn tab_button(state: &mut State, ui: &mut Ui, id: &str, text: &str, tab: usize, lit: bool) {
     let open = state.tab == tab;
-    let r = ui.add(
-        egui::Button::new(RichText::new(text).color(Color32::WHITE)).fill(if open {
-            ACCENT
-        } else {
-            HEADER
-        }),
-    );
+    let (fg, fill) = match (lit, open) {
+        (true, _) => (Color32::BLACK, BADGE),
+        (false, true) => (Color32::WHITE, ACCENT),
+        (false, false) => (Color32::WHITE, HEADER),
+    };
+    let r = ui.add(egui::Button::new(RichText::new(text).color(fg)).fill(fill));
     state.track(id, &r);
     if r.clicked() {
         state.tab = tab;
@@ -134,6 +148,13 @@ fn tab_button(state: &mut State, ui: &mut Ui, id: &str, text: &str, tab: usize) 
 fn banner(state: &mut State, name: &str, ui: &mut Ui) {
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("{} {name}", state.t().arrived)).strong());
+        if state.tab != 0 {
+            let r = ui.button(state.t().show_queue);
+            state.track("banner.show", &r);
+            if r.clicked() {
+                state.tab = 0;
+            }
+        }
         let r = ui.button(state.t().dismiss);
         state.track("banner.dismiss", &r);
         if r.clicked() {
@@ -268,9 +289,30 @@ fn queue(state: &mut State, ui: &mut Ui) {
     ui.heading(t.queue_heading);
     if state.queue.is_empty() {
         ui.label(RichText::new(t.queue_empty).weak());
-        return;
+    } else {
+        queue_table(state, ui);
     }
-    let busy = state.live().is_some();
+    ui.separator();
+    ui.heading(t.join_heading);
+    ui.horizontal(|ui| {
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut state.join_code)
+                .hint_text(t.join_code)
+                .desired_width(220.0),
+        );
+        let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        state.track("join.code", &r);
+        let ok = state.join_code.chars().any(|c| c.is_ascii_digit());
+        let r = ui.add_enabled(ok, egui::Button::new(t.join));
+        state.track("join.submit", &r);
+        if (r.clicked() || enter) && ok {
+            state.join();
+        }
+    });
+}
+
+fn queue_table(state: &mut State, ui: &mut Ui) {
+    let t = state.t();
     egui::Grid::new("queue")
         .num_columns(5)
         .striped(true)
@@ -291,11 +333,14 @@ fn queue(state: &mut State, ui: &mut Ui) {
                 ui.label(&e.customer.host);
                 ui.label(&e.customer.os);
                 ui.label(duration_text(state.now_unix.saturating_sub(e.since)));
-                let r = ui
-                    .add_enabled(!busy, egui::Button::new(t.accept))
-                    .on_disabled_hover_text(t.busy);
+                // Taken already (its tab is connecting): the button opens that tab.
+                let taking = state
+                    .sessions
+                    .iter()
+                    .any(|s| s.entry == Some(e.entry) && s.ended.is_none());
+                let r = ui.button(if taking { t.open_tab } else { t.accept });
                 state.track(format!("queue.accept.{i}"), &r);
-                if (r.clicked() || double) && !busy {
+                if r.clicked() || double {
                     state.accept(e.entry);
                 }
                 ui.end_row();
@@ -306,84 +351,9 @@ fn queue(state: &mut State, ui: &mut Ui) {
 fn session(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
     let t = state.t();
     let index = state.tab - 1;
+    let id = state.sessions[index].id;
     egui::Panel::top("toolbar").show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
-            let s = &state.sessions[index];
-            let live = s.live();
-            ui.label(
-                RichText::new(format!(
-                    "{} · {} · {}",
-                    s.customer.name, s.customer.host, s.customer.os
-                ))
-                .strong(),
-            );
-            ui.separator();
-            for tier in Tier::ALL {
-                let st = state.sessions[index].tier(tier);
-                let colour = match st {
-                    TierState::Granted => GRANTED,
-                    TierState::Denied | TierState::Revoked => ERROR_FG,
-                    _ => Color32::from_rgb(0x33, 0x3d, 0x4a),
-                };
-                let text = RichText::new(format!("{}: {}", t.tier(tier), st.text(t))).color(colour);
-                let can_ask = live
-                    && matches!(
-                        st,
-                        TierState::NotRequested | TierState::Denied | TierState::Revoked
-                    );
-                let r = ui.add_enabled(can_ask, egui::Button::new(text));
-                state.track(format!("tier.{}", tier.as_str()), &r);
-                if r.clicked() {
-                    state.request(tier);
-                }
-            }
-            ui.separator();
-            let s = &mut state.sessions[index];
-            let fit_text = if s.fit { t.one_to_one } else { t.fit };
-            let r = ui.button(fit_text);
-            let flip = r.clicked();
-            if flip {
-                s.fit = !s.fit;
-            }
-            state.track("view.fit", &r);
-            let monitors = state.sessions[index].monitors.clone();
-            if monitors.len() > 1 {
-                ui.label(t.monitor);
-                for m in monitors {
-                    let shared = state.sessions[index].shared == m.index;
-                    let r = ui.add_enabled(
-                        live,
-                        egui::Button::new(format!("{} ({}×{})", m.name, m.width, m.height))
-                            .selected(shared),
-                    );
-                    state.track(format!("monitor.{}", m.index), &r);
-                    if r.clicked() && !shared {
-                        state
-                            .intents
-                            .push(Intent::Net(Command::SelectMonitor(m.index)));
-                    }
-                }
-            }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if live {
-                    let r = ui.add(
-                        egui::Button::new(RichText::new(t.end_session).color(Color32::WHITE))
-                            .fill(CONTROL_BG),
-                    );
-                    state.track("session.end", &r);
-                    if r.clicked() {
-                        state.intents.push(Intent::Net(Command::Leave));
-                    }
-                } else {
-                    let r = ui.button(t.close_tab);
-                    state.track("session.close", &r);
-                    if r.clicked() {
-                        state.sessions.remove(index);
-                        state.tab = 0;
-                    }
-                }
-            });
-        });
+        ui.horizontal_wrapped(|ui| toolbar(state, index, ui));
     });
     if state.tab == 0 {
         return;
@@ -394,10 +364,21 @@ fn session(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
         egui::Panel::top("ended")
             .frame(egui::Frame::new().fill(NOTICE_BG).inner_margin(6))
             .show(ui, |ui| {
-                ui.label(RichText::new(why).strong());
+                let r = ui.label(RichText::new(why).strong());
+                state.track("session.ended", &r);
+            });
+    } else if s.connecting() {
+        egui::Panel::top("connecting")
+            .frame(egui::Frame::new().fill(NOTICE_BG).inner_margin(6))
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    let r = ui.label(RichText::new(t.connecting).strong());
+                    state.track("session.connecting", &r);
+                });
             });
     } else if s.in_control() {
-        let (text, fill, id) = if s.grab {
+        let (text, fill, wid) = if s.grab {
             (t.in_control, CONTROL_BG, "control.active")
         } else {
             (t.control_paused, ACCENT, "control.paused")
@@ -406,15 +387,150 @@ fn session(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
             .frame(egui::Frame::new().fill(fill).inner_margin(6))
             .show(ui, |ui| {
                 let r = ui.label(RichText::new(text).color(Color32::WHITE).strong());
-                state.track(id, &r);
+                state.track(wid, &r);
             });
+    }
+    if state.sessions[index].sharing {
+        egui::Panel::top("share")
+            .frame(egui::Frame::new().fill(NOTICE_BG).inner_margin(8))
+            .show(ui, |ui| share(state, index, ui));
     }
     egui::Panel::right("side")
         .default_size(300.0)
         .show(ui, |ui| side(state, index, ui));
+    let picture = picture.filter(|_| state.shown() == Some(id));
     egui::CentralPanel::default()
         .frame(egui::Frame::new().fill(Color32::from_rgb(0x20, 0x22, 0x26)))
         .show(ui, |ui| view(state, index, picture, ui));
+}
+
+/// Who, the tiers, fit/1:1, monitors, share, end.
+fn toolbar(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let s = &state.sessions[index];
+    let (id, live) = (s.id, s.live());
+    ui.label(
+        RichText::new(format!(
+            "{} · {} · {}",
+            s.customer.name, s.customer.host, s.customer.os
+        ))
+        .strong(),
+    );
+    ui.separator();
+    for tier in Tier::ALL {
+        let st = state.sessions[index].tier(tier);
+        let colour = match st {
+            TierState::Granted => GRANTED,
+            TierState::Denied | TierState::Revoked => ERROR_FG,
+            _ => Color32::from_rgb(0x33, 0x3d, 0x4a),
+        };
+        let text = RichText::new(format!("{}: {}", t.tier(tier), st.text(t))).color(colour);
+        let can_ask = live
+            && matches!(
+                st,
+                TierState::NotRequested | TierState::Denied | TierState::Revoked
+            );
+        let r = ui.add_enabled(can_ask, egui::Button::new(text));
+        state.track(format!("tier.{}", tier.as_str()), &r);
+        if r.clicked() {
+            state.request(tier);
+        }
+    }
+    ui.separator();
+    let s = &mut state.sessions[index];
+    let r = ui.button(if s.fit { t.one_to_one } else { t.fit });
+    if r.clicked() {
+        s.fit = !s.fit;
+    }
+    state.track("view.fit", &r);
+    let monitors = state.sessions[index].monitors.clone();
+    if monitors.len() > 1 {
+        ui.label(t.monitor);
+        for m in monitors {
+            let shared = state.sessions[index].shared == m.index;
+            let r = ui.add_enabled(
+                live,
+                egui::Button::new(format!("{} ({}×{})", m.name, m.width, m.height))
+                    .selected(shared),
+            );
+            state.track(format!("monitor.{}", m.index), &r);
+            if r.clicked() && !shared {
+                state.send(id, SessionCommand::SelectMonitor(m.index));
+            }
+        }
+    }
+    // In the wrapping row (not right-aligned): a narrow window must not draw them over the
+    // tier buttons.
+    ui.separator();
+    if state.sessions[index].ended.is_none() {
+        // Only the owner may invite (the relay refuses anyone else).
+        if state.sessions[index].owner {
+            let s = &mut state.sessions[index];
+            let r = ui.add_enabled(live, egui::Button::new(t.share).selected(s.sharing));
+            if r.clicked() {
+                s.sharing = !s.sharing;
+            }
+            state.track("session.share", &r);
+        }
+        let r = ui.add(
+            egui::Button::new(RichText::new(t.end_session).color(Color32::WHITE)).fill(CONTROL_BG),
+        );
+        state.track("session.end", &r);
+        if r.clicked() {
+            state.send(id, SessionCommand::Leave);
+        }
+    } else {
+        let r = ui.button(t.close_tab);
+        state.track("session.close", &r);
+        if r.clicked() {
+            state.close_tab(index);
+        }
+    }
+}
+
+/// The share panel: which tiers the colleague may ask for, and the code, large.
+fn share(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let id = state.sessions[index].id;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(t.share_hint);
+        for tier in Tier::ALL {
+            let s = &mut state.sessions[index];
+            let mut on = s.share_tiers.contains(tier);
+            let r = ui.checkbox(&mut on, t.tier(tier));
+            if r.changed() {
+                if on {
+                    s.share_tiers.insert(tier);
+                } else {
+                    s.share_tiers.remove(tier);
+                }
+            }
+            state.track(format!("share.tier.{}", tier.as_str()), &r);
+        }
+        let tiers = state.sessions[index].share_tiers;
+        let r = ui.add_enabled(!tiers.is_empty(), egui::Button::new(t.share_make));
+        state.track("share.make", &r);
+        if r.clicked() {
+            state.send(id, SessionCommand::Share(tiers));
+        }
+    });
+    if let Some((code, expires)) = state.sessions[index].share_code.clone() {
+        ui.horizontal(|ui| {
+            let r = ui.add(
+                egui::Label::new(RichText::new(&code).monospace().size(40.0).strong())
+                    .selectable(true),
+            );
+            state.track("share.code", &r);
+            let left = expires.saturating_sub(state.now_unix);
+            ui.label(format!("{} {}", t.valid_until, duration_text(left)));
+            let r = ui.button(t.copy);
+            state.track("share.copy", &r);
+            if r.clicked() {
+                state.intents.push(Intent::Copy(code.replace(' ', "")));
+            }
+        });
+        ui.label(RichText::new(t.share_code_hint).small());
+    }
 }
 
 fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
@@ -422,43 +538,55 @@ fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
     let s = &mut state.sessions[index];
     let Some(tex) = picture.filter(|_| s.picture.is_some()) else {
         s.view_rect = None;
+        s.view_clip = None;
         ui.centered_and_justified(|ui| {
             ui.label(RichText::new(t.no_picture).color(Color32::LIGHT_GRAY))
         });
         return;
     };
     let size = tex.size_vec2();
-    let rect = if s.fit {
+    let (rect, visible) = if s.fit {
         let avail = ui.available_rect_before_wrap();
         let scale = (avail.width() / size.x)
             .min(avail.height() / size.y)
             .min(1.0);
         let rect = egui::Rect::from_center_size(avail.center(), size * scale);
         egui::Image::new((tex.id(), rect.size())).paint_at(ui, rect);
-        rect
+        (rect, rect)
     } else {
-        egui::ScrollArea::both()
-            .show(ui, |ui| {
-                // Pixels, not points: 1:1 with the customer's screen.
-                let ppp = ui.ctx().pixels_per_point();
-                let (rect, _) = ui.allocate_exact_size(size / ppp, egui::Sense::hover());
-                egui::Image::new((tex.id(), rect.size())).paint_at(ui, rect);
-                rect
-            })
-            .inner
+        let out = egui::ScrollArea::both().show(ui, |ui| {
+            // Pixels, not points: 1:1 with the customer's screen. Dragging pans it (egui's
+            // scroll areas follow drags only on touch screens); while the rep is in control
+            // the pointer's buttons go to the customer instead and never reach this.
+            let ppp = ui.ctx().pixels_per_point();
+            let (rect, r) = ui.allocate_exact_size(size / ppp, egui::Sense::drag());
+            if r.dragged() {
+                ui.scroll_with_delta(r.drag_delta());
+            }
+            egui::Image::new((tex.id(), rect.size())).paint_at(ui, rect);
+            rect
+        });
+        (out.inner, out.inner.intersect(out.inner_rect))
     };
     if s.grab {
         ui.painter().rect_stroke(
-            rect,
+            visible,
             0.0,
             egui::Stroke::new(3.0, CONTROL_BG),
-            egui::StrokeKind::Outside,
+            egui::StrokeKind::Inside,
         );
     }
-    let s = &mut state.sessions[index];
     s.view_rect = Some(rect);
+    s.view_clip = Some(visible);
+    // The trace reports the part on screen (where a click reaches the picture) and, for the
+    // 1:1 view, the whole picture's rectangle (scrolled).
     state.widgets.push(crate::state::Widget {
         id: "view".into(),
+        rect: visible,
+        enabled: true,
+    });
+    state.widgets.push(crate::state::Widget {
+        id: "view.picture".into(),
         rect,
         enabled: true,
     });
@@ -466,7 +594,11 @@ fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
 
 fn side(state: &mut State, index: usize, ui: &mut Ui) {
     let t = state.t();
-    let live = state.sessions[index].live();
+    let s = &state.sessions[index];
+    let (id, live) = (s.id, s.live());
+    if !s.others.is_empty() {
+        ui.label(format!("{} {}", t.also_here, s.others.join(", ")));
+    }
     ui.heading(t.chat);
     egui::ScrollArea::vertical()
         .max_height(ui.available_height() * 0.55)
@@ -504,33 +636,28 @@ fn side(state: &mut State, index: usize, ui: &mut Ui) {
             text: text.clone(),
             mine: true,
         });
-        state.intents.push(Intent::Net(Command::Chat(text)));
+        state.send(id, SessionCommand::Chat(text));
         if enter {
             ui.ctx().memory_mut(|m| m.request_focus(egui::Id::NULL));
         }
     }
     ui.separator();
     ui.heading(t.files);
-    let s = &mut state.sessions[index];
-    let r = ui.add_enabled(
-        live,
-        egui::TextEdit::singleline(&mut s.file_path)
-            .hint_text(t.file_path)
-            .desired_width(f32::INFINITY),
-    );
-    state.track("file.path", &r);
-    let s = &mut state.sessions[index];
-    let path = std::path::PathBuf::from(s.file_path.trim());
-    let ok = live && path.is_file() && s.tier(Tier::Files) == TierState::Granted;
-    let r = ui.add_enabled(ok, egui::Button::new(t.send_file));
+    let files = state.sessions[index].tier(Tier::Files) == TierState::Granted;
+    let r = ui
+        .add_enabled(live && files, egui::Button::new(t.send_file))
+        .on_disabled_hover_text(t.files_needed);
     state.track("file.send", &r);
     if r.clicked() {
-        state.sessions[index].file_path.clear();
-        state.intents.push(Intent::Net(Command::OfferFile(path)));
+        state.intents.push(Intent::PickFile(id));
+    }
+    if live && files {
+        ui.label(RichText::new(t.drop_hint).small().weak());
     }
     for tr in state.sessions[index].transfers.clone() {
         let arrow = if tr.outgoing { "→" } else { "←" };
         ui.label(format!("{arrow} {} ({} B)", tr.name, tr.size));
+        let dir = if tr.outgoing { "out" } else { "in" };
         match &tr.state {
             TransferState::Running => {
                 let f = if tr.size == 0 {
@@ -544,28 +671,17 @@ fn side(state: &mut State, index: usize, ui: &mut Ui) {
                             .desired_width(180.0)
                             .show_percentage(),
                     );
-                    state.track(
-                        format!(
-                            "file.progress.{}.{}",
-                            if tr.outgoing { "out" } else { "in" },
-                            tr.id
-                        ),
-                        &bar,
-                    );
+                    state.track(format!("file.progress.{dir}.{}", tr.id), &bar);
                     let r = ui.button(t.cancel);
-                    state.track(
-                        format!(
-                            "file.cancel.{}.{}",
-                            if tr.outgoing { "out" } else { "in" },
-                            tr.id
-                        ),
-                        &r,
-                    );
+                    state.track(format!("file.cancel.{dir}.{}", tr.id), &r);
                     if r.clicked() {
-                        state.intents.push(Intent::Net(Command::CancelFile {
-                            transfer: tr.id,
-                            from_customer: !tr.outgoing,
-                        }));
+                        state.send(
+                            id,
+                            SessionCommand::CancelFile {
+                                transfer: tr.id,
+                                from_customer: !tr.outgoing,
+                            },
+                        );
                     }
                 });
             }

@@ -2,9 +2,9 @@
 //! by the screens (what the rep does, recorded as [`Intent`]s for the shell to carry out).
 
 use crate::i18n::{Lang, Texts};
-use crate::net::{Command, Update};
-use lotse_proto::Tier;
+use crate::net::{Command, Password, SessionCommand, SessionId, SessionUpdate, Update};
 use lotse_proto::msg::{CustomerInfo, MonitorInfo, QueueEntry, RepDown};
+use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -58,6 +58,8 @@ pub enum Intent {
     Copy(String),
     /// Remember relay, pin, user and language.
     SaveConfig,
+    /// Open the native file dialog to send a file in session `id`.
+    PickFile(SessionId),
 }
 
 /// An interactive widget as drawn this frame (for the trace).
@@ -95,18 +97,25 @@ pub struct Transfer {
     pub state: TransferState,
 }
 
-/// One session (a tab).
+/// One session (a tab), carried by a connection of its own.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The console's number for the tab and its connection.
+    pub id: SessionId,
+    /// The queue entry it was opened for (none when joined with a code).
+    pub entry: Option<u64>,
     pub customer: CustomerInfo,
+    /// The relay said `Joined`: the session runs (until `ended`).
+    pub joined: bool,
+    /// Opened from the queue (this rep owns it), not joined with another rep's code.
+    pub owner: bool,
     pub tiers: BTreeMap<Tier, TierState>,
     pub chat: Vec<ChatLine>,
     pub chat_input: String,
     pub monitors: Vec<MonitorInfo>,
     pub shared: u32,
     pub transfers: Vec<Transfer>,
-    pub file_path: String,
-    /// Set once the session is over, with why.
+    /// Set once the session is over (or could not start), with why.
     pub ended: Option<String>,
     /// Scale the picture to fit (else 1:1 with scrolling).
     pub fit: bool,
@@ -117,12 +126,28 @@ pub struct Session {
     pub frames_shown: u64,
     /// Where the picture was drawn last frame (points) — for mapping the pointer.
     pub view_rect: Option<egui::Rect>,
+    /// The part of it on screen (smaller than `view_rect` when 1:1 is scrolled).
+    pub view_clip: Option<egui::Rect>,
+    /// The other reps in the session.
+    pub others: Vec<String>,
+    /// The tiers an invited rep may ask for (the share panel's ticks).
+    pub share_tiers: TierSet,
+    /// The share panel is open.
+    pub sharing: bool,
+    /// The last code made for another rep, with its expiry (Unix s).
+    pub share_code: Option<(String, u64)>,
 }
 
 impl Session {
-    fn new(customer: CustomerInfo) -> Session {
+    fn new(id: SessionId, entry: Option<u64>, customer: CustomerInfo) -> Session {
+        let mut share_tiers = TierSet::EMPTY;
+        share_tiers.insert(Tier::View);
         Session {
+            id,
+            entry,
             customer,
+            joined: false,
+            owner: entry.is_some(),
             tiers: Tier::ALL
                 .iter()
                 .map(|t| (*t, TierState::NotRequested))
@@ -132,13 +157,17 @@ impl Session {
             monitors: Vec::new(),
             shared: 0,
             transfers: Vec::new(),
-            file_path: String::new(),
             ended: None,
             fit: true,
             grab: false,
             picture: None,
             frames_shown: 0,
             view_rect: None,
+            view_clip: None,
+            others: Vec::new(),
+            share_tiers,
+            sharing: false,
+            share_code: None,
         }
     }
 
@@ -149,8 +178,14 @@ impl Session {
             .unwrap_or(TierState::NotRequested)
     }
 
+    /// The session runs: joined and not over.
     pub fn live(&self) -> bool {
-        self.ended.is_none()
+        self.joined && self.ended.is_none()
+    }
+
+    /// The connection is being opened or the relay has not answered yet.
+    pub fn connecting(&self) -> bool {
+        !self.joined && self.ended.is_none()
     }
 
     /// Mouse and keyboard on the view may go to the customer.
@@ -164,6 +199,26 @@ impl Session {
             self.grab = false;
         }
     }
+
+    fn end(&mut self, why: String) {
+        if self.ended.is_none() {
+            self.ended = Some(why);
+        }
+        self.grab = false;
+        self.picture = None;
+        self.sharing = false;
+        self.share_code = None;
+    }
+
+    fn transfer(&mut self, id: u32, outgoing: bool, f: impl FnOnce(&mut Transfer)) {
+        if let Some(t) = self
+            .transfers
+            .iter_mut()
+            .find(|t| t.id == id && t.outgoing == outgoing)
+        {
+            f(t);
+        }
+    }
 }
 
 /// The login form.
@@ -172,7 +227,7 @@ pub struct LoginForm {
     pub relay: String,
     pub pin: String,
     pub user: String,
-    /// Held only until the login is sent.
+    /// Held only until the login is sent (the network thread keeps it in memory for new tabs).
     pub password: String,
 }
 
@@ -188,13 +243,16 @@ pub struct State {
     pub key_copied: bool,
     pub email: String,
     pub invitation: Option<(String, u64)>,
+    /// A code from another rep, to join their session.
+    pub join_code: String,
     /// The last refusal or failure, shown until dismissed.
     pub notice: Option<String>,
     pub queue: Vec<QueueEntry>,
     seen: BTreeSet<u64>,
-    /// "A customer is waiting: NAME", until dismissed or accepted.
+    /// "A customer is waiting: NAME", until dismissed, looked at or accepted.
     pub banner: Option<String>,
     pub sessions: Vec<Session>,
+    next_id: SessionId,
     /// 0 is the queue, `i + 1` the session `sessions[i]`.
     pub tab: usize,
     pub downloads: PathBuf,
@@ -217,11 +275,13 @@ impl State {
             key_copied: false,
             email: String::new(),
             invitation: None,
+            join_code: String::new(),
             notice: None,
             queue: Vec::new(),
             seen: BTreeSet::new(),
             banner: None,
             sessions: Vec::new(),
+            next_id: 1,
             tab: 0,
             downloads: std::env::temp_dir(),
             now_unix: 0,
@@ -246,13 +306,22 @@ impl State {
             .and_then(|i| self.sessions.get_mut(i))
     }
 
-    /// The session that is still running (the connection carries one at a time).
-    pub fn live_mut(&mut self) -> Option<&mut Session> {
-        self.sessions.iter_mut().rev().find(|s| s.live())
+    pub fn session(&self, id: SessionId) -> Option<&Session> {
+        self.sessions.iter().find(|s| s.id == id)
     }
 
-    pub fn live(&self) -> Option<&Session> {
-        self.sessions.iter().rev().find(|s| s.live())
+    pub fn session_mut(&mut self, id: SessionId) -> Option<&mut Session> {
+        self.sessions.iter_mut().find(|s| s.id == id)
+    }
+
+    /// The session whose picture belongs on screen: the open tab, while it runs.
+    pub fn shown(&self) -> Option<SessionId> {
+        self.current().filter(|s| s.live()).map(|s| s.id)
+    }
+
+    /// How many sessions run or are being opened.
+    pub fn running(&self) -> usize {
+        self.sessions.iter().filter(|s| s.ended.is_none()).count()
     }
 
     /// The window title: asks for attention while someone new waits.
@@ -268,7 +337,7 @@ impl State {
     pub fn submit_login(&mut self) {
         self.login_error = None;
         self.stage = Stage::LoggingIn;
-        let password = std::mem::take(&mut self.form.password);
+        let password = Password(std::mem::take(&mut self.form.password));
         self.intents.push(Intent::Net(Command::Login {
             relay: self.form.relay.clone(),
             pin: self.form.pin.clone(),
@@ -278,22 +347,79 @@ impl State {
         }));
     }
 
-    /// Asks the customer for `tier`.
+    /// Queues `cmd` for session `id`'s connection.
+    pub fn send(&mut self, id: SessionId, cmd: SessionCommand) {
+        self.intents.push(Intent::Net(Command::To(id, cmd)));
+    }
+
+    /// Asks the customer of the open tab for `tier`.
     pub fn request(&mut self, tier: Tier) {
-        if let Some(s) = self.live_mut() {
-            s.set_tier(tier, TierState::Waiting);
-            self.intents.push(Intent::Net(Command::Request(tier)));
-        }
+        let Some(s) = self.current_mut().filter(|s| s.live()) else {
+            return;
+        };
+        s.set_tier(tier, TierState::Waiting);
+        let id = s.id;
+        self.send(id, SessionCommand::Request(tier));
     }
 
+    /// Takes a waiting customer in a new tab with a connection of its own (or opens the tab
+    /// already taking them).
     pub fn accept(&mut self, entry: u64) {
-        if self.live().is_none() {
-            self.banner = None;
-            self.intents.push(Intent::Net(Command::Accept { entry }));
+        if let Some(i) = self
+            .sessions
+            .iter()
+            .position(|s| s.entry == Some(entry) && s.ended.is_none())
+        {
+            self.tab = i + 1;
+            return;
+        }
+        let Some(e) = self.queue.iter().find(|e| e.entry == entry) else {
+            return;
+        };
+        let customer = e.customer.clone();
+        self.banner = None;
+        let id = self.new_tab(Some(entry), customer);
+        self.intents
+            .push(Intent::Net(Command::Accept { id, entry }));
+    }
+
+    /// Joins another rep's session with the code in the join field, in a new tab.
+    pub fn join(&mut self) {
+        let code: String = self
+            .join_code
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if code.is_empty() {
+            return;
+        }
+        self.join_code.clear();
+        let customer = CustomerInfo {
+            name: "…".into(),
+            host: String::new(),
+            os: String::new(),
+        };
+        let id = self.new_tab(None, customer);
+        self.intents.push(Intent::Net(Command::Join { id, code }));
+    }
+
+    fn new_tab(&mut self, entry: Option<u64>, customer: CustomerInfo) -> SessionId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.sessions.push(Session::new(id, entry, customer));
+        self.tab = self.sessions.len();
+        id
+    }
+
+    /// Closes the tab of an ended session.
+    pub fn close_tab(&mut self, index: usize) {
+        if self.sessions.get(index).is_some_and(|s| s.ended.is_some()) {
+            self.sessions.remove(index);
+            self.tab = 0;
         }
     }
 
-    /// Takes what the connection reported.
+    /// Takes what the network thread reported.
     pub fn apply(&mut self, update: Update) {
         match update {
             Update::LoggedIn { display_name } => {
@@ -305,39 +431,24 @@ impl State {
                 self.stage = Stage::Login;
                 self.login_error = Some(why);
             }
-            Update::Control(msg) => self.apply_control(msg),
-            Update::File(ev) => self.apply_file(ev),
-            Update::Offered {
-                transfer,
-                name,
-                size,
-            } => {
-                if let Some(s) = self.live_mut() {
-                    s.transfers.push(Transfer {
-                        id: transfer,
-                        outgoing: true,
-                        name,
-                        size,
-                        done: 0,
-                        state: TransferState::Running,
-                    });
-                }
-            }
+            Update::Control(msg) => self.apply_home(msg),
             Update::Failed(why) => self.notice = Some(why),
             Update::Disconnected(why) => {
                 let text = format!("{}: {why}", self.t().disconnected);
-                for s in self.sessions.iter_mut().filter(|s| s.live()) {
-                    s.ended = Some(text.clone());
-                    s.grab = false;
+                for s in &mut self.sessions {
+                    s.end(text.clone());
                 }
                 self.stage = Stage::Login;
                 self.login_error = Some(text);
                 self.queue.clear();
+                self.banner = None;
             }
+            Update::Session(id, u) => self.apply_session(id, u),
         }
     }
 
-    fn apply_control(&mut self, msg: RepDown) {
+    /// What the home connection reports: keys, invitations, the queue, refusals.
+    fn apply_home(&mut self, msg: RepDown) {
         match msg {
             RepDown::Key { key, expires_at } => {
                 self.key = Some((key, expires_at));
@@ -355,132 +466,153 @@ impl State {
                 }
                 self.queue = entries;
             }
-            RepDown::Joined { customer } => {
-                self.banner = None;
-                self.sessions.push(Session::new(customer));
-                self.tab = self.sessions.len();
-            }
-            RepDown::Requested { tier, .. } => self.set_tier(tier, TierState::Waiting),
-            RepDown::Granted { tier } => self.set_tier(tier, TierState::Granted),
-            RepDown::Denied { tier } => self.set_tier(tier, TierState::Denied),
-            RepDown::Revoked { tier } => {
-                self.set_tier(tier, TierState::Revoked);
-                if tier == Tier::View
-                    && let Some(s) = self.live_mut()
-                {
-                    s.picture = None;
+            RepDown::Refused { what } => self.notice = Some(what),
+            other => tracing::debug!(?other, "not for the home connection"),
+        }
+    }
+
+    fn apply_session(&mut self, id: SessionId, u: SessionUpdate) {
+        let me = self.me.clone();
+        let t = self.t();
+        let mut notice = None;
+        let Some(s) = self.session_mut(id) else {
+            return;
+        };
+        match u {
+            SessionUpdate::Control(msg) => match msg {
+                RepDown::Joined { customer } => {
+                    s.joined = true;
+                    s.customer = customer;
                 }
-            }
-            RepDown::Chat { from, text, .. } => {
-                let mine = from == self.me;
-                if let Some(s) = self.live_mut() {
+                RepDown::Requested { tier, .. } => s.set_tier(tier, TierState::Waiting),
+                RepDown::Granted { tier } => s.set_tier(tier, TierState::Granted),
+                RepDown::Denied { tier } => s.set_tier(tier, TierState::Denied),
+                RepDown::Revoked { tier } => {
+                    s.set_tier(tier, TierState::Revoked);
+                    if tier == Tier::View {
+                        s.picture = None;
+                    }
+                }
+                RepDown::Chat { from, text, .. } => {
+                    let mine = from == me;
                     s.chat.push(ChatLine { from, text, mine });
                 }
-            }
-            RepDown::Refused { what } => self.notice = Some(what),
-            // Session sharing (RepUp::ShareSession / JoinSession): the code is shown as a
-            // notice until the console has its own share panel; who joins or leaves is not
-            // shown yet.
-            RepDown::ShareCode { code, .. } => self.notice = Some(code),
-            RepDown::RepJoined { .. } | RepDown::RepLeft { .. } => {}
-            RepDown::Ended { reason } => {
-                let (_, text) = lotse_rep::end_kind(&reason);
-                if let Some(s) = self.live_mut() {
-                    s.ended = Some(text);
-                    s.grab = false;
-                    s.picture = None;
+                RepDown::Ended { reason } => {
+                    let (_, text) = lotse_rep::end_kind(&reason);
+                    s.end(text);
                 }
-            }
-            RepDown::Monitors { list, shared } => {
-                if let Some(s) = self.live_mut() {
+                RepDown::Monitors { list, shared } => {
                     s.monitors = list;
                     s.shared = shared;
                 }
-            }
-            RepDown::FileIncoming {
-                transfer,
-                name,
-                size,
-            } => {
-                if let Some(s) = self.live_mut() {
-                    s.transfers.push(Transfer {
-                        id: transfer,
-                        outgoing: false,
-                        name,
-                        size,
-                        done: 0,
-                        state: TransferState::Running,
+                RepDown::ShareCode {
+                    code, expires_at, ..
+                } => s.share_code = Some((code, expires_at)),
+                RepDown::RepJoined { name, owner } => {
+                    let text = if owner { t.rep_owner } else { t.rep_joined };
+                    s.chat.push(ChatLine {
+                        from: name.clone(),
+                        text: text.into(),
+                        mine: false,
+                    });
+                    s.others.push(name);
+                }
+                RepDown::RepLeft { name } => {
+                    if let Some(i) = s.others.iter().position(|n| *n == name) {
+                        s.others.remove(i);
+                    }
+                    s.chat.push(ChatLine {
+                        from: name,
+                        text: t.rep_left.into(),
+                        mine: false,
                     });
                 }
-            }
-            RepDown::FileRejected { transfer } => {
-                self.transfer(transfer, true, |t| {
+                RepDown::FileIncoming {
+                    transfer,
+                    name,
+                    size,
+                } => s.transfers.push(Transfer {
+                    id: transfer,
+                    outgoing: false,
+                    name,
+                    size,
+                    done: 0,
+                    state: TransferState::Running,
+                }),
+                RepDown::FileRejected { transfer } => s.transfer(transfer, true, |t| {
                     t.state = TransferState::Failed("rejected".into())
-                });
-            }
-            RepDown::FileCancelled {
-                transfer,
-                from_customer,
-                reason,
-            } => {
-                self.transfer(transfer, !from_customer, |t| {
+                }),
+                RepDown::FileCancelled {
+                    transfer,
+                    from_customer,
+                    reason,
+                } => s.transfer(transfer, !from_customer, |t| {
                     if t.state == TransferState::Running {
                         t.state = TransferState::Failed(reason);
                     }
-                });
+                }),
+                RepDown::Refused { what } => notice = Some(what),
+                RepDown::FileAccepted { .. }
+                | RepDown::Key { .. }
+                | RepDown::Invitation { .. }
+                | RepDown::Queue { .. }
+                | RepDown::LoginOk { .. }
+                | RepDown::LoginRejected { .. } => {}
+            },
+            SessionUpdate::File(ev) => match ev {
+                FileEvent::Progress {
+                    transfer,
+                    outgoing,
+                    done,
+                    size,
+                } => s.transfer(transfer, outgoing, |t| {
+                    t.done = done;
+                    t.size = size;
+                }),
+                FileEvent::Sent { transfer } => s.transfer(transfer, true, |t| {
+                    t.done = t.size;
+                    t.state = TransferState::Done(None);
+                }),
+                FileEvent::Received {
+                    transfer,
+                    path,
+                    size,
+                } => s.transfer(transfer, false, |t| {
+                    t.done = size;
+                    t.state = TransferState::Done(Some(path));
+                }),
+                FileEvent::Failed {
+                    transfer,
+                    outgoing,
+                    reason,
+                } => s.transfer(transfer, outgoing, |t| {
+                    t.state = TransferState::Failed(reason)
+                }),
+            },
+            SessionUpdate::Offered {
+                transfer,
+                name,
+                size,
+            } => s.transfers.push(Transfer {
+                id: transfer,
+                outgoing: true,
+                name,
+                size,
+                done: 0,
+                state: TransferState::Running,
+            }),
+            SessionUpdate::Failed(why) => notice = Some(why),
+            SessionUpdate::Closed(why) => {
+                let text = match why {
+                    Some(why) if !s.joined => format!("{}: {why}", t.not_started),
+                    Some(why) => why,
+                    None => t.connection_closed.to_owned(),
+                };
+                s.end(text);
             }
-            RepDown::FileAccepted { .. }
-            | RepDown::LoginOk { .. }
-            | RepDown::LoginRejected { .. } => {}
         }
-    }
-
-    fn apply_file(&mut self, ev: FileEvent) {
-        match ev {
-            FileEvent::Progress {
-                transfer,
-                outgoing,
-                done,
-                size,
-            } => self.transfer(transfer, outgoing, |t| {
-                t.done = done;
-                t.size = size;
-            }),
-            FileEvent::Sent { transfer } => self.transfer(transfer, true, |t| {
-                t.done = t.size;
-                t.state = TransferState::Done(None);
-            }),
-            FileEvent::Received {
-                transfer,
-                path,
-                size,
-            } => self.transfer(transfer, false, |t| {
-                t.done = size;
-                t.state = TransferState::Done(Some(path));
-            }),
-            FileEvent::Failed {
-                transfer,
-                outgoing,
-                reason,
-            } => self.transfer(transfer, outgoing, |t| {
-                t.state = TransferState::Failed(reason)
-            }),
-        }
-    }
-
-    fn transfer(&mut self, id: u32, outgoing: bool, f: impl FnOnce(&mut Transfer)) {
-        if let Some(t) = self.live_mut().and_then(|s| {
-            s.transfers
-                .iter_mut()
-                .find(|t| t.id == id && t.outgoing == outgoing)
-        }) {
-            f(t);
-        }
-    }
-
-    fn set_tier(&mut self, tier: Tier, st: TierState) {
-        if let Some(s) = self.live_mut() {
-            s.set_tier(tier, st);
+        if notice.is_some() {
+            self.notice = notice;
         }
     }
 

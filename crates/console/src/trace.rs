@@ -4,18 +4,24 @@
 //!
 //! A line: `{"t_ms":…,"screen":"login"|"queue"|"session","lang":"en","window":XID,"title":…,
 //! "tab":0,"key":"123 456 789"|null,"queue":[{"name","host","os"}],"banner":NAME|null,
-//! "notice":…,"session":{"customer","live","tiers":{"view":"granted",…},"in_control","grab",
-//! "picture":[w,h]|null,"chat":{"lines":N,"last":{"from","text"}},"transfers":[…]}|null,
+//! "notice":…,"badge":bool,"join_code","email","password_chars":N,
+//! "sessions":[{"id","customer","live","connecting"}],"session":{"id","customer","live",
+//! "connecting","chat_input","others","share_code","tiers":{"view":"granted",…},
+//! "in_control","grab","picture":[w,h]|null,"fit","shared","monitors",
+//! "chat":{"lines":N,"last":{"from","text"}},"transfers":[…]}|null (`session` is the open tab),
 //! "video":{"decoded","dropped"},"widgets":[{"id","rect":[x0,y0,x1,y1],"enabled"}]}` with
 //! rectangles in physical window pixels, so `xdotool mousemove --window XID X Y` reaches them.
 //! `video` changes with every picture and does not by itself cause a line.
 //!
 //! Widget ids: `lang.de`, `lang.en`; login: `login.relay`, `login.pin`, `login.user`,
 //! `login.password`, `login.submit`; header: `tab.queue`, `tab.session.N`; `banner.dismiss`,
-//! `notice.dismiss`; queue: `key.generate`, `key.value`, `key.copy`, `invite.email`,
-//! `invite.send`, `invite.url`, `invite.copy`, `queue.row.N`, `queue.accept.N`; session:
-//! `tier.TIER`, `view.fit`, `monitor.N`, `session.end` / `session.close`, `control.active` /
-//! `control.paused`, `view` (the picture), `chat.input`, `chat.send`, `file.path`, `file.send`,
+//! `banner.show`, `notice.dismiss`; queue: `key.generate`, `key.value`, `key.copy`,
+//! `invite.email`, `invite.send`, `invite.url`, `invite.copy`, `queue.row.N`, `queue.accept.N`,
+//! `join.code`, `join.submit`; session: `tier.TIER`, `view.fit`, `monitor.N`, `session.share`,
+//! `share.tier.TIER`, `share.make`, `share.code`, `share.copy`, `session.end` /
+//! `session.close`, `session.connecting`, `session.ended`, `control.active` /
+//! `control.paused`, `view` (the part of the picture on screen), `view.picture` (the whole
+//! picture, scrolled in the 1:1 view), `chat.input`, `chat.send`, `file.send`,
 //! `file.progress.DIR.ID`, `file.cancel.DIR.ID`.
 
 use crate::state::{State, TransferState};
@@ -105,8 +111,13 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
             })
             .collect();
         json!({
+            "id": s.id,
             "customer": s.customer.name,
             "live": s.live(),
+            "connecting": s.connecting(),
+            "chat_input": s.chat_input,
+            "others": s.others,
+            "share_code": s.share_code.as_ref().map(|c| &c.0),
             "ended": s.ended,
             "tiers": tiers,
             "in_control": s.in_control(),
@@ -114,7 +125,11 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
             "picture": s.picture,
             "fit": s.fit,
             "shared": s.shared,
-            "monitors": s.monitors.len(),
+            "monitors": s
+                .monitors
+                .iter()
+                .map(|m| json!({"index": m.index, "name": m.name, "width": m.width, "height": m.height}))
+                .collect::<Vec<_>>(),
             "chat": {
                 "lines": s.chat.len(),
                 "last": s.chat.last().map(|c| json!({"from": c.from, "text": c.text, "mine": c.mine})),
@@ -122,8 +137,20 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
             "transfers": transfers,
         })
     });
+    let sessions: Vec<Value> = state
+        .sessions
+        .iter()
+        .map(|s| json!({"id": s.id, "customer": s.customer.name, "live": s.live(), "connecting": s.connecting()}))
+        .collect();
     json!({
         "screen": state.screen,
+        "sessions": sessions,
+        "badge": state.banner.is_some(),
+        // What the text fields hold, so that a test types, then waits for the window to have
+        // taken every key before it clicks on (the password only as a count).
+        "join_code": state.join_code,
+        "email": state.email,
+        "password_chars": state.form.password.chars().count(),
         "lang": state.lang.code(),
         "window": window,
         "scale": ppp,

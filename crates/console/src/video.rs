@@ -4,7 +4,7 @@
 //! network thread ever waits for the decoder: frames that arrive while it is busy are dropped
 //! (the receiver notices the gap and asks for a keyframe).
 
-use crate::net::Command;
+use crate::net::{Command, SessionId};
 use egui::{Color32, ColorImage};
 use lotse_codec::Yuv420;
 use lotse_proto::msg::VideoFrame;
@@ -20,6 +20,8 @@ const QUEUE: usize = 3;
 /// A decoded picture ready for the window.
 #[derive(Debug, Clone)]
 pub struct Shown {
+    /// Whose picture it is (the tab it belongs to).
+    pub session: SessionId,
     pub seq: u64,
     pub image: Arc<ColorImage>,
     /// Decoder time, ms.
@@ -38,7 +40,7 @@ pub struct Counters {
 }
 
 enum Job {
-    Frame(VideoFrame),
+    Frame(SessionId, VideoFrame),
     Reset,
 }
 
@@ -81,8 +83,8 @@ impl Decoding {
                 while let Ok(job) = rx.recv() {
                     match job {
                         Job::Reset => receiver.reset(),
-                        Job::Frame(f) => {
-                            if me.decode(&mut receiver, &f) {
+                        Job::Frame(session, f) => {
+                            if me.decode(&mut receiver, session, &f) {
                                 wake();
                             }
                         }
@@ -97,14 +99,15 @@ impl Decoding {
         let _ = self.keyframes.set(tx);
     }
 
-    /// Hands a frame to the decoder, or drops it when the decoder is behind.
-    pub fn push(&self, frame: VideoFrame) {
-        if let Err(TrySendError::Full(_)) = self.jobs.try_send(Job::Frame(frame)) {
+    /// Hands a frame of `session` to the decoder, or drops it when the decoder is behind. One
+    /// session's stream at a time: [`Decoding::reset`] before another's.
+    pub fn push(&self, session: SessionId, frame: VideoFrame) {
+        if let Err(TrySendError::Full(_)) = self.jobs.try_send(Job::Frame(session, frame)) {
             lock(&self.counters).dropped += 1;
         }
     }
 
-    /// The stream starts over (view revoked, a new session): wait for a keyframe.
+    /// The stream starts over (view revoked, another tab): wait for a keyframe.
     pub fn reset(&self) {
         let _ = self.jobs.send(Job::Reset);
         *lock(&self.newest) = None;
@@ -120,7 +123,7 @@ impl Decoding {
     }
 
     /// Decodes one frame; returns whether a new picture is ready.
-    fn decode(&self, receiver: &mut VideoReceiver, frame: &VideoFrame) -> bool {
+    fn decode(&self, receiver: &mut VideoReceiver, session: SessionId, frame: &VideoFrame) -> bool {
         let got = receiver.receive(frame);
         if got.request_keyframe
             && let Some(tx) = self.keyframes.get()
@@ -136,6 +139,7 @@ impl Decoding {
         let convert_ms = t.elapsed().as_secs_f64() * 1000.0;
         lock(&self.counters).decoded += 1;
         *lock(&self.newest) = Some(Shown {
+            session,
             seq: picture.seq,
             image: Arc::new(image),
             decode_ms: got.decode_ms,

@@ -1,7 +1,10 @@
-//! Helpers for end-to-end tests that need a real X server and real processes.
+//! Helpers for end-to-end tests that need a real X server (or a headless GNOME, [`gnome`]) and
+//! real processes.
 //!
 //! Every test gets its own display (a free number is picked and locked by Xvfb itself), and every
 //! process started here is killed when its guard is dropped, also when the test panics.
+
+pub mod gnome;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -172,4 +175,141 @@ pub fn free_port() -> u16 {
         .and_then(|s| s.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// Drops the file `path` onto the X window `target` the way a file manager does, over the XDND
+/// protocol (version 5): XdndEnter offering `text/uri-list`, XdndPosition at the window's
+/// centre, XdndDrop once the window accepts, the `file://` URI on the window's selection
+/// request, and waiting for XdndFinished. Panics if the window is not a drop target or refuses.
+#[allow(clippy::unwrap_used)] // a test helper: any failure is the test's failure
+pub fn xdnd_drop(display: &str, target: u32, path: &std::path::Path) {
+    use x11rb::connection::Connection as _;
+    use x11rb::protocol::Event;
+    use x11rb::protocol::xproto::{
+        AtomEnum, ClientMessageEvent, ConnectionExt as _, CreateWindowAux, EventMask, PropMode,
+        SELECTION_NOTIFY_EVENT, SelectionNotifyEvent, WindowClass,
+    };
+    use x11rb::wrapper::ConnectionExt as _;
+    const NOW: u32 = x11rb::CURRENT_TIME;
+
+    let path = path.canonicalize().unwrap();
+    let text = path.to_str().unwrap();
+    assert!(
+        text.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b)),
+        "keep test paths plain: {text}"
+    );
+    let uri = format!("file://{text}\r\n");
+
+    let (conn, screen) = x11rb::connect(Some(display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    let atom = |name: &str| {
+        conn.intern_atom(false, name.as_bytes())
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom
+    };
+    let aware = atom("XdndAware");
+    let enter = atom("XdndEnter");
+    let position = atom("XdndPosition");
+    let status = atom("XdndStatus");
+    let drop = atom("XdndDrop");
+    let finished = atom("XdndFinished");
+    let selection = atom("XdndSelection");
+    let copy = atom("XdndActionCopy");
+    let uri_list = atom("text/uri-list");
+
+    let version = conn
+        .get_property(false, target, aware, AtomEnum::ATOM, 0, 1)
+        .unwrap()
+        .reply()
+        .unwrap()
+        .value32()
+        .and_then(|mut v| v.next())
+        .unwrap_or_else(|| panic!("window {target:#x} is not a drop target (no XdndAware)"));
+    let version = version.min(5);
+
+    let source = conn.generate_id().unwrap();
+    conn.create_window(
+        x11rb::COPY_DEPTH_FROM_PARENT,
+        source,
+        root,
+        -10,
+        -10,
+        1,
+        1,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &CreateWindowAux::new(),
+    )
+    .unwrap();
+    conn.set_selection_owner(source, selection, NOW).unwrap();
+    let geometry = conn.get_geometry(target).unwrap().reply().unwrap();
+    let centre = conn
+        .translate_coordinates(
+            target,
+            root,
+            (geometry.width / 2) as i16,
+            (geometry.height / 2) as i16,
+        )
+        .unwrap()
+        .reply()
+        .unwrap();
+    let at = ((centre.dst_x as u32) << 16) | (centre.dst_y as u16 as u32);
+    let send = |kind: u32, data: [u32; 5]| {
+        let ev = ClientMessageEvent::new(32, target, kind, data);
+        conn.send_event(false, target, EventMask::NO_EVENT, ev)
+            .unwrap();
+        conn.flush().unwrap();
+    };
+    send(enter, [source, version << 24, uri_list, 0, 0]);
+    send(position, [source, 0, at, NOW, copy]);
+
+    let end = Instant::now() + DEADLINE;
+    let mut dropped = false;
+    loop {
+        assert!(Instant::now() < end, "the drop was not finished in time");
+        let Some(event) = conn.poll_for_event().unwrap() else {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        };
+        match event {
+            Event::ClientMessage(m) if m.type_ == status => {
+                let data = m.data.as_data32();
+                assert!(data[1] & 1 == 1, "the window refused the drop");
+                if !dropped {
+                    send(drop, [source, 0, NOW, 0, 0]);
+                    dropped = true;
+                }
+            }
+            Event::SelectionRequest(r) if r.selection == selection => {
+                conn.change_property8(
+                    PropMode::REPLACE,
+                    r.requestor,
+                    r.property,
+                    uri_list,
+                    uri.as_bytes(),
+                )
+                .unwrap();
+                let notify = SelectionNotifyEvent {
+                    response_type: SELECTION_NOTIFY_EVENT,
+                    sequence: 0,
+                    time: r.time,
+                    requestor: r.requestor,
+                    selection: r.selection,
+                    target: r.target,
+                    property: r.property,
+                };
+                conn.send_event(false, r.requestor, EventMask::NO_EVENT, notify)
+                    .unwrap();
+                conn.flush().unwrap();
+            }
+            Event::ClientMessage(m) if m.type_ == finished => break,
+            _ => {}
+        }
+    }
+    conn.destroy_window(source).unwrap();
+    conn.flush().unwrap();
 }

@@ -32,6 +32,7 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
                 .inner_margin(egui::Margin::symmetric(24, 18)),
         )
         .show(ui, |ui| {
+            remote_notice(state, ui);
             if state.prompt().is_some() {
                 state.screen = "prompt";
                 prompt::ui(state, ui);
@@ -240,3 +241,24 @@ pub(crate) fn title(ui: &mut Ui, text: &str) {
 
 #[cfg(test)]
 mod tests;
+
+/// Says why a click or key did nothing: it came right after the rep's own input, and only the
+/// person may allow, save, chat or send a file.
+fn remote_notice(state: &State, ui: &mut Ui) {
+    let Some(until) = state.remote_notice_until else {
+        return;
+    };
+    if state.now >= until {
+        return;
+    }
+    ui.ctx().request_repaint_after(until - state.now);
+    egui::Frame::new()
+        .fill(NOTICE_BG)
+        .corner_radius(6)
+        .inner_margin(egui::Margin::symmetric(12, 8))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(egui::RichText::new(&state.t().remote_refused).color(NOTICE_FG));
+        });
+    ui.add_space(8.0);
+}

@@ -8,6 +8,7 @@ use super::{WEAK, button_row, primary, secondary};
 use crate::ui::i18n::fill;
 use crate::ui::state::{Intent, PROMPT_ARM, PromptSeen, State};
 use egui::{Color32, RichText, Ui};
+use lotse_proto::Tier;
 use lotse_proto::customer::{FileOffer, Prompt};
 
 pub fn ui(state: &mut State, ui: &mut Ui) {
@@ -108,6 +109,16 @@ fn tier_body(state: &State, ui: &mut Ui, prompt: &Prompt) {
     card(ui, |ui| {
         ui.label(fill(t.tier_explained(prompt.tier), &[("rep", rep)]));
         ui.add_space(4.0);
+        // Wayland: the system's own dialog follows our Allow; say what to choose there.
+        let system = match prompt.tier {
+            Tier::View => Some(&t.prompt_system_view),
+            Tier::Control => Some(&t.prompt_system_control),
+            _ => None,
+        };
+        if let Some(text) = system.filter(|_| state.system_dialog) {
+            ui.add(egui::Label::new(RichText::new(text).strong()).wrap());
+            ui.add_space(4.0);
+        }
         ui.label(RichText::new(&t.prompt_revocable).color(WEAK));
     });
 }

@@ -585,3 +585,54 @@ fn a_pasted_key_is_taken() {
         vec![Intent::Redeem("483920117".into())]
     );
 }
+
+/// Every text drawn in one frame at `ms`, joined.
+fn drawn_text(h: &mut Harness, ms: u64) -> String {
+    let input = RawInput {
+        screen_rect: Some(Rect::from_min_size(Pos2::ZERO, egui::vec2(600.0, 700.0))),
+        time: Some(ms as f64 / 1000.0),
+        ..RawInput::default()
+    };
+    h.state.now = h.t0 + Duration::from_millis(ms);
+    let state = &mut h.state;
+    let mut out = h.ctx.run_ui(input, |ui_| ui(state, ui_));
+    out.textures_delta.clear();
+    let mut text = String::new();
+    for s in &out.shapes {
+        if let egui::Shape::Text(t) = &s.shape {
+            text.push_str(t.galley.text());
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[test]
+fn on_wayland_the_prompt_says_what_the_system_dialog_will_ask() {
+    let t = Lang::En.strings();
+    // X11: no word about a second dialog.
+    let mut h = Harness::live(&[], Some(Tier::View));
+    let shown = drawn_text(&mut h, 100);
+    assert!(shown.contains("Allow"), "{shown}");
+    assert!(!shown.contains("Share"), "{shown}");
+    // Wayland: view names GNOME's dialog and its Share button; control names the switch.
+    let mut h = Harness::live(&[], Some(Tier::View));
+    h.state.system_dialog = true;
+    let shown = drawn_text(&mut h, 100);
+    assert!(shown.contains("\"Screen Share\""), "{shown}");
+    assert!(!shown.contains("Allow remote interaction"), "{shown}");
+    let mut h = Harness::live(&[Tier::View], Some(Tier::Control));
+    h.state.system_dialog = true;
+    let shown = drawn_text(&mut h, 100);
+    assert!(shown.contains("\"Allow remote interaction\""), "{shown}");
+    assert!(t.prompt_system_control.contains("Allow remote interaction"));
+    // Other tiers need no system dialog.
+    let mut h = Harness::live(&[Tier::View], Some(Tier::Sysinfo));
+    h.state.system_dialog = true;
+    let shown = drawn_text(&mut h, 100);
+    assert!(!shown.contains("Share"), "{shown}");
+    // German names GNOME's German labels.
+    let de = Lang::De.strings();
+    assert!(de.prompt_system_control.contains("„Fernzugriff zulassen“"));
+    assert!(de.prompt_system_view.contains("„Freigeben“"));
+}

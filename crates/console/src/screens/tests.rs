@@ -4,7 +4,7 @@
 use super::ui;
 use crate::control::Controller;
 use crate::i18n::Lang;
-use crate::net::{Command, Update};
+use crate::net::{Command, SessionCommand, SessionUpdate, Update};
 use crate::state::{Intent, Stage, State, TierState};
 use egui::{Event as E, Key, Modifiers, PointerButton, Pos2, RawInput, Rect};
 use lotse_proto::Tier;
@@ -42,6 +42,11 @@ impl Harness {
 
     /// One frame; returns its intents.
     fn frame(&mut self, events: Vec<E>) -> Vec<Intent> {
+        self.frame_with(events, None)
+    }
+
+    /// One frame with the customer's picture as `texture`.
+    fn frame_with(&mut self, events: Vec<E>, texture: Option<&egui::TextureHandle>) -> Vec<Intent> {
         self.t += 0.05;
         let input = RawInput {
             screen_rect: Some(Rect::from_min_size(Pos2::ZERO, egui::vec2(1200.0, 800.0))),
@@ -52,7 +57,7 @@ impl Harness {
         };
         let state = &mut self.state;
         self.ctx
-            .run_ui(input, |u| ui(state, None, u))
+            .run_ui(input, |u| ui(state, texture, u))
             .drop_without_applying_deltas();
         std::mem::take(&mut self.state.intents)
     }
@@ -76,6 +81,55 @@ impl Harness {
         self.frame(vec![E::PointerMoved(p)]);
         self.frame(vec![press(p, true)]);
         self.frame(vec![press(p, false)])
+    }
+
+    /// Puts `name` in the queue as `entry`, accepts them and lets the relay say joined;
+    /// returns the new tab's session id.
+    fn joined(&mut self, entry: u64, name: &str) -> u64 {
+        let mut entries = self.state.queue.clone();
+        entries.push(QueueEntry {
+            entry,
+            customer: customer(name),
+            since: 0,
+        });
+        self.state
+            .apply(Update::Control(RepDown::Queue { entries }));
+        self.state.tab = 0;
+        self.frame(vec![]);
+        let row = self
+            .state
+            .queue
+            .iter()
+            .position(|e| e.entry == entry)
+            .unwrap();
+        let cmds = nets(self.click(&format!("queue.accept.{row}")));
+        let Some(Command::Accept { id, entry: e }) = cmds.first().cloned() else {
+            panic!("no accept: {cmds:?}");
+        };
+        assert_eq!(e, entry);
+        // The relay takes them out of the queue and the new connection says joined.
+        let rest: Vec<QueueEntry> = self
+            .state
+            .queue
+            .iter()
+            .filter(|q| q.entry != entry)
+            .cloned()
+            .collect();
+        self.state
+            .apply(Update::Control(RepDown::Queue { entries: rest }));
+        self.session(
+            id,
+            RepDown::Joined {
+                customer: customer(name),
+            },
+        );
+        self.frame(vec![]);
+        id
+    }
+
+    fn session(&mut self, id: u64, msg: RepDown) {
+        self.state
+            .apply(Update::Session(id, SessionUpdate::Control(msg)));
     }
 
     fn type_text(&mut self, id: &str, text: &str) {
@@ -125,7 +179,7 @@ fn login_sends_the_form_and_forgets_the_password() {
     let cmds = nets(h.click("login.submit"));
     assert!(
         matches!(&cmds[..], [Command::Login { relay, pin, user, password, .. }]
-            if relay == "127.0.0.1:4433" && pin == "sha256//abc" && user == "ann" && password == "secret"),
+            if relay == "127.0.0.1:4433" && pin == "sha256//abc" && user == "ann" && password.0 == "secret"),
         "{cmds:?}"
     );
     assert!(h.state.form.password.is_empty(), "not kept in memory");
@@ -168,52 +222,63 @@ fn key_queue_banner_and_accept() {
     );
     assert_eq!(
         nets(h.click("queue.accept.0")),
-        vec![Command::Accept { entry: 7 }]
+        vec![Command::Accept { id: 1, entry: 7 }]
     );
     assert_eq!(h.state.banner, None);
+    h.frame(vec![]);
+    assert_eq!(h.state.screen, "session", "the new tab opens");
+    assert!(h.state.current().unwrap().connecting());
+    assert!(h.enabled("session.connecting"));
+    assert!(
+        !h.enabled("tier.view"),
+        "nothing to ask before the relay says joined"
+    );
 }
 
 #[test]
 fn tiers_show_their_state_and_ask_once() {
     let mut h = Harness::ready();
-    h.state.apply(Update::Control(RepDown::Joined {
-        customer: customer("Carla"),
-    }));
-    h.frame(vec![]);
+    let id = h.joined(7, "Carla");
     assert_eq!(h.state.screen, "session");
     assert!(h.enabled("tier.view"));
-    assert!(!h.enabled("queue.accept.0"));
     assert_eq!(
         nets(h.click("tier.view")),
-        vec![Command::Request(Tier::View)]
+        vec![Command::To(id, SessionCommand::Request(Tier::View))]
     );
     h.frame(vec![]);
     assert!(!h.enabled("tier.view"), "waiting: no second request");
     let s = |h: &Harness, t| h.state.current().unwrap().tier(t);
     assert_eq!(s(&h, Tier::View), TierState::Waiting);
-    h.state
-        .apply(Update::Control(RepDown::Granted { tier: Tier::View }));
-    h.state.apply(Update::Control(RepDown::Denied {
-        tier: Tier::Control,
-    }));
+    h.session(id, RepDown::Granted { tier: Tier::View });
+    h.session(
+        id,
+        RepDown::Denied {
+            tier: Tier::Control,
+        },
+    );
     h.frame(vec![]);
     assert_eq!(s(&h, Tier::View), TierState::Granted);
     assert_eq!(s(&h, Tier::Control), TierState::Denied);
     assert!(h.enabled("tier.control"), "denied may be asked again");
-    h.state
-        .apply(Update::Control(RepDown::Revoked { tier: Tier::View }));
+    h.session(id, RepDown::Revoked { tier: Tier::View });
     assert_eq!(s(&h, Tier::View), TierState::Revoked);
 
     // Chat and end.
     h.type_text("chat.input", "Hello Carla");
     assert_eq!(
         nets(h.click("chat.send")),
-        vec![Command::Chat("Hello Carla".into())]
+        vec![Command::To(id, SessionCommand::Chat("Hello Carla".into()))]
     );
-    assert_eq!(nets(h.click("session.end")), vec![Command::Leave]);
-    h.state.apply(Update::Control(RepDown::Ended {
-        reason: lotse_proto::msg::EndReason::Rep("done".into()),
-    }));
+    assert_eq!(
+        nets(h.click("session.end")),
+        vec![Command::To(id, SessionCommand::Leave)]
+    );
+    h.session(
+        id,
+        RepDown::Ended {
+            reason: lotse_proto::msg::EndReason::Rep("done".into()),
+        },
+    );
     h.frame(vec![]);
     assert!(h.enabled("session.close"));
     assert!(
@@ -234,11 +299,10 @@ fn key(key: Key, pressed: bool, modifiers: Modifiers) -> E {
 
 #[test]
 fn control_sends_pointer_and_keys_only_while_granted_and_releases() {
-    let mut state = State::new(Lang::En);
-    state.apply(Update::Control(RepDown::Joined {
-        customer: customer("Carla"),
-    }));
-    let s = state.live_mut().unwrap();
+    let mut h = Harness::ready();
+    let id = h.joined(7, "Carla");
+    let mut state = h.state;
+    let s = state.session_mut(id).unwrap();
     s.picture = Some([1920, 1080]);
     s.view_rect = Some(Rect::from_min_size(
         Pos2::new(100.0, 100.0),
@@ -250,7 +314,7 @@ fn control_sends_pointer_and_keys_only_while_granted_and_releases() {
             events,
             ..RawInput::default()
         };
-        let out = c.filter(&mut raw, state.live_mut());
+        let out = c.filter(&mut raw, state.session_mut(id));
         (out, raw.events.len())
     };
     // Without control nothing goes out, and egui keeps everything.
@@ -262,10 +326,12 @@ fn control_sends_pointer_and_keys_only_while_granted_and_releases() {
     assert!(out.is_empty());
     assert_eq!(kept, 1);
 
-    state.apply(Update::Control(RepDown::Granted { tier: Tier::View }));
-    state.apply(Update::Control(RepDown::Granted {
-        tier: Tier::Control,
-    }));
+    for tier in [Tier::View, Tier::Control] {
+        state.apply(Update::Session(
+            id,
+            SessionUpdate::Control(RepDown::Granted { tier }),
+        ));
+    }
     // A click into the picture maps to the customer's pixels and takes the keyboard.
     let (out, _) = input(
         vec![
@@ -289,7 +355,7 @@ fn control_sends_pointer_and_keys_only_while_granted_and_releases() {
             },
         ]
     );
-    assert!(state.live().unwrap().grab);
+    assert!(state.session(id).unwrap().grab);
     let none = Modifiers::default();
     let (out, kept) = input(
         vec![
@@ -321,7 +387,7 @@ fn control_sends_pointer_and_keys_only_while_granted_and_releases() {
         ..none
     };
     let (out, _) = input(vec![key(Key::Escape, true, ca)], &mut state, &mut c);
-    assert!(!state.live().unwrap().grab);
+    assert!(!state.session(id).unwrap().grab);
     assert!(
         out.contains(&InputEvent::Key {
             usage: 0x04,
@@ -350,9 +416,12 @@ fn control_sends_pointer_and_keys_only_while_granted_and_releases() {
         button: MouseButton::Left,
         down: true
     }));
-    state.apply(Update::Control(RepDown::Revoked {
-        tier: Tier::Control,
-    }));
+    state.apply(Update::Session(
+        id,
+        SessionUpdate::Control(RepDown::Revoked {
+            tier: Tier::Control,
+        }),
+    ));
     let (out, _) = input(vec![], &mut state, &mut c);
     assert_eq!(
         out,
@@ -370,4 +439,347 @@ fn german_texts() {
     h.frame(vec![]);
     assert_eq!(h.state.lang, Lang::De);
     assert_eq!(h.state.t().generate_key, "Sitzungsschlüssel erzeugen");
+}
+
+#[test]
+fn two_sessions_in_tabs_each_on_its_own_connection() {
+    let mut h = Harness::ready();
+    let carla = h.joined(7, "Carla");
+    assert_eq!(h.state.shown(), Some(carla));
+    // The queue stays usable while Carla's session runs: Dirk is taken in a second tab.
+    let dirk = h.joined(8, "Dirk");
+    assert_ne!(carla, dirk);
+    assert_eq!(h.state.sessions.len(), 2);
+    assert_eq!(h.state.tab, 2, "the new tab is open");
+    assert_eq!(h.state.shown(), Some(dirk), "only the open tab's picture");
+    assert!(h.state.sessions.iter().all(|s| s.live()));
+
+    // Each tab's buttons talk to its own connection.
+    h.click("tab.session.0");
+    h.frame(vec![]);
+    assert_eq!(h.state.shown(), Some(carla));
+    assert_eq!(
+        nets(h.click("tier.view")),
+        vec![Command::To(carla, SessionCommand::Request(Tier::View))]
+    );
+    h.click("tab.session.1");
+    h.frame(vec![]);
+    h.type_text("chat.input", "Hallo Dirk");
+    assert_eq!(
+        nets(h.click("chat.send")),
+        vec![Command::To(dirk, SessionCommand::Chat("Hallo Dirk".into()))]
+    );
+    // What one connection reports changes only its own tab.
+    h.session(dirk, RepDown::Granted { tier: Tier::Files });
+    assert_eq!(
+        h.state.session(carla).unwrap().tier(Tier::Files),
+        TierState::NotRequested
+    );
+    assert_eq!(
+        h.state.session(dirk).unwrap().tier(Tier::Files),
+        TierState::Granted
+    );
+    assert_eq!(
+        h.state.session(carla).unwrap().tier(Tier::View),
+        TierState::Waiting
+    );
+
+    // Carla's session ends; Dirk's runs on.
+    h.session(
+        carla,
+        RepDown::Ended {
+            reason: lotse_proto::msg::EndReason::Customer("thanks".into()),
+        },
+    );
+    h.state
+        .apply(Update::Session(carla, SessionUpdate::Closed(None)));
+    assert_eq!(
+        h.state.session(carla).unwrap().ended.as_deref(),
+        Some("thanks")
+    );
+    assert!(h.state.session(dirk).unwrap().live());
+    h.click("tab.session.0");
+    h.frame(vec![]);
+    assert_eq!(h.state.shown(), None, "an ended tab shows no picture");
+    h.click("session.close");
+    h.frame(vec![]);
+    assert_eq!(h.state.sessions.len(), 1);
+    assert_eq!(h.state.sessions[0].id, dirk);
+    assert_eq!(h.state.screen, "queue");
+}
+
+#[test]
+fn accepting_twice_opens_the_same_tab() {
+    let mut h = Harness::ready();
+    h.state.apply(Update::Control(RepDown::Queue {
+        entries: vec![QueueEntry {
+            entry: 7,
+            customer: customer("Carla"),
+            since: 0,
+        }],
+    }));
+    h.frame(vec![]);
+    assert_eq!(
+        nets(h.click("queue.accept.0")),
+        vec![Command::Accept { id: 1, entry: 7 }]
+    );
+    h.click("tab.queue");
+    h.frame(vec![]);
+    assert!(
+        nets(h.click("queue.accept.0")).is_empty(),
+        "no second connection"
+    );
+    assert_eq!(h.state.tab, 1);
+    assert_eq!(h.state.sessions.len(), 1);
+}
+
+#[test]
+fn a_customer_arriving_during_a_session_lights_the_queue_tab() {
+    let mut h = Harness::ready();
+    h.joined(7, "Carla");
+    assert_eq!(h.state.banner, None);
+    h.state.apply(Update::Control(RepDown::Queue {
+        entries: vec![QueueEntry {
+            entry: 9,
+            customer: customer("Erik"),
+            since: 0,
+        }],
+    }));
+    h.frame(vec![]);
+    assert_eq!(h.state.screen, "session", "the open tab stays open");
+    assert_eq!(h.state.banner.as_deref(), Some("Erik"));
+    assert!(h.state.title().contains("Erik"), "{}", h.state.title());
+    h.click("banner.show");
+    h.frame(vec![]);
+    assert_eq!(h.state.screen, "queue");
+    assert!(h.enabled("queue.accept.0"));
+    h.click("banner.dismiss");
+    h.frame(vec![]);
+    assert_eq!(h.state.banner, None);
+    // The same people again are not news; someone new is.
+    h.state.apply(Update::Control(RepDown::Queue {
+        entries: vec![QueueEntry {
+            entry: 9,
+            customer: customer("Erik"),
+            since: 0,
+        }],
+    }));
+    assert_eq!(h.state.banner, None);
+}
+
+#[test]
+fn a_refused_accept_ends_the_tab_with_the_reason() {
+    let mut h = Harness::ready();
+    h.state.apply(Update::Control(RepDown::Queue {
+        entries: vec![QueueEntry {
+            entry: 7,
+            customer: customer("Carla"),
+            since: 0,
+        }],
+    }));
+    h.frame(vec![]);
+    h.click("queue.accept.0");
+    // A colleague on the same account was quicker.
+    h.state.apply(Update::Session(
+        1,
+        SessionUpdate::Closed(Some("no customer 7 in your queue".into())),
+    ));
+    h.frame(vec![]);
+    let ended = h.state.current().unwrap().ended.clone().unwrap();
+    assert!(ended.contains("no customer 7"), "{ended}");
+    assert!(ended.contains("could not start"), "{ended}");
+    assert!(h.enabled("session.close"));
+    assert!(!h.enabled("session.end"));
+}
+
+#[test]
+fn losing_the_home_connection_ends_every_tab() {
+    let mut h = Harness::ready();
+    let a = h.joined(7, "Carla");
+    let b = h.joined(8, "Dirk");
+    h.state.apply(Update::Disconnected("timed out".into()));
+    h.frame(vec![]);
+    assert_eq!(h.state.screen, "login");
+    for id in [a, b] {
+        assert!(!h.state.session(id).unwrap().live());
+    }
+    // A late goodbye from a session's connection changes nothing.
+    h.state
+        .apply(Update::Session(a, SessionUpdate::Closed(None)));
+    assert!(
+        h.state
+            .session(a)
+            .unwrap()
+            .ended
+            .as_deref()
+            .unwrap()
+            .contains("timed out")
+    );
+}
+
+#[test]
+fn send_file_opens_the_native_dialog_once_files_is_granted() {
+    let mut h = Harness::ready();
+    let id = h.joined(7, "Carla");
+    assert!(!h.enabled("file.send"), "needs files");
+    h.session(id, RepDown::Granted { tier: Tier::Files });
+    h.frame(vec![]);
+    assert_eq!(h.click("file.send"), vec![Intent::PickFile(id)]);
+    h.state.apply(Update::Session(
+        id,
+        SessionUpdate::Offered {
+            transfer: 1,
+            name: "fix.sh".into(),
+            size: 100,
+        },
+    ));
+    h.state.apply(Update::Session(
+        id,
+        SessionUpdate::File(lotse_rep::files::FileEvent::Progress {
+            transfer: 1,
+            outgoing: true,
+            done: 50,
+            size: 100,
+        }),
+    ));
+    h.frame(vec![]);
+    assert_eq!(
+        nets(h.click("file.cancel.out.1")),
+        vec![Command::To(
+            id,
+            SessionCommand::CancelFile {
+                transfer: 1,
+                from_customer: false
+            }
+        )]
+    );
+}
+
+#[test]
+fn share_makes_a_code_and_join_opens_a_tab() {
+    let mut h = Harness::ready();
+    let id = h.joined(7, "Carla");
+    h.click("session.share");
+    h.frame(vec![]);
+    h.click("share.tier.files");
+    let cmds = nets(h.click("share.make"));
+    let mut tiers = lotse_proto::TierSet::EMPTY;
+    tiers.insert(Tier::View);
+    tiers.insert(Tier::Files);
+    assert_eq!(cmds, vec![Command::To(id, SessionCommand::Share(tiers))]);
+    h.session(
+        id,
+        RepDown::ShareCode {
+            code: "123 456 789 012".into(),
+            expires_at: 1_000,
+            tiers,
+        },
+    );
+    h.frame(vec![]);
+    assert!(h.rect("share.code").height() > 30.0, "shown large");
+    h.session(
+        id,
+        RepDown::RepJoined {
+            name: "Bo Berg".into(),
+            owner: false,
+        },
+    );
+    assert_eq!(h.state.session(id).unwrap().others, vec!["Bo Berg"]);
+
+    // The other side: a code typed on the queue screen opens a tab of its own.
+    h.click("tab.queue");
+    h.frame(vec![]);
+    assert!(!h.enabled("join.submit"));
+    h.type_text("join.code", "123 456 789 012");
+    h.frame(vec![]);
+    let cmds = nets(h.click("join.submit"));
+    let [Command::Join { id: joined, code }] = &cmds[..] else {
+        panic!("{cmds:?}");
+    };
+    assert_eq!(code, "123456789012");
+    h.session(
+        *joined,
+        RepDown::Joined {
+            customer: customer("Frida"),
+        },
+    );
+    h.frame(vec![]);
+    assert_eq!(h.state.current().unwrap().customer.name, "Frida");
+    assert!(h.enabled("tier.view"));
+    assert!(
+        !h.state.widgets.iter().any(|w| w.id == "session.share"),
+        "only the owner invites"
+    );
+}
+
+#[test]
+fn fit_scales_down_and_one_to_one_scrolls() {
+    let mut h = Harness::ready();
+    let id = h.joined(7, "Carla");
+    h.session(id, RepDown::Granted { tier: Tier::View });
+    let tex = h.ctx.load_texture(
+        "customer-screen",
+        egui::ColorImage::new([1920, 1000], vec![egui::Color32::BLUE; 1920 * 1000]),
+        egui::TextureOptions::LINEAR,
+    );
+    h.state.session_mut(id).unwrap().picture = Some([1920, 1000]);
+    h.frame_with(vec![], Some(&tex));
+    let fit = h.rect("view");
+    assert!(fit.width() < 1920.0 && fit.height() < 1000.0, "{fit:?}");
+    assert!(
+        (fit.width() / fit.height() - 1.92).abs() < 0.01,
+        "aspect kept: {fit:?}"
+    );
+
+    let p = h.rect("view.fit").center();
+    h.frame_with(vec![E::PointerMoved(p)], Some(&tex));
+    h.frame_with(vec![press(p, true)], Some(&tex));
+    h.frame_with(vec![press(p, false)], Some(&tex));
+    h.frame_with(vec![], Some(&tex));
+    assert!(!h.state.current().unwrap().fit);
+    let whole = h.rect("view.picture");
+    let shown = h.rect("view");
+    assert_eq!(
+        (whole.width(), whole.height()),
+        (1920.0, 1000.0),
+        "pixel for pixel"
+    );
+    assert!(shown.width() < 1920.0, "{shown:?}");
+
+    // Dragging the picture scrolls it.
+    let c = shown.center();
+    h.frame_with(vec![E::PointerMoved(c)], Some(&tex));
+    h.frame_with(vec![press(c, true)], Some(&tex));
+    for step in 1..=10 {
+        let p = c - egui::vec2(step as f32 * 30.0, step as f32 * 20.0);
+        h.frame_with(vec![E::PointerMoved(p)], Some(&tex));
+    }
+    h.frame_with(vec![press(c - egui::vec2(300.0, 200.0), false)], Some(&tex));
+    let dragged = h.rect("view.picture");
+    assert!(
+        dragged.min.x < whole.min.x && dragged.min.y < whole.min.y,
+        "{whole:?} → {dragged:?}"
+    );
+    let whole = dragged;
+
+    // The wheel over the picture scrolls it.
+    let c = shown.center();
+    h.frame_with(vec![E::PointerMoved(c)], Some(&tex));
+    for _ in 0..20 {
+        h.frame_with(
+            vec![E::MouseWheel {
+                unit: egui::MouseWheelUnit::Line,
+                delta: egui::vec2(-3.0, -3.0),
+                phase: egui::TouchPhase::Move,
+                modifiers: Modifiers::default(),
+                source: egui::MouseWheelSource::Unknown,
+            }],
+            Some(&tex),
+        );
+    }
+    let scrolled = h.rect("view.picture");
+    assert!(
+        scrolled.min.x < whole.min.x && scrolled.min.y < whole.min.y,
+        "{whole:?} → {scrolled:?}"
+    );
 }

@@ -1,10 +1,13 @@
 //! Translates tao window events into egui input, shaped like `egui_winit::State` (there is no
-//! maintained tao bridge; see PLATFORM-NOTES).
+//! maintained tao bridge; see PLATFORM-NOTES). Physical keys travel along (the console's remote
+//! control sends key positions); the paste shortcut is recognised for the shell to fetch the
+//! clipboard; each frame's input says when its first and last press arrived (the customer
+//! window arms prompts and tells the rep's injected input from the person's by that).
 
 use egui::{Event, Key, Modifiers, PointerButton, Pos2, RawInput, Vec2};
 use std::time::Instant;
 use tao::event::{ElementState, MouseButton, MouseScrollDelta, WindowEvent};
-use tao::keyboard::{Key as TaoKey, ModifiersState};
+use tao::keyboard::{Key as TaoKey, KeyCode, ModifiersState};
 
 /// Collects egui input between frames.
 #[derive(Debug)]
@@ -16,6 +19,8 @@ pub struct Adapter {
     input: RawInput,
     /// When the earliest click or key press of the pending input arrived.
     first_press: Option<Instant>,
+    /// When the latest one arrived.
+    last_press: Option<Instant>,
 }
 
 impl Adapter {
@@ -30,6 +35,7 @@ impl Adapter {
                 ..RawInput::default()
             },
             first_press: None,
+            last_press: None,
         }
     }
 
@@ -103,15 +109,38 @@ impl Adapter {
                 true
             }
             WindowEvent::ModifiersChanged(m) => {
-                self.modifiers = modifiers(*m);
+                tracing::trace!(?m, "modifiers");
+                // tao 0.37.2 on X11 reports only the modifier just pressed (Ctrl then Alt
+                // arrive as CONTROL, then ALT) and an empty set on any release: add presses
+                // up, and let a release clear them all (the safe side for remote control).
+                let new = modifiers(*m);
+                self.modifiers = if new.is_none() {
+                    new
+                } else {
+                    Modifiers {
+                        alt: self.modifiers.alt || new.alt,
+                        ctrl: self.modifiers.ctrl || new.ctrl,
+                        shift: self.modifiers.shift || new.shift,
+                        mac_cmd: false,
+                        command: self.modifiers.command || new.command,
+                    }
+                };
                 self.input
                     .events
                     .push(Event::ModifiersChanged(self.modifiers));
                 true
             }
             WindowEvent::KeyboardInput { event, .. } => {
-                tracing::trace!(?event.logical_key, ?event.state, "key");
-                let Some(key) = key(&event.logical_key) else {
+                tracing::trace!(?event.logical_key, ?event.physical_key, ?event.state, "key");
+                // Modifier keys update the state at once: tao's ModifiersChanged can arrive
+                // after the next key (Ctrl+Alt+Esc must see Ctrl and Alt).
+                if let Some(changed) = self.modifier_key(event.physical_key, event.state) {
+                    return changed;
+                }
+                // The physical key travels along: remote control sends key positions, not
+                // characters, so that the customer's own layout applies.
+                let physical = physical(event.physical_key);
+                let Some(key) = key(&event.logical_key).or(physical) else {
                     return false;
                 };
                 let pressed = event.state == ElementState::Pressed;
@@ -120,7 +149,7 @@ impl Adapter {
                 }
                 self.input.events.push(Event::Key {
                     key,
-                    physical_key: None,
+                    physical_key: physical,
                     pressed,
                     repeat: event.repeat,
                     modifiers: self.modifiers,
@@ -142,6 +171,8 @@ impl Adapter {
         }
     }
 
+    /// The input for the next frame, for a window of `size` physical pixels, and when its
+    /// earliest click or key press arrived.
     /// Whether `event` presses the paste shortcut (Ctrl+V, Shift+Insert). The shell then asks
     /// the clipboard and hands the text to [`Adapter::paste`].
     pub fn is_paste(&self, event: &WindowEvent<'_>) -> bool {
@@ -164,9 +195,13 @@ impl Adapter {
         self.input.events.push(Event::Paste(text));
     }
 
-    /// The input for the next frame, for a window of `size` physical pixels, and when its
-    /// earliest click or key press arrived.
-    pub fn take(&mut self, size: [u32; 2], max_texture_side: usize) -> (RawInput, Option<Instant>) {
+    /// The input of one frame, and when its first and last press (click, key) reached the
+    /// program, if any.
+    pub fn take(
+        &mut self,
+        size: [u32; 2],
+        max_texture_side: usize,
+    ) -> (RawInput, Option<(Instant, Instant)>) {
         let ppp = self.pixels_per_point;
         let mut input = self.input.take();
         input.focused = self.input.focused;
@@ -181,11 +216,35 @@ impl Adapter {
             .entry(egui::ViewportId::ROOT)
             .or_default()
             .native_pixels_per_point = Some(ppp);
-        (input, self.first_press.take())
+        let last = self.last_press.take();
+        (input, self.first_press.take().zip(last))
+    }
+
+    /// Follows a modifier key; `None` when `code` is no modifier.
+    fn modifier_key(&mut self, code: KeyCode, state: ElementState) -> Option<bool> {
+        let down = state == ElementState::Pressed;
+        let mut m = self.modifiers;
+        match code {
+            KeyCode::ControlLeft | KeyCode::ControlRight => {
+                m.ctrl = down;
+                m.command = down;
+            }
+            KeyCode::ShiftLeft | KeyCode::ShiftRight => m.shift = down,
+            KeyCode::AltLeft | KeyCode::AltRight => m.alt = down,
+            _ => return None,
+        }
+        if m == self.modifiers {
+            return Some(false);
+        }
+        self.modifiers = m;
+        self.input.events.push(Event::ModifiersChanged(m));
+        Some(true)
     }
 
     fn note_press(&mut self) {
-        self.first_press.get_or_insert_with(Instant::now);
+        let now = Instant::now();
+        self.first_press.get_or_insert(now);
+        self.last_press = Some(now);
     }
 }
 
@@ -230,6 +289,55 @@ fn key(k: &TaoKey<'_>) -> Option<Key> {
         TaoKey::Character(c) => {
             return Key::from_name(c).or_else(|| Key::from_name(&c.to_uppercase()));
         }
+        _ => return None,
+    })
+}
+
+/// The key at this position on a US layout.
+#[rustfmt::skip]
+fn physical(code: KeyCode) -> Option<Key> {
+    use KeyCode as C;
+    Some(match code {
+        C::KeyA => Key::A, C::KeyB => Key::B, C::KeyC => Key::C, C::KeyD => Key::D,
+        C::KeyE => Key::E, C::KeyF => Key::F, C::KeyG => Key::G, C::KeyH => Key::H,
+        C::KeyI => Key::I, C::KeyJ => Key::J, C::KeyK => Key::K, C::KeyL => Key::L,
+        C::KeyM => Key::M, C::KeyN => Key::N, C::KeyO => Key::O, C::KeyP => Key::P,
+        C::KeyQ => Key::Q, C::KeyR => Key::R, C::KeyS => Key::S, C::KeyT => Key::T,
+        C::KeyU => Key::U, C::KeyV => Key::V, C::KeyW => Key::W, C::KeyX => Key::X,
+        C::KeyY => Key::Y, C::KeyZ => Key::Z,
+        C::Digit0 => Key::Num0, C::Digit1 => Key::Num1, C::Digit2 => Key::Num2,
+        C::Digit3 => Key::Num3, C::Digit4 => Key::Num4, C::Digit5 => Key::Num5,
+        C::Digit6 => Key::Num6, C::Digit7 => Key::Num7, C::Digit8 => Key::Num8,
+        C::Digit9 => Key::Num9,
+        C::F1 => Key::F1, C::F2 => Key::F2, C::F3 => Key::F3, C::F4 => Key::F4,
+        C::F5 => Key::F5, C::F6 => Key::F6, C::F7 => Key::F7, C::F8 => Key::F8,
+        C::F9 => Key::F9, C::F10 => Key::F10, C::F11 => Key::F11, C::F12 => Key::F12,
+        C::Enter | C::NumpadEnter => Key::Enter,
+        C::Escape => Key::Escape,
+        C::Backspace => Key::Backspace,
+        C::Tab => Key::Tab,
+        C::Space => Key::Space,
+        C::Minus => Key::Minus,
+        C::Equal => Key::Equals,
+        C::BracketLeft => Key::OpenBracket,
+        C::BracketRight => Key::CloseBracket,
+        C::Backslash => Key::Backslash,
+        C::Semicolon => Key::Semicolon,
+        C::Quote => Key::Quote,
+        C::Backquote => Key::Backtick,
+        C::Comma => Key::Comma,
+        C::Period => Key::Period,
+        C::Slash => Key::Slash,
+        C::Insert => Key::Insert,
+        C::Home => Key::Home,
+        C::PageUp => Key::PageUp,
+        C::Delete => Key::Delete,
+        C::End => Key::End,
+        C::PageDown => Key::PageDown,
+        C::ArrowRight => Key::ArrowRight,
+        C::ArrowLeft => Key::ArrowLeft,
+        C::ArrowDown => Key::ArrowDown,
+        C::ArrowUp => Key::ArrowUp,
         _ => return None,
     })
 }

@@ -1,0 +1,10 @@
+//! egui on a tao window: the small adapter of our own that turns tao's window events into egui's
+//! `RawInput` ([`Adapter`]), and the GL context egui paints with ([`Gl`], glutin + egui_glow).
+//! One crate for the customer window (`src/ui`) and the rep console (`crates/console`), so that
+//! tao's quirks are worked around once (PLATFORM-NOTES; see the comments in `adapter`).
+
+mod adapter;
+mod gl;
+
+pub use adapter::Adapter;
+pub use gl::{Gl, GlError};

@@ -1,0 +1,215 @@
+//! The real `lotse` on a private headless GNOME (Wayland, with Xwayland for our window): the
+//! system's dialog follows our prompt; cancelling it is a `denied` for the rep, sharing it a
+//! `granted`, and the rep then receives pictures of the screen.
+//!
+//! The test's clicks (on our window and on GNOME's dialog) go through mutter's own test-only
+//! D-Bus API (`lotse_testkit::gnome::Driver`); the product uses only the portal.
+
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used)]
+
+mod ui_support;
+
+use lotse_testkit::Proc;
+use lotse_testkit::gnome::{Answer, Driver, Gnome};
+use serde_json::Value;
+use std::process::Stdio;
+use ui_support::{Relay, lotse_bin, serial, widget_in};
+
+/// Clicks `widget` of the latest trace line through the compositor.
+fn click(driver: &mut Driver, gnome: &Gnome, display: &str, line: &Value, widget: &str) {
+    let auth = gnome.x11_auth().expect("mutter's Xauthority file");
+    let w = widget_in(line, widget).unwrap_or_else(|| panic!("no {widget} in {line}"));
+    let r: Vec<i64> = w["rect"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    // The client area's position on the root window, which is the compositor's screen.
+    let info = gnome
+        .command("xwininfo")
+        .env("DISPLAY", display)
+        .env("XAUTHORITY", &auth)
+        .args(["-id", &line["window"].to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&info.stdout).into_owned();
+    let field = |k: &str| -> i64 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(k))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {k} in {text:?}"))
+    };
+    let (x, y) = (
+        field("Absolute upper-left X:") + (r[0] + r[2]) / 2,
+        field("Absolute upper-left Y:") + (r[1] + r[3]) / 2,
+    );
+    driver.click(x as u32, y as u32);
+}
+
+fn key(usage: u16, down: bool) -> String {
+    format!(r#"{{"event": {{"Key": {{"usage": {usage}, "down": {down}}}}}}}"#)
+}
+
+/// A script for the rep's `input` command.
+fn script(dir: &std::path::Path, name: &str, lines: &[String]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, lines.join("\n")).unwrap();
+    p
+}
+
+fn typed(dir: &std::path::Path, name: &str, usages: &[u16]) -> std::path::PathBuf {
+    let mut l = Vec::new();
+    for &u in usages {
+        l.push(key(u, true));
+        l.push(key(u, false));
+    }
+    script(dir, name, &l)
+}
+
+/// What the recorder received after byte `mark`, SGR mouse reports removed.
+fn text_since(out: &std::path::Path, mark: usize) -> String {
+    let all = std::fs::read(out).unwrap_or_default();
+    let s = String::from_utf8_lossy(&all[mark.min(all.len())..]).into_owned();
+    let mut text = String::new();
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find("\u{1b}[<") {
+        text.push_str(&rest[..i]);
+        match rest[i..].find(['M', 'm']) {
+            Some(end) => rest = &rest[i + end + 1..],
+            None => rest = "",
+        }
+    }
+    text.push_str(rest);
+    text
+}
+
+fn trace_lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn wait_widget(path: &std::path::Path, screen: &str, widget: &str) -> Value {
+    let mut found = None;
+    lotse_testkit::wait_until(&format!("{screen} with {widget}"), || {
+        found = trace_lines(path).pop().filter(|l| {
+            l["screen"] == screen && widget_in(l, widget).is_some_and(|w| w["enabled"] == true)
+        });
+        found.is_some()
+    });
+    found.unwrap()
+}
+
+#[test]
+fn the_system_dialog_decides_what_the_rep_gets() {
+    let _one = serial();
+    let gnome = Gnome::start_with(1280, 800, true);
+    let display = gnome.x11_display();
+    let auth = gnome.x11_auth().expect("mutter's Xauthority file");
+    let mut driver = gnome.driver();
+    let dir = tempfile::tempdir().unwrap();
+    // A Wayland client that records what it receives (keys as text, the mouse as SGR reports);
+    // our window opens above it.
+    let out = dir.path().join("received");
+    let recorder = format!(
+        "printf '\\033[?1002h\\033[?1006h'; stty raw -echo; exec cat > {}",
+        out.display()
+    );
+    let _foot = gnome.spawn_foot(&["sh", "-c", &recorder]);
+    lotse_testkit::wait_until("the recorder", || out.exists());
+    let relay = Relay::start();
+    let mut rep = relay.rep_session("view");
+    let key = relay.key();
+    let trace = dir.path().join("trace.jsonl");
+    let _lotse = Proc::spawn(
+        gnome
+            .command(lotse_bin().to_str().unwrap())
+            .env("DISPLAY", &display)
+            .env("XAUTHORITY", &auth)
+            .args(["--relay", &relay.addr, "--pin", &relay.pin, "--key", &key])
+            .args(["--lang", "en"])
+            .env("LOTSE_UI_TRACE", &trace)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
+    let line = wait_widget(&trace, "terms", "terms.accept");
+    click(&mut driver, &gnome, &display, &line, "terms.accept");
+    rep.wait("joined", None);
+
+    // Allow in our prompt, Cancel in the system's dialog: the rep sees `denied`.
+    let line = wait_widget(&trace, "prompt", "prompt.allow");
+    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    driver.answer_dialog(Answer::Cancel);
+    rep.wait("denied", Some("view"));
+    assert!(!rep.has("granted", "view"));
+
+    // Asked again: Allow, then Share: granted, and pictures arrive.
+    rep.send("request view");
+    let line = wait_widget(&trace, "prompt", "prompt.allow");
+    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    driver.answer_dialog(Answer::Share);
+    rep.wait("granted", Some("view"));
+    let frame = rep.wait_for("a picture of the screen", |v| {
+        v["event"] == "frame" && v["width"] == 1280
+    });
+    assert_eq!(frame["height"], 800, "{frame}");
+
+    // Control: Allow, then "Allow remote interaction" and Share in the system's dialog.
+    rep.send("request control");
+    let line = wait_widget(&trace, "prompt", "prompt.allow");
+    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    driver.answer_dialog(Answer::ShareWithInteraction);
+    rep.wait("granted", Some("control"));
+    // The rep clicks into the terminal (beside our window) and types until mutter's virtual
+    // keyboard is ready (see SETTLE in the platform's portal code).
+    let focus = script(
+        dir.path(),
+        "focus.jsonl",
+        &[
+            r#"{"event": {"PointerMove": {"x": 1000, "y": 500}}}"#.to_owned(),
+            r#"{"after_ms": 40, "event": {"Button": {"button": "Left", "down": true}}}"#.to_owned(),
+            r#"{"after_ms": 40, "event": {"Button": {"button": "Left", "down": false}}}"#
+                .to_owned(),
+        ],
+    );
+    rep.send(&format!("input {}", focus.display()));
+    let z = typed(dir.path(), "z.jsonl", &[0x1d]);
+    lotse_testkit::wait_until("the rep's keys in the terminal", || {
+        rep.send(&format!("input {}", z.display()));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        text_since(&out, 0).contains('z')
+    });
+    let hello = typed(dir.path(), "hello.jsonl", &[0x0b, 0x08, 0x0f, 0x0f, 0x12]);
+    let mark = std::fs::read(&out).unwrap().len();
+    rep.send(&format!("input {}", hello.display()));
+    lotse_testkit::wait_until("hello in the terminal", || {
+        text_since(&out, mark) == "hello"
+    });
+
+    // Revoked in our window: nothing more arrives.
+    let line = wait_widget(&trace, "session", "session.revoke.control");
+    click(
+        &mut driver,
+        &gnome,
+        &display,
+        &line,
+        "session.revoke.control",
+    );
+    rep.wait("revoked", Some("control"));
+    let mark = std::fs::read(&out).unwrap().len();
+    rep.send(&format!("input {}", hello.display()));
+    let end = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    while std::time::Instant::now() < end {
+        let got = text_since(&out, mark);
+        assert!(
+            got.is_empty(),
+            "after the revoke the terminal received {got:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
