@@ -10,7 +10,7 @@ use common::{DEADLINE, Proc, Recorder, bin, expect, json_lines};
 use lotse::session::{self, Event, Hooks, Settings};
 use lotse_net::Pin;
 use lotse_proto::Tier;
-use lotse_proto::msg::CustomerInfo;
+use lotse_proto::msg::{CustomerInfo, EndReason};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -100,7 +100,7 @@ fn serve_rep_add_key_session_by_command_line() {
         downloads: dir.path().join("downloads"),
     };
     let (handle, thread) = session::start(
-        settings,
+        settings.clone(),
         ui.clone(),
         Hooks {
             injector: Box::new(lotse_platform::NoInjector),
@@ -153,6 +153,54 @@ fn serve_rep_add_key_session_by_command_line() {
         assert!(
             Instant::now() < end,
             "lotse-rep session did not exit after the end"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(rep.0.wait().unwrap().success());
+
+    // `--for`: at the time limit the rep leaves the session once, the customer is told, and
+    // the CLI exits when the relay confirms the end.
+    let out = rep_cmd(&["key"]).output().unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let mut rep = Proc(
+        rep_cmd(&["session", "--for", "3"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let events = json_lines(&mut rep.0);
+    let mut seen = Vec::new();
+    expect(&events, &mut seen, "login");
+    let ui = Arc::new(Recorder::default());
+    let (_handle, thread) = session::start(
+        Settings {
+            key: Some(key),
+            ..settings
+        },
+        ui.clone(),
+        Hooks {
+            injector: Box::new(lotse_platform::NoInjector),
+            video: None,
+        },
+    )
+    .unwrap();
+    expect(&events, &mut seen, "joined");
+    let ended = expect(&events, &mut seen, "ended");
+    assert_eq!(ended["reason"], "time limit reached", "{seen:#?}");
+    let left = seen.iter().filter(|v| v["event"] == "left").count();
+    assert_eq!(left, 1, "the rep left more than once: {seen:#?}");
+    thread.join().unwrap();
+    assert!(
+        ui.events()
+            .iter()
+            .any(|e| matches!(e, Event::Ended(EndReason::Rep(r)) if r.contains("time limit"))),
+        "the customer was not told why"
+    );
+    let end = Instant::now() + DEADLINE;
+    while rep.0.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < end,
+            "lotse-rep did not exit at the time limit"
         );
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -10,6 +10,7 @@
 
 mod ui_support;
 
+use lotse_codec::{Bgra, Yuv420, psnr};
 use lotse_testkit::Proc;
 use lotse_testkit::gnome::{Answer, Driver, Gnome};
 use serde_json::Value;
@@ -104,6 +105,22 @@ fn wait_widget(path: &std::path::Path, screen: &str, widget: &str) -> Value {
     found.unwrap()
 }
 
+/// The newest picture in an Annex-B recording, decoded by ffmpeg (an independent decoder).
+fn last_picture(recording: &std::path::Path, width: u32, height: u32) -> Option<Yuv420> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "h264", "-i"])
+        .arg(recording)
+        .args(["-f", "rawvideo", "-pix_fmt", "bgra", "-"])
+        .output()
+        .ok()?;
+    let size = width as usize * height as usize * 4;
+    if out.stdout.len() < size {
+        return None;
+    }
+    let last = &out.stdout[out.stdout.len() / size * size - size..][..size];
+    Some(Yuv420::from_bgra(&Bgra::packed(last, width, height)?))
+}
+
 #[test]
 fn the_system_dialog_decides_what_the_rep_gets() {
     let _one = serial();
@@ -122,7 +139,8 @@ fn the_system_dialog_decides_what_the_rep_gets() {
     let _foot = gnome.spawn_foot(&["sh", "-c", &recorder]);
     lotse_testkit::wait_until("the recorder", || out.exists());
     let relay = Relay::start();
-    let mut rep = relay.rep_session("view");
+    let recording = dir.path().join("rep.h264");
+    let mut rep = relay.rep_session_with("view", &["--record".as_ref(), recording.as_os_str()]);
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
     let _lotse = Proc::spawn(
@@ -158,6 +176,25 @@ fn the_system_dialog_decides_what_the_rep_gets() {
         v["event"] == "frame" && v["width"] == 1280
     });
     assert_eq!(frame["height"], 800, "{frame}");
+    // What the rep decodes is what the screen shows: the newest picture of the rep's recording,
+    // decoded by ffmpeg, against a screenshot through the compositor's own screen stream.
+    let mut best = None;
+    lotse_testkit::wait_until(
+        "the rep's picture to match the screen (PSNR >= 35 dB)",
+        || {
+            let shot = driver.shot();
+            let screen =
+                Yuv420::from_bgra(&Bgra::packed(&shot.data, shot.width, shot.height).unwrap());
+            let Some(decoded) = last_picture(&recording, shot.width, shot.height) else {
+                return false;
+            };
+            let q = psnr(&screen, &decoded);
+            eprintln!("the rep's decoded picture against a screenshot: {q:?}");
+            best = Some(q);
+            q.avg >= 35.0 && q.y >= 35.0
+        },
+    );
+    eprintln!("matched: {best:?}");
 
     // Control: Allow, then "Allow remote interaction" and Share in the system's dialog.
     rep.send("request control");

@@ -125,32 +125,7 @@ impl Relay {
 
     /// `lotse-rep session --commands` asking for `tiers` in order.
     pub fn rep_session(&self, tiers: &str) -> RepSession {
-        let mut cmd = self.rep_command();
-        cmd.args(["session", "--commands"]);
-        if !tiers.is_empty() {
-            cmd.args(["--request", tiers]);
-        }
-        let mut proc = Proc::spawn(
-            cmd.stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit()),
-        );
-        let stdin = proc.0.stdin.take().unwrap();
-        let stdout = proc.0.stdout.take().unwrap();
-        let events = Arc::new(Mutex::new(Vec::<(Instant, Value)>::new()));
-        let sink = events.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    sink.lock().unwrap().push((Instant::now(), v));
-                }
-            }
-        });
-        RepSession {
-            stdin,
-            events,
-            _proc: proc,
-        }
+        self.rep_session_with(tiers, &[])
     }
 }
 

@@ -141,26 +141,29 @@ fn login_key_queue_accept_tiers_chat_end() {
     let _ = console.proc;
 }
 
-/// The screen and control end to end: a known picture on the customer's own Xvfb (1920×1080),
-/// the customer's real session driver with X11 capture, OpenH264 and XTest injection, and
-/// the console on a second display: the picture appears in the console's window, typing in it
-/// reaches an xterm on the customer's display, and the console's decode/upload times are
-/// written to `LOTSE_CONSOLE_PERF`.
+/// The screen and control end to end with the real customer client: a known picture (an orange
+/// desktop) on the customer's own Xvfb (1920×1080), the real `lotse` window there (X11 capture,
+/// OpenH264, XTest), granted by clicking Allow in it; the console on a second display: the
+/// picture appears in the console's window, typing in it reaches an xterm on the customer's
+/// display, and the console's decode/upload times are written to `LOTSE_CONSOLE_PERF`.
 #[test]
 fn video_and_control_reach_the_customer() {
     let _one = serial();
     let customer_x = Xvfb::start(1920, 1080);
+    // A window manager on the customer's display too: it gives the keyboard to the window the
+    // rep clicks (the customer's own window has had it since the person clicked Allow).
+    let _customer_wm = customer_x.window_manager();
     let console_x = Xvfb::start(1600, 1000);
     let _wm = console_x.window_manager();
     let relay = relay(false);
     let dir = tempfile::tempdir().unwrap();
-    // The customer's desktop: an orange background and an xterm in the middle recording input.
+    // The customer's desktop: an orange background and an xterm (bottom left) recording input.
     customer_x.run("xsetroot", &["-solid", "#ff8000"]);
     let typed = dir.path().join("typed.txt");
     let _xterm = Proc::spawn(
         customer_x
             .command("xterm")
-            .args(["-geometry", "60x10+660+440", "-e", "sh", "-c"])
+            .args(["-geometry", "60x10+80+820", "-e", "sh", "-c"])
             .arg(format!("stty -echo; cat > {}", typed.display())),
     );
     wait_until("the xterm", || {
@@ -184,11 +187,12 @@ fn video_and_control_reach_the_customer() {
         .unwrap()
         .replace(' ', "");
 
-    let customer = Customer::start(&customer_x, &relay, key, "Carla Customer", dir.path());
+    let customer = customer_window(&customer_x, &relay, &key, "carla", dir.path());
 
     console.click("queue.accept.0");
     console.wait("the session tab", |l| l["screen"] == "session");
     console.click("tier.view");
+    allow(&console, &customer, "view");
     let line = console.wait("a picture", |l| {
         l["session"]["picture"] == serde_json::json!([1920, 1080])
     });
@@ -210,12 +214,13 @@ fn video_and_control_reach_the_customer() {
                 shot.to_str().unwrap(),
             ],
         );
-        // A patch near the picture's top left: the customer's background, not the xterm.
+        // A patch near the picture's top right: the customer's background, not the xterm (bottom
+        // left) nor the customer's window (placed top left by openbox).
         let crop = format!(
             "{}x{}+{}+{}",
             (r[2] - r[0]) / 10,
             (r[3] - r[1]) / 10,
-            r[0] + (r[2] - r[0]) / 20,
+            r[2] - (r[2] - r[0]) * 3 / 20,
             r[1] + (r[3] - r[1]) / 20
         );
         let mean = console_x.run(
@@ -241,9 +246,15 @@ fn video_and_control_reach_the_customer() {
 
     console.screenshot("console-session.png");
     console.click("tier.control");
+    allow(&console, &customer, "control");
     console.wait("control", |l| l["session"]["in_control"] == true);
-    // A click into the middle of the picture lands in the customer's xterm and takes the keyboard.
-    console.click("view");
+    // A click on the xterm in the picture lands in the customer's xterm and takes the keyboard.
+    let line = console.last();
+    let v = Window::rect(&line, "view").expect("the view");
+    let (sx, sy) = ((v[2] - v[0]) as f64 / 1920.0, (v[3] - v[1]) as f64 / 1080.0);
+    let (cx, cy) = (v[0] + (260.0 * sx) as i64, v[1] + (880.0 * sy) as i64);
+    console.point_at(cx, cy);
+    console.xdotool(&["click", "1"]);
     console.wait("the keyboard grab", |l| l["session"]["grab"] == true);
     console.xdotool(&["type", "--delay", "30", "hello lotse"]);
     console.xdotool(&["key", "Return"]);
@@ -257,7 +268,7 @@ fn video_and_control_reach_the_customer() {
 
     console.click("session.end");
     console.wait("ended", |l| l["session"]["live"] == false);
-    customer.wait_end();
+    customer.wait("the customer's end screen", |l| l["screen"] == "ended");
 
     // The console's own frame timing (printed, not asserted: a benchmark measures).
     let rows: Vec<Value> = std::fs::read_to_string(&perf)

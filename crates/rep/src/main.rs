@@ -227,7 +227,7 @@ async fn session(
     chat: Option<String>,
     mut script: Option<Vec<ScriptLine>>,
     recorder: &mut Option<std::fs::File>,
-    deadline: Option<tokio::time::Instant>,
+    mut deadline: Option<tokio::time::Instant>,
     mut stdin: Option<&mut Stdin>,
     mut send: Vec<PathBuf>,
     take_from_queue: bool,
@@ -245,7 +245,9 @@ async fn session(
                 if joined {
                     rep.leave("time limit reached").await?;
                     emit(json!({"event": "left", "reason": "time limit reached"}));
-                    // Keep reading until the relay confirms the end.
+                    // Leave once, then keep reading until the relay confirms the end (the
+                    // timer must not fire again: it would leave in a busy loop).
+                    deadline = None;
                     continue;
                 }
                 bail!("no customer arrived before the time limit");
