@@ -12,8 +12,8 @@ use lotse_proto::customer::{Action, Consent, Phase, Prompt, Rep};
 use lotse_proto::frame::limits;
 use lotse_proto::input::{InputEvent, coalesce_moves};
 use lotse_proto::msg::{
-    CustomerDown, CustomerInfo, CustomerUp, EndReason, Hello, KeyRejection, MonitorInfo,
-    ParticipantId, RequestId, Role, StreamHeader, TransferId, VideoFrame,
+    CustomerDown, CustomerInfo, CustomerUp, DenyReason, EndReason, Hello, KeyRejection,
+    MonitorInfo, ParticipantId, Reply, RequestId, Role, StreamHeader, TransferId, VideoFrame,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier};
 use std::path::PathBuf;
@@ -134,7 +134,7 @@ enum Command {
     Redeem(String),
     Answer {
         request: RequestId,
-        allow: bool,
+        reply: Reply,
     },
     Revoke {
         rep: ParticipantId,
@@ -163,7 +163,18 @@ impl Handle {
 
     /// The person answered a prompt. Answers within the prompt's first 500 ms are ignored.
     pub fn answer(&self, request: RequestId, allow: bool) {
-        let _ = self.tx.send(Command::Answer { request, allow });
+        let reply = if allow {
+            Reply::Allow
+        } else {
+            Reply::Deny(DenyReason::Person)
+        };
+        self.reply(request, reply);
+    }
+
+    /// Answers a prompt with a reason for a Deny that the rep sees (the system's dialog was
+    /// cancelled, the system cannot share). Same arming as [`Handle::answer`].
+    pub fn reply(&self, request: RequestId, reply: Reply) {
+        let _ = self.tx.send(Command::Answer { request, reply });
     }
 
     /// The person takes a tier back.
@@ -430,9 +441,9 @@ async fn session(
                 let Some(cmd) = cmd else { break EndReason::Customer("window closed".into()) };
                 match cmd {
                     Command::Redeem(key) => vec![Action::Send(CustomerUp::Redeem { key, info: settings.info.clone() })],
-                    Command::Answer { request, allow } => {
+                    Command::Answer { request, reply } => {
                         let mut c = lock(core);
-                        match c.consent.answer(request, allow, Instant::now()) {
+                        match c.consent.answer(request, reply, Instant::now()) {
                             Ok(a) => c.apply(a),
                             Err(e) => { debug!("answer ignored: {e}"); Vec::new() }
                         }

@@ -12,8 +12,8 @@ use lotse_net::{read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    CustomerDown, CustomerInfo, CustomerUp, EndReason, Hello, KeyRejection, LoginRejection,
-    RepDown, Role, StreamHeader, VideoFrame,
+    CustomerDown, CustomerInfo, CustomerUp, DenyReason, EndReason, Hello, KeyRejection,
+    LoginRejection, RepDown, Reply, Role, StreamHeader, VideoFrame,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier};
 use lotse_rep::{RepClient, RepError, RepEvent};
@@ -503,7 +503,7 @@ async fn the_relay_drops_input_and_video_not_covered_by_a_grant() {
     // A self-granted tier: the hand-made customer "allows" control that was never asked for.
     c.say(&CustomerUp::Answer {
         request: 77,
-        allow: true,
+        reply: Reply::Allow,
     })
     .await;
     rep.request(Tier::Control).await.unwrap();
@@ -515,14 +515,15 @@ async fn the_relay_drops_input_and_video_not_covered_by_a_grant() {
     // Allowing control without view: the relay enforces the prerequisite too.
     c.say(&CustomerUp::Answer {
         request: req,
-        allow: true,
+        reply: Reply::Allow,
     })
     .await;
     rep_wait(&mut rep, "control refused by relay", |e| {
         matches!(
             e,
             RepEvent::Control(RepDown::Denied {
-                tier: Tier::Control
+                tier: Tier::Control,
+                reason: DenyReason::Prerequisite,
             })
         )
         .then_some(())
@@ -557,7 +558,7 @@ async fn the_relay_drops_input_and_video_not_covered_by_a_grant() {
         };
         c.say(&CustomerUp::Answer {
             request: req,
-            allow: true,
+            reply: Reply::Allow,
         })
         .await;
         rep_wait(&mut rep, "granted", |e| {

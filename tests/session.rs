@@ -11,7 +11,7 @@ use lotse_platform::fake::Injected;
 use lotse_proto::Tier;
 use lotse_proto::customer::Phase;
 use lotse_proto::input::InputEvent;
-use lotse_proto::msg::{EndReason, RepDown};
+use lotse_proto::msg::{DenyReason, EndReason, RepDown};
 use lotse_rep::RepEvent;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -266,7 +266,15 @@ async fn deny_is_reported_and_nothing_flows() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     c.handle.answer(req, false);
     rep_wait(&mut rep, "denied", |e| {
-        matches!(e, RepEvent::Control(RepDown::Denied { tier: Tier::View })).then_some(())
+        // The person said no (not the system, not a missing prerequisite).
+        matches!(
+            e,
+            RepEvent::Control(RepDown::Denied {
+                tier: Tier::View,
+                reason: DenyReason::Person,
+            })
+        )
+        .then_some(())
     })
     .await;
     // Control without view is refused by the client without bothering the person.
@@ -275,7 +283,8 @@ async fn deny_is_reported_and_nothing_flows() {
         matches!(
             e,
             RepEvent::Control(RepDown::Denied {
-                tier: Tier::Control
+                tier: Tier::Control,
+                reason: DenyReason::Prerequisite,
             })
         )
         .then_some(())

@@ -163,7 +163,11 @@ fn the_system_dialog_decides_what_the_rep_gets() {
     let line = wait_widget(&trace, "prompt", "prompt.allow");
     click(&mut driver, &gnome, &display, &line, "prompt.allow");
     driver.answer_dialog(Answer::Cancel);
-    rep.wait("denied", Some("view"));
+    let (_, denied) = rep.wait("denied", Some("view"));
+    assert_eq!(
+        denied["reason"], "system_dialog_cancelled",
+        "the rep learns that the system's dialog said no: {denied}"
+    );
     assert!(!rep.has("granted", "view"));
 
     // Asked again: Allow, then Share: granted, and pictures arrive.
@@ -176,6 +180,26 @@ fn the_system_dialog_decides_what_the_rep_gets() {
         v["event"] == "frame" && v["width"] == 1280
     });
     assert_eq!(frame["height"], 800, "{frame}");
+    // While someone can view, our window stays above the others here too: mutter is also the
+    // window manager of Xwayland's windows and keeps `_NET_WM_STATE_ABOVE`.
+    let window = trace_lines(&trace)
+        .iter()
+        .rev()
+        .find_map(|l| l["window"].as_u64())
+        .expect("our window's id");
+    lotse_testkit::wait_until("our window to be kept above", || {
+        std::process::Command::new("xprop")
+            .args([
+                "-display",
+                &display,
+                "-id",
+                &window.to_string(),
+                "_NET_WM_STATE",
+            ])
+            .env("XAUTHORITY", &auth)
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("_NET_WM_STATE_ABOVE"))
+    });
     // What the rep decodes is what the screen shows: the newest picture of the rep's recording,
     // decoded by ffmpeg, against a screenshot through the compositor's own screen stream.
     let mut best = None;

@@ -56,10 +56,11 @@ enum UserEvent {
     /// The file dialog, a drop, the clipboard or a stop signal.
     Desktop(DesktopEvent),
     /// The person answered the system's screen-sharing dialog (Wayland) that followed their
-    /// Allow for `request`: `Ok` if they shared.
+    /// Allow for `request`: what the rep is told, and why not, if not.
     SystemDialog {
         request: lotse_proto::msg::RequestId,
-        result: Result<(), String>,
+        reply: lotse_proto::msg::Reply,
+        error: Option<String>,
     },
 }
 
@@ -290,13 +291,18 @@ impl Shell {
                 }
                 self.redraw();
             }
-            TaoEvent::UserEvent(UserEvent::SystemDialog { request, result }) => {
-                // Our Allow goes to the rep only now; a cancelled system dialog is a Deny.
-                if let Err(why) = &result {
+            TaoEvent::UserEvent(UserEvent::SystemDialog {
+                request,
+                reply,
+                error,
+            }) => {
+                // Our Allow goes to the rep only now; a cancelled system dialog is a Deny, with
+                // the reason for the rep.
+                if let Some(why) = &error {
                     tracing::warn!("the system's sharing dialog: {why}");
                 }
                 if let Some((h, _)) = self.session.as_ref() {
-                    h.answer(request, result.is_ok());
+                    h.reply(request, reply);
                 }
                 self.redraw();
             }
@@ -455,9 +461,14 @@ impl Shell {
                     (Some(w), Some(access)) if allow && handle.is_some() => {
                         let proxy = self.proxy.clone();
                         w.ask(access, move |r| {
-                            let result = r.map_err(|e| e.to_string());
+                            let reply = super::wayland::reply_for(&r);
+                            let error = r.err().map(|e| e.to_string());
                             // Fails only when the window is gone.
-                            let _ = proxy.send_event(UserEvent::SystemDialog { request, result });
+                            let _ = proxy.send_event(UserEvent::SystemDialog {
+                                request,
+                                reply,
+                                error,
+                            });
                         });
                     }
                     _ => {

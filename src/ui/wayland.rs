@@ -16,6 +16,7 @@ use lotse_platform::wayland::{
     Access, Portal, PortalError, SessionKind, WaylandCapturer, WaylandInjector,
 };
 use lotse_proto::Tier;
+use lotse_proto::msg::{DenyReason, Reply};
 
 /// The shared portal session of one customer session.
 #[derive(Debug)]
@@ -63,6 +64,17 @@ pub fn access_for(tier: Tier) -> Option<Access> {
     }
 }
 
+/// What the rep is told after the system's dialog: Allow only when the person shared there;
+/// otherwise why not (cancelled, remote interaction left off, or the system cannot share).
+pub fn reply_for(result: &Result<(), PortalError>) -> Reply {
+    match result {
+        Ok(()) => Reply::Allow,
+        Err(PortalError::Cancelled) => Reply::Deny(DenyReason::SystemDialogCancelled),
+        Err(PortalError::NoInteraction) => Reply::Deny(DenyReason::NoRemoteInteraction),
+        Err(_) => Reply::Deny(DenyReason::SystemUnavailable),
+    }
+}
+
 impl WaylandShare {
     /// Shows the system's dialog for `access` (if the session gives less); `done` gets the
     /// outcome on the portal thread.
@@ -94,5 +106,22 @@ mod tests {
         assert_eq!(access_for(Tier::Files), None);
         assert_eq!(access_for(Tier::Clipboard), None);
         assert_eq!(access_for(Tier::Sysinfo), None);
+    }
+
+    #[test]
+    fn the_rep_learns_why_the_system_dialog_said_no() {
+        assert_eq!(reply_for(&Ok(())), Reply::Allow);
+        assert_eq!(
+            reply_for(&Err(PortalError::Cancelled)),
+            Reply::Deny(DenyReason::SystemDialogCancelled)
+        );
+        assert_eq!(
+            reply_for(&Err(PortalError::NoInteraction)),
+            Reply::Deny(DenyReason::NoRemoteInteraction)
+        );
+        assert_eq!(
+            reply_for(&Err(PortalError::Missing("ScreenCast"))),
+            Reply::Deny(DenyReason::SystemUnavailable)
+        );
     }
 }

@@ -421,14 +421,14 @@ fn toolbar(state: &mut State, index: usize, ui: &mut Ui) {
         let st = state.sessions[index].tier(tier);
         let colour = match st {
             TierState::Granted => GRANTED,
-            TierState::Denied | TierState::Revoked => ERROR_FG,
+            TierState::Denied(_) | TierState::Revoked => ERROR_FG,
             _ => Color32::from_rgb(0x33, 0x3d, 0x4a),
         };
         let text = RichText::new(format!("{}: {}", t.tier(tier), st.text(t))).color(colour);
         let can_ask = live
             && matches!(
                 st,
-                TierState::NotRequested | TierState::Denied | TierState::Revoked
+                TierState::NotRequested | TierState::Denied(_) | TierState::Revoked
             );
         let r = ui.add_enabled(can_ask, egui::Button::new(text));
         state.track(format!("tier.{}", tier.as_str()), &r);

@@ -3,7 +3,7 @@
 
 use crate::i18n::{Lang, Texts};
 use crate::net::{Command, Password, SessionCommand, SessionId, SessionUpdate, Update};
-use lotse_proto::msg::{CustomerInfo, MonitorInfo, QueueEntry, RepDown};
+use lotse_proto::msg::{CustomerInfo, DenyReason, MonitorInfo, QueueEntry, RepDown};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +24,9 @@ pub enum TierState {
     NotRequested,
     Waiting,
     Granted,
-    Denied,
+    /// Denied, and why (the person in Lotse's prompt, the system's dialog, a missing
+    /// prerequisite).
+    Denied(DenyReason),
     Revoked,
 }
 
@@ -34,7 +36,7 @@ impl TierState {
             TierState::NotRequested => "not_requested",
             TierState::Waiting => "waiting",
             TierState::Granted => "granted",
-            TierState::Denied => "denied",
+            TierState::Denied(_) => "denied",
             TierState::Revoked => "revoked",
         }
     }
@@ -44,7 +46,11 @@ impl TierState {
             TierState::NotRequested => t.not_requested,
             TierState::Waiting => t.waiting,
             TierState::Granted => t.granted,
-            TierState::Denied => t.denied,
+            TierState::Denied(DenyReason::Person) => t.denied,
+            TierState::Denied(DenyReason::SystemDialogCancelled) => t.denied_system_dialog,
+            TierState::Denied(DenyReason::NoRemoteInteraction) => t.denied_no_interaction,
+            TierState::Denied(DenyReason::SystemUnavailable) => t.denied_unavailable,
+            TierState::Denied(DenyReason::Prerequisite) => t.denied_prerequisite,
             TierState::Revoked => t.revoked,
         }
     }
@@ -486,7 +492,7 @@ impl State {
                 }
                 RepDown::Requested { tier, .. } => s.set_tier(tier, TierState::Waiting),
                 RepDown::Granted { tier } => s.set_tier(tier, TierState::Granted),
-                RepDown::Denied { tier } => s.set_tier(tier, TierState::Denied),
+                RepDown::Denied { tier, reason } => s.set_tier(tier, TierState::Denied(reason)),
                 RepDown::Revoked { tier } => {
                     s.set_tier(tier, TierState::Revoked);
                     if tier == Tier::View {

@@ -2,7 +2,7 @@
 //!
 //! [`Consent`] is the single authority over what a rep may do on the customer's machine. It owns
 //! the rules of DESIGN.md:
-//! - a tier is granted only by [`Consent::answer`] with `allow = true`, i.e. the customer's own
+//! - a tier is granted only by [`Consent::answer`] with [`Reply::Allow`], i.e. the customer's own
 //!   click, and only once the prompt has been on screen for [`PROMPT_ARM`];
 //! - a tier needs its prerequisite ([`Tier::requires`]) for the same rep;
 //! - a revoke is immediate and takes dependent tiers with it;
@@ -14,7 +14,8 @@
 
 use crate::input::{Held, InputEvent};
 use crate::msg::{
-    CustomerDown, CustomerUp, EndReason, KeyRejection, ParticipantId, RequestId, TransferId,
+    CustomerDown, CustomerUp, DenyReason, EndReason, KeyRejection, ParticipantId, Reply, RequestId,
+    TransferId,
 };
 use crate::tier::{Tier, TierSet};
 use std::collections::{BTreeMap, BTreeSet};
@@ -258,7 +259,7 @@ impl Consent {
                     // Refusing never acts for the customer; granting would.
                     out.push(Action::Send(CustomerUp::Answer {
                         request,
-                        allow: false,
+                        reply: Reply::Deny(DenyReason::Prerequisite),
                     }));
                 } else if !duplicate {
                     let rep_name = r.name.clone();
@@ -353,13 +354,14 @@ impl Consent {
         Ok(out)
     }
 
-    /// The customer answered a prompt.
+    /// The customer answered a prompt (for a file offer: Allow = Save).
     pub fn answer(
         &mut self,
         request: RequestId,
-        allow: bool,
+        reply: Reply,
         now: Instant,
     ) -> Result<Vec<Action>, AnswerError> {
+        let allow = reply.allows();
         let idx = self
             .prompts
             .iter()
@@ -383,7 +385,7 @@ impl Consent {
             }
             return Ok(out);
         }
-        let mut allow = allow;
+        let mut reply = reply;
         if let Some(rep) = self.reps.get_mut(&prompt.rep) {
             // The prerequisite may have been revoked while the prompt was open.
             if allow
@@ -392,13 +394,13 @@ impl Consent {
                     .requires()
                     .is_some_and(|t| !rep.grants.contains(t))
             {
-                allow = false;
+                reply = Reply::Deny(DenyReason::Prerequisite);
             }
-            if allow {
+            if reply.allows() {
                 rep.grants.insert(prompt.tier);
             }
         }
-        Ok(vec![Action::Send(CustomerUp::Answer { request, allow })])
+        Ok(vec![Action::Send(CustomerUp::Answer { request, reply })])
     }
 
     /// The customer takes `tier` (and whatever depends on it) back from `rep`.
@@ -437,7 +439,7 @@ impl Consent {
         for request in refused {
             out.push(Action::Send(CustomerUp::Answer {
                 request,
-                allow: false,
+                reply: Reply::Deny(DenyReason::Prerequisite),
             }));
         }
         if !self.grants(rep).contains(Tier::Control) {

@@ -80,6 +80,49 @@ pub enum EndReason {
     Protocol(String),
 }
 
+/// The customer's answer to a prompt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    Allow,
+    Deny(DenyReason),
+}
+
+impl Reply {
+    pub fn allows(self) -> bool {
+        self == Reply::Allow
+    }
+}
+
+/// Why a request was denied; the rep sees it (so that "the system's dialog was cancelled" is not
+/// mistaken for "the person said no").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DenyReason {
+    /// The person said no in Lotse's prompt (Deny, Escape, Reject).
+    Person,
+    /// The person cancelled the operating system's own sharing dialog (Wayland portal).
+    SystemDialogCancelled,
+    /// The system's dialog was confirmed with "Allow remote interaction" left off.
+    NoRemoteInteraction,
+    /// The system cannot share the screen or the input (portal or PipeWire missing or failed);
+    /// the customer's window names what to install.
+    SystemUnavailable,
+    /// A tier it needs is not granted (control without view, clipboard without control).
+    Prerequisite,
+}
+
+impl DenyReason {
+    /// A stable name for logs and the rep CLI's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyReason::Person => "person",
+            DenyReason::SystemDialogCancelled => "system_dialog_cancelled",
+            DenyReason::NoRemoteInteraction => "no_remote_interaction",
+            DenyReason::SystemUnavailable => "system_unavailable",
+            DenyReason::Prerequisite => "prerequisite",
+        }
+    }
+}
+
 /// Customer → relay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CustomerUp {
@@ -88,7 +131,7 @@ pub enum CustomerUp {
     /// Leave the queue before anyone joined.
     Cancel,
     /// The customer's answer to a permission request.
-    Answer { request: RequestId, allow: bool },
+    Answer { request: RequestId, reply: Reply },
     /// The customer takes a tier back from one rep.
     Revoke { rep: ParticipantId, tier: Tier },
     /// A chat line.
@@ -268,6 +311,7 @@ pub enum RepDown {
     },
     Denied {
         tier: Tier,
+        reason: DenyReason,
     },
     /// The customer took a tier back.
     Revoked {

@@ -32,12 +32,26 @@ fn end_reason() -> impl Strategy<Value = EndReason> {
     ]
 }
 
+fn deny_reason() -> impl Strategy<Value = DenyReason> {
+    prop::sample::select(vec![
+        DenyReason::Person,
+        DenyReason::SystemDialogCancelled,
+        DenyReason::NoRemoteInteraction,
+        DenyReason::SystemUnavailable,
+        DenyReason::Prerequisite,
+    ])
+}
+
 fn customer_up() -> impl Strategy<Value = CustomerUp> {
     prop_oneof![
         (text(), info()).prop_map(|(key, info)| CustomerUp::Redeem { key, info }),
         Just(CustomerUp::Cancel),
-        (any::<u32>(), any::<bool>())
-            .prop_map(|(request, allow)| CustomerUp::Answer { request, allow }),
+        (any::<u32>(), prop::option::of(deny_reason())).prop_map(|(request, deny)| {
+            CustomerUp::Answer {
+                request,
+                reply: deny.map_or(Reply::Allow, Reply::Deny),
+            }
+        }),
         (any::<u64>(), tier()).prop_map(|(rep, tier)| CustomerUp::Revoke { rep, tier }),
         text().prop_map(|text| CustomerUp::Chat { text }),
         text().prop_map(|reason| CustomerUp::End { reason }),
@@ -117,7 +131,7 @@ fn rep_down() -> impl Strategy<Value = RepDown> {
         info().prop_map(|customer| RepDown::Joined { customer }),
         (any::<u32>(), tier()).prop_map(|(request, tier)| RepDown::Requested { request, tier }),
         tier().prop_map(|tier| RepDown::Granted { tier }),
-        tier().prop_map(|tier| RepDown::Denied { tier }),
+        (tier(), deny_reason()).prop_map(|(tier, reason)| RepDown::Denied { tier, reason }),
         tier().prop_map(|tier| RepDown::Revoked { tier }),
         (text(), text(), any::<u64>()).prop_map(|(from, text, at)| RepDown::Chat {
             from,

@@ -310,8 +310,8 @@ async fn session(
                     rep.request(t).await?;
                 }
             }
-            RepEvent::Control(RepDown::Denied { tier }) => {
-                emit(json!({"event": "denied", "tier": tier.as_str()}));
+            RepEvent::Control(RepDown::Denied { tier, reason }) => {
+                emit(json!({"event": "denied", "tier": tier.as_str(), "reason": reason.as_str()}));
                 if let Some(t) = tiers.pop() {
                     rep.request(t).await?;
                 }

@@ -9,7 +9,7 @@ use crate::state::{Intent, Stage, State, TierState};
 use egui::{Event as E, Key, Modifiers, PointerButton, Pos2, RawInput, Rect};
 use lotse_proto::Tier;
 use lotse_proto::input::{InputEvent, MouseButton};
-use lotse_proto::msg::{CustomerInfo, QueueEntry, RepDown};
+use lotse_proto::msg::{CustomerInfo, DenyReason, QueueEntry, RepDown};
 
 struct Harness {
     ctx: egui::Context,
@@ -254,11 +254,24 @@ fn tiers_show_their_state_and_ask_once() {
         id,
         RepDown::Denied {
             tier: Tier::Control,
+            reason: DenyReason::SystemDialogCancelled,
         },
     );
     h.frame(vec![]);
     assert_eq!(s(&h, Tier::View), TierState::Granted);
-    assert_eq!(s(&h, Tier::Control), TierState::Denied);
+    assert_eq!(
+        s(&h, Tier::Control),
+        TierState::Denied(DenyReason::SystemDialogCancelled)
+    );
+    assert!(
+        h.state
+            .current()
+            .unwrap()
+            .tier(Tier::Control)
+            .text(&crate::i18n::EN)
+            .contains("system"),
+        "the rep reads why"
+    );
     assert!(h.enabled("tier.control"), "denied may be asked again");
     h.session(id, RepDown::Revoked { tier: Tier::View });
     assert_eq!(s(&h, Tier::View), TierState::Revoked);

@@ -42,7 +42,7 @@ fn request(c: &mut Consent, request: RequestId, tier: Tier, now: Instant) -> Vec
 fn grant(c: &mut Consent, id: RequestId, tier: Tier, now: Instant) -> Instant {
     request(c, id, tier, now);
     let later = now + PROMPT_ARM;
-    c.answer(id, true, later).unwrap();
+    c.answer(id, Reply::Allow, later).unwrap();
     later
 }
 
@@ -70,10 +70,10 @@ fn answer_within_arm_delay_is_ignored() {
     let mut c = live(t);
     request(&mut c, 1, Tier::View, t);
     let early = t + PROMPT_ARM - Duration::from_millis(1);
-    assert_eq!(c.answer(1, true, early), Err(AnswerError::TooEarly));
+    assert_eq!(c.answer(1, Reply::Allow, early), Err(AnswerError::TooEarly));
     assert!(!c.grants(REP).contains(Tier::View));
     assert_eq!(c.prompts().len(), 1, "the prompt stays open");
-    assert!(c.answer(1, true, t + PROMPT_ARM).is_ok());
+    assert!(c.answer(1, Reply::Allow, t + PROMPT_ARM).is_ok());
     assert!(c.grants(REP).contains(Tier::View));
 }
 
@@ -86,7 +86,7 @@ fn control_without_view_is_refused_without_a_prompt() {
         out,
         vec![Action::Send(CustomerUp::Answer {
             request: 1,
-            allow: false
+            reply: Reply::Deny(DenyReason::Prerequisite)
         })]
     );
     assert!(c.prompts().is_empty());
@@ -102,7 +102,8 @@ fn open_prompt_blocks_input_and_releases_held_keys() {
     let out = request(&mut c, 3, Tier::Files, t);
     assert_eq!(out, vec![Action::ReleaseAll(vec![key(0xE0, false)])]);
     assert!(c.input(REP, key(4, true)).is_empty());
-    c.answer(3, false, t + PROMPT_ARM).unwrap();
+    c.answer(3, Reply::Deny(DenyReason::Person), t + PROMPT_ARM)
+        .unwrap();
     assert!(!c.input(REP, key(4, true)).is_empty());
 }
 
@@ -281,11 +282,12 @@ proptest! {
                     now += Duration::from_millis(ms);
                     if !c.prompts().is_empty() {
                         let p = c.prompts()[i % c.prompts().len()].clone();
-                        let res = c.answer(p.request, allow, now);
+                        let reply = if allow { Reply::Allow } else { Reply::Deny(DenyReason::Person) };
+                        let res = c.answer(p.request, reply, now);
                         if now.duration_since(p.opened) < PROMPT_ARM {
                             prop_assert_eq!(res, Err(AnswerError::TooEarly));
                         } else if let Ok(actions) = res
-                            && actions.contains(&Action::Send(CustomerUp::Answer { request: p.request, allow: true })) {
+                            && actions.contains(&Action::Send(CustomerUp::Answer { request: p.request, reply: Reply::Allow })) {
                                 prop_assert!(allow, "granted without the customer allowing");
                                 allowed.entry(p.rep).or_default().insert(p.tier);
                             }
@@ -382,8 +384,11 @@ fn file_offer_is_a_prompt_armed_like_the_others_and_blocks_input() {
         c.input(REP, key(4, true)).is_empty(),
         "input while a file prompt is open"
     );
-    assert_eq!(c.answer(p.request, true, t), Err(AnswerError::TooEarly));
-    let out = c.answer(p.request, true, t + PROMPT_ARM).unwrap();
+    assert_eq!(
+        c.answer(p.request, Reply::Allow, t),
+        Err(AnswerError::TooEarly)
+    );
+    let out = c.answer(p.request, Reply::Allow, t + PROMPT_ARM).unwrap();
     assert_eq!(
         out[0],
         Action::Send(CustomerUp::FileAnswer {

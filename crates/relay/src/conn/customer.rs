@@ -10,8 +10,8 @@ use lotse_net::quinn::{Connection, RecvStream, SendStream};
 use lotse_net::{read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{
-    CustomerDown, CustomerUp, EndReason, KeyRejection, ParticipantId, RepDown, StreamHeader,
-    VideoFrame,
+    CustomerDown, CustomerUp, DenyReason, EndReason, KeyRejection, ParticipantId, RepDown, Reply,
+    StreamHeader, VideoFrame,
 };
 use lotse_proto::{Tier, TierSet};
 use std::collections::HashMap;
@@ -78,8 +78,8 @@ pub(super) async fn customer(
                 conn.close(code::NORMAL.into(), b"cancelled");
                 break None;
             }
-            CustomerUp::Answer { request, allow } => {
-                let audits = answer(&hub, id, request, allow);
+            CustomerUp::Answer { request, reply } => {
+                let audits = answer(&hub, id, request, reply);
                 hub.write_audits(audits).await;
             }
             CustomerUp::Revoke { rep, tier } => {
@@ -280,7 +280,7 @@ async fn redeem(
     Ok(())
 }
 
-fn answer(hub: &Hub, customer: CustomerId, request: u32, allow: bool) -> Vec<Audit> {
+fn answer(hub: &Hub, customer: CustomerId, request: u32, reply: Reply) -> Vec<Audit> {
     let mut audits = Vec::new();
     let mut st = hub.state();
     let Some(sid) = st.customers.get(&customer).and_then(|c| c.session) else {
@@ -294,7 +294,7 @@ fn answer(hub: &Hub, customer: CustomerId, request: u32, allow: bool) -> Vec<Aud
         return audits;
     };
     let mut newly_viewing = false;
-    if allow {
+    if reply.allows() {
         let g = s.grants.entry(rep).or_default();
         // The relay mirrors the customer's grant, and also enforces the prerequisite itself.
         if tier.requires().is_none_or(|need| g.contains(need)) {
@@ -303,10 +303,15 @@ fn answer(hub: &Hub, customer: CustomerId, request: u32, allow: bool) -> Vec<Aud
         }
     }
     let granted = s.grants.get(&rep).is_some_and(|g| g.contains(tier));
+    let reason = match reply {
+        Reply::Deny(reason) => reason,
+        // An Allow the relay cannot mirror: the prerequisite is missing here.
+        Reply::Allow => DenyReason::Prerequisite,
+    };
     let msg = if granted {
         RepDown::Granted { tier }
     } else {
-        RepDown::Denied { tier }
+        RepDown::Denied { tier, reason }
     };
     st.send_rep(rep, msg);
     if newly_viewing {
@@ -318,7 +323,14 @@ fn answer(hub: &Hub, customer: CustomerId, request: u32, allow: bool) -> Vec<Aud
     audits.push(Audit {
         actor: format!("customer#{customer}"),
         action: if granted { "tier.grant" } else { "tier.deny" },
-        detail: format!("session={sid} rep={rep} tier={tier}"),
+        detail: if granted {
+            format!("session={sid} rep={rep} tier={tier}")
+        } else {
+            format!(
+                "session={sid} rep={rep} tier={tier} reason={}",
+                reason.as_str()
+            )
+        },
     });
     audits
 }
