@@ -4,6 +4,7 @@
 //! cargo run --release --example stream_bench            # static, scroll and video
 //! cargo run --release --example stream_bench -- scroll  # one workload
 //! cargo run --release --example stream_bench -- --screen-only scroll  # never camera tools
+//! cargo run --release --example stream_bench -- --gnome   # the same on a headless GNOME (Wayland)
 //! ```
 //!
 //! For each workload a private Xvfb at 1920×1080 shows what `shared/bench/workload.sh` shows
@@ -12,6 +13,13 @@
 //! as a child process (this program, `customer` mode: session driver + ScreenSource, allowing
 //! `view` after 600 ms like a person), so that its CPU and memory can be measured alone; the relay
 //! (loopback QUIC) and the rep (decoding) run in this process.
+//!
+//! With `--gnome` the desktop is a private headless GNOME (mutter 1920×1080, PipeWire, the
+//! portal; `lotse_testkit::gnome`) instead of Xvfb: the terminals are foot (Wayland), the video
+//! plays through mutter's Xwayland, and the customer captures through the ScreenCast portal and
+//! PipeWire (`lotse_platform::wayland`), the system's dialog answered by the benchmark's driver
+//! with "Share" like a person. Only the customer process is measured: what mutter spends on
+//! producing the stream is not in the client CPU column.
 //!
 //! Reported over the measurement window (after a warm-up that includes the first keyframe):
 //! frames decoded per second at the rep, encode ms p50/p95, bytes per second on the video stream
@@ -26,9 +34,11 @@ use lotse::video::{ScreenSource, VideoSettings};
 use lotse_codec::{Yuv420, psnr};
 use lotse_net::{NetConfig, Pin};
 use lotse_platform::NoInjector;
+use lotse_platform::wayland::{Access, Portal, WaylandCapturer};
 use lotse_proto::Tier;
 use lotse_proto::msg::{CustomerInfo, RepDown};
 use lotse_rep::{RepClient, RepEvent, VideoReceiver};
+use lotse_testkit::gnome::{Answer, Gnome};
 use lotse_testkit::{Proc, Xvfb};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -52,7 +62,12 @@ fn main() {
     }
     // `--screen-only`: never switch to camera tools (to see what screen-content mode alone does).
     let screen_only = args.iter().any(|a| a == "--screen-only");
-    let args: Vec<String> = args.into_iter().filter(|a| a != "--screen-only").collect();
+    // `--gnome`: the desktop is a headless GNOME on Wayland, captured through the portal.
+    let gnome = args.iter().any(|a| a == "--gnome");
+    let args: Vec<String> = args
+        .into_iter()
+        .filter(|a| a != "--screen-only" && a != "--gnome")
+        .collect();
     let workloads: Vec<String> = if args.is_empty() {
         vec!["static".into(), "scroll".into(), "video".into()]
     } else {
@@ -66,7 +81,7 @@ fn main() {
     let mut rows = Vec::new();
     for w in &workloads {
         eprintln!("== {w}");
-        rows.push(rt.block_on(run_workload(w, screen_only)));
+        rows.push(rt.block_on(run_workload(w, screen_only, gnome)));
     }
     print_table(&rows);
 }
@@ -124,6 +139,82 @@ fn print_table(rows: &[Row]) {
     }
 }
 
+/// The customer's desktop: a private Xvfb, or a private headless GNOME (Wayland).
+enum Desk {
+    X(Xvfb),
+    Gnome(Gnome),
+}
+
+impl Desk {
+    fn start(gnome: bool) -> Desk {
+        if gnome {
+            Desk::Gnome(Gnome::start_with(W, H, true))
+        } else {
+            Desk::X(Xvfb::start(W, H))
+        }
+    }
+
+    fn workload(&self, mode: &str) -> Vec<Proc> {
+        match self {
+            Desk::X(x) => workload(x, mode),
+            Desk::Gnome(g) => gnome_workload(g, mode),
+        }
+    }
+
+    /// The customer process, on this desktop.
+    fn customer(&self) -> Command {
+        let exe = std::env::current_exe().unwrap();
+        match self {
+            Desk::X(x) => {
+                let mut c = Command::new(exe);
+                c.arg("customer").args(["--display", &x.display]);
+                c
+            }
+            Desk::Gnome(g) => {
+                let mut c = g.command(exe.to_str().unwrap());
+                c.args(["customer", "--wayland"]);
+                c
+            }
+        }
+    }
+}
+
+/// The same workloads on GNOME: foot (a Wayland terminal, full screen) for `static` and `scroll`,
+/// ffplay through mutter's Xwayland for `video`.
+fn gnome_workload(g: &Gnome, mode: &str) -> Vec<Proc> {
+    let procs = match mode {
+        "static" => vec![g.spawn_foot(&[
+            "-f",
+            "monospace:size=10",
+            "bash",
+            "-c",
+            "ls -l /usr/bin | head -60; exec sleep infinity",
+        ])],
+        "scroll" => vec![g.spawn_foot(&[
+            "-f",
+            "monospace:size=9",
+            "bash",
+            "-c",
+            "while :; do ls -lR /usr/share; done",
+        ])],
+        "video" => {
+            let mut c = g.command("ffplay");
+            c.env("DISPLAY", g.x11_display());
+            if let Some(auth) = g.x11_auth() {
+                c.env("XAUTHORITY", auth);
+            }
+            c.args(["-loglevel", "quiet", "-fs", "-f", "lavfi"])
+                .args(["-i", "testsrc2=size=1920x1080:rate=30", "-an"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            vec![Proc::spawn(&mut c)]
+        }
+        other => panic!("unknown workload {other}: static, scroll or video"),
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    procs
+}
+
 /// Starts what `shared/bench/workload.sh` starts for `mode` (the same commands).
 fn workload(x: &Xvfb, mode: &str) -> Vec<Proc> {
     x.run("xsetroot", &["-solid", "#2e3440"]);
@@ -175,9 +266,11 @@ fn workload(x: &Xvfb, mode: &str) -> Vec<Proc> {
     procs
 }
 
-async fn run_workload(mode: &str, screen_only: bool) -> Row {
-    let x = Xvfb::start(W, H);
-    let _load = workload(&x, mode);
+async fn run_workload(mode: &str, screen_only: bool, gnome: bool) -> Row {
+    let desk = Desk::start(gnome);
+    // On GNOME the workload starts after the system's dialog is answered: the driver finds the
+    // dialog's button by its colour, which the video also shows.
+    let mut _load = (!gnome).then(|| desk.workload(mode));
     // Samples go to memory where there is a tmpfs: writing them must cost the customer little.
     let dir = tempfile::Builder::new()
         .tempdir_in(if Path::new("/dev/shm").is_dir() {
@@ -209,12 +302,11 @@ async fn run_workload(mode: &str, screen_only: bool) -> Row {
     .unwrap();
     let (key, _) = rep.create_key(None).await.unwrap();
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .arg("customer")
+    let mut child = desk
+        .customer()
         .args(["--relay", &relay.addr.to_string()])
         .args(["--pin", &relay.pin.to_string()])
         .args(["--key", &key])
-        .args(["--display", &x.display])
         .arg("--samples")
         .arg(&samples)
         .args(screen_only.then_some("--screen-only"))
@@ -226,17 +318,37 @@ async fn run_workload(mode: &str, screen_only: bool) -> Row {
     let mut to_child = child.stdin.take().unwrap();
     let from_child = child.stdout.take().unwrap();
 
-    // Join, ask for view (the child allows it after 600 ms).
+    // Join, ask for view (the child allows it after 600 ms; on GNOME the system's dialog
+    // follows, and the driver clicks Share in it).
+    let mut dialog = None;
     loop {
         match rep.next_event().await.unwrap() {
             RepEvent::Control(RepDown::Queue { entries }) if !entries.is_empty() => {
                 rep.accept(entries[0].entry).await.unwrap();
             }
-            RepEvent::Control(RepDown::Joined { .. }) => rep.request(Tier::View).await.unwrap(),
+            RepEvent::Control(RepDown::Joined { .. }) => {
+                rep.request(Tier::View).await.unwrap();
+                if let Desk::Gnome(g) = &desk {
+                    let mut driver = g.driver();
+                    dialog = Some(std::thread::spawn(move || {
+                        driver.answer_dialog(Answer::Share);
+                    }));
+                }
+            }
             RepEvent::Control(RepDown::Granted { tier: Tier::View }) => break,
+            RepEvent::Control(RepDown::Denied { reason, .. }) => {
+                panic!("view denied: {}", reason.as_str())
+            }
             RepEvent::Disconnected(why) => panic!("relay connection lost: {why}"),
             _ => {}
         }
+    }
+    // The driver's own screen stream ends with it, before the measurement.
+    if let Some(d) = dialog {
+        d.join().unwrap();
+    }
+    if gnome {
+        _load = Some(desk.workload(mode));
     }
     let mut receiver = VideoReceiver::new().unwrap();
     let mut psnrs = Vec::new();
@@ -246,6 +358,10 @@ async fn run_workload(mode: &str, screen_only: bool) -> Row {
     let start = Instant::now();
     let mut window_start = None;
     let mut cpu_start = 0.0;
+    // On GNOME, mutter's CPU too: it renders the desktop and fills the PipeWire buffers.
+    let compositor = if gnome { newest_pid("mutter") } else { None };
+    let mut compositor_start = None;
+    let mut anon_peak = 0.0f64;
     let mut lost_start = 0;
     let mut rss_peak = 0.0f64;
     let mut last_rss = Instant::now();
@@ -254,6 +370,7 @@ async fn run_workload(mode: &str, screen_only: bool) -> Row {
         if window_start.is_none() && now >= start + WARMUP {
             window_start = Some(now);
             cpu_start = cpu_seconds(pid);
+            compositor_start = compositor.map(cpu_seconds);
             lost_start = receiver.stats().lost;
             writeln!(to_child, "mark").unwrap();
         }
@@ -262,6 +379,7 @@ async fn run_workload(mode: &str, screen_only: bool) -> Row {
         }
         if now >= last_rss + Duration::from_millis(500) {
             rss_peak = rss_peak.max(rss_mb(pid));
+            anon_peak = anon_peak.max(status_mb(pid, "RssAnon:"));
             last_rss = now;
         }
         let ev = match tokio::time::timeout(Duration::from_millis(100), rep.next_event()).await {
@@ -297,6 +415,9 @@ async fn run_workload(mode: &str, screen_only: bool) -> Row {
     }
     let window = WINDOW.as_secs_f64();
     let cpu = (cpu_seconds(pid) - cpu_start) / window * 100.0;
+    let compositor_cpu = compositor
+        .zip(compositor_start)
+        .map(|(p, start)| (cpu_seconds(p) - start) / window * 100.0);
     rss_peak = rss_peak.max(rss_mb(pid));
     writeln!(to_child, "stop").unwrap();
     let mut encode_ms: Vec<f64> = Vec::new();
@@ -316,6 +437,10 @@ async fn run_workload(mode: &str, screen_only: bool) -> Row {
         }
     }
     let _ = child.wait();
+    customer_stats.push_str(&format!("; client anonymous memory peak {anon_peak:.0} MB"));
+    if let Some(c) = compositor_cpu {
+        customer_stats.push_str(&format!("; mutter CPU {c:.1} % of one core"));
+    }
     for (captured_us, image) in &sampled {
         let Ok(raw) = std::fs::read(samples.join(format!("{captured_us}.yuv"))) else {
             continue;
@@ -391,21 +516,37 @@ fn clock_ticks_per_second() -> f64 {
 }
 
 fn rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmRSS:")
+}
+
+/// A memory figure from `/proc/PID/status` in MB (`VmRSS:`, `RssAnon:`, `RssShmem:`, …).
+fn status_mb(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The newest process named `name` (the compositor of the benchmark's GNOME).
+fn newest_pid(name: &str) -> Option<u32> {
+    let out = Command::new("pgrep")
+        .args(["-n", "-x", name])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 // ---------------------------------------------------------------------------------------------
 // The customer process
 
-/// Allows every prompt after 600 ms, as a person would.
+/// Allows every prompt after 600 ms, as a person would; on Wayland the system's dialog follows
+/// (as in the customer window) before the Allow is sent.
 struct Allow {
     handle: OnceLock<Handle>,
     answered: Mutex<Vec<u32>>,
+    portal: Option<Portal>,
 }
 
 impl Frontend for Allow {
@@ -419,9 +560,16 @@ impl Frontend for Allow {
                     }
                     done.push(p.request);
                     if let Some(h) = self.handle.get().cloned() {
+                        let portal = self.portal.clone();
                         std::thread::spawn(move || {
                             std::thread::sleep(Duration::from_millis(600));
-                            h.answer(p.request, true);
+                            let shared = portal.is_none_or(|portal| {
+                                portal
+                                    .request_blocking(Access::View)
+                                    .map_err(|e| eprintln!("customer: the portal: {e}"))
+                                    .is_ok()
+                            });
+                            h.answer(p.request, shared);
                         });
                     }
                 }
@@ -445,7 +593,14 @@ fn customer(args: &[String]) {
     if args.iter().any(|a| a == "--screen-only") {
         settings.content = None;
     }
-    let mut source = ScreenSource::open(Some(&arg("--display")), settings).unwrap();
+    let portal = args
+        .iter()
+        .any(|a| a == "--wayland")
+        .then(|| Portal::connect(None).unwrap());
+    let mut source = match &portal {
+        Some(portal) => ScreenSource::new(Box::new(WaylandCapturer::new(portal.clone())), settings),
+        None => ScreenSource::open(Some(&arg("--display")), settings).unwrap(),
+    };
     let control = source.control();
     let mut n = 0u64;
     let dir = samples.clone();
@@ -458,6 +613,7 @@ fn customer(args: &[String]) {
     let ui = Arc::new(Allow {
         handle: OnceLock::new(),
         answered: Mutex::new(Vec::new()),
+        portal,
     });
     let (handle, thread) = session::start(
         Settings {
