@@ -30,6 +30,15 @@ fn login_key_queue_accept_tiers_chat_end() {
         .unwrap()
         .replace(' ', "");
 
+    let idle = x.run(
+        "xprop",
+        &["-id", &console.last()["window"].to_string(), "WM_HINTS"],
+    );
+    assert!(
+        !idle.contains("urgency"),
+        "asks for attention before anyone came: {idle}"
+    );
+
     // The real customer client with that key.
     let customer = customer_window(&x, &relay, &key, "carla", dir.path());
 
@@ -42,6 +51,14 @@ fn login_key_queue_accept_tiers_chat_end() {
         arrived["title"].as_str().unwrap().contains("waiting"),
         "{arrived}"
     );
+    // The window asks the desktop for attention (ICCCM urgency hint: taskbars flash it).
+    let window = arrived["window"].to_string();
+    let mut hints = String::new();
+    wait_until("the console's window to ask for attention", || {
+        hints = x.run("xprop", &["-id", &window, "WM_HINTS"]);
+        hints.contains("urgency hint bit is set")
+    });
+    eprintln!("console WM_HINTS on arrival: {}", hints.trim());
     console.screenshot("console-queue.png");
     console.click("queue.accept.0");
     console.wait("the session tab", |l| l["screen"] == "session");
