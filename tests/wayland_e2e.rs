@@ -282,3 +282,53 @@ fn the_system_dialog_decides_what_the_rep_gets() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Two monitors: the person ticks both in the system's dialog; the rep sees both in its monitor
+/// list and switches to the second, whose pictures (its size) then arrive.
+#[test]
+fn the_rep_switches_between_the_screens_the_person_shared() {
+    let _one = serial();
+    let gnome = Gnome::start_monitors(&[(1280, 800), (1024, 768)], true);
+    let display = gnome.x11_display();
+    let auth = gnome.x11_auth().expect("mutter's Xauthority file");
+    let mut driver = gnome.driver();
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start();
+    let mut rep = relay.rep_session("view");
+    let key = relay.key();
+    let trace = dir.path().join("trace.jsonl");
+    let _lotse = Proc::spawn(
+        gnome
+            .command(lotse_bin().to_str().unwrap())
+            .env("DISPLAY", &display)
+            .env("XAUTHORITY", &auth)
+            .args(["--relay", &relay.addr, "--pin", &relay.pin, "--key", &key])
+            .args(["--lang", "en"])
+            .env("LOTSE_UI_TRACE", &trace)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
+    let line = wait_widget(&trace, "terms", "terms.accept");
+    click(&mut driver, &gnome, &display, &line, "terms.accept");
+    rep.wait("joined", None);
+    let line = wait_widget(&trace, "prompt", "prompt.allow");
+    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    driver.answer_dialog(Answer::ShareTwoMonitors);
+    rep.wait("granted", Some("view"));
+    let list = rep.wait_for("both screens in the rep's list", |v| {
+        v["event"] == "monitors" && v["list"].as_array().is_some_and(|l| l.len() == 2)
+    });
+    assert_eq!(list["shared"], 0, "{list}");
+    rep.wait_for("a picture of the first screen", |v| {
+        v["event"] == "frame" && v["width"] == 1280 && v["height"] == 800
+    });
+    rep.send("monitor 1");
+    rep.wait_for("a picture of the second screen", |v| {
+        v["event"] == "frame" && v["width"] == 1024 && v["height"] == 768
+    });
+    let shown = rep.wait_for("the switch reported", |v| {
+        v["event"] == "monitors" && v["shared"] == 1
+    });
+    eprintln!("the rep's monitor list after the switch: {shown}");
+}

@@ -41,6 +41,13 @@ impl Gnome {
     /// Like [`Gnome::start`]; with `xwayland`, mutter also runs Xwayland for X11 clients (see
     /// [`Gnome::x11_display`]).
     pub fn start_with(width: u32, height: u32, xwayland: bool) -> Gnome {
+        Gnome::start_monitors(&[(width, height)], xwayland)
+    }
+
+    /// Like [`Gnome::start_with`] with several virtual monitors side by side (the first is the
+    /// primary; the driver sees that one).
+    pub fn start_monitors(monitors: &[(u32, u32)], xwayland: bool) -> Gnome {
+        let (width, height) = monitors[0];
         let dir = tempfile::Builder::new()
             .prefix("lotse-gnome-")
             .tempdir()
@@ -70,15 +77,16 @@ impl Gnome {
         wait_until("PipeWire", || g.dir.path().join("pipewire-0").exists());
         let wp = g.spawn("wireplumber", &[], |_| {});
         g.procs.push(wp);
-        let monitor = format!("{width}x{height}");
+        let sizes: Vec<String> = monitors.iter().map(|(w, h)| format!("{w}x{h}")).collect();
         let mut args = vec![
             "--wayland",
             "--headless",
             "--wayland-display",
             WAYLAND_DISPLAY,
-            "--virtual-monitor",
-            &monitor,
         ];
+        for size in &sizes {
+            args.extend(["--virtual-monitor", size.as_str()]);
+        }
         if !xwayland {
             args.push("--no-x11");
         }
@@ -365,6 +373,8 @@ pub enum Answer {
     ShareWithInteraction,
     /// "Cancel".
     Cancel,
+    /// Also tick the second monitor in the list (the first is ticked already), then "Share".
+    ShareTwoMonitors,
 }
 
 /// The blue of GNOME's suggested-action buttons ("Share") and of a switched-on switch (BGR).
@@ -446,6 +456,20 @@ impl Driver {
                 self.click(self.size.0 - share.0, share.1);
             }
             Answer::Share => self.click(share.0, share.1),
+            Answer::ShareTwoMonitors => {
+                // The second row of the monitor list, in the middle of the centred dialog.
+                let row = (self.size.0 / 2, share.1 + 168);
+                self.click(row.0, row.1);
+                // Its tick mark appears at the row's right end (dark on light).
+                self.wait_for("the second monitor to be ticked", |s| {
+                    let dark = (row.0 + 150..row.0 + 240).any(|x| {
+                        let (b, g, r) = s.pixel(x, row.1);
+                        b < 90 && g < 90 && r < 90
+                    });
+                    dark.then_some(())
+                });
+                self.click(share.0, share.1);
+            }
             Answer::ShareWithInteraction => {
                 // The switch sits below the monitor list, at the right edge of the dialog.
                 let switch = (share.0 - 23, share.1 + 199);

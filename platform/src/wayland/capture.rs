@@ -21,7 +21,6 @@ pub struct WaylandCapturer {
     height: u32,
     /// (stream generation, picture serial) of `buf`.
     seen: (u64, u64),
-    selected: usize,
 }
 
 impl WaylandCapturer {
@@ -34,7 +33,6 @@ impl WaylandCapturer {
             width: 0,
             height: 0,
             seen: (0, 0),
-            selected: 0,
         }
     }
 }
@@ -45,15 +43,23 @@ impl Capturer for WaylandCapturer {
     }
 
     fn selected(&self) -> usize {
-        self.selected
+        self.portal.screen().lock().selected
     }
 
-    /// The portal shares the screen the person picked in its dialog; that is the only one here.
+    /// The screens are those the person selected in the system's dialog; another one of them is
+    /// streamed from now on (its first picture follows).
     fn select(&mut self, index: usize) -> Result<(), CaptureError> {
         if index >= self.monitors().len() {
             return Err(CaptureError::NoMonitor(index));
         }
-        self.selected = index;
+        if index != self.selected() {
+            self.portal
+                .select_blocking(index)
+                .map_err(|e| CaptureError::Lost(e.to_string()))?;
+            // The old stream's last picture is not the new screen's.
+            self.buf.clear();
+            self.seen = (0, 0);
+        }
         Ok(())
     }
 

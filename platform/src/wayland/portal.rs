@@ -55,12 +55,36 @@ struct Active {
         Session<'static, RemoteDesktop<'static>>,
     )>,
     cast: Option<Session<'static, Screencast<'static>>>,
-    /// The PipeWire node of the shared screen and its logical size (pointer coordinates).
+    /// The PipeWire node of the screen being streamed and its logical size (pointer
+    /// coordinates): one of `sources`.
     node: u32,
     size: (u32, u32),
+    /// Every screen the person selected in the system's dialog, in the portal's order.
+    sources: Vec<Source>,
     /// When the desktop granted it; input waits [`SETTLE`] after that.
     since: tokio::time::Instant,
     _stream: PwStream,
+}
+
+/// One screen the portal shares: its PipeWire node, position in the desktop and logical size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Source {
+    node: u32,
+    position: (i32, i32),
+    size: (u32, u32),
+}
+
+impl Source {
+    fn of(stream: &Stream) -> Source {
+        Source {
+            node: stream.pipe_wire_node_id(),
+            position: stream.position().unwrap_or((0, 0)),
+            size: stream
+                .size()
+                .map(|(w, h)| (w.max(0) as u32, h.max(0) as u32))
+                .unwrap_or((0, 0)),
+        }
+    }
 }
 
 /// Mutter 43 creates a session's virtual keyboard asynchronously after `Start` and drops keys
@@ -171,6 +195,18 @@ impl Portal {
         let (tx, rx) = std::sync::mpsc::channel();
         self.request(access, move |r| {
             let _ = tx.send(r);
+        });
+        rx.recv()
+            .unwrap_or_else(|_| Err(PortalError::Failed("the portal thread stopped".into())))
+    }
+
+    /// Streams the `index`th of the screens the person selected in the system's dialog (the
+    /// first is streamed after the grant). Call it outside any async runtime.
+    pub fn select_blocking(&self, index: usize) -> Result<(), PortalError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let inner = self.inner.clone();
+        self.inner.rt.spawn(async move {
+            let _ = tx.send(switch(&inner, index).await);
         });
         rx.recv()
             .unwrap_or_else(|_| Err(PortalError::Failed("the portal thread stopped".into())))
@@ -304,22 +340,34 @@ async fn apply(inner: &Arc<Inner>, want: Access) -> Result<(), PortalError> {
     };
     match started {
         Ok(active) => {
-            info!(access = ?active.access, size = ?active.size, "the desktop shares the screen");
-            let (w, h) = active.size;
+            info!(access = ?active.access, size = ?active.size, screens = active.sources.len(), "the desktop shares the screen");
+            let several = active.sources.len() > 1;
+            let monitors: Vec<Monitor> = active
+                .sources
+                .iter()
+                .enumerate()
+                .map(|(i, src)| Monitor {
+                    name: if several {
+                        format!("screen {}", i + 1)
+                    } else {
+                        "screen".into()
+                    },
+                    x: src.position.0,
+                    y: src.position.1,
+                    width: src.size.0,
+                    height: src.size.1,
+                    // The portal does not say which is the primary monitor.
+                    primary: !several,
+                })
+                .collect();
             let old = inner.active.lock().await.replace(active);
             inner.screen.update(|s| {
                 s.starting = false;
                 s.access = want;
                 s.generation = generation;
                 s.lost = None;
-                s.monitors = vec![Monitor {
-                    name: "screen".into(),
-                    x: 0,
-                    y: 0,
-                    width: w,
-                    height: h,
-                    primary: true,
-                }];
+                s.monitors = monitors;
+                s.selected = 0;
             });
             if let Some(old) = old {
                 old.close().await;
@@ -360,7 +408,7 @@ async fn start_cast(
         &session,
         cursor,
         SourceType::Monitor.into(),
-        false,
+        true,
         None,
         PersistMode::DoNot,
     )
@@ -370,12 +418,13 @@ async fn start_cast(
     let streams = response.response().map_err(failed)?;
     let result = connect_stream(inner, &cast, &session, streams.streams(), generation).await;
     match result {
-        Ok((node, size, stream)) => Ok(Active {
+        Ok((sources, stream)) => Ok(Active {
             access: Access::View,
             remote: None,
             cast: Some(session),
-            node,
-            size,
+            node: sources[0].node,
+            size: sources[0].size,
+            sources,
             since: tokio::time::Instant::now(),
             _stream: stream,
         }),
@@ -409,7 +458,7 @@ async fn start_remote(
             &session,
             cursor,
             SourceType::Monitor.into(),
-            false,
+            true,
             None,
             PersistMode::DoNot,
         )
@@ -426,12 +475,13 @@ async fn start_remote(
     }
     .await;
     match result {
-        Ok((node, size, stream)) => Ok(Active {
+        Ok((sources, stream)) => Ok(Active {
             access: Access::Control,
             remote: Some((remote, session)),
             cast: None,
-            node,
-            size,
+            node: sources[0].node,
+            size: sources[0].size,
+            sources,
             since: tokio::time::Instant::now(),
             _stream: stream,
         }),
@@ -442,22 +492,33 @@ async fn start_remote(
     }
 }
 
-/// Opens the PipeWire connection the portal hands out and starts the first stream.
+/// Opens the PipeWire connection the portal hands out and starts the first screen's stream.
 async fn connect_stream<T: ashpd::desktop::screencast::HasScreencastSession>(
     inner: &Arc<Inner>,
     cast: &Screencast<'static>,
     session: &Session<'static, T>,
     streams: &[Stream],
     generation: u64,
-) -> Result<(u32, (u32, u32), PwStream), PortalError> {
-    let Some(first) = streams.first() else {
+) -> Result<(Vec<Source>, PwStream), PortalError> {
+    // Left to right, top to bottom, as the rep's monitor switch shows them (the portal's own
+    // order follows the person's clicks).
+    let mut sources: Vec<Source> = streams.iter().map(Source::of).collect();
+    sources.sort_by_key(|s| (s.position.0, s.position.1));
+    let Some(first) = sources.first() else {
         return Err(PortalError::NoScreen);
     };
-    let node = first.pipe_wire_node_id();
-    let size = first
-        .size()
-        .map(|(w, h)| (w.max(0) as u32, h.max(0) as u32))
-        .unwrap_or((0, 0));
+    let stream = open_stream(inner, cast, session, first.node, generation).await?;
+    Ok((sources, stream))
+}
+
+/// Streams node `node` of `session` into the shared screen state as stream `generation`.
+async fn open_stream<T: ashpd::desktop::screencast::HasScreencastSession>(
+    inner: &Arc<Inner>,
+    cast: &Screencast<'static>,
+    session: &Session<'static, T>,
+    node: u32,
+    generation: u64,
+) -> Result<PwStream, PortalError> {
     let fd = cast
         .open_pipe_wire_remote(session)
         .await
@@ -467,8 +528,41 @@ async fn connect_stream<T: ashpd::desktop::screencast::HasScreencastSession>(
         s.generation = generation;
         s.serial = 0;
     });
-    let stream = stream::start(fd, node, inner.screen.clone(), generation).await?;
-    Ok((node, size, stream))
+    stream::start(fd, node, inner.screen.clone(), generation).await
+}
+
+/// Streams the `index`th of the screens the person selected (the rep's monitor switch). The
+/// pointer's coordinates follow: they are in the streamed screen's pixels.
+async fn switch(inner: &Arc<Inner>, index: usize) -> Result<(), PortalError> {
+    let _one_at_a_time = inner.ops.lock().await;
+    let mut active = inner.active.lock().await;
+    let Some(a) = active.as_mut() else {
+        return Err(PortalError::Failed("nothing is shared".into()));
+    };
+    let Some(source) = a.sources.get(index).copied() else {
+        return Err(PortalError::NoScreen);
+    };
+    if source.node == a.node {
+        return Ok(());
+    }
+    let cast = Screencast::new()
+        .await
+        .map_err(|e| missing(e, "ScreenCast"))?;
+    let generation = inner.screen.lock().generation + 1;
+    let stream = match (&a.cast, &a.remote) {
+        (Some(session), _) => open_stream(inner, &cast, session, source.node, generation).await?,
+        (None, Some((_, session))) => {
+            open_stream(inner, &cast, session, source.node, generation).await?
+        }
+        (None, None) => return Err(PortalError::Failed("nothing is shared".into())),
+    };
+    // The old stream stops when it is dropped here.
+    a._stream = stream;
+    a.node = source.node;
+    a.size = source.size;
+    inner.screen.update(|s| s.selected = index);
+    info!(index, size = ?source.size, "streaming another of the shared screens");
+    Ok(())
 }
 
 /// Injects what the [`super::WaylandInjector`] sends, in order, into the current session.

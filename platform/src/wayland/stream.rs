@@ -22,6 +22,8 @@ pub(crate) struct Screen {
 pub(crate) struct ScreenState {
     /// The shared screen(s) as the portal described them.
     pub monitors: Vec<Monitor>,
+    /// Which of them is streamed.
+    pub selected: usize,
     /// The stream whose pictures are accepted (older streams' late pictures are dropped).
     pub generation: u64,
     /// A share is being asked for (the system's dialog may be open).
@@ -42,6 +44,7 @@ impl Default for ScreenState {
     fn default() -> Self {
         ScreenState {
             monitors: Vec::new(),
+            selected: 0,
             generation: 0,
             starting: false,
             access: super::Access::None,
