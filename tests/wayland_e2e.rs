@@ -332,3 +332,34 @@ fn the_rep_switches_between_the_screens_the_person_shared() {
     });
     eprintln!("the rep's monitor list after the switch: {shown}");
 }
+
+/// A Wayland desktop without the screen-sharing portal: the person allows `view`, the window
+/// says in their language that the system cannot share (with the system's reason, which names
+/// what to install), and the rep sees `denied` with the reason `system_unavailable`.
+#[test]
+fn a_desktop_without_the_portal_says_so_and_the_rep_learns_why() {
+    let _one = serial();
+    let desk = ui_support::Desktop::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (_bus, address) = lotse_testkit::gnome::bus_without_services(dir.path());
+    let relay = Relay::start();
+    let rep = relay.rep_session("view");
+    let key = relay.key();
+    let lotse = desk.lotse_env(
+        &relay.addr,
+        &relay.pin,
+        &["--key", &key, "--lang", "de"],
+        &[
+            ("XDG_SESSION_TYPE", "wayland".as_ref()),
+            ("DBUS_SESSION_BUS_ADDRESS", address.as_ref()),
+        ],
+    );
+    lotse.click("terms", "terms.accept");
+    rep.wait("joined", None);
+    lotse.click("prompt", "prompt.allow");
+    let (_, denied) = rep.wait("denied", Some("view"));
+    assert_eq!(denied["reason"], "system_unavailable", "{denied}");
+    assert!(!rep.has("granted", "view"));
+    let line = lotse.wait_line("the notice", |l| l["share_unavailable"] == true);
+    assert_eq!(line["lang"], "de");
+}

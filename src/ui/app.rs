@@ -471,6 +471,19 @@ impl Shell {
                             });
                         });
                     }
+                    // The person allowed what this desktop cannot give: the rep is told why,
+                    // and the person too.
+                    (None, Some(_)) if allow && self.state.share_unavailable.is_some() => {
+                        self.state.show_share_unavailable = true;
+                        if let Some(h) = handle {
+                            h.reply(
+                                request,
+                                lotse_proto::msg::Reply::Deny(
+                                    lotse_proto::msg::DenyReason::SystemUnavailable,
+                                ),
+                            );
+                        }
+                    }
                     _ => {
                         if let Some(h) = handle {
                             h.answer(request, allow);
@@ -581,6 +594,7 @@ impl Shell {
             Some(Err(e)) => {
                 // X11 capture would see only XWayland windows here: better nothing, with why.
                 tracing::warn!("the screen cannot be shared: {e}");
+                self.state.share_unavailable = Some(e.to_string());
                 (
                     Box::new(lotse_platform::NoInjector) as Box<dyn lotse_platform::Injector>,
                     Some(e.to_string()),

@@ -153,6 +153,11 @@ pub struct State {
     pub refused_remote: u32,
     /// Until when the window says why the last such press did nothing.
     pub remote_notice_until: Option<Instant>,
+    /// The desktop cannot share the screen or the input (Wayland without a usable portal):
+    /// why, in the system's words (shown after the person allowed `view` or `control`).
+    pub share_unavailable: Option<String>,
+    /// The person allowed something the system could not give: the window says so.
+    pub show_share_unavailable: bool,
     pub show_full_terms: bool,
     /// The desktop shows its own dialog after our Allow for `view` and `control` (Wayland):
     /// the prompt says so beforehand.
@@ -205,6 +210,8 @@ impl State {
             remote_press: false,
             refused_remote: 0,
             remote_notice_until: None,
+            share_unavailable: None,
+            show_share_unavailable: false,
             show_full_terms: false,
             key_input: String::new(),
             focus_key_input: false,

@@ -138,6 +138,7 @@ impl Trace {
             "picking": state.picking,
             "monitor": state.shown_monitor,
             "refused_remote": state.refused_remote,
+            "share_unavailable": state.show_share_unavailable,
         });
         let key = (shown, now);
         if self.last.as_ref() == Some(&key) {

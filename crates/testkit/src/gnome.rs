@@ -247,6 +247,42 @@ impl Gnome {
     }
 }
 
+/// A private session bus that can start no service (no service directories): a desktop where
+/// the screen-sharing portal is missing. Returns the bus (killed on drop) and its address.
+pub fn bus_without_services(dir: &Path) -> (Proc, String) {
+    let socket = dir.join("bare-bus");
+    let config = dir.join("bare-bus.conf");
+    std::fs::write(
+        &config,
+        format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+            socket.display()
+        ),
+    )
+    .expect("write the bus configuration");
+    let bus = Proc::spawn(
+        Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--nopidfile"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_until("the bare session bus", || socket.exists());
+    (bus, format!("unix:path={}", socket.display()))
+}
+
 fn g_path(g: &Gnome, name: &str) -> String {
     g.dir.path().join(name).display().to_string()
 }

@@ -240,7 +240,8 @@ async fn check_versions() -> Result<(), PortalError> {
     let cast = Screencast::new()
         .await
         .map_err(|e| missing(e, "ScreenCast"))?;
-    let v = cast.get_property::<u32>("version").await.unwrap_or(0);
+    // The proxy is made without asking the bus; the first call tells whether the portal exists.
+    let v = version(cast.get_property::<u32>("version").await, "ScreenCast")?;
     if v < SCREENCAST_VERSION {
         return Err(PortalError::TooOld {
             interface: "ScreenCast",
@@ -251,7 +252,7 @@ async fn check_versions() -> Result<(), PortalError> {
     let remote = RemoteDesktop::new()
         .await
         .map_err(|e| missing(e, "RemoteDesktop"))?;
-    let v = remote.get_property::<u32>("version").await.unwrap_or(0);
+    let v = version(remote.get_property::<u32>("version").await, "RemoteDesktop")?;
     if v < REMOTE_DESKTOP_VERSION {
         return Err(PortalError::TooOld {
             interface: "RemoteDesktop",
@@ -260,6 +261,21 @@ async fn check_versions() -> Result<(), PortalError> {
         });
     }
     Ok(())
+}
+
+/// An interface's version: absent service or bus → that error; a portal that does not say →
+/// version 0 (too old).
+fn version(
+    read: Result<u32, ashpd::zbus::Error>,
+    interface: &'static str,
+) -> Result<u32, PortalError> {
+    match read {
+        Ok(v) => Ok(v),
+        Err(e) => match missing(ashpd::Error::Zbus(e), interface) {
+            e @ (PortalError::Missing(_) | PortalError::NoBus(_)) => Err(e),
+            _ => Ok(0),
+        },
+    }
 }
 
 /// Maps the error of opening a portal interface.

@@ -33,6 +33,7 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
         )
         .show(ui, |ui| {
             remote_notice(state, ui);
+            unavailable_notice(state, ui);
             if state.prompt().is_some() {
                 state.screen = "prompt";
                 prompt::ui(state, ui);
@@ -241,6 +242,24 @@ pub(crate) fn title(ui: &mut Ui, text: &str) {
 
 #[cfg(test)]
 mod tests;
+
+/// Says that the system cannot share the screen or the input, after the person allowed it
+/// (Wayland without a usable portal): in their language, with the system's reason.
+fn unavailable_notice(state: &State, ui: &mut Ui) {
+    let (true, Some(why)) = (state.show_share_unavailable, &state.share_unavailable) else {
+        return;
+    };
+    egui::Frame::new()
+        .fill(NOTICE_BG)
+        .corner_radius(6)
+        .inner_margin(egui::Margin::symmetric(12, 8))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(egui::RichText::new(&state.t().share_unavailable).color(NOTICE_FG));
+            ui.label(egui::RichText::new(why).small().color(NOTICE_FG));
+        });
+    ui.add_space(8.0);
+}
 
 /// Says why a click or key did nothing: it came right after the rep's own input, and only the
 /// person may allow, save, chat or send a file.
