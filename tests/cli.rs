@@ -16,6 +16,16 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Waits (generously) for `lotse-rep` to exit, and checks that it exited 0.
+fn exits_cleanly(rep: &mut Proc, when: &str) {
+    let end = Instant::now() + DEADLINE;
+    while rep.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < end, "lotse-rep did not exit {when}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(rep.0.wait().unwrap().success(), "lotse-rep failed {when}");
+}
+
 #[test]
 fn serve_rep_add_key_session_by_command_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -148,15 +158,7 @@ fn serve_rep_add_key_session_by_command_line() {
         (Some("customer"), Some("window closed"))
     );
     thread.join().unwrap();
-    let end = Instant::now() + DEADLINE;
-    while rep.0.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < end,
-            "lotse-rep session did not exit after the end"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(rep.0.wait().unwrap().success());
+    exits_cleanly(&mut rep, "after the end");
 
     // `--for`: at the time limit the rep leaves the session once, the customer is told, and
     // the CLI exits when the relay confirms the end.
@@ -196,13 +198,5 @@ fn serve_rep_add_key_session_by_command_line() {
             .any(|e| matches!(e, Event::Ended(EndReason::Rep(r)) if r.contains("time limit"))),
         "the customer was not told why"
     );
-    let end = Instant::now() + DEADLINE;
-    while rep.0.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < end,
-            "lotse-rep did not exit at the time limit"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(rep.0.wait().unwrap().success());
+    exits_cleanly(&mut rep, "at the time limit");
 }

@@ -105,6 +105,25 @@ fn wait_widget(path: &std::path::Path, screen: &str, widget: &str) -> Value {
     found.unwrap()
 }
 
+/// The real customer client on `gnome`'s Xwayland, in English, tracing to `trace`.
+fn spawn_lotse(gnome: &Gnome, relay: &Relay, key: &str, trace: &std::path::Path) -> Proc {
+    Proc::spawn(
+        gnome
+            .command(lotse_bin().to_str().unwrap())
+            .env("DISPLAY", gnome.x11_display())
+            .env(
+                "XAUTHORITY",
+                gnome.x11_auth().expect("mutter's Xauthority file"),
+            )
+            .args(["--relay", &relay.addr, "--pin", &relay.pin, "--key", key])
+            .args(["--lang", "en"])
+            .env("LOTSE_UI_TRACE", trace)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    )
+}
+
 /// The newest picture in an Annex-B recording, decoded by ffmpeg (an independent decoder).
 fn last_picture(recording: &std::path::Path, width: u32, height: u32) -> Option<Yuv420> {
     let out = std::process::Command::new("ffmpeg")
@@ -144,18 +163,7 @@ fn the_system_dialog_decides_what_the_rep_gets() {
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
     let spawned = std::time::Instant::now();
-    let _lotse = Proc::spawn(
-        gnome
-            .command(lotse_bin().to_str().unwrap())
-            .env("DISPLAY", &display)
-            .env("XAUTHORITY", &auth)
-            .args(["--relay", &relay.addr, "--pin", &relay.pin, "--key", &key])
-            .args(["--lang", "en"])
-            .env("LOTSE_UI_TRACE", &trace)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit()),
-    );
+    let _lotse = spawn_lotse(&gnome, &relay, &key, &trace);
     // Printed, not asserted (docs/PERFORMANCE.md): start to the first drawn terms dialog, the
     // window going through Xwayland.
     lotse_testkit::wait_until("the first drawn frame", || !trace_lines(&trace).is_empty());
@@ -290,25 +298,13 @@ fn the_rep_switches_between_the_screens_the_person_shared() {
     let _one = serial();
     let gnome = Gnome::start_monitors(&[(1280, 800), (1024, 768)], true);
     let display = gnome.x11_display();
-    let auth = gnome.x11_auth().expect("mutter's Xauthority file");
     let mut driver = gnome.driver();
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start();
     let mut rep = relay.rep_session("view");
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
-    let _lotse = Proc::spawn(
-        gnome
-            .command(lotse_bin().to_str().unwrap())
-            .env("DISPLAY", &display)
-            .env("XAUTHORITY", &auth)
-            .args(["--relay", &relay.addr, "--pin", &relay.pin, "--key", &key])
-            .args(["--lang", "en"])
-            .env("LOTSE_UI_TRACE", &trace)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit()),
-    );
+    let _lotse = spawn_lotse(&gnome, &relay, &key, &trace);
     let line = wait_widget(&trace, "terms", "terms.accept");
     click(&mut driver, &gnome, &display, &line, "terms.accept");
     rep.wait("joined", None);

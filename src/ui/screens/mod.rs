@@ -136,6 +136,19 @@ pub(crate) const ACCENT: Color32 = Color32::from_rgb(0x1f, 0x5f, 0xa8);
 /// For warnings that matter (someone sees the screen).
 pub(crate) const NOTICE_BG: Color32 = Color32::from_rgb(0xfd, 0xf1, 0xd8);
 pub(crate) const NOTICE_FG: Color32 = Color32::from_rgb(0x6b, 0x45, 0x00);
+
+/// A full-width notice box (amber) around `body`.
+pub(crate) fn notice<R>(ui: &mut Ui, body: impl FnOnce(&mut Ui) -> R) -> R {
+    egui::Frame::new()
+        .fill(NOTICE_BG)
+        .corner_radius(6)
+        .inner_margin(egui::Margin::symmetric(12, 8))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            body(ui)
+        })
+        .inner
+}
 pub(crate) const ERROR_FG: Color32 = Color32::from_rgb(0x9b, 0x1c, 0x1c);
 pub(crate) const WEAK: Color32 = Color32::from_rgb(0x55, 0x5f, 0x6d);
 
@@ -249,15 +262,10 @@ fn unavailable_notice(state: &State, ui: &mut Ui) {
     let (true, Some(why)) = (state.show_share_unavailable, &state.share_unavailable) else {
         return;
     };
-    egui::Frame::new()
-        .fill(NOTICE_BG)
-        .corner_radius(6)
-        .inner_margin(egui::Margin::symmetric(12, 8))
-        .show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.label(egui::RichText::new(&state.t().share_unavailable).color(NOTICE_FG));
-            ui.label(egui::RichText::new(why).small().color(NOTICE_FG));
-        });
+    notice(ui, |ui| {
+        ui.label(egui::RichText::new(&state.t().share_unavailable).color(NOTICE_FG));
+        ui.label(egui::RichText::new(why).small().color(NOTICE_FG));
+    });
     ui.add_space(8.0);
 }
 
@@ -271,13 +279,8 @@ fn remote_notice(state: &State, ui: &mut Ui) {
         return;
     }
     ui.ctx().request_repaint_after(until - state.now);
-    egui::Frame::new()
-        .fill(NOTICE_BG)
-        .corner_radius(6)
-        .inner_margin(egui::Margin::symmetric(12, 8))
-        .show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.label(egui::RichText::new(&state.t().remote_refused).color(NOTICE_FG));
-        });
+    notice(ui, |ui| {
+        ui.label(egui::RichText::new(&state.t().remote_refused).color(NOTICE_FG));
+    });
     ui.add_space(8.0);
 }

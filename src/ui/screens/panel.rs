@@ -1,7 +1,7 @@
 //! The session panel: who is connected, what each may do (each revocable with one click), files
 //! (see `files`), the chat, and "End session".
 
-use super::{BUTTON_WIDTH, ERROR_FG, NOTICE_BG, NOTICE_FG, WEAK, button_row, secondary};
+use super::{BUTTON_WIDTH, ERROR_FG, NOTICE_FG, WEAK, button_row, secondary};
 use crate::ui::i18n::fill;
 use crate::ui::state::{Intent, Stage, State};
 use egui::{Color32, RichText, Ui};
@@ -37,18 +37,13 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
     state.shown_monitor = monitor.filter(|_| viewing);
 
     for rep in reps.iter().filter(|r| r.grants.contains(Tier::View)) {
-        egui::Frame::new()
-            .fill(NOTICE_BG)
-            .corner_radius(6)
-            .inner_margin(egui::Margin::symmetric(12, 8))
-            .show(ui, |ui| {
-                ui.set_width(ui.available_width());
-                ui.label(
-                    RichText::new(fill(&t.session_viewing, &[("rep", &rep.name)]))
-                        .color(NOTICE_FG)
-                        .strong(),
-                );
-            });
+        super::notice(ui, |ui| {
+            ui.label(
+                RichText::new(fill(&t.session_viewing, &[("rep", &rep.name)]))
+                    .color(NOTICE_FG)
+                    .strong(),
+            );
+        });
     }
     if let Some(line) = &state.shown_monitor {
         ui.label(RichText::new(line).color(NOTICE_FG));
