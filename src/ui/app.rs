@@ -1,12 +1,12 @@
 //! The shell around the screens: the tao event loop, drawing, and carrying out what the person
 //! asked for through the session [`Handle`].
 
-use super::desktop::{Desktop, DesktopEvent, DialogTexts};
 use super::i18n::Lang;
 use super::screens;
 use super::state::{Intent, Outcome, REMOTE_PRESS, Stage, State};
 use super::trace::Trace;
 use crate::session::{self, Event, Frontend, Handle, Hooks, Settings};
+use lotse_egui_tao::desktop::{Desktop, DesktopEvent, DialogTexts};
 use lotse_egui_tao::{Adapter, Gl};
 use raw_window_handle::{HasWindowHandle, RawWindowHandle};
 use std::path::PathBuf;

@@ -5,13 +5,12 @@
 //! - `screens`: one `fn ui(&mut State, &mut egui::Ui)` per screen, no I/O;
 //! - `app`: the tao event loop that draws, feeds the session's events into the state and
 //!   carries out intents through the session [`Handle`](crate::session::Handle);
-//! - the small platform glue — tao → egui input and the glutin + egui_glow context — lives in
-//!   `lotse-egui-tao`, shared with the rep console; `desktop` is what the window takes from GTK:
-//!   file dialog, dropped files, paste, signals;
+//! - the small platform glue — tao → egui input, the glutin + egui_glow context, and what the
+//!   window takes from GTK (file dialog, dropped files, paste, signals) — lives in
+//!   `lotse-egui-tao`, shared with the rep console;
 //! - `trace`: the `LOTSE_UI_TRACE` test seam, which only reports.
 
 mod app;
-mod desktop;
 pub mod i18n;
 mod screens;
 pub mod state;

@@ -3,13 +3,13 @@
 
 use crate::config::Config;
 use crate::control::Controller;
-use crate::desktop::{Desktop, DesktopEvent, DialogTexts};
 use crate::i18n::Lang;
 use crate::net::{Command, Net, SessionCommand, SessionId, Update};
 use crate::screens;
 use crate::state::{Intent, State, TierState};
 use crate::trace::Trace;
 use crate::video::Decoding;
+use lotse_egui_tao::desktop::{Desktop, DesktopEvent, DialogTexts};
 use lotse_egui_tao::{Adapter, Gl};
 use lotse_proto::Tier;
 use raw_window_handle::{HasWindowHandle, RawWindowHandle};
@@ -386,6 +386,9 @@ impl Shell {
                 Some(id) => self.offer(id, paths),
                 None => self.state.notice = Some(self.state.t().files_needed.into()),
             },
+            DesktopEvent::Paste(text) => self.adapter.paste(text),
+            // SIGINT or SIGTERM: as if the window were closed.
+            DesktopEvent::Stop => self.quit(),
         }
     }
 
@@ -435,7 +438,7 @@ impl Shell {
                             accept: t.send,
                             cancel: t.cancel,
                         },
-                        &crate::desktop::start_dir(),
+                        &lotse_egui_tao::desktop::start_dir(),
                     );
                 }
             }

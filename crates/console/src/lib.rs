@@ -9,8 +9,8 @@
 //! - [`screens`]: one pure `fn ui(&mut State, &mut egui::Ui)` per screen, no I/O;
 //! - [`control`]: the window's input while the rep is in control, as [`InputEvent`]s;
 //! - [`keys`]: egui keys to USB HID usages (what the customer's injector takes);
-//! - `app`, `desktop`, `trace`: the tao window (egui through the shared `lotse-egui-tao`
-//!   adapter), the native file dialog and dropped files, and the test seam `LOTSE_CONSOLE_TRACE`.
+//! - `app`, `trace`: the tao window (egui, the file dialog and dropped files through the shared
+//!   `lotse-egui-tao`), and the test seam `LOTSE_CONSOLE_TRACE`.
 //!
 //! No protocol logic lives here: every message goes through `lotse-rep`.
 //!
@@ -19,7 +19,6 @@
 mod app;
 pub mod config;
 pub mod control;
-mod desktop;
 pub mod i18n;
 pub mod keys;
 pub mod net;

@@ -110,6 +110,11 @@ impl Desktop {
         *self.dialog.borrow_mut() = Some(dialog);
     }
 
+    /// Whether the file dialog is open.
+    pub fn picking(&self) -> bool {
+        self.dialog.borrow().is_some()
+    }
+
     /// Closes the file dialog if it is open (the session is over: there is nobody to send to).
     pub fn close_dialog(&self) {
         let dialog = self.dialog.borrow_mut().take();
@@ -150,6 +155,14 @@ fn accept_drops(window: &Window, report: Report) {
             report(DesktopEvent::Dropped(paths));
         }
     });
+}
+
+/// Where a file dialog starts when there is no better place: the home directory.
+pub fn start_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir)
 }
 
 /// The local paths among `file://` URIs; others (http, smb, …) are left out.
