@@ -70,9 +70,7 @@ fn accept_grant_revoke_chat_close() {
     assert_eq!(chat["text"], "Danke, ich sehe Sie");
 
     // Close the window as a person does: the window manager's Alt+F4.
-    lotse.focus();
-    let closed_at = Instant::now();
-    lotse.xdotool(&["key", "alt+F4"]);
+    let closed_at = lotse.close_like_a_person();
     let (status, exited_at) = lotse.wait_exit();
     let (_, ended) = rep.wait("ended", None);
     assert!(status.success(), "lotse exited with {status}");
@@ -117,8 +115,7 @@ fn decline_sends_nothing_and_accept_does() {
     // Closing the window on the terms is no acceptance either.
     let mut lotse = desk.lotse(&addr, pin, &["--key", "123 456 789"]);
     lotse.wait_widget("terms", "terms.accept");
-    lotse.focus();
-    lotse.xdotool(&["key", "alt+F4"]);
+    lotse.close_like_a_person();
     let (status, _) = lotse.wait_exit();
     assert!(
         status.success(),

@@ -300,6 +300,19 @@ impl Client {
         self.xdotool(&["windowfocus", "--sync", &w]);
     }
 
+    /// Closes the window as a person does: the window manager makes it the active window (and
+    /// `--sync` waits until it has), then the window manager's own Alt+F4 closes it. Focusing with
+    /// plain `windowfocus` is not enough here: on a loaded machine openbox could still consider
+    /// another window active and the key would close nothing.
+    /// Returns when the key was sent.
+    pub fn close_like_a_person(&self) -> Instant {
+        let w = self.window();
+        self.xdotool(&["windowactivate", "--sync", &w]);
+        let at = Instant::now();
+        self.xdotool(&["key", "alt+F4"]);
+        at
+    }
+
     pub fn xdotool(&self, args: &[&str]) {
         let out = Command::new("xdotool")
             .args(args)
