@@ -39,6 +39,7 @@ use lotse_proto::Tier;
 use lotse_proto::msg::{CustomerInfo, RepDown};
 use lotse_rep::{RepClient, RepEvent, VideoReceiver};
 use lotse_testkit::gnome::{Answer, Gnome};
+use lotse_testkit::measure::{cpu_seconds, percentile, rss_mb, status_mb};
 use lotse_testkit::{Proc, Xvfb};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -156,7 +157,7 @@ impl Desk {
 
     fn workload(&self, mode: &str) -> Vec<Proc> {
         match self {
-            Desk::X(x) => workload(x, mode),
+            Desk::X(x) => lotse_testkit::bench_workload(x, mode),
             Desk::Gnome(g) => gnome_workload(g, mode),
         }
     }
@@ -211,57 +212,6 @@ fn gnome_workload(g: &Gnome, mode: &str) -> Vec<Proc> {
         }
         other => panic!("unknown workload {other}: static, scroll or video"),
     };
-    std::thread::sleep(Duration::from_secs(2));
-    procs
-}
-
-/// Starts what `shared/bench/workload.sh` starts for `mode` (the same commands).
-fn workload(x: &Xvfb, mode: &str) -> Vec<Proc> {
-    x.run("xsetroot", &["-solid", "#2e3440"]);
-    let quiet = |c: &mut Command| {
-        c.stdout(Stdio::null()).stderr(Stdio::null());
-    };
-    let mut procs = Vec::new();
-    match mode {
-        "static" => {
-            let mut c = x.command("xterm");
-            c.args([
-                "-geometry",
-                "120x40+100+100",
-                "-fa",
-                "Monospace",
-                "-fs",
-                "10",
-            ])
-            .args([
-                "-e",
-                "bash",
-                "-c",
-                "ls -l /usr/bin | head -60; exec sleep infinity",
-            ]);
-            quiet(&mut c);
-            procs.push(Proc::spawn(&mut c));
-        }
-        "scroll" => {
-            let mut c = x.command("xterm");
-            c.args(["-geometry", "274x77+0+0", "-fa", "Monospace", "-fs", "9"])
-                .args(["-e", "bash", "-c", "while :; do ls -lR /usr/share; done"]);
-            quiet(&mut c);
-            procs.push(Proc::spawn(&mut c));
-        }
-        "video" => {
-            let mut c = x.command("ffplay");
-            c.args(["-loglevel", "quiet", "-fs", "-f", "lavfi"]).args([
-                "-i",
-                "testsrc2=size=1920x1080:rate=30",
-                "-an",
-            ]);
-            quiet(&mut c);
-            procs.push(Proc::spawn(&mut c));
-        }
-        other => panic!("unknown workload {other}: static, scroll or video"),
-    }
-    // workload.sh waits 2 s for the programs to come up.
     std::thread::sleep(Duration::from_secs(2));
     procs
 }
@@ -483,50 +433,6 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool) -> Row {
         lost,
         customer: customer_stats,
     }
-}
-
-fn percentile(v: &mut [f64], p: f64) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
-    Some(v[i])
-}
-
-/// User + system CPU seconds of a process.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / clock_ticks_per_second()
-}
-
-fn clock_ticks_per_second() -> f64 {
-    // USER_HZ is 100 on every Linux this runs on; getconf confirms it where available.
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    status_mb(pid, "VmRSS:")
-}
-
-/// A memory figure from `/proc/PID/status` in MB (`VmRSS:`, `RssAnon:`, `RssShmem:`, …).
-fn status_mb(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// The newest process named `name` (the compositor of the benchmark's GNOME).

@@ -138,6 +138,15 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
     })
 }
 
+/// The newest picture's timing, written to `LOTSE_CONSOLE_PERF` once it has been painted.
+struct Timing {
+    seq: u64,
+    decode_ms: f64,
+    convert_ms: f64,
+    latency_ms: Option<f64>,
+    ready_at: Instant,
+}
+
 struct Shell {
     window: Window,
     desktop: Desktop,
@@ -157,7 +166,7 @@ struct Shell {
     controller: Controller,
     texture: Option<egui::TextureHandle>,
     /// Decode and convert times of the picture on its way to the screen.
-    pending_timing: Option<(u64, f64, f64)>,
+    pending_timing: Option<Timing>,
     /// `LOTSE_CONSOLE_PERF`: one line per picture shown.
     perf: Option<std::fs::File>,
     alarm: Alarm,
@@ -278,7 +287,13 @@ impl Shell {
         }
         session.picture = Some(shown.image.size);
         session.frames_shown += 1;
-        self.pending_timing = Some((shown.seq, shown.decode_ms, shown.convert_ms));
+        self.pending_timing = Some(Timing {
+            seq: shown.seq,
+            decode_ms: shown.decode_ms,
+            convert_ms: shown.convert_ms,
+            latency_ms: shown.latency_ms,
+            ready_at: shown.ready_at,
+        });
     }
 
     fn frame(&mut self) {
@@ -320,17 +335,29 @@ impl Shell {
         let primitives = self.ctx.tessellate(output.shapes, ppp);
         let clear = self.ctx.global_style().visuals.panel_fill;
         let Some(gl) = self.gl.as_mut() else { return };
-        let t = Instant::now();
+        let paint_start = Instant::now();
         if let Err(e) = gl.paint(clear, &primitives, ppp, &mut output.textures_delta) {
             tracing::warn!("cannot show the frame: {e}");
         }
-        if let Some((seq, decode, convert)) = self.pending_timing.take() {
-            let paint = t.elapsed().as_secs_f64() * 1000.0;
+        if let Some(t) = self.pending_timing.take() {
+            let paint = paint_start.elapsed().as_secs_f64() * 1000.0;
             if let Some(f) = self.perf.as_mut() {
-                let _ = writeln!(
-                    f,
-                    "{{\"seq\":{seq},\"decode_ms\":{decode:.3},\"convert_ms\":{convert:.3},\"upload_paint_ms\":{paint:.3}}}"
-                );
+                let c = self.video.counters();
+                // Capture → on screen: the decoder's figure plus the wait for this frame and
+                // its upload and paint.
+                let shown = t
+                    .latency_ms
+                    .map(|l| l + t.ready_at.elapsed().as_secs_f64() * 1000.0);
+                let line = serde_json::json!({
+                    "seq": t.seq,
+                    "decode_ms": t.decode_ms,
+                    "convert_ms": t.convert_ms,
+                    "upload_paint_ms": paint,
+                    "capture_to_shown_ms": shown,
+                    "decoded": c.decoded,
+                    "dropped": c.dropped,
+                });
+                let _ = writeln!(f, "{line}");
             }
         }
         self.window

@@ -28,6 +28,11 @@ pub struct Shown {
     pub decode_ms: f64,
     /// YUV → RGBA time, ms.
     pub convert_ms: f64,
+    /// From the customer's capture to the end of the conversion, ms (both clocks on one machine
+    /// in benchmarks; across machines only as good as their clock sync, so never shown).
+    pub latency_ms: Option<f64>,
+    /// When the conversion ended.
+    pub ready_at: Instant,
 }
 
 /// Counters the window shows and the trace reports.
@@ -144,6 +149,8 @@ impl Decoding {
             image: Arc::new(image),
             decode_ms: got.decode_ms,
             convert_ms,
+            latency_ms: got.latency_ms.map(|l| l + convert_ms),
+            ready_at: Instant::now(),
         });
         true
     }

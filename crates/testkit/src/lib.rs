@@ -5,6 +5,7 @@
 //! process started here is killed when its guard is dropped, also when the test panics.
 
 pub mod gnome;
+pub mod measure;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -167,6 +168,59 @@ impl Xvfb {
             .expect("pointer reply");
         (i32::from(p.root_x), i32::from(p.root_y))
     }
+}
+
+/// Starts what the benchmarks measure on `x`: what `shared/bench/workload.sh` starts for `mode`
+/// (`static`, `scroll` or `video`; the same commands). The processes end when the returned
+/// handles are dropped.
+pub fn bench_workload(x: &Xvfb, mode: &str) -> Vec<Proc> {
+    x.run("xsetroot", &["-solid", "#2e3440"]);
+    let quiet = |c: &mut Command| {
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+    };
+    let mut procs = Vec::new();
+    match mode {
+        "static" => {
+            let mut c = x.command("xterm");
+            c.args([
+                "-geometry",
+                "120x40+100+100",
+                "-fa",
+                "Monospace",
+                "-fs",
+                "10",
+            ])
+            .args([
+                "-e",
+                "bash",
+                "-c",
+                "ls -l /usr/bin | head -60; exec sleep infinity",
+            ]);
+            quiet(&mut c);
+            procs.push(Proc::spawn(&mut c));
+        }
+        "scroll" => {
+            let mut c = x.command("xterm");
+            c.args(["-geometry", "274x77+0+0", "-fa", "Monospace", "-fs", "9"])
+                .args(["-e", "bash", "-c", "while :; do ls -lR /usr/share; done"]);
+            quiet(&mut c);
+            procs.push(Proc::spawn(&mut c));
+        }
+        "video" => {
+            let mut c = x.command("ffplay");
+            c.args(["-loglevel", "quiet", "-fs", "-f", "lavfi"]).args([
+                "-i",
+                "testsrc2=size=1920x1080:rate=30",
+                "-an",
+            ]);
+            quiet(&mut c);
+            procs.push(Proc::spawn(&mut c));
+        }
+        other => panic!("unknown workload {other}: static, scroll or video"),
+    }
+    // workload.sh waits 2 s for the programs to come up.
+    std::thread::sleep(Duration::from_secs(2));
+    procs
 }
 
 /// A free UDP/TCP port on loopback (bound and released; good enough for tests).

@@ -23,9 +23,12 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     let dir = console_bin().parent().unwrap().to_path_buf();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // The benchmark runs from the release directory: build the others there too.
+        let release = dir.ends_with("release");
         let status = Command::new(cargo)
+            .arg("build")
+            .args(release.then_some("--release"))
             .args([
-                "build",
                 "-p",
                 "lotse",
                 "-p",

@@ -1,0 +1,161 @@
+//! The console keeping up with a live stream: the real customer window (`lotse`, X11 capture +
+//! OpenH264) on a 1920×1080 Xvfb showing a benchmark workload, the real relay, and the real
+//! console on a second Xvfb, logged in, the customer accepted and `view` allowed by clicking the
+//! customer's window — then, for 20 s, how many pictures reach the console, how many it decodes
+//! and how many it paints, what each stage costs, and how long from capture to painted.
+//!
+//! ```text
+//! cargo bench -p lotse-console --bench console_stream               # scroll and video
+//! cargo bench -p lotse-console --bench console_stream -- scroll     # one workload
+//! ```
+//! The workloads are `shared/bench/workload.sh`'s (`lotse_testkit::bench_workload`), as in the
+//! streaming benchmark (`cargo run --release --example stream_bench`), which measures the same
+//! stream at the `lotse-rep` library's decoder instead of in the console's window. Numbers are
+//! printed as a Markdown table for docs/PERFORMANCE.md; nothing is asserted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use lotse_testkit::measure::{cpu_seconds, percentile, rss_mb};
+use lotse_testkit::{Xvfb, bench_workload};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use support::{allow, customer_window, new_key, relay, start_console};
+
+/// Time for the stream to settle (first keyframe, encoder rate estimate) before measuring.
+const WARMUP: Duration = Duration::from_secs(5);
+/// The measured window.
+const WINDOW: Duration = Duration::from_secs(20);
+
+fn main() {
+    // `cargo bench` passes `--bench`; everything not starting with `--` is a workload.
+    let mut workloads: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if workloads.is_empty() {
+        workloads = vec!["scroll".into(), "video".into()];
+    }
+    let rows: Vec<Row> = workloads.iter().map(|w| run(w)).collect();
+    println!();
+    println!(
+        "| workload | arrive /s | decoded /s | painted /s | dropped | decode ms p50/p95 | convert ms p50/p95 | upload+paint ms p50/p95 | capture→painted ms p50/p95 | console CPU % | console RSS MB | customer CPU % |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} |",
+            r.workload,
+            r.arrived as f64 / WINDOW.as_secs_f64(),
+            r.decoded as f64 / WINDOW.as_secs_f64(),
+            r.painted as f64 / WINDOW.as_secs_f64(),
+            r.dropped,
+            pair(&r.decode),
+            pair(&r.convert),
+            pair(&r.paint),
+            pair(&r.capture_to_painted),
+            r.console_cpu,
+            r.console_rss,
+            r.customer_cpu,
+        );
+    }
+}
+
+struct Row {
+    workload: String,
+    arrived: u64,
+    decoded: u64,
+    painted: u64,
+    dropped: u64,
+    decode: Vec<f64>,
+    convert: Vec<f64>,
+    paint: Vec<f64>,
+    capture_to_painted: Vec<f64>,
+    console_cpu: f64,
+    console_rss: f64,
+    customer_cpu: f64,
+}
+
+fn pair(v: &[f64]) -> String {
+    let mut v = v.to_vec();
+    match (percentile(&mut v, 50.0), percentile(&mut v, 95.0)) {
+        (Some(a), Some(b)) => format!("{a:.1} / {b:.1}"),
+        _ => "–".into(),
+    }
+}
+
+/// The console's perf lines so far (one per painted picture).
+fn perf_rows(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn run(mode: &str) -> Row {
+    eprintln!("console_stream: {mode}");
+    let customer_x = Xvfb::start(1920, 1080);
+    let _customer_wm = customer_x.window_manager();
+    let console_x = Xvfb::start(1920, 1080);
+    let _wm = console_x.window_manager();
+    let relay = relay(false);
+    let dir = tempfile::tempdir().unwrap();
+    let perf = dir.path().join("perf.jsonl");
+    let (console, _) = start_console(
+        &console_x,
+        &relay,
+        dir.path(),
+        &[("LOTSE_CONSOLE_PERF", &perf)],
+    );
+    let key = new_key(&console);
+    let customer = customer_window(&customer_x, &relay, &key, "carla", dir.path());
+    console.click("queue.accept.0");
+    console.wait("the session tab", |l| l["screen"] == "session");
+    console.click("tier.view");
+    allow(&console, &customer, "view");
+    console.wait("a picture", |l| {
+        l["session"]["picture"] == serde_json::json!([1920, 1080])
+    });
+    // The workload starts once the prompt is answered (it would cover the customer's window).
+    let _load = bench_workload(&customer_x, mode);
+    std::thread::sleep(WARMUP);
+
+    let (console_pid, customer_pid) = (console.proc.0.id(), customer.proc.0.id());
+    let before = perf_rows(&perf);
+    let (console_cpu0, customer_cpu0) = (cpu_seconds(console_pid), cpu_seconds(customer_pid));
+    let start = Instant::now();
+    let mut rss = 0.0f64;
+    while start.elapsed() < WINDOW {
+        rss = rss.max(rss_mb(console_pid));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let console_cpu = (cpu_seconds(console_pid) - console_cpu0) / secs * 100.0;
+    let customer_cpu = (cpu_seconds(customer_pid) - customer_cpu0) / secs * 100.0;
+    let after = perf_rows(&perf);
+    let window = &after[before.len().min(after.len())..];
+    let counter = |rows: &[Value], k: &str| rows.last().and_then(|r| r[k].as_u64()).unwrap_or(0);
+    let decoded = counter(&after, "decoded") - counter(&before, "decoded");
+    let dropped = counter(&after, "dropped") - counter(&before, "dropped");
+    let column = |k: &str| -> Vec<f64> { window.iter().filter_map(|r| r[k].as_f64()).collect() };
+    let row = Row {
+        workload: mode.to_owned(),
+        arrived: decoded + dropped,
+        decoded,
+        painted: window.len() as u64,
+        dropped,
+        decode: column("decode_ms"),
+        convert: column("convert_ms"),
+        paint: column("upload_paint_ms"),
+        capture_to_painted: column("capture_to_shown_ms"),
+        console_cpu,
+        console_rss: rss,
+        customer_cpu,
+    };
+    console.click("session.end");
+    console.wait("ended", |l| l["session"]["live"] == false);
+    row
+}
