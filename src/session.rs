@@ -4,7 +4,7 @@
 //! [`Frontend`]; the frontend acts only through the [`Handle`]. There is no way to answer a prompt
 //! other than [`Handle::answer`], which the window calls when the person clicks.
 
-use crate::transfer::{self, TransferState, TransferStatus, Transfers};
+use crate::transfer::{self, Failure, TransferState, TransferStatus, Transfers};
 use lotse_net::quinn::{Connection, RecvStream, SendStream};
 use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_platform::Injector;
@@ -470,7 +470,7 @@ async fn session(
                                 size: 0,
                                 done: 0,
                                 elapsed: Duration::ZERO,
-                                state: TransferState::Failed(e.to_string()),
+                                state: TransferState::Failed(Failure::Local(e.to_string())),
                             }));
                             Vec::new()
                         }
@@ -543,13 +543,13 @@ async fn session(
                             (Some(rep), offer.transfer),
                             &offer.name,
                             offer.size,
-                            e,
+                            Failure::Local(e),
                         ));
                     }
                 }
                 Action::CancelTransfers { rep } => {
                     for (key, name, size) in transfers.cancel_rep(rep) {
-                        ui.notify(failed(key, &name, size, "file transfer was stopped".into()));
+                        ui.notify(failed(key, &name, size, Failure::Interrupted));
                     }
                 }
                 Action::TransferCancelled {
@@ -558,11 +558,16 @@ async fn session(
                     reason,
                 } => {
                     // Our own file: its sending task reports the reason when it stops.
-                    if rep.is_none() && transfers.stopped_by_peer(transfer, &reason) {
+                    if rep.is_none() && transfers.stopped_by_peer(transfer, reason) {
                         continue;
                     }
                     if let Some((name, size)) = transfers.cancel((rep, transfer)) {
-                        ui.notify(failed((rep, transfer), &name, size, reason));
+                        ui.notify(failed(
+                            (rep, transfer),
+                            &name,
+                            size,
+                            Failure::Stopped(reason),
+                        ));
                     }
                 }
                 Action::SelectMonitor(index) => {
@@ -616,7 +621,7 @@ fn sanitize(msg: CustomerDown) -> CustomerDown {
     }
 }
 
-fn failed(key: (Option<ParticipantId>, TransferId), name: &str, size: u64, why: String) -> Event {
+fn failed(key: (Option<ParticipantId>, TransferId), name: &str, size: u64, why: Failure) -> Event {
     Event::Transfer(TransferStatus {
         rep: key.0,
         transfer: key.1,

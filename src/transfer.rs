@@ -6,7 +6,7 @@ use lotse_net::quinn::{Connection, RecvStream};
 use lotse_net::read_msg;
 use lotse_platform::files::Incoming;
 use lotse_proto::frame::limits;
-use lotse_proto::msg::{FileFrame, ParticipantId, TransferId};
+use lotse_proto::msg::{FileFrame, ParticipantId, TransferId, TransferStop};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,8 +39,45 @@ pub enum TransferState {
     Running,
     /// Finished; for a received file, where it was saved.
     Done(Option<PathBuf>),
-    /// Stopped; the text says why.
-    Failed(String),
+    /// Stopped before the end.
+    Failed(Failure),
+}
+
+/// Why a transfer did not finish, so that the window can say it in the person's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The person cancelled it here.
+    Cancelled,
+    /// The rep or the relay stopped it.
+    Stopped(TransferStop),
+    /// The rep lost `files` or left while it ran.
+    Interrupted,
+    /// Something here failed (reading or writing the file, the connection); the system's own
+    /// words, shown as a detail.
+    Local(String),
+}
+
+impl Failure {
+    /// A stable name for the UI trace and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Failure::Cancelled => "cancelled",
+            Failure::Stopped(why) => why.code(),
+            Failure::Interrupted => "interrupted",
+            Failure::Local(_) => "local",
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Cancelled => f.write_str("cancelled"),
+            Failure::Stopped(why) => write!(f, "{why}"),
+            Failure::Interrupted => f.write_str("file transfer was stopped"),
+            Failure::Local(why) => f.write_str(why),
+        }
+    }
 }
 
 type Key = (Option<ParticipantId>, TransferId);
@@ -50,7 +87,7 @@ struct Entry {
     size: u64,
     cancel: Arc<AtomicBool>,
     /// Why the other side stopped it, once known.
-    reason: Option<String>,
+    reason: Option<TransferStop>,
     /// A file being received, until its stream arrives.
     incoming: Option<Incoming>,
 }
@@ -131,10 +168,10 @@ impl Transfers {
 
     /// The other side stopped our own transfer: the sending task reports `reason` and ends.
     /// Returns false if the transfer is no longer running here.
-    pub fn stopped_by_peer(&self, id: TransferId, reason: &str) -> bool {
+    pub fn stopped_by_peer(&self, id: TransferId, reason: TransferStop) -> bool {
         match self.map().get_mut(&(None, id)) {
             Some(e) => {
-                e.reason = Some(reason.to_owned());
+                e.reason = Some(reason);
                 e.cancel.store(true, Ordering::SeqCst);
                 true
             }
@@ -218,12 +255,12 @@ pub async fn send(
             let until = Instant::now() + Duration::from_secs(1);
             let mut why = None;
             while why.is_none() && Instant::now() < until {
-                why = transfers.map().get(&key).and_then(|e| e.reason.clone());
+                why = transfers.map().get(&key).and_then(|e| e.reason);
                 if why.is_none() {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             }
-            TransferState::Failed(why.unwrap_or(e))
+            TransferState::Failed(why.map_or(Failure::Local(e), Failure::Stopped))
         }
     };
     transfers.map().remove(&key);
@@ -312,6 +349,14 @@ pub async fn receive(
             started,
             TransferState::Done(Some(path)),
         ),
-        Err(e) => report(&ui, key, &name, size, 0, started, TransferState::Failed(e)),
+        Err(e) => report(
+            &ui,
+            key,
+            &name,
+            size,
+            0,
+            started,
+            TransferState::Failed(Failure::Local(e)),
+        ),
     }
 }

@@ -7,7 +7,7 @@
 
 use super::i18n::{Lang, Strings, Terms};
 use crate::session::{ChatLine, Event, Snapshot};
-use crate::transfer::{TransferState, TransferStatus};
+use crate::transfer::{Failure, TransferState, TransferStatus};
 use lotse_proto::Tier;
 use lotse_proto::customer::{Phase, Prompt};
 use lotse_proto::msg::{EndReason, KeyRejection, ParticipantId, RequestId, TransferId};
@@ -114,9 +114,6 @@ pub struct PromptSeen {
 
 /// Identifies a transfer: the sending rep (`None` for the person's own file) and its id.
 pub type TransferKey = (Option<ParticipantId>, TransferId);
-
-/// The reason the driver gives for a transfer stopped on this side.
-pub const CANCELLED: &str = "cancelled";
 
 /// Something about the person's own files to tell them, shown under "Files".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,7 +357,7 @@ impl State {
             return;
         }
         let key = (t.rep, t.transfer);
-        t.state = TransferState::Failed(CANCELLED.into());
+        t.state = TransferState::Failed(Failure::Cancelled);
         self.cancelled.push(key);
         self.intents.push(Intent::CancelTransfer {
             rep: key.0,

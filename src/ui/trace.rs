@@ -112,7 +112,7 @@ impl Trace {
                     TransferState::Done(p) => {
                         ("done", p.as_ref().map(|p| p.display().to_string()), None)
                     }
-                    TransferState::Failed(why) => ("failed", None, Some(why.as_str())),
+                    TransferState::Failed(why) => ("failed", None, Some(why.code())),
                 };
                 json!({
                     "row": row,

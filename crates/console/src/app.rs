@@ -6,7 +6,7 @@ use crate::control::Controller;
 use crate::i18n::Lang;
 use crate::net::{Command, Net, SessionCommand, SessionId, Update};
 use crate::screens;
-use crate::state::{Intent, State, TierState};
+use crate::state::{Intent, Notice, State, TierState};
 use crate::trace::Trace;
 use crate::video::Decoding;
 use lotse_egui_tao::desktop::{Desktop, DesktopEvent, DialogTexts};
@@ -411,7 +411,7 @@ impl Shell {
             }
             DesktopEvent::Dropped(paths) => match self.state.shown() {
                 Some(id) => self.offer(id, paths),
-                None => self.state.notice = Some(self.state.t().files_needed.into()),
+                None => self.state.notice = Some(Notice::FilesNeeded),
             },
             DesktopEvent::Paste(text) => self.adapter.paste(text),
             // SIGINT or SIGTERM: as if the window were closed.
@@ -426,7 +426,7 @@ impl Shell {
             .session(id)
             .is_some_and(|s| s.live() && s.tier(Tier::Files) == TierState::Granted);
         if !ok {
-            self.state.notice = Some(self.state.t().files_needed.into());
+            self.state.notice = Some(Notice::FilesNeeded);
             return;
         }
         for p in paths.into_iter().filter(|p| p.is_file()) {

@@ -1,6 +1,8 @@
 //! The console's texts in German and English.
 
+use crate::state::{Failure, Notice};
 use lotse_proto::Tier;
+use lotse_proto::msg::{Refusal, TransferStop};
 
 /// The window's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +141,128 @@ impl Texts {
             (false, Tier::Sysinfo) => "System info",
         }
     }
+
+    fn is_de(&self) -> bool {
+        std::ptr::eq(self, &DE)
+    }
+
+    /// The notice bar's text.
+    pub fn notice(&self, n: &Notice) -> String {
+        match n {
+            Notice::Refused(r) => self.refusal(*r),
+            Notice::FilesNeeded => self.files_needed.to_owned(),
+            Notice::Failed(why) => why.clone(),
+        }
+    }
+
+    /// Why the relay did not carry out a request.
+    pub fn refusal(&self, r: Refusal) -> String {
+        let de = self.is_de();
+        match r {
+            Refusal::KeyFailed if de => {
+                "Der Relay konnte keinen Sitzungsschlüssel erzeugen.".into()
+            }
+            Refusal::KeyFailed => "The relay could not create a session key.".into(),
+            Refusal::AlreadyInSession if de => "Sie sind schon in einer Sitzung.".into(),
+            Refusal::AlreadyInSession => "You are already in a session.".into(),
+            Refusal::NoSuchCustomer if de => {
+                "Dieser Kunde wartet nicht mehr in Ihrer Warteschlange.".into()
+            }
+            Refusal::NoSuchCustomer => "That customer is no longer in your queue.".into(),
+            Refusal::NotInSession if de => "Dafür braucht es eine laufende Sitzung.".into(),
+            Refusal::NotInSession => "That needs a running session.".into(),
+            Refusal::AlreadyGranted(t) if de => format!("„{}“ ist schon erlaubt.", self.tier(t)),
+            Refusal::AlreadyGranted(t) => format!("“{}” is already granted.", self.tier(t)),
+            Refusal::AlreadyRequested(t) if de => {
+                format!(
+                    "„{}“ ist schon angefragt; der Kunde hat noch nicht geantwortet.",
+                    self.tier(t)
+                )
+            }
+            Refusal::AlreadyRequested(t) => format!(
+                "“{}” is already requested; the customer has not answered yet.",
+                self.tier(t)
+            ),
+            Refusal::NotInvited(t) if de => format!(
+                "„{}“ gehört nicht zu Ihrer Einladung in diese Sitzung.",
+                self.tier(t)
+            ),
+            Refusal::NotInvited(t) => format!(
+                "“{}” is not part of your invitation to this session.",
+                self.tier(t)
+            ),
+            Refusal::NotOwner if de => {
+                "Nur wer die Sitzung führt, kann andere dazu einladen.".into()
+            }
+            Refusal::NotOwner => "Only the rep who owns the session can invite others.".into(),
+            Refusal::TooManyWrongCodes if de => {
+                "Zu viele falsche Codes von dieser Adresse; bitte später noch einmal.".into()
+            }
+            Refusal::TooManyWrongCodes => {
+                "Too many wrong codes from this address; please try again later.".into()
+            }
+            Refusal::UnknownCode if de => {
+                "Unbekannter, schon benutzter oder abgelaufener Sitzungscode.".into()
+            }
+            Refusal::UnknownCode => "Unknown, used or expired session code.".into(),
+            Refusal::NoPortal if de => {
+                "Dieser Relay hat kein Support-Portal, also keine Einladungslinks.".into()
+            }
+            Refusal::NoPortal => {
+                "This relay has no support portal, so there are no invitation links.".into()
+            }
+            Refusal::NotAnEmail if de => "Das ist keine E-Mail-Adresse.".into(),
+            Refusal::NotAnEmail => "That is not an email address.".into(),
+            Refusal::InvitationFailed if de => "Der Relay konnte keine Einladung erzeugen.".into(),
+            Refusal::InvitationFailed => "The relay could not create an invitation.".into(),
+        }
+    }
+
+    /// Why a transfer did not finish.
+    pub fn failure(&self, f: &Failure) -> String {
+        let de = self.is_de();
+        match f {
+            Failure::Rejected if de => "vom Kunden abgelehnt".into(),
+            Failure::Rejected => "the customer rejected it".into(),
+            Failure::Local(why) => why.clone(),
+            Failure::Stopped(stop) => match stop {
+                TransferStop::CancelledByRep if de => "abgebrochen".into(),
+                TransferStop::CancelledByRep => "cancelled".into(),
+                TransferStop::CancelledByCustomer if de => "vom Kunden abgebrochen".into(),
+                TransferStop::CancelledByCustomer => "the customer cancelled it".into(),
+                TransferStop::FilesRevoked if de => "der Kunde hat „Dateien“ zurückgenommen".into(),
+                TransferStop::FilesRevoked => "the customer took back “Files”".into(),
+                TransferStop::NotAllowed if de => "„Dateien“ ist nicht erlaubt".into(),
+                TransferStop::NotAllowed => "“Files” is not granted".into(),
+                TransferStop::NotInSession if de => "keine laufende Sitzung".into(),
+                TransferStop::NotInSession => "no running session".into(),
+                TransferStop::TooLarge { size, max } if de => format!(
+                    "zu groß ({}; der Relay erlaubt höchstens {})",
+                    megabytes(*size, ','),
+                    megabytes(*max, ',')
+                ),
+                TransferStop::TooLarge { size, max } => format!(
+                    "too large ({}; the relay allows at most {})",
+                    megabytes(*size, '.'),
+                    megabytes(*max, '.')
+                ),
+                TransferStop::SenderStopped if de => {
+                    "der Absender hat vor dem Ende aufgehört".into()
+                }
+                TransferStop::SenderStopped => "the sender stopped before the end".into(),
+                TransferStop::TooManyBytes if de => "mehr Daten als angekündigt".into(),
+                TransferStop::TooManyBytes => "more data than announced".into(),
+                TransferStop::NoReceiver if de => "niemand mehr da, der sie empfängt".into(),
+                TransferStop::NoReceiver => "nobody is left to receive it".into(),
+            },
+        }
+    }
+}
+
+/// A size in MB with one decimal, with the language's decimal mark.
+fn megabytes(bytes: u64, mark: char) -> String {
+    let tenths = (bytes as f64 / 100_000.0).round() as u64;
+    format!("{}{mark}{} MB", tenths / 10, tenths % 10)
 }
 
 pub static EN: Texts = Texts {

@@ -9,6 +9,7 @@
 //! The password stays in this thread's memory for the program's lifetime (a new tab needs it);
 //! it is never written anywhere and never shown by `Debug`.
 
+use crate::state::Notice;
 use crate::video::Decoding;
 use lotse_net::{NetConfig, Pin};
 use lotse_proto::input::InputEvent;
@@ -127,8 +128,8 @@ pub enum SessionUpdate {
     },
     /// A command could not be carried out.
     Failed(String),
-    /// The connection is closed; the text says why when the session did not end normally.
-    Closed(Option<String>),
+    /// The connection is closed; why, when the session did not end normally.
+    Closed(Option<Notice>),
 }
 
 /// Called from the network thread for every update.
@@ -352,7 +353,7 @@ fn open_session(
     let Some(creds) = creds.clone() else {
         (shared.notify)(Update::Session(
             id,
-            SessionUpdate::Closed(Some("not logged in".into())),
+            SessionUpdate::Closed(Some(Notice::Failed("not logged in".into()))),
         ));
         return;
     };
@@ -373,7 +374,7 @@ async fn session(
     how: Open,
     mut rx: mpsc::UnboundedReceiver<SessionCommand>,
     shared: &Shared,
-) -> Result<(), String> {
+) -> Result<(), Notice> {
     let notify = |u: SessionUpdate| (shared.notify)(Update::Session(id, u));
     let mut c = RepClient::connect(
         creds.relay,
@@ -383,7 +384,7 @@ async fn session(
         &NetConfig::default(),
     )
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(notice)?;
     c.save_files_to(Some(creds.downloads.clone()));
     let started = match how {
         Open::Accept(entry) => c.accept(entry).await,
@@ -392,7 +393,7 @@ async fn session(
     };
     if let Err(e) = started {
         c.close().await;
-        return Err(e.to_string());
+        return Err(notice(e));
     }
     let mut joined = false;
     let result = loop {
@@ -425,7 +426,7 @@ async fn session(
                 Some(RepEvent::Control(msg)) => match msg {
                     // A session connection is not the queue's: the home connection shows it.
                     RepDown::Queue { .. } | RepDown::Key { .. } | RepDown::Invitation { .. } => {}
-                    RepDown::Refused { what } if !joined => break Err(what),
+                    RepDown::Refused { what } if !joined => break Err(Notice::Refused(what)),
                     RepDown::Ended { .. } => {
                         if shared.shown.load(Ordering::SeqCst) == id {
                             shared.video.reset();
@@ -446,13 +447,21 @@ async fn session(
                     }
                 },
                 Some(RepEvent::File(f)) => notify(SessionUpdate::File(f)),
-                Some(RepEvent::Disconnected(why)) => break Err(why),
-                None => break Err("connection closed".into()),
+                Some(RepEvent::Disconnected(why)) => break Err(Notice::Failed(why)),
+                None => break Err(Notice::Failed("connection closed".into())),
             },
         }
     };
     c.close().await;
     result
+}
+
+/// A refusal in words the rep's language has; anything else in the system's words.
+fn notice(e: RepError) -> Notice {
+    match e {
+        RepError::Refused(r) => Notice::Refused(r),
+        e => Notice::Failed(e.to_string()),
+    }
 }
 
 async fn login(

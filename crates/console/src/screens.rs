@@ -35,7 +35,7 @@ pub fn ui(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
             )
             .show(ui, |ui| banner(state, &name, ui));
     }
-    if let Some(text) = state.notice.clone() {
+    if let Some(text) = state.notice.as_ref().map(|n| state.t().notice(n)) {
         egui::Panel::bottom("notice").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.label(RichText::new(text).color(ERROR_FG));
@@ -693,7 +693,7 @@ fn side(state: &mut State, index: usize, ui: &mut Ui) {
             }
             TransferState::Failed(why) => {
                 ui.label(
-                    RichText::new(format!("{}: {why}", t.failed))
+                    RichText::new(format!("{}: {}", t.failed, t.failure(why)))
                         .small()
                         .color(ERROR_FG),
                 );

@@ -3,7 +3,9 @@
 
 use crate::i18n::{Lang, Texts};
 use crate::net::{Command, Password, SessionCommand, SessionId, SessionUpdate, Update};
-use lotse_proto::msg::{CustomerInfo, DenyReason, MonitorInfo, QueueEntry, RepDown};
+use lotse_proto::msg::{
+    CustomerInfo, DenyReason, MonitorInfo, QueueEntry, Refusal, RepDown, TransferStop,
+};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use std::collections::{BTreeMap, BTreeSet};
@@ -89,6 +91,28 @@ pub struct ChatLine {
 pub enum TransferState {
     Running,
     Done(Option<PathBuf>),
+    Failed(Failure),
+}
+
+/// Why a transfer did not finish; words in the rep's language come from [`Texts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The customer chose Reject.
+    Rejected,
+    /// The customer or the relay stopped it.
+    Stopped(TransferStop),
+    /// Something here failed (the file, the connection); the system's words.
+    Local(String),
+}
+
+/// What the bar at the bottom tells the rep until dismissed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The relay did not carry out a request.
+    Refused(Refusal),
+    /// Files were offered without `files` granted.
+    FilesNeeded,
+    /// A network or system error, in the system's words.
     Failed(String),
 }
 
@@ -252,7 +276,7 @@ pub struct State {
     /// A code from another rep, to join their session.
     pub join_code: String,
     /// The last refusal or failure, shown until dismissed.
-    pub notice: Option<String>,
+    pub notice: Option<Notice>,
     pub queue: Vec<QueueEntry>,
     seen: BTreeSet<u64>,
     /// "A customer is waiting: NAME", until dismissed, looked at or accepted.
@@ -438,7 +462,7 @@ impl State {
                 self.login_error = Some(why);
             }
             Update::Control(msg) => self.apply_home(msg),
-            Update::Failed(why) => self.notice = Some(why),
+            Update::Failed(why) => self.notice = Some(Notice::Failed(why)),
             Update::Disconnected(why) => {
                 let text = format!("{}: {why}", self.t().disconnected);
                 for s in &mut self.sessions {
@@ -472,7 +496,7 @@ impl State {
                 }
                 self.queue = entries;
             }
-            RepDown::Refused { what } => self.notice = Some(what),
+            RepDown::Refused { what } => self.notice = Some(Notice::Refused(what)),
             other => tracing::debug!(?other, "not for the home connection"),
         }
     }
@@ -546,7 +570,7 @@ impl State {
                     state: TransferState::Running,
                 }),
                 RepDown::FileRejected { transfer } => s.transfer(transfer, true, |t| {
-                    t.state = TransferState::Failed("rejected".into())
+                    t.state = TransferState::Failed(Failure::Rejected)
                 }),
                 RepDown::FileCancelled {
                     transfer,
@@ -554,10 +578,10 @@ impl State {
                     reason,
                 } => s.transfer(transfer, !from_customer, |t| {
                     if t.state == TransferState::Running {
-                        t.state = TransferState::Failed(reason);
+                        t.state = TransferState::Failed(Failure::Stopped(reason));
                     }
                 }),
-                RepDown::Refused { what } => notice = Some(what),
+                RepDown::Refused { what } => notice = Some(Notice::Refused(what)),
                 RepDown::FileAccepted { .. }
                 | RepDown::Key { .. }
                 | RepDown::Invitation { .. }
@@ -592,7 +616,7 @@ impl State {
                     outgoing,
                     reason,
                 } => s.transfer(transfer, outgoing, |t| {
-                    t.state = TransferState::Failed(reason)
+                    t.state = TransferState::Failed(Failure::Local(reason))
                 }),
             },
             SessionUpdate::Offered {
@@ -607,11 +631,11 @@ impl State {
                 done: 0,
                 state: TransferState::Running,
             }),
-            SessionUpdate::Failed(why) => notice = Some(why),
+            SessionUpdate::Failed(why) => notice = Some(Notice::Failed(why)),
             SessionUpdate::Closed(why) => {
                 let text = match why {
-                    Some(why) if !s.joined => format!("{}: {why}", t.not_started),
-                    Some(why) => why,
+                    Some(why) if !s.joined => format!("{}: {}", t.not_started, t.notice(&why)),
+                    Some(why) => t.notice(&why),
                     None => t.connection_closed.to_owned(),
                 };
                 s.end(text);

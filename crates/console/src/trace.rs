@@ -107,7 +107,11 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
                     TransferState::Done(_) => "done",
                     TransferState::Failed(_) => "failed",
                 };
-                json!({"id": t.id, "dir": if t.outgoing {"out"} else {"in"}, "name": t.name, "size": t.size, "done": t.done, "state": st})
+                let why = match &t.state {
+                    TransferState::Failed(why) => Some(state.t().failure(why)),
+                    _ => None,
+                };
+                json!({"id": t.id, "dir": if t.outgoing {"out"} else {"in"}, "name": t.name, "size": t.size, "done": t.done, "state": st, "why": why})
             })
             .collect();
         json!({
@@ -161,7 +165,7 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
         "invitation": state.invitation.as_ref().map(|i| &i.0),
         "queue": queue,
         "banner": state.banner,
-        "notice": state.notice,
+        "notice": state.notice.as_ref().map(|n| state.t().notice(n)),
         "login_error": state.login_error,
         "session": session,
         "widgets": widgets,

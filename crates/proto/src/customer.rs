@@ -15,7 +15,7 @@
 use crate::input::{Held, InputEvent};
 use crate::msg::{
     CustomerDown, CustomerUp, DenyReason, EndReason, KeyRejection, ParticipantId, Reply, RequestId,
-    TransferId,
+    TransferId, TransferStop,
 };
 use crate::tier::{Tier, TierSet};
 use std::collections::{BTreeMap, BTreeSet};
@@ -106,7 +106,7 @@ pub enum Action {
     TransferCancelled {
         rep: Option<ParticipantId>,
         transfer: TransferId,
-        reason: String,
+        reason: TransferStop,
     },
     /// Share monitor `index` (asked by a rep holding `view`).
     SelectMonitor(u32),

@@ -80,6 +80,185 @@ pub enum EndReason {
     Protocol(String),
 }
 
+/// Why the relay did not carry out a rep's request. Each side words it in its own language;
+/// [`Refusal::code`] is the stable name for logs, the rep CLI's JSON and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// No session key could be made (the store failed).
+    KeyFailed,
+    /// The rep is already in a session on this connection.
+    AlreadyInSession,
+    /// No such customer in this rep's queue (taken by someone else, or gone).
+    NoSuchCustomer,
+    /// The request needs a session and this connection has none.
+    NotInSession,
+    /// The tier is already granted.
+    AlreadyGranted(Tier),
+    /// The tier is already requested and the customer has not answered yet.
+    AlreadyRequested(Tier),
+    /// A joined colleague asked for a tier the owner did not include in the invitation.
+    NotInvited(Tier),
+    /// Only the rep who owns a session can invite others into it.
+    NotOwner,
+    /// Too many wrong session codes from this address; try again later.
+    TooManyWrongCodes,
+    /// Unknown, used or expired session code.
+    UnknownCode,
+    /// This relay runs without a support portal, so there are no invitation links.
+    NoPortal,
+    /// The invitation address is not an e-mail address.
+    NotAnEmail,
+    /// The invitation could not be made (the store failed).
+    InvitationFailed,
+}
+
+impl Refusal {
+    /// Every kind (tiers as examples), for tests that each is worded in every language.
+    pub fn every() -> Vec<Refusal> {
+        vec![
+            Refusal::KeyFailed,
+            Refusal::AlreadyInSession,
+            Refusal::NoSuchCustomer,
+            Refusal::NotInSession,
+            Refusal::AlreadyGranted(Tier::Control),
+            Refusal::AlreadyRequested(Tier::View),
+            Refusal::NotInvited(Tier::Files),
+            Refusal::NotOwner,
+            Refusal::TooManyWrongCodes,
+            Refusal::UnknownCode,
+            Refusal::NoPortal,
+            Refusal::NotAnEmail,
+            Refusal::InvitationFailed,
+        ]
+    }
+
+    /// A stable name for logs, the rep CLI's JSON and tests.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::KeyFailed => "key_failed",
+            Refusal::AlreadyInSession => "already_in_session",
+            Refusal::NoSuchCustomer => "no_such_customer",
+            Refusal::NotInSession => "not_in_session",
+            Refusal::AlreadyGranted(_) => "already_granted",
+            Refusal::AlreadyRequested(_) => "already_requested",
+            Refusal::NotInvited(_) => "not_invited",
+            Refusal::NotOwner => "not_owner",
+            Refusal::TooManyWrongCodes => "too_many_wrong_codes",
+            Refusal::UnknownCode => "unknown_code",
+            Refusal::NoPortal => "no_portal",
+            Refusal::NotAnEmail => "not_an_email",
+            Refusal::InvitationFailed => "invitation_failed",
+        }
+    }
+}
+
+/// English, for logs and the CLI; the console words it in the rep's language.
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::KeyFailed => f.write_str("could not create a session key"),
+            Refusal::AlreadyInSession => f.write_str("already in a session"),
+            Refusal::NoSuchCustomer => f.write_str("that customer is no longer in your queue"),
+            Refusal::NotInSession => f.write_str("not in a session"),
+            Refusal::AlreadyGranted(t) => write!(f, "{t} is already granted"),
+            Refusal::AlreadyRequested(t) => write!(f, "{t} is already requested"),
+            Refusal::NotInvited(t) => {
+                write!(f, "{t} is not part of your invitation to this session")
+            }
+            Refusal::NotOwner => {
+                f.write_str("only the rep who owns a session can invite others into it")
+            }
+            Refusal::TooManyWrongCodes => {
+                f.write_str("too many wrong codes from this address; try again later")
+            }
+            Refusal::UnknownCode => f.write_str("unknown, used or expired session code"),
+            Refusal::NoPortal => {
+                f.write_str("this relay has no support portal; start it with --portal")
+            }
+            Refusal::NotAnEmail => f.write_str("that is not an e-mail address"),
+            Refusal::InvitationFailed => f.write_str("could not create an invitation"),
+        }
+    }
+}
+
+/// Why a file transfer stopped before its end. Each side words it in its own language;
+/// [`TransferStop::code`] is the stable name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TransferStop {
+    /// The rep cancelled it.
+    CancelledByRep,
+    /// The customer cancelled it.
+    CancelledByCustomer,
+    /// The customer took back `files`.
+    FilesRevoked,
+    /// The rep offered a file without the `files` tier.
+    NotAllowed,
+    /// The rep offered a file outside a session.
+    NotInSession,
+    /// Larger than the relay allows.
+    TooLarge { size: u64, max: u64 },
+    /// The sender's stream ended or failed before the announced size.
+    SenderStopped,
+    /// The sender sent more bytes than announced.
+    TooManyBytes,
+    /// Nobody is left to receive it.
+    NoReceiver,
+}
+
+impl TransferStop {
+    /// Every kind (sizes as examples), for tests that each is worded in every language.
+    pub fn every() -> Vec<TransferStop> {
+        vec![
+            TransferStop::CancelledByRep,
+            TransferStop::CancelledByCustomer,
+            TransferStop::FilesRevoked,
+            TransferStop::NotAllowed,
+            TransferStop::NotInSession,
+            TransferStop::TooLarge { size: 5, max: 4 },
+            TransferStop::SenderStopped,
+            TransferStop::TooManyBytes,
+            TransferStop::NoReceiver,
+        ]
+    }
+
+    /// A stable name for logs, the audit log, the rep CLI's JSON and tests.
+    pub fn code(self) -> &'static str {
+        match self {
+            TransferStop::CancelledByRep => "cancelled_by_rep",
+            TransferStop::CancelledByCustomer => "cancelled_by_customer",
+            TransferStop::FilesRevoked => "files_revoked",
+            TransferStop::NotAllowed => "not_allowed",
+            TransferStop::NotInSession => "not_in_session",
+            TransferStop::TooLarge { .. } => "too_large",
+            TransferStop::SenderStopped => "sender_stopped",
+            TransferStop::TooManyBytes => "too_many_bytes",
+            TransferStop::NoReceiver => "no_receiver",
+        }
+    }
+}
+
+/// English, for logs and the CLI; the windows word it in their person's language.
+impl std::fmt::Display for TransferStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransferStop::CancelledByRep => f.write_str("the supporter cancelled"),
+            TransferStop::CancelledByCustomer => f.write_str("the customer cancelled"),
+            TransferStop::FilesRevoked => f.write_str("the customer took back file transfer"),
+            TransferStop::NotAllowed => f.write_str("the customer has not allowed file transfer"),
+            TransferStop::NotInSession => f.write_str("not in a session"),
+            TransferStop::TooLarge { size, max } => {
+                write!(
+                    f,
+                    "the file is too large ({size} bytes; this relay allows {max})"
+                )
+            }
+            TransferStop::SenderStopped => f.write_str("the sender stopped before the end"),
+            TransferStop::TooManyBytes => f.write_str("more bytes than announced"),
+            TransferStop::NoReceiver => f.write_str("no receiver is left"),
+        }
+    }
+}
+
 /// The customer's answer to a prompt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
@@ -208,7 +387,7 @@ pub enum CustomerDown {
     FileCancelled {
         rep: Option<ParticipantId>,
         transfer: TransferId,
-        reason: String,
+        reason: TransferStop,
     },
     /// A rep with `view` asks to see another monitor.
     SelectMonitor { rep: ParticipantId, index: u32 },
@@ -323,9 +502,9 @@ pub enum RepDown {
         text: String,
         at: UnixTime,
     },
-    /// The request could not be carried out; the text says why.
+    /// The request could not be carried out.
     Refused {
-        what: String,
+        what: Refusal,
     },
     /// The session is over for this rep.
     Ended {
@@ -350,11 +529,11 @@ pub enum RepDown {
         name: String,
         size: u64,
     },
-    /// A transfer stopped; the text says why.
+    /// A transfer stopped.
     FileCancelled {
         transfer: TransferId,
         from_customer: bool,
-        reason: String,
+        reason: TransferStop,
     },
     /// The customer's monitors and which one is shared.
     Monitors {

@@ -10,7 +10,9 @@ use lotse_net::quinn::{Connection, RecvStream, SendStream};
 use lotse_net::{read_msg, write_msg};
 use lotse_proto::Tier;
 use lotse_proto::frame::limits;
-use lotse_proto::msg::{CustomerDown, FileFrame, ParticipantId, RepDown, StreamHeader, TransferId};
+use lotse_proto::msg::{
+    CustomerDown, FileFrame, ParticipantId, RepDown, StreamHeader, TransferId, TransferStop,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::{debug, info};
@@ -87,7 +89,7 @@ pub(crate) fn rep_offers(
     size: u64,
 ) -> Vec<Audit> {
     let mut st = hub.state();
-    let refuse = |st: &crate::hub::State, reason: String| {
+    let refuse = |st: &crate::hub::State, reason: TransferStop| {
         st.send_rep(
             rep,
             RepDown::FileCancelled {
@@ -98,11 +100,11 @@ pub(crate) fn rep_offers(
         );
     };
     let Some(sid) = st.reps.get(&rep).and_then(|r| r.session) else {
-        refuse(&st, "not in a session".into());
+        refuse(&st, TransferStop::NotInSession);
         return Vec::new();
     };
     if !st.granted(rep, Tier::Files) {
-        refuse(&st, "the customer has not allowed file transfer".into());
+        refuse(&st, TransferStop::NotAllowed);
         return vec![Audit {
             actor: format!("rep#{rep}"),
             action: "file.refused",
@@ -181,7 +183,7 @@ pub(crate) fn customer_answers(
 }
 
 /// Someone cancels a transfer. `key.0` is the sending rep, `None` for the customer's.
-pub(crate) fn cancel(hub: &Hub, sid: u64, key: TransferKey, reason: &str) -> Vec<Audit> {
+pub(crate) fn cancel(hub: &Hub, sid: u64, key: TransferKey, reason: TransferStop) -> Vec<Audit> {
     let mut st = hub.state();
     let Some(s) = st.sessions.get_mut(&sid) else {
         return Vec::new();
@@ -197,7 +199,7 @@ pub(crate) fn cancel(hub: &Hub, sid: u64, key: TransferKey, reason: &str) -> Vec
         CustomerDown::FileCancelled {
             rep: key.0,
             transfer: key.1,
-            reason: reason.to_owned(),
+            reason,
         },
     );
     for rep in reps {
@@ -207,7 +209,7 @@ pub(crate) fn cancel(hub: &Hub, sid: u64, key: TransferKey, reason: &str) -> Vec
                 RepDown::FileCancelled {
                     transfer: key.1,
                     from_customer: key.0.is_none(),
-                    reason: reason.to_owned(),
+                    reason,
                 },
             );
         }
@@ -215,12 +217,17 @@ pub(crate) fn cancel(hub: &Hub, sid: u64, key: TransferKey, reason: &str) -> Vec
     vec![Audit {
         actor: "relay".into(),
         action: "file.cancel",
-        detail: format!("session={sid} name={:?} reason={reason}", t.name),
+        detail: format!("session={sid} name={:?} reason={}", t.name, reason.code()),
     }]
 }
 
 /// Cancels every transfer `rep` sends (after `files` was revoked or the rep left).
-pub(crate) fn cancel_from_rep(hub: &Hub, sid: u64, rep: ParticipantId, reason: &str) -> Vec<Audit> {
+pub(crate) fn cancel_from_rep(
+    hub: &Hub,
+    sid: u64,
+    rep: ParticipantId,
+    reason: TransferStop,
+) -> Vec<Audit> {
     let keys: Vec<TransferKey> = hub
         .state()
         .sessions
@@ -238,8 +245,8 @@ pub(crate) fn cancel_from_rep(hub: &Hub, sid: u64, rep: ParticipantId, reason: &
         .collect()
 }
 
-fn too_large(size: u64, max: u64) -> String {
-    format!("the file is too large ({size} bytes; this relay allows {max})")
+fn too_large(size: u64, max: u64) -> TransferStop {
+    TransferStop::TooLarge { size, max }
 }
 
 fn refused_audit(customer: CustomerId, sid: u64, name: &str, size: u64) -> Audit {
@@ -315,25 +322,30 @@ pub(crate) async fn pipe(
         }
     }
     let mut passed: u64 = 0;
-    let outcome: Result<[u8; 32], String> = loop {
+    let outcome: Result<[u8; 32], TransferStop> = loop {
         let frame = match read_msg::<FileFrame>(&mut incoming, limits::FILE_CHUNK + 64).await {
             Ok(Some(f)) => f,
-            Ok(None) => break Err("the sender stopped before the end".into()),
-            Err(e) => break Err(format!("the sender's stream failed: {e}")),
+            Ok(None) => break Err(TransferStop::SenderStopped),
+            Err(e) => {
+                tracing::debug!(session = sid, "a file's stream failed: {e}");
+                break Err(TransferStop::SenderStopped);
+            }
         };
         if cancelled.load(Ordering::SeqCst) {
-            break Err("cancelled".into());
+            // Whoever cancelled has been told with their reason; the `cancel` below finds the
+            // transfer gone and says nothing more.
+            break Err(TransferStop::CancelledByRep);
         }
         // Rep → customer needs `files` for every chunk: a revoke stops the file mid-way.
         if let Some(rep) = from_rep
             && !hub.state().granted(rep, Tier::Files)
         {
-            break Err("file transfer is no longer allowed".into());
+            break Err(TransferStop::FilesRevoked);
         }
         if let FileFrame::Chunk(bytes) = &frame {
             passed += bytes.len() as u64;
             if passed > size {
-                break Err("more bytes than announced".into());
+                break Err(TransferStop::TooManyBytes);
             }
         }
         let mut delivered = false;
@@ -343,7 +355,7 @@ pub(crate) async fn pipe(
                 .is_ok();
         }
         if !delivered {
-            break Err("no receiver is left".into());
+            break Err(TransferStop::NoReceiver);
         }
         if let FileFrame::End { sha256 } = frame {
             // Take the sender's end-of-stream too, so that it sees a clean finish.
@@ -379,7 +391,7 @@ pub(crate) async fn pipe(
                 let _ = out.reset(CANCELLED.into());
             }
             let _ = incoming.stop(CANCELLED.into());
-            let audits = cancel(&hub, sid, key, &reason);
+            let audits = cancel(&hub, sid, key, reason);
             hub.write_audits(audits).await;
         }
     }

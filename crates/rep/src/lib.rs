@@ -13,7 +13,7 @@ use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    EndReason, Hello, LoginRejection, ParticipantId, RepDown, RepUp, Role, StreamHeader,
+    EndReason, Hello, LoginRejection, ParticipantId, Refusal, RepDown, RepUp, Role, StreamHeader,
     TransferId, VideoFrame,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier, TierSet};
@@ -53,7 +53,11 @@ pub enum RepError {
     #[error(transparent)]
     Net(#[from] NetError),
     #[error("the relay refused: {0}")]
-    Refused(String),
+    Refused(Refusal),
+    #[error("the relay answered out of turn: {0}")]
+    Unexpected(String),
+    #[error("{0}")]
+    File(String),
 }
 
 /// A logged-in rep connection.
@@ -119,7 +123,7 @@ impl RepClient {
         let (id, display_name) = match answer {
             Some(RepDown::LoginOk { rep, display_name }) => (rep, display_name),
             Some(RepDown::LoginRejected { reason }) => return Err(RepError::Login(reason)),
-            Some(other) => return Err(RepError::Refused(format!("unexpected {other:?}"))),
+            Some(other) => return Err(RepError::Unexpected(format!("{other:?}"))),
             None => return Err(RepError::Closed(close_text(&conn))),
         };
         let (tx, events) = mpsc::channel(256);
@@ -165,9 +169,7 @@ impl RepClient {
             RepEvent::Control(RepDown::Key { key, expires_at }) => {
                 Some(Ok((key.clone(), *expires_at)))
             }
-            RepEvent::Control(RepDown::Refused { what }) => {
-                Some(Err(RepError::Refused(what.clone())))
-            }
+            RepEvent::Control(RepDown::Refused { what }) => Some(Err(RepError::Refused(*what))),
             _ => None,
         })
         .await
@@ -184,9 +186,7 @@ impl RepClient {
             RepEvent::Control(RepDown::Invitation { url, expires_at }) => {
                 Some(Ok((url.clone(), *expires_at)))
             }
-            RepEvent::Control(RepDown::Refused { what }) => {
-                Some(Err(RepError::Refused(what.clone())))
-            }
+            RepEvent::Control(RepDown::Refused { what }) => Some(Err(RepError::Refused(*what))),
             _ => None,
         })
         .await
@@ -210,9 +210,7 @@ impl RepClient {
             RepEvent::Control(RepDown::ShareCode {
                 code, expires_at, ..
             }) => Some(Ok((code.clone(), *expires_at))),
-            RepEvent::Control(RepDown::Refused { what }) => {
-                Some(Err(RepError::Refused(what.clone())))
-            }
+            RepEvent::Control(RepDown::Refused { what }) => Some(Err(RepError::Refused(*what))),
             _ => None,
         })
         .await
@@ -228,9 +226,7 @@ impl RepClient {
         let joined = self
             .wait_for(|e| match e {
                 RepEvent::Control(m @ RepDown::Joined { .. }) => Some(Ok(m.clone())),
-                RepEvent::Control(RepDown::Refused { what }) => {
-                    Some(Err(RepError::Refused(what.clone())))
-                }
+                RepEvent::Control(RepDown::Refused { what }) => Some(Err(RepError::Refused(*what))),
                 _ => None,
             })
             .await?;
@@ -327,7 +323,7 @@ impl RepClient {
         name: &str,
     ) -> Result<TransferId, RepError> {
         let size = std::fs::metadata(path)
-            .map_err(|e| RepError::Refused(format!("cannot read {}: {e}", path.display())))?
+            .map_err(|e| RepError::File(format!("cannot read {}: {e}", path.display())))?
             .len();
         self.next_transfer += 1;
         let transfer = self.next_transfer;

@@ -326,7 +326,7 @@ async fn session(
                 emit(json!({"event": "chat", "from": from, "text": text, "at": at}));
             }
             RepEvent::Control(RepDown::Refused { what }) => {
-                emit(json!({"event": "refused", "what": what}));
+                emit(json!({"event": "refused", "what": what.code(), "text": what.to_string()}));
             }
             RepEvent::Control(RepDown::Ended { reason }) => {
                 video_summary(&video);
@@ -384,7 +384,7 @@ async fn session(
                 reason,
             }) => {
                 emit(
-                    json!({"event": "file_cancelled", "transfer": transfer, "from_customer": from_customer, "reason": reason}),
+                    json!({"event": "file_cancelled", "transfer": transfer, "from_customer": from_customer, "reason": reason.code(), "text": reason.to_string()}),
                 );
             }
             RepEvent::Control(RepDown::Monitors { list, shared }) => {

@@ -3,10 +3,11 @@
 //! Cancel for each running transfer.
 
 use super::{ACCENT, ERROR_FG, WEAK, secondary};
-use crate::transfer::{TransferState, TransferStatus};
+use crate::transfer::{Failure, TransferState, TransferStatus};
 use crate::ui::i18n::{Strings, fill};
-use crate::ui::state::{CANCELLED, FileNotice, Intent, State};
+use crate::ui::state::{FileNotice, Intent, State};
 use egui::{Color32, RichText, Ui};
+use lotse_proto::msg::TransferStop;
 use std::time::Duration;
 
 /// At most this many transfer rows are shown (running ones first), so the chat keeps its room.
@@ -127,12 +128,13 @@ fn row(state: &mut State, ui: &mut Ui, index: usize) {
                     DONE_FG,
                 ),
                 TransferState::Done(None) => (t.transfer_sent.clone(), DONE_FG),
-                TransferState::Failed(reason) if reason == CANCELLED => {
+                TransferState::Failed(Failure::Cancelled) => {
                     (t.transfer_cancelled.clone(), ERROR_FG)
                 }
-                TransferState::Failed(reason) => {
-                    (fill(&t.transfer_failed, &[("reason", reason)]), ERROR_FG)
-                }
+                TransferState::Failed(why) => (
+                    fill(&t.transfer_failed, &[("reason", &failure_text(why, t))]),
+                    ERROR_FG,
+                ),
             };
             ui.horizontal(|ui| {
                 if running {
@@ -231,6 +233,31 @@ pub fn time_left(left: Duration, t: &Strings) -> String {
 
 /// A size as people read it: decimal units (as file managers show them), one decimal below 100,
 /// the language's decimal mark: "532 bytes", "1.4 MB", "1,4 MB", "250 MB".
+/// Why a transfer stopped, in the person's language (a local error keeps the system's words).
+pub fn failure_text(why: &Failure, t: &Strings) -> String {
+    match why {
+        Failure::Cancelled => t.transfer_cancelled.clone(),
+        Failure::Interrupted => t.stop_interrupted.clone(),
+        Failure::Local(detail) => detail.clone(),
+        Failure::Stopped(stop) => match stop {
+            TransferStop::CancelledByRep => t.stop_cancelled_by_rep.clone(),
+            TransferStop::CancelledByCustomer => t.transfer_cancelled.clone(),
+            TransferStop::FilesRevoked => t.stop_files_revoked.clone(),
+            TransferStop::NotAllowed | TransferStop::NotInSession => t.stop_interrupted.clone(),
+            TransferStop::TooLarge { size, max } => fill(
+                &t.stop_too_large,
+                &[
+                    ("size", &human_size(*size, t)),
+                    ("max", &human_size(*max, t)),
+                ],
+            ),
+            TransferStop::SenderStopped => t.stop_sender_stopped.clone(),
+            TransferStop::TooManyBytes => t.stop_too_many_bytes.clone(),
+            TransferStop::NoReceiver => t.stop_no_receiver.clone(),
+        },
+    }
+}
+
 pub fn human_size(bytes: u64, t: &Strings) -> String {
     const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
     if bytes < 1000 {

@@ -2,7 +2,7 @@
 //! [`Intent`](super::state::Intent)s; none touches the network or the window.
 
 mod ended;
-mod files;
+pub(crate) mod files;
 mod key;
 mod panel;
 mod prompt;

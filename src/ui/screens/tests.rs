@@ -3,12 +3,12 @@
 
 use super::ui;
 use crate::session::{Event, Snapshot};
-use crate::transfer::{TransferState, TransferStatus};
+use crate::transfer::{Failure, TransferState, TransferStatus};
 use crate::ui::i18n::Lang;
 use crate::ui::state::{Intent, Stage, State};
 use egui::{Event as E, Key, Modifiers, PointerButton, Pos2, RawInput, Rect};
 use lotse_proto::customer::{Phase, Prompt, Rep};
-use lotse_proto::msg::EndReason;
+use lotse_proto::msg::{EndReason, TransferStop};
 use lotse_proto::{Tier, TierSet};
 use std::time::{Duration, Instant};
 
@@ -453,7 +453,7 @@ fn running_transfers_show_a_bar_and_cancel_and_the_cancel_sticks() {
     )));
     assert_eq!(
         h.state.transfers[0].state,
-        TransferState::Failed(crate::ui::state::CANCELLED.into())
+        TransferState::Failed(Failure::Cancelled)
     );
     // The other row, the person's own file, can still be cancelled.
     assert_eq!(
@@ -478,7 +478,10 @@ fn finished_transfers_say_where_and_why_without_cancel() {
         None,
         2,
         0,
-        TransferState::Failed("the file is too large".into()),
+        TransferState::Failed(Failure::Stopped(TransferStop::TooLarge {
+            size: 3_000_000_000,
+            max: 2_000_000_000,
+        })),
     )));
     h.frame(10, vec![]);
     assert_eq!(h.state.transfer_rows, vec![(0, None), (1, None)]);
@@ -486,6 +489,46 @@ fn finished_transfers_say_where_and_why_without_cancel() {
         !widget_ids(&h)
             .iter()
             .any(|id| id.starts_with("session.transfer.cancel"))
+    );
+    // The relay's reason in the person's language, with sizes written their way.
+    let shown = drawn_text(&mut h, 20);
+    assert!(
+        shown.contains("Not transferred: the file is too large (3.0 GB; at most 2.0 GB)"),
+        "{shown}"
+    );
+    h.state.lang = Lang::De;
+    let shown = drawn_text(&mut h, 30);
+    assert!(
+        shown.contains("Nicht übertragen: die Datei ist zu groß (3,0 GB; höchstens 2,0 GB)"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn every_reason_a_transfer_stops_reads_in_both_languages() {
+    use crate::ui::screens::files::failure_text;
+    let mut failures: Vec<Failure> = TransferStop::every()
+        .into_iter()
+        .map(Failure::Stopped)
+        .collect();
+    failures.extend([Failure::Cancelled, Failure::Interrupted]);
+    for why in &failures {
+        let (en, de) = (
+            failure_text(why, Lang::En.strings()),
+            failure_text(why, Lang::De.strings()),
+        );
+        assert!(!en.is_empty() && !de.is_empty(), "{why:?}");
+        assert_ne!(en, de, "{why:?} is not translated");
+        assert!(
+            !en.contains('{') && !de.contains('{'),
+            "{why:?}: {en} / {de}"
+        );
+    }
+    // A local error keeps the system's own words.
+    let local = Failure::Local("No space left on device (os error 28)".into());
+    assert_eq!(
+        failure_text(&local, Lang::De.strings()),
+        "No space left on device (os error 28)"
     );
 }
 

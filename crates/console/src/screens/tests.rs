@@ -3,13 +3,13 @@
 
 use super::ui;
 use crate::control::Controller;
-use crate::i18n::Lang;
+use crate::i18n::{DE, EN, Lang};
 use crate::net::{Command, SessionCommand, SessionUpdate, Update};
-use crate::state::{Intent, Stage, State, TierState};
+use crate::state::{Failure, Intent, Notice, Stage, State, TierState};
 use egui::{Event as E, Key, Modifiers, PointerButton, Pos2, RawInput, Rect};
 use lotse_proto::Tier;
 use lotse_proto::input::{InputEvent, MouseButton};
-use lotse_proto::msg::{CustomerInfo, DenyReason, QueueEntry, RepDown};
+use lotse_proto::msg::{CustomerInfo, DenyReason, QueueEntry, Refusal, RepDown, TransferStop};
 
 struct Harness {
     ctx: egui::Context,
@@ -595,14 +595,59 @@ fn a_refused_accept_ends_the_tab_with_the_reason() {
     // A colleague on the same account was quicker.
     h.state.apply(Update::Session(
         1,
-        SessionUpdate::Closed(Some("no customer 7 in your queue".into())),
+        SessionUpdate::Closed(Some(Notice::Refused(Refusal::NoSuchCustomer))),
     ));
     h.frame(vec![]);
     let ended = h.state.current().unwrap().ended.clone().unwrap();
-    assert!(ended.contains("no customer 7"), "{ended}");
+    assert!(ended.contains("no longer in your queue"), "{ended}");
     assert!(ended.contains("could not start"), "{ended}");
     assert!(h.enabled("session.close"));
     assert!(!h.enabled("session.end"));
+}
+
+/// What the relay refuses and why a transfer stopped reach the rep in the rep's language, and
+/// the notice follows a language switch.
+#[test]
+fn refusals_and_transfer_stops_are_worded_in_the_reps_language() {
+    let mut h = Harness::ready();
+    h.state.apply(Update::Control(RepDown::Refused {
+        what: Refusal::NotAnEmail,
+    }));
+    h.frame(vec![]);
+    assert_eq!(
+        h.state.notice.as_ref().map(|n| h.state.t().notice(n)),
+        Some("That is not an email address.".to_owned())
+    );
+    h.click("lang.de");
+    h.frame(vec![]);
+    assert_eq!(
+        h.state.notice.as_ref().map(|n| h.state.t().notice(n)),
+        Some("Das ist keine E-Mail-Adresse.".to_owned())
+    );
+    for r in Refusal::every() {
+        let (en, de) = (EN.refusal(r), DE.refusal(r));
+        assert!(!en.is_empty() && en != de, "{r:?}: {en} / {de}");
+    }
+    for f in TransferStop::every()
+        .into_iter()
+        .map(Failure::Stopped)
+        .chain([Failure::Rejected])
+    {
+        let (en, de) = (EN.failure(&f), DE.failure(&f));
+        assert!(!en.is_empty() && en != de, "{f:?}: {en} / {de}");
+    }
+    let big = Failure::Stopped(TransferStop::TooLarge {
+        size: 3_250_000_000,
+        max: 2_000_000_000,
+    });
+    assert_eq!(
+        DE.failure(&big),
+        "zu groß (3250,0 MB; der Relay erlaubt höchstens 2000,0 MB)"
+    );
+    assert_eq!(
+        EN.failure(&big),
+        "too large (3250.0 MB; the relay allows at most 2000.0 MB)"
+    );
 }
 
 #[test]

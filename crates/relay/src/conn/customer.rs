@@ -11,7 +11,7 @@ use lotse_net::{read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{
     CustomerDown, CustomerUp, DenyReason, EndReason, KeyRejection, ParticipantId, RepDown, Reply,
-    StreamHeader, VideoFrame,
+    StreamHeader, TransferStop, VideoFrame,
 };
 use lotse_proto::{Tier, TierSet};
 use std::collections::HashMap;
@@ -91,7 +91,7 @@ pub(super) async fn customer(
                             &hub,
                             sid,
                             rep,
-                            "the customer took back file transfer",
+                            TransferStop::FilesRevoked,
                         ));
                     }
                 }
@@ -116,8 +116,12 @@ pub(super) async fn customer(
             CustomerUp::FileCancel { rep, transfer } => {
                 let sid = hub.state().customers.get(&id).and_then(|c| c.session);
                 if let Some(sid) = sid {
-                    let audits =
-                        files::cancel(&hub, sid, (rep, transfer), "the customer cancelled");
+                    let audits = files::cancel(
+                        &hub,
+                        sid,
+                        (rep, transfer),
+                        TransferStop::CancelledByCustomer,
+                    );
                     hub.write_audits(audits).await;
                 }
             }

@@ -14,7 +14,8 @@ use lotse_proto::Tier;
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    CustomerDown, EndReason, LoginRejection, ParticipantId, RepDown, RepUp, StreamHeader,
+    CustomerDown, EndReason, LoginRejection, ParticipantId, Refusal, RepDown, RepUp, StreamHeader,
+    TransferStop,
 };
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -98,7 +99,7 @@ pub(super) async fn rep(
                 let sid = hub.state().reps.get(&id).and_then(|r| r.session);
                 let key = (if from_customer { None } else { Some(id) }, transfer);
                 match sid {
-                    Some(sid) => files::cancel(&hub, sid, key, "the supporter cancelled"),
+                    Some(sid) => files::cancel(&hub, sid, key, TransferStop::CancelledByRep),
                     None => Vec::new(),
                 }
             }
@@ -270,7 +271,7 @@ async fn create_key(
     hub.state().send_rep(
         _id,
         RepDown::Refused {
-            what: "could not create a session key".into(),
+            what: Refusal::KeyFailed,
         },
     );
     Vec::new()
@@ -287,7 +288,7 @@ fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
         st.send_rep(
             id,
             RepDown::Refused {
-                what: "already in a session".into(),
+                what: Refusal::AlreadyInSession,
             },
         );
         return Vec::new();
@@ -297,7 +298,7 @@ fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
         st.send_rep(
             id,
             RepDown::Refused {
-                what: format!("no customer {entry} in your queue"),
+                what: Refusal::NoSuchCustomer,
             },
         );
         return Vec::new();
@@ -338,7 +339,7 @@ fn request(hub: &Hub, id: ParticipantId, tier: Tier, actor: &str) -> Vec<Audit> 
         st.send_rep(
             id,
             RepDown::Refused {
-                what: "not in a session".into(),
+                what: Refusal::NotInSession,
             },
         );
         return Vec::new();
@@ -347,7 +348,7 @@ fn request(hub: &Hub, id: ParticipantId, tier: Tier, actor: &str) -> Vec<Audit> 
         st.send_rep(
             id,
             RepDown::Refused {
-                what: format!("{tier} is already granted"),
+                what: Refusal::AlreadyGranted(tier),
             },
         );
         return Vec::new();
@@ -359,7 +360,7 @@ fn request(hub: &Hub, id: ParticipantId, tier: Tier, actor: &str) -> Vec<Audit> 
         st.send_rep(
             id,
             RepDown::Refused {
-                what: format!("{tier} is not part of your invitation to this session"),
+                what: Refusal::NotInvited(tier),
             },
         );
         return Vec::new();
@@ -368,7 +369,7 @@ fn request(hub: &Hub, id: ParticipantId, tier: Tier, actor: &str) -> Vec<Audit> 
         st.send_rep(
             id,
             RepDown::Refused {
-                what: format!("{tier} is already requested"),
+                what: Refusal::AlreadyRequested(tier),
             },
         );
         return Vec::new();
@@ -402,7 +403,7 @@ fn rep_chat(hub: &Hub, id: ParticipantId, text: String, actor: &str) -> Vec<Audi
         st.send_rep(
             id,
             RepDown::Refused {
-                what: "not in a session".into(),
+                what: Refusal::NotInSession,
             },
         );
         return Vec::new();

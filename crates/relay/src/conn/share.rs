@@ -4,7 +4,7 @@
 use crate::hub::{Audit, Hub, ShareInvite, State, now_unix};
 use crate::keys;
 use lotse_proto::TierSet;
-use lotse_proto::msg::{CustomerDown, ParticipantId, RepDown};
+use lotse_proto::msg::{CustomerDown, ParticipantId, Refusal, RepDown};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ pub(super) fn share_session(
         st.send_rep(
             id,
             RepDown::Refused {
-                what: "only the rep who owns a session can invite others into it".into(),
+                what: Refusal::NotOwner,
             },
         );
         return Vec::new();
@@ -84,18 +84,15 @@ pub(super) async fn join_session(
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     let mut st = hub.state();
-    let refuse = |st: &State, what: &str| {
-        st.send_rep(id, RepDown::Refused { what: what.into() });
+    let refuse = |st: &State, what: Refusal| {
+        st.send_rep(id, RepDown::Refused { what });
     };
     if blocked {
-        refuse(
-            &st,
-            "too many wrong codes from this address; try again later",
-        );
+        refuse(&st, Refusal::TooManyWrongCodes);
         return Vec::new();
     }
     if st.reps.get(&id).is_some_and(|r| r.session.is_some()) {
-        refuse(&st, "already in a session");
+        refuse(&st, Refusal::AlreadyInSession);
         return Vec::new();
     }
     let invite = st.share_codes.remove(&code).filter(|i| i.expires > now);
@@ -105,7 +102,7 @@ pub(super) async fn join_session(
             l.fail(ip, now);
         }
         let st = hub.state();
-        refuse(&st, "unknown, used or expired session code");
+        refuse(&st, Refusal::UnknownCode);
         return vec![Audit {
             actor: actor.to_owned(),
             action: "session.join_refused",

@@ -27,7 +27,7 @@ pub use clients::Platform;
 
 use crate::hub::{Audit, Hub};
 use crate::identity::Identity;
-use lotse_proto::msg::{ParticipantId, RepDown};
+use lotse_proto::msg::{ParticipantId, Refusal, RepDown};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -190,21 +190,16 @@ pub(crate) async fn invite(
     actor: &str,
     email: &str,
 ) -> Vec<Audit> {
-    let refuse = |what: &str| {
-        hub.state().send_rep(
-            id,
-            RepDown::Refused {
-                what: what.to_owned(),
-            },
-        );
+    let refuse = |what: Refusal| {
+        hub.state().send_rep(id, RepDown::Refused { what });
         Vec::new()
     };
     let (Some(base), Some(cfg)) = (hub.portal_url.get(), hub.cfg.portal.as_ref()) else {
-        return refuse("this relay has no support portal; start it with --portal");
+        return refuse(Refusal::NoPortal);
     };
     let email = email.trim();
     if !plausible_email(email) {
-        return refuse("that is not an e-mail address");
+        return refuse(Refusal::NotAnEmail);
     }
     let token = routes::random_token();
     let now = crate::unix_now();
@@ -215,7 +210,7 @@ pub(crate) async fn invite(
         .await
     {
         tracing::warn!("storing an invitation failed: {e}");
-        return refuse("could not create an invitation");
+        return refuse(Refusal::InvitationFailed);
     }
     hub.state().send_rep(
         id,
