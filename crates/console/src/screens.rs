@@ -560,8 +560,13 @@ fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
             // the pointer's buttons go to the customer instead and never reach this.
             let ppp = ui.ctx().pixels_per_point();
             let (rect, r) = ui.allocate_exact_size(size / ppp, egui::Sense::drag());
+            // Without animation: the picture follows the pointer exactly. (An animated scroll
+            // restarts from where the previous one had got to, so fast drags lost distance.)
             if r.dragged() {
-                ui.scroll_with_delta(r.drag_delta());
+                ui.scroll_with_delta_animation(
+                    r.drag_delta(),
+                    egui::style::ScrollAnimation::none(),
+                );
             }
             egui::Image::new((tex.id(), rect.size())).paint_at(ui, rect);
             rect
