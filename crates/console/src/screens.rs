@@ -560,13 +560,8 @@ fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
             // the pointer's buttons go to the customer instead and never reach this.
             let ppp = ui.ctx().pixels_per_point();
             let (rect, r) = ui.allocate_exact_size(size / ppp, egui::Sense::drag());
-            // Without animation: the picture follows the pointer exactly. (An animated scroll
-            // restarts from where the previous one had got to, so fast drags lost distance.)
             if r.dragged() {
-                ui.scroll_with_delta_animation(
-                    r.drag_delta(),
-                    egui::style::ScrollAnimation::none(),
-                );
+                pan(ui, &r);
             }
             egui::Image::new((tex.id(), rect.size())).paint_at(ui, rect);
             rect
@@ -595,6 +590,27 @@ fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
         rect,
         enabled: true,
     });
+}
+
+/// Pans the 1:1 picture by how far the pointer moved since the press (or since the last frame of
+/// this drag), without animation, so the picture follows the pointer exactly. Not egui's
+/// `drag_delta`: when the press and the first moves arrive within one frame, that also counts
+/// the pointer's way to the press, and the picture jumped. Nor an animated scroll: that restarts
+/// from where the previous one had got to, and fast drags lost distance.
+fn pan(ui: &Ui, r: &egui::Response) {
+    let key = r.id.with("pan_from");
+    let from = if r.drag_started() {
+        ui.input(|i| i.pointer.press_origin())
+    } else {
+        ui.data(|d| d.get_temp::<egui::Pos2>(key))
+    };
+    let Some(now) = r.interact_pointer_pos() else {
+        return;
+    };
+    if let Some(from) = from {
+        ui.scroll_with_delta_animation(now - from, egui::style::ScrollAnimation::none());
+    }
+    ui.data_mut(|d| d.insert_temp(key, now));
 }
 
 fn side(state: &mut State, index: usize, ui: &mut Ui) {
