@@ -227,6 +227,6 @@ async fn main() {
     );
     println!("| key events delivered | {got} of {n} |");
     println!("| key events sustained | {rate:.0} events/s |");
-    handle.end("benchmark done");
+    handle.end(lotse_proto::msg::HowEnded::EndButton);
     relay.shutdown().await;
 }

@@ -572,7 +572,7 @@ fn customer(args: &[String]) {
     )
     .unwrap();
     out.flush().unwrap();
-    handle.end("benchmark over");
+    handle.end(lotse_proto::msg::HowEnded::EndButton);
     let _ = thread.join();
 }
 

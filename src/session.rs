@@ -12,7 +12,7 @@ use lotse_proto::customer::{Action, Consent, Phase, Prompt, Rep};
 use lotse_proto::frame::limits;
 use lotse_proto::input::{InputEvent, coalesce_moves};
 use lotse_proto::msg::{
-    CustomerDown, CustomerInfo, CustomerUp, DenyReason, EndReason, Hello, KeyRejection,
+    CustomerDown, CustomerInfo, CustomerUp, DenyReason, EndReason, Hello, HowEnded, KeyRejection,
     MonitorInfo, ParticipantId, Reply, RequestId, Role, StreamHeader, TransferId, VideoFrame,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier};
@@ -141,7 +141,7 @@ enum Command {
         tier: Tier,
     },
     Chat(String),
-    End(String),
+    End(HowEnded),
     SendFile(PathBuf),
     CancelTransfer {
         rep: Option<ParticipantId>,
@@ -198,8 +198,8 @@ impl Handle {
     }
 
     /// Ends the session (or leaves the queue); `reason` is shown to the rep.
-    pub fn end(&self, reason: &str) {
-        let _ = self.tx.send(Command::End(reason.to_owned()));
+    pub fn end(&self, reason: HowEnded) {
+        let _ = self.tx.send(Command::End(reason));
     }
 }
 
@@ -320,11 +320,13 @@ async fn run(
         c.apply(actions);
         c.injector.release_all();
     }
-    let text = match &reason {
-        EndReason::Customer(t) => t.clone(),
-        other => format!("{other:?}"),
+    // The relay reads how the person ended from the close reason if the `End` message could not
+    // get through first.
+    let how = match &reason {
+        EndReason::Customer(how) => *how,
+        _ => HowEnded::Unspecified,
     };
-    conn.close(0u32.into(), text.as_bytes());
+    conn.close(0u32.into(), how.code().as_bytes());
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     info!(?reason, "session over");
     ui.notify(Event::Ended(reason));
@@ -438,7 +440,7 @@ async fn session(
                 }
             },
             cmd = commands.recv() => {
-                let Some(cmd) = cmd else { break EndReason::Customer("window closed".into()) };
+                let Some(cmd) = cmd else { break EndReason::Customer(HowEnded::WindowClosed) };
                 match cmd {
                     Command::Redeem(key) => vec![Action::Send(CustomerUp::Redeem { key, info: settings.info.clone() })],
                     Command::Answer { request, reply } => {
@@ -486,7 +488,7 @@ async fn session(
                             break EndReason::Cancelled;
                         }
                         let mut c = lock(core);
-                        let a = c.consent.end(&reason);
+                        let a = c.consent.end(reason);
                         c.apply(a)
                     }
                 }

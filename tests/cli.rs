@@ -151,11 +151,11 @@ fn serve_rep_add_key_session_by_command_line() {
         (c["from"].as_str(), c["text"].as_str()),
         (Some("Carla"), Some("Danke"))
     );
-    handle.end("window closed");
+    handle.end(lotse_proto::msg::HowEnded::WindowClosed);
     let ended = expect(&events, &mut seen, "ended");
     assert_eq!(
         (ended["by"].as_str(), ended["reason"].as_str()),
-        (Some("customer"), Some("window closed"))
+        (Some("customer"), Some("window_closed"))
     );
     thread.join().unwrap();
     exits_cleanly(&mut rep, "after the end");
@@ -188,14 +188,19 @@ fn serve_rep_add_key_session_by_command_line() {
     .unwrap();
     expect(&events, &mut seen, "joined");
     let ended = expect(&events, &mut seen, "ended");
-    assert_eq!(ended["reason"], "time limit reached", "{seen:#?}");
+    assert_eq!(
+        (ended["by"].as_str(), ended["reason"].as_str()),
+        (Some("rep"), Some("time_limit")),
+        "{seen:#?}"
+    );
     let left = seen.iter().filter(|v| v["event"] == "left").count();
     assert_eq!(left, 1, "the rep left more than once: {seen:#?}");
     thread.join().unwrap();
     assert!(
-        ui.events()
-            .iter()
-            .any(|e| matches!(e, Event::Ended(EndReason::Rep(r)) if r.contains("time limit"))),
+        ui.events().iter().any(|e| matches!(
+            e,
+            Event::Ended(EndReason::Rep(lotse_proto::msg::HowEnded::TimeLimit))
+        )),
         "the customer was not told why"
     );
     exits_cleanly(&mut rep, "at the time limit");

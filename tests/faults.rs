@@ -106,7 +106,7 @@ async fn still_serving(relay: &TestRelay) {
         matches!(e, RepEvent::Control(RepDown::Joined { .. })).then_some(())
     })
     .await;
-    c.handle.end("done");
+    c.handle.end(lotse_proto::msg::HowEnded::EndButton);
     c.join();
 }
 
@@ -673,6 +673,6 @@ async fn guessing_share_codes_is_limited_and_audited() {
             .any(|e| matches!(e, Event::Chat(l) if l.text == "still here"))
             .then_some(())
     });
-    carla.handle.end("test over");
+    carla.handle.end(lotse_proto::msg::HowEnded::EndButton);
     carla.join();
 }

@@ -278,7 +278,7 @@ fn two_hundred_megabytes_both_ways_with_flat_memory() {
         customer_growth < 64,
         "customer grew by {customer_growth} MiB"
     );
-    h.end("done");
+    h.end(lotse_proto::msg::HowEnded::EndButton);
     thread.join().unwrap();
 }
 
@@ -325,6 +325,6 @@ fn a_transfer_cut_off_by_killing_the_rep_leaves_no_file() {
             .map(|d| d.count() == 0)
             .unwrap_or(true)
     });
-    h.end("done");
+    h.end(lotse_proto::msg::HowEnded::EndButton);
     thread.join().unwrap();
 }

@@ -194,7 +194,8 @@ fn customer_arrives(
     rt.block_on(rep.accept(entry.entry)).unwrap();
     rt.block_on(wait_control(rep, |m| matches!(m, RepDown::Joined { .. })));
     wait_trace(&trace, "the session screen", |l| l["screen"] == "session");
-    rt.block_on(rep.leave("test done")).unwrap();
+    rt.block_on(rep.leave(lotse_proto::msg::HowEnded::EndButton))
+        .unwrap();
     rt.block_on(wait_control(rep, |m| matches!(m, RepDown::Ended { .. })));
 }
 

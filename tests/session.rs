@@ -11,7 +11,7 @@ use lotse_platform::fake::Injected;
 use lotse_proto::Tier;
 use lotse_proto::customer::Phase;
 use lotse_proto::input::InputEvent;
-use lotse_proto::msg::{DenyReason, EndReason, RepDown};
+use lotse_proto::msg::{DenyReason, EndReason, HowEnded, RepDown};
 use lotse_rep::RepEvent;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -215,13 +215,13 @@ async fn whole_session_with_consent_video_input_chat_and_end() {
     );
 
     // The customer ends: the rep hears why.
-    c.handle.end("window closed");
+    c.handle.end(HowEnded::WindowClosed);
     let reason = rep_wait(&mut rep, "ended", |e| match e {
         RepEvent::Control(RepDown::Ended { reason }) => Some(reason.clone()),
         _ => None,
     })
     .await;
-    assert_eq!(reason, EndReason::Customer("window closed".into()));
+    assert_eq!(reason, EndReason::Customer(HowEnded::WindowClosed));
     c.join();
     assert!(matches!(c.ui.events().last(), Some(Event::Ended(_))));
 
@@ -296,10 +296,11 @@ async fn deny_is_reported_and_nothing_flows() {
     }));
     assert_eq!(c.frames.load(Ordering::SeqCst), 0);
     // The rep ends this time.
-    rep.leave("done").await.unwrap();
+    rep.leave(HowEnded::EndButton).await.unwrap();
     c.ui.wait("ended by rep", |evs| {
-        evs.iter()
-            .find_map(|e| matches!(e, Event::Ended(EndReason::Rep(r)) if r == "done").then_some(()))
+        evs.iter().find_map(|e| {
+            matches!(e, Event::Ended(EndReason::Rep(HowEnded::EndButton))).then_some(())
+        })
     });
     c.join();
 }
@@ -333,7 +334,7 @@ async fn customer_without_key_enters_one_and_can_retry() {
     })
     .await;
     // Cancelling while queued empties the rep's queue.
-    c.handle.end("cancelled");
+    c.handle.end(HowEnded::Cancelled);
     rep_wait(&mut rep, "empty queue", |e| match e {
         RepEvent::Control(RepDown::Queue { entries }) if entries.is_empty() => Some(()),
         _ => None,

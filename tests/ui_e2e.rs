@@ -78,7 +78,7 @@ fn accept_grant_revoke_chat_close() {
     eprintln!("closing the window to process exit: {took:?}");
     assert!(took < Duration::from_secs(1), "closing took {took:?}");
     assert_eq!(ended["by"], "customer");
-    assert_eq!(ended["reason"], "window closed");
+    assert_eq!(ended["reason"], "window_closed");
 }
 
 fn ui_support_wait_chat(rep: &ui_support::RepSession, text: &str) -> (Instant, serde_json::Value) {

@@ -272,7 +272,7 @@ fn sigterm_ends_the_session_cleanly() {
     let took = exited.duration_since(sent);
     assert!(took < Duration::from_secs(1), "stopping took {took:?}");
     assert_eq!(ended["by"], "customer");
-    assert_eq!(ended["reason"], "the program was stopped");
+    assert_eq!(ended["reason"], "program_stopped");
 
     // SIGINT (Ctrl+C in a terminal) before anything was accepted: a clean exit 0 as well.
     let mut lotse = s.desk.lotse(

@@ -310,7 +310,7 @@ async fn screen_streams_sharp_is_recorded_stops_on_revoke_and_restarts_with_a_ke
     let mut receiver = VideoReceiver::new().unwrap();
     assert!(receiver.receive(&f).picture.is_some());
 
-    handle.end("test over");
+    handle.end(lotse_proto::msg::HowEnded::EndButton);
     let end = Instant::now() + DEADLINE;
     while !thread.is_finished() {
         assert!(Instant::now() < end, "session thread did not end");
@@ -471,7 +471,9 @@ async fn a_second_rep_joining_gets_a_keyframe_promptly() {
     assert!(next.seq > first.seq);
 
     // The owner leaves: the session ends for the invited rep and the customer too.
-    ada.leave("done").await.unwrap();
+    ada.leave(lotse_proto::msg::HowEnded::EndButton)
+        .await
+        .unwrap();
     rep_wait(&mut bob, "bob's session ends with the owner's", |e| {
         matches!(e, RepEvent::Control(RepDown::Ended { .. })).then_some(())
     })

@@ -8,6 +8,7 @@ use super::trace::Trace;
 use crate::session::{self, Event, Frontend, Handle, Hooks, Settings};
 use lotse_egui_tao::desktop::{Desktop, DesktopEvent, DialogTexts};
 use lotse_egui_tao::{Adapter, Gl};
+use lotse_proto::msg::HowEnded;
 use raw_window_handle::{HasWindowHandle, RawWindowHandle};
 use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
@@ -246,7 +247,7 @@ impl Shell {
         match event {
             TaoEvent::WindowEvent { event, .. } => match event {
                 WindowEvent::CloseRequested | WindowEvent::Destroyed => {
-                    self.leave("window closed", 0);
+                    self.leave(HowEnded::WindowClosed, 0);
                 }
                 WindowEvent::Resized(size) => {
                     if let Some(gl) = self.gl.as_mut() {
@@ -274,7 +275,7 @@ impl Shell {
                     }
                     DesktopEvent::Dropped(paths) => self.send_files(paths),
                     DesktopEvent::Paste(text) => self.adapter.paste(text),
-                    DesktopEvent::Stop => self.leave("the program was stopped", 0),
+                    DesktopEvent::Stop => self.leave(HowEnded::ProgramStopped, 0),
                 }
                 self.redraw();
             }
@@ -526,10 +527,10 @@ impl Shell {
             }
             Intent::End => {
                 if let Some(h) = handle {
-                    h.end("the customer ended the session");
+                    h.end(HowEnded::EndButton);
                 }
             }
-            Intent::Leave => self.leave("the customer cancelled", 0),
+            Intent::Leave => self.leave(HowEnded::Cancelled, 0),
             Intent::Close => {
                 let failed = matches!(
                     self.state.stage,
@@ -538,7 +539,7 @@ impl Shell {
                         ..
                     }
                 );
-                self.leave("window closed", i32::from(failed));
+                self.leave(HowEnded::WindowClosed, i32::from(failed));
             }
         }
     }
@@ -640,7 +641,7 @@ impl Shell {
 
     /// Ends whatever runs with `reason` (the rep sees it) and exits with `code` once the session
     /// has closed the connection, or after [`GOODBYE`] at the latest.
-    fn leave(&mut self, reason: &str, code: i32) {
+    fn leave(&mut self, reason: HowEnded, code: i32) {
         if self.quitting.is_some() || self.exit.is_some() {
             return;
         }

@@ -2,7 +2,7 @@
 
 use crate::state::{Failure, Notice};
 use lotse_proto::Tier;
-use lotse_proto::msg::{Refusal, TransferStop};
+use lotse_proto::msg::{EndReason, HowEnded, Refusal, TransferStop};
 
 /// The window's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +215,42 @@ impl Texts {
             Refusal::NotAnEmail => "That is not an email address.".into(),
             Refusal::InvitationFailed if de => "Der Relay konnte keine Einladung erzeugen.".into(),
             Refusal::InvitationFailed => "The relay could not create an invitation.".into(),
+        }
+    }
+
+    /// Why the session ended, for the tab's last line.
+    pub fn end_reason(&self, r: &EndReason) -> String {
+        let de = self.is_de();
+        let how = |h: &HowEnded, who_de: &str, who_en: &str| -> String {
+            let (d, e) = match h {
+                HowEnded::EndButton => ("hat die Sitzung beendet", "ended the session"),
+                HowEnded::WindowClosed => ("hat das Fenster geschlossen", "closed the window"),
+                HowEnded::ProgramStopped => {
+                    ("– das Programm wurde beendet", "– the program was stopped")
+                }
+                HowEnded::Cancelled => ("hat abgebrochen", "cancelled"),
+                HowEnded::TimeLimit => {
+                    ("– die Zeit ist abgelaufen", "– the time limit was reached")
+                }
+                HowEnded::Unspecified => ("ist gegangen", "left"),
+            };
+            if de {
+                format!("{who_de} {d}")
+            } else {
+                format!("{who_en} {e}")
+            }
+        };
+        match r {
+            EndReason::Customer(h) => how(h, "Der Kunde", "The customer"),
+            EndReason::Rep(h) => how(h, "Der Supporter", "The supporter"),
+            EndReason::PeerLost if de => "Die Verbindung zum Kunden ist abgerissen".into(),
+            EndReason::PeerLost => "The connection to the customer was lost".into(),
+            EndReason::RelayShutdown if de => "Der Relay wurde heruntergefahren".into(),
+            EndReason::RelayShutdown => "The relay shut down".into(),
+            EndReason::Cancelled if de => "Der Kunde hat das Warten abgebrochen".into(),
+            EndReason::Cancelled => "The customer stopped waiting".into(),
+            EndReason::Protocol(detail) if de => format!("Protokollfehler: {detail}"),
+            EndReason::Protocol(detail) => format!("Protocol error: {detail}"),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::state::Notice;
 use crate::video::Decoding;
 use lotse_net::{NetConfig, Pin};
 use lotse_proto::input::InputEvent;
-use lotse_proto::msg::{RepDown, RepUp};
+use lotse_proto::msg::{HowEnded, RepDown, RepUp};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use lotse_rep::{RepClient, RepError, RepEvent};
@@ -402,7 +402,7 @@ async fn session(
                 let Some(cmd) = cmd else {
                     // The window quits or the home connection is gone: leave, then close.
                     if joined {
-                        let _ = c.leave("the supporter closed the console").await;
+                        let _ = c.leave(HowEnded::WindowClosed).await;
                         let _ = tokio::time::timeout(GOODBYE, async {
                             while let Some(ev) = c.next_event().await {
                                 if matches!(ev, RepEvent::Control(RepDown::Ended { .. }) | RepEvent::Disconnected(_)) {
@@ -524,7 +524,7 @@ async fn carry_out(
             })
             .await
         }
-        SessionCommand::Leave => c.leave("the supporter ended the session").await,
+        SessionCommand::Leave => c.leave(HowEnded::EndButton).await,
         SessionCommand::Keyframe => c.request_keyframe().await,
     }
 }

@@ -528,8 +528,7 @@ impl State {
                     s.chat.push(ChatLine { from, text, mine });
                 }
                 RepDown::Ended { reason } => {
-                    let (_, text) = lotse_rep::end_kind(&reason);
-                    s.end(text);
+                    s.end(t.end_reason(&reason));
                 }
                 RepDown::Monitors { list, shared } => {
                     s.monitors = list;

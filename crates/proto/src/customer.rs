@@ -14,8 +14,8 @@
 
 use crate::input::{Held, InputEvent};
 use crate::msg::{
-    CustomerDown, CustomerUp, DenyReason, EndReason, KeyRejection, ParticipantId, Reply, RequestId,
-    TransferId, TransferStop,
+    CustomerDown, CustomerUp, DenyReason, EndReason, HowEnded, KeyRejection, ParticipantId, Reply,
+    RequestId, TransferId, TransferStop,
 };
 use crate::tier::{Tier, TierSet};
 use std::collections::{BTreeMap, BTreeSet};
@@ -483,15 +483,13 @@ impl Consent {
     }
 
     /// The customer ends the session (button, closed window, signal).
-    pub fn end(&mut self, reason: &str) -> Vec<Action> {
+    pub fn end(&mut self, reason: HowEnded) -> Vec<Action> {
         let mut out = Vec::new();
         if self.is_over() {
             return out;
         }
-        out.push(Action::Send(CustomerUp::End {
-            reason: reason.to_owned(),
-        }));
-        self.finish(EndReason::Customer(reason.to_owned()), &mut out);
+        out.push(Action::Send(CustomerUp::End { reason }));
+        self.finish(EndReason::Customer(reason), &mut out);
         out
     }
 

@@ -63,13 +63,79 @@ pub enum KeyRejection {
     RepOffline,
 }
 
+/// How a person (the customer or a rep) ended their part: each side words it in its own
+/// language; [`HowEnded::code`] is the stable name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HowEnded {
+    /// The "End session" button.
+    EndButton,
+    /// The window was closed.
+    WindowClosed,
+    /// The program was stopped (SIGINT, SIGTERM, logging out).
+    ProgramStopped,
+    /// Cancelled while waiting.
+    Cancelled,
+    /// A time limit the rep's tool was given ran out.
+    TimeLimit,
+    /// Not said (a connection closed without a known reason).
+    Unspecified,
+}
+
+impl HowEnded {
+    /// A stable name for logs, the audit log, the rep CLI's JSON and the QUIC close reason.
+    pub fn code(self) -> &'static str {
+        match self {
+            HowEnded::EndButton => "end_button",
+            HowEnded::WindowClosed => "window_closed",
+            HowEnded::ProgramStopped => "program_stopped",
+            HowEnded::Cancelled => "cancelled",
+            HowEnded::TimeLimit => "time_limit",
+            HowEnded::Unspecified => "unspecified",
+        }
+    }
+
+    /// Back from [`HowEnded::code`]; anything else is `Unspecified`.
+    pub fn from_code(code: &str) -> HowEnded {
+        HowEnded::every()
+            .into_iter()
+            .find(|h| h.code() == code)
+            .unwrap_or(HowEnded::Unspecified)
+    }
+
+    /// Every kind, for tests that each is worded in every language.
+    pub fn every() -> Vec<HowEnded> {
+        vec![
+            HowEnded::EndButton,
+            HowEnded::WindowClosed,
+            HowEnded::ProgramStopped,
+            HowEnded::Cancelled,
+            HowEnded::TimeLimit,
+            HowEnded::Unspecified,
+        ]
+    }
+}
+
+/// English, for logs and the CLI.
+impl std::fmt::Display for HowEnded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HowEnded::EndButton => "ended the session",
+            HowEnded::WindowClosed => "closed the window",
+            HowEnded::ProgramStopped => "the program was stopped",
+            HowEnded::Cancelled => "cancelled",
+            HowEnded::TimeLimit => "time limit reached",
+            HowEnded::Unspecified => "left",
+        })
+    }
+}
+
 /// Why a session or a participant's part in it ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EndReason {
-    /// The customer ended it (button, closed window, …); free text says how.
-    Customer(String),
-    /// A rep ended it.
-    Rep(String),
+    /// The customer ended it, and how.
+    Customer(HowEnded),
+    /// A rep ended it, and how.
+    Rep(HowEnded),
     /// The other side's connection was lost.
     PeerLost,
     /// The relay is shutting down.
@@ -316,7 +382,7 @@ pub enum CustomerUp {
     /// A chat line.
     Chat { text: String },
     /// Ends the session.
-    End { reason: String },
+    End { reason: HowEnded },
     /// Enter a rep's queue with a one-time queue token instead of a session key. The support
     /// portal mints these for the rep list and for invitation links; the personalised download
     /// carries one. Answered like [`CustomerUp::Redeem`] (queued, or `KeyRejected`).
@@ -409,7 +475,7 @@ pub enum RepUp {
     /// Ask the customer for a fresh keyframe.
     KeyframeRequest,
     /// Leave the session; as its owner, this ends it.
-    Leave { reason: String },
+    Leave { reason: HowEnded },
     /// Make a one-time invitation link to the support portal for this rep (answered with
     /// [`RepDown::Invitation`], or `Refused` when the relay has no portal).
     Invite { email: String },

@@ -21,10 +21,21 @@ fn info() -> impl Strategy<Value = CustomerInfo> {
     (text(), text(), text()).prop_map(|(name, host, os)| CustomerInfo { name, host, os })
 }
 
+fn how_ended() -> impl Strategy<Value = HowEnded> {
+    prop::sample::select(HowEnded::every())
+}
+
+fn transfer_stop() -> impl Strategy<Value = TransferStop> {
+    prop_oneof![
+        prop::sample::select(TransferStop::every()),
+        (any::<u64>(), any::<u64>()).prop_map(|(size, max)| TransferStop::TooLarge { size, max }),
+    ]
+}
+
 fn end_reason() -> impl Strategy<Value = EndReason> {
     prop_oneof![
-        text().prop_map(EndReason::Customer),
-        text().prop_map(EndReason::Rep),
+        how_ended().prop_map(EndReason::Customer),
+        how_ended().prop_map(EndReason::Rep),
         Just(EndReason::PeerLost),
         Just(EndReason::RelayShutdown),
         Just(EndReason::Cancelled),
@@ -54,7 +65,7 @@ fn customer_up() -> impl Strategy<Value = CustomerUp> {
         }),
         (any::<u64>(), tier()).prop_map(|(rep, tier)| CustomerUp::Revoke { rep, tier }),
         text().prop_map(|text| CustomerUp::Chat { text }),
-        text().prop_map(|reason| CustomerUp::End { reason }),
+        how_ended().prop_map(|reason| CustomerUp::End { reason }),
         (text(), info()).prop_map(|(token, info)| CustomerUp::JoinQueue { token, info }),
     ]
 }
@@ -84,6 +95,13 @@ fn customer_down() -> impl Strategy<Value = CustomerDown> {
         }),
         Just(CustomerDown::KeyframeRequest),
         end_reason().prop_map(|reason| CustomerDown::Ended { reason }),
+        (any::<Option<u64>>(), any::<u32>(), transfer_stop()).prop_map(
+            |(rep, transfer, reason)| CustomerDown::FileCancelled {
+                rep,
+                transfer,
+                reason
+            }
+        ),
     ]
 }
 
@@ -99,7 +117,7 @@ fn rep_up() -> impl Strategy<Value = RepUp> {
         tier().prop_map(|tier| RepUp::Request { tier }),
         text().prop_map(|text| RepUp::Chat { text }),
         Just(RepUp::KeyframeRequest),
-        text().prop_map(|reason| RepUp::Leave { reason }),
+        how_ended().prop_map(|reason| RepUp::Leave { reason }),
         text().prop_map(|email| RepUp::Invite { email }),
         (tier_set(), any::<Option<u32>>()).prop_map(|(tiers, lifetime_secs)| {
             RepUp::ShareSession {
@@ -150,6 +168,14 @@ fn rep_down() -> impl Strategy<Value = RepDown> {
         }),
         (text(), any::<bool>()).prop_map(|(name, owner)| RepDown::RepJoined { name, owner }),
         text().prop_map(|name| RepDown::RepLeft { name }),
+        prop::sample::select(Refusal::every()).prop_map(|what| RepDown::Refused { what }),
+        (any::<u32>(), any::<bool>(), transfer_stop()).prop_map(
+            |(transfer, from_customer, reason)| RepDown::FileCancelled {
+                transfer,
+                from_customer,
+                reason
+            }
+        ),
     ]
 }
 

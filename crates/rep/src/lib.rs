@@ -13,8 +13,8 @@ use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    EndReason, Hello, LoginRejection, ParticipantId, Refusal, RepDown, RepUp, Role, StreamHeader,
-    TransferId, VideoFrame,
+    EndReason, Hello, HowEnded, LoginRejection, ParticipantId, Refusal, RepDown, RepUp, Role,
+    StreamHeader, TransferId, VideoFrame,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier, TierSet};
 use std::collections::VecDeque;
@@ -361,11 +361,8 @@ impl RepClient {
     }
 
     /// Leaves the session (ending it, as its owner).
-    pub async fn leave(&mut self, reason: &str) -> Result<(), RepError> {
-        self.send(&RepUp::Leave {
-            reason: reason.to_owned(),
-        })
-        .await
+    pub async fn leave(&mut self, reason: HowEnded) -> Result<(), RepError> {
+        self.send(&RepUp::Leave { reason }).await
     }
 
     /// Closes the connection and waits briefly for the close to reach the relay.
@@ -458,14 +455,20 @@ async fn accept_video(conn: Connection, tx: mpsc::Sender<RepEvent>, files: files
     }
 }
 
-/// A stable machine-readable name for an end reason: `customer`, `rep`, `peer_lost`, …
-pub fn end_kind(reason: &EndReason) -> (&'static str, String) {
+/// Who ended (`customer`, `rep`, `peer_lost`, `relay_shutdown`, `cancelled`, `protocol`), how
+/// as a stable code (`window_closed`, `time_limit`, …; the same as who for the others), and an
+/// English text for people reading logs.
+pub fn end_kind(reason: &EndReason) -> (&'static str, &'static str, String) {
     match reason {
-        EndReason::Customer(t) => ("customer", t.clone()),
-        EndReason::Rep(t) => ("rep", t.clone()),
-        EndReason::PeerLost => ("peer_lost", "connection lost".into()),
-        EndReason::RelayShutdown => ("relay_shutdown", "the relay shut down".into()),
-        EndReason::Cancelled => ("cancelled", "the customer cancelled".into()),
-        EndReason::Protocol(t) => ("protocol", t.clone()),
+        EndReason::Customer(how) => ("customer", how.code(), how.to_string()),
+        EndReason::Rep(how) => ("rep", how.code(), how.to_string()),
+        EndReason::PeerLost => ("peer_lost", "peer_lost", "connection lost".into()),
+        EndReason::RelayShutdown => (
+            "relay_shutdown",
+            "relay_shutdown",
+            "the relay shut down".into(),
+        ),
+        EndReason::Cancelled => ("cancelled", "cancelled", "the customer cancelled".into()),
+        EndReason::Protocol(t) => ("protocol", "protocol", t.clone()),
     }
 }

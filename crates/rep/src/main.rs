@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use lotse_net::{NetConfig, Pin};
 use lotse_proto::input::InputEvent;
-use lotse_proto::msg::RepDown;
+use lotse_proto::msg::{HowEnded, RepDown};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use lotse_rep::{RepClient, RepEvent, VideoReceiver, end_kind};
@@ -243,8 +243,8 @@ async fn session(
             ev = rep.next_event() => ev,
             _ = tokio::time::sleep_until(sleep_until) => {
                 if joined {
-                    rep.leave("time limit reached").await?;
-                    emit(json!({"event": "left", "reason": "time limit reached"}));
+                    rep.leave(HowEnded::TimeLimit).await?;
+                    emit(json!({"event": "left", "reason": HowEnded::TimeLimit.code()}));
                     // Leave once, then keep reading until the relay confirms the end (the
                     // timer must not fire again: it would leave in a busy loop).
                     deadline = None;
@@ -330,8 +330,8 @@ async fn session(
             }
             RepEvent::Control(RepDown::Ended { reason }) => {
                 video_summary(&video);
-                let (by, text) = end_kind(&reason);
-                emit(json!({"event": "ended", "by": by, "reason": text}));
+                let (by, how, text) = end_kind(&reason);
+                emit(json!({"event": "ended", "by": by, "reason": how, "text": text}));
                 return Ok(());
             }
             RepEvent::Frame(f) => {
@@ -474,12 +474,9 @@ async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
             Err(e) => emit(json!({"event": "error", "message": e.to_string()})),
         },
         "leave" => {
-            rep.leave(if rest.is_empty() {
-                "the supporter ended the session"
-            } else {
-                rest
-            })
-            .await?
+            // `leave` is the rep's End button; the reason is one of ours, never free text, so
+            // that the customer's window can say it in the customer's language.
+            rep.leave(HowEnded::EndButton).await?
         }
         other => emit(
             json!({"event": "error", "message": format!("unknown command {other:?}; use request TIER, chat TEXT or leave")}),

@@ -4,7 +4,7 @@ use super::{WEAK, button_row, primary, title};
 use crate::ui::i18n::fill;
 use crate::ui::state::{ENDED_LINGER, Intent, Outcome, Stage, State};
 use egui::{RichText, Ui};
-use lotse_proto::msg::EndReason;
+use lotse_proto::msg::{EndReason, HowEnded};
 
 pub fn ui(state: &mut State, ui: &mut Ui) {
     let t = state.t();
@@ -16,7 +16,10 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
         Outcome::Ended(reason) => {
             let (text, detail) = match reason {
                 EndReason::Customer(_) => (&t.ended_customer, None),
-                EndReason::Rep(why) => (&t.ended_rep, Some(why.clone())),
+                EndReason::Rep(HowEnded::TimeLimit) => {
+                    (&t.ended_rep, Some(t.ended_time_limit.clone()))
+                }
+                EndReason::Rep(_) => (&t.ended_rep, None),
                 EndReason::PeerLost => (&t.ended_peer_lost, None),
                 EndReason::RelayShutdown => (&t.ended_relay_shutdown, None),
                 EndReason::Cancelled => (&t.ended_cancelled, None),

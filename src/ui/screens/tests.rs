@@ -8,7 +8,7 @@ use crate::ui::i18n::Lang;
 use crate::ui::state::{Intent, Stage, State};
 use egui::{Event as E, Key, Modifiers, PointerButton, Pos2, RawInput, Rect};
 use lotse_proto::customer::{Phase, Prompt, Rep};
-use lotse_proto::msg::{EndReason, TransferStop};
+use lotse_proto::msg::{EndReason, HowEnded, TransferStop};
 use lotse_proto::{Tier, TierSet};
 use std::time::{Duration, Instant};
 
@@ -305,9 +305,23 @@ fn key_screen_redeems_digits_and_shows_the_rejection() {
 #[test]
 fn ended_screen_says_why_and_closes_by_itself() {
     let mut h = Harness::live(&[Tier::View], None);
-    h.state.apply(Event::Ended(EndReason::Rep("done".into())));
+    h.state
+        .apply(Event::Ended(EndReason::Rep(HowEnded::TimeLimit)));
     h.frame(10, vec![]);
     assert_eq!(h.state.screen, "ended");
+    // Why, in the person's language (the rep's tool ran out of time).
+    let shown = drawn_text(&mut h, 20);
+    assert!(
+        shown.contains("Your supporter ended the session."),
+        "{shown}"
+    );
+    assert!(shown.contains("The agreed time is up."), "{shown}");
+    h.state.lang = Lang::De;
+    let shown = drawn_text(&mut h, 30);
+    assert!(
+        shown.contains("Die vereinbarte Zeit ist abgelaufen."),
+        "{shown}"
+    );
     assert!(!h.state.someone_views());
     assert!(h.frame(5_000, vec![]).is_empty());
     assert_eq!(h.frame(16_000, vec![]), vec![Intent::Close]);

@@ -9,7 +9,9 @@ use crate::state::{Failure, Intent, Notice, Stage, State, TierState};
 use egui::{Event as E, Key, Modifiers, PointerButton, Pos2, RawInput, Rect};
 use lotse_proto::Tier;
 use lotse_proto::input::{InputEvent, MouseButton};
-use lotse_proto::msg::{CustomerInfo, DenyReason, QueueEntry, Refusal, RepDown, TransferStop};
+use lotse_proto::msg::{
+    CustomerInfo, DenyReason, EndReason, HowEnded, QueueEntry, Refusal, RepDown, TransferStop,
+};
 
 struct Harness {
     ctx: egui::Context,
@@ -289,7 +291,7 @@ fn tiers_show_their_state_and_ask_once() {
     h.session(
         id,
         RepDown::Ended {
-            reason: lotse_proto::msg::EndReason::Rep("done".into()),
+            reason: lotse_proto::msg::EndReason::Rep(HowEnded::EndButton),
         },
     );
     h.frame(vec![]);
@@ -501,14 +503,14 @@ fn two_sessions_in_tabs_each_on_its_own_connection() {
     h.session(
         carla,
         RepDown::Ended {
-            reason: lotse_proto::msg::EndReason::Customer("thanks".into()),
+            reason: lotse_proto::msg::EndReason::Customer(HowEnded::WindowClosed),
         },
     );
     h.state
         .apply(Update::Session(carla, SessionUpdate::Closed(None)));
     assert_eq!(
         h.state.session(carla).unwrap().ended.as_deref(),
-        Some("thanks")
+        Some("The customer closed the window")
     );
     assert!(h.state.session(dirk).unwrap().live());
     h.click("tab.session.0");
@@ -636,6 +638,16 @@ fn refusals_and_transfer_stops_are_worded_in_the_reps_language() {
         let (en, de) = (EN.failure(&f), DE.failure(&f));
         assert!(!en.is_empty() && en != de, "{f:?}: {en} / {de}");
     }
+    for how in HowEnded::every() {
+        for r in [EndReason::Customer(how), EndReason::Rep(how)] {
+            let (en, de) = (EN.end_reason(&r), DE.end_reason(&r));
+            assert!(!en.is_empty() && en != de, "{r:?}: {en} / {de}");
+        }
+    }
+    assert_eq!(
+        DE.end_reason(&EndReason::Rep(HowEnded::TimeLimit)),
+        "Der Supporter – die Zeit ist abgelaufen"
+    );
     let big = Failure::Stopped(TransferStop::TooLarge {
         size: 3_250_000_000,
         max: 2_000_000_000,

@@ -163,17 +163,17 @@ fn end_releases_and_stops_everything() {
     let t = grant(&mut c, 1, Tier::View, t);
     grant(&mut c, 2, Tier::Control, t);
     c.input(REP, key(0xE0, true));
-    let out = c.end("window closed");
+    let out = c.end(HowEnded::WindowClosed);
     assert_eq!(
         out[0],
         Action::Send(CustomerUp::End {
-            reason: "window closed".into()
+            reason: HowEnded::WindowClosed
         })
     );
     assert!(out.contains(&Action::ReleaseAll(vec![key(0xE0, false)])));
     assert!(c.input(REP, key(4, true)).is_empty());
     assert!(!c.video_wanted());
-    assert!(c.end("again").is_empty());
+    assert!(c.end(HowEnded::EndButton).is_empty());
 }
 
 #[test]
@@ -310,7 +310,7 @@ proptest! {
                 }
                 Step::Wait(ms) => now += Duration::from_millis(ms),
                 Step::End => {
-                    c.end("test");
+                    c.end(HowEnded::EndButton);
                     ended = true;
                 }
                 Step::Lost => {

@@ -153,7 +153,7 @@ pub(super) async fn customer(
                 {
                     let mut st = hub.state();
                     if let Some(sid) = st.customers.get(&id).and_then(|c| c.session) {
-                        st.end_session(sid, EndReason::Customer(reason.clone()), &mut audits);
+                        st.end_session(sid, EndReason::Customer(reason), &mut audits);
                     }
                 }
                 hub.write_audits(audits).await;

@@ -14,7 +14,7 @@ use lotse_net::quinn::{self, Connection, Endpoint, SendStream};
 use lotse_net::{NetError, read_msg, write_msg};
 use lotse_proto::PROTOCOL_VERSION;
 use lotse_proto::frame::limits;
-use lotse_proto::msg::{EndReason, Hello, Role};
+use lotse_proto::msg::{EndReason, Hello, HowEnded, Role};
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -130,8 +130,9 @@ fn spawn_writer<T: Serialize + Send + Sync + 'static>(
 /// Why a control loop stopped.
 fn loss_reason(err: Option<NetError>, conn: &Connection) -> EndReason {
     if let Some(quinn::ConnectionError::ApplicationClosed(close)) = conn.close_reason() {
-        let text = String::from_utf8_lossy(&close.reason).into_owned();
-        return EndReason::Customer(text);
+        // The customer's client closes with a `HowEnded` code; anything else says nothing.
+        let code = String::from_utf8_lossy(&close.reason);
+        return EndReason::Customer(HowEnded::from_code(&code));
     }
     match err {
         Some(NetError::Frame(e)) => EndReason::Protocol(e.to_string()),
