@@ -69,17 +69,6 @@ impl Failure {
     }
 }
 
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Cancelled => f.write_str("cancelled"),
-            Failure::Stopped(why) => write!(f, "{why}"),
-            Failure::Interrupted => f.write_str("file transfer was stopped"),
-            Failure::Local(why) => f.write_str(why),
-        }
-    }
-}
-
 type Key = (Option<ParticipantId>, TransferId);
 
 struct Entry {

@@ -8,7 +8,7 @@ use crate::net::{Command, Net, SessionCommand, SessionId, Update};
 use crate::screens;
 use crate::state::{Intent, Notice, State, TierState};
 use crate::trace::Trace;
-use crate::video::Decoding;
+use crate::video::{Decoding, Timing};
 use lotse_egui_tao::desktop::{Desktop, DesktopEvent, DialogTexts};
 use lotse_egui_tao::{Adapter, Gl};
 use lotse_proto::Tier;
@@ -138,15 +138,6 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
     })
 }
 
-/// The newest picture's timing, written to `LOTSE_CONSOLE_PERF` once it has been painted.
-struct Timing {
-    seq: u64,
-    decode_ms: f64,
-    convert_ms: f64,
-    latency_ms: Option<f64>,
-    ready_at: Instant,
-}
-
 struct Shell {
     window: Window,
     desktop: Desktop,
@@ -166,6 +157,7 @@ struct Shell {
     controller: Controller,
     texture: Option<egui::TextureHandle>,
     /// Decode and convert times of the picture on its way to the screen.
+    /// The newest picture's timing, written to `LOTSE_CONSOLE_PERF` once it has been painted.
     pending_timing: Option<Timing>,
     /// `LOTSE_CONSOLE_PERF`: one line per picture shown.
     perf: Option<std::fs::File>,
@@ -287,13 +279,7 @@ impl Shell {
         }
         session.picture = Some(shown.image.size);
         session.frames_shown += 1;
-        self.pending_timing = Some(Timing {
-            seq: shown.seq,
-            decode_ms: shown.decode_ms,
-            convert_ms: shown.convert_ms,
-            latency_ms: shown.latency_ms,
-            ready_at: shown.ready_at,
-        });
+        self.pending_timing = Some(shown.timing);
     }
 
     fn frame(&mut self) {

@@ -22,8 +22,15 @@ const QUEUE: usize = 3;
 pub struct Shown {
     /// Whose picture it is (the tab it belongs to).
     pub session: SessionId,
-    pub seq: u64,
     pub image: Arc<ColorImage>,
+    /// What it cost, for `LOTSE_CONSOLE_PERF`.
+    pub timing: Timing,
+}
+
+/// One picture's way through the decoder thread.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub seq: u64,
     /// Decoder time, ms.
     pub decode_ms: f64,
     /// YUV → RGBA time, ms.
@@ -145,12 +152,14 @@ impl Decoding {
         lock(&self.counters).decoded += 1;
         *lock(&self.newest) = Some(Shown {
             session,
-            seq: picture.seq,
             image: Arc::new(image),
-            decode_ms: got.decode_ms,
-            convert_ms,
-            latency_ms: got.latency_ms.map(|l| l + convert_ms),
-            ready_at: Instant::now(),
+            timing: Timing {
+                seq: picture.seq,
+                decode_ms: got.decode_ms,
+                convert_ms,
+                latency_ms: got.latency_ms.map(|l| l + convert_ms),
+                ready_at: Instant::now(),
+            },
         });
         true
     }

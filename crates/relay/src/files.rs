@@ -45,7 +45,10 @@ pub(crate) fn customer_sends(
             CustomerDown::FileCancelled {
                 rep: None,
                 transfer,
-                reason: too_large(size, hub.cfg.max_file_size),
+                reason: TransferStop::TooLarge {
+                    size,
+                    max: hub.cfg.max_file_size,
+                },
             },
         );
         return vec![refused_audit(customer, sid, &name, size)];
@@ -112,7 +115,13 @@ pub(crate) fn rep_offers(
         }];
     }
     if size > hub.cfg.max_file_size {
-        refuse(&st, too_large(size, hub.cfg.max_file_size));
+        refuse(
+            &st,
+            TransferStop::TooLarge {
+                size,
+                max: hub.cfg.max_file_size,
+            },
+        );
         return vec![Audit {
             actor: format!("rep#{rep}"),
             action: "file.refused",
@@ -243,10 +252,6 @@ pub(crate) fn cancel_from_rep(
     keys.into_iter()
         .flat_map(|k| cancel(hub, sid, k, reason))
         .collect()
-}
-
-fn too_large(size: u64, max: u64) -> TransferStop {
-    TransferStop::TooLarge { size, max }
 }
 
 fn refused_audit(customer: CustomerId, sid: u64, name: &str, size: u64) -> Audit {
