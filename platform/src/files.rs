@@ -13,12 +13,9 @@ use std::path::{Path, PathBuf};
 /// Longest file name we create, in bytes (most file systems allow 255).
 pub const MAX_NAME_BYTES: usize = 120;
 
-/// Names Windows reserves for devices; refused on every system so that a file saved here is safe
-/// to copy anywhere.
-const RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
-];
+/// Names Windows reserves for devices (with any extension, see [`is_device_name`]); refused on
+/// every system so that a file saved here is safe to copy anywhere.
+const DEVICES: [&str; 7] = ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"];
 
 /// Turns whatever name a peer sent into a harmless single file name.
 pub fn safe_name(raw: &str) -> String {
@@ -27,7 +24,10 @@ pub fn safe_name(raw: &str) -> String {
     let mut name: String = base
         .chars()
         .map(|c| {
-            if c.is_control() || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') {
+            if c.is_control()
+                || is_invisible(c)
+                || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*')
+            {
                 '_'
             } else {
                 c
@@ -43,13 +43,51 @@ pub fn safe_name(raw: &str) -> String {
         .unwrap_or("")
         .trim()
         .to_ascii_uppercase();
-    if RESERVED.contains(&stem.as_str()) {
+    if is_device_name(&stem) {
         name = format!("_{name}");
     }
     if name.is_empty() {
         name = "file".to_owned();
     }
     truncate_keeping_extension(&name, MAX_NAME_BYTES)
+}
+
+/// `stem` (the part before the first dot, trimmed, in upper case) names a Windows device: one of
+/// [`DEVICES`], or `COM`/`LPT` with one digit — Windows counts the superscripts ¹ ² ³ as digits
+/// there.
+fn is_device_name(stem: &str) -> bool {
+    if DEVICES.contains(&stem) {
+        return true;
+    }
+    let Some(n) = stem
+        .strip_prefix("COM")
+        .or_else(|| stem.strip_prefix("LPT"))
+    else {
+        return false;
+    };
+    let mut rest = n.chars();
+    matches!(
+        (rest.next(), rest.next()),
+        (Some('0'..='9' | '\u{b9}' | '\u{b2}' | '\u{b3}'), None)
+    )
+}
+
+/// Characters that change how a name is shown without being seen themselves: the bidirectional
+/// controls (U+202E makes `invoice\u{202E}fdp.exe` look like `invoiceexe.pdf`), zero-width
+/// characters, the byte-order mark, soft hyphen, line and paragraph separators, and the invisible
+/// tag characters.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'
+        | '\u{061C}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 fn truncate_keeping_extension(name: &str, max: usize) -> String {
@@ -257,6 +295,81 @@ mod tests {
         let s = safe_name(&long);
         assert!(s.len() <= MAX_NAME_BYTES && s.ends_with(".pdf"), "{s}");
         assert_eq!(safe_name(&"x".repeat(300)).len(), MAX_NAME_BYTES);
+    }
+
+    #[test]
+    fn bidi_and_invisible_characters_are_replaced() {
+        // "invoice\u{202E}fdp.exe" shows as "invoiceexe.pdf" in a file manager.
+        assert_eq!(safe_name("invoice\u{202E}fdp.exe"), "invoice_fdp.exe");
+        for c in [
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}',
+            '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+            '\u{FEFF}', '\u{061C}', '\u{2060}', '\u{2028}', '\u{2029}', '\u{00AD}',
+        ] {
+            assert_eq!(
+                safe_name(&format!("a{c}b.txt")),
+                "a_b.txt",
+                "U+{:04X} must not survive",
+                c as u32
+            );
+        }
+        // A name made only of invisible characters is not an empty-looking name.
+        assert_eq!(safe_name("\u{200B}\u{FEFF}"), "__");
+        // Letters of other scripts stay as they are.
+        assert_eq!(
+            safe_name("Übersicht-קובץ-ファイル.pdf"),
+            "Übersicht-קובץ-ファイル.pdf"
+        );
+    }
+
+    #[test]
+    fn every_windows_device_name_is_defused() {
+        for stem in [
+            "CONIN$",
+            "CONOUT$",
+            "CLOCK$",
+            "conin$",
+            "Conout$",
+            "COM0",
+            "LPT0",
+            "COM\u{b9}",
+            "COM\u{b2}",
+            "COM\u{b3}",
+            "LPT\u{b9}",
+            "lpt\u{b2}",
+            "LPT\u{b3}",
+            "con",
+            "nul",
+            "COM9",
+        ] {
+            for raw in [
+                stem.to_owned(),
+                format!("{stem}.txt"),
+                format!("{stem}.tar.gz"),
+                format!("{stem}. . "),
+                format!("{stem} .txt"),
+                format!("{stem}.txt. "),
+                format!("dir/{stem}"),
+            ] {
+                let got = safe_name(&raw);
+                let got_stem = got.split('.').next().unwrap_or("").trim_end();
+                assert!(
+                    got.starts_with('_') && !got_stem[1..].is_empty(),
+                    "{raw:?} became {got:?}"
+                );
+            }
+        }
+        // Names that only begin like a device are ordinary names.
+        for ok in [
+            "CONSOLE.txt",
+            "COM10",
+            "LPT\u{b9}0.txt",
+            "CLOCK",
+            "CONIN",
+            "aux-notes.md",
+        ] {
+            assert_eq!(safe_name(ok), ok);
+        }
     }
 
     #[test]
