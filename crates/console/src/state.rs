@@ -53,6 +53,7 @@ impl TierState {
             TierState::Denied(DenyReason::NoRemoteInteraction) => t.denied_no_interaction,
             TierState::Denied(DenyReason::SystemUnavailable) => t.denied_unavailable,
             TierState::Denied(DenyReason::Prerequisite) => t.denied_prerequisite,
+            TierState::Denied(DenyReason::TooSoon) => t.denied_too_soon,
             TierState::Revoked => t.revoked,
         }
     }

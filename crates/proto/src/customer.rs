@@ -25,6 +25,15 @@ use std::time::{Duration, Instant};
 /// or a rep's well-timed click, cannot grant.
 pub const PROMPT_ARM: Duration = Duration::from_millis(500);
 
+/// After the person says no to a tier (or takes it back), the same rep's new request for it is
+/// refused without a prompt ([`DenyReason::TooSoon`]) for this long; every further refusal in a
+/// row doubles the pause, up to [`REREQUEST_PAUSE_MAX`]. The same holds for file offers after the
+/// person declined one. A rep cannot make the prompt reappear until the person gives in.
+pub const REREQUEST_PAUSE: Duration = Duration::from_secs(10);
+
+/// The longest pause between prompts the person keeps refusing.
+pub const REREQUEST_PAUSE_MAX: Duration = Duration::from_secs(5 * 60);
+
 /// Where the session stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -135,6 +144,17 @@ pub struct Consent {
     next_file_prompt: RequestId,
     /// What each rep holds down on the customer's machine.
     held: BTreeSet<(ParticipantId, Held)>,
+    /// Requests that are refused without a prompt for a while: per rep and tier (`None`: file
+    /// offers).
+    pauses: BTreeMap<(ParticipantId, Option<Tier>), Pause>,
+}
+
+/// A rep's requests for one tier (or file offers) are refused without a prompt until `until`;
+/// the next refusal pauses for `next`.
+#[derive(Debug, Clone, Copy)]
+struct Pause {
+    until: Instant,
+    next: Duration,
 }
 
 impl Default for Consent {
@@ -152,6 +172,7 @@ impl Consent {
             prompts: Vec::new(),
             next_file_prompt: FILE_PROMPT_BASE,
             held: BTreeSet::new(),
+            pauses: BTreeMap::new(),
         }
     }
 
@@ -242,6 +263,7 @@ impl Consent {
                     return Err(Violation(format!("unknown rep {rep} left")));
                 }
                 self.prompts.retain(|p| p.rep != rep);
+                self.pauses.retain(|(r, _), _| *r != rep);
                 self.release_rep(rep, &mut out);
                 out.push(Action::CancelTransfers { rep });
             }
@@ -255,11 +277,17 @@ impl Consent {
                 let missing = tier.requires().is_some_and(|need| !r.grants.contains(need));
                 let duplicate = r.grants.contains(tier)
                     || self.prompts.iter().any(|p| p.rep == rep && p.tier == tier);
-                if missing {
+                let paused = self.paused(rep, Some(tier), now);
+                if missing || paused {
                     // Refusing never acts for the customer; granting would.
+                    let why = if missing {
+                        DenyReason::Prerequisite
+                    } else {
+                        DenyReason::TooSoon
+                    };
                     out.push(Action::Send(CustomerUp::Answer {
                         request,
-                        reply: Reply::Deny(DenyReason::Prerequisite),
+                        reply: Reply::Deny(why),
                     }));
                 } else if !duplicate {
                     let rep_name = r.name.clone();
@@ -303,7 +331,13 @@ impl Consent {
                 let Some(r) = self.reps.get(&rep) else {
                     return Err(Violation(format!("file offer from unknown rep {rep}")));
                 };
-                if !r.grants.contains(Tier::Files) {
+                // One file prompt per rep at a time, and none for a while after the person
+                // declined one: offers beyond that are refused without asking.
+                let stacked = self
+                    .prompts
+                    .iter()
+                    .any(|p| p.rep == rep && p.file.is_some());
+                if !r.grants.contains(Tier::Files) || stacked || self.paused(rep, None, now) {
                     // The relay should have stopped it; refusing never acts for the customer.
                     out.push(Action::Send(CustomerUp::FileAnswer {
                         rep,
@@ -371,6 +405,12 @@ impl Consent {
             return Err(AnswerError::TooEarly);
         }
         let prompt = self.prompts.remove(idx);
+        let subject = prompt.file.as_ref().map_or(Some(prompt.tier), |_| None);
+        if allow {
+            self.pauses.remove(&(prompt.rep, subject));
+        } else {
+            self.pause(prompt.rep, subject, now);
+        }
         if let Some(offer) = prompt.file {
             let mut out = vec![Action::Send(CustomerUp::FileAnswer {
                 rep: prompt.rep,
@@ -403,8 +443,9 @@ impl Consent {
         Ok(vec![Action::Send(CustomerUp::Answer { request, reply })])
     }
 
-    /// The customer takes `tier` (and whatever depends on it) back from `rep`.
-    pub fn revoke(&mut self, rep: ParticipantId, tier: Tier) -> Vec<Action> {
+    /// The customer takes `tier` (and whatever depends on it) back from `rep`. Asking for it again
+    /// is paused like after a Deny.
+    pub fn revoke(&mut self, rep: ParticipantId, tier: Tier, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         let Some(r) = self.reps.get_mut(&rep) else {
             return out;
@@ -412,6 +453,16 @@ impl Consent {
         if !r.grants.contains(tier) {
             return out;
         }
+        self.pauses.insert(
+            (rep, Some(tier)),
+            Pause {
+                until: now + REREQUEST_PAUSE,
+                next: REREQUEST_PAUSE * 2,
+            },
+        );
+        let Some(r) = self.reps.get_mut(&rep) else {
+            return out;
+        };
         // Dependents first, so that the relay never sees control without view.
         let mut chain = vec![tier];
         while let Some(dep) = Tier::ALL
@@ -466,11 +517,16 @@ impl Consent {
         out
     }
 
-    /// Input from `rep` arrived and is about to be injected: this is the gate.
+    /// Input from `rep` arrived and is about to be injected: this is the gate. The event is
+    /// bounded first ([`InputEvent::bounded`]): a huge wheel delta is clamped, over-long text is
+    /// dropped. Callers inject one [`InputEvent::pieces`] at a time, each through this gate.
     pub fn input(&mut self, rep: ParticipantId, event: InputEvent) -> Vec<Action> {
         if !self.input_open(rep) {
             return Vec::new();
         }
+        let Some(event) = event.bounded() else {
+            return Vec::new();
+        };
         match event.held_change() {
             Some((held, true)) => {
                 self.held.insert((rep, held));
@@ -513,6 +569,28 @@ impl Consent {
             out.push(Action::CancelTransfers { rep: *rep });
         }
         out.push(Action::Ended(reason));
+    }
+
+    /// Whether requests of `rep` for `subject` (a tier; `None`: file offers) are refused now.
+    fn paused(&self, rep: ParticipantId, subject: Option<Tier>, now: Instant) -> bool {
+        self.pauses
+            .get(&(rep, subject))
+            .is_some_and(|p| now < p.until)
+    }
+
+    /// The person refused: pause `rep`'s requests for `subject`, longer each time in a row.
+    fn pause(&mut self, rep: ParticipantId, subject: Option<Tier>, now: Instant) {
+        let next = self
+            .pauses
+            .get(&(rep, subject))
+            .map_or(REREQUEST_PAUSE, |p| p.next);
+        self.pauses.insert(
+            (rep, subject),
+            Pause {
+                until: now + next,
+                next: (next * 2).min(REREQUEST_PAUSE_MAX),
+            },
+        );
     }
 
     /// Releases everything every rep holds.

@@ -353,6 +353,10 @@ pub enum DenyReason {
     SystemUnavailable,
     /// A tier it needs is not granted (control without view, clipboard without control).
     Prerequisite,
+    /// The person said no (or took the tier back) a moment ago: the customer's program refuses
+    /// a new request for the same tier from the same rep for a while instead of asking again
+    /// (the pause doubles with every refusal, see `customer::REREQUEST_PAUSE`).
+    TooSoon,
 }
 
 impl DenyReason {
@@ -364,6 +368,7 @@ impl DenyReason {
             DenyReason::NoRemoteInteraction => "no_remote_interaction",
             DenyReason::SystemUnavailable => "system_unavailable",
             DenyReason::Prerequisite => "prerequisite",
+            DenyReason::TooSoon => "too_soon",
         }
     }
 }

@@ -50,6 +50,7 @@ fn deny_reason() -> impl Strategy<Value = DenyReason> {
         DenyReason::NoRemoteInteraction,
         DenyReason::SystemUnavailable,
         DenyReason::Prerequisite,
+        DenyReason::TooSoon,
     ])
 }
 

@@ -121,7 +121,7 @@ fn revoking_view_takes_control_and_releases() {
             down: true,
         },
     );
-    let out = c.revoke(REP, Tier::View);
+    let out = c.revoke(REP, Tier::View, t);
     assert_eq!(
         out,
         vec![
@@ -225,6 +225,10 @@ fn tier() -> impl Strategy<Value = Tier> {
 
 fn event() -> impl Strategy<Value = InputEvent> {
     prop_oneof![
+        (any::<i16>(), any::<i16>()).prop_map(|(dx, dy)| InputEvent::Wheel { dx, dy }),
+        (0usize..100).prop_map(|n| InputEvent::Text {
+            text: "é".repeat(n)
+        }),
         (0u16..8, any::<bool>()).prop_map(|(usage, down)| InputEvent::Key { usage, down }),
         any::<bool>().prop_map(|down| InputEvent::Button {
             button: MouseButton::Left,
@@ -259,19 +263,28 @@ proptest! {
         let mut c = Consent::new();
         c.on_message(CustomerDown::Queued { rep_name: "q".into(), position: None }, now).unwrap();
         let mut next_request: RequestId = 1;
-        // Model: the tiers the customer really allowed, per rep, and not yet taken back.
+        // The model, kept apart from `Consent`: the tiers the customer really allowed, per rep,
+        // and not yet taken back; which reps are in; whether a rep ever joined; whether it ended;
+        // what each rep holds down. The expected gate is computed from these alone.
         let mut allowed: BTreeMap<ParticipantId, TierSet> = BTreeMap::new();
+        let mut present: BTreeSet<ParticipantId> = BTreeSet::new();
+        let mut live = false;
         let mut ended = false;
+        let mut held: BTreeSet<(ParticipantId, Held)> = BTreeSet::new();
 
         for s in steps {
-            let gate_before = |c: &Consent, rep| c.input_open(rep);
             match s {
                 Step::Join(rep) => {
-                    let _ = c.on_message(CustomerDown::RepJoined { rep, name: format!("rep{rep}") }, now);
+                    if c.on_message(CustomerDown::RepJoined { rep, name: format!("rep{rep}") }, now).is_ok() && !ended {
+                        present.insert(rep);
+                        live = true;
+                    }
                 }
                 Step::Leave(rep) => {
                     if c.on_message(CustomerDown::RepLeft { rep, reason: EndReason::PeerLost }, now).is_ok() {
                         allowed.remove(&rep);
+                        present.remove(&rep);
+                        held.retain(|(r, _)| *r != rep);
                     }
                 }
                 Step::Request(rep, tier) => {
@@ -294,29 +307,82 @@ proptest! {
                     }
                 }
                 Step::Revoke(rep, tier) => {
-                    for a in c.revoke(rep, tier) {
-                        if let Action::Send(CustomerUp::Revoke { rep, tier }) = a {
-                            allowed.entry(rep).or_default().remove(tier);
+                    // What a revoke must remove: the tier and everything that needs it.
+                    let had = allowed.get(&rep).copied().unwrap_or_default();
+                    let mut gone = TierSet::EMPTY;
+                    if had.contains(tier) {
+                        gone.insert(tier);
+                        let mut grew = true;
+                        while grew {
+                            grew = false;
+                            for t in Tier::ALL {
+                                if !gone.contains(t) && had.contains(t) && t.requires().is_some_and(|n| gone.contains(n)) {
+                                    gone.insert(t);
+                                    grew = true;
+                                }
+                            }
                         }
                     }
+                    let mut sent = TierSet::EMPTY;
+                    for a in c.revoke(rep, tier, now) {
+                        if let Action::Send(CustomerUp::Revoke { rep: r, tier: t }) = a {
+                            prop_assert_eq!(r, rep);
+                            sent.insert(t);
+                        }
+                    }
+                    prop_assert_eq!(sent, gone, "revoke of {} from rep {} told the relay", tier, rep);
+                    for t in gone.iter() {
+                        allowed.entry(rep).or_default().remove(t);
+                    }
+                    if !allowed.get(&rep).is_some_and(|a| a.contains(Tier::Control)) {
+                        held.retain(|(r, _)| *r != rep);
+                    }
+                    prop_assert_eq!(c.grants(rep), allowed.get(&rep).copied().unwrap_or_default());
                 }
                 Step::Input(rep, ev) => {
-                    let open = gate_before(&c, rep);
-                    let out = c.input(rep, ev);
-                    if !out.is_empty() {
-                        prop_assert!(open, "input injected while the gate was closed");
-                        prop_assert!(!ended);
+                    let expected_open = live
+                        && !ended
+                        && present.contains(&rep)
+                        && c.prompts().is_empty()
+                        && allowed.get(&rep).is_some_and(|a| a.contains(Tier::Control));
+                    let out = c.input(rep, ev.clone());
+                    if !expected_open {
+                        prop_assert!(out.is_empty(), "input injected while the model's gate was closed: {:?}", out);
+                        continue;
+                    }
+                    // Open: the bounded event goes through, except a release of what this rep
+                    // never pressed.
+                    let bounded = ev.clone().bounded();
+                    let expected = match (&bounded, ev.held_change()) {
+                        (None, _) => None,
+                        (Some(_), Some((h, false))) if !held.contains(&(rep, h)) => None,
+                        (Some(b), _) => Some(b.clone()),
+                    };
+                    match expected {
+                        Some(b) => prop_assert_eq!(out, vec![Action::Inject(b)]),
+                        None => prop_assert!(out.is_empty(), "{:?}", out),
+                    }
+                    match ev.held_change() {
+                        Some((h, true)) if bounded.is_some() => { held.insert((rep, h)); }
+                        Some((h, false)) => { held.remove(&(rep, h)); }
+                        _ => {}
                     }
                 }
                 Step::Wait(ms) => now += Duration::from_millis(ms),
                 Step::End => {
                     c.end(HowEnded::EndButton);
                     ended = true;
+                    allowed.clear();
                 }
                 Step::Lost => {
                     c.connection_lost();
                     ended = true;
+                    allowed.clear();
                 }
+            }
+            // A prompt on screen releases everything (the model follows what the person sees).
+            if !c.prompts().is_empty() || ended {
+                held.clear();
             }
 
             // Every grant is one the customer gave and has not taken back; prerequisites hold.
@@ -329,7 +395,9 @@ proptest! {
                     }
                 }
             }
-            // Nothing stays held by a rep whose input could not flow.
+            // What the machine holds down is what the model says, and only for an open gate.
+            let got: BTreeSet<(ParticipantId, Held)> = c.held().copied().collect();
+            prop_assert_eq!(&got, &held);
             for (rep, h) in c.held() {
                 prop_assert!(c.input_open(*rep), "rep {} holds {:?} while its input is closed", rep, h);
             }
@@ -409,7 +477,7 @@ fn revoking_files_refuses_open_offers_and_cancels_transfers() {
     let mut c = live(t);
     let t = grant(&mut c, 1, Tier::Files, t);
     offer(&mut c, 9, t);
-    let out = c.revoke(REP, Tier::Files);
+    let out = c.revoke(REP, Tier::Files, t);
     assert!(out.contains(&Action::Send(CustomerUp::FileAnswer {
         rep: REP,
         transfer: 9,
@@ -429,5 +497,134 @@ fn monitor_switch_needs_view() {
     assert_eq!(
         c.on_message(sel, t).unwrap(),
         vec![Action::SelectMonitor(1)]
+    );
+}
+
+#[test]
+fn a_rerequest_after_deny_is_refused_without_a_prompt_for_a_growing_pause() {
+    let t = Instant::now();
+    let mut c = live(t);
+    request(&mut c, 1, Tier::View, t);
+    let t = t + PROMPT_ARM;
+    c.answer(1, Reply::Deny(DenyReason::Person), t).unwrap();
+    // At once again: no prompt, the rep is told why.
+    let out = request(&mut c, 2, Tier::View, t);
+    assert_eq!(
+        out,
+        vec![Action::Send(CustomerUp::Answer {
+            request: 2,
+            reply: Reply::Deny(DenyReason::TooSoon)
+        })]
+    );
+    assert!(c.prompts().is_empty(), "the person is not asked again");
+    // Another tier is not affected.
+    request(&mut c, 3, Tier::Files, t);
+    assert_eq!(c.prompts().len(), 1);
+    c.answer(3, Reply::Deny(DenyReason::Person), t + PROMPT_ARM)
+        .unwrap();
+    // After the pause the prompt comes back; a second no doubles the pause.
+    let t = t + REREQUEST_PAUSE;
+    request(&mut c, 4, Tier::View, t);
+    assert_eq!(c.prompts().len(), 1);
+    let t = t + PROMPT_ARM;
+    c.answer(4, Reply::Deny(DenyReason::Person), t).unwrap();
+    let out = request(&mut c, 5, Tier::View, t + REREQUEST_PAUSE);
+    assert_eq!(
+        out,
+        vec![Action::Send(CustomerUp::Answer {
+            request: 5,
+            reply: Reply::Deny(DenyReason::TooSoon)
+        })]
+    );
+    let t = t + 2 * REREQUEST_PAUSE;
+    request(&mut c, 6, Tier::View, t);
+    assert_eq!(c.prompts().len(), 1, "asked again after the doubled pause");
+    // An Allow ends the pausing.
+    let t = t + PROMPT_ARM;
+    c.answer(6, Reply::Allow, t).unwrap();
+    assert!(c.grants(REP).contains(Tier::View));
+    // Taking a tier back pauses asking for it again, too.
+    c.revoke(REP, Tier::View, t);
+    let out = request(&mut c, 7, Tier::View, t);
+    assert_eq!(
+        out,
+        vec![Action::Send(CustomerUp::Answer {
+            request: 7,
+            reply: Reply::Deny(DenyReason::TooSoon)
+        })]
+    );
+    // No pause grows without bound.
+    let mut c = live(t);
+    let mut t = t;
+    for id in 10..30 {
+        request(&mut c, id, Tier::View, t);
+        if let Some(p) = c.prompts().first().cloned() {
+            t += PROMPT_ARM;
+            c.answer(p.request, Reply::Deny(DenyReason::Person), t)
+                .unwrap();
+        }
+        t += REREQUEST_PAUSE_MAX;
+    }
+    request(&mut c, 99, Tier::View, t);
+    assert_eq!(c.prompts().len(), 1, "the pause is capped");
+}
+
+#[test]
+fn stacked_file_offers_show_one_prompt_and_a_decline_pauses_offers() {
+    let t = Instant::now();
+    let mut c = live(t);
+    let t = grant(&mut c, 1, Tier::Files, t);
+    offer(&mut c, 9, t);
+    for transfer in 10..20 {
+        let out = offer(&mut c, transfer, t);
+        assert_eq!(
+            out,
+            vec![Action::Send(CustomerUp::FileAnswer {
+                rep: REP,
+                transfer,
+                accept: false
+            })],
+            "a second offer while one is on screen is refused without asking"
+        );
+    }
+    assert_eq!(c.prompts().len(), 1);
+    let p = c.prompts()[0].clone();
+    let t = t + PROMPT_ARM;
+    c.answer(p.request, Reply::Deny(DenyReason::Person), t)
+        .unwrap();
+    let out = offer(&mut c, 21, t);
+    assert!(c.prompts().is_empty(), "declined a moment ago: {out:?}");
+    let t = t + REREQUEST_PAUSE;
+    offer(&mut c, 22, t);
+    assert_eq!(c.prompts().len(), 1, "asked again after the pause");
+}
+
+#[test]
+fn the_gate_bounds_huge_wheel_and_long_text() {
+    let t = Instant::now();
+    let mut c = live(t);
+    let t = grant(&mut c, 1, Tier::View, t);
+    grant(&mut c, 2, Tier::Control, t);
+    assert_eq!(
+        c.input(
+            REP,
+            InputEvent::Wheel {
+                dx: 0,
+                dy: i16::MAX
+            }
+        ),
+        vec![Action::Inject(InputEvent::Wheel {
+            dx: 0,
+            dy: crate::input::MAX_WHEEL_NOTCHES
+        })]
+    );
+    assert!(
+        c.input(
+            REP,
+            InputEvent::Text {
+                text: "a".repeat(4096)
+            }
+        )
+        .is_empty()
     );
 }
