@@ -61,10 +61,8 @@ impl Trace {
     }
 
     fn open(path: &Path, started: Instant) -> std::io::Result<Trace> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        // Chat, keys and codes go into it: private to the person (0600, no symlinks).
+        let file = lotse_egui_tao::trace_file::open(path)?;
         Ok(Trace {
             file,
             started,
@@ -163,5 +161,47 @@ impl Trace {
         // One write per line so that a reader never sees half a line.
         let _ = self.file.write_all(format!("{line}\n").as_bytes());
         self.last = Some(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn the_trace_file_is_private_to_the_person() {
+        // Chat lines, keys and codes go into this file: nobody else may read it, whatever the
+        // umask, and a file that exists already is made private too.
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh.jsonl");
+        Trace::open(&fresh, Instant::now()).unwrap();
+        assert_eq!(mode(&fresh), 0o600, "a new trace file");
+        let old = dir.path().join("old.jsonl");
+        std::fs::write(&old, "{}\n").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Trace::open(&old, Instant::now()).unwrap();
+        assert_eq!(mode(&old), 0o600, "a trace file that existed");
+        assert_eq!(
+            std::fs::read_to_string(&old).unwrap(),
+            "{}\n",
+            "appended to"
+        );
+    }
+
+    #[test]
+    fn the_trace_is_never_written_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        let link = dir.path().join("trace.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(Trace::open(&link, Instant::now()).is_err());
+        assert!(!target.exists(), "nothing created behind the link");
     }
 }

@@ -44,11 +44,8 @@ impl Trace {
     pub fn from_env(started: Instant) -> Option<Trace> {
         let path = std::env::var_os("LOTSE_CONSOLE_TRACE")?;
         let path = Path::new(&path);
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
+        // Keys, join codes and chat go into it: private to the rep (0600, no symlinks).
+        match lotse_egui_tao::trace_file::open(path) {
             Ok(file) => Some(Trace {
                 file,
                 started,
@@ -170,4 +167,59 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
         "session": session,
         "widgets": widgets,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Runs [`open_from_env`] in a child process with `LOTSE_CONSOLE_TRACE=path` (the environment
+    /// of this process is left alone); returns whether the trace opened.
+    fn opens(path: &Path) -> bool {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "trace::tests::open_from_env",
+                "--nocapture",
+                "--ignored",
+            ])
+            .env("LOTSE_CONSOLE_TRACE", path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("OPENED="), "{text}");
+        text.contains("OPENED=true")
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn the_trace_file_is_private_to_the_rep() {
+        // Session keys, join codes and chat go into this file: nobody else may read it.
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh.jsonl");
+        assert!(opens(&fresh));
+        assert_eq!(mode(&fresh), 0o600, "a new trace file");
+        let old = dir.path().join("old.jsonl");
+        std::fs::write(&old, "").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(opens(&old));
+        assert_eq!(mode(&old), 0o600, "a trace file that existed");
+        let target = dir.path().join("elsewhere");
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(!opens(&link), "a symlink is refused");
+        assert!(!target.exists(), "nothing created behind the link");
+    }
+
+    #[test]
+    #[ignore = "helper for the_trace_file_is_private_to_the_rep (runs in a child process)"]
+    fn open_from_env() {
+        println!("OPENED={}", Trace::from_env(Instant::now()).is_some());
+    }
 }
