@@ -1,4 +1,7 @@
-//! The relay's TLS identity: created on first start, reused after; private key mode 0600.
+//! The relay's TLS identity, created on first start and reused after, and the secrets kept
+//! beside it (the audit chain's key, the session-key lookup key): every file mode 0600, none of
+//! them in the database, so that a copy of the database alone neither forges the audit chain
+//! nor reveals session keys.
 
 use crate::fsutil;
 use lotse_net::Pin;
@@ -24,6 +27,8 @@ pub enum IdentityError {
     Damaged { path: String, reason: String },
     #[error("cannot generate the relay identity: {0}")]
     Generate(String),
+    #[error("the secret {path} is damaged: it must hold exactly 32 bytes")]
+    SecretDamaged { path: String },
 }
 
 const CERT: &str = "relay-cert.der";
@@ -67,4 +72,42 @@ pub fn pin(dir: &Path) -> Result<Pin, IdentityError> {
         path: cert_path.display().to_string(),
         reason: e.to_string(),
     })
+}
+
+/// A 32-byte secret in `dir/name`, mode 0600.
+///
+/// `create`: make it when it does not exist. Creation is atomic (written to a temporary file,
+/// then linked into place), so two processes starting at once end up with the same secret.
+/// `Ok(None)`: it does not exist and `create` was false.
+pub fn secret(dir: &Path, name: &str, create: bool) -> Result<Option<[u8; 32]>, IdentityError> {
+    let path = dir.join(name);
+    let io = |source| IdentityError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            return <[u8; 32]>::try_from(bytes.as_slice())
+                .map(Some)
+                .map_err(|_| IdentityError::SecretDamaged {
+                    path: path.display().to_string(),
+                });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    }
+    let mut fresh = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+    let tmp = dir.join(format!("{name}.{}.new", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    fsutil::write_private(&tmp, &fresh).map_err(io)?;
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(Some(fresh)),
+        // Another process made it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => secret(dir, name, false),
+        Err(e) => Err(io(e)),
+    }
 }

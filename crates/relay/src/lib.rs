@@ -14,6 +14,7 @@ pub mod identity;
 pub mod keys;
 pub mod limits;
 pub mod portal;
+pub mod rejections;
 pub mod store;
 
 use lotse_net::{NetConfig, Pin};

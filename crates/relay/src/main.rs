@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use lotse_relay::{Config, audit, identity, store::Store};
+use lotse_relay::store::{Store, StoreError};
+use lotse_relay::{Config, audit, identity};
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -167,7 +168,8 @@ enum RepCmd {
 
 #[derive(Subcommand, Debug)]
 enum AuditCmd {
-    /// Check the hash chain; names the first bad entry.
+    /// Check the keyed chain and its anchor (audit.head): prints the count, the head and the
+    /// time of the last entry, or names the first bad entry or the truncation.
     Verify {
         #[arg(long)]
         data: PathBuf,
@@ -255,29 +257,80 @@ async fn main() -> Result<()> {
             let store = Store::open(&data).await?;
             let display = display_name.unwrap_or_else(|| name.clone());
             let now = unix_now();
+            // Audited in the same transaction: no audit entry, no rep.
             store.add_rep(&name, &display, password, now).await?;
-            store
-                .audit(now, "admin", "rep.add", &format!("name={name:?}"))
-                .await?;
             eprintln!("rep {name:?} added");
         }
         Cmd::Audit {
             cmd: AuditCmd::Verify { data },
         } => {
             let store = Store::open(&data).await?;
-            let rows = store.audit_rows().await?;
-            match audit::verify(&rows) {
-                Ok(n) => {
+            match store.verify_audit().await {
+                Ok(v) => {
                     #[allow(clippy::print_stdout)]
                     {
-                        println!("audit log intact: {n} entries");
+                        print!("{}", verify_report(&v));
                     }
                 }
-                Err(e) => bail!("audit log damaged: {e}"),
+                Err(e @ (StoreError::Chain(_) | StoreError::Anchor(_))) => {
+                    bail!("audit log damaged: {e}")
+                }
+                Err(e) => return Err(e.into()),
             }
         }
     }
     Ok(())
+}
+
+/// What `audit verify` prints for an intact chain.
+fn verify_report(v: &audit::Verified) -> String {
+    let mut out = format!("audit log intact: {} entries\n", v.count);
+    out += &format!("head: entry {}, hmac-sha256 {}\n", v.count, v.head);
+    out += &match v.last_at {
+        Some(at) => format!("last entry: {} (unix {at})\n", utc(at)),
+        None => "last entry: none\n".to_owned(),
+    };
+    out += &match v.anchored {
+        Some(n) if n == v.count => format!("anchor: {} agrees\n", audit::HEAD_FILE),
+        Some(n) => format!(
+            "anchor: {} agrees up to entry {n}; {} newer entries were written after it \
+             (a process stopped before updating it)\n",
+            audit::HEAD_FILE,
+            v.count - n
+        ),
+        None => format!(
+            "anchor: none yet ({} has no keyed entries)\n",
+            audit::HEAD_FILE
+        ),
+    };
+    if v.legacy > 0 {
+        out += &format!(
+            "unkeyed: entries 1 to {} were written before the audit key existed (plain \
+             SHA-256; anchored, but not protected against a rewrite)\n",
+            v.legacy
+        );
+    }
+    out
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (days to civil date after Howard Hinnant).
+fn utc(at: i64) -> String {
+    let (days, secs) = (at.div_euclid(86_400), at.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 fn unix_now() -> i64 {

@@ -2,13 +2,24 @@
 //!
 //! SQLite in the data directory by default; the SQL is kept portable (see the migrations) so
 //! that the same schema runs on PostgreSQL.
+//!
+//! Audit appends are safe from several processes at once (the relay serving and a `rep add`):
+//! each computes its sequence number and previous hash inside one `BEGIN IMMEDIATE` transaction,
+//! behind a lock file that also orders the anchor updates. An append that fails is an error
+//! the caller must act on: the action it records does not happen (for database actions, both
+//! are one transaction).
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::{self, AuditEntry, ChainError, ChainKey, Head};
+use crate::identity;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Row, SqlitePool};
-use std::path::Path;
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Mutex;
+use tracing::error;
 
 /// Errors from the database.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +37,14 @@ pub enum StoreError {
     RepExists(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    #[error(transparent)]
+    Secret(#[from] identity::IdentityError),
+    #[error("the audit log cannot be continued: {0}")]
+    Chain(#[from] ChainError),
+    #[error("the audit log cannot be continued: {0}")]
+    Anchor(#[from] audit::HeadError),
+    #[error("the audit log cannot be written: {0}")]
+    AuditLock(String),
 }
 
 /// A rep account as stored.
@@ -51,15 +70,38 @@ pub enum Redeemed {
     Expired,
 }
 
-/// The database handle.
-#[derive(Debug)]
+/// The database handle (cheap to clone).
+#[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    /// Serialises audit appends so that the hash chain has one writer.
-    audit_head: Mutex<(i64, String)>,
+    inner: Arc<Inner>,
 }
 
-/// The hex SHA-256 of a normalised session key.
+#[derive(Debug)]
+struct Inner {
+    pool: SqlitePool,
+    dir: PathBuf,
+    /// `None` only when keyed entries exist and the key file is gone: appends then fail.
+    chain_key: Option<ChainKey>,
+    lookup: LookupKey,
+    /// One append at a time in this process (the lock file orders processes).
+    one_writer: Mutex<()>,
+}
+
+/// The secret session keys are stored under.
+struct LookupKey([u8; 32]);
+
+impl std::fmt::Debug for LookupKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LookupKey(…)")
+    }
+}
+
+/// The lookup key's file in the data directory.
+pub const LOOKUP_KEY_FILE: &str = "lookup.key";
+const LOCK_FILE: &str = "audit.lock";
+
+/// The hex SHA-256 of a queue token (tokens are long and random: an unkeyed hash reveals
+/// nothing; session keys, nine digits, are stored keyed instead).
 pub fn key_hash(digits: &str) -> String {
     hex(&Sha256::digest(digits.as_bytes()))
 }
@@ -68,8 +110,41 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One audit entry to append.
+struct Note {
+    at: i64,
+    actor: String,
+    action: String,
+    detail: String,
+}
+
+/// A database change made in the same transaction as its audit entry.
+enum Also {
+    Nothing,
+    AddRep {
+        name: String,
+        display: String,
+        hash: String,
+        now: i64,
+    },
+    InsertKey {
+        mac: String,
+        rep_id: i64,
+        now: i64,
+        expires_at: i64,
+    },
+}
+
+/// What the change in [`Also`] came to.
+enum Done {
+    Id(i64),
+    /// Nothing was changed (a key collision): no entry is appended.
+    Nothing,
+}
+
 impl Store {
-    /// Opens (creating if needed) the database in `dir`, readable by this user only.
+    /// Opens (creating if needed) the database in `dir`, readable by this user only, with the
+    /// audit key and lookup key beside it (made on first use).
     pub async fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join("lotse.db");
         crate::fsutil::create_private_file(&path).map_err(|source| StoreError::File {
@@ -80,24 +155,40 @@ impl Store {
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // Another process may hold the write lock for a moment (an append, a `rep add`).
+            .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&pool)
-            .await?
-            .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1)))
-            .unwrap_or((0, audit::GENESIS.to_owned()));
-        Ok(Store {
-            pool,
-            audit_head: Mutex::new(head),
-        })
+        let lookup = identity::secret(dir, LOOKUP_KEY_FILE, true)?.ok_or_else(|| {
+            identity::IdentityError::SecretDamaged {
+                path: dir.join(LOOKUP_KEY_FILE).display().to_string(),
+            }
+        })?;
+        let keyed = keyed_entries(&pool).await?;
+        // A new key only for a chain that has no keyed entries yet; one whose key is gone
+        // cannot be continued (appends fail, `audit verify` says why).
+        let chain_key = identity::secret(dir, audit::KEY_FILE, keyed == 0)?.map(ChainKey::new);
+        let store = Store {
+            inner: Arc::new(Inner {
+                pool,
+                dir: dir.to_owned(),
+                chain_key,
+                lookup: LookupKey(lookup),
+                one_writer: Mutex::new(()),
+            }),
+        };
+        if keyed == 0 {
+            store.inner.anchor_first_segment().await?;
+        }
+        Ok(store)
     }
 
-    /// Adds a rep with an argon2id hash of `password`.
+    /// Adds a rep with an argon2id hash of `password`, audited as `rep.add` by `admin` in the
+    /// same transaction (no audit, no rep).
     pub async fn add_rep(
         &self,
         name: &str,
@@ -106,29 +197,22 @@ impl Store {
         now: i64,
     ) -> Result<i64, StoreError> {
         let hash = crate::auth::hash_password(password).map_err(StoreError::Hash)?;
-        let exists = sqlx::query("SELECT 1 FROM reps WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        if exists.is_some() {
-            return Err(StoreError::RepExists(name.to_owned()));
+        let note = Note {
+            at: now,
+            actor: "admin".into(),
+            action: "rep.add".into(),
+            detail: format!("name={:?}", audit::bounded(name, audit::NAME_MAX)),
+        };
+        let also = Also::AddRep {
+            name: name.to_owned(),
+            display: display_name.to_owned(),
+            hash,
+            now,
+        };
+        match self.append(note, also).await? {
+            Done::Id(id) => Ok(id),
+            Done::Nothing => Err(StoreError::RepExists(name.to_owned())),
         }
-        let id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM reps")
-            .fetch_one(&self.pool)
-            .await?
-            .get(0);
-        sqlx::query(
-            "INSERT INTO reps (id, name, display_name, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id)
-        .bind(name)
-        .bind(display_name)
-        .bind(hash)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(id)
     }
 
     /// Looks a rep up by login name.
@@ -138,7 +222,7 @@ impl Store {
              FROM reps WHERE name = $1",
         )
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.inner.pool)
         .await?;
         Ok(row.map(|r| RepRecord {
             id: r.get(0),
@@ -161,14 +245,14 @@ impl Store {
             "UPDATE reps SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
         )
         .bind(rep_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.inner.pool)
         .await?
         .get(0);
         if failed >= lock_after {
             sqlx::query("UPDATE reps SET locked_until = $1, failed_logins = 0 WHERE id = $2")
                 .bind(lock_until)
                 .bind(rep_id)
-                .execute(&self.pool)
+                .execute(&self.inner.pool)
                 .await?;
             return Ok(true);
         }
@@ -179,12 +263,13 @@ impl Store {
     pub async fn login_ok(&self, rep_id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE reps SET failed_logins = 0 WHERE id = $1")
             .bind(rep_id)
-            .execute(&self.pool)
+            .execute(&self.inner.pool)
             .await?;
         Ok(())
     }
 
-    /// Stores a new key (by hash). Returns false if the hash collides with an existing key.
+    /// Stores a new key (keyed hash) without auditing it (tests and tools). Returns false if
+    /// it collides with an existing key.
     pub async fn insert_key(
         &self,
         digits: &str,
@@ -192,37 +277,61 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let res = sqlx::query(
-            "INSERT INTO session_keys (key_hash, rep_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (key_hash) DO NOTHING",
+        let res = insert_key_row(
+            &mut *self.inner.pool.acquire().await?,
+            &self.key_mac(digits),
+            rep_id,
+            now,
+            expires_at,
         )
-        .bind(key_hash(digits))
-        .bind(rep_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.pool)
         .await?;
-        Ok(res.rows_affected() == 1)
+        Ok(res)
+    }
+
+    /// Stores a new key for `rep_id`, audited as `key.create` by `actor` in the same
+    /// transaction: if the entry cannot be written, no key exists. `Ok(false)`: it collides
+    /// with a stored key (draw another).
+    pub async fn create_key(
+        &self,
+        digits: &str,
+        rep_id: i64,
+        now: i64,
+        expires_at: i64,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let note = Note {
+            at: now,
+            actor: actor.to_owned(),
+            action: "key.create".into(),
+            detail: format!("expires_at={expires_at}"),
+        };
+        let also = Also::InsertKey {
+            mac: self.key_mac(digits),
+            rep_id,
+            now,
+            expires_at,
+        };
+        Ok(matches!(self.append(note, also).await?, Done::Id(_)))
     }
 
     /// Redeems a key: valid keys are marked used in the same statement, so a key can be redeemed
     /// at most once even by two customers at the same instant.
     pub async fn redeem_key(&self, digits: &str, now: i64) -> Result<Redeemed, StoreError> {
-        let hash = key_hash(digits);
+        let hash = self.key_mac(digits);
         let taken = sqlx::query(
             "UPDATE session_keys SET used_at = $1 \
              WHERE key_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING rep_id",
         )
         .bind(now)
         .bind(&hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.inner.pool)
         .await?;
         if let Some(row) = taken {
             return Ok(Redeemed::Ok { rep_id: row.get(0) });
         }
         let row = sqlx::query("SELECT used_at FROM session_keys WHERE key_hash = $1")
             .bind(&hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.inner.pool)
             .await?;
         Ok(match row {
             None => Redeemed::Unknown,
@@ -231,7 +340,8 @@ impl Store {
         })
     }
 
-    /// Appends an audit entry to the hash chain.
+    /// Appends an audit entry to the chain. An error means the entry is not written: the
+    /// caller must not go on with the action it records. Also logged here as an error.
     pub async fn audit(
         &self,
         at: i64,
@@ -239,39 +349,21 @@ impl Store {
         action: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        let mut head = self.audit_head.lock().await;
-        let entry = AuditEntry {
-            seq: head.0 + 1,
+        let note = Note {
             at,
             actor: actor.to_owned(),
             action: action.to_owned(),
             detail: detail.to_owned(),
-            prev_hash: head.1.clone(),
         };
-        let hash = entry.hash();
-        sqlx::query(
-            "INSERT INTO audit (seq, at, actor, action, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(entry.seq)
-        .bind(entry.at)
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(&entry.detail)
-        .bind(&entry.prev_hash)
-        .bind(&hash)
-        .execute(&self.pool)
-        .await?;
-        *head = (entry.seq, hash);
-        Ok(())
+        self.append(note, Also::Nothing).await.map(|_| ())
     }
 
     /// Every audit row in order, with its stored hash.
     pub async fn audit_rows(&self) -> Result<Vec<(AuditEntry, String)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, at, actor, action, detail, prev_hash, hash FROM audit ORDER BY seq",
+            "SELECT seq, at, actor, action, detail, prev_hash, hash, keyed FROM audit ORDER BY seq",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.inner.pool)
         .await?;
         Ok(rows
             .into_iter()
@@ -284,6 +376,7 @@ impl Store {
                         action: r.get(3),
                         detail: r.get(4),
                         prev_hash: r.get(5),
+                        keyed: r.get::<i64, _>(7) != 0,
                     },
                     r.get(6),
                 )
@@ -291,13 +384,42 @@ impl Store {
             .collect())
     }
 
+    /// Checks the whole chain against the audit key and the anchor outside the database.
+    pub async fn verify_audit(&self) -> Result<audit::Verified, StoreError> {
+        let rows = self.audit_rows().await?;
+        let key = self.inner.chain_key.as_ref();
+        let head = match key {
+            Some(k) => Head::read(&self.inner.dir, k)?,
+            None => None,
+        };
+        Ok(audit::verify(&rows, key, head.as_ref())?)
+    }
+
+    /// A rep's login name by id.
+    pub async fn rep_login(&self, rep_id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT name FROM reps WHERE id = $1")
+            .bind(rep_id)
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// What kind of queue token this is (`list`, `invite`), if it exists.
+    pub async fn queue_token_kind(&self, token: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT kind FROM queue_tokens WHERE token_hash = $1")
+            .bind(key_hash(token))
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     /// What a key is, without using it up (the portal shows a rep's name for a valid key; only
     /// redeeming over QUIC consumes it).
     pub async fn key_status(&self, digits: &str, now: i64) -> Result<Redeemed, StoreError> {
         let row =
             sqlx::query("SELECT rep_id, used_at, expires_at FROM session_keys WHERE key_hash = $1")
-                .bind(key_hash(digits))
-                .fetch_optional(&self.pool)
+                .bind(self.key_mac(digits))
+                .fetch_optional(&self.inner.pool)
                 .await?;
         Ok(classify(row, now))
     }
@@ -306,7 +428,7 @@ impl Store {
     pub async fn rep_display_name(&self, rep_id: i64) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT display_name FROM reps WHERE id = $1")
             .bind(rep_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.inner.pool)
             .await?;
         Ok(row.map(|r| r.get(0)))
     }
@@ -331,7 +453,7 @@ impl Store {
         .bind(email)
         .bind(now)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.inner.pool)
         .await?;
         Ok(())
     }
@@ -342,7 +464,7 @@ impl Store {
             "SELECT rep_id, used_at, expires_at FROM queue_tokens WHERE token_hash = $1",
         )
         .bind(key_hash(token))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.inner.pool)
         .await?;
         Ok(classify(row, now))
     }
@@ -356,7 +478,7 @@ impl Store {
         )
         .bind(now)
         .bind(&hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.inner.pool)
         .await?;
         if let Some(row) = taken {
             return Ok(Redeemed::Ok { rep_id: row.get(0) });
@@ -365,15 +487,256 @@ impl Store {
             "SELECT rep_id, used_at, expires_at FROM queue_tokens WHERE token_hash = $1",
         )
         .bind(&hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.inner.pool)
         .await?;
         Ok(classify(row, now))
     }
 
     /// Direct access for tests and tools (e.g. the tamper test).
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        &self.inner.pool
     }
+
+    /// The stored form of a session key: HMAC-SHA256 under the lookup key, hex.
+    fn key_mac(&self, digits: &str) -> String {
+        // HMAC takes keys of any length: this cannot fail.
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.inner.lookup.0)
+            .expect("HMAC accepts any key length");
+        m.update(b"lotse session key\0");
+        m.update(digits.as_bytes());
+        hex(&m.finalize().into_bytes())
+    }
+
+    /// Appends `note` (and makes the change in `also` in the same transaction) in a task of
+    /// its own: a caller that is cancelled midway (a connection's task aborted) cannot leave
+    /// the transaction, the lock or the anchor half-done.
+    async fn append(&self, note: Note, also: Also) -> Result<Done, StoreError> {
+        let inner = self.inner.clone();
+        let action = note.action.clone();
+        let result = tokio::spawn(async move { inner.append(note, also).await })
+            .await
+            .map_err(|e| StoreError::AuditLock(e.to_string()))
+            .and_then(|r| r);
+        if let Err(e) = &result
+            && !matches!(e, StoreError::RepExists(_))
+        {
+            error!("audit entry {action:?} not written, so its action does not happen: {e}");
+        }
+        result
+    }
+}
+
+impl Inner {
+    async fn append(&self, note: Note, also: Also) -> Result<Done, StoreError> {
+        let _one = self.one_writer.lock().await;
+        let key = self.chain_key.as_ref().ok_or(ChainError::KeyMissing)?;
+        let _lock = self.lock_file().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (last_seq, last_hash) = last_entry(&mut tx).await?;
+        let Some(head) = Head::read(&self.dir, key)? else {
+            let keyed = keyed_entries(&mut *tx).await?;
+            return Err(ChainError::AnchorMissing { keyed }.into());
+        };
+        // Never continue a chain that lost entries behind the anchor: that would hide it.
+        if last_seq < head.count {
+            return Err(ChainError::Truncated {
+                have: last_seq,
+                anchored: head.count,
+            }
+            .into());
+        }
+        let at_anchor = if head.count == last_seq {
+            last_hash.clone()
+        } else {
+            hash_of(&mut tx, head.count).await?
+        };
+        if at_anchor != head.hash {
+            return Err(ChainError::AnchorMismatch { seq: head.count }.into());
+        }
+        let done = match also {
+            Also::Nothing => Done::Id(0),
+            Also::AddRep {
+                name,
+                display,
+                hash,
+                now,
+            } => insert_rep(&mut tx, &name, &display, &hash, now).await?,
+            Also::InsertKey {
+                mac,
+                rep_id,
+                now,
+                expires_at,
+            } => {
+                if insert_key_row(&mut tx, &mac, rep_id, now, expires_at).await? {
+                    Done::Id(rep_id)
+                } else {
+                    Done::Nothing
+                }
+            }
+        };
+        if matches!(done, Done::Nothing) {
+            return Ok(done); // the transaction rolls back when dropped
+        }
+        let entry = AuditEntry {
+            seq: last_seq + 1,
+            at: note.at,
+            actor: audit::bounded(&note.actor, audit::ACTOR_MAX),
+            action: audit::bounded(&note.action, audit::NAME_MAX),
+            detail: audit::bounded(&note.detail, audit::DETAIL_MAX),
+            prev_hash: last_hash,
+            keyed: true,
+        };
+        let hash = entry.hash(Some(key)).ok_or(ChainError::KeyMissing)?;
+        sqlx::query(
+            "INSERT INTO audit (seq, at, actor, action, detail, prev_hash, hash, keyed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
+        )
+        .bind(entry.seq)
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.detail)
+        .bind(&entry.prev_hash)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // After the commit, still holding the lock file: the anchor never moves backwards. A
+        // crash right here leaves the database one entry ahead of the anchor, which `verify`
+        // accepts (only fewer entries than anchored are a truncation).
+        Head {
+            count: entry.seq,
+            hash,
+            at: entry.at,
+            legacy: head.legacy,
+        }
+        .write(&self.dir, key)?;
+        Ok(done)
+    }
+
+    /// Anchors a chain that has no keyed entries yet (a new database, or one from before the
+    /// key existed, whose entries become the unkeyed first segment).
+    async fn anchor_first_segment(&self) -> Result<(), StoreError> {
+        let Some(key) = self.chain_key.as_ref() else {
+            return Ok(());
+        };
+        let _one = self.one_writer.lock().await;
+        let _lock = self.lock_file().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if Head::read(&self.dir, key)?.is_some() || keyed_entries(&mut *tx).await? > 0 {
+            return Ok(()); // another process was first
+        }
+        let (count, hash) = last_entry(&mut tx).await?;
+        let at: Option<i64> = sqlx::query_scalar("SELECT MAX(at) FROM audit")
+            .fetch_one(&mut *tx)
+            .await?;
+        Head {
+            count,
+            hash,
+            at: at.unwrap_or(0),
+            legacy: count,
+        }
+        .write(&self.dir, key)?;
+        Ok(())
+    }
+
+    /// Takes the lock file that orders appends across processes; released when dropped.
+    async fn lock_file(&self) -> Result<std::fs::File, StoreError> {
+        let path = self.dir.join(LOCK_FILE);
+        tokio::task::spawn_blocking(move || {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.create(true).truncate(false).write(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let f = opts.open(&path)?;
+            f.lock()?;
+            Ok::<_, std::io::Error>(f)
+        })
+        .await
+        .map_err(|e| StoreError::AuditLock(e.to_string()))?
+        .map_err(|e| StoreError::AuditLock(e.to_string()))
+    }
+}
+
+async fn keyed_entries<'c, E: sqlx::SqliteExecutor<'c>>(db: E) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE keyed = 1")
+        .fetch_one(db)
+        .await
+}
+
+/// The newest entry's `(seq, hash)`, or `(0, GENESIS)`.
+async fn last_entry(db: &mut SqliteConnection) -> Result<(i64, String), sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(db)
+            .await?
+            .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1)))
+            .unwrap_or((0, audit::GENESIS.to_owned())),
+    )
+}
+
+/// The stored hash of entry `seq` ([`audit::GENESIS`] for 0, empty if there is none).
+async fn hash_of(db: &mut SqliteConnection, seq: i64) -> Result<String, sqlx::Error> {
+    if seq == 0 {
+        return Ok(audit::GENESIS.to_owned());
+    }
+    Ok(sqlx::query_scalar("SELECT hash FROM audit WHERE seq = $1")
+        .bind(seq)
+        .fetch_optional(db)
+        .await?
+        .unwrap_or_default())
+}
+
+async fn insert_rep(
+    db: &mut SqliteConnection,
+    name: &str,
+    display: &str,
+    hash: &str,
+    now: i64,
+) -> Result<Done, StoreError> {
+    let exists = sqlx::query("SELECT 1 FROM reps WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut *db)
+        .await?;
+    if exists.is_some() {
+        return Ok(Done::Nothing);
+    }
+    let id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM reps")
+        .fetch_one(&mut *db)
+        .await?
+        .get(0);
+    sqlx::query(
+        "INSERT INTO reps (id, name, display_name, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(display)
+    .bind(hash)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(Done::Id(id))
+}
+
+async fn insert_key_row(
+    db: &mut SqliteConnection,
+    mac: &str,
+    rep_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "INSERT INTO session_keys (key_hash, rep_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (key_hash) DO NOTHING",
+    )
+    .bind(mac)
+    .bind(rep_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() == 1)
 }
 
 /// A `(rep_id, used_at, expires_at)` row → what the key or token is now.
