@@ -658,12 +658,15 @@ async fn guessing_share_codes_is_limited_and_audited() {
     let e = bob.join_session(&code).await.unwrap_err();
     assert!(e.to_string().contains("too many wrong codes"), "{e}");
     let audit = relay.wait_audit(&["session.join_refused"]).await;
+    // Wrong codes from one address are audited once per window plus a count written when the
+    // window closes (issue 13 §4): guessing does not grow the audit log.
     assert_eq!(
         audit
             .iter()
             .filter(|a| a.starts_with("session.join_refused"))
             .count(),
-        3
+        1,
+        "{audit:#?}"
     );
     assert!(!audit.iter().any(|a| a.starts_with("session.join ")));
     // Ada's session is untouched: a chat line still reaches the customer.

@@ -13,6 +13,7 @@ use lotse_proto::frame::limits;
 use lotse_proto::msg::{
     CustomerDown, FileFrame, ParticipantId, RepDown, StreamHeader, TransferId, TransferStop,
 };
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::{debug, info};
@@ -51,7 +52,7 @@ pub(crate) fn customer_sends(
                 },
             },
         );
-        return vec![refused_audit(customer, sid, &name, size)];
+        return vec![refused_audit(st.customer_label(customer), sid, &name, size)];
     }
     let Some(s) = st.sessions.get_mut(&sid) else {
         return Vec::new();
@@ -77,7 +78,7 @@ pub(crate) fn customer_sends(
         );
     }
     vec![Audit {
-        actor: format!("customer#{customer}"),
+        actor: st.customer_label(customer),
         action: "file.offer",
         detail: format!("session={sid} direction=to_rep name={name:?} size={size}"),
     }]
@@ -109,7 +110,7 @@ pub(crate) fn rep_offers(
     if !st.granted(rep, Tier::Files) {
         refuse(&st, TransferStop::NotAllowed);
         return vec![Audit {
-            actor: format!("rep#{rep}"),
+            actor: st.rep_label(rep),
             action: "file.refused",
             detail: format!("session={sid} name={name:?} size={size} reason=no files tier"),
         }];
@@ -123,7 +124,7 @@ pub(crate) fn rep_offers(
             },
         );
         return vec![Audit {
-            actor: format!("rep#{rep}"),
+            actor: st.rep_label(rep),
             action: "file.refused",
             detail: format!("session={sid} name={name:?} size={size} reason=too large"),
         }];
@@ -151,7 +152,7 @@ pub(crate) fn rep_offers(
         },
     );
     vec![Audit {
-        actor: format!("rep#{rep}"),
+        actor: st.rep_label(rep),
         action: "file.offer",
         detail: format!("session={sid} direction=to_customer name={name:?} size={size}"),
     }]
@@ -185,9 +186,9 @@ pub(crate) fn customer_answers(
         st.send_rep(rep, RepDown::FileRejected { transfer });
     }
     vec![Audit {
-        actor: format!("customer#{customer}"),
+        actor: st.customer_label(customer),
         action: if accept { "file.accept" } else { "file.reject" },
-        detail: format!("session={sid} rep={rep} name={name:?}"),
+        detail: format!("session={sid} rep={} name={name:?}", st.rep_label(rep)),
     }]
 }
 
@@ -254,9 +255,9 @@ pub(crate) fn cancel_from_rep(
         .collect()
 }
 
-fn refused_audit(customer: CustomerId, sid: u64, name: &str, size: u64) -> Audit {
+fn refused_audit(who: String, sid: u64, name: &str, size: u64) -> Audit {
     Audit {
-        actor: format!("customer#{customer}"),
+        actor: who,
         action: "file.refused",
         detail: format!("session={sid} name={name:?} size={size} reason=too large"),
     }
@@ -290,7 +291,7 @@ pub(crate) async fn pipe(
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     // Where the bytes go, and the transfer's facts.
-    let (targets, name, size, cancelled) = {
+    let (targets, name, size, cancelled, who) = {
         let st = hub.state();
         let Some(s) = st.sessions.get(&sid) else {
             let _ = incoming.stop(CANCELLED.into());
@@ -314,7 +315,11 @@ pub(crate) async fn pipe(
                 .map(|c| vec![(c.conn.clone(), StreamHeader::File { rep, transfer })])
                 .unwrap_or_default(),
         };
-        (targets, t.name.clone(), t.size, t.cancelled.clone())
+        let who = match from_rep {
+            None => st.customer_label(s.customer),
+            Some(rep) => st.rep_label(rep),
+        };
+        (targets, t.name.clone(), t.size, t.cancelled.clone(), who)
     };
     let mut outs: Vec<SendStream> = Vec::new();
     for (conn, header) in targets {
@@ -327,6 +332,10 @@ pub(crate) async fn pipe(
         }
     }
     let mut passed: u64 = 0;
+    // The relay's own hash of the bytes it passed on: the audit records this, not the sender's
+    // claim, and a claim that differs fails the transfer.
+    let mut hasher = Sha256::new();
+    let mut mismatch: Option<([u8; 32], [u8; 32])> = None;
     let outcome: Result<[u8; 32], TransferStop> = loop {
         let frame = match read_msg::<FileFrame>(&mut incoming, limits::FILE_CHUNK + 64).await {
             Ok(Some(f)) => f,
@@ -351,6 +360,15 @@ pub(crate) async fn pipe(
             passed += bytes.len() as u64;
             if passed > size {
                 break Err(TransferStop::TooManyBytes);
+            }
+            hasher.update(bytes);
+        }
+        if let FileFrame::End { sha256: claimed } = &frame {
+            let own: [u8; 32] = hasher.clone().finalize().into();
+            if own != *claimed {
+                // The receivers never see an end: their streams are reset below.
+                mismatch = Some((*claimed, own));
+                break Err(TransferStop::SenderStopped);
             }
         }
         let mut delivered = false;
@@ -378,26 +396,39 @@ pub(crate) async fn pipe(
                 .get_mut(&sid)
                 .map(|s| s.transfers.remove(&key));
             info!(%name, size, "file passed through");
-            hub.audit(
-                &match from_rep {
-                    None => "customer".to_owned(),
-                    Some(r) => format!("rep#{r}"),
-                },
-                "file.done",
-                &format!(
-                    "session={sid} name={name:?} size={passed} sha256={}",
-                    hex(&sha256)
-                ),
-            )
-            .await;
+            let _ = hub
+                .audit(
+                    &who,
+                    "file.done",
+                    &format!(
+                        "session={sid} name={name:?} size={passed} sha256={}",
+                        hex(&sha256)
+                    ),
+                )
+                .await;
         }
         Err(reason) => {
             for mut out in outs {
                 let _ = out.reset(CANCELLED.into());
             }
             let _ = incoming.stop(CANCELLED.into());
+            if let Some((claimed, own)) = mismatch {
+                tracing::warn!(session = sid, %name, "a file's bytes do not match the sender's hash");
+                let _ = hub
+                    .audit(
+                        &who,
+                        "file.failed",
+                        &format!(
+                            "session={sid} name={name:?} size={passed} reason=hash_mismatch \
+                             claimed_sha256={} relay_sha256={}",
+                            hex(&claimed),
+                            hex(&own)
+                        ),
+                    )
+                    .await;
+            }
             let audits = cancel(&hub, sid, key, reason);
-            hub.write_audits(audits).await;
+            let _ = hub.write_audits(audits).await;
         }
     }
 }

@@ -6,7 +6,9 @@
 //! that falls behind on video loses frames, not the relay's memory.
 
 use crate::Config;
+use crate::audit::AuditFailed;
 use crate::limits::FailureLimiter;
+use crate::rejections::Rejections;
 use crate::store::Store;
 use lotse_net::quinn::Connection;
 use lotse_proto::input::InputEvent;
@@ -27,6 +29,8 @@ pub(crate) const CONTROL_QUEUE: usize = 256;
 pub(crate) const VIDEO_QUEUE: usize = 2;
 /// Input events that may wait per rep → customer path.
 pub(crate) const INPUT_QUEUE: usize = 1024;
+/// Refused tries from one address are audited once per this window, plus a count.
+pub(crate) const REFUSED_WINDOW: Duration = Duration::from_secs(60);
 /// Keyframe requests to one customer at most this often.
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -35,6 +39,8 @@ pub(crate) type CustomerId = QueueEntryId;
 
 pub(crate) struct RepSlot {
     pub db_id: i64,
+    /// The account's login name, for the audit log.
+    pub login: String,
     pub display: String,
     pub tx: mpsc::Sender<RepDown>,
     pub conn: Connection,
@@ -46,6 +52,10 @@ pub(crate) struct RepSlot {
 }
 
 pub(crate) struct CustomerSlot {
+    /// Who this is in the audit log: `customer:ADDRESS#ID`, and once in a queue how they came
+    /// (` via=key:LOGIN`, ` via=list:LOGIN`, ` via=invite:LOGIN`: whose key, list entry or
+    /// invitation).
+    pub label: String,
     pub tx: mpsc::Sender<CustomerDown>,
     pub conn: Connection,
     pub info: CustomerInfo,
@@ -139,6 +149,8 @@ pub(crate) struct Hub {
     state: Mutex<State>,
     pub key_limiter: Mutex<FailureLimiter>,
     pub login_limiter: Mutex<FailureLimiter>,
+    /// Refused tries, audited once per address and window plus a count.
+    pub refused: Mutex<Rejections>,
     /// The support portal's base URL for invitation links, once the portal runs.
     pub portal_url: std::sync::OnceLock<String>,
 }
@@ -163,6 +175,7 @@ impl Hub {
             state: Mutex::new(State::default()),
             key_limiter,
             login_limiter,
+            refused: Mutex::new(Rejections::new(REFUSED_WINDOW)),
             portal_url: std::sync::OnceLock::new(),
         }
     }
@@ -174,19 +187,64 @@ impl Hub {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub async fn audit(&self, actor: &str, action: &str, detail: &str) {
-        if let Err(e) = self
-            .store
+    /// Appends one audit entry. `Err`: it was not written (the store logged why); the caller
+    /// must not go on with what it records, or must stop the peer that did it.
+    pub async fn audit(&self, actor: &str, action: &str, detail: &str) -> Result<(), AuditFailed> {
+        self.store
             .audit(crate::unix_now(), actor, action, detail)
             .await
-        {
-            warn!("audit write failed: {e}");
-        }
+            .map_err(|_| AuditFailed)
     }
 
-    pub async fn write_audits(&self, audits: Vec<Audit>) {
+    /// Appends entries for things that already happened in the routing state; `Err` if any was
+    /// not written (the caller then disconnects the peer that did them: fail closed).
+    pub async fn write_audits(&self, audits: Vec<Audit>) -> Result<(), AuditFailed> {
+        let mut result = Ok(());
         for a in audits {
-            self.audit(&a.actor, a.action, &a.detail).await;
+            if self.audit(&a.actor, a.action, &a.detail).await.is_err() {
+                result = Err(AuditFailed);
+            }
+        }
+        result
+    }
+
+    /// Audits a refused try from `ip` (a wrong key or code): the first of its kind from that
+    /// address in a window is written as is, the rest are counted and written as one
+    /// `…_repeated` entry when the window closes.
+    pub async fn audit_refused(
+        &self,
+        ip: std::net::IpAddr,
+        actor: &str,
+        action: &'static str,
+        reason: &str,
+    ) -> Result<(), AuditFailed> {
+        let now = Instant::now();
+        let (first, closed) = {
+            let mut r = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            let first = r.note(ip, action, reason, now, crate::unix_now());
+            (first, r.close(now, false))
+        };
+        let mut result = Ok(());
+        if first {
+            result = self.audit(actor, action, reason).await;
+        }
+        for s in closed {
+            if self.audit("relay", &s.action, &s.detail).await.is_err() {
+                result = Err(AuditFailed);
+            }
+        }
+        result
+    }
+
+    /// Writes the counts of the refused-try windows that are over (all of them with `all`,
+    /// when the relay stops).
+    pub async fn flush_refused(&self, all: bool) {
+        let closed = {
+            let mut r = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            r.close(Instant::now(), all)
+        };
+        for s in closed {
+            let _ = self.audit("relay", &s.action, &s.detail).await;
         }
     }
 
@@ -355,6 +413,22 @@ impl State {
         s.last_keyframe_request = Some(now);
         let customer = s.customer;
         self.send_customer(customer, CustomerDown::KeyframeRequest);
+    }
+
+    /// A rep as the audit log names it: `rep:LOGIN#ID` (the account and this connection).
+    pub fn rep_label(&self, rep: ParticipantId) -> String {
+        match self.reps.get(&rep) {
+            Some(r) => format!("rep:{}#{rep}", r.login),
+            None => format!("rep:(gone)#{rep}"),
+        }
+    }
+
+    /// A customer as the audit log names them: see [`CustomerSlot::label`].
+    pub fn customer_label(&self, customer: CustomerId) -> String {
+        match self.customers.get(&customer) {
+            Some(c) => c.label.clone(),
+            None => format!("customer:(gone)#{customer}"),
+        }
     }
 
     /// Whether `rep` currently holds `tier` in its session.

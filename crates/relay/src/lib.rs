@@ -88,6 +88,8 @@ pub enum StartError {
     Net(#[from] lotse_net::Endpoints),
     #[error(transparent)]
     Portal(#[from] portal::PortalError),
+    #[error("the relay does not start without its audit log: {0}")]
+    Audit(#[from] audit::AuditFailed),
 }
 
 /// A running relay.
@@ -100,6 +102,7 @@ pub struct Relay {
     hub: Arc<hub::Hub>,
     endpoint: lotse_net::quinn::Endpoint,
     accept: tokio::task::JoinHandle<()>,
+    flusher: tokio::task::JoinHandle<()>,
 }
 
 /// Starts a relay on the current tokio runtime.
@@ -118,7 +121,16 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     })?;
     let hub = Arc::new(hub::Hub::new(config, store));
     hub.audit("relay", "relay.start", &format!("listening on {addr}"))
-        .await;
+        .await?;
+    // Counts of refused tries are written when their window closes, even on a quiet relay.
+    let flusher = hub.clone();
+    let flusher = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(hub::REFUSED_WINDOW / 4);
+        loop {
+            tick.tick().await;
+            flusher.flush_refused(false).await;
+        }
+    });
     let portal = match hub.cfg.portal.clone() {
         Some(p) => Some(portal::start(hub.clone(), p, &ident, addr).await?),
         None => None,
@@ -131,6 +143,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         hub,
         endpoint,
         accept,
+        flusher,
     })
 }
 
@@ -142,7 +155,9 @@ impl Relay {
             p.stop();
         }
         self.hub.shutdown();
-        self.hub.audit("relay", "relay.stop", "").await;
+        self.flusher.abort();
+        self.hub.flush_refused(true).await;
+        let _ = self.hub.audit("relay", "relay.stop", "").await;
         self.endpoint.close(0u32.into(), b"relay shutting down");
         self.accept.abort();
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;

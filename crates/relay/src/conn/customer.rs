@@ -2,6 +2,7 @@
 //! and the video the customer sends, fanned out to every rep holding `view`.
 
 use super::{code, loss_reason, spawn_writer};
+use crate::audit::{NAME_MAX, TEXT_MAX, bounded};
 use crate::files;
 use crate::hub::{Audit, CONTROL_QUEUE, CustomerId, CustomerSlot, Hub, VIDEO_QUEUE, now_unix};
 use crate::keys;
@@ -38,6 +39,7 @@ pub(super) async fn customer(
         st.customers.insert(
             id,
             CustomerSlot {
+                label: format!("customer:{ip}#{id}"),
                 tx,
                 conn: conn.clone(),
                 info: Default::default(),
@@ -74,13 +76,16 @@ pub(super) async fn customer(
             }
             CustomerUp::Cancel => {
                 hub.state().dequeue(id);
-                hub.audit(&actor, "queue.cancel", "").await;
+                let who = hub.state().customer_label(id);
+                let _ = hub.audit(&who, "queue.cancel", "").await;
                 conn.close(code::NORMAL.into(), b"cancelled");
                 break None;
             }
             CustomerUp::Answer { request, reply } => {
                 let audits = answer(&hub, id, request, reply);
-                hub.write_audits(audits).await;
+                if hub.write_audits(audits).await.is_err() {
+                    break audit_down(&conn);
+                }
             }
             CustomerUp::Revoke { rep, tier } => {
                 let mut audits = revoke(&hub, id, rep, tier);
@@ -95,7 +100,9 @@ pub(super) async fn customer(
                         ));
                     }
                 }
-                hub.write_audits(audits).await;
+                if hub.write_audits(audits).await.is_err() {
+                    break audit_down(&conn);
+                }
             }
             CustomerUp::SendFile {
                 transfer,
@@ -103,7 +110,9 @@ pub(super) async fn customer(
                 size,
             } => {
                 let audits = files::customer_sends(&hub, id, transfer, name, size);
-                hub.write_audits(audits).await;
+                if hub.write_audits(audits).await.is_err() {
+                    break audit_down(&conn);
+                }
             }
             CustomerUp::FileAnswer {
                 rep,
@@ -111,7 +120,9 @@ pub(super) async fn customer(
                 accept,
             } => {
                 let audits = files::customer_answers(&hub, id, rep, transfer, accept);
-                hub.write_audits(audits).await;
+                if hub.write_audits(audits).await.is_err() {
+                    break audit_down(&conn);
+                }
             }
             CustomerUp::FileCancel { rep, transfer } => {
                 let sid = hub.state().customers.get(&id).and_then(|c| c.session);
@@ -122,7 +133,9 @@ pub(super) async fn customer(
                         (rep, transfer),
                         TransferStop::CancelledByCustomer,
                     );
-                    hub.write_audits(audits).await;
+                    if hub.write_audits(audits).await.is_err() {
+                        break audit_down(&conn);
+                    }
                 }
             }
             CustomerUp::Monitors { list, shared } => {
@@ -146,7 +159,9 @@ pub(super) async fn customer(
             }
             CustomerUp::Chat { text } => {
                 let audits = customer_chat(&hub, id, text);
-                hub.write_audits(audits).await;
+                if hub.write_audits(audits).await.is_err() {
+                    break audit_down(&conn);
+                }
             }
             CustomerUp::End { reason } => {
                 let mut audits = Vec::new();
@@ -156,7 +171,7 @@ pub(super) async fn customer(
                         st.end_session(sid, EndReason::Customer(reason), &mut audits);
                     }
                 }
-                hub.write_audits(audits).await;
+                let _ = hub.write_audits(audits).await;
                 ended_by_customer = true;
             }
         }
@@ -164,6 +179,7 @@ pub(super) async fn customer(
     streams.abort();
     let reason = loss_reason(err, &conn);
     let mut audits = Vec::new();
+    let who = hub.state().customer_label(id);
     {
         let mut st = hub.state();
         st.dequeue(id);
@@ -174,13 +190,23 @@ pub(super) async fn customer(
     }
     if !ended_by_customer {
         audits.push(Audit {
-            actor: actor.clone(),
+            actor: who,
             action: "customer.disconnect",
             detail: format!("{reason:?}"),
         });
     }
-    hub.write_audits(audits).await;
+    let _ = hub.write_audits(audits).await;
 }
+
+/// Closes a peer whose actions can no longer be audited (fail closed); the control loop then
+/// ends as for a lost peer, which ends its session.
+pub(super) fn audit_down(conn: &Connection) -> Option<lotse_net::NetError> {
+    conn.close(code::AUDIT.into(), AUDIT_DOWN.as_bytes());
+    None
+}
+
+/// Why a connection is closed when its action could not be audited.
+pub(super) const AUDIT_DOWN: &str = "audit log unavailable";
 
 /// What a customer presents to get into a queue: a session key, or a one-time queue token from
 /// the support portal (rep list, invitation link). Both are used up here, rate-limited alike.
@@ -243,19 +269,46 @@ async fn redeem(
             {
                 l.fail(ip, now);
             }
-            hub.audit(actor, "key.rejected", &format!("{reason:?}"))
-                .await;
+            if hub
+                .audit_refused(ip, actor, "key.rejected", &format!("{reason:?}"))
+                .await
+                .is_err()
+            {
+                return Err(AUDIT_DOWN.into());
+            }
             hub.state()
                 .send_customer(id, CustomerDown::KeyRejected { reason });
         }
         Ok(rep_db) => {
             let detail = format!(
                 "rep_id={rep_db} name={:?} host={:?} os={:?}",
-                info.name, info.host, info.os
+                bounded(&info.name, NAME_MAX),
+                bounded(&info.host, NAME_MAX),
+                bounded(&info.os, NAME_MAX)
             );
+            // How they came, by whose key, list entry or invitation: written before they are
+            // queued, and no queue without it (fail closed).
+            let kind = match entry {
+                Entry::Key(_) => Ok(Some("key".to_owned())),
+                Entry::Token(token) => hub.store.queue_token_kind(token).await,
+            };
+            let login = hub.store.rep_login(rep_db).await;
+            let via = match (kind, login) {
+                (Ok(Some(kind)), Ok(Some(login))) => format!("{kind}:{login}"),
+                _ => format!("unknown:rep_id={rep_db}"),
+            };
+            let label = format!("{actor} via={via}");
+            let action = match entry {
+                Entry::Key(_) => "key.redeemed",
+                Entry::Token(_) => "queue.token_redeemed",
+            };
+            if hub.audit(&label, action, &detail).await.is_err() {
+                return Err(AUDIT_DOWN.into());
+            }
             {
                 let mut st = hub.state();
                 if let Some(c) = st.customers.get_mut(&id) {
+                    c.label = label;
                     c.info = info;
                     c.queued_for = Some(rep_db);
                     c.since = now_unix();
@@ -274,11 +327,6 @@ async fn redeem(
                 }
                 st.push_queue(rep_db);
             }
-            let action = match entry {
-                Entry::Key(_) => "key.redeemed",
-                Entry::Token(_) => "queue.token_redeemed",
-            };
-            hub.audit(actor, action, &detail).await;
         }
     }
     Ok(())
@@ -324,14 +372,15 @@ fn answer(hub: &Hub, customer: CustomerId, request: u32, reply: Reply) -> Vec<Au
         }
         st.request_keyframe(sid);
     }
+    let who = st.rep_label(rep);
     audits.push(Audit {
-        actor: format!("customer#{customer}"),
+        actor: st.customer_label(customer),
         action: if granted { "tier.grant" } else { "tier.deny" },
         detail: if granted {
-            format!("session={sid} rep={rep} tier={tier}")
+            format!("session={sid} rep={who} tier={tier}")
         } else {
             format!(
-                "session={sid} rep={rep} tier={tier} reason={}",
+                "session={sid} rep={who} tier={tier} reason={}",
                 reason.as_str()
             )
         },
@@ -372,9 +421,9 @@ fn revoke(hub: &Hub, customer: CustomerId, rep: ParticipantId, tier: Tier) -> Ve
     for t in gone.iter() {
         st.send_rep(rep, RepDown::Revoked { tier: t });
         audits.push(Audit {
-            actor: format!("customer#{customer}"),
+            actor: st.customer_label(customer),
             action: "tier.revoke",
-            detail: format!("session={sid} rep={rep} tier={t}"),
+            detail: format!("session={sid} rep={} tier={t}", st.rep_label(rep)),
         });
     }
     audits
@@ -434,9 +483,9 @@ fn customer_chat(hub: &Hub, customer: CustomerId, text: String) -> Vec<Audit> {
         }
     }
     vec![Audit {
-        actor: format!("customer#{customer}"),
+        actor: c.label.clone(),
         action: "chat",
-        detail: format!("session={sid} text={text:?}"),
+        detail: format!("session={sid} text={:?}", bounded(&text, TEXT_MAX)),
     }]
 }
 

@@ -27,6 +27,8 @@ mod code {
     pub const PROTOCOL: u32 = 1;
     pub const VERSION: u32 = 2;
     pub const TIMEOUT: u32 = 3;
+    /// What the peer did could not be audited: it is stopped (fail closed).
+    pub const AUDIT: u32 = 5;
 }
 
 pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>) {

@@ -1,9 +1,11 @@
 //! The rep's side of the relay: login, keys, taking a customer, requests, chat, leaving, and the
 //! input a rep sends (dropped without a current `control` grant).
 
+use super::customer::AUDIT_DOWN;
 use super::customer::limit_chat;
 use super::share::{join_session, share_session};
 use super::{code, spawn_writer};
+use crate::audit::{NAME_MAX, TEXT_MAX, bounded};
 use crate::files;
 use crate::hub::{Audit, CONTROL_QUEUE, Hub, INPUT_QUEUE, RepSlot, Session, now_unix};
 use crate::keys;
@@ -42,6 +44,7 @@ pub(super) async fn rep(
             id,
             RepSlot {
                 db_id,
+                login: login.clone(),
                 display: display.clone(),
                 tx: tx.clone(),
                 conn: conn.clone(),
@@ -57,7 +60,8 @@ pub(super) async fn rep(
         st.push_queue(db_id);
         id
     };
-    let actor = format!("rep:{login}");
+    // The account and this connection, as the audit log names reps everywhere.
+    let actor = format!("rep:{login}#{id}");
     let span = info_span!("rep", %login, id);
     let streams = tokio::spawn(rep_streams(hub.clone(), conn.clone(), id).instrument(span));
     let err = loop {
@@ -125,7 +129,9 @@ pub(super) async fn rep(
             } => share_session(&hub, id, tiers, lifetime_secs, &actor),
             RepUp::JoinSession { code } => join_session(&hub, id, &code, ip, &actor).await,
         };
-        hub.write_audits(audits).await;
+        if hub.write_audits(audits).await.is_err() {
+            break super::customer::audit_down(&conn);
+        }
     };
     streams.abort();
     let reason = match err {
@@ -145,7 +151,7 @@ pub(super) async fn rep(
         action: "rep.logout",
         detail: String::new(),
     });
-    hub.write_audits(audits).await;
+    let _ = hub.write_audits(audits).await;
 }
 
 /// The login exchange; `None` if the rep did not get in (the connection is then closed).
@@ -176,7 +182,7 @@ async fn login(
             }
         };
         let now = Instant::now();
-        let actor = format!("rep:{user}");
+        let actor = format!("rep:{}", bounded(&user, NAME_MAX));
         let blocked = hub
             .login_limiter
             .lock()
@@ -198,7 +204,15 @@ async fn login(
         if ok && record.is_some() && !blocked && !locked {
             let r = record?;
             let _ = hub.store.login_ok(r.id).await;
-            hub.audit(&actor, "rep.login", &format!("from {ip}")).await;
+            // No login that the audit log does not know of (fail closed).
+            if hub
+                .audit(&actor, "rep.login", &format!("from {ip}"))
+                .await
+                .is_err()
+            {
+                conn.close(code::AUDIT.into(), AUDIT_DOWN.as_bytes());
+                return None;
+            }
             return Some((r.id, r.name, r.display_name));
         }
         let reason = if blocked || locked {
@@ -214,18 +228,20 @@ async fn login(
                     .login_failed(r.id, i64::from(hub.cfg.lock_after), until)
                     .await
                 {
-                    hub.audit(&actor, "rep.locked", &format!("until {until}"))
+                    let _ = hub
+                        .audit(&actor, "rep.locked", &format!("until {until}"))
                         .await;
                 }
             }
             LoginRejection::BadCredentials
         };
-        hub.audit(
-            &actor,
-            "rep.login_failed",
-            &format!("from {ip}: {reason:?}"),
-        )
-        .await;
+        let _ = hub
+            .audit(
+                &actor,
+                "rep.login_failed",
+                &format!("from {ip}: {reason:?}"),
+            )
+            .await;
         let _ = tx.try_send(RepDown::LoginRejected { reason });
     }
     conn.close(code::PROTOCOL.into(), b"too many login attempts");
@@ -245,7 +261,12 @@ async fn create_key(
     let expires = now + lifetime as i64;
     for _ in 0..5 {
         let digits = keys::generate();
-        match hub.store.insert_key(&digits, db_id, now, expires).await {
+        // Stored and audited in one transaction: no audit entry, no key (fail closed).
+        match hub
+            .store
+            .create_key(&digits, db_id, now, expires, actor)
+            .await
+        {
             Ok(true) => {
                 let st = hub.state();
                 st.send_rep(
@@ -255,11 +276,7 @@ async fn create_key(
                         expires_at: expires as u64,
                     },
                 );
-                return vec![Audit {
-                    actor: actor.to_owned(),
-                    action: "key.create",
-                    detail: format!("expires_at={expires}"),
-                }];
+                return Vec::new();
             }
             Ok(false) => continue, // collision with a stored key: draw again
             Err(e) => {
@@ -327,8 +344,10 @@ fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
         actor: actor.to_owned(),
         action: "session.start",
         detail: format!(
-            "session={sid} customer={entry} name={:?} host={:?}",
-            info.name, info.host
+            "session={sid} customer={} name={:?} host={:?}",
+            st.customer_label(entry),
+            bounded(&info.name, NAME_MAX),
+            bounded(&info.host, NAME_MAX)
         ),
     }]
 }
@@ -434,7 +453,7 @@ fn rep_chat(hub: &Hub, id: ParticipantId, text: String, actor: &str) -> Vec<Audi
     vec![Audit {
         actor: actor.to_owned(),
         action: "chat",
-        detail: format!("session={sid} text={text:?}"),
+        detail: format!("session={sid} text={:?}", bounded(&text, TEXT_MAX)),
     }]
 }
 

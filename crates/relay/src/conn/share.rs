@@ -83,32 +83,35 @@ pub(super) async fn join_session(
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
-    let mut st = hub.state();
     let refuse = |st: &State, what: Refusal| {
         st.send_rep(id, RepDown::Refused { what });
     };
-    if blocked {
-        refuse(&st, Refusal::TooManyWrongCodes);
-        return Vec::new();
-    }
-    if st.reps.get(&id).is_some_and(|r| r.session.is_some()) {
-        refuse(&st, Refusal::AlreadyInSession);
-        return Vec::new();
-    }
-    let invite = st.share_codes.remove(&code).filter(|i| i.expires > now);
-    let Some(invite) = invite.filter(|i| st.sessions.contains_key(&i.session)) else {
-        drop(st);
+    // The routing state is let go before the refusal is audited (no lock across an await).
+    let invite = {
+        let mut st = hub.state();
+        if blocked {
+            refuse(&st, Refusal::TooManyWrongCodes);
+            return Vec::new();
+        }
+        if st.reps.get(&id).is_some_and(|r| r.session.is_some()) {
+            refuse(&st, Refusal::AlreadyInSession);
+            return Vec::new();
+        }
+        let invite = st.share_codes.remove(&code).filter(|i| i.expires > now);
+        invite.filter(|i| st.sessions.contains_key(&i.session))
+    };
+    let Some(invite) = invite else {
         if let Ok(mut l) = hub.key_limiter.lock() {
             l.fail(ip, now);
         }
-        let st = hub.state();
-        refuse(&st, Refusal::UnknownCode);
-        return vec![Audit {
-            actor: actor.to_owned(),
-            action: "session.join_refused",
-            detail: String::new(),
-        }];
+        refuse(&hub.state(), Refusal::UnknownCode);
+        // One entry per address and window, plus a count (not one per guess).
+        let _ = hub
+            .audit_refused(ip, actor, "session.join_refused", "UnknownCode")
+            .await;
+        return Vec::new();
     };
+    let mut st = hub.state();
     let sid = invite.session;
     let name = st
         .reps

@@ -382,8 +382,15 @@ async fn key(
     };
     let Some((digits, rep_id)) = found else {
         p.key_failed(ip);
-        p.hub
-            .audit(&format!("portal:{ip}"), "portal.key_rejected", "")
+        // One entry per address and window, plus a count (not one per guess).
+        let _ = p
+            .hub
+            .audit_refused(
+                ip,
+                &format!("portal:{ip}"),
+                "portal.key_rejected",
+                "Unknown",
+            )
             .await;
         return html(
             StatusCode::OK,
@@ -461,8 +468,14 @@ async fn invitation(
         }
         None => {
             p.key_failed(ip);
-            p.hub
-                .audit(&format!("portal:{ip}"), "portal.invite_rejected", "")
+            let _ = p
+                .hub
+                .audit_refused(
+                    ip,
+                    &format!("portal:{ip}"),
+                    "portal.invite_rejected",
+                    "Unknown",
+                )
                 .await;
             html(
                 StatusCode::NOT_FOUND,
@@ -534,8 +547,10 @@ async fn confirm(
             let Some(rep_id) = f.value.parse::<i64>().ok() else {
                 return home_again(HomeNote::RepGone);
             };
-            let exists = matches!(p.hub.store.rep_display_name(rep_id).await, Ok(Some(_)));
-            if !exists {
+            // Only reps online now: a queue token for a rep who is away would only fill a
+            // queue nobody reads.
+            let online = p.online_reps().iter().any(|(r, _)| *r == rep_id);
+            if !online {
                 return home_again(HomeNote::RepGone);
             }
             let now = Instant::now();
@@ -573,13 +588,22 @@ async fn confirm(
         return not_found_page(lang);
     };
     let rep_name = p.rep_name(rep_id).await;
-    p.hub
+    // No ticket that the audit log does not know of (fail closed).
+    if p.hub
         .audit(
             &format!("portal:{ip}"),
             "portal.confirm",
             &format!("via={via} rep_id={rep_id}"),
         )
-        .await;
+        .await
+        .is_err()
+    {
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::message(lang, lang.t().rep_gone),
+            None,
+        );
+    }
     let ticket = Ticket {
         access,
         via,
@@ -693,7 +717,8 @@ async fn file(
             );
         }
     };
-    p.hub
+    // No download that the audit log does not know of (fail closed).
+    if p.hub
         .audit(
             &format!("portal:{}", peer.0.ip()),
             "portal.download",
@@ -705,7 +730,15 @@ async fn file(
                 config.relay
             ),
         )
-        .await;
+        .await
+        .is_err()
+    {
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::message(lang, lang.t().rep_gone),
+            None,
+        );
+    }
     let body = Chunks(VecDeque::from([build.body.clone(), Bytes::from(trailer)]));
     (
         [

@@ -1,0 +1,528 @@
+//! The audit log under attack and failure, against a real relay with a real SQLite database:
+//! a failed audit write stops what it records, entries name accounts, peer-chosen strings are
+//! bounded, wrong keys are aggregated, session keys are stored keyed, and the relay hashes the
+//! files it passes on itself.
+
+#![allow(clippy::unwrap_used)]
+
+use lotse_net::NetConfig;
+use lotse_net::quinn::{Connection, Endpoint, RecvStream, SendStream};
+use lotse_proto::frame::limits;
+use lotse_proto::msg::{
+    CustomerDown, CustomerInfo, CustomerUp, FileFrame, Hello, RepDown, Reply, Role, StreamHeader,
+};
+use lotse_proto::{Tier, TierSet};
+use lotse_rep::{RepClient, RepEvent};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery";
+/// Generous: the machine may be busy with another build.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct TestRelay {
+    relay: Option<lotse_relay::Relay>,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestRelay {
+    async fn start() -> TestRelay {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut cfg = lotse_relay::Config::new(data.clone(), "127.0.0.1:0".parse().unwrap());
+        cfg.hello_timeout = Duration::from_secs(5);
+        let relay = lotse_relay::start(cfg).await.unwrap();
+        for (name, display) in [("ada", "Ada Lovelace"), ("bob", "Bob")] {
+            relay
+                .store()
+                .add_rep(name, display, PASSWORD, 0)
+                .await
+                .unwrap();
+        }
+        TestRelay {
+            relay: Some(relay),
+            data,
+            _dir: dir,
+        }
+    }
+
+    fn relay(&self) -> &lotse_relay::Relay {
+        self.relay.as_ref().unwrap()
+    }
+
+    async fn rep(&self, user: &str) -> Result<RepClient, lotse_rep::RepError> {
+        let r = self.relay();
+        RepClient::connect(r.addr, r.pin, user, PASSWORD, &NetConfig::default()).await
+    }
+
+    /// `(actor, action, detail)` of every audit row, in order.
+    async fn rows(&self) -> Vec<(String, String, String)> {
+        rows_of(self.relay().store()).await
+    }
+
+    /// Waits until `done` holds for the audit rows; returns them.
+    async fn wait_rows(
+        &self,
+        what: &str,
+        done: impl Fn(&[(String, String, String)]) -> bool,
+    ) -> Vec<(String, String, String)> {
+        let end = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let rows = self.rows().await;
+            if done(&rows) {
+                return rows;
+            }
+            assert!(
+                tokio::time::Instant::now() < end,
+                "timed out waiting for {what}: {rows:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn sql(&self) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect(&format!(
+            "sqlite://{}",
+            self.data.join("lotse.db").display()
+        ))
+        .await
+        .unwrap()
+    }
+}
+
+async fn rows_of(store: &lotse_relay::store::Store) -> Vec<(String, String, String)> {
+    store
+        .audit_rows()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(e, _)| (e.actor, e.action, e.detail))
+        .collect()
+}
+
+/// A customer speaking the wire protocol directly.
+struct RawCustomer {
+    _ep: Endpoint,
+    conn: Connection,
+    send: SendStream,
+    recv: RecvStream,
+}
+
+impl RawCustomer {
+    async fn connect(relay: &TestRelay) -> RawCustomer {
+        let r = relay.relay();
+        let (ep, conn) = lotse_net::connect(r.addr, r.pin, &NetConfig::default())
+            .await
+            .unwrap();
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        let hello = Hello {
+            version: lotse_proto::PROTOCOL_VERSION,
+            role: Role::Customer,
+            agent: "audit test".into(),
+        };
+        lotse_net::write_msg(&mut send, &hello, limits::CONTROL)
+            .await
+            .unwrap();
+        let _: Hello = lotse_net::read_msg(&mut recv, limits::CONTROL)
+            .await
+            .unwrap()
+            .unwrap();
+        RawCustomer {
+            _ep: ep,
+            conn,
+            send,
+            recv,
+        }
+    }
+
+    async fn say(&mut self, msg: &CustomerUp) {
+        lotse_net::write_msg(&mut self.send, msg, limits::CONTROL)
+            .await
+            .unwrap();
+    }
+
+    /// The next message `pick` accepts, skipping others.
+    async fn wait<T>(&mut self, what: &str, pick: impl Fn(&CustomerDown) -> Option<T>) -> T {
+        let end = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let msg = tokio::time::timeout_at(
+                end,
+                lotse_net::read_msg::<CustomerDown>(&mut self.recv, limits::CONTROL),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("the relay closed before {what}"));
+            if let Some(t) = pick(&msg) {
+                return t;
+            }
+        }
+    }
+
+    /// Sends a file to the reps with the given claimed hash.
+    async fn send_file(&mut self, transfer: u32, name: &str, bytes: &[u8], claim: [u8; 32]) {
+        self.say(&CustomerUp::SendFile {
+            transfer,
+            name: name.into(),
+            size: bytes.len() as u64,
+        })
+        .await;
+        let mut s = self.conn.open_uni().await.unwrap();
+        lotse_net::write_msg(
+            &mut s,
+            &StreamHeader::File { rep: 0, transfer },
+            limits::STREAM_HEADER,
+        )
+        .await
+        .unwrap();
+        for frame in [
+            FileFrame::Chunk(bytes.to_vec()),
+            FileFrame::End { sha256: claim },
+        ] {
+            lotse_net::write_msg(&mut s, &frame, limits::FILE_CHUNK + 64)
+                .await
+                .unwrap();
+        }
+        let _ = s.finish();
+    }
+}
+
+fn info(name: &str) -> CustomerInfo {
+    CustomerInfo {
+        name: name.into(),
+        host: "desk-17".into(),
+        os: "linux".into(),
+    }
+}
+
+async fn rep_wait<T>(rep: &mut RepClient, what: &str, pick: impl Fn(&RepEvent) -> Option<T>) -> T {
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let ev = tokio::time::timeout_at(end, rep.next_event())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap_or_else(|| panic!("rep connection gone before {what}"));
+        if let Some(t) = pick(&ev) {
+            return t;
+        }
+    }
+}
+
+/// `ada` makes a key, a raw customer named `name` redeems it and `ada` takes them.
+async fn session_with_ada(relay: &TestRelay, name: &str) -> (RepClient, RawCustomer) {
+    let mut ada = relay.rep("ada").await.unwrap();
+    let (key, _) = ada.create_key(None).await.unwrap();
+    let mut c = RawCustomer::connect(relay).await;
+    c.say(&CustomerUp::Redeem {
+        key,
+        info: info(name),
+    })
+    .await;
+    let entry = rep_wait(&mut ada, "the customer in ada's queue", |e| match e {
+        RepEvent::Control(RepDown::Queue { entries }) => entries.first().map(|q| q.entry),
+        _ => None,
+    })
+    .await;
+    ada.accept(entry).await.unwrap();
+    c.wait("ada joining", |m| {
+        matches!(m, CustomerDown::RepJoined { .. }).then_some(())
+    })
+    .await;
+    (ada, c)
+}
+
+/// The customer allows whatever `tier` request arrives next.
+async fn allow_next(c: &mut RawCustomer, tier: Tier) {
+    let request = c
+        .wait("a permission request", |m| match m {
+            CustomerDown::PermissionRequest {
+                request, tier: t, ..
+            } if *t == tier => Some(*request),
+            _ => None,
+        })
+        .await;
+    c.say(&CustomerUp::Answer {
+        request,
+        reply: Reply::Allow,
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Item 4.1: when the audit cannot be written, the key is not made and the login is refused
+/// (fail closed); once it can again, both work.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_audit_write_creates_no_key_and_refuses_the_login() {
+    let relay = TestRelay::start().await;
+    let mut ada = relay.rep("ada").await.unwrap();
+    let pool = relay.sql().await;
+    sqlx::query(
+        "CREATE TRIGGER audit_down BEFORE INSERT ON audit \
+         BEGIN SELECT RAISE(ABORT, 'the audit disk is gone'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let made = ada.create_key(None).await;
+    assert!(
+        made.is_err(),
+        "a key was handed out while its creation could not be audited: {made:?}"
+    );
+    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM session_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(keys, 0, "an unaudited key is stored");
+    let bob = relay.rep("bob").await;
+    assert!(
+        bob.is_err(),
+        "bob logged in while the login could not be audited"
+    );
+
+    sqlx::query("DROP TRIGGER audit_down")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    relay.rep("bob").await.unwrap();
+    // Ada's connection may have been closed for the failed write; a new one works.
+    let mut ada = relay.rep("ada").await.unwrap();
+    ada.create_key(None).await.unwrap();
+    relay
+        .wait_rows("key.create", |r| {
+            r.iter().any(|(_, a, _)| a == "key.create")
+        })
+        .await;
+}
+
+/// Item 4.3: in a shared session every entry names the account behind a participant, and the
+/// customer's entries say how they came.
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_session_audit_names_every_account_and_how_the_customer_came() {
+    let relay = TestRelay::start().await;
+    let (mut ada, mut c) = session_with_ada(&relay, "Carla").await;
+    let mut all = TierSet::EMPTY;
+    for t in Tier::ALL {
+        all.insert(t);
+    }
+    let (code, _) = ada.share_session(all, None).await.unwrap();
+    let mut bob = relay.rep("bob").await.unwrap();
+    bob.join_session(&code).await.unwrap();
+    bob.request(Tier::View).await.unwrap();
+    allow_next(&mut c, Tier::View).await;
+    c.say(&CustomerUp::Chat {
+        text: "hello".into(),
+    })
+    .await;
+    let rows = relay
+        .wait_rows("grant and chat", |r| {
+            r.iter().any(|(_, a, _)| a == "tier.grant") && r.iter().any(|(_, a, _)| a == "chat")
+        })
+        .await;
+
+    let grant = rows.iter().find(|(_, a, _)| a == "tier.grant").unwrap();
+    assert!(
+        grant.2.contains("rep=rep:bob#"),
+        "the grant does not name bob's account: {grant:?}"
+    );
+    for (actor, action, detail) in &rows {
+        if actor == "relay" || actor == "admin" {
+            continue;
+        }
+        assert!(
+            !actor.starts_with("rep#") && !actor.starts_with("customer#"),
+            "{action}: actor {actor:?} is a participant id without its account"
+        );
+        assert!(
+            !detail.split_whitespace().any(|w| w
+                .strip_prefix("rep=")
+                .is_some_and(|v| v.starts_with(|ch: char| ch.is_ascii_digit()))),
+            "{action}: {detail:?} names a rep by participant id only"
+        );
+        if actor.starts_with("customer") && action != "key.rejected" {
+            assert!(
+                actor.contains(" via=key:ada"),
+                "{action}: the customer's entry does not say how they came: {actor:?}"
+            );
+        }
+    }
+    drop(bob);
+    drop(ada);
+}
+
+/// Item 4.4: names and chat lines chosen by peers are cut short in the audit, and say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn peer_chosen_strings_in_audit_rows_are_bounded_and_marked() {
+    let relay = TestRelay::start().await;
+    let long_name = "N".repeat(200);
+    let (_ada, mut c) = session_with_ada(&relay, &long_name).await;
+    c.say(&CustomerUp::Chat {
+        text: "C".repeat(4000),
+    })
+    .await;
+    let rows = relay
+        .wait_rows("chat", |r| r.iter().any(|(_, a, _)| a == "chat"))
+        .await;
+    for action in ["key.redeemed", "session.start", "chat"] {
+        let (actor, _, detail) = rows.iter().find(|(_, a, _)| a == action).unwrap();
+        assert!(
+            detail.len() + actor.len() < 1200,
+            "{action} is {} bytes long",
+            detail.len()
+        );
+        assert!(
+            detail.contains("truncated"),
+            "{action} was cut without saying so: {detail:?}"
+        );
+    }
+}
+
+/// Item 4.4: wrong keys from one address make one row and a count, not one row per guess.
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_keys_from_one_address_are_aggregated_not_one_row_each() {
+    let mut relay = TestRelay::start().await;
+    let mut c = RawCustomer::connect(&relay).await;
+    for i in 0..12 {
+        c.say(&CustomerUp::Redeem {
+            key: format!("{:09}", 100_000_000 + i),
+            info: info("guess"),
+        })
+        .await;
+        c.wait("the rejection", |m| {
+            matches!(m, CustomerDown::KeyRejected { .. }).then_some(())
+        })
+        .await;
+    }
+    let live = relay
+        .wait_rows("the first rejection", |r| {
+            r.iter().any(|(_, a, _)| a == "key.rejected")
+        })
+        .await;
+    let rejected = live.iter().filter(|(_, a, _)| a == "key.rejected").count();
+    assert_eq!(rejected, 1, "one row per wrong key: {live:#?}");
+
+    // The rest is counted and written when the window closes (at the latest when the relay
+    // stops).
+    relay.relay.take().unwrap().shutdown().await;
+    let store = lotse_relay::store::Store::open(&relay.data).await.unwrap();
+    let rows = rows_of(&store).await;
+    let more: Vec<_> = rows
+        .iter()
+        .filter(|(_, a, _)| a == "key.rejected_repeated")
+        .collect();
+    assert_eq!(more.len(), 1, "{rows:#?}");
+    assert!(
+        more[0].2.contains("more=11") && more[0].2.contains("from=127.0.0.1"),
+        "{more:?}"
+    );
+}
+
+/// Section 5: a copy of the database does not give away session keys (no unsalted hash of nine
+/// digits): the stored value is keyed with a secret outside the database.
+#[tokio::test]
+async fn a_copy_of_the_database_reveals_no_session_key() {
+    let mut stored = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let store = lotse_relay::store::Store::open(dir.path()).await.unwrap();
+        let rep = store.add_rep("ada", "Ada", PASSWORD, 0).await.unwrap();
+        assert!(
+            store
+                .insert_key("123456789", rep, 0, i64::MAX)
+                .await
+                .unwrap()
+        );
+        let h: String = sqlx::query_scalar("SELECT key_hash FROM session_keys")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_ne!(
+            h,
+            hex(&Sha256::digest(b"123456789")),
+            "the stored key is the plain SHA-256 of its digits"
+        );
+        assert!(!h.contains("123456789"));
+        assert!(matches!(
+            store.redeem_key("123456789", 1).await.unwrap(),
+            lotse_relay::store::Redeemed::Ok { .. }
+        ));
+        stored.push(h);
+        dirs.push(dir);
+    }
+    assert_ne!(
+        stored[0], stored[1],
+        "two relays store the same key alike: the hash is not keyed per relay"
+    );
+    // The secret lives outside the database, readable by the relay's user only.
+    let secret = dirs[0].path().join("lookup.key");
+    assert!(secret.exists());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+/// Section 5: `file.done` carries the hash the relay computed over the bytes it passed on; a
+/// sender whose claim is false gets a failed transfer and an audit row that says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_hashes_file_bytes_itself_and_fails_a_false_claim() {
+    let relay = TestRelay::start().await;
+    let (mut ada, mut c) = session_with_ada(&relay, "Carla").await;
+    let saved = tempfile::tempdir().unwrap();
+    ada.save_files_to(Some(saved.path().to_path_buf()));
+    ada.request(Tier::Files).await.unwrap();
+    allow_next(&mut c, Tier::Files).await;
+    rep_wait(&mut ada, "files granted", |e| {
+        matches!(e, RepEvent::Control(RepDown::Granted { tier: Tier::Files })).then_some(())
+    })
+    .await;
+
+    let body = b"the customer's notes".to_vec();
+    let real: [u8; 32] = Sha256::digest(&body).into();
+    c.send_file(1, "bad.txt", &body, [7u8; 32]).await;
+    let rows = relay
+        .wait_rows("the lying transfer to end", |r| {
+            r.iter().any(|(_, a, d)| {
+                a.starts_with("file.") && a != "file.offer" && d.contains("bad.txt")
+            })
+        })
+        .await;
+    let end = rows
+        .iter()
+        .find(|(_, a, d)| a.starts_with("file.") && a != "file.offer" && d.contains("bad.txt"))
+        .unwrap();
+    assert_ne!(
+        end.1, "file.done",
+        "a false hash was recorded as done: {end:?}"
+    );
+    assert!(
+        end.2.contains("hash_mismatch") && end.2.contains(&hex(&real)),
+        "the audit does not say the hash was wrong: {end:?}"
+    );
+
+    c.send_file(2, "good.txt", &body, real).await;
+    let rows = relay
+        .wait_rows("the honest transfer", |r| {
+            r.iter()
+                .any(|(_, a, d)| a == "file.done" && d.contains("good.txt"))
+        })
+        .await;
+    let done = rows
+        .iter()
+        .find(|(_, a, d)| a == "file.done" && d.contains("good.txt"))
+        .unwrap();
+    assert!(
+        done.2.contains(&format!("sha256={}", hex(&real))),
+        "{done:?}"
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
