@@ -354,7 +354,8 @@ async fn shared_session_audit_names_every_account_and_how_the_customer_came() {
     drop(ada);
 }
 
-/// Item 4.4: names and chat lines chosen by peers are cut short in the audit, and say so.
+/// Item 4.4: names, logins and chat lines chosen by peers are cut short in the audit; a line
+/// the audit cuts says so.
 #[tokio::test(flavor = "multi_thread")]
 async fn peer_chosen_strings_in_audit_rows_are_bounded_and_marked() {
     let relay = TestRelay::start().await;
@@ -364,21 +365,38 @@ async fn peer_chosen_strings_in_audit_rows_are_bounded_and_marked() {
         text: "C".repeat(4000),
     })
     .await;
+    // A login attempt under a name of 5000 characters.
+    let r = relay.relay();
+    let refused = RepClient::connect(
+        r.addr,
+        r.pin,
+        &"U".repeat(5000),
+        PASSWORD,
+        &NetConfig::default(),
+    )
+    .await;
+    assert!(refused.is_err());
     let rows = relay
-        .wait_rows("chat", |r| r.iter().any(|(_, a, _)| a == "chat"))
+        .wait_rows("chat and the failed login", |r| {
+            r.iter().any(|(_, a, _)| a == "chat")
+                && r.iter().any(|(_, a, _)| a == "rep.login_failed")
+        })
         .await;
-    for action in ["key.redeemed", "session.start", "chat"] {
+    for action in ["key.redeemed", "session.start", "chat", "rep.login_failed"] {
         let (actor, _, detail) = rows.iter().find(|(_, a, _)| a == action).unwrap();
         assert!(
             detail.len() + actor.len() < 1200,
             "{action} is {} bytes long",
-            detail.len()
+            detail.len() + actor.len()
         );
-        assert!(
-            detail.contains("truncated"),
-            "{action} was cut without saying so: {detail:?}"
-        );
+        assert!(!detail.contains(&"N".repeat(65)), "{action}: {detail}");
+        assert!(!actor.contains(&"U".repeat(65)), "{action}: {actor}");
     }
+    let (_, _, chat) = rows.iter().find(|(_, a, _)| a == "chat").unwrap();
+    assert!(
+        chat.contains("truncated, 4000 chars"),
+        "the chat line was cut without saying so: {chat:?}"
+    );
 }
 
 /// Item 4.4: wrong keys from one address make one row and a count, not one row per guess.
@@ -525,4 +543,103 @@ async fn the_relay_hashes_file_bytes_itself_and_fails_a_false_claim() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Item 4.2, migration: a database from before the key keeps its entries as an unkeyed first
+/// segment, anchored when the key is made; the keyed chain continues from it, and cutting the
+/// old entries is still found.
+#[tokio::test]
+async fn entries_from_before_the_key_stay_as_an_anchored_unkeyed_segment() {
+    use lotse_relay::audit::{AuditEntry, GENESIS};
+    let dir = tempfile::tempdir().unwrap();
+    // A database as 05c73f5 left it: three unkeyed entries, no key, no anchor.
+    {
+        let store = lotse_relay::store::Store::open(dir.path()).await.unwrap();
+        let mut prev = GENESIS.to_owned();
+        for seq in 1..=3 {
+            let e = AuditEntry {
+                seq,
+                at: 1_700_000_000 + seq,
+                actor: "admin".into(),
+                action: "rep.add".into(),
+                detail: format!("name=\"rep{seq}\""),
+                prev_hash: prev.clone(),
+                keyed: false,
+            };
+            let h = e.hash(None).unwrap();
+            sqlx::query(
+                "INSERT INTO audit (seq, at, actor, action, detail, prev_hash, hash, keyed) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
+            )
+            .bind(e.seq)
+            .bind(e.at)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(&e.detail)
+            .bind(&e.prev_hash)
+            .bind(&h)
+            .execute(store.pool())
+            .await
+            .unwrap();
+            prev = h;
+        }
+        store.pool().close().await;
+    }
+    for f in ["audit.key", "audit.head"] {
+        std::fs::remove_file(dir.path().join(f)).unwrap();
+    }
+
+    let store = lotse_relay::store::Store::open(dir.path()).await.unwrap();
+    store
+        .audit(1_800_000_000, "relay", "relay.start", "")
+        .await
+        .unwrap();
+    let v = store.verify_audit().await.unwrap();
+    assert_eq!((v.count, v.legacy, v.anchored), (4, 3, Some(4)));
+    assert_eq!(v.last_at, Some(1_800_000_000));
+    let rows = store.audit_rows().await.unwrap();
+    assert!(rows[3].0.keyed && !rows[2].0.keyed);
+    assert_eq!(
+        rows[3].0.prev_hash, rows[2].1,
+        "the keyed chain continues the old one"
+    );
+
+    // Rewriting the old segment without the key: found at the first keyed entry.
+    sqlx::query("DELETE FROM audit WHERE seq = 3")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let e = store.verify_audit().await.unwrap_err().to_string();
+    assert!(e.contains("audit entry 4"), "{e}");
+}
+
+/// Item 4.1/4.2: a lost key or anchor stops appends (nothing is written that could hide a cut)
+/// and `verify` says what is missing.
+#[tokio::test]
+async fn a_lost_key_or_anchor_stops_appends_and_verify_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = lotse_relay::store::Store::open(dir.path()).await.unwrap();
+    store.audit(1, "relay", "relay.start", "").await.unwrap();
+    drop(store);
+
+    let head = dir.path().join("audit.head");
+    let saved = std::fs::read(&head).unwrap();
+    std::fs::remove_file(&head).unwrap();
+    let store = lotse_relay::store::Store::open(dir.path()).await.unwrap();
+    assert!(store.audit(2, "relay", "relay.stop", "").await.is_err());
+    let e = store.verify_audit().await.unwrap_err().to_string();
+    assert!(e.contains("anchor") && e.contains("missing"), "{e}");
+    drop(store);
+    std::fs::write(&head, saved).unwrap();
+
+    std::fs::remove_file(dir.path().join("audit.key")).unwrap();
+    let store = lotse_relay::store::Store::open(dir.path()).await.unwrap();
+    assert!(
+        !dir.path().join("audit.key").exists(),
+        "a new key was made for a chain that has keyed entries"
+    );
+    assert!(store.audit(2, "relay", "relay.stop", "").await.is_err());
+    let e = store.verify_audit().await.unwrap_err().to_string();
+    assert!(e.contains("audit key") && e.contains("missing"), "{e}");
+    assert_eq!(store.audit_rows().await.unwrap().len(), 1);
 }
