@@ -40,12 +40,50 @@ pub type QueueEntryId = u64;
 pub type UnixTime = u64;
 
 /// What the customer tells about their machine, shown in the rep's queue.
+///
+/// Every field is chosen by the peer: the relay keeps only [`CustomerInfo::bounded`], so that a
+/// full queue ([`MAX_QUEUE_ENTRIES`]) always fits one control frame.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerInfo {
     /// The person's name if they gave one, else the login name.
     pub name: String,
     pub host: String,
     pub os: String,
+}
+
+/// Most characters the relay keeps of each [`CustomerInfo`] field.
+pub const MAX_INFO_CHARS: usize = 64;
+
+/// Most waiting customers one [`RepDown::Queue`] lists (the oldest first); the others wait
+/// unlisted until those ahead are taken. With every field at [`MAX_INFO_CHARS`] four-byte
+/// characters, a full list still fits a control frame (tested).
+pub const MAX_QUEUE_ENTRIES: usize = 50;
+
+impl CustomerInfo {
+    /// The info as the relay keeps and passes it on: control characters (line breaks,
+    /// bidirectional overrides and the like) dropped, then each field cut to
+    /// [`MAX_INFO_CHARS`] characters.
+    pub fn bounded(self) -> CustomerInfo {
+        CustomerInfo {
+            name: bound_text(&self.name, MAX_INFO_CHARS),
+            host: bound_text(&self.host, MAX_INFO_CHARS),
+            os: bound_text(&self.os, MAX_INFO_CHARS),
+        }
+    }
+}
+
+/// `text` without control or bidirectional-formatting characters, cut to `max` characters.
+pub fn bound_text(text: &str, max: usize) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .take(max)
+        .collect()
+}
+
+/// Characters that reorder displayed text (U+202A–U+202E, U+2066–U+2069, U+200E/U+200F,
+/// U+061C): a name must not be able to show as something else.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
 /// Why a session key was not accepted.
@@ -685,3 +723,6 @@ pub struct MonitorInfo {
     pub height: u32,
     pub primary: bool,
 }
+
+#[cfg(test)]
+mod tests;

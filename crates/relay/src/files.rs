@@ -1,7 +1,8 @@
 //! File transfers through the relay: the relay passes bytes through without storing them, checks
 //! the `files` tier and the size limit, and audits name, size, hash, who and when.
 //!
-//! Customer → reps: the customer's own action is the consent; every rep in the session receives.
+//! Customer → reps: the customer's own action is the consent; only the reps that held `files`
+//! when it was offered receive it, each only while it still holds `files`.
 //! Rep → customer: needs `files`, an offer the customer accepted, and `files` still granted for
 //! every chunk; revoking `files` cancels what is running.
 
@@ -54,20 +55,46 @@ pub(crate) fn customer_sends(
         );
         return vec![refused_audit(st.customer_label(customer), sid, &name, size)];
     }
-    let Some(s) = st.sessions.get_mut(&sid) else {
+    let Some(s) = st.sessions.get(&sid) else {
         return Vec::new();
     };
-    s.transfers.insert(
-        (None, transfer),
-        Transfer {
-            name: name.clone(),
-            size,
-            accepted: true,
-            cancelled: Arc::new(AtomicBool::new(false)),
-        },
-    );
-    let reps = s.reps.clone();
-    for rep in reps {
+    // Only reps holding `files` may receive the customer's files.
+    let recipients: Vec<ParticipantId> = s
+        .reps
+        .iter()
+        .copied()
+        .filter(|r| s.grants.get(r).is_some_and(|g| g.contains(Tier::Files)))
+        .collect();
+    let name = limit_name(name);
+    if recipients.is_empty() {
+        st.send_customer(
+            customer,
+            CustomerDown::FileCancelled {
+                rep: None,
+                transfer,
+                reason: TransferStop::NotAllowed,
+            },
+        );
+        return vec![Audit {
+            actor: st.customer_label(customer),
+            action: "file.refused",
+            detail: format!("session={sid} name={name:?} size={size} reason=no rep holds files"),
+        }];
+    }
+    let to = st.logins(&recipients);
+    if let Some(s) = st.sessions.get_mut(&sid) {
+        s.transfers.insert(
+            (None, transfer),
+            Transfer {
+                name: name.clone(),
+                size,
+                accepted: true,
+                recipients: recipients.clone(),
+                cancelled: Arc::new(AtomicBool::new(false)),
+            },
+        );
+    }
+    for rep in recipients {
         st.send_rep(
             rep,
             RepDown::FileIncoming {
@@ -80,8 +107,19 @@ pub(crate) fn customer_sends(
     vec![Audit {
         actor: st.customer_label(customer),
         action: "file.offer",
-        detail: format!("session={sid} direction=to_rep name={name:?} size={size}"),
+        detail: format!("session={sid} direction=to_rep name={name:?} size={size} to={to:?}"),
     }]
+}
+
+/// Most characters of a file name the relay passes on and audits; longer names are cut (the
+/// receiving side makes its own safe name anyway).
+pub(crate) const MAX_FILE_NAME: usize = 255;
+
+fn limit_name(name: String) -> String {
+    if name.chars().count() <= MAX_FILE_NAME {
+        return name;
+    }
+    name.chars().take(MAX_FILE_NAME).collect()
 }
 
 /// A rep offers a file to the customer.
@@ -92,6 +130,7 @@ pub(crate) fn rep_offers(
     name: String,
     size: u64,
 ) -> Vec<Audit> {
+    let name = limit_name(name);
     let mut st = hub.state();
     let refuse = |st: &crate::hub::State, reason: TransferStop| {
         st.send_rep(
@@ -138,6 +177,7 @@ pub(crate) fn rep_offers(
             name: name.clone(),
             size,
             accepted: false,
+            recipients: Vec::new(),
             cancelled: Arc::new(AtomicBool::new(false)),
         },
     );
@@ -213,7 +253,11 @@ pub(crate) fn cancel(hub: &Hub, sid: u64, key: TransferKey, reason: TransferStop
         },
     );
     for rep in reps {
-        if key.0.is_none() || key.0 == Some(rep) {
+        let concerned = match key.0 {
+            None => t.recipients.contains(&rep),
+            Some(sender) => sender == rep,
+        };
+        if concerned {
             st.send_rep(
                 rep,
                 RepDown::FileCancelled {
@@ -302,17 +346,25 @@ pub(crate) async fn pipe(
             let _ = incoming.stop(CANCELLED.into());
             return;
         };
-        let targets: Vec<(Connection, StreamHeader)> = match from_rep {
-            None => s
-                .reps
+        // Each target: the receiving rep (`None`: the customer), its connection, its header.
+        let targets: Vec<(Option<ParticipantId>, Connection, StreamHeader)> = match from_rep {
+            None => t
+                .recipients
                 .iter()
-                .filter_map(|r| st.reps.get(r))
-                .map(|r| (r.conn.clone(), StreamHeader::File { rep: 0, transfer }))
+                .filter(|r| s.grants.get(r).is_some_and(|g| g.contains(Tier::Files)))
+                .filter_map(|r| st.reps.get(r).map(|slot| (*r, slot)))
+                .map(|(r, slot)| {
+                    (
+                        Some(r),
+                        slot.conn.clone(),
+                        StreamHeader::File { rep: 0, transfer },
+                    )
+                })
                 .collect(),
             Some(rep) => st
                 .customers
                 .get(&s.customer)
-                .map(|c| vec![(c.conn.clone(), StreamHeader::File { rep, transfer })])
+                .map(|c| vec![(None, c.conn.clone(), StreamHeader::File { rep, transfer })])
                 .unwrap_or_default(),
         };
         let who = match from_rep {
@@ -321,14 +373,14 @@ pub(crate) async fn pipe(
         };
         (targets, t.name.clone(), t.size, t.cancelled.clone(), who)
     };
-    let mut outs: Vec<SendStream> = Vec::new();
-    for (conn, header) in targets {
+    let mut outs: Vec<(Option<ParticipantId>, SendStream)> = Vec::new();
+    for (to, conn, header) in targets {
         if let Ok(mut s) = conn.open_uni().await
             && write_msg(&mut s, &header, limits::STREAM_HEADER)
                 .await
                 .is_ok()
         {
-            outs.push(s);
+            outs.push((to, s));
         }
     }
     let mut passed: u64 = 0;
@@ -356,6 +408,17 @@ pub(crate) async fn pipe(
         {
             break Err(TransferStop::FilesRevoked);
         }
+        // Customer → reps: a rep that lost `files` gets nothing more of it.
+        if from_rep.is_none() {
+            let st = hub.state();
+            outs.retain_mut(|(to, out)| {
+                let keep = to.is_none_or(|r| st.granted(r, Tier::Files));
+                if !keep {
+                    let _ = out.reset(CANCELLED.into());
+                }
+                keep
+            });
+        }
         if let FileFrame::Chunk(bytes) = &frame {
             passed += bytes.len() as u64;
             if passed > size {
@@ -372,7 +435,7 @@ pub(crate) async fn pipe(
             }
         }
         let mut delivered = false;
-        for out in outs.iter_mut() {
+        for (_, out) in outs.iter_mut() {
             delivered |= write_msg(out, &frame, limits::FILE_CHUNK + 64)
                 .await
                 .is_ok();
@@ -388,9 +451,14 @@ pub(crate) async fn pipe(
     };
     match outcome {
         Ok(sha256) => {
-            for mut out in outs {
+            let receivers: Vec<ParticipantId> = outs.iter().filter_map(|(to, _)| *to).collect();
+            for (_, mut out) in outs {
                 let _ = out.finish();
             }
+            let to = match from_rep {
+                None => hub.state().logins(&receivers),
+                Some(_) => vec!["customer".to_owned()],
+            };
             hub.state()
                 .sessions
                 .get_mut(&sid)
@@ -401,14 +469,14 @@ pub(crate) async fn pipe(
                     &who,
                     "file.done",
                     &format!(
-                        "session={sid} name={name:?} size={passed} sha256={}",
+                        "session={sid} name={name:?} size={passed} sha256={} to={to:?}",
                         hex(&sha256)
                     ),
                 )
                 .await;
         }
         Err(reason) => {
-            for mut out in outs {
+            for (_, mut out) in outs {
                 let _ = out.reset(CANCELLED.into());
             }
             let _ = incoming.stop(CANCELLED.into());

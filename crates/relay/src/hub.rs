@@ -7,14 +7,14 @@
 
 use crate::Config;
 use crate::audit::AuditFailed;
-use crate::limits::FailureLimiter;
+use crate::limits::{FailureLimiter, TokenBucket};
 use crate::rejections::Rejections;
 use crate::store::Store;
 use lotse_net::quinn::Connection;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    CustomerDown, CustomerInfo, EndReason, ParticipantId, QueueEntry, QueueEntryId, RepDown,
-    RequestId, VideoFrame,
+    CustomerDown, CustomerInfo, EndReason, MAX_QUEUE_ENTRIES, ParticipantId, QueueEntry,
+    QueueEntryId, RepDown, RequestId, VideoFrame,
 };
 use lotse_proto::{Tier, TierSet};
 use std::collections::HashMap;
@@ -49,6 +49,10 @@ pub(crate) struct RepSlot {
     pub video: Option<mpsc::Sender<Arc<VideoFrame>>>,
     /// Frames were dropped for this viewer: skip until the next keyframe.
     pub needs_key: bool,
+    /// Whether this rep has an input stream open (one at a time).
+    pub input_open: bool,
+    /// The rep's input flood limit, shared by every input stream it ever opens.
+    pub input_bucket: TokenBucket,
 }
 
 pub(crate) struct CustomerSlot {
@@ -64,6 +68,8 @@ pub(crate) struct CustomerSlot {
     pub session: Option<SessionId>,
     /// One input queue per rep, feeding a stream to the customer.
     pub input: HashMap<ParticipantId, mpsc::Sender<InputEvent>>,
+    /// Whether the customer has a video stream open (one at a time).
+    pub video_open: bool,
 }
 
 pub(crate) struct Session {
@@ -120,6 +126,9 @@ pub(crate) struct Transfer {
     pub size: u64,
     /// Rep offers wait for the customer's Save; the customer's own files need no acceptance.
     pub accepted: bool,
+    /// For the customer's own files: the reps that held `files` when it was offered (only
+    /// they are told and receive it, and only while they still hold `files`).
+    pub recipients: Vec<ParticipantId>,
     pub cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -300,6 +309,8 @@ impl State {
             .get(&rep_db_id)
             .into_iter()
             .flatten()
+            // The oldest first, as many as one frame holds; the others wait unlisted.
+            .take(MAX_QUEUE_ENTRIES)
             .filter_map(|id| {
                 self.customers.get(id).map(|c| QueueEntry {
                     entry: *id,
@@ -413,6 +424,13 @@ impl State {
         s.last_keyframe_request = Some(now);
         let customer = s.customer;
         self.send_customer(customer, CustomerDown::KeyframeRequest);
+    }
+
+    /// The login names of `reps`, for the audit log.
+    pub fn logins(&self, reps: &[ParticipantId]) -> Vec<String> {
+        reps.iter()
+            .filter_map(|r| self.reps.get(r).map(|r| r.login.clone()))
+            .collect()
     }
 
     /// A rep as the audit log names it: `rep:LOGIN#ID` (the account and this connection).

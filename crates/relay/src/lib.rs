@@ -45,6 +45,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Largest file that may pass through, in bytes.
     pub max_file_size: u64,
+    /// Input events per second one rep may send, and the burst allowed above that.
+    pub input_rate: f64,
+    pub input_burst: f64,
     pub net: NetConfig,
     /// The HTTPS support portal (key entry, rep list, invitations, personalised downloads);
     /// `None`: QUIC only.
@@ -66,6 +69,8 @@ impl Config {
             hello_timeout: Duration::from_secs(10),
             max_connections: 1000,
             max_file_size: 2 * 1024 * 1024 * 1024,
+            input_rate: limits::INPUT_RATE,
+            input_burst: limits::INPUT_BURST,
             net: NetConfig::default(),
             portal: None,
         }

@@ -47,6 +47,7 @@ pub(super) async fn customer(
                 since: now_unix(),
                 session: None,
                 input: HashMap::new(),
+                video_open: false,
             },
         );
         id
@@ -225,6 +226,8 @@ async fn redeem(
     entry: Entry<'_>,
     info: lotse_proto::msg::CustomerInfo,
 ) -> Result<(), String> {
+    // Peer-chosen: kept only within bounds, so that a full queue fits one frame to the rep.
+    let info = info.bounded();
     {
         let st = hub.state();
         if st
@@ -502,7 +505,21 @@ async fn customer_streams(hub: Arc<Hub>, conn: Connection, customer: CustomerId)
             .await;
             match header {
                 Ok(Ok(Some(StreamHeader::Video))) => {
+                    // Video only in a live session and one stream at a time, decided before a
+                    // byte of it is read: a frame may be 8 MiB, and nobody may make the relay
+                    // hold such frames for nobody.
+                    let admitted = hub.state().customers.get_mut(&customer).is_some_and(|c| {
+                        c.session.is_some() && !std::mem::replace(&mut c.video_open, true)
+                    });
+                    if !admitted {
+                        debug!("video stream outside a session, or a second one; refused");
+                        let _ = stream.stop(code::PROTOCOL.into());
+                        return;
+                    }
                     fan_out_video(&hub, customer, &mut stream).await;
+                    if let Some(c) = hub.state().customers.get_mut(&customer) {
+                        c.video_open = false;
+                    }
                 }
                 Ok(Ok(Some(StreamHeader::File { transfer, .. }))) => {
                     let sid = hub.state().customers.get(&customer).and_then(|c| c.session);
@@ -534,7 +551,9 @@ async fn fan_out_video(hub: &Arc<Hub>, customer: CustomerId, stream: &mut RecvSt
         };
         let mut st = hub.state();
         let Some(sid) = st.customers.get(&customer).and_then(|c| c.session) else {
-            continue;
+            // The session ended: this stream has nobody to go to any more.
+            let _ = stream.stop(code::NORMAL.into());
+            return;
         };
         let viewers: Vec<ParticipantId> = st
             .sessions

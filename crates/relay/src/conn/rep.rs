@@ -9,7 +9,7 @@ use crate::audit::{NAME_MAX, TEXT_MAX, bounded};
 use crate::files;
 use crate::hub::{Audit, CONTROL_QUEUE, Hub, INPUT_QUEUE, RepSlot, Session, now_unix};
 use crate::keys;
-use crate::limits::{INPUT_BURST, INPUT_RATE, TokenBucket, admit_input};
+use crate::limits::{TokenBucket, admit_input};
 use lotse_net::quinn::{Connection, RecvStream, SendStream};
 use lotse_net::{NetError, read_msg, write_msg};
 use lotse_proto::Tier;
@@ -51,6 +51,12 @@ pub(super) async fn rep(
                 session: None,
                 video: None,
                 needs_key: false,
+                input_open: false,
+                input_bucket: TokenBucket::new(
+                    hub.cfg.input_rate,
+                    hub.cfg.input_burst,
+                    Instant::now(),
+                ),
             },
         );
         let _ = tx.try_send(RepDown::LoginOk {
@@ -519,7 +525,22 @@ async fn rep_streams(hub: Arc<Hub>, conn: Connection, rep: ParticipantId) {
             .await;
             match header {
                 Ok(Ok(Some(StreamHeader::Input { .. }))) => {
+                    // One input stream per rep at a time: more would only multiply what a
+                    // hostile rep can queue (the flood limit is per rep anyway).
+                    let first = hub
+                        .state()
+                        .reps
+                        .get_mut(&rep)
+                        .is_some_and(|r| !std::mem::replace(&mut r.input_open, true));
+                    if !first {
+                        warn!("rep opened a second input stream; refused");
+                        let _ = stream.stop(code::PROTOCOL.into());
+                        return;
+                    }
                     forward_input(&hub, rep, &mut stream).await;
+                    if let Some(r) = hub.state().reps.get_mut(&rep) {
+                        r.input_open = false;
+                    }
                 }
                 Ok(Ok(Some(StreamHeader::File { transfer, .. }))) => {
                     let sid = hub.state().reps.get(&rep).and_then(|r| r.session);
@@ -541,13 +562,16 @@ async fn rep_streams(hub: Arc<Hub>, conn: Connection, rep: ParticipantId) {
 /// `control` for at that moment. Pointer moves and wheel may be dropped when the customer is
 /// behind; key and button events never are (they wait instead).
 async fn forward_input(hub: &Arc<Hub>, rep: ParticipantId, stream: &mut RecvStream) {
-    let mut bucket = TokenBucket::new(INPUT_RATE, INPUT_BURST, Instant::now());
     while let Ok(Some(ev)) = read_msg::<InputEvent>(stream, limits::INPUT).await {
-        if !admit_input(&mut bucket, &ev, Instant::now()) {
-            continue;
-        }
         let tx = {
             let mut st = hub.state();
+            let now = Instant::now();
+            let Some(r) = st.reps.get_mut(&rep) else {
+                return;
+            };
+            if !admit_input(&mut r.input_bucket, &ev, now) {
+                continue;
+            }
             if !st.granted(rep, Tier::Control) {
                 continue;
             }
@@ -567,7 +591,7 @@ async fn forward_input(hub: &Arc<Hub>, rep: ParticipantId, stream: &mut RecvStre
                 .entry(rep)
                 .or_insert_with(|| {
                     let (tx, rx) = mpsc::channel(INPUT_QUEUE);
-                    tokio::spawn(write_input(c.conn.clone(), rep, rx));
+                    tokio::spawn(write_input(hub.clone(), c.conn.clone(), rep, rx));
                     tx
                 })
                 .clone()
@@ -584,7 +608,14 @@ async fn forward_input(hub: &Arc<Hub>, rep: ParticipantId, stream: &mut RecvStre
     }
 }
 
-async fn write_input(conn: Connection, rep: ParticipantId, mut rx: mpsc::Receiver<InputEvent>) {
+/// Writes one rep's input to the customer; checks the grant again right before each event
+/// leaves, so that nothing queued before a revoke is delivered after it.
+async fn write_input(
+    hub: Arc<Hub>,
+    conn: Connection,
+    rep: ParticipantId,
+    mut rx: mpsc::Receiver<InputEvent>,
+) {
     let Ok(mut stream) = conn.open_uni().await else {
         return;
     };
@@ -599,6 +630,9 @@ async fn write_input(conn: Connection, rep: ParticipantId, mut rx: mpsc::Receive
         return;
     }
     while let Some(ev) = rx.recv().await {
+        if !hub.state().granted(rep, Tier::Control) {
+            break;
+        }
         if write_msg(&mut stream, &ev, limits::INPUT).await.is_err() {
             return;
         }

@@ -1,0 +1,545 @@
+//! The relay's share of consent, attacked over real QUIC on loopback: customer files go only to
+//! reps holding `files`, input queued before a revoke is not delivered after it, one input stream
+//! per rep with one rate limit, and streams a role may not open are refused before anything is
+//! buffered.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use lotse_net::quinn::Connection;
+use lotse_net::{read_msg, write_msg};
+use lotse_proto::frame::limits;
+use lotse_proto::input::InputEvent;
+use lotse_proto::msg::{
+    CustomerDown, CustomerUp, FileFrame, RepDown, RepUp, Role, StreamHeader, VideoFrame,
+};
+use lotse_proto::{Tier, TierSet};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use support::*;
+use tokio::sync::mpsc;
+
+/// Everything that arrives on the uni streams the relay opens to `conn`: each stream's header,
+/// then (for file streams) its frames.
+fn collect_streams(conn: Connection) -> (mpsc::UnboundedReceiver<Arrived>, Arc<AtomicUsize>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let streams = Arc::new(AtomicUsize::new(0));
+    let count = streams.clone();
+    tokio::spawn(async move {
+        while let Ok(mut s) = conn.accept_uni().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let Ok(Some(header)) =
+                    read_msg::<StreamHeader>(&mut s, limits::STREAM_HEADER).await
+                else {
+                    return;
+                };
+                let _ = tx.send(Arrived::Header);
+                match header {
+                    StreamHeader::File { .. } => {
+                        while let Ok(Some(f)) =
+                            read_msg::<FileFrame>(&mut s, limits::FILE_CHUNK + 64).await
+                        {
+                            let _ = tx.send(Arrived::File(f));
+                        }
+                    }
+                    StreamHeader::Input { .. } => {
+                        while let Ok(Some(ev)) = read_msg::<InputEvent>(&mut s, limits::INPUT).await
+                        {
+                            let _ = tx.send(Arrived::Input(ev));
+                        }
+                    }
+                    StreamHeader::Video => {}
+                }
+            });
+        }
+    });
+    (rx, streams)
+}
+
+#[derive(Debug)]
+enum Arrived {
+    Header,
+    File(FileFrame),
+    Input(InputEvent),
+}
+
+/// A second rep (`bob`) joins the session with a code from its owner, allowed to ask for all.
+async fn join_bob(relay: &TestRelay, s: &mut Session) -> Rep {
+    s.rep
+        .say(&RepUp::ShareSession {
+            tiers: Tier::ALL.into_iter().collect::<TierSet>(),
+            lifetime_secs: None,
+        })
+        .await;
+    let (code, _) = s
+        .rep
+        .until("share code", |m| match m {
+            RepDown::ShareCode { code, .. } => Some(code.clone()),
+            _ => None,
+        })
+        .await;
+    let mut bob = Rep::login(relay, "bob").await;
+    bob.say(&RepUp::JoinSession { code }).await;
+    bob.until("joined", |m| {
+        matches!(m, RepDown::Joined { .. }).then_some(())
+    })
+    .await;
+    bob
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_files_reach_only_reps_holding_files_and_the_audit_names_them() {
+    let relay = TestRelay::start().await;
+    let mut s = Session::start(&relay).await;
+    let mut bob = join_bob(&relay, &mut s).await;
+    grant(&mut s.rep, &mut s.customer, Tier::Files).await;
+    let (mut to_ada, _) = collect_streams(s.rep.peer.conn.clone());
+    let (_to_bob, bob_streams) = collect_streams(bob.peer.conn.clone());
+
+    // The customer sends a file; only ada holds `files`.
+    let bytes = b"private notes".to_vec();
+    s.customer
+        .say(&CustomerUp::SendFile {
+            transfer: 1,
+            name: "notes.txt".into(),
+            size: bytes.len() as u64,
+        })
+        .await;
+    let mut out = s.customer.conn.open_uni().await.unwrap();
+    write_msg(
+        &mut out,
+        &StreamHeader::File {
+            rep: 0,
+            transfer: 1,
+        },
+        limits::STREAM_HEADER,
+    )
+    .await
+    .unwrap();
+    write_msg(
+        &mut out,
+        &FileFrame::Chunk(bytes.clone()),
+        limits::FILE_CHUNK + 64,
+    )
+    .await
+    .unwrap();
+    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+    write_msg(
+        &mut out,
+        &FileFrame::End { sha256 },
+        limits::FILE_CHUNK + 64,
+    )
+    .await
+    .unwrap();
+    out.finish().unwrap();
+
+    // Ada gets it whole.
+    let mut got = Vec::new();
+    loop {
+        let a = tokio::time::timeout(DEADLINE, to_ada.recv())
+            .await
+            .expect("ada received the file in time")
+            .unwrap();
+        match a {
+            Arrived::File(FileFrame::Chunk(b)) => got.extend(b),
+            Arrived::File(FileFrame::End { .. }) => break,
+            _ => {}
+        }
+    }
+    assert_eq!(got, bytes);
+    let done = relay
+        .wait_audit("file.done", |a| a.starts_with("file.done"))
+        .await;
+    assert!(done.contains(r#"to=["ada"]"#), "{done}");
+
+    // Bob heard nothing of it: a chat line sent afterwards arrives with no offer before it.
+    s.customer
+        .say(&CustomerUp::Chat {
+            text: "after".into(),
+        })
+        .await;
+    let (_, before) = bob
+        .until("chat", |m| {
+            matches!(m, RepDown::Chat { text, .. } if text == "after").then_some(())
+        })
+        .await;
+    assert!(
+        !before
+            .iter()
+            .any(|m| matches!(m, RepDown::FileIncoming { .. })),
+        "bob was offered the customer's file without `files`: {before:#?}"
+    );
+    assert_eq!(
+        bob_streams.load(Ordering::SeqCst),
+        0,
+        "a stream reached bob"
+    );
+    let offer = relay
+        .wait_audit("file.offer", |a| a.starts_with("file.offer"))
+        .await;
+    assert!(offer.contains(r#"to=["ada"]"#), "{offer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_file_with_no_rep_holding_files_is_refused() {
+    let relay = TestRelay::start().await;
+    let mut s = Session::start(&relay).await;
+    let (_to_ada, ada_streams) = collect_streams(s.rep.peer.conn.clone());
+    s.customer
+        .say(&CustomerUp::SendFile {
+            transfer: 1,
+            name: "notes.txt".into(),
+            size: 3,
+        })
+        .await;
+    let (reason, _) = s
+        .customer
+        .hear_until("file cancelled", |m: &CustomerDown| match m {
+            CustomerDown::FileCancelled {
+                rep: None,
+                transfer: 1,
+                reason,
+            } => Some(*reason),
+            _ => None,
+        })
+        .await;
+    assert_eq!(reason, lotse_proto::msg::TransferStop::NotAllowed);
+    s.customer
+        .say(&CustomerUp::Chat {
+            text: "after".into(),
+        })
+        .await;
+    let (_, before) = s
+        .rep
+        .until("chat", |m| {
+            matches!(m, RepDown::Chat { text, .. } if text == "after").then_some(())
+        })
+        .await;
+    assert!(
+        !before
+            .iter()
+            .any(|m| matches!(m, RepDown::FileIncoming { .. })),
+        "{before:#?}"
+    );
+    assert_eq!(ada_streams.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_queued_before_a_revoke_is_not_delivered_after_it() {
+    let relay = TestRelay::start().await;
+    // The customer grants the relay only a small window on each stream and does not read its
+    // input stream yet: whatever does not fit waits in the relay's queue.
+    let how = How {
+        stream_window: Some(2048),
+        ..How::default()
+    };
+    let customer = Peer::hello(&relay, Role::Customer, how).await;
+    let mut s = Session::start_as(&relay, customer).await;
+    grant(&mut s.rep, &mut s.customer, Tier::View).await;
+    grant(&mut s.rep, &mut s.customer, Tier::Control).await;
+
+    let mut input = s.rep.peer.conn.open_uni().await.unwrap();
+    write_msg(
+        &mut input,
+        &StreamHeader::Input { rep: s.rep.id },
+        limits::STREAM_HEADER,
+    )
+    .await
+    .unwrap();
+    const SENT: usize = 480;
+    for i in 0..SENT {
+        let ev = InputEvent::Key {
+            usage: 4 + (i % 20) as u16,
+            down: true,
+        };
+        write_msg(&mut input, &ev, limits::INPUT).await.unwrap();
+    }
+    // Wait until the customer's window is full: the rest now waits at the relay.
+    let start = s.customer.conn.stats().udp_rx.bytes;
+    let end = tokio::time::Instant::now() + DEADLINE;
+    while s.customer.conn.stats().udp_rx.bytes < start + 2048 {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "no input reached the customer"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Revoke, and wait until the relay has acted on it.
+    s.customer
+        .say(&CustomerUp::Revoke {
+            rep: s.rep.id,
+            tier: Tier::Control,
+        })
+        .await;
+    s.rep
+        .until("revoked", |m| {
+            matches!(
+                m,
+                RepDown::Revoked {
+                    tier: Tier::Control
+                }
+            )
+            .then_some(())
+        })
+        .await;
+
+    // Now read everything the relay sends on the input stream.
+    let mut stream = tokio::time::timeout(DEADLINE, s.customer.conn.accept_uni())
+        .await
+        .unwrap()
+        .unwrap();
+    let header: StreamHeader = read_msg(&mut stream, limits::STREAM_HEADER)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(header, StreamHeader::Input { .. }));
+    let mut delivered = 0usize;
+    while let Ok(Some(_)) =
+        tokio::time::timeout(DEADLINE, read_msg::<InputEvent>(&mut stream, limits::INPUT))
+            .await
+            .expect("the relay ended the input stream in time")
+    {
+        delivered += 1;
+    }
+    // A key event here is 3 bytes of postcard plus the 4-byte prefix: the 2 KiB window held at
+    // most 292 of them (written before the revoke), and one more may have been on its way.
+    let fit = 2048 / 7;
+    assert!(
+        delivered <= fit + 1,
+        "{delivered} of {SENT} queued events were delivered after the revoke"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_input_stream_from_the_same_rep_is_refused() {
+    let relay = TestRelay::start().await;
+    let mut s = Session::start(&relay).await;
+    grant(&mut s.rep, &mut s.customer, Tier::View).await;
+    grant(&mut s.rep, &mut s.customer, Tier::Control).await;
+    let (mut arrived, _) = collect_streams(s.customer.conn.clone());
+
+    let open = |usage: u16| {
+        let conn = s.rep.peer.conn.clone();
+        let rep = s.rep.id;
+        async move {
+            let mut st = conn.open_uni().await.unwrap();
+            write_msg(&mut st, &StreamHeader::Input { rep }, limits::STREAM_HEADER)
+                .await
+                .unwrap();
+            write_msg(
+                &mut st,
+                &InputEvent::Key { usage, down: true },
+                limits::INPUT,
+            )
+            .await
+            .unwrap();
+            st
+        }
+    };
+    let first = open(4).await;
+    // The first stream works.
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let left = end.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, arrived.recv()).await.unwrap() {
+            Some(Arrived::Input(InputEvent::Key { usage: 4, .. })) => break,
+            Some(_) => {}
+            None => panic!("no input arrived"),
+        }
+    }
+    // A second one at the same time is stopped by the relay, and nothing on it arrives.
+    let second = open(5).await;
+    let stopped = tokio::time::timeout(DEADLINE, second.stopped())
+        .await
+        .expect("the relay refused the second input stream");
+    assert!(matches!(stopped, Ok(Some(_))), "{stopped:?}");
+    // The first still works, and what went on the second never arrived before it.
+    let mut first = first;
+    write_msg(
+        &mut first,
+        &InputEvent::Key {
+            usage: 6,
+            down: true,
+        },
+        limits::INPUT,
+    )
+    .await
+    .unwrap();
+    loop {
+        let left = end.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, arrived.recv()).await.unwrap() {
+            Some(Arrived::Input(InputEvent::Key { usage: 6, .. })) => break,
+            Some(Arrived::Input(InputEvent::Key { usage: 5, .. })) => {
+                panic!("input on a second stream was delivered")
+            }
+            Some(_) => {}
+            None => panic!("input stream ended"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_input_rate_limit_holds_per_rep_across_streams() {
+    const BURST: usize = 100;
+    let relay = TestRelay::start_with(|c| {
+        c.input_rate = 5.0;
+        c.input_burst = BURST as f64;
+    })
+    .await;
+    let mut s = Session::start(&relay).await;
+    grant(&mut s.rep, &mut s.customer, Tier::View).await;
+    grant(&mut s.rep, &mut s.customer, Tier::Control).await;
+    let (mut arrived, _) = collect_streams(s.customer.conn.clone());
+    let t0 = tokio::time::Instant::now();
+    // Stream after stream, each with a full burst; each stream ends before the next opens.
+    for round in 0..3u16 {
+        let mut st = s.rep.peer.conn.open_uni().await.unwrap();
+        write_msg(
+            &mut st,
+            &StreamHeader::Input { rep: s.rep.id },
+            limits::STREAM_HEADER,
+        )
+        .await
+        .unwrap();
+        for _ in 0..BURST {
+            let ev = InputEvent::Key {
+                usage: 4 + round,
+                down: true,
+            };
+            write_msg(&mut st, &ev, limits::INPUT).await.unwrap();
+        }
+        st.finish().unwrap();
+        let _ = tokio::time::timeout(DEADLINE, st.stopped()).await;
+    }
+    // A marker that always passes (a release) ends the count.
+    let mut st = s.rep.peer.conn.open_uni().await.unwrap();
+    write_msg(
+        &mut st,
+        &StreamHeader::Input { rep: s.rep.id },
+        limits::STREAM_HEADER,
+    )
+    .await
+    .unwrap();
+    write_msg(
+        &mut st,
+        &InputEvent::Key {
+            usage: 99,
+            down: false,
+        },
+        limits::INPUT,
+    )
+    .await
+    .unwrap();
+    let mut presses = 0usize;
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let left = end.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, arrived.recv())
+            .await
+            .expect("the marker arrived")
+        {
+            Some(Arrived::Input(InputEvent::Key { usage: 99, .. })) => break,
+            Some(Arrived::Input(_)) => presses += 1,
+            Some(_) => {}
+            None => panic!("input ended"),
+        }
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let allowed = BURST as f64 + 5.0 * elapsed + 1.0;
+    assert!(
+        (presses as f64) <= allowed,
+        "{presses} events passed in {elapsed:.1} s; one rep may send {allowed:.0}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_from_a_customer_outside_a_session_is_refused_before_buffering() {
+    let relay = TestRelay::start().await;
+    let c = Peer::customer(&relay).await;
+    let mut video = c.conn.open_uni().await.unwrap();
+    write_msg(&mut video, &StreamHeader::Video, limits::STREAM_HEADER)
+        .await
+        .unwrap();
+    // The start of an 8 MiB frame: the relay must not wait for (and hold) the rest.
+    video
+        .write_all(&(limits::VIDEO as u32).to_be_bytes())
+        .await
+        .unwrap();
+    video.write_all(&[0u8; 1000]).await.unwrap();
+    let stopped = tokio::time::timeout(DEADLINE, video.stopped())
+        .await
+        .expect("the relay refused the video stream");
+    assert!(matches!(stopped, Ok(Some(_))), "{stopped:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_video_stream_in_a_session_is_refused() {
+    let relay = TestRelay::start().await;
+    let mut s = Session::start(&relay).await;
+    grant(&mut s.rep, &mut s.customer, Tier::View).await;
+    let (mut to_rep, _) = collect_streams(s.rep.peer.conn.clone());
+    let frame = VideoFrame {
+        seq: 0,
+        captured_us: 0,
+        width: 2,
+        height: 2,
+        keyframe: true,
+        data: vec![1, 2, 3],
+    };
+    let mut first = s.customer.conn.open_uni().await.unwrap();
+    write_msg(&mut first, &StreamHeader::Video, limits::STREAM_HEADER)
+        .await
+        .unwrap();
+    write_msg(&mut first, &frame, limits::VIDEO).await.unwrap();
+    // The first stream is admitted once its frame reaches the viewer.
+    let a = tokio::time::timeout(DEADLINE, to_rep.recv())
+        .await
+        .expect("the first stream's video reached the rep");
+    assert!(matches!(a, Some(Arrived::Header)), "{a:?}");
+    let mut second = s.customer.conn.open_uni().await.unwrap();
+    write_msg(&mut second, &StreamHeader::Video, limits::STREAM_HEADER)
+        .await
+        .unwrap();
+    second
+        .write_all(&(limits::VIDEO as u32).to_be_bytes())
+        .await
+        .unwrap();
+    let stopped = tokio::time::timeout(DEADLINE, second.stopped())
+        .await
+        .expect("the relay refused the second video stream");
+    assert!(matches!(stopped, Ok(Some(_))), "{stopped:?}");
+    // The first keeps working.
+    write_msg(&mut first, &frame, limits::VIDEO).await.unwrap();
+    assert!(s.customer.conn.close_reason().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_streams_from_customers_and_video_streams_from_reps_are_refused() {
+    let relay = TestRelay::start().await;
+    let s = Session::start(&relay).await;
+    let mut bad = s.customer.conn.open_uni().await.unwrap();
+    write_msg(
+        &mut bad,
+        &StreamHeader::Input { rep: 1 },
+        limits::STREAM_HEADER,
+    )
+    .await
+    .unwrap();
+    let why = closed(&s.customer.conn).await;
+    assert!(why.contains("unexpected stream"), "{why}");
+    let mut bad = s.rep.peer.conn.open_uni().await.unwrap();
+    write_msg(&mut bad, &StreamHeader::Video, limits::STREAM_HEADER)
+        .await
+        .unwrap();
+    let why = closed(&s.rep.peer.conn).await;
+    assert!(
+        why.contains("unexpected stream") || why.contains("closed"),
+        "{why}"
+    );
+}

@@ -1,0 +1,191 @@
+//! A plain HTTPS/1.1 client for the portal that trusts only its key and can send from any
+//! loopback address and as slowly as an attacker likes.
+
+use lotse_net::Pin;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+/// A TCP connection to `addr` from `from` (any port).
+pub async fn tcp(addr: SocketAddr, from: IpAddr) -> std::io::Result<tokio::net::TcpStream> {
+    let sock = tokio::net::TcpSocket::new_v4()?;
+    sock.bind(SocketAddr::new(from, 0))?;
+    sock.connect(addr).await
+}
+
+/// A TLS connection to the portal, trusting only the key `pin` (`sha256//…`).
+pub async fn tls(addr: SocketAddr, pin: &str, from: IpAddr) -> std::io::Result<Tls> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedPortal {
+            pin: pin.to_owned(),
+            provider,
+        }))
+        .with_no_client_auth();
+    let tcp = tcp(addr, from).await?;
+    let name = ServerName::try_from("localhost").map_err(std::io::Error::other)?;
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+}
+
+/// One request on a fresh connection; the whole response.
+pub async fn request(
+    addr: SocketAddr,
+    pin: &str,
+    from: IpAddr,
+    method: &str,
+    path: &str,
+    form: &str,
+) -> Resp {
+    let mut s = tls(addr, pin, from).await.expect("TLS to the portal");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\
+         Accept-Language: en\r\nContent-Length: {}\r\n",
+        addr.port(),
+        form.len()
+    );
+    if !form.is_empty() {
+        req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+    }
+    req.push_str("\r\n");
+    req.push_str(form);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut raw))
+        .await
+        .expect("the portal answered in time")
+        .ok();
+    Resp::parse(&raw)
+}
+
+/// Whether the portal closes `s` (EOF or error) within `within`, reading and dropping
+/// whatever it sends first; `false` if it is still open then.
+pub async fn closes(s: &mut Tls, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        let left = end.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn parse(raw: &[u8]) -> Resp {
+        let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return Resp {
+                status: 0,
+                headers: Vec::new(),
+                body: raw.to_vec(),
+            };
+        };
+        let head = String::from_utf8_lossy(&raw[..end]);
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Resp {
+            status,
+            headers,
+            body: raw[end + 4..].to_vec(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+#[derive(Debug)]
+struct PinnedPortal {
+    pin: String,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedPortal {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let pin =
+            Pin::of_certificate(end_entity).map_err(|e| rustls::Error::General(e.to_string()))?;
+        if pin.to_string() == self.pin {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "unexpected portal key {pin}"
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}

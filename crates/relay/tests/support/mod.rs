@@ -1,0 +1,436 @@
+//! Shared helpers for the relay's abuse tests: a relay on loopback with its own data directory and
+//! three rep accounts, and hand-made QUIC peers that can say anything (bound to any loopback
+//! address, with any flow-control window), so that each test can attempt an attack the real
+//! programs would never make.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod https;
+
+use lotse_net::quinn::{self, Connection, Endpoint, RecvStream, SendStream};
+use lotse_net::{NetConfig, Pin, read_msg, write_msg};
+use lotse_proto::frame::limits;
+use lotse_proto::msg::{
+    CustomerDown, CustomerInfo, CustomerUp, Hello, ParticipantId, RepDown, RepUp, Reply, Role,
+};
+use lotse_proto::{PROTOCOL_VERSION, Tier};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Generous: the machine may be busy with other builds.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A relay with its own temporary data directory and rep accounts `ada`, `bob` and `cy`.
+pub struct TestRelay {
+    pub relay: Option<lotse_relay::Relay>,
+    pub addr: SocketAddr,
+    pub pin: Pin,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestRelay {
+    pub async fn start() -> TestRelay {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tune: impl FnOnce(&mut lotse_relay::Config)) -> TestRelay {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg =
+            lotse_relay::Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
+        cfg.hello_timeout = Duration::from_secs(5);
+        cfg.net = NetConfig {
+            idle_timeout: Duration::from_secs(10),
+        };
+        tune(&mut cfg);
+        let relay = lotse_relay::start(cfg).await.unwrap();
+        for (name, display) in [("ada", "Ada Lovelace"), ("bob", "Bob"), ("cy", "Cy")] {
+            relay
+                .store()
+                .add_rep(name, display, PASSWORD, 0)
+                .await
+                .unwrap();
+        }
+        TestRelay {
+            addr: relay.addr,
+            pin: relay.pin,
+            relay: Some(relay),
+            dir,
+        }
+    }
+
+    /// A relay with a support portal on loopback (no client builds).
+    pub async fn with_portal(tune: impl FnOnce(&mut lotse_relay::Config)) -> TestRelay {
+        Self::start_with(|c| {
+            c.portal = Some(lotse_relay::portal::PortalConfig::new(
+                "127.0.0.1:0".parse().unwrap(),
+            ));
+            tune(c);
+        })
+        .await
+    }
+
+    pub fn relay(&self) -> &lotse_relay::Relay {
+        self.relay.as_ref().unwrap()
+    }
+
+    /// The portal's address and TLS pin.
+    pub fn portal(&self) -> (SocketAddr, String) {
+        let p = self.relay().portal.as_ref().expect("a portal");
+        (p.addr, p.tls_pin.clone())
+    }
+
+    /// Every audit entry as `action detail`.
+    pub async fn audit(&self) -> Vec<String> {
+        let rows = self.relay().store().audit_rows().await.unwrap();
+        rows.into_iter()
+            .map(|(e, _)| format!("{} {}", e.action, e.detail))
+            .collect()
+    }
+
+    /// Waits until some audit entry satisfies `pick`; returns it.
+    pub async fn wait_audit(&self, what: &str, pick: impl Fn(&str) -> bool) -> String {
+        let end = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let all = self.audit().await;
+            if let Some(a) = all.iter().find(|a| pick(a)) {
+                return a.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < end,
+                "audit lacks {what}: {all:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// How a hand-made peer connects.
+#[derive(Debug, Clone, Copy)]
+pub struct How {
+    /// The local address to send from (any 127.x.y.z works on Linux loopback).
+    pub from: std::net::IpAddr,
+    /// Flow-control window per stream this peer grants the relay; `None`: quinn's default.
+    pub stream_window: Option<u32>,
+}
+
+impl Default for How {
+    fn default() -> Self {
+        How {
+            from: "127.0.0.1".parse().unwrap(),
+            stream_window: None,
+        }
+    }
+}
+
+/// A hand-made peer.
+pub struct Peer {
+    pub endpoint: Endpoint,
+    pub conn: Connection,
+    pub send: SendStream,
+    pub recv: RecvStream,
+}
+
+/// A QUIC connection to the relay, trusting only its pin.
+pub async fn connect(relay: &TestRelay, how: How) -> Result<(Endpoint, Connection), String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned {
+            pin: relay.pin,
+            provider,
+        }))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![lotse_proto::ALPN.to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let mut client = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut t = quinn::TransportConfig::default();
+    t.max_idle_timeout(Some(Duration::from_secs(10).try_into().unwrap()));
+    t.keep_alive_interval(Some(Duration::from_secs(1)));
+    if let Some(w) = how.stream_window {
+        t.stream_receive_window(w.into());
+    }
+    client.transport_config(Arc::new(t));
+    let endpoint = Endpoint::client(SocketAddr::new(how.from, 0)).unwrap();
+    let conn = endpoint
+        .connect_with(client, relay.addr, "relay.lotse")
+        .map_err(|e| e.to_string())?
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((endpoint, conn))
+}
+
+impl Peer {
+    /// Connects and exchanges hellos as `role`.
+    pub async fn hello(relay: &TestRelay, role: Role, how: How) -> Peer {
+        let (endpoint, conn) = connect(relay, how).await.unwrap();
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        let hello = Hello {
+            version: PROTOCOL_VERSION,
+            role,
+            agent: "abuse test".into(),
+        };
+        write_msg(&mut send, &hello, limits::CONTROL).await.unwrap();
+        let theirs: Hello = tokio::time::timeout(DEADLINE, read_msg(&mut recv, limits::CONTROL))
+            .await
+            .expect("relay said hello in time")
+            .unwrap()
+            .unwrap();
+        assert_eq!(theirs.role, Role::Relay);
+        Peer {
+            endpoint,
+            conn,
+            send,
+            recv,
+        }
+    }
+
+    pub async fn customer(relay: &TestRelay) -> Peer {
+        Self::hello(relay, Role::Customer, How::default()).await
+    }
+
+    pub async fn say<T: Serialize>(&mut self, msg: &T) {
+        write_msg(&mut self.send, msg, limits::CONTROL)
+            .await
+            .unwrap();
+    }
+
+    /// The next control message; panics at the deadline or if the stream ends.
+    pub async fn hear<T: DeserializeOwned>(&mut self) -> T {
+        tokio::time::timeout(DEADLINE, read_msg::<T>(&mut self.recv, limits::CONTROL))
+            .await
+            .expect("relay said nothing in time")
+            .unwrap()
+            .expect("stream ended")
+    }
+
+    /// Reads control messages until `pick` finds one; returns what it found and everything
+    /// heard before it.
+    pub async fn hear_until<T: DeserializeOwned + std::fmt::Debug, R>(
+        &mut self,
+        what: &str,
+        mut pick: impl FnMut(&T) -> Option<R>,
+    ) -> (R, Vec<T>) {
+        let end = tokio::time::Instant::now() + DEADLINE;
+        let mut before = Vec::new();
+        loop {
+            let left = end.saturating_duration_since(tokio::time::Instant::now());
+            let msg = tokio::time::timeout(left, read_msg::<T>(&mut self.recv, limits::CONTROL))
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}; heard {before:#?}"))
+                .unwrap_or_else(|e| panic!("waiting for {what}: {e}; heard {before:#?}"))
+                .unwrap_or_else(|| panic!("stream ended waiting for {what}; heard {before:#?}"));
+            if let Some(r) = pick(&msg) {
+                return (r, before);
+            }
+            before.push(msg);
+        }
+    }
+
+    /// Waits until the relay closes this connection; returns the close reason text.
+    pub async fn closed(&self) -> String {
+        closed(&self.conn).await
+    }
+}
+
+/// Waits until the relay closes `conn`; returns the close reason text.
+pub async fn closed(conn: &Connection) -> String {
+    let err = tokio::time::timeout(DEADLINE, conn.closed())
+        .await
+        .expect("relay kept the connection");
+    match err {
+        quinn::ConnectionError::ApplicationClosed(c) => {
+            String::from_utf8_lossy(&c.reason).into_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A rep logged in over a hand-made connection.
+pub struct Rep {
+    pub peer: Peer,
+    pub id: ParticipantId,
+}
+
+impl Rep {
+    pub async fn login(relay: &TestRelay, user: &str) -> Rep {
+        Self::login_with(relay, user, How::default()).await
+    }
+
+    pub async fn login_with(relay: &TestRelay, user: &str, how: How) -> Rep {
+        let mut peer = Peer::hello(relay, Role::Rep, how).await;
+        peer.say(&RepUp::Login {
+            user: user.into(),
+            password: PASSWORD.into(),
+        })
+        .await;
+        let (id, _) = peer
+            .hear_until("login", |m: &RepDown| match m {
+                RepDown::LoginOk { rep, .. } => Some(*rep),
+                RepDown::LoginRejected { reason } => panic!("login refused: {reason:?}"),
+                _ => None,
+            })
+            .await;
+        Rep { peer, id }
+    }
+
+    pub async fn say(&mut self, msg: &RepUp) {
+        self.peer.say(msg).await;
+    }
+
+    pub async fn until<R>(
+        &mut self,
+        what: &str,
+        pick: impl FnMut(&RepDown) -> Option<R>,
+    ) -> (R, Vec<RepDown>) {
+        self.peer.hear_until(what, pick).await
+    }
+
+    pub async fn key(&mut self) -> String {
+        self.say(&RepUp::CreateKey {
+            lifetime_secs: None,
+        })
+        .await;
+        self.until("key", |m| match m {
+            RepDown::Key { key, .. } => Some(key.clone()),
+            _ => None,
+        })
+        .await
+        .0
+    }
+}
+
+/// A customer and its rep (`ada`) in a running session.
+pub struct Session {
+    pub rep: Rep,
+    pub customer: Peer,
+}
+
+impl Session {
+    pub async fn start(relay: &TestRelay) -> Session {
+        Self::start_as(relay, Peer::customer(relay).await).await
+    }
+
+    /// Starts a session for an already connected customer.
+    pub async fn start_as(relay: &TestRelay, mut customer: Peer) -> Session {
+        let mut rep = Rep::login(relay, "ada").await;
+        let key = rep.key().await;
+        customer
+            .say(&CustomerUp::Redeem {
+                key,
+                info: CustomerInfo {
+                    name: "Carla".into(),
+                    host: "carla-pc".into(),
+                    os: "Linux".into(),
+                },
+            })
+            .await;
+        let (entry, _) = rep
+            .until("queue", |m| match m {
+                RepDown::Queue { entries } => entries.first().map(|e| e.entry),
+                _ => None,
+            })
+            .await;
+        rep.say(&RepUp::Accept { entry }).await;
+        rep.until("joined", |m| {
+            matches!(m, RepDown::Joined { .. }).then_some(())
+        })
+        .await;
+        customer
+            .hear_until("rep joined", |m: &CustomerDown| {
+                matches!(m, CustomerDown::RepJoined { .. }).then_some(())
+            })
+            .await;
+        Session { rep, customer }
+    }
+}
+
+/// `rep` asks `customer` for `tier` and the customer allows it.
+pub async fn grant(rep: &mut Rep, customer: &mut Peer, tier: Tier) {
+    rep.say(&RepUp::Request { tier }).await;
+    let (request, _) = customer
+        .hear_until("permission request", |m: &CustomerDown| match m {
+            CustomerDown::PermissionRequest {
+                request, tier: t, ..
+            } if *t == tier => Some(*request),
+            _ => None,
+        })
+        .await;
+    customer
+        .say(&CustomerUp::Answer {
+            request,
+            reply: Reply::Allow,
+        })
+        .await;
+    rep.until("granted", |m| match m {
+        RepDown::Granted { tier: t } if *t == tier => Some(()),
+        RepDown::Denied { tier: t, reason } if *t == tier => panic!("denied: {reason:?}"),
+        _ => None,
+    })
+    .await;
+}
+
+/// Trusts exactly one key, by pin.
+#[derive(Debug)]
+struct Pinned {
+    pin: Pin,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let pin =
+            Pin::of_certificate(end_entity).map_err(|e| rustls::Error::General(e.to_string()))?;
+        if pin == self.pin {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "unexpected relay key {pin}"
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("TLS 1.2 is not spoken".into()))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
