@@ -9,6 +9,7 @@
 
 use crate::session::QUEUE_TOKEN_PREFIX;
 use crate::ui::Lang;
+use crate::ui::refusal::{Refusal, Why};
 use lotse_bundle::{ANCHOR_LEN, UNSTAMPED_ANCHOR, VerifyError};
 use lotse_net::Pin;
 use std::path::Path;
@@ -84,32 +85,19 @@ pub enum EmbeddedError {
 }
 
 impl EmbeddedError {
-    /// What happened and what to do, for the person, in their language; the technical reason
-    /// follows on its own line.
-    pub fn message(&self, lang: Lang) -> String {
-        let what = match (self, lang) {
-            (EmbeddedError::Exe(_), Lang::De) => {
-                "Dieses Programm kann seine eigene Datei nicht lesen und startet deshalb nicht. \
-                 Bitte laden Sie es erneut vom Support-Portal Ihrer Organisation herunter."
-            }
-            (EmbeddedError::Exe(_), Lang::En) => {
-                "This program cannot read its own file, so it will not start. Please download \
-                 it again from your organisation's support portal."
-            }
-            (_, Lang::De) => {
-                "Dieses Programm wurde verändert, nachdem der Support-Server Ihrer Organisation \
-                 es erstellt hat, und startet deshalb nicht – es könnte Sie sonst mit einem \
-                 fremden Server verbinden. Bitte löschen Sie die Datei und laden Sie sie erneut \
-                 vom Support-Portal Ihrer Organisation herunter."
-            }
-            (_, Lang::En) => {
-                "This program was changed after your organisation's support server made it, so \
-                 it will not start – it could otherwise connect you to a stranger's server. \
-                 Please delete the file and download it again from your organisation's support \
-                 portal."
-            }
+    /// What the person is shown (window and standard error), in their language: what happened,
+    /// what to do, and the technical reason for whoever helps them.
+    pub fn refusal(&self, lang: Lang) -> Refusal {
+        let why = match self {
+            EmbeddedError::Exe(_) => Why::Unreadable,
+            EmbeddedError::Verify(_) | EmbeddedError::Pin(_) => Why::Changed,
         };
-        format!("{what}\n({self})")
+        Refusal::new(lang, why, self.to_string())
+    }
+
+    /// The refusal as text for standard error.
+    pub fn message(&self, lang: Lang) -> String {
+        self.refusal(lang).message()
     }
 }
 

@@ -78,13 +78,21 @@ fn main() -> Result<()> {
         LangArg::En => Lang::En,
     });
     // A download from the support portal carries its relay, pin and session; a trailer that
-    // does not verify means the file was tampered with, and nothing may start.
-    // TODO(issue 7): show this refusal in the window too; a double-clicked program has no terminal.
+    // does not verify means the file was damaged or tampered with, and nothing may start. The
+    // refusal goes to standard error and, since a double-clicked program has no terminal, into a
+    // window of its own; either way the exit code is not zero. The language comes from the
+    // command line or the desktop, never from the configuration that failed to verify.
     let embedded = match lotse::embedded::load() {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("{}", e.message(chosen.unwrap_or_else(Lang::from_env)));
-            std::process::exit(2);
+            let refusal = e.refusal(chosen.unwrap_or_else(Lang::from_env));
+            eprintln!("{}", refusal.message());
+            if !cli.print_embedded
+                && let Err(why) = ui::refusal::run(refusal, started)
+            {
+                tracing::warn!("cannot show the refusal in a window: {why}");
+            }
+            std::process::exit(ui::refusal::REFUSED_EXIT);
         }
     };
     if cli.print_embedded {

@@ -212,7 +212,7 @@ strings! {
     session_me, session_end,
     file_prompt_title, file_prompt_asks, file_prompt_size, file_prompt_where, file_prompt_safe,
     file_prompt_save, file_prompt_reject,
-    files_title, files_send, files_hint, files_not_a_file, files_dialog_title, files_dialog_send,
+    files_title, files_send, files_hint, files_nobody, files_not_a_file, files_dialog_title, files_dialog_send,
     files_dialog_cancel,
     transfer_from, transfer_to, transfer_starting, transfer_progress, transfer_rate,
     transfer_left_seconds, transfer_left_minutes, transfer_left_hours, transfer_saved,
@@ -222,6 +222,8 @@ strings! {
     size_bytes, decimal_point,
     ended_title, ended_customer, ended_rep, ended_time_limit, ended_peer_lost, ended_relay_shutdown,
     ended_cancelled, ended_protocol, failed_title, failed_text, ended_closing, ended_close,
+    refused_title, refused_changed, refused_unreadable, refused_where, refused_nothing,
+    refused_details, refused_close,
 }
 
 #[cfg(test)]

@@ -8,10 +8,12 @@
 //! - the small platform glue — tao → egui input, the glutin + egui_glow context, and what the
 //!   window takes from GTK (file dialog, dropped files, paste, signals) — lives in
 //!   `lotse-egui-tao`, shared with the rep console;
-//! - `trace`: the `LOTSE_UI_TRACE` test seam, which only reports.
+//! - `trace`: the `LOTSE_UI_TRACE` test seam, which only reports;
+//! - [`refusal`]: the window a download that does not verify shows instead of the program.
 
 mod app;
 pub mod i18n;
+pub mod refusal;
 mod screens;
 pub mod state;
 mod trace;

@@ -17,6 +17,11 @@
 //! the file dialog is open; `window` is the X11 window id (0 elsewhere), so that
 //! `xdotool mousemove --window ID X Y click 1` reaches the widget.
 //!
+//! A download that does not verify shows only the refusal window (`super::refusal`); its lines
+//! are `{"t_ms","unix_ms","screen":"refused","lang","window","scale","why":"changed"|
+//! "unreadable","text":{"title","what","todo","nothing","details"},"widgets":[…]}` with the one
+//! widget `refused.close`.
+//!
 //! Screens and widget ids: `terms` (`terms.full`, `terms.decline`, `terms.accept`), `key`
 //! (`key.input`, `key.cancel`, `key.connect`), `wait` (`wait.cancel`), `prompt` (`prompt.deny`,
 //! `prompt.allow` for a permission; `prompt.reject`, `prompt.save` for a file), `session`
@@ -25,6 +30,7 @@
 //! `session.chat.input`, `session.chat.send`, `session.end`), `ended` (`ended.close`); on every
 //! screen `lang.de` and `lang.en`.
 
+use super::refusal::{Refusal, Why};
 use super::state::State;
 use crate::transfer::TransferState;
 use serde_json::json;
@@ -138,7 +144,50 @@ impl Trace {
             "refused_remote": state.refused_remote,
             "share_unavailable": state.show_share_unavailable,
         });
-        let key = (shown, now);
+        self.write(shown, now, window, pixels_per_point);
+    }
+
+    /// Records a frame of the refusal window (`super::refusal`) if it differs from the last.
+    pub fn refusal(&mut self, r: &Refusal, window: u64, pixels_per_point: f32) {
+        let px = |v: f32| (v * pixels_per_point).round() as i64;
+        let widgets: Vec<Drawn> = r
+            .widgets
+            .iter()
+            .map(|(id, rect, enabled, focused)| {
+                let rect = [
+                    px(rect.min.x),
+                    px(rect.min.y),
+                    px(rect.max.x),
+                    px(rect.max.y),
+                ];
+                (id.clone(), rect, *enabled, *focused)
+            })
+            .collect();
+        let x = r.texts();
+        let shown = json!({
+            "screen": "refused",
+            "lang": r.lang.code(),
+            "why": match r.why { Why::Changed => "changed", Why::Unreadable => "unreadable" },
+            "text": {
+                "title": x.title,
+                "what": x.what,
+                "todo": x.todo,
+                "nothing": x.nothing,
+                "details": x.details,
+            },
+        });
+        self.write(shown, widgets, window, pixels_per_point);
+    }
+
+    /// Appends `shown` with the widgets and timings as one line, unless it repeats the last one.
+    fn write(
+        &mut self,
+        shown: serde_json::Value,
+        widgets: Vec<Drawn>,
+        window: u64,
+        pixels_per_point: f32,
+    ) {
+        let key = (shown, widgets);
         if self.last.as_ref() == Some(&key) {
             return;
         }

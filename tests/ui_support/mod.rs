@@ -581,3 +581,43 @@ impl Drop for ClipboardOwner {
         }
     }
 }
+
+// ---- A program started as a person starts it (issue 13: the refused download). ----
+
+impl Desktop {
+    /// Starts the program file `exe` with no arguments, as a double-click does, with a fresh
+    /// trace file, the desktop language `lang` (`LANG`, with `LC_ALL` and `LC_MESSAGES` unset)
+    /// and its standard error captured into `Client::stderr`.
+    pub fn program(&self, exe: &Path, lang: &str) -> Client {
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("trace.jsonl");
+        let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
+        let started = Instant::now();
+        let proc = Proc::spawn(
+            self.x
+                .command(exe.to_str().unwrap())
+                .env("LOTSE_UI_TRACE", &trace)
+                .env("RUST_LOG", "warn")
+                .env("LANG", lang)
+                .env_remove("LC_ALL")
+                .env_remove("LC_MESSAGES")
+                .stdout(Stdio::null())
+                .stderr(stderr),
+        );
+        Client {
+            proc,
+            trace,
+            display: self.x.display.clone(),
+            started,
+            _dir: dir,
+        }
+    }
+}
+
+impl Client {
+    /// What the process wrote to standard error (only for [`Desktop::program`]).
+    pub fn stderr(&self) -> String {
+        let path = self.trace.with_file_name("stderr");
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+}
