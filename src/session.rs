@@ -452,12 +452,18 @@ async fn session(
                     }
                     Command::Revoke { rep, tier } => {
                         let mut c = lock(core);
-                        let a = c.consent.revoke(rep, tier);
+                        let a = c.consent.revoke(rep, tier, Instant::now());
                         c.apply(a)
                     }
                     Command::Chat(text) => {
                         ui.notify(Event::Chat(ChatLine { from: String::new(), mine: true, text: text.clone(), at: now_unix() }));
                         vec![Action::Send(CustomerUp::Chat { text })]
+                    }
+                    Command::SendFile(path) if !lock(core).consent.reps().any(|r| r.grants.contains(Tier::Files)) => {
+                        // Files leave only to reps the person allowed `files` (the relay forwards
+                        // to those only, too); the window offers sending only then.
+                        warn!("not sending {}: no rep holds files", path.display());
+                        Vec::new()
                     }
                     Command::SendFile(path) => match transfers.start_sending(&path) {
                         Ok((transfer, name, size)) => {
@@ -635,20 +641,33 @@ fn failed(key: (Option<ParticipantId>, TransferId), name: &str, size: u64, why: 
     })
 }
 
-/// Receives the relay's streams: input (injected through the gate) and files being saved.
+/// Receives the relay's streams: input (injected through the gate) and files being saved. One
+/// input stream per rep: a second one while the first is open is refused, so that a hostile
+/// relay or rep cannot multiply the input a rep may send.
 async fn accept_streams(
     conn: Connection,
     core: Shared,
     transfers: Transfers,
     ui: Arc<dyn Frontend>,
 ) {
+    let inputs: Arc<Mutex<std::collections::BTreeSet<ParticipantId>>> = Arc::default();
     while let Ok(mut stream) = conn.accept_uni().await {
         let core = core.clone();
         let transfers = transfers.clone();
         let ui = ui.clone();
+        let inputs = inputs.clone();
         tokio::spawn(async move {
             match read_msg::<StreamHeader>(&mut stream, limits::STREAM_HEADER).await {
-                Ok(Some(StreamHeader::Input { rep })) => pump_input(rep, &mut stream, &core).await,
+                Ok(Some(StreamHeader::Input { rep })) => {
+                    let first = lock_plain(&inputs).insert(rep);
+                    if !first {
+                        debug!(rep, "a second input stream for the same rep; refused");
+                        let _ = stream.stop(1u32.into());
+                        return;
+                    }
+                    pump_input(rep, &mut stream, &core).await;
+                    lock_plain(&inputs).remove(&rep);
+                }
                 Ok(Some(StreamHeader::File { rep, transfer })) => {
                     transfer::receive(transfers, ui, rep, transfer, stream).await;
                 }
@@ -660,9 +679,13 @@ async fn accept_streams(
     }
 }
 
+/// Injects a rep's input. A reader fills a bounded queue; the injector takes whatever has piled
+/// up (at most [`INPUT_BATCH`] at a time), coalesces pointer moves (never keys or buttons), and
+/// injects one piece at a time ([`InputEvent::pieces`]: text per character, wheel per notch),
+/// each through the gate under the consent lock, letting go of the lock and of the session
+/// thread between pieces. So a Revoke or End waits for at most one piece's injection, however
+/// the rep floods, and every queued piece after it meets a closed gate.
 async fn pump_input(rep: ParticipantId, stream: &mut RecvStream, core: &Shared) {
-    // A reader fills a queue; the injector takes whatever has piled up, coalesces pointer moves
-    // (never keys or buttons) and injects through the gate.
     let (tx, mut rx) = mpsc::channel::<InputEvent>(INPUT_BACKLOG);
     let reader = async move {
         while let Ok(Some(ev)) = read_msg::<InputEvent>(stream, limits::INPUT).await {
@@ -674,14 +697,23 @@ async fn pump_input(rep: ParticipantId, stream: &mut RecvStream, core: &Shared) 
     let injector = async {
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
-            while let Ok(ev) = rx.try_recv() {
+            while batch.len() < INPUT_BATCH {
+                let Ok(ev) = rx.try_recv() else { break };
                 batch.push(ev);
             }
-            let mut c = lock(core);
             for ev in coalesce_moves(batch) {
-                // The gate is checked here, at injection time, under the same lock as revoke.
-                let actions = c.consent.input(rep, ev);
-                c.apply(actions);
+                let Some(ev) = ev.bounded() else { continue };
+                for piece in ev.pieces() {
+                    {
+                        let mut c = lock(core);
+                        // The gate is checked here, at injection time, under the same lock as
+                        // revoke.
+                        let actions = c.consent.input(rep, piece);
+                        c.apply(actions);
+                    }
+                    // The control loop runs on this thread too: let a Revoke or End in.
+                    tokio::task::yield_now().await;
+                }
             }
         }
     };
@@ -690,6 +722,9 @@ async fn pump_input(rep: ParticipantId, stream: &mut RecvStream, core: &Shared) 
 
 /// Input events that may pile up between the network and the injector.
 const INPUT_BACKLOG: usize = 4096;
+
+/// Most events taken from the backlog at once (pointer moves are coalesced within a batch).
+const INPUT_BATCH: usize = 256;
 
 /// The event that tells the window which monitor is shared.
 fn shared_monitor(list: &[MonitorInfo], index: u32) -> Event {
@@ -766,7 +801,7 @@ impl VideoPump {
                         source.select_monitor(wanted);
                         keyframe.store(true, Ordering::SeqCst);
                     }
-                    let sample = std::mem::take(&mut *lock_path(&path_in));
+                    let sample = std::mem::take(&mut *lock_plain(&path_in));
                     if sample.rtt.is_some() || sample.congested {
                         source.path(sample.rtt, sample.congested);
                     }
@@ -802,7 +837,7 @@ struct PathSample {
     congested: bool,
 }
 
-fn lock_path(m: &Mutex<PathSample>) -> std::sync::MutexGuard<'_, PathSample> {
+fn lock_plain<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Plain data: a panic elsewhere cannot leave it inconsistent.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -825,7 +860,7 @@ async fn ship_video(
         if sampled.elapsed() >= PATH_SAMPLE_INTERVAL {
             sampled = std::time::Instant::now();
             let stats = conn.stats().path;
-            let mut p = lock_path(&path);
+            let mut p = lock_plain(&path);
             p.rtt = Some(stats.rtt);
             p.congested |= stats.congestion_events > congestion_events;
             congestion_events = stats.congestion_events;

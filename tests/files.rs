@@ -17,39 +17,7 @@ use std::time::Duration;
 
 /// A rep and a customer in a session with the given tiers granted by the customer.
 async fn session_with(relay: &TestRelay, tiers: &[Tier]) -> (RepClient, Customer) {
-    let mut rep = relay.rep("ada").await;
-    let (key, _) = rep.create_key(None).await.unwrap();
-    let c = customer(relay, Some(key));
-    let entry = rep_wait(&mut rep, "queue", |e| match e {
-        RepEvent::Control(RepDown::Queue { entries }) => entries.first().map(|e| e.entry),
-        _ => None,
-    })
-    .await;
-    rep.accept(entry).await.unwrap();
-    for &tier in tiers {
-        rep.request(tier).await.unwrap();
-        let ui = c.ui.clone();
-        let req = blocking(move || {
-            ui.wait("tier prompt", |evs| {
-                evs.iter().rev().find_map(|e| match e {
-                    Event::Changed(s) => s
-                        .prompts
-                        .iter()
-                        .find(|p| p.tier == tier && p.file.is_none())
-                        .map(|p| p.request),
-                    _ => None,
-                })
-            })
-        })
-        .await;
-        tokio::time::sleep(Duration::from_millis(550)).await;
-        c.handle.answer(req, true);
-        rep_wait(&mut rep, "granted", |e| {
-            matches!(e, RepEvent::Control(RepDown::Granted { tier: t }) if *t == tier).then_some(())
-        })
-        .await;
-    }
-    (rep, c)
+    session_of(relay, tiers, |key| customer(relay, Some(key))).await
 }
 
 /// Waits for the file prompt of `transfer` and answers it after the arming delay.

@@ -169,7 +169,8 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
         next_repaint: None,
         redraw_pending: true,
         wayland: None,
-        injected: Arc::new(Mutex::new(None)),
+        injected: Arc::new(Mutex::new(RemoteInput::default())),
+        picking_since: None,
     };
     event_loop.run(move |event, _, flow| {
         shell.on_event(event);
@@ -204,16 +205,48 @@ struct Shell {
     redraw_pending: bool,
     /// On a Wayland desktop: the portal's screen share (see `super::wayland`).
     wayland: Option<super::wayland::WaylandShare>,
-    /// When the rep's last key or button was injected.
-    injected: Arc<Mutex<Option<Instant>>>,
+    /// What the rep's injected input did last.
+    injected: Arc<Mutex<RemoteInput>>,
+    /// When the person opened the "Send file…" dialog (only while it is open).
+    picking_since: Option<Instant>,
 }
 
-/// Notes when a key or button of the rep's is injected, so that the window can tell presses
-/// that may be the rep's from the person's own.
+/// Notes when a key or button of the rep's is injected, so that the window can tell presses,
+/// drops and file-dialog picks that may be the rep's from the person's own.
 struct Stamped {
     inner: Box<dyn lotse_platform::Injector>,
-    at: Arc<Mutex<Option<Instant>>>,
+    at: Arc<Mutex<RemoteInput>>,
 }
+
+/// What the window knows of the rep's injected input.
+#[derive(Debug, Default, Clone, Copy)]
+struct RemoteInput {
+    /// When the rep's last key, button, text or wheel event was injected.
+    last: Option<Instant>,
+    /// Mouse buttons the rep holds down now (a drag in progress).
+    buttons_down: u8,
+}
+
+impl RemoteInput {
+    /// Whether the rep's input may have produced something that happened at `at`: a rep's
+    /// button is down, or the rep's key or button came within `window` before.
+    fn may_have_caused(&self, at: Instant, window: Duration) -> bool {
+        self.buttons_down > 0
+            || self
+                .last
+                .is_some_and(|t| at.saturating_duration_since(t) <= window)
+    }
+
+    /// Whether any of the rep's keys or buttons was injected since `since`.
+    fn since(&self, since: Instant) -> bool {
+        self.buttons_down > 0 || self.last.is_some_and(|t| t >= since)
+    }
+}
+
+/// A file dropped this soon after the rep's key or button is refused: longer than
+/// [`REMOTE_PRESS`], because between the button's release and the drop's arrival the desktop
+/// passes the data between two programs, which takes a while on a busy machine.
+const REMOTE_DROP: Duration = Duration::from_secs(2);
 
 impl lotse_platform::Injector for Stamped {
     fn inject(
@@ -225,13 +258,26 @@ impl lotse_platform::Injector for Stamped {
             event,
             E::Button { .. } | E::Key { .. } | E::Text { .. } | E::Wheel { .. }
         ) {
-            *self.at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+            let mut r = self.at.lock().unwrap_or_else(|p| p.into_inner());
+            r.last = Some(Instant::now());
+            if let E::Button { down, .. } = event {
+                r.buttons_down = if *down {
+                    r.buttons_down.saturating_add(1)
+                } else {
+                    r.buttons_down.saturating_sub(1)
+                };
+            }
         }
         self.inner.inject(event)
     }
 
     fn release_all(&mut self) {
         self.inner.release_all();
+        let mut r = self.at.lock().unwrap_or_else(|p| p.into_inner());
+        if r.buttons_down > 0 {
+            r.last = Some(Instant::now());
+        }
+        r.buttons_down = 0;
     }
 }
 
@@ -256,7 +302,7 @@ impl Shell {
                     self.redraw();
                 }
                 // Windows and macOS report drops through tao; Linux through `desktop`.
-                WindowEvent::DroppedFile(path) => self.send_files(vec![path]),
+                WindowEvent::DroppedFile(path) => self.dropped(vec![path]),
                 other => {
                     if self.adapter.is_paste(&other) {
                         self.desktop.request_paste();
@@ -271,9 +317,21 @@ impl Shell {
                 match event {
                     DesktopEvent::Picked(path) => {
                         self.state.picking = false;
-                        self.send_files(path.into_iter().collect());
+                        let opened = self.picking_since.take();
+                        // The rep may steer the open dialog (select another file, press Enter):
+                        // a pick is the person's only if no key or button of the rep's came
+                        // while the dialog was open.
+                        let remote = *self.injected.lock().unwrap_or_else(|p| p.into_inner());
+                        let steered = opened.is_none_or(|at| {
+                            remote.since(at) || remote.may_have_caused(Instant::now(), REMOTE_PRESS)
+                        });
+                        if steered && path.is_some() {
+                            self.refuse_remote("file picked while the rep's input was injected");
+                        } else {
+                            self.send_files(path.into_iter().collect());
+                        }
                     }
-                    DesktopEvent::Dropped(paths) => self.send_files(paths),
+                    DesktopEvent::Dropped(paths) => self.dropped(paths),
                     DesktopEvent::Paste(text) => self.adapter.paste(text),
                     DesktopEvent::Stop => self.leave(HowEnded::ProgramStopped, 0),
                 }
@@ -286,6 +344,7 @@ impl Shell {
                 if self.state.picking && matches!(self.state.stage, Stage::Over { .. }) {
                     self.desktop.close_dialog();
                     self.state.picking = false;
+                    self.picking_since = None;
                 }
                 if over && self.quitting.is_some() {
                     self.finish_leaving();
@@ -363,7 +422,7 @@ impl Shell {
             .take([size.width, size.height], gl.max_texture_side());
         self.state.now = Instant::now();
         self.state.input_since = presses.map(|(first, _)| first);
-        let injected = *self.injected.lock().unwrap_or_else(|p| p.into_inner());
+        let injected = self.injected.lock().unwrap_or_else(|p| p.into_inner()).last;
         self.state.remote_press = presses.is_some_and(|(first, last)| {
             injected.is_some_and(|at| {
                 [first, last]
@@ -401,9 +460,7 @@ impl Shell {
             if self.state.remote_press && intent.acts_for_the_person() {
                 // The rep holds `control` and was pressing keys or buttons just then: this
                 // click or key may be theirs, and a rep must not act for the person.
-                tracing::info!(?intent, "refused: the press may have been the rep's input");
-                self.state.refused_remote += 1;
-                self.state.remote_notice_until = Some(Instant::now() + Duration::from_secs(8));
+                self.refuse_remote("the press may have been the rep's input");
                 if let Intent::Chat(text) = intent
                     && self.state.chat_input.is_empty()
                 {
@@ -505,6 +562,7 @@ impl Shell {
             Intent::PickFile => {
                 if self.state.can_send_files() && !self.state.picking {
                     self.state.picking = true;
+                    self.picking_since = Some(Instant::now());
                     let t = self.state.t();
                     let texts = DialogTexts {
                         title: &t.files_dialog_title,
@@ -544,13 +602,32 @@ impl Shell {
         }
     }
 
+    /// Says that something the rep's input may have done in the person's name did nothing.
+    fn refuse_remote(&mut self, why: &str) {
+        tracing::info!("refused: {why}");
+        self.state.refused_remote += 1;
+        self.state.remote_notice_until = Some(Instant::now() + Duration::from_secs(8));
+        self.redraw();
+    }
+
+    /// Files dropped onto the window: the person's own drag, unless the rep's input may have
+    /// made it (a rep holding `control` can drag a file from a file manager onto this window).
+    fn dropped(&mut self, paths: Vec<PathBuf>) {
+        let remote = *self.injected.lock().unwrap_or_else(|p| p.into_inner());
+        if remote.may_have_caused(Instant::now(), REMOTE_DROP) {
+            self.refuse_remote("files dropped while the rep's input was injected");
+            return;
+        }
+        self.send_files(paths);
+    }
+
     /// Sends files the person picked or dropped: their own action is the consent. Only while
     /// the session is live and no prompt is open; only regular files (a folder is refused with a
     /// note, not sent).
     fn send_files(&mut self, paths: Vec<PathBuf>) {
         if !self.state.can_send_files() {
             tracing::info!(
-                "not sending {} dropped file(s): no live session",
+                "not sending {} file(s): no live session with a rep who may receive files",
                 paths.len()
             );
             return;

@@ -341,10 +341,17 @@ impl State {
         }
     }
 
-    /// Whether the person can send a file now: the session is live and no prompt is open.
+    /// Whether the person can send a file now: the session is live, no prompt is open, and
+    /// someone may receive it (a rep the person allowed `files`; the relay forwards to those
+    /// only).
     pub fn can_send_files(&self) -> bool {
-        matches!(&self.stage, Stage::Session(s) if s.phase == Phase::Live && !s.reps.is_empty())
-            && self.prompt().is_none()
+        self.someone_receives_files() && self.prompt().is_none()
+    }
+
+    /// Whether a rep in the live session holds `files`.
+    pub fn someone_receives_files(&self) -> bool {
+        matches!(&self.stage, Stage::Session(s) if s.phase == Phase::Live
+            && s.reps.iter().any(|r| r.grants.contains(Tier::Files)))
     }
 
     /// The person stops the transfer in row `index`: it shows as cancelled at once, whatever

@@ -194,13 +194,25 @@ pub fn customer(relay: &TestRelay, key: Option<String>) -> Customer {
 }
 
 pub fn customer_with_pin(relay: &TestRelay, key: Option<String>, pin: Pin) -> Customer {
-    let ui = Arc::new(Recorder::default());
     let injector = FakeInjector::default();
     let injected = injector.log.clone();
+    customer_at(relay.addr, pin, key, Box::new(injector), injected)
+}
+
+/// A customer of the relay at `addr` (ours or a stand-in) with its own injector; `injected` is
+/// where that injector records.
+pub fn customer_at(
+    addr: std::net::SocketAddr,
+    pin: Pin,
+    key: Option<String>,
+    injector: Box<dyn lotse_platform::Injector>,
+    injected: Arc<Mutex<Vec<Injected>>>,
+) -> Customer {
+    let ui = Arc::new(Recorder::default());
     let (video, frames) = FakeVideo::new();
     let downloads = tempfile::tempdir().unwrap();
     let settings = Settings {
-        relay: relay.addr.to_string(),
+        relay: addr.to_string(),
         pin,
         key,
         info: CustomerInfo {
@@ -215,7 +227,7 @@ pub fn customer_with_pin(relay: &TestRelay, key: Option<String>, pin: Pin) -> Cu
         settings,
         ui.clone(),
         Hooks {
-            injector: Box::new(injector),
+            injector,
             video: Some(Box::new(video)),
         },
     )
@@ -263,6 +275,56 @@ pub async fn rep_wait<T>(
             return t;
         }
     }
+}
+
+/// Waits for the person's prompt for `tier` and answers Allow once it is armed, as the person
+/// would; returns the request id.
+pub async fn allow_prompt(c: &Customer, tier: lotse_proto::Tier) -> u32 {
+    let ui = c.ui.clone();
+    let request = blocking(move || {
+        ui.wait(&format!("a prompt for {tier}"), |evs| {
+            evs.iter().rev().find_map(|e| match e {
+                Event::Changed(s) => s
+                    .prompts
+                    .iter()
+                    .find(|p| p.tier == tier && p.file.is_none())
+                    .map(|p| p.request),
+                _ => None,
+            })
+        })
+    })
+    .await;
+    tokio::time::sleep(lotse_proto::customer::PROMPT_ARM + Duration::from_millis(50)).await;
+    c.handle.answer(request, true);
+    request
+}
+
+/// A rep (`ada`) and a customer made by `customer` with the rep's key, in a session with
+/// `tiers` asked for by the rep and allowed by the customer, in order.
+pub async fn session_of(
+    relay: &TestRelay,
+    tiers: &[lotse_proto::Tier],
+    customer: impl FnOnce(String) -> Customer,
+) -> (RepClient, Customer) {
+    use lotse_proto::msg::RepDown;
+    let mut rep = relay.rep("ada").await;
+    let (key, _) = rep.create_key(None).await.unwrap();
+    let c = customer(key);
+    let entry = rep_wait(&mut rep, "queue", |e| match e {
+        RepEvent::Control(RepDown::Queue { entries }) => entries.first().map(|e| e.entry),
+        _ => None,
+    })
+    .await;
+    rep.accept(entry).await.unwrap();
+    for &tier in tiers {
+        rep.request(tier).await.unwrap();
+        allow_prompt(&c, tier).await;
+        rep_wait(&mut rep, "granted", |e| {
+            matches!(e, RepEvent::Control(RepDown::Granted { tier: t }) if *t == tier).then_some(())
+        })
+        .await;
+    }
+    (rep, c)
 }
 
 /// Runs blocking waits (on the recorder) off the async runtime.

@@ -23,7 +23,7 @@ pub fn section(state: &mut State, ui: &mut Ui) {
         ui.label(RichText::new(&t.files_title).strong());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             let send = ui.add_enabled(
-                !state.picking,
+                !state.picking && state.can_send_files(),
                 secondary(&t.files_send).min_size(egui::vec2(150.0, 28.0)),
             );
             state.track("session.send_file", &send);
@@ -32,6 +32,9 @@ pub fn section(state: &mut State, ui: &mut Ui) {
             }
         });
     });
+    if !state.someone_receives_files() {
+        ui.label(RichText::new(&t.files_nobody).small().color(WEAK));
+    }
     if let Some(FileNotice::NotAFile(name)) = &state.file_notice {
         ui.label(RichText::new(fill(&t.files_not_a_file, &[("name", name)])).color(ERROR_FG));
     }

@@ -548,7 +548,12 @@ fn every_reason_a_transfer_stops_reads_in_both_languages() {
 
 #[test]
 fn send_file_asks_for_the_dialog_once() {
-    let mut h = Harness::live(&[], None);
+    // Nobody holds `files`: nobody could receive a file, so there is nothing to send with.
+    let mut h = Harness::live(&[Tier::View], None);
+    h.frame(10, vec![]);
+    assert!(!h.state.can_send_files());
+    assert!(!h.enabled("session.send_file"));
+    let mut h = Harness::live(&[Tier::Files], None);
     h.frame(10, vec![]);
     assert!(h.state.can_send_files());
     assert_eq!(h.click("session.send_file", 100), vec![Intent::PickFile]);
@@ -556,7 +561,7 @@ fn send_file_asks_for_the_dialog_once() {
     h.frame(200, vec![]);
     assert!(!h.enabled("session.send_file"), "the dialog is open");
     // No sending while a prompt is open.
-    let mut h = Harness::live(&[], Some(Tier::View));
+    let mut h = Harness::live(&[Tier::Files], Some(Tier::View));
     h.frame(10, vec![]);
     assert!(!h.state.can_send_files());
 }
