@@ -119,7 +119,17 @@ fn limit_name(name: String) -> String {
     if name.chars().count() <= MAX_FILE_NAME {
         return name;
     }
-    name.chars().take(MAX_FILE_NAME).collect()
+    // Keep a short extension: the receiver sees what kind of file it is either way.
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e)
+        .filter(|e| !e.is_empty() && e.chars().count() <= 16)
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default();
+    let keep = MAX_FILE_NAME - ext.chars().count();
+    let mut cut: String = name.chars().take(keep).collect();
+    cut.push_str(&ext);
+    cut
 }
 
 /// A rep offers a file to the customer.
