@@ -92,14 +92,14 @@ impl AuditEntry {
                 m.update(&(f.len() as u64).to_be_bytes());
                 m.update(f);
             }
-            Some(crate::store::hex(&m.finalize().into_bytes()))
+            Some(hex(&m.finalize().into_bytes()))
         } else {
             let mut h = Sha256::new();
             for f in fields {
                 h.update((f.len() as u64).to_be_bytes());
                 h.update(f);
             }
-            Some(crate::store::hex(&h.finalize()))
+            Some(hex(&h.finalize()))
         }
     }
 }
@@ -133,7 +133,7 @@ impl Head {
     fn mac(&self, key: &ChainKey) -> String {
         let mut m = key.mac();
         m.update(format!("{} {} {} {}", self.count, self.hash, self.at, self.legacy).as_bytes());
-        crate::store::hex(&m.finalize().into_bytes())
+        hex(&m.finalize().into_bytes())
     }
 
     fn render(&self, key: &ChainKey) -> String {
@@ -329,6 +329,11 @@ pub fn verify(
         legacy,
         anchored,
     })
+}
+
+/// Bytes as lower-case hex (hashes in the database and the anchor).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `s` cut to `max` characters; a cut string says so and how long it was.

@@ -370,3 +370,40 @@ fn audit_verify_reports_count_head_and_last_time() {
         assert_eq!(mode, 0o600, "{f} has mode {mode:o}");
     }
 }
+
+/// Item 4.1: a `rep add` whose audit entry cannot be written adds no rep, fails, and says why
+/// (fail closed, visible).
+#[tokio::test]
+async fn rep_add_adds_no_rep_when_its_audit_entry_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(rep_add(&data, "ada", "a good password").status.success());
+    let url = format!("sqlite://{}", data.join("lotse.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER no_more BEFORE INSERT ON audit \
+         BEGIN SELECT RAISE(ABORT, 'disk gone'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let out = rep_add(&data, "bob", "a good password");
+    assert!(
+        !out.status.success(),
+        "rep add succeeded without its audit entry"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("audit") && err.contains("disk gone"), "{err}");
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let bobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reps WHERE name = 'bob'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!(
+        bobs, 0,
+        "a rep exists whose creation is not in the audit log"
+    );
+}
