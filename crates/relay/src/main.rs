@@ -285,7 +285,12 @@ async fn main() -> Result<()> {
 /// What `audit verify` prints for an intact chain.
 fn verify_report(v: &audit::Verified) -> String {
     let mut out = format!("audit log intact: {} entries\n", v.count);
-    out += &format!("head: entry {}, hmac-sha256 {}\n", v.count, v.head);
+    let kind = if v.count > v.legacy {
+        "hmac-sha256"
+    } else {
+        "sha256"
+    };
+    out += &format!("head: entry {}, {kind} {}\n", v.count, v.head);
     out += &match v.last_at {
         Some(at) => format!("last entry: {} (unix {at})\n", utc(at)),
         None => "last entry: none\n".to_owned(),

@@ -386,6 +386,10 @@ impl Store {
 
     /// Checks the whole chain against the audit key and the anchor outside the database.
     pub async fn verify_audit(&self) -> Result<audit::Verified, StoreError> {
+        // Under the appenders' lock: a relay appending meanwhile cannot make the anchor look
+        // ahead of the rows read (a false truncation).
+        let _one = self.inner.one_writer.lock().await;
+        let _lock = self.inner.lock_file().await?;
         let rows = self.audit_rows().await?;
         let key = self.inner.chain_key.as_ref();
         let head = match key {
