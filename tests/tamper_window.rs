@@ -108,6 +108,10 @@ fn a_changed_download_shows_why_it_does_not_start_and_exits_non_zero() {
         widget_in(&line, "terms.accept").is_none(),
         "only the refusal"
     );
+    // The person can switch the language, as in the customer window.
+    lotse.click_in(&line, "lang.de");
+    let line = lotse.wait_line("German after the switch", |l| l["lang"] == "de");
+    assert!(texts(&line).contains("beschädigt"), "{line}");
     lotse.close_like_a_person();
     let (status, _) = lotse.wait_exit();
     assert_eq!(status.code(), Some(2), "Alt+F4: {status}");

@@ -10,9 +10,9 @@
 //! anyway, not the portal's.
 
 use super::i18n::{Lang, fill};
-use super::screens::{self, WEAK, button_row, primary, title};
+use super::screens::{self, HEADER, WEAK, button_row, primary, title};
 use super::trace::Trace;
-use egui::{RichText, Ui};
+use egui::{Color32, RichText, Ui};
 use lotse_egui_tao::{Adapter, Gl};
 use raw_window_handle::{HasWindowHandle, RawWindowHandle};
 use std::time::Instant;
@@ -83,6 +83,19 @@ impl Refusal {
         }
     }
 
+    /// Records an interactive widget for the test seam (the part of it that can be clicked).
+    fn track(&mut self, id: &str, response: &egui::Response) {
+        let rect = response.interact_rect.intersect(response.rect);
+        if rect.is_positive() {
+            self.widgets.push((
+                id.to_owned(),
+                rect,
+                response.enabled(),
+                response.has_focus(),
+            ));
+        }
+    }
+
     /// The message for standard error: the same words as the window.
     pub fn message(&self) -> String {
         let x = self.texts();
@@ -96,6 +109,13 @@ impl Refusal {
 /// Draws the window for one frame.
 pub fn ui(r: &mut Refusal, ui: &mut Ui) {
     r.widgets.clear();
+    egui::Panel::top("header")
+        .frame(
+            egui::Frame::new()
+                .fill(HEADER)
+                .inner_margin(egui::Margin::symmetric(18, 10)),
+        )
+        .show(ui, |ui| header(r, ui));
     let x = r.texts();
     let close_text = r.lang.strings().refused_close.clone();
     egui::CentralPanel::default()
@@ -115,20 +135,49 @@ pub fn ui(r: &mut Refusal, ui: &mut Ui) {
             ui.add_space(14.0);
             button_row(ui, 1, |ui| {
                 let close = ui.add(primary(&close_text));
-                let rect = close.interact_rect.intersect(close.rect);
-                if rect.is_positive() {
-                    r.widgets.push((
-                        "refused.close".to_owned(),
-                        rect,
-                        close.enabled(),
-                        close.has_focus(),
-                    ));
-                }
+                r.track("refused.close", &close);
                 if close.clicked() {
                     r.closed = true;
                 }
             });
         });
+}
+
+/// "Lotse" and the language switch, as in the customer window.
+fn header(r: &mut Refusal, ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new("Lotse")
+                .color(Color32::WHITE)
+                .strong()
+                .size(19.0),
+        );
+        ui.label(
+            RichText::new(&r.lang.strings().header)
+                .color(Color32::from_rgb(0xc8, 0xd6, 0xe8))
+                .size(15.0),
+        );
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            // Right to left: the last language is drawn first.
+            for lang in [Lang::En, Lang::De] {
+                let current = r.lang == lang;
+                let text = RichText::new(lang.own_name()).size(13.5).color(if current {
+                    Color32::WHITE
+                } else {
+                    Color32::from_rgb(0xc8, 0xd6, 0xe8)
+                });
+                let button = egui::Button::new(if current { text.underline() } else { text })
+                    .frame(false)
+                    .min_size(egui::vec2(0.0, 26.0));
+                let b = ui.add(button);
+                r.track(&format!("lang.{}", lang.code()), &b);
+                if b.clicked() {
+                    r.lang = lang;
+                    ui.ctx().request_repaint();
+                }
+            }
+        });
+    });
 }
 
 /// Why the refusal window could not be shown (the refusal is on standard error either way).
@@ -155,8 +204,9 @@ pub fn run(
     let made = std::panic::catch_unwind(EventLoop::<()>::new);
     std::panic::set_hook(quiet);
     let event_loop = made.map_err(|_| RefusalWindowError::NoDesktop)?;
+    let mut shown_title = refusal.texts().title;
     let window = WindowBuilder::new()
-        .with_title(&refusal.texts().title)
+        .with_title(&shown_title)
         .with_inner_size(LogicalSize::new(560.0, 420.0))
         .with_min_inner_size(LogicalSize::new(420.0, 360.0))
         // PLATFORM-NOTES: without these two GTK paints over the GL surface on the first frame.
@@ -214,6 +264,11 @@ pub fn run(
                 if again {
                     redraw_pending = true;
                     window.request_redraw();
+                }
+                let now_title = refusal.texts().title;
+                if now_title != shown_title {
+                    window.set_title(&now_title);
+                    shown_title = now_title;
                 }
                 if let Some(trace) = trace.as_mut() {
                     trace.refusal(&refusal, xid, ppp);
@@ -287,9 +342,23 @@ mod tests {
         let mut r = Refusal::new(Lang::En, Why::Changed, "x");
         frame(&ctx, &mut r, vec![]);
         frame(&ctx, &mut r, vec![]);
-        let (id, rect, enabled, _) = r.widgets.first().cloned().expect("the Close button");
-        assert_eq!(id, "refused.close");
-        assert!(enabled && !r.closed);
+        // The language switch: the same words in German, and Close still closes.
+        click(&ctx, &mut r, "lang.de");
+        assert_eq!(r.lang, Lang::De);
+        assert!(!r.closed);
+        frame(&ctx, &mut r, vec![]);
+        click(&ctx, &mut r, "refused.close");
+        assert!(r.closed);
+    }
+
+    fn click(ctx: &egui::Context, r: &mut Refusal, id: &str) {
+        let (_, rect, enabled, _) = r
+            .widgets
+            .iter()
+            .find(|w| w.0 == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {id} in {:?}", r.widgets));
+        assert!(enabled, "{id}");
         let at = rect.center();
         let press = |pressed| E::PointerButton {
             pos: at,
@@ -297,8 +366,7 @@ mod tests {
             pressed,
             modifiers: Modifiers::NONE,
         };
-        frame(&ctx, &mut r, vec![E::PointerMoved(at), press(true)]);
-        frame(&ctx, &mut r, vec![press(false)]);
-        assert!(r.closed);
+        frame(ctx, r, vec![E::PointerMoved(at), press(true)]);
+        frame(ctx, r, vec![press(false)]);
     }
 }

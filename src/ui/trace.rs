@@ -19,8 +19,8 @@
 //!
 //! A download that does not verify shows only the refusal window (`super::refusal`); its lines
 //! are `{"t_ms","unix_ms","screen":"refused","lang","window","scale","why":"changed"|
-//! "unreadable","text":{"title","what","todo","nothing","details"},"widgets":[…]}` with the one
-//! widget `refused.close`.
+//! "unreadable","text":{"title","what","todo","nothing","details"},"widgets":[…]}` with the
+//! widgets `refused.close`, `lang.de` and `lang.en`.
 //!
 //! Screens and widget ids: `terms` (`terms.full`, `terms.decline`, `terms.accept`), `key`
 //! (`key.input`, `key.cancel`, `key.connect`), `wait` (`wait.cancel`), `prompt` (`prompt.deny`,

@@ -130,7 +130,7 @@ pub fn style(ctx: &egui::Context) {
 }
 
 /// The header's background.
-const HEADER: Color32 = Color32::from_rgb(0x1f, 0x3a, 0x5f);
+pub(crate) const HEADER: Color32 = Color32::from_rgb(0x1f, 0x3a, 0x5f);
 /// The colour of the one action a screen suggests.
 pub(crate) const ACCENT: Color32 = Color32::from_rgb(0x1f, 0x5f, 0xa8);
 /// For warnings that matter (someone sees the screen).
