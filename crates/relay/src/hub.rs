@@ -158,10 +158,17 @@ pub(crate) struct Hub {
     state: Mutex<State>,
     pub key_limiter: Mutex<FailureLimiter>,
     pub login_limiter: Mutex<FailureLimiter>,
+    /// Failed logins per (name as typed, address): `lock_after` of them lock that name for that
+    /// address only, for `lock_for`.
+    pub account_limiter: Mutex<FailureLimiter<(String, std::net::IpAddr)>>,
+    /// Password hashes that may run at once.
+    pub hash_slots: tokio::sync::Semaphore,
     /// Refused tries, audited once per address and window plus a count.
     pub refused: Mutex<Rejections>,
     /// The support portal's base URL for invitation links, once the portal runs.
     pub portal_url: std::sync::OnceLock<String>,
+    /// What peers cost: hashes, refused connections, retries.
+    pub counters: crate::stats::Counters,
 }
 
 impl std::fmt::Debug for Hub {
@@ -178,14 +185,22 @@ impl Hub {
     pub fn new(cfg: Config, store: Store) -> Self {
         let key_limiter = Mutex::new(FailureLimiter::new(cfg.key_attempts, cfg.failure_window));
         let login_limiter = Mutex::new(FailureLimiter::new(cfg.login_attempts, cfg.failure_window));
+        let (cfg_lock_after, cfg_lock_for) = (cfg.lock_after, cfg.lock_for);
         Hub {
             cfg,
             store,
             state: Mutex::new(State::default()),
             key_limiter,
             login_limiter,
+            account_limiter: Mutex::new(FailureLimiter::keyed(
+                cfg_lock_after,
+                cfg_lock_for,
+                crate::limits::MAX_TRACKED,
+            )),
+            hash_slots: tokio::sync::Semaphore::new(crate::LOGIN_HASHES_AT_ONCE),
             refused: Mutex::new(Rejections::new(REFUSED_WINDOW)),
             portal_url: std::sync::OnceLock::new(),
+            counters: Default::default(),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod limits;
 pub mod portal;
 pub mod rejections;
+pub mod stats;
 pub mod store;
 
 use lotse_net::{NetConfig, Pin};
@@ -43,6 +44,8 @@ pub struct Config {
     pub hello_timeout: Duration,
     /// Open connections at most; more are refused.
     pub max_connections: usize,
+    /// Open connections (and handshakes) from one address at most (IPv6: one /64).
+    pub max_connections_per_address: usize,
     /// Largest file that may pass through, in bytes.
     pub max_file_size: u64,
     /// Input events per second one rep may send, and the burst allowed above that.
@@ -68,6 +71,7 @@ impl Config {
             lock_for: Duration::from_secs(5 * 60),
             hello_timeout: Duration::from_secs(10),
             max_connections: 1000,
+            max_connections_per_address: 20,
             max_file_size: 2 * 1024 * 1024 * 1024,
             input_rate: limits::INPUT_RATE,
             input_burst: limits::INPUT_BURST,
@@ -76,6 +80,10 @@ impl Config {
         }
     }
 }
+
+/// argon2 verifications that may run at the same time (each takes ~19 MiB and a core for a
+/// while); further logins wait their turn.
+pub const LOGIN_HASHES_AT_ONCE: usize = 2;
 
 /// Why the relay could not start.
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +179,11 @@ impl Relay {
     /// The database, for tools and tests.
     pub fn store(&self) -> &store::Store {
         &self.hub.store
+    }
+
+    /// What peers have cost the relay so far.
+    pub fn stats(&self) -> stats::Stats {
+        self.hub.counters.snapshot()
     }
 }
 

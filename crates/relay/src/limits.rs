@@ -1,16 +1,22 @@
 //! Per-address failure counting: after too many failures in a window, an address is refused
-//! until the window has passed.
+//! until the window has passed. IPv6 addresses count by their /64 (one host usually holds a
+//! whole /64), and the table is bounded with O(1) amortised work per failure.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-/// Counts failures per source address.
+/// Counts failures per key: an address ([`net_key`]), or an account name and an address.
 #[derive(Debug)]
-pub struct FailureLimiter {
+pub struct FailureLimiter<K = IpAddr> {
     max_failures: u32,
     window: Duration,
-    entries: HashMap<IpAddr, Entry>,
+    capacity: usize,
+    entries: HashMap<K, Entry>,
+    /// Keys in the order their windows started, with that start: the oldest is evicted first.
+    /// An item whose entry has since restarted or gone is skipped when it reaches the front.
+    order: VecDeque<(K, Instant)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -19,23 +25,57 @@ struct Entry {
     failures: u32,
 }
 
-/// Most addresses tracked at once; beyond this the oldest entries are forgotten first.
-const MAX_TRACKED: usize = 100_000;
+/// Most keys tracked at once; beyond this the oldest windows are forgotten first.
+pub const MAX_TRACKED: usize = 100_000;
 
-impl FailureLimiter {
+/// The key an address counts under: IPv4 as it is (also when written IPv4-mapped in IPv6),
+/// IPv6 by its /64.
+pub fn net_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+impl FailureLimiter<IpAddr> {
     pub fn new(max_failures: u32, window: Duration) -> Self {
+        Self::keyed(max_failures, window, MAX_TRACKED)
+    }
+
+    /// Whether `addr` (by [`net_key`]) is currently refused.
+    pub fn blocked(&mut self, addr: IpAddr, now: Instant) -> bool {
+        self.blocked_key(&net_key(addr), now)
+    }
+
+    /// Records one failure from `addr` (by [`net_key`]).
+    pub fn fail(&mut self, addr: IpAddr, now: Instant) {
+        self.fail_key(net_key(addr), now)
+    }
+}
+
+impl<K: Hash + Eq + Clone> FailureLimiter<K> {
+    /// A limiter over any key, tracking at most `capacity` keys.
+    pub fn keyed(max_failures: u32, window: Duration, capacity: usize) -> Self {
         FailureLimiter {
             max_failures,
             window,
+            capacity: capacity.max(1),
             entries: HashMap::new(),
+            order: VecDeque::new(),
         }
     }
 
-    /// Whether `addr` is currently refused.
-    pub fn blocked(&mut self, addr: IpAddr, now: Instant) -> bool {
-        match self.entries.get(&addr) {
+    /// Whether `key` is currently refused.
+    pub fn blocked_key(&mut self, key: &K, now: Instant) -> bool {
+        match self.entries.get(key) {
             Some(e) if now.duration_since(e.first) >= self.window => {
-                self.entries.remove(&addr);
+                self.entries.remove(key);
                 false
             }
             Some(e) => e.failures >= self.max_failures,
@@ -43,24 +83,73 @@ impl FailureLimiter {
         }
     }
 
-    /// Records one failure from `addr`.
-    pub fn fail(&mut self, addr: IpAddr, now: Instant) {
-        if self.entries.len() >= MAX_TRACKED {
-            let window = self.window;
-            self.entries
-                .retain(|_, e| now.duration_since(e.first) < window);
+    /// Records one failure for `key`.
+    pub fn fail_key(&mut self, key: K, now: Instant) {
+        self.prune(now);
+        let window = self.window;
+        let fresh = match self.entries.get_mut(&key) {
+            Some(e) if now.duration_since(e.first) < window => {
+                e.failures = e.failures.saturating_add(1);
+                false
+            }
+            _ => true,
+        };
+        if fresh {
+            if !self.entries.contains_key(&key) {
+                while self.entries.len() >= self.capacity {
+                    self.evict_oldest();
+                }
+            }
+            self.entries.insert(
+                key.clone(),
+                Entry {
+                    first: now,
+                    failures: 1,
+                },
+            );
+            self.order.push_back((key, now));
         }
-        let e = self.entries.entry(addr).or_insert(Entry {
-            first: now,
-            failures: 0,
-        });
-        if now.duration_since(e.first) >= self.window {
-            *e = Entry {
-                first: now,
-                failures: 0,
-            };
+    }
+
+    /// Forgets `key`'s failures (a success).
+    pub fn clear(&mut self, key: &K) {
+        self.entries.remove(key);
+    }
+
+    /// Keys tracked now.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Drops expired windows from the front of the order (each item is popped once: O(1)
+    /// amortised per failure).
+    fn prune(&mut self, now: Instant) {
+        while let Some((key, first)) = self.order.front() {
+            let live = self.entries.get(key).is_some_and(|e| e.first == *first);
+            if live && now.duration_since(*first) < self.window {
+                break;
+            }
+            if live {
+                self.entries.remove(key);
+            }
+            self.order.pop_front();
         }
-        e.failures = e.failures.saturating_add(1);
+    }
+
+    /// Forgets the oldest live window.
+    fn evict_oldest(&mut self) {
+        while let Some((key, first)) = self.order.pop_front() {
+            if self.entries.get(&key).is_some_and(|e| e.first == first) {
+                self.entries.remove(&key);
+                return;
+            }
+        }
+        // Nothing in the order is live, so nothing is tracked either; keep them in step.
+        self.entries.clear();
     }
 }
 
@@ -81,6 +170,61 @@ mod tests {
         assert!(l.blocked(a, t));
         assert!(!l.blocked(b, t), "other addresses are not affected");
         assert!(!l.blocked(a, t + Duration::from_secs(61)));
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        let mut l = FailureLimiter::new(3, Duration::from_secs(60));
+        let t = Instant::now();
+        for i in 1..=3u16 {
+            let a = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, i));
+            l.fail(a, t);
+        }
+        let sibling: IpAddr = "2001:db8:1:2:ffff::99".parse().unwrap();
+        assert!(
+            l.blocked(sibling, t),
+            "a host rotating within its /64 escaped"
+        );
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(!l.blocked(other, t), "the next /64 is someone else");
+        // IPv4 written as IPv4-mapped IPv6 is the same address.
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        for _ in 0..3 {
+            l.fail(mapped, t);
+        }
+        assert!(l.blocked(v4, t));
+    }
+
+    #[test]
+    fn the_table_stays_bounded_and_forgets_the_oldest_first() {
+        let cap = 1000;
+        let mut l = FailureLimiter::keyed(1, Duration::from_secs(600), cap);
+        let t = Instant::now();
+        for i in 0..(cap as u32 * 5) {
+            l.fail_key(i, t + Duration::from_millis(u64::from(i)));
+            assert!(l.len() <= cap, "{} entries tracked", l.len());
+        }
+        let last = t + Duration::from_millis(cap as u64 * 5);
+        assert!(
+            l.blocked_key(&(cap as u32 * 5 - 1), last),
+            "the newest is kept"
+        );
+        assert!(!l.blocked_key(&0, last), "the oldest went first");
+        // The order queue does not grow without bound either.
+        assert!(l.order.len() <= cap * 2, "{}", l.order.len());
+    }
+
+    #[test]
+    fn a_flood_of_new_addresses_never_grows_the_table_past_its_bound() {
+        // All within one window, so none has expired: the old table grew without bound here
+        // (and walked all of itself on every failure trying to shrink).
+        let mut l = FailureLimiter::new(5, Duration::from_secs(600));
+        let t = Instant::now();
+        for i in 0..(MAX_TRACKED as u32 + 50_000) {
+            l.fail(IpAddr::V4(std::net::Ipv4Addr::from(i)), t);
+        }
+        assert!(l.len() <= MAX_TRACKED, "{} addresses tracked", l.len());
     }
 }
 

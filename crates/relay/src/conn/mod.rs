@@ -3,6 +3,7 @@
 //! running session.
 
 mod customer;
+mod login;
 mod rep;
 mod share;
 

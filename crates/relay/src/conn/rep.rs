@@ -1,8 +1,8 @@
 //! The rep's side of the relay: login, keys, taking a customer, requests, chat, leaving, and the
 //! input a rep sends (dropped without a current `control` grant).
 
-use super::customer::AUDIT_DOWN;
 use super::customer::limit_chat;
+use super::login::login;
 use super::share::{join_session, share_session};
 use super::{code, spawn_writer};
 use crate::audit::{NAME_MAX, TEXT_MAX, bounded};
@@ -16,8 +16,7 @@ use lotse_proto::Tier;
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    CustomerDown, EndReason, LoginRejection, ParticipantId, Refusal, RepDown, RepUp, StreamHeader,
-    TransferStop,
+    CustomerDown, EndReason, ParticipantId, Refusal, RepDown, RepUp, StreamHeader, TransferStop,
 };
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -158,100 +157,6 @@ pub(super) async fn rep(
         detail: String::new(),
     });
     let _ = hub.write_audits(audits).await;
-}
-
-/// The login exchange; `None` if the rep did not get in (the connection is then closed).
-async fn login(
-    hub: &Hub,
-    conn: &Connection,
-    recv: &mut RecvStream,
-    tx: &mpsc::Sender<RepDown>,
-    ip: IpAddr,
-) -> Option<(i64, String, String)> {
-    // A few tries per connection, each within the hello timeout.
-    for _ in 0..3 {
-        let msg = tokio::time::timeout(
-            hub.cfg.hello_timeout,
-            read_msg::<RepUp>(recv, limits::CONTROL),
-        )
-        .await;
-        let (user, password) = match msg {
-            Ok(Ok(Some(RepUp::Login { user, password }))) => (user, password),
-            Ok(Ok(None)) => return None,
-            Err(_) => {
-                conn.close(code::TIMEOUT.into(), b"no login in time");
-                return None;
-            }
-            _ => {
-                conn.close(code::PROTOCOL.into(), b"log in first");
-                return None;
-            }
-        };
-        let now = Instant::now();
-        let actor = format!("rep:{}", bounded(&user, NAME_MAX));
-        let blocked = hub
-            .login_limiter
-            .lock()
-            .map(|mut l| l.blocked(ip, now))
-            .unwrap_or(true);
-        let record = hub.store.rep_by_name(&user).await.ok().flatten();
-        let locked = record
-            .as_ref()
-            .is_some_and(|r| r.locked_until > crate::unix_now());
-        let stored = record
-            .as_ref()
-            .map(|r| r.password_hash.clone())
-            .unwrap_or_else(|| crate::auth::dummy_hash().to_owned());
-        // Always hash, so that timing does not tell known users from unknown ones.
-        let ok =
-            tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &stored))
-                .await
-                .unwrap_or(false);
-        if ok && record.is_some() && !blocked && !locked {
-            let r = record?;
-            let _ = hub.store.login_ok(r.id).await;
-            // No login that the audit log does not know of (fail closed).
-            if hub
-                .audit(&actor, "rep.login", &format!("from {ip}"))
-                .await
-                .is_err()
-            {
-                conn.close(code::AUDIT.into(), AUDIT_DOWN.as_bytes());
-                return None;
-            }
-            return Some((r.id, r.name, r.display_name));
-        }
-        let reason = if blocked || locked {
-            LoginRejection::Locked
-        } else {
-            if let Ok(mut l) = hub.login_limiter.lock() {
-                l.fail(ip, now);
-            }
-            if let Some(r) = &record {
-                let until = crate::unix_now() + hub.cfg.lock_for.as_secs() as i64;
-                if let Ok(true) = hub
-                    .store
-                    .login_failed(r.id, i64::from(hub.cfg.lock_after), until)
-                    .await
-                {
-                    let _ = hub
-                        .audit(&actor, "rep.locked", &format!("until {until}"))
-                        .await;
-                }
-            }
-            LoginRejection::BadCredentials
-        };
-        let _ = hub
-            .audit(
-                &actor,
-                "rep.login_failed",
-                &format!("from {ip}: {reason:?}"),
-            )
-            .await;
-        let _ = tx.try_send(RepDown::LoginRejected { reason });
-    }
-    conn.close(code::PROTOCOL.into(), b"too many login attempts");
-    None
 }
 
 async fn create_key(

@@ -1,0 +1,176 @@
+//! The rep's login exchange, built so that guessing costs the guesser, not the relay:
+//!
+//! - the per-address limit is checked before anything else: a refused address costs no lookup
+//!   and no argon2 hash;
+//! - failures lock a name only for the address (IPv6: the /64) they came from, so five wrong
+//!   passwords from anywhere cannot lock a colleague out everywhere;
+//! - a locked name and an unknown name get the same answer after the same (no) work, so
+//!   `Locked` tells nobody which names exist;
+//! - at most [`crate::LOGIN_HASHES_AT_ONCE`] argon2 verifications run at a time (each takes
+//!   ~19 MiB and a core); further logins wait their turn;
+//! - the whole exchange has one deadline, however the tries are spread.
+
+use super::code;
+use super::customer::AUDIT_DOWN;
+use crate::audit::{NAME_MAX, bounded};
+use crate::hub::Hub;
+use crate::limits::net_key;
+use lotse_net::quinn::{Connection, RecvStream};
+use lotse_net::read_msg;
+use lotse_proto::frame::limits;
+use lotse_proto::msg::{LoginRejection, RepDown, RepUp};
+use std::net::IpAddr;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// Longest login name and password looked at; longer ones are wrong without a hash.
+const MAX_USER_BYTES: usize = 256;
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Tries per connection.
+const TRIES: usize = 3;
+
+/// The login exchange; `None` if the rep did not get in (the connection is then closed).
+pub(super) async fn login(
+    hub: &Hub,
+    conn: &Connection,
+    recv: &mut RecvStream,
+    tx: &mpsc::Sender<RepDown>,
+    ip: IpAddr,
+) -> Option<(i64, String, String)> {
+    let deadline = tokio::time::Instant::now() + hub.cfg.hello_timeout;
+    for _ in 0..TRIES {
+        let msg = tokio::time::timeout_at(deadline, read_msg::<RepUp>(recv, limits::CONTROL)).await;
+        let (user, password) = match msg {
+            Ok(Ok(Some(RepUp::Login { user, password }))) => (user, password),
+            Ok(Ok(None)) => return None,
+            Err(_) => {
+                conn.close(code::TIMEOUT.into(), b"no login in time");
+                return None;
+            }
+            _ => {
+                conn.close(code::PROTOCOL.into(), b"log in first");
+                return None;
+            }
+        };
+        match attempt(hub, conn, ip, user, password).await {
+            Attempt::In(rep) => return Some(rep),
+            Attempt::Out(reason) => {
+                let _ = tx.try_send(RepDown::LoginRejected { reason });
+            }
+            Attempt::Closed => return None,
+        }
+    }
+    conn.close(code::PROTOCOL.into(), b"too many login attempts");
+    None
+}
+
+enum Attempt {
+    In((i64, String, String)),
+    Out(LoginRejection),
+    /// The audit log is down; the connection is closed.
+    Closed,
+}
+
+async fn attempt(
+    hub: &Hub,
+    conn: &Connection,
+    ip: IpAddr,
+    user: String,
+    password: String,
+) -> Attempt {
+    let now = Instant::now();
+    let actor = format!("rep:{}", bounded(&user, NAME_MAX));
+    let name_key = (user.clone(), net_key(ip));
+    // Refusals first, before any lookup or hash: the same answer and the same work for every
+    // name, known or not.
+    let blocked = hub
+        .login_limiter
+        .lock()
+        .map(|mut l| l.blocked(ip, now))
+        .unwrap_or(true);
+    let locked = blocked
+        || hub
+            .account_limiter
+            .lock()
+            .map(|mut l| l.blocked_key(&name_key, now))
+            .unwrap_or(true);
+    if locked {
+        let why = if blocked { "address_blocked" } else { "locked" };
+        let _ = hub
+            .audit_refused(ip, &actor, "rep.login_refused", why)
+            .await;
+        return Attempt::Out(LoginRejection::Locked);
+    }
+    let plausible = user.len() <= MAX_USER_BYTES && password.len() <= MAX_PASSWORD_BYTES;
+    let record = if plausible {
+        hub.store.rep_by_name(&user).await.ok().flatten()
+    } else {
+        None
+    };
+    let ok = plausible
+        && verify(
+            hub,
+            password,
+            record.as_ref().map(|r| r.password_hash.clone()),
+        )
+        .await;
+    if let (true, Some(r)) = (ok, record) {
+        if let Ok(mut l) = hub.account_limiter.lock() {
+            l.clear(&name_key);
+        }
+        let _ = hub.store.login_ok(r.id).await;
+        // No login that the audit log does not know of (fail closed).
+        if hub
+            .audit(&actor, "rep.login", &format!("from {ip}"))
+            .await
+            .is_err()
+        {
+            conn.close(code::AUDIT.into(), AUDIT_DOWN.as_bytes());
+            return Attempt::Closed;
+        }
+        return Attempt::In((r.id, r.name, r.display_name));
+    }
+    let now_locked = {
+        if let Ok(mut l) = hub.login_limiter.lock() {
+            l.fail(ip, now);
+        }
+        hub.account_limiter
+            .lock()
+            .map(|mut l| {
+                l.fail_key(name_key.clone(), now);
+                l.blocked_key(&name_key, now)
+            })
+            .unwrap_or(false)
+    };
+    if now_locked {
+        let _ = hub
+            .audit(
+                &actor,
+                "rep.locked",
+                &format!("from {} for {} s", net_key(ip), hub.cfg.lock_for.as_secs()),
+            )
+            .await;
+    }
+    let _ = hub
+        .audit(
+            &actor,
+            "rep.login_failed",
+            &format!("from {ip}: BadCredentials"),
+        )
+        .await;
+    Attempt::Out(LoginRejection::BadCredentials)
+}
+
+/// Verifies `password` against the stored hash (or a dummy, so that unknown and known names
+/// take the same time), waiting for one of the few hashing slots.
+async fn verify(hub: &Hub, password: String, stored: Option<String>) -> bool {
+    let stored = stored.unwrap_or_else(|| crate::auth::dummy_hash().to_owned());
+    let Ok(_slot) = hub.hash_slots.acquire().await else {
+        return false;
+    };
+    let _counted = hub.counters.hashing();
+    tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &stored))
+        .await
+        .unwrap_or(false)
+}
