@@ -643,3 +643,53 @@ async fn a_lost_key_or_anchor_stops_appends_and_verify_says_why() {
     assert!(e.contains("audit key") && e.contains("missing"), "{e}");
     assert_eq!(store.audit_rows().await.unwrap().len(), 1);
 }
+
+/// Item 4.3: a customer who came by the public rep list or by an invitation is named so in the
+/// audit, with the account whose list entry or invitation it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn customers_who_came_by_list_or_invitation_are_named_so() {
+    let relay = TestRelay::start().await;
+    // Ada is online, as the rep list requires.
+    let _ada = relay.rep("ada").await.unwrap();
+    let store = relay.relay().store();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for (token, kind) in [
+        ("list-token-0123456789", "list"),
+        ("invite-token-0123456789", "invite"),
+    ] {
+        store
+            .insert_queue_token(token, 1, kind, None, now, now + 600)
+            .await
+            .unwrap();
+        let mut c = RawCustomer::connect(&relay).await;
+        c.say(&CustomerUp::JoinQueue {
+            token: token.into(),
+            info: info("Carla"),
+        })
+        .await;
+        c.wait("queued", |m| {
+            matches!(m, CustomerDown::Queued { .. }).then_some(())
+        })
+        .await;
+        let rows = relay
+            .wait_rows("the token's entry", |r| {
+                r.iter()
+                    .filter(|(_, a, _)| a == "queue.token_redeemed")
+                    .count()
+                    >= if kind == "list" { 1 } else { 2 }
+            })
+            .await;
+        let (actor, _, _) = rows
+            .iter()
+            .rev()
+            .find(|(_, a, _)| a == "queue.token_redeemed")
+            .unwrap();
+        assert!(
+            actor.ends_with(&format!(" via={kind}:ada")),
+            "the entry does not say how the customer came: {actor:?}"
+        );
+    }
+}
