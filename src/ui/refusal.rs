@@ -117,7 +117,6 @@ pub fn ui(r: &mut Refusal, ui: &mut Ui) {
         )
         .show(ui, |ui| header(r, ui));
     let x = r.texts();
-    let close_text = r.lang.strings().refused_close.clone();
     egui::CentralPanel::default()
         .frame(
             egui::Frame::new()
@@ -125,59 +124,9 @@ pub fn ui(r: &mut Refusal, ui: &mut Ui) {
                 .inner_margin(egui::Margin::symmetric(24, 18)),
         )
         .show(ui, |ui| {
-            title(ui, &x.title);
-            ui.label(RichText::new(&x.what).size(17.0));
-            ui.add_space(4.0);
-            ui.label(RichText::new(&x.todo).size(17.0).strong());
-            ui.label(&x.nothing);
-            ui.add_space(4.0);
-            ui.label(RichText::new(&x.details).small().color(WEAK));
-            ui.add_space(14.0);
-            button_row(ui, 1, |ui| {
-                let close = ui.add(primary(&close_text));
-                r.track("refused.close", &close);
-                if close.clicked() {
-                    r.closed = true;
-                }
-            });
+            // Scrolls only when the person made the window smaller than the text.
+            egui::ScrollArea::vertical().show(ui, |ui| body(r, &x, ui));
         });
-}
-
-/// "Lotse" and the language switch, as in the customer window.
-fn header(r: &mut Refusal, ui: &mut Ui) {
-    ui.horizontal(|ui| {
-        ui.label(
-            RichText::new("Lotse")
-                .color(Color32::WHITE)
-                .strong()
-                .size(19.0),
-        );
-        ui.label(
-            RichText::new(&r.lang.strings().header)
-                .color(Color32::from_rgb(0xc8, 0xd6, 0xe8))
-                .size(15.0),
-        );
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            // Right to left: the last language is drawn first.
-            for lang in [Lang::En, Lang::De] {
-                let current = r.lang == lang;
-                let text = RichText::new(lang.own_name()).size(13.5).color(if current {
-                    Color32::WHITE
-                } else {
-                    Color32::from_rgb(0xc8, 0xd6, 0xe8)
-                });
-                let button = egui::Button::new(if current { text.underline() } else { text })
-                    .frame(false)
-                    .min_size(egui::vec2(0.0, 26.0));
-                let b = ui.add(button);
-                r.track(&format!("lang.{}", lang.code()), &b);
-                if b.clicked() {
-                    r.lang = lang;
-                    ui.ctx().request_repaint();
-                }
-            }
-        });
-    });
 }
 
 /// Why the refusal window could not be shown (the refusal is on standard error either way).
@@ -207,7 +156,7 @@ pub fn run(
     let mut shown_title = refusal.texts().title;
     let window = WindowBuilder::new()
         .with_title(&shown_title)
-        .with_inner_size(LogicalSize::new(560.0, 420.0))
+        .with_inner_size(LogicalSize::new(560.0, 440.0))
         .with_min_inner_size(LogicalSize::new(420.0, 360.0))
         // PLATFORM-NOTES: without these two GTK paints over the GL surface on the first frame.
         .with_app_paintable(true)
@@ -288,6 +237,63 @@ pub fn run(
             ControlFlow::Wait
         };
     })
+}
+
+/// The texts and the Close button.
+fn body(r: &mut Refusal, x: &Texts, ui: &mut Ui) {
+    let close_text = r.lang.strings().refused_close.clone();
+    title(ui, &x.title);
+    ui.label(RichText::new(&x.what).size(17.0));
+    ui.add_space(4.0);
+    ui.label(RichText::new(&x.todo).size(17.0).strong());
+    ui.label(&x.nothing);
+    ui.add_space(4.0);
+    ui.label(RichText::new(&x.details).small().color(WEAK));
+    ui.add_space(14.0);
+    button_row(ui, 1, |ui| {
+        let close = ui.add(primary(&close_text));
+        r.track("refused.close", &close);
+        if close.clicked() {
+            r.closed = true;
+        }
+    });
+}
+
+/// "Lotse" and the language switch, as in the customer window.
+fn header(r: &mut Refusal, ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new("Lotse")
+                .color(Color32::WHITE)
+                .strong()
+                .size(19.0),
+        );
+        ui.label(
+            RichText::new(&r.lang.strings().header)
+                .color(Color32::from_rgb(0xc8, 0xd6, 0xe8))
+                .size(15.0),
+        );
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            // Right to left: the last language is drawn first.
+            for lang in [Lang::En, Lang::De] {
+                let current = r.lang == lang;
+                let text = RichText::new(lang.own_name()).size(13.5).color(if current {
+                    Color32::WHITE
+                } else {
+                    Color32::from_rgb(0xc8, 0xd6, 0xe8)
+                });
+                let button = egui::Button::new(if current { text.underline() } else { text })
+                    .frame(false)
+                    .min_size(egui::vec2(0.0, 26.0));
+                let b = ui.add(button);
+                r.track(&format!("lang.{}", lang.code()), &b);
+                if b.clicked() {
+                    r.lang = lang;
+                    ui.ctx().request_repaint();
+                }
+            }
+        });
+    });
 }
 
 #[cfg(test)]
