@@ -11,9 +11,10 @@ LOTSE_PACKAGES=(
   xvfb openbox xdotool x11-utils x11-xserver-utils xterm imagemagick ffmpeg jq chromium chromium-driver openssl binutils
   # Wayland: build against libpipewire (bindgen needs clang); test on a private headless GNOME
   # (mutter, PipeWire, WirePlumber, the GNOME portal), a Wayland client (foot), screenshots
-  # through GStreamer's PipeWire source, and the Python D-Bus test driver
+  # through GStreamer's PipeWire source, and the Python D-Bus test driver. Xwayland: the customer
+  # window runs through it on GNOME (mutter only recommends it, and recommends are not installed)
   libpipewire-0.3-dev clang libclang-dev
-  mutter gnome-shell pipewire pipewire-bin wireplumber xdg-desktop-portal xdg-desktop-portal-gnome
+  mutter gnome-shell xwayland pipewire pipewire-bin wireplumber xdg-desktop-portal xdg-desktop-portal-gnome
   dbus dbus-user-session gsettings-desktop-schemas foot gstreamer1.0-tools gstreamer1.0-pipewire
   gstreamer1.0-plugins-base python3-gi python3-dbus
 )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of every screen of the customer window, in German and English, from the real
-# window on a private Xvfb with openbox, against a real relay and the lotse-rep CLI.
+# window on a private Xvfb with openbox, against a real relay and the lotse-rep CLI; then the
+# support portal's pages from the real browser test (portal-*.png).
 #
 #   scripts/screens.sh [OUT_DIR]        (default: docs/screens)
 #
@@ -181,4 +182,8 @@ for LANG_CODE in de en; do
   exec 3>&-
   rm -f "$WORK/rep.in"
 done
+
+# The support portal's pages, from the real browser test (it writes its screenshots where
+# LOTSE_SCREENS_OUT says; a plain test run keeps them in its temporary directory).
+LOTSE_SCREENS_OUT=$(realpath "$OUT") cargo test -q --test portal_browser >/dev/null
 echo "screenshots in $OUT"

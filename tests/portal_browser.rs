@@ -3,7 +3,10 @@
 //! downloads the client; the test marks the very file executable and runs it under its own Xvfb;
 //! it shows the terms already bound to that session, and after a real click on Accept the rep sees
 //! the customer arrive. The same via the rep list and via an invitation link. On the way the
-//! browser takes the screenshots in `docs/screens/portal-*.png` (German and English).
+//! browser takes screenshots of each page (German and English) into the test's temporary
+//! directory, or into `$LOTSE_SCREENS_OUT` when set: `scripts/screens.sh` sets it to
+//! `docs/screens` to refresh the documentation's `portal-*.png`; a plain test run writes nothing
+//! into tracked files.
 //!
 //! Needs: chromium, chromium-driver, Xvfb, openbox, xdotool, binutils (strip).
 
@@ -13,7 +16,7 @@ use base64::Engine;
 use lotse_net::NetConfig;
 use lotse_proto::msg::{QueueEntry, RepDown};
 use lotse_rep::{RepClient, RepEvent};
-use lotse_testkit::{DEADLINE, Proc, Xvfb, free_port, wait_until};
+use lotse_testkit::{DEADLINE, HeavyStack, Proc, Xvfb, free_port, wait_until};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -66,7 +69,9 @@ fn key_rep_list_and_invitation_each_lead_to_a_running_bound_client() {
     let downloads = work.path().join("downloads");
     std::fs::create_dir(&downloads).unwrap();
     let browser = Browser::start(work.path(), &tls_pin, &downloads);
-    let screens = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screens");
+    let screens = std::env::var_os("LOTSE_SCREENS_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| work.path().join("screens"));
     std::fs::create_dir_all(&screens).unwrap();
     let site = format!("https://localhost:{portal_port}");
 
@@ -309,10 +314,13 @@ struct Browser {
     port: u16,
     session: String,
     _driver: Proc,
+    /// One heavy stack at a time on this machine (dropped after chromedriver).
+    _heavy: HeavyStack,
 }
 
 impl Browser {
     fn start(work: &Path, portal_tls_pin: &str, downloads: &Path) -> Browser {
+        let heavy = HeavyStack::lock();
         let present = Command::new("chromedriver")
             .arg("--version")
             .output()
@@ -364,6 +372,7 @@ impl Browser {
             port,
             session,
             _driver: driver,
+            _heavy: heavy,
         };
         // Headless Chromium downloads only where it is told to.
         b.cmd(

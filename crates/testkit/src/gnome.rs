@@ -29,6 +29,8 @@ pub struct Gnome {
     procs: Vec<Proc>,
     width: u32,
     height: u32,
+    /// One heavy stack at a time (dropped last, after every process of this GNOME has ended).
+    _heavy: crate::HeavyStack,
 }
 
 impl Gnome {
@@ -48,6 +50,7 @@ impl Gnome {
     /// primary; the driver sees that one).
     pub fn start_monitors(monitors: &[(u32, u32)], xwayland: bool) -> Gnome {
         let (width, height) = monitors[0];
+        let heavy = crate::HeavyStack::lock();
         let dir = tempfile::Builder::new()
             .prefix("lotse-gnome-")
             .tempdir()
@@ -58,6 +61,7 @@ impl Gnome {
             procs: Vec::new(),
             width,
             height,
+            _heavy: heavy,
         };
         for sub in ["home", "config", "data", "cache", "state"] {
             std::fs::create_dir_all(g.dir.path().join(sub)).expect("create a directory");
@@ -87,7 +91,18 @@ impl Gnome {
         for size in &sizes {
             args.extend(["--virtual-monitor", size.as_str()]);
         }
-        if !xwayland {
+        if xwayland {
+            // mutter starts Xwayland on demand; without the package, X11 clients (the customer
+            // window) fail later with an unhelpful GTK error. Say it here instead.
+            assert!(
+                Command::new("sh")
+                    .args(["-c", "command -v Xwayland"])
+                    .stdout(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success()),
+                "Xwayland is missing: install the Debian package `xwayland` (scripts/deps.sh does)"
+            );
+        } else {
             args.push("--no-x11");
         }
         let mutter = g.spawn("mutter", &args, |_| {});

@@ -22,6 +22,46 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Held while a heavy stack runs (a headless GNOME, Chromium, Wine): one at a time on this
+/// machine, across the test threads of one binary and across processes (cargo runs test binaries
+/// one after another, but a developer's run and CI's may overlap). On 2 cores, two of them side by
+/// side made GNOME's sharing dialog miss generous deadlines; serialised they are steady.
+///
+/// An advisory `flock` on a file in the temporary directory: released when the guard is dropped
+/// or the process ends, however it ends.
+#[derive(Debug)]
+pub struct HeavyStack {
+    _file: std::fs::File,
+}
+
+impl HeavyStack {
+    /// Waits until no other heavy stack runs, then holds the lock.
+    pub fn lock() -> HeavyStack {
+        use std::os::fd::AsRawFd;
+        let path = std::env::temp_dir().join("lotse-heavy-stack.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+        loop {
+            // SAFETY: flock(2) on a descriptor this function owns; no memory is shared.
+            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if r == 0 {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            assert!(
+                e.kind() == std::io::ErrorKind::Interrupted,
+                "cannot lock {}: {e}",
+                path.display()
+            );
+        }
+        HeavyStack { _file: file }
+    }
+}
+
 /// A child process that is killed when dropped.
 #[derive(Debug)]
 pub struct Proc(pub Child);
@@ -153,6 +193,20 @@ impl Xvfb {
             }
         }
         down
+    }
+
+    /// The pointer's button and modifier mask (`Button1Mask` = 0x100, …) as the X server sees it.
+    pub fn buttons(&self) -> u16 {
+        use x11rb::connection::Connection as _;
+        use x11rb::protocol::xproto::ConnectionExt as _;
+        let (conn, screen) = x11rb::connect(Some(&self.display)).expect("connect to Xvfb");
+        let root = conn.setup().roots[screen].root;
+        let p = conn
+            .query_pointer(root)
+            .expect("query pointer")
+            .reply()
+            .expect("pointer reply");
+        u16::from(p.mask)
     }
 
     /// The pointer position on the root window.
