@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use ui_support::{Desktop, Relay, serial};
 
+/// X's mask bit for the first mouse button in a pointer query.
+const BUTTON1: u16 = 0x100;
+
 /// Where the recording terminal sits (screen pixels) and its size.
 const TERM_X: u32 = 700;
 const TERM_Y: u32 = 450;
@@ -183,6 +186,13 @@ fn control_only_while_granted_and_nothing_stays_held() {
     wait_until("the focusing click in the terminal", || {
         split(&since(&out, m0)).1.iter().any(|m| m.2 == 'm')
     });
+    // Input is ordered on its stream: had the script of step 1 been kept and replayed after
+    // the grant, it would have arrived before this click.
+    assert_eq!(
+        split(&since(&out, m0)).0,
+        "",
+        "input sent before the grant was replayed later"
+    );
     let m1 = mark(&out);
     rep.send(&format!("input {}", script.display()));
     let expected = "Hello äöü€ ß\u{1}";
@@ -218,8 +228,20 @@ fn control_only_while_granted_and_nothing_stays_held() {
     lotse.wait_widget("prompt", "prompt.deny");
     rep.send(&format!("input {}", script.display()));
     stays_empty(&out, "while a prompt is open");
+    let m3 = mark(&out);
     lotse.click("prompt", "prompt.deny");
     rep.wait("denied", Some("files"));
+    // Control is still granted: a click now arrives, and nothing sent during the prompt came
+    // before it (it would have, had it been held back and replayed).
+    rep.send(&format!("input {}", focus_click(dir.path()).display()));
+    wait_until("a click after the prompt", || {
+        split(&since(&out, m3)).1.iter().any(|m| m.2 == 'm')
+    });
+    assert_eq!(
+        split(&since(&out, m3)).0,
+        "",
+        "input sent while the prompt was open was replayed later"
+    );
 
     // 4. Ctrl held by the rep, then revoked: the X server shows no key held.
     rep.send(&format!("input {}", ctrl_down(dir.path()).display()));
@@ -362,9 +384,28 @@ fn the_reps_input_cannot_act_for_the_customer_in_its_window() {
     let desk = Desktop::start();
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start();
-    let mut rep = relay.rep_session("view,control");
+    let rep_dir = tempfile::tempdir().unwrap();
+    let mut rep = relay.rep_session_with(
+        "view,control,files",
+        &[
+            std::ffi::OsStr::new("--save-dir"),
+            rep_dir.path().as_os_str(),
+        ],
+    );
     let session_key = relay.key();
-    let lotse = desk.lotse(&relay.addr, &relay.pin, &["--key", &session_key]);
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join(".config");
+    let lotse = desk.lotse_env(
+        &relay.addr,
+        &relay.pin,
+        &["--key", &session_key],
+        &[
+            ("HOME", home.path().as_os_str()),
+            ("XDG_CONFIG_HOME", config.as_os_str()),
+            ("NO_AT_BRIDGE", std::ffi::OsStr::new("1")),
+            ("GSETTINGS_BACKEND", std::ffi::OsStr::new("memory")),
+        ],
+    );
     let win = lotse.window();
     lotse.click("terms", "terms.accept");
     rep.wait("joined", None);
@@ -372,6 +413,9 @@ fn the_reps_input_cannot_act_for_the_customer_in_its_window() {
     rep.wait("granted", Some("view"));
     lotse.click("prompt", "prompt.allow");
     rep.wait("granted", Some("control"));
+    // `files` too, so that "Send file…" is there to be clicked (it needs a rep who may receive).
+    lotse.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("files"));
     let origin = client_origin(&desk, &win);
 
     // The rep clicks "Send file…": no file dialog, the refusal is counted and explained.
@@ -424,6 +468,66 @@ fn the_reps_input_cannot_act_for_the_customer_in_its_window() {
     lotse.click("session", "session.chat.send");
     let (_, chat) = rep.wait("chat", None);
     assert_eq!(chat["text"], "hi");
+
+    // A file dropped onto the window while the rep holds a mouse button down (a drag the rep's
+    // input could have made from a file manager) does not leave the machine.
+    let secret = home.path().join("secret.txt");
+    std::fs::write(&secret, "the customer's own").unwrap();
+    let hold = dir.path().join("hold.jsonl");
+    std::fs::write(&hold, [pointer(3, 3), button(true)].join("\n")).unwrap();
+    rep.send(&format!("input {}", hold.display()));
+    wait_until("the rep's button held down", || {
+        desk.x.buttons() & BUTTON1 != 0
+    });
+    let window: u32 = win.parse().unwrap();
+    let refused = |l: &serde_json::Value| l["refused_remote"].as_u64().unwrap_or(0);
+    let before = refused(&lotse.wait_line("the latest line", |_| true));
+    lotse_testkit::xdnd_drop(&desk.x.display, window, &secret);
+    lotse.wait_line("the drop refused", |l| refused(l) > before);
+    let release = dir.path().join("release.jsonl");
+    std::fs::write(&release, button(false)).unwrap();
+    rep.send(&format!("input {}", release.display()));
+    wait_until("the rep's button released", || {
+        desk.x.buttons() & BUTTON1 == 0
+    });
+
+    // The rep steers the "Send file…" dialog the person opened: the person chose a file, the
+    // rep's Enter picks it. Nothing leaves.
+    std::thread::sleep(lotse::ui::state::REMOTE_PRESS + Duration::from_millis(300));
+    lotse.click("session", "session.send_file");
+    lotse.wait_line("the dialog open", |l| l["picking"] == true);
+    let title = "Choose a file to send to your supporter";
+    let dialog = desk
+        .x
+        .run("xdotool", &["search", "--sync", "--name", title]);
+    let dialog = dialog.lines().next().unwrap().to_owned();
+    lotse.xdotool(&["windowactivate", "--sync", &dialog]);
+    lotse.xdotool(&["windowfocus", "--sync", &dialog]);
+    lotse.xdotool(&["key", "ctrl+l"]);
+    lotse.xdotool(&["type", "--delay", "15", secret.to_str().unwrap()]);
+    let enter = dir.path().join("enter.jsonl");
+    std::fs::write(&enter, [key(0x28, true), key(0x28, false)].join("\n")).unwrap();
+    rep.send(&format!("input {}", enter.display()));
+    lotse.wait_line("the steered pick refused", |l| {
+        l["picking"] == false && refused(l) > before + 1
+    });
+    // A drop the person makes on their own, after the rep's input rested, goes out: the
+    // guard above refused because of the rep, not because drops never work.
+    std::thread::sleep(Duration::from_millis(2300));
+    let own = home.path().join("own.txt");
+    std::fs::write(&own, "sent on purpose").unwrap();
+    lotse_testkit::xdnd_drop(&desk.x.display, window, &own);
+    rep.wait_for("the person's own drop at the rep", |v| {
+        v["event"] == "file_received" && v["path"].as_str().is_some_and(|p| p.ends_with("own.txt"))
+    });
+    assert!(
+        !rep.events()
+            .iter()
+            .any(|v| v["event"] == "file_incoming" && v["name"] == "secret.txt"),
+        "a file the rep's input dropped or picked left the machine: {:?}",
+        rep.events()
+    );
+    assert!(!rep_dir.path().join("secret.txt").exists());
 
     // Taking back is never refused: the rep's click on "Revoke" (its own control) works.
     let line = lotse.wait_widget("session", "session.revoke.control");

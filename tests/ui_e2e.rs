@@ -72,11 +72,17 @@ fn accept_grant_revoke_chat_close() {
     // Close the window as a person does: the window manager's Alt+F4.
     let closed_at = lotse.close_like_a_person();
     let (status, exited_at) = lotse.wait_exit();
-    let (_, ended) = rep.wait("ended", None);
+    let (ended_at, ended) = rep.wait("ended", None);
     assert!(status.success(), "lotse exited with {status}");
     let took = exited_at.duration_since(closed_at);
-    eprintln!("closing the window to process exit: {took:?}");
+    let told = ended_at.saturating_duration_since(closed_at);
+    eprintln!("closing the window to process exit: {took:?}; to the rep's `ended`: {told:?}");
     assert!(took < Duration::from_secs(1), "closing took {took:?}");
+    // The promise is to the rep as well: the session is over for them within the second.
+    assert!(
+        told < Duration::from_secs(1),
+        "the rep heard of the close only after {told:?}"
+    );
     assert_eq!(ended["by"], "customer");
     assert_eq!(ended["reason"], "window_closed");
 }
