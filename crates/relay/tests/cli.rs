@@ -407,3 +407,49 @@ async fn rep_add_adds_no_rep_when_its_audit_entry_cannot_be_written() {
         "a rep exists whose creation is not in the audit log"
     );
 }
+
+/// Item 4.1: a relay that cannot write its audit log does not serve, and says why on stderr.
+#[tokio::test]
+async fn serve_does_not_start_when_its_audit_log_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(rep_add(&data, "ada", "a good password").status.success());
+    let url = format!("sqlite://{}", data.join("lotse.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER no_more BEFORE INSERT ON audit \
+         BEGIN SELECT RAISE(ABORT, 'disk gone'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let mut child = Killed(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let end = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < end,
+            "the relay serves although it cannot write its audit log"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("relay.start") && err.contains("audit log"),
+        "{err}"
+    );
+}
