@@ -40,8 +40,12 @@ pub struct Config {
     /// Consecutive failed logins that lock an account, and for how long.
     pub lock_after: u32,
     pub lock_for: Duration,
-    /// A peer must say hello (and a stream its header) within this time.
+    /// A peer must say hello (and a stream its header, and a rep its login) within this time.
     pub hello_timeout: Duration,
+    /// A customer must redeem a key or queue token within this time of connecting (or of
+    /// their session's end), and may wait in a queue for at most `queue_timeout`.
+    pub presession_timeout: Duration,
+    pub queue_timeout: Duration,
     /// Open connections at most; more are refused.
     pub max_connections: usize,
     /// Open connections (and handshakes) from one address at most (IPv6: one /64).
@@ -70,6 +74,8 @@ impl Config {
             lock_after: 5,
             lock_for: Duration::from_secs(5 * 60),
             hello_timeout: Duration::from_secs(10),
+            presession_timeout: Duration::from_secs(5 * 60),
+            queue_timeout: Duration::from_secs(60 * 60),
             max_connections: 1000,
             max_connections_per_address: 20,
             max_file_size: 2 * 1024 * 1024 * 1024,

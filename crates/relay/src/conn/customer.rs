@@ -54,6 +54,7 @@ pub(super) async fn customer(
     };
     let actor = format!("customer:{ip}#{id}");
     let streams = tokio::spawn(customer_streams(hub.clone(), conn.clone(), id));
+    let watchdog = tokio::spawn(watch_presession(hub.clone(), conn.clone(), id));
     let mut ended_by_customer = false;
     let err = loop {
         let msg = match read_msg::<CustomerUp>(&mut recv, limits::CONTROL).await {
@@ -178,6 +179,7 @@ pub(super) async fn customer(
         }
     };
     streams.abort();
+    watchdog.abort();
     let reason = loss_reason(err, &conn);
     let mut audits = Vec::new();
     let who = hub.state().customer_label(id);
@@ -625,4 +627,56 @@ async fn write_video(
         }
     }
     let _ = stream.finish();
+}
+
+/// Where a customer's connection stands, for the pre-session deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Connected, nothing redeemed (or the session is over).
+    Idle,
+    Queued,
+    InSession,
+}
+
+/// Closes a customer connection that stays too long before a session: `presession_timeout`
+/// without a redeemed key or token (also after a session ended), `queue_timeout` waiting in a
+/// queue. A connection cannot hold a slot for nothing.
+async fn watch_presession(hub: Arc<Hub>, conn: Connection, id: CustomerId) {
+    let shortest = hub.cfg.presession_timeout.min(hub.cfg.queue_timeout);
+    let tick = (shortest / 4).clamp(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_secs(1),
+    );
+    let mut stage = Stage::Idle;
+    let mut since = Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let now_stage = {
+            let st = hub.state();
+            match st.customers.get(&id) {
+                None => return,
+                Some(c) if c.session.is_some() => Stage::InSession,
+                Some(c) if c.queued_for.is_some() => Stage::Queued,
+                Some(_) => Stage::Idle,
+            }
+        };
+        if now_stage != stage {
+            stage = now_stage;
+            since = Instant::now();
+            continue;
+        }
+        let (limit, why): (_, &[u8]) = match stage {
+            Stage::InSession => continue,
+            Stage::Idle => (
+                hub.cfg.presession_timeout,
+                b"no session key redeemed in time",
+            ),
+            Stage::Queued => (hub.cfg.queue_timeout, b"waited in the queue too long"),
+        };
+        if since.elapsed() >= limit {
+            debug!(?stage, "pre-session deadline passed; closing");
+            conn.close(code::TIMEOUT.into(), why);
+            return;
+        }
+    }
 }

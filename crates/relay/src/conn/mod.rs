@@ -6,6 +6,7 @@ mod customer;
 mod login;
 mod rep;
 mod share;
+mod slots;
 
 use customer::customer;
 use rep::rep;
@@ -18,9 +19,8 @@ use lotse_proto::frame::limits;
 use lotse_proto::msg::{EndReason, Hello, HowEnded, Role};
 use serde::Serialize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span};
 
 /// Close codes on the wire (the reason text says more).
 mod code {
@@ -33,27 +33,20 @@ mod code {
 }
 
 pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>) {
-    let open = Arc::new(AtomicUsize::new(0));
+    let slots = Arc::new(slots::Slots::default());
     while let Some(incoming) = endpoint.accept().await {
-        if open.load(Ordering::SeqCst) >= hub.cfg.max_connections {
-            warn!(
-                "connection limit reached; refusing {}",
-                incoming.remote_address()
-            );
-            incoming.refuse();
-            continue;
-        }
-        let hub = hub.clone();
-        let open = open.clone();
-        open.fetch_add(1, Ordering::SeqCst);
         let span = info_span!("conn", peer = %incoming.remote_address());
+        let Some((slot, incoming)) = slots.admit(&hub, incoming) else {
+            continue;
+        };
+        let hub = hub.clone();
         tokio::spawn(
             async move {
+                let _slot = slot;
                 match incoming.await {
                     Ok(conn) => handle(hub, conn).await,
                     Err(e) => debug!("handshake failed: {e}"),
                 }
-                open.fetch_sub(1, Ordering::SeqCst);
             }
             .instrument(span),
         );

@@ -1,0 +1,120 @@
+//! Connection slots under abuse, over real QUIC on loopback: a cap per address, QUIC Retry once
+//! more than half the slots are taken, and deadlines for every state before a session.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use lotse_proto::msg::{CustomerDown, CustomerInfo, CustomerUp, Role};
+use std::net::IpAddr;
+use std::time::Duration;
+use support::*;
+
+fn from(ip: &str) -> How {
+    How {
+        from: ip.parse::<IpAddr>().unwrap(),
+        ..How::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_address_are_capped() {
+    let relay = TestRelay::start_with(|c| c.max_connections_per_address = 3).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(Peer::hello(&relay, Role::Customer, from("127.0.0.1")).await);
+    }
+    let fourth = connect(&relay, from("127.0.0.1")).await;
+    assert!(
+        fourth.is_err(),
+        "a fourth connection from one address was let in"
+    );
+    assert!(relay.relay().stats().refused_per_address >= 1);
+    // Another address is served.
+    let _other = Peer::hello(&relay, Role::Customer, from("127.0.0.2")).await;
+    // A slot given back can be used again.
+    let gone = held.pop().unwrap();
+    gone.conn.close(0u32.into(), b"bye");
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match connect(&relay, from("127.0.0.1")).await {
+            Ok(_) => break,
+            Err(e) => assert!(
+                tokio::time::Instant::now() < end,
+                "the freed slot never came back: {e}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_load_new_peers_must_prove_their_address_with_a_retry() {
+    let relay = TestRelay::start_with(|c| {
+        c.max_connections = 4;
+        c.max_connections_per_address = 100;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(Peer::customer(&relay).await);
+    }
+    assert_eq!(
+        relay.relay().stats().retries_sent,
+        0,
+        "no retry while not loaded"
+    );
+    // Three of four slots taken: a newcomer is asked to prove its address first (quinn's client
+    // answers the Retry by itself) and then let in.
+    held.push(Peer::customer(&relay).await);
+    assert!(
+        relay.relay().stats().retries_sent >= 1,
+        "{:?}",
+        relay.relay().stats()
+    );
+    // Full now.
+    assert!(connect(&relay, How::default()).await.is_err());
+    assert!(relay.relay().stats().refused_full >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_that_never_redeems_a_key_is_dropped() {
+    let relay = TestRelay::start_with(|c| c.presession_timeout = Duration::from_secs(1)).await;
+    let silent = Peer::customer(&relay).await;
+    let why = silent.closed().await;
+    assert!(why.contains("in time"), "{why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_left_waiting_in_a_queue_is_dropped_but_not_one_in_a_session() {
+    let relay = TestRelay::start_with(|c| {
+        c.presession_timeout = Duration::from_secs(2);
+        c.queue_timeout = Duration::from_secs(2);
+    })
+    .await;
+    // One customer is in a session; the other waits for a rep who never takes them.
+    let s = Session::start(&relay).await;
+    let mut bob = Rep::login(&relay, "bob").await;
+    let key = bob.key().await;
+    let mut waiting = Peer::customer(&relay).await;
+    waiting
+        .say(&CustomerUp::Redeem {
+            key,
+            info: CustomerInfo::default(),
+        })
+        .await;
+    waiting
+        .hear_until("queued", |m: &CustomerDown| {
+            matches!(m, CustomerDown::Queued { .. }).then_some(())
+        })
+        .await;
+    let why = waiting.closed().await;
+    assert!(why.contains("queue"), "{why}");
+    // The session started before the waiting customer connected, so it is older than both
+    // deadlines by now, and it goes on.
+    assert!(
+        s.customer.conn.close_reason().is_none(),
+        "a live session was cut"
+    );
+    assert!(bob.peer.conn.close_reason().is_none());
+}
