@@ -89,7 +89,7 @@ impl EmbeddedError {
     /// what to do, and the technical reason for whoever helps them.
     pub fn refusal(&self, lang: Lang) -> Refusal {
         let why = match self {
-            EmbeddedError::Exe(_) => Why::Unreadable,
+            EmbeddedError::Exe(_) | EmbeddedError::Verify(VerifyError::Io(_)) => Why::Unreadable,
             EmbeddedError::Verify(_) | EmbeddedError::Pin(_) => Why::Changed,
         };
         Refusal::new(lang, why, self.to_string())
@@ -157,5 +157,15 @@ mod tests {
             e.message(Lang::En)
                 .contains("changed after the relay signed it")
         );
+        assert_eq!(e.refusal(Lang::En).why, Why::Changed);
+        // A file that cannot be read is not called changed.
+        let io = || std::io::Error::other("gone");
+        assert_eq!(
+            EmbeddedError::Exe(io()).refusal(Lang::De).why,
+            Why::Unreadable
+        );
+        let e = EmbeddedError::Verify(VerifyError::Io(io()));
+        assert_eq!(e.refusal(Lang::De).why, Why::Unreadable);
+        assert!(e.message(Lang::De).contains("nicht lesen"));
     }
 }
