@@ -64,6 +64,16 @@ pub struct PortalConfig {
     pub list_starts: u32,
     /// Open HTTPS connections at most; more are closed at once.
     pub max_connections: usize,
+    /// Open HTTPS connections from one address at most (IPv6: one /64).
+    pub max_connections_per_address: usize,
+    /// Confirmations ("Yes, start") one address may make within the relay's failure window;
+    /// each holds a download ticket.
+    pub confirms_per_address: u32,
+    /// Time for one request, from its head to the end of its body and the handler's answer.
+    pub request_timeout: Duration,
+    /// Time one connection may stay open at all (a client that stops reading a response
+    /// cannot hold it longer).
+    pub connection_timeout: Duration,
 }
 
 impl PortalConfig {
@@ -80,6 +90,10 @@ impl PortalConfig {
             ticket_lifetime: Duration::from_secs(30 * 60),
             list_starts: 30,
             max_connections: 256,
+            max_connections_per_address: 16,
+            confirms_per_address: 30,
+            request_timeout: Duration::from_secs(30),
+            connection_timeout: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -173,7 +187,7 @@ pub(crate) async fn start(
         listener,
         tokio_rustls::TlsAcceptor::from(Arc::new(tls)),
         app,
-        cfg.max_connections,
+        server::Limits::of(&cfg),
     ));
     Ok(PortalHandle {
         addr,

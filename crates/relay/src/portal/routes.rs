@@ -51,6 +51,8 @@ pub(crate) struct Portal {
     tickets: Mutex<HashMap<String, Ticket>>,
     /// Rep-list sessions started per address (each mints a queue token).
     list_limiter: Mutex<FailureLimiter>,
+    /// Confirmations per address (each holds a download ticket).
+    confirm_limiter: Mutex<FailureLimiter>,
 }
 
 impl std::fmt::Debug for Portal {
@@ -83,6 +85,10 @@ impl Portal {
         relay_addr: SocketAddr,
     ) -> Portal {
         let list_limiter = Mutex::new(FailureLimiter::new(cfg.list_starts, hub.cfg.failure_window));
+        let confirm_limiter = Mutex::new(FailureLimiter::new(
+            cfg.confirms_per_address,
+            hub.cfg.failure_window,
+        ));
         Portal {
             hub,
             cfg,
@@ -91,6 +97,7 @@ impl Portal {
             relay_addr,
             tickets: Mutex::new(HashMap::new()),
             list_limiter,
+            confirm_limiter,
         }
     }
 
@@ -511,6 +518,18 @@ async fn confirm(
     };
     if f.answer.as_deref() != Some("yes") {
         return home_again(HomeNote::None);
+    }
+    // Every confirmation counts against its address: tickets are a shared, bounded table.
+    let now = Instant::now();
+    let counted = p.confirm_limiter.lock().map(|mut l| {
+        let blocked = l.blocked(ip, now);
+        if !blocked {
+            l.fail(ip, now);
+        }
+        !blocked
+    });
+    if !counted.unwrap_or(false) {
+        return rate_limited(&p, lang);
     }
     let ttl = p.cfg.ticket_lifetime;
     let made = match f.kind.as_str() {

@@ -1,13 +1,22 @@
 //! Accepts TCP connections, does the TLS handshake and serves HTTP/1.1 on each, with limits: at
-//! most `max` connections at once, a deadline for the handshake and for each request's headers
-//! (slow clients cannot hold a connection open by trickling bytes).
+//! most `max_connections` connections at once and `max_connections_per_address` from one
+//! address (IPv6: one /64), a deadline for the handshake, for each request's head, for each
+//! whole request (head, body and answer: a slow body cannot hold a handler), and for the whole
+//! connection (a client that stops reading cannot hold it either).
 
+use super::PortalConfig;
+use crate::limits::net_key;
 use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -23,8 +32,33 @@ const HEADERS: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Peer(pub SocketAddr);
 
-pub(super) async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Router, max: usize) {
-    let slots = Arc::new(Semaphore::new(max));
+/// The connection limits, from [`PortalConfig`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    max: usize,
+    per_address: usize,
+    request: Duration,
+    connection: Duration,
+}
+
+impl Limits {
+    pub fn of(cfg: &PortalConfig) -> Limits {
+        Limits {
+            max: cfg.max_connections,
+            per_address: cfg.max_connections_per_address,
+            request: cfg.request_timeout,
+            connection: cfg.connection_timeout,
+        }
+    }
+}
+
+pub(super) async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Router, limits: Limits) {
+    let slots = Arc::new(Semaphore::new(limits.max));
+    let per_address = Arc::new(PerAddress::default());
+    let request = limits.request;
+    let app = app.layer(middleware::from_fn(move |req: Request, next: Next| {
+        request_deadline(request, req, next)
+    }));
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -39,11 +73,15 @@ pub(super) async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Router, 
             debug!(%peer, "portal connection limit reached; closing");
             continue;
         };
+        let Some(mine) = per_address.take(&per_address, peer.ip(), limits.per_address) else {
+            debug!(%peer, "too many portal connections from this address; closing");
+            continue;
+        };
         let tls = tls.clone();
         let app = app.clone().layer(axum::Extension(Peer(peer)));
         tokio::spawn(
             async move {
-                let _slot = slot;
+                let _slot = (slot, mine);
                 let stream = match tokio::time::timeout(HANDSHAKE, tls.accept(tcp)).await {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
@@ -59,13 +97,73 @@ pub(super) async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Router, 
                     .timer(TokioTimer::new())
                     .header_read_timeout(HEADERS)
                     .max_buf_size(64 * 1024)
-                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
-                    .await;
-                if let Err(e) = served {
-                    debug!("portal connection: {e}");
+                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+                match tokio::time::timeout(limits.connection, served).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => debug!("portal connection: {e}"),
+                    Err(_) => debug!("portal connection open too long; closed"),
                 }
             }
             .instrument(info_span!("portal", %peer)),
         );
+    }
+}
+
+/// Answers 408 when a request (head, body and handler) takes longer than `limit`.
+async fn request_deadline(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            debug!("request took longer than {limit:?}; answered 408");
+            let mut res = (
+                StatusCode::REQUEST_TIMEOUT,
+                "Zeitüberschreitung / Request timeout\n",
+            )
+                .into_response();
+            res.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            res
+        }
+    }
+}
+
+/// Open connections per address.
+#[derive(Debug, Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection of an address; given back on drop.
+#[derive(Debug)]
+struct Taken {
+    map: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+impl PerAddress {
+    fn take(&self, me: &Arc<PerAddress>, ip: IpAddr, max: usize) -> Option<Taken> {
+        let key = net_key(ip);
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(key).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Taken {
+            map: me.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        let mut m = self.map.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.key);
+            }
+        }
     }
 }
