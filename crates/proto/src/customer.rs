@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 /// or a rep's well-timed click, cannot grant.
 pub const PROMPT_ARM: Duration = Duration::from_millis(500);
 
-/// After the person says no to a tier (or takes it back), the same rep's new request for it is
-/// refused without a prompt ([`DenyReason::TooSoon`]) for this long; every further refusal in a
-/// row doubles the pause, up to [`REREQUEST_PAUSE_MAX`]. The same holds for file offers after the
-/// person declined one. A rep cannot make the prompt reappear until the person gives in.
+/// After the person says no to a tier in Lotse's prompt (or takes it back), the same rep's new
+/// request for it is refused without a prompt ([`DenyReason::TooSoon`]) for this long; every
+/// further refusal in a row doubles the pause, up to [`REREQUEST_PAUSE_MAX`]. The same holds for
+/// file offers after the person declined one. So a rep cannot nag the person with prompts.
 pub const REREQUEST_PAUSE: Duration = Duration::from_secs(10);
 
 /// The longest pause between prompts the person keeps refusing.
@@ -408,7 +408,10 @@ impl Consent {
         let subject = prompt.file.as_ref().map_or(Some(prompt.tier), |_| None);
         if allow {
             self.pauses.remove(&(prompt.rep, subject));
-        } else {
+        } else if reply == Reply::Deny(DenyReason::Person) {
+            // The person's own no in our prompt. A no from the system's dialog (Wayland) is
+            // not paused: it is often the person finding their way through a second dialog, and
+            // the rep asking again at once is then what they want.
             self.pause(prompt.rep, subject, now);
         }
         if let Some(offer) = prompt.file {

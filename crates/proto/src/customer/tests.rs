@@ -553,6 +553,18 @@ fn a_rerequest_after_deny_is_refused_without_a_prompt_for_a_growing_pause() {
             reply: Reply::Deny(DenyReason::TooSoon)
         })]
     );
+    // A no from the system's own dialog (Wayland) does not pause asking again.
+    let t = t + REREQUEST_PAUSE_MAX;
+    request(&mut c, 8, Tier::Files, t);
+    let t = t + PROMPT_ARM;
+    c.answer(8, Reply::Deny(DenyReason::SystemDialogCancelled), t)
+        .unwrap();
+    request(&mut c, 9, Tier::Files, t);
+    assert_eq!(
+        c.prompts().len(),
+        1,
+        "asked again after the system's dialog said no"
+    );
     // No pause grows without bound.
     let mut c = live(t);
     let mut t = t;
