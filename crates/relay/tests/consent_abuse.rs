@@ -396,17 +396,13 @@ async fn the_input_rate_limit_holds_per_rep_across_streams() {
     grant(&mut s.rep, &mut s.customer, Tier::View).await;
     grant(&mut s.rep, &mut s.customer, Tier::Control).await;
     let (mut arrived, _) = collect_streams(s.customer.conn.clone());
+    let conn = s.rep.peer.conn.clone();
+    let rep = s.rep.id;
     let t0 = tokio::time::Instant::now();
+    let mut presses = 0usize;
     // Stream after stream, each with a full burst; each stream ends before the next opens.
     for round in 0..3u16 {
-        let mut st = s.rep.peer.conn.open_uni().await.unwrap();
-        write_msg(
-            &mut st,
-            &StreamHeader::Input { rep: s.rep.id },
-            limits::STREAM_HEADER,
-        )
-        .await
-        .unwrap();
+        let mut st = admitted_input(&conn, rep, &mut arrived, 50 + round, &mut presses).await;
         for _ in 0..BURST {
             let ev = InputEvent::Key {
                 usage: 4 + round,
@@ -415,47 +411,65 @@ async fn the_input_rate_limit_holds_per_rep_across_streams() {
             write_msg(&mut st, &ev, limits::INPUT).await.unwrap();
         }
         st.finish().unwrap();
-        let _ = tokio::time::timeout(DEADLINE, st.stopped()).await;
     }
-    // A marker that always passes (a release) ends the count.
-    let mut st = s.rep.peer.conn.open_uni().await.unwrap();
-    write_msg(
-        &mut st,
-        &StreamHeader::Input { rep: s.rep.id },
-        limits::STREAM_HEADER,
-    )
-    .await
-    .unwrap();
-    write_msg(
-        &mut st,
-        &InputEvent::Key {
-            usage: 99,
-            down: false,
-        },
-        limits::INPUT,
-    )
-    .await
-    .unwrap();
-    let mut presses = 0usize;
-    let end = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let left = end.saturating_duration_since(tokio::time::Instant::now());
-        match tokio::time::timeout(left, arrived.recv())
-            .await
-            .expect("the marker arrived")
-        {
-            Some(Arrived::Input(InputEvent::Key { usage: 99, .. })) => break,
-            Some(Arrived::Input(_)) => presses += 1,
-            Some(_) => {}
-            None => panic!("input ended"),
-        }
-    }
+    // A last stream's marker comes after everything sent before it.
+    let _last = admitted_input(&conn, rep, &mut arrived, 99, &mut presses).await;
     let elapsed = t0.elapsed().as_secs_f64();
     let allowed = BURST as f64 + 5.0 * elapsed + 1.0;
     assert!(
         (presses as f64) <= allowed,
         "{presses} events passed in {elapsed:.1} s; one rep may send {allowed:.0}"
     );
+}
+
+/// Opens an input stream as soon as the relay admits one (the previous one may still be
+/// closing), proved by a key release `marker` (releases always pass the flood limit) reaching
+/// the customer. Counts the key presses that arrive meanwhile.
+async fn admitted_input(
+    conn: &Connection,
+    rep: u64,
+    arrived: &mut mpsc::UnboundedReceiver<Arrived>,
+    marker: u16,
+    presses: &mut usize,
+) -> lotse_net::quinn::SendStream {
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let mut st = conn.open_uni().await.unwrap();
+        let up = InputEvent::Key {
+            usage: marker,
+            down: false,
+        };
+        let wrote = write_msg(&mut st, &StreamHeader::Input { rep }, limits::STREAM_HEADER)
+            .await
+            .is_ok()
+            && write_msg(&mut st, &up, limits::INPUT).await.is_ok();
+        let admitted = wrote
+            && loop {
+                let got = tokio::select! {
+                    a = arrived.recv() => Some(a.expect("input ended")),
+                    _ = st.stopped() => None,
+                    _ = tokio::time::sleep_until(end) => panic!("no input stream was admitted"),
+                };
+                match got {
+                    None => break false,
+                    Some(Arrived::Input(InputEvent::Key { usage, down: false }))
+                        if usage == marker =>
+                    {
+                        break true;
+                    }
+                    Some(Arrived::Input(InputEvent::Key { down: true, .. })) => *presses += 1,
+                    Some(_) => {}
+                }
+            };
+        if admitted {
+            return st;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "no input stream was admitted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
