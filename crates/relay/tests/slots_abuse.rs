@@ -119,3 +119,48 @@ async fn a_customer_left_waiting_in_a_queue_is_dropped_but_not_one_in_a_session(
     );
     assert!(bob.peer.conn.close_reason().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rep_that_spreads_its_login_tries_gets_one_deadline_for_all() {
+    let relay = TestRelay::start_with(|c| c.hello_timeout = Duration::from_secs(4)).await;
+    let mut slow = Peer::hello(&relay, Role::Rep, How::default()).await;
+    let t0 = tokio::time::Instant::now();
+    // A wrong password now and then, each within the per-message time, together longer than
+    // the login may take: the attacker's pace is the attack.
+    tokio::time::sleep_until(t0 + Duration::from_millis(1000)).await;
+    slow.say(&lotse_proto::msg::RepUp::Login {
+        user: "ada".into(),
+        password: "wrong".into(),
+    })
+    .await;
+    let first: lotse_proto::msg::RepDown = slow.hear().await;
+    assert!(
+        matches!(first, lotse_proto::msg::RepDown::LoginRejected { .. }),
+        "{first:?}"
+    );
+    tokio::time::sleep_until(t0 + Duration::from_millis(5000)).await;
+    let _ = lotse_net::write_msg(
+        &mut slow.send,
+        &lotse_proto::msg::RepUp::Login {
+            user: "ada".into(),
+            password: "wrong again".into(),
+        },
+        lotse_proto::frame::limits::CONTROL,
+    )
+    .await;
+    let second = tokio::time::timeout(
+        DEADLINE,
+        lotse_net::read_msg::<lotse_proto::msg::RepDown>(
+            &mut slow.recv,
+            lotse_proto::frame::limits::CONTROL,
+        ),
+    )
+    .await
+    .expect("the relay answered or closed in time");
+    assert!(
+        !matches!(second, Ok(Some(_))),
+        "a try after the login deadline was still served: {second:?}"
+    );
+    let why = slow.closed().await;
+    assert!(why.contains("no login in time"), "{why}");
+}
