@@ -89,6 +89,7 @@ pub(crate) fn customer_sends(
                 name: name.clone(),
                 size,
                 accepted: true,
+                streaming: false,
                 recipients: recipients.clone(),
                 cancelled: Arc::new(AtomicBool::new(false)),
             },
@@ -187,6 +188,7 @@ pub(crate) fn rep_offers(
             name: name.clone(),
             size,
             accepted: false,
+            streaming: false,
             recipients: Vec::new(),
             cancelled: Arc::new(AtomicBool::new(false)),
         },
@@ -343,6 +345,21 @@ pub(crate) async fn pipe(
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // One stream per transfer: a second would pass the same file again beside the first.
+    let first = hub
+        .state()
+        .sessions
+        .get_mut(&sid)
+        .and_then(|s| s.transfers.get_mut(&key))
+        .is_some_and(|t| t.accepted && !std::mem::replace(&mut t.streaming, true));
+    if !first {
+        debug!(
+            ?key,
+            "file stream for a transfer not accepted or already streaming"
+        );
+        let _ = incoming.stop(CANCELLED.into());
+        return;
     }
     // Where the bytes go, and the transfer's facts.
     let (targets, name, size, cancelled, who) = {

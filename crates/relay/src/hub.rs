@@ -126,6 +126,8 @@ pub(crate) struct Transfer {
     pub size: u64,
     /// Rep offers wait for the customer's Save; the customer's own files need no acceptance.
     pub accepted: bool,
+    /// Its bytes are flowing on a stream (one stream per transfer).
+    pub streaming: bool,
     /// For the customer's own files: the reps that held `files` when it was offered (only
     /// they are told and receive it, and only while they still hold `files`).
     pub recipients: Vec<ParticipantId>,

@@ -557,3 +557,54 @@ async fn input_streams_from_customers_and_video_streams_from_reps_are_refused() 
         "{why}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_stream_for_one_file_is_refused() {
+    let relay = TestRelay::start().await;
+    let mut s = Session::start(&relay).await;
+    grant(&mut s.rep, &mut s.customer, Tier::Files).await;
+    let (mut to_ada, ada_streams) = collect_streams(s.rep.peer.conn.clone());
+    s.customer
+        .say(&CustomerUp::SendFile {
+            transfer: 1,
+            name: "notes.txt".into(),
+            size: 10,
+        })
+        .await;
+    let header = StreamHeader::File {
+        rep: 0,
+        transfer: 1,
+    };
+    let chunk = FileFrame::Chunk(b"hello".to_vec());
+    let mut first = s.customer.conn.open_uni().await.unwrap();
+    write_msg(&mut first, &header, limits::STREAM_HEADER)
+        .await
+        .unwrap();
+    write_msg(&mut first, &chunk, limits::FILE_CHUNK + 64)
+        .await
+        .unwrap();
+    // The first is flowing once its bytes reach the rep.
+    loop {
+        match tokio::time::timeout(DEADLINE, to_ada.recv())
+            .await
+            .expect("the first stream reached the rep")
+        {
+            Some(Arrived::File(FileFrame::Chunk(_))) => break,
+            Some(_) => {}
+            None => panic!("nothing reached the rep"),
+        }
+    }
+    // The same transfer again on another stream: refused before anything is passed on.
+    let mut second = s.customer.conn.open_uni().await.unwrap();
+    write_msg(&mut second, &header, limits::STREAM_HEADER)
+        .await
+        .unwrap();
+    write_msg(&mut second, &chunk, limits::FILE_CHUNK + 64)
+        .await
+        .unwrap();
+    let stopped = tokio::time::timeout(DEADLINE, second.stopped())
+        .await
+        .expect("the relay refused the second stream for one file");
+    assert!(matches!(stopped, Ok(Some(_))), "{stopped:?}");
+    assert_eq!(ada_streams.load(Ordering::SeqCst), 1);
+}
