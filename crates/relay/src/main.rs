@@ -45,6 +45,19 @@ enum Cmd {
         /// Largest file, in MiB, that may pass through a session (either direction).
         #[arg(long, default_value_t = 2048)]
         max_file_mib: u64,
+        /// Open connections at most; past half of them, new peers must first prove their
+        /// address (QUIC Retry).
+        #[arg(long, default_value_t = 1000)]
+        max_connections: usize,
+        /// Open connections from one address (IPv6: one /64) at most.
+        #[arg(long, default_value_t = 20)]
+        max_connections_per_address: usize,
+        /// Seconds within which a customer must redeem a key after connecting.
+        #[arg(long, default_value_t = 300.0)]
+        presession_timeout: f64,
+        /// Seconds a customer may wait in a queue.
+        #[arg(long, default_value_t = 3600.0)]
+        queue_timeout: f64,
         #[command(flatten)]
         portal: Box<PortalArgs>,
     },
@@ -200,6 +213,10 @@ async fn main() -> Result<()> {
             hello_timeout,
             idle_timeout,
             max_file_mib,
+            max_connections,
+            max_connections_per_address,
+            presession_timeout,
+            queue_timeout,
             portal,
         } => {
             let mut cfg = Config::new(data, listen);
@@ -211,6 +228,13 @@ async fn main() -> Result<()> {
             cfg.hello_timeout = seconds("hello-timeout", hello_timeout)?;
             cfg.net.idle_timeout = seconds("idle-timeout", idle_timeout)?;
             cfg.max_file_size = max_file_mib.saturating_mul(1024 * 1024);
+            if max_connections == 0 || max_connections_per_address == 0 {
+                bail!("--max-connections and --max-connections-per-address must be at least 1");
+            }
+            cfg.max_connections = max_connections;
+            cfg.max_connections_per_address = max_connections_per_address;
+            cfg.presession_timeout = seconds("presession-timeout", presession_timeout)?;
+            cfg.queue_timeout = seconds("queue-timeout", queue_timeout)?;
             cfg.portal = portal.config()?;
             let relay = lotse_relay::start(cfg).await?;
             // The one line scripts and admins look for.
