@@ -129,7 +129,7 @@ fn main() -> Result<()> {
         key,
         info: customer_info(),
         net: NetConfig::default(),
-        downloads: lotse_platform::files::downloads_dir(),
+        downloads: lotse_files::downloads_dir(),
     };
     let never = ui::run(ui::Options {
         settings,

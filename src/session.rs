@@ -622,7 +622,7 @@ fn sanitize(msg: CustomerDown) -> CustomerDown {
         } => CustomerDown::FileOffer {
             rep,
             transfer,
-            name: lotse_platform::files::safe_name(&name),
+            name: lotse_files::safe_name(&name),
             size,
         },
         other => other,

@@ -2,9 +2,9 @@
 //! person chose to save. Files stream in chunks (never whole in memory) and are hashed on the way.
 
 use crate::session::{Event, Frontend};
+use lotse_files::Incoming;
 use lotse_net::quinn::{Connection, RecvStream};
 use lotse_net::read_msg;
-use lotse_platform::files::Incoming;
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{FileFrame, ParticipantId, TransferId, TransferStop};
 use std::collections::HashMap;

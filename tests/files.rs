@@ -86,7 +86,7 @@ async fn hostile_names_land_safely_inside_downloads_without_overwriting() {
     let payload = file_of(src.path(), "payload", b"#!/bin/sh\necho owned\n");
     for (raw, expected) in &cases {
         let transfer = rep.offer_file_as(&payload, raw).await.unwrap();
-        let safe = lotse_platform::files::safe_name(raw);
+        let safe = lotse_files::safe_name(raw);
         answer_file_prompt(&c, &safe, true).await;
         let end = transfer_end(&c, Some(rep.id), transfer).await;
         let TransferState::Done(Some(path)) = end.state else {

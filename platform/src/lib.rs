@@ -5,7 +5,6 @@
 
 pub mod capture;
 pub mod fake;
-pub mod files;
 pub mod input;
 #[cfg(target_os = "linux")]
 pub mod wayland;

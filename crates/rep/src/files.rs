@@ -2,9 +2,9 @@
 //! files the customer sends into a chosen directory, with safe names and checked hashes.
 
 use crate::RepEvent;
+use lotse_files::Incoming;
 use lotse_net::quinn::{Connection, RecvStream};
 use lotse_net::read_msg;
-use lotse_platform::files::Incoming;
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{FileFrame, TransferId};
 use std::collections::HashMap;

@@ -1,6 +1,10 @@
-//! Files the rep sends to the customer: where they go and under which name.
+//! Safe saving of files a peer sends: where they go and under which name.
 //!
-//! Nothing a rep chooses can name a place outside the customer's Downloads folder, hide a file,
+//! Used on both sides — the customer client saving what a rep sends, and the rep CLI and console
+//! saving what a customer sends — without linking screen capture or input injection.
+//!
+//! Nothing a peer chooses can name a place outside the chosen folder (the customer's Downloads, the
+//! rep's save directory), hide a file,
 //! overwrite one, look like a device, or be executable. A file is written under a temporary hidden
 //! name, checked against the sender's SHA-256, and only then linked to its final name — a broken
 //! or cancelled transfer never leaves anything under that name.
@@ -441,7 +445,7 @@ mod tests {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "files::tests::print_downloads_dir",
+                "tests::print_downloads_dir",
                 "--nocapture",
                 "--ignored",
             ])
