@@ -26,6 +26,9 @@ impl Default for NetConfig {
 /// UDP socket buffers: the defaults drop packets on a busy loopback (PLATFORM-NOTES).
 const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 
+/// Most bytes one connection's peer may have in flight to us, unread, over all streams.
+pub const RECEIVE_WINDOW: u32 = 16 * 1024 * 1024;
+
 fn transport(cfg: &NetConfig) -> Arc<TransportConfig> {
     let mut t = TransportConfig::default();
     // An idle timeout beyond QUIC's varint range is clamped to the largest allowed.
@@ -35,6 +38,9 @@ fn transport(cfg: &NetConfig) -> Arc<TransportConfig> {
     t.keep_alive_interval(Some(cfg.idle_timeout / 4));
     t.max_concurrent_bidi_streams(4u32.into());
     t.max_concurrent_uni_streams(64u32.into());
+    // What a peer may make us hold unread, over all its streams together (QUIC's default is
+    // unlimited: 64 streams × 1.25 MiB each). A video frame (≤ 8 MiB) still fits.
+    t.receive_window(RECEIVE_WINDOW.into());
     Arc::new(t)
 }
 
@@ -119,6 +125,21 @@ pub fn client_endpoint(
     relay: SocketAddr,
     cfg: &NetConfig,
 ) -> Result<(Endpoint, MismatchSlot), Endpoints> {
+    let local: SocketAddr = if relay.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    client_endpoint_at(local, pin, cfg)
+}
+
+/// Like [`client_endpoint`], bound to `local` (a test or benchmark that plays many hosts on
+/// loopback binds to 127.0.0.2, 127.0.0.3, …).
+pub fn client_endpoint_at(
+    local: SocketAddr,
+    pin: Pin,
+    cfg: &NetConfig,
+) -> Result<(Endpoint, MismatchSlot), Endpoints> {
     let provider = provider();
     let mismatch = Arc::new(Mutex::new(None));
     let verifier = PinVerifier {
@@ -136,11 +157,6 @@ pub fn client_endpoint(
     let crypto = QuicClientConfig::try_from(tls).map_err(|e| Endpoints::Tls(e.to_string()))?;
     let mut client = ClientConfig::new(Arc::new(crypto));
     client.transport_config(transport(cfg));
-    let local: SocketAddr = if relay.is_ipv6() {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    };
     let socket = bind(local).map_err(|source| Endpoints::Bind {
         addr: local,
         source,
@@ -193,6 +209,51 @@ pub async fn connect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_peer_cannot_make_us_hold_more_than_the_receive_window() {
+        let (cert, key) = generate_identity(vec!["relay.lotse".into()]).unwrap();
+        let pin = Pin::of_certificate(&cert).unwrap();
+        let cfg = NetConfig::default();
+        let server = server_endpoint("127.0.0.1:0".parse().unwrap(), &cert, &key, &cfg).unwrap();
+        let addr = server.local_addr().unwrap();
+        // The server takes the connection and then reads nothing at all.
+        let held = tokio::spawn(async move {
+            let conn = server.accept().await.unwrap().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            drop(conn);
+        });
+        let (_ep, conn) = connect(addr, pin, &cfg).await.unwrap();
+        let chunk = vec![0u8; 256 * 1024];
+        let mut sent = 0usize;
+        // Each stream until its own window is full, then the next one, until even a fresh
+        // stream takes nothing: the connection's window is full.
+        let mut streams = Vec::new();
+        for _ in 0..60 {
+            let Ok(mut s) = conn.open_uni().await else {
+                break;
+            };
+            let mut took = 0;
+            for _ in 0..8 {
+                match tokio::time::timeout(std::time::Duration::from_millis(200), s.write(&chunk))
+                    .await
+                {
+                    Ok(Ok(n)) => took += n,
+                    _ => break,
+                }
+            }
+            sent += took;
+            streams.push(s);
+            if took == 0 {
+                break;
+            }
+        }
+        assert!(
+            sent <= RECEIVE_WINDOW as usize,
+            "the peer accepted {sent} unread bytes"
+        );
+        held.abort();
+    }
 
     #[tokio::test]
     async fn wrong_pin_names_both_pins() {

@@ -9,7 +9,8 @@ mod framed;
 mod pin;
 
 pub use endpoint::{
-    Endpoints, NetConfig, client_endpoint, connect, generate_identity, server_endpoint,
+    Endpoints, NetConfig, client_endpoint, client_endpoint_at, connect, generate_identity,
+    server_endpoint,
 };
 pub use file::{FILE_CANCELLED, FILE_CHUNK, send_file};
 pub use framed::{NetError, read_msg, write_msg};
