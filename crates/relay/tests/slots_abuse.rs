@@ -164,3 +164,29 @@ async fn a_rep_that_spreads_its_login_tries_gets_one_deadline_for_all() {
     let why = slow.closed().await;
     assert!(why.contains("no login in time"), "{why}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_load_a_connection_that_says_nothing_loses_its_slot_quickly() {
+    let relay = TestRelay::start_with(|c| {
+        c.max_connections = 4;
+        c.max_connections_per_address = 100;
+        // Far beyond the test's patience: only the busy deadline can end the silent peer.
+        c.hello_timeout = Duration::from_secs(600);
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(Peer::customer(&relay).await);
+    }
+    // More than half the slots are taken: a peer that connects and says nothing is dropped
+    // after the short deadline, not after the configured one.
+    let (_endpoint, silent) = connect(&relay, How::default()).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let why = closed(&silent).await;
+    assert!(why.contains("no hello in time"), "{why}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the silent peer kept its slot for {:?}",
+        started.elapsed()
+    );
+}

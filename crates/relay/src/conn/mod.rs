@@ -53,8 +53,18 @@ pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>) {
     }
 }
 
+/// How long a peer may take to say hello while more than half of the relay's connection slots
+/// are taken: a connection that holds a slot and says nothing is the cheapest way to fill them.
+pub const BUSY_HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn handle(hub: Arc<Hub>, conn: Connection) {
-    let hello_timeout = hub.cfg.hello_timeout;
+    let busy =
+        hub.counters.open.load(std::sync::atomic::Ordering::SeqCst) > hub.cfg.max_connections / 2;
+    let hello_timeout = if busy {
+        hub.cfg.hello_timeout.min(BUSY_HELLO_TIMEOUT)
+    } else {
+        hub.cfg.hello_timeout
+    };
     let opened = tokio::time::timeout(hello_timeout, async {
         let (send, mut recv) = conn.accept_bi().await.ok()?;
         let hello = read_msg::<Hello>(&mut recv, limits::CONTROL).await;
