@@ -439,6 +439,37 @@ async fn wrong_keys_from_one_address_are_aggregated_not_one_row_each() {
     );
 }
 
+/// Connections that come and go without ever reaching a queue or a session (thousands from an
+/// attacker) are counted per address, not written one row each.
+#[tokio::test]
+async fn customers_that_leave_before_any_session_are_counted_not_one_row_each() {
+    let mut relay = TestRelay::start().await;
+    for _ in 0..12 {
+        let c = RawCustomer::connect(&relay).await;
+        c.conn.close(0u32.into(), b"bye");
+    }
+    // Every connection has been handled to its end (its slot given back) before the relay stops.
+    let end = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while relay.relay().stats().open_connections > 0 {
+        assert!(tokio::time::Instant::now() < end, "connections stay open");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    relay.relay.take().unwrap().shutdown().await;
+    let store = lotse_relay::store::Store::open(&relay.data).await.unwrap();
+    let rows = rows_of(&store).await;
+    let single = rows
+        .iter()
+        .filter(|(_, a, _)| a == "customer.gone_before_session" || a == "customer.disconnect")
+        .count();
+    assert_eq!(single, 1, "one row per connection: {rows:#?}");
+    let more: Vec<_> = rows
+        .iter()
+        .filter(|(_, a, _)| a == "customer.gone_before_session_repeated")
+        .collect();
+    assert_eq!(more.len(), 1, "{rows:#?}");
+    assert!(more[0].2.contains("more=11"), "{more:?}");
+}
+
 /// Section 5: a copy of the database does not give away session keys (no unsalted hash of nine
 /// digits): the stored value is keyed with a secret outside the database.
 #[tokio::test]

@@ -56,7 +56,17 @@ pub(super) async fn customer(
     let streams = tokio::spawn(customer_streams(hub.clone(), conn.clone(), id));
     let watchdog = tokio::spawn(watch_presession(hub.clone(), conn.clone(), id));
     let mut ended_by_customer = false;
+    // Whether this peer ever got into a queue or a session: only then is its leaving an event of
+    // its own in the audit log. Connections that never got that far are counted per address
+    // (an attacker opening thousands of them must not grow the log by one row each).
+    let mut known = false;
     let err = loop {
+        known = known || {
+            let st = hub.state();
+            st.customers
+                .get(&id)
+                .is_some_and(|c| c.queued_for.is_some() || c.session.is_some())
+        };
         let msg = match read_msg::<CustomerUp>(&mut recv, limits::CONTROL).await {
             Ok(Some(m)) => m,
             Ok(None) => break None,
@@ -191,14 +201,19 @@ pub(super) async fn customer(
         }
         st.customers.remove(&id);
     }
-    if !ended_by_customer {
+    if !ended_by_customer && known {
         audits.push(Audit {
-            actor: who,
+            actor: who.clone(),
             action: "customer.disconnect",
             detail: format!("{reason:?}"),
         });
     }
     let _ = hub.write_audits(audits).await;
+    if !known {
+        let _ = hub
+            .audit_refused(ip, &who, "customer.gone_before_session", "disconnect")
+            .await;
+    }
 }
 
 /// Closes a peer whose actions can no longer be audited (fail closed); the control loop then
