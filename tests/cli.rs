@@ -6,12 +6,11 @@
 
 mod common;
 
-use common::{DEADLINE, Proc, Recorder, bin, expect, json_lines};
+use common::{DEADLINE, Proc, Recorder, RelayProc, add_rep, expect, json_lines, workspace_bin};
 use lotse::session::{self, Event, Hooks, Settings};
 use lotse_net::Pin;
 use lotse_proto::Tier;
 use lotse_proto::msg::{CustomerInfo, EndReason};
-use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,41 +29,12 @@ fn exits_cleanly(rep: &mut Proc, when: &str) {
 fn serve_rep_add_key_session_by_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("relay");
-    let mut add = Command::new(bin("lotse-relay"))
-        .args([
-            "rep",
-            "add",
-            "ada",
-            "--display-name",
-            "Ada Lovelace",
-            "--data",
-        ])
-        .arg(&data)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "a good password").unwrap();
-    assert!(add.wait().unwrap().success());
-
-    let mut relay = Proc(
-        Command::new(bin("lotse-relay"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(&data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(relay.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let (addr, pin) = (words[2].to_owned(), words[4].to_owned());
+    add_rep(&data, "ada", Some("Ada Lovelace"), "a good password");
+    let relay = RelayProc::serve(&data, &[], Stdio::null());
+    let (addr, pin) = (relay.addr.clone(), relay.pin.clone());
 
     let rep_cmd = |args: &[&str]| {
-        let mut c = Command::new(bin("lotse-rep"));
+        let mut c = Command::new(workspace_bin("lotse-rep"));
         c.args(["--relay", &addr, "--pin", &pin, "--user", "ada"])
             .args(args)
             .env("LOTSE_PASSWORD", "a good password")

@@ -9,6 +9,10 @@
 
 mod ui_support;
 
+use lotse_proto::input::InputEvent;
+use lotse_testkit::input::{
+    button, key, pointer, script_line, shifted, split_mouse_reports, tap, write_script,
+};
 use lotse_testkit::{Proc, wait_until};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -37,74 +41,66 @@ fn recording_xterm(desk: &Desktop, out: &Path) -> Proc {
     p
 }
 
-fn key(usage: u16, down: bool) -> String {
-    format!(r#"{{"event": {{"Key": {{"usage": {usage}, "down": {down}}}}}}}"#)
-}
-
-fn pointer(x: u32, y: u32) -> String {
-    format!(r#"{{"event": {{"PointerMove": {{"x": {x}, "y": {y}}}}}}}"#)
+/// A line of the rep's input script: `event` at once.
+fn now(event: InputEvent) -> String {
+    script_line(0, &event)
 }
 
 /// A button event 40 ms after the previous event: the pace of a quick human click. Injected all
 /// within one millisecond, on a busy machine the xterm under openbox now and then never reports
 /// a click's release and the following press (seen in CI; the injector logged all of them in
 /// order), so the script clicks at a pace a person can.
-fn button(down: bool) -> String {
-    format!(r#"{{"after_ms": 40, "event": {{"Button": {{"button": "Left", "down": {down}}}}}}}"#)
+fn click_step(down: bool) -> String {
+    script_line(40, &button(down))
 }
 
 /// A click into the terminal, so that the window manager gives it the keyboard focus (a rep
 /// does the same; events sent while the focus moves go to whichever window had it).
 fn focus_click(dir: &Path) -> PathBuf {
-    let p = dir.join("focus.jsonl");
     let l = [
-        pointer(TERM_X + 30, TERM_Y + 30),
-        button(true),
-        button(false),
+        now(pointer(TERM_X + 30, TERM_Y + 30)),
+        click_step(true),
+        click_step(false),
     ];
-    std::fs::write(&p, l.join("\n")).unwrap();
-    p
+    write_script(dir, "focus.jsonl", &l)
 }
 
 /// The script of issue 5: click, drag, scroll, type `Hello äöü€ ß`, ctrl+a.
 fn script(dir: &Path) -> PathBuf {
     let (x, y) = (TERM_X + 60, TERM_Y + 60);
     let mut l = vec![
-        pointer(x, y),
-        button(true),
-        button(false),
-        button(true),
-        pointer(x + 100, y + 40),
-        button(false),
-        r#"{"after_ms": 40, "event": {"Wheel": {"dx": 0, "dy": 1}}}"#.to_owned(),
-        key(0xe1, true),
-        key(0x0b, true),
-        key(0x0b, false),
-        key(0xe1, false),
+        now(pointer(x, y)),
+        click_step(true),
+        click_step(false),
+        click_step(true),
+        now(pointer(x + 100, y + 40)),
+        click_step(false),
+        script_line(40, &InputEvent::Wheel { dx: 0, dy: 1 }),
     ];
+    l.extend(shifted(0x0b).into_iter().map(now));
     for u in [0x08u16, 0x0f, 0x0f, 0x12, 0x2c] {
-        l.push(key(u, true));
-        l.push(key(u, false));
+        l.extend(tap(u).into_iter().map(now));
     }
-    l.push(r#"{"event": {"Text": {"text": "äöü€"}}}"#.to_owned());
-    l.push(key(0x2c, true));
-    l.push(key(0x2c, false));
-    l.push(r#"{"event": {"Text": {"text": "ß"}}}"#.to_owned());
-    l.extend([
-        key(0xe0, true),
-        key(0x04, true),
-        key(0x04, false),
-        key(0xe0, false),
-    ]);
-    let p = dir.join("script.jsonl");
-    std::fs::write(&p, l.join("\n")).unwrap();
-    p
+    l.push(now(InputEvent::Text {
+        text: "äöü€".into(),
+    }));
+    l.extend(tap(0x2c).into_iter().map(now));
+    l.push(now(InputEvent::Text { text: "ß".into() }));
+    l.extend(
+        [
+            key(0xe0, true),
+            key(0x04, true),
+            key(0x04, false),
+            key(0xe0, false),
+        ]
+        .into_iter()
+        .map(now),
+    );
+    write_script(dir, "script.jsonl", &l)
 }
 
 fn ctrl_down(dir: &Path) -> PathBuf {
-    let p = dir.join("ctrl.jsonl");
-    std::fs::write(&p, key(0xe0, true)).unwrap();
-    p
+    write_script(dir, "ctrl.jsonl", &[now(key(0xe0, true))])
 }
 
 /// Nothing arrives within a generous observation window (absence cannot be waited for).
@@ -127,30 +123,6 @@ fn since(out: &Path, mark: usize) -> String {
 
 fn mark(out: &Path) -> usize {
     std::fs::read(out).unwrap().len()
-}
-
-/// Splits SGR mouse reports from typed text.
-fn split(s: &str) -> (String, Vec<(u32, u32, char)>) {
-    let mut text = String::new();
-    let mut reports = Vec::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("\u{1b}[<") {
-        text.push_str(&rest[..i]);
-        let tail = &rest[i + 3..];
-        let Some(end) = tail.find(['M', 'm']) else {
-            break;
-        };
-        let nums: Vec<u32> = tail[..end]
-            .split(';')
-            .filter_map(|n| n.parse().ok())
-            .collect();
-        let b = nums.first().copied().unwrap_or(999);
-        let col = nums.get(1).copied().unwrap_or(0);
-        reports.push((b, col, tail.as_bytes()[end] as char));
-        rest = &tail[end + 1..];
-    }
-    text.push_str(rest);
-    (text, reports)
 }
 
 #[test]
@@ -184,12 +156,15 @@ fn control_only_while_granted_and_nothing_stays_held() {
     let m0 = mark(&out);
     rep.send(&format!("input {}", focus_click(dir.path()).display()));
     wait_until("the focusing click in the terminal", || {
-        split(&since(&out, m0)).1.iter().any(|m| m.2 == 'm')
+        split_mouse_reports(&since(&out, m0))
+            .1
+            .iter()
+            .any(|m| m.3 == 'm')
     });
     // Input is ordered on its stream: had the script of step 1 been kept and replayed after
     // the grant, it would have arrived before this click.
     assert_eq!(
-        split(&since(&out, m0)).0,
+        split_mouse_reports(&since(&out, m0)).0,
         "",
         "input sent before the grant was replayed later"
     );
@@ -197,7 +172,7 @@ fn control_only_while_granted_and_nothing_stays_held() {
     rep.send(&format!("input {}", script.display()));
     let expected = "Hello äöü€ ß\u{1}";
     let end = Instant::now() + lotse_testkit::DEADLINE;
-    while split(&since(&out, m1)).0 != expected {
+    while split_mouse_reports(&since(&out, m1)).0 != expected {
         assert!(
             Instant::now() < end,
             "the terminal received {:?}; the lotse window is at {}",
@@ -206,12 +181,12 @@ fn control_only_while_granted_and_nothing_stays_held() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (text, mouse) = split(&since(&out, m1));
+    let (text, mouse) = split_mouse_reports(&since(&out, m1));
     assert_eq!(text, expected);
     // xterm may fold the drag's motion report (32) into the release; the release lands where
     // the drag ended either way.
-    let mouse: Vec<(u32, u32, char)> = mouse.into_iter().filter(|m| m.0 != 32).collect();
-    let kinds: Vec<(u32, char)> = mouse.iter().map(|m| (m.0, m.2)).collect();
+    let mouse: Vec<_> = mouse.into_iter().filter(|m| m.0 != 32).collect();
+    let kinds: Vec<(u32, char)> = mouse.iter().map(|m| (m.0, m.3)).collect();
     assert_eq!(
         kinds,
         vec![(0, 'M'), (0, 'm'), (0, 'M'), (0, 'm'), (65, 'M')],
@@ -235,10 +210,13 @@ fn control_only_while_granted_and_nothing_stays_held() {
     // before it (it would have, had it been held back and replayed).
     rep.send(&format!("input {}", focus_click(dir.path()).display()));
     wait_until("a click after the prompt", || {
-        split(&since(&out, m3)).1.iter().any(|m| m.2 == 'm')
+        split_mouse_reports(&since(&out, m3))
+            .1
+            .iter()
+            .any(|m| m.3 == 'm')
     });
     assert_eq!(
-        split(&since(&out, m3)).0,
+        split_mouse_reports(&since(&out, m3)).0,
         "",
         "input sent while the prompt was open was replayed later"
     );
@@ -317,7 +295,7 @@ fn pointer_lands_on_the_shared_monitor_of_two() {
     });
     let dir = tempfile::tempdir().unwrap();
     let moves = dir.path().join("moves.jsonl");
-    std::fs::write(&moves, [pointer(17, 33)].join("\n")).unwrap();
+    std::fs::write(&moves, now(pointer(17, 33))).unwrap();
     // The switch reaches the customer's screen source before the next frame; give the pointer
     // a few tries while it settles, each one a real event through the whole path.
     let end = Instant::now() + lotse_testkit::DEADLINE;
@@ -334,7 +312,7 @@ fn pointer_lands_on_the_shared_monitor_of_two() {
         );
     }
     // Beyond the shared monitor it is clamped to it.
-    std::fs::write(&moves, pointer(5000, 5000)).unwrap();
+    std::fs::write(&moves, now(pointer(5000, 5000))).unwrap();
     rep.send(&format!("input {}", moves.display()));
     wait_until("the clamped pointer", || desk.x.pointer() == (2559, 799));
 }
@@ -364,13 +342,12 @@ fn rep_click(dir: &Path, line: &serde_json::Value, widget: &str, origin: (i64, i
         .map(|v| v.as_i64().unwrap())
         .collect();
     let (x, y) = (origin.0 + (r[0] + r[2]) / 2, origin.1 + (r[1] + r[3]) / 2);
-    let p = dir.join(format!("click-{widget}.jsonl"));
-    std::fs::write(
-        &p,
-        [pointer(x as u32, y as u32), button(true), button(false)].join("\n"),
-    )
-    .unwrap();
-    p
+    let l = [
+        now(pointer(x as u32, y as u32)),
+        click_step(true),
+        click_step(false),
+    ];
+    write_script(dir, &format!("click-{widget}.jsonl"), &l)
 }
 
 /// Consent: a rep with `control` can move and click on the customer's screen, the customer's
@@ -441,14 +418,10 @@ fn the_reps_input_cannot_act_for_the_customer_in_its_window() {
     // A person types a moment after clicking into a field (egui focuses it with that frame).
     for usage in [0x0b, 0x0c, 0x28] {
         script.push('\n');
-        let down = key(usage, true);
-        if usage == 0x0b {
-            script.push_str(&down.replacen('{', r#"{"after_ms": 300, "#, 1));
-        } else {
-            script.push_str(&down);
-        }
+        let after_ms = if usage == 0x0b { 300 } else { 0 };
+        script.push_str(&script_line(after_ms, &key(usage, true)));
         script.push('\n');
-        script.push_str(&key(usage, false));
+        script.push_str(&now(key(usage, false)));
     }
     std::fs::write(&typing, script).unwrap();
     rep.send(&format!("input {}", typing.display()));
@@ -474,7 +447,7 @@ fn the_reps_input_cannot_act_for_the_customer_in_its_window() {
     let secret = home.path().join("secret.txt");
     std::fs::write(&secret, "the customer's own").unwrap();
     let hold = dir.path().join("hold.jsonl");
-    std::fs::write(&hold, [pointer(3, 3), button(true)].join("\n")).unwrap();
+    std::fs::write(&hold, [now(pointer(3, 3)), click_step(true)].join("\n")).unwrap();
     rep.send(&format!("input {}", hold.display()));
     wait_until("the rep's button held down", || {
         desk.x.buttons() & BUTTON1 != 0
@@ -485,7 +458,7 @@ fn the_reps_input_cannot_act_for_the_customer_in_its_window() {
     lotse_testkit::xdnd_drop(&desk.x.display, window, &secret);
     lotse.wait_line("the drop refused", |l| refused(l) > before);
     let release = dir.path().join("release.jsonl");
-    std::fs::write(&release, button(false)).unwrap();
+    std::fs::write(&release, click_step(false)).unwrap();
     rep.send(&format!("input {}", release.display()));
     wait_until("the rep's button released", || {
         desk.x.buttons() & BUTTON1 == 0
@@ -506,7 +479,15 @@ fn the_reps_input_cannot_act_for_the_customer_in_its_window() {
     lotse.xdotool(&["key", "ctrl+l"]);
     lotse.xdotool(&["type", "--delay", "15", secret.to_str().unwrap()]);
     let enter = dir.path().join("enter.jsonl");
-    std::fs::write(&enter, [key(0x28, true), key(0x28, false)].join("\n")).unwrap();
+    std::fs::write(
+        &enter,
+        tap(0x28)
+            .into_iter()
+            .map(now)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
     rep.send(&format!("input {}", enter.display()));
     lotse.wait_line("the steered pick refused", |l| {
         l["picking"] == false && refused(l) > before + 1

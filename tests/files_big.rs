@@ -12,7 +12,7 @@ use lotse::transfer::TransferState;
 use lotse_proto::msg::CustomerInfo;
 use lotse_proto::{Tier, msg::ParticipantId};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -71,40 +71,12 @@ fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().to_path_buf();
     let data = work.join("relay");
-    let mut add = Command::new(bin("lotse-relay"))
-        .args(["rep", "add", "ada", "--data"])
-        .arg(&data)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "a good password").unwrap();
-    assert!(add.wait().unwrap().success());
-    let mut relay = Proc(
-        Command::new(bin("lotse-relay"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--max-file-mib",
-                "300",
-                "--data",
-            ])
-            .arg(&data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(relay.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let w: Vec<&str> = line.split_whitespace().collect();
+    add_rep(&data, "ada", None, "a good password");
+    let relay = RelayProc::serve(&data, &["--max-file-mib", "300"], Stdio::null());
     World {
-        addr: w[2].into(),
-        pin: w[4].into(),
-        relay,
+        addr: relay.addr.clone(),
+        pin: relay.pin.clone(),
+        relay: relay.proc,
         work,
         _dir: dir,
     }
@@ -112,7 +84,7 @@ fn world() -> World {
 
 impl World {
     fn rep(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(bin("lotse-rep"));
+        let mut c = Command::new(workspace_bin("lotse-rep"));
         c.args(["--relay", &self.addr, "--pin", &self.pin, "--user", "ada"])
             .args(args)
             .env("LOTSE_PASSWORD", "a good password")

@@ -13,6 +13,7 @@ mod ui_support;
 use lotse_codec::{Bgra, Yuv420, psnr};
 use lotse_testkit::Proc;
 use lotse_testkit::gnome::{Answer, Driver, Gnome};
+use lotse_testkit::input::{button, pointer, script_line, split_mouse_reports, tap, write_script};
 use serde_json::Value;
 use std::process::Stdio;
 use ui_support::{Relay, lotse_bin, serial, widget_in};
@@ -49,41 +50,20 @@ fn click(driver: &mut Driver, gnome: &Gnome, display: &str, line: &Value, widget
     driver.click(x as u32, y as u32);
 }
 
-fn key(usage: u16, down: bool) -> String {
-    format!(r#"{{"event": {{"Key": {{"usage": {usage}, "down": {down}}}}}}}"#)
-}
-
-/// A script for the rep's `input` command.
-fn script(dir: &std::path::Path, name: &str, lines: &[String]) -> std::path::PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, lines.join("\n")).unwrap();
-    p
-}
-
 fn typed(dir: &std::path::Path, name: &str, usages: &[u16]) -> std::path::PathBuf {
-    let mut l = Vec::new();
-    for &u in usages {
-        l.push(key(u, true));
-        l.push(key(u, false));
-    }
-    script(dir, name, &l)
+    let l: Vec<String> = usages
+        .iter()
+        .flat_map(|&u| tap(u))
+        .map(|e| script_line(0, &e))
+        .collect();
+    write_script(dir, name, &l)
 }
 
 /// What the recorder received after byte `mark`, SGR mouse reports removed.
 fn text_since(out: &std::path::Path, mark: usize) -> String {
     let all = std::fs::read(out).unwrap_or_default();
     let s = String::from_utf8_lossy(&all[mark.min(all.len())..]).into_owned();
-    let mut text = String::new();
-    let mut rest = s.as_str();
-    while let Some(i) = rest.find("\u{1b}[<") {
-        text.push_str(&rest[..i]);
-        match rest[i..].find(['M', 'm']) {
-            Some(end) => rest = &rest[i + end + 1..],
-            None => rest = "",
-        }
-    }
-    text.push_str(rest);
-    text
+    split_mouse_reports(&s).0
 }
 
 fn trace_lines(path: &std::path::Path) -> Vec<Value> {
@@ -244,14 +224,13 @@ fn the_system_dialog_decides_what_the_rep_gets() {
     rep.wait("granted", Some("control"));
     // The rep clicks into the terminal (beside our window) and types until mutter's virtual
     // keyboard is ready (see SETTLE in the platform's portal code).
-    let focus = script(
+    let focus = write_script(
         dir.path(),
         "focus.jsonl",
         &[
-            r#"{"event": {"PointerMove": {"x": 1000, "y": 500}}}"#.to_owned(),
-            r#"{"after_ms": 40, "event": {"Button": {"button": "Left", "down": true}}}"#.to_owned(),
-            r#"{"after_ms": 40, "event": {"Button": {"button": "Left", "down": false}}}"#
-                .to_owned(),
+            script_line(0, &pointer(1000, 500)),
+            script_line(40, &button(true)),
+            script_line(40, &button(false)),
         ],
     );
     rep.send(&format!("input {}", focus.display()));

@@ -59,7 +59,7 @@ fn the_capturer_shows_what_the_compositor_shows_only_after_the_person_shares() {
     let (db, _) = loop {
         let mine = own_shot(&mut capturer);
         let theirs = driver.shot();
-        let db = psnr(&mine, &theirs);
+        let db = mine.psnr(&theirs);
         if db >= 35.0 {
             break (db, mine);
         }
@@ -92,7 +92,7 @@ fn the_capturer_shows_what_the_compositor_shows_only_after_the_person_shares() {
         capturer.maybe_changed().unwrap()
     });
     let after = own_shot(&mut capturer);
-    assert!(psnr(&mine, &after) < 60.0, "the new picture equals the old");
+    assert!(mine.psnr(&after) < 60.0, "the new picture equals the old");
 
     // Ending the share stops it at once.
     portal.request_blocking(Access::None).unwrap();
@@ -107,25 +107,5 @@ fn own_shot(c: &mut WaylandCapturer) -> Shot {
         data: f.data.to_vec(),
         width: f.width,
         height: f.height,
-    }
-}
-
-/// Peak signal-to-noise ratio over the colour bytes, in dB (∞ for equal pictures: 99).
-fn psnr(a: &Shot, b: &Shot) -> f64 {
-    assert_eq!((a.width, a.height), (b.width, b.height));
-    let mut sum = 0f64;
-    let mut n = 0f64;
-    for (pa, pb) in a.data.chunks_exact(4).zip(b.data.chunks_exact(4)) {
-        for k in 0..3 {
-            let d = f64::from(pa[k]) - f64::from(pb[k]);
-            sum += d * d;
-            n += 1.0;
-        }
-    }
-    let mse = sum / n;
-    if mse == 0.0 {
-        99.0
-    } else {
-        10.0 * (255.0f64 * 255.0 / mse).log10()
     }
 }

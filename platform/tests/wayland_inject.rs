@@ -8,24 +8,10 @@
 
 use lotse_platform::Injector;
 use lotse_platform::wayland::{Access, Portal, PortalError, WaylandInjector};
-use lotse_proto::input::{InputEvent, MouseButton};
+use lotse_proto::input::InputEvent;
 use lotse_testkit::gnome::{Answer, Gnome};
+use lotse_testkit::input::{button, key, split_mouse_reports, tap};
 use lotse_testkit::wait_until;
-
-fn key(usage: u16, down: bool) -> InputEvent {
-    InputEvent::Key { usage, down }
-}
-
-fn tap(usage: u16) -> Vec<InputEvent> {
-    vec![key(usage, true), key(usage, false)]
-}
-
-fn button(down: bool) -> InputEvent {
-    InputEvent::Button {
-        button: MouseButton::Left,
-        down,
-    }
-}
 
 #[test]
 fn input_arrives_only_with_remote_interaction_allowed() {
@@ -139,7 +125,7 @@ fn input_arrives_only_with_remote_interaction_allowed() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let (text, mouse) = strip_mouse(&std::fs::read_to_string(&out).unwrap());
+    let (text, mouse) = split_mouse_reports(&std::fs::read_to_string(&out).unwrap());
     assert!(!text.contains('q'), "refused input arrived: {text:?}");
     assert_eq!(after_warm_up(&text), expected);
     // Press/release at the click, press, release at the end of the drag, wheel down (65);
@@ -169,37 +155,12 @@ fn input_arrives_only_with_remote_interaction_allowed() {
         std::thread::sleep(std::time::Duration::from_millis(300));
         std::fs::read_to_string(&out).is_ok_and(|s| s.ends_with('x'))
     });
-    let (text, _) = strip_mouse(&std::fs::read_to_string(&out).unwrap());
+    let (text, _) = split_mouse_reports(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(after_warm_up(&text).trim_end_matches('x'), expected);
 }
 
 /// The typed text after the warm-up keys (`z`), mouse reports removed.
 fn after_warm_up(s: &str) -> String {
-    let text = strip_mouse(s).0;
+    let text = split_mouse_reports(s).0;
     text.trim_start_matches('z').to_owned()
-}
-
-/// Splits SGR mouse reports (`ESC [ < b ; col ; row M|m`) from the typed text.
-fn strip_mouse(s: &str) -> (String, Vec<(u32, u32, u32, char)>) {
-    let mut text = String::new();
-    let mut reports = Vec::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("\u{1b}[<") {
-        text.push_str(&rest[..i]);
-        let tail = &rest[i + 3..];
-        let Some(end) = tail.find(['M', 'm']) else {
-            rest = "";
-            break;
-        };
-        let nums: Vec<u32> = tail[..end]
-            .split(';')
-            .filter_map(|n| n.parse().ok())
-            .collect();
-        if nums.len() == 3 {
-            reports.push((nums[0], nums[1], nums[2], tail.as_bytes()[end] as char));
-        }
-        rest = &tail[end + 1..];
-    }
-    text.push_str(rest);
-    (text, reports)
 }

@@ -6,25 +6,9 @@
 use lotse_platform::Injector;
 use lotse_platform::input::{Area, X11Injector};
 use lotse_proto::input::{InputEvent, MouseButton};
+use lotse_testkit::input::{key, shifted, split_mouse_reports, tap};
 use lotse_testkit::{Proc, Xvfb, wait_until};
 use std::sync::{Arc, Mutex};
-
-fn key(usage: u16, down: bool) -> InputEvent {
-    InputEvent::Key { usage, down }
-}
-
-fn tap(usage: u16) -> Vec<InputEvent> {
-    vec![key(usage, true), key(usage, false)]
-}
-
-fn shifted(usage: u16) -> Vec<InputEvent> {
-    vec![
-        key(0xe1, true),
-        key(usage, true),
-        key(usage, false),
-        key(0xe1, false),
-    ]
-}
 
 /// An xterm that writes every byte it receives (keys as text, mouse as SGR reports) to `out`.
 fn recording_xterm(x: &Xvfb, out: &std::path::Path) -> Proc {
@@ -109,9 +93,9 @@ fn clicks_drags_wheel_and_text_arrive_as_sent() {
     }
     let expected_text = "Hello äöü€ ß\u{1}";
     wait_until("everything typed to arrive", || {
-        std::fs::read_to_string(&out).is_ok_and(|s| strip_mouse(&s).0 == expected_text)
+        std::fs::read_to_string(&out).is_ok_and(|s| split_mouse_reports(&s).0 == expected_text)
     });
-    let (text, mouse) = strip_mouse(&std::fs::read_to_string(&out).unwrap());
+    let (text, mouse) = split_mouse_reports(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(text, expected_text);
     // SGR reports: press/release at the click, press, release at the end of the drag, wheel
     // down (65); xterm may or may not report the drag's motion (32) before the release.
@@ -128,31 +112,6 @@ fn clicks_drags_wheel_and_text_arrive_as_sent() {
         mouse[3].1 > mouse[2].1 && mouse[3].2 > mouse[2].2,
         "the drag did not move: {mouse:?}"
     );
-}
-
-/// Splits SGR mouse reports (`ESC [ < b ; col ; row M|m`) from the typed text.
-fn strip_mouse(s: &str) -> (String, Vec<(u32, u32, u32, char)>) {
-    let mut text = String::new();
-    let mut reports = Vec::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("\u{1b}[<") {
-        text.push_str(&rest[..i]);
-        let tail = &rest[i + 3..];
-        let Some(end) = tail.find(['M', 'm']) else {
-            rest = "";
-            break;
-        };
-        let nums: Vec<u32> = tail[..end]
-            .split(';')
-            .filter_map(|n| n.parse().ok())
-            .collect();
-        if nums.len() == 3 {
-            reports.push((nums[0], nums[1], nums[2], tail.as_bytes()[end] as char));
-        }
-        rest = &tail[end + 1..];
-    }
-    text.push_str(rest);
-    (text, reports)
 }
 
 #[test]

@@ -10,8 +10,7 @@ use lotse_proto::msg::{CustomerInfo, VideoFrame};
 use lotse_rep::{RepClient, RepEvent};
 use serde_json::Value;
 use std::io::BufRead;
-use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -340,35 +339,8 @@ pub fn unique() -> u64 {
 
 // ---- processes ------------------------------------------------------------------------
 
-/// A workspace binary next to this test's own executable (cargo builds them for the workspace
-/// test run; build them here if this test runs alone).
-pub fn bin(name: &str) -> PathBuf {
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    // Once per test process: make sure the binaries are current (a no-op when they are).
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "lotse-relay", "-p", "lotse-rep"])
-            .status()
-            .unwrap();
-        assert!(ok.success(), "building the relay and rep binaries failed");
-    });
-    dir.join(name)
-}
-
-pub struct Proc(pub Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+#[allow(unused_imports)] // not every test binary uses every helper (as dead_code above)
+pub use lotse_testkit::{Proc, RelayProc, add_rep, workspace_bin};
 
 /// Reads JSON lines from a child's stdout on a thread.
 pub fn json_lines(child: &mut Child) -> mpsc::Receiver<Value> {

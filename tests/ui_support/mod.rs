@@ -4,12 +4,13 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use lotse_testkit::{DEADLINE, Proc, Xvfb, wait_until};
+pub use lotse_testkit::workspace_bin;
+use lotse_testkit::{DEADLINE, Proc, RelayProc, Xvfb, add_rep, wait_until};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -27,34 +28,6 @@ pub fn lotse_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lotse"))
 }
 
-/// A binary of another workspace package, built next to `lotse` (cargo builds only this
-/// package's binaries for its tests; the build is a no-op when they are fresh).
-pub fn workspace_bin(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let dir = lotse_bin().parent().unwrap().to_path_buf();
-    BUILT.get_or_init(|| {
-        let profile_dir = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let target = dir.parent().unwrap();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "lotse-relay", "-p", "lotse-rep", "--bins"])
-            .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-            .env("CARGO_TARGET_DIR", target);
-        if profile_dir == "release" {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("cannot run cargo");
-        assert!(
-            status.success(),
-            "building lotse-relay and lotse-rep failed"
-        );
-    });
-    let path = dir.join(name);
-    assert!(path.exists(), "{} is missing", path.display());
-    path
-}
-
 /// A relay on its own port and data directory, with the rep `ann` (shown as "Ann Weber").
 pub struct Relay {
     pub addr: String,
@@ -67,40 +40,13 @@ impl Relay {
     pub fn start() -> Relay {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let relay = workspace_bin("lotse-relay");
-        let mut add = Command::new(&relay)
-            .args(["rep", "add", "ann", "--display-name", "Ann Weber", "--data"])
-            .arg(&data)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-        assert!(add.wait().unwrap().success(), "rep add failed");
-        let mut proc = Proc::spawn(
-            Command::new(&relay)
-                .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-                .arg(&data)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit()),
-        );
-        let mut line = String::new();
-        BufReader::new(proc.0.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        // "listening on 127.0.0.1:PORT pin sha256//…"
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert!(
-            words.len() == 5 && words[0] == "listening",
-            "relay said {line:?}"
-        );
+        add_rep(&data, "ann", Some("Ann Weber"), PASSWORD);
+        let relay = RelayProc::serve(&data, &[], Stdio::inherit());
         Relay {
-            addr: words[2].to_owned(),
-            pin: words[4].to_owned(),
+            addr: relay.addr,
+            pin: relay.pin,
             dir,
-            _proc: proc,
+            _proc: relay.proc,
         }
     }
 

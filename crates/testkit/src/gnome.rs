@@ -413,6 +413,33 @@ impl Shot {
         }
         (n >= min).then(|| ((x0 + x1) / 2, (y0 + y1) / 2))
     }
+
+    /// Peak signal-to-noise ratio of `other` against this picture over the colour bytes (the
+    /// padding byte of BGRx left out), in dB; equal pictures give 99.
+    ///
+    /// Screenshots in BGRx, for comparing a capture with the compositor's own picture; the
+    /// codec's YUV measure for encoded video is `lotse_codec::psnr`.
+    ///
+    /// # Panics
+    /// If the pictures differ in size.
+    pub fn psnr(&self, other: &Shot) -> f64 {
+        assert_eq!((self.width, self.height), (other.width, other.height));
+        let mut sum = 0f64;
+        let mut n = 0f64;
+        for (pa, pb) in self.data.chunks_exact(4).zip(other.data.chunks_exact(4)) {
+            for k in 0..3 {
+                let d = f64::from(pa[k]) - f64::from(pb[k]);
+                sum += d * d;
+                n += 1.0;
+            }
+        }
+        let mse = sum / n;
+        if mse == 0.0 {
+            99.0
+        } else {
+            10.0 * (255.0f64 * 255.0 / mse).log10()
+        }
+    }
 }
 
 /// How the test answers the system's screen-sharing dialog.

@@ -5,7 +5,11 @@
 //! process started here is killed when its guard is dropped, also when the test panics.
 
 pub mod gnome;
+pub mod input;
 pub mod measure;
+mod workspace;
+
+pub use workspace::{RelayProc, add_rep, workspace_bin};
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-use lotse_testkit::{DEADLINE, Proc, Xvfb, wait_until};
+pub use lotse_testkit::workspace_bin;
+use lotse_testkit::{DEADLINE, Proc, RelayProc, Xvfb, add_rep, wait_until};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -15,36 +15,6 @@ pub const PASSWORD: &str = "correct horse battery";
 
 pub fn console_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lotse-console"))
-}
-
-/// A binary of another package, built next to the console (a no-op when fresh).
-pub fn workspace_bin(name: &str) -> PathBuf {
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    let dir = console_bin().parent().unwrap().to_path_buf();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        // The benchmark runs from the release directory: build the others there too.
-        let release = dir.ends_with("release");
-        let status = Command::new(cargo)
-            .arg("build")
-            .args(release.then_some("--release"))
-            .args([
-                "-p",
-                "lotse",
-                "-p",
-                "lotse-relay",
-                "-p",
-                "lotse-rep",
-                "--bins",
-            ])
-            .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml"))
-            .env("CARGO_TARGET_DIR", dir.parent().unwrap())
-            .status()
-            .expect("cargo");
-        assert!(status.success(), "building lotse and lotse-relay failed");
-    });
-    dir.join(name)
 }
 
 pub struct Relay {
@@ -66,55 +36,25 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 pub fn relay(portal: bool) -> Relay {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let bin = workspace_bin("lotse-relay");
-    let mut add = Command::new(&bin)
-        .args(["rep", "add", "ann", "--display-name", "Ann Weber", "--data"])
-        .arg(&data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(add.wait().unwrap().success());
+    add_rep(&data, "ann", Some("Ann Weber"), PASSWORD);
     // A colleague for session sharing.
-    let mut add = Command::new(&bin)
-        .args(["rep", "add", "bob", "--display-name", "Bob Berg", "--data"])
-        .arg(&data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(add.wait().unwrap().success());
-    let mut serve = Command::new(&bin);
-    serve
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data);
-    if portal {
-        serve.args([
+    add_rep(&data, "bob", Some("Bob Berg"), PASSWORD);
+    let portal_args: &[&str] = if portal {
+        &[
             "--portal",
             "127.0.0.1:0",
             "--portal-url",
             "https://support.example.org",
-        ]);
-    }
-    let mut proc = Proc::spawn(serve.env("RUST_LOG", "warn").stdout(Stdio::piped()));
-    let mut line = String::new();
-    let mut out = BufReader::new(proc.0.stdout.take().unwrap());
-    out.read_line(&mut line).unwrap();
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words.first(), Some(&"listening"), "relay said {line:?}");
-    if portal {
-        // The second line; closing the pipe before the relay wrote it would kill the relay.
-        let mut second = String::new();
-        out.read_line(&mut second).unwrap();
-        assert!(second.starts_with("portal on"), "relay said {second:?}");
-    }
+        ]
+    } else {
+        &[]
+    };
+    let relay = RelayProc::serve(&data, portal_args, Stdio::inherit());
     Relay {
-        addr: words[2].to_owned(),
-        pin: words[4].to_owned(),
+        addr: relay.addr,
+        pin: relay.pin,
         _dir: dir,
-        _proc: proc,
+        _proc: relay.proc,
     }
 }
 
