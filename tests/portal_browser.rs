@@ -14,7 +14,7 @@
 
 use base64::Engine;
 use lotse_net::NetConfig;
-use lotse_proto::msg::{QueueEntry, RepDown};
+use lotse_proto::msg::{Arrival, QueueEntry, RepDown};
 use lotse_rep::{RepClient, RepEvent};
 use lotse_testkit::{DEADLINE, HeavyStack, Proc, Xvfb, free_port, wait_until};
 use serde_json::{Value, json};
@@ -101,7 +101,11 @@ fn key_rep_list_and_invitation_each_lead_to_a_running_bound_client() {
     browser.screenshot(&screens.join("portal-download-de.png"));
     browser.click("#download");
     let file = take_download(&downloads, &work.path().join("run-key"));
-    customer_arrives(&rt, &mut rep, &relay, &x, &file, "key");
+    let digits: String = key.chars().filter(char::is_ascii_digit).collect();
+    let came = Arrival::Key {
+        last_digits: digits[6..].to_owned(),
+    };
+    customer_arrives(&rt, &mut rep, &relay, &x, &file, "key", came);
 
     // 2. Picking a rep from the list, in English.
     browser.goto(&format!("{site}/?lang=en"));
@@ -130,7 +134,7 @@ fn key_rep_list_and_invitation_each_lead_to_a_running_bound_client() {
     browser.wait_css("#download[href$=linux-x86_64]");
     browser.click("#download");
     let file = take_download(&downloads, &work.path().join("run-list"));
-    customer_arrives(&rt, &mut rep, &relay, &x, &file, "list");
+    customer_arrives(&rt, &mut rep, &relay, &x, &file, "list", Arrival::RepList);
 
     // 3. The invitation link from an e-mail (the language cookie from step 2 is still set).
     let (url, _) = rt.block_on(rep.invite("carla@example.org")).unwrap();
@@ -143,7 +147,10 @@ fn key_rep_list_and_invitation_each_lead_to_a_running_bound_client() {
     browser.wait_css("#download");
     browser.click("#download");
     let file = take_download(&downloads, &work.path().join("run-invite"));
-    customer_arrives(&rt, &mut rep, &relay, &x, &file, "invite");
+    let came = Arrival::Invitation {
+        email: "carla@example.org".into(),
+    };
+    customer_arrives(&rt, &mut rep, &relay, &x, &file, "invite", came);
 
     // Opened again, the used invitation says so.
     browser.goto(&format!("{site}{path}"));
@@ -164,6 +171,7 @@ fn customer_arrives(
     x: &Xvfb,
     file: &Path,
     via: &str,
+    came: Arrival,
 ) {
     std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o755)).unwrap(); // chmod +x
     let trace = file.with_file_name("trace.jsonl");
@@ -191,6 +199,8 @@ fn customer_arrives(
     let before = redeemed(rt);
     click(x, &terms, "terms.accept");
     let entry = rt.block_on(wait_queue(rep, &format!("carla-{via}")));
+    // The rep sees how this customer came, from the relay, whatever the customer calls itself.
+    assert_eq!(entry.arrival, came);
     assert_eq!(
         redeemed(rt),
         before + 1,

@@ -177,8 +177,17 @@ async fn whole_session_with_consent_video_input_chat_and_end() {
     .await;
     c.handle.chat("Danke!");
     rep_wait(&mut rep, "customer chat", |e| match e {
-        RepEvent::Control(RepDown::Chat { from, text, .. }) if text == "Danke!" => {
+        RepEvent::Control(RepDown::Chat {
+            from,
+            text,
+            from_customer,
+            ..
+        }) if text == "Danke!" => {
             assert_eq!(from, "Carla Customer");
+            assert!(
+                from_customer,
+                "the relay marks the customer's lines as theirs"
+            );
             Some(())
         }
         _ => None,

@@ -2,11 +2,12 @@
 //! session key and invitations) and the session tabs. They push [`Intent`]s; none touches the
 //! network or the window.
 
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Texts};
 use crate::net::{Command, SessionCommand};
 use crate::state::{Intent, Stage, State, TierState, TransferState};
 use egui::{Color32, RichText, Ui};
 use lotse_proto::Tier;
+use lotse_proto::msg::Arrival;
 
 /// The picture of the open session, as a texture the shell keeps up to date.
 pub type Picture<'a> = Option<&'a egui::TextureHandle>;
@@ -311,14 +312,30 @@ fn queue(state: &mut State, ui: &mut Ui) {
     });
 }
 
+/// How a queue entry came, in the rep's language.
+pub fn arrival_text(arrival: &Arrival, t: &Texts) -> String {
+    match arrival {
+        Arrival::Key { last_digits } => format!("{}{last_digits}", t.arrival_key),
+        Arrival::RepList => t.arrival_list.to_owned(),
+        Arrival::Invitation { email } => format!("{}{email}", t.arrival_invite),
+    }
+}
+
 fn queue_table(state: &mut State, ui: &mut Ui) {
     let t = state.t();
     egui::Grid::new("queue")
-        .num_columns(5)
+        .num_columns(6)
         .striped(true)
         .spacing([24.0, 8.0])
         .show(ui, |ui| {
-            for h in [t.col_name, t.col_host, t.col_os, t.col_waiting, ""] {
+            for h in [
+                t.col_name,
+                t.col_arrival,
+                t.col_host,
+                t.col_os,
+                t.col_waiting,
+                "",
+            ] {
                 ui.label(RichText::new(h).strong());
             }
             ui.end_row();
@@ -330,6 +347,14 @@ fn queue_table(state: &mut State, ui: &mut Ui) {
                 );
                 state.track(format!("queue.row.{i}"), &r);
                 let double = r.double_clicked();
+                // How they came is the relay's word, not the customer's: in its own style, so
+                // that no name a customer types can look like it.
+                let r = ui.label(
+                    RichText::new(arrival_text(&e.arrival, t))
+                        .italics()
+                        .color(ACCENT),
+                );
+                state.track(format!("queue.arrival.{i}"), &r);
                 ui.label(&e.customer.host);
                 ui.label(&e.customer.os);
                 ui.label(duration_text(state.now_unix.saturating_sub(e.since)));
@@ -630,6 +655,19 @@ fn side(state: &mut State, index: usize, ui: &mut Ui) {
                     .strong()
                     .color(if line.mine { ACCENT } else { GRANTED });
                 ui.horizontal_wrapped(|ui| {
+                    // Who wrote it by the relay's word, as a tag in its own colours: a
+                    // customer calling themselves after a rep still shows as the customer.
+                    let role = if line.customer {
+                        t.role_customer
+                    } else {
+                        t.role_rep
+                    };
+                    ui.label(
+                        RichText::new(role)
+                            .small()
+                            .color(Color32::WHITE)
+                            .background_color(if line.customer { BADGE } else { HEADER }),
+                    );
                     ui.label(who);
                     ui.label(&line.text);
                 });
@@ -656,6 +694,7 @@ fn side(state: &mut State, index: usize, ui: &mut Ui) {
             from: state.me.clone(),
             text: text.clone(),
             mine: true,
+            customer: false,
         });
         state.send(id, SessionCommand::Chat(text));
         if enter {

@@ -85,6 +85,8 @@ pub struct ChatLine {
     pub from: String,
     pub text: String,
     pub mine: bool,
+    /// The relay says the customer wrote it (shown with a role tag no name can imitate).
+    pub customer: bool,
 }
 
 /// Where a transfer stands.
@@ -503,7 +505,6 @@ impl State {
     }
 
     fn apply_session(&mut self, id: SessionId, u: SessionUpdate) {
-        let me = self.me.clone();
         let t = self.t();
         let mut notice = None;
         let Some(s) = self.session_mut(id) else {
@@ -524,9 +525,20 @@ impl State {
                         s.picture = None;
                     }
                 }
-                RepDown::Chat { from, text, .. } => {
-                    let mine = from == me;
-                    s.chat.push(ChatLine { from, text, mine });
+                RepDown::Chat {
+                    from,
+                    text,
+                    from_customer,
+                    ..
+                } => {
+                    // The relay never echoes our own lines: whatever the name says, an
+                    // incoming line is somebody else's.
+                    s.chat.push(ChatLine {
+                        from,
+                        text,
+                        mine: false,
+                        customer: from_customer,
+                    });
                 }
                 RepDown::Ended { reason } => {
                     s.end(t.end_reason(&reason));
@@ -544,6 +556,7 @@ impl State {
                         from: name.clone(),
                         text: text.into(),
                         mine: false,
+                        customer: false,
                     });
                     s.others.push(name);
                 }
@@ -555,6 +568,7 @@ impl State {
                         from: name,
                         text: t.rep_left.into(),
                         mine: false,
+                        customer: false,
                     });
                 }
                 RepDown::FileIncoming {

@@ -87,7 +87,7 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
     let queue: Vec<Value> = state
         .queue
         .iter()
-        .map(|e| json!({"name": e.customer.name, "host": e.customer.host, "os": e.customer.os}))
+        .map(|e| json!({"name": e.customer.name, "host": e.customer.host, "os": e.customer.os, "came": e.arrival.code()}))
         .collect();
     let session = state.current().map(|s| {
         let tiers: serde_json::Map<String, Value> = s
@@ -133,7 +133,7 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
                 .collect::<Vec<_>>(),
             "chat": {
                 "lines": s.chat.len(),
-                "last": s.chat.last().map(|c| json!({"from": c.from, "text": c.text, "mine": c.mine})),
+                "last": s.chat.last().map(|c| json!({"from": c.from, "text": c.text, "mine": c.mine, "customer": c.customer})),
             },
             "transfers": transfers,
         })

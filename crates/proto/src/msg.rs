@@ -552,8 +552,44 @@ pub enum RepUp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueEntry {
     pub entry: QueueEntryId,
+    /// What the customer says about themselves (anyone can say anything here).
     pub customer: CustomerInfo,
     pub since: UnixTime,
+    /// How they came, as the relay knows it (no customer can choose it).
+    pub arrival: Arrival,
+}
+
+/// How a waiting customer came into the rep's queue. The relay fills it in from what was
+/// redeemed, so the rep can tell the customer they gave a key on the phone from a stranger who
+/// picked them from the public list under the same name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Arrival {
+    /// With a session key this rep made; its last three digits, to compare with the key the rep
+    /// read out.
+    Key { last_digits: String },
+    /// Picked this rep from the public list on the support portal (open to anyone).
+    RepList,
+    /// Through an invitation link this rep sent to `email`.
+    Invitation { email: String },
+}
+
+impl Arrival {
+    /// An invitation's arrival, its address cut like [`CustomerInfo`]'s fields (so that a full
+    /// queue still fits one frame).
+    pub fn invitation(email: &str) -> Arrival {
+        Arrival::Invitation {
+            email: bound_text(email, MAX_INFO_CHARS),
+        }
+    }
+
+    /// A stable name for logs and the rep CLI's JSON.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Arrival::Key { .. } => "key",
+            Arrival::RepList => "rep_list",
+            Arrival::Invitation { .. } => "invitation",
+        }
+    }
 }
 
 /// Why a rep's login failed.
@@ -605,11 +641,14 @@ pub enum RepDown {
     Revoked {
         tier: Tier,
     },
-    /// A chat line; `from` is the sender's display name.
+    /// A chat line; `from` is the sender's display name. `from_customer` is the relay's word
+    /// on who sent it (the customer, or another rep of the session), so that no name the
+    /// customer gives themselves can pass for a rep's line.
     Chat {
         from: String,
         text: String,
         at: UnixTime,
+        from_customer: bool,
     },
     /// The request could not be carried out.
     Refused {

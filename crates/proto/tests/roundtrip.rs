@@ -143,6 +143,13 @@ fn rep_down() -> impl Strategy<Value = RepDown> {
                         entry,
                         customer,
                         since,
+                        arrival: match since % 3 {
+                            0 => Arrival::RepList,
+                            1 => Arrival::Key {
+                                last_digits: format!("{:03}", since % 1000),
+                            },
+                            _ => Arrival::invitation("carla@example.org"),
+                        },
                     })
                     .collect(),
             }
@@ -152,11 +159,16 @@ fn rep_down() -> impl Strategy<Value = RepDown> {
         tier().prop_map(|tier| RepDown::Granted { tier }),
         (tier(), deny_reason()).prop_map(|(tier, reason)| RepDown::Denied { tier, reason }),
         tier().prop_map(|tier| RepDown::Revoked { tier }),
-        (text(), text(), any::<u64>()).prop_map(|(from, text, at)| RepDown::Chat {
-            from,
-            text,
-            at
-        }),
+        (text(), text(), any::<u64>(), any::<bool>()).prop_map(
+            |(from, text, at, from_customer)| {
+                RepDown::Chat {
+                    from,
+                    text,
+                    at,
+                    from_customer,
+                }
+            }
+        ),
         end_reason().prop_map(|reason| RepDown::Ended { reason }),
         (text(), any::<u64>())
             .prop_map(|(url, expires_at)| RepDown::Invitation { url, expires_at }),

@@ -13,7 +13,7 @@ use crate::store::Store;
 use lotse_net::quinn::Connection;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    CustomerDown, CustomerInfo, EndReason, MAX_QUEUE_ENTRIES, ParticipantId, QueueEntry,
+    Arrival, CustomerDown, CustomerInfo, EndReason, MAX_QUEUE_ENTRIES, ParticipantId, QueueEntry,
     QueueEntryId, RepDown, RequestId, VideoFrame,
 };
 use lotse_proto::{Tier, TierSet};
@@ -63,6 +63,8 @@ pub(crate) struct CustomerSlot {
     pub tx: mpsc::Sender<CustomerDown>,
     pub conn: Connection,
     pub info: CustomerInfo,
+    /// How they came into the queue (shown to the rep; set on redeem).
+    pub arrival: Arrival,
     pub queued_for: Option<i64>,
     pub since: u64,
     pub session: Option<SessionId>,
@@ -333,6 +335,7 @@ impl State {
                     entry: *id,
                     customer: c.info.clone(),
                     since: c.since,
+                    arrival: c.arrival.clone(),
                 })
             })
             .collect();

@@ -417,6 +417,15 @@ impl Store {
         Ok(row.map(|r| r.get(0)))
     }
 
+    /// The address an invitation's queue token was made for.
+    pub async fn queue_token_email(&self, token: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT email FROM queue_tokens WHERE token_hash = $1")
+            .bind(key_hash(token))
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
+    }
+
     /// What a key is, without using it up (the portal shows a rep's name for a valid key; only
     /// redeeming over QUIC consumes it).
     pub async fn key_status(&self, digits: &str, now: i64) -> Result<Redeemed, StoreError> {

@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use lotse_net::{NetConfig, Pin};
 use lotse_proto::input::InputEvent;
-use lotse_proto::msg::{HowEnded, RepDown};
+use lotse_proto::msg::{Arrival, HowEnded, RepDown};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use lotse_rep::{RepClient, RepEvent, VideoReceiver, end_kind};
@@ -270,7 +270,19 @@ async fn session(
         };
         match ev {
             RepEvent::Control(RepDown::Queue { entries }) => {
-                emit(json!({"event": "queue", "waiting": entries.len()}));
+                let list: Vec<_> = entries
+                    .iter()
+                    .map(|e| {
+                        let mut v = json!({"entry": e.entry, "name": e.customer.name, "host": e.customer.host, "os": e.customer.os, "came": e.arrival.code()});
+                        match &e.arrival {
+                            Arrival::Key { last_digits } => v["key_ends"] = json!(last_digits),
+                            Arrival::Invitation { email } => v["invited"] = json!(email),
+                            Arrival::RepList => {}
+                        }
+                        v
+                    })
+                    .collect();
+                emit(json!({"event": "queue", "waiting": entries.len(), "entries": list}));
                 if !joined
                     && take_from_queue
                     && let Some(first) = entries.first()
@@ -322,8 +334,14 @@ async fn session(
                 }
                 emit(json!({"event": "revoked", "tier": tier.as_str()}));
             }
-            RepEvent::Control(RepDown::Chat { from, text, at }) => {
-                emit(json!({"event": "chat", "from": from, "text": text, "at": at}));
+            RepEvent::Control(RepDown::Chat {
+                from,
+                text,
+                at,
+                from_customer,
+            }) => {
+                let by = if from_customer { "customer" } else { "rep" };
+                emit(json!({"event": "chat", "from": from, "by": by, "text": text, "at": at}));
             }
             RepEvent::Control(RepDown::Refused { what }) => {
                 emit(json!({"event": "refused", "what": what.code(), "text": what.to_string()}));

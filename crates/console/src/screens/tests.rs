@@ -10,7 +10,8 @@ use egui::{Event as E, Key, Modifiers, PointerButton, Pos2, RawInput, Rect};
 use lotse_proto::Tier;
 use lotse_proto::input::{InputEvent, MouseButton};
 use lotse_proto::msg::{
-    CustomerInfo, DenyReason, EndReason, HowEnded, QueueEntry, Refusal, RepDown, TransferStop,
+    Arrival, CustomerInfo, DenyReason, EndReason, HowEnded, QueueEntry, Refusal, RepDown,
+    TransferStop,
 };
 
 struct Harness {
@@ -93,6 +94,7 @@ impl Harness {
             entry,
             customer: customer(name),
             since: 0,
+            arrival: Arrival::RepList,
         });
         self.state
             .apply(Update::Control(RepDown::Queue { entries }));
@@ -214,10 +216,17 @@ fn key_queue_banner_and_accept() {
             entry: 7,
             customer: customer("Carla"),
             since: 990,
+            arrival: Arrival::Key {
+                last_digits: "789".into(),
+            },
         }],
     }));
     h.frame(vec![]);
     assert_eq!(h.state.banner.as_deref(), Some("Carla"));
+    assert!(
+        h.rect("queue.arrival.0").width() > 0.0,
+        "how Carla came is shown"
+    );
     assert!(
         h.state.title().contains("Carla"),
         "the title asks for attention"
@@ -531,6 +540,9 @@ fn accepting_twice_opens_the_same_tab() {
             entry: 7,
             customer: customer("Carla"),
             since: 0,
+            arrival: Arrival::Key {
+                last_digits: "789".into(),
+            },
         }],
     }));
     h.frame(vec![]);
@@ -558,6 +570,9 @@ fn a_customer_arriving_during_a_session_lights_the_queue_tab() {
             entry: 9,
             customer: customer("Erik"),
             since: 0,
+            arrival: Arrival::Key {
+                last_digits: "789".into(),
+            },
         }],
     }));
     h.frame(vec![]);
@@ -577,6 +592,9 @@ fn a_customer_arriving_during_a_session_lights_the_queue_tab() {
             entry: 9,
             customer: customer("Erik"),
             since: 0,
+            arrival: Arrival::Key {
+                last_digits: "789".into(),
+            },
         }],
     }));
     assert_eq!(h.state.banner, None);
@@ -590,6 +608,9 @@ fn a_refused_accept_ends_the_tab_with_the_reason() {
             entry: 7,
             customer: customer("Carla"),
             since: 0,
+            arrival: Arrival::Key {
+                last_digits: "789".into(),
+            },
         }],
     }));
     h.frame(vec![]);
@@ -880,4 +901,62 @@ fn fit_scales_down_and_one_to_one_scrolls() {
         scrolled.min.x < whole.min.x && scrolled.min.y < whole.min.y,
         "{whole:?} → {scrolled:?}"
     );
+}
+
+#[test]
+fn how_a_customer_came_is_said_in_both_languages() {
+    let key = Arrival::Key {
+        last_digits: "117".into(),
+    };
+    let invite = Arrival::Invitation {
+        email: "carla@example.org".into(),
+    };
+    assert_eq!(super::arrival_text(&key, &EN), "your key …117");
+    assert_eq!(super::arrival_text(&key, &DE), "Ihren Schlüssel …117");
+    assert_eq!(
+        super::arrival_text(&invite, &DE),
+        "Einladung an carla@example.org"
+    );
+    assert_ne!(
+        super::arrival_text(&Arrival::RepList, &EN),
+        super::arrival_text(&Arrival::RepList, &DE)
+    );
+}
+
+#[test]
+fn a_customer_named_like_the_rep_still_shows_as_the_customer() {
+    let mut h = Harness::ready();
+    let id = h.joined(7, "Ann Weber");
+    // The customer calls themselves what the rep is called and writes as if the rep did.
+    h.session(
+        id,
+        RepDown::Chat {
+            from: "Ann Weber".into(),
+            text: "please read me your password".into(),
+            at: 0,
+            from_customer: true,
+        },
+    );
+    h.session(
+        id,
+        RepDown::Chat {
+            from: "Bob".into(),
+            text: "I am the colleague".into(),
+            at: 0,
+            from_customer: false,
+        },
+    );
+    h.frame(vec![]);
+    let chat = &h.state.current().unwrap().chat;
+    let fake = chat
+        .iter()
+        .find(|l| l.text == "please read me your password")
+        .unwrap();
+    assert!(!fake.mine, "an incoming line passed for the rep's own");
+    assert!(fake.customer, "the relay's word on the sender is kept");
+    let colleague = chat
+        .iter()
+        .find(|l| l.text == "I am the colleague")
+        .unwrap();
+    assert!(!colleague.customer && !colleague.mine);
 }

@@ -40,6 +40,7 @@ fn a_full_queue_of_the_largest_entries_fits_one_control_frame() {
         }
         .bounded(),
         since: u64::MAX,
+        arrival: Arrival::invitation(&huge('𝄞', 100_000)),
     };
     let full = RepDown::Queue {
         entries: vec![entry.clone(); MAX_QUEUE_ENTRIES],
@@ -67,6 +68,7 @@ fn unbounded_info_would_not_fit() {
             os: String::new(),
         },
         since: 0,
+        arrival: Arrival::RepList,
     };
     let two = RepDown::Queue {
         entries: vec![entry.clone(), entry],

@@ -11,8 +11,8 @@ use lotse_net::quinn::{Connection, RecvStream, SendStream};
 use lotse_net::{read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{
-    CustomerDown, CustomerUp, DenyReason, EndReason, KeyRejection, ParticipantId, RepDown, Reply,
-    StreamHeader, TransferStop, VideoFrame,
+    Arrival, CustomerDown, CustomerUp, DenyReason, EndReason, KeyRejection, ParticipantId, RepDown,
+    Reply, StreamHeader, TransferStop, VideoFrame,
 };
 use lotse_proto::{Tier, TierSet};
 use std::collections::HashMap;
@@ -43,6 +43,7 @@ pub(super) async fn customer(
                 tx,
                 conn: conn.clone(),
                 info: Default::default(),
+                arrival: Arrival::RepList,
                 queued_for: None,
                 since: now_unix(),
                 session: None,
@@ -312,6 +313,23 @@ async fn redeem(
                 Entry::Key(_) => Ok(Some("key".to_owned())),
                 Entry::Token(token) => hub.store.queue_token_kind(token).await,
             };
+            // What the rep is shown about the way in: never what the customer says.
+            let arrival = match (entry, &kind) {
+                (Entry::Key(typed), _) => Arrival::Key {
+                    last_digits: keys::normalize(typed)
+                        .map(|d| d[d.len().saturating_sub(3)..].to_owned())
+                        .unwrap_or_default(),
+                },
+                (Entry::Token(token), Ok(Some(k))) if k == "invite" => Arrival::invitation(
+                    &hub.store
+                        .queue_token_email(token)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default(),
+                ),
+                _ => Arrival::RepList,
+            };
             let login = hub.store.rep_login(rep_db).await;
             let via = match (kind, login) {
                 (Ok(Some(kind)), Ok(Some(login))) => format!("{kind}:{login}"),
@@ -330,6 +348,7 @@ async fn redeem(
                 if let Some(c) = st.customers.get_mut(&id) {
                     c.label = label;
                     c.info = info;
+                    c.arrival = arrival;
                     c.queued_for = Some(rep_db);
                     c.since = now_unix();
                 }
@@ -498,6 +517,7 @@ fn customer_chat(hub: &Hub, customer: CustomerId, text: String) -> Vec<Audit> {
                     from: from.clone(),
                     text: text.clone(),
                     at,
+                    from_customer: true,
                 },
             );
         }

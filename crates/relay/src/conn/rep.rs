@@ -357,6 +357,7 @@ fn rep_chat(hub: &Hub, id: ParticipantId, text: String, actor: &str) -> Vec<Audi
                     from: from.clone(),
                     text: text.clone(),
                     at,
+                    from_customer: false,
                 },
             );
         }
