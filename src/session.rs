@@ -467,7 +467,7 @@ async fn session(
                     }
                     Command::SendFile(path) => match transfers.start_sending(&path) {
                         Ok((transfer, name, size)) => {
-                            tokio::spawn(transfer::send(conn.clone(), transfers.clone(), ui.clone(), transfer, path));
+                            tokio::spawn(transfer::send(conn.clone(), transfers.clone(), transfer_progress(ui), transfer, path));
                             vec![Action::Send(CustomerUp::SendFile { transfer, name, size })]
                         }
                         Err(e) => {
@@ -629,6 +629,12 @@ fn sanitize(msg: CustomerDown) -> CustomerDown {
     }
 }
 
+/// Where a transfer reports its progress: to the window, as [`Event::Transfer`].
+fn transfer_progress(ui: &Arc<dyn Frontend>) -> transfer::Progress {
+    let ui = ui.clone();
+    Arc::new(move |status| ui.notify(Event::Transfer(status)))
+}
+
 fn failed(key: (Option<ParticipantId>, TransferId), name: &str, size: u64, why: Failure) -> Event {
     Event::Transfer(TransferStatus {
         rep: key.0,
@@ -669,7 +675,8 @@ async fn accept_streams(
                     lock_plain(&inputs).remove(&rep);
                 }
                 Ok(Some(StreamHeader::File { rep, transfer })) => {
-                    transfer::receive(transfers, ui, rep, transfer, stream).await;
+                    transfer::receive(transfers, transfer_progress(&ui), rep, transfer, stream)
+                        .await;
                 }
                 _ => {
                     let _ = stream.stop(1u32.into());

@@ -1,7 +1,6 @@
 //! The customer's file transfers: sending a file the person picked, and receiving a file the
 //! person chose to save. Files stream in chunks (never whole in memory) and are hashed on the way.
 
-use crate::session::{Event, Frontend};
 use lotse_files::Incoming;
 use lotse_net::quinn::{Connection, RecvStream};
 use lotse_net::read_msg;
@@ -12,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Where a transfer's progress goes: the session passes a way to tell the window (the window's
+/// event for it is the session's business, not the transfer's).
+pub type Progress = Arc<dyn Fn(TransferStatus) + Send + Sync>;
 
 /// Progress is reported at most this often per transfer.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -195,7 +198,7 @@ impl Transfers {
 }
 
 fn report(
-    ui: &Arc<dyn Frontend>,
+    progress: &Progress,
     key: Key,
     name: &str,
     size: u64,
@@ -203,7 +206,7 @@ fn report(
     started: Instant,
     state: TransferState,
 ) {
-    ui.notify(Event::Transfer(TransferStatus {
+    progress(TransferStatus {
         rep: key.0,
         transfer: key.1,
         name: name.to_owned(),
@@ -211,14 +214,14 @@ fn report(
         done,
         elapsed: started.elapsed(),
         state,
-    }));
+    });
 }
 
 /// Streams our file `path` as transfer `id` to the relay.
 pub async fn send(
     conn: Connection,
     transfers: Transfers,
-    ui: Arc<dyn Frontend>,
+    progress: Progress,
     id: TransferId,
     path: PathBuf,
 ) {
@@ -233,7 +236,15 @@ pub async fn send(
         .unwrap_or_default();
     let started = Instant::now();
     let result = lotse_net::send_file(&conn, id, &path, size, &cancel, PROGRESS_EVERY, |done| {
-        report(&ui, key, &name, size, done, started, TransferState::Running)
+        report(
+            &progress,
+            key,
+            &name,
+            size,
+            done,
+            started,
+            TransferState::Running,
+        )
     })
     .await;
     let state = match result {
@@ -254,7 +265,7 @@ pub async fn send(
     };
     transfers.map().remove(&key);
     report(
-        &ui,
+        &progress,
         key,
         &name,
         size,
@@ -271,7 +282,7 @@ pub async fn send(
 /// Receives a rep's file on `stream` (its header already read).
 pub async fn receive(
     transfers: Transfers,
-    ui: Arc<dyn Frontend>,
+    progress: Progress,
     rep: ParticipantId,
     transfer: TransferId,
     mut stream: RecvStream,
@@ -310,7 +321,7 @@ pub async fn receive(
                 if last.elapsed() >= PROGRESS_EVERY {
                     last = Instant::now();
                     report(
-                        &ui,
+                        &progress,
                         key,
                         &name,
                         size,
@@ -330,7 +341,7 @@ pub async fn receive(
     transfers.map().remove(&key);
     match result {
         Ok(path) => report(
-            &ui,
+            &progress,
             key,
             &name,
             size,
@@ -339,7 +350,7 @@ pub async fn receive(
             TransferState::Done(Some(path)),
         ),
         Err(e) => report(
-            &ui,
+            &progress,
             key,
             &name,
             size,
