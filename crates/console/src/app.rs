@@ -4,9 +4,9 @@
 use crate::config::Config;
 use crate::control::Controller;
 use crate::i18n::Lang;
-use crate::net::{Command, Net, SessionCommand, SessionId, Update};
+use crate::net::{Command, Net, Notice, SessionCommand, SessionId, Update};
 use crate::screens;
-use crate::state::{Intent, Notice, State, TierState};
+use crate::state::{Intent, State, TierState};
 use crate::trace::Trace;
 use crate::video::{Decoding, Timing};
 use lotse_egui_tao::desktop::{Desktop, DesktopEvent, DialogTexts};
@@ -93,7 +93,10 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
         },
         video.clone(),
     )?;
-    video.ask_keyframes_via(net.sender());
+    let keyframes = net.sender();
+    video.ask_keyframes_via(move || {
+        let _ = keyframes.send(Command::Keyframe);
+    });
     let perf = std::env::var_os("LOTSE_CONSOLE_PERF").and_then(|p| {
         std::fs::OpenOptions::new()
             .create(true)

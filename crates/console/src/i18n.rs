@@ -1,6 +1,6 @@
 //! The console's texts in German and English.
 
-use crate::state::{Failure, Notice};
+use crate::net::{Failure, Notice};
 use lotse_proto::Tier;
 use lotse_proto::msg::{EndReason, HowEnded, Refusal, TransferStop};
 

@@ -9,11 +9,10 @@
 //! The password stays in this thread's memory for the program's lifetime (a new tab needs it);
 //! it is never written anywhere and never shown by `Debug`.
 
-use crate::state::Notice;
 use crate::video::Decoding;
 use lotse_net::{NetConfig, Pin};
 use lotse_proto::input::InputEvent;
-use lotse_proto::msg::{HowEnded, RepDown, RepUp};
+use lotse_proto::msg::{HowEnded, Refusal, RepDown, RepUp, TransferStop};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use lotse_rep::{RepClient, RepError, RepEvent};
@@ -26,8 +25,29 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-/// The console's own number for a session tab (and its connection); never 0.
-pub type SessionId = u64;
+pub use crate::video::SessionId;
+
+/// Why a transfer did not finish; the words in the rep's language come from `i18n::Texts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The customer chose Reject.
+    Rejected,
+    /// The customer or the relay stopped it.
+    Stopped(TransferStop),
+    /// Something here failed (the file, the connection); the system's words.
+    Local(String),
+}
+
+/// What the bar at the bottom tells the rep until dismissed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The relay did not carry out a request.
+    Refused(Refusal),
+    /// Files were offered without `files` granted.
+    FilesNeeded,
+    /// A network or system error, in the system's words.
+    Failed(String),
+}
 
 /// A password that `Debug` does not print.
 #[derive(Clone, PartialEq, Eq)]

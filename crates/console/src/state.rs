@@ -2,10 +2,10 @@
 //! by the screens (what the rep does, recorded as [`Intent`]s for the shell to carry out).
 
 use crate::i18n::{Lang, Texts};
-use crate::net::{Command, Password, SessionCommand, SessionId, SessionUpdate, Update};
-use lotse_proto::msg::{
-    CustomerInfo, DenyReason, MonitorInfo, QueueEntry, Refusal, RepDown, TransferStop,
+use crate::net::{
+    Command, Failure, Notice, Password, SessionCommand, SessionId, SessionUpdate, Update,
 };
+use lotse_proto::msg::{CustomerInfo, DenyReason, MonitorInfo, QueueEntry, RepDown};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,28 +95,6 @@ pub enum TransferState {
     Running,
     Done(Option<PathBuf>),
     Failed(Failure),
-}
-
-/// Why a transfer did not finish; words in the rep's language come from [`Texts`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// The customer chose Reject.
-    Rejected,
-    /// The customer or the relay stopped it.
-    Stopped(TransferStop),
-    /// Something here failed (the file, the connection); the system's words.
-    Local(String),
-}
-
-/// What the bar at the bottom tells the rep until dismissed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    /// The relay did not carry out a request.
-    Refused(Refusal),
-    /// Files were offered without `files` granted.
-    FilesNeeded,
-    /// A network or system error, in the system's words.
-    Failed(String),
 }
 
 /// A file going to or coming from the customer.

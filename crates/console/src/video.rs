@@ -4,7 +4,6 @@
 //! network thread ever waits for the decoder: frames that arrive while it is busy are dropped
 //! (the receiver notices the gap and asks for a keyframe).
 
-use crate::net::{Command, SessionId};
 use egui::{Color32, ColorImage};
 use lotse_codec::Yuv420;
 use lotse_proto::msg::VideoFrame;
@@ -12,7 +11,9 @@ use lotse_rep::VideoReceiver;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
-use tokio::sync::mpsc::UnboundedSender;
+
+/// The console's own number for a session tab (and its connection); never 0.
+pub type SessionId = u64;
 
 /// How many encoded frames may wait for the decoder.
 const QUEUE: usize = 3;
@@ -62,7 +63,7 @@ pub struct Decoding {
     jobs: SyncSender<Job>,
     newest: Arc<Mutex<Option<Shown>>>,
     counters: Arc<Mutex<Counters>>,
-    keyframes: Arc<OnceLock<UnboundedSender<Command>>>,
+    keyframes: Arc<OnceLock<Box<dyn Fn() + Send + Sync>>>,
 }
 
 impl std::fmt::Debug for Decoding {
@@ -106,9 +107,10 @@ impl Decoding {
         Ok(d)
     }
 
-    /// Where keyframe requests go (the network thread's command queue).
-    pub fn ask_keyframes_via(&self, tx: UnboundedSender<Command>) {
-        let _ = self.keyframes.set(tx);
+    /// How to ask for a keyframe (the shell passes a way into the network thread's command
+    /// queue).
+    pub fn ask_keyframes_via(&self, ask: impl Fn() + Send + Sync + 'static) {
+        let _ = self.keyframes.set(Box::new(ask));
     }
 
     /// Hands a frame of `session` to the decoder, or drops it when the decoder is behind. One
@@ -138,10 +140,10 @@ impl Decoding {
     fn decode(&self, receiver: &mut VideoReceiver, session: SessionId, frame: &VideoFrame) -> bool {
         let got = receiver.receive(frame);
         if got.request_keyframe
-            && let Some(tx) = self.keyframes.get()
+            && let Some(ask) = self.keyframes.get()
         {
             lock(&self.counters).keyframe_requests += 1;
-            let _ = tx.send(Command::Keyframe);
+            ask();
         }
         let Some(picture) = got.picture else {
             return false;

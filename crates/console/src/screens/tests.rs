@@ -4,8 +4,8 @@
 use super::ui;
 use crate::control::Controller;
 use crate::i18n::{DE, EN, Lang};
-use crate::net::{Command, SessionCommand, SessionUpdate, Update};
-use crate::state::{Failure, Intent, Notice, Stage, State, TierState};
+use crate::net::{Command, Failure, Notice, SessionCommand, SessionUpdate, Update};
+use crate::state::{Intent, Stage, State, TierState};
 use egui::{Event as E, Key, Modifiers, PointerButton, Pos2, RawInput, Rect};
 use lotse_proto::Tier;
 use lotse_proto::input::{InputEvent, MouseButton};
