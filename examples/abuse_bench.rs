@@ -24,9 +24,9 @@ use lotse_proto::msg::{
 use lotse_proto::{PROTOCOL_VERSION, Tier};
 use lotse_rep::{RepClient, RepEvent};
 use lotse_testkit::measure::status_mb;
-use std::io::{BufRead, Write};
+use lotse_testkit::{Proc, add_rep, workspace_bin};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -56,7 +56,7 @@ async fn main() {
     let relay = RelayProc::start();
     println!(
         "relay pid {} on {} (max 1000 connections, 20 per address)",
-        relay.child.id(),
+        relay.proc.0.id(),
         relay.addr
     );
     println!(
@@ -172,8 +172,8 @@ async fn run(relay: &RelayProc, attack: Attack) -> Row {
         Ok(Err(e)) => format!("refused ({e})"),
         Err(_) => "no answer in 10 s".to_owned(),
     };
-    let rss = status_mb(relay.child.id(), "VmRSS:");
-    let peak = status_mb(relay.child.id(), "VmHWM:");
+    let rss = status_mb(relay.proc.0.id(), "VmRSS:");
+    let peak = status_mb(relay.proc.0.id(), "VmHWM:");
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
@@ -397,7 +397,7 @@ async fn one(attack: Attack, conn: &Connection, stop: &AtomicBool) {
 // The relay, as its own process, so that its memory is its own.
 
 struct RelayProc {
-    child: Child,
+    proc: Proc,
     addr: SocketAddr,
     pin: Pin,
     data: tempfile::TempDir,
@@ -405,41 +405,20 @@ struct RelayProc {
 
 impl RelayProc {
     fn start() -> RelayProc {
-        let bin = built("lotse-relay");
         let data = tempfile::tempdir().unwrap();
-        let mut add = Command::new(&bin)
-            .args(["rep", "add", "bench", "--display-name", "Bench", "--data"])
-            .arg(data.path())
-            .stdin(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-        assert!(add.wait().unwrap().success(), "rep add failed");
-        let mut child = Command::new(&bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        // "listening on ADDR pin PIN"
-        let words: Vec<&str> = line.split_whitespace().collect();
+        add_rep(data.path(), "bench", Some("Bench"), PASSWORD);
+        let relay = lotse_testkit::RelayProc::serve(data.path(), &[], true);
         RelayProc {
-            addr: words[2].parse().unwrap(),
-            pin: words[4].parse().unwrap(),
-            child,
+            addr: relay.addr.parse().unwrap(),
+            pin: relay.pin.parse().unwrap(),
+            proc: relay.proc,
             data,
         }
     }
 
     /// Entries in the audit log, as `lotse-relay audit verify` counts them.
     fn audit_count(&self) -> i64 {
-        let out = Command::new(built("lotse-relay"))
+        let out = Command::new(workspace_bin("lotse-relay"))
             .args(["audit", "verify", "--data"])
             .arg(self.data.path())
             .output()
@@ -451,30 +430,6 @@ impl RelayProc {
             .and_then(|n| n.parse().ok())
             .unwrap_or(-1)
     }
-}
-
-impl Drop for RelayProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A workspace binary of this build's profile, built if needed.
-fn built(name: &str) -> std::path::PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    let release = !cfg!(debug_assertions);
-    BUILT.call_once(|| {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "-q", "-p", "lotse-relay"]);
-        if release {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().unwrap().success(), "building the relay failed");
-    });
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/examples/abuse_bench → target/<profile>/<name>
-    exe.parent().unwrap().parent().unwrap().join(name)
 }
 
 // ---------------------------------------------------------------------------------------------

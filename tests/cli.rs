@@ -30,7 +30,7 @@ fn serve_rep_add_key_session_by_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("relay");
     add_rep(&data, "ada", Some("Ada Lovelace"), "a good password");
-    let relay = RelayProc::serve(&data, &[], Stdio::null());
+    let relay = RelayProc::serve(&data, &[], true);
     let (addr, pin) = (relay.addr.clone(), relay.pin.clone());
 
     let rep_cmd = |args: &[&str]| {

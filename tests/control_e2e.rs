@@ -26,19 +26,8 @@ const TERM_X: u32 = 700;
 const TERM_Y: u32 = 450;
 
 fn recording_xterm(desk: &Desktop, out: &Path) -> Proc {
-    let script = format!(
-        "printf '\\033[?1002h\\033[?1006h'; stty raw -echo; exec cat > {}",
-        out.display()
-    );
-    let p = Proc::spawn(
-        desk.x
-            .command("xterm")
-            .env("LC_ALL", "C.UTF-8")
-            .args(["-u8", "-geometry", &format!("60x15+{TERM_X}+{TERM_Y}")])
-            .args(["-fa", "Monospace", "-fs", "10", "-e", "sh", "-c", &script]),
-    );
-    wait_until("the recording xterm", || out.exists());
-    p
+    desk.x
+        .recording_xterm(&format!("60x15+{TERM_X}+{TERM_Y}"), out)
 }
 
 /// A line of the rep's input script: `event` at once.

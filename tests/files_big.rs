@@ -72,7 +72,7 @@ fn world() -> World {
     let work = dir.path().to_path_buf();
     let data = work.join("relay");
     add_rep(&data, "ada", None, "a good password");
-    let relay = RelayProc::serve(&data, &["--max-file-mib", "300"], Stdio::null());
+    let relay = RelayProc::serve(&data, &["--max-file-mib", "300"], true);
     World {
         addr: relay.addr.clone(),
         pin: relay.pin.clone(),

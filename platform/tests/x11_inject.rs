@@ -12,24 +12,7 @@ use std::sync::{Arc, Mutex};
 
 /// An xterm that writes every byte it receives (keys as text, mouse as SGR reports) to `out`.
 fn recording_xterm(x: &Xvfb, out: &std::path::Path) -> Proc {
-    let script = format!(
-        "printf '\\033[?1002h\\033[?1006h'; stty raw -echo; exec cat > {}",
-        out.display()
-    );
-    let p = Proc::spawn(
-        x.command("xterm")
-            .env("LC_ALL", "C.UTF-8")
-            .args([
-                "-u8",
-                "-geometry",
-                "80x24+0+0",
-                "-fa",
-                "Monospace",
-                "-fs",
-                "10",
-            ])
-            .args(["-e", "sh", "-c", &script]),
-    );
+    let p = x.recording_xterm("80x24+0+0", out);
     wait_until("the xterm window", || {
         x.command("xdotool")
             .args(["search", "--onlyvisible", "--class", "xterm"])
@@ -37,7 +20,6 @@ fn recording_xterm(x: &Xvfb, out: &std::path::Path) -> Proc {
             .map(|o| !o.stdout.is_empty())
             .unwrap_or(false)
     });
-    wait_until("the xterm's recorder", || out.exists());
     p
 }
 

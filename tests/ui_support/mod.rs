@@ -41,7 +41,7 @@ impl Relay {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         add_rep(&data, "ann", Some("Ann Weber"), PASSWORD);
-        let relay = RelayProc::serve(&data, &[], Stdio::inherit());
+        let relay = RelayProc::serve(&data, &[], false);
         Relay {
             addr: relay.addr,
             pin: relay.pin,

@@ -159,6 +159,24 @@ impl Xvfb {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// An xterm at `geometry` (`COLSxROWS+X+Y`) that writes every byte it receives (keys as
+    /// text, the mouse as SGR reports, see [`input::split_mouse_reports`]) to `out`; returns
+    /// once the recorder runs.
+    pub fn recording_xterm(&self, geometry: &str, out: &std::path::Path) -> Proc {
+        let script = format!(
+            "printf '\\033[?1002h\\033[?1006h'; stty raw -echo; exec cat > {}",
+            out.display()
+        );
+        let p = Proc::spawn(
+            self.command("xterm")
+                .env("LC_ALL", "C.UTF-8")
+                .args(["-u8", "-geometry", geometry])
+                .args(["-fa", "Monospace", "-fs", "10", "-e", "sh", "-c", &script]),
+        );
+        wait_until("the recording xterm", || out.exists());
+        p
+    }
+
     /// Starts openbox as window manager and waits until it manages the screen.
     pub fn window_manager(&self) -> Proc {
         let wm = Proc::spawn(

@@ -85,25 +85,27 @@ pub struct RelayProc {
 }
 
 impl RelayProc {
-    /// Starts `lotse-relay serve --listen 127.0.0.1:0 <extra> --data <data>` with its log
-    /// (`RUST_LOG=warn`) going to `log`, and reads "listening on ADDR pin PIN"; with `--portal`
-    /// among `extra`, also the "portal on …" line (closing the pipe before the relay wrote it
-    /// would kill the relay).
+    /// Starts `lotse-relay serve --listen 127.0.0.1:0 <extra> --data <data>` and reads
+    /// "listening on ADDR pin PIN"; with `--portal` among `extra`, also the "portal on …" line
+    /// (closing the pipe before the relay wrote it would kill the relay). Its log goes to this
+    /// process's stderr at `RUST_LOG=warn`, or nowhere when `quiet`.
     ///
     /// # Panics
     /// If the relay does not start or says something else.
     #[allow(clippy::unwrap_used)] // a test helper: any failure is the test's failure
-    pub fn serve(data: &Path, extra: &[&str], log: Stdio) -> RelayProc {
-        let mut proc = Proc::spawn(
-            Command::new(workspace_bin("lotse-relay"))
-                .args(["serve", "--listen", "127.0.0.1:0"])
-                .args(extra)
-                .arg("--data")
-                .arg(data)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::piped())
-                .stderr(log),
-        );
+    pub fn serve(data: &Path, extra: &[&str], quiet: bool) -> RelayProc {
+        let mut cmd = Command::new(workspace_bin("lotse-relay"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .arg("--data")
+            .arg(data)
+            .stdout(Stdio::piped());
+        if quiet {
+            cmd.stderr(Stdio::null());
+        } else {
+            cmd.env("RUST_LOG", "warn");
+        }
+        let mut proc = Proc::spawn(&mut cmd);
         let mut out = BufReader::new(proc.0.stdout.take().unwrap());
         let mut line = String::new();
         out.read_line(&mut line).unwrap();

@@ -49,7 +49,7 @@ pub fn relay(portal: bool) -> Relay {
     } else {
         &[]
     };
-    let relay = RelayProc::serve(&data, portal_args, Stdio::inherit());
+    let relay = RelayProc::serve(&data, portal_args, false);
     Relay {
         addr: relay.addr,
         pin: relay.pin,
