@@ -297,6 +297,26 @@ async fn screen_streams_sharp_is_recorded_stops_on_revoke_and_restarts_with_a_ke
         "capture went on after the revoke"
     );
 
+    // Asking again at once is refused without a prompt: the person just took view back, so the
+    // rep must wait out the re-request pause before the person is asked again.
+    let revoked_at = Instant::now();
+    rep.request(Tier::View).await.unwrap();
+    rep_wait(&mut rep, "the re-request refused as too soon", |e| {
+        matches!(
+            e,
+            RepEvent::Control(RepDown::Denied {
+                tier: Tier::View,
+                reason: lotse_proto::msg::DenyReason::TooSoon
+            })
+        )
+        .then_some(())
+    })
+    .await;
+    tokio::time::sleep_until(
+        (revoked_at + lotse_proto::customer::REREQUEST_PAUSE + Duration::from_millis(200)).into(),
+    )
+    .await;
+
     // View again, screen static: the viewer must not wait for a change to see something.
     let t = Instant::now();
     grant_view(&mut rep, &ui, &handle, Some(first_request)).await;

@@ -10,7 +10,6 @@ use std::pin::Pin as StdPin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::SystemTime;
-use tracing::{info, warn};
 
 /// A platform the portal can serve a client for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -117,7 +116,7 @@ pub enum Family {
 #[derive(Debug)]
 pub(super) struct Build {
     mtime: Option<SystemTime>,
-    len: u64,
+    pub(crate) len: u64,
     pub body: Bytes,
     pub hash: [u8; 32],
 }
@@ -166,23 +165,6 @@ impl Clients {
             .into_iter()
             .filter(|p| dir.join(p.file_name()).is_file())
             .collect()
-    }
-
-    /// Loads every available build in the background, so that the first download is quick and
-    /// an unusable file shows up in the log at start.
-    pub fn preload(&self, portal: Arc<super::routes::Portal>) {
-        let available = self.available();
-        if self.dir.is_some() && available.is_empty() {
-            warn!(dir = ?self.dir, "the clients directory has no client builds; downloads will not work");
-        }
-        tokio::spawn(async move {
-            for p in available {
-                match portal.clients.build(p, portal.signer.pin()).await {
-                    Ok(b) => info!(platform = p.id(), bytes = b.len, "client build ready"),
-                    Err(e) => warn!("{e}"),
-                }
-            }
-        });
     }
 
     /// The stamped build for `p`, loading or reloading it if needed.

@@ -180,7 +180,7 @@ pub(crate) async fn start(
         clients,
         relay_addr,
     ));
-    state.clients.preload(state.clone());
+    preload(state.clone());
     let app = routes::router(state);
     info!(%addr, clients = ?cfg.clients, "support portal on https://{addr}");
     let task = tokio::spawn(server::serve(
@@ -254,6 +254,26 @@ fn plausible_email(s: &str) -> bool {
         && !s
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+}
+
+/// Loads every available client build in the background, so that the first download is quick
+/// and an unusable file shows up in the log at start.
+fn preload(portal: Arc<routes::Portal>) {
+    let available = portal.clients.available();
+    if portal.cfg.clients.is_some() && available.is_empty() {
+        tracing::warn!(
+            dir = ?portal.cfg.clients,
+            "the clients directory has no client builds; downloads will not work"
+        );
+    }
+    tokio::spawn(async move {
+        for p in available {
+            match portal.clients.build(p, portal.signer.pin()).await {
+                Ok(b) => tracing::info!(platform = p.id(), bytes = b.len, "client build ready"),
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+    });
 }
 
 #[cfg(test)]
