@@ -60,13 +60,13 @@ async fn main() {
         relay.addr
     );
     println!(
-        "| attack | attempts | connections the attacker held: most at once / when it stopped | relay RSS MB (peak) | audit rows | session fps | revoke → rep ms | a new rep's login meanwhile |"
+        "| attack | attempts | connections the attacker held: most at once / when it stopped | relay RSS MB (peak) | audit rows | session fps | revoke → rep ms | login meanwhile: a rep known here / a first-time rep |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for attack in Attack::ALL {
         let row = run(&relay, attack).await;
         println!(
-            "| {} | {} | {} / {} | {:.0} ({:.0}) | {} | {:.1} | {:.1} | {} |",
+            "| {} | {} | {} / {} | {:.0} ({:.0}) | {} | {:.1} | {:.1} | {} / {} |",
             attack.name(),
             row.attempts,
             row.peak_held,
@@ -76,7 +76,8 @@ async fn main() {
             row.audit,
             row.fps,
             row.revoke_ms,
-            row.newcomer
+            row.known,
+            row.first
         );
     }
 }
@@ -132,7 +133,8 @@ struct Row {
     audit: i64,
     fps: f64,
     revoke_ms: f64,
-    newcomer: String,
+    known: String,
+    first: String,
 }
 
 async fn run(relay: &RelayProc, attack: Attack) -> Row {
@@ -150,28 +152,10 @@ async fn run(relay: &RelayProc, attack: Attack) -> Row {
     let flood = matches!(attack, Attack::InputFlood);
     let fps = s.fps(ATTACK / 4, flood).await;
     let revoke_ms = s.revoke(flood).await;
-    // Can someone new get in meanwhile? A rep logs in from 127.0.0.1.
-    let t0 = Instant::now();
-    let newcomer = match tokio::time::timeout(
-        Duration::from_secs(10),
-        RepClient::connect(
-            relay.addr,
-            relay.pin,
-            "bench",
-            PASSWORD,
-            &NetConfig::default(),
-        ),
-    )
-    .await
-    {
-        Ok(Ok(rep)) => {
-            let ms = t0.elapsed().as_secs_f64() * 1000.0;
-            rep.close().await;
-            format!("{ms:.0} ms")
-        }
-        Ok(Err(e)) => format!("refused ({e})"),
-        Err(_) => "no answer in 10 s".to_owned(),
-    };
+    // Can reps get in meanwhile? The session's rep again (it logged in from 127.0.0.1 before),
+    // and a rep who never logged in before.
+    let known = login_ms(relay, "bench").await;
+    let first = login_ms(relay, &first_timer(attack)).await;
     let rss = status_mb(relay.proc.0.id(), "VmRSS:");
     let peak = status_mb(relay.proc.0.id(), "VmHWM:");
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
@@ -194,7 +178,8 @@ async fn run(relay: &RelayProc, attack: Attack) -> Row {
         audit: relay.audit_count() - audit_before,
         fps,
         revoke_ms,
-        newcomer,
+        known,
+        first,
     }
 }
 
@@ -394,6 +379,30 @@ async fn one(attack: Attack, conn: &Connection, stop: &AtomicBool) {
 }
 
 // ---------------------------------------------------------------------------------------------
+/// The rep account that logs in for the first time during `attack`.
+fn first_timer(attack: Attack) -> String {
+    format!("first-{attack:?}").to_lowercase()
+}
+
+/// How long `user` takes to log in from 127.0.0.1, or why they did not get in.
+async fn login_ms(relay: &RelayProc, user: &str) -> String {
+    let t0 = Instant::now();
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        RepClient::connect(relay.addr, relay.pin, user, PASSWORD, &NetConfig::default()),
+    )
+    .await
+    {
+        Ok(Ok(rep)) => {
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            rep.close().await;
+            format!("{ms:.0} ms")
+        }
+        Ok(Err(e)) => format!("refused ({e})"),
+        Err(_) => "no answer in 10 s".to_owned(),
+    }
+}
+
 // The relay, as its own process, so that its memory is its own.
 
 struct RelayProc {
@@ -407,6 +416,9 @@ impl RelayProc {
     fn start() -> RelayProc {
         let data = tempfile::tempdir().unwrap();
         add_rep(data.path(), "bench", Some("Bench"), PASSWORD);
+        for attack in Attack::ALL {
+            add_rep(data.path(), &first_timer(attack), None, PASSWORD);
+        }
         let relay = lotse_testkit::RelayProc::serve(data.path(), &[], true);
         RelayProc {
             addr: relay.addr.parse().unwrap(),

@@ -282,6 +282,18 @@ impl Client {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Whether the process exits within `wait` (it is left running if not).
+    pub fn exits_within(&mut self, wait: Duration) -> bool {
+        let end = Instant::now() + wait;
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.proc.0.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
     /// Waits for the process to exit; returns its status and when it was seen to exit.
     pub fn wait_exit(&mut self) -> (std::process::ExitStatus, Instant) {
         let end = Instant::now() + DEADLINE;

@@ -58,7 +58,8 @@ fn verify_with(pool: &Memory, password: &str, stored: &str) -> bool {
 }
 
 /// argon2 working memory, reused: as many buffers as checks ever ran at once (the relay lets
-/// [`crate::LOGIN_HASHES_AT_ONCE`] run), each kept for the next check.
+/// [`crate::LOGIN_HASHES_AT_ONCE`] run, and one more for known logins), each kept for the next
+/// check.
 static MEMORY: Memory = Memory(std::sync::Mutex::new(Vec::new()));
 
 /// A pool of argon2 block buffers.

@@ -167,6 +167,11 @@ pub(crate) struct Hub {
     pub account_limiter: Mutex<FailureLimiter<(String, std::net::IpAddr)>>,
     /// Password hashes that may run at once.
     pub hash_slots: tokio::sync::Semaphore,
+    /// Who logged in from where before; such a login may also use `known_slot`.
+    pub known_logins: Mutex<crate::limits::KnownLogins>,
+    /// One more hashing slot, only for a name logging in from a network it logged in from
+    /// before, so that a rep is not queued behind a password-guessing run.
+    pub known_slot: tokio::sync::Semaphore,
     /// Refused tries, audited once per address and window plus a count.
     pub refused: Mutex<Rejections>,
     /// The support portal's base URL for invitation links, once the portal runs.
@@ -202,6 +207,8 @@ impl Hub {
                 crate::limits::MAX_TRACKED,
             )),
             hash_slots: tokio::sync::Semaphore::new(crate::LOGIN_HASHES_AT_ONCE),
+            known_logins: Mutex::new(Default::default()),
+            known_slot: tokio::sync::Semaphore::new(1),
             refused: Mutex::new(Rejections::new(REFUSED_WINDOW)),
             portal_url: std::sync::OnceLock::new(),
             counters: Default::default(),

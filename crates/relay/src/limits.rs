@@ -303,3 +303,91 @@ mod bucket_tests {
         assert!(admit_input(&mut b, &down, later));
     }
 }
+
+/// Who logged in before, by (name, [`net_key`]) — remembered for [`KNOWN_FOR`], at most
+/// [`KNOWN_MAX`] pairs (the least recently confirmed forgotten first). A login attempt by such a
+/// pair may use a hashing slot of its own, so a rep logging in from where they logged in before
+/// is not queued behind a password-guessing run (issue 13 §3). An attacker would need the rep's
+/// name *and* the rep's network to use the lane, and the lane is a single slot.
+#[derive(Debug, Default)]
+pub struct KnownLogins {
+    seen: HashMap<(String, IpAddr), Instant>,
+}
+
+/// How long a successful login vouches for its (name, network).
+pub const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Most (name, network) pairs remembered.
+pub const KNOWN_MAX: usize = 4096;
+
+impl KnownLogins {
+    /// Remembers a successful login of `name` from `ip`.
+    pub fn confirm(&mut self, name: &str, ip: IpAddr, now: Instant) {
+        let key = (name.to_owned(), net_key(ip));
+        if !self.seen.contains_key(&key) && self.seen.len() >= KNOWN_MAX {
+            self.seen
+                .retain(|_, at| now.saturating_duration_since(*at) < KNOWN_FOR);
+            if self.seen.len() >= KNOWN_MAX
+                && let Some(oldest) = self
+                    .seen
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(k, _)| k.clone())
+            {
+                self.seen.remove(&oldest);
+            }
+        }
+        self.seen.insert(key, now);
+    }
+
+    /// Whether `name` logged in from `ip`'s network within [`KNOWN_FOR`].
+    pub fn known(&self, name: &str, ip: IpAddr, now: Instant) -> bool {
+        self.seen
+            .get(&(name.to_owned(), net_key(ip)))
+            .is_some_and(|at| now.saturating_duration_since(*at) < KNOWN_FOR)
+    }
+
+    /// Forgets `name` from `ip`'s network (it got locked there).
+    pub fn forget(&mut self, name: &str, ip: IpAddr) {
+        self.seen.remove(&(name.to_owned(), net_key(ip)));
+    }
+}
+
+#[cfg(test)]
+mod known_tests {
+    use super::*;
+
+    #[test]
+    fn a_login_vouches_for_its_name_and_network_only_and_not_for_ever() {
+        let t0 = Instant::now();
+        let mut k = KnownLogins::default();
+        let home: IpAddr = "2001:db8:1:2::17".parse().unwrap();
+        k.confirm("ada", home, t0);
+        assert!(
+            k.known("ada", "2001:db8:1:2::99".parse().unwrap(), t0),
+            "same /64"
+        );
+        assert!(!k.known("ada", "2001:db8:1:3::17".parse().unwrap(), t0));
+        assert!(!k.known("bob", home, t0), "another name");
+        assert!(!k.known("ada", home, t0 + KNOWN_FOR));
+        k.forget("ada", home);
+        assert!(!k.known("ada", home, t0));
+    }
+
+    #[test]
+    fn the_table_stays_bounded_and_forgets_the_oldest() {
+        let t0 = Instant::now();
+        let mut k = KnownLogins::default();
+        for i in 0..(KNOWN_MAX as u32 + 10) {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            k.confirm("ada", ip, t0 + Duration::from_millis(u64::from(i)));
+        }
+        assert_eq!(k.seen.len(), KNOWN_MAX);
+        assert!(!k.known(
+            "ada",
+            "10.0.0.0".parse().unwrap(),
+            t0 + Duration::from_secs(60)
+        ));
+        let last = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + KNOWN_MAX as u32 + 9));
+        assert!(k.known("ada", last, t0 + Duration::from_secs(60)));
+    }
+}

@@ -18,6 +18,8 @@ pub struct Stats {
     pub refused_full: u64,
     /// Connections (and handshakes) open now.
     pub open_connections: usize,
+    /// Logins waiting for a hashing slot now.
+    pub logins_waiting: usize,
 }
 
 #[derive(Debug, Default)]
@@ -29,6 +31,7 @@ pub(crate) struct Counters {
     pub refused_per_address: AtomicU64,
     pub refused_full: AtomicU64,
     pub open: AtomicUsize,
+    waiting: AtomicUsize,
 }
 
 impl Counters {
@@ -40,6 +43,12 @@ impl Counters {
         Hashing(self)
     }
 
+    /// Counts a login waiting for a hashing slot while the guard lives.
+    pub fn waiting(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(self)
+    }
+
     pub fn snapshot(&self) -> Stats {
         Stats {
             password_hashes: self.hashes.load(Ordering::Relaxed),
@@ -48,6 +57,7 @@ impl Counters {
             refused_per_address: self.refused_per_address.load(Ordering::Relaxed),
             refused_full: self.refused_full.load(Ordering::Relaxed),
             open_connections: self.open.load(Ordering::SeqCst),
+            logins_waiting: self.waiting.load(Ordering::SeqCst),
         }
     }
 }
@@ -59,5 +69,15 @@ pub(crate) struct Hashing<'a>(&'a Counters);
 impl Drop for Hashing<'_> {
     fn drop(&mut self) {
         self.0.hashing.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One login waiting for a hashing slot; see [`Counters::waiting`].
+#[derive(Debug)]
+pub(crate) struct Waiting<'a>(&'a Counters);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -152,6 +152,57 @@ async fn password_hashes_run_at_most_a_few_at_a_time() {
     );
 }
 
+/// A rep logging in from where they logged in before is not queued behind a password-guessing
+/// run against their own name from thirty other addresses: the hashes started between their try
+/// and their success are a handful, not the queue (issue 13 §3). Without the slot for known
+/// logins, the rep waits for every guess queued before them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rep_logging_in_from_a_known_network_is_not_queued_behind_guessing() {
+    let relay = TestRelay::start().await;
+    assert_eq!(
+        try_login(&relay, "127.0.0.1", "ada", PASSWORD).await,
+        Ok(())
+    );
+    const GUESSES: usize = 30;
+    let addresses: Vec<String> = (0..GUESSES).map(|i| format!("127.0.0.{}", i + 2)).collect();
+    let guesses = futures_join_all(
+        addresses
+            .iter()
+            .map(|a| try_login(&relay, a, "ada", "guess"))
+            .collect(),
+    );
+    let rep = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while relay.relay().stats().logins_waiting < GUESSES * 2 / 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the guesses never queued up: {:?}",
+                relay.relay().stats()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let before = relay.relay().stats();
+        let result = try_login(&relay, "127.0.0.1", "ada", PASSWORD).await;
+        let after = relay.relay().stats();
+        (result, before, after)
+    };
+    let (guessed, (result, before, after)) = tokio::join!(guesses, rep);
+    assert_eq!(result, Ok(()));
+    let hashed_meanwhile = after.password_hashes - before.password_hashes;
+    assert!(
+        hashed_meanwhile <= 6,
+        "the rep waited for {hashed_meanwhile} other hashes ({} were queued)",
+        before.logins_waiting
+    );
+    assert!(
+        guessed
+            .iter()
+            .all(|r| *r == Err(LoginRejection::BadCredentials))
+    );
+    let stats = relay.relay().stats();
+    assert!(stats.peak_parallel_hashes <= lotse_relay::LOGIN_HASHES_AT_ONCE + 1);
+}
+
 /// Runs futures concurrently on this task (no extra dependency for `join_all`).
 async fn futures_join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
     let mut futs: Vec<_> = futs.into_iter().map(Box::pin).collect();

@@ -7,7 +7,9 @@
 //! - a locked name and an unknown name get the same answer after the same (no) work, so
 //!   `Locked` tells nobody which names exist;
 //! - at most [`crate::LOGIN_HASHES_AT_ONCE`] argon2 verifications run at a time (each takes
-//!   ~19 MiB and a core); further logins wait their turn;
+//!   ~19 MiB and a core); further logins wait their turn — except that a name logging in from
+//!   a network it logged in from before (within 30 days) may also take one slot of its own, so
+//!   that a rep is not queued behind a password-guessing run;
 //! - the whole exchange has one deadline, however the tries are spread.
 
 use super::code;
@@ -108,16 +110,26 @@ async fn attempt(
     } else {
         None
     };
+    let known = plausible
+        && hub
+            .known_logins
+            .lock()
+            .map(|k| k.known(&user, ip, now))
+            .unwrap_or(false);
     let ok = plausible
         && verify(
             hub,
             password,
             record.as_ref().map(|r| r.password_hash.clone()),
+            known,
         )
         .await;
     if let (true, Some(r)) = (ok, record) {
         if let Ok(mut l) = hub.account_limiter.lock() {
             l.clear(&name_key);
+        }
+        if let Ok(mut k) = hub.known_logins.lock() {
+            k.confirm(&user, ip, Instant::now());
         }
         let _ = hub.store.login_ok(r.id).await;
         // No login that the audit log does not know of (fail closed).
@@ -144,6 +156,9 @@ async fn attempt(
             .unwrap_or(false)
     };
     if now_locked {
+        if let Ok(mut k) = hub.known_logins.lock() {
+            k.forget(&user, ip);
+        }
         let _ = hub
             .audit(
                 &actor,
@@ -163,10 +178,21 @@ async fn attempt(
 }
 
 /// Verifies `password` against the stored hash (or a dummy, so that unknown and known names
-/// take the same time), waiting for one of the few hashing slots.
-async fn verify(hub: &Hub, password: String, stored: Option<String>) -> bool {
+/// take the same time), waiting for one of the few hashing slots — or, for a `known` name and
+/// network, for whichever comes first of those and the slot kept for known logins.
+async fn verify(hub: &Hub, password: String, stored: Option<String>, known: bool) -> bool {
     let stored = stored.unwrap_or_else(|| crate::auth::dummy_hash().to_owned());
-    let Ok(_slot) = hub.hash_slots.acquire().await else {
+    let waiting = hub.counters.waiting();
+    let slot = if known {
+        tokio::select! {
+            s = hub.hash_slots.acquire() => s,
+            s = hub.known_slot.acquire() => s,
+        }
+    } else {
+        hub.hash_slots.acquire().await
+    };
+    drop(waiting);
+    let Ok(_slot) = slot else {
         return false;
     };
     let _counted = hub.counters.hashing();
