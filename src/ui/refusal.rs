@@ -12,7 +12,7 @@
 use super::i18n::{Lang, fill};
 use super::screens::{self, HEADER, WEAK, button_row, primary, title};
 use super::trace::Trace;
-use egui::{Color32, RichText, Ui};
+use egui::{RichText, Ui};
 use lotse_egui_tao::{Adapter, Gl};
 use raw_window_handle::{HasWindowHandle, RawWindowHandle};
 use std::time::Instant;
@@ -261,39 +261,10 @@ fn body(r: &mut Refusal, x: &Texts, ui: &mut Ui) {
 
 /// "Lotse" and the language switch, as in the customer window.
 fn header(r: &mut Refusal, ui: &mut Ui) {
-    ui.horizontal(|ui| {
-        ui.label(
-            RichText::new("Lotse")
-                .color(Color32::WHITE)
-                .strong()
-                .size(19.0),
-        );
-        ui.label(
-            RichText::new(&r.lang.strings().header)
-                .color(Color32::from_rgb(0xc8, 0xd6, 0xe8))
-                .size(15.0),
-        );
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            // Right to left: the last language is drawn first.
-            for lang in [Lang::En, Lang::De] {
-                let current = r.lang == lang;
-                let text = RichText::new(lang.own_name()).size(13.5).color(if current {
-                    Color32::WHITE
-                } else {
-                    Color32::from_rgb(0xc8, 0xd6, 0xe8)
-                });
-                let button = egui::Button::new(if current { text.underline() } else { text })
-                    .frame(false)
-                    .min_size(egui::vec2(0.0, 26.0));
-                let b = ui.add(button);
-                r.track(&format!("lang.{}", lang.code()), &b);
-                if b.clicked() {
-                    r.lang = lang;
-                    ui.ctx().request_repaint();
-                }
-            }
-        });
-    });
+    let text = r.lang.strings().header.clone();
+    let mut lang = r.lang;
+    screens::header_bar(ui, &text, &mut lang, |id, b| r.track(&id, b));
+    r.lang = lang;
 }
 
 #[cfg(test)]

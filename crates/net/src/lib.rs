@@ -14,5 +14,5 @@ pub use endpoint::{
 };
 pub use file::{FILE_CANCELLED, FILE_CHUNK, send_file};
 pub use framed::{NetError, read_msg, write_msg};
-pub use pin::{Pin, PinError, PinMismatch};
+pub use pin::{Pin, PinError, PinMismatch, pinned_verifier};
 pub use quinn;

@@ -84,6 +84,17 @@ pub struct PinMismatch {
     pub received: Pin,
 }
 
+/// A TLS 1.3 certificate verifier that trusts exactly the key `pin` (the same check the
+/// client's QUIC endpoint makes), for other TLS clients of a relay: tests and tools that speak
+/// to the portal over HTTPS or build a QUIC peer by hand.
+pub fn pinned_verifier(pin: Pin) -> Arc<dyn ServerCertVerifier> {
+    Arc::new(PinVerifier {
+        pin,
+        algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        mismatch: Arc::new(Mutex::new(None)),
+    })
+}
+
 /// Trusts exactly one key: the pinned one. The handshake signature is still checked against that
 /// key, so only the holder of the private key gets through.
 #[derive(Debug)]

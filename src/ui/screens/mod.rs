@@ -153,6 +153,20 @@ pub(crate) const ERROR_FG: Color32 = Color32::from_rgb(0x9b, 0x1c, 0x1c);
 pub(crate) const WEAK: Color32 = Color32::from_rgb(0x55, 0x5f, 0x6d);
 
 fn header(state: &mut State, ui: &mut Ui) {
+    let text = state.t().header.clone();
+    let mut lang = state.lang;
+    header_bar(ui, &text, &mut lang, |id, r| state.track(id, r));
+    state.lang = lang;
+}
+
+/// "Lotse", `header`, and the language switch (which sets `lang`; each switch button is passed
+/// to `track` as `lang.CODE`): the top bar of the customer window and of the refusal window.
+pub(crate) fn header_bar(
+    ui: &mut Ui,
+    header: &str,
+    lang: &mut Lang,
+    mut track: impl FnMut(String, &egui::Response),
+) {
     ui.horizontal(|ui| {
         ui.label(
             RichText::new("Lotse")
@@ -161,15 +175,15 @@ fn header(state: &mut State, ui: &mut Ui) {
                 .size(19.0),
         );
         ui.label(
-            RichText::new(&state.t().header)
+            RichText::new(header)
                 .color(Color32::from_rgb(0xc8, 0xd6, 0xe8))
                 .size(15.0),
         );
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             // Right to left: the last language is drawn first.
-            for lang in [Lang::En, Lang::De] {
-                let current = state.lang == lang;
-                let text = RichText::new(lang.own_name()).size(13.5).color(if current {
+            for one in [Lang::En, Lang::De] {
+                let current = *lang == one;
+                let text = RichText::new(one.own_name()).size(13.5).color(if current {
                     Color32::WHITE
                 } else {
                     Color32::from_rgb(0xc8, 0xd6, 0xe8)
@@ -178,9 +192,9 @@ fn header(state: &mut State, ui: &mut Ui) {
                     .frame(false)
                     .min_size(egui::vec2(0.0, 26.0));
                 let r = ui.add(button);
-                state.track(format!("lang.{}", lang.code()), &r);
+                track(format!("lang.{}", one.code()), &r);
                 if r.clicked() {
-                    state.lang = lang;
+                    *lang = one;
                     ui.ctx().request_repaint();
                 }
             }

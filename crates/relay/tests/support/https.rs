@@ -2,9 +2,7 @@
 //! loopback address and as slowly as an attacker likes.
 
 use lotse_net::Pin;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,16 +19,15 @@ pub async fn tcp(addr: SocketAddr, from: IpAddr) -> std::io::Result<tokio::net::
 
 /// A TLS connection to the portal, trusting only the key `pin` (`sha256//…`).
 pub async fn tls(addr: SocketAddr, pin: &str, from: IpAddr) -> std::io::Result<Tls> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(std::io::Error::other)?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedPortal {
-            pin: pin.to_owned(),
-            provider,
-        }))
-        .with_no_client_auth();
+    let pin: Pin = pin.parse().map_err(std::io::Error::other)?;
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .map_err(std::io::Error::other)?
+    .dangerous()
+    .with_custom_certificate_verifier(lotse_net::pinned_verifier(pin))
+    .with_no_client_auth();
     let tcp = tcp(addr, from).await?;
     let name = ServerName::try_from("localhost").map_err(std::io::Error::other)?;
     tokio_rustls::TlsConnector::from(Arc::new(cfg))
@@ -126,66 +123,5 @@ impl Resp {
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-#[derive(Debug)]
-struct PinnedPortal {
-    pin: String,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for PinnedPortal {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let pin =
-            Pin::of_certificate(end_entity).map_err(|e| rustls::Error::General(e.to_string()))?;
-        if pin.to_string() == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "unexpected portal key {pin}"
-            )))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }

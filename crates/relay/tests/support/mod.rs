@@ -14,9 +14,6 @@ use lotse_proto::msg::{
     CustomerDown, CustomerInfo, CustomerUp, Hello, ParticipantId, RepDown, RepUp, Reply, Role,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
@@ -140,14 +137,11 @@ pub struct Peer {
 /// A QUIC connection to the relay, trusting only its pin.
 pub async fn connect(relay: &TestRelay, how: How) -> Result<(Endpoint, Connection), String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned {
-            pin: relay.pin,
-            provider,
-        }))
+        .with_custom_certificate_verifier(lotse_net::pinned_verifier(relay.pin))
         .with_no_client_auth();
     tls.alpn_protocols = vec![lotse_proto::ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
@@ -376,61 +370,4 @@ pub async fn grant(rep: &mut Rep, customer: &mut Peer, tier: Tier) {
         _ => None,
     })
     .await;
-}
-
-/// Trusts exactly one key, by pin.
-#[derive(Debug)]
-struct Pinned {
-    pin: Pin,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let pin =
-            Pin::of_certificate(end_entity).map_err(|e| rustls::Error::General(e.to_string()))?;
-        if pin == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "unexpected relay key {pin}"
-            )))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("TLS 1.2 is not spoken".into()))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
