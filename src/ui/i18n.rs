@@ -268,6 +268,30 @@ mod tests {
         assert_eq!(pairs(de), pairs(en));
     }
 
+    /// The consent words say what each permission means (issue 21): the terms' summary names
+    /// every tier by the words the session window uses for it, and the control prompt names the
+    /// two buttons that stop it at once by their labels.
+    #[test]
+    fn consent_words_name_every_tier_and_the_way_to_stop() {
+        for lang in [Lang::De, Lang::En] {
+            let s = lang.strings();
+            let summary = lang.terms().summary.to_lowercase();
+            for tier in Tier::ALL {
+                let words = s.grant_name(tier).to_lowercase();
+                assert!(
+                    summary.contains(&words),
+                    "{lang:?} terms summary does not name {tier}: {summary}"
+                );
+            }
+            for button in [&s.session_revoke, &s.session_end] {
+                assert!(
+                    s.prompt_control.contains(button.as_str()),
+                    "{lang:?} control prompt does not name {button}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn parser_rejects_missing_unknown_and_twice() {
         assert!(
