@@ -268,6 +268,37 @@ mod tests {
         assert_eq!(pairs(de), pairs(en));
     }
 
+    /// One vocabulary (issue 21): in German one product name ("Fernsupport"), "Erlaubnis" for a
+    /// permission and "Ihr IT-Support" (or the person's name) for the other side, never
+    /// "Supporter"; in English one word, Decline, for every refusal button.
+    #[test]
+    fn one_vocabulary_in_each_language() {
+        let de = [
+            include_str!("../../assets/i18n/de.txt"),
+            include_str!("../../assets/terms/de.txt"),
+        ]
+        .concat();
+        for word in [
+            "Supporter",
+            "Fernwartung",
+            "Fernhilfe",
+            "Berechtigung",
+            "Techniker",
+        ] {
+            let lines: Vec<&str> = de.lines().filter(|l| l.contains(word)).collect();
+            assert!(lines.is_empty(), "German text says {word}: {lines:?}");
+        }
+        let g = Lang::De.strings();
+        assert!(g.header.contains("Fernsupport"));
+        for refusal in [&g.terms_decline, &g.prompt_deny, &g.file_prompt_reject] {
+            assert_eq!(refusal, "Ablehnen");
+        }
+        let en = Lang::En.strings();
+        for refusal in [&en.terms_decline, &en.prompt_deny, &en.file_prompt_reject] {
+            assert_eq!(refusal, "Decline");
+        }
+    }
+
     /// The consent words say what each permission means (issue 21): the terms' summary names
     /// every tier by the words the session window uses for it, and the control prompt names the
     /// two buttons that stop it at once by their labels.

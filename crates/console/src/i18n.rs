@@ -252,7 +252,7 @@ impl Texts {
         };
         match r {
             EndReason::Customer(h) => how(h, "Der Kunde", "The customer"),
-            EndReason::Rep(h) => how(h, "Der Supporter", "The supporter"),
+            EndReason::Rep(h) => how(h, "Der IT-Support", "The supporter"),
             EndReason::PeerLost if de => "Die Verbindung zum Kunden ist abgerissen".into(),
             EndReason::PeerLost => "The connection to the customer was lost".into(),
             EndReason::RelayShutdown if de => "Der Relay wurde heruntergefahren".into(),
@@ -434,7 +434,7 @@ pub static DE: Texts = Texts {
     accept: "Annehmen",
     arrived: "Ein Kunde wartet:",
     dismiss: "OK",
-    tiers: "Berechtigungen",
+    tiers: "Erlaubnisse",
     not_requested: "nicht angefragt",
     waiting: "wartet…",
     granted: "erteilt",
@@ -442,7 +442,7 @@ pub static DE: Texts = Texts {
     denied_system_dialog: "abgelehnt: Systemdialog abgebrochen",
     denied_no_interaction: "abgelehnt: Fernsteuerung im Systemdialog nicht erlaubt",
     denied_unavailable: "abgelehnt: das System kann nicht freigeben",
-    denied_prerequisite: "abgelehnt: braucht zuerst eine andere Berechtigung",
+    denied_prerequisite: "abgelehnt: braucht zuerst eine andere Erlaubnis",
     denied_too_soon: "abgelehnt: gerade erst abgelehnt; bitte später erneut fragen",
     revoked: "entzogen",
     in_control: "Sie steuern — Strg+Alt+Esc gibt die Tastatur frei",

@@ -219,7 +219,7 @@ async fn pages_carry_security_headers_and_speak_both_languages() {
             .contains("<label for=\"key\">Sitzungsschlüssel</label>")
     );
     assert!(de.text().contains(">Senden</button>"));
-    assert!(de.text().contains("Support-Techniker"));
+    assert!(de.text().contains("Ihr IT-Support"));
     let en = p.get("/", &[("Accept-Language", "en-GB")]).await;
     assert!(en.text().contains("<label for=\"key\">Session key</label>"));
     // An explicit switch wins over the browser and is remembered.

@@ -667,7 +667,7 @@ fn refusals_and_transfer_stops_are_worded_in_the_reps_language() {
     }
     assert_eq!(
         DE.end_reason(&EndReason::Rep(HowEnded::TimeLimit)),
-        "Der Supporter – die Zeit ist abgelaufen"
+        "Der IT-Support – die Zeit ist abgelaufen"
     );
     let big = Failure::Stopped(TransferStop::TooLarge {
         size: 3_250_000_000,

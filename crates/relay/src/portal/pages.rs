@@ -113,20 +113,20 @@ static DE: Texts = Texts {
     lang_name: "Deutsch",
     lang_nav: "Sprache",
     home_title: "Hilfe von Ihrem IT-Support",
-    home_intro: "Ihr Supporter kann sich – nur mit Ihrer Zustimmung – mit Ihrem Computer verbinden, \
+    home_intro: "Ihr IT-Support kann sich – nur mit Ihrer Zustimmung – mit Ihrem Computer verbinden, \
                  Ihren Bildschirm sehen und, wenn Sie es erlauben, helfen. Die Verbindung läuft nur \
                  über den Server Ihrer Organisation.",
     key_heading: "Sie haben einen Sitzungsschlüssel?",
     key_label: "Sitzungsschlüssel",
-    key_hint: "Neun Ziffern, z. B. 123 456 789 – so, wie Ihr Supporter sie Ihnen genannt hat.",
+    key_hint: "Neun Ziffern, z. B. 123 456 789 – so, wie Ihr IT-Support sie Ihnen genannt hat.",
     key_submit: "Senden",
     key_unknown: "Dieser Sitzungsschlüssel ist unbekannt oder abgelaufen. Bitte prüfen Sie die \
-                  Ziffern oder bitten Sie Ihren Supporter um einen neuen Schlüssel.",
+                  Ziffern oder bitten Sie Ihren IT-Support um einen neuen Schlüssel.",
     rate_limited: "Von Ihrem Anschluss kamen zu viele falsche Sitzungsschlüssel. Bitte warten Sie \
                    zehn Minuten und versuchen Sie es dann noch einmal.",
-    reps_heading: "Support-Techniker",
+    reps_heading: "Ihr IT-Support",
     reps_intro: "Oder wählen Sie die Person, von der Sie Support erhalten sollen:",
-    reps_none: "Zurzeit ist kein Support-Techniker angemeldet. Bitte rufen Sie Ihren IT-Support an.",
+    reps_none: "Zurzeit ist niemand vom IT-Support hier angemeldet. Bitte rufen Sie Ihren IT-Support an.",
     rep_gone: "Diese Person ist gerade nicht verfügbar. Bitte wählen Sie eine andere oder rufen Sie \
                Ihren IT-Support an.",
     confirm_title: "Support-Sitzung starten?",
@@ -134,7 +134,7 @@ static DE: Texts = Texts {
     yes: "Ja",
     no: "Nein",
     invite_invalid: "Dieser Einladungslink ist ungültig, wurde schon benutzt oder ist abgelaufen. \
-                     Bitten Sie Ihren Supporter um einen neuen Link oder einen Sitzungsschlüssel.",
+                     Bitten Sie Ihren IT-Support um einen neuen Link oder einen Sitzungsschlüssel.",
     download_title: "Programm herunterladen",
     download_ready: "Ihre Support-Sitzung mit {} ist vorbereitet. Das Programm kennt die Sitzung \
                      schon – Sie müssen nichts eingeben.",
@@ -164,16 +164,16 @@ static DE: Texts = Texts {
     ],
     step_window: "Ein Fenster öffnet sich. Lesen Sie die Nutzungsbedingungen (auch die \
                   vollständigen) und akzeptieren Sie sie – erst danach verbindet sich das \
-                  Programm. Warten Sie dann, bis Ihr Supporter der Sitzung beitritt. Jede \
-                  Berechtigung erteilen nur Sie mit „Zulassen“; schließen Sie das Fenster, \
+                  Programm. Warten Sie dann, bis Ihr IT-Support der Sitzung beitritt. Jede \
+                  Erlaubnis erteilen nur Sie mit „Zulassen“; schließen Sie das Fenster, \
                   endet die Sitzung.",
     ticket_gone: "Dieser Download ist nicht mehr gültig: Der Schlüssel wurde schon benutzt oder \
                   ist abgelaufen. Bitte beginnen Sie von vorn.",
     start_over: "Zur Startseite",
     not_found: "Diese Seite gibt es nicht.",
-    privacy: "Der Fernhilfe stimmen Sie durch aktives Handeln zu, und Sie können sie jederzeit \
+    privacy: "Dem Fernsupport stimmen Sie durch aktives Handeln zu, und Sie können ihn jederzeit \
               beenden. Bleiben Sie während der Sitzung an Ihrem Computer und schließen Sie vorher \
-              alle Programme und Seiten, die Ihr Supporter nicht sehen soll.",
+              alle Programme und Seiten, die Ihr IT-Support nicht sehen soll.",
 };
 
 static EN: Texts = Texts {
@@ -532,6 +532,25 @@ footer{border-top:1px solid #d0d0d0;color:#404040;font-size:.95rem;margin-top:2r
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One vocabulary with the customer window (issue 21): the German pages say "Fernsupport",
+    /// "Erlaubnis" and "IT-Support", never "Supporter", "Fernhilfe", "Support-Techniker" or
+    /// "Berechtigung".
+    #[test]
+    fn german_pages_use_the_one_vocabulary() {
+        let src = include_str!("pages.rs");
+        let de = &src[src.find("static DE: Texts").unwrap()..src.find("static EN: Texts").unwrap()];
+        for word in [
+            "Supporter",
+            "Fernhilfe",
+            "Techniker",
+            "Berechtigung",
+            "Fernwartung",
+        ] {
+            assert!(!de.contains(word), "the German pages say {word}");
+        }
+        assert_eq!(DE.site, "Fernsupport");
+    }
 
     #[test]
     fn accept_language() {
