@@ -193,6 +193,9 @@ pub struct State {
     pub shared_monitor: Option<(String, u32, u32)>,
     /// The "Shown: monitor …" line drawn this frame, for the test seam.
     pub shown_monitor: Option<String>,
+    /// The banner lines drawn this frame, one per rep who sees the screen, each with the
+    /// strongest tier it names (`view` or `control`), for the test seam.
+    pub shown_banner: Vec<(String, Tier)>,
     terms: [Terms; 2],
 }
 
@@ -219,6 +222,7 @@ impl State {
             picking: false,
             shared_monitor: None,
             shown_monitor: None,
+            shown_banner: Vec::new(),
             file_notice: None,
             transfer_rows: Vec::new(),
             chat_input: String::new(),

@@ -141,6 +141,11 @@ impl Trace {
             "transfers": transfers,
             "picking": state.picking,
             "monitor": state.shown_monitor,
+            "banner": state
+                .shown_banner
+                .iter()
+                .map(|(text, tier)| json!({"text": text, "tier": tier.as_str()}))
+                .collect::<Vec<_>>(),
             "refused_remote": state.refused_remote,
             "share_unavailable": state.show_share_unavailable,
         });

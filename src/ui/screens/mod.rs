@@ -122,7 +122,7 @@ pub fn style(ctx: &egui::Context) {
         s.visuals.widgets.hovered.corner_radius = egui::CornerRadius::same(6);
         s.visuals.widgets.active.corner_radius = egui::CornerRadius::same(6);
         s.visuals.widgets.noninteractive.corner_radius = egui::CornerRadius::same(6);
-        s.visuals.panel_fill = Color32::from_rgb(0xf7, 0xf8, 0xfa);
+        s.visuals.panel_fill = PANEL;
         s.visuals.extreme_bg_color = Color32::WHITE;
         // A clearly visible keyboard focus ring.
         s.visuals.selection.stroke = egui::Stroke::new(2.0, ACCENT);
@@ -131,11 +131,17 @@ pub fn style(ctx: &egui::Context) {
 
 /// The header's background.
 pub(crate) const HEADER: Color32 = Color32::from_rgb(0x1f, 0x3a, 0x5f);
+/// The window's background.
+pub(crate) const PANEL: Color32 = Color32::from_rgb(0xf7, 0xf8, 0xfa);
+/// The header's second line and the language not chosen, on [`HEADER`].
+pub(crate) const HEADER_WEAK: Color32 = Color32::from_rgb(0xc8, 0xd6, 0xe8);
 /// The colour of the one action a screen suggests.
 pub(crate) const ACCENT: Color32 = Color32::from_rgb(0x1f, 0x5f, 0xa8);
 /// For warnings that matter (someone sees the screen).
 pub(crate) const NOTICE_BG: Color32 = Color32::from_rgb(0xfd, 0xf1, 0xd8);
 pub(crate) const NOTICE_FG: Color32 = Color32::from_rgb(0x6b, 0x45, 0x00);
+/// The banner while someone controls the computer, and "End session": white on this red.
+pub(crate) const CONTROL_BG: Color32 = Color32::from_rgb(0xa8, 0x2a, 0x2a);
 
 /// A full-width notice box (amber) around `body`.
 pub(crate) fn notice<R>(ui: &mut Ui, body: impl FnOnce(&mut Ui) -> R) -> R {
@@ -174,11 +180,7 @@ pub(crate) fn header_bar(
                 .strong()
                 .size(19.0),
         );
-        ui.label(
-            RichText::new(header)
-                .color(Color32::from_rgb(0xc8, 0xd6, 0xe8))
-                .size(15.0),
-        );
+        ui.label(RichText::new(header).color(HEADER_WEAK).size(15.0));
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             // Right to left: the last language is drawn first.
             for one in [Lang::En, Lang::De] {
@@ -186,7 +188,7 @@ pub(crate) fn header_bar(
                 let text = RichText::new(one.own_name()).size(13.5).color(if current {
                     Color32::WHITE
                 } else {
-                    Color32::from_rgb(0xc8, 0xd6, 0xe8)
+                    HEADER_WEAK
                 });
                 let button = egui::Button::new(if current { text.underline() } else { text })
                     .frame(false)

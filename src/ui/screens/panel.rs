@@ -1,7 +1,9 @@
 //! The session panel: who is connected, what each may do (each revocable with one click), files
 //! (see `files`), the chat, and "End session".
 
-use super::{BUTTON_WIDTH, ERROR_FG, NOTICE_FG, WEAK, button_row, secondary};
+use super::{
+    BUTTON_WIDTH, CONTROL_BG, ERROR_FG, NOTICE_BG, NOTICE_FG, WEAK, button_row, secondary,
+};
 use crate::ui::i18n::fill;
 use crate::ui::state::{Intent, Stage, State};
 use egui::{Color32, RichText, Ui};
@@ -36,14 +38,33 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
     let viewing = reps.iter().any(|r| r.grants.contains(Tier::View));
     state.shown_monitor = monitor.filter(|_| viewing);
 
-    for rep in reps.iter().filter(|r| r.grants.contains(Tier::View)) {
-        super::notice(ui, |ui| {
-            ui.label(
-                RichText::new(fill(&t.session_viewing, &[("rep", &rep.name)]))
-                    .color(NOTICE_FG)
-                    .strong(),
-            );
-        });
+    // One line per rep who sees the screen, naming the strongest permission they hold: control
+    // (the riskiest state) in the stronger colour.
+    state.shown_banner = reps
+        .iter()
+        .filter(|r| r.grants.contains(Tier::View))
+        .map(|rep| {
+            let (words, tier) = if rep.grants.contains(Tier::Control) {
+                (&t.session_controlling, Tier::Control)
+            } else {
+                (&t.session_viewing, Tier::View)
+            };
+            (fill(words, &[("rep", &rep.name)]), tier)
+        })
+        .collect();
+    for (line, tier) in &state.shown_banner {
+        let (fill_colour, text_colour) = match tier {
+            Tier::Control => (CONTROL_BG, Color32::WHITE),
+            _ => (NOTICE_BG, NOTICE_FG),
+        };
+        egui::Frame::new()
+            .fill(fill_colour)
+            .corner_radius(6)
+            .inner_margin(egui::Margin::symmetric(12, 8))
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.label(RichText::new(line).color(text_colour).strong());
+            });
     }
     if let Some(line) = &state.shown_monitor {
         ui.label(RichText::new(line).color(NOTICE_FG));
@@ -67,7 +88,7 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
     button_row(ui, 1, |ui| {
         let end = ui.add(
             egui::Button::new(RichText::new(&t.session_end).color(Color32::WHITE).strong())
-                .fill(Color32::from_rgb(0xa8, 0x2a, 0x2a))
+                .fill(CONTROL_BG)
                 .min_size(egui::vec2(BUTTON_WIDTH, 38.0)),
         );
         state.track("session.end", &end);

@@ -698,3 +698,85 @@ fn on_wayland_the_prompt_says_what_the_system_dialog_will_ask() {
     assert!(de.prompt_system_control.contains("„Fernzugriff zulassen“"));
     assert!(de.prompt_system_view.contains("„Freigeben“"));
 }
+
+/// WCAG 2 contrast ratio of two colours.
+fn contrast(a: egui::Color32, b: egui::Color32) -> f64 {
+    fn lum(c: egui::Color32) -> f64 {
+        let ch = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.03928 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * ch(c.r()) + 0.7152 * ch(c.g()) + 0.0722 * ch(c.b())
+    }
+    let (x, y) = (lum(a), lum(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
+/// Every text colour of the window on the background it is drawn on reaches WCAG AA (4.5:1).
+#[test]
+fn text_colours_reach_wcag_aa_contrast() {
+    use super::*;
+    let white = egui::Color32::WHITE;
+    for (what, fg, bg) in [
+        (
+            "text on the window",
+            egui::Color32::from_rgb(0x16, 0x20, 0x2c),
+            PANEL,
+        ),
+        ("weak text", WEAK, PANEL),
+        ("errors", ERROR_FG, PANEL),
+        ("notices", NOTICE_FG, NOTICE_BG),
+        ("the control banner and End session", white, CONTROL_BG),
+        ("primary buttons", white, ACCENT),
+        ("the header", white, HEADER),
+        ("the header's second line", HEADER_WEAK, HEADER),
+    ] {
+        let c = contrast(fg, bg);
+        assert!(c >= 4.5, "{what}: {c:.2}:1");
+    }
+}
+
+/// The banner names the strongest permission each rep holds: control, in its own colour, when
+/// they control; view otherwise; nobody who does not see the screen (issue 21).
+#[test]
+fn the_banner_names_the_strongest_permission_per_rep() {
+    let mut h = Harness::live(&[Tier::View], None);
+    h.frame(10, vec![]);
+    assert_eq!(
+        h.state.shown_banner,
+        vec![("Ann Weber can see your screen.".to_owned(), Tier::View)]
+    );
+    let mut h = Harness::live(&[Tier::View, Tier::Control], None);
+    h.frame(10, vec![]);
+    assert_eq!(
+        h.state.shown_banner,
+        vec![(
+            "Ann Weber can see your screen and control your mouse and keyboard.".to_owned(),
+            Tier::Control
+        )]
+    );
+    let mut h = Harness::live(&[Tier::Files], None);
+    h.frame(10, vec![]);
+    assert!(h.state.shown_banner.is_empty());
+    // Two reps: one line each, each with its own strongest permission.
+    let mut h = Harness::live(&[Tier::View, Tier::Control], None);
+    let mut two = snapshot(&h, &[Tier::View, Tier::Control], None);
+    two.reps.push(Rep {
+        id: 8,
+        name: "Bob Brandt".into(),
+        grants: [Tier::View].into_iter().collect::<TierSet>(),
+    });
+    h.state.apply(Event::Changed(two));
+    h.frame(10, vec![]);
+    let tiers: Vec<Tier> = h.state.shown_banner.iter().map(|(_, t)| *t).collect();
+    assert_eq!(tiers, vec![Tier::Control, Tier::View]);
+    assert!(
+        h.state.shown_banner[1]
+            .0
+            .starts_with("Bob Brandt can see your screen.")
+    );
+}
