@@ -85,6 +85,13 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
     ui.label(RichText::new(&t.session_chat).strong());
     chat(state, ui);
     ui.add_space(6.0);
+    end_button(state, ui);
+}
+
+/// "End session", right-aligned: on the session screen and below every prompt during a session,
+/// so that the way out never hides. Ending takes power away from the reps, so it needs no arming.
+pub(super) fn end_button(state: &mut State, ui: &mut Ui) {
+    let t = state.t();
     button_row(ui, 1, |ui| {
         let end = ui.add(
             egui::Button::new(RichText::new(&t.session_end).color(Color32::WHITE).strong())

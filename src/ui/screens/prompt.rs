@@ -6,10 +6,10 @@
 use super::files::human_size;
 use super::{WEAK, button_row, primary, secondary};
 use crate::ui::i18n::fill;
-use crate::ui::state::{Intent, PROMPT_ARM, PromptSeen, State};
+use crate::ui::state::{Intent, PROMPT_ARM, PromptSeen, Stage, State};
 use egui::{Color32, RichText, Ui};
 use lotse_proto::Tier;
-use lotse_proto::customer::{FileOffer, Prompt};
+use lotse_proto::customer::{FileOffer, Phase, Prompt};
 
 pub fn ui(state: &mut State, ui: &mut Ui) {
     let Some(prompt) = state.prompt().cloned() else {
@@ -90,6 +90,22 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
             });
         }
     });
+    // During a session the prompt is a card above who is connected and "End session", which
+    // stay where the person can reach them.
+    if let Stage::Session(s) = &state.stage
+        && s.phase == Phase::Live
+    {
+        let names: Vec<String> = s.reps.iter().map(|r| r.name.clone()).collect();
+        ui.add_space(18.0);
+        ui.separator();
+        if !names.is_empty() {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new(&t.session_connected).color(WEAK));
+                ui.label(RichText::new(names.join(", ")).strong());
+            });
+        }
+        super::panel::end_button(state, ui);
+    }
 }
 
 fn tier_body(state: &State, ui: &mut Ui, prompt: &Prompt) {

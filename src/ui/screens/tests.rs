@@ -780,3 +780,24 @@ fn the_banner_names_the_strongest_permission_per_rep() {
             .starts_with("Bob Brandt can see your screen.")
     );
 }
+
+/// "End session" and who is connected stay on screen while a prompt is shown (issue 21): the
+/// prompt is a card above them, and End works at once (ending needs no arming).
+#[test]
+fn end_session_stays_reachable_under_every_prompt() {
+    for tier in [Tier::View, Tier::Control, Tier::Files] {
+        let mut h = Harness::live(&[Tier::View], Some(tier));
+        h.frame(10, vec![]);
+        assert_eq!(h.state.screen, "prompt");
+        let ids = widget_ids(&h);
+        assert!(ids.contains(&"prompt.allow".to_owned()), "{ids:?}");
+        assert!(ids.contains(&"session.end".to_owned()), "{tier}: {ids:?}");
+        assert_eq!(h.click("session.end", 20), vec![Intent::End]);
+    }
+    let mut h = Harness::live(&[Tier::View, Tier::Files], None);
+    let offer = file_offer(&h, 3, "bericht.pdf", 1234);
+    h.state.apply(Event::Changed(offer));
+    h.frame(10, vec![]);
+    assert_eq!(h.state.screen, "prompt");
+    assert!(widget_ids(&h).contains(&"session.end".to_owned()));
+}
