@@ -88,6 +88,7 @@ pub(super) struct Texts {
     pub rep_gone: &'static str,
     pub confirm_title: &'static str,
     pub confirm_question: &'static str,
+    pub confirm_next: &'static str,
     pub yes: &'static str,
     pub no: &'static str,
     pub invite_invalid: &'static str,
@@ -131,6 +132,9 @@ static DE: Texts = Texts {
                Ihren IT-Support an.",
     confirm_title: "Support-Sitzung starten?",
     confirm_question: "Möchten Sie eine Support-Sitzung mit {} starten?",
+    confirm_next: "Mit „Ja“ laden Sie im nächsten Schritt ein kleines Programm herunter, das die \
+                   Sitzung startet. Es verbindet sich erst, wenn Sie seine Nutzungsbedingungen \
+                   akzeptiert haben.",
     yes: "Ja",
     no: "Nein",
     invite_invalid: "Dieser Einladungslink ist ungültig, wurde schon benutzt oder ist abgelaufen. \
@@ -199,6 +203,8 @@ static EN: Texts = Texts {
                IT support.",
     confirm_title: "Start a support session?",
     confirm_question: "Start a support session with {}?",
+    confirm_next: "With “Yes” you download, in the next step, a small program that starts the \
+                   session. It connects only once you have accepted its terms of use.",
     yes: "Yes",
     no: "No",
     invite_invalid: "This invitation link is invalid, was already used or has expired. Please ask \
@@ -394,6 +400,7 @@ pub(super) fn confirm(lang: Lang, rep_name: &str, subject: &Subject) -> String {
     let m = format!(
         "<h1>{title}</h1>\n<form method=\"post\" action=\"/confirm\">\n\
          <p class=\"question\" id=\"question\">{question}</p>\n\
+         <p id=\"next\">{next}</p>\n\
          <input type=\"hidden\" name=\"lang\" value=\"{code}\">\n\
          <input type=\"hidden\" name=\"kind\" value=\"{kind}\">\n\
          <input type=\"hidden\" name=\"value\" value=\"{value}\">\n\
@@ -402,6 +409,7 @@ pub(super) fn confirm(lang: Lang, rep_name: &str, subject: &Subject) -> String {
          <a class=\"button secondary\" id=\"no\" href=\"/?lang={code}\">{no}</a></p>\n</form>",
         title = t.confirm_title,
         question = fill(t.confirm_question, rep_name),
+        next = t.confirm_next,
         code = lang.code(),
         value = esc(&value),
         yes = t.yes,
@@ -532,6 +540,15 @@ footer{border-top:1px solid #d0d0d0;color:#404040;font-size:.95rem;margin-top:2r
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The confirmation says that a download follows (issue 21), in both languages.
+    #[test]
+    fn the_confirmation_says_a_download_follows() {
+        let de = confirm(Lang::De, "Ada", &Subject::Rep(1));
+        assert!(de.contains("laden Sie im nächsten Schritt ein kleines Programm herunter"));
+        let en = confirm(Lang::En, "Ada", &Subject::Rep(1));
+        assert!(en.contains("you download, in the next step, a small program"));
+    }
 
     /// One vocabulary with the customer window (issue 21): the German pages say "Fernsupport",
     /// "Erlaubnis" and "IT-Support", never "Supporter", "Fernhilfe", "Support-Techniker" or
