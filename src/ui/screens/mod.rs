@@ -18,6 +18,7 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
     state.widgets.clear();
     state.intents.clear();
     state.transfer_rows.clear();
+    state.shown_banner.clear();
     egui::Panel::top("header")
         .frame(
             egui::Frame::new()
@@ -129,6 +130,8 @@ pub fn style(ctx: &egui::Context) {
     });
 }
 
+/// Text on the window's background (titles, questions).
+pub(crate) const TEXT: Color32 = Color32::from_rgb(0x16, 0x20, 0x2c);
 /// The header's background.
 pub(crate) const HEADER: Color32 = Color32::from_rgb(0x1f, 0x3a, 0x5f);
 /// The window's background.
@@ -145,8 +148,13 @@ pub(crate) const CONTROL_BG: Color32 = Color32::from_rgb(0xa8, 0x2a, 0x2a);
 
 /// A full-width notice box (amber) around `body`.
 pub(crate) fn notice<R>(ui: &mut Ui, body: impl FnOnce(&mut Ui) -> R) -> R {
+    banner_box(ui, NOTICE_BG, body)
+}
+
+/// A full-width box filled with `fill` around `body`: notices, and the banner of who may do what.
+pub(crate) fn banner_box<R>(ui: &mut Ui, fill: Color32, body: impl FnOnce(&mut Ui) -> R) -> R {
     egui::Frame::new()
-        .fill(NOTICE_BG)
+        .fill(fill)
         .corner_radius(6)
         .inner_margin(egui::Margin::symmetric(12, 8))
         .show(ui, |ui| {
@@ -261,11 +269,7 @@ pub(crate) fn button_row<R>(ui: &mut Ui, n: usize, add: impl FnOnce(&mut Ui) -> 
 
 /// A heading in the screens' style.
 pub(crate) fn title(ui: &mut Ui, text: &str) {
-    ui.label(
-        RichText::new(text)
-            .heading()
-            .color(Color32::from_rgb(0x16, 0x20, 0x2c)),
-    );
+    ui.label(RichText::new(text).heading().color(TEXT));
     ui.add_space(4.0);
 }
 

@@ -57,14 +57,9 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
             Tier::Control => (CONTROL_BG, Color32::WHITE),
             _ => (NOTICE_BG, NOTICE_FG),
         };
-        egui::Frame::new()
-            .fill(fill_colour)
-            .corner_radius(6)
-            .inner_margin(egui::Margin::symmetric(12, 8))
-            .show(ui, |ui| {
-                ui.set_width(ui.available_width());
-                ui.label(RichText::new(line).color(text_colour).strong());
-            });
+        super::banner_box(ui, fill_colour, |ui| {
+            ui.label(RichText::new(line).color(text_colour).strong());
+        });
     }
     if let Some(line) = &state.shown_monitor {
         ui.label(RichText::new(line).color(NOTICE_FG));

@@ -4,7 +4,7 @@
 //! refuses, and the keyboard focus starts on the refusal, never on the button that says yes.
 
 use super::files::human_size;
-use super::{WEAK, button_row, primary, secondary};
+use super::{TEXT, WEAK, button_row, primary, secondary};
 use crate::ui::i18n::fill;
 use crate::ui::state::{Intent, PROMPT_ARM, PromptSeen, Stage, State};
 use egui::{Color32, RichText, Ui};
@@ -119,7 +119,7 @@ fn tier_body(state: &State, ui: &mut Ui, prompt: &Prompt) {
             &[("rep", rep), ("what", t.tier_phrase(prompt.tier))],
         ))
         .heading()
-        .color(Color32::from_rgb(0x16, 0x20, 0x2c)),
+        .color(TEXT),
     );
     ui.add_space(8.0);
     card(ui, |ui| {
@@ -153,7 +153,7 @@ fn file_body(state: &State, ui: &mut Ui, prompt: &Prompt, offer: &FileOffer) {
     ui.label(
         RichText::new(fill(&t.file_prompt_asks, &[("rep", &prompt.rep_name)]))
             .heading()
-            .color(Color32::from_rgb(0x16, 0x20, 0x2c)),
+            .color(TEXT),
     );
     ui.add_space(8.0);
     card(ui, |ui| {

@@ -722,11 +722,7 @@ fn text_colours_reach_wcag_aa_contrast() {
     use super::*;
     let white = egui::Color32::WHITE;
     for (what, fg, bg) in [
-        (
-            "text on the window",
-            egui::Color32::from_rgb(0x16, 0x20, 0x2c),
-            PANEL,
-        ),
+        ("text on the window", TEXT, PANEL),
         ("weak text", WEAK, PANEL),
         ("errors", ERROR_FG, PANEL),
         ("notices", NOTICE_FG, NOTICE_BG),
