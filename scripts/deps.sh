@@ -9,6 +9,8 @@ LOTSE_PACKAGES=(
   libxcb-xfixes0-dev libxkbcommon-dev libegl1 libgl1-mesa-dri libegl-mesa0
   # tests: a real X server, a window manager, real clicks, screenshots, an independent decoder
   xvfb openbox xdotool x11-utils x11-xserver-utils xterm imagemagick ffmpeg jq chromium chromium-driver openssl binutils
+  # the system report is checked against what the system tools say (ip)
+  iproute2
   # Wayland: build against libpipewire (bindgen needs clang); test on a private headless GNOME
   # (mutter, PipeWire, WirePlumber, the GNOME portal), a Wayland client (foot), screenshots
   # through GStreamer's PipeWire source, and the Python D-Bus test driver. Xwayland: the customer

@@ -15,6 +15,7 @@ use lotse_proto::msg::{
     CustomerDown, CustomerInfo, CustomerUp, DenyReason, EndReason, Hello, HowEnded, KeyRejection,
     MonitorInfo, ParticipantId, Reply, RequestId, Role, StreamHeader, TransferId, VideoFrame,
 };
+use lotse_proto::sysinfo::SystemReport;
 use lotse_proto::{PROTOCOL_VERSION, Tier};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU32;
@@ -67,6 +68,13 @@ pub enum Event {
         name: String,
         index: u32,
         count: u32,
+    },
+    /// This system report is being sent to `rep_name` (who holds `sysinfo`), now: the window
+    /// shows exactly what goes.
+    SysinfoSent {
+        rep_name: String,
+        report: Box<SystemReport>,
+        at: u64,
     },
 }
 
@@ -402,6 +410,12 @@ async fn session(
         )
     });
     let transfers = Transfers::default();
+    // System reports: gathered off this loop (it takes a moment), at most one at a time, for
+    // every rep that asked meanwhile; sent only to those still holding `sysinfo` when it is ready.
+    let (report_tx, mut report_rx) = mpsc::channel::<Option<SystemReport>>(1);
+    let mut report_for: std::collections::BTreeSet<ParticipantId> = Default::default();
+    let mut gathering = false;
+    let mut last_gathered: Option<Instant> = None;
     let (down_tx, mut down_rx) = mpsc::channel::<Result<Option<CustomerDown>, NetError>>(16);
     tokio::spawn(async move {
         loop {
@@ -439,6 +453,27 @@ async fn session(
                     break EndReason::PeerLost;
                 }
             },
+            Some(gathered) = report_rx.recv() => {
+                gathering = false;
+                last_gathered = Some(Instant::now());
+                let c = lock(core);
+                let mut out = Vec::new();
+                let waiting = std::mem::take(&mut report_for);
+                let Some(report) = gathered else {
+                    warn!("the system report could not be gathered");
+                    continue;
+                };
+                for rep in waiting {
+                    // Gathering took a moment: the grant is checked again, now.
+                    if !c.consent.grants(rep).contains(Tier::Sysinfo) {
+                        continue;
+                    }
+                    let rep_name = c.consent.reps().find(|r| r.id == rep).map(|r| r.name.clone()).unwrap_or_default();
+                    ui.notify(Event::SysinfoSent { rep_name, report: Box::new(report.clone()), at: now_unix() });
+                    out.push(Action::Send(CustomerUp::Sysinfo { rep, report: Box::new(report.clone()) }));
+                }
+                out
+            }
             cmd = commands.recv() => {
                 let Some(cmd) = cmd else { break EndReason::Customer(HowEnded::WindowClosed) };
                 match cmd {
@@ -590,6 +625,27 @@ async fn session(
                             };
                             let _ = write_msg(&mut send, &msg, limits::CONTROL).await;
                         }
+                    }
+                }
+                Action::SendSysinfo { rep } => {
+                    report_for.insert(rep);
+                    if !gathering {
+                        gathering = true;
+                        let displays = video_task
+                            .as_ref()
+                            .map(VideoPump::displays)
+                            .unwrap_or_default();
+                        let wait = last_gathered
+                            .map_or(Duration::ZERO, |t| SYSINFO_GAP.saturating_sub(t.elapsed()));
+                        let tx = report_tx.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(wait).await;
+                            let gathered = tokio::task::spawn_blocking(move || {
+                                lotse_platform::sysreport::gather(&displays).bounded()
+                            })
+                            .await;
+                            let _ = tx.send(gathered.ok()).await;
+                        });
                     }
                 }
                 Action::Inject(_) | Action::ReleaseAll(_) => {}
@@ -750,6 +806,10 @@ const NO_MONITOR_REQUEST: u32 = u32::MAX;
 
 /// Runs the video source on one thread for the whole session: it produces frames while `on` is
 /// set and idles otherwise; a shipping task sends them while someone may view.
+/// The least time between two system reports (each costs a moment of the customer's CPU);
+/// requests in between are served together when it is over.
+const SYSINFO_GAP: Duration = Duration::from_secs(2);
+
 struct VideoPump {
     source: Option<Box<dyn VideoSource>>,
     on: Arc<AtomicBool>,
@@ -760,6 +820,18 @@ struct VideoPump {
 }
 
 impl VideoPump {
+    /// The machine's displays for the system report: the ones the running capture shares from,
+    /// else what the capture source can tell before it starts.
+    fn displays(&self) -> Vec<MonitorInfo> {
+        if !self.monitors.is_empty() {
+            return self.monitors.clone();
+        }
+        self.source
+            .as_ref()
+            .map(|s| s.monitors().0)
+            .unwrap_or_default()
+    }
+
     fn new(
         source: Box<dyn VideoSource>,
         on: Arc<AtomicBool>,

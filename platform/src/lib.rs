@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod fake;
 pub mod input;
+pub mod sysreport;
 #[cfg(target_os = "linux")]
 pub mod wayland;
 

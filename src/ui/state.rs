@@ -196,7 +196,20 @@ pub struct State {
     /// The banner lines drawn this frame, one per rep who sees the screen, each with the
     /// strongest tier it names (`view` or `control`), for the test seam.
     pub shown_banner: Vec<(String, Tier)>,
+    /// The last system report sent, to whom and when (the window shows exactly it).
+    pub sysinfo: Option<SentReport>,
+    /// Whether this frame drew the sent report's notice, and whether its details were open.
+    pub shown_sysinfo: Option<bool>,
     terms: [Terms; 2],
+}
+
+/// A system report as it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentReport {
+    pub rep_name: String,
+    /// Local time of sending, `HH:MM`.
+    pub time: String,
+    pub report: lotse_proto::sysinfo::SystemReport,
 }
 
 impl State {
@@ -223,6 +236,8 @@ impl State {
             shared_monitor: None,
             shown_monitor: None,
             shown_banner: Vec::new(),
+            sysinfo: None,
+            shown_sysinfo: None,
             file_notice: None,
             transfer_rows: Vec::new(),
             chat_input: String::new(),
@@ -296,6 +311,17 @@ impl State {
             Event::Failed(text) => self.over(Outcome::Failed(text)),
             Event::SharedMonitor { name, index, count } => {
                 self.shared_monitor = Some((name, index, count));
+            }
+            Event::SysinfoSent {
+                rep_name,
+                report,
+                at,
+            } => {
+                self.sysinfo = Some(SentReport {
+                    rep_name,
+                    time: local_time(at),
+                    report: *report,
+                });
             }
             Event::Transfer(status) => {
                 let key = (status.rep, status.transfer);

@@ -147,6 +147,14 @@ impl Trace {
                 .map(|(text, tier)| json!({"text": text, "tier": tier.as_str()}))
                 .collect::<Vec<_>>(),
             "refused_remote": state.refused_remote,
+            // The report sent last, as the window lays it out in the person's language, and
+            // whether its notice was drawn (false: drawn, details closed).
+            "sysinfo": state.shown_sysinfo.map(|open| json!({
+                "open": open,
+                "to": state.sysinfo.as_ref().map(|s| s.rep_name.clone()),
+                "text": state.sysinfo.as_ref().map(|s| s.report.to_text(
+                    lotse_proto::sysinfo::Words::of(state.lang == crate::ui::i18n::Lang::De))),
+            })),
             "share_unavailable": state.show_share_unavailable,
         });
         self.write(shown, now, window, pixels_per_point);

@@ -458,6 +458,30 @@ impl Shell {
                     );
                 }
             }
+            Intent::SaveReport(index) => {
+                let state = &mut self.state;
+                let Some(s) = state.sessions.get_mut(index) else {
+                    return;
+                };
+                let Some(report) = s.sysinfo.as_ref() else {
+                    return;
+                };
+                let words = lotse_proto::sysinfo::Words::of(state.lang == crate::i18n::Lang::De);
+                let name = lotse_files::safe_name(&format!(
+                    "{}-{}.txt",
+                    s.customer.host,
+                    lotse_proto::utc_text(report.gathered_at as i64)
+                        .trim_end_matches(" UTC")
+                        .replace([' ', ':'], "-")
+                ));
+                let t = state.lang.texts();
+                s.sysinfo_saved = Some(
+                    match save_text(&state.downloads, &name, &report.to_text(words)) {
+                        Ok(path) => format!("{} {}", t.sysinfo_saved, path.display()),
+                        Err(e) => e.to_string(),
+                    },
+                );
+            }
             Intent::SaveConfig => {
                 self.config.relay = self.state.form.relay.trim().to_owned();
                 self.config.pin = self.state.form.pin.trim().to_owned();
@@ -469,6 +493,32 @@ impl Shell {
             }
         }
     }
+}
+
+/// Writes `text` to `dir/name` (created if missing), never over an existing file: `name (2)`,
+/// `name (3)`, … when taken. Returns where it went.
+fn save_text(dir: &std::path::Path, name: &str, text: &str) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    for n in 1..1000 {
+        let path = dir.join(lotse_files::numbered(name, n));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                f.write_all(text.as_bytes())?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!("{name}: every numbered name is taken"),
+    ))
 }
 
 /// Puts `text` on the desktop's clipboard (GTK's, which tao already runs).

@@ -134,6 +134,13 @@ pub struct Texts {
     pub send_file_dialog: &'static str,
     pub drop_hint: &'static str,
     pub files_needed: &'static str,
+    pub sysinfo: &'static str,
+    pub sysinfo_show: &'static str,
+    pub sysinfo_refresh: &'static str,
+    pub sysinfo_save: &'static str,
+    pub sysinfo_saved: &'static str,
+    pub sysinfo_needed: &'static str,
+    pub sysinfo_gathered: &'static str,
 }
 
 impl Texts {
@@ -225,6 +232,10 @@ impl Texts {
             Refusal::NotAnEmail => "That is not an email address.".into(),
             Refusal::InvitationFailed if de => "Der Relay konnte keine Einladung erzeugen.".into(),
             Refusal::InvitationFailed => "The relay could not create an invitation.".into(),
+            Refusal::NotGranted(t) if de => {
+                format!("Der Kunde hat „{}“ nicht erlaubt.", self.tier(t))
+            }
+            Refusal::NotGranted(t) => format!("The customer has not allowed “{}”.", self.tier(t)),
         }
     }
 
@@ -395,6 +406,13 @@ pub static EN: Texts = Texts {
     send_file_dialog: "Send a file to the customer",
     drop_hint: "or drop a file onto the window",
     files_needed: "Ask for “Files” first.",
+    sysinfo: "System information",
+    sysinfo_show: "Show system information",
+    sysinfo_refresh: "Refresh",
+    sysinfo_save: "Save as text file",
+    sysinfo_saved: "Saved:",
+    sysinfo_needed: "Ask for “System info” first.",
+    sysinfo_gathered: "Gathered",
 };
 
 pub static DE: Texts = Texts {
@@ -481,4 +499,11 @@ pub static DE: Texts = Texts {
     send_file_dialog: "Datei an den Kunden senden",
     drop_hint: "oder eine Datei auf das Fenster ziehen",
     files_needed: "Fragen Sie zuerst „Dateien“ an.",
+    sysinfo: "Systeminformationen",
+    sysinfo_show: "Systeminformationen anzeigen",
+    sysinfo_refresh: "Aktualisieren",
+    sysinfo_save: "Als Textdatei speichern",
+    sysinfo_saved: "Gespeichert:",
+    sysinfo_needed: "Fragen Sie zuerst „Systeminfo“ an.",
+    sysinfo_gathered: "Erhoben",
 };

@@ -114,6 +114,8 @@ pub enum SessionCommand {
     /// Ask the customer for a keyframe (the network thread sends this itself when the tab on
     /// screen changes or the decoder lost its place).
     Keyframe,
+    /// Ask for a fresh system report (needs `sysinfo`).
+    Sysinfo,
 }
 
 /// What the network thread tells the window.
@@ -546,5 +548,6 @@ async fn carry_out(
         }
         SessionCommand::Leave => c.leave(HowEnded::EndButton).await,
         SessionCommand::Keyframe => c.request_keyframe().await,
+        SessionCommand::Sysinfo => c.request_sysinfo().await,
     }
 }

@@ -513,6 +513,91 @@ fn toolbar(state: &mut State, index: usize, ui: &mut Ui) {
     }
 }
 
+/// The customer's system report: a button in the side panel, the report in a window of its own
+/// with one section per part (the same layout the customer saw), refresh and save.
+fn sysinfo(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let s = &state.sessions[index];
+    let (id, live) = (s.id, s.live());
+    let granted = s.tier(Tier::Sysinfo) == TierState::Granted;
+    if !granted && s.sysinfo.is_none() {
+        return;
+    }
+    ui.separator();
+    ui.heading(t.sysinfo);
+    let has = s.sysinfo.is_some();
+    ui.horizontal(|ui| {
+        let r = ui.add_enabled(has, egui::Button::new(t.sysinfo_show));
+        state.track("sysinfo.show", &r);
+        if r.clicked() {
+            state.sessions[index].sysinfo_open = true;
+        }
+        let r = ui
+            .add_enabled(live && granted, egui::Button::new(t.sysinfo_refresh))
+            .on_disabled_hover_text(t.sysinfo_needed);
+        state.track("sysinfo.refresh", &r);
+        if r.clicked() {
+            state.send(id, SessionCommand::Sysinfo);
+        }
+    });
+    let s = &state.sessions[index];
+    let (Some(report), true) = (s.sysinfo.clone(), s.sysinfo_open) else {
+        return;
+    };
+    let words = lotse_proto::sysinfo::Words::of(state.lang == crate::i18n::Lang::De);
+    let mut open = true;
+    let title = format!("{} · {}", t.sysinfo, report.host);
+    egui::Window::new(title)
+        .id(egui::Id::unique(("sysinfo", id)))
+        .open(&mut open)
+        .default_size([560.0, 520.0])
+        .vscroll(true)
+        .show(ui.ctx(), |ui| {
+            ui.horizontal(|ui| {
+                let r = ui.button(t.sysinfo_save);
+                state.track("sysinfo.save", &r);
+                if r.clicked() {
+                    state.intents.push(Intent::SaveReport(index));
+                }
+                let r = ui.add_enabled(live && granted, egui::Button::new(t.sysinfo_refresh));
+                state.track("sysinfo.window_refresh", &r);
+                if r.clicked() {
+                    state.send(id, SessionCommand::Sysinfo);
+                }
+            });
+            if let Some(saved) = &state.sessions[index].sysinfo_saved {
+                ui.label(RichText::new(saved).small());
+            }
+            ui.label(
+                RichText::new(format!(
+                    "{} {}",
+                    t.sysinfo_gathered,
+                    lotse_proto::utc_text(report.gathered_at as i64)
+                ))
+                .small(),
+            );
+            for section in report.sections(words) {
+                egui::CollapsingHeader::new(RichText::new(&section.title).strong())
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        egui::Grid::new(("sysinfo-grid", id, section.title.clone()))
+                            .num_columns(2)
+                            .striped(true)
+                            .show(ui, |ui| {
+                                for (label, value) in &section.rows {
+                                    ui.label(RichText::new(label).weak());
+                                    ui.label(value);
+                                    ui.end_row();
+                                }
+                            });
+                    });
+            }
+        });
+    if !open {
+        state.sessions[index].sysinfo_open = false;
+    }
+}
+
 /// The share panel: which tiers the colleague may ask for, and the code, large.
 fn share(state: &mut State, index: usize, ui: &mut Ui) {
     let t = state.t();
@@ -701,6 +786,7 @@ fn side(state: &mut State, index: usize, ui: &mut Ui) {
             ui.ctx().memory_mut(|m| m.request_focus(egui::Id::NULL));
         }
     }
+    sysinfo(state, index, ui);
     ui.separator();
     ui.heading(t.files);
     let files = state.sessions[index].tier(Tier::Files) == TierState::Granted;

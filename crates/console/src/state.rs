@@ -69,6 +69,8 @@ pub enum Intent {
     SaveConfig,
     /// Open the native file dialog to send a file in session `id`.
     PickFile(SessionId),
+    /// Save session `index`'s system report as a text file in the downloads folder.
+    SaveReport(usize),
 }
 
 /// An interactive widget as drawn this frame (for the trace).
@@ -147,6 +149,11 @@ pub struct Session {
     pub sharing: bool,
     /// The last code made for another rep, with its expiry (Unix s).
     pub share_code: Option<(String, u64)>,
+    /// The customer's last system report, and whether its window is open.
+    pub sysinfo: Option<lotse_proto::sysinfo::SystemReport>,
+    pub sysinfo_open: bool,
+    /// Where the report was saved last, or why it could not be.
+    pub sysinfo_saved: Option<String>,
 }
 
 impl Session {
@@ -179,6 +186,9 @@ impl Session {
             share_tiers,
             sharing: false,
             share_code: None,
+            sysinfo: None,
+            sysinfo_open: false,
+            sysinfo_saved: None,
         }
     }
 
@@ -528,6 +538,11 @@ impl State {
                 RepDown::ShareCode {
                     code, expires_at, ..
                 } => s.share_code = Some((code, expires_at)),
+                RepDown::Sysinfo { report } => {
+                    s.sysinfo = Some(report.bounded());
+                    s.sysinfo_open = true;
+                    s.sysinfo_saved = None;
+                }
                 RepDown::RepJoined { name, owner } => {
                     let text = if owner { t.rep_owner } else { t.rep_joined };
                     s.chat.push(ChatLine {

@@ -8,7 +8,8 @@
 //! "sessions":[{"id","customer","live","connecting"}],"session":{"id","customer","live",
 //! "connecting","chat_input","others","share_code","tiers":{"view":"granted",…},
 //! "in_control","grab","picture":[w,h]|null,"fit","shared","monitors",
-//! "chat":{"lines":N,"last":{"from","text"}},"transfers":[…]}|null (`session` is the open tab),
+//! "chat":{"lines":N,"last":{"from","text"}},"transfers":[…],
+//! "sysinfo":{"open","host","gathered_at","saved"}|null}|null (`session` is the open tab),
 //! "video":{"decoded","dropped"},"widgets":[{"id","rect":[x0,y0,x1,y1],"enabled"}]}` with
 //! rectangles in physical window pixels, so `xdotool mousemove --window XID X Y` reaches them.
 //! `video` changes with every picture and does not by itself cause a line.
@@ -136,6 +137,12 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
                 "last": s.chat.last().map(|c| json!({"from": c.from, "text": c.text, "mine": c.mine, "customer": c.customer})),
             },
             "transfers": transfers,
+            "sysinfo": s.sysinfo.as_ref().map(|r| json!({
+                "open": s.sysinfo_open,
+                "host": r.host,
+                "gathered_at": r.gathered_at,
+                "saved": s.sysinfo_saved,
+            })),
         })
     });
     let sessions: Vec<Value> = state

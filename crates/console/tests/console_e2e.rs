@@ -648,3 +648,66 @@ fn join_a_colleagues_session_with_a_code() {
     drop(bob_in);
     let _ = bob.wait_exit();
 }
+
+/// System information from the console: the tier button asks, the real customer window's Allow
+/// grants, the report opens in its own window, "Refresh" brings a newer one, "Save" writes the
+/// report as text into the rep's Downloads without overwriting anything.
+#[test]
+fn system_information_page_refresh_and_save() {
+    let _one = serial();
+    let x = Xvfb::start(1600, 1000);
+    let _wm = x.window_manager();
+    let relay = relay(false);
+    let dir = tempfile::tempdir().unwrap();
+    let (console, _) = start_console(&x, &relay, dir.path(), &[]);
+    let key = new_key(&console);
+    let customer = customer_window(&x, &relay, &key, "carla", dir.path());
+    console.wait("the customer in the queue", |l| {
+        l["queue"].as_array().is_some_and(|q| q.len() == 1)
+    });
+    console.click("queue.accept.0");
+    console.wait("the session tab", |l| l["screen"] == "session");
+    console.click("tier.sysinfo");
+    allow(&console, &customer, "sysinfo");
+    let first = console.wait("the report", |l| l["session"]["sysinfo"]["open"] == true);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(first["session"]["sysinfo"]["host"], host.trim());
+    console.screenshot("console-sysinfo.png");
+
+    // Refresh: a report gathered later (the customer waits two seconds between reports).
+    let at = first["session"]["sysinfo"]["gathered_at"].as_u64().unwrap();
+    console.click("sysinfo.window_refresh");
+    console.wait("a newer report", |l| {
+        l["session"]["sysinfo"]["gathered_at"]
+            .as_u64()
+            .is_some_and(|g| g > at)
+    });
+
+    // Save twice: two files, the second numbered, both the report's text.
+    for n in 1..=2 {
+        console.click("sysinfo.save");
+        console.wait("saved", |l| {
+            l["session"]["sysinfo"]["saved"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("Saved:"))
+                && std::fs::read_dir(dir.path().join("Downloads"))
+                    .map(|d| d.count())
+                    .unwrap_or(0)
+                    >= n
+        });
+    }
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("Downloads"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(text.contains("== System\n"), "{text}");
+        assert!(
+            text.contains(&format!("Computer name: {}", host.trim())),
+            "{text}"
+        );
+    }
+    drop(customer);
+}

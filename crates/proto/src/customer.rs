@@ -119,6 +119,10 @@ pub enum Action {
     },
     /// Share monitor `index` (asked by a rep holding `view`).
     SelectMonitor(u32),
+    /// Gather the system report, show it to the person and send it to `rep` (who holds
+    /// `sysinfo`: the person just allowed it, or the rep asked for a fresh one while holding it).
+    /// Check the grant again just before sending: gathering takes a moment.
+    SendSysinfo { rep: ParticipantId },
 }
 
 /// Why an answer was not taken.
@@ -384,6 +388,11 @@ impl Consent {
                     out.push(Action::SelectMonitor(index));
                 }
             }
+            CustomerDown::SysinfoRequest { rep } => {
+                if self.is_live() && self.grants(rep).contains(Tier::Sysinfo) {
+                    out.push(Action::SendSysinfo { rep });
+                }
+            }
         }
         Ok(out)
     }
@@ -443,7 +452,14 @@ impl Consent {
                 rep.grants.insert(prompt.tier);
             }
         }
-        Ok(vec![Action::Send(CustomerUp::Answer { request, reply })])
+        let mut out = vec![Action::Send(CustomerUp::Answer { request, reply })];
+        if reply.allows()
+            && prompt.tier == Tier::Sysinfo
+            && self.grants(prompt.rep).contains(Tier::Sysinfo)
+        {
+            out.push(Action::SendSysinfo { rep: prompt.rep });
+        }
+        Ok(out)
     }
 
     /// The customer takes `tier` (and whatever depends on it) back from `rep`. Asking for it again

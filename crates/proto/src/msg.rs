@@ -9,6 +9,7 @@
 //! only as the customer's own [`CustomerUp::Answer`], produced by [`crate::customer::Consent`].
 
 use crate::input::InputEvent;
+use crate::sysinfo::SystemReport;
 use crate::tier::{Tier, TierSet};
 use serde::{Deserialize, Serialize};
 
@@ -214,6 +215,8 @@ pub enum Refusal {
     NotAnEmail,
     /// The invitation could not be made (the store failed).
     InvitationFailed,
+    /// The request needs a tier the customer has not granted this rep.
+    NotGranted(Tier),
 }
 
 impl Refusal {
@@ -233,6 +236,7 @@ impl Refusal {
             Refusal::NoPortal,
             Refusal::NotAnEmail,
             Refusal::InvitationFailed,
+            Refusal::NotGranted(Tier::Sysinfo),
         ]
     }
 
@@ -252,6 +256,7 @@ impl Refusal {
             Refusal::NoPortal => "no_portal",
             Refusal::NotAnEmail => "not_an_email",
             Refusal::InvitationFailed => "invitation_failed",
+            Refusal::NotGranted(_) => "not_granted",
         }
     }
 }
@@ -281,6 +286,7 @@ impl std::fmt::Display for Refusal {
             }
             Refusal::NotAnEmail => f.write_str("that is not an e-mail address"),
             Refusal::InvitationFailed => f.write_str("could not create an invitation"),
+            Refusal::NotGranted(t) => write!(f, "the customer has not allowed {t}"),
         }
     }
 }
@@ -450,6 +456,12 @@ pub enum CustomerUp {
     },
     /// The monitors that can be shared, and which one is.
     Monitors { list: Vec<MonitorInfo>, shared: u32 },
+    /// The system report for `rep`, who holds `sysinfo` (sent once the person allowed it, and
+    /// again when that rep asks for a fresh one while it is granted).
+    Sysinfo {
+        rep: ParticipantId,
+        report: Box<SystemReport>,
+    },
 }
 
 /// Relay → customer.
@@ -500,6 +512,8 @@ pub enum CustomerDown {
     },
     /// A rep with `view` asks to see another monitor.
     SelectMonitor { rep: ParticipantId, index: u32 },
+    /// A rep holding `sysinfo` asks for a fresh system report.
+    SysinfoRequest { rep: ParticipantId },
 }
 
 /// Rep → relay.
@@ -546,6 +560,8 @@ pub enum RepUp {
     /// Join a running session with a code its owner handed out (single use). Answered with
     /// [`RepDown::Joined`] or `Refused`.
     JoinSession { code: String },
+    /// Ask for a fresh system report (needs `sysinfo`; refused with `NotGranted` without it).
+    SysinfoRequest,
 }
 
 /// A customer waiting in a queue.
@@ -703,6 +719,10 @@ pub enum RepDown {
     /// Another rep left this session.
     RepLeft {
         name: String,
+    },
+    /// The customer's system report (this rep holds `sysinfo`).
+    Sysinfo {
+        report: Box<SystemReport>,
     },
 }
 

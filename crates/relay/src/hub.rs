@@ -476,6 +476,15 @@ impl State {
         }
     }
 
+    /// The customer of `rep`'s session, if it is in one.
+    pub fn customer_of(&self, rep: ParticipantId) -> Option<CustomerId> {
+        self.reps
+            .get(&rep)
+            .and_then(|r| r.session)
+            .and_then(|sid| self.sessions.get(&sid))
+            .map(|s| s.customer)
+    }
+
     /// Whether `rep` currently holds `tier` in its session.
     pub fn granted(&self, rep: ParticipantId, tier: Tier) -> bool {
         self.reps

@@ -316,7 +316,7 @@ fn verify_report(v: &audit::Verified) -> String {
     };
     out += &format!("head: entry {}, {kind} {}\n", v.count, v.head);
     out += &match v.last_at {
-        Some(at) => format!("last entry: {} (unix {at})\n", utc(at)),
+        Some(at) => format!("last entry: {} (unix {at})\n", lotse_proto::utc_text(at)),
         None => "last entry: none\n".to_owned(),
     };
     out += &match v.anchored {
@@ -340,26 +340,6 @@ fn verify_report(v: &audit::Verified) -> String {
         );
     }
     out
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (days to civil date after Howard Hinnant).
-fn utc(at: i64) -> String {
-    let (days, secs) = (at.div_euclid(86_400), at.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }
 
 fn unix_now() -> i64 {

@@ -608,3 +608,133 @@ async fn a_second_stream_for_one_file_is_refused() {
     assert!(matches!(stopped, Ok(Some(_))), "{stopped:?}");
     assert_eq!(ada_streams.load(Ordering::SeqCst), 1);
 }
+
+/// The system report: a rep's request without `sysinfo` is refused and never reaches the
+/// customer; a report (from a hostile customer, say) goes to no rep without `sysinfo`; with it,
+/// to that rep only, and the audit log records that it went, never what it said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_reports_reach_only_the_rep_holding_sysinfo_and_the_audit_keeps_no_content() {
+    use lotse_proto::msg::Refusal;
+    use lotse_proto::sysinfo::SystemReport;
+    let relay = TestRelay::start().await;
+    let mut s = Session::start(&relay).await;
+    let mut bob = join_bob(&relay, &mut s).await;
+    let report = Box::new(SystemReport {
+        host: "secret-host".into(),
+        user: "secret-user".into(),
+        ..Default::default()
+    });
+
+    // Before any grant: refused, and the customer hears nothing of it.
+    s.rep.say(&RepUp::SysinfoRequest).await;
+    s.rep
+        .until("refusal", |m| {
+            matches!(
+                m,
+                RepDown::Refused {
+                    what: Refusal::NotGranted(Tier::Sysinfo)
+                }
+            )
+            .then_some(())
+        })
+        .await;
+    // A report nobody allowed is dropped.
+    s.customer
+        .say(&CustomerUp::Sysinfo {
+            rep: s.rep.id,
+            report: report.clone(),
+        })
+        .await;
+    s.customer
+        .say(&CustomerUp::Chat {
+            text: "marker 1".into(),
+        })
+        .await;
+    let (_, before) = s
+        .rep
+        .until("marker 1", |m| {
+            matches!(m, RepDown::Chat { text, .. } if text == "marker 1").then_some(())
+        })
+        .await;
+    assert!(
+        !before.iter().any(|m| matches!(m, RepDown::Sysinfo { .. })),
+        "{before:#?}"
+    );
+
+    // Granted to ada: her request reaches the customer, the report reaches her.
+    grant(&mut s.rep, &mut s.customer, Tier::Sysinfo).await;
+    s.rep.say(&RepUp::SysinfoRequest).await;
+    let ada = s.rep.id;
+    let (_, heard) = s
+        .customer
+        .hear_until("sysinfo request", |m: &CustomerDown| {
+            matches!(m, CustomerDown::SysinfoRequest { rep } if *rep == ada).then_some(())
+        })
+        .await;
+    assert!(
+        !heard
+            .iter()
+            .any(|m| matches!(m, CustomerDown::SysinfoRequest { .. })),
+        "the refused request reached the customer: {heard:#?}"
+    );
+    s.customer
+        .say(&CustomerUp::Sysinfo {
+            rep: ada,
+            report: report.clone(),
+        })
+        .await;
+    let (got, _) = s
+        .rep
+        .until("report", |m| match m {
+            RepDown::Sysinfo { report } => Some(report.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(got, report);
+    let sent = relay
+        .wait_audit("sysinfo.sent", |a| a.starts_with("sysinfo.sent"))
+        .await;
+    assert!(sent.contains("to=rep:ada"), "{sent}");
+    assert!(!sent.contains("secret"), "the audit keeps content: {sent}");
+
+    // Bob holds no `sysinfo`: his request is refused, a report addressed to him is dropped.
+    bob.say(&RepUp::SysinfoRequest).await;
+    bob.until("refusal", |m| {
+        matches!(
+            m,
+            RepDown::Refused {
+                what: Refusal::NotGranted(Tier::Sysinfo)
+            }
+        )
+        .then_some(())
+    })
+    .await;
+    s.customer
+        .say(&CustomerUp::Sysinfo {
+            rep: bob.id,
+            report,
+        })
+        .await;
+    s.customer
+        .say(&CustomerUp::Chat {
+            text: "marker 2".into(),
+        })
+        .await;
+    let (_, before) = bob
+        .until("marker 2", |m| {
+            matches!(m, RepDown::Chat { text, .. } if text == "marker 2").then_some(())
+        })
+        .await;
+    assert!(
+        !before.iter().any(|m| matches!(m, RepDown::Sysinfo { .. })),
+        "{before:#?}"
+    );
+    let rows = relay.audit().await;
+    assert_eq!(
+        rows.iter()
+            .filter(|a| a.starts_with("sysinfo.sent"))
+            .count(),
+        1,
+        "{rows:#?}"
+    );
+}

@@ -360,6 +360,12 @@ impl RepClient {
         self.send(&RepUp::SelectMonitor { index }).await
     }
 
+    /// Asks for a fresh system report (needs `sysinfo`; the report arrives as
+    /// [`RepDown::Sysinfo`], or `Refused` with `NotGranted`).
+    pub async fn request_sysinfo(&mut self) -> Result<(), RepError> {
+        self.send(&RepUp::SysinfoRequest).await
+    }
+
     /// Leaves the session (ending it, as its owner).
     pub async fn leave(&mut self, reason: HowEnded) -> Result<(), RepError> {
         self.send(&RepUp::Leave { reason }).await

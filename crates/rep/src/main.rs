@@ -72,7 +72,8 @@ enum Cmd {
         for_secs: Option<f64>,
         /// Also read commands from standard input: `request TIER`, `chat TEXT`, `send PATH`,
         /// `cancel TRANSFER`, `monitor INDEX`, `input SCRIPT`, `share TIER,TIER…` (a one-time
-        /// code for another rep to join with those tiers as its profile), `leave`.
+        /// code for another rep to join with those tiers as its profile), `sysinfo` (a fresh
+        /// system report, once `sysinfo` is granted), `leave`.
         #[arg(long)]
         commands: bool,
         /// Save files the customer sends into this directory (safe names, never overwriting).
@@ -428,6 +429,12 @@ async fn session(
             RepEvent::Control(RepDown::RepLeft { name }) => {
                 emit(json!({"event": "rep_left", "name": name}));
             }
+            RepEvent::Control(RepDown::Sysinfo { report }) => {
+                let text = report.to_text(&lotse_proto::sysinfo::Words::ENGLISH);
+                emit(
+                    json!({"event": "sysinfo", "report": serde_json::to_value(&report)?, "text": text}),
+                );
+            }
             RepEvent::File(ev) => emit(file_json(&ev)),
             RepEvent::Control(other) => {
                 emit(json!({"event": "other", "message": format!("{other:?}")}));
@@ -491,13 +498,15 @@ async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
             }
             Err(e) => emit(json!({"event": "error", "message": e.to_string()})),
         },
+        // The report arrives as a `sysinfo` event (or `refused` with `not_granted`).
+        "sysinfo" => rep.request_sysinfo().await?,
         "leave" => {
             // `leave` is the rep's End button; the reason is one of ours, never free text, so
             // that the customer's window can say it in the customer's language.
             rep.leave(HowEnded::EndButton).await?
         }
         other => emit(
-            json!({"event": "error", "message": format!("unknown command {other:?}; use request TIER, chat TEXT or leave")}),
+            json!({"event": "error", "message": format!("unknown command {other:?}; use request TIER, chat TEXT, send PATH, cancel N, monitor N, input SCRIPT, share TIERS, sysinfo or leave")}),
         ),
     }
     Ok(())

@@ -74,6 +74,7 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
             who(state, ui, &reps);
             ui.separator();
             super::files::section(state, ui);
+            sysinfo(state, ui);
         });
     ui.add_space(4.0);
     ui.separator();
@@ -145,6 +146,45 @@ fn who(state: &mut State, ui: &mut Ui, reps: &[lotse_proto::customer::Rep]) {
             });
         }
     }
+}
+
+/// The last system report sent: to whom and when, and behind one click exactly what went, laid
+/// out as the rep's console lays it out, in the person's language.
+fn sysinfo(state: &mut State, ui: &mut Ui) {
+    state.shown_sysinfo = None;
+    let Some(sent) = state.sysinfo.clone() else {
+        return;
+    };
+    let t = state.t();
+    ui.separator();
+    ui.label(
+        RichText::new(fill(
+            &t.sysinfo_sent,
+            &[("rep", &sent.rep_name), ("time", &sent.time)],
+        ))
+        .color(NOTICE_FG),
+    );
+    let words = lotse_proto::sysinfo::Words::of(state.lang == crate::ui::i18n::Lang::De);
+    let open = egui::CollapsingHeader::new(&t.sysinfo_show)
+        .id_salt("session.sysinfo")
+        .show(ui, |ui| {
+            for section in sent.report.sections(words) {
+                ui.label(RichText::new(&section.title).strong());
+                egui::Grid::new(("sysinfo", section.title.clone()))
+                    .num_columns(2)
+                    .striped(true)
+                    .show(ui, |ui| {
+                        for (label, value) in &section.rows {
+                            ui.label(RichText::new(label).color(WEAK));
+                            ui.label(value);
+                            ui.end_row();
+                        }
+                    });
+                ui.add_space(4.0);
+            }
+        });
+    state.track("session.sysinfo", &open.header_response);
+    state.shown_sysinfo = Some(open.body_returned.is_some());
 }
 
 fn chat(state: &mut State, ui: &mut Ui) {

@@ -214,6 +214,8 @@ enum Step {
     Answer(usize, bool, u64),
     Revoke(ParticipantId, Tier),
     Input(ParticipantId, InputEvent),
+    /// The relay (hostile or not) asks for a system report for this rep.
+    SysinfoAsk(ParticipantId),
     Wait(u64),
     End,
     Lost,
@@ -246,7 +248,8 @@ fn step() -> impl Strategy<Value = Step> {
         (rep.clone(), tier()).prop_map(|(r, t)| Step::Request(r, t)),
         (0usize..4, any::<bool>(), 0u64..1000).prop_map(|(i, a, ms)| Step::Answer(i, a, ms)),
         (rep.clone(), tier()).prop_map(|(r, t)| Step::Revoke(r, t)),
-        (rep, event()).prop_map(|(r, e)| Step::Input(r, e)),
+        (rep.clone(), event()).prop_map(|(r, e)| Step::Input(r, e)),
+        rep.prop_map(Step::SysinfoAsk),
         (0u64..800).prop_map(Step::Wait),
         Just(Step::End),
         Just(Step::Lost),
@@ -303,6 +306,11 @@ proptest! {
                             && actions.contains(&Action::Send(CustomerUp::Answer { request: p.request, reply: Reply::Allow })) {
                                 prop_assert!(allow, "granted without the customer allowing");
                                 allowed.entry(p.rep).or_default().insert(p.tier);
+                                // The report goes with the person's Allow for sysinfo, and only then.
+                                prop_assert_eq!(
+                                    actions.contains(&Action::SendSysinfo { rep: p.rep }),
+                                    p.tier == Tier::Sysinfo
+                                );
                             }
                     }
                 }
@@ -367,6 +375,13 @@ proptest! {
                         Some((h, false)) => { held.remove(&(rep, h)); }
                         _ => {}
                     }
+                }
+                Step::SysinfoAsk(rep) => {
+                    let expected = live && !ended && present.contains(&rep)
+                        && allowed.get(&rep).is_some_and(|a| a.contains(Tier::Sysinfo));
+                    let out = c.on_message(CustomerDown::SysinfoRequest { rep }, now);
+                    let sends = out.is_ok_and(|o| o.contains(&Action::SendSysinfo { rep }));
+                    prop_assert_eq!(sends, expected, "system report for rep {} sent against the model", rep);
                 }
                 Step::Wait(ms) => now += Duration::from_millis(ms),
                 Step::End => {
@@ -639,4 +654,46 @@ fn the_gate_bounds_huge_wheel_and_long_text() {
         )
         .is_empty()
     );
+}
+
+#[test]
+fn the_system_report_goes_only_with_the_persons_allow() {
+    let now = Instant::now();
+    let mut c = live(now);
+    // Asked before the grant (a hostile relay can send this any time): nothing is gathered.
+    let out = c
+        .on_message(CustomerDown::SysinfoRequest { rep: REP }, now)
+        .unwrap();
+    assert!(out.is_empty(), "{out:?}");
+    // Denied: no report.
+    request(&mut c, 1, Tier::Sysinfo, now);
+    let out = c
+        .answer(1, Reply::Deny(DenyReason::Person), now + PROMPT_ARM)
+        .unwrap();
+    assert!(!out.contains(&Action::SendSysinfo { rep: REP }), "{out:?}");
+    // Allowed (after the pause a Deny earns): the report goes to this rep, once.
+    let later = now + Duration::from_secs(60);
+    request(&mut c, 2, Tier::Sysinfo, later);
+    let out = c.answer(2, Reply::Allow, later + PROMPT_ARM).unwrap();
+    assert_eq!(
+        out.iter()
+            .filter(|a| **a == Action::SendSysinfo { rep: REP })
+            .count(),
+        1,
+        "{out:?}"
+    );
+    // A fresh one on request while granted; none for another rep; none after revoke.
+    let out = c
+        .on_message(CustomerDown::SysinfoRequest { rep: REP }, later)
+        .unwrap();
+    assert_eq!(out, vec![Action::SendSysinfo { rep: REP }]);
+    let out = c
+        .on_message(CustomerDown::SysinfoRequest { rep: REP + 1 }, later)
+        .unwrap();
+    assert!(out.is_empty(), "{out:?}");
+    c.revoke(REP, Tier::Sysinfo, later);
+    let out = c
+        .on_message(CustomerDown::SysinfoRequest { rep: REP }, later)
+        .unwrap();
+    assert!(out.is_empty(), "{out:?}");
 }

@@ -4,7 +4,9 @@
 use super::{code, loss_reason, spawn_writer};
 use crate::audit::{NAME_MAX, TEXT_MAX, bounded};
 use crate::files;
-use crate::hub::{Audit, CONTROL_QUEUE, CustomerId, CustomerSlot, Hub, VIDEO_QUEUE, now_unix};
+use crate::hub::{
+    Audit, CONTROL_QUEUE, CustomerId, CustomerSlot, Hub, State, VIDEO_QUEUE, now_unix,
+};
 use crate::keys;
 use crate::store::Redeemed;
 use lotse_net::quinn::{Connection, RecvStream, SendStream};
@@ -14,6 +16,7 @@ use lotse_proto::msg::{
     Arrival, CustomerDown, CustomerUp, DenyReason, EndReason, KeyRejection, ParticipantId, RepDown,
     Reply, StreamHeader, TransferStop, VideoFrame,
 };
+use lotse_proto::sysinfo::SystemReport;
 use lotse_proto::{Tier, TierSet};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -166,6 +169,27 @@ pub(super) async fn customer(
                         RepDown::Monitors {
                             list: list.clone(),
                             shared,
+                        },
+                    );
+                }
+            }
+            CustomerUp::Sysinfo { rep, report } => {
+                // Audited before it is passed on (fail closed); the log says that a report went
+                // and how big it was, never what it says.
+                let audit = sysinfo_audit(&hub.state(), id, rep, &report);
+                let Some(audit) = audit else {
+                    debug!("system report for rep {rep} dropped: not granted");
+                    continue;
+                };
+                if hub.write_audits(vec![audit]).await.is_err() {
+                    break audit_down(&conn);
+                }
+                let st = hub.state();
+                if sysinfo_audit(&st, id, rep, &report).is_some() {
+                    st.send_rep(
+                        rep,
+                        RepDown::Sysinfo {
+                            report: Box::new(report.bounded()),
                         },
                     );
                 }
@@ -492,6 +516,33 @@ pub(super) fn limit_chat(text: String) -> String {
         " […] (gekürzt auf {MAX_CHAT} Zeichen / shortened to {MAX_CHAT} characters)"
     ));
     short
+}
+
+/// The audit entry for a system report from `customer` to `rep`, if it may go: both in the same
+/// session and `rep` holding `sysinfo` there (the relay's mirror of the customer's grants).
+fn sysinfo_audit(
+    st: &State,
+    customer: CustomerId,
+    rep: ParticipantId,
+    report: &SystemReport,
+) -> Option<Audit> {
+    let c = st.customers.get(&customer)?;
+    let sid = c.session?;
+    let same = st.reps.get(&rep).is_some_and(|r| r.session == Some(sid));
+    if !same || !st.granted(rep, Tier::Sysinfo) {
+        return None;
+    }
+    Some(Audit {
+        actor: c.label.clone(),
+        action: "sysinfo.sent",
+        detail: format!(
+            "session={sid} to={} processes={} interfaces={} disks={}",
+            st.rep_label(rep),
+            report.processes.len(),
+            report.interfaces.len(),
+            report.disks.len()
+        ),
+    })
 }
 
 fn customer_chat(hub: &Hub, customer: CustomerId, text: String) -> Vec<Audit> {

@@ -114,12 +114,7 @@ pub(super) async fn rep(
             }
             RepUp::SelectMonitor { index } => {
                 let st = hub.state();
-                let customer = st
-                    .reps
-                    .get(&id)
-                    .and_then(|r| r.session)
-                    .and_then(|sid| st.sessions.get(&sid))
-                    .map(|s| s.customer);
+                let customer = st.customer_of(id);
                 if let Some(customer) = customer
                     && st.granted(id, Tier::View)
                 {
@@ -133,6 +128,28 @@ pub(super) async fn rep(
                 lifetime_secs,
             } => share_session(&hub, id, tiers, lifetime_secs, &actor),
             RepUp::JoinSession { code } => join_session(&hub, id, &code, ip, &actor).await,
+            RepUp::SysinfoRequest => {
+                let st = hub.state();
+                let customer = st.customer_of(id);
+                match customer {
+                    None => st.send_rep(
+                        id,
+                        RepDown::Refused {
+                            what: Refusal::NotInSession,
+                        },
+                    ),
+                    Some(_) if !st.granted(id, Tier::Sysinfo) => st.send_rep(
+                        id,
+                        RepDown::Refused {
+                            what: Refusal::NotGranted(Tier::Sysinfo),
+                        },
+                    ),
+                    Some(customer) => {
+                        st.send_customer(customer, CustomerDown::SysinfoRequest { rep: id })
+                    }
+                }
+                Vec::new()
+            }
         };
         if hub.write_audits(audits).await.is_err() {
             break super::customer::audit_down(&conn);
