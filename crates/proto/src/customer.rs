@@ -204,6 +204,12 @@ impl Consent {
         self.is_live() && self.reps.values().any(|r| r.grants.contains(Tier::View))
     }
 
+    /// Whether clipboard content may cross with `rep` now (both ways): the session is live and the
+    /// person allowed `rep` the clipboard (which needs `control`).
+    pub fn clipboard_open(&self, rep: ParticipantId) -> bool {
+        self.is_live() && self.grants(rep).contains(Tier::Clipboard)
+    }
+
     /// Whether input from `rep` would be injected right now.
     pub fn input_open(&self, rep: ParticipantId) -> bool {
         self.is_live() && self.prompts.is_empty() && self.grants(rep).contains(Tier::Control)

@@ -18,6 +18,8 @@ pub mod limits {
     pub const FILE_CHUNK: usize = 256 * 1024;
     /// A stream header (the first frame of every non-control stream).
     pub const STREAM_HEADER: usize = 4 * 1024;
+    /// One clipboard content (text or a PNG picture) with its envelope; relays may allow less.
+    pub const CLIPBOARD: usize = 8 * 1024 * 1024 + 64;
 }
 
 /// Bytes in the length prefix.

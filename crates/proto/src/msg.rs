@@ -739,6 +739,39 @@ pub enum StreamHeader {
         rep: ParticipantId,
         transfer: TransferId,
     },
+    /// One [`ClipContent`] follows (tier `clipboard`). From the customer `rep` is 0 and the
+    /// content goes to every rep holding `clipboard`; from a rep, `rep` is stamped by the relay;
+    /// to a rep, `rep` is 0 and the content is the customer's.
+    Clipboard { rep: ParticipantId },
+}
+
+/// What crosses with the clipboard tier: UTF-8 text, or a picture as PNG bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClipContent {
+    Text(String),
+    Png(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+impl ClipContent {
+    /// `text` or `png`, for logs, the audit log and the rep CLI's JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClipContent::Text(_) => "text",
+            ClipContent::Png(_) => "png",
+        }
+    }
+
+    /// Bytes of content.
+    pub fn len(&self) -> usize {
+        match self {
+            ClipContent::Text(t) => t.len(),
+            ClipContent::Png(p) => p.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One encoded video frame.

@@ -51,6 +51,8 @@ pub(crate) struct RepSlot {
     pub needs_key: bool,
     /// Whether this rep has an input stream open (one at a time).
     pub input_open: bool,
+    /// Whether this rep is sending clipboard content (one at a time).
+    pub clip_open: bool,
     /// The rep's input flood limit, shared by every input stream it ever opens.
     pub input_bucket: TokenBucket,
 }
@@ -72,6 +74,8 @@ pub(crate) struct CustomerSlot {
     pub input: HashMap<ParticipantId, mpsc::Sender<InputEvent>>,
     /// Whether the customer has a video stream open (one at a time).
     pub video_open: bool,
+    /// Whether the customer is sending clipboard content (one at a time).
+    pub clip_open: bool,
 }
 
 pub(crate) struct Session {

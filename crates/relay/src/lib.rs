@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+mod clipboard;
 mod conn;
 mod files;
 pub mod fsutil;
@@ -52,6 +53,9 @@ pub struct Config {
     pub max_connections_per_address: usize,
     /// Largest file that may pass through, in bytes.
     pub max_file_size: u64,
+    /// Largest clipboard content (text or PNG) that may pass, in bytes (at most the protocol's
+    /// 8 MiB).
+    pub max_clipboard: usize,
     /// Input events per second one rep may send, and the burst allowed above that.
     pub input_rate: f64,
     pub input_burst: f64,
@@ -79,6 +83,7 @@ impl Config {
             max_connections: 1000,
             max_connections_per_address: 20,
             max_file_size: 2 * 1024 * 1024 * 1024,
+            max_clipboard: 8 * 1024 * 1024,
             input_rate: limits::INPUT_RATE,
             input_burst: limits::INPUT_BURST,
             net: NetConfig::default(),

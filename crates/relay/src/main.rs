@@ -45,6 +45,9 @@ enum Cmd {
         /// Largest file, in MiB, that may pass through a session (either direction).
         #[arg(long, default_value_t = 2048)]
         max_file_mib: u64,
+        /// Largest clipboard content (text or picture), in KiB (at most 8192).
+        #[arg(long, default_value_t = 8192)]
+        max_clipboard_kib: usize,
         /// Open connections at most; past half of them, new peers must first prove their
         /// address (QUIC Retry).
         #[arg(long, default_value_t = 1000)]
@@ -213,6 +216,7 @@ async fn main() -> Result<()> {
             hello_timeout,
             idle_timeout,
             max_file_mib,
+            max_clipboard_kib,
             max_connections,
             max_connections_per_address,
             presession_timeout,
@@ -228,6 +232,10 @@ async fn main() -> Result<()> {
             cfg.hello_timeout = seconds("hello-timeout", hello_timeout)?;
             cfg.net.idle_timeout = seconds("idle-timeout", idle_timeout)?;
             cfg.max_file_size = max_file_mib.saturating_mul(1024 * 1024);
+            if max_clipboard_kib > 8192 {
+                bail!("--max-clipboard-kib is at most 8192 (the protocol's limit)");
+            }
+            cfg.max_clipboard = max_clipboard_kib * 1024;
             if max_connections == 0 || max_connections_per_address == 0 {
                 bail!("--max-connections and --max-connections-per-address must be at least 1");
             }

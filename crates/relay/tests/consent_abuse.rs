@@ -12,7 +12,8 @@ use lotse_net::{read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    CustomerDown, CustomerUp, FileFrame, RepDown, RepUp, Role, StreamHeader, VideoFrame,
+    ClipContent, CustomerDown, CustomerUp, FileFrame, RepDown, RepUp, Role, StreamHeader,
+    VideoFrame,
 };
 use lotse_proto::{Tier, TierSet};
 use sha2::{Digest, Sha256};
@@ -54,6 +55,13 @@ fn collect_streams(conn: Connection) -> (mpsc::UnboundedReceiver<Arrived>, Arc<A
                         }
                     }
                     StreamHeader::Video => {}
+                    StreamHeader::Clipboard { rep } => {
+                        if let Ok(Some(c)) =
+                            read_msg::<ClipContent>(&mut s, limits::CLIPBOARD).await
+                        {
+                            let _ = tx.send(Arrived::Clip(rep, c));
+                        }
+                    }
                 }
             });
         }
@@ -66,6 +74,7 @@ enum Arrived {
     Header,
     File(FileFrame),
     Input(InputEvent),
+    Clip(u64, ClipContent),
 }
 
 /// A second rep (`bob`) joins the session with a code from its owner, allowed to ask for all.
@@ -736,5 +745,138 @@ async fn system_reports_reach_only_the_rep_holding_sysinfo_and_the_audit_keeps_n
             .count(),
         1,
         "{rows:#?}"
+    );
+}
+
+/// Sends one clipboard content on a fresh stream of `conn`.
+async fn send_clip(conn: &Connection, content: &ClipContent) {
+    let mut out = conn.open_uni().await.unwrap();
+    write_msg(
+        &mut out,
+        &StreamHeader::Clipboard { rep: 0 },
+        limits::STREAM_HEADER,
+    )
+    .await
+    .unwrap();
+    let _ = write_msg(&mut out, content, limits::CLIPBOARD).await;
+    let _ = out.finish();
+}
+
+/// The next clipboard content arriving in `rx`, if one comes within `wait`.
+async fn next_clip(
+    rx: &mut mpsc::UnboundedReceiver<Arrived>,
+    wait: Duration,
+) -> Option<(u64, ClipContent)> {
+    let end = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(end, rx.recv()).await {
+            Ok(Some(Arrived::Clip(rep, c))) => return Some((rep, c)),
+            Ok(Some(_)) => {}
+            _ => return None,
+        }
+    }
+}
+
+/// The clipboard through the relay: nothing crosses before the grant (either way), the
+/// customer's copy reaches only reps holding `clipboard`, a rep's paste reaches the customer
+/// stamped with that rep, pictures must be PNG, content over the configured size is refused, a
+/// revoke stops it, and the audit log names kind, size and who — never the content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clipboard_crosses_only_while_granted_and_the_audit_keeps_no_content() {
+    let relay = TestRelay::start_with(|c| c.max_clipboard = 1024 * 1024).await;
+    let mut s = Session::start(&relay).await;
+    let bob = join_bob(&relay, &mut s).await;
+    let (mut to_ada, _) = collect_streams(s.rep.peer.conn.clone());
+    let (mut to_bob, _) = collect_streams(bob.peer.conn.clone());
+    let (mut to_customer, _) = collect_streams(s.customer.conn.clone());
+    let secret = ClipContent::Text("Passwort: hunter2 äöü".into());
+    let short = Duration::from_millis(500);
+
+    // Before any grant: neither way.
+    send_clip(&s.customer.conn, &secret).await;
+    send_clip(&s.rep.peer.conn, &secret).await;
+    assert!(next_clip(&mut to_ada, short).await.is_none());
+    assert!(next_clip(&mut to_customer, short).await.is_none());
+
+    // Ada holds clipboard (with control and view); Bob does not.
+    for tier in [Tier::View, Tier::Control, Tier::Clipboard] {
+        grant(&mut s.rep, &mut s.customer, tier).await;
+    }
+    send_clip(&s.customer.conn, &secret).await;
+    assert_eq!(
+        next_clip(&mut to_ada, DEADLINE).await,
+        Some((0, secret.clone()))
+    );
+    assert!(
+        next_clip(&mut to_bob, short).await.is_none(),
+        "bob got the customer's clipboard"
+    );
+
+    // Ada pastes text and a picture: the customer gets them, stamped with ada.
+    let png = {
+        let mut p = b"\x89PNG\r\n\x1a\n".to_vec();
+        p.extend(std::iter::repeat_n(7u8, 300_000));
+        ClipContent::Png(p)
+    };
+    send_clip(&s.rep.peer.conn, &ClipContent::Text("ls -la".into())).await;
+    assert_eq!(
+        next_clip(&mut to_customer, DEADLINE).await,
+        Some((s.rep.id, ClipContent::Text("ls -la".into())))
+    );
+    send_clip(&s.rep.peer.conn, &png).await;
+    assert_eq!(
+        next_clip(&mut to_customer, DEADLINE).await,
+        Some((s.rep.id, png))
+    );
+    // Not a PNG, or over the relay's 1 MiB: dropped.
+    send_clip(&s.rep.peer.conn, &ClipContent::Png(b"GIF89a".to_vec())).await;
+    send_clip(
+        &s.rep.peer.conn,
+        &ClipContent::Text("x".repeat(1024 * 1024 + 1)),
+    )
+    .await;
+    assert!(next_clip(&mut to_customer, short).await.is_none());
+    // Bob may not paste.
+    send_clip(&bob.peer.conn, &ClipContent::Text("rm -rf".into())).await;
+    assert!(next_clip(&mut to_customer, short).await.is_none());
+
+    // The customer takes clipboard back: nothing more either way.
+    s.customer
+        .say(&CustomerUp::Revoke {
+            rep: s.rep.id,
+            tier: Tier::Clipboard,
+        })
+        .await;
+    s.rep
+        .until("revoked", |m| {
+            matches!(
+                m,
+                RepDown::Revoked {
+                    tier: Tier::Clipboard
+                }
+            )
+            .then_some(())
+        })
+        .await;
+    send_clip(&s.customer.conn, &secret).await;
+    send_clip(&s.rep.peer.conn, &secret).await;
+    assert!(next_clip(&mut to_ada, short).await.is_none());
+    assert!(next_clip(&mut to_customer, short).await.is_none());
+
+    let rows = relay.audit().await;
+    let clips: Vec<&String> = rows
+        .iter()
+        .filter(|a| a.starts_with("clipboard."))
+        .collect();
+    assert_eq!(clips.len(), 3, "{rows:#?}");
+    assert!(
+        clips[0].contains("kind=text") && clips[0].contains(r#"to=["ada"]"#),
+        "{clips:?}"
+    );
+    assert!(
+        clips
+            .iter()
+            .all(|a| !a.contains("hunter2") && !a.contains("ls -la")),
+        "{clips:?}"
     );
 }

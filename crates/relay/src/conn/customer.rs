@@ -52,6 +52,7 @@ pub(super) async fn customer(
                 session: None,
                 input: HashMap::new(),
                 video_open: false,
+                clip_open: false,
             },
         );
         id
@@ -612,6 +613,9 @@ async fn customer_streams(hub: Arc<Hub>, conn: Connection, customer: CustomerId)
                 Ok(Ok(Some(StreamHeader::File { transfer, .. }))) => {
                     let sid = hub.state().customers.get(&customer).and_then(|c| c.session);
                     files::pipe(hub.clone(), sid, None, transfer, stream).await;
+                }
+                Ok(Ok(Some(StreamHeader::Clipboard { .. }))) => {
+                    crate::clipboard::from_customer(&hub, customer, stream).await;
                 }
                 Ok(Ok(Some(other))) => {
                     warn!(?other, "customer opened a stream it may not open");

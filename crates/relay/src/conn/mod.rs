@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span};
 
 /// Close codes on the wire (the reason text says more).
-mod code {
+pub(crate) mod code {
     pub const NORMAL: u32 = 0;
     pub const PROTOCOL: u32 = 1;
     pub const VERSION: u32 = 2;

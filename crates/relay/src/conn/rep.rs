@@ -51,6 +51,7 @@ pub(super) async fn rep(
                 video: None,
                 needs_key: false,
                 input_open: false,
+                clip_open: false,
                 input_bucket: TokenBucket::new(
                     hub.cfg.input_rate,
                     hub.cfg.input_burst,
@@ -468,6 +469,9 @@ async fn rep_streams(hub: Arc<Hub>, conn: Connection, rep: ParticipantId) {
                 Ok(Ok(Some(StreamHeader::File { transfer, .. }))) => {
                     let sid = hub.state().reps.get(&rep).and_then(|r| r.session);
                     files::pipe(hub.clone(), sid, Some(rep), transfer, stream).await;
+                }
+                Ok(Ok(Some(StreamHeader::Clipboard { .. }))) => {
+                    crate::clipboard::from_rep(&hub, rep, stream).await;
                 }
                 Ok(Ok(Some(other))) => {
                     warn!(?other, "rep opened a stream it may not open");
