@@ -518,6 +518,7 @@ impl Session {
             },
             prompts.clone(),
             Hooks {
+                clipboard: None,
                 injector: Box::new(FakeInjector::default()),
                 video: Some(Box::new(Pictures {
                     start: Instant::now(),

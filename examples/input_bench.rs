@@ -113,6 +113,7 @@ async fn main() {
         },
         prompts.clone(),
         Hooks {
+            clipboard: None,
             injector: Box::new(injector),
             video: None,
         },

@@ -536,6 +536,7 @@ fn customer(args: &[String]) {
         },
         ui.clone(),
         Hooks {
+            clipboard: None,
             injector: Box::new(NoInjector),
             video: Some(Box::new(source)),
         },

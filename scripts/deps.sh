@@ -11,6 +11,8 @@ LOTSE_PACKAGES=(
   xvfb openbox xdotool x11-utils x11-xserver-utils xterm imagemagick ffmpeg jq chromium chromium-driver openssl binutils
   # the system report is checked against what the system tools say (ip)
   iproute2
+  # the clipboard tests copy and read on the customer's display like a program there would
+  xclip
   # Wayland: build against libpipewire (bindgen needs clang); test on a private headless GNOME
   # (mutter, PipeWire, WirePlumber, the GNOME portal), a Wayland client (foot), screenshots
   # through GStreamer's PipeWire source, and the Python D-Bus test driver. Xwayland: the customer

@@ -8,12 +8,14 @@ use crate::transfer::{self, Failure, TransferState, TransferStatus, Transfers};
 use lotse_net::quinn::{Connection, RecvStream, SendStream};
 use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_platform::Injector;
+use lotse_platform::clipboard::ClipboardPort;
 use lotse_proto::customer::{Action, Consent, Phase, Prompt, Rep};
 use lotse_proto::frame::limits;
 use lotse_proto::input::{InputEvent, coalesce_moves};
 use lotse_proto::msg::{
-    CustomerDown, CustomerInfo, CustomerUp, DenyReason, EndReason, Hello, HowEnded, KeyRejection,
-    MonitorInfo, ParticipantId, Reply, RequestId, Role, StreamHeader, TransferId, VideoFrame,
+    ClipContent, CustomerDown, CustomerInfo, CustomerUp, DenyReason, EndReason, Hello, HowEnded,
+    KeyRejection, MonitorInfo, ParticipantId, Reply, RequestId, Role, StreamHeader, TransferId,
+    VideoFrame,
 };
 use lotse_proto::sysinfo::SystemReport;
 use lotse_proto::{PROTOCOL_VERSION, Tier};
@@ -69,6 +71,8 @@ pub enum Event {
         index: u32,
         count: u32,
     },
+    /// Clipboard content crossed (either way).
+    Clipboard(ClipNotice),
     /// This system report is being sent to `rep_name` (who holds `sysinfo`), now: the window
     /// shows exactly what goes.
     SysinfoSent {
@@ -126,6 +130,42 @@ pub trait VideoSource: Send {
 pub struct Hooks {
     pub injector: Box<dyn Injector>,
     pub video: Option<Box<dyn VideoSource>>,
+    /// The system clipboard, where the platform has one (tier `clipboard`).
+    pub clipboard: Option<ClipboardHook>,
+}
+
+/// The system clipboard and what the person copies (read only while the session says so).
+#[allow(missing_debug_implementations)]
+pub struct ClipboardHook {
+    pub port: Arc<dyn ClipboardPort>,
+    pub changes: std::sync::mpsc::Receiver<ClipContent>,
+}
+
+/// Clipboard content crossed: from a rep into the person's clipboard (`incoming`), or what the
+/// person copied to the reps named in `who`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipNotice {
+    pub incoming: bool,
+    pub who: String,
+    pub kind: &'static str,
+    /// Characters of text, bytes of a picture.
+    pub size: usize,
+    pub at: u64,
+}
+
+impl ClipNotice {
+    fn of(incoming: bool, who: String, content: &ClipContent) -> ClipNotice {
+        ClipNotice {
+            incoming,
+            who,
+            kind: content.kind(),
+            size: match content {
+                ClipContent::Text(t) => t.chars().count(),
+                ClipContent::Png(p) => p.len(),
+            },
+            at: now_unix(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Hooks {
@@ -320,7 +360,16 @@ async fn run(
         consent: Consent::new(),
         injector: hooks.injector,
     }));
-    let reason = session(&settings, &ui, &core, hooks.video, &conn, &mut commands).await;
+    let reason = session(
+        &settings,
+        &ui,
+        &core,
+        hooks.video,
+        hooks.clipboard,
+        &conn,
+        &mut commands,
+    )
+    .await;
     // Every stop path ends here: release what the reps hold, then say goodbye.
     {
         let mut c = lock(&core);
@@ -349,6 +398,7 @@ async fn session(
     ui: &Arc<dyn Frontend>,
     core: &Shared,
     video: Option<Box<dyn VideoSource>>,
+    clipboard: Option<ClipboardHook>,
     conn: &Connection,
     commands: &mut mpsc::UnboundedReceiver<Command>,
 ) -> EndReason {
@@ -426,11 +476,27 @@ async fn session(
             }
         }
     });
+    // What the person copies, from the platform's thread into this loop. Without a clipboard
+    // the sender stays here, so the branch below simply never fires.
+    let (clip_tx, mut clip_rx) = mpsc::channel::<ClipContent>(2);
+    let clip_port = clipboard.map(|hook| {
+        let tx = clip_tx.clone();
+        // A plain thread: it blocks until the platform's thread ends with the session.
+        std::thread::spawn(move || {
+            while let Ok(c) = hook.changes.recv() {
+                if tx.blocking_send(c).is_err() {
+                    break;
+                }
+            }
+        });
+        hook.port
+    });
     let inputs = tokio::spawn(accept_streams(
         conn.clone(),
         core.clone(),
         transfers.clone(),
         ui.clone(),
+        clip_port.clone(),
     ));
 
     let reason = loop {
@@ -453,6 +519,17 @@ async fn session(
                     break EndReason::PeerLost;
                 }
             },
+            Some(content) = clip_rx.recv() => {
+                // Who may have it is decided now, under the consent lock.
+                let c = lock(core);
+                let to: Vec<&Rep> = c.consent.reps().filter(|r| c.consent.clipboard_open(r.id)).collect();
+                if !to.is_empty() {
+                    let who = to.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
+                    ui.notify(Event::Clipboard(ClipNotice::of(false, who, &content)));
+                    tokio::spawn(send_clip(conn.clone(), content));
+                }
+                Vec::new()
+            }
             Some(gathered) = report_rx.recv() => {
                 gathering = false;
                 last_gathered = Some(Instant::now());
@@ -535,6 +612,11 @@ async fn session(
                 }
             }
         };
+        // The clipboard is read only while some rep holds the tier.
+        if let Some(p) = &clip_port {
+            let c = lock(core);
+            p.set_reading(c.consent.reps().any(|r| c.consent.clipboard_open(r.id)));
+        }
         // Video follows consent before anything else happens.
         let wanted = lock(core).consent.video_wanted();
         if wanted != video_on.swap(wanted, Ordering::SeqCst) && wanted {
@@ -657,6 +739,10 @@ async fn session(
             break r;
         }
     };
+    if let Some(p) = &clip_port {
+        p.set_reading(false);
+    }
+    drop(clip_tx);
     video_on.store(false, Ordering::SeqCst);
     if let Some(v) = video_task.as_ref() {
         v.stop.store(true, Ordering::SeqCst);
@@ -664,6 +750,24 @@ async fn session(
     transfers.cancel_all();
     inputs.abort();
     reason
+}
+
+/// Sends what the person copied to the relay, which passes it to the reps holding `clipboard`.
+async fn send_clip(conn: Connection, content: ClipContent) {
+    let Ok(mut s) = conn.open_uni().await else {
+        return;
+    };
+    if write_msg(
+        &mut s,
+        &StreamHeader::Clipboard { rep: 0 },
+        limits::STREAM_HEADER,
+    )
+    .await
+    .is_ok()
+        && write_msg(&mut s, &content, limits::CLIPBOARD).await.is_ok()
+    {
+        let _ = s.finish();
+    }
 }
 
 /// A rep's file name is shown to the person and used on disk only in its safe form: no paths,
@@ -711,9 +815,11 @@ async fn accept_streams(
     core: Shared,
     transfers: Transfers,
     ui: Arc<dyn Frontend>,
+    clipboard: Option<Arc<dyn ClipboardPort>>,
 ) {
     let inputs: Arc<Mutex<std::collections::BTreeSet<ParticipantId>>> = Arc::default();
     while let Ok(mut stream) = conn.accept_uni().await {
+        let clipboard = clipboard.clone();
         let core = core.clone();
         let transfers = transfers.clone();
         let ui = ui.clone();
@@ -733,6 +839,31 @@ async fn accept_streams(
                 Ok(Some(StreamHeader::File { rep, transfer })) => {
                     transfer::receive(transfers, transfer_progress(&ui), rep, transfer, stream)
                         .await;
+                }
+                Ok(Some(StreamHeader::Clipboard { rep })) => {
+                    let Ok(Some(content)) =
+                        read_msg::<ClipContent>(&mut stream, limits::CLIPBOARD).await
+                    else {
+                        return;
+                    };
+                    // The gate is checked and the content put down under the consent lock, so
+                    // a revoke cannot slip in between.
+                    let c = lock(&core);
+                    if let Some(port) = &clipboard
+                        && c.consent.clipboard_open(rep)
+                        && lotse_platform::clipboard::acceptable(&content)
+                    {
+                        let name = c
+                            .consent
+                            .reps()
+                            .find(|r| r.id == rep)
+                            .map(|r| r.name.clone())
+                            .unwrap_or_default();
+                        ui.notify(Event::Clipboard(ClipNotice::of(true, name, &content)));
+                        port.set(content);
+                    } else {
+                        debug!(rep, "clipboard content without the grant; dropped");
+                    }
                 }
                 _ => {
                     let _ = stream.stop(1u32.into());

@@ -83,6 +83,7 @@ fn serve_rep_add_key_session_by_command_line() {
         settings.clone(),
         ui.clone(),
         Hooks {
+            clipboard: None,
             injector: Box::new(lotse_platform::NoInjector),
             video: None,
         },
@@ -151,6 +152,7 @@ fn serve_rep_add_key_session_by_command_line() {
         },
         ui.clone(),
         Hooks {
+            clipboard: None,
             injector: Box::new(lotse_platform::NoInjector),
             video: None,
         },

@@ -116,6 +116,7 @@ impl World {
             },
             ui.clone(),
             Hooks {
+                clipboard: None,
                 injector: Box::new(lotse_platform::NoInjector),
                 video: None,
             },

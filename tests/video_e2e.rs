@@ -175,6 +175,7 @@ async fn screen_streams_sharp_is_recorded_stops_on_revoke_and_restarts_with_a_ke
         },
         ui.clone(),
         Hooks {
+            clipboard: None,
             injector: Box::new(FakeInjector::default()),
             video: Some(Box::new(source)),
         },
@@ -374,6 +375,7 @@ async fn a_second_rep_joining_gets_a_keyframe_promptly() {
         },
         ui.clone(),
         Hooks {
+            clipboard: None,
             injector: Box::new(FakeInjector::default()),
             video: Some(Box::new(source)),
         },

@@ -4,6 +4,7 @@
 //! a capturer). Each OS has its module, chosen once here; [`fake`] holds recording fakes for tests.
 
 pub mod capture;
+pub mod clipboard;
 pub mod fake;
 pub mod input;
 pub mod sysreport;

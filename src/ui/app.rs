@@ -49,6 +49,10 @@ pub enum WindowError {
 }
 
 /// What other threads send to the event loop.
+/// The largest clipboard content the window reads or accepts (the protocol's limit; the relay may
+/// allow less).
+const CLIPBOARD_MAX: usize = lotse_proto::frame::limits::CLIPBOARD - 64;
+
 #[derive(Debug)]
 enum UserEvent {
     Session(Event),
@@ -689,6 +693,8 @@ impl Shell {
         }
         let hooks = Hooks {
             injector,
+            clipboard: lotse_platform::clipboard::system(CLIPBOARD_MAX)
+                .map(|(port, changes)| crate::session::ClipboardHook { port, changes }),
             // The screen is captured only while a rep holds `view` (the driver runs the source
             // then); a system without a usable display still gets a session, without video.
             video: match wayland_video {

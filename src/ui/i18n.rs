@@ -209,7 +209,7 @@ strings! {
     grant_view, grant_control, grant_clipboard, grant_files, grant_sysinfo,
     session_title, session_connected, session_may, session_nothing, session_revoke,
     session_viewing, session_controlling, session_monitor, remote_refused, share_unavailable, session_chat, session_chat_empty, session_chat_hint, session_chat_send,
-    session_me, session_end, sysinfo_sent, sysinfo_show,
+    session_me, session_end, sysinfo_sent, sysinfo_show, clip_in, clip_out, clip_text, clip_png,
     file_prompt_title, file_prompt_asks, file_prompt_size, file_prompt_where, file_prompt_safe,
     file_prompt_save, file_prompt_reject,
     files_title, files_send, files_hint, files_nobody, files_not_a_file, files_dialog_title, files_dialog_send,

@@ -196,6 +196,10 @@ pub struct State {
     /// The banner lines drawn this frame, one per rep who sees the screen, each with the
     /// strongest tier it names (`view` or `control`), for the test seam.
     pub shown_banner: Vec<(String, Tier)>,
+    /// The last clipboard content that crossed, and the local time (`HH:MM`) it did.
+    pub clipboard: Option<(crate::session::ClipNotice, String)>,
+    /// The clipboard line drawn this frame, for the test seam.
+    pub shown_clipboard: Option<String>,
     /// The last system report sent, to whom and when (the window shows exactly it).
     pub sysinfo: Option<SentReport>,
     /// Whether this frame drew the sent report's notice, and whether its details were open.
@@ -238,6 +242,8 @@ impl State {
             shown_banner: Vec::new(),
             sysinfo: None,
             shown_sysinfo: None,
+            clipboard: None,
+            shown_clipboard: None,
             file_notice: None,
             transfer_rows: Vec::new(),
             chat_input: String::new(),
@@ -311,6 +317,10 @@ impl State {
             Event::Failed(text) => self.over(Outcome::Failed(text)),
             Event::SharedMonitor { name, index, count } => {
                 self.shared_monitor = Some((name, index, count));
+            }
+            Event::Clipboard(notice) => {
+                let time = local_time(notice.at);
+                self.clipboard = Some((notice, time));
             }
             Event::SysinfoSent {
                 rep_name,

@@ -147,6 +147,7 @@ impl Trace {
                 .map(|(text, tier)| json!({"text": text, "tier": tier.as_str()}))
                 .collect::<Vec<_>>(),
             "refused_remote": state.refused_remote,
+            "clipboard": state.shown_clipboard,
             // The report sent last, as the window lays it out in the person's language, and
             // whether its notice was drawn (false: drawn, details closed).
             "sysinfo": state.shown_sysinfo.map(|open| json!({

@@ -226,6 +226,7 @@ pub fn customer_at(
         settings,
         ui.clone(),
         Hooks {
+            clipboard: None,
             injector,
             video: Some(Box::new(video)),
         },

@@ -232,7 +232,7 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Command>, notify: Notify, video:
                     match ev {
                         Some(RepEvent::Control(msg)) => notify(Update::Control(msg)),
                         // The home connection is never in a session: no frames, no files.
-                        Some(RepEvent::Frame(_) | RepEvent::File(_)) => {}
+                        Some(RepEvent::Frame(_) | RepEvent::File(_) | RepEvent::Clipboard(_)) => {}
                         Some(RepEvent::Disconnected(why)) => {
                             home = None;
                             end_all(&mut sessions, &mut tasks).await;
@@ -469,6 +469,9 @@ async fn session(
                     }
                 },
                 Some(RepEvent::File(f)) => notify(SessionUpdate::File(f)),
+                // The console has no clipboard toggle yet (README, open points): what the
+                // customer copies is not taken over.
+                Some(RepEvent::Clipboard(_)) => {}
                 Some(RepEvent::Disconnected(why)) => break Err(Notice::Failed(why)),
                 None => break Err(Notice::Failed("connection closed".into())),
             },

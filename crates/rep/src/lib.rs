@@ -13,8 +13,8 @@ use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    EndReason, Hello, HowEnded, LoginRejection, ParticipantId, Refusal, RepDown, RepUp, Role,
-    StreamHeader, TransferId, VideoFrame,
+    ClipContent, EndReason, Hello, HowEnded, LoginRejection, ParticipantId, Refusal, RepDown,
+    RepUp, Role, StreamHeader, TransferId, VideoFrame,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier, TierSet};
 use std::collections::VecDeque;
@@ -35,6 +35,8 @@ pub enum RepEvent {
     Disconnected(String),
     /// A file transfer moved on.
     File(files::FileEvent),
+    /// What the customer copied (this rep holds `clipboard`).
+    Clipboard(ClipContent),
 }
 
 /// Why an operation failed.
@@ -316,6 +318,25 @@ impl RepClient {
         self.offer_file_as(path, &name).await
     }
 
+    /// Puts `content` on the customer's clipboard (needs `clipboard`; without it the relay
+    /// drops it and nothing is said).
+    pub async fn paste(&mut self, content: &ClipContent) -> Result<(), RepError> {
+        let mut s = self
+            .conn
+            .open_uni()
+            .await
+            .map_err(|e| RepError::Closed(e.to_string()))?;
+        write_msg(
+            &mut s,
+            &StreamHeader::Clipboard { rep: 0 },
+            limits::STREAM_HEADER,
+        )
+        .await?;
+        write_msg(&mut s, content, limits::CLIPBOARD).await?;
+        let _ = s.finish();
+        Ok(())
+    }
+
     /// Offers a file under a name of our choosing (the customer's side makes any name safe).
     pub async fn offer_file_as(
         &mut self,
@@ -445,6 +466,14 @@ async fn accept_video(conn: Connection, tx: mpsc::Sender<RepEvent>, files: files
                 Ok(Some(StreamHeader::Video)) => {}
                 Ok(Some(StreamHeader::File { transfer, .. })) => {
                     files::receive(files, transfer, stream, tx).await;
+                    return;
+                }
+                Ok(Some(StreamHeader::Clipboard { .. })) => {
+                    if let Ok(Some(c)) =
+                        read_msg::<ClipContent>(&mut stream, limits::CLIPBOARD).await
+                    {
+                        let _ = tx.send(RepEvent::Clipboard(c)).await;
+                    }
                     return;
                 }
                 _ => return,

@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use lotse_net::{NetConfig, Pin};
 use lotse_proto::input::InputEvent;
-use lotse_proto::msg::{Arrival, HowEnded, RepDown};
+use lotse_proto::msg::{Arrival, ClipContent, HowEnded, RepDown};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use lotse_rep::{RepClient, RepEvent, VideoReceiver, end_kind};
@@ -73,7 +73,8 @@ enum Cmd {
         /// Also read commands from standard input: `request TIER`, `chat TEXT`, `send PATH`,
         /// `cancel TRANSFER`, `monitor INDEX`, `input SCRIPT`, `share TIER,TIER…` (a one-time
         /// code for another rep to join with those tiers as its profile), `sysinfo` (a fresh
-        /// system report, once `sysinfo` is granted), `leave`.
+        /// system report, once `sysinfo` is granted), `paste TEXT` and `paste-file PATH` (onto
+        /// the customer's clipboard, once `clipboard` is granted), `leave`.
         #[arg(long)]
         commands: bool,
         /// Save files the customer sends into this directory (safe names, never overwriting).
@@ -95,6 +96,34 @@ struct ScriptLine {
     #[serde(default)]
     after_ms: u64,
     event: InputEvent,
+}
+
+/// Where received files and clipboard pictures go (`--save-dir`).
+static SAVE_DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// The `clipboard` event: text in full; a picture by size, saved as `clipboard.png` (numbered,
+/// never overwriting) into `--save-dir` when one was given.
+fn clipboard_json(content: &ClipContent) -> Value {
+    match content {
+        ClipContent::Text(t) => {
+            json!({"event": "clipboard", "kind": "text", "text": t, "size": t.len()})
+        }
+        ClipContent::Png(p) => {
+            let path = SAVE_DIR.get().cloned().flatten().and_then(|dir| {
+                (1..1000).find_map(|n| {
+                    let path = dir.join(lotse_files::numbered("clipboard.png", n));
+                    let mut f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&path)
+                        .ok()?;
+                    std::io::Write::write_all(&mut f, p).ok()?;
+                    Some(path.display().to_string())
+                })
+            });
+            json!({"event": "clipboard", "kind": "png", "size": p.len(), "path": path})
+        }
+    }
 }
 
 fn emit(v: Value) {
@@ -168,6 +197,7 @@ async fn run(cli: Cli) -> Result<()> {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }
+            let _ = SAVE_DIR.set(save_dir.clone());
             rep.save_files_to(save_dir);
             emit(json!({"event": "login", "rep": rep.id, "name": rep.display_name}));
             if let Some(code) = &join {
@@ -436,6 +466,7 @@ async fn session(
                 );
             }
             RepEvent::File(ev) => emit(file_json(&ev)),
+            RepEvent::Clipboard(c) => emit(clipboard_json(&c)),
             RepEvent::Control(other) => {
                 emit(json!({"event": "other", "message": format!("{other:?}")}));
             }
@@ -498,6 +529,31 @@ async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
             }
             Err(e) => emit(json!({"event": "error", "message": e.to_string()})),
         },
+        // Onto the customer's clipboard (needs `clipboard`): the rest of the line as text, or a
+        // file's content (a PNG picture, else UTF-8 text).
+        "paste" => {
+            rep.paste(&ClipContent::Text(rest.to_owned())).await?;
+            emit(json!({"event": "pasted", "kind": "text", "size": rest.len()}));
+        }
+        "paste-file" => match std::fs::read(rest.trim()) {
+            Ok(bytes) => {
+                let content = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+                    Some(ClipContent::Png(bytes))
+                } else {
+                    String::from_utf8(bytes).ok().map(ClipContent::Text)
+                };
+                match content {
+                    Some(c) => {
+                        rep.paste(&c).await?;
+                        emit(json!({"event": "pasted", "kind": c.kind(), "size": c.len()}));
+                    }
+                    None => emit(
+                        json!({"event": "error", "message": "paste-file takes a PNG picture or UTF-8 text"}),
+                    ),
+                }
+            }
+            Err(e) => emit(json!({"event": "error", "message": format!("{}: {e}", rest.trim())})),
+        },
         // The report arrives as a `sysinfo` event (or `refused` with `not_granted`).
         "sysinfo" => rep.request_sysinfo().await?,
         "leave" => {
@@ -506,7 +562,7 @@ async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
             rep.leave(HowEnded::EndButton).await?
         }
         other => emit(
-            json!({"event": "error", "message": format!("unknown command {other:?}; use request TIER, chat TEXT, send PATH, cancel N, monitor N, input SCRIPT, share TIERS, sysinfo or leave")}),
+            json!({"event": "error", "message": format!("unknown command {other:?}; use request TIER, chat TEXT, send PATH, cancel N, monitor N, input SCRIPT, share TIERS, sysinfo, paste TEXT, paste-file PATH or leave")}),
         ),
     }
     Ok(())

@@ -76,6 +76,7 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
             super::files::section(state, ui);
             sysinfo(state, ui);
         });
+    clipboard(state, ui);
     ui.add_space(4.0);
     ui.separator();
     ui.label(RichText::new(&t.session_chat).strong());
@@ -146,6 +147,35 @@ fn who(state: &mut State, ui: &mut Ui, reps: &[lotse_proto::customer::Rep]) {
             });
         }
     }
+}
+
+/// The last clipboard content that crossed, either way: who, what and when, in one line.
+fn clipboard(state: &mut State, ui: &mut Ui) {
+    state.shown_clipboard = None;
+    let Some((notice, time)) = state.clipboard.clone() else {
+        return;
+    };
+    let t = state.t();
+    let n = notice.size.to_string();
+    let what = if notice.kind == "png" {
+        fill(
+            &t.clip_png,
+            &[("size", &super::files::human_size(notice.size as u64, t))],
+        )
+    } else {
+        fill(&t.clip_text, &[("n", &n)])
+    };
+    let template = if notice.incoming {
+        &t.clip_in
+    } else {
+        &t.clip_out
+    };
+    let line = fill(
+        template,
+        &[("rep", &notice.who), ("what", &what), ("time", &time)],
+    );
+    ui.label(RichText::new(&line).color(NOTICE_FG));
+    state.shown_clipboard = Some(line);
 }
 
 /// The last system report sent: to whom and when, and behind one click exactly what went, laid

@@ -346,6 +346,7 @@ impl Customer {
                 tx: std::sync::Mutex::new(tx),
             }),
             Hooks {
+                clipboard: None,
                 injector: Box::new(injector),
                 video: Some(Box::new(source)),
             },
