@@ -14,39 +14,10 @@ mod ui_support;
 use lotse_testkit::wait_until;
 use serde_json::Value;
 use std::ffi::OsStr;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use ui_support::{Desktop, Relay, serial};
-
-/// Puts `bytes` on the display's CLIPBOARD as `target`, the way a program there copies (xclip
-/// stays the owner in the background until another program takes over).
-fn copy(desk: &Desktop, target: &str, bytes: &[u8]) {
-    let mut child = desk
-        .x
-        .command("xclip")
-        .args(["-selection", "clipboard", "-t", target, "-i"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(bytes).unwrap();
-    assert!(child.wait().unwrap().success());
-}
-
-/// What a program on the display gets when it pastes `target` (None while nothing is offered).
-fn paste(desk: &Desktop, target: &str) -> Option<Vec<u8>> {
-    let out = desk
-        .x
-        .command("xclip")
-        .args(["-selection", "clipboard", "-t", target, "-o"])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status.success().then_some(out.stdout)
-}
 
 fn clips(events: &[Value]) -> Vec<Value> {
     events
@@ -96,7 +67,8 @@ fn text_and_pictures_cross_both_ways_only_while_granted() {
     rep.wait("joined", None);
 
     // Before the grant: copied on the customer's side, and a paste from the rep.
-    copy(&desk, "UTF8_STRING", "vorher: geheimes Passwort".as_bytes());
+    desk.x
+        .copy("UTF8_STRING", "vorher: geheimes Passwort".as_bytes());
     rep.send("paste vom Techniker vorher");
     rep.wait("pasted", None);
 
@@ -109,14 +81,14 @@ fn text_and_pictures_cross_both_ways_only_while_granted() {
     }
     // The rep's paste before the grant never arrived.
     assert_eq!(
-        paste(&desk, "UTF8_STRING").as_deref(),
+        desk.x.paste("UTF8_STRING").as_deref(),
         Some("vorher: geheimes Passwort".as_bytes())
     );
 
     // The customer copies text with umlauts: it reaches the rep, and it is the first thing that
     // does (what was on the clipboard before the grant never went).
     let text = "Grüße aus Köln – Größe: 12 µm, Maße ½";
-    copy(&desk, "UTF8_STRING", text.as_bytes());
+    desk.x.copy("UTF8_STRING", text.as_bytes());
     wait_until("the customer's copy at the rep", || {
         !clips(&rep.events()).is_empty()
     });
@@ -133,7 +105,7 @@ fn text_and_pictures_cross_both_ways_only_while_granted() {
     let from_rep = "Pfad: C:\\Übergabe\\Ärger.txt";
     rep.send(&format!("paste {from_rep}"));
     wait_until("the rep's text on the customer's clipboard", || {
-        paste(&desk, "UTF8_STRING").as_deref() == Some(from_rep.as_bytes())
+        desk.x.paste("UTF8_STRING").as_deref() == Some(from_rep.as_bytes())
     });
     lotse.wait_line("the window names who put it there", |l| {
         l["clipboard"]
@@ -145,7 +117,7 @@ fn text_and_pictures_cross_both_ways_only_while_granted() {
 
     // A 2 MB picture copied by the customer arrives at the rep byte for byte.
     let picture = big_png(work.path(), 1);
-    copy(&desk, "image/png", &picture);
+    desk.x.copy("image/png", &picture);
     wait_until("the customer's picture at the rep", || {
         clips(&rep.events()).len() >= 2
     });
@@ -163,7 +135,7 @@ fn text_and_pictures_cross_both_ways_only_while_granted() {
     std::fs::write(&other_path, &other).unwrap();
     rep.send(&format!("paste-file {}", other_path.display()));
     wait_until("the rep's picture on the customer's clipboard", || {
-        paste(&desk, "image/png").as_deref() == Some(&other[..])
+        desk.x.paste("image/png").as_deref() == Some(&other[..])
     });
 
     // Revoked in the window: nothing crosses any more, either way.
@@ -171,7 +143,8 @@ fn text_and_pictures_cross_both_ways_only_while_granted() {
     lotse.click_in(&line, "session.revoke.clipboard");
     rep.wait("revoked", Some("clipboard"));
     let before = clips(&rep.events()).len();
-    copy(&desk, "UTF8_STRING", "danach: noch ein Passwort".as_bytes());
+    desk.x
+        .copy("UTF8_STRING", "danach: noch ein Passwort".as_bytes());
     rep.send("paste danach vom Techniker");
     rep.wait_for("the paste after revoke sent", |v| {
         v["event"] == "pasted" && v["size"] == "danach vom Techniker".len()
@@ -180,7 +153,7 @@ fn text_and_pictures_cross_both_ways_only_while_granted() {
     let until = Instant::now() + Duration::from_secs(2);
     while Instant::now() < until {
         assert_eq!(
-            paste(&desk, "UTF8_STRING").as_deref(),
+            desk.x.paste("UTF8_STRING").as_deref(),
             Some("danach: noch ein Passwort".as_bytes()),
             "the rep's paste arrived after revoke"
         );

@@ -338,6 +338,9 @@ impl Shell {
                     DesktopEvent::Dropped(paths) => self.dropped(paths),
                     DesktopEvent::Paste(text) => self.adapter.paste(text),
                     DesktopEvent::Stop => self.leave(HowEnded::ProgramStopped, 0),
+                    // The customer's window never watches the clipboard through GTK (the
+                    // platform's clipboard does, only while a rep holds the tier).
+                    DesktopEvent::CopiedText(_) | DesktopEvent::CopiedPng(_) => {}
                 }
                 self.redraw();
             }

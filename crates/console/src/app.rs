@@ -12,6 +12,7 @@ use crate::video::{Decoding, Timing};
 use lotse_egui_tao::desktop::{Desktop, DesktopEvent, DialogTexts};
 use lotse_egui_tao::{Adapter, Gl};
 use lotse_proto::Tier;
+use lotse_proto::msg::ClipContent;
 use raw_window_handle::{HasWindowHandle, RawWindowHandle};
 use std::io::Write;
 use std::path::PathBuf;
@@ -372,6 +373,8 @@ impl Shell {
         if let Some(trace) = self.trace.as_mut() {
             trace.frame(&self.state, self.xid, ppp, &self.video.counters());
         }
+        // The rep's clipboard is read only while some session keeps it in step.
+        self.desktop.watch_clipboard(self.state.clipboard_syncing());
         for intent in std::mem::take(&mut self.state.intents) {
             self.act(intent);
         }
@@ -403,6 +406,8 @@ impl Shell {
                 None => self.state.notice = Some(Notice::FilesNeeded),
             },
             DesktopEvent::Paste(text) => self.adapter.paste(text),
+            DesktopEvent::CopiedText(text) => self.state.copied(ClipContent::Text(text)),
+            DesktopEvent::CopiedPng(png) => self.state.copied(ClipContent::Png(png)),
             // SIGINT or SIGTERM: as if the window were closed.
             DesktopEvent::Stop => self.quit(),
         }
@@ -482,6 +487,10 @@ impl Shell {
                     },
                 );
             }
+            Intent::PutClipboard(content) => match content {
+                ClipContent::Text(t) => self.desktop.set_clipboard_text(&t),
+                ClipContent::Png(p) => self.desktop.set_clipboard_png(&p),
+            },
             Intent::SaveConfig => {
                 self.config.relay = self.state.form.relay.trim().to_owned();
                 self.config.pin = self.state.form.pin.trim().to_owned();

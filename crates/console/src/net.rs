@@ -12,7 +12,7 @@
 use crate::video::Decoding;
 use lotse_net::{NetConfig, Pin};
 use lotse_proto::input::InputEvent;
-use lotse_proto::msg::{HowEnded, Refusal, RepDown, RepUp, TransferStop};
+use lotse_proto::msg::{ClipContent, HowEnded, Refusal, RepDown, RepUp, TransferStop};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use lotse_rep::{RepClient, RepError, RepEvent};
@@ -116,6 +116,8 @@ pub enum SessionCommand {
     Keyframe,
     /// Ask for a fresh system report (needs `sysinfo`).
     Sysinfo,
+    /// Put this on the customer's clipboard (needs `clipboard`).
+    Paste(ClipContent),
 }
 
 /// What the network thread tells the window.
@@ -148,6 +150,8 @@ pub enum SessionUpdate {
         name: String,
         size: u64,
     },
+    /// What the customer copied (this rep holds `clipboard`).
+    Clipboard(ClipContent),
     /// A command could not be carried out.
     Failed(String),
     /// The connection is closed; why, when the session did not end normally.
@@ -469,9 +473,7 @@ async fn session(
                     }
                 },
                 Some(RepEvent::File(f)) => notify(SessionUpdate::File(f)),
-                // The console has no clipboard toggle yet (README, open points): what the
-                // customer copies is not taken over.
-                Some(RepEvent::Clipboard(_)) => {}
+                Some(RepEvent::Clipboard(c)) => notify(SessionUpdate::Clipboard(c)),
                 Some(RepEvent::Disconnected(why)) => break Err(Notice::Failed(why)),
                 None => break Err(Notice::Failed("connection closed".into())),
             },
@@ -552,5 +554,6 @@ async fn carry_out(
         SessionCommand::Leave => c.leave(HowEnded::EndButton).await,
         SessionCommand::Keyframe => c.request_keyframe().await,
         SessionCommand::Sysinfo => c.request_sysinfo().await,
+        SessionCommand::Paste(content) => c.paste(&content).await,
     }
 }

@@ -460,6 +460,18 @@ fn toolbar(state: &mut State, index: usize, ui: &mut Ui) {
         if r.clicked() {
             state.request(tier);
         }
+        if tier == Tier::Clipboard {
+            // Beside the tier: keep both clipboards in step while the customer allows it.
+            let granted = state.sessions[index].tier(Tier::Clipboard) == TierState::Granted;
+            let s = &mut state.sessions[index];
+            let r = ui
+                .add_enabled(
+                    live && granted,
+                    egui::Checkbox::new(&mut s.clip_sync, t.clip_sync),
+                )
+                .on_hover_text(t.clip_sync_hint);
+            state.track("clipboard.sync", &r);
+        }
     }
     ui.separator();
     let s = &mut state.sessions[index];

@@ -5,7 +5,7 @@ use crate::i18n::{Lang, Texts};
 use crate::net::{
     Command, Failure, Notice, Password, SessionCommand, SessionId, SessionUpdate, Update,
 };
-use lotse_proto::msg::{CustomerInfo, DenyReason, MonitorInfo, QueueEntry, RepDown};
+use lotse_proto::msg::{ClipContent, CustomerInfo, DenyReason, MonitorInfo, QueueEntry, RepDown};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,6 +71,8 @@ pub enum Intent {
     PickFile(SessionId),
     /// Save session `index`'s system report as a text file in the downloads folder.
     SaveReport(usize),
+    /// Put what the customer copied on the rep's clipboard.
+    PutClipboard(ClipContent),
 }
 
 /// An interactive widget as drawn this frame (for the trace).
@@ -154,6 +156,14 @@ pub struct Session {
     pub sysinfo_open: bool,
     /// Where the report was saved last, or why it could not be.
     pub sysinfo_saved: Option<String>,
+    /// Keep the rep's clipboard and the customer's in step (while `clipboard` is granted).
+    pub clip_sync: bool,
+    /// Contents taken over from the customer, and sent to the customer.
+    pub clip_received: u32,
+    pub clip_sent: u32,
+    /// The last content that crossed either way (a hash): the same content coming back is not
+    /// passed on again, so two clipboards in step do not echo.
+    pub clip_last: Option<u64>,
 }
 
 impl Session {
@@ -189,7 +199,16 @@ impl Session {
             sysinfo: None,
             sysinfo_open: false,
             sysinfo_saved: None,
+            clip_sync: false,
+            clip_received: 0,
+            clip_sent: 0,
+            clip_last: None,
         }
+    }
+
+    /// The clipboards are kept in step now: the rep ticked it and the customer allows it.
+    pub fn syncing_clipboard(&self) -> bool {
+        self.clip_sync && self.live() && self.tier(Tier::Clipboard) == TierState::Granted
     }
 
     pub fn tier(&self, tier: Tier) -> TierState {
@@ -638,6 +657,14 @@ impl State {
                 done: 0,
                 state: TransferState::Running,
             }),
+            SessionUpdate::Clipboard(content) => {
+                let hash = clip_hash(&content);
+                if s.syncing_clipboard() && s.clip_last != Some(hash) {
+                    s.clip_last = Some(hash);
+                    s.clip_received += 1;
+                    self.intents.push(Intent::PutClipboard(content));
+                }
+            }
             SessionUpdate::Failed(why) => notice = Some(Notice::Failed(why)),
             SessionUpdate::Closed(why) => {
                 let text = match why {
@@ -653,6 +680,28 @@ impl State {
         }
     }
 
+    /// The rep copied something: to every customer whose clipboard is kept in step (unless it
+    /// is what just came from there).
+    pub fn copied(&mut self, content: ClipContent) {
+        let hash = clip_hash(&content);
+        let mut to = Vec::new();
+        for s in &mut self.sessions {
+            if s.syncing_clipboard() && s.clip_last != Some(hash) {
+                s.clip_last = Some(hash);
+                s.clip_sent += 1;
+                to.push(s.id);
+            }
+        }
+        for id in to {
+            self.send(id, SessionCommand::Paste(content.clone()));
+        }
+    }
+
+    /// Whether any session keeps the clipboards in step (the rep's clipboard is read only then).
+    pub fn clipboard_syncing(&self) -> bool {
+        self.sessions.iter().any(Session::syncing_clipboard)
+    }
+
     /// Records a widget for the trace.
     pub fn track(&mut self, id: impl Into<String>, r: &egui::Response) {
         self.widgets.push(Widget {
@@ -661,4 +710,12 @@ impl State {
             enabled: r.enabled(),
         });
     }
+}
+
+/// A hash of clipboard content, to tell the same content coming back.
+fn clip_hash(content: &ClipContent) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    content.hash(&mut h);
+    h.finish()
 }

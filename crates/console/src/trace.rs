@@ -137,6 +137,11 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
                 "last": s.chat.last().map(|c| json!({"from": c.from, "text": c.text, "mine": c.mine, "customer": c.customer})),
             },
             "transfers": transfers,
+            "clipboard": {
+                "sync": s.clip_sync,
+                "received": s.clip_received,
+                "sent": s.clip_sent,
+            },
             "sysinfo": s.sysinfo.as_ref().map(|r| json!({
                 "open": s.sysinfo_open,
                 "host": r.host,

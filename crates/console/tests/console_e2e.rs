@@ -711,3 +711,100 @@ fn system_information_page_refresh_and_save() {
     }
     drop(customer);
 }
+
+/// The console's clipboard toggle, with the customer on a display of its own: once the
+/// customer allows `clipboard` and the rep ticks "Sync", what the customer copies is on the
+/// rep's clipboard and what the rep copies (text, a picture) is on the customer's; after
+/// unticking nothing crosses.
+#[test]
+fn clipboard_sync_both_ways_while_ticked() {
+    let _one = serial();
+    let customer_x = Xvfb::start(1280, 900);
+    let _customer_wm = customer_x.window_manager();
+    let console_x = Xvfb::start(1600, 1000);
+    let _wm = console_x.window_manager();
+    let relay = relay(false);
+    let dir = tempfile::tempdir().unwrap();
+    let (console, _) = start_console(&console_x, &relay, dir.path(), &[]);
+    let key = new_key(&console);
+    let customer = customer_window(&customer_x, &relay, &key, "carla", dir.path());
+    console.wait("the customer in the queue", |l| {
+        l["queue"].as_array().is_some_and(|q| q.len() == 1)
+    });
+    console.click("queue.accept.0");
+    console.wait("the session tab", |l| l["screen"] == "session");
+    for tier in ["view", "control", "clipboard"] {
+        console.click(&format!("tier.{tier}"));
+        allow(&console, &customer, tier);
+    }
+    console.click("clipboard.sync");
+    console.wait("sync ticked", |l| l["session"]["clipboard"]["sync"] == true);
+
+    // The customer copies: it lands on the rep's clipboard.
+    let text = "Grüße vom Kunden: Fehler 0x80070005";
+    customer_x.copy("UTF8_STRING", text.as_bytes());
+    wait_until("the customer's copy on the rep's clipboard", || {
+        console_x.paste("UTF8_STRING").as_deref() == Some(text.as_bytes())
+    });
+    // The rep copies text and a picture: both land on the customer's clipboard.
+    let answer = "Antwort vom Techniker: ÄÖÜ äöü ß";
+    console_x.copy("UTF8_STRING", answer.as_bytes());
+    wait_until("the rep's copy on the customer's clipboard", || {
+        customer_x.paste("UTF8_STRING").as_deref() == Some(answer.as_bytes())
+    });
+    let png = dir.path().join("shot.png");
+    let made = std::process::Command::new("convert")
+        .args(["-size", "64x48", "gradient:red-blue"])
+        .arg(&png)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    console_x.copy("image/png", &std::fs::read(&png).unwrap());
+    let mut got = None;
+    wait_until("the rep's picture on the customer's clipboard", || {
+        got = customer_x
+            .paste("image/png")
+            .filter(|b| b.starts_with(b"\x89PNG"));
+        got.is_some()
+    });
+    // GTK hands pictures on re-encoded (8 bits a channel): the same picture, pixel for pixel
+    // within rounding.
+    let back = dir.path().join("back.png");
+    std::fs::write(&back, got.unwrap()).unwrap();
+    let out = std::process::Command::new("compare")
+        .args(["-metric", "AE", "-fuzz", "1%"])
+        .arg(&png)
+        .arg(&back)
+        .arg("null:")
+        .output()
+        .unwrap();
+    let differing = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    assert_eq!(
+        differing, "0",
+        "pixels that differ between sent and received picture"
+    );
+    let line = console.last();
+    assert!(
+        line["session"]["clipboard"]["received"].as_u64().unwrap() >= 1,
+        "{line}"
+    );
+    assert!(
+        line["session"]["clipboard"]["sent"].as_u64().unwrap() >= 2,
+        "{line}"
+    );
+
+    // Unticked: the customer's next copy stays there.
+    console.click("clipboard.sync");
+    console.wait("sync off", |l| l["session"]["clipboard"]["sync"] == false);
+    customer_x.copy("UTF8_STRING", "nicht mehr".as_bytes());
+    let until = Instant::now() + std::time::Duration::from_secs(2);
+    while Instant::now() < until {
+        assert_ne!(
+            console_x.paste("UTF8_STRING").as_deref(),
+            Some("nicht mehr".as_bytes()),
+            "copied across with sync off"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(customer);
+}

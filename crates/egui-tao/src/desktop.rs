@@ -25,6 +25,10 @@ pub enum DesktopEvent {
     Dropped(Vec<PathBuf>),
     /// Text from the clipboard, asked for by [`Desktop::request_paste`].
     Paste(String),
+    /// Another program put text on the clipboard (while [`Desktop::watch_clipboard`] is on).
+    CopiedText(String),
+    /// Another program put a picture on the clipboard, here as PNG (while watching).
+    CopiedPng(Vec<u8>),
     /// SIGINT or SIGTERM: the program is asked to stop.
     Stop,
 }
@@ -42,6 +46,10 @@ type Report = Rc<dyn Fn(DesktopEvent)>;
 /// The desktop glue of one window.
 pub struct Desktop {
     report: Report,
+    /// Whether the clipboard's new contents are read and reported.
+    watching: Rc<std::cell::Cell<bool>>,
+    /// Owner changes still to come from our own puts (not reported).
+    ours: Rc<std::cell::Cell<u32>>,
     /// The open file dialog. GTK does not keep a native dialog alive by itself.
     dialog: Rc<RefCell<Option<gtk::FileChooserNative>>>,
 }
@@ -68,9 +76,40 @@ impl Desktop {
                 gtk::glib::ControlFlow::Continue
             });
         }
+        let watching = Rc::new(std::cell::Cell::new(false));
+        let ours = Rc::new(std::cell::Cell::new(0));
+        watch_copies(report.clone(), watching.clone(), ours.clone());
         Desktop {
             report,
+            watching,
+            ours,
             dialog: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    /// Reports what other programs copy from now on (`true`), or nothing (`false`). Nothing is
+    /// read at the moment this is switched on; content this program put there is not reported.
+    pub fn watch_clipboard(&self, on: bool) {
+        self.watching.set(on);
+    }
+
+    /// Puts text on the clipboard.
+    pub fn set_clipboard_text(&self, text: &str) {
+        self.ours.set(self.ours.get() + 1);
+        gtk::Clipboard::get(&gtk::gdk::SELECTION_CLIPBOARD).set_text(text);
+    }
+
+    /// Puts a PNG picture on the clipboard (GTK offers it in the formats programs ask for).
+    /// Bytes that do not decode as a picture are ignored.
+    pub fn set_clipboard_png(&self, png: &[u8]) {
+        let loader = gtk::gdk_pixbuf::PixbufLoader::with_type("png");
+        let Ok(loader) = loader else { return };
+        if loader.write(png).is_err() || loader.close().is_err() {
+            return;
+        }
+        if let Some(pixbuf) = loader.pixbuf() {
+            self.ours.set(self.ours.get() + 1);
+            gtk::Clipboard::get(&gtk::gdk::SELECTION_CLIPBOARD).set_image(&pixbuf);
         }
     }
 
@@ -132,6 +171,43 @@ impl Desktop {
             }
         });
     }
+}
+
+/// Reports each new clipboard content another program puts there, while `watching`: a picture
+/// as PNG if the owner offers one, else text.
+fn watch_copies(
+    report: Report,
+    watching: Rc<std::cell::Cell<bool>>,
+    ours: Rc<std::cell::Cell<u32>>,
+) {
+    let clipboard = gtk::Clipboard::get(&gtk::gdk::SELECTION_CLIPBOARD);
+    // gtk-rs has no typed binding for "owner-change" (its event type is unsupported there).
+    let cb = clipboard.clone();
+    clipboard.connect_local("owner-change", false, move |_| {
+        // Our own content: one owner change per put of ours.
+        if ours.get() > 0 {
+            ours.set(ours.get() - 1);
+            return None;
+        }
+        if !watching.get() {
+            return None;
+        }
+        let clipboard = &cb;
+        let report = report.clone();
+        clipboard.request_image(move |clipboard, image| {
+            if let Some(png) = image.and_then(|p| p.save_to_bufferv("png", &[]).ok()) {
+                report(DesktopEvent::CopiedPng(png));
+                return;
+            }
+            let report = report.clone();
+            clipboard.request_text(move |_, text| {
+                if let Some(text) = text.filter(|t| !t.is_empty()) {
+                    report(DesktopEvent::CopiedText(text.to_owned()));
+                }
+            });
+        });
+        None
+    });
 }
 
 /// Files dragged from a file manager arrive as a `text/uri-list`; only local files count.

@@ -746,7 +746,7 @@ pub enum StreamHeader {
 }
 
 /// What crosses with the clipboard tier: UTF-8 text, or a picture as PNG bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ClipContent {
     Text(String),
     Png(#[serde(with = "serde_bytes")] Vec<u8>),

@@ -144,6 +144,40 @@ impl Xvfb {
         c
     }
 
+    /// Puts `bytes` on this display's CLIPBOARD as `target` (e.g. `UTF8_STRING`, `image/png`),
+    /// the way a program there copies: xclip stays the owner in the background until another
+    /// program takes over.
+    pub fn copy(&self, target: &str, bytes: &[u8]) {
+        use std::io::Write;
+        let mut child = self
+            .command("xclip")
+            .args(["-selection", "clipboard", "-t", target, "-i"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run xclip: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(bytes)
+                .unwrap_or_else(|e| panic!("xclip: {e}"));
+        }
+        let ok = child.wait().is_ok_and(|s| s.success());
+        assert!(ok, "xclip could not copy");
+    }
+
+    /// What a program on this display gets when it pastes `target` (`None` while nothing is
+    /// offered in it).
+    pub fn paste(&self, target: &str) -> Option<Vec<u8>> {
+        let out = self
+            .command("xclip")
+            .args(["-selection", "clipboard", "-t", target, "-o"])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        out.status.success().then_some(out.stdout)
+    }
+
     /// Runs a command on this display and returns its stdout (panics if it fails).
     pub fn run(&self, program: &str, args: &[&str]) -> String {
         let out = self
