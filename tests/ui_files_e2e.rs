@@ -26,6 +26,9 @@ struct Setup {
     home: tempfile::TempDir,
     rep_dir: tempfile::TempDir,
     src: tempfile::TempDir,
+    /// A stand-in `xdg-open` first on the client's PATH: it records what it was asked to open
+    /// (a test display has no file manager to look at).
+    opener: tempfile::TempDir,
     relay: Relay,
     desk: Desktop,
 }
@@ -37,6 +40,20 @@ impl Setup {
         let home = tempfile::tempdir().unwrap();
         let rep_dir = tempfile::tempdir().unwrap();
         let src = tempfile::tempdir().unwrap();
+        let opener = tempfile::tempdir().unwrap();
+        let script = opener.path().join("xdg-open");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> \"$(dirname \"$0\")/opened\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let path = format!(
+            "{}:{}",
+            opener.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let rep = relay.rep_session_with(
             "files",
             &[OsStr::new("--save-dir"), rep_dir.path().as_os_str()],
@@ -54,6 +71,7 @@ impl Setup {
                 ("NO_AT_BRIDGE", OsStr::new("1")),
                 // The file dialog keeps its settings in memory: a test display has no D-Bus.
                 ("GSETTINGS_BACKEND", OsStr::new("memory")),
+                ("PATH", OsStr::new(&path)),
             ],
         );
         lotse.click("terms", "terms.accept");
@@ -69,6 +87,7 @@ impl Setup {
             home,
             rep_dir,
             src,
+            opener,
             relay,
             desk,
         }
@@ -152,13 +171,30 @@ fn save_reject_drop_and_dialog() {
     );
     assert_eq!(saved, s.downloads().join("Quarterly_report.pdf"));
     assert_eq!(sha256(&saved), sha256(&offered), "the bytes differ");
+    assert_eq!(
+        line["prompt"]["file"]["program"], false,
+        "a document is not a program"
+    );
+    // "Open folder" beside it shows Downloads in the desktop's file manager.
+    let index = row(&done, "in", "Quarterly_report.pdf").unwrap()["row"].clone();
+    s.lotse
+        .click("session", &format!("session.transfer.open.{index}"));
+    let opened = s.opener.path().join("opened");
+    lotse_testkit::wait_until("the file manager asked to show Downloads", || {
+        std::fs::read_to_string(&opened)
+            .is_ok_and(|o| o.lines().any(|l| Path::new(l) == s.downloads()))
+    });
 
     // 2. Reject: nothing is written.
     let unwanted = s.file("tool.sh", 4096);
     s.rep.send(&format!("send {}", unwanted.display()));
-    s.lotse.wait_line("the second file prompt", |l| {
+    let line = s.lotse.wait_line("the second file prompt", |l| {
         l["prompt"]["file"]["name"] == "tool.sh"
     });
+    assert_eq!(
+        line["prompt"]["file"]["program"], true,
+        "a script gets the program warning"
+    );
     s.lotse.click("prompt", "prompt.reject");
     s.rep.wait("file_rejected", None);
     s.lotse

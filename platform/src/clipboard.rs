@@ -178,6 +178,7 @@ mod x11 {
                 if let Err(e) = clip.store(atoms.clipboard, target, bytes) {
                     warn!("clipboard: could not take the selection: {e}");
                 }
+                wake(&watch, clip.setter.window);
             }
             match watch.poll_for_event() {
                 Ok(Some(Event::XfixesSelectionNotify(e))) => {
@@ -204,6 +205,24 @@ mod x11 {
             if idle {
                 std::thread::sleep(POLL);
             }
+        }
+    }
+
+    /// Sends the owner window a no-op event. `x11-clipboard`'s serving thread waits for its
+    /// connection to become readable; `store` reads a reply on that same connection from our
+    /// thread and can take a program's paste request into the connection's queue on the way, and
+    /// that request would then wait (and the program hang) until the next event arrives. This is
+    /// that next event.
+    fn wake(watch: &x11rb::rust_connection::RustConnection, owner: u32) {
+        use x11rb::protocol::xproto::{
+            AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask,
+        };
+        let ev = ClientMessageEvent::new(32, owner, AtomEnum::NONE, [0u32; 5]);
+        if watch
+            .send_event(false, owner, EventMask::NO_EVENT, ev)
+            .is_ok()
+        {
+            let _ = watch.flush();
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod capture;
 pub mod clipboard;
+pub mod desktop;
 pub mod fake;
 pub mod input;
 pub mod sysreport;

@@ -596,6 +596,11 @@ impl Shell {
                 }
             }
             Intent::Leave => self.leave(HowEnded::Cancelled, 0),
+            Intent::OpenFolder(dir) => {
+                if let Err(e) = lotse_platform::desktop::open_folder(&dir) {
+                    tracing::warn!("cannot open {}: {e}", dir.display());
+                }
+            }
             Intent::Close => {
                 let failed = matches!(
                     self.state.stage,

@@ -211,7 +211,7 @@ strings! {
     session_viewing, session_controlling, session_monitor, remote_refused, share_unavailable, session_chat, session_chat_empty, session_chat_hint, session_chat_send,
     session_me, session_end, sysinfo_sent, sysinfo_show, clip_in, clip_out, clip_text, clip_png,
     file_prompt_title, file_prompt_asks, file_prompt_size, file_prompt_where, file_prompt_safe,
-    file_prompt_save, file_prompt_reject,
+    file_prompt_save, file_prompt_reject, file_prompt_program, transfer_in_folder, transfer_open_folder,
     files_title, files_send, files_hint, files_nobody, files_not_a_file, files_dialog_title, files_dialog_send,
     files_dialog_cancel,
     transfer_from, transfer_to, transfer_starting, transfer_progress, transfer_rate,
@@ -222,6 +222,8 @@ strings! {
     size_bytes, decimal_point,
     ended_title, ended_customer, ended_rep, ended_time_limit, ended_peer_lost, ended_relay_shutdown,
     ended_cancelled, ended_protocol, failed_title, failed_text, ended_closing, ended_close,
+    ended_summary_title, ended_summary_rep, ended_summary_nothing, ended_summary_saved,
+    ended_summary_sent, ended_summary_sysinfo,
     refused_title, refused_changed, refused_unreadable, refused_where, refused_nothing,
     refused_details, refused_close,
 }

@@ -49,6 +49,8 @@ pub enum Intent {
     Leave,
     /// Close the "ended" screen (or its time is up).
     Close,
+    /// "Open folder" beside a received file: show this folder in the system's file manager.
+    OpenFolder(std::path::PathBuf),
 }
 
 /// A press this soon after an injected key or button may be the injected one itself.
@@ -162,6 +164,10 @@ pub struct State {
     pub key_input: String,
     /// Put the keyboard focus into the key field on the next frame.
     pub focus_key_input: bool,
+    /// Select the key field's whole text on the next frame (after a rejected key).
+    pub select_key_input: bool,
+    /// The key field was drawn marked as rejected this frame (for the test seam).
+    pub key_marked: bool,
     pub chat: Vec<ChatEntry>,
     /// File transfers of this session, oldest first; a row's index never changes.
     pub transfers: Vec<TransferStatus>,
@@ -196,6 +202,11 @@ pub struct State {
     /// The banner lines drawn this frame, one per rep who sees the screen, each with the
     /// strongest tier it names (`view` or `control`), for the test seam.
     pub shown_banner: Vec<(String, Tier)>,
+    /// Every rep who was in the session, with every tier the person allowed them at some point,
+    /// in the order they came (for the summary on the ended screen).
+    pub history: Vec<(ParticipantId, String, lotse_proto::TierSet)>,
+    /// The summary lines the ended screen drew this frame (for the test seam).
+    pub shown_summary: Vec<String>,
     /// The last clipboard content that crossed, and the local time (`HH:MM`) it did.
     pub clipboard: Option<(crate::session::ClipNotice, String)>,
     /// The clipboard line drawn this frame, for the test seam.
@@ -232,6 +243,8 @@ impl State {
             show_full_terms: false,
             key_input: String::new(),
             focus_key_input: false,
+            select_key_input: false,
+            key_marked: false,
             chat: Vec::new(),
             transfers: Vec::new(),
             cancelled: Vec::new(),
@@ -244,6 +257,8 @@ impl State {
             shown_sysinfo: None,
             clipboard: None,
             shown_clipboard: None,
+            history: Vec::new(),
+            shown_summary: Vec::new(),
             file_notice: None,
             transfer_rows: Vec::new(),
             chat_input: String::new(),
@@ -288,9 +303,9 @@ impl State {
                 }
             }
             Event::NeedKey { rejected } => {
-                if rejected.is_some() {
-                    self.key_input.clear();
-                }
+                // A rejected key stays in the field, selected: the person sees what they typed
+                // next to why it failed, and typing replaces it.
+                self.select_key_input = rejected.is_some() && !self.key_input.is_empty();
                 self.focus_key_input = true;
                 self.stage = Stage::NeedKey {
                     rejected,
@@ -304,6 +319,16 @@ impl State {
                 Phase::Connecting => self.stage = Stage::Connecting,
                 Phase::Ended(reason) => self.over(Outcome::Ended(reason.clone())),
                 Phase::Queued { .. } | Phase::Live => {
+                    for rep in &snapshot.reps {
+                        match self.history.iter_mut().find(|(id, _, _)| *id == rep.id) {
+                            Some((_, _, ever)) => {
+                                for t in rep.grants.iter() {
+                                    ever.insert(t);
+                                }
+                            }
+                            None => self.history.push((rep.id, rep.name.clone(), rep.grants)),
+                        }
+                    }
                     let open: Vec<RequestId> = snapshot.prompts.iter().map(|p| p.request).collect();
                     self.answered.retain(|r| open.contains(r));
                     self.stage = Stage::Session(snapshot);

@@ -98,7 +98,7 @@ impl Trace {
                 let file = p
                     .file
                     .as_ref()
-                    .map(|f| json!({"name": f.name, "size": f.size}));
+                    .map(|f| json!({"name": f.name, "size": f.size, "program": super::screens::is_program(&f.name)}));
                 json!({"tier": p.tier.as_str(), "rep": p.rep_name, "file": file})
             });
         let px = |v: f32| (v * pixels_per_point).round() as i64;
@@ -140,6 +140,8 @@ impl Trace {
             "chat": {"lines": state.chat.len(), "last": last_chat},
             "transfers": transfers,
             "picking": state.picking,
+            "key_marked": state.key_marked,
+            "summary": state.shown_summary,
             "monitor": state.shown_monitor,
             "banner": state
                 .shown_banner

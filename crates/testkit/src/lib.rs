@@ -167,15 +167,37 @@ impl Xvfb {
     }
 
     /// What a program on this display gets when it pastes `target` (`None` while nothing is
-    /// offered in it).
+    /// offered in it, or when the owner does not answer within 10 s — a paste that hangs is a
+    /// failure to see, not a test that never ends).
     pub fn paste(&self, target: &str) -> Option<Vec<u8>> {
-        let out = self
+        use std::io::Read;
+        let mut child = self
             .command("xclip")
             .args(["-selection", "clipboard", "-t", target, "-o"])
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
-            .output()
+            .spawn()
             .ok()?;
-        out.status.success().then_some(out.stdout)
+        let mut stdout = child.stdout.take()?;
+        let reader = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            stdout.read_to_end(&mut out).map(|_| out)
+        });
+        let end = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    eprintln!("xclip -o -t {target}: no answer from the clipboard's owner");
+                    return None;
+                }
+            }
+        };
+        let out = reader.join().ok()?.ok()?;
+        status.success().then_some(out)
     }
 
     /// Runs a command on this display and returns its stdout (panics if it fails).

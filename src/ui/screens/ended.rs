@@ -1,6 +1,7 @@
 //! The end: says why, counts down, and closes (or the person closes it).
 
 use super::{WEAK, button_row, primary, title};
+use crate::transfer::TransferState;
 use crate::ui::i18n::fill;
 use crate::ui::state::{ENDED_LINGER, Intent, Outcome, Stage, State};
 use egui::{RichText, Ui};
@@ -28,12 +29,14 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
             (&t.ended_title, text, detail)
         }
     };
-    // A failed connection stays until the person has read it; a finished session goes away.
+    let summary = summary(state);
+    // A failed connection stays until the person has read it, and so does a session with
+    // something to read about; one where nobody came goes away by itself.
     let linger = match outcome {
-        Outcome::Failed(_) => None,
-        Outcome::Ended(_) => {
+        Outcome::Ended(_) if summary.is_empty() => {
             Some(ENDED_LINGER.saturating_sub(state.now.saturating_duration_since(*since)))
         }
+        _ => None,
     };
     title(ui, heading);
     ui.label(RichText::new(text).size(17.0));
@@ -41,6 +44,14 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
         ui.add_space(4.0);
         ui.label(RichText::new(detail).color(WEAK));
     }
+    if !summary.is_empty() {
+        ui.add_space(12.0);
+        ui.label(RichText::new(&t.ended_summary_title).strong());
+        for line in &summary {
+            ui.add(egui::Label::new(RichText::new(format!("• {line}"))).wrap());
+        }
+    }
+    state.shown_summary = summary;
     ui.add_space(14.0);
     if let Some(left) = linger {
         if left.is_zero() {
@@ -63,4 +74,59 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
             state.intents.push(Intent::Close);
         }
     });
+}
+
+/// What happened in the session, one line each: who was connected and what the person allowed
+/// them, files saved and sent, the system report. Empty when nobody came.
+pub fn summary(state: &State) -> Vec<String> {
+    let t = state.t();
+    let mut lines = Vec::new();
+    for (_, name, ever) in &state.history {
+        let tiers = if ever.is_empty() {
+            t.ended_summary_nothing.clone()
+        } else {
+            ever.iter()
+                .map(|tier| t.grant_name(tier).to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        lines.push(fill(
+            &t.ended_summary_rep,
+            &[("rep", name), ("tiers", &tiers)],
+        ));
+    }
+    let saved: Vec<String> = state
+        .transfers
+        .iter()
+        .filter_map(|tr| match &tr.state {
+            TransferState::Done(Some(path)) => Some(
+                path.file_name()
+                    .map_or_else(|| tr.name.clone(), |n| n.to_string_lossy().into_owned()),
+            ),
+            _ => None,
+        })
+        .collect();
+    if !saved.is_empty() {
+        let folder = state.downloads.file_name().map_or_else(
+            || state.downloads.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        lines.push(fill(
+            &t.ended_summary_saved,
+            &[("folder", &folder), ("names", &saved.join(", "))],
+        ));
+    }
+    let sent: Vec<&str> = state
+        .transfers
+        .iter()
+        .filter(|tr| tr.state == TransferState::Done(None))
+        .map(|tr| tr.name.as_str())
+        .collect();
+    if !sent.is_empty() {
+        lines.push(fill(&t.ended_summary_sent, &[("names", &sent.join(", "))]));
+    }
+    if let Some(report) = &state.sysinfo {
+        lines.push(fill(&t.ended_summary_sysinfo, &[("rep", &report.rep_name)]));
+    }
+    lines
 }

@@ -124,12 +124,13 @@ fn row(state: &mut State, ui: &mut Ui, index: usize) {
                     });
                 }
             });
+            let mut folder = None;
             let (text, colour) = match &status.state {
                 TransferState::Running => (progress_text(&status, t), WEAK),
-                TransferState::Done(Some(path)) => (
-                    fill(&t.transfer_saved, &[("path", &path.display().to_string())]),
-                    DONE_FG,
-                ),
+                TransferState::Done(Some(path)) => {
+                    folder = path.parent().map(std::path::Path::to_path_buf);
+                    (saved_text(t, path, &state.downloads), DONE_FG)
+                }
                 TransferState::Done(None) => (t.transfer_sent.clone(), DONE_FG),
                 TransferState::Failed(Failure::Cancelled) => {
                     (t.transfer_cancelled.clone(), ERROR_FG)
@@ -143,10 +144,47 @@ fn row(state: &mut State, ui: &mut Ui, index: usize) {
                 if running {
                     bar = Some(progress_bar(ui, fraction(&status)));
                 }
-                ui.add(egui::Label::new(RichText::new(text).small().color(colour)).truncate());
+                let keep = if folder.is_some() { 130.0 } else { 0.0 };
+                let width = (ui.available_width() - keep).max(40.0);
+                ui.allocate_ui_with_layout(
+                    egui::vec2(width, 20.0),
+                    egui::Layout::left_to_right(egui::Align::Center),
+                    |ui| {
+                        ui.add(
+                            egui::Label::new(RichText::new(text).small().color(colour)).truncate(),
+                        );
+                    },
+                );
+                if let Some(dir) = folder {
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        let r = ui.add(
+                            secondary(&t.transfer_open_folder).min_size(egui::vec2(120.0, 22.0)),
+                        );
+                        state.track(format!("session.transfer.open.{index}"), &r);
+                        if r.clicked() {
+                            state.intents.push(Intent::OpenFolder(dir));
+                        }
+                    });
+                }
             });
         });
     state.transfer_rows.push((index, bar));
+}
+
+/// Where a received file went, for people: the folder by its name when it is the Downloads
+/// folder the prompt named ("Saved in “Downloads” as “report.pdf”"), else the whole path.
+pub fn saved_text(t: &Strings, path: &std::path::Path, downloads: &std::path::Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let folder = downloads
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    match (name, folder) {
+        (Some(name), Some(folder)) if path.parent() == Some(downloads) => fill(
+            &t.transfer_in_folder,
+            &[("folder", &folder), ("name", &name)],
+        ),
+        _ => fill(&t.transfer_saved, &[("path", &path.display().to_string())]),
+    }
 }
 
 /// Width of a row's Cancel button.

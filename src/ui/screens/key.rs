@@ -14,15 +14,43 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
     ui.label(&t.key_intro);
     ui.add_space(10.0);
     ui.label(RichText::new(&t.key_label).strong());
-    let field = ui.add_enabled(
-        !checking,
-        egui::TextEdit::singleline(&mut state.key_input)
-            .hint_text("123 456 789")
-            .font(egui::FontId::monospace(22.0))
-            .desired_width(260.0)
-            .char_limit(32),
-    );
+    // A rejected key is marked: a red frame around the field, which keeps the digits selected.
+    let marked = rejected.is_some() && !checking;
+    let frame = egui::Frame::new()
+        .stroke(egui::Stroke::new(
+            2.0,
+            if marked {
+                ERROR_FG
+            } else {
+                egui::Color32::TRANSPARENT
+            },
+        ))
+        .corner_radius(4)
+        .inner_margin(2);
+    let mut output = frame
+        .show(ui, |ui| {
+            ui.add_enabled_ui(!checking, |ui| {
+                egui::TextEdit::singleline(&mut state.key_input)
+                    .hint_text("123 456 789")
+                    .font(egui::FontId::monospace(22.0))
+                    .desired_width(260.0)
+                    .char_limit(32)
+                    .show(ui)
+            })
+            .inner
+        })
+        .inner;
+    if !checking && std::mem::take(&mut state.select_key_input) {
+        let all = egui::text::CCursorRange::two(
+            egui::text::CCursor::new(0),
+            egui::text::CCursor::new(state.key_input.chars().count()),
+        );
+        output.state.cursor.set_char_range(Some(all));
+        output.state.store(ui.ctx(), output.response.id);
+    }
+    let field = output.response;
     state.track("key.input", &field);
+    state.key_marked = marked;
     let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
     if !checking && std::mem::take(&mut state.focus_key_input) {
         field.request_focus();

@@ -19,6 +19,8 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
     state.intents.clear();
     state.transfer_rows.clear();
     state.shown_banner.clear();
+    state.key_marked = false;
+    state.shown_summary.clear();
     egui::Panel::top("header")
         .frame(
             egui::Frame::new()
@@ -163,6 +165,19 @@ pub(crate) fn banner_box<R>(ui: &mut Ui, fill: Color32, body: impl FnOnce(&mut U
         })
         .inner
 }
+/// Whether a file of this name is a program or script that runs when opened (Windows, macOS,
+/// Linux, and installers), judged by its extension: such files get a stronger warning.
+pub fn is_program(name: &str) -> bool {
+    const PROGRAMS: &[&str] = &[
+        "exe", "msi", "msix", "msp", "bat", "cmd", "com", "scr", "pif", "cpl", "ps1", "psm1",
+        "vbs", "vbe", "js", "jse", "wsf", "wsh", "hta", "lnk", "reg", "jar", "appimage", "run",
+        "sh", "bash", "deb", "rpm", "flatpak", "snap", "app", "pkg", "dmg", "command", "py", "pl",
+        "bin", "elf",
+    ];
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| PROGRAMS.contains(&ext.to_ascii_lowercase().as_str()))
+}
+
 pub(crate) const ERROR_FG: Color32 = Color32::from_rgb(0x9b, 0x1c, 0x1c);
 pub(crate) const WEAK: Color32 = Color32::from_rgb(0x55, 0x5f, 0x6d);
 

@@ -156,6 +156,21 @@ fn file_body(state: &State, ui: &mut Ui, prompt: &Prompt, offer: &FileOffer) {
             .color(TEXT),
     );
     ui.add_space(8.0);
+    let program = super::is_program(&offer.name);
+    if program {
+        // A program can do anything the person's account can: say so before anything else.
+        super::banner_box(ui, super::CONTROL_BG, |ui| {
+            ui.add(
+                egui::Label::new(
+                    RichText::new(fill(&t.file_prompt_program, &[("rep", &prompt.rep_name)]))
+                        .color(Color32::WHITE)
+                        .strong(),
+                )
+                .wrap(),
+            );
+        });
+        ui.add_space(6.0);
+    }
     card(ui, |ui| {
         ui.add(egui::Label::new(RichText::new(&offer.name).size(18.0).strong()).wrap());
         ui.label(

@@ -298,12 +298,105 @@ fn key_screen_redeems_digits_and_shows_the_rejection() {
         rejected: Some(lotse_proto::msg::KeyRejection::Expired),
     });
     h.frame(300, vec![]);
-    assert!(h.state.key_input.is_empty());
+    // The typed key stays, marked and selected: typing replaces it whole.
+    assert_eq!(h.state.key_input, "123 456-789");
+    assert!(h.state.key_marked, "the rejected key is not marked");
+    h.frame(310, vec![]);
+    h.frame(320, vec![E::Text("987654321".into())]);
+    assert_eq!(
+        h.state.key_input, "987654321",
+        "the rejected key was not selected"
+    );
     assert_eq!(h.click("key.cancel", 400), vec![Intent::Leave]);
 }
 
 #[test]
-fn ended_screen_says_why_and_closes_by_itself() {
+fn programs_get_the_stronger_warning_and_documents_do_not() {
+    for name in [
+        "setup.exe",
+        "Fix.MSI",
+        "install.sh",
+        "run.ps1",
+        "tool.AppImage",
+        "x.bat",
+    ] {
+        assert!(super::is_program(name), "{name}");
+    }
+    for name in [
+        "report.pdf",
+        "notes.txt",
+        "photo.jpeg",
+        "exe",
+        "archive.tar.gz",
+        "Makefile",
+    ] {
+        assert!(!super::is_program(name), "{name}");
+    }
+    let mut h = Harness::live(&[Tier::Files], None);
+    let offer = |name: &str| lotse_proto::customer::FileOffer {
+        transfer: 1,
+        name: name.into(),
+        size: 1000,
+    };
+    let prompt = |name: &str| {
+        let mut snap = snapshot(&h, &[Tier::Files], None);
+        snap.prompts.push(Prompt {
+            request: 900,
+            rep: 7,
+            rep_name: "Ada".into(),
+            tier: Tier::Files,
+            opened: h.t0,
+            file: Some(offer(name)),
+        });
+        snap
+    };
+    let with_program = prompt("fix-printer.exe");
+    let with_document = prompt("printer-manual.pdf");
+    h.state.apply(Event::Changed(with_program));
+    let shown = drawn_text(&mut h, 10);
+    assert!(shown.contains("Careful, this is a program"), "{shown}");
+    h.state.apply(Event::Changed(with_document));
+    let shown = drawn_text(&mut h, 20);
+    assert!(!shown.contains("this is a program"), "{shown}");
+    assert!(shown.contains("printer-manual.pdf"), "{shown}");
+}
+
+#[test]
+fn a_saved_file_is_named_by_folder_and_can_be_shown_there() {
+    let t = Lang::De.strings();
+    let downloads = std::path::Path::new("/home/carla/Downloads");
+    assert_eq!(
+        super::files::saved_text(t, &downloads.join("bericht.pdf"), downloads),
+        "Gespeichert in „Downloads“ als „bericht.pdf“"
+    );
+    assert_eq!(
+        super::files::saved_text(
+            Lang::En.strings(),
+            std::path::Path::new("/tmp/x/bericht.pdf"),
+            downloads
+        ),
+        "Saved to /tmp/x/bericht.pdf"
+    );
+    let mut h = Harness::live(&[Tier::Files], None);
+    h.state.downloads = downloads.to_path_buf();
+    h.state.apply(Event::Transfer(TransferStatus {
+        rep: Some(7),
+        transfer: 1,
+        name: "bericht.pdf".into(),
+        size: 10,
+        done: 10,
+        elapsed: Duration::from_secs(1),
+        state: TransferState::Done(Some(downloads.join("bericht.pdf"))),
+    }));
+    h.frame(10, vec![]);
+    assert_eq!(
+        h.click("session.transfer.open.0", 100),
+        vec![Intent::OpenFolder(downloads.to_path_buf())]
+    );
+}
+
+#[test]
+fn ended_screen_says_why_and_sums_up_until_closed() {
     let mut h = Harness::live(&[Tier::View], None);
     h.state
         .apply(Event::Ended(EndReason::Rep(HowEnded::TimeLimit)));
@@ -323,11 +416,39 @@ fn ended_screen_says_why_and_closes_by_itself() {
         "{shown}"
     );
     assert!(!h.state.someone_views());
+    // Someone was connected: the summary says who and what was allowed, and the screen stays
+    // until the person closes it.
+    assert!(
+        shown.contains("Ann Weber war verbunden; erlaubt war: Bildschirm sehen"),
+        "{shown}"
+    );
     assert!(h.frame(5_000, vec![]).is_empty());
-    assert_eq!(h.frame(16_000, vec![]), vec![Intent::Close]);
+    assert!(
+        h.frame(60_000, vec![]).is_empty(),
+        "closed while there is a summary to read"
+    );
     // A later event cannot replace the first reason.
     h.state.apply(Event::Ended(EndReason::PeerLost));
     assert!(matches!(&h.state.stage, Stage::Over { .. }));
+}
+
+#[test]
+fn ended_screen_closes_by_itself_when_nobody_came() {
+    let mut h = Harness::new(Lang::En);
+    h.state.apply(Event::Changed(Snapshot {
+        phase: Phase::Queued {
+            rep_name: "Ann Weber".into(),
+            position: Some(1),
+        },
+        reps: vec![],
+        prompts: vec![],
+    }));
+    h.state.apply(Event::Ended(EndReason::Cancelled));
+    h.frame(10, vec![]);
+    assert_eq!(h.state.screen, "ended");
+    assert!(h.state.shown_summary.is_empty());
+    assert!(h.frame(5_000, vec![]).is_empty());
+    assert_eq!(h.frame(16_000, vec![]), vec![Intent::Close]);
 }
 
 #[test]
