@@ -383,6 +383,10 @@ fn session(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
     if state.tab == 0 {
         return;
     }
+    // The permissions in a bar of their own, so that neither bar wraps at 1200 px.
+    egui::Panel::top("tiers").show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| tier_bar(state, index, ui));
+    });
     let s = &state.sessions[index];
     if let Some(why) = &s.ended {
         let why = format!("{}: {why}", t.ended);
@@ -429,11 +433,58 @@ fn session(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
         .show(ui, |ui| view(state, index, picture, ui));
 }
 
-/// Who, the tiers, fit/1:1, monitors, share, end.
+/// A tier chip's fill and text colour for a state (each pair ≥ 4.5:1, tested).
+pub(crate) fn chip_colours(st: TierState) -> (Color32, Color32) {
+    match st {
+        TierState::Granted => (GRANTED, Color32::WHITE),
+        TierState::Waiting => (NOTICE_BG, CHIP_WAITING_FG),
+        TierState::Denied(_) => (CHIP_DENIED_BG, ERROR_FG),
+        TierState::NotRequested | TierState::Revoked => (CHIP_IDLE_BG, CHIP_IDLE_FG),
+    }
+}
+
+const CHIP_WAITING_FG: Color32 = Color32::from_rgb(0x5c, 0x3c, 0x00);
+const CHIP_DENIED_BG: Color32 = Color32::from_rgb(0xfb, 0xe9, 0xe9);
+const CHIP_IDLE_BG: Color32 = Color32::from_rgb(0xe6, 0xe9, 0xee);
+const CHIP_IDLE_FG: Color32 = Color32::from_rgb(0x33, 0x3d, 0x4a);
+
+#[cfg(test)]
+mod colour_tests {
+    use super::*;
+    use lotse_egui_tao::contrast_ratio;
+    use lotse_proto::msg::DenyReason;
+
+    /// Every tier chip, and the console's other text on colour, reaches WCAG AA (4.5:1).
+    #[test]
+    fn chips_and_text_reach_wcag_aa_contrast() {
+        let panel = Color32::from_rgb(0xf7, 0xf8, 0xfa);
+        let mut pairs = vec![
+            ("errors on the panel", ERROR_FG, panel),
+            ("white on the header", Color32::WHITE, HEADER),
+            ("white on End session", Color32::WHITE, CONTROL_BG),
+            ("white on the accent", Color32::WHITE, ACCENT),
+            ("granted text on the panel", GRANTED, panel),
+        ];
+        for st in [
+            TierState::NotRequested,
+            TierState::Waiting,
+            TierState::Granted,
+            TierState::Denied(DenyReason::Person),
+            TierState::Revoked,
+        ] {
+            let (bg, fg) = chip_colours(st);
+            pairs.push((st.code(), fg, bg));
+        }
+        for (what, fg, bg) in pairs {
+            let c = contrast_ratio(fg, bg);
+            assert!(c >= 4.5, "{what}: {c:.2}:1");
+        }
+    }
+}
+
+/// Who, then fit/1:1, monitors, share, end (the permissions have a bar of their own).
 fn toolbar(state: &mut State, index: usize, ui: &mut Ui) {
-    let t = state.t();
     let s = &state.sessions[index];
-    let (id, live) = (s.id, s.live());
     ui.label(
         RichText::new(format!(
             "{} · {} · {}",
@@ -442,24 +493,47 @@ fn toolbar(state: &mut State, index: usize, ui: &mut Ui) {
         .strong(),
     );
     ui.separator();
+    toolbar_rest(state, index, ui);
+}
+
+/// Each permission as a chip, with "Request" beside it while one can be made.
+fn tier_bar(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let live = state.sessions[index].live();
     for tier in Tier::ALL {
         let st = state.sessions[index].tier(tier);
-        let colour = match st {
-            TierState::Granted => GRANTED,
-            TierState::Denied(_) | TierState::Revoked => ERROR_FG,
-            _ => Color32::from_rgb(0x33, 0x3d, 0x4a),
+        // A chip per tier that reads at a glance (state in words and colour, the waiting time,
+        // the reason of a refusal), and beside it a separate "Request" while one can be made.
+        let (fill, fg) = chip_colours(st);
+        // Not asked yet: the grey chip and the tier's name say it (the bar stays one line).
+        let mut text = match st {
+            TierState::NotRequested => t.tier(tier).to_string(),
+            _ => format!("{}: {}", t.tier(tier), st.text(t)),
         };
-        let text = RichText::new(format!("{}: {}", t.tier(tier), st.text(t))).color(colour);
+        if st == TierState::Waiting
+            && let Some(since) = state.sessions[index].waiting_since.get(&tier)
+        {
+            text = format!("{} {} s", text, state.now_unix.saturating_sub(*since));
+        }
+        let chip = egui::Frame::new()
+            .fill(fill)
+            .corner_radius(10)
+            .inner_margin(egui::Margin::symmetric(8, 3))
+            .show(ui, |ui| ui.label(RichText::new(text).color(fg).strong()))
+            .response;
+        state.track(format!("chip.{}", tier.as_str()), &chip);
         let can_ask = live
             && matches!(
                 st,
                 TierState::NotRequested | TierState::Denied(_) | TierState::Revoked
             );
-        let r = ui.add_enabled(can_ask, egui::Button::new(text));
+        // Always there (a layout that does not jump), usable only while a request can be made.
+        let r = ui.add_enabled(can_ask, egui::Button::new(t.request).small());
         state.track(format!("tier.{}", tier.as_str()), &r);
         if r.clicked() {
             state.request(tier);
         }
+        ui.add_space(6.0);
         if tier == Tier::Clipboard {
             // Beside the tier: keep both clipboards in step while the customer allows it.
             let granted = state.sessions[index].tier(Tier::Clipboard) == TierState::Granted;
@@ -473,7 +547,13 @@ fn toolbar(state: &mut State, index: usize, ui: &mut Ui) {
             state.track("clipboard.sync", &r);
         }
     }
-    ui.separator();
+}
+
+/// Fit/1:1, monitors, share, end.
+fn toolbar_rest(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let s = &state.sessions[index];
+    let (id, live) = (s.id, s.live());
     let s = &mut state.sessions[index];
     let r = ui.button(if s.fit { t.one_to_one } else { t.fit });
     if r.clicked() {

@@ -158,6 +158,8 @@ pub struct Session {
     pub sysinfo_saved: Option<String>,
     /// Keep the rep's clipboard and the customer's in step (while `clipboard` is granted).
     pub clip_sync: bool,
+    /// When each tier's current request was made (Unix s), for the chip's waiting time.
+    pub waiting_since: BTreeMap<Tier, u64>,
     /// Contents taken over from the customer, and sent to the customer.
     pub clip_received: u32,
     pub clip_sent: u32,
@@ -200,6 +202,7 @@ impl Session {
             sysinfo_open: false,
             sysinfo_saved: None,
             clip_sync: false,
+            waiting_since: BTreeMap::new(),
             clip_received: 0,
             clip_sent: 0,
             clip_last: None,
@@ -234,6 +237,9 @@ impl Session {
     }
 
     fn set_tier(&mut self, tier: Tier, s: TierState) {
+        if s == TierState::Waiting {
+            self.waiting_since.insert(tier, now_unix());
+        }
         self.tiers.insert(tier, s);
         if !self.in_control() {
             self.grab = false;
@@ -718,4 +724,10 @@ fn clip_hash(content: &ClipContent) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     content.hash(&mut h);
     h.finish()
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -14,3 +14,21 @@ pub mod trace_file;
 
 pub use adapter::Adapter;
 pub use gl::{Gl, GlError};
+
+/// The WCAG 2 contrast ratio of two colours (1 to 21; AA asks 4.5 for text). Both windows test
+/// their colour pairs with it.
+pub fn contrast_ratio(a: egui::Color32, b: egui::Color32) -> f64 {
+    fn luminance(c: egui::Color32) -> f64 {
+        let channel = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.03928 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(c.r()) + 0.7152 * channel(c.g()) + 0.0722 * channel(c.b())
+    }
+    let (x, y) = (luminance(a), luminance(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}

@@ -820,22 +820,7 @@ fn on_wayland_the_prompt_says_what_the_system_dialog_will_ask() {
     assert!(de.prompt_system_view.contains("„Freigeben“"));
 }
 
-/// WCAG 2 contrast ratio of two colours.
-fn contrast(a: egui::Color32, b: egui::Color32) -> f64 {
-    fn lum(c: egui::Color32) -> f64 {
-        let ch = |v: u8| {
-            let v = f64::from(v) / 255.0;
-            if v <= 0.03928 {
-                v / 12.92
-            } else {
-                ((v + 0.055) / 1.055).powf(2.4)
-            }
-        };
-        0.2126 * ch(c.r()) + 0.7152 * ch(c.g()) + 0.0722 * ch(c.b())
-    }
-    let (x, y) = (lum(a), lum(b));
-    (x.max(y) + 0.05) / (x.min(y) + 0.05)
-}
+use lotse_egui_tao::contrast_ratio as contrast;
 
 /// Every text colour of the window on the background it is drawn on reaches WCAG AA (4.5:1).
 #[test]
