@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Screenshots of every screen of the customer window, in German and English, from the real
 # window on a private Xvfb with openbox, against a real relay and the lotse-rep CLI; then the
-# support portal's pages from the real browser test (portal-*.png).
+# support portal's pages from the real browser test (portal-*.png) and the console's screens
+# from its end-to-end tests (console-*.png).
 #
 #   scripts/screens.sh [OUT_DIR]        (default: docs/screens)
 #
@@ -133,7 +134,7 @@ for LANG_CODE in de en; do
   sleep 0.5
   shot 3-key-rejected
   KEY=$(rep key)
-  click key key.input
+  # The rejected key is still in the focused field, selected: typing replaces it.
   xdotool type --delay 20 "$KEY"
   xdotool key Return
   wait_for wait wait.cancel
@@ -186,4 +187,6 @@ done
 # The support portal's pages, from the real browser test (it writes its screenshots where
 # LOTSE_SCREENS_OUT says; a plain test run keeps them in its temporary directory).
 LOTSE_SCREENS_OUT=$(realpath "$OUT") cargo test -q --test portal_browser >/dev/null
+# The console's screens (console-*.png), from its end-to-end tests the same way.
+LOTSE_CONSOLE_SCREENSHOTS=$(realpath "$OUT") cargo test -q -p lotse-console --test console_e2e >/dev/null
 echo "screenshots in $OUT"
