@@ -662,11 +662,7 @@ fn system_information_page_refresh_and_save() {
     let (console, _) = start_console(&x, &relay, dir.path(), &[]);
     let key = new_key(&console);
     let customer = customer_window(&x, &relay, &key, "carla", dir.path());
-    console.wait("the customer in the queue", |l| {
-        l["queue"].as_array().is_some_and(|q| q.len() == 1)
-    });
-    console.click("queue.accept.0");
-    console.wait("the session tab", |l| l["screen"] == "session");
+    accept_the_waiting_customer(&console);
     console.click("tier.sysinfo");
     allow(&console, &customer, "sysinfo");
     let first = console.wait("the report", |l| l["session"]["sysinfo"]["open"] == true);
@@ -728,11 +724,7 @@ fn clipboard_sync_both_ways_while_ticked() {
     let (console, _) = start_console(&console_x, &relay, dir.path(), &[]);
     let key = new_key(&console);
     let customer = customer_window(&customer_x, &relay, &key, "carla", dir.path());
-    console.wait("the customer in the queue", |l| {
-        l["queue"].as_array().is_some_and(|q| q.len() == 1)
-    });
-    console.click("queue.accept.0");
-    console.wait("the session tab", |l| l["screen"] == "session");
+    accept_the_waiting_customer(&console);
     for tier in ["view", "control", "clipboard"] {
         console.click(&format!("tier.{tier}"));
         allow(&console, &customer, tier);

@@ -237,6 +237,15 @@ impl Window {
     }
 }
 
+/// Waits for the one customer in the queue, accepts them and waits for the session tab.
+pub fn accept_the_waiting_customer(console: &Window) {
+    console.wait("the customer in the queue", |l| {
+        l["queue"].as_array().is_some_and(|q| q.len() == 1)
+    });
+    console.click("queue.accept.0");
+    console.wait("the session tab", |l| l["screen"] == "session");
+}
+
 /// Makes a session key in the console.
 pub fn new_key(console: &Window) -> String {
     let before = console.last()["key"].clone();
