@@ -12,7 +12,8 @@ LOTSE_PACKAGES=(
   # the system report is checked against what the system tools say (ip)
   iproute2
   # the clipboard tests copy and read on the customer's display like a program there would
-  xclip
+  # (xclip on X11, wl-clipboard for Wayland programs on GNOME)
+  xclip wl-clipboard
   # Wayland: build against libpipewire (bindgen needs clang); test on a private headless GNOME
   # (mutter, PipeWire, WirePlumber, the GNOME portal), a Wayland client (foot), screenshots
   # through GStreamer's PipeWire source, and the Python D-Bus test driver. Xwayland: the customer

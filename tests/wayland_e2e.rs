@@ -247,6 +247,29 @@ fn the_system_dialog_decides_what_the_rep_gets() {
         text_since(&out, mark) == "hello"
     });
 
+    // The clipboard under GNOME: our window runs through Xwayland, whose CLIPBOARD selection
+    // mutter bridges to Wayland programs (wl-copy / wl-paste here) both ways.
+    rep.send("request clipboard");
+    let line = wait_widget(&trace, "prompt", "prompt.allow");
+    assert_eq!(line["prompt"]["tier"], "clipboard");
+    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    rep.wait("granted", Some("clipboard"));
+    let copied = "Grüße aus einem Wayland-Programm";
+    let ok = gnome.command("wl-copy").arg(copied).status().unwrap();
+    assert!(ok.success(), "wl-copy");
+    rep.wait_for("the Wayland program's copy at the rep", |v| {
+        v["event"] == "clipboard" && v["text"] == copied
+    });
+    let pasted = "Antwort für das Wayland-Programm";
+    rep.send(&format!("paste {pasted}"));
+    lotse_testkit::wait_until("the rep's paste in a Wayland program", || {
+        gnome
+            .command("wl-paste")
+            .arg("--no-newline")
+            .output()
+            .is_ok_and(|o| o.stdout == pasted.as_bytes())
+    });
+
     // Revoked in our window: nothing more arrives.
     let line = wait_widget(&trace, "session", "session.revoke.control");
     click(
