@@ -270,6 +270,16 @@ fn the_system_dialog_decides_what_the_rep_gets() {
             .is_ok_and(|o| o.stdout == pasted.as_bytes())
     });
 
+    // System information on GNOME: the report names the monitor the person shared.
+    rep.send("request sysinfo");
+    let line = wait_widget(&trace, "prompt", "prompt.allow");
+    assert_eq!(line["prompt"]["tier"], "sysinfo");
+    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    let report = rep.wait_for("the system report", |v| v["event"] == "sysinfo")["report"].clone();
+    assert_eq!(report["displays"][0]["width"], 1280, "{report}");
+    assert_eq!(report["displays"][0]["height"], 800, "{report}");
+    assert!(report["memory_total"].as_u64().unwrap() > 0, "{report}");
+
     // Revoked in our window: nothing more arrives.
     let line = wait_widget(&trace, "session", "session.revoke.control");
     click(
