@@ -136,6 +136,10 @@ pub struct Texts {
     pub files_needed: &'static str,
     pub sysinfo: &'static str,
     pub request: &'static str,
+    pub badge_waiting: &'static str,
+    pub badge_chat: &'static str,
+    pub badge_control: &'static str,
+    pub badge_lost: &'static str,
     pub clip_sync: &'static str,
     pub clip_sync_hint: &'static str,
     pub sysinfo_show: &'static str,
@@ -147,6 +151,16 @@ pub struct Texts {
 }
 
 impl Texts {
+    /// A session tab's badge (`Session::badges`) in words.
+    pub fn badge(&self, code: &str) -> &'static str {
+        match code {
+            "waiting" => self.badge_waiting,
+            "chat" => self.badge_chat,
+            "control" => self.badge_control,
+            _ => self.badge_lost,
+        }
+    }
+
     pub fn tier(&self, tier: Tier) -> &'static str {
         match (std::ptr::eq(self, &DE), tier) {
             (true, Tier::View) => "Ansehen",
@@ -411,6 +425,10 @@ pub static EN: Texts = Texts {
     files_needed: "Ask for “Files” first.",
     sysinfo: "System information",
     request: "Request",
+    badge_waiting: "asked",
+    badge_chat: "new chat",
+    badge_control: "in control",
+    badge_lost: "connection lost",
     clip_sync: "Sync",
     clip_sync_hint: "Keep your clipboard and the customer's in step: what either of you copies is on both clipboards (text and pictures).",
     sysinfo_show: "Show system information",
@@ -507,6 +525,10 @@ pub static DE: Texts = Texts {
     files_needed: "Fragen Sie zuerst „Dateien“ an.",
     sysinfo: "Systeminformationen",
     request: "Anfragen",
+    badge_waiting: "angefragt",
+    badge_chat: "neuer Chat",
+    badge_control: "steuert",
+    badge_lost: "Verbindung verloren",
     clip_sync: "Abgleichen",
     clip_sync_hint: "Ihre Zwischenablage und die des Kunden gleich halten: Was einer von Ihnen kopiert, liegt in beiden Zwischenablagen (Text und Bilder).",
     sysinfo_show: "Systeminformationen anzeigen",

@@ -106,8 +106,18 @@ fn header(state: &mut State, ui: &mut Ui) {
                 } else {
                     "× "
                 };
-                let text = format!("{mark}{}", s.customer.name);
-                tab_button(state, ui, &format!("tab.session.{i}"), &text, i + 1, false);
+                // Badges in words: what needs the rep's eye on this tab.
+                let t = state.t();
+                let badges = s.badges();
+                let mut text = format!("{mark}{}", s.customer.name);
+                for b in &badges {
+                    text.push_str(" · ");
+                    text.push_str(t.badge(b));
+                }
+                // Lit when the customer is asked or wrote while the rep looks elsewhere.
+                let lit =
+                    state.tab != i + 1 && badges.iter().any(|b| *b == "waiting" || *b == "chat");
+                tab_button(state, ui, &format!("tab.session.{i}"), &text, i + 1, lit);
             }
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -376,6 +386,8 @@ fn queue_table(state: &mut State, ui: &mut Ui) {
 fn session(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
     let t = state.t();
     let index = state.tab - 1;
+    // The tab is open: its chat is read.
+    state.sessions[index].unread = 0;
     let id = state.sessions[index].id;
     egui::Panel::top("toolbar").show(ui, |ui| {
         ui.horizontal_wrapped(|ui| toolbar(state, index, ui));

@@ -160,6 +160,10 @@ pub struct Session {
     pub clip_sync: bool,
     /// When each tier's current request was made (Unix s), for the chip's waiting time.
     pub waiting_since: BTreeMap<Tier, u64>,
+    /// Chat lines that arrived while another tab was open.
+    pub unread: u32,
+    /// The connection was lost (not ended by someone).
+    pub lost: bool,
     /// Contents taken over from the customer, and sent to the customer.
     pub clip_received: u32,
     pub clip_sent: u32,
@@ -203,6 +207,8 @@ impl Session {
             sysinfo_saved: None,
             clip_sync: false,
             waiting_since: BTreeMap::new(),
+            unread: 0,
+            lost: false,
             clip_received: 0,
             clip_sent: 0,
             clip_last: None,
@@ -212,6 +218,26 @@ impl Session {
     /// The clipboards are kept in step now: the rep ticked it and the customer allows it.
     pub fn syncing_clipboard(&self) -> bool {
         self.clip_sync && self.live() && self.tier(Tier::Clipboard) == TierState::Granted
+    }
+
+    /// What the session's tab says besides the name, as stable codes: a request the customer
+    /// has not answered (`waiting`), unread chat (`chat`), this rep in control (`control`), the
+    /// connection lost (`lost`).
+    pub fn badges(&self) -> Vec<&'static str> {
+        let mut b = Vec::new();
+        if self.tiers.values().any(|s| *s == TierState::Waiting) && self.live() {
+            b.push("waiting");
+        }
+        if self.unread > 0 {
+            b.push("chat");
+        }
+        if self.in_control() {
+            b.push("control");
+        }
+        if self.lost {
+            b.push("lost");
+        }
+        b
     }
 
     pub fn tier(&self, tier: Tier) -> TierState {
@@ -520,6 +546,7 @@ impl State {
     fn apply_session(&mut self, id: SessionId, u: SessionUpdate) {
         let t = self.t();
         let mut notice = None;
+        let open = self.current().map(|s| s.id) == Some(id);
         let Some(s) = self.session_mut(id) else {
             return;
         };
@@ -552,8 +579,12 @@ impl State {
                         mine: false,
                         customer: from_customer,
                     });
+                    if !open {
+                        s.unread += 1;
+                    }
                 }
                 RepDown::Ended { reason } => {
+                    s.lost |= reason == lotse_proto::msg::EndReason::PeerLost;
                     s.end(t.end_reason(&reason));
                 }
                 RepDown::Monitors { list, shared } => {
@@ -673,6 +704,8 @@ impl State {
             }
             SessionUpdate::Failed(why) => notice = Some(Notice::Failed(why)),
             SessionUpdate::Closed(why) => {
+                // Closed without an end first: the connection was lost.
+                s.lost |= s.joined && s.ended.is_none();
                 let text = match why {
                     Some(why) if !s.joined => format!("{}: {}", t.not_started, t.notice(&why)),
                     Some(why) => t.notice(&why),

@@ -153,7 +153,7 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
     let sessions: Vec<Value> = state
         .sessions
         .iter()
-        .map(|s| json!({"id": s.id, "customer": s.customer.name, "live": s.live(), "connecting": s.connecting()}))
+        .map(|s| json!({"id": s.id, "customer": s.customer.name, "live": s.live(), "connecting": s.connecting(), "badges": s.badges()}))
         .collect();
     json!({
         "screen": state.screen,

@@ -486,6 +486,8 @@ fn two_sessions_in_tabs_each_on_its_own_connection() {
         nets(h.click("tier.view")),
         vec![Command::To(carla, SessionCommand::Request(Tier::View))]
     );
+    // Carla's tab now says "asked": the tabs move; click where they are now.
+    h.frame(vec![]);
     h.click("tab.session.1");
     h.frame(vec![]);
     h.type_text("chat.input", "Hallo Dirk");
@@ -959,4 +961,68 @@ fn a_customer_named_like_the_rep_still_shows_as_the_customer() {
         .find(|l| l.text == "I am the colleague")
         .unwrap();
     assert!(!colleague.customer && !colleague.mine);
+}
+
+/// Session tabs carry badges in words: a request the customer has not answered, chat that came
+/// while the rep looked elsewhere (cleared when the tab is opened), control, a lost connection;
+/// a tab asking for the rep's eye is lit.
+#[test]
+fn session_tabs_carry_badges() {
+    let mut h = Harness::ready();
+    let a = h.joined(7, "Carla");
+    let b = h.joined(8, "Dieter");
+    let badges = |h: &Harness, id| {
+        h.state
+            .sessions
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap()
+            .badges()
+    };
+    // Carla's tab open; Dieter writes and is asked for view.
+    h.state.tab = 1;
+    h.session(
+        b,
+        RepDown::Chat {
+            from: "Dieter".into(),
+            text: "Hallo?".into(),
+            at: 0,
+            from_customer: true,
+        },
+    );
+    h.session(
+        b,
+        RepDown::Requested {
+            request: 1,
+            tier: Tier::View,
+        },
+    );
+    h.frame(vec![]);
+    assert_eq!(badges(&h, b), vec!["waiting", "chat"]);
+    assert!(badges(&h, a).is_empty());
+    assert!(
+        h.state.widgets.iter().any(|w| w.id == "tab.session.1"),
+        "Dieter's tab"
+    );
+    // Opening Dieter's tab reads the chat.
+    h.state.tab = 2;
+    h.frame(vec![]);
+    assert_eq!(badges(&h, b), vec!["waiting"]);
+    // Granted view and control: "in control"; then the connection drops.
+    h.session(b, RepDown::Granted { tier: Tier::View });
+    h.session(
+        b,
+        RepDown::Granted {
+            tier: Tier::Control,
+        },
+    );
+    assert_eq!(badges(&h, b), vec!["control"]);
+    h.session(
+        b,
+        RepDown::Ended {
+            reason: EndReason::PeerLost,
+        },
+    );
+    assert_eq!(badges(&h, b), vec!["lost"]);
+    assert_eq!(DE.badge("lost"), "Verbindung verloren");
 }
