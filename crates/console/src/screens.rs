@@ -159,6 +159,21 @@ fn tab_button(state: &mut State, ui: &mut Ui, id: &str, text: &str, tab: usize, 
 fn banner(state: &mut State, name: &str, ui: &mut Ui) {
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("{} {name}", state.t().arrived)).strong());
+        // Accept right here, while that customer still waits.
+        let waiting = state
+            .banner_entry
+            .filter(|e| state.queue.iter().any(|q| q.entry == *e));
+        if let Some(entry) = waiting {
+            let r = ui.add(
+                egui::Button::new(RichText::new(state.t().accept).color(Color32::WHITE))
+                    .fill(ACCENT),
+            );
+            state.track("banner.accept", &r);
+            if r.clicked() {
+                state.banner = None;
+                state.accept(entry);
+            }
+        }
         if state.tab != 0 {
             let r = ui.button(state.t().show_queue);
             state.track("banner.show", &r);

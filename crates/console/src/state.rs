@@ -323,6 +323,8 @@ pub struct State {
     seen: BTreeSet<u64>,
     /// "A customer is waiting: NAME", until dismissed, looked at or accepted.
     pub banner: Option<String>,
+    /// The queue entry the banner is about (its Accept takes it).
+    pub banner_entry: Option<u64>,
     pub sessions: Vec<Session>,
     next_id: SessionId,
     /// 0 is the queue, `i + 1` the session `sessions[i]`.
@@ -352,6 +354,7 @@ impl State {
             queue: Vec::new(),
             seen: BTreeSet::new(),
             banner: None,
+            banner_entry: None,
             sessions: Vec::new(),
             next_id: 1,
             tab: 0,
@@ -531,6 +534,7 @@ impl State {
                 let new = entries.iter().find(|e| !self.seen.contains(&e.entry));
                 if let Some(e) = new {
                     self.banner = Some(e.customer.name.clone());
+                    self.banner_entry = Some(e.entry);
                 }
                 self.seen.extend(entries.iter().map(|e| e.entry));
                 if entries.is_empty() {

@@ -1026,3 +1026,32 @@ fn session_tabs_carry_badges() {
     assert_eq!(badges(&h, b), vec!["lost"]);
     assert_eq!(DE.badge("lost"), "Verbindung verloren");
 }
+
+/// The arrival banner offers Accept: a customer who arrives while the rep works in another tab
+/// is taken from the banner, into a tab of their own.
+#[test]
+fn the_arrival_banner_accepts() {
+    let mut h = Harness::ready();
+    let carla = h.joined(7, "Carla");
+    assert_eq!(h.state.shown(), Some(carla));
+    let mut entries = h.state.queue.clone();
+    entries.push(QueueEntry {
+        entry: 8,
+        customer: customer("Dirk"),
+        since: 0,
+        arrival: Arrival::RepList,
+    });
+    h.state.apply(Update::Control(RepDown::Queue { entries }));
+    h.frame(vec![]);
+    assert_eq!(h.state.banner.as_deref(), Some("Dirk"));
+    let intents = h.click("banner.accept");
+    assert!(
+        nets(intents)
+            .iter()
+            .any(|c| matches!(c, Command::Accept { entry: 8, .. })),
+        "Accept in the banner takes Dirk"
+    );
+    assert!(h.state.banner.is_none());
+    assert_eq!(h.state.sessions.len(), 2);
+    assert_eq!(h.state.tab, 2, "Dirk's tab is open");
+}
