@@ -152,6 +152,13 @@ pub enum SessionUpdate {
     },
     /// What the customer copied (this rep holds `clipboard`).
     Clipboard(ClipContent),
+    /// The connection's quality over the last second: round trip to the relay, pictures and
+    /// bits per second received.
+    Quality {
+        rtt_ms: u32,
+        fps: u32,
+        kbit_s: u32,
+    },
     /// A command could not be carried out.
     Failed(String),
     /// The connection is closed; why, when the session did not end normally.
@@ -422,8 +429,22 @@ async fn session(
         return Err(notice(e));
     }
     let mut joined = false;
+    // Counted per second for the toolbar's quality line.
+    let (mut frames, mut bytes) = (0u32, 0u64);
+    let mut second = tokio::time::interval(std::time::Duration::from_secs(1));
+    second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let result = loop {
         tokio::select! {
+            _ = second.tick() => {
+                if joined {
+                    notify(SessionUpdate::Quality {
+                        rtt_ms: c.rtt().as_millis().min(u128::from(u32::MAX)) as u32,
+                        fps: frames,
+                        kbit_s: (bytes * 8 / 1000).min(u64::from(u32::MAX)) as u32,
+                    });
+                }
+                (frames, bytes) = (0, 0);
+            }
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else {
                     // The window quits or the home connection is gone: leave, then close.
@@ -445,6 +466,10 @@ async fn session(
             }
             ev = c.next_event() => match ev {
                 Some(RepEvent::Frame(f)) => {
+                    if !f.data.is_empty() {
+                        frames += 1;
+                        bytes += f.data.len() as u64;
+                    }
                     if shared.shown.load(Ordering::SeqCst) == id {
                         shared.video.push(id, f);
                     }

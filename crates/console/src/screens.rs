@@ -520,6 +520,24 @@ fn toolbar(state: &mut State, index: usize, ui: &mut Ui) {
         .strong(),
     );
     ui.separator();
+    // How the connection does: round trip, pictures and data per second (greyed while no
+    // picture comes).
+    if let Some((rtt, fps, kbit)) = s.quality {
+        let t = state.t();
+        let line = format!(
+            "{} {rtt} ms · {fps} {} · {:.1} Mbit/s",
+            t.quality_rtt,
+            t.quality_fps,
+            f64::from(kbit) / 1000.0
+        );
+        let r = ui.label(RichText::new(line).small().color(if fps > 0 {
+            Color32::from_rgb(0x33, 0x3d, 0x4a)
+        } else {
+            Color32::from_rgb(0x55, 0x5f, 0x6d)
+        }));
+        state.track("session.quality", &r);
+        ui.separator();
+    }
     toolbar_rest(state, index, ui);
 }
 

@@ -162,6 +162,8 @@ pub struct Session {
     pub waiting_since: BTreeMap<Tier, u64>,
     /// Chat lines that arrived while another tab was open.
     pub unread: u32,
+    /// The last second's connection quality: round trip (ms), pictures/s, kbit/s received.
+    pub quality: Option<(u32, u32, u32)>,
     /// The connection was lost (not ended by someone).
     pub lost: bool,
     /// Contents taken over from the customer, and sent to the customer.
@@ -209,6 +211,7 @@ impl Session {
             waiting_since: BTreeMap::new(),
             unread: 0,
             lost: false,
+            quality: None,
             clip_received: 0,
             clip_sent: 0,
             clip_last: None,
@@ -698,6 +701,11 @@ impl State {
                 done: 0,
                 state: TransferState::Running,
             }),
+            SessionUpdate::Quality {
+                rtt_ms,
+                fps,
+                kbit_s,
+            } => s.quality = Some((rtt_ms, fps, kbit_s)),
             SessionUpdate::Clipboard(content) => {
                 let hash = clip_hash(&content);
                 if s.syncing_clipboard() && s.clip_last != Some(hash) {

@@ -213,6 +213,16 @@ fn video_and_control_reach_the_customer() {
     let line = console.wait("a picture", |l| {
         l["session"]["picture"] == serde_json::json!([1920, 1080])
     });
+    // The toolbar says how the connection does: pictures arrive, a loopback round trip is short.
+    let q = console.wait("the quality line with pictures", |l| {
+        l["session"]["quality"]["fps"]
+            .as_u64()
+            .is_some_and(|f| f > 0)
+    })["session"]["quality"]
+        .clone();
+    assert!(q["rtt_ms"].as_u64().unwrap() < 1000, "{q}");
+    assert!(q["kbit_s"].as_u64().unwrap() > 0, "{q}");
+    assert!(Window::widget(&console.last(), "session.quality").is_some());
     // The console's own window shows the customer's orange desktop where the picture is.
     let view = Window::widget(&line, "view").expect("the view")["rect"].clone();
     let r: Vec<i64> = view

@@ -381,6 +381,11 @@ impl RepClient {
         self.send(&RepUp::SelectMonitor { index }).await
     }
 
+    /// The connection's current round-trip time to the relay, as QUIC measures it.
+    pub fn rtt(&self) -> std::time::Duration {
+        self.conn.rtt()
+    }
+
     /// Asks for a fresh system report (needs `sysinfo`; the report arrives as
     /// [`RepDown::Sysinfo`], or `Refused` with `NotGranted`).
     pub async fn request_sysinfo(&mut self) -> Result<(), RepError> {
