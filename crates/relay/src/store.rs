@@ -482,6 +482,15 @@ impl Store {
         Ok(classify(row, now))
     }
 
+    /// When a queue token stops being valid (Unix s), if it exists.
+    pub async fn queue_token_expiry(&self, token: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT expires_at FROM queue_tokens WHERE token_hash = $1")
+            .bind(key_hash(token))
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     /// Uses a queue token up, atomically like [`Store::redeem_key`].
     pub async fn redeem_queue_token(&self, token: &str, now: i64) -> Result<Redeemed, StoreError> {
         let hash = key_hash(token);

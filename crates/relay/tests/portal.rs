@@ -501,6 +501,16 @@ async fn rep_list_and_invitation_links_lead_to_one_time_queue_tokens() {
         )
     );
     assert!(confirm.text().contains(">Ja</button>"));
+    // Who invited, and for how long the link still holds.
+    assert!(
+        confirm.text().contains(
+            "<strong>Ada Lovelace</strong> hat Sie zu einer Support-Sitzung eingeladen. Dieser \
+             Link gilt noch "
+        ),
+        "{}",
+        confirm.text()
+    );
+    assert!(confirm.text().contains(" und nur einmal."));
     let (_, file) = confirm_and_download(&p, &confirm.text()).await;
     assert_eq!(verify_download(&file).access, Access::Queue(token.clone()));
     assert!(rep.invite("not an address").await.is_err());

@@ -89,6 +89,8 @@ pub(super) struct Texts {
     pub confirm_title: &'static str,
     pub confirm_question: &'static str,
     pub confirm_next: &'static str,
+    /// "{} invited you …"; `{until}` is how long the link still holds.
+    pub invited_by: &'static str,
     pub yes: &'static str,
     pub no: &'static str,
     pub invite_invalid: &'static str,
@@ -132,6 +134,8 @@ static DE: Texts = Texts {
                Ihren IT-Support an.",
     confirm_title: "Support-Sitzung starten?",
     confirm_question: "Möchten Sie eine Support-Sitzung mit {} starten?",
+    invited_by: "{} hat Sie zu einer Support-Sitzung eingeladen. Dieser Link gilt noch {until} \
+                 und nur einmal.",
     confirm_next: "Mit „Ja“ laden Sie im nächsten Schritt ein kleines Programm herunter, das die \
                    Sitzung startet. Es verbindet sich erst, wenn Sie seine Nutzungsbedingungen \
                    akzeptiert haben.",
@@ -203,6 +207,8 @@ static EN: Texts = Texts {
                IT support.",
     confirm_title: "Start a support session?",
     confirm_question: "Start a support session with {}?",
+    invited_by: "{} invited you to a support session. This link is valid for another {until}, \
+                 and only once.",
     confirm_next: "With “Yes” you download, in the next step, a small program that starts the \
                    session. It connects only once you have accepted its terms of use.",
     yes: "Yes",
@@ -265,6 +271,32 @@ pub(super) fn esc(s: &str) -> String {
 }
 
 /// `template` with `{}` replaced by `value` (escaped, in bold).
+/// How long something still holds, for people: minutes below two hours, hours below two days,
+/// else days.
+fn remaining(lang: Lang, secs: u64) -> String {
+    let de = lang == Lang::De;
+    let (n, one, many) = if secs < 2 * 3600 {
+        (
+            secs.div_ceil(60).max(1),
+            if de { "Minute" } else { "minute" },
+            if de { "Minuten" } else { "minutes" },
+        )
+    } else if secs < 2 * 86_400 {
+        (
+            secs / 3600,
+            if de { "Stunde" } else { "hour" },
+            if de { "Stunden" } else { "hours" },
+        )
+    } else {
+        (
+            secs / 86_400,
+            if de { "Tag" } else { "day" },
+            if de { "Tage" } else { "days" },
+        )
+    };
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn fill(template: &str, value: &str) -> String {
     template.replacen("{}", &format!("<strong>{}</strong>", esc(value)), 1)
 }
@@ -386,7 +418,8 @@ pub(super) fn home(lang: Lang, note: HomeNote, reps: &[(i64, String)]) -> String
 pub(super) enum Subject {
     Key(String),
     Rep(i64),
-    Invite(String),
+    /// An invitation link's token, and how long the link stays valid (seconds).
+    Invite(String, Option<u64>),
 }
 
 /// "Start a support session with NAME?" Yes / No.
@@ -395,10 +428,18 @@ pub(super) fn confirm(lang: Lang, rep_name: &str, subject: &Subject) -> String {
     let (kind, value) = match subject {
         Subject::Key(k) => ("key", k.clone()),
         Subject::Rep(id) => ("rep", id.to_string()),
-        Subject::Invite(tok) => ("invite", tok.clone()),
+        Subject::Invite(tok, _) => ("invite", tok.clone()),
+    };
+    // An invitation says whose it is and for how long it holds.
+    let invited = match subject {
+        Subject::Invite(_, Some(left)) => format!(
+            "<p id=\"invited\">{}</p>\n",
+            fill(t.invited_by, rep_name).replace("{until}", &remaining(lang, *left))
+        ),
+        _ => String::new(),
     };
     let m = format!(
-        "<h1>{title}</h1>\n<form method=\"post\" action=\"/confirm\">\n\
+        "<h1>{title}</h1>\n{invited}<form method=\"post\" action=\"/confirm\">\n\
          <p class=\"question\" id=\"question\">{question}</p>\n\
          <p id=\"next\">{next}</p>\n\
          <input type=\"hidden\" name=\"lang\" value=\"{code}\">\n\
@@ -616,5 +657,28 @@ mod tests {
         );
         assert!(html.contains("<label for=\"platform\">"));
         assert!(html.contains("chmod +x"));
+    }
+
+    #[test]
+    fn remaining_time_reads_in_the_unit_people_use() {
+        assert_eq!(remaining(Lang::De, 30), "1 Minute");
+        assert_eq!(remaining(Lang::De, 45 * 60), "45 Minuten");
+        assert_eq!(remaining(Lang::En, 5 * 3600 + 10), "5 hours");
+        assert_eq!(remaining(Lang::De, 86_400), "24 Stunden");
+        assert_eq!(remaining(Lang::En, 7 * 86_400), "7 days");
+        let page = confirm(
+            Lang::En,
+            "Ada",
+            &Subject::Invite("t".into(), Some(3 * 86_400)),
+        );
+        assert!(
+            page.contains(
+                "<strong>Ada</strong> invited you to a support session. This link is \
+                 valid for another 3 days, and only once."
+            ),
+            "{page}"
+        );
+        let page = confirm(Lang::En, "Ada", &Subject::Key("1".into()));
+        assert!(!page.contains("invited you"));
     }
 }

@@ -467,9 +467,18 @@ async fn invitation(
     match p.valid_token(&token).await {
         Some(rep_id) => {
             let name = p.rep_name(rep_id).await;
+            let now = crate::unix_now();
+            let left = p
+                .hub
+                .store
+                .queue_token_expiry(&token)
+                .await
+                .ok()
+                .flatten()
+                .map(|until| until.saturating_sub(now).max(0) as u64);
             html(
                 StatusCode::OK,
-                pages::confirm(lang, &name, &Subject::Invite(token)),
+                pages::confirm(lang, &name, &Subject::Invite(token, left)),
                 q.lang.as_deref().and_then(Lang::from_code),
             )
         }
