@@ -723,7 +723,7 @@ async fn session(
                         tokio::spawn(async move {
                             tokio::time::sleep(wait).await;
                             let gathered = tokio::task::spawn_blocking(move || {
-                                lotse_platform::sysreport::gather(&displays).bounded()
+                                lotse_platform::sysreport::gather(&displays)
                             })
                             .await;
                             let _ = tx.send(gathered.ok()).await;
@@ -818,8 +818,12 @@ async fn accept_streams(
     clipboard: Option<Arc<dyn ClipboardPort>>,
 ) {
     let inputs: Arc<Mutex<std::collections::BTreeSet<ParticipantId>>> = Arc::default();
+    // One clipboard content at a time: a frame's room (up to 8 MiB) is taken before its bytes
+    // arrive, so a relay must not be able to make us hold many at once.
+    let clip_busy = Arc::new(AtomicBool::new(false));
     while let Ok(mut stream) = conn.accept_uni().await {
         let clipboard = clipboard.clone();
+        let clip_busy = clip_busy.clone();
         let core = core.clone();
         let transfers = transfers.clone();
         let ui = ui.clone();
@@ -841,9 +845,16 @@ async fn accept_streams(
                         .await;
                 }
                 Ok(Some(StreamHeader::Clipboard { rep })) => {
-                    let Ok(Some(content)) =
-                        read_msg::<ClipContent>(&mut stream, limits::CLIPBOARD).await
-                    else {
+                    // Read only what may be put down now, one at a time.
+                    let open = clipboard.is_some() && lock(&core).consent.clipboard_open(rep);
+                    if !open || clip_busy.swap(true, Ordering::SeqCst) {
+                        debug!(rep, "clipboard content refused before reading");
+                        let _ = stream.stop(1u32.into());
+                        return;
+                    }
+                    let read = read_msg::<ClipContent>(&mut stream, limits::CLIPBOARD).await;
+                    clip_busy.store(false, Ordering::SeqCst);
+                    let Ok(Some(content)) = read else {
                         return;
                     };
                     // The gate is checked and the content put down under the consent lock, so
@@ -935,12 +946,12 @@ fn shared_monitor(list: &[MonitorInfo], index: u32) -> Event {
 /// No monitor switch is pending.
 const NO_MONITOR_REQUEST: u32 = u32::MAX;
 
-/// Runs the video source on one thread for the whole session: it produces frames while `on` is
-/// set and idles otherwise; a shipping task sends them while someone may view.
 /// The least time between two system reports (each costs a moment of the customer's CPU);
 /// requests in between are served together when it is over.
 const SYSINFO_GAP: Duration = Duration::from_secs(2);
 
+/// Runs the video source on one thread for the whole session: it produces frames while `on` is
+/// set and idles otherwise; a shipping task sends them while someone may view.
 struct VideoPump {
     source: Option<Box<dyn VideoSource>>,
     on: Arc<AtomicBool>,

@@ -33,12 +33,24 @@ pub fn acceptable(content: &ClipContent) -> bool {
 #[derive(Debug, Default, Clone)]
 struct Flags {
     reading: Arc<AtomicBool>,
+    /// Counts the switches from not reading to reading.
+    epoch: Arc<std::sync::atomic::AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
 impl Flags {
     fn reading(&self) -> bool {
         self.reading.load(Ordering::SeqCst)
+    }
+    fn set_reading(&self, on: bool) {
+        if !on {
+            self.reading.store(false, Ordering::SeqCst);
+        } else if !self.reading.swap(true, Ordering::SeqCst) {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
     }
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
@@ -144,7 +156,7 @@ mod x11 {
         }
 
         fn set_reading(&self, on: bool) {
-            self.flags.reading.store(on, Ordering::SeqCst);
+            self.flags.set_reading(on);
         }
     }
 
@@ -164,8 +176,15 @@ mod x11 {
         out: Sender<ClipContent>,
     ) {
         let atoms = clip.getter.atoms.clone();
+        let mut epoch = flags.epoch();
         while !flags.stopped() {
             let mut idle = true;
+            // Reading was switched on since the last look: owner changes already waiting here
+            // happened before that, and their content is not read.
+            if flags.epoch() != epoch {
+                epoch = flags.epoch();
+                while let Ok(Some(_)) = watch.poll_for_event() {}
+            }
             while let Ok(content) = set.try_recv() {
                 idle = false;
                 if !acceptable(&content) {
@@ -183,8 +202,13 @@ mod x11 {
             match watch.poll_for_event() {
                 Ok(Some(Event::XfixesSelectionNotify(e))) => {
                     idle = false;
-                    // Our own content, or nobody's: nothing to report.
-                    if e.owner == clip.setter.window || e.owner == 0 || !flags.reading() {
+                    // Our own content, or nobody's, or a change from before reading was switched on
+                    // (the switch came while this event waited): nothing to report.
+                    if e.owner == clip.setter.window
+                        || e.owner == 0
+                        || !flags.reading()
+                        || flags.epoch() != epoch
+                    {
                         continue;
                     }
                     // Reading may have been switched off meanwhile: then it is dropped.

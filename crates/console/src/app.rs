@@ -481,7 +481,11 @@ impl Shell {
                 ));
                 let t = state.lang.texts();
                 s.sysinfo_saved = Some(
-                    match save_text(&state.downloads, &name, &report.to_text(words)) {
+                    match lotse_files::save_new(
+                        &state.downloads,
+                        &name,
+                        report.to_text(words).as_bytes(),
+                    ) {
                         Ok(path) => format!("{} {}", t.sysinfo_saved, path.display()),
                         Err(e) => e.to_string(),
                     },
@@ -502,32 +506,6 @@ impl Shell {
             }
         }
     }
-}
-
-/// Writes `text` to `dir/name` (created if missing), never over an existing file: `name (2)`,
-/// `name (3)`, … when taken. Returns where it went.
-fn save_text(dir: &std::path::Path, name: &str, text: &str) -> std::io::Result<std::path::PathBuf> {
-    use std::io::Write;
-    std::fs::create_dir_all(dir)?;
-    for n in 1..1000 {
-        let path = dir.join(lotse_files::numbered(name, n));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                f.write_all(text.as_bytes())?;
-                return Ok(path);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::new(
-        std::io::ErrorKind::AlreadyExists,
-        format!("{name}: every numbered name is taken"),
-    ))
 }
 
 /// Puts `text` on the desktop's clipboard (GTK's, which tao already runs).

@@ -120,6 +120,27 @@ pub fn numbered(name: &str, n: u32) -> String {
     }
 }
 
+/// Writes `bytes` to a new file `dir/name` (the folder is made if missing), never over an
+/// existing one: `name (2)`, `name (3)`, … when taken. Returns where it went.
+pub fn save_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    fs::create_dir_all(dir)?;
+    for n in 1..1000 {
+        let path = dir.join(numbered(name, n));
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                f.write_all(bytes)?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("{name}: every numbered name is taken"),
+    ))
+}
+
 /// The person's Downloads folder: `XDG_DOWNLOAD_DIR` from `user-dirs.dirs` on Linux, else
 /// `~/Downloads`.
 pub fn downloads_dir() -> PathBuf {
@@ -279,6 +300,18 @@ pub fn open_for_sending(path: &Path) -> io::Result<(File, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn save_new_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("Downloads");
+        let a = save_new(&sub, "report.txt", b"one").unwrap();
+        let b = save_new(&sub, "report.txt", b"two").unwrap();
+        assert_eq!(a, sub.join("report.txt"));
+        assert_eq!(b, sub.join("report (2).txt"));
+        assert_eq!(std::fs::read(&a).unwrap(), b"one");
+        assert_eq!(std::fs::read(&b).unwrap(), b"two");
+    }
 
     #[test]
     fn hostile_names_become_harmless() {

@@ -18,6 +18,7 @@ use lotse_proto::msg::{
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier, TierSet};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub mod files;
 use std::net::SocketAddr;
@@ -463,9 +464,11 @@ async fn read_control(
 }
 
 async fn accept_video(conn: Connection, tx: mpsc::Sender<RepEvent>, files: files::Files) {
+    let clip_busy = std::sync::Arc::new(AtomicBool::new(false));
     while let Ok(mut stream) = conn.accept_uni().await {
         let tx = tx.clone();
         let files = files.clone();
+        let clip_busy = clip_busy.clone();
         tokio::spawn(async move {
             match read_msg::<StreamHeader>(&mut stream, limits::STREAM_HEADER).await {
                 Ok(Some(StreamHeader::Video)) => {}
@@ -474,9 +477,15 @@ async fn accept_video(conn: Connection, tx: mpsc::Sender<RepEvent>, files: files
                     return;
                 }
                 Ok(Some(StreamHeader::Clipboard { .. })) => {
-                    if let Ok(Some(c)) =
-                        read_msg::<ClipContent>(&mut stream, limits::CLIPBOARD).await
-                    {
+                    // One content at a time: its room (up to 8 MiB) is taken before the bytes
+                    // arrive, so a relay must not make us hold many at once.
+                    if clip_busy.swap(true, Ordering::SeqCst) {
+                        let _ = stream.stop(1u32.into());
+                        return;
+                    }
+                    let read = read_msg::<ClipContent>(&mut stream, limits::CLIPBOARD).await;
+                    clip_busy.store(false, Ordering::SeqCst);
+                    if let Ok(Some(c)) = read {
                         let _ = tx.send(RepEvent::Clipboard(c)).await;
                     }
                     return;

@@ -110,16 +110,9 @@ fn clipboard_json(content: &ClipContent) -> Value {
         }
         ClipContent::Png(p) => {
             let path = SAVE_DIR.get().cloned().flatten().and_then(|dir| {
-                (1..1000).find_map(|n| {
-                    let path = dir.join(lotse_files::numbered("clipboard.png", n));
-                    let mut f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .open(&path)
-                        .ok()?;
-                    std::io::Write::write_all(&mut f, p).ok()?;
-                    Some(path.display().to_string())
-                })
+                lotse_files::save_new(&dir, "clipboard.png", p)
+                    .ok()
+                    .map(|path| path.display().to_string())
             });
             json!({"event": "clipboard", "kind": "png", "size": p.len(), "path": path})
         }
