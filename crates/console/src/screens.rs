@@ -521,23 +521,48 @@ fn toolbar(state: &mut State, index: usize, ui: &mut Ui) {
     );
     ui.separator();
     // How the connection does: round trip, pictures and data per second (greyed while no
-    // picture comes).
-    if let Some((rtt, fps, kbit)) = s.quality {
-        let t = state.t();
-        let line = format!(
-            "{} {rtt} ms · {fps} {} · {:.1} Mbit/s",
-            t.quality_rtt,
-            t.quality_fps,
-            f64::from(kbit) / 1000.0
-        );
-        let r = ui.label(RichText::new(line).small().color(if fps > 0 {
-            Color32::from_rgb(0x33, 0x3d, 0x4a)
-        } else {
-            Color32::from_rgb(0x55, 0x5f, 0x6d)
-        }));
-        state.track("session.quality", &r);
-        ui.separator();
-    }
+    // picture comes). In a slot as wide as the widest such line, shown from the start, so the
+    // buttons after it never move under the rep's pointer when figures come or change.
+    let t = state.t();
+    let widest = format!(
+        "{} 9999 ms · 60 {} · 999.9 Mbit/s",
+        t.quality_rtt, t.quality_fps
+    );
+    let font = egui::TextStyle::Small.resolve(ui.style());
+    let width = ui
+        .painter()
+        .layout_no_wrap(widest, font, Color32::WHITE)
+        .size()
+        .x;
+    let (line, live) = match s.quality {
+        Some((rtt, fps, kbit)) => (
+            format!(
+                "{} {rtt} ms · {fps} {} · {:.1} Mbit/s",
+                t.quality_rtt,
+                t.quality_fps,
+                f64::from(kbit) / 1000.0
+            ),
+            fps > 0,
+        ),
+        None => ("–".to_owned(), false),
+    };
+    let height = ui.spacing().interact_size.y;
+    let r = ui
+        .allocate_ui_with_layout(
+            egui::vec2(width, height),
+            egui::Layout::left_to_right(egui::Align::Center),
+            |ui| {
+                ui.set_min_width(width);
+                ui.label(RichText::new(line).small().color(if live {
+                    Color32::from_rgb(0x33, 0x3d, 0x4a)
+                } else {
+                    Color32::from_rgb(0x55, 0x5f, 0x6d)
+                }))
+            },
+        )
+        .inner;
+    state.track("session.quality", &r);
+    ui.separator();
     toolbar_rest(state, index, ui);
 }
 
