@@ -148,13 +148,20 @@ for LANG_CODE in de en; do
   wait_prompt control
   shot 6-prompt-control
   click prompt prompt.allow
+  # While the rep sees the screen, the window is the compact bar at the screen's top edge.
   wait_for session session.revoke.control
+  for _ in $(seq 100); do tail -n 1 "$TRACE" | jq -e '.compact' >/dev/null && break; sleep 0.1; done
+  sleep 0.5
+  shot 7a-compact
   if [ "$LANG_CODE" = de ]; then
     echo "chat Guten Tag, hier ist Ann aus der IT. Ich sehe jetzt Ihren Bildschirm." >&3
   else
     echo "chat Hello, this is Ann from IT. I can see your screen now." >&3
   fi
   for _ in $(seq 100); do tail -n 1 "$TRACE" | jq -e '.chat.lines >= 1' >/dev/null && break; sleep 0.1; done
+  sleep 0.3
+  shot 7b-compact-chat
+  click session session.expand
   click session session.chat.input
   if [ "$LANG_CODE" = de ]; then xdotool type --delay 15 "Danke, das Fenster ist jetzt offen."
   else xdotool type --delay 15 "Thanks, the window is open now."; fi

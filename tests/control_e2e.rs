@@ -382,9 +382,12 @@ fn the_reps_input_cannot_act_for_the_customer_in_its_window() {
     // `files` too, so that "Send file…" is there to be clicked (it needs a rep who may receive).
     lotse.click("prompt", "prompt.allow");
     rep.wait("granted", Some("files"));
-    let origin = client_origin(&desk, &win);
 
-    // The rep clicks "Send file…": no file dialog, the refusal is counted and explained.
+    // The rep clicks "Send file…": no file dialog, the refusal is counted and explained. (The
+    // window is the compact bar while the rep views; `wait_widget` opens the full panel, and
+    // the window's place is taken only then.)
+    lotse.wait_widget("session", "session.send_file");
+    let origin = client_origin(&desk, &win);
     let line = lotse.wait_widget("session", "session.send_file");
     rep.send(&format!(
         "input {}",

@@ -257,3 +257,121 @@ fn unix_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// The window's place and size on the screen: x, y, width, height (xdotool).
+fn geometry(desk: &Desktop, win: &str) -> [i64; 4] {
+    let out = desk
+        .x
+        .run("xdotool", &["getwindowgeometry", "--shell", win]);
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+    };
+    [field("X"), field("Y"), field("WIDTH"), field("HEIGHT")]
+}
+
+/// While a rep sees the screen the window is a compact bar at the top edge of the screen (issue
+/// 21), on top, naming the strongest permission, with "Stop …" and "End session" in it; a prompt
+/// gets the full window; "Chat and files" brings back the full window where it was and "Make
+/// small" the bar; stopping from the bar reaches the rep; once nobody views, the full window is
+/// back in its place.
+#[test]
+fn compact_bar_at_the_top_edge_while_viewed() {
+    let _one = serial();
+    let desk = Desktop::start();
+    let relay = Relay::start();
+    let mut rep = relay.rep_session("view");
+    let key = relay.key();
+    let lotse = desk.lotse(&relay.addr, &relay.pin, &["--key", &key]);
+    let win = lotse.window();
+    lotse.xdotool(&["windowmove", "--sync", &win, "100", "120"]);
+    lotse.click("terms", "terms.accept");
+    rep.wait("joined", None);
+    let full = geometry(&desk, &win);
+    assert!(full[3] >= 520, "the full window: {full:?}");
+    let is_bar = |g: [i64; 4]| {
+        let centre = g[0] + g[2] / 2;
+        g[3] < 200 && g[1] < 60 && (centre - 640).abs() < 40 && g[2] <= 700
+    };
+    let near = |g: [i64; 4], h: [i64; 4]| g.iter().zip(h).all(|(a, b)| (a - b).abs() <= 2);
+
+    lotse.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("view"));
+    let line = lotse.wait_line("the compact bar", |l| {
+        l["compact"] == true && widget_in(l, "session.revoke.view").is_some()
+    });
+    assert_eq!(line["on_top"], true);
+    assert_eq!(line["banner"][0]["tier"], "view");
+    wait_geometry(&desk, &win, "the window a bar at the top edge", |g| {
+        is_bar(g)
+    });
+    assert!(lotse.wm_state().contains("_NET_WM_STATE_ABOVE"));
+
+    // A prompt gets the full window, and the bar comes back after it.
+    rep.send("request control");
+    lotse.wait_line("the control prompt", |l| l["screen"] == "prompt");
+    wait_geometry(&desk, &win, "the full window for the prompt", |g| {
+        g[3] >= 520
+    });
+    lotse.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("control"));
+    let line = lotse.wait_line("the bar naming control", |l| {
+        l["compact"] == true
+            && l["banner"][0]["tier"] == "control"
+            && widget_in(l, "session.revoke.control").is_some()
+    });
+    lotse_testkit::wait_until("the bar again", || is_bar(geometry(&desk, &win)));
+
+    // "Chat and files": the full window where it was; "Make small": the bar.
+    lotse.click_in(&line, "session.expand");
+    let line = lotse.wait_line("the full panel", |l| {
+        l["compact"] == false && widget_in(l, "session.compact").is_some()
+    });
+    wait_geometry(&desk, &win, "the full window in its place", |g| {
+        near(g, full)
+    });
+    assert!(widget_in(&line, "session.chat.input").is_some());
+    lotse.click_in(&line, "session.compact");
+    let line = lotse.wait_line("the bar after Make small", |l| {
+        l["compact"] == true && widget_in(l, "session.revoke.control").is_some()
+    });
+    wait_geometry(&desk, &win, "the bar at the top edge", is_bar);
+
+    // "Stop control" in the bar, then "Stop showing": the rep loses both, the window is whole.
+    lotse.click_in(&line, "session.revoke.control");
+    rep.wait("revoked", Some("control"));
+    let line = lotse.wait_line("the bar naming view", |l| {
+        l["compact"] == true && widget_in(l, "session.revoke.view").is_some()
+    });
+    assert_eq!(line["banner"][0]["tier"], "view");
+    lotse.click_in(&line, "session.revoke.view");
+    rep.wait("revoked", Some("view"));
+    let line = lotse.wait_line("the full window, nobody views", |l| {
+        l["screen"] == "session" && l["compact"] == false
+    });
+    assert_eq!(line["on_top"], false);
+    wait_geometry(
+        &desk,
+        &win,
+        &format!("the full window back in its place {full:?}"),
+        |g| near(g, full),
+    );
+}
+
+/// Waits until the window's geometry satisfies `pred`; says where it is if it never does.
+fn wait_geometry(desk: &Desktop, win: &str, what: &str, pred: impl Fn([i64; 4]) -> bool) {
+    let end = Instant::now() + lotse_testkit::DEADLINE;
+    loop {
+        let g = geometry(desk, win);
+        if pred(g) {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "timed out waiting for {what}: the window is at {g:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -15,7 +15,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tao::dpi::LogicalSize;
+use tao::dpi::{LogicalSize, PhysicalPosition, PhysicalSize};
 use tao::event::{Event as TaoEvent, StartCause, WindowEvent};
 use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
 use tao::platform::unix::WindowBuilderExtUnix;
@@ -133,7 +133,7 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
     let window = WindowBuilder::new()
         .with_title(&state.t().window_title)
         .with_inner_size(LogicalSize::new(600.0, 700.0))
-        .with_min_inner_size(LogicalSize::new(460.0, 520.0))
+        .with_min_inner_size(MIN_SIZE)
         // PLATFORM-NOTES: without these two GTK paints over the GL surface on the first frame.
         .with_app_paintable(true)
         .with_double_buffered(false)
@@ -168,6 +168,9 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
         exit: None,
         on_top: false,
         raised_for: None,
+        compact: None,
+        placing: None,
+        restore_min: false,
         title: String::new(),
         xid,
         next_repaint: None,
@@ -180,6 +183,21 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
         shell.on_event(event);
         *flow = shell.control_flow();
     })
+}
+
+/// How long the window keeps asking for the size and place it was given.
+const PLACING: Duration = Duration::from_secs(3);
+/// How often it asks again meanwhile.
+const PLACING_STEP: Duration = Duration::from_millis(150);
+
+/// The full window's smallest size.
+const MIN_SIZE: LogicalSize<f64> = LogicalSize::new(460.0, 520.0);
+
+/// A window's place (its frame's top left) and inner size.
+#[derive(Debug, Clone, Copy)]
+struct FullGeometry {
+    position: Option<PhysicalPosition<i32>>,
+    size: PhysicalSize<u32>,
 }
 
 struct Shell {
@@ -202,6 +220,14 @@ struct Shell {
     on_top: bool,
     /// The prompt the window was last raised for.
     raised_for: Option<lotse_proto::msg::RequestId>,
+    /// While the window is the compact bar: the bar's content height it was sized for, and
+    /// where the full window was and how big, to go back to.
+    compact: Option<(f32, FullGeometry)>,
+    /// The size and place last given to the window, until when to insist on them, and when
+    /// they were last asked for.
+    placing: Option<(FullGeometry, Instant, Instant)>,
+    /// The full window's smallest size is to be set again once it has its size back.
+    restore_min: bool,
     title: String,
     xid: u64,
     next_repaint: Option<Instant>,
@@ -480,8 +506,10 @@ impl Shell {
         }
     }
 
-    /// Window properties that follow the state: title, on top while watched, raised for prompts.
+    /// Window properties that follow the state: title, on top while watched, raised for prompts,
+    /// the compact bar's size and place.
     fn follow_state(&mut self) {
+        self.follow_compact();
         let title = &self.state.t().window_title;
         if *title != self.title {
             self.window.set_title(title);
@@ -503,6 +531,105 @@ impl Shell {
                 .request_user_attention(Some(tao::window::UserAttentionType::Informational));
         }
         self.raised_for = prompt;
+    }
+
+    /// Makes the window the compact bar at the top edge of its screen while the screens draw
+    /// it, sized to its content; puts the full window back where it was afterwards.
+    fn follow_compact(&mut self) {
+        let margin = screens::COMPACT_MARGIN;
+        match (self.state.compact_height, self.compact.take()) {
+            (Some(height), previous) => {
+                let full = match previous {
+                    Some((shown, full)) if (shown - height).abs() < 1.0 => {
+                        self.compact = Some((shown, full));
+                        self.keep_placing();
+                        return;
+                    }
+                    Some((_, full)) => full,
+                    None => {
+                        let full = FullGeometry {
+                            position: self.window.outer_position().ok(),
+                            size: self.window.inner_size(),
+                        };
+                        self.window.set_min_inner_size(None::<LogicalSize<f64>>);
+                        self.restore_min = false;
+                        full
+                    }
+                };
+                let scale = self.window.scale_factor();
+                let mut width = f64::from(screens::COMPACT_WIDTH + 2.0 * margin);
+                let bar_height = f64::from(height + 2.0 * margin).ceil();
+                let monitor = self.window.current_monitor();
+                if let Some(m) = &monitor {
+                    width = width.min(f64::from(m.size().width) / scale - 16.0);
+                }
+                let size = LogicalSize::new(width, bar_height).to_physical(scale);
+                // Centred at the top edge of the screen the window is on.
+                let position = monitor.map(|m| {
+                    let x = m.position().x
+                        + ((f64::from(m.size().width) - width * scale) / 2.0).max(0.0) as i32;
+                    PhysicalPosition::new(x, m.position().y)
+                });
+                self.place(FullGeometry { position, size });
+                self.compact = Some((height, full));
+            }
+            (None, Some((_, full))) => {
+                // The smallest size comes back once the window is whole again (see
+                // `keep_placing`): set now, GTK would grow the bar to it and drop the resize.
+                self.restore_min = true;
+                self.place(full);
+            }
+            (None, None) => self.keep_placing(),
+        }
+    }
+
+    /// Sizes and moves the window, and keeps at it for a while: GTK drops a resize that
+    /// crosses a configure event of the window manager's still on its way.
+    fn place(&mut self, to: FullGeometry) {
+        let now = Instant::now();
+        self.placing = Some((to, now + PLACING, now));
+        self.window.set_inner_size(to.size);
+        if let Some(p) = to.position {
+            self.window.set_outer_position(p);
+        }
+        let at = now + PLACING_STEP;
+        self.next_repaint = Some(self.next_repaint.map_or(at, |n| n.min(at)));
+    }
+
+    /// Asks again for the size and place last given whenever the window does not have them,
+    /// until [`PLACING`] is over.
+    fn keep_placing(&mut self) {
+        let Some((to, until, last)) = self.placing else {
+            return;
+        };
+        let now = Instant::now();
+        let there = self.window.inner_size() == to.size
+            && to
+                .position
+                .is_none_or(|p| self.window.outer_position().is_ok_and(|q| q == p));
+        if there && self.restore_min {
+            self.restore_min = false;
+            self.window.set_min_inner_size(Some(MIN_SIZE));
+        }
+        if now >= until {
+            // However it went: the person can size the window themselves now.
+            self.placing = None;
+            if std::mem::take(&mut self.restore_min) {
+                self.window.set_min_inner_size(Some(MIN_SIZE));
+            }
+            return;
+        }
+        // Until then it is checked again and again: a late configure event of the window
+        // manager's can still undo a size that was already there.
+        if !there && now.duration_since(last) >= PLACING_STEP {
+            self.window.set_inner_size(to.size);
+            if let Some(p) = to.position {
+                self.window.set_outer_position(p);
+            }
+            self.placing = Some((to, until, now));
+        }
+        let at = now + PLACING_STEP;
+        self.next_repaint = Some(self.next_repaint.map_or(at, |n| n.min(at)));
     }
 
     fn act(&mut self, intent: Intent) {

@@ -263,7 +263,7 @@ fn body(r: &mut Refusal, x: &Texts, ui: &mut Ui) {
 fn header(r: &mut Refusal, ui: &mut Ui) {
     let text = r.lang.strings().header.clone();
     let mut lang = r.lang;
-    screens::header_bar(ui, &text, &mut lang, |id, b| r.track(&id, b));
+    screens::header_bar(ui, &text, &mut lang, None, |id, b| r.track(&id, b));
     r.lang = lang;
 }
 

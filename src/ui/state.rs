@@ -215,6 +215,15 @@ pub struct State {
     pub sysinfo: Option<SentReport>,
     /// Whether this frame drew the sent report's notice, and whether its details were open.
     pub shown_sysinfo: Option<bool>,
+    /// While someone sees the screen the window is a compact bar at the screen's top edge
+    /// ([`State::compact`]); the person opened the full panel instead ("Chat and files").
+    pub expanded: bool,
+    /// Chat lines the person has seen in the full panel; later ones from reps are announced
+    /// in the compact bar.
+    pub chat_seen: usize,
+    /// The compact bar's content height drawn this frame (egui points), for the shell to size
+    /// the window to; `None` when the frame drew the full window.
+    pub compact_height: Option<f32>,
     terms: [Terms; 2],
 }
 
@@ -255,6 +264,9 @@ impl State {
             shown_banner: Vec::new(),
             sysinfo: None,
             shown_sysinfo: None,
+            expanded: false,
+            chat_seen: 0,
+            compact_height: None,
             clipboard: None,
             shown_clipboard: None,
             history: Vec::new(),
@@ -392,6 +404,16 @@ impl State {
                 .find(|p| !self.answered.contains(&p.request)),
             _ => None,
         }
+    }
+
+    /// Whether the window is the compact bar: someone sees the screen, no prompt waits, nothing
+    /// needs the person's reading, and the person did not open the full panel.
+    pub fn compact(&self) -> bool {
+        matches!(&self.stage, Stage::Session(s) if s.phase == Phase::Live)
+            && self.someone_views()
+            && self.prompt().is_none()
+            && !self.expanded
+            && !self.show_share_unavailable
     }
 
     /// The tier that permission request `request` asks for, while it is in the last snapshot.

@@ -14,7 +14,9 @@
 //! null); `refused_remote` counts clicks and keys that would have acted for the person (Allow,
 //! Save, a chat line, "Send file…") but came right after the rep's injected input and were
 //! refused; `picking` says whether
-//! the file dialog is open; `window` is the X11 window id (0 elsewhere), so that
+//! the file dialog is open; `compact` whether the window is the compact bar (screen `session`
+//! with `session.revoke.TIER`, `session.expand`, `session.end`; the full panel has
+//! `session.compact` while someone views); `window` is the X11 window id (0 elsewhere), so that
 //! `xdotool mousemove --window ID X Y click 1` reaches the widget.
 //!
 //! A download that does not verify shows only the refusal window (`super::refusal`); its lines
@@ -159,6 +161,8 @@ impl Trace {
                     lotse_proto::sysinfo::Words::of(state.lang == crate::ui::i18n::Lang::De))),
             })),
             "share_unavailable": state.show_share_unavailable,
+            // The window is the compact bar at the screen's top edge.
+            "compact": state.compact_height.is_some(),
         });
         self.write(shown, now, window, pixels_per_point);
     }

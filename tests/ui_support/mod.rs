@@ -199,11 +199,32 @@ impl Client {
         found.unwrap()
     }
 
-    /// Waits until `screen` shows `widget` (enabled).
+    /// Waits until `screen` shows `widget` (enabled). While the window is the compact bar
+    /// (someone sees the screen) and `widget` is only in the full panel, it first clicks
+    /// "Chat and files" (`session.expand`), as the person would.
     pub fn wait_widget(&self, screen: &str, widget: &str) -> Value {
-        self.wait_line(&format!("{screen} with {widget} enabled"), |l| {
-            l["screen"] == screen && widget_in(l, widget).is_some_and(|w| w["enabled"] == true)
-        })
+        let mut expanded_at: Option<Instant> = None;
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let l = self.lines().pop().unwrap_or_default();
+            let w = widget_in(&l, widget);
+            if l["screen"] == screen && w.is_some_and(|w| w["enabled"] == true) {
+                return l;
+            }
+            if l["compact"] == true
+                && w.is_none()
+                && widget_in(&l, "session.expand").is_some()
+                && expanded_at.is_none_or(|at| at.elapsed() > Duration::from_secs(3))
+            {
+                self.click_in(&l, "session.expand");
+                expanded_at = Some(Instant::now());
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {screen} with {widget} enabled; the window shows {l}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Clicks the middle of `widget` as found in `line`, with real X pointer events.

@@ -1,6 +1,7 @@
 //! The screens: each is `fn ui(&mut State, &mut egui::Ui)`, drawing from the state and pushing
 //! [`Intent`](super::state::Intent)s; none touches the network or the window.
 
+mod compact;
 mod ended;
 pub(crate) mod files;
 mod key;
@@ -21,6 +22,24 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
     state.shown_banner.clear();
     state.key_marked = false;
     state.shown_summary.clear();
+    state.shown_clipboard = None;
+    state.compact_height = None;
+    if !state.someone_views() {
+        // The next time someone sees the screen, the window starts as the compact bar again.
+        state.expanded = false;
+    }
+    if state.compact() {
+        state.screen = "session";
+        egui::CentralPanel::default()
+            .frame(
+                egui::Frame::new()
+                    .fill(ui.visuals().panel_fill)
+                    .inner_margin(egui::Margin::same(COMPACT_MARGIN as i8)),
+            )
+            .show(ui, |ui| compact::ui(state, ui));
+        focus_ring(state, ui);
+        return;
+    }
     egui::Panel::top("header")
         .frame(
             egui::Frame::new()
@@ -132,6 +151,11 @@ pub fn style(ctx: &egui::Context) {
     });
 }
 
+/// The compact bar's margin around its content, in egui points.
+pub const COMPACT_MARGIN: f32 = 10.0;
+/// The compact bar's width (see [`compact`]).
+pub const COMPACT_WIDTH: f32 = compact::WIDTH;
+
 /// Text on the window's background (titles, questions).
 pub(crate) const TEXT: Color32 = Color32::from_rgb(0x16, 0x20, 0x2c);
 /// The header's background.
@@ -184,16 +208,30 @@ pub(crate) const WEAK: Color32 = Color32::from_rgb(0x55, 0x5f, 0x6d);
 fn header(state: &mut State, ui: &mut Ui) {
     let text = state.t().header.clone();
     let mut lang = state.lang;
-    header_bar(ui, &text, &mut lang, |id, r| state.track(id, r));
+    // While someone sees the screen and the person opened the full panel: the way back to the
+    // compact bar at the screen's edge.
+    let shrink = (state.someone_views() && state.prompt().is_none() && state.expanded)
+        .then(|| state.t().compact_shrink.as_str());
+    let mut small = false;
+    header_bar(ui, &text, &mut lang, shrink, |id, r| {
+        if id == "session.compact" && r.clicked() {
+            small = true;
+        }
+        state.track(id, r)
+    });
     state.lang = lang;
+    if small {
+        state.expanded = false;
+    }
 }
 
-/// "Lotse", `header`, and the language switch (which sets `lang`; each switch button is passed
+/// "Lotse", `header`, the language switch, and `shrink` ("Make small") when given (which sets `lang`; each switch button is passed
 /// to `track` as `lang.CODE`): the top bar of the customer window and of the refusal window.
 pub(crate) fn header_bar(
     ui: &mut Ui,
     header: &str,
     lang: &mut Lang,
+    shrink: Option<&str>,
     mut track: impl FnMut(String, &egui::Response),
 ) {
     ui.horizontal(|ui| {
@@ -222,6 +260,16 @@ pub(crate) fn header_bar(
                     *lang = one;
                     ui.ctx().request_repaint();
                 }
+            }
+            if let Some(words) = shrink {
+                ui.add_space(8.0);
+                let r = ui.add(
+                    egui::Button::new(RichText::new(words).size(13.5).color(Color32::WHITE))
+                        .fill(HEADER)
+                        .stroke(egui::Stroke::new(1.0, HEADER_WEAK))
+                        .min_size(egui::vec2(0.0, 26.0)),
+                );
+                track("session.compact".to_owned(), &r);
             }
         });
     });

@@ -23,35 +23,15 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
         return;
     };
     let reps = snapshot.reps.clone();
-    // With several monitors, say which one the viewers see.
-    let monitor = state
-        .shared_monitor
-        .as_ref()
-        .filter(|(_, _, count)| *count > 1)
-        .map(|(name, index, count)| {
-            let (n, count) = ((index + 1).to_string(), count.to_string());
-            fill(
-                &t.session_monitor,
-                &[("name", name.as_str()), ("n", &n), ("count", &count)],
-            )
-        });
+    let monitor = monitor_line(state);
     let viewing = reps.iter().any(|r| r.grants.contains(Tier::View));
     state.shown_monitor = monitor.filter(|_| viewing);
 
-    // One line per rep who sees the screen, naming the strongest permission they hold: control
-    // (the riskiest state) in the stronger colour.
-    state.shown_banner = reps
-        .iter()
-        .filter(|r| r.grants.contains(Tier::View))
-        .map(|rep| {
-            let (words, tier) = if rep.grants.contains(Tier::Control) {
-                (&t.session_controlling, Tier::Control)
-            } else {
-                (&t.session_viewing, Tier::View)
-            };
-            (fill(words, &[("rep", &rep.name)]), tier)
-        })
+    state.shown_banner = banner_lines(state, &reps)
+        .into_iter()
+        .map(|(line, tier, _)| (line, tier))
         .collect();
+    state.chat_seen = state.chat.len();
     for (line, tier) in &state.shown_banner {
         let (fill_colour, text_colour) = match tier {
             Tier::Control => (CONTROL_BG, Color32::WHITE),
@@ -85,21 +65,60 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
     end_button(state, ui);
 }
 
+/// With several monitors, which one the viewers see: "Shown: NAME (screen N of M)".
+pub(super) fn monitor_line(state: &State) -> Option<String> {
+    let t = state.t();
+    state
+        .shared_monitor
+        .as_ref()
+        .filter(|(_, _, count)| *count > 1)
+        .map(|(name, index, count)| {
+            let (n, count) = ((index + 1).to_string(), count.to_string());
+            fill(
+                &t.session_monitor,
+                &[("name", name.as_str()), ("n", &n), ("count", &count)],
+            )
+        })
+}
+
+/// One line per rep who sees the screen, naming the strongest permission they hold: control
+/// (the riskiest state, drawn in the stronger colour) or view; with that tier and the rep.
+pub(super) fn banner_lines(
+    state: &State,
+    reps: &[lotse_proto::customer::Rep],
+) -> Vec<(String, Tier, lotse_proto::msg::ParticipantId)> {
+    let t = state.t();
+    reps.iter()
+        .filter(|r| r.grants.contains(Tier::View))
+        .map(|rep| {
+            let (words, tier) = if rep.grants.contains(Tier::Control) {
+                (&t.session_controlling, Tier::Control)
+            } else {
+                (&t.session_viewing, Tier::View)
+            };
+            (fill(words, &[("rep", &rep.name)]), tier, rep.id)
+        })
+        .collect()
+}
+
 /// "End session", right-aligned: on the session screen and below every prompt during a session,
 /// so that the way out never hides. Ending takes power away from the reps, so it needs no arming.
 pub(super) fn end_button(state: &mut State, ui: &mut Ui) {
+    button_row(ui, 1, |ui| end_button_sized(state, ui, 38.0));
+}
+
+/// The "End session" button itself, `height` points high.
+pub(super) fn end_button_sized(state: &mut State, ui: &mut Ui, height: f32) {
     let t = state.t();
-    button_row(ui, 1, |ui| {
-        let end = ui.add(
-            egui::Button::new(RichText::new(&t.session_end).color(Color32::WHITE).strong())
-                .fill(CONTROL_BG)
-                .min_size(egui::vec2(BUTTON_WIDTH, 38.0)),
-        );
-        state.track("session.end", &end);
-        if end.clicked() {
-            state.intents.push(Intent::End);
-        }
-    });
+    let end = ui.add(
+        egui::Button::new(RichText::new(&t.session_end).color(Color32::WHITE).strong())
+            .fill(CONTROL_BG)
+            .min_size(egui::vec2(BUTTON_WIDTH, height)),
+    );
+    state.track("session.end", &end);
+    if end.clicked() {
+        state.intents.push(Intent::End);
+    }
 }
 
 /// Who is connected and what each may do, each tier with its one-click revoke.

@@ -261,6 +261,7 @@ fn every_new_prompt_arms_afresh() {
 #[test]
 fn session_panel_revokes_with_one_click_and_sends_chat() {
     let mut h = Harness::live(&[Tier::View, Tier::Control], None);
+    h.state.expanded = true; // the full panel (not the compact bar)
     h.frame(10, vec![]);
     assert_eq!(h.state.screen, "session");
     assert!(h.state.someone_views());
@@ -731,6 +732,7 @@ fn a_busy_panel_still_fits_the_window() {
     // Three grants, someone viewing, a finished and a running transfer, chat lines: in the
     // default window of 600×700 both rows show and "End session" stays inside the window.
     let mut h = Harness::live(&[Tier::View, Tier::Control, Tier::Files], None);
+    h.state.expanded = true; // the full panel (not the compact bar)
     h.state.apply(Event::Transfer(status(
         Some(7),
         1,
@@ -902,4 +904,94 @@ fn end_session_stays_reachable_under_every_prompt() {
     h.frame(10, vec![]);
     assert_eq!(h.state.screen, "prompt");
     assert!(widget_ids(&h).contains(&"session.end".to_owned()));
+}
+
+/// While someone sees the screen the window is the compact bar (issue 21): who, the strongest
+/// permission in words, one click to take it back, "End session", and "Chat and files" to the
+/// full panel and back; a prompt always gets the full window; without `view` no bar.
+#[test]
+fn the_compact_bar_while_someone_views() {
+    let mut h = Harness::live(&[Tier::View, Tier::Control], None);
+    h.frame(10, vec![]);
+    assert_eq!(h.state.screen, "session");
+    let height = h.state.compact_height.expect("the compact bar");
+    assert!(height < 160.0, "a bar, not a panel: {height}");
+    assert_eq!(
+        h.state.shown_banner,
+        vec![(
+            "Ann Weber can see your screen and control your mouse and keyboard.".to_owned(),
+            Tier::Control
+        )]
+    );
+    let ids = widget_ids(&h);
+    for id in ["session.revoke.control", "session.expand", "session.end"] {
+        assert!(ids.contains(&id.to_owned()), "{id}: {ids:?}");
+    }
+    assert!(!ids.contains(&"session.chat.input".to_owned()), "{ids:?}");
+    let shown = drawn_text(&mut h, 20);
+    assert!(shown.contains("Stop control"), "{shown}");
+    assert_eq!(
+        h.click("session.revoke.control", 100),
+        vec![Intent::Revoke {
+            rep: 7,
+            tier: Tier::Control
+        }]
+    );
+    assert_eq!(h.click("session.end", 200), vec![Intent::End]);
+    // "Chat and files" opens the full panel; "Make small" goes back.
+    assert!(h.click("session.expand", 300).is_empty());
+    h.frame(320, vec![]);
+    assert_eq!(h.state.compact_height, None);
+    assert!(widget_ids(&h).contains(&"session.chat.input".to_owned()));
+    h.click("session.compact", 400);
+    h.frame(420, vec![]);
+    assert!(h.state.compact_height.is_some());
+    // With view only, the button takes back the screen.
+    let mut h = Harness::live(&[Tier::View], None);
+    h.frame(10, vec![]);
+    assert!(drawn_text(&mut h, 20).contains("Stop showing"));
+    assert_eq!(
+        h.click("session.revoke.view", 100),
+        vec![Intent::Revoke {
+            rep: 7,
+            tier: Tier::View
+        }]
+    );
+    // A prompt takes the full window, with "End session" under it.
+    let mut h = Harness::live(&[Tier::View], Some(Tier::Control));
+    h.frame(10, vec![]);
+    assert_eq!(h.state.screen, "prompt");
+    assert_eq!(h.state.compact_height, None);
+    assert!(widget_ids(&h).contains(&"session.end".to_owned()));
+    // Nobody sees the screen: the full panel.
+    let mut h = Harness::live(&[Tier::Files], None);
+    h.frame(10, vec![]);
+    assert_eq!(h.state.compact_height, None);
+    assert!(widget_ids(&h).contains(&"session.send_file".to_owned()));
+}
+
+/// A chat line from the rep while the window is the bar: the bar says so and shows it; once
+/// the person opened the panel it counts as read.
+#[test]
+fn the_compact_bar_announces_unread_chat() {
+    let mut h = Harness::live(&[Tier::View], None);
+    h.frame(10, vec![]);
+    h.state.apply(Event::Chat(crate::session::ChatLine {
+        from: "Ann Weber".into(),
+        mine: false,
+        text: "Bitte einmal neu starten".into(),
+        at: 0,
+    }));
+    let shown = drawn_text(&mut h, 20);
+    assert!(shown.contains("New message (1)"), "{shown}");
+    assert!(
+        shown.contains("Ann Weber: Bitte einmal neu starten"),
+        "{shown}"
+    );
+    h.click("session.expand", 100);
+    h.frame(120, vec![]);
+    h.click("session.compact", 200);
+    let shown = drawn_text(&mut h, 220);
+    assert!(!shown.contains("New message"), "{shown}");
+    assert!(shown.contains("Chat and files"), "{shown}");
 }
