@@ -16,6 +16,7 @@ use lotse_proto::msg::ClipContent;
 use raw_window_handle::{HasWindowHandle, RawWindowHandle};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tao::dpi::LogicalSize;
@@ -65,6 +66,7 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
     state.form.pin = options.config.pin.clone();
     state.form.user = options.config.user.clone();
     state.downloads = options.config.downloads_dir();
+    state.canned = options.config.canned.clone();
     let window = WindowBuilder::new()
         .with_title(state.title())
         .with_inner_size(LogicalSize::new(1200.0, 800.0))
@@ -124,6 +126,7 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
         video,
         controller: Controller::default(),
         texture: None,
+        last_image: None,
         pending_timing: None,
         perf,
         alarm: Alarm::new(event_loop.create_proxy())?,
@@ -160,6 +163,8 @@ struct Shell {
     video: Decoding,
     controller: Controller,
     texture: Option<egui::TextureHandle>,
+    /// The picture in the texture, and whose it is (for "Screenshot").
+    last_image: Option<(SessionId, Arc<egui::ColorImage>)>,
     /// Decode and convert times of the picture on its way to the screen.
     /// The newest picture's timing, written to `LOTSE_CONSOLE_PERF` once it has been painted.
     pending_timing: Option<Timing>,
@@ -282,6 +287,7 @@ impl Shell {
             }
         }
         session.picture = Some(shown.image.size);
+        self.last_image = Some((shown.session, shown.image.clone()));
         session.frames_shown += 1;
         self.pending_timing = Some(shown.timing);
     }
@@ -491,6 +497,46 @@ impl Shell {
                     },
                 );
             }
+            Intent::Screenshot(index) => {
+                let state = &mut self.state;
+                let Some(s) = state.sessions.get_mut(index) else {
+                    return;
+                };
+                let t = state.lang.texts();
+                let name = lotse_files::safe_name(&format!(
+                    "{}-{}.png",
+                    s.customer.host,
+                    file_time(state.now_unix)
+                ));
+                let saved = match &self.last_image {
+                    Some((session, image)) if *session == s.id => png(image)
+                        .and_then(|bytes| {
+                            lotse_files::save_new(&state.downloads, &name, &bytes)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map(|path| format!("{} {}", t.sysinfo_saved, path.display())),
+                    _ => Err(t.sysinfo_needed.to_owned()),
+                };
+                s.saved = Some(saved.unwrap_or_else(|e| e));
+            }
+            Intent::SaveTranscript(index) => {
+                let state = &mut self.state;
+                let Some(s) = state.sessions.get(index) else {
+                    return;
+                };
+                let t = state.lang.texts();
+                let text = s.record(t, &state.me, state.now_unix);
+                let name = lotse_files::safe_name(&format!(
+                    "{}-{}.txt",
+                    s.customer.host,
+                    file_time(state.now_unix)
+                ));
+                let saved = match lotse_files::save_new(&state.downloads, &name, text.as_bytes()) {
+                    Ok(path) => format!("{} {}", t.sysinfo_saved, path.display()),
+                    Err(e) => e.to_string(),
+                };
+                state.sessions[index].saved = Some(saved);
+            }
             Intent::PutClipboard(content) => match content {
                 ClipContent::Text(t) => self.desktop.set_clipboard_text(&t),
                 ClipContent::Png(p) => self.desktop.set_clipboard_png(&p),
@@ -506,6 +552,32 @@ impl Shell {
             }
         }
     }
+}
+
+/// A time for file names: `2026-12-04-17-05-09`.
+fn file_time(unix: u64) -> String {
+    lotse_proto::utc_text(unix as i64)
+        .trim_end_matches(" UTC")
+        .replace([' ', ':'], "-")
+}
+
+/// The picture as a PNG file (RGB, the picture has no transparency).
+fn png(image: &egui::ColorImage) -> Result<Vec<u8>, String> {
+    let [w, h] = image.size;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w as u32, h as u32);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let rgb: Vec<u8> = image
+        .pixels
+        .iter()
+        .flat_map(|p| [p.r(), p.g(), p.b()])
+        .collect();
+    encoder
+        .write_header()
+        .and_then(|mut w| w.write_image_data(&rgb))
+        .map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// Puts `text` on the desktop's clipboard (GTK's, which tao already runs).

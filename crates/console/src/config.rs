@@ -20,6 +20,8 @@ pub struct Config {
     pub lang: String,
     /// Where files from customers are saved; empty means the Downloads folder.
     pub downloads: String,
+    /// The rep's own canned chat messages, offered before the built-in ones.
+    pub canned: Vec<String>,
 }
 
 /// Why the config could not be read or written.
@@ -122,6 +124,7 @@ mod tests {
             user: "ann".into(),
             lang: "de".into(),
             downloads: String::new(),
+            canned: vec!["Bitte starten Sie neu.".into(), "Danke!".into()],
         };
         c.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), c);

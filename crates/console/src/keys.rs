@@ -8,6 +8,9 @@ use egui::Key;
 pub const LEFT_CTRL: u16 = 0xE0;
 pub const LEFT_SHIFT: u16 = 0xE1;
 pub const LEFT_ALT: u16 = 0xE2;
+pub const LEFT_GUI: u16 = 0xE3;
+/// Delete (forward).
+pub const DELETE: u16 = 0x4C;
 
 /// The HID usage of `key`, or `None` for keys the customer side has no use for.
 pub fn hid_usage(key: Key) -> Option<u16> {

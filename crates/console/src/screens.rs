@@ -3,10 +3,12 @@
 //! network or the window.
 
 use crate::i18n::{Lang, Texts};
+use crate::keys;
 use crate::net::{Command, SessionCommand};
 use crate::state::{Intent, Stage, State, TierState, TransferState};
 use egui::{Color32, RichText, Ui};
 use lotse_proto::Tier;
+use lotse_proto::input::InputEvent;
 use lotse_proto::msg::Arrival;
 
 /// The picture of the open session, as a texture the shell keeps up to date.
@@ -451,9 +453,22 @@ fn session(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
             .frame(egui::Frame::new().fill(NOTICE_BG).inner_margin(8))
             .show(ui, |ui| share(state, index, ui));
     }
+    // The side panel: the chat's field and Send pinned to the bottom, the customer, tools,
+    // files and notes at the top, and the chat's history in between, taking what is left, so
+    // that nothing moves when lines or transfers come in.
     egui::Panel::right("side")
         .default_size(300.0)
-        .show(ui, |ui| side(state, index, ui));
+        .show(ui, |ui| {
+            egui::Panel::bottom("chat-footer")
+                .frame(egui::Frame::new().inner_margin(egui::Margin::symmetric(0, 4)))
+                .show(ui, |ui| chat_footer(state, index, ui));
+            egui::Panel::top("side-top")
+                .frame(egui::Frame::new())
+                .show(ui, |ui| side(state, index, ui));
+            egui::CentralPanel::default()
+                .frame(egui::Frame::new())
+                .show(ui, |ui| chat_history(state, index, ui));
+        });
     let picture = picture.filter(|_| state.shown() == Some(id));
     egui::CentralPanel::default()
         .frame(egui::Frame::new().fill(Color32::from_rgb(0x20, 0x22, 0x26)))
@@ -887,66 +902,12 @@ fn pan(ui: &Ui, r: &egui::Response) {
 
 fn side(state: &mut State, index: usize, ui: &mut Ui) {
     let t = state.t();
+    customer_panel(state, index, ui);
+    tools(state, index, ui);
     let s = &state.sessions[index];
     let (id, live) = (s.id, s.live());
     if !s.others.is_empty() {
         ui.label(format!("{} {}", t.also_here, s.others.join(", ")));
-    }
-    ui.heading(t.chat);
-    egui::ScrollArea::vertical()
-        .max_height(ui.available_height() * 0.55)
-        .stick_to_bottom(true)
-        .show(ui, |ui| {
-            for line in &state.sessions[index].chat {
-                let who = RichText::new(format!("{}:", line.from))
-                    .strong()
-                    .color(if line.mine { ACCENT } else { GRANTED });
-                ui.horizontal_wrapped(|ui| {
-                    // Who wrote it by the relay's word, as a tag in its own colours: a
-                    // customer calling themselves after a rep still shows as the customer.
-                    let role = if line.customer {
-                        t.role_customer
-                    } else {
-                        t.role_rep
-                    };
-                    ui.label(
-                        RichText::new(role)
-                            .small()
-                            .color(Color32::WHITE)
-                            .background_color(if line.customer { BADGE } else { HEADER }),
-                    );
-                    ui.label(who);
-                    ui.label(&line.text);
-                });
-            }
-        });
-    let s = &mut state.sessions[index];
-    let r = ui.add_enabled(
-        live,
-        egui::TextEdit::singleline(&mut s.chat_input).desired_width(f32::INFINITY),
-    );
-    let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-    state.track("chat.input", &r);
-    let s = &mut state.sessions[index];
-    let r = ui.add_enabled(
-        live && !s.chat_input.trim().is_empty(),
-        egui::Button::new(t.send),
-    );
-    state.track("chat.send", &r);
-    let s = &mut state.sessions[index];
-    if (r.clicked() || enter) && live && !s.chat_input.trim().is_empty() {
-        let text = std::mem::take(&mut s.chat_input).trim().to_owned();
-        // The relay does not echo our own lines back.
-        s.chat.push(crate::state::ChatLine {
-            from: state.me.clone(),
-            text: text.clone(),
-            mine: true,
-            customer: false,
-        });
-        state.send(id, SessionCommand::Chat(text));
-        if enter {
-            ui.ctx().memory_mut(|m| m.request_focus(egui::Id::NULL));
-        }
     }
     sysinfo(state, index, ui);
     ui.separator();
@@ -1007,6 +968,230 @@ fn side(state: &mut State, index: usize, ui: &mut Ui) {
                 );
             }
         }
+    }
+    notes(state, index, ui);
+    ui.separator();
+    ui.heading(t.chat);
+}
+
+/// The chat's lines, in the space the side panel leaves them.
+fn chat_history(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    egui::ScrollArea::vertical()
+        .id_salt("chat")
+        .auto_shrink([false, false])
+        .stick_to_bottom(true)
+        .show(ui, |ui| {
+            for line in &state.sessions[index].chat {
+                let who = RichText::new(format!("{}:", line.from))
+                    .strong()
+                    .color(if line.mine { ACCENT } else { GRANTED });
+                ui.horizontal_wrapped(|ui| {
+                    // Who wrote it by the relay's word, as a tag in its own colours: a
+                    // customer calling themselves after a rep still shows as the customer.
+                    let role = if line.customer {
+                        t.role_customer
+                    } else {
+                        t.role_rep
+                    };
+                    ui.label(
+                        RichText::new(role)
+                            .small()
+                            .color(Color32::WHITE)
+                            .background_color(if line.customer { BADGE } else { HEADER }),
+                    );
+                    ui.label(who);
+                    ui.label(&line.text);
+                });
+            }
+        });
+}
+
+/// "Canned message…", the chat's field and Send.
+fn chat_footer(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let s = &state.sessions[index];
+    let (id, live) = (s.id, s.live());
+    canned(state, index, live, ui);
+    let s = &mut state.sessions[index];
+    let r = ui.add_enabled(
+        live,
+        egui::TextEdit::singleline(&mut s.chat_input).desired_width(f32::INFINITY),
+    );
+    let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+    state.track("chat.input", &r);
+    let s = &mut state.sessions[index];
+    let r = ui.add_enabled(
+        live && !s.chat_input.trim().is_empty(),
+        egui::Button::new(t.send),
+    );
+    state.track("chat.send", &r);
+    let s = &mut state.sessions[index];
+    if (r.clicked() || enter) && live && !s.chat_input.trim().is_empty() {
+        let text = std::mem::take(&mut s.chat_input).trim().to_owned();
+        // The relay does not echo our own lines back.
+        s.chat.push(crate::state::ChatLine {
+            from: state.me.clone(),
+            text: text.clone(),
+            mine: true,
+            customer: false,
+        });
+        state.send(id, SessionCommand::Chat(text));
+        if enter {
+            ui.ctx().memory_mut(|m| m.request_focus(egui::Id::NULL));
+        }
+    }
+}
+
+/// Who the customer is and how they came (by the relay's word), how long they waited and how
+/// long the session runs.
+fn customer_panel(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let now = state.now_unix;
+    let s = &state.sessions[index];
+    let came = s
+        .arrival
+        .as_ref()
+        .map_or_else(|| t.came_code.to_owned(), |a| arrival_text(a, t));
+    let waited = s
+        .queued_since
+        .map(|q| duration_text(s.joined_at.unwrap_or(now).saturating_sub(q)));
+    let lasted = s
+        .joined_at
+        .map(|j| duration_text(s.ended_at.unwrap_or(now).saturating_sub(j)));
+    let customer = s.customer.clone();
+    if s.live() {
+        // The session time moves on.
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_secs(1));
+    }
+    // Two lines: how they came (the relay's word, in its own style), the computer; then the
+    // waiting and session times.
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(t.came).strong());
+        ui.label(RichText::new(&came).italics().color(ACCENT));
+        ui.label(format!("· {} · {}", customer.host, customer.os));
+    });
+    let times: Vec<String> = [(t.waited, waited), (t.in_session, lasted)]
+        .into_iter()
+        .filter_map(|(label, v)| v.map(|v| format!("{label} {v}")))
+        .collect();
+    if !times.is_empty() {
+        ui.label(RichText::new(times.join(" · ")).weak());
+    }
+}
+
+/// A screenshot of the picture, and the keys a rep cannot type from their own keyboard
+/// (Ctrl+Alt+Del, Windows/Super), sent while `control` is granted.
+fn tools(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let s = &state.sessions[index];
+    let (id, live) = (s.id, s.live());
+    let control = live && s.in_control();
+    let windows = s.customer.os.to_ascii_lowercase().contains("windows");
+    let has_picture = live && s.picture.is_some();
+    ui.horizontal_wrapped(|ui| {
+        let r = ui
+            .add_enabled(has_picture, egui::Button::new(t.screenshot).small())
+            .on_hover_text(t.screenshot_hint);
+        state.track("tool.screenshot", &r);
+        if r.clicked() {
+            state.intents.push(Intent::Screenshot(index));
+        }
+        let r = ui
+            .add_enabled(control && !windows, egui::Button::new(t.key_cad).small())
+            .on_disabled_hover_text(if windows {
+                t.key_cad_windows
+            } else {
+                t.keys_need_control
+            });
+        state.track("key.cad", &r);
+        if r.clicked() {
+            // Pressed in order, released in reverse: the combination as a person makes it.
+            for (usage, down) in [
+                (keys::LEFT_CTRL, true),
+                (keys::LEFT_ALT, true),
+                (keys::DELETE, true),
+                (keys::DELETE, false),
+                (keys::LEFT_ALT, false),
+                (keys::LEFT_CTRL, false),
+            ] {
+                state.send(id, SessionCommand::Input(InputEvent::Key { usage, down }));
+            }
+        }
+        let r = ui
+            .add_enabled(control, egui::Button::new(t.key_super).small())
+            .on_disabled_hover_text(t.keys_need_control);
+        state.track("key.super", &r);
+        if r.clicked() {
+            for down in [true, false] {
+                state.send(
+                    id,
+                    SessionCommand::Input(InputEvent::Key {
+                        usage: keys::LEFT_GUI,
+                        down,
+                    }),
+                );
+            }
+        }
+    });
+    if let Some(saved) = &state.sessions[index].saved {
+        ui.label(RichText::new(saved).small());
+    }
+}
+
+/// "Canned message…": the rep's own messages (from the config) and the built-in ones; choosing
+/// one puts it into the chat field to edit or send.
+fn canned(state: &mut State, index: usize, live: bool, ui: &mut Ui) {
+    let t = state.t();
+    let messages: Vec<String> = state
+        .canned
+        .iter()
+        .cloned()
+        .chain(t.canned_messages.iter().map(|m| (*m).to_owned()))
+        .collect();
+    let mut chosen = None;
+    let mut items = Vec::new();
+    let r = ui.add_enabled_ui(live, |ui| {
+        egui::ComboBox::from_id_salt(("canned", index))
+            .selected_text(t.canned)
+            .width(ui.available_width() - 8.0)
+            .show_ui(ui, |ui| {
+                for (i, m) in messages.iter().enumerate() {
+                    let r = ui.selectable_label(false, m);
+                    if r.clicked() {
+                        chosen = Some(m.clone());
+                    }
+                    items.push((format!("chat.canned.{i}"), r));
+                }
+            })
+            .response
+    });
+    state.track("chat.canned", &r.inner);
+    for (id, r) in items {
+        state.track(id, &r);
+    }
+    if let Some(m) = chosen {
+        state.sessions[index].chat_input = m;
+    }
+}
+
+/// The rep's notes, and saving the whole session record (for the ticket).
+fn notes(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    ui.separator();
+    ui.heading(t.notes);
+    let s = &mut state.sessions[index];
+    let r = ui.add(
+        egui::TextEdit::multiline(&mut s.notes)
+            .desired_rows(2)
+            .desired_width(f32::INFINITY),
+    );
+    state.track("notes.input", &r);
+    let r = ui.button(t.save_record);
+    state.track("notes.save", &r);
+    if r.clicked() {
+        state.intents.push(Intent::SaveTranscript(index));
     }
 }
 

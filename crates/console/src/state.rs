@@ -73,6 +73,11 @@ pub enum Intent {
     SaveReport(usize),
     /// Put what the customer copied on the rep's clipboard.
     PutClipboard(ClipContent),
+    /// Save session `index`'s picture as it is on screen now, as a PNG in the downloads folder.
+    Screenshot(usize),
+    /// Save session `index`'s record (customer, times, permissions, chat, notes) as a text file
+    /// in the downloads folder.
+    SaveTranscript(usize),
 }
 
 /// An interactive widget as drawn this frame (for the trace).
@@ -172,6 +177,17 @@ pub struct Session {
     /// The last content that crossed either way (a hash): the same content coming back is not
     /// passed on again, so two clipboards in step do not echo.
     pub clip_last: Option<u64>,
+    /// How the customer came (by the relay's word) and since when they waited (Unix s); none
+    /// when the tab was joined with another rep's code.
+    pub arrival: Option<lotse_proto::msg::Arrival>,
+    pub queued_since: Option<u64>,
+    /// When the session started (the relay said `Joined`) and ended (Unix s).
+    pub joined_at: Option<u64>,
+    pub ended_at: Option<u64>,
+    /// The rep's own notes on the session: they stay on this computer, in the saved record.
+    pub notes: String,
+    /// Where the last screenshot or record was saved, or why it could not be.
+    pub saved: Option<String>,
 }
 
 impl Session {
@@ -215,7 +231,68 @@ impl Session {
             clip_received: 0,
             clip_sent: 0,
             clip_last: None,
+            arrival: None,
+            queued_since: None,
+            joined_at: None,
+            ended_at: None,
+            notes: String::new(),
+            saved: None,
         }
+    }
+
+    /// The session as a text record for the rep's ticket: who, how they came, when, the
+    /// permissions as they stand, the chat and the rep's notes.
+    pub fn record(&self, t: &Texts, me: &str, now: u64) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let time = |u: u64| lotse_proto::utc_text(u as i64);
+        let came = self.arrival.as_ref().map_or_else(
+            || t.came_code.to_owned(),
+            |a| crate::screens::arrival_text(a, t),
+        );
+        let _ = writeln!(out, "{}\n", t.record_title);
+        let _ = writeln!(out, "{}: {}", t.customer_heading, self.customer.name);
+        let _ = writeln!(out, "{}: {}", t.computer, self.customer.host);
+        let _ = writeln!(out, "{}: {}", t.system, self.customer.os);
+        let _ = writeln!(out, "{}: {came}", t.came);
+        if let (Some(queued), Some(joined)) = (self.queued_since, self.joined_at) {
+            let waited = crate::screens::duration_text(joined.saturating_sub(queued));
+            let _ = writeln!(out, "{}: {waited}", t.waited);
+        }
+        if let Some(joined) = self.joined_at {
+            let _ = writeln!(out, "{}: {}", t.started, time(joined));
+            let end = match (self.ended_at, &self.ended) {
+                (Some(at), Some(why)) => format!("{} ({why})", time(at)),
+                _ => t.still_running.to_owned(),
+            };
+            let _ = writeln!(out, "{}: {end}", t.ended_at);
+            let lasted = self.ended_at.unwrap_or(now).saturating_sub(joined);
+            let _ = writeln!(
+                out,
+                "{}: {}",
+                t.in_session,
+                crate::screens::duration_text(lasted)
+            );
+        }
+        let mut reps = vec![me.to_owned()];
+        reps.extend(self.others.iter().cloned());
+        let _ = writeln!(out, "{}: {}", t.role_rep.trim(), reps.join(", "));
+        let _ = writeln!(out, "\n== {}", t.permissions);
+        for tier in Tier::ALL {
+            let _ = writeln!(out, "{}: {}", t.tier(tier), self.tier(tier).text(t));
+        }
+        let _ = writeln!(out, "\n== {}", t.chat);
+        for line in &self.chat {
+            let role = if line.customer {
+                t.role_customer
+            } else {
+                t.role_rep
+            };
+            let _ = writeln!(out, "[{}] {}: {}", role.trim(), line.from, line.text);
+        }
+        let _ = writeln!(out, "\n== {}", t.notes);
+        let _ = writeln!(out, "{}", self.notes.trim_end());
+        out
     }
 
     /// The clipboards are kept in step now: the rep ticked it and the customer allows it.
@@ -278,6 +355,7 @@ impl Session {
     fn end(&mut self, why: String) {
         if self.ended.is_none() {
             self.ended = Some(why);
+            self.ended_at = Some(now_unix());
         }
         self.grab = false;
         self.picture = None;
@@ -333,6 +411,9 @@ pub struct State {
     /// 0 is the queue, `i + 1` the session `sessions[i]`.
     pub tab: usize,
     pub downloads: PathBuf,
+    /// The rep's own canned chat messages (from the config), offered before the built-in ones.
+    pub canned: Vec<String>,
+
     /// Now, in Unix seconds (for waiting times and expiry).
     pub now_unix: u64,
     pub screen: &'static str,
@@ -362,6 +443,8 @@ impl State {
             next_id: 1,
             tab: 0,
             downloads: std::env::temp_dir(),
+            canned: Vec::new(),
+
             now_unix: 0,
             screen: "login",
             intents: Vec::new(),
@@ -455,8 +538,13 @@ impl State {
             return;
         };
         let customer = e.customer.clone();
+        let (arrival, since) = (e.arrival.clone(), e.since);
         self.banner = None;
         let id = self.new_tab(Some(entry), customer);
+        if let Some(s) = self.session_mut(id) {
+            s.arrival = Some(arrival);
+            s.queued_since = Some(since);
+        }
         self.intents
             .push(Intent::Net(Command::Accept { id, entry }));
     }
@@ -562,6 +650,7 @@ impl State {
                 RepDown::Joined { customer } => {
                     s.joined = true;
                     s.customer = customer;
+                    s.joined_at.get_or_insert_with(now_unix);
                 }
                 RepDown::Requested { tier, .. } => s.set_tier(tier, TierState::Waiting),
                 RepDown::Granted { tier } => s.set_tier(tier, TierState::Granted),
@@ -754,10 +843,16 @@ impl State {
     }
 
     /// Records a widget for the trace.
+    /// Records an interactive widget for the trace: the part of it on screen (one scrolled
+    /// wholly out of sight is not recorded).
     pub fn track(&mut self, id: impl Into<String>, r: &egui::Response) {
+        let rect = r.rect.intersect(r.interact_rect);
+        if !rect.is_positive() {
+            return;
+        }
         self.widgets.push(Widget {
             id: id.into(),
-            rect: r.rect,
+            rect,
             enabled: r.enabled(),
         });
     }

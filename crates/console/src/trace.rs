@@ -9,7 +9,8 @@
 //! "connecting","chat_input","others","share_code","tiers":{"view":"granted",…},
 //! "in_control","grab","picture":[w,h]|null,"fit","shared","monitors",
 //! "chat":{"lines":N,"last":{"from","text"}},"transfers":[…],
-//! "sysinfo":{"open","host","gathered_at","saved"}|null}|null (`session` is the open tab),
+//! "sysinfo":{"open","host","gathered_at","saved"}|null, "customer_panel":{"came","host","os",
+//! "waited_s","in_session_s"},"notes","saved"}|null (`session` is the open tab),
 //! "video":{"decoded","dropped"},"widgets":[{"id","rect":[x0,y0,x1,y1],"enabled"}]}` with
 //! rectangles in physical window pixels, so `xdotool mousemove --window XID X Y` reaches them.
 //! `video` changes with every picture and does not by itself cause a line.
@@ -22,7 +23,9 @@
 //! `share.tier.TIER`, `share.make`, `share.code`, `share.copy`, `session.end` /
 //! `session.close`, `session.connecting`, `session.ended`, `control.active` /
 //! `control.paused`, `view` (the part of the picture on screen), `view.picture` (the whole
-//! picture, scrolled in the 1:1 view), `chat.input`, `chat.send`, `file.send`,
+//! picture, scrolled in the 1:1 view), `tool.screenshot`, `key.cad`, `key.super`,
+//! `chat.canned` (its list: `chat.canned.N`), `chat.input`, `chat.send`, `notes.input`,
+//! `notes.save`, `file.send`,
 //! `file.progress.DIR.ID`, `file.cancel.DIR.ID`.
 
 use crate::state::{State, TransferState};
@@ -143,6 +146,16 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
                 "received": s.clip_received,
                 "sent": s.clip_sent,
             },
+            // The customer panel's figures (Unix s differences, as the panel shows them).
+            "customer_panel": {
+                "came": s.arrival.as_ref().map(|a| crate::screens::arrival_text(a, state.t())),
+                "host": s.customer.host,
+                "os": s.customer.os,
+                "waited_s": s.queued_since.map(|q| s.joined_at.unwrap_or(state.now_unix).saturating_sub(q)),
+                "in_session_s": s.joined_at.map(|j| s.ended_at.unwrap_or(state.now_unix).saturating_sub(j)),
+            },
+            "notes": s.notes,
+            "saved": s.saved,
             "sysinfo": s.sysinfo.as_ref().map(|r| json!({
                 "open": s.sysinfo_open,
                 "host": r.host,

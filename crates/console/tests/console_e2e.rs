@@ -810,3 +810,159 @@ fn clipboard_sync_both_ways_while_ticked() {
     }
     drop(customer);
 }
+
+/// What supporters rely on beside the picture (issue 21): the customer panel (how they came by
+/// the relay's word, host, OS, waiting and session time), a canned chat message, a screenshot
+/// of the picture as PNG, the special keys (Windows/Super, Ctrl+Alt+Del) reaching the customer's
+/// focused window only once `control` is granted, and the session record with the rep's notes.
+#[test]
+fn customer_panel_canned_chat_screenshot_special_keys_and_record() {
+    let _one = serial();
+    let customer_x = Xvfb::start(1280, 800);
+    customer_x.run("xsetroot", &["-solid", "#3060a0"]);
+    let console_x = Xvfb::start(1600, 1000);
+    let _wm = console_x.window_manager();
+    let relay = relay(false);
+    let dir = tempfile::tempdir().unwrap();
+    // xev on the customer's display, with the keyboard focus: it writes down every key it gets.
+    let keys_seen = dir.path().join("xev.txt");
+    let _xev = Proc::spawn(customer_x.command("sh").args([
+        "-c",
+        &format!(
+            "exec xev -event keyboard -geometry 300x200+900+500 > {}",
+            keys_seen.display()
+        ),
+    ]));
+    let mut xev_window = String::new();
+    wait_until("xev's window", || {
+        xev_window = customer_x
+            .command("xdotool")
+            .args(["search", "--name", "Event Tester"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        !xev_window.is_empty()
+    });
+    customer_x.run("xdotool", &["windowfocus", "--sync", &xev_window]);
+    let seen = || std::fs::read_to_string(&keys_seen).unwrap_or_default();
+
+    let (console, _) = start_console(&console_x, &relay, dir.path(), &[]);
+    let key = new_key(&console);
+    let customer_downloads = dir.path().join("customer-downloads");
+    let customer = Customer::start(
+        &customer_x,
+        &relay,
+        key.clone(),
+        "Carla Customer",
+        &customer_downloads,
+    );
+    accept_the_waiting_customer(&console);
+
+    // The customer panel, with the session time running.
+    let line = console.wait("the session time running", |l| {
+        l["session"]["customer_panel"]["in_session_s"].as_u64() >= Some(1)
+    });
+    let panel = &line["session"]["customer_panel"];
+    let came = panel["came"].as_str().unwrap();
+    assert!(
+        came.starts_with("your key …") && key.ends_with(came.trim_start_matches("your key …")),
+        "{came} for {key}"
+    );
+    // (The in-process customer says it is desk-17, on linux.)
+    assert_eq!(panel["host"], "desk-17");
+    assert_eq!(panel["os"], "linux");
+    assert!(panel["waited_s"].as_u64().is_some(), "{panel}");
+    // The keys cannot be used without `control`.
+    for id in ["key.cad", "key.super"] {
+        let w = Window::widget(&line, id).unwrap_or_else(|| panic!("no {id}"));
+        assert_eq!(w["enabled"], false, "{id}");
+    }
+
+    // A canned message into the chat field, sent as it is.
+    console.click("chat.canned");
+    console.click("chat.canned.1");
+    let canned = "Please close any confidential windows before I look at your screen.";
+    console.wait("the canned message in the field", |l| {
+        l["session"]["chat_input"] == canned
+    });
+    console.click("chat.send");
+    console.wait("the canned message sent", |l| {
+        l["session"]["chat"]["last"]["text"] == canned
+            && l["session"]["chat"]["last"]["mine"] == true
+    });
+
+    // A screenshot of the picture: a PNG of the customer's screen in the downloads folder.
+    console.click("tier.view");
+    console.wait("the picture", |l| {
+        l["session"]["picture"] == json!([1280, 800])
+    });
+    console.click("tool.screenshot");
+    let downloads = dir.path().join("Downloads");
+    let file_ending = |ext: &str| {
+        std::fs::read_dir(&downloads).ok().and_then(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|e| e == ext))
+        })
+    };
+    console.wait("the screenshot saved", |l| {
+        l["session"]["saved"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Saved:"))
+            && file_ending("png").is_some()
+    });
+    let shot = std::fs::File::open(file_ending("png").unwrap()).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(shot))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (1280, 800));
+    let at = |x: usize, y: usize| {
+        let i = (y * info.width as usize + x) * 3;
+        [buf[i], buf[i + 1], buf[i + 2]]
+    };
+    let near = |p: [u8; 3], q: [u8; 3]| p.iter().zip(q).all(|(a, b)| a.abs_diff(b) <= 16);
+    assert!(near(at(100, 100), [0x30, 0x60, 0xa0]), "{:?}", at(100, 100));
+
+    // The special keys, once `control` is granted: they reach the focused window.
+    console.click("tier.control");
+    console.wait("control granted", |l| {
+        l["session"]["tiers"]["control"] == "granted"
+    });
+    assert!(
+        !seen().contains("Super_L"),
+        "a key arrived before: {}",
+        seen()
+    );
+    console.click("key.super");
+    wait_until("Super at the customer's window", || {
+        seen().contains("Super_L")
+    });
+    console.click("key.cad");
+    wait_until("Ctrl+Alt+Del at the customer's window", || {
+        let s = seen();
+        s.contains("Control_L") && s.contains("Alt_L") && s.contains("Delete")
+    });
+
+    // Notes and the session record.
+    console.type_checked("notes.input", "Drucker neu installiert", |l| {
+        l["session"]["notes"].clone()
+    });
+    console.click("notes.save");
+    console.wait("the record saved", |l| {
+        file_ending("txt").is_some() && l["session"]["saved"] != Value::Null
+    });
+    let record = std::fs::read_to_string(file_ending("txt").unwrap()).unwrap();
+    for part in [
+        "Customer: Carla Customer",
+        "Computer: desk-17",
+        "View: granted",
+        "Control: granted",
+        canned,
+        "Drucker neu installiert",
+    ] {
+        assert!(record.contains(part), "{part:?} not in:\n{record}");
+    }
+    console.screenshot("console-customer-panel.png");
+    drop(customer);
+}

@@ -127,6 +127,8 @@ impl Harness {
                 customer: customer(name),
             },
         );
+        // Two frames: panels that appear take their size in the first.
+        self.frame(vec![]);
         self.frame(vec![]);
         id
     }
@@ -768,6 +770,8 @@ fn share_makes_a_code_and_join_opens_a_tab() {
             tiers,
         },
     );
+    // Two frames: the share panel takes its new height in the first.
+    h.frame(vec![]);
     h.frame(vec![]);
     assert!(h.rect("share.code").height() > 30.0, "shown large");
     h.session(
@@ -1054,4 +1058,101 @@ fn the_arrival_banner_accepts() {
     assert!(h.state.banner.is_none());
     assert_eq!(h.state.sessions.len(), 2);
     assert_eq!(h.state.tab, 2, "Dirk's tab is open");
+}
+
+/// The special keys go out only while `control` is granted, as the combination a person makes;
+/// Ctrl+Alt+Del is not offered for a Windows customer (Windows takes it only from itself).
+#[test]
+fn special_keys_need_control_and_go_out_as_combinations() {
+    use lotse_proto::input::InputEvent;
+    let mut h = Harness::ready();
+    let id = h.joined(7, "Carla");
+    assert!(!h.enabled("key.cad") && !h.enabled("key.super"));
+    h.session(
+        id,
+        RepDown::Granted {
+            tier: Tier::Control,
+        },
+    );
+    h.frame(vec![]);
+    let keys = |cmds: Vec<Command>| -> Vec<(u16, bool)> {
+        cmds.into_iter()
+            .filter_map(|c| match c {
+                Command::To(_, SessionCommand::Input(InputEvent::Key { usage, down })) => {
+                    Some((usage, down))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        keys(nets(h.click("key.cad"))),
+        vec![
+            (0xE0, true),
+            (0xE2, true),
+            (0x4C, true),
+            (0x4C, false),
+            (0xE2, false),
+            (0xE0, false)
+        ]
+    );
+    assert_eq!(
+        keys(nets(h.click("key.super"))),
+        vec![(0xE3, true), (0xE3, false)]
+    );
+    // A Windows customer: no Ctrl+Alt+Del, the Windows key still.
+    let mut h = Harness::ready();
+    let id = h.joined(8, "Wim");
+    h.state.session_mut(id).unwrap().customer.os = "Windows 11".into();
+    h.session(
+        id,
+        RepDown::Granted {
+            tier: Tier::Control,
+        },
+    );
+    h.frame(vec![]);
+    assert!(!h.enabled("key.cad"));
+    assert!(h.enabled("key.super"));
+}
+
+/// A canned message goes into the chat field (the rep's own from the config first); the record
+/// holds who, how they came, the permissions, the chat and the notes.
+#[test]
+fn canned_messages_and_the_session_record() {
+    let mut h = Harness::ready();
+    h.state.canned = vec!["Moin, hier ist Ann.".into()];
+    let id = h.joined(7, "Carla");
+    h.click("chat.canned");
+    h.frame(vec![]);
+    h.click("chat.canned.0");
+    assert_eq!(
+        h.state.session(id).unwrap().chat_input,
+        "Moin, hier ist Ann."
+    );
+    h.click("chat.canned");
+    h.frame(vec![]);
+    h.click("chat.canned.2");
+    assert_eq!(
+        h.state.session(id).unwrap().chat_input,
+        "Please close any confidential windows before I look at your screen."
+    );
+    let cmds = nets(h.click("chat.send"));
+    assert!(
+        matches!(&cmds[..], [Command::To(_, SessionCommand::Chat(t))] if t.starts_with("Please close"))
+    );
+    h.type_text("notes.input", "Druckertreiber neu installiert");
+    assert_eq!(h.click("notes.save"), vec![Intent::SaveTranscript(0)]);
+    let s = h.state.session(id).unwrap();
+    let record = s.record(h.state.t(), "Ann Weber", 100);
+    for part in [
+        "Customer: Carla",
+        "Computer: desk-17",
+        "Came via: the public rep list (anyone)",
+        "supporter: Ann Weber",
+        "Control: not requested",
+        "[supporter] Ann Weber: Please close any confidential windows",
+        "Druckertreiber neu installiert",
+    ] {
+        assert!(record.contains(part), "{part:?} not in:\n{record}");
+    }
 }

@@ -154,16 +154,22 @@ static DE: Texts = Texts {
     steps_heading: "So geht es weiter",
     steps_linux: [
         "Klicken Sie auf „Herunterladen“ und speichern Sie die Datei <code>lotse-support</code>.",
-        "Markieren Sie die Datei als ausführbar (unter Ubuntu nötig): Rechtsklick auf die Datei, \
-         „Eigenschaften“ wählen, im Reiter „Zugriffsrechte“ den Haken bei „Datei als Programm \
-         ausführen“ setzen. Oder im Terminal: <code>chmod +x ~/Downloads/lotse-support</code>",
+        "Erlauben Sie, dass die Datei als Programm läuft (Ubuntu verlangt das einmal): in der App \
+         „Dateien“ Rechtsklick auf die Datei und „Eigenschaften“ wählen. Unter Ubuntu 24.04 den \
+         Schalter „Als Programm ausführbar“ einschalten; unter Ubuntu 22.04 im Reiter \
+         „Zugriffsrechte“ den Haken bei „Datei als Programm ausführen“ setzen. Oder im Terminal: \
+         <code>chmod +x ~/Downloads/lotse-support</code>",
         "Starten Sie die Datei mit einem Doppelklick oder im Terminal mit \
          <code>~/Downloads/lotse-support</code>.",
     ],
     steps_windows: [
-        "Klicken Sie auf „Herunterladen“ und speichern Sie die Datei <code>lotse-support.exe</code>.",
-        "Öffnen Sie die Datei. Fragt Windows, ob Sie sie ausführen möchten, klicken Sie auf \
-         „Ausführen“.",
+        "Klicken Sie auf „Herunterladen“ und speichern Sie die Datei <code>lotse-support.exe</code>. \
+         Meldet Ihr Browser, die Datei werde „nicht häufig heruntergeladen“, wählen Sie \
+         „Beibehalten“ (in Edge unter „…“).",
+        "Öffnen Sie die Datei aus Ihren Downloads. Erscheint ein blaues Fenster „Der Computer \
+         wurde durch Windows geschützt“, klicken Sie auf „Weitere Informationen“, prüfen Sie, dass \
+         dort <code>lotse-support.exe</code> steht, und klicken Sie dann auf „Trotzdem \
+         ausführen“. Windows zeigt das, solange das Programm nicht signiert ist.",
     ],
     steps_mac: [
         "Klicken Sie auf „Herunterladen“ und speichern Sie die Datei <code>lotse-support</code>.",
@@ -226,15 +232,19 @@ static EN: Texts = Texts {
     steps_heading: "What happens next",
     steps_linux: [
         "Click “Download” and save the file <code>lotse-support</code>.",
-        "Mark the file as executable (needed on Ubuntu): right-click the file, choose \
-         “Properties”, and on the “Permissions” tab tick “Allow executing file as program”. \
-         Or in a terminal: <code>chmod +x ~/Downloads/lotse-support</code>",
+        "Let the file run as a program (Ubuntu asks for this once): in the Files app, \
+         right-click the file and choose “Properties”. On Ubuntu 24.04 switch on “Executable \
+         as Program”; on Ubuntu 22.04 open the “Permissions” tab and tick “Allow executing file \
+         as program”. Or in a terminal: <code>chmod +x ~/Downloads/lotse-support</code>",
         "Start the file with a double click, or in a terminal with \
          <code>~/Downloads/lotse-support</code>.",
     ],
     steps_windows: [
-        "Click “Download” and save the file <code>lotse-support.exe</code>.",
-        "Open the file. If Windows asks whether you want to run it, click “Run”.",
+        "Click “Download” and save the file <code>lotse-support.exe</code>. If your browser \
+         says the file “isn't commonly downloaded”, choose “Keep” (in Edge under “…”).",
+        "Open the file from your downloads. If a blue window says “Windows protected your PC”, \
+         click “More info”, check that it names <code>lotse-support.exe</code>, then click \
+         “Run anyway”. Windows shows this as long as the program is not signed.",
     ],
     steps_mac: [
         "Click “Download” and save the file <code>lotse-support</code>.",
@@ -640,6 +650,47 @@ mod tests {
         let html = confirm(Lang::De, "\"><img>", &Subject::Key("1\"2".into()));
         assert!(!html.contains("<img>"));
         assert!(html.contains("value=\"1&quot;2\""));
+    }
+
+    /// The steps name what the system really shows (issue 21): the Files app's switch on
+    /// Ubuntu 24.04 and the checkbox on 22.04; SmartScreen's "More info" and "Run anyway" on
+    /// Windows — in the words of the system's own language.
+    #[test]
+    fn download_steps_use_the_systems_own_words() {
+        let page = |lang, p| download(lang, "t", "Ada", Some(p), &Platform::ALL);
+        let linux = page(Lang::En, Platform::LinuxX64);
+        for words in [
+            "“Executable as Program”",
+            "“Allow executing file as program”",
+            "chmod +x",
+        ] {
+            assert!(linux.contains(words), "{words}");
+        }
+        let linux = page(Lang::De, Platform::LinuxX64);
+        for words in [
+            "„Als Programm ausführbar“",
+            "„Datei als Programm ausführen“",
+        ] {
+            assert!(linux.contains(words), "{words}");
+        }
+        let windows = page(Lang::En, Platform::WindowsX64);
+        for words in [
+            "“Windows protected your PC”",
+            "“More info”",
+            "“Run anyway”",
+            "“Keep”",
+        ] {
+            assert!(windows.contains(words), "{words}");
+        }
+        assert!(!windows.contains("chmod"));
+        let windows = page(Lang::De, Platform::WindowsX64);
+        for words in [
+            "„Der Computer wurde durch Windows geschützt“",
+            "„Weitere Informationen“",
+            "„Trotzdem ausführen“",
+        ] {
+            assert!(windows.contains(words), "{words}");
+        }
     }
 
     #[test]
