@@ -127,7 +127,10 @@ fn key_rep_list_and_invitation_each_lead_to_a_running_bound_client() {
     browser.click("#platform option[value=windows-x86_64]");
     browser.click("form.inline button");
     browser.wait_css("#download[href$=windows-x86_64]");
-    assert!(browser.source().contains("“Run”"), "Windows instructions");
+    assert!(
+        browser.source().contains("“Run anyway”"),
+        "Windows instructions (SmartScreen)"
+    );
     browser.screenshot(&screens.join("portal-download-windows-en.png"));
     browser.click("#platform option[value=linux-x86_64]");
     browser.click("form.inline button");
