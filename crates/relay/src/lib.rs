@@ -16,6 +16,7 @@ pub mod keys;
 pub mod limits;
 pub mod portal;
 pub mod rejections;
+pub mod settings;
 pub mod stats;
 pub mod store;
 

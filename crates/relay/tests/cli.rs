@@ -34,9 +34,19 @@ fn rep_add(data: &Path, name: &str, password: &str) -> std::process::Output {
 
 /// Starts `serve` and returns it with the line it printed.
 fn serve(data: &Path) -> (Killed, String) {
+    serve_with(&[
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+    ])
+}
+
+/// Starts `serve ARGS…` and returns it with the line it printed.
+fn serve_with(args: &[&std::ffi::OsStr]) -> (Killed, String) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
+        .arg("serve")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -451,5 +461,106 @@ async fn serve_does_not_start_when_its_audit_log_cannot_be_written() {
     assert!(
         err.contains("relay.start") && err.contains("audit log"),
         "{err}"
+    );
+}
+
+/// The settings file (issue 17): `check-config` accepts a good file and prints what it says,
+/// refuses an unknown key or a bad value with its line; `serve --config` takes everything from
+/// the file, and a flag given too wins over it.
+#[test]
+fn settings_file_checked_served_and_overridden() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let good = dir.path().join("relay.toml");
+    std::fs::write(
+        &good,
+        format!(
+            "# the relay\ndata = \"{}\"\nlisten = \"127.0.0.1:0\"\nkey_lifetime = 90\n\
+             max_clipboard_kib = 512\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&good)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("key_lifetime 90 s"), "{text}");
+    assert!(text.contains("max_clipboard_kib 512"), "{text}");
+    assert!(text.contains("portal off"), "{text}");
+
+    // The example shipped with the project is a valid file.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/relay.example.toml");
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let bad = dir.path().join("bad.toml");
+    for (body, words) in [
+        (
+            "data = \"/d\"\nlisten = \"127.0.0.1:0\"\nmax_conections = 5\n",
+            "line 3",
+        ),
+        ("data = \"/d\"\nkey_lifetime = \"soon\"\n", "line 2"),
+        (
+            "data = \"/d\"\nmax_clipboard_kib = 9999\n",
+            "max_clipboard_kib is at most 8192",
+        ),
+    ] {
+        std::fs::write(&bad, body).unwrap();
+        let out = Command::new(BIN)
+            .arg("check-config")
+            .arg(&bad)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{body:?} was accepted");
+        assert!(err.contains(words), "{body:?}: {err}");
+    }
+    // `serve` refuses the same file the same way, before it listens.
+    std::fs::write(&bad, "data = \"/d\"\nmax_conections = 5\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+
+    // Everything from the file: it listens where the file says, with the file's data dir.
+    let (served, line) = serve_with(&["--config".as_ref(), good.as_os_str()]);
+    assert!(line.starts_with("listening on 127.0.0.1:"), "{line}");
+    assert!(
+        data.read_dir().is_ok_and(|mut d| d.next().is_some()),
+        "the file's data dir"
+    );
+    drop(served);
+
+    // A flag wins over the file: another data directory.
+    let other = dir.path().join("other");
+    let (_served, line) = serve_with(&[
+        "--config".as_ref(),
+        good.as_os_str(),
+        "--data".as_ref(),
+        other.as_os_str(),
+    ]);
+    assert!(line.starts_with("listening on 127.0.0.1:"), "{line}");
+    assert!(
+        other.read_dir().is_ok_and(|mut d| d.next().is_some()),
+        "--data won"
     );
 }

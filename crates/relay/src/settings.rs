@@ -1,0 +1,444 @@
+//! The relay's settings, from a TOML file (`/etc/lotse/relay.toml` in the package; `--config
+//! FILE`), from flags, or both — a flag wins over the file, the file over the default. One struct
+//! serves both: each field is a flag of `lotse-relay serve` and a key of the file (the portal's
+//! in a `[portal]` table). Unknown keys are refused with their line, and every value is checked
+//! the same way on both paths (`lotse-relay check-config FILE` runs exactly these checks).
+//!
+//! ```toml
+//! data = "/var/lib/lotse"
+//! listen = "0.0.0.0:4433"
+//! key_lifetime = 1200          # seconds
+//! max_file_mib = 2048
+//!
+//! [portal]
+//! listen = "0.0.0.0:443"
+//! cert = "/etc/lotse/portal.pem"
+//! key = "/etc/lotse/portal.key"
+//! clients = "/usr/share/lotse/clients"
+//! url = "https://support.example.org"
+//! ```
+
+use crate::Config;
+use crate::portal::PortalConfig;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where `lotse-relay serve` listens when neither a flag nor the file says.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:4433";
+
+/// The file is larger than any settings file needs to be.
+const MAX_FILE: u64 = 1024 * 1024;
+
+/// Everything `lotse-relay serve` can be told. `None`: not given here.
+#[derive(clap::Args, Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Data directory (identity and database; created on first start, mode 0700).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// UDP address to listen on [default: 0.0.0.0:4433].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Lifetime of a new session key, in seconds [default: 1200].
+    #[arg(long)]
+    pub key_lifetime: Option<u64>,
+    /// Wrong session keys from one address (per 10 minutes) before it is refused [default: 20].
+    #[arg(long)]
+    pub key_attempts: Option<u32>,
+    /// Seconds within which a peer must say hello (and log in) [default: 10].
+    #[arg(long)]
+    pub hello_timeout: Option<f64>,
+    /// Seconds without any packet after which a connection counts as lost [default: 20].
+    #[arg(long)]
+    pub idle_timeout: Option<f64>,
+    /// Largest file, in MiB, that may pass through a session (either direction)
+    /// [default: 2048].
+    #[arg(long)]
+    pub max_file_mib: Option<u64>,
+    /// Largest clipboard content (text or picture), in KiB, at most 8192 [default: 8192].
+    #[arg(long)]
+    pub max_clipboard_kib: Option<usize>,
+    /// Open connections at most; past half of them, new peers must first prove their address
+    /// (QUIC Retry) [default: 1000].
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Open connections from one address (IPv6: one /64) at most [default: 20].
+    #[arg(long)]
+    pub max_connections_per_address: Option<usize>,
+    /// Seconds within which a customer must redeem a key after connecting [default: 300].
+    #[arg(long)]
+    pub presession_timeout: Option<f64>,
+    /// Seconds a customer may wait in a queue [default: 3600].
+    #[arg(long)]
+    pub queue_timeout: Option<f64>,
+    #[command(flatten)]
+    #[serde(default)]
+    pub portal: PortalSettings,
+}
+
+/// The HTTPS support portal (off unless its address is given): `--portal…` flags, or the
+/// file's `[portal]` table.
+#[derive(clap::Args, Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSettings {
+    /// Serve the support portal over HTTPS on this TCP address, e.g. 0.0.0.0:443.
+    #[arg(long = "portal", value_name = "ADDR")]
+    #[serde(rename = "listen")]
+    pub portal: Option<SocketAddr>,
+    /// The portal's certificate chain (PEM). Without it a self-signed certificate is made in
+    /// the data directory on first start.
+    #[arg(long, value_name = "FILE")]
+    #[serde(rename = "cert")]
+    pub portal_cert: Option<PathBuf>,
+    /// The portal's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    #[serde(rename = "key")]
+    pub portal_key: Option<PathBuf>,
+    /// Directory of customer client builds served as personalised downloads, one file per
+    /// platform: lotse-linux-x86_64, lotse-linux-aarch64, lotse-windows-x86_64.exe,
+    /// lotse-macos-aarch64, lotse-macos-x86_64.
+    #[arg(long, value_name = "DIR")]
+    pub clients: Option<PathBuf>,
+    /// The relay address written into downloads (HOST:PORT as customers reach the QUIC port).
+    /// Default: the host name the browser used for the portal, with the QUIC port.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub public_relay: Option<String>,
+    /// The portal's address as customers reach it, for invitation links
+    /// (e.g. https://support.example.org).
+    #[arg(long, value_name = "URL")]
+    #[serde(rename = "url")]
+    pub portal_url: Option<String>,
+    /// Terms of use written into German downloads (summary, a line `---`, full text).
+    #[arg(long, value_name = "FILE")]
+    pub terms_de: Option<PathBuf>,
+    /// Terms of use written into English downloads.
+    #[arg(long, value_name = "FILE")]
+    pub terms_en: Option<PathBuf>,
+    /// Lifetime of an invitation link, in seconds [default: 86400].
+    #[arg(long)]
+    pub invite_lifetime: Option<u64>,
+}
+
+/// Why settings cannot be used; each names the key (as in the file) and, for the file, the
+/// line.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is larger than a settings file can be ({MAX_FILE} bytes at most)")]
+    TooLarge { path: PathBuf },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn invalid(text: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid(text.into())
+}
+
+impl Settings {
+    /// Reads a settings file. Unknown keys and wrong types are refused with their line.
+    pub fn load(path: &Path) -> Result<Settings, SettingsError> {
+        let read = |source| SettingsError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(read)?.len();
+        if size > MAX_FILE {
+            return Err(SettingsError::TooLarge {
+                path: path.to_owned(),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
+        toml::from_str(&text).map_err(|e| SettingsError::Parse {
+            path: path.to_owned(),
+            // toml's message names the line and column and shows it.
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+
+    /// These settings where given, else `file`'s (a flag wins over the file).
+    pub fn over(self, file: Settings) -> Settings {
+        let p = self.portal;
+        let f = file.portal;
+        Settings {
+            data: self.data.or(file.data),
+            listen: self.listen.or(file.listen),
+            key_lifetime: self.key_lifetime.or(file.key_lifetime),
+            key_attempts: self.key_attempts.or(file.key_attempts),
+            hello_timeout: self.hello_timeout.or(file.hello_timeout),
+            idle_timeout: self.idle_timeout.or(file.idle_timeout),
+            max_file_mib: self.max_file_mib.or(file.max_file_mib),
+            max_clipboard_kib: self.max_clipboard_kib.or(file.max_clipboard_kib),
+            max_connections: self.max_connections.or(file.max_connections),
+            max_connections_per_address: self
+                .max_connections_per_address
+                .or(file.max_connections_per_address),
+            presession_timeout: self.presession_timeout.or(file.presession_timeout),
+            queue_timeout: self.queue_timeout.or(file.queue_timeout),
+            portal: PortalSettings {
+                portal: p.portal.or(f.portal),
+                portal_cert: p.portal_cert.or(f.portal_cert),
+                portal_key: p.portal_key.or(f.portal_key),
+                clients: p.clients.or(f.clients),
+                public_relay: p.public_relay.or(f.public_relay),
+                portal_url: p.portal_url.or(f.portal_url),
+                terms_de: p.terms_de.or(f.terms_de),
+                terms_en: p.terms_en.or(f.terms_en),
+                invite_lifetime: p.invite_lifetime.or(f.invite_lifetime),
+            },
+        }
+    }
+
+    /// The relay's configuration: defaults where nothing was given, every value checked (and
+    /// the files the portal names read).
+    pub fn config(self) -> Result<Config, SettingsError> {
+        let data = self
+            .data
+            .ok_or_else(|| invalid("no data directory: give --data DIR or `data` in the file"))?;
+        let listen = self.listen.unwrap_or_else(|| {
+            DEFAULT_LISTEN
+                .parse()
+                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 4433)))
+        });
+        let mut cfg = Config::new(data, listen);
+        if let Some(v) = self.key_lifetime {
+            if v == 0 {
+                return Err(invalid("key_lifetime must be at least 1 second"));
+            }
+            cfg.key_lifetime = Duration::from_secs(v);
+        }
+        if let Some(v) = self.key_attempts {
+            cfg.key_attempts = v;
+        }
+        if let Some(v) = self.hello_timeout {
+            cfg.hello_timeout = seconds("hello_timeout", v)?;
+        }
+        if let Some(v) = self.idle_timeout {
+            cfg.net.idle_timeout = seconds("idle_timeout", v)?;
+        }
+        if let Some(v) = self.max_file_mib {
+            cfg.max_file_size = v.saturating_mul(1024 * 1024);
+        }
+        if let Some(v) = self.max_clipboard_kib {
+            if v > 8192 {
+                return Err(invalid(
+                    "max_clipboard_kib is at most 8192 (the protocol's limit)",
+                ));
+            }
+            cfg.max_clipboard = v * 1024;
+        }
+        if let Some(v) = self.max_connections {
+            if v == 0 {
+                return Err(invalid("max_connections must be at least 1"));
+            }
+            cfg.max_connections = v;
+        }
+        if let Some(v) = self.max_connections_per_address {
+            if v == 0 {
+                return Err(invalid("max_connections_per_address must be at least 1"));
+            }
+            cfg.max_connections_per_address = v;
+        }
+        if let Some(v) = self.presession_timeout {
+            cfg.presession_timeout = seconds("presession_timeout", v)?;
+        }
+        if let Some(v) = self.queue_timeout {
+            cfg.queue_timeout = seconds("queue_timeout", v)?;
+        }
+        cfg.portal = self.portal.config()?;
+        Ok(cfg)
+    }
+}
+
+impl PortalSettings {
+    fn config(self) -> Result<Option<PortalConfig>, SettingsError> {
+        let Some(listen) = self.portal else {
+            let stray = self.clients.is_some()
+                || self.portal_cert.is_some()
+                || self.portal_key.is_some()
+                || self.public_relay.is_some()
+                || self.portal_url.is_some()
+                || self.terms_de.is_some()
+                || self.terms_en.is_some()
+                || self.invite_lifetime.is_some();
+            if stray {
+                return Err(invalid(
+                    "the portal settings need the portal's address (--portal ADDR, or `listen` \
+                     in [portal])",
+                ));
+            }
+            return Ok(None);
+        };
+        let mut cfg = PortalConfig::new(listen);
+        cfg.tls = match (self.portal_cert, self.portal_key) {
+            (Some(c), Some(k)) => {
+                for f in [&c, &k] {
+                    if !f.is_file() {
+                        return Err(invalid(format!("portal: {} is not a file", f.display())));
+                    }
+                }
+                Some((c, k))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "portal: the certificate and its key go together (cert and key)",
+                ));
+            }
+        };
+        if let Some(dir) = &self.clients
+            && !dir.is_dir()
+        {
+            return Err(invalid(format!(
+                "portal clients: {} is not a directory",
+                dir.display()
+            )));
+        }
+        cfg.clients = self.clients;
+        if let Some(r) = &self.public_relay
+            && r.rsplit_once(':')
+                .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+        {
+            return Err(invalid(format!(
+                "portal public_relay must be HOST:PORT, got {r:?}"
+            )));
+        }
+        cfg.public_relay = self.public_relay;
+        if let Some(u) = &self.portal_url
+            && !u.starts_with("https://")
+        {
+            return Err(invalid(format!(
+                "portal url must start with https://, got {u:?}"
+            )));
+        }
+        cfg.public_url = self.portal_url;
+        for (lang, file) in [("de", self.terms_de), ("en", self.terms_en)] {
+            if let Some(f) = file {
+                let text = std::fs::read_to_string(&f).map_err(|e| {
+                    invalid(format!(
+                        "portal terms_{lang}: cannot read {}: {e}",
+                        f.display()
+                    ))
+                })?;
+                cfg.terms.insert(lang.to_owned(), text);
+            }
+        }
+        if let Some(v) = self.invite_lifetime {
+            if v == 0 {
+                return Err(invalid("portal invite_lifetime must be at least 1 second"));
+            }
+            cfg.invite_lifetime = Duration::from_secs(v);
+        }
+        Ok(Some(cfg))
+    }
+}
+
+fn seconds(name: &str, v: f64) -> Result<Duration, SettingsError> {
+    Duration::try_from_secs_f64(v)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| invalid(format!("{name} must be a positive number of seconds")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_file_gives_every_setting_and_a_flag_wins() {
+        let (_d, path) = file(
+            "data = \"/var/lib/lotse\"\nlisten = \"127.0.0.1:5000\"\nkey_lifetime = 60\n\
+             max_clipboard_kib = 64\nqueue_timeout = 90.5\n\n[portal]\nlisten = \"127.0.0.1:8443\"\n\
+             url = \"https://support.example.org\"\ninvite_lifetime = 600\n",
+        );
+        let from_file = Settings::load(&path).unwrap();
+        let flags = Settings {
+            key_lifetime: Some(30),
+            ..Settings::default()
+        };
+        let cfg = flags.over(from_file).config().unwrap();
+        assert_eq!(cfg.data, PathBuf::from("/var/lib/lotse"));
+        assert_eq!(cfg.listen, "127.0.0.1:5000".parse().unwrap());
+        assert_eq!(cfg.key_lifetime, Duration::from_secs(30), "the flag wins");
+        assert_eq!(cfg.max_clipboard, 64 * 1024);
+        assert_eq!(cfg.queue_timeout, Duration::from_secs_f64(90.5));
+        let portal = cfg.portal.unwrap();
+        assert_eq!(portal.listen, "127.0.0.1:8443".parse().unwrap());
+        assert_eq!(
+            portal.public_url.as_deref(),
+            Some("https://support.example.org")
+        );
+        assert_eq!(portal.invite_lifetime, Duration::from_secs(600));
+        // Nothing given: the defaults.
+        let cfg = Settings {
+            data: Some("/d".into()),
+            ..Settings::default()
+        }
+        .config()
+        .unwrap();
+        assert_eq!(cfg.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(cfg.key_lifetime, Duration::from_secs(20 * 60));
+        assert!(cfg.portal.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_their_line() {
+        let (_d, path) = file("data = \"/d\"\n\nkey_lifetme = 60\n");
+        let e = Settings::load(&path).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("key_lifetme"), "{e}");
+        let (_d, path) = file("data = \"/d\"\n[portal]\nlisten = \"not an address\"\n");
+        let e = Settings::load(&path).unwrap_err().to_string();
+        assert!(e.contains("line 3"), "{e}");
+        let (_d, path) = file("data = \"/d\"\nmax_connections = -1\n");
+        let e = Settings::load(&path).unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+        for (text, words) in [
+            ("data = \"/d\"\nkey_lifetime = 0\n", "key_lifetime"),
+            (
+                "data = \"/d\"\nmax_clipboard_kib = 9000\n",
+                "max_clipboard_kib",
+            ),
+            ("data = \"/d\"\nhello_timeout = -1.0\n", "hello_timeout"),
+            ("listen = \"127.0.0.1:1\"\n", "data"),
+            (
+                "data = \"/d\"\n[portal]\nurl = \"https://x\"\n",
+                "portal's address",
+            ),
+            (
+                "data = \"/d\"\n[portal]\nlisten = \"127.0.0.1:1\"\nurl = \"http://x\"\n",
+                "https://",
+            ),
+            (
+                "data = \"/d\"\n[portal]\nlisten = \"127.0.0.1:1\"\ncert = \"/nonexistent\"\n",
+                "cert and key",
+            ),
+        ] {
+            let (_d, path) = file(text);
+            let e = Settings::load(&path)
+                .unwrap()
+                .config()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(words), "{text:?}: {e}");
+        }
+        let (_d, path) = file(&"# padding\n".repeat(200_000));
+        assert!(matches!(
+            Settings::load(&path),
+            Err(SettingsError::TooLarge { .. })
+        ));
+    }
+}
