@@ -82,6 +82,10 @@ pub(crate) async fn from_customer(hub: &Arc<Hub>, customer: CustomerId, mut stre
         return;
     }
     let content = Arc::new(content);
+    hub.counters.clipboard_bytes.fetch_add(
+        (content.len() * to.len()) as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     for (_, conn) in to {
         tokio::spawn(deliver(conn, 0, content.clone()));
     }
@@ -129,6 +133,9 @@ pub(crate) async fn from_rep(hub: &Arc<Hub>, rep: ParticipantId, mut stream: Rec
     if hub.write_audits(vec![audit]).await.is_err() {
         return;
     }
+    hub.counters
+        .clipboard_bytes
+        .fetch_add(content.len() as u64, std::sync::atomic::Ordering::Relaxed);
     tokio::spawn(deliver(conn, rep, Arc::new(content)));
 }
 

@@ -463,9 +463,15 @@ pub(crate) async fn pipe(
         }
         let mut delivered = false;
         for (_, out) in outs.iter_mut() {
-            delivered |= write_msg(out, &frame, limits::FILE_CHUNK + 64)
+            let sent = write_msg(out, &frame, limits::FILE_CHUNK + 64)
                 .await
                 .is_ok();
+            if sent && let FileFrame::Chunk(bytes) = &frame {
+                hub.counters
+                    .file_bytes
+                    .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            delivered |= sent;
         }
         if !delivered {
             break Err(TransferStop::NoReceiver);

@@ -14,6 +14,7 @@ mod hub;
 pub mod identity;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod portal;
 pub mod rejections;
 pub mod settings;
@@ -64,6 +65,8 @@ pub struct Config {
     /// The HTTPS support portal (key entry, rep list, invitations, personalised downloads);
     /// `None`: QUIC only.
     pub portal: Option<portal::PortalConfig>,
+    /// Prometheus metrics and `/healthz` over plain HTTP on this address; `None`: off.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Config {
@@ -89,6 +92,7 @@ impl Config {
             input_burst: limits::INPUT_BURST,
             net: NetConfig::default(),
             portal: None,
+            metrics: None,
         }
     }
 }
@@ -124,6 +128,8 @@ pub struct Relay {
     pub pin: Pin,
     /// The support portal, if configured.
     pub portal: Option<portal::PortalHandle>,
+    /// The metrics server, if configured.
+    pub metrics: Option<metrics::MetricsHandle>,
     hub: Arc<hub::Hub>,
     endpoint: lotse_net::quinn::Endpoint,
     accept: tokio::task::JoinHandle<()>,
@@ -160,11 +166,23 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         Some(p) => Some(portal::start(hub.clone(), p, &ident, addr).await?),
         None => None,
     };
+    let metrics = match hub.cfg.metrics {
+        Some(listen) => Some(
+            metrics::start(hub.clone(), listen)
+                .await
+                .map_err(|source| StartError::Data {
+                    path: listen.to_string(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
     let accept = tokio::spawn(conn::accept_loop(endpoint.clone(), hub.clone()));
     Ok(Relay {
         addr,
         pin: ident.pin,
         portal,
+        metrics,
         hub,
         endpoint,
         accept,
@@ -178,6 +196,9 @@ impl Relay {
     pub async fn shutdown(self) {
         if let Some(p) = &self.portal {
             p.stop();
+        }
+        if let Some(m) = &self.metrics {
+            m.stop();
         }
         self.hub.shutdown();
         self.flusher.abort();

@@ -104,6 +104,9 @@ async fn main() -> Result<()> {
                     // A second line only with --portal, so the first stays as it was.
                     println!("portal on https://{} tls-pin {}", p.addr, p.tls_pin);
                 }
+                if let Some(m) = &relay.metrics {
+                    println!("metrics on http://{}/metrics", m.addr);
+                }
             }
             std::io::stdout().flush()?;
             wait_for_signal().await?;
@@ -135,6 +138,10 @@ async fn main() -> Result<()> {
                         }
                     ),
                     None => println!("  portal off"),
+                }
+                match cfg.metrics {
+                    Some(a) => println!("  metrics on http://{a}/metrics"),
+                    None => println!("  metrics off"),
                 }
             }
         }

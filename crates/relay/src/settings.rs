@@ -73,6 +73,10 @@ pub struct Settings {
     /// Seconds a customer may wait in a queue [default: 3600].
     #[arg(long)]
     pub queue_timeout: Option<f64>,
+    /// Serve Prometheus metrics and /healthz over plain HTTP on this address (e.g.
+    /// 127.0.0.1:9464; keep it on the loopback or a management network) [default: off].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     #[command(flatten)]
     #[serde(default)]
     pub portal: PortalSettings,
@@ -182,6 +186,7 @@ impl Settings {
                 .or(file.max_connections_per_address),
             presession_timeout: self.presession_timeout.or(file.presession_timeout),
             queue_timeout: self.queue_timeout.or(file.queue_timeout),
+            metrics: self.metrics.or(file.metrics),
             portal: PortalSettings {
                 portal: p.portal.or(f.portal),
                 portal_cert: p.portal_cert.or(f.portal_cert),
@@ -252,6 +257,7 @@ impl Settings {
         if let Some(v) = self.queue_timeout {
             cfg.queue_timeout = seconds("queue_timeout", v)?;
         }
+        cfg.metrics = self.metrics;
         cfg.portal = self.portal.config()?;
         Ok(cfg)
     }

@@ -32,6 +32,13 @@ pub(crate) struct Counters {
     pub refused_full: AtomicU64,
     pub open: AtomicUsize,
     waiting: AtomicUsize,
+    /// For the metrics (`crate::metrics`).
+    pub handshake_failures: AtomicU64,
+    pub login_failures: AtomicU64,
+    pub key_failures: AtomicU64,
+    pub video_bytes: AtomicU64,
+    pub file_bytes: AtomicU64,
+    pub clipboard_bytes: AtomicU64,
 }
 
 impl Counters {

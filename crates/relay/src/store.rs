@@ -358,6 +358,12 @@ impl Store {
         self.append(note, Also::Nothing).await.map(|_| ())
     }
 
+    /// The audit chain's newest entry: its number and hash (0 and the genesis hash when empty).
+    pub async fn audit_head(&self) -> Result<(i64, String), StoreError> {
+        let mut c = self.inner.pool.acquire().await?;
+        Ok(last_entry(&mut c).await?)
+    }
+
     /// Every audit row in order, with its stored hash.
     pub async fn audit_rows(&self) -> Result<Vec<(AuditEntry, String)>, StoreError> {
         let rows = sqlx::query(

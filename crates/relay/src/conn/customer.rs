@@ -310,6 +310,9 @@ async fn redeem(
     };
     match outcome {
         Err(reason) => {
+            hub.counters
+                .key_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if reason != KeyRejection::RateLimited
                 && let Ok(mut l) = hub.key_limiter.lock()
             {
@@ -715,6 +718,10 @@ async fn write_video(
         {
             break;
         }
+        hub.counters.video_bytes.fetch_add(
+            frame.data.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
     let _ = stream.finish();
 }

@@ -167,6 +167,9 @@ async fn attempt(
             )
             .await;
     }
+    hub.counters
+        .login_failures
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let _ = hub
         .audit(
             &actor,

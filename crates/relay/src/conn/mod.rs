@@ -45,7 +45,12 @@ pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>) {
                 let _slot = slot;
                 match incoming.await {
                     Ok(conn) => handle(hub, conn).await,
-                    Err(e) => debug!("handshake failed: {e}"),
+                    Err(e) => {
+                        hub.counters
+                            .handshake_failures
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        debug!("handshake failed: {e}")
+                    }
                 }
             }
             .instrument(span),
