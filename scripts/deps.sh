@@ -11,6 +11,8 @@ LOTSE_PACKAGES=(
   xvfb openbox xdotool x11-utils x11-xserver-utils xterm imagemagick ffmpeg jq chromium chromium-driver openssl binutils
   # the system report is checked against what the system tools say (ip)
   iproute2
+  # the relay's Debian package: built with dpkg-dev, checked with lintian and systemd-analyze
+  dpkg-dev lintian systemd
   # the clipboard tests copy and read on the customer's display like a program there would
   # (xclip on X11, wl-clipboard for Wayland programs on GNOME)
   xclip wl-clipboard
