@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 mod clipboard;
 mod conn;
 mod files;

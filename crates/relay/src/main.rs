@@ -37,6 +37,25 @@ enum Cmd {
         /// The settings file.
         file: PathBuf,
     },
+    /// Write a backup of the data directory into one file, while the relay serves: a snapshot
+    /// of the database taken under the audit lock, with the keys and the audit anchor.
+    Backup {
+        #[arg(long)]
+        data: PathBuf,
+        /// The backup file to write (mode 0600; replaced only once complete).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore a backup into a new data directory; its audit chain is verified before the
+    /// directory is put in place.
+    Restore {
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The data directory to create (must not exist or be empty).
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Print the relay's key pin (sha256//…), for the client and rep configuration.
     Pin {
         #[arg(long)]
@@ -143,6 +162,36 @@ async fn main() -> Result<()> {
                     Some(a) => println!("  metrics on http://{a}/metrics"),
                     None => println!("  metrics off"),
                 }
+            }
+        }
+        Cmd::Backup { data, to } => {
+            if !data.join("lotse.db").is_file() {
+                bail!("{} holds no relay data (no lotse.db)", data.display());
+            }
+            let store = Store::open(&data).await?;
+            let done = lotse_relay::backup::backup(&store, &to).await?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "backup {}: {} files, audit entries {}, head {}",
+                    to.display(),
+                    done.files.len(),
+                    done.audit_entries,
+                    done.audit_head
+                );
+            }
+        }
+        Cmd::Restore { from, data } => {
+            let done = lotse_relay::backup::restore(&from, &data).await?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "restored into {}: {} files, audit chain verified, entries {}, head {}",
+                    data.display(),
+                    done.files.len(),
+                    done.audit_entries,
+                    done.audit_head
+                );
             }
         }
         Cmd::Pin { data } => {

@@ -358,6 +358,39 @@ impl Store {
         self.append(note, Also::Nothing).await.map(|_| ())
     }
 
+    /// Writes a consistent copy of the database to `to` (`VACUUM INTO`) under the audit lock —
+    /// no append meanwhile, from this process or another — and runs `beside` on the data
+    /// directory while the lock is held (for the files that must match the copy: the anchor,
+    /// the keys). Returns what `beside` read and the copy's audit head.
+    pub async fn snapshot<T: Send + 'static>(
+        &self,
+        to: &Path,
+        beside: impl FnOnce(&Path) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<(T, (i64, String)), StoreError> {
+        let _one = self.inner.one_writer.lock().await;
+        let _lock = self.inner.lock_file().await?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(to.to_string_lossy().into_owned())
+            .execute(&self.inner.pool)
+            .await?;
+        let dir = self.inner.dir.clone();
+        let read = tokio::task::spawn_blocking(move || beside(&dir))
+            .await
+            .map_err(|e| StoreError::AuditLock(e.to_string()))?
+            .map_err(|source| StoreError::File {
+                path: self.inner.dir.display().to_string(),
+                source,
+            })?;
+        let mut c = self.inner.pool.acquire().await?;
+        let head = last_entry(&mut c).await?;
+        Ok((read, head))
+    }
+
+    /// Closes the database (every connection of the pool).
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+
     /// The audit chain's newest entry: its number and hash (0 and the genesis hash when empty).
     pub async fn audit_head(&self) -> Result<(i64, String), StoreError> {
         let mut c = self.inner.pool.acquire().await?;
