@@ -28,25 +28,37 @@ fn click(driver: &mut Driver, gnome: &Gnome, display: &str, line: &Value, widget
         .iter()
         .map(|v| v.as_i64().unwrap())
         .collect();
-    // The client area's position on the root window, which is the compositor's screen.
-    let info = gnome
-        .command("xwininfo")
-        .env("DISPLAY", display)
-        .env("XAUTHORITY", &auth)
-        .args(["-id", &line["window"].to_string()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&info.stdout).into_owned();
-    let field = |k: &str| -> i64 {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(k))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {k} in {text:?}"))
+    // The client area's position on the root window, which is the compositor's screen — once
+    // it holds still (the window may just be growing from the compact bar to its full size).
+    let place = || {
+        let info = gnome
+            .command("xwininfo")
+            .env("DISPLAY", display)
+            .env("XAUTHORITY", &auth)
+            .args(["-id", &line["window"].to_string()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&info.stdout).into_owned();
+        let field = |k: &str| -> i64 {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(k))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {k} in {text:?}"))
+        };
+        [
+            field("Absolute upper-left X:"),
+            field("Absolute upper-left Y:"),
+            field("Width:"),
+            field("Height:"),
+        ]
     };
-    let (x, y) = (
-        field("Absolute upper-left X:") + (r[0] + r[2]) / 2,
-        field("Absolute upper-left Y:") + (r[1] + r[3]) / 2,
-    );
+    let mut last = place();
+    lotse_testkit::wait_until("the window to hold still", || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = place();
+        std::mem::replace(&mut last, now) == now
+    });
+    let (x, y) = (last[0] + (r[0] + r[2]) / 2, last[1] + (r[1] + r[3]) / 2);
     driver.click(x as u32, y as u32);
 }
 
@@ -78,7 +90,11 @@ fn wait_widget(path: &std::path::Path, screen: &str, widget: &str) -> Value {
     let mut found = None;
     lotse_testkit::wait_until(&format!("{screen} with {widget}"), || {
         found = trace_lines(path).pop().filter(|l| {
-            l["screen"] == screen && widget_in(l, widget).is_some_and(|w| w["enabled"] == true)
+            // The frame that took an answer still drew its prompt but names none: not that one.
+            let live_prompt = screen != "prompt" || !l["prompt"].is_null();
+            l["screen"] == screen
+                && live_prompt
+                && widget_in(l, widget).is_some_and(|w| w["enabled"] == true)
         });
         found.is_some()
     });

@@ -487,7 +487,13 @@ impl Shell {
         };
         self.follow_state();
         if let Some(trace) = self.trace.as_mut() {
-            trace.frame(&self.state, self.xid, self.on_top, ppp);
+            trace.frame(
+                &self.state,
+                self.xid,
+                [size.width, size.height],
+                self.on_top,
+                ppp,
+            );
         }
         for intent in std::mem::take(&mut self.state.intents) {
             if self.state.remote_press && intent.acts_for_the_person() {
@@ -588,25 +594,26 @@ impl Shell {
     fn place(&mut self, to: FullGeometry) {
         let now = Instant::now();
         self.placing = Some((to, now + PLACING, now));
-        self.window.set_inner_size(to.size);
+        // The place first: the frame drawn at the new size is then already where it belongs.
         if let Some(p) = to.position {
             self.window.set_outer_position(p);
         }
+        self.window.set_inner_size(to.size);
         let at = now + PLACING_STEP;
         self.next_repaint = Some(self.next_repaint.map_or(at, |n| n.min(at)));
     }
 
-    /// Asks again for the size and place last given whenever the window does not have them,
-    /// until [`PLACING`] is over.
+    /// Asks again for the size (and with it the place) last given whenever the window does not
+    /// have that size, until [`PLACING`] is over.
     fn keep_placing(&mut self) {
         let Some((to, until, last)) = self.placing else {
             return;
         };
         let now = Instant::now();
-        let there = self.window.inner_size() == to.size
-            && to
-                .position
-                .is_none_or(|p| self.window.outer_position().is_ok_and(|q| q == p));
+        // Only the size is insisted on: a window manager may keep a window off a panel (GNOME's
+        // top bar) and must not be fought over the place, which would move the window under
+        // the person's pointer.
+        let there = self.window.inner_size() == to.size;
         if there && self.restore_min {
             self.restore_min = false;
             self.window.set_min_inner_size(Some(MIN_SIZE));
@@ -622,10 +629,10 @@ impl Shell {
         // Until then it is checked again and again: a late configure event of the window
         // manager's can still undo a size that was already there.
         if !there && now.duration_since(last) >= PLACING_STEP {
-            self.window.set_inner_size(to.size);
             if let Some(p) = to.position {
                 self.window.set_outer_position(p);
             }
+            self.window.set_inner_size(to.size);
             self.placing = Some((to, until, now));
         }
         let at = now + PLACING_STEP;

@@ -18,6 +18,11 @@ use std::time::{Duration, Instant};
 /// its own, earlier clock; this one is the person's).
 pub const PROMPT_ARM: Duration = lotse_proto::customer::PROMPT_ARM;
 
+/// How long the window waits, once someone sees the screen and nothing waits for the person,
+/// before it becomes the compact bar: a rep who asks for `control` right after `view` does not
+/// make the window shrink and grow again.
+pub const COMPACT_AFTER: Duration = Duration::from_secs(1);
+
 /// How long the "session ended" screen stays before the program exits.
 pub const ENDED_LINGER: Duration = Duration::from_secs(15);
 
@@ -224,6 +229,8 @@ pub struct State {
     /// The compact bar's content height drawn this frame (egui points), for the shell to size
     /// the window to; `None` when the frame drew the full window.
     pub compact_height: Option<f32>,
+    /// Since when the window could be the compact bar (see [`COMPACT_AFTER`]).
+    pub compact_since: Option<Instant>,
     terms: [Terms; 2],
 }
 
@@ -267,6 +274,7 @@ impl State {
             expanded: false,
             chat_seen: 0,
             compact_height: None,
+            compact_since: None,
             clipboard: None,
             shown_clipboard: None,
             history: Vec::new(),
@@ -406,14 +414,36 @@ impl State {
         }
     }
 
-    /// Whether the window is the compact bar: someone sees the screen, no prompt waits, nothing
-    /// needs the person's reading, and the person did not open the full panel.
-    pub fn compact(&self) -> bool {
+    /// Whether the window may be the compact bar: someone sees the screen, no prompt waits,
+    /// nothing needs the person's reading, and the person did not open the full panel.
+    pub fn compact_allowed(&self) -> bool {
         matches!(&self.stage, Stage::Session(s) if s.phase == Phase::Live)
             && self.someone_views()
             && self.prompt().is_none()
             && !self.expanded
             && !self.show_share_unavailable
+    }
+
+    /// Whether the window is the compact bar: it may be, and has been allowed to for
+    /// [`COMPACT_AFTER`] (kept up to date by [`State::follow_compact`]).
+    pub fn compact(&self) -> bool {
+        self.compact_allowed()
+            && self
+                .compact_since
+                .is_some_and(|since| self.now.saturating_duration_since(since) >= COMPACT_AFTER)
+    }
+
+    /// Notes since when the window may be the compact bar; returns how long until it becomes
+    /// one, if it is about to.
+    pub fn follow_compact(&mut self) -> Option<Duration> {
+        if !self.compact_allowed() {
+            self.compact_since = None;
+            return None;
+        }
+        let since = *self.compact_since.get_or_insert(self.now);
+        COMPACT_AFTER
+            .checked_sub(self.now.saturating_duration_since(since))
+            .filter(|d| !d.is_zero())
     }
 
     /// The tier that permission request `request` asks for, while it is in the last snapshot.

@@ -79,7 +79,14 @@ impl Trace {
     }
 
     /// Records the frame just shown if its screen or widgets differ from the last one.
-    pub fn frame(&mut self, state: &State, window: u64, on_top: bool, pixels_per_point: f32) {
+    pub fn frame(
+        &mut self,
+        state: &State,
+        window: u64,
+        size: [u32; 2],
+        on_top: bool,
+        pixels_per_point: f32,
+    ) {
         let px = |v: f32| (v * pixels_per_point).round() as i64;
         let now: Vec<Drawn> = state
             .widgets
@@ -139,6 +146,8 @@ impl Trace {
             "prompt": prompt,
             "lang": state.lang.code(),
             "on_top": on_top,
+            // The window's inner size (physical pixels) the frame was drawn for.
+            "size": size,
             "chat": {"lines": state.chat.len(), "last": last_chat},
             "transfers": transfers,
             "picking": state.picking,

@@ -208,7 +208,10 @@ impl Client {
         loop {
             let l = self.lines().pop().unwrap_or_default();
             let w = widget_in(&l, widget);
-            if l["screen"] == screen && w.is_some_and(|w| w["enabled"] == true) {
+            // A prompt's line names it: the frame that took the person's answer still drew the
+            // prompt, but names none (it is answered), and must not be clicked again.
+            let live_prompt = screen != "prompt" || !l["prompt"].is_null();
+            if l["screen"] == screen && live_prompt && w.is_some_and(|w| w["enabled"] == true) {
                 return l;
             }
             if l["compact"] == true
@@ -227,8 +230,49 @@ impl Client {
         }
     }
 
-    /// Clicks the middle of `widget` as found in `line`, with real X pointer events.
+    /// The window's inner size now, as the X server has it.
+    fn window_size(&self, window: &str) -> Option<[u64; 2]> {
+        let out = Command::new("xdotool")
+            .args(["getwindowgeometry", window])
+            .env("DISPLAY", &self.display)
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (w, h) = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Geometry: "))?
+            .split_once('x')?;
+        Some([w.trim().parse().ok()?, h.trim().parse().ok()?])
+    }
+
+    /// Clicks the middle of `widget` as found in `line`, with real X pointer events — once the
+    /// window has the size that frame was drawn for (it may just be turning into the compact
+    /// bar or back; a newer line showing `widget` on the same screen is taken meanwhile).
     pub fn click_in(&self, line: &Value, widget: &str) {
+        let mut line = line.clone();
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let now = self.window_size(&line["window"].to_string());
+            let drawn = line["size"]
+                .as_array()
+                .map(|s| [s[0].as_u64().unwrap_or(0), s[1].as_u64().unwrap_or(0)]);
+            if now.is_some() && now == drawn {
+                break;
+            }
+            if let Some(newer) = self.lines().pop().filter(|l| {
+                l["screen"] == line["screen"]
+                    && l["prompt"] == line["prompt"]
+                    && widget_in(l, widget).is_some()
+            }) {
+                line = newer;
+            }
+            assert!(
+                Instant::now() < end,
+                "the window ({now:?}) never had the size of the frame that showed {widget}: {line}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let line = &line;
         let w = widget_in(line, widget).unwrap_or_else(|| panic!("no {widget} in {line}"));
         let r: Vec<i64> = w["rect"]
             .as_array()

@@ -7,7 +7,7 @@
 //! the newest unread chat line, and "Chat and files", which opens the full panel. A prompt
 //! always opens the full window (see [`State::compact`]).
 
-use super::panel::{banner_lines, end_button_sized, monitor_line};
+use super::panel::{banner_lines, clipboard_line, end_button_sized, monitor_line};
 use super::{CONTROL_BG, ERROR_FG, NOTICE_BG, NOTICE_FG, secondary};
 use crate::ui::i18n::fill;
 use crate::ui::state::{Intent, Stage, State};
@@ -85,26 +85,9 @@ fn bar(state: &mut State, ui: &mut Ui) {
     if let Some(line) = &state.shown_monitor {
         ui.label(RichText::new(line).small().color(NOTICE_FG));
     }
-    if let Some((notice, time)) = state.clipboard.clone() {
-        let what = if notice.kind == "png" {
-            fill(
-                &t.clip_png,
-                &[("size", &super::files::human_size(notice.size as u64, t))],
-            )
-        } else {
-            fill(&t.clip_text, &[("n", &notice.size.to_string())])
-        };
-        let template = if notice.incoming {
-            &t.clip_in
-        } else {
-            &t.clip_out
-        };
-        let line = fill(
-            template,
-            &[("rep", &notice.who), ("what", &what), ("time", &time)],
-        );
-        ui.label(RichText::new(&line).small().color(NOTICE_FG));
-        state.shown_clipboard = Some(line);
+    state.shown_clipboard = clipboard_line(state);
+    if let Some(line) = &state.shown_clipboard {
+        ui.label(RichText::new(line).small().color(NOTICE_FG));
     }
     // The newest chat line from a rep that the person has not seen yet.
     let unread = state

@@ -28,6 +28,9 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
         // The next time someone sees the screen, the window starts as the compact bar again.
         state.expanded = false;
     }
+    if let Some(wait) = state.follow_compact() {
+        ui.ctx().request_repaint_after(wait);
+    }
     if state.compact() {
         state.screen = "session";
         egui::CentralPanel::default()
@@ -221,7 +224,9 @@ fn header(state: &mut State, ui: &mut Ui) {
     });
     state.lang = lang;
     if small {
+        // Asked for: the bar at once.
         state.expanded = false;
+        state.compact_since = state.now.checked_sub(super::state::COMPACT_AFTER);
     }
 }
 

@@ -170,31 +170,34 @@ fn who(state: &mut State, ui: &mut Ui, reps: &[lotse_proto::customer::Rep]) {
 
 /// The last clipboard content that crossed, either way: who, what and when, in one line.
 fn clipboard(state: &mut State, ui: &mut Ui) {
-    state.shown_clipboard = None;
-    let Some((notice, time)) = state.clipboard.clone() else {
-        return;
-    };
+    state.shown_clipboard = clipboard_line(state);
+    if let Some(line) = &state.shown_clipboard {
+        ui.label(RichText::new(line).color(NOTICE_FG));
+    }
+}
+
+/// "Ann Weber put text of 12 characters on your clipboard (10:41)." for the last content that
+/// crossed, either way.
+pub(super) fn clipboard_line(state: &State) -> Option<String> {
+    let (notice, time) = state.clipboard.as_ref()?;
     let t = state.t();
-    let n = notice.size.to_string();
     let what = if notice.kind == "png" {
         fill(
             &t.clip_png,
             &[("size", &super::files::human_size(notice.size as u64, t))],
         )
     } else {
-        fill(&t.clip_text, &[("n", &n)])
+        fill(&t.clip_text, &[("n", &notice.size.to_string())])
     };
     let template = if notice.incoming {
         &t.clip_in
     } else {
         &t.clip_out
     };
-    let line = fill(
+    Some(fill(
         template,
-        &[("rep", &notice.who), ("what", &what), ("time", &time)],
-    );
-    ui.label(RichText::new(&line).color(NOTICE_FG));
-    state.shown_clipboard = Some(line);
+        &[("rep", &notice.who), ("what", &what), ("time", time)],
+    ))
 }
 
 /// The last system report sent: to whom and when, and behind one click exactly what went, laid

@@ -906,13 +906,20 @@ fn end_session_stays_reachable_under_every_prompt() {
     assert!(widget_ids(&h).contains(&"session.end".to_owned()));
 }
 
-/// While someone sees the screen the window is the compact bar (issue 21): who, the strongest
+/// While someone sees the screen the window is the compact bar (issue 21) — after a second of
+/// calm, so that view-then-control does not make it shrink and grow again: who, the strongest
 /// permission in words, one click to take it back, "End session", and "Chat and files" to the
-/// full panel and back; a prompt always gets the full window; without `view` no bar.
+/// full panel and back ("Make small" at once); a prompt always gets the full window; without
+/// `view` no bar.
 #[test]
 fn the_compact_bar_while_someone_views() {
     let mut h = Harness::live(&[Tier::View, Tier::Control], None);
     h.frame(10, vec![]);
+    assert_eq!(
+        h.state.compact_height, None,
+        "the full window for the first second"
+    );
+    h.frame(2010, vec![]);
     assert_eq!(h.state.screen, "session");
     let height = h.state.compact_height.expect("the compact bar");
     assert!(height < 160.0, "a bar, not a panel: {height}");
@@ -928,30 +935,31 @@ fn the_compact_bar_while_someone_views() {
         assert!(ids.contains(&id.to_owned()), "{id}: {ids:?}");
     }
     assert!(!ids.contains(&"session.chat.input".to_owned()), "{ids:?}");
-    let shown = drawn_text(&mut h, 20);
+    let shown = drawn_text(&mut h, 2020);
     assert!(shown.contains("Stop control"), "{shown}");
     assert_eq!(
-        h.click("session.revoke.control", 100),
+        h.click("session.revoke.control", 2100),
         vec![Intent::Revoke {
             rep: 7,
             tier: Tier::Control
         }]
     );
-    assert_eq!(h.click("session.end", 200), vec![Intent::End]);
+    assert_eq!(h.click("session.end", 2200), vec![Intent::End]);
     // "Chat and files" opens the full panel; "Make small" goes back.
-    assert!(h.click("session.expand", 300).is_empty());
-    h.frame(320, vec![]);
+    assert!(h.click("session.expand", 2300).is_empty());
+    h.frame(2320, vec![]);
     assert_eq!(h.state.compact_height, None);
     assert!(widget_ids(&h).contains(&"session.chat.input".to_owned()));
-    h.click("session.compact", 400);
-    h.frame(420, vec![]);
+    h.click("session.compact", 2400);
+    h.frame(2420, vec![]);
     assert!(h.state.compact_height.is_some());
     // With view only, the button takes back the screen.
     let mut h = Harness::live(&[Tier::View], None);
     h.frame(10, vec![]);
-    assert!(drawn_text(&mut h, 20).contains("Stop showing"));
+    h.frame(2010, vec![]);
+    assert!(drawn_text(&mut h, 2020).contains("Stop showing"));
     assert_eq!(
-        h.click("session.revoke.view", 100),
+        h.click("session.revoke.view", 2100),
         vec![Intent::Revoke {
             rep: 7,
             tier: Tier::View
@@ -960,12 +968,14 @@ fn the_compact_bar_while_someone_views() {
     // A prompt takes the full window, with "End session" under it.
     let mut h = Harness::live(&[Tier::View], Some(Tier::Control));
     h.frame(10, vec![]);
+    h.frame(2010, vec![]);
     assert_eq!(h.state.screen, "prompt");
     assert_eq!(h.state.compact_height, None);
     assert!(widget_ids(&h).contains(&"session.end".to_owned()));
     // Nobody sees the screen: the full panel.
     let mut h = Harness::live(&[Tier::Files], None);
     h.frame(10, vec![]);
+    h.frame(2010, vec![]);
     assert_eq!(h.state.compact_height, None);
     assert!(widget_ids(&h).contains(&"session.send_file".to_owned()));
 }
@@ -976,22 +986,23 @@ fn the_compact_bar_while_someone_views() {
 fn the_compact_bar_announces_unread_chat() {
     let mut h = Harness::live(&[Tier::View], None);
     h.frame(10, vec![]);
+    h.frame(2010, vec![]);
     h.state.apply(Event::Chat(crate::session::ChatLine {
         from: "Ann Weber".into(),
         mine: false,
         text: "Bitte einmal neu starten".into(),
         at: 0,
     }));
-    let shown = drawn_text(&mut h, 20);
+    let shown = drawn_text(&mut h, 2020);
     assert!(shown.contains("New message (1)"), "{shown}");
     assert!(
         shown.contains("Ann Weber: Bitte einmal neu starten"),
         "{shown}"
     );
-    h.click("session.expand", 100);
-    h.frame(120, vec![]);
-    h.click("session.compact", 200);
-    let shown = drawn_text(&mut h, 220);
+    h.click("session.expand", 2100);
+    h.frame(2120, vec![]);
+    h.click("session.compact", 2200);
+    let shown = drawn_text(&mut h, 2220);
     assert!(!shown.contains("New message"), "{shown}");
     assert!(shown.contains("Chat and files"), "{shown}");
 }
