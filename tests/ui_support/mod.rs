@@ -256,7 +256,8 @@ impl Client {
             let drawn = line["size"]
                 .as_array()
                 .map(|s| [s[0].as_u64().unwrap_or(0), s[1].as_u64().unwrap_or(0)]);
-            if now.is_some() && now == drawn {
+            // (The refusal window's lines carry no size: nothing to wait for there.)
+            if drawn.is_none() || (now.is_some() && now == drawn) {
                 break;
             }
             if let Some(newer) = self.lines().pop().filter(|l| {
