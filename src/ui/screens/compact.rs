@@ -7,7 +7,7 @@
 //! the newest unread chat line, and "Chat and files", which opens the full panel. A prompt
 //! always opens the full window (see [`State::compact`]).
 
-use super::panel::{banner_lines, clipboard_line, end_button_sized, monitor_line};
+use super::panel::{banner_lines, clipboard_line, end_button_sized, monitor_line, revoke_id};
 use super::{CONTROL_BG, ERROR_FG, NOTICE_BG, NOTICE_FG, secondary};
 use crate::ui::i18n::fill;
 use crate::ui::state::{Intent, Stage, State};
@@ -65,12 +65,7 @@ fn bar(state: &mut State, ui: &mut Ui) {
                         .min_size(egui::vec2(150.0, 30.0)),
                     );
                     // The same ids as the full panel's revoke buttons.
-                    let id = if position == 0 {
-                        format!("session.revoke.{tier}")
-                    } else {
-                        format!("session.revoke.{tier}.{position}")
-                    };
-                    state.track(id, &r);
+                    state.track(revoke_id(*tier, position), &r);
                     if r.clicked() {
                         state.intents.push(Intent::Revoke {
                             rep: *rep,

@@ -101,6 +101,16 @@ pub(super) fn banner_lines(
         .collect()
 }
 
+/// The widget id of the `index`-th rep's revoke button for `tier` (in the panel and the compact
+/// bar alike): the first rep's buttons have the short ids the tests know.
+pub(super) fn revoke_id(tier: Tier, index: usize) -> String {
+    if index == 0 {
+        format!("session.revoke.{tier}")
+    } else {
+        format!("session.revoke.{tier}.{index}")
+    }
+}
+
 /// "End session", right-aligned: on the session screen and below every prompt during a session,
 /// so that the way out never hides. Ending takes power away from the reps, so it needs no arming.
 pub(super) fn end_button(state: &mut State, ui: &mut Ui) {
@@ -152,13 +162,7 @@ fn who(state: &mut State, ui: &mut Ui, reps: &[lotse_proto::customer::Rep]) {
                             .stroke(egui::Stroke::new(1.0, Color32::from_rgb(0xd9, 0xb3, 0xb3)))
                             .min_size(egui::vec2(110.0, 28.0)),
                     );
-                    // The first rep's buttons have the short ids the tests know.
-                    let id = if index == 0 {
-                        format!("session.revoke.{tier}")
-                    } else {
-                        format!("session.revoke.{tier}.{index}")
-                    };
-                    state.track(id, &r);
+                    state.track(revoke_id(tier, index), &r);
                     if r.clicked() {
                         state.intents.push(Intent::Revoke { rep: rep.id, tier });
                     }
