@@ -24,6 +24,10 @@ LOTSE_PACKAGES=(
   mutter gnome-shell xwayland pipewire pipewire-bin wireplumber xdg-desktop-portal xdg-desktop-portal-gnome
   dbus dbus-user-session gsettings-desktop-schemas foot gstreamer1.0-tools gstreamer1.0-pipewire
   gstreamer1.0-plugins-base python3-gi python3-dbus
+  # Windows: the customer client cross-built with Debian's Rust and the standard library's source
+  # (scripts/build-windows), linked by mingw-w64, run and tested under Wine, Authenticode-signed
+  # with a test certificate to check that the personalised download keeps the signature valid
+  rustc-web cargo-web rust-web-src mingw-w64 wine wine64 osslsigncode
 )
 
 missing=()

@@ -9,7 +9,6 @@ pub mod desktop;
 pub mod fake;
 pub mod input;
 pub mod sysreport;
-#[cfg(target_os = "linux")]
 pub mod wayland;
 
 use lotse_proto::input::InputEvent;

@@ -9,7 +9,6 @@ use crate::session::{self, Event, Frontend, Handle, Hooks, Settings};
 use lotse_egui_tao::desktop::{Desktop, DesktopEvent, DialogTexts};
 use lotse_egui_tao::{Adapter, Gl};
 use lotse_proto::msg::HowEnded;
-use raw_window_handle::{HasWindowHandle, RawWindowHandle};
 use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
@@ -18,7 +17,6 @@ use std::time::{Duration, Instant};
 use tao::dpi::{LogicalSize, PhysicalPosition, PhysicalSize};
 use tao::event::{Event as TaoEvent, StartCause, WindowEvent};
 use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
-use tao::platform::unix::WindowBuilderExtUnix;
 use tao::window::{Window, WindowBuilder};
 
 /// How to start the window.
@@ -130,21 +128,14 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
         state.set_terms(text);
     }
     state.downloads = options.settings.downloads.clone();
-    let window = WindowBuilder::new()
+    let window = lotse_egui_tao::window_builder(WindowBuilder::new())
         .with_title(&state.t().window_title)
         .with_inner_size(LogicalSize::new(600.0, 700.0))
         .with_min_inner_size(MIN_SIZE)
-        // PLATFORM-NOTES: without these two GTK paints over the GL surface on the first frame.
-        .with_app_paintable(true)
-        .with_double_buffered(false)
         .build(&event_loop)?;
     let size = window.inner_size();
     let gl = Gl::new(&window, [size.width, size.height])?;
-    let xid = match window.window_handle().map(|h| h.as_raw()) {
-        Ok(RawWindowHandle::Xlib(h)) => h.window,
-        Ok(RawWindowHandle::Xcb(h)) => u64::from(h.window.get()),
-        _ => 0,
-    };
+    let xid = lotse_egui_tao::native_id(&window);
     let ctx = egui::Context::default();
     screens::style(&ctx);
     let desktop_proxy = event_loop.create_proxy();
@@ -401,6 +392,11 @@ impl Shell {
             }
             TaoEvent::UserEvent(UserEvent::Tick)
             | TaoEvent::NewEvents(StartCause::ResumeTimeReached { .. }) => {}
+            // A frame asked for while drawing one is asked for again here, outside of drawing:
+            // on Windows a request made while the window paints is swallowed by that paint.
+            TaoEvent::MainEventsCleared if self.redraw_pending => {
+                self.window.request_redraw();
+            }
             TaoEvent::RedrawRequested(_) => {
                 self.redraw_pending = false;
                 if self.quitting.is_none() {

@@ -14,12 +14,10 @@ use super::screens::{self, HEADER, WEAK, button_row, primary, title};
 use super::trace::Trace;
 use egui::{RichText, Ui};
 use lotse_egui_tao::{Adapter, Gl};
-use raw_window_handle::{HasWindowHandle, RawWindowHandle};
 use std::time::Instant;
 use tao::dpi::LogicalSize;
 use tao::event::{Event as TaoEvent, WindowEvent};
 use tao::event_loop::{ControlFlow, EventLoop};
-use tao::platform::unix::WindowBuilderExtUnix;
 use tao::window::WindowBuilder;
 
 /// The exit code of a refused download, whether the window was shown or not.
@@ -154,21 +152,14 @@ pub fn run(
     std::panic::set_hook(quiet);
     let event_loop = made.map_err(|_| RefusalWindowError::NoDesktop)?;
     let mut shown_title = refusal.texts().title;
-    let window = WindowBuilder::new()
+    let window = lotse_egui_tao::window_builder(WindowBuilder::new())
         .with_title(&shown_title)
         .with_inner_size(LogicalSize::new(560.0, 440.0))
         .with_min_inner_size(LogicalSize::new(420.0, 360.0))
-        // PLATFORM-NOTES: without these two GTK paints over the GL surface on the first frame.
-        .with_app_paintable(true)
-        .with_double_buffered(false)
         .build(&event_loop)?;
     let size = window.inner_size();
     let mut gl = Gl::new(&window, [size.width, size.height])?;
-    let xid = match window.window_handle().map(|h| h.as_raw()) {
-        Ok(RawWindowHandle::Xlib(h)) => h.window,
-        Ok(RawWindowHandle::Xcb(h)) => u64::from(h.window.get()),
-        _ => 0,
-    };
+    let xid = lotse_egui_tao::native_id(&window);
     let ctx = egui::Context::default();
     screens::style(&ctx);
     // Nothing here animates: with no animations egui asks for no delayed repaints, so the loop

@@ -165,6 +165,7 @@ impl Desktop {
             trace,
             display: self.x.display.clone(),
             started,
+            x_window: None,
             _dir: dir,
         }
     }
@@ -176,10 +177,25 @@ pub struct Client {
     pub trace: PathBuf,
     pub display: String,
     pub started: Instant,
+    /// The X window to click into when the trace's `window` is not one (a Windows program
+    /// under Wine names its HWND there).
+    pub x_window: Option<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Client {
+    /// A window started by the test itself (e.g. under Wine), writing its trace to `trace`.
+    pub fn started_as(proc: Proc, trace: PathBuf, display: &str, started: Instant) -> Client {
+        Client {
+            proc,
+            trace,
+            display: display.to_owned(),
+            started,
+            x_window: None,
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// All trace lines so far.
     pub fn lines(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.trace)
@@ -252,7 +268,7 @@ impl Client {
         let mut line = line.clone();
         let end = Instant::now() + DEADLINE;
         loop {
-            let now = self.window_size(&line["window"].to_string());
+            let now = self.window_size(&self.x_window_of(&line));
             let drawn = line["size"]
                 .as_array()
                 .map(|s| [s[0].as_u64().unwrap_or(0), s[1].as_u64().unwrap_or(0)]);
@@ -286,12 +302,19 @@ impl Client {
             "mousemove",
             "--sync",
             "--window",
-            &line["window"].to_string(),
+            &self.x_window_of(line),
             &x.to_string(),
             &y.to_string(),
             "click",
             "1",
         ]);
+    }
+
+    /// The X window a trace line was drawn in.
+    fn x_window_of(&self, line: &Value) -> String {
+        self.x_window
+            .clone()
+            .unwrap_or_else(|| line["window"].to_string())
     }
 
     /// Waits for `widget` on `screen` and clicks it.
@@ -302,6 +325,9 @@ impl Client {
 
     /// The X window id from the trace.
     pub fn window(&self) -> String {
+        if let Some(w) = &self.x_window {
+            return w.clone();
+        }
         self.wait_line("a window id", |l| l["window"].as_u64().unwrap_or(0) != 0)["window"]
             .to_string()
     }
@@ -476,6 +502,7 @@ impl Desktop {
             trace,
             display: self.x.display.clone(),
             started,
+            x_window: None,
             _dir: dir,
         }
     }
@@ -644,6 +671,7 @@ impl Desktop {
             trace,
             display: self.x.display.clone(),
             started,
+            x_window: None,
             _dir: dir,
         }
     }

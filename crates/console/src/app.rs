@@ -13,7 +13,6 @@ use lotse_egui_tao::desktop::{Desktop, DesktopEvent, DialogTexts};
 use lotse_egui_tao::{Adapter, Gl};
 use lotse_proto::Tier;
 use lotse_proto::msg::ClipContent;
-use raw_window_handle::{HasWindowHandle, RawWindowHandle};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +21,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tao::dpi::LogicalSize;
 use tao::event::{Event as TaoEvent, WindowEvent};
 use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
-use tao::platform::unix::WindowBuilderExtUnix;
 use tao::window::{UserAttentionType, Window, WindowBuilder};
 
 /// How to start the console.
@@ -67,21 +65,14 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
     state.form.user = options.config.user.clone();
     state.downloads = options.config.downloads_dir();
     state.canned = options.config.canned.clone();
-    let window = WindowBuilder::new()
+    let window = lotse_egui_tao::window_builder(WindowBuilder::new())
         .with_title(state.title())
         .with_inner_size(LogicalSize::new(1200.0, 800.0))
         .with_min_inner_size(LogicalSize::new(720.0, 480.0))
-        // PLATFORM-NOTES: without these two GTK paints over the GL surface on the first frame.
-        .with_app_paintable(true)
-        .with_double_buffered(false)
         .build(&event_loop)?;
     let size = window.inner_size();
     let gl = Gl::new(&window, [size.width, size.height])?;
-    let xid = match window.window_handle().map(|h| h.as_raw()) {
-        Ok(RawWindowHandle::Xlib(h)) => h.window,
-        Ok(RawWindowHandle::Xcb(h)) => u64::from(h.window.get()),
-        _ => 0,
-    };
+    let xid = lotse_egui_tao::native_id(&window);
     let ctx = egui::Context::default();
     screens::style(&ctx);
     let picture_proxy = event_loop.create_proxy();

@@ -40,6 +40,16 @@ impl std::fmt::Debug for Gl {
     }
 }
 
+/// EGL on Linux (X11); WGL on Windows (Mesa's llvmpipe under Wine), which needs the window.
+#[cfg(not(windows))]
+fn api_preference(_window: raw_window_handle::RawWindowHandle) -> DisplayApiPreference {
+    DisplayApiPreference::Egl
+}
+#[cfg(windows)]
+fn api_preference(window: raw_window_handle::RawWindowHandle) -> DisplayApiPreference {
+    DisplayApiPreference::Wgl(Some(window))
+}
+
 impl Gl {
     /// Sets up GL on `window`, whose inner size in physical pixels is `size`.
     pub fn new(window: &tao::window::Window, size: [u32; 2]) -> Result<Gl, GlError> {
@@ -48,7 +58,7 @@ impl Gl {
         let raw_window = window.window_handle()?.as_raw();
         // SAFETY: both handles belong to `window`, which outlives this GL state (the shell drops
         // `Gl` before the window).
-        let display = unsafe { Display::new(raw_display, DisplayApiPreference::Egl) }?;
+        let display = unsafe { Display::new(raw_display, api_preference(raw_window)) }?;
         let template = ConfigTemplateBuilder::new()
             .compatible_with_native_window(raw_window)
             .with_transparency(false)

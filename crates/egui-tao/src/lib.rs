@@ -7,13 +7,38 @@
 //! append to.
 
 mod adapter;
-#[cfg(target_os = "linux")]
 pub mod desktop;
 mod gl;
 pub mod trace_file;
 
 pub use adapter::Adapter;
 pub use gl::{Gl, GlError};
+
+/// Settings every window of ours needs on this system. On Linux: without these two, GTK paints
+/// over the GL surface on the first frame (PLATFORM-NOTES).
+pub fn window_builder(builder: tao::window::WindowBuilder) -> tao::window::WindowBuilder {
+    #[cfg(target_os = "linux")]
+    {
+        use tao::platform::unix::WindowBuilderExtUnix;
+        builder.with_app_paintable(true).with_double_buffered(false)
+    }
+    #[cfg(not(target_os = "linux"))]
+    builder
+}
+
+/// The system's id of `window` (X11 window id, Windows HWND), for tests and for dialogs that
+/// other processes open over it; 0 when there is none.
+pub fn native_id(window: &tao::window::Window) -> u64 {
+    use raw_window_handle::{HasWindowHandle, RawWindowHandle};
+    match window.window_handle().map(|h| h.as_raw()) {
+        // c_ulong: 64 bits on Linux, 32 on Windows.
+        #[allow(clippy::useless_conversion)]
+        Ok(RawWindowHandle::Xlib(h)) => u64::from(h.window),
+        Ok(RawWindowHandle::Xcb(h)) => u64::from(h.window.get()),
+        Ok(RawWindowHandle::Win32(h)) => h.hwnd.get() as u64,
+        _ => 0,
+    }
+}
 
 /// The WCAG 2 contrast ratio of two colours (1 to 21; AA asks 4.5 for text). Both windows test
 /// their colour pairs with it.

@@ -141,9 +141,14 @@ pub fn save_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
     ))
 }
 
-/// The person's Downloads folder: `XDG_DOWNLOAD_DIR` from `user-dirs.dirs` on Linux, else
-/// `~/Downloads`.
+/// The person's Downloads folder: on Windows the known folder `FOLDERID_Downloads` (which the
+/// person may have moved, e.g. to another drive), on Linux `XDG_DOWNLOAD_DIR` from
+/// `user-dirs.dirs`, else `~/Downloads`.
 pub fn downloads_dir() -> PathBuf {
+    #[cfg(windows)]
+    if let Some(dir) = known_downloads() {
+        return dir;
+    }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
@@ -165,6 +170,38 @@ pub fn downloads_dir() -> PathBuf {
         }
     }
     home.join("Downloads")
+}
+
+/// `FOLDERID_Downloads` through `SHGetKnownFolderPath`.
+#[cfg(windows)]
+fn known_downloads() -> Option<PathBuf> {
+    use std::os::windows::ffi::OsStringExt;
+    use windows_sys::Win32::System::Com::CoTaskMemFree;
+    use windows_sys::Win32::UI::Shell::{
+        FOLDERID_Downloads, KF_FLAG_DEFAULT, SHGetKnownFolderPath,
+    };
+    let mut raw: windows_sys::core::PWSTR = std::ptr::null_mut();
+    // SAFETY: on success `raw` is a 0-terminated string the system allocated; it is read up to
+    // the 0 and freed with CoTaskMemFree on every path (the call also allocates on failure).
+    unsafe {
+        let hr = SHGetKnownFolderPath(
+            &FOLDERID_Downloads,
+            KF_FLAG_DEFAULT as u32,
+            std::ptr::null_mut(),
+            &mut raw,
+        );
+        let path = (hr >= 0 && !raw.is_null()).then(|| {
+            let mut len = 0;
+            while *raw.add(len) != 0 {
+                len += 1;
+            }
+            PathBuf::from(std::ffi::OsString::from_wide(std::slice::from_raw_parts(
+                raw, len,
+            )))
+        });
+        CoTaskMemFree(raw.cast());
+        path
+    }
 }
 
 /// A file being received: bytes go to a hidden temporary file next to its final place.

@@ -2,9 +2,11 @@
 //!
 //! The X11 implementation ([`x11`]) reads the screen through MIT-SHM with a segment only this
 //! user can open (mode 0600), tracks changes with DAMAGE, the cursor with XFixes and monitors with
-//! RandR. [`fake::FakeCapturer`] produces scripted pictures for tests.
+//! RandR. On Windows, [`gdi`] copies the screen with GDI. [`fake::FakeCapturer`] produces scripted pictures for tests.
 
 pub mod fake;
+#[cfg(windows)]
+pub mod gdi;
 #[cfg(target_os = "linux")]
 mod shm;
 #[cfg(target_os = "linux")]
@@ -75,7 +77,12 @@ pub fn open(display: Option<&str>) -> Result<Box<dyn Capturer>, CaptureError> {
     {
         Ok(Box::new(x11::X11Capturer::open(display)?))
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        let _ = display;
+        Ok(Box::new(gdi::GdiCapturer::open()?))
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         let _ = display;
         Err(CaptureError::Unsupported(

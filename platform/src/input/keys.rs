@@ -69,6 +69,50 @@ pub fn hid_to_evdev(usage: u16) -> Option<u16> {
     Some(code)
 }
 
+/// A PC keyboard scan code (set 1) as Windows' `SendInput` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanCode {
+    pub code: u16,
+    /// The key sends an `E0` prefix (arrows, the block above them, right Ctrl and Alt, …).
+    pub extended: bool,
+}
+
+/// The set-1 scan code for a HID usage. evdev codes 1..=88 are the set-1 codes themselves; the
+/// rest are the `E0`-prefixed keys. Pause has no plain scan code (it sends `E1 1D 45`): `None`,
+/// and the Windows injector sends it by virtual key.
+pub fn hid_to_scancode(usage: u16) -> Option<ScanCode> {
+    let plain = |code| ScanCode {
+        code,
+        extended: false,
+    };
+    let e0 = |code| ScanCode {
+        code,
+        extended: true,
+    };
+    Some(match hid_to_evdev(usage)? {
+        c @ 1..=88 => plain(c),
+        96 => e0(0x1c),  // KP Enter
+        97 => e0(0x1d),  // Right Ctrl
+        98 => e0(0x35),  // KP /
+        99 => e0(0x37),  // Print Screen
+        100 => e0(0x38), // Right Alt (AltGr)
+        102 => e0(0x47), // Home
+        103 => e0(0x48), // Up
+        104 => e0(0x49), // Page Up
+        105 => e0(0x4b), // Left
+        106 => e0(0x4d), // Right
+        107 => e0(0x4f), // End
+        108 => e0(0x50), // Down
+        109 => e0(0x51), // Page Down
+        110 => e0(0x52), // Insert
+        111 => e0(0x53), // Delete
+        125 => e0(0x5b), // Left Windows
+        126 => e0(0x5c), // Right Windows
+        127 => e0(0x5d), // Menu
+        _ => return None,
+    })
+}
+
 /// evdev codes of a..z.
 const LETTERS: [u16; 26] = [
     30, 48, 46, 32, 18, 33, 34, 35, 23, 36, 37, 38, 50, 49, 24, 25, 16, 19, 31, 20, 22, 47, 17, 45,
@@ -89,6 +133,34 @@ mod tests {
         assert_eq!(hid_to_evdev(0xe0), Some(29)); // left ctrl
         assert_eq!(hid_to_evdev(0x00), None);
         assert_eq!(hid_to_evdev(0xffff), None);
+    }
+
+    #[test]
+    fn scan_codes_are_set_1_with_e0_for_the_extended_keys() {
+        let sc = |u| hid_to_scancode(u).map(|s| (s.code, s.extended));
+        assert_eq!(sc(0x04), Some((0x1e, false))); // a
+        assert_eq!(sc(0x1c), Some((0x15, false))); // y (z on a German keyboard)
+        assert_eq!(sc(0x28), Some((0x1c, false))); // Enter
+        assert_eq!(sc(0x58), Some((0x1c, true))); // KP Enter
+        assert_eq!(sc(0x2d), Some((0x0c, false))); // - ß
+        assert_eq!(sc(0x64), Some((0x56, false))); // < > |
+        assert_eq!(sc(0x45), Some((0x58, false))); // F12
+        assert_eq!(sc(0x52), Some((0x48, true))); // Up
+        assert_eq!(sc(0x4c), Some((0x53, true))); // Delete
+        assert_eq!(sc(0xe6), Some((0x38, true))); // AltGr
+        assert_eq!(sc(0xe2), Some((0x38, false))); // Left Alt
+        assert_eq!(sc(0xe3), Some((0x5b, true))); // Left Windows
+        assert_eq!(sc(0x48), None); // Pause: by virtual key
+        // Every key with an evdev code but Pause has a scan code, and no two share one.
+        let mut seen = std::collections::HashMap::new();
+        for u in 0..=0xffu16 {
+            if hid_to_evdev(u).is_some() && u != 0x48 {
+                let s = hid_to_scancode(u).unwrap_or_else(|| panic!("usage {u:#x}"));
+                if let Some(prev) = seen.insert((s.code, s.extended), u) {
+                    assert_eq!((prev, u), (0x31, 0x32), "usage {u:#x} and {prev:#x}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,14 +1,22 @@
 //! Input injection: the OS backend is chosen once here.
 
+mod absolute;
 mod keys;
+#[cfg(windows)]
+mod windows;
 #[cfg(target_os = "linux")]
 mod x11;
 
-pub use keys::hid_to_evdev;
+pub use absolute::normalise as normalise_absolute;
+pub use keys::{ScanCode, hid_to_evdev, hid_to_scancode};
+#[cfg(windows)]
+pub use windows::WindowsInjector;
 #[cfg(target_os = "linux")]
 pub use x11::X11Injector;
 
-use crate::{Injector, NoInjector};
+use crate::Injector;
+#[cfg(not(windows))]
+use crate::NoInjector;
 use std::sync::{Arc, Mutex};
 
 /// The rectangle of the shared monitor in the desktop's coordinates: pointer positions arrive in
@@ -34,7 +42,11 @@ pub fn system_injector(area: AreaHandle) -> (Box<dyn Injector>, Option<String>) 
             Err(e) => (Box::new(NoInjector), Some(e.to_string())),
         }
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        (Box::new(WindowsInjector::new(area)), None)
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         let _ = area;
         (

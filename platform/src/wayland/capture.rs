@@ -1,6 +1,7 @@
 //! The Wayland [`Capturer`]: the latest picture of the portal's screen stream.
 
-use super::portal::{Access, Portal};
+use super::Access;
+use super::portal::Portal;
 use crate::capture::{CaptureError, Capturer, Frame, Monitor};
 use std::time::Duration;
 

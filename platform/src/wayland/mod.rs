@@ -22,18 +22,43 @@
 //! last picture again when asked for one (a keyframe for a new viewer), and says "unchanged"
 //! through [`crate::capture::Capturer::maybe_changed`] otherwise.
 
+#[cfg(not(target_os = "linux"))]
+mod absent;
+#[cfg(target_os = "linux")]
 mod capture;
+#[cfg(target_os = "linux")]
 mod inject;
+#[cfg(target_os = "linux")]
 mod portal;
+#[cfg(target_os = "linux")]
 mod stream;
 
+#[cfg(not(target_os = "linux"))]
+pub use absent::{Portal, WaylandCapturer, WaylandInjector};
+#[cfg(target_os = "linux")]
 pub use capture::WaylandCapturer;
+#[cfg(target_os = "linux")]
 pub use inject::WaylandInjector;
-pub use portal::{Access, Portal};
+#[cfg(target_os = "linux")]
+pub use portal::Portal;
 
+/// How much of the desktop the portal session gives, in the order of the consent tiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    /// No session: nothing is shared.
+    None,
+    /// The screen (ScreenCast).
+    View,
+    /// The screen, pointer and keyboard (RemoteDesktop with screen sources).
+    Control,
+}
+
+/// Which display system the person's desktop session runs.
 /// Which display system the person's desktop session runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionKind {
+    /// Not a Linux desktop (Windows): no Wayland, no portal; the system's own module captures.
+    Other,
     /// A Wayland session: capture and input go through the portal.
     Wayland,
     /// An X11 session (or one that names no type but has an X display).
@@ -45,6 +70,9 @@ impl SessionKind {
     /// `WAYLAND_DISPLAY` means Wayland. On a Wayland desktop `DISPLAY` is usually set as well (for
     /// XWayland), but X11 capture there sees only the XWayland windows, so Wayland wins.
     pub fn from_env() -> SessionKind {
+        if !cfg!(target_os = "linux") {
+            return SessionKind::Other;
+        }
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         SessionKind::decide(
             var("XDG_SESSION_TYPE").as_deref(),

@@ -1,8 +1,8 @@
 //! The portal session shared by the capturer and the injector, driven to the [`Access`] level
 //! the customer granted.
 
-use super::PortalError;
 use super::stream::{self, PwStream, Screen};
+use super::{Access, PortalError};
 use crate::capture::Monitor;
 use ashpd::WindowIdentifier;
 use ashpd::desktop::remote_desktop::{Axis, DeviceType, KeyState, RemoteDesktop};
@@ -11,17 +11,6 @@ use ashpd::desktop::{PersistMode, Session};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
-
-/// How much of the desktop the portal session gives, in the order of the consent tiers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Access {
-    /// No session: nothing is shared.
-    None,
-    /// The screen (ScreenCast).
-    View,
-    /// The screen, pointer and keyboard (RemoteDesktop with screen sources).
-    Control,
-}
 
 /// The oldest interface versions we use: ScreenCast 2 has the cursor modes (so the rep sees
 /// the pointer); RemoteDesktop 1 has everything the injector calls.

@@ -1,0 +1,153 @@
+//! Windows: the system's "Open" dialog and the clipboard's text, through Win32.
+
+use super::{DesktopEvent, DialogTexts};
+use std::ffi::OsString;
+use std::os::windows::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use tao::platform::windows::WindowExtWindows;
+use tao::window::Window;
+use windows_sys::Win32::Foundation::{HWND, LPARAM, WPARAM};
+use windows_sys::Win32::System::DataExchange::{CloseClipboard, GetClipboardData, OpenClipboard};
+use windows_sys::Win32::System::Memory::{GlobalLock, GlobalUnlock};
+use windows_sys::Win32::System::Threading::GetCurrentThreadId;
+use windows_sys::Win32::UI::Controls::Dialogs::{
+    GetOpenFileNameW, OFN_EXPLORER, OFN_FILEMUSTEXIST, OFN_NOCHANGEDIR, OFN_PATHMUSTEXIST,
+    OPENFILENAMEW,
+};
+use windows_sys::Win32::UI::WindowsAndMessaging::{EnumThreadWindows, PostMessageW, WM_CLOSE};
+use windows_sys::core::BOOL;
+
+type Report = Arc<Mutex<Box<dyn Fn(DesktopEvent) + Send>>>;
+
+/// `CF_UNICODETEXT`: UTF-16 text on the clipboard.
+const CF_UNICODETEXT: u32 = 13;
+
+/// The desktop glue of one window.
+pub struct Desktop {
+    report: Report,
+    /// The thread showing the file dialog (0: none).
+    dialog_thread: Arc<AtomicU32>,
+}
+
+impl std::fmt::Debug for Desktop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desktop")
+            .field("dialog_open", &self.picking())
+            .finish_non_exhaustive()
+    }
+}
+
+fn wide(s: &str) -> Vec<u16> {
+    s.encode_utf16().chain(Some(0)).collect()
+}
+
+impl Desktop {
+    /// The glue for `window`; dropped files arrive through tao's own events on Windows.
+    pub fn new(_window: &Window, report: impl Fn(DesktopEvent) + Send + 'static) -> Desktop {
+        Desktop {
+            report: Arc::new(Mutex::new(Box::new(report))),
+            dialog_thread: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// Opens the system's "Open" dialog over `window`, starting in `start`; the answer comes as
+    /// [`DesktopEvent::Picked`]. It runs on a thread of its own, so the window keeps drawing; as
+    /// on every Windows program, the window it belongs to waits for it.
+    pub fn pick_file(&self, window: &Window, texts: &DialogTexts<'_>, start: &Path) {
+        if self.picking() {
+            return;
+        }
+        // Marked busy before the thread runs, so a second click cannot open a second dialog.
+        self.dialog_thread.store(u32::MAX, Ordering::SeqCst);
+        let owner = window.hwnd();
+        let title = wide(texts.title);
+        let start: Vec<u16> = start.as_os_str().encode_wide().chain(Some(0)).collect();
+        let report = self.report.clone();
+        let busy = self.dialog_thread.clone();
+        std::thread::spawn(move || {
+            // SAFETY: no preconditions.
+            busy.store(unsafe { GetCurrentThreadId() }, Ordering::SeqCst);
+            let mut file = vec![0u16; 32 * 1024];
+            // SAFETY: zero is a valid value for every field of this plain C struct.
+            let mut ofn: OPENFILENAMEW = unsafe { std::mem::zeroed() };
+            ofn.lStructSize = std::mem::size_of::<OPENFILENAMEW>() as u32;
+            ofn.hwndOwner = owner as HWND;
+            ofn.lpstrFile = file.as_mut_ptr();
+            ofn.nMaxFile = file.len() as u32;
+            ofn.lpstrTitle = title.as_ptr();
+            ofn.lpstrInitialDir = start.as_ptr();
+            ofn.Flags = OFN_EXPLORER | OFN_FILEMUSTEXIST | OFN_PATHMUSTEXIST | OFN_NOCHANGEDIR;
+            // SAFETY: every pointer in `ofn` points into buffers that live until it returns.
+            let chosen = unsafe { GetOpenFileNameW(&mut ofn) } != 0;
+            busy.store(0, Ordering::SeqCst);
+            let path = chosen.then(|| {
+                let end = file.iter().position(|&c| c == 0).unwrap_or(file.len());
+                PathBuf::from(OsString::from_wide(&file[..end]))
+            });
+            if let Ok(report) = report.lock() {
+                report(DesktopEvent::Picked(path));
+            }
+        });
+    }
+
+    /// Whether the file dialog is open.
+    pub fn picking(&self) -> bool {
+        self.dialog_thread.load(Ordering::SeqCst) != 0
+    }
+
+    /// Closes the file dialog if it is open (the session is over: there is nobody to send to).
+    pub fn close_dialog(&self) {
+        let thread = self.dialog_thread.load(Ordering::SeqCst);
+        if thread == 0 || thread == u32::MAX {
+            return;
+        }
+        unsafe extern "system" fn close(hwnd: HWND, _: LPARAM) -> BOOL {
+            // SAFETY: `hwnd` comes from the enumeration; posting to a closed window is harmless.
+            unsafe { PostMessageW(hwnd, WM_CLOSE, 0 as WPARAM, 0) };
+            1
+        }
+        // SAFETY: the callback only posts messages.
+        unsafe { EnumThreadWindows(thread, Some(close), 0) };
+    }
+
+    /// Asks for the clipboard's text; it comes as [`DesktopEvent::Paste`] if there is any.
+    pub fn request_paste(&self) {
+        if let Some(text) = clipboard_text().filter(|t| !t.is_empty())
+            && let Ok(report) = self.report.lock()
+        {
+            report(DesktopEvent::Paste(text));
+        }
+    }
+}
+
+/// The clipboard's text, if it holds any.
+fn clipboard_text() -> Option<String> {
+    // SAFETY: the clipboard is opened for this thread and closed on every path below; the
+    // handle's memory is read only between GlobalLock and GlobalUnlock, up to its terminating 0.
+    unsafe {
+        if OpenClipboard(std::ptr::null_mut()) == 0 {
+            return None;
+        }
+        let handle = GetClipboardData(CF_UNICODETEXT);
+        let text = if handle.is_null() {
+            None
+        } else {
+            let p = GlobalLock(handle) as *const u16;
+            if p.is_null() {
+                None
+            } else {
+                let mut len = 0;
+                while *p.add(len) != 0 {
+                    len += 1;
+                }
+                let text = String::from_utf16_lossy(std::slice::from_raw_parts(p, len));
+                GlobalUnlock(handle);
+                Some(text)
+            }
+        };
+        CloseClipboard();
+        text
+    }
+}
