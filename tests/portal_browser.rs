@@ -8,7 +8,11 @@
 //! `docs/screens` to refresh the documentation's `portal-*.png`; a plain test run writes nothing
 //! into tracked files.
 //!
-//! Needs: chromium, chromium-driver, Xvfb, openbox, xdotool, binutils (strip).
+//! The Windows choice hands out the real Windows client (scripts/build-windows), which runs
+//! under Wine bound to the session the same way; a file that is not a program of the platform
+//! it is named for is not offered.
+//!
+//! Needs: chromium, chromium-driver, Xvfb, openbox, xdotool, binutils (strip), wine, mingw-w64.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +20,7 @@ use base64::Engine;
 use lotse_net::NetConfig;
 use lotse_proto::msg::{Arrival, QueueEntry, RepDown};
 use lotse_rep::{RepClient, RepEvent};
+use lotse_testkit::wine::{Wine, win_path, windows_client};
 use lotse_testkit::{DEADLINE, HeavyStack, Proc, Xvfb, free_port, wait_until};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -34,11 +39,19 @@ fn key_rep_list_and_invitation_each_lead_to_a_running_bound_client() {
     let clients = work.path().join("clients");
     std::fs::create_dir(&clients).unwrap();
     strip_into(&clients.join("lotse-linux-x86_64"));
-    // A second platform, so that the download page offers a choice (the bytes are the Linux
-    // build; only the page is looked at for it).
+    // The Windows client, cross-built (scripts/build-windows) and stripped like a release.
+    let windows = windows_client();
+    let stripped = Command::new("x86_64-w64-mingw32-strip")
+        .arg("-o")
+        .arg(clients.join("lotse-windows-x86_64.exe"))
+        .arg(&windows)
+        .status()
+        .unwrap();
+    assert!(stripped.success());
+    // A Linux build under the macOS name is not a macOS program: not offered.
     std::fs::copy(
         clients.join("lotse-linux-x86_64"),
-        clients.join("lotse-windows-x86_64.exe"),
+        clients.join("lotse-macos-x86_64"),
     )
     .unwrap();
 
@@ -132,6 +145,39 @@ fn key_rep_list_and_invitation_each_lead_to_a_running_bound_client() {
         "Windows instructions (SmartScreen)"
     );
     browser.screenshot(&screens.join("portal-download-windows-en.png"));
+    assert!(
+        !browser.source().contains("macos-x86_64"),
+        "a file that is no macOS program is not offered"
+    );
+    // The Windows download runs under Wine, bound to this session like the Linux one.
+    browser.click("#download");
+    let file = take_download_named(
+        &downloads,
+        "lotse-support.exe",
+        &work.path().join("run-win"),
+    );
+    let wine = Wine::new();
+    std::fs::copy(
+        windows.with_file_name("bcryptprimitives.dll"),
+        file.with_file_name("bcryptprimitives.dll"),
+    )
+    .unwrap();
+    customer_arrives_on(
+        &rt,
+        &mut rep,
+        &relay,
+        &x,
+        &file,
+        Runner::Wine(&wine),
+        Arrival::RepList,
+    );
+    drop(wine);
+    browser.goto(&format!("{site}/?lang=en"));
+    browser.wait_css("button.rep");
+    browser.click("button.rep");
+    browser.wait_css("#yes");
+    browser.click("#yes");
+    browser.wait_css("#download");
     browser.click("#platform option[value=linux-x86_64]");
     browser.click("form.inline button");
     browser.wait_css("#download[href$=linux-x86_64]");
@@ -176,21 +222,70 @@ fn customer_arrives(
     via: &str,
     came: Arrival,
 ) {
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o755)).unwrap(); // chmod +x
+    customer_arrives_on(rt, rep, relay, x, file, Runner::Linux(via), came);
+}
+
+/// How a downloaded client is started.
+enum Runner<'a> {
+    /// Directly, as the Linux user `carla-VIA`.
+    Linux(&'a str),
+    /// Under Wine (the customer is whoever Wine says; the queue shows a Windows system).
+    Wine(&'a Wine),
+}
+
+fn customer_arrives_on(
+    rt: &tokio::runtime::Runtime,
+    rep: &mut RepClient,
+    relay: &lotse_relay::Relay,
+    x: &Xvfb,
+    file: &Path,
+    runner: Runner<'_>,
+    came: Arrival,
+) {
     let trace = file.with_file_name("trace.jsonl");
-    let _client = Proc::spawn(
-        x.command(file.to_str().unwrap())
-            .env("LOTSE_UI_TRACE", &trace)
-            .env("USER", format!("carla-{via}"))
-            .env("RUST_LOG", "warn")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit()),
-    );
-    let terms = wait_trace(&trace, "the terms screen", |l| {
+    let (via, _client) = match runner {
+        Runner::Linux(via) => {
+            // chmod +x, then run
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let client = Proc::spawn(
+                x.command(file.to_str().unwrap())
+                    .env("LOTSE_UI_TRACE", &trace)
+                    .env("USER", format!("carla-{via}"))
+                    .env("RUST_LOG", "warn")
+                    .env_remove("LC_ALL")
+                    .env_remove("LC_MESSAGES")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::inherit()),
+            );
+            (via, client)
+        }
+        Runner::Wine(wine) => {
+            let client = Proc::spawn(
+                wine.command(&x.display, file)
+                    .env("LOTSE_UI_TRACE", win_path(&trace))
+                    .env("RUST_LOG", "warn")
+                    .stderr(Stdio::inherit()),
+            );
+            ("windows", client)
+        }
+    };
+    let mut terms = wait_trace(&trace, "the terms screen", |l| {
         l["screen"] == "terms" && widget(l, "terms.accept").is_some_and(|w| w["enabled"] == true)
     });
+    if via == "windows" {
+        // The trace names the HWND; clicks go to the X window Wine made for it.
+        let found = x.run(
+            "xdotool",
+            &[
+                "search",
+                "--sync",
+                "--onlyvisible",
+                "--class",
+                "lotse-support.exe",
+            ],
+        );
+        terms["window"] = Value::String(found.lines().next().unwrap().to_owned());
+    }
     // Nothing went over the network yet: the relay has not seen this customer.
     let redeemed = |rt: &tokio::runtime::Runtime| {
         rt.block_on(relay.store().audit_rows())
@@ -201,7 +296,13 @@ fn customer_arrives(
     };
     let before = redeemed(rt);
     click(x, &terms, "terms.accept");
-    let entry = rt.block_on(wait_queue(rep, &format!("carla-{via}")));
+    let entry = rt.block_on(wait_queue(rep, |e| {
+        if via == "windows" {
+            e.customer.os.starts_with("Windows")
+        } else {
+            e.customer.name == format!("carla-{via}")
+        }
+    }));
     // The rep sees how this customer came, from the relay, whatever the customer calls itself.
     assert_eq!(entry.arrival, came);
     assert_eq!(
@@ -217,15 +318,15 @@ fn customer_arrives(
     rt.block_on(wait_control(rep, |m| matches!(m, RepDown::Ended { .. })));
 }
 
-async fn wait_queue(rep: &mut RepClient, name: &str) -> QueueEntry {
+async fn wait_queue(rep: &mut RepClient, pick: impl Fn(&QueueEntry) -> bool) -> QueueEntry {
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         let ev = tokio::time::timeout_at(deadline, rep.next_event())
             .await
-            .unwrap_or_else(|_| panic!("{name} did not arrive in the queue"))
+            .expect("the customer did not arrive in the queue")
             .expect("rep connection lost");
         if let RepEvent::Control(RepDown::Queue { entries }) = ev
-            && let Some(e) = entries.into_iter().find(|e| e.customer.name == name)
+            && let Some(e) = entries.into_iter().find(|e| pick(e))
         {
             return e;
         }
@@ -306,7 +407,11 @@ fn strip_into(dest: &Path) {
 
 /// Waits for Chromium to finish `lotse-support` in `downloads` and moves it to `run/`.
 fn take_download(downloads: &Path, run: &Path) -> PathBuf {
-    let file = downloads.join("lotse-support");
+    take_download_named(downloads, "lotse-support", run)
+}
+
+fn take_download_named(downloads: &Path, name: &str, run: &Path) -> PathBuf {
+    let file = downloads.join(name);
     wait_until("the download", || {
         file.exists()
             && std::fs::read_dir(downloads)
@@ -315,7 +420,7 @@ fn take_download(downloads: &Path, run: &Path) -> PathBuf {
                 .all(|e| !e.file_name().to_string_lossy().ends_with(".crdownload"))
     });
     std::fs::create_dir_all(run).unwrap();
-    let to = run.join("lotse-support");
+    let to = run.join(name);
     std::fs::rename(&file, &to).unwrap();
     to
 }

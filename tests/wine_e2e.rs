@@ -1,7 +1,9 @@
 //! Issue 14: the Windows customer client, cross-built by `scripts/build-windows`, under Wine on
 //! Xvfb with the real Linux relay and the rep CLI. The window is clicked with real X events like
 //! on Linux; the rep's recorded video is decoded by ffmpeg and compared with a screenshot; the
-//! rep's typing lands in a Windows program (`tests/wine/inputlog.c`) that logs what it receives.
+//! rep's typing lands in a Windows program (`tests/wine/inputlog.c`) that logs what it receives;
+//! after a revoke nothing does; files go both ways (into the Wine user's Downloads, and out
+//! through the system's "Open" dialog); closing the window ends the session.
 //!
 //! Needs: scripts/build-windows' toolchain (rustc-web, cargo-web, rust-web-src, mingw-w64), wine,
 //! Xvfb, openbox, xdotool, imagemagick, ffmpeg. The first build of the Windows client takes
@@ -12,80 +14,15 @@
 mod ui_support;
 
 use lotse_codec::{Bgra, Yuv420, psnr};
+use lotse_testkit::wine::{Wine, win_path, windows_client};
 use lotse_testkit::{DEADLINE, Proc, wait_until};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use ui_support::{Desktop, Relay, serial};
 
 const W: u32 = 1280;
 const H: u32 = 800;
-
-/// The Windows client (debug profile) with the test-only `bcryptprimitives.dll` beside it, built
-/// once per test run.
-fn windows_client() -> PathBuf {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new(root.join("scripts/build-windows"))
-            .args(["dev", "--test-shim"])
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("scripts/build-windows");
-        assert!(out.status.success(), "scripts/build-windows failed");
-        let path = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_owned();
-        let exe = PathBuf::from(path);
-        assert!(exe.is_file(), "{exe:?}");
-        exe
-    })
-    .clone()
-}
-
-/// A Windows path for a Linux path (Wine maps `/` to drive `Z:`).
-fn win_path(p: &Path) -> String {
-    format!("Z:{}", p.display()).replace('/', "\\")
-}
-
-/// A Wine prefix of the test's own.
-struct Wine {
-    prefix: tempfile::TempDir,
-}
-
-impl Wine {
-    fn new() -> Wine {
-        Wine {
-            prefix: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn command(&self, desk: &Desktop, exe: &Path) -> Command {
-        let mut c = desk.x.command("wine");
-        c.arg(exe)
-            .env("WINEPREFIX", self.prefix.path())
-            .env("WINEDEBUG", "-all")
-            .env(
-                "WINEDLLOVERRIDES",
-                "winemenubuilder.exe=d;mscoree=d;mshtml=d",
-            )
-            .stdout(Stdio::null());
-        c
-    }
-}
-
-impl Drop for Wine {
-    fn drop(&mut self) {
-        // Stops every process of this prefix (wineserver and the services it started).
-        let _ = Command::new("wineserver")
-            .arg("-k")
-            .env("WINEPREFIX", self.prefix.path())
-            .status();
-    }
-}
 
 /// The X window whose title contains `name`.
 fn x_window(desk: &Desktop, name: &str) -> String {
@@ -143,6 +80,31 @@ fn screenshot(desk: &Desktop, dir: &Path) -> Yuv420 {
     Yuv420::from_bgra(&Bgra::packed(&raw.stdout, W, H).expect("screenshot size"))
 }
 
+/// The transfer row of `name` going `dir` (`in`/`out`) in a trace line.
+fn row(line: &serde_json::Value, dir: &str, name: &str) -> Option<serde_json::Value> {
+    ui_support::transfers_in(line)
+        .into_iter()
+        .find(|t| t["dir"] == dir && t["name"] == name)
+}
+
+fn sha256(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// Bytes that do not compress (xorshift).
+fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 #[test]
 fn windows_client_under_wine_whole_session() {
     let _one = serial();
@@ -162,22 +124,29 @@ fn windows_client_under_wine_whole_session() {
         .unwrap();
     assert!(built.success());
     let log = dir.path().join("received.txt");
-    let _inputlog = Proc::spawn(wine.command(&desk, &inputlog).arg(win_path(&log)));
+    let _inputlog = Proc::spawn(wine.command(&desk.x.display, &inputlog).arg(win_path(&log)));
     wait_until("the Windows test program", || log.exists());
     let target = x_window(&desk, "inputlog");
 
     let relay = Relay::start();
     let recording = dir.path().join("rep.h264");
+    let rep_dir = dir.path().join("at-rep");
+    std::fs::create_dir(&rep_dir).unwrap();
     let mut rep = relay.rep_session_with(
         "view,control",
-        &["--record".as_ref(), recording.as_os_str()],
+        &[
+            "--record".as_ref(),
+            recording.as_os_str(),
+            "--save-dir".as_ref(),
+            rep_dir.as_os_str(),
+        ],
     );
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
     let started = Instant::now();
     let mut client = ui_support::Client::started_as(
         Proc::spawn(
-            wine.command(&desk, &exe)
+            wine.command(&desk.x.display, &exe)
                 .args(["--relay", &relay.addr, "--pin", &relay.pin, "--lang", "en"])
                 .args(["--key", &key])
                 .env("LOTSE_UI_TRACE", win_path(&trace))
@@ -267,10 +236,105 @@ fn windows_client_under_wine_whole_session() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // Revoke: the same script afterwards leaves no trace in the program.
+    let line = client.wait_widget("session", "session.revoke.control");
+    client.click_in(&line, "session.revoke.control");
+    rep.wait("revoked", Some("control"));
+    let before = std::fs::read_to_string(&log).unwrap();
+    rep.send(&format!("input {}", script.display()));
+    let end = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < end {
+        let now = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(now, before, "input arrived after the revoke");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Files: rep → customer lands in the Wine user's Downloads (the known folder).
+    rep.send("request files");
+    client.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("files"));
+    let offered = dir.path().join("Bericht Q3.pdf");
+    std::fs::write(&offered, pseudo_random(3 << 20)).unwrap();
+    rep.send(&format!("send {}", offered.display()));
+    client.click("prompt", "prompt.save");
+    let done = client.wait_line("the saved file", |l| {
+        row(l, "in", "Bericht Q3.pdf").is_some_and(|t| t["state"] == "done")
+    });
+    let saved = row(&done, "in", "Bericht Q3.pdf").unwrap()["path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        saved
+            .to_ascii_lowercase()
+            .ends_with("\\downloads\\bericht q3.pdf"),
+        "{saved}"
+    );
+    assert_eq!(sha256(&wine.unix_path(&saved)), sha256(&offered));
+
+    // Customer → rep through the system's "Open" dialog: the path typed, Return.
+    let picked = dir.path().join("logfile.txt");
+    std::fs::write(&picked, pseudo_random(50_000)).unwrap();
+    client.click("session", "session.send_file");
+    client.wait_line("the dialog open", |l| l["picking"] == true);
+    let dialog = x_window(&desk, "Choose a file to send");
+    client.xdotool(&["windowactivate", "--sync", &dialog]);
+    client.xdotool(&["type", "--delay", "15", &win_path(&picked)]);
+    client.xdotool(&["key", "Return"]);
+    let got = rep.wait_for("the picked file at the rep", |v| {
+        v["event"] == "file_received"
+            && v["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("logfile.txt"))
+    });
+    assert_eq!(
+        sha256(Path::new(got["path"].as_str().unwrap())),
+        sha256(&picked)
+    );
+    client.wait_line("the dialog closed", |l| l["picking"] == false);
+
     // Closing the window ends the session for the rep within a second.
     let closed_at = client.close_like_a_person();
     let (ended_at, _) = rep.wait("ended", None);
     let told = ended_at.saturating_duration_since(closed_at);
     eprintln!("closing the window to the rep's `ended`: {told:?}");
     assert!(told < Duration::from_secs(1), "{told:?}");
+}
+
+/// The exe carries its icon, version information and the manifest that declares per-monitor DPI
+/// awareness v2 and running as the person (never elevated), read back by mingw's windres.
+#[test]
+fn the_exe_carries_icon_version_and_manifest() {
+    let exe = windows_client();
+    let out = Command::new("x86_64-w64-mingw32-windres")
+        .args(["-O", "rc", "-i"])
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "windres could not read the resources");
+    let rc = String::from_utf8_lossy(&out.stdout);
+    assert!(rc.contains("RT_GROUP_ICON"), "no icon");
+    assert!(
+        rc.contains("Has 4 elements"),
+        "the icon in 256, 48, 32 and 16 pixels"
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        rc.contains(&format!("\"ProductVersion\", \"{version}\"")),
+        "version"
+    );
+    assert!(rc.contains("\"FileDescription\", \"Lotse remote support\""));
+    assert!(rc.contains("RT_MANIFEST"), "no manifest");
+    // The manifest's bytes are in the file as written.
+    let bytes = std::fs::read(&exe).unwrap();
+    let manifest =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/windows/lotse.manifest"))
+            .unwrap();
+    assert!(
+        bytes.windows(manifest.len()).any(|w| w == manifest),
+        "the manifest is embedded unchanged"
+    );
+    let text = String::from_utf8_lossy(&manifest);
+    assert!(text.contains("<dpiAwareness xmlns=\"http://schemas.microsoft.com/SMI/2016/WindowsSettings\">PerMonitorV2</dpiAwareness>"));
+    assert!(text.contains("level=\"asInvoker\""));
 }

@@ -165,6 +165,7 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
         title: String::new(),
         xid,
         next_repaint: None,
+        leaving: None,
         redraw_pending: true,
         wayland: None,
         injected: Arc::new(Mutex::new(RemoteInput::default())),
@@ -222,6 +223,8 @@ struct Shell {
     title: String,
     xid: u64,
     next_repaint: Option<Instant>,
+    /// The exit code the loop was told to end with.
+    leaving: Option<i32>,
     /// A redraw was asked for and not yet drawn.
     redraw_pending: bool,
     /// On a Wayland desktop: the portal's screen share (see `super::wayland`).
@@ -403,23 +406,22 @@ impl Shell {
                     self.frame();
                 }
             }
-            TaoEvent::LoopDestroyed => {
-                if let Some(gl) = self.gl.as_mut() {
-                    gl.destroy();
-                }
-            }
+            // The loop ends only to leave; see `exit_now` for why nothing is torn down.
+            TaoEvent::LoopDestroyed => lotse_egui_tao::exit_now(self.leaving.unwrap_or(0)),
             _ => {}
         }
     }
 
     fn control_flow(&mut self) -> ControlFlow {
         if let Some(code) = self.exit {
+            self.leaving = Some(code);
             return ControlFlow::ExitWithCode(code);
         }
         if let Some((code, deadline)) = self.quitting {
             if Instant::now() >= deadline {
                 // The close was sent when the session ended its loop; waiting longer would break
                 // the promise to be gone within a second.
+                self.leaving = Some(code);
                 return ControlFlow::ExitWithCode(code);
             }
             self.alarm.wake_at(deadline);
@@ -706,12 +708,8 @@ impl Shell {
                         accept: &t.files_dialog_send,
                         cancel: &t.files_dialog_cancel,
                     };
-                    let home = std::env::var_os("HOME").map(PathBuf::from);
-                    self.desktop.pick_file(
-                        &self.window,
-                        &texts,
-                        home.as_deref().unwrap_or(std::path::Path::new("/")),
-                    );
+                    let start = lotse_egui_tao::desktop::start_dir();
+                    self.desktop.pick_file(&self.window, &texts, &start);
                     self.redraw();
                 }
             }

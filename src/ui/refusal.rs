@@ -215,7 +215,8 @@ pub fn run(
                 }
                 exit |= refusal.closed;
             }
-            TaoEvent::LoopDestroyed => gl.destroy(),
+            // The loop ends only to leave; see `exit_now` for why nothing is torn down.
+            TaoEvent::LoopDestroyed => lotse_egui_tao::exit_now(REFUSED_EXIT),
             _ => {}
         }
         *flow = if exit {

@@ -210,11 +210,8 @@ impl Shell {
                 self.redraw_pending = false;
                 self.frame();
             }
-            TaoEvent::LoopDestroyed => {
-                if let Some(gl) = self.gl.as_mut() {
-                    gl.destroy();
-                }
-            }
+            // The loop ends only to leave; see `exit_now` for why nothing is torn down.
+            TaoEvent::LoopDestroyed => lotse_egui_tao::exit_now(0),
             _ => {}
         }
     }

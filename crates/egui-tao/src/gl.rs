@@ -119,11 +119,6 @@ impl Gl {
             .paint_and_update_textures(self.size, pixels_per_point, primitives, textures);
         self.surface.swap_buffers(&self.context)
     }
-
-    /// Frees GL objects while the context is still current.
-    pub fn destroy(&mut self) {
-        self.painter.destroy();
-    }
 }
 
 /// Prefers configurations without multisampling (egui anti-aliases itself) and with fewer bits.

@@ -40,6 +40,25 @@ pub fn native_id(window: &tao::window::Window) -> u64 {
     }
 }
 
+/// Ends the process with `code` when a window's loop is over, without tearing anything down:
+/// no GL clean-up and none of the C library's exit handlers. Mesa's and GTK's teardown at exit
+/// raced with their own threads now and then (a rare SIGSEGV right after the window closed, seen
+/// in CI for the refusal window and the customer window). Nothing of ours waits for them: the
+/// session has said goodbye before the loop ends, the trace file is written line by line, and
+/// standard output and error are flushed here. The system frees the rest.
+pub fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    #[cfg(target_os = "linux")]
+    // SAFETY: _exit(2) ends the process at once; nothing after it runs.
+    unsafe {
+        libc::_exit(code)
+    }
+    #[cfg(not(target_os = "linux"))]
+    std::process::exit(code)
+}
+
 /// The WCAG 2 contrast ratio of two colours (1 to 21; AA asks 4.5 for text). Both windows test
 /// their colour pairs with it.
 pub fn contrast_ratio(a: egui::Color32, b: egui::Color32) -> f64 {

@@ -46,6 +46,11 @@ const FAKE_LEN: usize = 20_000;
 fn fake_build() -> Vec<u8> {
     let mut b: Vec<u8> = (0..FAKE_LEN as u32).map(|i| (i * 31 % 253) as u8).collect();
     b[FAKE_ANCHOR_AT..FAKE_ANCHOR_AT + ANCHOR_LEN].copy_from_slice(&UNSTAMPED_ANCHOR);
+    // An x86-64 ELF header's identifying fields: the portal offers only real executables.
+    b[..4].copy_from_slice(b"\x7fELF");
+    b[4] = 2;
+    b[5] = 1;
+    b[18..20].copy_from_slice(&62u16.to_le_bytes());
     b
 }
 

@@ -7,6 +7,7 @@
 pub mod gnome;
 pub mod input;
 pub mod measure;
+pub mod wine;
 mod workspace;
 
 pub use workspace::{RelayProc, add_rep, workspace_bin};

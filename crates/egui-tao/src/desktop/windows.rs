@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex};
 use tao::platform::windows::WindowExtWindows;
 use tao::window::Window;
 use windows_sys::Win32::Foundation::{HWND, LPARAM, WPARAM};
+use windows_sys::Win32::System::Com::{
+    COINIT_APARTMENTTHREADED, COINIT_DISABLE_OLE1DDE, CoInitializeEx, CoUninitialize,
+};
 use windows_sys::Win32::System::DataExchange::{CloseClipboard, GetClipboardData, OpenClipboard};
 use windows_sys::Win32::System::Memory::{GlobalLock, GlobalUnlock};
 use windows_sys::Win32::System::Threading::GetCurrentThreadId;
@@ -63,12 +66,23 @@ impl Desktop {
         self.dialog_thread.store(u32::MAX, Ordering::SeqCst);
         let owner = window.hwnd();
         let title = wide(texts.title);
+        // Only a folder that exists (Wine's dialog crashed on a Linux-style path).
+        let start_ok = start.is_dir() && start.is_absolute();
         let start: Vec<u16> = start.as_os_str().encode_wide().chain(Some(0)).collect();
         let report = self.report.clone();
         let busy = self.dialog_thread.clone();
         std::thread::spawn(move || {
             // SAFETY: no preconditions.
             busy.store(unsafe { GetCurrentThreadId() }, Ordering::SeqCst);
+            // The Explorer-style dialog uses the shell's COM objects: this thread is a
+            // single-threaded apartment for as long as it shows the dialog.
+            // SAFETY: balanced by CoUninitialize below when it succeeded.
+            let com = unsafe {
+                CoInitializeEx(
+                    std::ptr::null(),
+                    (COINIT_APARTMENTTHREADED | COINIT_DISABLE_OLE1DDE) as u32,
+                )
+            } >= 0;
             let mut file = vec![0u16; 32 * 1024];
             // SAFETY: zero is a valid value for every field of this plain C struct.
             let mut ofn: OPENFILENAMEW = unsafe { std::mem::zeroed() };
@@ -77,10 +91,16 @@ impl Desktop {
             ofn.lpstrFile = file.as_mut_ptr();
             ofn.nMaxFile = file.len() as u32;
             ofn.lpstrTitle = title.as_ptr();
-            ofn.lpstrInitialDir = start.as_ptr();
+            if start_ok {
+                ofn.lpstrInitialDir = start.as_ptr();
+            }
             ofn.Flags = OFN_EXPLORER | OFN_FILEMUSTEXIST | OFN_PATHMUSTEXIST | OFN_NOCHANGEDIR;
             // SAFETY: every pointer in `ofn` points into buffers that live until it returns.
             let chosen = unsafe { GetOpenFileNameW(&mut ofn) } != 0;
+            if com {
+                // SAFETY: this thread's successful CoInitializeEx above.
+                unsafe { CoUninitialize() };
+            }
             busy.store(0, Ordering::SeqCst);
             let path = chosen.then(|| {
                 let end = file.iter().position(|&c| c == 0).unwrap_or(file.len());

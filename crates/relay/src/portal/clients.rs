@@ -53,6 +53,48 @@ impl Platform {
         }
     }
 
+    /// Whether `head` (the first bytes of a file, 4 KiB are plenty) is an executable for this
+    /// platform: ELF for Linux, PE for Windows, Mach-O for macOS, each for the right processor.
+    /// The portal offers a platform only when its file passes, so a build copied under the
+    /// wrong name (a Linux build as the `.exe`) is never handed to a customer.
+    pub fn matches(self, head: &[u8]) -> bool {
+        let u16_at = |at: usize| {
+            head.get(at..at + 2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        };
+        let u32_at = |at: usize| {
+            head.get(at..at + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        match self.family() {
+            Family::Linux => {
+                // ELF, 64-bit, little-endian; e_machine 62 (x86-64) or 183 (AArch64).
+                let machine = if self == Platform::LinuxX64 { 62 } else { 183 };
+                head.starts_with(b"\x7fELF")
+                    && head.get(4) == Some(&2)
+                    && head.get(5) == Some(&1)
+                    && u16_at(18) == Some(machine)
+            }
+            Family::Windows => {
+                // MZ, then at e_lfanew "PE\0\0" and the machine 0x8664 (x64).
+                head.starts_with(b"MZ")
+                    && u32_at(0x3c).is_some_and(|pe| {
+                        let pe = pe as usize;
+                        head.get(pe..pe + 4) == Some(b"PE\0\0") && u16_at(pe + 4) == Some(0x8664)
+                    })
+            }
+            Family::Mac => {
+                // Mach-O 64-bit; CPU type x86-64 (0x01000007) or ARM64 (0x0100000c).
+                let cpu = if self == Platform::MacosX64 {
+                    0x0100_0007
+                } else {
+                    0x0100_000c
+                };
+                u32_at(0) == Some(0xfeed_facf) && u32_at(4) == Some(cpu)
+            }
+        }
+    }
+
     /// The name the customer's browser saves it under.
     pub fn download_name(self) -> &'static str {
         match self {
@@ -140,6 +182,11 @@ pub(super) enum BuildError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{path} is not a {platform} program")]
+    NotForPlatform {
+        path: String,
+        platform: &'static str,
+    },
     #[error("{path} cannot be personalised: {source}")]
     Stamp {
         path: String,
@@ -156,14 +203,29 @@ impl Clients {
         }
     }
 
-    /// Platforms that have a file now.
+    /// Platforms that have a working file now: an executable of the platform's own format
+    /// ([`Platform::matches`]). A file that does not pass is left out (and logged), not served.
     pub fn available(&self) -> Vec<Platform> {
         let Some(dir) = &self.dir else {
             return Vec::new();
         };
         Platform::ALL
             .into_iter()
-            .filter(|p| dir.join(p.file_name()).is_file())
+            .filter(|p| {
+                let path = dir.join(p.file_name());
+                if !path.is_file() {
+                    return false;
+                }
+                let ok = head_of(&path).is_some_and(|h| p.matches(&h));
+                if !ok {
+                    tracing::warn!(
+                        "{} is not a {} program; the portal does not offer it",
+                        path.display(),
+                        p.label()
+                    );
+                }
+                ok
+            })
             .collect()
     }
 
@@ -189,6 +251,12 @@ impl Clients {
                 source,
             })?;
             let len = bytes.len() as u64;
+            if !p.matches(&bytes[..bytes.len().min(HEAD)]) {
+                return Err(BuildError::NotForPlatform {
+                    path: path.display().to_string(),
+                    platform: p.label(),
+                });
+            }
             lotse_bundle::stamp(&mut bytes, &pin).map_err(|source| BuildError::Stamp {
                 path: path.display().to_string(),
                 source,
@@ -223,6 +291,21 @@ impl Clients {
     }
 }
 
+/// How much of a file [`Platform::matches`] looks at.
+const HEAD: usize = 4096;
+
+/// The first [`HEAD`] bytes of `path`.
+fn head_of(path: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(HEAD);
+    std::fs::File::open(path)
+        .ok()?
+        .take(HEAD as u64)
+        .read_to_end(&mut head)
+        .ok()?;
+    Some(head)
+}
+
 /// A response body of a few shared chunks (the stamped build, then the trailer), so that a
 /// download does not copy the build.
 #[derive(Debug)]
@@ -251,6 +334,46 @@ impl Body for Chunks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_executable_of_the_platform_counts() {
+        let mut elf = vec![0u8; 64];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[4] = 2;
+        elf[5] = 1;
+        elf[18..20].copy_from_slice(&62u16.to_le_bytes());
+        assert!(Platform::LinuxX64.matches(&elf));
+        assert!(!Platform::LinuxArm64.matches(&elf));
+        assert!(
+            !Platform::WindowsX64.matches(&elf),
+            "a Linux build named .exe"
+        );
+        let mut pe = vec![0u8; 256];
+        pe[..2].copy_from_slice(b"MZ");
+        pe[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+        pe[0x80..0x84].copy_from_slice(b"PE\0\0");
+        pe[0x84..0x86].copy_from_slice(&0x8664u16.to_le_bytes());
+        assert!(Platform::WindowsX64.matches(&pe));
+        assert!(!Platform::LinuxX64.matches(&pe));
+        let mut arm_pe = pe.clone();
+        arm_pe[0x84..0x86].copy_from_slice(&0xaa64u16.to_le_bytes());
+        assert!(
+            !Platform::WindowsX64.matches(&arm_pe),
+            "an ARM64 Windows build"
+        );
+        // e_lfanew pointing outside the head, truncated files, empty files.
+        let mut far = pe.clone();
+        far[0x3c..0x40].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(!Platform::WindowsX64.matches(&far));
+        assert!(!Platform::WindowsX64.matches(&pe[..0x84]));
+        assert!(!Platform::LinuxX64.matches(b""));
+        let mut macho = vec![0u8; 32];
+        macho[..4].copy_from_slice(&0xfeed_facfu32.to_le_bytes());
+        macho[4..8].copy_from_slice(&0x0100_000cu32.to_le_bytes());
+        assert!(Platform::MacosArm64.matches(&macho));
+        assert!(!Platform::MacosX64.matches(&macho));
+        assert!(!Platform::LinuxX64.matches(b"#!/bin/sh\necho hi\n"));
+    }
 
     #[test]
     fn platform_from_browser() {
