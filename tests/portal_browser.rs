@@ -8,11 +8,14 @@
 //! `docs/screens` to refresh the documentation's `portal-*.png`; a plain test run writes nothing
 //! into tracked files.
 //!
-//! The Windows choice hands out the real Windows client (scripts/build-windows), which runs
-//! under Wine bound to the session the same way; a file that is not a program of the platform
+//! The Windows choice hands out the real Windows client (scripts/build-windows), stamped and
+//! then Authenticode-signed with a test certificate as an organisation would: the download still
+//! passes `osslsigncode verify`, runs under Wine bound to the session the same way, and a copy
+//! with one changed byte fails the signature check and shows the refusal window; a file that is not a program of the platform
 //! it is named for is not offered.
 //!
-//! Needs: chromium, chromium-driver, Xvfb, openbox, xdotool, binutils (strip), wine, mingw-w64.
+//! Needs: chromium, chromium-driver, Xvfb, openbox, xdotool, binutils (strip), wine, mingw-w64,
+//! osslsigncode, openssl.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -58,11 +61,40 @@ fn key_rep_list_and_invitation_each_lead_to_a_running_bound_client() {
     let mut cfg =
         lotse_relay::Config::new(work.path().join("data"), "127.0.0.1:0".parse().unwrap());
     let mut portal = lotse_relay::portal::PortalConfig::new("127.0.0.1:0".parse().unwrap());
-    portal.clients = Some(clients);
+    portal.clients = Some(clients.clone());
     cfg.portal = Some(portal);
     let relay = rt.block_on(lotse_relay::start(cfg)).unwrap();
     rt.block_on(relay.store().add_rep("ada", "Ada Lovelace", PASSWORD, 0))
         .unwrap();
+    // The organisation signs its Windows build (Authenticode; here a test certificate): stamped
+    // for this relay first, then signed. Each download's configuration then goes into the
+    // certificate table, and the signature stays valid.
+    let win_file = clients.join("lotse-windows-x86_64.exe");
+    let stamped = Command::new(lotse_testkit::workspace_bin("lotse-relay"))
+        .args(["stamp", "--data"])
+        .arg(work.path().join("data"))
+        .arg(&win_file)
+        .output()
+        .unwrap();
+    assert!(
+        stamped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stamped.stderr)
+    );
+    let cert = test_code_signing_certificate(work.path());
+    let signed = work.path().join("signed.exe");
+    run_ok(
+        Command::new("osslsigncode")
+            .args(["sign", "-certs"])
+            .arg(cert.join("cert.pem"))
+            .arg("-key")
+            .arg(cert.join("key.pem"))
+            .args(["-n", "Lotse", "-in"])
+            .arg(&win_file)
+            .arg("-out")
+            .arg(&signed),
+    );
+    std::fs::rename(&signed, &win_file).unwrap();
     let (portal_port, tls_pin) = {
         let p = relay.portal.as_ref().unwrap();
         (p.addr.port(), p.tls_pin.clone())
@@ -156,12 +188,52 @@ fn key_rep_list_and_invitation_each_lead_to_a_running_bound_client() {
         "lotse-support.exe",
         &work.path().join("run-win"),
     );
+    // The personalised download still carries a valid signature.
+    let verified = run_ok(
+        Command::new("osslsigncode")
+            .args(["verify", "-CAfile"])
+            .arg(cert.join("cert.pem"))
+            .arg("-in")
+            .arg(&file),
+    );
+    assert!(
+        verified.contains("Signature verification: ok"),
+        "{verified}"
+    );
     let wine = Wine::new();
     std::fs::copy(
         windows.with_file_name("bcryptprimitives.dll"),
         file.with_file_name("bcryptprimitives.dll"),
     )
     .unwrap();
+    // A changed byte of the program: Authenticode fails, and the client refuses to start.
+    let tampered = file.with_file_name("tampered.exe");
+    let mut bytes = std::fs::read(&file).unwrap();
+    // (in the DOS stub's message: covered by both signatures, never run on Windows)
+    bytes[0x50] ^= 0x01;
+    std::fs::write(&tampered, &bytes).unwrap();
+    let check = Command::new("osslsigncode")
+        .args(["verify", "-CAfile"])
+        .arg(cert.join("cert.pem"))
+        .arg("-in")
+        .arg(&tampered)
+        .output()
+        .unwrap();
+    assert!(
+        !check.status.success(),
+        "osslsigncode accepted a changed file"
+    );
+    let tampered_trace = file.with_file_name("tampered.jsonl");
+    let mut refused = Proc::spawn(
+        wine.command(&x.display, &tampered)
+            .env("LOTSE_UI_TRACE", win_path(&tampered_trace))
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::inherit()),
+    );
+    wait_trace(&tampered_trace, "the refusal window", |l| {
+        l["screen"] == "refused" && widget(l, "refused.close").is_some()
+    });
+    let _ = refused.0.kill();
     customer_arrives_on(
         &rt,
         &mut rep,
@@ -389,6 +461,36 @@ fn click(x: &Xvfb, line: &Value, id: &str) {
             "1",
         ],
     );
+}
+
+/// Runs `cmd`, which must succeed; its standard output.
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A self-signed code-signing certificate and its key (`cert.pem`, `key.pem`) in `dir/cert`.
+fn test_code_signing_certificate(dir: &Path) -> PathBuf {
+    let out = dir.join("cert");
+    std::fs::create_dir_all(&out).unwrap();
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=Lotse Test Code Signing"])
+            .args(["-addext", "extendedKeyUsage=codeSigning", "-keyout"])
+            .arg(out.join("key.pem"))
+            .arg("-out")
+            .arg(out.join("cert.pem")),
+    );
+    out
 }
 
 /// The client build the portal serves: this package's `lotse`, stripped (as a release would

@@ -32,6 +32,11 @@ pub enum StampError {
     ManyAnchors(usize),
     #[error("the file is already a personalised download; use the plain build")]
     HasTrailer,
+    #[error(
+        "the file is signed (Authenticode) but not stamped for this relay; stamping now would \
+         break the signature: stamp it first (`lotse-relay stamp FILE`), then sign it"
+    )]
+    SignedUnstamped,
 }
 
 /// Writes `pin` into the one anchor of `binary`. Stamping again with the same pin is a no-op.
@@ -55,7 +60,16 @@ pub fn stamp(binary: &mut [u8], pin: &[u8; 32]) -> Result<(), StampError> {
     if more > 0 {
         return Err(StampError::ManyAnchors(more + 1));
     }
-    binary[at + MARKER.len()..at + ANCHOR_LEN].copy_from_slice(pin);
+    let slot = at + MARKER.len()..at + ANCHOR_LEN;
+    if binary[slot.clone()] == pin[..] {
+        return Ok(());
+    }
+    // Writing into a signed Windows build would break its signature: stamp, then sign.
+    let head = &binary[..binary.len().min(crate::pe::HEAD)];
+    if crate::pe::cert_table(head, binary.len() as u64).is_some() {
+        return Err(StampError::SignedUnstamped);
+    }
+    binary[slot].copy_from_slice(pin);
     Ok(())
 }
 

@@ -42,10 +42,14 @@
 //! kind can stop is replacing the *whole* file with a different program; that is a question of
 //! where the customer downloads it from, which is why the portal is HTTPS only.
 //!
+//! A Windows build signed by the organisation (Authenticode) carries the trailer inside its
+//! certificate table instead of after it, so the signature stays valid; see [`pe`].
+//!
 //! Downloading does not consume anything: the trailer carries the session key (or one-time
 //! queue token) and the relay consumes it when the client redeems it over QUIC.
 
 pub mod anchor;
+pub mod pe;
 pub mod sign;
 pub mod verify;
 

@@ -69,7 +69,22 @@ impl Signer {
 
 /// SHA-256 of a stamped body, computed once per build.
 pub fn body_hash(body: &[u8]) -> [u8; 32] {
-    sha256(body)
+    let head = &body[..body.len().min(crate::pe::HEAD)];
+    let (len, zeroed) = crate::pe::covered(head, body.len() as u64, body.len() as u64);
+    let covered = &body[..len as usize];
+    match zeroed {
+        // A signed Windows build: its table size field reads as zero (see `pe`).
+        Some(at) => {
+            let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+            ctx.update(&covered[..at]);
+            ctx.update(&[0; 4]);
+            ctx.update(&covered[at + 4..]);
+            let mut out = [0u8; 32];
+            out.copy_from_slice(ctx.finish().as_ref());
+            out
+        }
+        None => sha256(covered),
+    }
 }
 
 /// The trailer to append to a stamped body whose hash is `body_hash`.

@@ -84,8 +84,14 @@ pub fn read_embedded<F: Read + Seek>(
         .strip_prefix(&P256_SPKI_PREFIX[..])
         .filter(|p| p.len() == 65)
         .ok_or(VerifyError::Damaged("not a P-256 key"))?;
+    // What the signature covers: the body, or for a signed Windows build the program up to its
+    // certificate table (see `pe`).
+    let mut head = vec![0u8; (len.min(crate::pe::HEAD as u64)) as usize];
     file.seek(SeekFrom::Start(0))?;
-    let body_hash = hash_prefix(file, body_len)?;
+    file.read_exact(&mut head)?;
+    let (covered, zeroed) = crate::pe::covered(&head, len, body_len);
+    file.seek(SeekFrom::Start(0))?;
+    let body_hash = hash_prefix(file, covered, zeroed)?;
     UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point)
         .verify(&signed_message(&body_hash, payload), sig)
         .map_err(|_| VerifyError::BadSignature)?;
@@ -101,16 +107,30 @@ pub fn read_embedded<F: Read + Seek>(
     Ok(Some(config))
 }
 
-/// SHA-256 of the first `len` bytes of `r`, read in chunks.
-fn hash_prefix<R: Read>(r: &mut R, len: u64) -> Result<[u8; 32], VerifyError> {
+/// SHA-256 of the first `len` bytes of `r`, read in chunks, with the 4 bytes at `zeroed` (if
+/// any) read as zero.
+fn hash_prefix<R: Read>(
+    r: &mut R,
+    len: u64,
+    zeroed: Option<usize>,
+) -> Result<[u8; 32], VerifyError> {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     let mut buf = vec![0u8; 1 << 20];
     let mut left = len;
+    let mut pos: u64 = 0;
     while left > 0 {
         let n = buf.len().min(left as usize);
         r.read_exact(&mut buf[..n])?;
+        if let Some(at) = zeroed {
+            for i in at as u64..at as u64 + 4 {
+                if (pos..pos + n as u64).contains(&i) {
+                    buf[(i - pos) as usize] = 0;
+                }
+            }
+        }
         ctx.update(&buf[..n]);
         left -= n as u64;
+        pos += n as u64;
     }
     let mut out = [0u8; 32];
     out.copy_from_slice(ctx.finish().as_ref());
@@ -159,6 +179,66 @@ mod tests {
 
     fn verify(file: &[u8], anchor: &[u8; ANCHOR_LEN]) -> Result<Option<Config>, VerifyError> {
         read_embedded(&mut Cursor::new(file), anchor)
+    }
+
+    #[test]
+    fn a_signed_windows_build_carries_the_trailer_in_its_certificate_table() {
+        use crate::StampError;
+        use crate::pe::{self, tests::fake_pe};
+        let s = signer();
+        let mut code: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        code[AT..AT + ANCHOR_LEN].copy_from_slice(&UNSTAMPED_ANCHOR);
+        // Signed without stamping first: the relay cannot stamp it without breaking it.
+        let mut unstamped_signed = fake_pe(&code, Some(&[0x30; 50]));
+        assert!(matches!(
+            stamp(&mut unstamped_signed, &s.pin()),
+            Err(StampError::SignedUnstamped)
+        ));
+        // Stamped, then signed (the organisation's order); stamping again changes nothing.
+        let mut unsigned = fake_pe(&code, None);
+        stamp(&mut unsigned, &s.pin()).unwrap();
+        let signed = fake_pe(&unsigned[0x200..], Some(&[0x30; 1234]));
+        let mut again = signed.clone();
+        stamp(&mut again, &s.pin()).unwrap();
+        assert_eq!(again, signed);
+        let cfg = Config {
+            relay: "relay.example.org:4433".into(),
+            pin: s.pin_string(),
+            access: Access::Key("123456789".into()),
+            rep_name: None,
+            terms: None,
+            lang: Some("en".into()),
+            issued_at: 1,
+        };
+        let t = trailer(&body_hash(&signed), &cfg, &s).unwrap();
+        let file = pe::assemble(&signed, &t).unwrap();
+        let anchor: [u8; ANCHOR_LEN] = file[0x200 + AT..0x200 + AT + ANCHOR_LEN]
+            .try_into()
+            .unwrap();
+        assert_eq!(verify(&file, &anchor).unwrap(), Some(cfg));
+        let table = pe::cert_table(&file, file.len() as u64).unwrap();
+        assert!(table.offset < file.len() - t.len(), "inside the table");
+        // Authenticode's bytes are not the program: another signature there keeps it valid.
+        let mut resigned = file.clone();
+        resigned[table.offset + 20] ^= 0x01;
+        assert!(verify(&resigned, &anchor).unwrap().is_some());
+        // A flipped byte of the program, its headers or the table's place is refused.
+        for at in [
+            0x10,
+            0x3c,
+            table.size_field - 4,
+            0x200 + 7,
+            table.offset - 1,
+        ] {
+            let mut bad = file.clone();
+            bad[at] ^= 0x01;
+            assert!(verify(&bad, &anchor).is_err(), "byte {at:#x} flipped");
+        }
+        // So is a flipped trailer byte.
+        let mut bad = file.clone();
+        let last = bad.len() - FOOTER_LEN - 1;
+        bad[last] ^= 0x01;
+        assert!(verify(&bad, &anchor).is_err());
     }
 
     #[test]

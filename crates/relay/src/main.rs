@@ -61,6 +61,15 @@ enum Cmd {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Stamp this relay's pin into a client build in place, for an organisation that signs its
+    /// Windows build (Authenticode): stamp first, then sign, then put the file into the clients
+    /// directory. The portal cannot stamp a signed build without breaking its signature.
+    Stamp {
+        #[arg(long)]
+        data: PathBuf,
+        /// The client build (e.g. lotse-windows-x86_64.exe).
+        file: PathBuf,
+    },
     /// Manage rep accounts.
     Rep {
         #[command(subcommand)]
@@ -199,6 +208,21 @@ async fn main() -> Result<()> {
             #[allow(clippy::print_stdout)]
             {
                 println!("{pin}");
+            }
+        }
+        Cmd::Stamp { data, file } => {
+            let ident = identity::load_or_create(&data)?;
+            let signer = lotse_bundle::Signer::from_pkcs8(&ident.key_der)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut bytes = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            lotse_bundle::stamp(&mut bytes, &signer.pin())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            std::fs::write(&file, &bytes)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{} stamped for {}", file.display(), signer.pin_string());
             }
         }
         Cmd::Rep {

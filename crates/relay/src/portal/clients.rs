@@ -161,6 +161,34 @@ pub(super) struct Build {
     pub(crate) len: u64,
     pub body: Bytes,
     pub hash: [u8; 32],
+    /// The certificate table of a signed Windows build: the trailer goes inside it.
+    pub table: Option<lotse_bundle::pe::CertTable>,
+}
+
+impl Build {
+    /// A download of this build with `trailer`: appended, or inside the certificate table of an
+    /// Authenticode-signed Windows build, whose two length fields then grow (`lotse_bundle::pe`).
+    pub fn download(&self, trailer: Vec<u8>) -> Result<Chunks, lotse_bundle::pe::PlaceError> {
+        let trailer = Bytes::from(trailer);
+        let Some(table) = self.table else {
+            return Ok(Chunks(std::collections::VecDeque::from([
+                self.body.clone(),
+                trailer,
+            ])));
+        };
+        let place = lotse_bundle::pe::placement(&self.body, table, trailer.len())?;
+        let mut parts = std::collections::VecDeque::new();
+        let mut at = 0;
+        for (field, value) in place.patches {
+            parts.push_back(self.body.slice(at..field));
+            parts.push_back(Bytes::copy_from_slice(&value.to_le_bytes()));
+            at = field + 4;
+        }
+        parts.push_back(self.body.slice(at..));
+        parts.push_back(Bytes::from(vec![0u8; place.pad]));
+        parts.push_back(trailer);
+        Ok(Chunks(parts))
+    }
 }
 
 /// The builds, loaded lazily and reloaded when their file changes.
@@ -262,11 +290,14 @@ impl Clients {
                 source,
             })?;
             let hash = lotse_bundle::body_hash(&bytes);
+            let head = &bytes[..bytes.len().min(lotse_bundle::pe::HEAD)];
+            let table = lotse_bundle::pe::cert_table(head, bytes.len() as u64);
             Ok(Build {
                 mtime,
                 len,
                 body: Bytes::from(bytes),
                 hash,
+                table,
             })
         })
         .await

@@ -16,7 +16,7 @@
 //! redeems use: guessing on the page and guessing over QUIC share one budget.
 
 use super::PortalConfig;
-use super::clients::{Chunks, Clients, Platform};
+use super::clients::{Clients, Platform};
 use super::pages::{self, HomeNote, Lang, Subject};
 use super::server::Peer;
 use crate::hub::Hub;
@@ -29,10 +29,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router, middleware};
-use bytes::Bytes;
+
 use lotse_bundle::Access;
 use serde::Deserialize;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -767,7 +767,20 @@ async fn file(
             None,
         );
     }
-    let body = Chunks(VecDeque::from([build.body.clone(), Bytes::from(trailer)]));
+    let body = match build.download(trailer) {
+        Ok(b) => b,
+        Err(e) => {
+            warn!(
+                "cannot put the configuration into the {} build: {e}",
+                platform.label()
+            );
+            return html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                pages::message(lang, lang.t().no_build),
+                None,
+            );
+        }
+    };
     (
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
