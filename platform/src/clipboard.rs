@@ -30,8 +30,7 @@ pub fn acceptable(content: &ClipContent) -> bool {
 }
 
 /// The shared switch and stop flag of a clipboard thread.
-// The Windows clipboard thread is not built yet (issue 20): only Linux uses these for now.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
 #[derive(Debug, Default, Clone)]
 struct Flags {
     reading: Arc<AtomicBool>,
@@ -40,7 +39,7 @@ struct Flags {
     stop: Arc<AtomicBool>,
 }
 
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
 impl Flags {
     fn reading(&self) -> bool {
         self.reading.load(Ordering::SeqCst)
@@ -60,11 +59,17 @@ impl Flags {
     }
 }
 
+#[cfg(windows)]
+#[path = "clipboard_windows.rs"]
+mod windows;
+#[cfg(windows)]
+pub use windows::WindowsClipboard;
 #[cfg(target_os = "linux")]
 pub use x11::X11Clipboard;
 
 /// The system's clipboard, where this platform has one: the X11 CLIPBOARD selection on Linux
-/// (directly on X11, through Xwayland on a Wayland desktop, where the compositor bridges it).
+/// (directly on X11, through Xwayland on a Wayland desktop, where the compositor bridges it),
+/// the Windows clipboard on Windows.
 /// Content larger than `max` bytes is not read.
 pub fn system(
     max: usize,
@@ -82,7 +87,17 @@ pub fn system(
             }
         }
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        match WindowsClipboard::start(max) {
+            Ok((c, rx)) => Some((Arc::new(c) as Arc<dyn ClipboardPort>, rx)),
+            Err(e) => {
+                tracing::warn!("no clipboard: {e}");
+                None
+            }
+        }
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         let _ = max;
         None

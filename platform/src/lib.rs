@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod clipboard;
 pub mod desktop;
+pub mod dib;
 pub mod fake;
 pub mod input;
 pub mod sysreport;

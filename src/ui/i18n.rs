@@ -16,13 +16,11 @@ pub enum Lang {
 }
 
 impl Lang {
-    /// The language of the person's desktop: `LC_ALL`, then `LC_MESSAGES`, then `LANG`, as
-    /// POSIX orders them; German if that says German, English otherwise.
+    /// The language of the person's desktop (`lotse_platform::desktop::ui_language`: the
+    /// Windows UI language, or `LC_ALL`, `LC_MESSAGES`, `LANG`); German if that says German,
+    /// English otherwise.
     pub fn from_env() -> Lang {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let locale = var("LC_ALL")
-            .or_else(|| var("LC_MESSAGES"))
-            .or_else(|| var("LANG"));
+        let locale = lotse_platform::desktop::ui_language();
         Lang::from_locale(locale.as_deref().unwrap_or(""))
     }
 

@@ -65,9 +65,32 @@ impl Wine {
     /// If no temporary directory can be made.
     #[allow(clippy::expect_used)]
     pub fn new() -> Wine {
-        Wine {
+        let wine = Wine {
             prefix: tempfile::tempdir().expect("a temporary directory"),
-        }
+        };
+        // The prefix is made here, before anything is waited for with a deadline: its first
+        // start takes ~10 s, far more on a busy machine. `wineserver -w` waits until every
+        // process of the first start has finished.
+        let env = |c: &mut Command| {
+            c.env("HOME", wine.home())
+                .env("WINEPREFIX", wine.prefix.path().join("prefix"))
+                .env("WINEDEBUG", "-all")
+                .env(
+                    "WINEDLLOVERRIDES",
+                    "winemenubuilder.exe=d;mscoree=d;mshtml=d",
+                )
+                .env_remove("DISPLAY")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+        };
+        let mut boot = Command::new("wineboot");
+        env(&mut boot);
+        let booted = boot.arg("--init").status().expect("wineboot");
+        assert!(booted.success(), "wineboot --init failed");
+        let mut wait = Command::new("wineserver");
+        env(&mut wait);
+        let _ = wait.arg("-w").status();
+        wine
     }
 
     /// `wine EXE` on `display` in this prefix (the first start creates the prefix, ~10 s). The
