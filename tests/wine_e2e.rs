@@ -80,6 +80,61 @@ fn screenshot(desk: &Desktop, dir: &Path) -> Yuv420 {
     Yuv420::from_bgra(&Bgra::packed(&raw.stdout, W, H).expect("screenshot size"))
 }
 
+/// Starts the Windows client under Wine with `args` and `env`, its trace in `trace`; returns
+/// when it shows the terms, with clicks going to its X window.
+fn start_client(
+    wine: &Wine,
+    desk: &Desktop,
+    args: &[&str],
+    env: &[(&str, &str)],
+    trace: &Path,
+) -> ui_support::Client {
+    let started = Instant::now();
+    let mut cmd = wine.command(&desk.x.display, &windows_client());
+    cmd.args(args)
+        .env("LOTSE_UI_TRACE", win_path(trace))
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut client = ui_support::Client::started_as(
+        Proc::spawn(&mut cmd),
+        trace.to_owned(),
+        &desk.x.display,
+        started,
+    );
+    client.wait_line("the terms", |l| l["screen"] == "terms");
+    client.x_window = Some(x_window(desk, "Lotse"));
+    client
+}
+
+/// The Windows client with a session key, in English.
+fn start_with_key(
+    wine: &Wine,
+    desk: &Desktop,
+    relay: &Relay,
+    key: &str,
+    trace: &Path,
+) -> ui_support::Client {
+    start_client(
+        wine,
+        desk,
+        &[
+            "--relay",
+            &relay.addr,
+            "--pin",
+            &relay.pin,
+            "--lang",
+            "en",
+            "--key",
+            key,
+        ],
+        &[],
+        trace,
+    )
+}
+
 /// The transfer row of `name` going `dir` (`in`/`out`) in a trace line.
 fn row(line: &serde_json::Value, dir: &str, name: &str) -> Option<serde_json::Value> {
     ui_support::transfers_in(line)
@@ -108,7 +163,8 @@ fn pseudo_random(len: usize) -> Vec<u8> {
 #[test]
 fn windows_client_under_wine_whole_session() {
     let _one = serial();
-    let exe = windows_client();
+    // Built before the desktop starts (the first build takes minutes).
+    windows_client();
     let desk = Desktop::sized(W, H);
     let wine = Wine::new();
     let dir = tempfile::tempdir().unwrap();
@@ -143,23 +199,11 @@ fn windows_client_under_wine_whole_session() {
     );
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
-    let started = Instant::now();
-    let mut client = ui_support::Client::started_as(
-        Proc::spawn(
-            wine.command(&desk.x.display, &exe)
-                .args(["--relay", &relay.addr, "--pin", &relay.pin, "--lang", "en"])
-                .args(["--key", &key])
-                .env("LOTSE_UI_TRACE", win_path(&trace))
-                .env("RUST_LOG", "warn")
-                .stderr(Stdio::inherit()),
-        ),
-        trace.clone(),
-        &desk.x.display,
-        started,
+    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace);
+    eprintln!(
+        "start to drawn terms under Wine: {:?}",
+        client.started.elapsed()
     );
-    client.wait_line("the terms", |l| l["screen"] == "terms");
-    eprintln!("start to drawn terms under Wine: {:?}", started.elapsed());
-    client.x_window = Some(x_window(&desk, "Lotse"));
 
     client.click("terms", "terms.accept");
     rep.wait("joined", None);
@@ -327,29 +371,24 @@ fn the_exe_carries_icon_version_and_manifest() {
 #[test]
 fn the_window_speaks_the_windows_ui_language() {
     let _one = serial();
-    let exe = windows_client();
+    windows_client();
     let desk = Desktop::sized(W, H);
     let wine = Wine::new();
     let dir = tempfile::tempdir().unwrap();
     for (locale, want) in [("de_DE.UTF-8", "de"), ("en_US.UTF-8", "en")] {
         let trace = dir.path().join(format!("{want}.jsonl"));
-        let mut client = ui_support::Client::started_as(
-            Proc::spawn(
-                wine.command(&desk.x.display, &exe)
-                    // Never contacted: the window shows the terms first.
-                    .args(["--relay", "127.0.0.1:9"])
-                    .args([
-                        "--pin",
-                        "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                    ])
-                    .env("LANG", locale)
-                    .env("LC_ALL", locale)
-                    .env("LOTSE_UI_TRACE", win_path(&trace))
-                    .stderr(Stdio::inherit()),
-            ),
-            trace.clone(),
-            &desk.x.display,
-            Instant::now(),
+        // Never contacted: the window shows the terms first.
+        let mut client = start_client(
+            &wine,
+            &desk,
+            &[
+                "--relay",
+                "127.0.0.1:9",
+                "--pin",
+                "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ],
+            &[("LANG", locale), ("LC_ALL", locale)],
+            &trace,
         );
         let line = client.wait_line("the terms", |l| l["screen"] == "terms");
         assert_eq!(line["lang"], want, "under {locale}");
@@ -373,7 +412,7 @@ fn clips(events: &[serde_json::Value]) -> Vec<serde_json::Value> {
 #[test]
 fn clipboard_under_wine_only_while_granted() {
     let _one = serial();
-    let exe = windows_client();
+    windows_client();
     let desk = Desktop::sized(W, H);
     let wine = Wine::new();
     let dir = tempfile::tempdir().unwrap();
@@ -383,21 +422,7 @@ fn clipboard_under_wine_only_while_granted() {
     let mut rep = relay.rep_session_with("", &["--save-dir".as_ref(), saved.as_os_str()]);
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
-    let mut client = ui_support::Client::started_as(
-        Proc::spawn(
-            wine.command(&desk.x.display, &exe)
-                .args(["--relay", &relay.addr, "--pin", &relay.pin, "--lang", "en"])
-                .args(["--key", &key])
-                .env("LOTSE_UI_TRACE", win_path(&trace))
-                .env("RUST_LOG", "warn")
-                .stderr(Stdio::inherit()),
-        ),
-        trace,
-        &desk.x.display,
-        Instant::now(),
-    );
-    client.wait_line("the terms", |l| l["screen"] == "terms");
-    client.x_window = Some(x_window(&desk, "Lotse"));
+    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace);
     client.click("terms", "terms.accept");
     rep.wait("joined", None);
 
