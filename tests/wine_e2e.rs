@@ -1,9 +1,9 @@
-//! Issue 14: the Windows customer client, cross-built by `scripts/build-windows`, under Wine on
-//! Xvfb with the real Linux relay and the rep CLI. The window is clicked with real X events like
-//! on Linux; the rep's recorded video is decoded by ffmpeg and compared with a screenshot; the
+//! Issues 14 and 20: the Windows customer client, cross-built by `scripts/build-windows`, under
+//! Wine on Xvfb with the real Linux relay and the rep CLI. The window is clicked with real X events
+//! like on Linux; the rep's recorded video is decoded by ffmpeg and compared with a screenshot; the
 //! rep's typing lands in a Windows program (`tests/wine/inputlog.c`) that logs what it receives;
-//! after a revoke nothing does; a file from the rep lands in the Wine user's Downloads; closing
-//! the window ends the session.
+//! after a revoke nothing does; a file from the rep lands in the Wine user's Downloads; closing the
+//! window ends the session. The clipboard and the system report cross only while granted.
 //!
 //! Needs: scripts/build-windows' toolchain (rustc-web, cargo-web, rust-web-src, mingw-w64), wine,
 //! Xvfb, openbox, xdotool, imagemagick, ffmpeg. The first build of the Windows client takes
@@ -501,5 +501,152 @@ fn clipboard_under_wine_only_while_granted() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = client.proc.0.kill();
+}
+
+/// One property of every instance of a WMI class, as Wine's own `wmic` prints it (UTF-16, a
+/// header line, one value per line).
+fn wmic(wine: &Wine, desk: &Desktop, class: &str, property: &str) -> Vec<String> {
+    let out = wine
+        .command(&desk.x.display, Path::new("wmic"))
+        .args(["path", class, "get", property])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "wmic {class} {property}: {out:?}");
+    let units: Vec<u16> = out
+        .stdout
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let text = String::from_utf16_lossy(&units);
+    text.trim_start_matches('\u{feff}')
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn reports(events: &[serde_json::Value]) -> Vec<lotse_proto::sysinfo::SystemReport> {
+    events
+        .iter()
+        .filter(|v| v["event"] == "sysinfo")
+        .map(|v| serde_json::from_value(v["report"].clone()).unwrap())
+        .collect()
+}
+
+/// Issue 20 on Windows: the system report from the Windows client under Wine. Refused before the
+/// person's Allow; after it the report arrives, the window shows exactly what went, and its fields
+/// match what Wine's own WMI tool (`wmic`) and the host say; after Revoke it is refused again.
+#[test]
+fn system_report_under_wine_only_after_allow() {
+    let _one = serial();
+    windows_client();
+    let desk = Desktop::sized(W, H);
+    let wine = Wine::new();
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start();
+    let mut rep = relay.rep_session("");
+    let key = relay.key();
+    let trace = dir.path().join("trace.jsonl");
+    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace);
+    client.click("terms", "terms.accept");
+    rep.wait("joined", None);
+
+    rep.send("sysinfo");
+    let refused = rep.wait_for("refusal", |v| v["event"] == "refused");
+    assert_eq!(refused["what"], "not_granted", "{refused}");
+
+    rep.send("request sysinfo");
+    let line = client.wait_widget("prompt", "prompt.allow");
+    assert_eq!(line["prompt"]["tier"], "sysinfo");
+    client.click_in(&line, "prompt.allow");
+    rep.wait("granted", Some("sysinfo"));
+    rep.wait("sysinfo", None);
+    let report = reports(&rep.events()).remove(0);
+    let shown = client.wait_line("the sent report in the window", |l| {
+        l["sysinfo"]["to"] == "Ann Weber"
+    });
+    assert_eq!(
+        shown["sysinfo"]["text"].as_str().unwrap(),
+        report.to_text(&lotse_proto::sysinfo::Words::ENGLISH),
+        "the window must show what the rep received"
+    );
+    eprintln!("{report:#?}");
+
+    // What Windows (here Wine) says about itself, through WMI's own command-line tool.
+    let caption = wmic(&wine, &desk, "Win32_OperatingSystem", "Caption").remove(0);
+    assert!(
+        !report.os_name.is_empty() && caption.contains(&report.os_name),
+        "system {:?} vs wmic {caption:?}",
+        report.os_name
+    );
+    let name = wmic(&wine, &desk, "Win32_ComputerSystem", "Name").remove(0);
+    assert!(
+        report.host.eq_ignore_ascii_case(&name),
+        "{} vs {name}",
+        report.host
+    );
+    // Wine runs programs as the Unix account.
+    let account =
+        String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    assert_eq!(report.user, account.trim());
+    let nproc: u32 = String::from_utf8(Command::new("nproc").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(report.cpu_cores, nproc);
+    let memory: u64 = wmic(&wine, &desk, "Win32_ComputerSystem", "TotalPhysicalMemory")
+        .remove(0)
+        .parse()
+        .unwrap();
+    assert_eq!(report.memory_total, memory);
+
+    // Installed updates: the hotfixes WMI lists, newest first, in the report's form.
+    let ids = wmic(&wine, &desk, "Win32_QuickFixEngineering", "HotFixID");
+    let kinds = wmic(&wine, &desk, "Win32_QuickFixEngineering", "Description");
+    let dates = wmic(&wine, &desk, "Win32_QuickFixEngineering", "InstalledOn");
+    assert!(!ids.is_empty(), "Wine lists a hotfix");
+    let want = lotse_platform::sysreport::hotfixes(
+        ids.into_iter()
+            .zip(kinds)
+            .zip(dates)
+            .map(|((id, kind), date)| (id, kind, date)),
+    );
+    assert_eq!(report.updates, want);
+    assert!(report.updates[0].starts_with("20"), "{:?}", report.updates);
+
+    // The display the window runs on, and the program itself among the running ones.
+    assert_eq!(report.displays.len(), 1, "{:?}", report.displays);
+    assert_eq!(
+        (report.displays[0].width, report.displays[0].height),
+        (W, H)
+    );
+    assert!(
+        report
+            .processes
+            .iter()
+            .any(|p| p.name.eq_ignore_ascii_case("lotse.exe") && p.memory > 0),
+        "the client is not in {:?}",
+        report.processes
+    );
+
+    // Revoked in the window: refused again.
+    let line = client.wait_widget("session", "session.revoke.sysinfo");
+    client.click_in(&line, "session.revoke.sysinfo");
+    rep.wait("revoked", Some("sysinfo"));
+    rep.send("sysinfo");
+    wait_until("a second refusal", || {
+        rep.events()
+            .iter()
+            .filter(|v| v["event"] == "refused" && v["what"] == "not_granted")
+            .count()
+            >= 2
+    });
+    rep.send("chat done");
+    rep.wait("chat_sent", None);
+    assert_eq!(reports(&rep.events()).len(), 1);
     let _ = client.proc.0.kill();
 }

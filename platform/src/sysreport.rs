@@ -1,5 +1,6 @@
 //! The system report (tier `sysinfo`): gathered from the `sysinfo` crate on every system, plus
-//! what the system itself records about installed updates (Debian/Ubuntu: apt's history log).
+//! what the system itself records about installed updates (Debian/Ubuntu: apt's history log;
+//! Windows: the hotfixes WMI lists).
 //!
 //! Gathering takes about a quarter of a second (processor load is the difference of two
 //! samples); call it off any loop that must stay responsive.
@@ -17,21 +18,39 @@ pub fn gather(displays: &[MonitorInfo]) -> SystemReport {
     };
     let text = |r: Result<String, ::sysinfo::Error>| r.unwrap_or_default();
 
+    // The processor's load: sysinfo's own sampling everywhere but on Windows (see `cpu_times`).
+    let load = if cfg!(windows) {
+        CpuRefreshKind::nothing()
+    } else {
+        CpuRefreshKind::nothing().with_usage()
+    };
     let mut sys = System::new().ok();
+    let first = cpu_times();
     if let Some(s) = sys.as_mut() {
         let kind = ProcessRefreshKind::nothing()
             .with_memory()
             .with_cpu()
             .with_user(UpdateKind::OnlyIfNotSet);
-        s.refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
+        s.refresh_cpu_specifics(load);
         s.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
         std::thread::sleep(MINIMUM_CPU_UPDATE_INTERVAL.max(std::time::Duration::from_millis(200)));
-        s.refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
+        s.refresh_cpu_specifics(load);
         s.refresh_memory();
         s.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
     }
+    let sampled = first
+        .zip(cpu_times())
+        .map(|((idle0, all0), (idle1, all1))| {
+            let all = all1.saturating_sub(all0).max(1);
+            100.0 * (1.0 - idle1.saturating_sub(idle0) as f32 / all as f32)
+        });
 
-    let user = current_user(sys.as_ref(), Users::new_with_refreshed_list().ok());
+    // Windows: the account from GetUserNameW, not sysinfo's user list, which walks the logon
+    // sessions and, where there are none to list (Wine), builds a slice from a null pointer.
+    let user = match account_name() {
+        Some(name) => name,
+        None => current_user(sys.as_ref(), Users::new_with_refreshed_list().ok()),
+    };
 
     let mut processes: Vec<report::Process> = sys
         .as_ref()
@@ -95,7 +114,7 @@ pub fn gather(displays: &[MonitorInfo]) -> SystemReport {
                 .map(|c| c.brand().trim().to_owned())
                 .unwrap_or_default(),
             s.cpus().len() as u32,
-            s.global_cpu_usage(),
+            sampled.unwrap_or_else(|| s.global_cpu_usage()),
         )
     });
 
@@ -131,6 +150,50 @@ pub fn gather(displays: &[MonitorInfo]) -> SystemReport {
         updates: updates(),
     }
     .bounded()
+}
+
+/// Windows: (idle, kernel + user) processor time so far, from GetSystemTimes. sysinfo reads the
+/// load through PDH counters there and, when a counter is missing, asks PDH to reload its
+/// registry with `PdhEnumObjectsW` — which Wine does not implement, so calling it ends the
+/// program. Two samples of GetSystemTimes give the same figure on Windows and under Wine.
+#[cfg(windows)]
+fn cpu_times() -> Option<(u64, u64)> {
+    use windows_sys::Win32::Foundation::FILETIME;
+    use windows_sys::Win32::System::Threading::GetSystemTimes;
+    let zero = FILETIME {
+        dwLowDateTime: 0,
+        dwHighDateTime: 0,
+    };
+    let (mut idle, mut kernel, mut user) = (zero, zero, zero);
+    // SAFETY: three valid out-pointers to FILETIME.
+    let ok = unsafe { GetSystemTimes(&mut idle, &mut kernel, &mut user) };
+    let n = |t: FILETIME| u64::from(t.dwHighDateTime) << 32 | u64::from(t.dwLowDateTime);
+    // Kernel time includes idle time.
+    (ok != 0).then(|| (n(idle), n(kernel).saturating_add(n(user))))
+}
+
+#[cfg(not(windows))]
+fn cpu_times() -> Option<(u64, u64)> {
+    None
+}
+
+/// Windows: the account this program runs as (GetUserNameW).
+#[cfg(windows)]
+fn account_name() -> Option<String> {
+    use windows_sys::Win32::System::WindowsProgramming::GetUserNameW;
+    let mut buf = [0u16; 257];
+    let mut len = buf.len() as u32;
+    // SAFETY: `buf` holds `len` UTF-16 units; on success `len` counts the copied ones with the NUL.
+    let ok = unsafe { GetUserNameW(buf.as_mut_ptr(), &mut len) };
+    let len = (len as usize).saturating_sub(1).min(buf.len());
+    (ok != 0)
+        .then(|| String::from_utf16_lossy(&buf[..len]))
+        .filter(|n| !n.is_empty())
+}
+
+#[cfg(not(windows))]
+fn account_name() -> Option<String> {
+    None
 }
 
 /// The account this program runs as: its process's owner by the system's user list, else the
@@ -186,11 +249,111 @@ fn updates() -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Windows and others: not read yet (the Windows client lists installed hotfixes once it
-/// exists; see the README's open points).
-#[cfg(not(target_os = "linux"))]
+/// Windows: the installed hotfixes as Windows lists them under "Installed updates"
+/// (WMI's `Win32_QuickFixEngineering`, read through the `wmi` crate).
+#[cfg(windows)]
+fn updates() -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        #[serde(rename = "HotFixID")]
+        id: Option<String>,
+        #[serde(rename = "Description")]
+        description: Option<String>,
+        #[serde(rename = "InstalledOn")]
+        installed_on: Option<String>,
+    }
+    let rows = wmi::WMIConnection::new().and_then(|c| {
+        c.raw_query::<Row>(
+            "SELECT HotFixID, Description, InstalledOn FROM Win32_QuickFixEngineering",
+        )
+    });
+    match rows {
+        Ok(rows) => hotfixes(rows.into_iter().map(|r| {
+            (
+                r.id.unwrap_or_default(),
+                r.description.unwrap_or_default(),
+                r.installed_on.unwrap_or_default(),
+            )
+        })),
+        Err(e) => {
+            tracing::debug!("installed updates not readable: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// Other systems: no record read.
+#[cfg(not(any(target_os = "linux", windows)))]
 fn updates() -> Vec<String> {
     Vec::new()
+}
+
+/// One line per hotfix, newest first, undated ones last: `2024-05-14 Security Update KB5037771`.
+/// `rows` are (HotFixID, Description, InstalledOn) as WMI gives them; InstalledOn is a date
+/// written the way Windows writes it (`5/14/2024`, month first; a first number over 12 is a day)
+/// or a FILETIME in hexadecimal on some old systems.
+pub fn hotfixes(rows: impl IntoIterator<Item = (String, String, String)>) -> Vec<String> {
+    let mut out: Vec<(Option<Ymd>, String)> = rows
+        .into_iter()
+        .filter(|(id, _, _)| !id.trim().is_empty())
+        .map(|(id, description, installed_on)| {
+            let date = windows_date(installed_on.trim());
+            let what = [description.trim(), id.trim()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let line = match date {
+                Some((y, m, d)) => format!("{y:04}-{m:02}-{d:02} {what}"),
+                None => what,
+            };
+            (date, line)
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    out.dedup_by(|a, b| a.1 == b.1);
+    out.truncate(report::MAX_UPDATES);
+    out.into_iter().map(|(_, line)| line).collect()
+}
+
+/// Year, month, day.
+type Ymd = (u32, u32, u32);
+
+/// The date of a WMI `InstalledOn`.
+fn windows_date(text: &str) -> Option<Ymd> {
+    if !text.contains('/') {
+        // A FILETIME: 100 ns steps since 1601-01-01.
+        let ticks = u64::from_str_radix(text, 16).ok()?;
+        let days = i64::try_from(ticks / 10_000_000 / 86_400).ok()? - 134_774;
+        return civil_from_days(days);
+    }
+    let parts: Vec<u32> = text
+        .split('/')
+        .map(|p| p.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    let &[a, b, year] = parts.as_slice() else {
+        return None;
+    };
+    let (month, day) = if a > 12 { (b, a) } else { (a, b) };
+    ((1..=12).contains(&month) && (1..=31).contains(&day) && (1980..=9999).contains(&year))
+        .then_some((year, month, day))
+}
+
+/// The calendar date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> Option<Ymd> {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let year = u32::try_from(year)
+        .ok()
+        .filter(|y| (1980..=9999).contains(y))?;
+    Some((year, u32::try_from(month).ok()?, u32::try_from(day).ok()?))
 }
 
 /// One line per apt run that installed, upgraded or removed something, newest first:
@@ -264,6 +427,37 @@ mod tests {
             ]
         );
         assert!(apt_history("garbage\n\n(\n)Start-Date:").is_empty());
+    }
+
+    #[test]
+    fn hotfixes_are_listed_newest_first_with_their_dates() {
+        let row = |id: &str, d: &str, on: &str| (id.to_owned(), d.to_owned(), on.to_owned());
+        let list = hotfixes([
+            row("KB5034441", "Security Update", "1/9/2024"),
+            row("KB5037771", "Security Update", "5/14/2024"),
+            // Wine writes the day first; a first number over 12 can only be a day.
+            row("KB1234567", "Update", "22/2/2022"),
+            row("KB0000001", "", ""),
+            row("", "Update", "1/1/2020"),
+            // An old system's FILETIME: 2017-06-30.
+            row("KB4022719", "Update", "1d2f133d10bc000"),
+            row("KB5037771", "Security Update", "5/14/2024"),
+        ]);
+        assert_eq!(
+            list,
+            [
+                "2024-05-14 Security Update KB5037771",
+                "2024-01-09 Security Update KB5034441",
+                "2022-02-22 Update KB1234567",
+                "2017-06-30 Update KB4022719",
+                "KB0000001",
+            ]
+        );
+        assert_eq!(windows_date("13/13/2024"), None);
+        assert_eq!(windows_date("not a date"), None);
+        assert_eq!(windows_date("ffffffffffffffff"), None);
+        assert_eq!(civil_from_days(0), None, "1970 is before any hotfix");
+        assert_eq!(civil_from_days(19_737), Some((2024, 1, 15)));
     }
 
     #[test]
