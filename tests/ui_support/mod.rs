@@ -38,10 +38,15 @@ pub struct Relay {
 
 impl Relay {
     pub fn start() -> Relay {
+        Relay::start_on("127.0.0.1:0")
+    }
+
+    /// A relay listening on `listen` (e.g. an address of a test network).
+    pub fn start_on(listen: &str) -> Relay {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         add_rep(&data, "ann", Some("Ann Weber"), PASSWORD);
-        let relay = RelayProc::serve(&data, &[], false);
+        let relay = RelayProc::serve_on(listen, &data, &[], false);
         Relay {
             addr: relay.addr,
             pin: relay.pin,
@@ -142,13 +147,26 @@ impl Desktop {
 
     /// Starts `lotse` with a fresh trace file.
     pub fn lotse(&self, relay: &str, pin: &str, extra: &[&str]) -> Client {
+        self.lotse_via(&[], relay, pin, extra)
+    }
+
+    /// Starts `lotse` through `prefix` (e.g. `ip netns exec NAME`) with a fresh trace file.
+    pub fn lotse_via(&self, prefix: &[&str], relay: &str, pin: &str, extra: &[&str]) -> Client {
         let dir = tempfile::tempdir().unwrap();
         let trace = dir.path().join("trace.jsonl");
         let started = Instant::now();
+        let lotse = lotse_bin();
+        let (program, before) = match prefix.split_first() {
+            Some((first, rest)) => (*first, rest.to_vec()),
+            None => (lotse.to_str().unwrap(), Vec::new()),
+        };
+        let mut cmd = self.x.command(program);
+        cmd.args(before);
+        if !prefix.is_empty() {
+            cmd.arg(&lotse);
+        }
         let proc = Proc::spawn(
-            self.x
-                .command(lotse_bin().to_str().unwrap())
-                .args(["--relay", relay, "--pin", pin])
+            cmd.args(["--relay", relay, "--pin", pin])
                 .args(extra)
                 .args(if extra.contains(&"--lang") {
                     &[][..]

@@ -106,6 +106,9 @@ pub fn server_endpoint(
     let crypto = QuicServerConfig::try_from(tls).map_err(|e| Endpoints::Tls(e.to_string()))?;
     let mut server = ServerConfig::with_crypto(Arc::new(crypto));
     server.transport_config(transport(cfg));
+    // A laptop that changes networks keeps its session: packets of a known connection from a new
+    // address are a migration (validated by QUIC), not a stranger (tests/migration.rs).
+    server.migration(true);
     let socket = bind(addr).map_err(|source| Endpoints::Bind { addr, source })?;
     Endpoint::new(
         EndpointConfig::default(),

@@ -28,7 +28,33 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     if !built.contains(name) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let release = dir.ends_with("release");
-        let status = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        // Cargo gives a test the variables of its own package (CARGO_PKG_NAME, CARGO_MANIFEST_DIR,
+        // …). Build scripts such as ring's ask to be rerun when those change in cargo's own
+        // environment, so passing them on rebuilt ring, rustls and quinn whenever the calling test
+        // belonged to another package than the last build: the build gets the environment
+        // `cargo test` itself had.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if key.starts_with("CARGO_PKG_")
+                || key.starts_with("CARGO_BIN_EXE_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_MANIFEST_LINKS",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                    "OUT_DIR",
+                ]
+                .contains(&&*key)
+            {
+                build.env_remove(&*key);
+            }
+        }
+        let status = build
             .arg("build")
             .args(release.then_some("--release"))
             .args(["-p", name, "--bins"])
@@ -92,10 +118,18 @@ impl RelayProc {
     ///
     /// # Panics
     /// If the relay does not start or says something else.
-    #[allow(clippy::unwrap_used)] // a test helper: any failure is the test's failure
     pub fn serve(data: &Path, extra: &[&str], quiet: bool) -> RelayProc {
+        RelayProc::serve_on("127.0.0.1:0", data, extra, quiet)
+    }
+
+    /// Like [`RelayProc::serve`], listening on `listen` (e.g. an address inside a test network).
+    ///
+    /// # Panics
+    /// If the relay does not start or says something else.
+    #[allow(clippy::unwrap_used)] // a test helper: any failure is the test's failure
+    pub fn serve_on(listen: &str, data: &Path, extra: &[&str], quiet: bool) -> RelayProc {
         let mut cmd = Command::new(workspace_bin("lotse-relay"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        cmd.args(["serve", "--listen", listen])
             .args(extra)
             .arg("--data")
             .arg(data)
