@@ -10,6 +10,13 @@
 //! Databases from before the key existed keep their entries: they form an unkeyed first segment
 //! (plain SHA-256, as they were written), anchored when the key was made; the keyed segment
 //! continues from its last hash. Nothing unkeyed may follow a keyed entry.
+//!
+//! Retention removes the oldest entries (a prefix, never the newest) in the same transaction
+//! that appends an `audit.pruned` entry declaring what went: the last removed entry's number and
+//! hash, and the chain head at that moment. A chain then starts at the first kept entry, and
+//! [`verify`] accepts that start only when a keyed `audit.pruned` entry among the kept ones
+//! declares exactly it (the kept entry's `prev_hash` is the declared hash). Removing anything
+//! more, later or without the key, is found as missing entries.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -252,10 +259,44 @@ pub enum ChainError {
     Anchor(String),
 }
 
+/// The action of the entry that declares removed entries.
+pub const PRUNED: &str = "audit.pruned";
+
+/// The detail of an [`PRUNED`] entry: entries up to `upto` (whose hash was `upto_hash`) removed,
+/// written before `before`; the chain's head then was `head_seq`/`head_hash`.
+pub fn pruned_detail(
+    upto: i64,
+    upto_hash: &str,
+    before: i64,
+    head_seq: i64,
+    head_hash: &str,
+) -> String {
+    format!(
+        "upto={upto} upto_hash={upto_hash} before={before} head_seq={head_seq} head_hash={head_hash}"
+    )
+}
+
+/// `(upto, upto_hash)` declared by a keyed [`PRUNED`] entry.
+fn pruned_declaration(entry: &AuditEntry) -> Option<(i64, &str)> {
+    if !entry.keyed || entry.action != PRUNED {
+        return None;
+    }
+    let field = |name: &str| {
+        entry
+            .detail
+            .split(' ')
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+    };
+    Some((field("upto")?.parse().ok()?, field("upto_hash")?))
+}
+
 /// What an intact chain looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
+    /// The newest entry's number (entries written in all).
     pub count: i64,
+    /// Entries removed by retention (the kept chain starts after them).
+    pub pruned: i64,
     /// The newest entry's hash ([`GENESIS`] when empty).
     pub head: String,
     /// When the newest entry was written (Unix seconds), if there is one.
@@ -272,11 +313,17 @@ pub fn verify(
     key: Option<&ChainKey>,
     head: Option<&Head>,
 ) -> Result<Verified, ChainError> {
-    let mut prev = GENESIS.to_owned();
+    // Where the kept chain starts: at 1, or after a prefix removed by retention, which a keyed
+    // `audit.pruned` entry further on must declare (checked once its own hash is).
+    let (pruned, mut prev) = match rows.first() {
+        Some((first, _)) if first.seq > 1 => (first.seq - 1, first.prev_hash.clone()),
+        _ => (0, GENESIS.to_owned()),
+    };
+    let mut declared = pruned == 0;
     let mut keyed_seen = 0i64;
     let legacy_limit = head.map_or(i64::MAX, |h| h.legacy);
     for (i, (entry, stored)) in rows.iter().enumerate() {
-        let expected = i as i64 + 1;
+        let expected = pruned + i as i64 + 1;
         if entry.seq != expected {
             return Err(ChainError::Gap {
                 seq: entry.seq,
@@ -296,10 +343,23 @@ pub fn verify(
             Some(h) if h != *stored => return Err(ChainError::Edited { seq: entry.seq }),
             Some(_) => {}
         }
+        if !declared
+            && pruned_declaration(entry).is_some_and(|(upto, hash)| {
+                upto == pruned && Some(hash) == rows.first().map(|r| r.0.prev_hash.as_str())
+            })
+        {
+            declared = true;
+        }
         prev = stored.clone();
     }
-    let have = rows.len() as i64;
-    let legacy = have - keyed_seen;
+    if !declared {
+        return Err(ChainError::Gap {
+            seq: pruned + 1,
+            expected: 1,
+        });
+    }
+    let have = pruned + rows.len() as i64;
+    let legacy = rows.len() as i64 - keyed_seen;
     let anchored = match head {
         None if keyed_seen > 0 => {
             return Err(ChainError::AnchorMissing { keyed: keyed_seen });
@@ -314,7 +374,11 @@ pub fn verify(
             }
             let at_anchor = match h.count {
                 0 => GENESIS,
-                n => rows[(n - 1) as usize].1.as_str(),
+                n if n == pruned => rows.first().map_or(GENESIS, |r| r.0.prev_hash.as_str()),
+                n => usize::try_from(n - pruned - 1)
+                    .ok()
+                    .and_then(|i| rows.get(i))
+                    .map_or("", |r| r.1.as_str()),
             };
             if at_anchor != h.hash {
                 return Err(ChainError::AnchorMismatch { seq: h.count });
@@ -324,6 +388,7 @@ pub fn verify(
     };
     Ok(Verified {
         count: have,
+        pruned,
         head: prev,
         last_at: rows.last().map(|(e, _)| e.at),
         legacy,
@@ -382,6 +447,95 @@ mod tests {
             at: 0,
             legacy,
         }
+    }
+
+    /// `c` with `action`/`detail` appended as the next keyed entry.
+    fn push(c: &mut Vec<(AuditEntry, String)>, action: &str, detail: String) {
+        let e = AuditEntry {
+            seq: c.last().map_or(1, |r| r.0.seq + 1),
+            at: 2000,
+            actor: "relay".into(),
+            action: action.into(),
+            detail,
+            prev_hash: c.last().map_or(GENESIS.to_owned(), |r| r.1.clone()),
+            keyed: true,
+        };
+        let h = e.hash(Some(&key())).unwrap_or_default();
+        c.push((e, h));
+    }
+
+    #[test]
+    fn a_prefix_removed_by_retention_verifies_only_as_declared() {
+        let k = Some(key());
+        let k = k.as_ref();
+        // Entries 1–2 of 5 removed; entry 6 declares it, with the head at that moment.
+        let mut c = chain(5, 0);
+        let removed_hash = c[1].1.clone();
+        let head_then = c[4].1.clone();
+        c.drain(..2);
+        push(
+            &mut c,
+            PRUNED,
+            pruned_detail(2, &removed_hash, 1003, 5, &head_then),
+        );
+        let head = Head {
+            count: 6,
+            hash: c[3].1.clone(),
+            at: 2000,
+            legacy: 0,
+        };
+        let v = verify(&c, k, Some(&head)).unwrap();
+        assert_eq!(
+            (v.count, v.pruned, v.legacy, v.anchored),
+            (6, 2, 0, Some(6))
+        );
+
+        // One more entry taken away later: entries missing.
+        assert_eq!(
+            verify(&c[1..], k, Some(&head)),
+            Err(ChainError::Gap {
+                seq: 4,
+                expected: 1
+            })
+        );
+        // A prefix removed without a declaration (the chain as it was before the prune).
+        let plain = chain(5, 0);
+        assert_eq!(
+            verify(&plain[2..], k, None),
+            Err(ChainError::Gap {
+                seq: 3,
+                expected: 1
+            })
+        );
+        // A declaration that names another point does not cover this start.
+        let mut wrong = chain(5, 0);
+        let h1 = wrong[0].1.clone();
+        wrong.drain(..2);
+        push(
+            &mut wrong,
+            PRUNED,
+            pruned_detail(1, &h1, 1003, 5, &head_then),
+        );
+        assert_eq!(
+            verify(&wrong, k, None),
+            Err(ChainError::Gap {
+                seq: 3,
+                expected: 1
+            })
+        );
+        // A declaration written without the key is an edit, not a declaration.
+        let mut forged = chain(5, 0);
+        forged.drain(..2);
+        push(
+            &mut forged,
+            PRUNED,
+            pruned_detail(2, &removed_hash, 1003, 5, &head_then),
+        );
+        let other = ChainKey::new([9; 32]);
+        assert_eq!(
+            verify(&forged, Some(&other), None),
+            Err(ChainError::Edited { seq: 3 })
+        );
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub struct Config {
     pub portal: Option<portal::PortalConfig>,
     /// Prometheus metrics and `/healthz` over plain HTTP on this address; `None`: off.
     pub metrics: Option<SocketAddr>,
+    /// Audit entries older than this are removed (hourly, and at start), the removal itself
+    /// audited; `None`: kept for ever.
+    pub audit_retention: Option<Duration>,
 }
 
 impl Config {
@@ -94,6 +97,7 @@ impl Config {
             net: NetConfig::default(),
             portal: None,
             metrics: None,
+            audit_retention: None,
         }
     }
 }
@@ -158,9 +162,16 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     let flusher = hub.clone();
     let flusher = tokio::spawn(async move {
         let mut tick = tokio::time::interval(hub::REFUSED_WINDOW / 4);
+        let mut retention = tokio::time::interval(RETENTION_EVERY);
         loop {
-            tick.tick().await;
-            flusher.flush_refused(false).await;
+            tokio::select! {
+                _ = tick.tick() => flusher.flush_refused(false).await,
+                _ = retention.tick() => {
+                    if let Some(keep) = flusher.cfg.audit_retention {
+                        prune_audit(&flusher.store, keep).await;
+                    }
+                }
+            }
         }
     });
     let portal = match hub.cfg.portal.clone() {
@@ -218,6 +229,21 @@ impl Relay {
     /// What peers have cost the relay so far.
     pub fn stats(&self) -> stats::Stats {
         self.hub.counters.snapshot()
+    }
+}
+
+/// How often the relay removes audit entries past their retention.
+const RETENTION_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// Removes the audit entries older than `keep` (the removal audited by `relay`); logs what
+/// happened. A chain that does not verify loses nothing (logged as an error).
+async fn prune_audit(store: &store::Store, keep: Duration) {
+    let now = unix_now();
+    let before = now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
+    match store.prune_audit(before, now, "relay").await {
+        Ok(Some((from, to))) => tracing::info!("retention: audit entries {from}–{to} removed"),
+        Ok(None) => {}
+        Err(e) => tracing::error!("retention: audit entries not removed: {e}"),
     }
 }
 

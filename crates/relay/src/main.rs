@@ -104,6 +104,24 @@ enum AuditCmd {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Retention by hand (the relay does it hourly with `audit_retention_days`): removes the
+    /// entries older than the given age — never the newest — and audits the removal with the
+    /// chain head at that moment. Refused if the chain does not verify.
+    Prune {
+        #[arg(long)]
+        data: PathBuf,
+        /// Remove entries written more than DAYS days ago.
+        #[arg(
+            long,
+            value_name = "DAYS",
+            required_unless_present = "before",
+            conflicts_with = "before"
+        )]
+        older_than_days: Option<u32>,
+        /// Remove entries written before this time (Unix seconds).
+        #[arg(long, value_name = "UNIX")]
+        before: Option<i64>,
+    },
 }
 
 #[tokio::main]
@@ -170,6 +188,10 @@ async fn main() -> Result<()> {
                 match cfg.metrics {
                     Some(a) => println!("  metrics on http://{a}/metrics"),
                     None => println!("  metrics off"),
+                }
+                match cfg.audit_retention {
+                    Some(d) => println!("  audit_retention_days {}", d.as_secs() / 86_400),
+                    None => println!("  audit log kept for ever"),
                 }
             }
         }
@@ -269,6 +291,38 @@ async fn main() -> Result<()> {
                 Err(e) => return Err(e.into()),
             }
         }
+        Cmd::Audit {
+            cmd:
+                AuditCmd::Prune {
+                    data,
+                    older_than_days,
+                    before,
+                },
+        } => {
+            let store = Store::open(&data).await?;
+            let now = unix_now();
+            let before = match (older_than_days, before) {
+                (Some(days), _) => now.saturating_sub(i64::from(days) * 86_400),
+                (None, Some(t)) => t,
+                (None, None) => bail!("give --older-than-days DAYS or --before UNIX"),
+            };
+            match store.prune_audit(before, now, "admin").await {
+                Ok(Some((from, to))) => eprintln!(
+                    "audit entries {from} to {to} (written before {}) removed; the removal is \
+                     entry {} of the chain",
+                    lotse_proto::utc_text(before),
+                    store.audit_head().await?.0
+                ),
+                Ok(None) => eprintln!(
+                    "no audit entry was written before {}: nothing removed",
+                    lotse_proto::utc_text(before)
+                ),
+                Err(e @ (StoreError::Chain(_) | StoreError::Anchor(_))) => {
+                    bail!("audit log damaged, nothing removed: {e}")
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
     Ok(())
 }
@@ -299,11 +353,21 @@ fn verify_report(v: &audit::Verified) -> String {
             audit::HEAD_FILE
         ),
     };
+    if v.pruned > 0 {
+        out += &format!(
+            "retention: entries 1 to {} were removed (declared by a keyed {} entry); the \
+             chain is checked from entry {}\n",
+            v.pruned,
+            audit::PRUNED,
+            v.pruned + 1
+        );
+    }
     if v.legacy > 0 {
         out += &format!(
-            "unkeyed: entries 1 to {} were written before the audit key existed (plain \
+            "unkeyed: entries {} to {} were written before the audit key existed (plain \
              SHA-256; anchored, but not protected against a rewrite)\n",
-            v.legacy
+            v.pruned + 1,
+            v.pruned + v.legacy
         );
     }
     out

@@ -9,6 +9,7 @@
 //! listen = "0.0.0.0:4433"
 //! key_lifetime = 1200          # seconds
 //! max_file_mib = 2048
+//! audit_retention_days = 730   # leave out to keep the audit log for ever
 //!
 //! [portal]
 //! listen = "0.0.0.0:443"
@@ -77,6 +78,10 @@ pub struct Settings {
     /// 127.0.0.1:9464; keep it on the loopback or a management network) [default: off].
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
+    /// Days the audit log keeps an entry; older ones are removed (hourly), the removal itself
+    /// audited with the chain head at that moment [default: kept for ever].
+    #[arg(long, value_name = "DAYS")]
+    pub audit_retention_days: Option<u32>,
     #[command(flatten)]
     #[serde(default)]
     pub portal: PortalSettings,
@@ -187,6 +192,7 @@ impl Settings {
             presession_timeout: self.presession_timeout.or(file.presession_timeout),
             queue_timeout: self.queue_timeout.or(file.queue_timeout),
             metrics: self.metrics.or(file.metrics),
+            audit_retention_days: self.audit_retention_days.or(file.audit_retention_days),
             portal: PortalSettings {
                 portal: p.portal.or(f.portal),
                 portal_cert: p.portal_cert.or(f.portal_cert),
@@ -258,6 +264,14 @@ impl Settings {
             cfg.queue_timeout = seconds("queue_timeout", v)?;
         }
         cfg.metrics = self.metrics;
+        if let Some(days) = self.audit_retention_days {
+            if days == 0 {
+                return Err(invalid(
+                    "audit_retention_days must be at least 1 (leave it out to keep everything)",
+                ));
+            }
+            cfg.audit_retention = Some(Duration::from_secs(u64::from(days) * 86_400));
+        }
         cfg.portal = self.portal.config()?;
         Ok(cfg)
     }
@@ -414,6 +428,10 @@ mod tests {
         assert!(e.contains("line 2"), "{e}");
         for (text, words) in [
             ("data = \"/d\"\nkey_lifetime = 0\n", "key_lifetime"),
+            (
+                "data = \"/d\"\naudit_retention_days = 0\n",
+                "audit_retention_days",
+            ),
             (
                 "data = \"/d\"\nmax_clipboard_kib = 9000\n",
                 "max_clipboard_kib",

@@ -358,6 +358,24 @@ impl Store {
         self.append(note, Also::Nothing).await.map(|_| ())
     }
 
+    /// Retention: removes the audit entries written before `before` (Unix seconds) — the oldest
+    /// ones, never the newest — and appends, in the same transaction, an `audit.pruned` entry by
+    /// `actor` that declares what went and the chain head at that moment. Refused when the chain
+    /// does not verify (nothing is removed from a chain that shows tampering). Returns the
+    /// removed entries' range, `None` when nothing was old enough.
+    pub async fn prune_audit(
+        &self,
+        before: i64,
+        now: i64,
+        actor: &str,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let inner = self.inner.clone();
+        let actor = actor.to_owned();
+        tokio::spawn(async move { inner.prune(before, now, &actor).await })
+            .await
+            .map_err(|e| StoreError::AuditLock(e.to_string()))?
+    }
+
     /// Writes a consistent copy of the database to `to` (`VACUUM INTO`) under the audit lock —
     /// no append meanwhile, from this process or another — and runs `beside` on the data
     /// directory while the lock is held (for the files that must match the copy: the anchor,
@@ -399,28 +417,8 @@ impl Store {
 
     /// Every audit row in order, with its stored hash.
     pub async fn audit_rows(&self) -> Result<Vec<(AuditEntry, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, action, detail, prev_hash, hash, keyed FROM audit ORDER BY seq",
-        )
-        .fetch_all(&self.inner.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                (
-                    AuditEntry {
-                        seq: r.get(0),
-                        at: r.get(1),
-                        actor: r.get(2),
-                        action: r.get(3),
-                        detail: r.get(4),
-                        prev_hash: r.get(5),
-                        keyed: r.get::<i64, _>(7) != 0,
-                    },
-                    r.get(6),
-                )
-            })
-            .collect())
+        let mut c = self.inner.pool.acquire().await?;
+        Ok(rows_of(&mut c).await?)
     }
 
     /// Checks the whole chain against the audit key and the anchor outside the database.
@@ -675,6 +673,72 @@ impl Inner {
         Ok(done)
     }
 
+    async fn prune(
+        &self,
+        before: i64,
+        now: i64,
+        actor: &str,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let _one = self.one_writer.lock().await;
+        let key = self.chain_key.as_ref().ok_or(ChainError::KeyMissing)?;
+        let _lock = self.lock_file().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(head) = Head::read(&self.dir, key)? else {
+            let keyed = keyed_entries(&mut *tx).await?;
+            return Err(ChainError::AnchorMissing { keyed }.into());
+        };
+        // Only an intact chain loses entries.
+        let rows = rows_of(&mut tx).await?;
+        let verified = audit::verify(&rows, Some(key), Some(&head))?;
+        let (last_seq, last_hash) = last_entry(&mut tx).await?;
+        let upto: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(seq) FROM audit WHERE at < $1 AND seq < $2")
+                .bind(before)
+                .bind(last_seq)
+                .fetch_one(&mut *tx)
+                .await?;
+        let Some(upto) = upto.filter(|&u| u > verified.pruned) else {
+            return Ok(None);
+        };
+        let upto_hash = hash_of(&mut tx, upto).await?;
+        sqlx::query("DELETE FROM audit WHERE seq <= $1")
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?;
+        let entry = AuditEntry {
+            seq: last_seq + 1,
+            at: now,
+            actor: audit::bounded(actor, audit::ACTOR_MAX),
+            action: audit::PRUNED.to_owned(),
+            detail: audit::pruned_detail(upto, &upto_hash, before, last_seq, &last_hash),
+            prev_hash: last_hash,
+            keyed: true,
+        };
+        let hash = entry.hash(Some(key)).ok_or(ChainError::KeyMissing)?;
+        sqlx::query(
+            "INSERT INTO audit (seq, at, actor, action, detail, prev_hash, hash, keyed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
+        )
+        .bind(entry.seq)
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.detail)
+        .bind(&entry.prev_hash)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Head {
+            count: entry.seq,
+            hash,
+            at: entry.at,
+            legacy: head.legacy,
+        }
+        .write(&self.dir, key)?;
+        Ok(Some((verified.pruned + 1, upto)))
+    }
+
     /// Anchors a chain that has no keyed entries yet (a new database, or one from before the
     /// key existed, whose entries become the unkeyed first segment).
     async fn anchor_first_segment(&self) -> Result<(), StoreError> {
@@ -723,6 +787,32 @@ async fn keyed_entries<'c, E: sqlx::SqliteExecutor<'c>>(db: E) -> Result<i64, sq
     sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE keyed = 1")
         .fetch_one(db)
         .await
+}
+
+/// Every audit row in order, with its stored hash.
+async fn rows_of(db: &mut SqliteConnection) -> Result<Vec<(AuditEntry, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT seq, at, actor, action, detail, prev_hash, hash, keyed FROM audit ORDER BY seq",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                AuditEntry {
+                    seq: r.get(0),
+                    at: r.get(1),
+                    actor: r.get(2),
+                    action: r.get(3),
+                    detail: r.get(4),
+                    prev_hash: r.get(5),
+                    keyed: r.get::<i64, _>(7) != 0,
+                },
+                r.get(6),
+            )
+        })
+        .collect())
 }
 
 /// The newest entry's `(seq, hash)`, or `(0, GENESIS)`.

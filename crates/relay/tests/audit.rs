@@ -724,3 +724,69 @@ async fn customers_who_came_by_list_or_invitation_are_named_so() {
         );
     }
 }
+
+/// Issue 17, retention: a relay told to keep the audit log for one day removes, when it starts
+/// (and hourly), the entries older than that — never the newest — and audits the removal with
+/// the chain head at that moment; the chain still verifies, from the first kept entry on.
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_removes_old_entries_and_audits_the_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    {
+        // Three entries from three days ago, two from now.
+        lotse_relay::fsutil::private_dir(&data).unwrap();
+        let store = lotse_relay::store::Store::open(&data).await.unwrap();
+        for (i, at) in [now - 3 * 86_400; 3]
+            .into_iter()
+            .chain([now; 2])
+            .enumerate()
+        {
+            store
+                .audit(at, "admin", "test.entry", &format!("n={i}"))
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    }
+    let mut cfg = lotse_relay::Config::new(data.clone(), "127.0.0.1:0".parse().unwrap());
+    cfg.audit_retention = Some(Duration::from_secs(86_400));
+    let relay = lotse_relay::start(cfg).await.unwrap();
+    let store = relay.store();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let pruned = loop {
+        let v = store.verify_audit().await.unwrap();
+        if v.pruned > 0 {
+            break v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing was removed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(pruned.pruned, 3, "exactly the three old entries");
+    let rows = rows_of(store).await;
+    assert!(
+        rows.iter()
+            .all(|r| r.2 != "n=0" && r.2 != "n=1" && r.2 != "n=2")
+    );
+    let removal = rows
+        .iter()
+        .find(|r| r.1 == "audit.pruned")
+        .expect("the removal is audited");
+    assert_eq!(removal.0, "relay");
+    assert!(
+        removal.2.starts_with("upto=3 ") && removal.2.contains(" head_seq="),
+        "{removal:?}"
+    );
+    // Later entries continue the chain, which verifies.
+    store.audit(now, "admin", "test.after", "").await.unwrap();
+    let v = store.verify_audit().await.unwrap();
+    assert_eq!(v.pruned, 3);
+    assert_eq!(v.anchored, Some(v.count));
+    relay.shutdown().await;
+}
