@@ -33,6 +33,7 @@ fn the_relay_package_is_clean_sandboxed_and_runs_its_own_settings() {
     let out = dir.path().join("deb");
     // Builds the package and runs lintian on it (the script fails on any warning or error).
     let printed = run(Command::new(repo().join("scripts/package-deb"))
+        .arg("relay")
         .arg(&out)
         .env("LOTSE_RELAY_BIN", BIN));
     let deb = PathBuf::from(printed.lines().last().unwrap());
