@@ -645,6 +645,19 @@ impl Inner {
             prev_hash: last_hash,
             keyed: true,
         };
+        self.commit_entry(tx, &entry, key, head.legacy).await?;
+        Ok(done)
+    }
+
+    /// Writes `entry` (keyed) as the chain's next row, commits `tx` and moves the anchor to it.
+    /// The caller holds the appenders' lock and the lock file.
+    async fn commit_entry(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        entry: &AuditEntry,
+        key: &ChainKey,
+        legacy: i64,
+    ) -> Result<(), StoreError> {
         let hash = entry.hash(Some(key)).ok_or(ChainError::KeyMissing)?;
         sqlx::query(
             "INSERT INTO audit (seq, at, actor, action, detail, prev_hash, hash, keyed) \
@@ -667,10 +680,10 @@ impl Inner {
             count: entry.seq,
             hash,
             at: entry.at,
-            legacy: head.legacy,
+            legacy,
         }
         .write(&self.dir, key)?;
-        Ok(done)
+        Ok(())
     }
 
     async fn prune(
@@ -714,28 +727,7 @@ impl Inner {
             prev_hash: last_hash,
             keyed: true,
         };
-        let hash = entry.hash(Some(key)).ok_or(ChainError::KeyMissing)?;
-        sqlx::query(
-            "INSERT INTO audit (seq, at, actor, action, detail, prev_hash, hash, keyed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
-        )
-        .bind(entry.seq)
-        .bind(entry.at)
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(&entry.detail)
-        .bind(&entry.prev_hash)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Head {
-            count: entry.seq,
-            hash,
-            at: entry.at,
-            legacy: head.legacy,
-        }
-        .write(&self.dir, key)?;
+        self.commit_entry(tx, &entry, key, head.legacy).await?;
         Ok(Some((verified.pruned + 1, upto)))
     }
 
