@@ -514,13 +514,22 @@ fn take_download(downloads: &Path, run: &Path) -> PathBuf {
 
 fn take_download_named(downloads: &Path, name: &str, run: &Path) -> PathBuf {
     let file = downloads.join(name);
-    wait_until("the download", || {
-        file.exists()
-            && std::fs::read_dir(downloads)
-                .unwrap()
-                .flatten()
-                .all(|e| !e.file_name().to_string_lossy().ends_with(".crdownload"))
-    });
+    // Generous: the portal stamps and hashes a debug client of some 80 MB for each download, and
+    // Chromium writes it through its own checks, on a machine whose two cores are busy (once
+    // over 30 s in CI).
+    let end = Instant::now() + DEADLINE * 4;
+    while !(file.exists()
+        && std::fs::read_dir(downloads)
+            .unwrap()
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().ends_with(".crdownload")))
+    {
+        assert!(
+            Instant::now() < end,
+            "timed out waiting for the download {name}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     std::fs::create_dir_all(run).unwrap();
     let to = run.join(name);
     std::fs::rename(&file, &to).unwrap();
