@@ -35,7 +35,7 @@ struct Net {
 
 impl Net {
     fn new() -> Net {
-        let me = unsafe_free_uid();
+        let me = effective_uid();
         assert_eq!(
             me, 0,
             "this test makes a network namespace and needs root (CI runs as root)"
@@ -128,8 +128,8 @@ impl Drop for Net {
     }
 }
 
-/// The effective user id, from `id -u` (no unsafe code for one number).
-fn unsafe_free_uid() -> u32 {
+/// The effective user id, from `id -u`.
+fn effective_uid() -> u32 {
     let out = Command::new("id").arg("-u").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }

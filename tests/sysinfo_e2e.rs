@@ -10,9 +10,8 @@
 
 mod ui_support;
 
-use lotse_proto::sysinfo::{SystemReport, Words};
+use lotse_proto::sysinfo::Words;
 use lotse_testkit::wait_until;
-use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Command;
 use ui_support::{Desktop, Relay, serial};
@@ -21,14 +20,6 @@ fn sh(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd).args(args).output().unwrap();
     assert!(out.status.success(), "{cmd} {args:?}: {out:?}");
     String::from_utf8(out.stdout).unwrap()
-}
-
-fn reports(events: &[Value]) -> Vec<SystemReport> {
-    events
-        .iter()
-        .filter(|v| v["event"] == "sysinfo")
-        .map(|v| serde_json::from_value(v["report"].clone()).unwrap())
-        .collect()
 }
 
 /// `MemTotal:` and the like from /proc/meminfo, in bytes.
@@ -58,7 +49,7 @@ fn the_report_goes_only_after_allow_and_matches_the_machine() {
     rep.send("sysinfo");
     let refused = rep.wait_for("refusal", |v| v["event"] == "refused");
     assert_eq!(refused["what"], "not_granted", "{refused}");
-    assert!(reports(&rep.events()).is_empty());
+    assert!(rep.reports().is_empty());
 
     // The person allows it in the window.
     rep.send("request sysinfo");
@@ -67,7 +58,7 @@ fn the_report_goes_only_after_allow_and_matches_the_machine() {
     lotse.click_in(&line, "prompt.allow");
     rep.wait("granted", Some("sysinfo"));
     rep.wait("sysinfo", None);
-    let report = reports(&rep.events()).remove(0);
+    let report = rep.reports().remove(0);
 
     // The window shows exactly what went, in German.
     let shown = lotse.wait_line("the sent report in the window", |l| {
@@ -182,7 +173,7 @@ fn the_report_goes_only_after_allow_and_matches_the_machine() {
 
     // A fresh one on request while granted.
     rep.send("sysinfo");
-    wait_until("a second report", || reports(&rep.events()).len() >= 2);
+    wait_until("a second report", || rep.reports().len() >= 2);
 
     // Revoked in the window: refused again, nothing more arrives.
     let line = lotse.wait_widget("session", "session.revoke.sysinfo");
@@ -203,5 +194,5 @@ fn the_report_goes_only_after_allow_and_matches_the_machine() {
     });
     rep.send("chat done");
     rep.wait("chat_sent", None);
-    assert_eq!(reports(&rep.events()).len(), 2);
+    assert_eq!(rep.reports().len(), 2);
 }

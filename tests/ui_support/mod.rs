@@ -120,6 +120,49 @@ impl RepSession {
         found.unwrap()
     }
 
+    /// The customer's clipboard contents as they reached the rep (`clipboard` events).
+    pub fn clips(&self) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|v| v["event"] == "clipboard")
+            .collect()
+    }
+
+    /// The system reports that reached the rep.
+    pub fn reports(&self) -> Vec<lotse_proto::sysinfo::SystemReport> {
+        self.events()
+            .into_iter()
+            .filter(|v| v["event"] == "sysinfo")
+            .map(|v| serde_json::from_value(v["report"].clone()).unwrap())
+            .collect()
+    }
+
+    /// After the clipboard tier was revoked: a copy on the customer's display (`x`) reaches the
+    /// rep no more, and the rep's paste reaches no program there. Absence can only be watched
+    /// for a while: two seconds, far above a delivery on loopback.
+    pub fn clipboard_stays_shut(&mut self, x: &lotse_testkit::Xvfb) {
+        let before = self.clips().len();
+        x.copy("UTF8_STRING", "danach: noch ein Passwort".as_bytes());
+        self.send("paste danach vom Techniker");
+        self.wait_for("the paste after revoke sent", |v| {
+            v["event"] == "pasted" && v["size"] == "danach vom Techniker".len()
+        });
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until {
+            assert_eq!(
+                x.paste("UTF8_STRING").as_deref(),
+                Some("danach: noch ein Passwort".as_bytes()),
+                "the rep's paste arrived after revoke"
+            );
+            assert_eq!(
+                self.clips().len(),
+                before,
+                "a copy reached the rep after revoke"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn has(&self, name: &str, tier: &str) -> bool {
         self.events()
             .iter()
