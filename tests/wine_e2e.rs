@@ -119,19 +119,24 @@ fn enter_in_dialog(desk: &Desktop, dialog: &str, text: &str, done: impl Fn() -> 
 
 /// Starts the Windows client under Wine with `args` and `env`, its trace in `trace`; returns
 /// when it shows the terms, with clicks going to its X window.
+/// The client's log goes to the test's output, or with `log` at info level into that file.
 fn start_client(
     wine: &Wine,
     desk: &Desktop,
     args: &[&str],
     env: &[(&str, &str)],
     trace: &Path,
+    log: Option<&Path>,
 ) -> ui_support::Client {
     let started = Instant::now();
     let mut cmd = wine.command(&desk.x.display, &windows_client());
-    cmd.args(args)
-        .env("LOTSE_UI_TRACE", win_path(trace))
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::inherit());
+    cmd.args(args).env("LOTSE_UI_TRACE", win_path(trace));
+    match log {
+        Some(log) => cmd
+            .env("RUST_LOG", "info")
+            .stderr(std::fs::File::create(log).unwrap()),
+        None => cmd.env("RUST_LOG", "warn").stderr(Stdio::inherit()),
+    };
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -153,6 +158,7 @@ fn start_with_key(
     relay: &Relay,
     key: &str,
     trace: &Path,
+    log: Option<&Path>,
 ) -> ui_support::Client {
     start_client(
         wine,
@@ -169,6 +175,7 @@ fn start_with_key(
         ],
         &[],
         trace,
+        log,
     )
 }
 
@@ -236,7 +243,8 @@ fn windows_client_under_wine_whole_session() {
     );
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
-    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace);
+    let client_log = dir.path().join("client.log");
+    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace, Some(&client_log));
     eprintln!(
         "start to drawn terms under Wine: {:?}",
         client.started.elapsed()
@@ -311,6 +319,24 @@ fn windows_client_under_wine_whole_session() {
     }
     eprintln!("the rep's picture against a screenshot: {best:.1} dB");
     assert!(best >= 35.0, "the rep's picture: {best:.1} dB");
+    // Wine has no DXGI Desktop Duplication: the capturer tried it for the monitor, was told it
+    // is not implemented, and read the screen with GDI.
+    let logged = std::fs::read_to_string(&client_log).unwrap();
+    let fallback = logged
+        .lines()
+        .find(|l| l.contains("the fast screen path is not available"))
+        .unwrap_or_else(|| panic!("no fallback to GDI in the client's log:\n{logged}"));
+    eprintln!("capture under Wine: {fallback}");
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("screen capture method") && l.contains("Slow")),
+        "{logged}"
+    );
+    assert!(
+        !logged.contains("screen read through the fast path"),
+        "{logged}"
+    );
 
     // Control: Allow, then the rep types into the Windows test program.
     rep.send("request control");
@@ -449,6 +475,7 @@ fn the_window_speaks_the_windows_ui_language() {
             ],
             &[("LANG", locale), ("LC_ALL", locale)],
             &trace,
+            None,
         );
         let line = client.wait_line("the terms", |l| l["screen"] == "terms");
         assert_eq!(line["lang"], want, "under {locale}");
@@ -473,7 +500,7 @@ fn clipboard_under_wine_only_while_granted() {
     let mut rep = relay.rep_session_with("", &["--save-dir".as_ref(), saved.as_os_str()]);
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
-    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace);
+    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace, None);
     client.click("terms", "terms.accept");
     rep.wait("joined", None);
 
@@ -572,7 +599,7 @@ fn system_report_under_wine_only_after_allow() {
     let mut rep = relay.rep_session("");
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
-    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace);
+    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace, None);
     client.click("terms", "terms.accept");
     rep.wait("joined", None);
 

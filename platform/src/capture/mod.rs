@@ -2,13 +2,18 @@
 //!
 //! The X11 implementation ([`x11`]) reads the screen through MIT-SHM with a segment only this
 //! user can open (mode 0600), tracks changes with DAMAGE, the cursor with XFixes and monitors with
-//! RandR. On Windows, [`gdi`] copies the screen with GDI. [`fake::FakeCapturer`] produces scripted pictures for tests.
+//! RandR. On Windows, [`win32`] reads each monitor through DXGI Desktop Duplication ([`dxgi`])
+//! and falls back to GDI per monitor ([`fallback`] holds that choice, testable everywhere).
+//! [`fake::FakeCapturer`] produces scripted pictures for tests.
 
-pub mod fake;
 #[cfg(windows)]
-pub mod gdi;
+pub mod dxgi;
+pub mod fake;
+pub mod fallback;
 #[cfg(target_os = "linux")]
 mod shm;
+#[cfg(windows)]
+pub mod win32;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
@@ -80,7 +85,7 @@ pub fn open(display: Option<&str>) -> Result<Box<dyn Capturer>, CaptureError> {
     #[cfg(windows)]
     {
         let _ = display;
-        Ok(Box::new(gdi::GdiCapturer::open()?))
+        Ok(Box::new(win32::WindowsCapturer::open()?))
     }
     #[cfg(not(any(target_os = "linux", windows)))]
     {

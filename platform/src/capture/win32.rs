@@ -1,15 +1,20 @@
-//! Windows screen capture through GDI: `BitBlt` from the screen into a DIB section of our own,
-//! the cursor drawn in with `DrawIconEx`, monitors from `EnumDisplayMonitors`.
+//! Windows screen capture: each monitor is read through DXGI Desktop Duplication ([`super::dxgi`])
+//! where it works, else with GDI — `BitBlt` from the screen into a DIB section of our own —, the
+//! choice made per monitor by [`super::fallback::Chooser`]. Either way the picture lands in the
+//! DIB section and the cursor is drawn in with `DrawIconEx`; monitors come from
+//! `EnumDisplayMonitors`.
 //!
 //! GDI works everywhere a desktop is drawn: RDP sessions, machines without a GPU driver, Wine
 //! (which has no DXGI output duplication). It has no change notification, so every capture copies
-//! the whole monitor; the codec's change detection then finds what changed. DXGI Desktop
-//! Duplication, faster where it exists, is not built yet.
+//! the whole monitor; the codec's change detection then finds what changed.
 //!
 //! Monitors are listed again on every capture: a display added, removed or switched to another
 //! resolution mid-session shows up in the next picture (the list is a few calls).
 
+use super::dxgi::Duplication;
+use super::fallback::{Chooser, Method};
 use super::{CaptureError, Capturer, Frame, Monitor};
+use std::time::Instant;
 use windows_sys::Win32::Foundation::{FALSE, LPARAM, RECT, TRUE};
 use windows_sys::Win32::Graphics::Gdi::{
     BI_RGB, BITMAPINFO, BITMAPINFOHEADER, BitBlt, CAPTUREBLT, CreateCompatibleDC, CreateDIBSection,
@@ -96,20 +101,23 @@ impl Drop for Surface {
     }
 }
 
-/// Captures one monitor at a time through GDI.
-pub struct GdiCapturer {
+/// Captures one monitor at a time through DXGI Desktop Duplication or GDI.
+pub struct WindowsCapturer {
     monitors: Vec<Monitor>,
     selected: usize,
     surface: Option<Surface>,
+    chooser: Chooser<Duplication>,
+    /// How the last picture was read.
+    method: Option<Method>,
 }
 
 // SAFETY: the GDI handles are used by one thread at a time (the capturer is moved, not shared);
 // GDI objects are not bound to the thread that made them.
-unsafe impl Send for GdiCapturer {}
+unsafe impl Send for WindowsCapturer {}
 
-impl std::fmt::Debug for GdiCapturer {
+impl std::fmt::Debug for WindowsCapturer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GdiCapturer")
+        f.debug_struct("WindowsCapturer")
             .field("monitors", &self.monitors)
             .field("selected", &self.selected)
             .finish_non_exhaustive()
@@ -162,20 +170,27 @@ pub fn list_monitors() -> Vec<Monitor> {
     out
 }
 
-impl GdiCapturer {
+impl WindowsCapturer {
     /// Opens the capturer on the primary monitor.
-    pub fn open() -> Result<GdiCapturer, CaptureError> {
+    pub fn open() -> Result<WindowsCapturer, CaptureError> {
         let monitors = list_monitors();
         if monitors.is_empty() {
             return Err(CaptureError::Unsupported(
                 "the system lists no monitor".into(),
             ));
         }
-        Ok(GdiCapturer {
+        Ok(WindowsCapturer {
             monitors,
             selected: 0,
             surface: None,
+            chooser: Chooser::new(Duplication),
+            method: None,
         })
+    }
+
+    /// How the last picture was read (DXGI or GDI), once one was.
+    pub fn method(&self) -> Option<Method> {
+        self.method
     }
 
     /// Draws the cursor into the surface, if it is showing.
@@ -214,7 +229,7 @@ impl GdiCapturer {
     }
 }
 
-impl Capturer for GdiCapturer {
+impl Capturer for WindowsCapturer {
     fn monitors(&self) -> Vec<Monitor> {
         self.monitors.clone()
     }
@@ -257,26 +272,41 @@ impl Capturer for GdiCapturer {
         let Some(surface) = self.surface.as_ref() else {
             return Err(CaptureError::NoMonitor(self.selected));
         };
-        // SAFETY: both DCs are valid; the screen DC is released right after the copy.
-        let copied = unsafe {
-            let screen = GetDC(std::ptr::null_mut());
-            if screen.is_null() {
-                return Err(CaptureError::Lost("no screen device context".into()));
-            }
-            let ok = BitBlt(
-                surface.dc,
-                0,
-                0,
-                m.width as i32,
-                m.height as i32,
-                screen,
-                m.x,
-                m.y,
-                SRCCOPY | CAPTUREBLT,
-            );
-            ReleaseDC(std::ptr::null_mut(), screen);
-            ok != FALSE
+        let len = surface.width as usize * surface.height as usize * 4;
+        let stride = surface.width as usize * 4;
+        let method = {
+            // SAFETY: GdiFlush has no preconditions; after it no GDI call writes the DIB while
+            // the slice is alive (it ends before any GDI call below). The DIB section holds
+            // exactly `len` bytes and lives as long as `surface`.
+            unsafe { GdiFlush() };
+            let out = unsafe { std::slice::from_raw_parts_mut(surface.bits, len) };
+            self.chooser.read(&m, Instant::now(), out, stride)
         };
+        if self.method != Some(method) {
+            tracing::info!(monitor = %m.name, ?method, "screen capture method");
+            self.method = Some(method);
+        }
+        // SAFETY: both DCs are valid; the screen DC is released right after the copy.
+        let copied = method == Method::Fast
+            || unsafe {
+                let screen = GetDC(std::ptr::null_mut());
+                if screen.is_null() {
+                    return Err(CaptureError::Lost("no screen device context".into()));
+                }
+                let ok = BitBlt(
+                    surface.dc,
+                    0,
+                    0,
+                    m.width as i32,
+                    m.height as i32,
+                    screen,
+                    m.x,
+                    m.y,
+                    SRCCOPY | CAPTUREBLT,
+                );
+                ReleaseDC(std::ptr::null_mut(), screen);
+                ok != FALSE
+            };
         if !copied {
             // The secure desktop (UAC, Ctrl+Alt+Del) or a locked session cannot be read.
             return Err(CaptureError::Unsupported(
@@ -288,7 +318,6 @@ impl Capturer for GdiCapturer {
         self.draw_cursor(surface, (m.x, m.y));
         // SAFETY: GdiFlush has no preconditions; after it the DIB's bytes are final.
         unsafe { GdiFlush() };
-        let len = surface.width as usize * surface.height as usize * 4;
         // SAFETY: the DIB section holds exactly `len` bytes and lives as long as `surface`,
         // which `self` keeps until the next capture (the frame borrows `self`).
         let data = unsafe { std::slice::from_raw_parts(surface.bits, len) };
@@ -296,7 +325,7 @@ impl Capturer for GdiCapturer {
             data,
             width: surface.width,
             height: surface.height,
-            stride: surface.width as usize * 4,
+            stride,
         })
     }
 }
