@@ -14,8 +14,8 @@ use lotse_proto::frame::limits;
 use lotse_proto::input::{InputEvent, coalesce_moves};
 use lotse_proto::msg::{
     ClipContent, CustomerDown, CustomerInfo, CustomerUp, DenyReason, EndReason, Hello, HowEnded,
-    KeyRejection, MonitorInfo, ParticipantId, Reply, RequestId, Role, StreamHeader, TransferId,
-    VideoFrame,
+    KeyRejection, MonitorInfo, Obstruction, ParticipantId, Reply, RequestId, Role, StreamHeader,
+    TransferId, VideoFrame,
 };
 use lotse_proto::sysinfo::SystemReport;
 use lotse_proto::{PROTOCOL_VERSION, Tier};
@@ -80,6 +80,9 @@ pub enum Event {
         report: Box<SystemReport>,
         at: u64,
     },
+    /// Something the system puts in front of the desktop began (`Some`) or ended, while reps
+    /// are in the session (they were told too).
+    Obstructed(Option<Obstruction>),
 }
 
 /// Everything the window shows about the session.
@@ -292,6 +295,13 @@ impl Core {
         for a in actions {
             match a {
                 Action::Inject(ev) => {
+                    // Nothing goes to a system prompt or an elevated window, even where the
+                    // system would let it through (Wine): the person granted control of their
+                    // session, not of what runs with administrator rights.
+                    if let Some(o) = self.injector.blocks(&ev) {
+                        debug!("input dropped: {o}");
+                        continue;
+                    }
                     if let Err(e) = self.injector.inject(&ev) {
                         debug!("{e}");
                     }
@@ -499,8 +509,27 @@ async fn session(
         clip_port.clone(),
     ));
 
+    // What the system puts in front of the desktop, looked at twice a second while reps are
+    // there; a change is told to them and to the person.
+    let mut watch = tokio::time::interval(OBSTRUCTION_POLL);
+    watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut told: Option<Obstruction> = None;
+
     let reason = loop {
         let actions = tokio::select! {
+            _ = watch.tick() => {
+                let (now, reps) = {
+                    let mut c = lock(core);
+                    let reps = c.consent.reps().next().is_some();
+                    (if reps { c.injector.obstruction() } else { None }, reps)
+                };
+                if now == told {
+                    continue;
+                }
+                told = now;
+                ui.notify(Event::Obstructed(now));
+                if reps { vec![Action::Send(CustomerUp::Obstructed { what: now })] } else { Vec::new() }
+            }
             msg = down_rx.recv() => match msg {
                 Some(Ok(Some(msg))) => {
                     let msg = sanitize(msg);
@@ -924,6 +953,9 @@ async fn pump_input(rep: ParticipantId, stream: &mut RecvStream, core: &Shared) 
     };
     tokio::join!(reader, injector);
 }
+
+/// How often the session looks whether a system prompt or an elevated window is in front.
+const OBSTRUCTION_POLL: Duration = Duration::from_millis(500);
 
 /// Input events that may pile up between the network and the injector.
 const INPUT_BACKLOG: usize = 4096;

@@ -164,7 +164,7 @@ fn injected_events(c: &Customer) -> Vec<InputEvent> {
         .into_iter()
         .filter_map(|i| match i {
             Injected::Event(e) => Some(e),
-            Injected::ReleaseAll => None,
+            Injected::ReleaseAll | Injected::Blocked(_) => None,
         })
         .collect()
 }
@@ -370,6 +370,10 @@ struct Slow {
 }
 
 impl Injector for Slow {
+    fn obstruction(&mut self) -> Option<lotse_proto::msg::Obstruction> {
+        None
+    }
+
     fn inject(&mut self, event: &InputEvent) -> Result<(), InjectError> {
         self.started.lock().unwrap().push(Instant::now());
         let units = match event {

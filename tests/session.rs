@@ -389,3 +389,116 @@ async fn long_chat_lines_are_shortened_with_a_note() {
         &text[text.len() - 80..]
     );
 }
+
+/// A system prompt or an elevated window in front: the reps are told why (also one who joins
+/// later), the person's window says it, and no input reaches the desktop while it lasts — not
+/// even from a rep holding control.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_obstruction_is_told_and_no_input_passes_while_it_lasts() {
+    use lotse_platform::fake::FakeInjector;
+    use lotse_proto::msg::Obstruction;
+
+    let relay = TestRelay::start().await;
+    let mut ada = relay.rep("ada").await;
+    let (key, _) = ada.create_key(None).await.unwrap();
+    let injector = FakeInjector::default();
+    let in_front = injector.obstruction.clone();
+    let log = injector.log.clone();
+    let c = customer_at(relay.addr, relay.pin, Some(key), Box::new(injector), log);
+    let entry = rep_wait(&mut ada, "queue entry", |e| match e {
+        RepEvent::Control(RepDown::Queue { entries }) => entries.first().map(|e| e.entry),
+        _ => None,
+    })
+    .await;
+    ada.accept(entry).await.unwrap();
+    for tier in [Tier::View, Tier::Control] {
+        ada.request(tier).await.unwrap();
+        allow_prompt(&c, tier).await;
+        rep_wait(&mut ada, "granted", |e| granted(e, tier)).await;
+    }
+    let key = |usage| InputEvent::Key { usage, down: true };
+    let injected = |usage| {
+        c.injected_events()
+            .contains(&Injected::Event(InputEvent::Key { usage, down: true }))
+    };
+    let blocked = |usage| {
+        c.injected_events()
+            .contains(&Injected::Blocked(InputEvent::Key { usage, down: true }))
+    };
+    async fn until(what: &str, f: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while !f() {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    ada.send_input(&key(4)).await.unwrap();
+    until("input before the prompt was injected", || injected(4)).await;
+
+    // The UAC prompt comes up.
+    *in_front.lock().unwrap() = Some(Obstruction::SecureDesktop);
+    let told = rep_wait(&mut ada, "the obstruction", |e| match e {
+        RepEvent::Control(RepDown::Obstructed { what }) => Some(*what),
+        _ => None,
+    })
+    .await;
+    assert_eq!(told, Some(Obstruction::SecureDesktop));
+    let ui = c.ui.clone();
+    blocking(move || {
+        ui.wait("the person is told", |evs| {
+            evs.contains(&Event::Obstructed(Some(Obstruction::SecureDesktop)))
+                .then_some(())
+        })
+    })
+    .await;
+    ada.send_input(&key(5)).await.unwrap();
+    until("input was not held back from the prompt", || blocked(5)).await;
+
+    // Bob joins while it is up and learns it at once.
+    let view: lotse_proto::TierSet = [Tier::View].into_iter().collect();
+    let (code, _) = ada.share_session(view, None).await.unwrap();
+    let mut bob = relay.rep("bob").await;
+    bob.join_session(&code).await.unwrap();
+    let told = rep_wait(&mut bob, "the obstruction for bob", |e| match e {
+        RepEvent::Control(RepDown::Obstructed { what }) => Some(*what),
+        _ => None,
+    })
+    .await;
+    assert_eq!(told, Some(Obstruction::SecureDesktop));
+
+    // An elevated window in front instead, then nothing.
+    *in_front.lock().unwrap() = Some(Obstruction::ElevatedWindow);
+    for rep in [&mut ada, &mut bob] {
+        let told = rep_wait(rep, "the elevated window", |e| match e {
+            RepEvent::Control(RepDown::Obstructed { what }) => Some(*what),
+            _ => None,
+        })
+        .await;
+        assert_eq!(told, Some(Obstruction::ElevatedWindow));
+    }
+    ada.send_input(&key(6)).await.unwrap();
+    until("input was not held back from the window", || blocked(6)).await;
+    *in_front.lock().unwrap() = None;
+    let told = rep_wait(&mut ada, "the end of it", |e| match e {
+        RepEvent::Control(RepDown::Obstructed { what }) => Some(*what),
+        _ => None,
+    })
+    .await;
+    assert_eq!(told, None);
+    let ui = c.ui.clone();
+    blocking(move || {
+        ui.wait("the person's notice goes", |evs| {
+            (evs.iter().rev().find_map(|e| match e {
+                Event::Obstructed(w) => Some(*w),
+                _ => None,
+            }) == Some(None))
+            .then_some(())
+        })
+    })
+    .await;
+    // Input flows again; what came while something was in front never arrived.
+    ada.send_input(&key(7)).await.unwrap();
+    until("input after the prompt was not injected", || injected(7)).await;
+    assert!(!injected(5), "input reached the secure desktop");
+    assert!(!injected(6), "input reached an elevated window");
+}

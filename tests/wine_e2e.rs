@@ -119,7 +119,8 @@ fn enter_in_dialog(desk: &Desktop, dialog: &str, text: &str, done: impl Fn() -> 
 
 /// Starts the Windows client under Wine with `args` and `env`, its trace in `trace`; returns
 /// when it shows the terms, with clicks going to its X window.
-/// The client's log goes to the test's output, or with `log` at info level into that file.
+/// The client's log goes to the test's output, or with `log` at info level (the session at
+/// debug) into that file. With `via`, the client is started by that launcher (`limited.exe`).
 fn start_client(
     wine: &Wine,
     desk: &Desktop,
@@ -127,13 +128,24 @@ fn start_client(
     env: &[(&str, &str)],
     trace: &Path,
     log: Option<&Path>,
+    via: Option<&Path>,
 ) -> ui_support::Client {
     let started = Instant::now();
-    let mut cmd = wine.command(&desk.x.display, &windows_client());
+    let mut cmd = match via {
+        Some(launcher) => {
+            let mut c = wine.command(&desk.x.display, launcher);
+            c.arg(win_path(&windows_client()));
+            c
+        }
+        None => wine.command(&desk.x.display, &windows_client()),
+    };
     cmd.args(args).env("LOTSE_UI_TRACE", win_path(trace));
     match log {
         Some(log) => cmd
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                "info,lotse::session=debug,lotse_platform::obstruction=debug",
+            )
             .stderr(std::fs::File::create(log).unwrap()),
         None => cmd.env("RUST_LOG", "warn").stderr(Stdio::inherit()),
     };
@@ -159,6 +171,7 @@ fn start_with_key(
     key: &str,
     trace: &Path,
     log: Option<&Path>,
+    via: Option<&Path>,
 ) -> ui_support::Client {
     start_client(
         wine,
@@ -176,7 +189,23 @@ fn start_with_key(
         &[],
         trace,
         log,
+        via,
     )
+}
+
+/// Builds the test program `tests/wine/NAME.c` into `dir` with mingw (`kind`: `-mwindows` for a
+/// window program, `-mconsole`).
+fn mingw(dir: &Path, name: &str, kind: &str) -> std::path::PathBuf {
+    let exe = dir.join(format!("{name}.exe"));
+    let built = Command::new("x86_64-w64-mingw32-gcc")
+        .args(["-municode", kind, "-O2", "-o"])
+        .arg(&exe)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/wine/{name}.c")))
+        .arg("-lgdi32")
+        .status()
+        .unwrap();
+    assert!(built.success(), "{name}.c did not build");
+    exe
 }
 
 /// The transfer row of `name` going `dir` (`in`/`out`) in a trace line.
@@ -214,15 +243,7 @@ fn windows_client_under_wine_whole_session() {
     let dir = tempfile::tempdir().unwrap();
 
     // A Windows program with a known picture that logs what it receives.
-    let inputlog = dir.path().join("inputlog.exe");
-    let built = Command::new("x86_64-w64-mingw32-gcc")
-        .args(["-municode", "-mwindows", "-O2", "-o"])
-        .arg(&inputlog)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wine/inputlog.c"))
-        .arg("-lgdi32")
-        .status()
-        .unwrap();
-    assert!(built.success());
+    let inputlog = mingw(dir.path(), "inputlog", "-mwindows");
     let log = dir.path().join("received.txt");
     let _inputlog = Proc::spawn(wine.command(&desk.x.display, &inputlog).arg(win_path(&log)));
     wait_until("the Windows test program", || log.exists());
@@ -244,7 +265,7 @@ fn windows_client_under_wine_whole_session() {
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
     let client_log = dir.path().join("client.log");
-    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace, Some(&client_log));
+    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace, Some(&client_log), None);
     eprintln!(
         "start to drawn terms under Wine: {:?}",
         client.started.elapsed()
@@ -476,6 +497,7 @@ fn the_window_speaks_the_windows_ui_language() {
             &[("LANG", locale), ("LC_ALL", locale)],
             &trace,
             None,
+            None,
         );
         let line = client.wait_line("the terms", |l| l["screen"] == "terms");
         assert_eq!(line["lang"], want, "under {locale}");
@@ -500,7 +522,7 @@ fn clipboard_under_wine_only_while_granted() {
     let mut rep = relay.rep_session_with("", &["--save-dir".as_ref(), saved.as_os_str()]);
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
-    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace, None);
+    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace, None, None);
     client.click("terms", "terms.accept");
     rep.wait("joined", None);
 
@@ -599,7 +621,7 @@ fn system_report_under_wine_only_after_allow() {
     let mut rep = relay.rep_session("");
     let key = relay.key();
     let trace = dir.path().join("trace.jsonl");
-    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace, None);
+    let mut client = start_with_key(&wine, &desk, &relay, &key, &trace, None, None);
     client.click("terms", "terms.accept");
     rep.wait("joined", None);
 
@@ -698,4 +720,115 @@ fn system_report_under_wine_only_after_allow() {
     rep.wait("chat_sent", None);
     assert_eq!(rep.reports().len(), 1);
     let _ = client.proc.0.kill();
+}
+
+/// Issue 14: an elevated window in front of a client that runs without administrator rights.
+/// Wine starts every program elevated, so the client is started through `limited.exe` (the
+/// limited twin of the token, as Windows gives an administrator with UAC on), next to a test
+/// program started plainly (elevated) and one started limited. With the elevated one in front,
+/// the rep is told why (a typed reason) and the person's window says it in their language;
+/// the rep's typing is held back (Wine has no UIPI: the client itself keeps it from the window)
+/// and never arrives; with the plain one in front, the notice goes and typing arrives.
+#[test]
+fn an_elevated_window_in_front_is_told_and_gets_no_input() {
+    let _one = serial();
+    windows_client();
+    let desk = Desktop::sized(W, H);
+    let wine = Wine::new();
+    let dir = tempfile::tempdir().unwrap();
+    let inputlog = mingw(dir.path(), "inputlog", "-mwindows");
+    let limited = mingw(dir.path(), "limited", "-mconsole");
+    let admin_log = dir.path().join("admin.txt");
+    let plain_log = dir.path().join("plain.txt");
+    let _admin = Proc::spawn(
+        wine.command(&desk.x.display, &inputlog)
+            .arg(win_path(&admin_log))
+            .arg("inputlog-admin"),
+    );
+    let _plain = Proc::spawn(
+        wine.command(&desk.x.display, &limited)
+            .arg(win_path(&inputlog))
+            .arg(win_path(&plain_log))
+            .arg("inputlog-plain"),
+    );
+    wait_until("the test programs", || {
+        admin_log.exists() && plain_log.exists()
+    });
+    let admin = x_window(&desk, "inputlog-admin");
+    let plain = x_window(&desk, "inputlog-plain");
+
+    let relay = Relay::start();
+    let mut rep = relay.rep_session("");
+    // The rep types through an input script.
+    let typing = |text: &str| {
+        let script = dir.path().join(format!("type-{text}.jsonl"));
+        std::fs::write(
+            &script,
+            format!("{{\"after_ms\": 20, \"event\": {{\"Text\":{{\"text\":\"{text}\"}}}}}}\n"),
+        )
+        .unwrap();
+        format!("input {}", script.display())
+    };
+    let key = relay.key();
+    let trace = dir.path().join("trace.jsonl");
+    let client_log = dir.path().join("client.log");
+    let client = start_with_key(
+        &wine,
+        &desk,
+        &relay,
+        &key,
+        &trace,
+        Some(&client_log),
+        Some(&limited),
+    );
+    client.click("terms", "terms.accept");
+    rep.wait("joined", None);
+    for tier in ["view", "control"] {
+        rep.send(&format!("request {tier}"));
+        client.click("prompt", "prompt.allow");
+        rep.wait("granted", Some(tier));
+    }
+
+    client.xdotool(&["windowactivate", "--sync", &admin]);
+    let log_on_failure = scopeguard(&client_log);
+    let told = rep.wait_for("the elevated window", |v| v["event"] == "obstructed");
+    assert_eq!(told["what"], "elevated_window", "{told}");
+    let line = client.wait_line("the person's notice", |l| !l["obstruction"].is_null());
+    let notice = line["obstruction"].as_str().unwrap();
+    assert!(notice.contains("administrator rights"), "{notice}");
+    rep.send(&typing("x"));
+    wait_until("the client held the typing back", || {
+        std::fs::read_to_string(&client_log).is_ok_and(|l| l.contains("input dropped"))
+    });
+
+    client.xdotool(&["windowactivate", "--sync", &plain]);
+    let told = rep.wait_for("the window gone", |v| {
+        v["event"] == "obstructed" && v["what"].is_null()
+    });
+    assert!(told["text"].is_null(), "{told}");
+    client.wait_line("the notice gone", |l| l["obstruction"].is_null());
+    rep.send(&typing("ok"));
+    wait_until("typing in the plain window", || {
+        std::fs::read_to_string(&plain_log).is_ok_and(|l| l.contains("char U+006B"))
+    });
+    assert_eq!(
+        std::fs::read_to_string(&plain_log).unwrap(),
+        "ready\nchar U+006F\nchar U+006B\n"
+    );
+    assert_eq!(std::fs::read_to_string(&admin_log).unwrap(), "ready\n");
+    std::mem::forget(log_on_failure);
+}
+
+/// Prints the client's log if the test fails after this point.
+fn scopeguard(log: &Path) -> impl Drop + '_ {
+    struct Guard<'a>(&'a Path);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let text = std::fs::read_to_string(self.0).unwrap_or_default();
+                eprintln!("--- the client's log ---\n{text}");
+            }
+        }
+    }
+    Guard(log)
 }

@@ -2,6 +2,7 @@
 
 use crate::{InjectError, Injector};
 use lotse_proto::input::InputEvent;
+use lotse_proto::msg::Obstruction;
 use std::sync::{Arc, Mutex};
 
 /// What a [`FakeInjector`] saw.
@@ -9,12 +10,16 @@ use std::sync::{Arc, Mutex};
 pub enum Injected {
     Event(InputEvent),
     ReleaseAll,
+    /// Not injected: the fake's obstruction was up when it came.
+    Blocked(InputEvent),
 }
 
 /// Records every call; clone the log handle to inspect it from a test.
 #[derive(Debug, Default, Clone)]
 pub struct FakeInjector {
     pub log: Arc<Mutex<Vec<Injected>>>,
+    /// What [`Injector::obstruction`] answers; a test sets it to play a UAC prompt.
+    pub obstruction: Arc<Mutex<Option<Obstruction>>>,
 }
 
 impl Injector for FakeInjector {
@@ -30,5 +35,17 @@ impl Injector for FakeInjector {
         if let Ok(mut log) = self.log.lock() {
             log.push(Injected::ReleaseAll);
         }
+    }
+
+    fn obstruction(&mut self) -> Option<Obstruction> {
+        self.obstruction.lock().ok().and_then(|o| *o)
+    }
+
+    fn blocks(&mut self, event: &InputEvent) -> Option<Obstruction> {
+        let o = self.obstruction()?;
+        if let Ok(mut log) = self.log.lock() {
+            log.push(Injected::Blocked(event.clone()));
+        }
+        Some(o)
     }
 }

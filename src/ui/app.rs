@@ -273,6 +273,17 @@ impl RemoteInput {
 const REMOTE_DROP: Duration = Duration::from_secs(2);
 
 impl lotse_platform::Injector for Stamped {
+    fn obstruction(&mut self) -> Option<lotse_proto::msg::Obstruction> {
+        self.inner.obstruction()
+    }
+
+    fn blocks(
+        &mut self,
+        event: &lotse_proto::input::InputEvent,
+    ) -> Option<lotse_proto::msg::Obstruction> {
+        self.inner.blocks(event)
+    }
+
     fn inject(
         &mut self,
         event: &lotse_proto::input::InputEvent,

@@ -216,6 +216,10 @@ pub struct State {
     pub clipboard: Option<(crate::session::ClipNotice, String)>,
     /// The clipboard line drawn this frame, for the test seam.
     pub shown_clipboard: Option<String>,
+    /// What the system puts in front of the desktop now (UAC prompt, elevated window).
+    pub obstruction: Option<lotse_proto::msg::Obstruction>,
+    /// The obstruction line drawn this frame, for the test seam.
+    pub shown_obstruction: Option<String>,
     /// The last system report sent, to whom and when (the window shows exactly it).
     pub sysinfo: Option<SentReport>,
     /// Whether this frame drew the sent report's notice, and whether its details were open.
@@ -277,6 +281,8 @@ impl State {
             compact_since: None,
             clipboard: None,
             shown_clipboard: None,
+            obstruction: None,
+            shown_obstruction: None,
             history: Vec::new(),
             shown_summary: Vec::new(),
             file_notice: None,
@@ -363,6 +369,7 @@ impl State {
             Event::SharedMonitor { name, index, count } => {
                 self.shared_monitor = Some((name, index, count));
             }
+            Event::Obstructed(what) => self.obstruction = what,
             Event::Clipboard(notice) => {
                 let time = local_time(notice.at);
                 self.clipboard = Some((notice, time));

@@ -161,6 +161,8 @@ impl Trace {
                 .collect::<Vec<_>>(),
             "refused_remote": state.refused_remote,
             "clipboard": state.shown_clipboard,
+            // The notice about a system prompt or an elevated window in front, as drawn.
+            "obstruction": state.shown_obstruction,
             // The report sent last, as the window lays it out in the person's language, and
             // whether its notice was drawn (false: drawn, details closed).
             "sysinfo": state.shown_sysinfo.map(|open| json!({

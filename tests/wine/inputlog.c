@@ -4,7 +4,8 @@
  *   down X Y        (left button, in screen coordinates)
  *   wheel N         (WM_MOUSEWHEEL delta)
  * It opens right of the Lotse window (which stays on top while viewed and takes no remote
- * input). Built by the test with x86_64-w64-mingw32-gcc -municode. */
+ * input), titled argv[2] if given, else "inputlog". Built by the test with
+ * x86_64-w64-mingw32-gcc -municode. */
 #include <windows.h>
 #include <stdio.h>
 
@@ -67,7 +68,7 @@ int wmain(int argc, WCHAR **argv) {
     wc.lpszClassName = L"lotse-inputlog";
     wc.hCursor = LoadCursorW(NULL, (LPCWSTR)IDC_ARROW);
     RegisterClassW(&wc);
-    HWND w = CreateWindowW(L"lotse-inputlog", L"inputlog", WS_OVERLAPPEDWINDOW | WS_VISIBLE,
+    HWND w = CreateWindowW(L"lotse-inputlog", argc > 2 ? argv[2] : L"inputlog", WS_OVERLAPPEDWINDOW | WS_VISIBLE,
                            660, 60, 600, 400, NULL, NULL, wc.hInstance, NULL);
     MSG msg;
     while (GetMessageW(&msg, NULL, 0, 0) > 0) {

@@ -101,6 +101,10 @@ pub struct Texts {
     pub in_control: &'static str,
     pub control_paused: &'static str,
     pub no_picture: &'static str,
+    /// The customer's screen is behind the secure desktop (UAC prompt, Ctrl+Alt+Del, lock).
+    pub obstructed_secure: &'static str,
+    /// An elevated window is in front on the customer's side: seen, not operable.
+    pub obstructed_elevated: &'static str,
     pub fit: &'static str,
     pub one_to_one: &'static str,
     pub monitor: &'static str,
@@ -415,6 +419,8 @@ pub static EN: Texts = Texts {
     in_control: "You are in control — Ctrl+Alt+Esc releases the keyboard",
     control_paused: "Control granted — click into the screen to take the keyboard",
     no_picture: "No picture yet. Ask for “View”.",
+    obstructed_secure: "The customer's computer shows a system prompt (UAC, Ctrl+Alt+Del or the lock screen). No program can show or operate it — ask the person to answer it. The picture comes back afterwards.",
+    obstructed_elevated: "The window in front runs with administrator rights: you see it, but your mouse and keyboard do not reach it. Ask the person to operate it or to bring another window to the front.",
     fit: "Fit",
     one_to_one: "1:1",
     monitor: "Monitor",
@@ -545,6 +551,8 @@ pub static DE: Texts = Texts {
     in_control: "Sie steuern — Strg+Alt+Esc gibt die Tastatur frei",
     control_paused: "Steuern erlaubt — in das Bild klicken, um die Tastatur zu übernehmen",
     no_picture: "Noch kein Bild. Fragen Sie „Ansehen“ an.",
+    obstructed_secure: "Der Computer zeigt eine Systemabfrage (Benutzerkontensteuerung, Strg+Alt+Entf oder Sperrbildschirm). Kein Programm kann sie zeigen oder bedienen — bitten Sie die Person, sie zu beantworten. Danach kommt das Bild zurück.",
+    obstructed_elevated: "Das Fenster im Vordergrund läuft mit Administratorrechten: Sie sehen es, aber Maus und Tastatur erreichen es nicht. Bitten Sie die Person, es selbst zu bedienen oder ein anderes Fenster nach vorn zu holen.",
     fit: "Einpassen",
     one_to_one: "1:1",
     monitor: "Bildschirm",

@@ -10,6 +10,7 @@ use egui::{Color32, RichText, Ui};
 use lotse_proto::Tier;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::Arrival;
+use lotse_proto::msg::Obstruction;
 
 /// The picture of the open session, as a texture the shell keeps up to date.
 pub type Picture<'a> = Option<&'a egui::TextureHandle>;
@@ -823,6 +824,21 @@ fn share(state: &mut State, index: usize, ui: &mut Ui) {
 fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
     let t = state.t();
     let s = &mut state.sessions[index];
+    match s.obstruction {
+        Some(Obstruction::SecureDesktop) => {
+            // No frozen picture: the screen cannot be read until the prompt is answered.
+            s.view_rect = None;
+            s.view_clip = None;
+            ui.centered_and_justified(|ui| {
+                ui.label(RichText::new(t.obstructed_secure).color(Color32::YELLOW))
+            });
+            return;
+        }
+        Some(Obstruction::ElevatedWindow) => {
+            ui.label(RichText::new(t.obstructed_elevated).color(Color32::YELLOW));
+        }
+        None => {}
+    }
     let Some(tex) = picture.filter(|_| s.picture.is_some()) else {
         s.view_rect = None;
         s.view_clip = None;

@@ -163,6 +163,8 @@ pub struct Session {
     pub sysinfo_saved: Option<String>,
     /// Keep the rep's clipboard and the customer's in step (while `clipboard` is granted).
     pub clip_sync: bool,
+    /// What the customer's system puts in front of the desktop now (UAC prompt, elevated window).
+    pub obstruction: Option<lotse_proto::msg::Obstruction>,
     /// When each tier's current request was made (Unix s), for the chip's waiting time.
     pub waiting_since: BTreeMap<Tier, u64>,
     /// Chat lines that arrived while another tab was open.
@@ -224,6 +226,7 @@ impl Session {
             sysinfo_open: false,
             sysinfo_saved: None,
             clip_sync: false,
+            obstruction: None,
             waiting_since: BTreeMap::new(),
             unread: 0,
             lost: false,
@@ -683,6 +686,7 @@ impl State {
                     s.lost |= reason == lotse_proto::msg::EndReason::PeerLost;
                     s.end(t.end_reason(&reason));
                 }
+                RepDown::Obstructed { what } => s.obstruction = what,
                 RepDown::Monitors { list, shared } => {
                     s.monitors = list;
                     s.shared = shared;

@@ -9,6 +9,7 @@
 //! "connecting","chat_input","others","share_code","tiers":{"view":"granted",…},
 //! "in_control","grab","picture":[w,h]|null,"fit","shared","monitors",
 //! "chat":{"lines":N,"last":{"from","text"}},"transfers":[…],
+//! "obstruction":"secure_desktop"|"elevated_window"|null,
 //! "sysinfo":{"open","host","gathered_at","saved"}|null, "customer_panel":{"came","host","os",
 //! "waited_s","in_session_s"},"notes","saved"}|null (`session` is the open tab),
 //! "video":{"decoded","dropped"},"widgets":[{"id","rect":[x0,y0,x1,y1],"enabled"}]}` with
@@ -156,6 +157,7 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
             },
             "notes": s.notes,
             "saved": s.saved,
+            "obstruction": s.obstruction.map(|o| o.code()),
             "sysinfo": s.sysinfo.as_ref().map(|r| json!({
                 "open": s.sysinfo_open,
                 "host": r.host,

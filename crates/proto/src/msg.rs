@@ -462,6 +462,51 @@ pub enum CustomerUp {
         rep: ParticipantId,
         report: Box<SystemReport>,
     },
+    /// Something the system puts between the reps and the desktop began (`Some`) or ended
+    /// (`None`).
+    Obstructed { what: Option<Obstruction> },
+}
+
+/// What the system puts between the reps and the customer's desktop, so that the picture stops
+/// or input cannot reach it — told to the rep as a reason instead of a frozen picture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Obstruction {
+    /// The secure desktop is up (Windows: a UAC prompt, Ctrl+Alt+Del, the lock screen): no
+    /// program in the person's session can see or operate it.
+    SecureDesktop,
+    /// The window in front runs with administrator rights and the client does not: it is seen,
+    /// but input cannot reach it (Windows' User Interface Privilege Isolation).
+    ElevatedWindow,
+}
+
+impl Obstruction {
+    /// A stable name for logs and the rep CLI's JSON.
+    pub fn code(self) -> &'static str {
+        match self {
+            Obstruction::SecureDesktop => "secure_desktop",
+            Obstruction::ElevatedWindow => "elevated_window",
+        }
+    }
+
+    /// Whether the screen cannot be read while it lasts (else only input is blocked).
+    pub fn hides_screen(self) -> bool {
+        self == Obstruction::SecureDesktop
+    }
+}
+
+impl std::fmt::Display for Obstruction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Obstruction::SecureDesktop => {
+                "a system prompt (UAC, Ctrl+Alt+Del or the lock screen) is in front: the screen \
+                 cannot be seen or operated until the person answers it"
+            }
+            Obstruction::ElevatedWindow => {
+                "a window with administrator rights is in front: it can be seen, but input \
+                 cannot reach it"
+            }
+        })
+    }
 }
 
 /// Relay → customer.
@@ -723,6 +768,10 @@ pub enum RepDown {
     /// The customer's system report (this rep holds `sysinfo`).
     Sysinfo {
         report: Box<SystemReport>,
+    },
+    /// Something the customer's system puts in front of the desktop began (`Some`) or ended.
+    Obstructed {
+        what: Option<Obstruction>,
     },
 }
 

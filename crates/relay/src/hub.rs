@@ -92,6 +92,9 @@ pub(crate) struct Session {
     /// Invited reps and the tiers their invitation lets them ask for (the owner is not here:
     /// the owner may ask for every tier).
     pub profiles: HashMap<ParticipantId, TierSet>,
+    /// What the customer's system last said stands in front of the desktop (told to reps who
+    /// join later too).
+    pub obstruction: Option<lotse_proto::msg::Obstruction>,
 }
 
 impl Session {
@@ -107,6 +110,7 @@ impl Session {
             last_keyframe_request: None,
             transfers: HashMap::new(),
             profiles: HashMap::new(),
+            obstruction: None,
         }
     }
 

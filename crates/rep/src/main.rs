@@ -429,6 +429,11 @@ async fn session(
                     json!({"event": "file_cancelled", "transfer": transfer, "from_customer": from_customer, "reason": reason.code(), "text": reason.to_string()}),
                 );
             }
+            RepEvent::Control(RepDown::Obstructed { what }) => {
+                emit(
+                    json!({"event": "obstructed", "what": what.map(|w| w.code()), "text": what.map(|w| w.to_string())}),
+                );
+            }
             RepEvent::Control(RepDown::Monitors { list, shared }) => {
                 let names: Vec<Value> = list
                     .iter()

@@ -145,6 +145,10 @@ fn key_input(usage: u16, down: bool) -> Result<INPUT, InjectError> {
 }
 
 impl Injector for WindowsInjector {
+    fn obstruction(&mut self) -> Option<lotse_proto::msg::Obstruction> {
+        crate::obstruction::now()
+    }
+
     fn inject(&mut self, event: &InputEvent) -> Result<(), InjectError> {
         match event {
             InputEvent::PointerMove { x, y } => {

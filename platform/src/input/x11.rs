@@ -92,6 +92,12 @@ fn err(e: enigo::InputError) -> InjectError {
 }
 
 impl Injector for X11Injector {
+    /// Nothing on this desktop keeps input from its windows (X has no privilege isolation
+    /// between a user's programs).
+    fn obstruction(&mut self) -> Option<lotse_proto::msg::Obstruction> {
+        None
+    }
+
     fn inject(&mut self, event: &InputEvent) -> Result<(), InjectError> {
         match event {
             InputEvent::PointerMove { x, y } => {

@@ -55,6 +55,12 @@ pub(crate) fn keysym(c: char) -> Option<i32> {
 }
 
 impl Injector for WaylandInjector {
+    /// Nothing keeps input from the session's windows (the portal's remote desktop reaches
+    /// every one of them).
+    fn obstruction(&mut self) -> Option<lotse_proto::msg::Obstruction> {
+        None
+    }
+
     fn inject(&mut self, event: &InputEvent) -> Result<(), InjectError> {
         match event {
             InputEvent::PointerMove { x, y } => self.portal.send(Input::Motion(*x, *y)),

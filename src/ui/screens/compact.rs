@@ -84,6 +84,7 @@ fn bar(state: &mut State, ui: &mut Ui) {
     if let Some(line) = &state.shown_clipboard {
         ui.label(RichText::new(line).small().color(NOTICE_FG));
     }
+    super::panel::obstruction(state, ui);
     // The newest chat line from a rep that the person has not seen yet.
     let unread = state
         .chat

@@ -23,6 +23,7 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
     state.key_marked = false;
     state.shown_summary.clear();
     state.shown_clipboard = None;
+    state.shown_obstruction = None;
     state.compact_height = None;
     if !state.someone_views() {
         // The next time someone sees the screen, the window starts as the compact bar again.

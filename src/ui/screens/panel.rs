@@ -8,6 +8,7 @@ use crate::ui::i18n::fill;
 use crate::ui::state::{Intent, Stage, State};
 use egui::{Color32, RichText, Ui};
 use lotse_proto::Tier;
+use lotse_proto::msg::Obstruction;
 
 /// Room kept below the chat history for the input line and "End session".
 const FOOTER: f32 = 112.0;
@@ -56,6 +57,7 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
             super::files::section(state, ui);
             sysinfo(state, ui);
         });
+    obstruction(state, ui);
     clipboard(state, ui);
     ui.add_space(4.0);
     ui.separator();
@@ -170,6 +172,20 @@ fn who(state: &mut State, ui: &mut Ui, reps: &[lotse_proto::customer::Rep]) {
             });
         }
     }
+}
+
+/// What the system puts in front of the desktop, for the person: what it means for the
+/// supporter, and what to do.
+pub(super) fn obstruction(state: &mut State, ui: &mut Ui) {
+    let t = state.t();
+    let line = state.obstruction.map(|o| match o {
+        Obstruction::SecureDesktop => t.obstructed_secure.clone(),
+        Obstruction::ElevatedWindow => t.obstructed_elevated.clone(),
+    });
+    if let Some(line) = &line {
+        ui.label(RichText::new(line).color(NOTICE_FG));
+    }
+    state.shown_obstruction = line;
 }
 
 /// The last clipboard content that crossed, either way: who, what and when, in one line.

@@ -1006,3 +1006,46 @@ fn the_compact_bar_announces_unread_chat() {
     assert!(!shown.contains("New message"), "{shown}");
     assert!(shown.contains("Chat and files"), "{shown}");
 }
+
+/// A system prompt or an elevated window in front: the person reads what it means for their
+/// supporter and what to do, in their language, in the full panel and in the compact bar; the
+/// line goes when it is over.
+#[test]
+fn an_obstruction_is_explained_to_the_person() {
+    use lotse_proto::msg::Obstruction;
+    for (lang, secure, elevated) in [
+        (
+            Lang::En,
+            "cannot see or operate it",
+            "can see it but cannot operate it",
+        ),
+        (
+            Lang::De,
+            "weder sehen noch bedienen",
+            "sieht es, kann es aber nicht bedienen",
+        ),
+    ] {
+        // The full panel (nobody views: no compact bar) and the compact bar.
+        for tiers in [&[Tier::Files][..], &[Tier::View, Tier::Control][..]] {
+            let mut h = Harness::new(lang);
+            h.state.apply(Event::Changed(snapshot(&h, tiers, None)));
+            h.frame(10, vec![]);
+            h.frame(2010, vec![]);
+            assert_eq!(h.state.shown_obstruction, None);
+            h.state
+                .apply(Event::Obstructed(Some(Obstruction::SecureDesktop)));
+            h.frame(2020, vec![]);
+            let line = h.state.shown_obstruction.clone().expect("the notice");
+            assert!(line.contains(secure), "{lang:?}: {line}");
+            assert!(drawn_text(&mut h, 2030).contains(secure));
+            h.state
+                .apply(Event::Obstructed(Some(Obstruction::ElevatedWindow)));
+            h.frame(2040, vec![]);
+            let line = h.state.shown_obstruction.clone().expect("the notice");
+            assert!(line.contains(elevated), "{lang:?}: {line}");
+            h.state.apply(Event::Obstructed(None));
+            h.frame(2050, vec![]);
+            assert_eq!(h.state.shown_obstruction, None);
+        }
+    }
+}

@@ -1156,3 +1156,63 @@ fn canned_messages_and_the_session_record() {
         assert!(record.contains(part), "{part:?} not in:\n{record}");
     }
 }
+
+/// The customer's system puts a UAC prompt or an elevated window in front: the rep reads why
+/// instead of watching a frozen picture; with the prompt the picture is not drawn at all (and
+/// the pointer maps to nothing), with the window it stays under the notice.
+#[test]
+fn an_obstruction_on_the_customers_side_is_explained() {
+    use lotse_proto::msg::Obstruction;
+    let mut h = Harness::ready();
+    let id = h.joined(7, "Carla");
+    h.session(id, RepDown::Granted { tier: Tier::View });
+    h.state.session_mut(id).unwrap().picture = Some([64, 48]);
+    let texture = h.ctx.load_texture(
+        "screen",
+        egui::ColorImage::new([64, 48], vec![egui::Color32::WHITE; 64 * 48]),
+        egui::TextureOptions::default(),
+    );
+    let texts = |h: &mut Harness| {
+        h.t += 0.05;
+        let input = RawInput {
+            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, egui::vec2(1200.0, 800.0))),
+            time: Some(h.t),
+            ..RawInput::default()
+        };
+        let state = &mut h.state;
+        let mut out = h.ctx.run_ui(input, |u| ui(state, Some(&texture), u));
+        out.textures_delta.clear();
+        out.shapes
+            .iter()
+            .filter_map(|s| match &s.shape {
+                egui::Shape::Text(t) => Some(t.galley.text().to_owned()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    texts(&mut h);
+    assert!(h.state.session_mut(id).unwrap().view_rect.is_some());
+    let t = h.state.t();
+    h.session(
+        id,
+        RepDown::Obstructed {
+            what: Some(Obstruction::SecureDesktop),
+        },
+    );
+    let shown = texts(&mut h);
+    assert!(shown.contains(t.obstructed_secure), "{shown}");
+    assert_eq!(h.state.session_mut(id).unwrap().view_rect, None);
+    h.session(
+        id,
+        RepDown::Obstructed {
+            what: Some(Obstruction::ElevatedWindow),
+        },
+    );
+    let shown = texts(&mut h);
+    assert!(shown.contains(t.obstructed_elevated), "{shown}");
+    assert!(h.state.session_mut(id).unwrap().view_rect.is_some());
+    h.session(id, RepDown::Obstructed { what: None });
+    let shown = texts(&mut h);
+    assert!(!shown.contains(t.obstructed_elevated) && !shown.contains(t.obstructed_secure));
+}

@@ -174,6 +174,21 @@ pub(super) async fn customer(
                     );
                 }
             }
+            CustomerUp::Obstructed { what } => {
+                let mut st = hub.state();
+                let sid = st.customers.get(&id).and_then(|c| c.session);
+                let Some(s) = sid.and_then(|sid| st.sessions.get_mut(&sid)) else {
+                    continue;
+                };
+                if s.obstruction == what {
+                    continue;
+                }
+                s.obstruction = what;
+                debug!(obstruction = ?what, "the customer's desktop");
+                for rep in s.reps.clone() {
+                    st.send_rep(rep, RepDown::Obstructed { what });
+                }
+            }
             CustomerUp::Sysinfo { rep, report } => {
                 // Audited before it is passed on (fail closed); the log says that a report went
                 // and how big it was, never what it says.

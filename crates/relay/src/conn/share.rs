@@ -126,6 +126,7 @@ pub(super) async fn join_session(
     s.reps.push(id);
     s.profiles.insert(id, invite.tiers);
     let customer = s.customer;
+    let obstruction = s.obstruction;
     let info = st
         .customers
         .get(&customer)
@@ -142,6 +143,9 @@ pub(super) async fn join_session(
         },
     );
     st.send_rep(id, RepDown::Joined { customer: info });
+    if obstruction.is_some() {
+        st.send_rep(id, RepDown::Obstructed { what: obstruction });
+    }
     for other in others {
         st.send_rep(
             other,
