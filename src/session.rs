@@ -461,12 +461,14 @@ async fn session(
     let video_on = Arc::new(AtomicBool::new(false));
     let keyframe = Arc::new(AtomicBool::new(true));
     let monitor_request = Arc::new(AtomicU32::new(NO_MONITOR_REQUEST));
+    let (monitors_tx, mut monitors_rx) = mpsc::unbounded_channel();
     let mut video_task = video.map(|src| {
         VideoPump::new(
             src,
             video_on.clone(),
             keyframe.clone(),
             monitor_request.clone(),
+            monitors_tx,
         )
     });
     let transfers = Transfers::default();
@@ -517,6 +519,13 @@ async fn session(
 
     let reason = loop {
         let actions = tokio::select! {
+            Some((list, shared)) = monitors_rx.recv() => {
+                if let Some(v) = video_task.as_mut() {
+                    v.monitors = list.clone();
+                }
+                ui.notify(shared_monitor(&list, shared));
+                vec![Action::Send(CustomerUp::Monitors { list, shared })]
+            }
             _ = watch.tick() => {
                 let (now, reps) = {
                     let mut c = lock(core);
@@ -954,6 +963,9 @@ async fn pump_input(rep: ParticipantId, stream: &mut RecvStream, core: &Shared) 
     tokio::join!(reader, injector);
 }
 
+/// How often the video thread looks whether the monitors changed.
+const MONITORS_POLL: Duration = Duration::from_millis(500);
+
 /// How often the session looks whether a system prompt or an elevated window is in front.
 const OBSTRUCTION_POLL: Duration = Duration::from_millis(500);
 
@@ -991,6 +1003,8 @@ struct VideoPump {
     monitor: Arc<AtomicU32>,
     stop: Arc<AtomicBool>,
     monitors: Vec<MonitorInfo>,
+    /// The monitor list and the shared index, each time they change while the thread runs.
+    changes: mpsc::UnboundedSender<(Vec<MonitorInfo>, u32)>,
 }
 
 impl VideoPump {
@@ -1011,6 +1025,7 @@ impl VideoPump {
         on: Arc<AtomicBool>,
         keyframe: Arc<AtomicBool>,
         monitor: Arc<AtomicU32>,
+        changes: mpsc::UnboundedSender<(Vec<MonitorInfo>, u32)>,
     ) -> Self {
         VideoPump {
             source: Some(source),
@@ -1019,6 +1034,7 @@ impl VideoPump {
             monitor,
             stop: Arc::new(AtomicBool::new(false)),
             monitors: Vec::new(),
+            changes,
         }
     }
 
@@ -1031,6 +1047,9 @@ impl VideoPump {
         let mut source = self.source.take()?;
         let (list, shared) = source.monitors();
         self.monitors = list.clone();
+        let changes = self.changes.clone();
+        let mut told = (list.clone(), shared);
+        let mut looked = Instant::now();
         // At most two frames wait for the network; when full, frames are dropped and the next
         // one sent is a keyframe.
         let (tx, rx) = mpsc::channel::<VideoFrame>(2);
@@ -1059,7 +1078,17 @@ impl VideoPump {
                         source.path(sample.rtt, sample.congested);
                     }
                     let key = keyframe.swap(false, Ordering::SeqCst);
-                    let Some(mut frame) = source.next_frame(key) else {
+                    let next = source.next_frame(key);
+                    // A display added or removed or a new resolution: the reps get the new list.
+                    if looked.elapsed() >= MONITORS_POLL {
+                        looked = Instant::now();
+                        let now = source.monitors();
+                        if now != told && !now.0.is_empty() {
+                            told = now.clone();
+                            let _ = changes.send(now);
+                        }
+                    }
+                    let Some(mut frame) = next else {
                         continue;
                     };
                     frame.seq = seq;

@@ -498,10 +498,18 @@ impl VideoSource for ScreenSource {
         let now = Instant::now();
         self.backoff = None;
         self.apply_control(now);
-        {
+        let (monitors, selected) = (self.capturer.monitors(), self.capturer.selected());
+        let changed = {
             let mut s = lock(&self.shared);
-            s.monitors = self.capturer.monitors();
-            s.selected = self.capturer.selected();
+            let changed = s.monitors != monitors || s.selected != selected;
+            s.monitors = monitors;
+            s.selected = selected;
+            changed
+        };
+        if changed {
+            // A display added or removed, a new resolution: the rep's pointer lands in the new
+            // rectangle from now on.
+            self.update_area();
         }
         let force = self.owe_key;
         if !force {

@@ -4,7 +4,9 @@
 //! rep's typing lands in a Windows program (`tests/wine/inputlog.c`) that logs what it receives;
 //! after a revoke nothing does; files go both ways (into the Wine user's Downloads, and out
 //! through the system's "Open" dialog); closing the
-//! window ends the session. The clipboard and the system report cross only while granted.
+//! window ends the session. The clipboard and the system report cross only while granted. A new
+//! resolution mid-session reaches the rep (list, picture, clicks); an elevated window in front of
+//! a client without administrator rights is told and gets no input.
 //!
 //! Needs: scripts/build-windows' toolchain (rustc-web, cargo-web, rust-web-src, mingw-w64), wine,
 //! Xvfb, openbox, xdotool, imagemagick, ffmpeg. The first build of the Windows client takes
@@ -47,22 +49,45 @@ fn x_window(desk: &Desktop, name: &str) -> String {
 
 /// The newest picture in an Annex-B recording, decoded by ffmpeg (an independent decoder).
 fn last_picture(recording: &Path) -> Option<Yuv420> {
+    last_picture_any(recording).filter(|p| (p.width(), p.height()) == (W, H))
+}
+
+/// The newest picture in an Annex-B recording whose pictures may change size, decoded by ffmpeg
+/// (ffprobe names the last one's size; ffmpeg does not scale them to the first one's).
+fn last_picture_any(recording: &Path) -> Option<Yuv420> {
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-f", "h264", "-select_streams", "v"])
+        .args(["-show_entries", "frame=width,height", "-of", "csv=p=0"])
+        .arg(recording)
+        .output()
+        .ok()?;
+    let sizes = String::from_utf8_lossy(&probe.stdout).into_owned();
+    let (w, h) = sizes
+        .lines()
+        .filter_map(|l| l.trim().split_once(','))
+        .filter_map(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .next_back()?;
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-f", "h264", "-i"])
         .arg(recording)
-        .args(["-f", "rawvideo", "-pix_fmt", "bgra", "-"])
+        .args(["-autoscale", "0", "-f", "rawvideo", "-pix_fmt", "bgra", "-"])
         .output()
         .ok()?;
-    let size = W as usize * H as usize * 4;
+    let size = w as usize * h as usize * 4;
     if out.stdout.len() < size {
         return None;
     }
-    let last = &out.stdout[out.stdout.len() / size * size - size..][..size];
-    Some(Yuv420::from_bgra(&Bgra::packed(last, W, H)?))
+    let last = &out.stdout[out.stdout.len() - size..];
+    Some(Yuv420::from_bgra(&Bgra::packed(last, w, h)?))
 }
 
 /// What the display shows now, as the X server has it (no cursor).
 fn screenshot(desk: &Desktop, dir: &Path) -> Yuv420 {
+    screenshot_sized(desk, dir, W, H)
+}
+
+/// What the display shows now at `w`×`h`.
+fn screenshot_sized(desk: &Desktop, dir: &Path, w: u32, h: u32) -> Yuv420 {
     let png = dir.join("shot.png");
     let ok = desk
         .x
@@ -78,7 +103,7 @@ fn screenshot(desk: &Desktop, dir: &Path) -> Yuv420 {
         .output()
         .unwrap();
     assert!(raw.status.success());
-    Yuv420::from_bgra(&Bgra::packed(&raw.stdout, W, H).expect("screenshot size"))
+    Yuv420::from_bgra(&Bgra::packed(&raw.stdout, w, h).expect("screenshot size"))
 }
 
 /// Enters `text` into the system dialog `dialog` like a person and presses Return: once the
@@ -831,4 +856,127 @@ fn scopeguard(log: &Path) -> impl Drop + '_ {
         }
     }
     Guard(log)
+}
+
+/// Issue 14: the screen's resolution changes mid-session (Xvfb is given a second mode and
+/// switched to it, which Wine passes on to Windows programs as a display change, as on Windows
+/// when the person picks another resolution): the rep gets the new monitor list and a picture of
+/// the new size that matches the screen, the rep's click lands on the right pixel of the new
+/// layout, and the same after switching back.
+#[test]
+fn a_new_resolution_mid_session_under_wine() {
+    let _one = serial();
+    windows_client();
+    let desk = Desktop::sized(W, H);
+    let wine = Wine::new();
+    let dir = tempfile::tempdir().unwrap();
+    let inputlog = mingw(dir.path(), "inputlog", "-mwindows");
+    let log = dir.path().join("received.txt");
+    let _inputlog = Proc::spawn(wine.command(&desk.x.display, &inputlog).arg(win_path(&log)));
+    wait_until("the Windows test program", || log.exists());
+    let target = x_window(&desk, "inputlog");
+
+    let relay = Relay::start();
+    let recording = dir.path().join("rep.h264");
+    let mut rep = relay.rep_session_with("", &["--record".as_ref(), recording.as_os_str()]);
+    let key = relay.key();
+    let trace = dir.path().join("trace.jsonl");
+    let client = start_with_key(&wine, &desk, &relay, &key, &trace, None, None);
+    client.click("terms", "terms.accept");
+    rep.wait("joined", None);
+    for tier in ["view", "control"] {
+        rep.send(&format!("request {tier}"));
+        client.click("prompt", "prompt.allow");
+        rep.wait("granted", Some(tier));
+    }
+    let (_, first) = rep.wait("monitors", None);
+    assert_eq!(
+        (
+            first["list"][0]["width"].clone(),
+            first["list"][0]["height"].clone()
+        ),
+        (W.into(), H.into()),
+        "{first}"
+    );
+
+    // A second mode for the one output, then switched to: 1024×640, then back.
+    let mode = "1024x640_lotse";
+    desk.x.run(
+        "xrandr",
+        &[
+            "--newmode",
+            mode,
+            "54.0",
+            "1024",
+            "1048",
+            "1152",
+            "1280",
+            "640",
+            "643",
+            "649",
+            "663",
+        ],
+    );
+    desk.x.run("xrandr", &["--addmode", "screen", mode]);
+    for (w, h, mode) in [(1024u32, 640u32, mode), (W, H, "1280x800")] {
+        let seen = rep.events().len();
+        desk.x
+            .run("xrandr", &["--output", "screen", "--mode", mode]);
+        let list = rep.wait_for_after(seen, &format!("the monitors at {w}x{h}"), |v| {
+            v["event"] == "monitors" && v["list"][0]["width"] == w && v["list"][0]["height"] == h
+        });
+        assert_eq!(list["list"].as_array().map(Vec::len), Some(1), "{list}");
+        // The rep's picture has the new size and shows the screen.
+        let mut best = 0.0;
+        let end = Instant::now() + DEADLINE;
+        while Instant::now() < end {
+            if let Some(decoded) =
+                last_picture_any(&recording).filter(|p| (p.width(), p.height()) == (w, h))
+            {
+                best = psnr(&screenshot_sized(&desk, dir.path(), w, h), &decoded).avg;
+                if best >= 35.0 {
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        eprintln!("at {w}x{h}: the rep's picture against a screenshot: {best:.1} dB");
+        assert!(best >= 35.0, "at {w}x{h}: {best:.1} dB");
+        // A click of the rep lands where the test program is now.
+        let geometry = desk
+            .x
+            .command("xdotool")
+            .args(["getwindowgeometry", &target])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&geometry.stdout).into_owned();
+        let (x, y) = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Position: "))
+            .and_then(|p| p.split_whitespace().next())
+            .and_then(|p| p.split_once(','))
+            .map(|(x, y)| (x.parse::<u32>().unwrap(), y.parse::<u32>().unwrap()))
+            .expect("the test window's position");
+        let (px, py) = (x + 40, y + 40);
+        assert!(
+            px < w && py < h,
+            "the test window is off the screen at {w}x{h}: {x},{y}"
+        );
+        let script = dir.path().join(format!("click-{w}.jsonl"));
+        std::fs::write(
+            &script,
+            format!(
+                "{{\"after_ms\": 20, \"event\": {{\"PointerMove\":{{\"x\":{px},\"y\":{py}}}}}}}\n\
+                 {{\"after_ms\": 20, \"event\": {{\"Button\":{{\"button\":\"Left\",\"down\":true}}}}}}\n\
+                 {{\"after_ms\": 20, \"event\": {{\"Button\":{{\"button\":\"Left\",\"down\":false}}}}}}\n"
+            ),
+        )
+        .unwrap();
+        client.xdotool(&["windowactivate", "--sync", &target]);
+        rep.send(&format!("input {}", script.display()));
+        let want = format!("down {px} {py}\n");
+        wait_until(&format!("the click at {w}x{h}"), || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.ends_with(&want))
+        });
+    }
 }

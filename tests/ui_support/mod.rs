@@ -514,6 +514,12 @@ impl Relay {
 impl RepSession {
     /// Waits for an event that satisfies `pred`; returns it.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_after(0, what, pred)
+    }
+
+    /// Waits for an event that satisfies `pred` among those after the first `seen` (the length
+    /// of [`RepSession::events`] before the step that causes it); returns it.
+    pub fn wait_for_after(&self, seen: usize, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let mut found = None;
         wait_until(what, || {
             found = self
@@ -521,6 +527,7 @@ impl RepSession {
                 .lock()
                 .unwrap()
                 .iter()
+                .skip(seen)
                 .map(|(_, v)| v)
                 .find(|v| pred(v))
                 .cloned();
