@@ -5,6 +5,7 @@
 //! cargo run --release --example stream_bench -- scroll  # one workload
 //! cargo run --release --example stream_bench -- --screen-only scroll  # never camera tools
 //! cargo run --release --example stream_bench -- --gnome   # the same on a headless GNOME (Wayland)
+//! cargo run --release --example stream_bench -- --wine scroll  # and the Windows client under Wine
 //! ```
 //!
 //! For each workload a private Xvfb at 1920×1080 shows what `shared/bench/workload.sh` shows
@@ -21,6 +22,16 @@
 //! with "Share" like a person. Only the customer process is measured: what mutter spends on
 //! producing the stream is not in the client CPU column.
 //!
+//! With `--wine` each workload runs twice on the same kind of Xvfb: the Linux customer as above,
+//! then the Windows client (`scripts/build-windows dist`, the download) under Wine, a whole
+//! `lotse.exe` with its window: the benchmark clicks "Accept" and "Allow" in it like a person
+//! (xdotool on the window, places from `LOTSE_UI_TRACE`) and gets its sampled pictures through
+//! `LOTSE_BENCH_SAMPLES`. Its frames are stamped with Wine's performance counter, which runs on
+//! `CLOCK_MONOTONIC_RAW`; the latency column corrects for the difference to `CLOCK_MONOTONIC`.
+//! Encode times are not reported for it (no stdin protocol in the real client), and its CPU is
+//! the Wine process's alone (wineserver not counted). Its window (the compact bar at the top
+//! while viewed) is part of the picture.
+//!
 //! Reported over the measurement window (after a warm-up that includes the first keyframe):
 //! frames decoded per second at the rep, encode ms p50/p95, bytes per second on the video stream
 //! (framed messages, heartbeats included; QUIC/UDP/IP headers not counted), PSNR of decoded pictures against the pictures that were encoded (sampled), capture →
@@ -31,6 +42,7 @@
 
 use lotse::session::{self, Event, Frontend, Handle, Hooks, Settings};
 use lotse::video::{ScreenSource, VideoSettings};
+use lotse_codec::clock::monotonic_us;
 use lotse_codec::{Yuv420, psnr};
 use lotse_net::{NetConfig, Pin};
 use lotse_platform::NoInjector;
@@ -40,6 +52,7 @@ use lotse_proto::msg::{CustomerInfo, RepDown};
 use lotse_rep::{RepClient, RepEvent, VideoReceiver};
 use lotse_testkit::gnome::{Answer, Gnome};
 use lotse_testkit::measure::{cpu_seconds, percentile, rss_mb, status_mb};
+use lotse_testkit::wine::{Wine, win_path};
 use lotse_testkit::{Proc, Xvfb};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -65,9 +78,11 @@ fn main() {
     let screen_only = args.iter().any(|a| a == "--screen-only");
     // `--gnome`: the desktop is a headless GNOME on Wayland, captured through the portal.
     let gnome = args.iter().any(|a| a == "--gnome");
+    // `--wine`: after each workload's row, the same with the Windows client under Wine.
+    let wine = args.iter().any(|a| a == "--wine");
     let args: Vec<String> = args
         .into_iter()
-        .filter(|a| a != "--screen-only" && a != "--gnome")
+        .filter(|a| a != "--screen-only" && a != "--gnome" && a != "--wine")
         .collect();
     let workloads: Vec<String> = if args.is_empty() {
         vec!["static".into(), "scroll".into(), "video".into()]
@@ -80,9 +95,14 @@ fn main() {
         .build()
         .unwrap();
     let mut rows = Vec::new();
+    let windows_exe = wine.then(|| lotse_testkit::wine::windows_client_built("dist"));
     for w in &workloads {
         eprintln!("== {w}");
-        rows.push(rt.block_on(run_workload(w, screen_only, gnome)));
+        rows.push(rt.block_on(run_workload(w, screen_only, gnome, None)));
+        if let Some(exe) = &windows_exe {
+            eprintln!("== {w}, the Windows client under Wine");
+            rows.push(rt.block_on(run_workload(w, screen_only, false, Some(exe))));
+        }
     }
     print_table(&rows);
 }
@@ -92,8 +112,8 @@ fn main() {
 struct Row {
     workload: String,
     fps: f64,
-    encode_p50: f64,
-    encode_p95: f64,
+    encode_p50: Option<f64>,
+    encode_p95: Option<f64>,
     kbytes_per_s: f64,
     psnr_mean: Option<f64>,
     psnr_min: Option<f64>,
@@ -117,11 +137,11 @@ fn print_table(rows: &[Row]) {
     for r in rows {
         let opt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.1}"));
         println!(
-            "| {} | {:.1} | {:.1} / {:.1} | {:.2} | {} ({}, {}) | {} / {} | {:.1} | {:.0} |",
+            "| {} | {:.1} | {} / {} | {:.2} | {} ({}, {}) | {} / {} | {:.1} | {:.0} |",
             r.workload,
             r.fps,
-            r.encode_p50,
-            r.encode_p95,
+            opt(r.encode_p50),
+            opt(r.encode_p95),
             r.kbytes_per_s,
             opt(r.psnr_mean),
             opt(r.psnr_min),
@@ -216,7 +236,24 @@ fn gnome_workload(g: &Gnome, mode: &str) -> Vec<Proc> {
     procs
 }
 
-async fn run_workload(mode: &str, screen_only: bool, gnome: bool) -> Row {
+/// The customer being measured: this program in `customer` mode, or the Windows client under
+/// Wine.
+enum Customer {
+    Linux {
+        child: std::process::Child,
+        to: std::process::ChildStdin,
+        from: std::process::ChildStdout,
+    },
+    Wine {
+        proc: Proc,
+        _wine: Wine,
+        /// A window manager, so that the client's window can be activated and clicked.
+        _wm: Proc,
+        clicker: Option<std::thread::JoinHandle<()>>,
+    },
+}
+
+async fn run_workload(mode: &str, screen_only: bool, gnome: bool, windows: Option<&Path>) -> Row {
     let desk = Desk::start(gnome);
     // On GNOME the workload starts after the system's dialog is answered: the driver finds the
     // dialog's button by its colour, which the video also shows.
@@ -252,21 +289,61 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool) -> Row {
     .unwrap();
     let (key, _) = rep.create_key(None).await.unwrap();
 
-    let mut child = desk
-        .customer()
-        .args(["--relay", &relay.addr.to_string()])
-        .args(["--pin", &relay.pin.to_string()])
-        .args(["--key", &key])
-        .arg("--samples")
-        .arg(&samples)
-        .args(screen_only.then_some("--screen-only"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut to_child = child.stdin.take().unwrap();
-    let from_child = child.stdout.take().unwrap();
+    let mut customer = match (windows, &desk) {
+        (Some(exe), Desk::X(x)) => {
+            let wm = x.window_manager();
+            let wine = Wine::new();
+            let trace = dir.path().join("trace.jsonl");
+            let mut cmd = wine.command(&x.display, exe);
+            cmd.args(["--relay", &relay.addr.to_string()])
+                .args(["--pin", &relay.pin.to_string()])
+                .args(["--key", &key, "--lang", "en"])
+                .env("LOTSE_UI_TRACE", win_path(&trace))
+                .env("LOTSE_BENCH_SAMPLES", win_path(&samples))
+                .stdin(Stdio::null())
+                .stderr(Stdio::null());
+            let proc = Proc::spawn(&mut cmd);
+            let display = x.display.clone();
+            let clicker = std::thread::spawn(move || {
+                click_through(&display, &trace, "terms", "terms.accept");
+                click_through(&display, &trace, "prompt", "prompt.allow");
+            });
+            Customer::Wine {
+                proc,
+                _wine: wine,
+                _wm: wm,
+                clicker: Some(clicker),
+            }
+        }
+        (Some(_), Desk::Gnome(_)) => panic!("the Windows client runs under Wine on Xvfb only"),
+        (None, _) => {
+            let mut child = desk
+                .customer()
+                .args(["--relay", &relay.addr.to_string()])
+                .args(["--pin", &relay.pin.to_string()])
+                .args(["--key", &key])
+                .arg("--samples")
+                .arg(&samples)
+                .args(screen_only.then_some("--screen-only"))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let to = child.stdin.take().unwrap();
+            let from = child.stdout.take().unwrap();
+            Customer::Linux { child, to, from }
+        }
+    };
+    let pid = match &customer {
+        Customer::Linux { child, .. } => child.id(),
+        Customer::Wine { proc, .. } => proc.0.id(),
+    };
+    // The Windows client's stamps run on CLOCK_MONOTONIC_RAW (Wine's performance counter).
+    let skew_us = if windows.is_some() {
+        lotse_testkit::measure::monotonic_minus_raw_us()
+    } else {
+        0
+    };
 
     // Join, ask for view (the child allows it after 600 ms; on GNOME the system's dialog
     // follows, and the driver clicks Share in it).
@@ -322,7 +399,9 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool) -> Row {
             cpu_start = cpu_seconds(pid);
             compositor_start = compositor.map(cpu_seconds);
             lost_start = receiver.stats().lost;
-            writeln!(to_child, "mark").unwrap();
+            if let Customer::Linux { to, .. } = &mut customer {
+                writeln!(to, "mark").unwrap();
+            }
         }
         if window_start.is_some_and(|w| now >= w + WINDOW) {
             break;
@@ -357,7 +436,12 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool) -> Row {
             if got.picture.is_some() {
                 frames += 1;
                 keyframes += u64::from(f.keyframe);
-                if let Some(l) = got.latency_ms {
+                if let Some(p) = got.picture.as_ref()
+                    && skew_us != 0
+                {
+                    let age = monotonic_us() as i64 - p.captured_us as i64 - skew_us;
+                    latencies.push(age as f64 / 1000.0);
+                } else if let Some(l) = got.latency_ms {
                     latencies.push(l);
                 }
             }
@@ -369,24 +453,41 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool) -> Row {
         .zip(compositor_start)
         .map(|(p, start)| (cpu_seconds(p) - start) / window * 100.0);
     rss_peak = rss_peak.max(rss_mb(pid));
-    writeln!(to_child, "stop").unwrap();
     let mut encode_ms: Vec<f64> = Vec::new();
     let mut customer_stats = String::new();
-    for line in std::io::BufReader::new(from_child)
-        .lines()
-        .map_while(Result::ok)
-    {
-        if let Some(l) = line.strip_prefix("encode_ms ") {
-            encode_ms.extend(l.split_whitespace().filter_map(|v| v.parse::<f64>().ok()));
-        } else if let Some(l) = line.strip_prefix("stats ") {
-            let v: Vec<&str> = l.split_whitespace().collect();
+    match customer {
+        Customer::Linux {
+            mut child,
+            mut to,
+            from,
+        } => {
+            writeln!(to, "stop").unwrap();
+            for line in std::io::BufReader::new(from).lines().map_while(Result::ok) {
+                if let Some(l) = line.strip_prefix("encode_ms ") {
+                    encode_ms.extend(l.split_whitespace().filter_map(|v| v.parse::<f64>().ok()));
+                } else if let Some(l) = line.strip_prefix("stats ") {
+                    let v: Vec<&str> = l.split_whitespace().collect();
+                    customer_stats = format!(
+                        "customer encoded {} frames in all ({} with camera tools, {} keyframes, {} heartbeats, {} captures unchanged, {} polls without damage; rate estimate {} kB/s)",
+                        v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+                    );
+                }
+            }
+            let _ = child.wait();
+        }
+        Customer::Wine {
+            proc, mut clicker, ..
+        } => {
+            if let Some(c) = clicker.take() {
+                let _ = c.join();
+            }
+            drop(proc);
             customer_stats = format!(
-                "customer encoded {} frames in all ({} with camera tools, {} keyframes, {} heartbeats, {} captures unchanged, {} polls without damage; rate estimate {} kB/s)",
-                v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+                "the Windows client (dist build) under Wine; latency corrected by {:.1} ms (CLOCK_MONOTONIC − CLOCK_MONOTONIC_RAW)",
+                skew_us as f64 / 1000.0
             );
         }
     }
-    let _ = child.wait();
     customer_stats.push_str(&format!("; client anonymous memory peak {anon_peak:.0} MB"));
     if let Some(c) = compositor_cpu {
         customer_stats.push_str(&format!("; mutter CPU {c:.1} % of one core"));
@@ -416,10 +517,14 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool) -> Row {
         percentile(&mut encode_ms, 95.0),
     );
     Row {
-        workload: mode.to_owned(),
+        workload: if windows.is_some() {
+            format!("{mode} (Windows under Wine)")
+        } else {
+            mode.to_owned()
+        },
         fps: frames as f64 / window,
-        encode_p50: encode_p50.unwrap_or(0.0),
-        encode_p95: encode_p95.unwrap_or(0.0),
+        encode_p50,
+        encode_p95,
         kbytes_per_s: bytes as f64 / window / 1000.0,
         psnr_mean: (!psnrs.is_empty()).then(|| psnrs.iter().sum::<f64>() / psnrs.len() as f64),
         psnr_min: psnrs.iter().copied().reduce(f64::min),
@@ -433,6 +538,70 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool) -> Row {
         lost,
         customer: customer_stats,
     }
+}
+
+/// Clicks `widget` on the Windows client's `screen` like a person once it is drawn (and, for a
+/// prompt, armed), using the places `LOTSE_UI_TRACE` reports; again until the screen changes.
+fn click_through(display: &str, trace: &Path, screen: &str, widget: &str) {
+    let xdotool = |args: &[&str]| {
+        let out = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", display)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let last = || {
+        std::fs::read_to_string(trace)
+            .ok()
+            .and_then(|t| t.lines().last().map(str::to_owned))
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+    };
+    let end = Instant::now() + Duration::from_secs(120);
+    let mut seen: Option<Instant> = None;
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(200));
+        let Some(line) = last() else { continue };
+        if line["screen"] != screen {
+            if seen.is_some() {
+                return; // clicked: the window moved on
+            }
+            continue;
+        }
+        // A prompt takes clicks only after it has been shown for a moment.
+        let since = *seen.get_or_insert_with(Instant::now);
+        if since.elapsed() < Duration::from_secs(1) {
+            continue;
+        }
+        let Some(rect) = line["widgets"]
+            .as_array()
+            .and_then(|w| w.iter().find(|w| w["id"] == widget && w["enabled"] == true))
+            .and_then(|w| w["rect"].as_array().cloned())
+        else {
+            continue;
+        };
+        let r: Vec<i64> = rect.iter().filter_map(serde_json::Value::as_i64).collect();
+        let window = xdotool(&["search", "--onlyvisible", "--name", "Lotse"]);
+        let Some(window) = window.lines().next() else {
+            continue;
+        };
+        let (x, y) = ((r[0] + r[2]) / 2, (r[1] + r[3]) / 2);
+        xdotool(&["windowactivate", "--sync", window]);
+        xdotool(&[
+            "mousemove",
+            "--sync",
+            "--window",
+            window,
+            &x.to_string(),
+            &y.to_string(),
+        ]);
+        xdotool(&["click", "1"]);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    panic!(
+        "the Windows client never left {screen} through {widget}; last drawn: {:?}",
+        last()
+    );
 }
 
 /// The newest process named `name` (the compositor of the benchmark's GNOME).
@@ -508,14 +677,7 @@ fn customer(args: &[String]) {
         None => ScreenSource::open(Some(&arg("--display")), settings).unwrap(),
     };
     let control = source.control();
-    let mut n = 0u64;
-    let dir = samples.clone();
-    source.set_tap(Box::new(move |captured_us, pic| {
-        n += 1;
-        if n % SAMPLE_EVERY == 1 {
-            save_sample(&dir, captured_us, pic);
-        }
-    }));
+    source.set_tap(lotse::video::sample_tap(samples.clone(), SAMPLE_EVERY));
     let ui = Arc::new(Allow {
         handle: OnceLock::new(),
         answered: Mutex::new(Vec::new()),
@@ -575,15 +737,4 @@ fn customer(args: &[String]) {
     out.flush().unwrap();
     handle.end(lotse_proto::msg::HowEnded::EndButton);
     let _ = thread.join();
-}
-
-fn save_sample(dir: &Path, captured_us: u64, pic: &Yuv420) {
-    let mut data = Vec::with_capacity(pic.y().len() * 3 / 2);
-    data.extend_from_slice(pic.y());
-    data.extend_from_slice(pic.u());
-    data.extend_from_slice(pic.v());
-    let tmp = dir.join(format!("{captured_us}.tmp"));
-    if std::fs::write(&tmp, &data).is_ok() {
-        let _ = std::fs::rename(&tmp, dir.join(format!("{captured_us}.yuv")));
-    }
 }

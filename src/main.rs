@@ -23,7 +23,8 @@ use std::time::Instant;
     after_help = "Environment: LC_ALL, LC_MESSAGES, LANG choose the language (German if they say \
                   de, else English); RUST_LOG sets the diagnostics on standard error; \
                   LOTSE_UI_TRACE=FILE appends a JSON line per change of the visible buttons to FILE \
-                  (for automated tests; it reports only)."
+                  (for automated tests; it reports only); LOTSE_BENCH_SAMPLES=DIR saves every 15th \
+                  picture sent to a supporter into DIR (for benchmarks; only while someone views)."
 )]
 struct Cli {
     /// The relay (your organisation's support server), HOST:PORT. Not needed (and refused) for a

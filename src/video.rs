@@ -99,6 +99,27 @@ pub struct VideoControl {
 /// what the rep decoded).
 pub type Tap = Box<dyn FnMut(u64, &Yuv420) + Send>;
 
+/// A tap that saves every `every`-th encoded picture into `dir` as `CAPTURED_US.yuv` (I420
+/// planes one after another; written under another name and renamed, so a reader never sees
+/// half a file): what benchmarks compare the rep's decoded pictures with.
+pub fn sample_tap(dir: std::path::PathBuf, every: u64) -> Tap {
+    let mut n = 0u64;
+    Box::new(move |captured_us, pic| {
+        n += 1;
+        if n % every.max(1) != 1 % every.max(1) {
+            return;
+        }
+        let mut data = Vec::with_capacity(pic.y().len() * 3 / 2);
+        data.extend_from_slice(pic.y());
+        data.extend_from_slice(pic.u());
+        data.extend_from_slice(pic.v());
+        let tmp = dir.join(format!("{captured_us}.tmp"));
+        if std::fs::write(&tmp, &data).is_ok() {
+            let _ = std::fs::rename(&tmp, dir.join(format!("{captured_us}.yuv")));
+        }
+    })
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     monitors: Vec<Monitor>,
@@ -187,6 +208,9 @@ pub struct ScreenSource {
     next_poll: Instant,
     /// After a capture error, wait this long before trying again.
     backoff: Option<Instant>,
+    /// The last poll's change did not reach the encoder's output (the capture failed after the
+    /// capturer had taken note of the change): capture again, whatever `maybe_changed` says.
+    recheck: bool,
     tap: Option<Tap>,
 }
 
@@ -231,6 +255,7 @@ impl ScreenSource {
             last_frame: None,
             next_poll: now,
             backoff: None,
+            recheck: false,
             tap: None,
             area: None,
         }
@@ -359,9 +384,12 @@ impl ScreenSource {
             Err(e) => {
                 warn!("screen capture failed: {e}");
                 self.backoff = Some(now + Duration::from_secs(1));
+                // The capturer may have reset its change tracking before it failed.
+                self.recheck = true;
                 return None;
             }
         };
+        self.recheck = false;
         let pic = Bgra {
             data: frame.data,
             width: frame.width,
@@ -426,7 +454,10 @@ impl ScreenSource {
         let encode_ms = encode_time.as_secs_f32() * 1000.0;
         let camera = encoder.settings().content == Content::Camera;
         if encoded.kind == FrameKind::Skipped {
-            self.owe_key |= key;
+            // The change detector has taken this picture as sent: without a frame the rep would
+            // keep the old picture until the next change. A keyframe is never skipped.
+            debug!("the encoder skipped a changed picture; a keyframe follows");
+            self.owe_key = true;
             return self.idle(now);
         }
         let is_key = encoded.kind == FrameKind::Key;
@@ -512,7 +543,7 @@ impl VideoSource for ScreenSource {
             self.update_area();
         }
         let force = self.owe_key;
-        if !force {
+        if !force && !self.recheck {
             match self.capturer.maybe_changed() {
                 Ok(false) => {
                     lock(&self.shared).stats.quiet += 1;

@@ -130,6 +130,44 @@ async fn grant_view(
     req
 }
 
+/// The real session driver with the real screen source on `x`, redeeming `key` at `relay`.
+fn screen_customer(
+    x: &Xvfb,
+    relay: &TestRelay,
+    key: String,
+) -> (
+    session::Handle,
+    std::thread::JoinHandle<()>,
+    lotse::video::VideoControl,
+    Arc<Recorder>,
+) {
+    let source = ScreenSource::open(Some(&x.display), VideoSettings::default()).unwrap();
+    let control = source.control();
+    let ui = Arc::new(Recorder::default());
+    let (handle, thread) = session::start(
+        Settings {
+            relay: relay.addr.to_string(),
+            pin: relay.pin,
+            key: Some(key),
+            info: CustomerInfo {
+                name: "Carla Customer".into(),
+                host: "desk-17".into(),
+                os: "linux".into(),
+            },
+            net: fast_net(),
+            downloads: std::env::temp_dir(),
+        },
+        ui.clone(),
+        Hooks {
+            clipboard: None,
+            injector: Box::new(FakeInjector::default()),
+            video: Some(Box::new(source)),
+        },
+    )
+    .unwrap();
+    (handle, thread, control, ui)
+}
+
 async fn next_frame(rep: &mut RepClient, what: &str) -> VideoFrame {
     rep_wait(rep, what, |e| match e {
         RepEvent::Frame(f) => Some(f.clone()),
@@ -157,30 +195,7 @@ async fn screen_streams_sharp_is_recorded_stops_on_revoke_and_restarts_with_a_ke
     let mut rep = relay.rep("ada").await;
     let (key, _) = rep.create_key(None).await.unwrap();
 
-    let source = ScreenSource::open(Some(&x.display), VideoSettings::default()).unwrap();
-    let control = source.control();
-    let ui = Arc::new(Recorder::default());
-    let (handle, thread) = session::start(
-        Settings {
-            relay: relay.addr.to_string(),
-            pin: relay.pin,
-            key: Some(key),
-            info: CustomerInfo {
-                name: "Carla Customer".into(),
-                host: "desk-17".into(),
-                os: "linux".into(),
-            },
-            net: fast_net(),
-            downloads: std::env::temp_dir(),
-        },
-        ui.clone(),
-        Hooks {
-            clipboard: None,
-            injector: Box::new(FakeInjector::default()),
-            video: Some(Box::new(source)),
-        },
-    )
-    .unwrap();
+    let (handle, thread, control, ui) = screen_customer(&x, &relay, key);
 
     let entry = rep_wait(&mut rep, "queue entry", |e| match e {
         RepEvent::Control(RepDown::Queue { entries }) => entries.first().cloned(),
@@ -358,29 +373,7 @@ async fn a_second_rep_joining_gets_a_keyframe_promptly() {
     let relay = TestRelay::start().await;
     let mut ada = relay.rep("ada").await;
     let (key, _) = ada.create_key(None).await.unwrap();
-    let source = ScreenSource::open(Some(&x.display), VideoSettings::default()).unwrap();
-    let ui = Arc::new(Recorder::default());
-    let (handle, thread) = session::start(
-        Settings {
-            relay: relay.addr.to_string(),
-            pin: relay.pin,
-            key: Some(key),
-            info: CustomerInfo {
-                name: "Carla Customer".into(),
-                host: "desk-17".into(),
-                os: "linux".into(),
-            },
-            net: fast_net(),
-            downloads: std::env::temp_dir(),
-        },
-        ui.clone(),
-        Hooks {
-            clipboard: None,
-            injector: Box::new(FakeInjector::default()),
-            video: Some(Box::new(source)),
-        },
-    )
-    .unwrap();
+    let (handle, thread, _, ui) = screen_customer(&x, &relay, key);
     let entry = rep_wait(&mut ada, "queue entry", |e| match e {
         RepEvent::Control(RepDown::Queue { entries }) => entries.first().cloned(),
         _ => None,
@@ -510,4 +503,139 @@ async fn a_second_rep_joining_gets_a_keyframe_promptly() {
     }
     thread.join().unwrap();
     drop(handle);
+}
+
+/// Issue 18: a change of the screen must never be lost. Another X client repaints the whole
+/// screen 200 times, each time in a grey that differs clearly from the one before, at random
+/// moments (seeded; from right after the last change to well past the idle poll), every other
+/// time drawn with a GC and as the window's background, and the rep's decoded picture must show
+/// each grey before the next change — a change that produced no frame would leave the rep with a
+/// stale picture, which the test reports with its number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_of_the_screen_reaches_the_rep() {
+    use x11rb::connection::Connection as _;
+    use x11rb::protocol::xproto::{
+        ChangeGCAux, ChangeWindowAttributesAux, ConnectionExt as _, CreateGCAux, CreateWindowAux,
+        Rectangle, WindowClass,
+    };
+    const CW: u32 = 1920;
+    const CH: u32 = 1080;
+    let x = Xvfb::start(CW, CH);
+    let (conn, screen) = x11rb::connect(Some(&x.display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    let window = conn.generate_id().unwrap();
+    conn.create_window(
+        0,
+        window,
+        root,
+        0,
+        0,
+        CW as u16,
+        CH as u16,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &CreateWindowAux::new()
+            .background_pixel(0x808080)
+            .override_redirect(1),
+    )
+    .unwrap();
+    conn.map_window(window).unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap();
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, window, &CreateGCAux::new()).unwrap();
+    // Paints the whole window in grey `v` and waits until the server has done it: drawn with a
+    // GC, or as the window's background (the server paints it).
+    let paint = |v: u32, drawn: bool| {
+        let pixel = v << 16 | v << 8 | v;
+        if drawn {
+            conn.change_gc(gc, &ChangeGCAux::new().foreground(pixel))
+                .unwrap();
+            let all = Rectangle {
+                x: 0,
+                y: 0,
+                width: CW as u16,
+                height: CH as u16,
+            };
+            conn.poly_fill_rectangle(window, gc, &[all]).unwrap();
+        } else {
+            conn.change_window_attributes(
+                window,
+                &ChangeWindowAttributesAux::new().background_pixel(pixel),
+            )
+            .unwrap();
+            conn.clear_area(false, window, 0, 0, 0, 0).unwrap();
+        }
+        conn.get_input_focus().unwrap().reply().unwrap();
+    };
+
+    let relay = TestRelay::start().await;
+    let mut rep = relay.rep("ada").await;
+    let (key, _) = rep.create_key(None).await.unwrap();
+    let (handle, thread, control, ui) = screen_customer(&x, &relay, key);
+    let entry = rep_wait(&mut rep, "queue entry", |e| match e {
+        RepEvent::Control(RepDown::Queue { entries }) => entries.first().cloned(),
+        _ => None,
+    })
+    .await;
+    rep.accept(entry.entry).await.unwrap();
+    rep_wait(&mut rep, "joined", |e| {
+        matches!(e, RepEvent::Control(RepDown::Joined { .. })).then_some(())
+    })
+    .await;
+    grant_view(&mut rep, &ui, &handle, None).await;
+
+    // The grey at a quarter of the picture, as the rep decoded it (BT.601 limited-range luma of a
+    // grey v is 16 + 219·v/255).
+    let luma = |v: u32| 16.0 + 219.0 * f64::from(v) / 255.0;
+    let mut receiver = VideoReceiver::new().unwrap();
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut random = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut slow = Vec::new();
+    for i in 0..200u32 {
+        let v = (i * 73) % 200 + 28;
+        // A random moment: right away, within a frame, or after the screen went idle.
+        tokio::time::sleep(Duration::from_millis(random(250))).await;
+        paint(v, i % 2 == 0);
+        let painted = Instant::now();
+        let want = luma(v);
+        let mut seen = None;
+        loop {
+            let left = Duration::from_secs(5).saturating_sub(painted.elapsed());
+            assert!(
+                !left.is_zero(),
+                "change {i} (grey {v}, luma {want:.0}) never reached the rep: the rep kept a \
+                 stale picture (luma {seen:?}; {:?})",
+                control.stats()
+            );
+            let Ok(Some(ev)) = tokio::time::timeout(left, rep.next_event()).await else {
+                continue;
+            };
+            let RepEvent::Frame(f) = ev else { continue };
+            let got = receiver.receive(&f);
+            if got.request_keyframe {
+                rep.request_keyframe().await.unwrap();
+            }
+            let Some(p) = got.picture else { continue };
+            let (w, h) = (p.image.width() as usize, p.image.height() as usize);
+            // Away from the pointer, which Xvfb puts in the middle.
+            let centre = f64::from(p.image.y()[h / 4 * w + w / 4]);
+            seen = Some(centre);
+            if (centre - want).abs() <= 8.0 {
+                break;
+            }
+        }
+        let took = painted.elapsed();
+        if took > Duration::from_secs(1) {
+            slow.push((i, took));
+        }
+    }
+    eprintln!("changes that took over 1 s to reach the rep: {slow:?}");
+    handle.end(lotse_proto::msg::HowEnded::EndButton);
+    let _ = blocking(move || thread.join()).await;
 }

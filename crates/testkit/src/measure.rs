@@ -47,3 +47,29 @@ pub fn status_mb(pid: u32, field: &str) -> f64 {
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
+
+/// `CLOCK_MONOTONIC` minus `CLOCK_MONOTONIC_RAW`, µs: how far the clock Linux programs stamp
+/// frames with is ahead of the one Wine's performance counter (the Windows client's stamps)
+/// runs on. NTP slews the first, not the second, so this grows slowly from boot; it is the same
+/// for every process and steady over a benchmark.
+pub fn monotonic_minus_raw_us() -> i64 {
+    let read = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid out-pointer; both clocks exist on Linux.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
+    };
+    // The smallest difference of several reads, each between two reads of the other clock.
+    (0..5)
+        .map(|_| {
+            let a = read(libc::CLOCK_MONOTONIC);
+            let raw = read(libc::CLOCK_MONOTONIC_RAW);
+            let b = read(libc::CLOCK_MONOTONIC);
+            (a + b) / 2 - raw
+        })
+        .min()
+        .unwrap_or(0)
+}

@@ -14,7 +14,17 @@ use std::sync::OnceLock;
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a test helper: any failure is the test's failure
 pub fn windows_client() -> PathBuf {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
+    EXE.get_or_init(|| windows_client_built("dev")).clone()
+}
+
+/// The Windows client built with `profile` (`dev`, `dist`: the download) and the test-only shim
+/// beside it, by `scripts/build-windows` into the calling program's target directory.
+///
+/// # Panics
+/// If the build fails.
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a test helper: any failure is the test's failure
+pub fn windows_client_built(profile: &str) -> PathBuf {
+    {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let exe = std::env::current_exe().expect("the test's own path");
         let mut dir = exe.parent().unwrap().to_path_buf();
@@ -23,7 +33,7 @@ pub fn windows_client() -> PathBuf {
         }
         let target = dir.parent().unwrap().to_path_buf();
         let out = Command::new(root.join("scripts/build-windows"))
-            .args(["dev", "--test-shim"])
+            .args([profile, "--test-shim"])
             .env("CARGO_TARGET_DIR", &target)
             .stderr(Stdio::inherit())
             .output()
@@ -37,8 +47,7 @@ pub fn windows_client() -> PathBuf {
         let exe = PathBuf::from(path);
         assert!(exe.is_file(), "{exe:?}");
         exe
-    })
-    .clone()
+    }
 }
 
 /// A Windows path for a Linux path (Wine maps `/` to drive `Z:`).
