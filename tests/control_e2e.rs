@@ -510,3 +510,50 @@ fn the_reps_input_cannot_act_for_the_customer_in_its_window() {
     ));
     rep.wait("revoked", Some("control"));
 }
+
+/// Issue 18: the relay dies mid-session (SIGKILL) while the rep holds Ctrl down on the person's
+/// desktop: the key is let go at once, the person's window says the session ended, the rep's CLI
+/// says the relay is gone, and the audit chain the relay left behind still verifies.
+#[test]
+fn a_relay_killed_mid_session_leaves_no_key_held() {
+    let _one = serial();
+    let desk = Desktop::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut relay = Relay::start();
+    let mut rep = relay.rep_session("view,control");
+    let key = relay.key();
+    let lotse = desk.lotse(&relay.addr, &relay.pin, &["--key", &key]);
+    lotse.click("terms", "terms.accept");
+    rep.wait("joined", None);
+    lotse.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("view"));
+    lotse.click("prompt", "prompt.allow");
+    rep.wait("granted", Some("control"));
+    rep.send(&format!("input {}", ctrl_down(dir.path()).display()));
+    let ctrl: u8 = 29 + 8;
+    wait_until("ctrl held by the rep", || {
+        desk.x.pressed_keys().contains(&ctrl)
+    });
+
+    relay.kill();
+    wait_until("ctrl released after the relay died", || {
+        desk.x.pressed_keys().is_empty()
+    });
+    lotse.wait_line("the person told", |l| l["screen"] == "ended");
+    let gone = rep.wait_for("the rep told", |v| v["event"] == "ended");
+    assert_eq!(gone["by"], "relay_lost", "{gone}");
+    assert!(desk.x.pressed_keys().is_empty());
+
+    // What the relay wrote before it died is a sound chain.
+    let out = std::process::Command::new(lotse_testkit::workspace_bin("lotse-relay"))
+        .args(["audit", "verify", "--data"])
+        .arg(relay.dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

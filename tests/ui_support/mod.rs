@@ -55,6 +55,12 @@ impl Relay {
         }
     }
 
+    /// Kills the relay process at once (SIGKILL: no goodbye to anyone), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self._proc.0.kill();
+        let _ = self._proc.0.wait();
+    }
+
     fn rep_command(&self) -> Command {
         let mut c = Command::new(workspace_bin("lotse-rep"));
         c.args(["--relay", &self.addr, "--pin", &self.pin, "--user", "ann"])
