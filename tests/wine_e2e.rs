@@ -47,11 +47,6 @@ fn x_window(desk: &Desktop, name: &str) -> String {
     found
 }
 
-/// The newest picture in an Annex-B recording, decoded by ffmpeg (an independent decoder).
-fn last_picture(recording: &Path) -> Option<Yuv420> {
-    last_picture_any(recording).filter(|p| (p.width(), p.height()) == (W, H))
-}
-
 /// The newest picture in an Annex-B recording whose pictures may change size, decoded by ffmpeg
 /// (ffprobe names the last one's size; ffmpeg does not scale them to the first one's).
 fn last_picture_any(recording: &Path) -> Option<Yuv420> {
@@ -81,12 +76,7 @@ fn last_picture_any(recording: &Path) -> Option<Yuv420> {
     Some(Yuv420::from_bgra(&Bgra::packed(last, w, h)?))
 }
 
-/// What the display shows now, as the X server has it (no cursor).
-fn screenshot(desk: &Desktop, dir: &Path) -> Yuv420 {
-    screenshot_sized(desk, dir, W, H)
-}
-
-/// What the display shows now at `w`×`h`.
+/// What the display shows now at `w`×`h`, as the X server has it (no cursor).
 fn screenshot_sized(desk: &Desktop, dir: &Path, w: u32, h: u32) -> Yuv420 {
     let png = dir.join("shot.png");
     let ok = desk
@@ -233,6 +223,53 @@ fn mingw(dir: &Path, name: &str, kind: &str) -> std::path::PathBuf {
     exe
 }
 
+/// The X window's position on the screen (`xdotool getwindowgeometry`).
+fn window_position(desk: &Desktop, window: &str) -> (u32, u32) {
+    let geometry = desk
+        .x
+        .command("xdotool")
+        .args(["getwindowgeometry", window])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&geometry.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Position: "))
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|p| p.split_once(','))
+        .map(|(x, y)| (x.parse::<u32>().unwrap(), y.parse::<u32>().unwrap()))
+        .expect("the window's position")
+}
+
+/// The best PSNR (dB) of the rep's newest recorded picture of size `w`×`h` against a screenshot,
+/// tried until it reaches 35 dB or the deadline passes.
+fn rep_picture_against_screen(desk: &Desktop, dir: &Path, recording: &Path, w: u32, h: u32) -> f64 {
+    let mut best = 0.0;
+    let end = Instant::now() + DEADLINE;
+    while Instant::now() < end {
+        if let Some(decoded) =
+            last_picture_any(recording).filter(|p| (p.width(), p.height()) == (w, h))
+        {
+            best = psnr(&screenshot_sized(desk, dir, w, h), &decoded).avg;
+            if best >= 35.0 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    best
+}
+
+/// The Windows test program (`tests/wine/inputlog.c`), started plainly (elevated, under Wine):
+/// the process, the file it logs into, and its X window.
+fn start_inputlog(desk: &Desktop, wine: &Wine, dir: &Path) -> (Proc, std::path::PathBuf, String) {
+    let inputlog = mingw(dir, "inputlog", "-mwindows");
+    let log = dir.join("received.txt");
+    let proc = Proc::spawn(wine.command(&desk.x.display, &inputlog).arg(win_path(&log)));
+    wait_until("the Windows test program", || log.exists());
+    let window = x_window(desk, "inputlog");
+    (proc, log, window)
+}
+
 /// The transfer row of `name` going `dir` (`in`/`out`) in a trace line.
 fn row(line: &serde_json::Value, dir: &str, name: &str) -> Option<serde_json::Value> {
     ui_support::transfers_in(line)
@@ -268,11 +305,7 @@ fn windows_client_under_wine_whole_session() {
     let dir = tempfile::tempdir().unwrap();
 
     // A Windows program with a known picture that logs what it receives.
-    let inputlog = mingw(dir.path(), "inputlog", "-mwindows");
-    let log = dir.path().join("received.txt");
-    let _inputlog = Proc::spawn(wine.command(&desk.x.display, &inputlog).arg(win_path(&log)));
-    wait_until("the Windows test program", || log.exists());
-    let target = x_window(&desk, "inputlog");
+    let (_inputlog, log, target) = start_inputlog(&desk, &wine, dir.path());
 
     let relay = Relay::start();
     let recording = dir.path().join("rep.h264");
@@ -351,18 +384,7 @@ fn windows_client_under_wine_whole_session() {
     rep.wait("granted", Some("view"));
 
     // The rep's picture of the Wine desktop, decoded by ffmpeg, against a screenshot.
-    let mut best = 0.0;
-    let end = Instant::now() + DEADLINE;
-    while Instant::now() < end {
-        if let Some(decoded) = last_picture(&recording) {
-            let shot = screenshot(&desk, dir.path());
-            best = psnr(&shot, &decoded).avg;
-            if best >= 35.0 {
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let best = rep_picture_against_screen(&desk, dir.path(), &recording, W, H);
     eprintln!("the rep's picture against a screenshot: {best:.1} dB");
     assert!(best >= 35.0, "the rep's picture: {best:.1} dB");
     // Wine has no DXGI Desktop Duplication: the capturer tried it for the monitor, was told it
@@ -391,20 +413,7 @@ fn windows_client_under_wine_whole_session() {
     client.xdotool(&["windowactivate", "--sync", &target]);
     // A point inside the test program's window (the rep points in screen pixels of the one
     // monitor; the program logs clicks in screen pixels too).
-    let geometry = desk
-        .x
-        .command("xdotool")
-        .args(["getwindowgeometry", &target])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&geometry.stdout).into_owned();
-    let (x, y) = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Position: "))
-        .and_then(|p| p.split_whitespace().next())
-        .and_then(|p| p.split_once(','))
-        .map(|(x, y)| (x.parse::<u32>().unwrap(), y.parse::<u32>().unwrap()))
-        .expect("the test window's position");
+    let (x, y) = window_position(&desk, &target);
     let script = dir.path().join("input.jsonl");
     let events = [
         r#"{"Text":{"text":"Hello äöü€ ß"}}"#.to_owned(),
@@ -870,11 +879,7 @@ fn a_new_resolution_mid_session_under_wine() {
     let desk = Desktop::sized(W, H);
     let wine = Wine::new();
     let dir = tempfile::tempdir().unwrap();
-    let inputlog = mingw(dir.path(), "inputlog", "-mwindows");
-    let log = dir.path().join("received.txt");
-    let _inputlog = Proc::spawn(wine.command(&desk.x.display, &inputlog).arg(win_path(&log)));
-    wait_until("the Windows test program", || log.exists());
-    let target = x_window(&desk, "inputlog");
+    let (_inputlog, log, target) = start_inputlog(&desk, &wine, dir.path());
 
     let relay = Relay::start();
     let recording = dir.path().join("rep.h264");
@@ -927,36 +932,11 @@ fn a_new_resolution_mid_session_under_wine() {
         });
         assert_eq!(list["list"].as_array().map(Vec::len), Some(1), "{list}");
         // The rep's picture has the new size and shows the screen.
-        let mut best = 0.0;
-        let end = Instant::now() + DEADLINE;
-        while Instant::now() < end {
-            if let Some(decoded) =
-                last_picture_any(&recording).filter(|p| (p.width(), p.height()) == (w, h))
-            {
-                best = psnr(&screenshot_sized(&desk, dir.path(), w, h), &decoded).avg;
-                if best >= 35.0 {
-                    break;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        let best = rep_picture_against_screen(&desk, dir.path(), &recording, w, h);
         eprintln!("at {w}x{h}: the rep's picture against a screenshot: {best:.1} dB");
         assert!(best >= 35.0, "at {w}x{h}: {best:.1} dB");
         // A click of the rep lands where the test program is now.
-        let geometry = desk
-            .x
-            .command("xdotool")
-            .args(["getwindowgeometry", &target])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&geometry.stdout).into_owned();
-        let (x, y) = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Position: "))
-            .and_then(|p| p.split_whitespace().next())
-            .and_then(|p| p.split_once(','))
-            .map(|(x, y)| (x.parse::<u32>().unwrap(), y.parse::<u32>().unwrap()))
-            .expect("the test window's position");
+        let (x, y) = window_position(&desk, &target);
         let (px, py) = (x + 40, y + 40);
         assert!(
             px < w && py < h,
