@@ -103,10 +103,11 @@ pub type Tap = Box<dyn FnMut(u64, &Yuv420) + Send>;
 /// planes one after another; written under another name and renamed, so a reader never sees
 /// half a file): what benchmarks compare the rep's decoded pictures with.
 pub fn sample_tap(dir: std::path::PathBuf, every: u64) -> Tap {
+    let every = every.max(1);
     let mut n = 0u64;
     Box::new(move |captured_us, pic| {
         n += 1;
-        if n % every.max(1) != 1 % every.max(1) {
+        if !(n - 1).is_multiple_of(every) {
             return;
         }
         let mut data = Vec::with_capacity(pic.y().len() * 3 / 2);

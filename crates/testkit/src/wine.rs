@@ -24,30 +24,28 @@ pub fn windows_client() -> PathBuf {
 /// If the build fails.
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a test helper: any failure is the test's failure
 pub fn windows_client_built(profile: &str) -> PathBuf {
-    {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let exe = std::env::current_exe().expect("the test's own path");
-        let mut dir = exe.parent().unwrap().to_path_buf();
-        if dir.ends_with("deps") || dir.ends_with("examples") {
-            dir.pop();
-        }
-        let target = dir.parent().unwrap().to_path_buf();
-        let out = Command::new(root.join("scripts/build-windows"))
-            .args([profile, "--test-shim"])
-            .env("CARGO_TARGET_DIR", &target)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("scripts/build-windows");
-        assert!(out.status.success(), "scripts/build-windows failed");
-        let path = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_owned();
-        let exe = PathBuf::from(path);
-        assert!(exe.is_file(), "{exe:?}");
-        exe
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let exe = std::env::current_exe().expect("the test's own path");
+    let mut dir = exe.parent().unwrap().to_path_buf();
+    if dir.ends_with("deps") || dir.ends_with("examples") {
+        dir.pop();
     }
+    let target = dir.parent().unwrap().to_path_buf();
+    let out = Command::new(root.join("scripts/build-windows"))
+        .args([profile, "--test-shim"])
+        .env("CARGO_TARGET_DIR", &target)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("scripts/build-windows");
+    assert!(out.status.success(), "scripts/build-windows failed");
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    let exe = PathBuf::from(path);
+    assert!(exe.is_file(), "{exe:?}");
+    exe
 }
 
 /// A Windows path for a Linux path (Wine maps `/` to drive `Z:`).

@@ -66,6 +66,10 @@ pub struct Chooser<F: FastPath> {
 /// A monitor as far as the choice goes: a new position or size is a new monitor.
 type Key = (String, i32, i32, u32, u32);
 
+fn key(m: &Monitor) -> Key {
+    (m.name.clone(), m.x, m.y, m.width, m.height)
+}
+
 enum State<R> {
     Fast(R),
     Slow {
@@ -99,13 +103,7 @@ impl<F: FastPath> Chooser<F> {
         out: &mut [u8],
         stride: usize,
     ) -> Method {
-        let key = (
-            monitor.name.clone(),
-            monitor.x,
-            monitor.y,
-            monitor.width,
-            monitor.height,
-        );
+        let key = key(monitor);
         // Forget monitors that are gone (a new resolution is a new key), so the map stays small.
         if self.states.len() > 16 {
             self.states.clear();
@@ -118,14 +116,7 @@ impl<F: FastPath> Chooser<F> {
 
     /// The method this monitor is read with now, if it has been read.
     pub fn method(&self, monitor: &Monitor) -> Option<Method> {
-        let key = (
-            monitor.name.clone(),
-            monitor.x,
-            monitor.y,
-            monitor.width,
-            monitor.height,
-        );
-        self.states.get(&key).map(|s| match s {
+        self.states.get(&key(monitor)).map(|s| match s {
             State::Fast(_) => Method::Fast,
             State::Slow { .. } => Method::Slow,
         })

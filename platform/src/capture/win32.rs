@@ -107,7 +107,7 @@ pub struct WindowsCapturer {
     selected: usize,
     surface: Option<Surface>,
     chooser: Chooser<Duplication>,
-    /// How the last picture was read.
+    /// How the last picture was read (logged when it changes).
     method: Option<Method>,
 }
 
@@ -186,11 +186,6 @@ impl WindowsCapturer {
             chooser: Chooser::new(Duplication),
             method: None,
         })
-    }
-
-    /// How the last picture was read (DXGI or GDI), once one was.
-    pub fn method(&self) -> Option<Method> {
-        self.method
     }
 
     /// Draws the cursor into the surface, if it is showing.
