@@ -323,14 +323,8 @@ fn client_origin(desk: &Desktop, win: &str) -> (i64, i64) {
 
 /// A rep click on the middle of `widget` of the customer's window, as an input script.
 fn rep_click(dir: &Path, line: &serde_json::Value, widget: &str, origin: (i64, i64)) -> PathBuf {
-    let w = ui_support::widget_in(line, widget).unwrap_or_else(|| panic!("no {widget}"));
-    let r: Vec<i64> = w["rect"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
-    let (x, y) = (origin.0 + (r[0] + r[2]) / 2, origin.1 + (r[1] + r[3]) / 2);
+    let (mx, my) = ui_support::widget_middle(line, widget);
+    let (x, y) = (origin.0 + mx, origin.1 + my);
     let l = [
         now(pointer(x as u32, y as u32)),
         click_step(true),
@@ -545,15 +539,5 @@ fn a_relay_killed_mid_session_leaves_no_key_held() {
     assert!(desk.x.pressed_keys().is_empty());
 
     // What the relay wrote before it died is a sound chain.
-    let out = std::process::Command::new(lotse_testkit::workspace_bin("lotse-relay"))
-        .args(["audit", "verify", "--data"])
-        .arg(relay.dir.path().join("data"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    relay.assert_audit_verifies();
 }

@@ -252,6 +252,9 @@ fn key_rep_list_and_invitation_each_lead_to_a_running_bound_client() {
     browser.wait_css("#download");
     browser.click("#platform option[value=linux-x86_64]");
     browser.click("form.inline button");
+    // The page before the choice offers Linux as well (the browser runs on Linux): wait for the
+    // page the choice loads, or the click below may land on the page being left (CI, once).
+    browser.wait_url("platform=linux-x86_64");
     browser.wait_css("#download[href$=linux-x86_64]");
     browser.click("#download");
     let file = take_download(&downloads, &work.path().join("run-list"));
@@ -526,7 +529,12 @@ fn take_download_named(downloads: &Path, name: &str, run: &Path) -> PathBuf {
     {
         assert!(
             Instant::now() < end,
-            "timed out waiting for the download {name}"
+            "timed out waiting for the download {name}; the folder holds {:?}",
+            std::fs::read_dir(downloads)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect::<Vec<_>>()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -670,6 +678,19 @@ impl Browser {
             &format!("/element/{id}/value"),
             json!({"text": text}),
         );
+    }
+
+    /// Waits until the address of the page shown contains `part`.
+    fn wait_url(&self, part: &str) {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let url = self.cmd("GET", "/url", Value::Null);
+            if url.as_str().is_some_and(|u| u.contains(part)) {
+                return;
+            }
+            assert!(Instant::now() < end, "the page stays at {url}, not {part}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn source(&self) -> String {

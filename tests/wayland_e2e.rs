@@ -16,20 +16,21 @@ use lotse_testkit::gnome::{Answer, Driver, Gnome};
 use lotse_testkit::input::{button, pointer, script_line, split_mouse_reports, tap, write_script};
 use serde_json::Value;
 use std::process::Stdio;
-use ui_support::{Relay, lotse_bin, serial, widget_in};
+use ui_support::{Relay, lotse_bin, serial, widget_in, widget_middle};
 
-/// Clicks `widget` of the latest trace line through the compositor.
-fn click(driver: &mut Driver, gnome: &Gnome, display: &str, line: &Value, widget: &str) {
+/// Clicks `widget` of `line` (from `trace`) through the compositor; on a prompt or the terms,
+/// again if still unanswered 10 s later, as a person would (CI, once: the click landed while the
+/// window was turning from the compact bar into the full panel).
+fn click(
+    driver: &mut Driver,
+    gnome: &Gnome,
+    display: &str,
+    trace: &std::path::Path,
+    line: &Value,
+    widget: &str,
+) {
     let auth = gnome.x11_auth().expect("mutter's Xauthority file");
-    let w = widget_in(line, widget).unwrap_or_else(|| panic!("no {widget} in {line}"));
-    let r: Vec<i64> = w["rect"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
-    // The client area's position on the root window, which is the compositor's screen — once
-    // it holds still (the window may just be growing from the compact bar to its full size).
+    // The client area's position and size on the root window, which is the compositor's screen.
     let place = || {
         let info = gnome
             .command("xwininfo")
@@ -52,14 +53,51 @@ fn click(driver: &mut Driver, gnome: &Gnome, display: &str, line: &Value, widget
             field("Height:"),
         ]
     };
-    let mut last = place();
-    lotse_testkit::wait_until("the window to hold still", || {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let now = place();
-        std::mem::replace(&mut last, now) == now
-    });
-    let (x, y) = (last[0] + (r[0] + r[2]) / 2, last[1] + (r[1] + r[3]) / 2);
-    driver.click(x as u32, y as u32);
+    let same_prompt = |l: &Value| l["screen"] == line["screen"] && l["prompt"] == line["prompt"];
+    let mut line = line.clone();
+    for attempt in 1..=3 {
+        // Once the window holds still at the size the frame was drawn for (it may just be
+        // growing from the compact bar to its full size); a newer frame of the same prompt is
+        // taken meanwhile.
+        let mut last = place();
+        lotse_testkit::wait_until("the window to hold still at the drawn size", || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if let Some(newer) = trace_lines(trace)
+                .pop()
+                .filter(|l| same_prompt(l) && widget_in(l, widget).is_some())
+            {
+                line = newer;
+            }
+            let now = place();
+            let drawn = line["size"]
+                .as_array()
+                .map(|s| [s[0].as_i64().unwrap_or(0), s[1].as_i64().unwrap_or(0)]);
+            let still = std::mem::replace(&mut last, now) == now;
+            still && drawn.is_none_or(|d| d == [now[2], now[3]])
+        });
+        let (mx, my) = widget_middle(&line, widget);
+        let (x, y) = (last[0] + mx, last[1] + my);
+        let before = trace_lines(trace).len();
+        driver.click(x as u32, y as u32);
+        // Only a prompt or the terms go away when answered: another click is not checked.
+        if line["screen"] != "prompt" && line["screen"] != "terms" {
+            return;
+        }
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < end {
+            // Any frame since the click that is not this prompt (the rep may ask again at once).
+            if trace_lines(trace)
+                .iter()
+                .skip(before)
+                .any(|l| !same_prompt(l))
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        eprintln!("click {attempt} on {widget} did not land; again");
+    }
+    panic!("three clicks on {widget} did not land: {line}");
 }
 
 fn typed(dir: &std::path::Path, name: &str, usages: &[u16]) -> std::path::PathBuf {
@@ -168,12 +206,12 @@ fn the_system_dialog_decides_what_the_rep_gets() {
         spawned.elapsed().as_millis()
     );
     let line = wait_widget(&trace, "terms", "terms.accept");
-    click(&mut driver, &gnome, &display, &line, "terms.accept");
+    click(&mut driver, &gnome, &display, &trace, &line, "terms.accept");
     rep.wait("joined", None);
 
     // Allow in our prompt, Cancel in the system's dialog: the rep sees `denied`.
     let line = wait_widget(&trace, "prompt", "prompt.allow");
-    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    click(&mut driver, &gnome, &display, &trace, &line, "prompt.allow");
     driver.answer_dialog(Answer::Cancel);
     let (_, denied) = rep.wait("denied", Some("view"));
     assert_eq!(
@@ -185,7 +223,7 @@ fn the_system_dialog_decides_what_the_rep_gets() {
     // Asked again: Allow, then Share: granted, and pictures arrive.
     rep.send("request view");
     let line = wait_widget(&trace, "prompt", "prompt.allow");
-    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    click(&mut driver, &gnome, &display, &trace, &line, "prompt.allow");
     driver.answer_dialog(Answer::Share);
     rep.wait("granted", Some("view"));
     let frame = rep.wait_for("a picture of the screen", |v| {
@@ -235,7 +273,7 @@ fn the_system_dialog_decides_what_the_rep_gets() {
     // Control: Allow, then "Allow remote interaction" and Share in the system's dialog.
     rep.send("request control");
     let line = wait_widget(&trace, "prompt", "prompt.allow");
-    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    click(&mut driver, &gnome, &display, &trace, &line, "prompt.allow");
     driver.answer_dialog(Answer::ShareWithInteraction);
     rep.wait("granted", Some("control"));
     // The rep clicks into the terminal (beside our window) and types until mutter's virtual
@@ -268,7 +306,7 @@ fn the_system_dialog_decides_what_the_rep_gets() {
     rep.send("request clipboard");
     let line = wait_widget(&trace, "prompt", "prompt.allow");
     assert_eq!(line["prompt"]["tier"], "clipboard");
-    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    click(&mut driver, &gnome, &display, &trace, &line, "prompt.allow");
     rep.wait("granted", Some("clipboard"));
     let copied = "Grüße aus einem Wayland-Programm";
     let ok = gnome.command("wl-copy").arg(copied).status().unwrap();
@@ -290,7 +328,7 @@ fn the_system_dialog_decides_what_the_rep_gets() {
     rep.send("request sysinfo");
     let line = wait_widget(&trace, "prompt", "prompt.allow");
     assert_eq!(line["prompt"]["tier"], "sysinfo");
-    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    click(&mut driver, &gnome, &display, &trace, &line, "prompt.allow");
     let report = rep.wait_for("the system report", |v| v["event"] == "sysinfo")["report"].clone();
     assert_eq!(report["displays"][0]["width"], 1280, "{report}");
     assert_eq!(report["displays"][0]["height"], 800, "{report}");
@@ -302,6 +340,7 @@ fn the_system_dialog_decides_what_the_rep_gets() {
         &mut driver,
         &gnome,
         &display,
+        &trace,
         &line,
         "session.revoke.control",
     );
@@ -334,10 +373,10 @@ fn the_rep_switches_between_the_screens_the_person_shared() {
     let trace = dir.path().join("trace.jsonl");
     let _lotse = spawn_lotse(&gnome, &relay, &key, &trace);
     let line = wait_widget(&trace, "terms", "terms.accept");
-    click(&mut driver, &gnome, &display, &line, "terms.accept");
+    click(&mut driver, &gnome, &display, &trace, &line, "terms.accept");
     rep.wait("joined", None);
     let line = wait_widget(&trace, "prompt", "prompt.allow");
-    click(&mut driver, &gnome, &display, &line, "prompt.allow");
+    click(&mut driver, &gnome, &display, &trace, &line, "prompt.allow");
     driver.answer_dialog(Answer::ShareTwoMonitors);
     rep.wait("granted", Some("view"));
     let list = rep.wait_for("both screens in the rep's list", |v| {

@@ -545,13 +545,16 @@ fn share_session_with_a_colleague() {
     console.click("session.share");
     console.click("share.tier.files");
     console.click("share.make");
-    let line = console.wait("a share code", |l| l["session"]["share_code"].is_string());
+    // Shown large (the first frame with the code may still be egui's layout pass, where the
+    // new text is not sized yet: CI once saw it 1 px high there).
+    let line = console.wait("a share code shown large", |l| {
+        l["session"]["share_code"].is_string()
+            && Window::rect(l, "share.code").is_some_and(|r| r[3] - r[1] > 30)
+    });
     let code = line["session"]["share_code"]
         .as_str()
         .unwrap()
         .replace(' ', "");
-    let r = Window::rect(&line, "share.code").unwrap();
-    assert!(r[3] - r[1] > 30, "shown large: {r:?}");
     console.screenshot("console-share.png");
 
     let events = dir.path().join("bob.jsonl");
