@@ -1,4 +1,8 @@
-//! Issue 17: a laptop that changes networks keeps its session. The real `lotse` runs inside a
+//! Issue 17: a laptop that changes networks keeps its session; issue 18: a network gone for a
+//! while — the session resumes when it comes back within the idle timeout, and ends cleanly for
+//! everyone when it does not.
+//!
+//! Issue 17's case:  The real `lotse` runs inside a
 //! network namespace of its own, joined to the relay by a veth pair; mid-session its address is
 //! taken away (the Wi-Fi drops) and a different one given (the cable is plugged in). QUIC's
 //! connection migration carries the session over: the picture keeps coming and chat crosses,
@@ -106,6 +110,17 @@ impl Net {
         ]);
     }
 
+    /// Pulls the cable: the host end goes down, so the inside end has no carrier and every
+    /// packet is lost both ways.
+    fn cut(&self) {
+        ip(&["link", "set", &self.host_link, "down"]);
+    }
+
+    /// Plugs it in again.
+    fn mend(&self) {
+        ip(&["link", "set", &self.host_link, "up"]);
+    }
+
     /// The inside end's IPv4 addresses.
     fn addresses(&self) -> String {
         let out = Command::new("ip")
@@ -134,29 +149,87 @@ fn effective_uid() -> u32 {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
+/// A live session with the customer's window inside `net`: `view` granted, pictures arriving.
+struct Live {
+    _desk: Desktop,
+    relay: Relay,
+    rep: ui_support::RepSession,
+    lotse: ui_support::Client,
+    recording: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Live {
+    fn start(net: &Net, relay_flags: &[&str]) -> Live {
+        let desk = Desktop::start();
+        let relay = Relay::start_with(&format!("{}.1:0", net.prefix), relay_flags);
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("rep.h264");
+        let mut rep = relay.rep_session_with("", &["--record".as_ref(), recording.as_os_str()]);
+        let key = relay.key();
+        let lotse = desk.lotse_via(
+            &["ip", "netns", "exec", &net.name],
+            &relay.addr,
+            &relay.pin,
+            &["--key", &key],
+        );
+        lotse.click("terms", "terms.accept");
+        rep.wait("joined", None);
+        rep.send("request view");
+        lotse.click("prompt", "prompt.allow");
+        rep.wait("granted", Some("view"));
+        let live = Live {
+            _desk: desk,
+            relay,
+            rep,
+            lotse,
+            recording,
+            _dir: dir,
+        };
+        wait_until("the picture at the rep", || live.recorded() > 0);
+        live
+    }
+
+    fn recorded(&self) -> u64 {
+        std::fs::metadata(&self.recording).map_or(0, |m| m.len())
+    }
+
+    /// The session goes on both ways: the picture keeps coming from the customer (the pointer
+    /// moves, so there is something new to send), and the rep's chat reaches the window. (No
+    /// click in the window: while someone views it, the window turns into the compact bar after
+    /// a few seconds.)
+    fn still_flows(&mut self, what: &str) {
+        let before = self.recorded();
+        let mut x = 100;
+        wait_until(&format!("new pictures {what}"), || {
+            x = if x == 100 { 400 } else { 100 };
+            self.lotse.xdotool(&["mousemove", &x.to_string(), "300"]);
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            self.recorded() > before + 1000
+        });
+        let text = format!("Sind Sie noch da ({what})?");
+        self.rep.send(&format!("chat {text}"));
+        self.lotse
+            .wait_line(&format!("the rep's chat {what}"), |l| {
+                l["chat"]["last"]["text"] == text.as_str()
+            });
+    }
+
+    /// One session throughout: joined once, never ended, and the customer never left.
+    fn one_session(&self) {
+        let events = self.rep.events();
+        let count = |name: &str| events.iter().filter(|v| v["event"] == name).count();
+        assert_eq!(count("joined"), 1, "{events:?}");
+        assert_eq!(count("ended"), 0, "{events:?}");
+        assert_eq!(count("left"), 0, "{events:?}");
+    }
+}
+
 #[test]
 fn a_customer_who_changes_networks_keeps_the_session() {
     let _one = serial();
     let net = Net::new();
-    let desk = Desktop::start();
-    let relay = Relay::start_on(&format!("{}.1:0", net.prefix));
-    let dir = tempfile::tempdir().unwrap();
-    let recording = dir.path().join("rep.h264");
-    let mut rep = relay.rep_session_with("", &["--record".as_ref(), recording.as_os_str()]);
-    let key = relay.key();
-    let lotse = desk.lotse_via(
-        &["ip", "netns", "exec", &net.name],
-        &relay.addr,
-        &relay.pin,
-        &["--key", &key],
-    );
-    lotse.click("terms", "terms.accept");
-    rep.wait("joined", None);
-    rep.send("request view");
-    lotse.click("prompt", "prompt.allow");
-    rep.wait("granted", Some("view"));
-    let size = || std::fs::metadata(&recording).map_or(0, |m| m.len());
-    wait_until("the picture at the rep", || size() > 0);
+    let mut live = Live::start(&net, &[]);
 
     // The Wi-Fi drops: the customer's address is gone; then the cable brings another one.
     net.take(2);
@@ -166,28 +239,44 @@ fn a_customer_who_changes_networks_keeps_the_session() {
         now.contains(&format!("{}.3/", net.prefix)) && !now.contains(&format!("{}.2/", net.prefix)),
         "{now}"
     );
+    live.still_flows("after the move");
+    live.one_session();
+}
 
-    // The session goes on over the new address both ways: the picture keeps coming from the
-    // customer (the pointer moves, so there is something new to send), and the rep's chat
-    // reaches the window. (No click in the window after the move: while someone views it, the
-    // window turns into the compact bar after a few seconds.)
-    let before = size();
-    let mut x = 100;
-    wait_until("new pictures after the move", || {
-        x = if x == 100 { 400 } else { 100 };
-        lotse.xdotool(&["mousemove", &x.to_string(), "300"]);
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        size() > before + 1000
-    });
-    rep.send("chat Sind Sie noch da?");
-    lotse.wait_line("the rep's chat after the move", |l| {
-        l["chat"]["last"]["text"] == "Sind Sie noch da?"
-    });
+/// Issue 18: the customer's network is gone for 10 s (the cable pulled: the link has no carrier,
+/// every packet is lost both ways) and comes back within the idle timeout (20 s): the same
+/// session goes on, nobody was told it ended.
+#[test]
+fn a_network_gone_for_ten_seconds_resumes_the_session() {
+    let _one = serial();
+    let net = Net::new();
+    let mut live = Live::start(&net, &[]);
+    net.cut();
+    // The outage itself is what is tested: its length is the scenario, not a wait.
+    std::thread::sleep(std::time::Duration::from_secs(10));
+    net.mend();
+    live.still_flows("after the network came back");
+    live.one_session();
+}
 
-    // One session throughout: joined once, never ended, and the customer never left.
-    let events = rep.events();
-    let count = |name: &str| events.iter().filter(|v| v["event"] == name).count();
-    assert_eq!(count("joined"), 1, "{events:?}");
-    assert_eq!(count("ended"), 0, "{events:?}");
-    assert_eq!(count("left"), 0, "{events:?}");
+/// Issue 18: the customer's network goes and stays gone past the idle timeout (6 s here): the
+/// session ends cleanly on both sides — the rep is told the customer was lost, the person's
+/// window says the session ended, and the relay's audit log is a sound chain that records it.
+#[test]
+fn a_network_gone_for_good_ends_the_session_for_everyone() {
+    let _one = serial();
+    let net = Net::new();
+    let live = Live::start(&net, &["--idle-timeout", "6"]);
+    let cut_at = std::time::Instant::now();
+    net.cut();
+    let gone = live.rep.wait_for("the rep told", |v| v["event"] == "ended");
+    assert_eq!(gone["by"], "peer_lost", "{gone}");
+    let after = cut_at.elapsed();
+    assert!(
+        after >= std::time::Duration::from_secs(5),
+        "ended {after:?} after the cut, before the idle timeout"
+    );
+    live.lotse
+        .wait_line("the person told", |l| l["screen"] == "ended");
+    live.relay.assert_audit_verifies();
 }
