@@ -38,22 +38,31 @@ pub fn safe_name(raw: &str) -> String {
             }
         })
         .collect();
-    // No hidden files and no names made only of dots; no trailing dots or spaces (Windows).
-    name = name.trim_start_matches(['.', ' ']).to_owned();
-    name = name.trim_end_matches(['.', ' ']).to_owned();
-    let stem = name
-        .split('.')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_uppercase();
-    if is_device_name(&stem) {
-        name = format!("_{name}");
+    // Until nothing changes (a cut can leave a trailing space or dot, or a device name; the
+    // prefix of a device name can make the name too long again): no hidden files and no names
+    // made only of dots, no trailing dots or spaces (Windows), no device names, not too long.
+    loop {
+        let before = name.clone();
+        name = name.trim_start_matches(['.', ' ']).to_owned();
+        name = name.trim_end_matches(['.', ' ']).to_owned();
+        let stem = name
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_uppercase();
+        if is_device_name(&stem) {
+            name = format!("_{name}");
+        }
+        name = truncate_keeping_extension(&name, MAX_NAME_BYTES);
+        if name == before {
+            break;
+        }
     }
     if name.is_empty() {
         name = "file".to_owned();
     }
-    truncate_keeping_extension(&name, MAX_NAME_BYTES)
+    name
 }
 
 /// `stem` (the part before the first dot, trimmed, in upper case) names a Windows device: one of
@@ -337,6 +346,27 @@ pub fn open_for_sending(path: &Path) -> io::Result<(File, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_name_ends_in_no_space_or_dot_and_is_no_device() {
+        // Found by the fuzz target `file_name`: the cut at 120 bytes left a trailing space.
+        let name = safe_name(&format!("{} {}", "a".repeat(119), "b".repeat(30)));
+        assert_eq!(name, "a".repeat(119));
+        let name = safe_name(&format!("{}.{}", "a".repeat(118), "b".repeat(30)));
+        assert!(
+            !name.ends_with(['.', ' ']) && name.len() <= MAX_NAME_BYTES,
+            "{name}"
+        );
+        // A device name that only the cut reveals gets its prefix, and stays within the limit.
+        let name = safe_name(&format!("CON{}x", " ".repeat(130)));
+        assert_eq!(name, "_CON");
+        let name = safe_name(&format!("CON.{}", "e".repeat(116)));
+        assert!(
+            name.starts_with("_CON") && name.len() <= MAX_NAME_BYTES,
+            "{name}"
+        );
+        assert_eq!(safe_name(&name), name);
+    }
 
     #[test]
     fn save_new_never_overwrites() {

@@ -32,6 +32,40 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:4433";
 /// The file is larger than any settings file needs to be.
 const MAX_FILE: u64 = 1024 * 1024;
 
+/// Terms of use longer than this are refused (a few pages of text need some 20 kB).
+const MAX_TERMS: u64 = 256 * 1024;
+
+/// Why a text file named by the settings was not read.
+#[derive(Debug, thiserror::Error)]
+enum TextError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("larger than allowed")]
+    TooLarge,
+    #[error("not a regular file")]
+    NotAFile,
+}
+
+/// Reads a regular file of at most `max` bytes as UTF-8. Anything else (a device such as
+/// `/dev/zero`, a pipe, a directory, a larger file) is refused without reading past `max`.
+fn read_text(path: &Path, max: u64) -> Result<String, TextError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(TextError::NotAFile);
+    }
+    if meta.len() > max {
+        return Err(TextError::TooLarge);
+    }
+    let mut text = String::new();
+    file.take(max + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(TextError::TooLarge);
+    }
+    Ok(text)
+}
+
 /// Everything `lotse-relay serve` can be told. `None`: not given here.
 #[derive(clap::Args, Deserialize, Debug, Default, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -154,22 +188,26 @@ fn invalid(text: impl Into<String>) -> SettingsError {
 impl Settings {
     /// Reads a settings file. Unknown keys and wrong types are refused with their line.
     pub fn load(path: &Path) -> Result<Settings, SettingsError> {
-        let read = |source| SettingsError::Read {
-            path: path.to_owned(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(read)?.len();
-        if size > MAX_FILE {
-            return Err(SettingsError::TooLarge {
+        let text = read_text(path, MAX_FILE).map_err(|e| match e {
+            TextError::TooLarge => SettingsError::TooLarge {
                 path: path.to_owned(),
-            });
-        }
-        let text = std::fs::read_to_string(path).map_err(read)?;
-        toml::from_str(&text).map_err(|e| SettingsError::Parse {
+            },
+            TextError::NotAFile => invalid(format!("{} is not a regular file", path.display())),
+            TextError::Io(source) => SettingsError::Read {
+                path: path.to_owned(),
+                source,
+            },
+        })?;
+        Settings::parse(&text).map_err(|message| SettingsError::Parse {
             path: path.to_owned(),
-            // toml's message names the line and column and shows it.
-            message: e.to_string().trim_end().to_owned(),
+            message,
         })
+    }
+
+    /// Parses the text of a settings file; the error names the line and column and shows it
+    /// (toml's message).
+    pub fn parse(text: &str) -> Result<Settings, String> {
+        toml::from_str(text).map_err(|e: toml::de::Error| e.to_string().trim_end().to_owned())
     }
 
     /// These settings where given, else `file`'s (a flag wins over the file).
@@ -341,7 +379,7 @@ impl PortalSettings {
         cfg.public_url = self.portal_url;
         for (lang, file) in [("de", self.terms_de), ("en", self.terms_en)] {
             if let Some(f) = file {
-                let text = std::fs::read_to_string(&f).map_err(|e| {
+                let text = read_text(&f, MAX_TERMS).map_err(|e| {
                     invalid(format!(
                         "portal terms_{lang}: cannot read {}: {e}",
                         f.display()
@@ -464,5 +502,29 @@ mod tests {
             Settings::load(&path),
             Err(SettingsError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_device_or_an_endless_file_is_refused_without_reading_it() {
+        // `/dev/zero` reports size 0 and never ends: read as a whole it would fill the memory.
+        let e = Settings::load(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let (d, _) = file("");
+        let big = d.path().join("terms.txt");
+        std::fs::write(&big, "x".repeat(MAX_TERMS as usize + 1)).unwrap();
+        for terms in [Path::new("/dev/zero"), big.as_path()] {
+            let text = format!(
+                "data = \"/d\"\n[portal]\nlisten = \"127.0.0.1:1\"\nterms_de = {:?}\n",
+                terms.display().to_string()
+            );
+            let e = Settings::parse(&text)
+                .unwrap()
+                .config()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("terms_de"), "{terms:?}: {e}");
+        }
     }
 }

@@ -124,11 +124,21 @@ pub struct PortalHandle {
     /// want to pin it in a browser.
     pub tls_pin: String,
     task: tokio::task::JoinHandle<()>,
+    /// The same request handling as served, for the fuzz targets.
+    #[cfg(feature = "fuzzing")]
+    app: axum::Router,
 }
 
 impl PortalHandle {
     pub fn stop(&self) {
         self.task.abort();
+    }
+
+    /// The portal's request handling as the server runs it for a connection from `peer`, minus
+    /// TLS and HTTP/1 parsing (`fuzz/fuzz_targets/portal.rs` sends requests straight into it).
+    #[cfg(feature = "fuzzing")]
+    pub fn app_for(&self, peer: SocketAddr) -> axum::Router {
+        self.app.clone().layer(axum::Extension(server::Peer(peer)))
     }
 }
 
@@ -183,6 +193,8 @@ pub(crate) async fn start(
     preload(state.clone());
     let app = routes::router(state);
     info!(%addr, clients = ?cfg.clients, "support portal on https://{addr}");
+    #[cfg(feature = "fuzzing")]
+    let kept = app.clone();
     let task = tokio::spawn(server::serve(
         listener,
         tokio_rustls::TlsAcceptor::from(Arc::new(tls)),
@@ -193,6 +205,8 @@ pub(crate) async fn start(
         addr,
         tls_pin,
         task,
+        #[cfg(feature = "fuzzing")]
+        app: kept,
     })
 }
 
