@@ -317,6 +317,56 @@ fn video_and_control_reach_the_customer() {
     }
 }
 
+/// Issue 18, a fault with the real binaries: the rep's console is killed (SIGKILL, no goodbye)
+/// while the rep holds Ctrl down on the customer's machine. The relay notices the lost console
+/// after its idle timeout (5 s here; 20 s by default) and ends the session: the key is let go on
+/// the customer's machine, the person's window says the session ended, and the audit chain is
+/// sound.
+#[test]
+fn a_console_killed_mid_session_leaves_no_key_held() {
+    let _one = serial();
+    let customer_x = Xvfb::start(1280, 800);
+    let _customer_wm = customer_x.window_manager();
+    let console_x = Xvfb::start(1600, 1000);
+    let _wm = console_x.window_manager();
+    let relay = relay_with(&["--idle-timeout", "5"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut console, _) = start_console(&console_x, &relay, dir.path(), &[]);
+    let key = new_key(&console);
+    let customer = customer_window(&customer_x, &relay, &key, "carla", dir.path());
+    console.click("queue.accept.0");
+    console.wait("the session tab", |l| l["screen"] == "session");
+    console.click("tier.view");
+    allow(&console, &customer, "view");
+    console.wait("a picture", |l| {
+        l["session"]["picture"] == serde_json::json!([1280, 800])
+    });
+    console.click("tier.control");
+    allow(&console, &customer, "control");
+    console.wait("control", |l| l["session"]["in_control"] == true);
+    // A click into the picture gives the keyboard to the customer's machine; Ctrl goes down there.
+    let v = Window::rect(&console.last(), "view").expect("the view");
+    console.point_at((v[0] + v[2]) / 2, (v[1] + v[3]) / 2);
+    console.xdotool(&["click", "1"]);
+    console.wait("the keyboard grab", |l| l["session"]["grab"] == true);
+    console.xdotool(&["keydown", "ctrl"]);
+    wait_until("Ctrl held on the customer's machine", || {
+        !customer_x.pressed_keys().is_empty()
+    });
+
+    let killed = Instant::now();
+    let _ = console.proc.0.kill();
+    wait_until("Ctrl let go after the console died", || {
+        customer_x.pressed_keys().is_empty()
+    });
+    eprintln!(
+        "the key was let go {} ms after the console was killed",
+        killed.elapsed().as_millis()
+    );
+    customer.wait("the person told", |l| l["screen"] == "ended");
+    relay.assert_audit_verifies();
+}
+
 /// Issue 8: several sessions at once. Two real customer windows (each on a display of its own),
 /// one console: the first customer is accepted; the second arrives while that session runs
 /// (banner, title, lit queue tab) and is accepted from the queue into a second tab over a second

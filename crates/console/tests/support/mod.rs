@@ -24,6 +24,23 @@ pub struct Relay {
     _proc: Proc,
 }
 
+impl Relay {
+    /// `lotse-relay audit verify` over this relay's data: the audit chain is sound.
+    pub fn assert_audit_verifies(&self) {
+        let out = Command::new(workspace_bin("lotse-relay"))
+            .args(["audit", "verify", "--data"])
+            .arg(self._dir.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// One test at a time: each runs a relay, two or three displays, video and the console, more
 /// than this 2-core machine does steadily twice over.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -34,11 +51,6 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// The relay with a rep `ann`; with `portal`, its support portal on a free port too (invitation
 /// links need one).
 pub fn relay(portal: bool) -> Relay {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    add_rep(&data, "ann", Some("Ann Weber"), PASSWORD);
-    // A colleague for session sharing.
-    add_rep(&data, "bob", Some("Bob Berg"), PASSWORD);
     let portal_args: &[&str] = if portal {
         &[
             "--portal",
@@ -49,7 +61,17 @@ pub fn relay(portal: bool) -> Relay {
     } else {
         &[]
     };
-    let relay = RelayProc::serve(&data, portal_args, false);
+    relay_with(portal_args)
+}
+
+/// The relay with the reps `ann` and `bob`, started with the `serve` flags `args`.
+pub fn relay_with(args: &[&str]) -> Relay {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_rep(&data, "ann", Some("Ann Weber"), PASSWORD);
+    // A colleague for session sharing.
+    add_rep(&data, "bob", Some("Bob Berg"), PASSWORD);
+    let relay = RelayProc::serve(&data, args, false);
     Relay {
         addr: relay.addr,
         pin: relay.pin,
