@@ -6,6 +6,7 @@
 //! cargo run --release --example stream_bench -- --screen-only scroll  # never camera tools
 //! cargo run --release --example stream_bench -- --gnome   # the same on a headless GNOME (Wayland)
 //! cargo run --release --example stream_bench -- --wine scroll  # and the Windows client under Wine
+//! cargo run --release --example stream_bench -- idle    # the first change after idle, from outside
 //! ```
 //!
 //! For each workload a private Xvfb at 1920×1080 shows what `shared/bench/workload.sh` shows
@@ -126,6 +127,8 @@ struct Row {
     keyframes: u64,
     lost: u64,
     customer: String,
+    /// `idle`: how long each change of the screen took to reach the rep's decoded picture.
+    after_idle: Option<String>,
 }
 
 fn print_table(rows: &[Row]) {
@@ -158,6 +161,9 @@ fn print_table(rows: &[Row]) {
             r.workload, r.frames, r.keyframes, r.lost, r.customer
         );
     }
+    for r in rows.iter().filter_map(|r| r.after_idle.as_ref()) {
+        println!("{r}");
+    }
 }
 
 /// The customer's desktop: a private Xvfb, or a private headless GNOME (Wayland).
@@ -176,6 +182,10 @@ impl Desk {
     }
 
     fn workload(&self, mode: &str) -> Vec<Proc> {
+        if mode == "idle" {
+            // Nothing moves; the benchmark itself changes the screen (`Changer`).
+            return Vec::new();
+        }
         match self {
             Desk::X(x) => lotse_testkit::bench_workload(x, mode),
             Desk::Gnome(g) => gnome_workload(g, mode),
@@ -377,6 +387,16 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool, windows: Optio
     if gnome {
         _load = Some(desk.workload(mode));
     }
+    let mut changer = match (&desk, mode) {
+        (Desk::X(x), "idle") => Some(Changer::new(&x.display)),
+        (_, "idle") => panic!("the idle workload runs on Xvfb"),
+        _ => None,
+    };
+    let measure = if changer.is_some() {
+        IDLE_WINDOW
+    } else {
+        WINDOW
+    };
     let mut receiver = VideoReceiver::new().unwrap();
     let mut psnrs = Vec::new();
     let mut sampled: Vec<(u64, Yuv420)> = Vec::new();
@@ -403,8 +423,13 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool, windows: Optio
                 writeln!(to, "mark").unwrap();
             }
         }
-        if window_start.is_some_and(|w| now >= w + WINDOW) {
+        if window_start.is_some_and(|w| now >= w + measure) {
             break;
+        }
+        if let Some(c) = changer.as_mut()
+            && window_start.is_some()
+        {
+            c.tick(now);
         }
         if now >= last_rss + Duration::from_millis(500) {
             rss_peak = rss_peak.max(rss_mb(pid));
@@ -420,6 +445,9 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool, windows: Optio
         let got = receiver.receive(&f);
         if got.request_keyframe {
             rep.request_keyframe().await.unwrap();
+        }
+        if let (Some(c), Some(p)) = (changer.as_mut(), got.picture.as_ref()) {
+            c.seen(&p.image);
         }
         // Sampled pictures are compared after the run, so that the comparison does not delay
         // the frames behind this one (and the latency measured for them).
@@ -447,7 +475,7 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool, windows: Optio
             }
         }
     }
-    let window = WINDOW.as_secs_f64();
+    let window = measure.as_secs_f64();
     let cpu = (cpu_seconds(pid) - cpu_start) / window * 100.0;
     let compositor_cpu = compositor
         .zip(compositor_start)
@@ -537,6 +565,109 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool, windows: Optio
         keyframes,
         lost,
         customer: customer_stats,
+        after_idle: changer.map(|c| c.summary()),
+    }
+}
+
+/// How long the `idle` workload watches.
+const IDLE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The `idle` workload: the screen stays still, and at random moments 0.5–2.5 s apart (seeded,
+/// so runs repeat) this process repaints the whole root window from dark to light or back, as
+/// another X client would, and notes when the X server has done it. The first decoded picture
+/// at the rep with the new brightness ends the measurement of that change: the latency a person
+/// feels when the screen changes after a quiet moment, from outside the client.
+struct Changer {
+    conn: x11rb::rust_connection::RustConnection,
+    root: u32,
+    seed: u64,
+    next: Instant,
+    light: bool,
+    /// A change made and not seen yet: when, and whether to light.
+    pending: Option<(Instant, bool)>,
+    latencies: Vec<f64>,
+    missed: usize,
+}
+
+impl Changer {
+    fn new(display: &str) -> Changer {
+        use x11rb::connection::Connection as _;
+        let (conn, screen) = x11rb::connect(Some(display)).unwrap();
+        let root = conn.setup().roots[screen].root;
+        Changer {
+            conn,
+            root,
+            seed: 0x9e37_79b9_7f4a_7c15,
+            next: Instant::now() + Duration::from_secs(1),
+            light: false,
+            pending: None,
+            latencies: Vec::new(),
+            missed: 0,
+        }
+    }
+
+    /// A quiet gap of 0.5–2.5 s (xorshift).
+    fn gap(&mut self) -> Duration {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        Duration::from_millis(500 + self.seed % 2000)
+    }
+
+    fn tick(&mut self, now: Instant) {
+        use x11rb::connection::Connection as _;
+        use x11rb::protocol::xproto::{ChangeWindowAttributesAux, ConnectionExt as _};
+        if let Some((at, _)) = self.pending {
+            if now.duration_since(at) > Duration::from_secs(2) {
+                self.missed += 1;
+                self.pending = None;
+                self.next = now + self.gap();
+            }
+            return;
+        }
+        if now < self.next {
+            return;
+        }
+        let light = !self.light;
+        let pixel = if light { 0x00e0_e0e0 } else { 0x0020_2020 };
+        self.conn
+            .change_window_attributes(
+                self.root,
+                &ChangeWindowAttributesAux::new().background_pixel(pixel),
+            )
+            .unwrap();
+        self.conn.clear_area(false, self.root, 0, 0, 0, 0).unwrap();
+        // A round trip: the server has painted when its answer comes.
+        self.conn.get_input_focus().unwrap().reply().unwrap();
+        self.conn.flush().unwrap();
+        self.light = light;
+        self.pending = Some((Instant::now(), light));
+    }
+
+    /// A decoded picture at the rep: does it show the pending change (a spot away from the
+    /// pointer, which sits in the middle)?
+    fn seen(&mut self, image: &Yuv420) {
+        let Some((at, light)) = self.pending else {
+            return;
+        };
+        let y = image.y()[200 * image.strides().0 + 200];
+        if (light && y > 180) || (!light && y < 70) {
+            self.latencies.push(at.elapsed().as_secs_f64() * 1000.0);
+            self.pending = None;
+            self.next = Instant::now() + self.gap();
+        }
+    }
+
+    fn summary(mut self) -> String {
+        let n = self.latencies.len();
+        let max = self.latencies.iter().copied().fold(0.0, f64::max);
+        let opt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.0}"));
+        format!(
+            "idle: the first change after 0.5–2.5 s of quiet, painted by another X client → decoded at the rep: {n} changes, p50 {} ms, p95 {} ms, max {max:.0} ms, {} missed (no picture within 2 s)",
+            opt(percentile(&mut self.latencies, 50.0)),
+            opt(percentile(&mut self.latencies, 95.0)),
+            self.missed
+        )
     }
 }
 

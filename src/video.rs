@@ -520,12 +520,23 @@ impl VideoSource for ScreenSource {
             }
             self.owe_key = true;
         }
-        let mut due = self.rate.next_frame_at(now).max(self.next_poll);
+        let mut due = self.rate.next_frame_at(now);
         if let Some(b) = self.backoff {
             due = due.max(b);
         }
         if due > now {
             std::thread::sleep(due - now);
+        }
+        // Until the next poll, a sign of change (X11: damage) ends the wait: the first change
+        // after a quiet moment is captured at once, not up to a poll interval later; a quiet
+        // screen still costs one look per interval.
+        let now = Instant::now();
+        if self.next_poll > now {
+            if self.owe_key || self.recheck {
+                std::thread::sleep(self.next_poll - now);
+            } else {
+                self.capturer.wait_for_change(self.next_poll - now);
+            }
         }
         let now = Instant::now();
         self.backoff = None;

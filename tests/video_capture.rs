@@ -290,3 +290,52 @@ fn x11_capture_without_shared_memory_falls_back_to_get_image() {
         cap.maybe_changed().unwrap() && pixel(&mut cap, 5, 5) == [255, 0, 0]
     });
 }
+
+/// Issue 18: waiting for a change ends when the screen is drawn on (DAMAGE wakes it), not at
+/// the end of the wait; on a quiet screen it waits the whole time (no busy loop).
+#[test]
+fn waiting_for_a_change_ends_when_the_screen_is_drawn_on() {
+    use std::time::{Duration, Instant};
+    let _one = one_display();
+    let x = Xvfb::start(320, 240);
+    let mut cap = X11Capturer::open(Some(&x.display)).unwrap();
+    wait_until("an idle screen to be reported unchanged", || {
+        !cap.maybe_changed().unwrap() || {
+            cap.capture().unwrap();
+            false
+        }
+    });
+    // Quiet: the whole wait.
+    let t = Instant::now();
+    cap.wait_for_change(Duration::from_millis(300));
+    assert!(
+        t.elapsed() >= Duration::from_millis(290),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(!cap.maybe_changed().unwrap());
+    // Drawn on while waiting (a minute at most): the wait ends with the drawing.
+    let display = x.display.clone();
+    let painter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        let drawn = Instant::now();
+        let ok = std::process::Command::new("xsetroot")
+            .args(["-solid", "#00ff00"])
+            .env("DISPLAY", &display)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "xsetroot");
+        drawn
+    });
+    let t = Instant::now();
+    cap.wait_for_change(Duration::from_secs(60));
+    let woke = Instant::now();
+    let drawn = painter.join().unwrap();
+    assert!(
+        woke.duration_since(t) < Duration::from_secs(30),
+        "the wait ran {:?}: damage did not end it",
+        woke.duration_since(t)
+    );
+    assert!(woke >= drawn, "woke before anything was drawn");
+    assert!(cap.maybe_changed().unwrap());
+}

@@ -72,6 +72,14 @@ pub trait Capturer: Send {
         Ok(true)
     }
 
+    /// Waits up to `timeout` for a sign that the picture may have changed, returning as soon
+    /// as one comes (X11: damage), so that the first change after a quiet moment is captured at
+    /// once rather than at the next poll. Errors show at the next [`Capturer::maybe_changed`].
+    /// The default just sleeps.
+    fn wait_for_change(&mut self, timeout: std::time::Duration) {
+        std::thread::sleep(timeout);
+    }
+
     /// Captures the selected monitor, with the mouse cursor drawn in.
     fn capture(&mut self) -> Result<Frame<'_>, CaptureError>;
 }

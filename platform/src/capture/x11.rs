@@ -330,6 +330,29 @@ impl Capturer for X11Capturer {
         Ok(self.drawn_cursor != Some((p.root_x, p.root_y)))
     }
 
+    fn wait_for_change(&mut self, timeout: std::time::Duration) {
+        use std::os::fd::AsRawFd;
+        if self.drain_events().is_err() || self.dirty {
+            return;
+        }
+        if self.damage.is_none() {
+            // Without the damage extension only a capture tells.
+            std::thread::sleep(timeout);
+            return;
+        }
+        // Every queued event was read above: the next one (damage, a cursor change, RandR)
+        // makes the connection readable.
+        let mut fd = libc::pollfd {
+            fd: self.conn.stream().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: one valid pollfd, owned by this frame, for the duration of the call; the
+        // descriptor stays open (the connection outlives the call).
+        unsafe { libc::poll(&mut fd, 1, ms) };
+    }
+
     fn capture(&mut self) -> Result<Frame<'_>, CaptureError> {
         self.drain_events()?;
         if let Some(d) = self.damage {
