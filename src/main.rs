@@ -8,6 +8,9 @@ use lotse::ui::{self, Lang};
 use lotse_net::{NetConfig, Pin};
 use lotse_proto::msg::CustomerInfo;
 use std::time::Instant;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,12 +69,16 @@ fn main() -> Result<()> {
         // SAFETY: the first thing the program does, before any other thread exists.
         unsafe { std::env::set_var("GDK_BACKEND", "x11") };
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
+    // RUST_LOG as a list of `target=level` (and a bare default level), e.g.
+    // `warn,lotse_platform=debug`; anything else means `warn`. (Not the full EnvFilter syntax:
+    // its regular expressions cost the download some 350 kB.)
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::WARN));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .init();
     let cli = Cli::parse();
     let chosen = cli.lang.map(|l| match l {
