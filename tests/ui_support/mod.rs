@@ -62,17 +62,7 @@ impl Relay {
 
     /// `lotse-relay audit verify` over this relay's data: the audit chain is sound.
     pub fn assert_audit_verifies(&self) {
-        let out = Command::new(lotse_testkit::workspace_bin("lotse-relay"))
-            .args(["audit", "verify", "--data"])
-            .arg(self.dir.path().join("data"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        lotse_testkit::assert_audit_verifies(&self.dir.path().join("data"));
     }
 
     /// Kills the relay process at once (SIGKILL: no goodbye to anyone), as a crash would.

@@ -10,7 +10,7 @@ pub mod measure;
 pub mod wine;
 mod workspace;
 
-pub use workspace::{RelayProc, add_rep, workspace_bin};
+pub use workspace::{RelayProc, add_rep, assert_audit_verifies, workspace_bin};
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

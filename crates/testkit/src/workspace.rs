@@ -100,6 +100,25 @@ pub fn add_rep(data: &Path, user: &str, display_name: Option<&str>, password: &s
     );
 }
 
+/// `lotse-relay audit verify --data DATA`: the audit chain the relay left in `data` is sound.
+///
+/// # Panics
+/// If it is not (with what the command said).
+#[allow(clippy::unwrap_used)] // a test helper: any failure is the test's failure
+pub fn assert_audit_verifies(data: &Path) {
+    let out = Command::new(workspace_bin("lotse-relay"))
+        .args(["audit", "verify", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A `lotse-relay serve` process on loopback, killed when dropped.
 #[derive(Debug)]
 pub struct RelayProc {

@@ -27,17 +27,7 @@ pub struct Relay {
 impl Relay {
     /// `lotse-relay audit verify` over this relay's data: the audit chain is sound.
     pub fn assert_audit_verifies(&self) {
-        let out = Command::new(workspace_bin("lotse-relay"))
-            .args(["audit", "verify", "--data"])
-            .arg(self._dir.path().join("data"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        lotse_testkit::assert_audit_verifies(&self._dir.path().join("data"));
     }
 }
 
