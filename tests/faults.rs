@@ -96,16 +96,7 @@ async fn still_serving(relay: &TestRelay) {
     let mut rep = relay.rep("bob").await;
     let (key, _) = rep.create_key(None).await.unwrap();
     let mut c = customer(relay, Some(key));
-    let entry = rep_wait(&mut rep, "queue", |e| match e {
-        RepEvent::Control(RepDown::Queue { entries }) => entries.first().map(|e| e.entry),
-        _ => None,
-    })
-    .await;
-    rep.accept(entry).await.unwrap();
-    rep_wait(&mut rep, "joined", |e| {
-        matches!(e, RepEvent::Control(RepDown::Joined { .. })).then_some(())
-    })
-    .await;
+    accept_first(&mut rep).await;
     c.handle.end(lotse_proto::msg::HowEnded::EndButton);
     c.join();
 }
@@ -418,16 +409,7 @@ async fn a_customer_that_vanishes_mid_session_ends_it_for_the_rep() {
         info: CustomerInfo::default(),
     })
     .await;
-    let entry = rep_wait(&mut rep, "queue", |e| match e {
-        RepEvent::Control(RepDown::Queue { entries }) => entries.first().map(|e| e.entry),
-        _ => None,
-    })
-    .await;
-    rep.accept(entry).await.unwrap();
-    rep_wait(&mut rep, "joined", |e| {
-        matches!(e, RepEvent::Control(RepDown::Joined { .. })).then_some(())
-    })
-    .await;
+    accept_first(&mut rep).await;
     let _ = cut.send(());
     let reason = rep_wait(&mut rep, "ended", |e| match e {
         RepEvent::Control(RepDown::Ended { reason }) => Some(reason.clone()),
@@ -450,16 +432,7 @@ async fn the_relay_drops_input_and_video_not_covered_by_a_grant() {
         info: CustomerInfo::default(),
     })
     .await;
-    let entry = rep_wait(&mut rep, "queue", |e| match e {
-        RepEvent::Control(RepDown::Queue { entries }) => entries.first().map(|e| e.entry),
-        _ => None,
-    })
-    .await;
-    rep.accept(entry).await.unwrap();
-    rep_wait(&mut rep, "joined", |e| {
-        matches!(e, RepEvent::Control(RepDown::Joined { .. })).then_some(())
-    })
-    .await;
+    accept_first(&mut rep).await;
 
     // Count what input reaches this (hand-made) customer.
     let conn = c.conn.clone();

@@ -362,16 +362,7 @@ async fn long_chat_lines_are_shortened_with_a_note() {
     let mut rep = relay.rep("ada").await;
     let (key, _) = rep.create_key(None).await.unwrap();
     let c = customer(&relay, Some(key));
-    let entry = rep_wait(&mut rep, "queue", |e| match e {
-        RepEvent::Control(RepDown::Queue { entries }) => entries.first().map(|e| e.entry),
-        _ => None,
-    })
-    .await;
-    rep.accept(entry).await.unwrap();
-    rep_wait(&mut rep, "joined", |e| {
-        matches!(e, RepEvent::Control(RepDown::Joined { .. })).then_some(())
-    })
-    .await;
+    accept_first(&mut rep).await;
     c.handle.chat(&"ä".repeat(5000));
     let text = rep_wait(&mut rep, "chat", |e| match e {
         RepEvent::Control(RepDown::Chat { text, .. }) => Some(text.clone()),

@@ -197,16 +197,7 @@ async fn screen_streams_sharp_is_recorded_stops_on_revoke_and_restarts_with_a_ke
 
     let (handle, thread, control, ui) = screen_customer(&x, &relay, key);
 
-    let entry = rep_wait(&mut rep, "queue entry", |e| match e {
-        RepEvent::Control(RepDown::Queue { entries }) => entries.first().cloned(),
-        _ => None,
-    })
-    .await;
-    rep.accept(entry.entry).await.unwrap();
-    rep_wait(&mut rep, "joined", |e| {
-        matches!(e, RepEvent::Control(RepDown::Joined { .. })).then_some(())
-    })
-    .await;
+    accept_first(&mut rep).await;
     assert_eq!(control.stats().frames, 0, "nothing captured before view");
     let first_request = grant_view(&mut rep, &ui, &handle, None).await;
 
@@ -573,16 +564,7 @@ async fn every_change_of_the_screen_reaches_the_rep() {
     let mut rep = relay.rep("ada").await;
     let (key, _) = rep.create_key(None).await.unwrap();
     let (handle, thread, control, ui) = screen_customer(&x, &relay, key);
-    let entry = rep_wait(&mut rep, "queue entry", |e| match e {
-        RepEvent::Control(RepDown::Queue { entries }) => entries.first().cloned(),
-        _ => None,
-    })
-    .await;
-    rep.accept(entry.entry).await.unwrap();
-    rep_wait(&mut rep, "joined", |e| {
-        matches!(e, RepEvent::Control(RepDown::Joined { .. })).then_some(())
-    })
-    .await;
+    accept_first(&mut rep).await;
     grant_view(&mut rep, &ui, &handle, None).await;
 
     // The grey at a quarter of the picture, as the rep decoded it (BT.601 limited-range luma of a

@@ -277,6 +277,27 @@ pub async fn rep_wait<T>(
     }
 }
 
+/// Waits for the first customer in `rep`'s queue, accepts them and waits until the rep has
+/// joined the session.
+pub async fn accept_first(rep: &mut RepClient) {
+    let entry = rep_wait(rep, "queue entry", |e| match e {
+        RepEvent::Control(lotse_proto::msg::RepDown::Queue { entries }) => {
+            entries.first().map(|e| e.entry)
+        }
+        _ => None,
+    })
+    .await;
+    rep.accept(entry).await.unwrap();
+    rep_wait(rep, "joined", |e| {
+        matches!(
+            e,
+            RepEvent::Control(lotse_proto::msg::RepDown::Joined { .. })
+        )
+        .then_some(())
+    })
+    .await;
+}
+
 /// Waits for the person's prompt for `tier` and answers Allow once it is armed, as the person
 /// would; returns the request id.
 pub async fn allow_prompt(c: &Customer, tier: lotse_proto::Tier) -> u32 {

@@ -22,7 +22,7 @@ use lotse_testkit::measure::{cpu_seconds, percentile, rss_mb};
 use lotse_testkit::{Xvfb, bench_workload};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use support::{allow, customer_window, new_key, relay, start_console};
+use support::{accept_and_view, customer_window, new_key, relay, start_console};
 
 /// Time for the stream to settle (first keyframe, encoder rate estimate) before measuring.
 const WARMUP: Duration = Duration::from_secs(5);
@@ -112,13 +112,7 @@ fn run(mode: &str) -> Row {
     );
     let key = new_key(&console);
     let customer = customer_window(&customer_x, &relay, &key, "carla", dir.path());
-    console.click("queue.accept.0");
-    console.wait("the session tab", |l| l["screen"] == "session");
-    console.click("tier.view");
-    allow(&console, &customer, "view");
-    console.wait("a picture", |l| {
-        l["session"]["picture"] == serde_json::json!([1920, 1080])
-    });
+    accept_and_view(&console, &customer, [1920, 1080]);
     // The workload starts once the prompt is answered (it would cover the customer's window).
     let _load = bench_workload(&customer_x, mode);
     std::thread::sleep(WARMUP);

@@ -206,13 +206,7 @@ fn video_and_control_reach_the_customer() {
 
     let customer = customer_window(&customer_x, &relay, &key, "carla", dir.path());
 
-    console.click("queue.accept.0");
-    console.wait("the session tab", |l| l["screen"] == "session");
-    console.click("tier.view");
-    allow(&console, &customer, "view");
-    let line = console.wait("a picture", |l| {
-        l["session"]["picture"] == serde_json::json!([1920, 1080])
-    });
+    let line = accept_and_view(&console, &customer, [1920, 1080]);
     // The toolbar says how the connection does: pictures arrive, a loopback round trip is short.
     let q = console.wait("the quality line with pictures", |l| {
         l["session"]["quality"]["fps"]
@@ -334,13 +328,7 @@ fn a_console_killed_mid_session_leaves_no_key_held() {
     let (mut console, _) = start_console(&console_x, &relay, dir.path(), &[]);
     let key = new_key(&console);
     let customer = customer_window(&customer_x, &relay, &key, "carla", dir.path());
-    console.click("queue.accept.0");
-    console.wait("the session tab", |l| l["screen"] == "session");
-    console.click("tier.view");
-    allow(&console, &customer, "view");
-    console.wait("a picture", |l| {
-        l["session"]["picture"] == serde_json::json!([1280, 800])
-    });
+    accept_and_view(&console, &customer, [1280, 800]);
     console.click("tier.control");
     allow(&console, &customer, "control");
     console.wait("control", |l| l["session"]["in_control"] == true);

@@ -301,6 +301,18 @@ pub fn customer_window(x: &Xvfb, relay: &Relay, key: &str, user: &str, dir: &Pat
     w
 }
 
+/// Accepts the first customer in the console's queue, asks for `view`, lets the customer allow
+/// it and waits for the first picture of `size`; returns that frame's trace line.
+pub fn accept_and_view(console: &Window, customer: &Window, size: [u32; 2]) -> Value {
+    console.click("queue.accept.0");
+    console.wait("the session tab", |l| l["screen"] == "session");
+    console.click("tier.view");
+    allow(console, customer, "view");
+    console.wait("a picture", |l| {
+        l["session"]["picture"] == serde_json::json!(size)
+    })
+}
+
 /// The customer clicks Allow on the prompt for `tier` until it takes (a prompt ignores clicks
 /// in its first 500 ms); the console's open tab then shows `tier` granted.
 pub fn allow(console: &Window, customer: &Window, tier: &str) {
