@@ -13,7 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use lotse::session::{self, Event, Frontend, Handle, Hooks, Settings, VideoSource};
-use lotse_net::quinn::Connection;
+use lotse_net::Connection;
 use lotse_net::{NetConfig, Pin, read_msg, write_msg};
 use lotse_platform::fake::FakeInjector;
 use lotse_proto::frame::limits;
@@ -267,6 +267,7 @@ async fn attack_task(
 async fn dial(local: SocketAddr, relay: SocketAddr, pin: Pin) -> Option<Connection> {
     let cfg = NetConfig {
         idle_timeout: Duration::from_secs(30),
+        ..NetConfig::default()
     };
     let (endpoint, _) = lotse_net::client_endpoint_at(local, pin, &cfg).ok()?;
     let connecting = endpoint.connect(relay, "relay.lotse").ok()?;
@@ -278,7 +279,7 @@ async fn dial(local: SocketAddr, relay: SocketAddr, pin: Pin) -> Option<Connecti
     tokio::spawn(async move {
         endpoint.wait_idle().await;
     });
-    Some(conn)
+    Some(conn.into())
 }
 
 /// What one attacking connection does once connected.

@@ -9,8 +9,9 @@ LOTSE_PACKAGES=(
   libxcb-xfixes0-dev libxkbcommon-dev libegl1 libgl1-mesa-dri libegl-mesa0
   # tests: a real X server, a window manager, real clicks, screenshots, an independent decoder
   xvfb openbox xdotool x11-utils x11-xserver-utils xterm imagemagick ffmpeg jq chromium chromium-driver openssl binutils
-  # the system report is checked against what the system tools say (ip)
-  iproute2
+  # the system report is checked against what the system tools say (ip); the TCP fallback is
+  # tested in a network namespace whose UDP nftables drops
+  iproute2 nftables
   # the relay's Debian package: built with dpkg-dev, checked with lintian and systemd-analyze
   dpkg-dev lintian systemd
   # the clipboard tests copy and read on the customer's display like a program there would

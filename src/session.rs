@@ -5,7 +5,7 @@
 //! other than [`Handle::answer`], which the window calls when the person clicks.
 
 use crate::transfer::{self, Failure, TransferState, TransferStatus, Transfers};
-use lotse_net::quinn::{Connection, RecvStream, SendStream};
+use lotse_net::{Connection, RecvStream, SendStream};
 use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_platform::Injector;
 use lotse_platform::clipboard::ClipboardPort;
@@ -53,6 +53,8 @@ pub const QUEUE_TOKEN_PREFIX: &str = "queue:";
 pub enum Event {
     /// Connecting to the relay.
     Connecting,
+    /// Connected to the relay over this transport (TCP when UDP is blocked on this network).
+    Connected(lotse_net::Transport),
     /// A session key is needed: none was carried, or the last one was rejected.
     NeedKey { rejected: Option<KeyRejection> },
     /// The session state changed (queue position, reps, grants, prompts).
@@ -359,13 +361,14 @@ async fn run(
         )));
         return;
     };
-    let (endpoint, conn) = match lotse_net::connect(addr, settings.pin, &settings.net).await {
+    let conn = match lotse_net::connect(addr, settings.pin, &settings.net).await {
         Ok(c) => c,
         Err(e) => {
             ui.notify(Event::Failed(e.to_string()));
             return;
         }
     };
+    ui.notify(Event::Connected(conn.transport()));
     let core: Shared = Arc::new(Mutex::new(Core {
         consent: Consent::new(),
         injector: hooks.injector,
@@ -393,8 +396,8 @@ async fn run(
         EndReason::Customer(how) => *how,
         _ => HowEnded::Unspecified,
     };
-    conn.close(0u32.into(), how.code().as_bytes());
-    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+    conn.close(0u32, how.code().as_bytes());
+    let _ = tokio::time::timeout(Duration::from_secs(1), conn.wait_idle()).await;
     info!(?reason, "session over");
     ui.notify(Event::Ended(reason));
 }
@@ -872,7 +875,7 @@ async fn accept_streams(
                     let first = lock_plain(&inputs).insert(rep);
                     if !first {
                         debug!(rep, "a second input stream for the same rep; refused");
-                        let _ = stream.stop(1u32.into());
+                        let _ = stream.stop(1u32);
                         return;
                     }
                     pump_input(rep, &mut stream, &core).await;
@@ -887,7 +890,7 @@ async fn accept_streams(
                     let open = clipboard.is_some() && lock(&core).consent.clipboard_open(rep);
                     if !open || clip_busy.swap(true, Ordering::SeqCst) {
                         debug!(rep, "clipboard content refused before reading");
-                        let _ = stream.stop(1u32.into());
+                        let _ = stream.stop(1u32);
                         return;
                     }
                     let read = read_msg::<ClipContent>(&mut stream, limits::CLIPBOARD).await;
@@ -915,7 +918,7 @@ async fn accept_streams(
                     }
                 }
                 _ => {
-                    let _ = stream.stop(1u32.into());
+                    let _ = stream.stop(1u32);
                 }
             }
         });
@@ -1137,11 +1140,11 @@ async fn ship_video(
 ) {
     let mut stream: Option<SendStream> = None;
     let mut sampled = std::time::Instant::now();
-    let mut congestion_events = conn.stats().path.congestion_events;
+    let mut congestion_events = conn.path_stats().congestion_events;
     while let Some(frame) = rx.recv().await {
         if sampled.elapsed() >= PATH_SAMPLE_INTERVAL {
             sampled = std::time::Instant::now();
-            let stats = conn.stats().path;
+            let stats = conn.path_stats();
             let mut p = lock_plain(&path);
             p.rtt = Some(stats.rtt);
             p.congested |= stats.congestion_events > congestion_events;

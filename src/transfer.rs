@@ -2,7 +2,7 @@
 //! person chose to save. Files stream in chunks (never whole in memory) and are hashed on the way.
 
 use lotse_files::Incoming;
-use lotse_net::quinn::{Connection, RecvStream};
+use lotse_net::{Connection, RecvStream};
 use lotse_net::read_msg;
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{FileFrame, ParticipantId, TransferId, TransferStop};
@@ -299,7 +299,7 @@ pub async fn receive(
             }
         }
         if Instant::now() > deadline {
-            let _ = stream.stop(7u32.into());
+            let _ = stream.stop(7u32);
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -309,13 +309,13 @@ pub async fn receive(
     let mut last = Instant::now();
     let result: Result<PathBuf, String> = loop {
         if cancel.load(Ordering::SeqCst) {
-            let _ = stream.stop(7u32.into());
+            let _ = stream.stop(7u32);
             break Err("cancelled".into());
         }
         match read_msg::<FileFrame>(&mut stream, limits::FILE_CHUNK + 64).await {
             Ok(Some(FileFrame::Chunk(bytes))) => {
                 if let Err(e) = incoming.write(&bytes) {
-                    let _ = stream.stop(7u32.into());
+                    let _ = stream.stop(7u32);
                     break Err(e.to_string());
                 }
                 if last.elapsed() >= PROGRESS_EVERY {

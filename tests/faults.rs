@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use lotse::session::Event;
-use lotse_net::quinn::{self, Connection, Endpoint, RecvStream, SendStream};
+use lotse_net::{Connection, ConnectionError, RecvStream, SendStream};
 use lotse_net::{read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
@@ -22,19 +22,17 @@ use std::time::Duration;
 
 /// A hand-made peer that can say anything, for attacks the real client would never make.
 struct Raw {
-    _endpoint: Endpoint,
     conn: Connection,
     send: SendStream,
     recv: RecvStream,
 }
 
 async fn raw(addr: SocketAddr, relay: &TestRelay) -> Raw {
-    let (endpoint, conn) = lotse_net::connect(addr, relay.pin, &fast_net())
+    let conn = lotse_net::connect(addr, relay.pin, &fast_net())
         .await
         .unwrap();
     let (send, recv) = conn.open_bi().await.unwrap();
     Raw {
-        _endpoint: endpoint,
         conn,
         send,
         recv,
@@ -83,8 +81,8 @@ impl Raw {
             .await
             .expect("relay kept the connection");
         match err {
-            quinn::ConnectionError::ApplicationClosed(c) => {
-                String::from_utf8_lossy(&c.reason).into_owned()
+            ConnectionError::ApplicationClosed { reason, .. } => {
+                String::from_utf8_lossy(&reason).into_owned()
             }
             other => other.to_string(),
         }
@@ -304,14 +302,14 @@ async fn malformed_oversized_wrong_version_and_silent_peers_are_dropped() {
     assert!(why.contains("unsupported protocol version"), "{why}");
 
     // A peer that connects and says nothing is dropped after the hello timeout (2 s here).
-    let (_ep, silent) = lotse_net::connect(relay.addr, relay.pin, &fast_net())
+    let silent = lotse_net::connect(relay.addr, relay.pin, &fast_net())
         .await
         .unwrap();
     let err = tokio::time::timeout(DEADLINE, silent.closed())
         .await
         .unwrap();
     assert!(
-        matches!(err, quinn::ConnectionError::ApplicationClosed(ref c) if c.reason.as_ref() == b"no hello in time"),
+        matches!(err, ConnectionError::ApplicationClosed { ref reason, .. } if reason.as_slice() == b"no hello in time"),
         "{err:?}"
     );
 

@@ -13,7 +13,8 @@ mod common;
 
 use common::*;
 use lotse::session::Event;
-use lotse_net::quinn::{Connection, Endpoint, RecvStream, SendStream};
+use lotse_net::quinn::Endpoint;
+use lotse_net::{Connection, RecvStream, SendStream};
 use lotse_net::{Pin, read_msg, write_msg};
 use lotse_platform::fake::{FakeInjector, Injected};
 use lotse_platform::{InjectError, Injector};
@@ -62,7 +63,7 @@ impl Hostile {
 
     /// Takes the customer's connection through hello and key, then says a rep joined.
     async fn accept(&self) -> Line {
-        let conn = self.endpoint.accept().await.unwrap().await.unwrap();
+        let conn: Connection = self.endpoint.accept().await.unwrap().await.unwrap().into();
         let (mut send, mut recv) = conn.accept_bi().await.unwrap();
         let hello: Hello = read_msg(&mut recv, limits::CONTROL).await.unwrap().unwrap();
         assert_eq!(hello.role, Role::Customer);

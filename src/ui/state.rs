@@ -145,6 +145,9 @@ pub struct Widget {
 pub struct State {
     pub lang: Lang,
     pub stage: Stage,
+    /// The connection runs over TCP because this network lets no UDP through: the window
+    /// says so once someone views, as the picture may then lag more.
+    pub over_tcp: bool,
     /// The time of this frame; the shell sets it before drawing, tests set it as they like.
     pub now: Instant,
     /// When the earliest input event of this frame (click, key) reached the program, if any.
@@ -252,6 +255,7 @@ impl State {
         State {
             lang,
             stage: Stage::Terms,
+            over_tcp: false,
             system_dialog: false,
             now,
             input_since: None,
@@ -327,6 +331,9 @@ impl State {
                 if matches!(self.stage, Stage::Terms) {
                     self.stage = Stage::Connecting;
                 }
+            }
+            Event::Connected(transport) => {
+                self.over_tcp = transport == lotse_net::Transport::Tcp;
             }
             Event::NeedKey { rejected } => {
                 // A rejected key stays in the field, selected: the person sees what they typed

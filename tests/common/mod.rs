@@ -22,6 +22,7 @@ pub const PASSWORD: &str = "correct horse battery";
 pub fn fast_net() -> NetConfig {
     NetConfig {
         idle_timeout: Duration::from_secs(3),
+        ..NetConfig::default()
     }
 }
 

@@ -1,8 +1,10 @@
-//! QUIC endpoints for the relay (server) and for customers and reps (clients).
+//! QUIC endpoints for the relay (server) and for customers and reps (clients), and connecting
+//! with the fallback to TLS over TCP ([`crate::tcp`]).
 
+use crate::conn::{Connection, Inner, TransportChoice};
 use crate::pin::{Pin, PinMismatch, PinVerifier};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
-use quinn::{ClientConfig, Connection, Endpoint, EndpointConfig, ServerConfig, TransportConfig};
+use quinn::{ClientConfig, Endpoint, EndpointConfig, ServerConfig, TransportConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -13,15 +15,28 @@ use std::time::Duration;
 pub struct NetConfig {
     /// A connection with no traffic (not even keep-alives) for this long is dead.
     pub idle_timeout: Duration,
+    /// Which transports a client tries.
+    pub transport: TransportChoice,
+    /// How long a client waits for QUIC before it tries TCP as well.
+    pub fallback_after: Duration,
 }
 
 impl Default for NetConfig {
     fn default() -> Self {
         NetConfig {
             idle_timeout: Duration::from_secs(20),
+            transport: TransportChoice::Auto,
+            fallback_after: FALLBACK_AFTER,
         }
     }
 }
+
+/// How long QUIC has before TCP is tried too: a QUIC handshake takes one round trip, and a lost
+/// first packet is sent again after about a second; UDP that is dropped never answers.
+pub const FALLBACK_AFTER: Duration = Duration::from_millis(1500);
+
+/// The name clients ask for (the pin, not the name, decides whom they trust).
+pub(crate) const SERVER_NAME: &str = "relay.lotse";
 
 /// UDP socket buffers: the defaults drop packets on a busy loopback (PLATFORM-NOTES).
 const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
@@ -87,13 +102,8 @@ pub fn generate_identity(names: Vec<String>) -> Result<(Vec<u8>, Vec<u8>), Endpo
     Ok((cert.der().to_vec(), key.serialize_der()))
 }
 
-/// A server endpoint bound to `addr`, with the given certificate and key.
-pub fn server_endpoint(
-    addr: SocketAddr,
-    cert_der: &[u8],
-    key_der: &[u8],
-    cfg: &NetConfig,
-) -> Result<Endpoint, Endpoints> {
+/// The relay's TLS configuration (TLS 1.3 only, ALPN `lotse/1`), for QUIC and TCP alike.
+fn server_tls(cert_der: &[u8], key_der: &[u8]) -> Result<rustls::ServerConfig, Endpoints> {
     let certs = vec![CertificateDer::from(cert_der.to_vec())];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der.to_vec()));
     let mut tls = rustls::ServerConfig::builder_with_provider(provider())
@@ -103,6 +113,34 @@ pub fn server_endpoint(
         .with_single_cert(certs, key)
         .map_err(|e| Endpoints::Tls(e.to_string()))?;
     tls.alpn_protocols = vec![lotse_proto::ALPN.to_vec()];
+    Ok(tls)
+}
+
+/// The relay's TLS acceptor for the TCP fallback: the same certificate, versions and ALPN as
+/// its QUIC endpoint.
+pub fn tcp_acceptor(cert_der: &[u8], key_der: &[u8]) -> Result<tokio_rustls::TlsAcceptor, Endpoints> {
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server_tls(
+        cert_der, key_der,
+    )?)))
+}
+
+/// The relay's TLS configuration for the TCP fallback, for a listener that chooses between it
+/// and another service by ALPN.
+pub fn tcp_server_config(
+    cert_der: &[u8],
+    key_der: &[u8],
+) -> Result<Arc<rustls::ServerConfig>, Endpoints> {
+    Ok(Arc::new(server_tls(cert_der, key_der)?))
+}
+
+/// A server endpoint bound to `addr`, with the given certificate and key.
+pub fn server_endpoint(
+    addr: SocketAddr,
+    cert_der: &[u8],
+    key_der: &[u8],
+    cfg: &NetConfig,
+) -> Result<Endpoint, Endpoints> {
+    let tls = server_tls(cert_der, key_der)?;
     let crypto = QuicServerConfig::try_from(tls).map_err(|e| Endpoints::Tls(e.to_string()))?;
     let mut server = ServerConfig::with_crypto(Arc::new(crypto));
     server.transport_config(transport(cfg));
@@ -136,13 +174,9 @@ pub fn client_endpoint(
     client_endpoint_at(local, pin, cfg)
 }
 
-/// Like [`client_endpoint`], bound to `local` (a test or benchmark that plays many hosts on
-/// loopback binds to 127.0.0.2, 127.0.0.3, …).
-pub fn client_endpoint_at(
-    local: SocketAddr,
-    pin: Pin,
-    cfg: &NetConfig,
-) -> Result<(Endpoint, MismatchSlot), Endpoints> {
+/// The client's TLS configuration: TLS 1.3 only, ALPN `lotse/1`, trusting only `pin`; a
+/// mismatch is reported into the returned slot.
+fn client_tls(pin: Pin) -> Result<(rustls::ClientConfig, MismatchSlot), Endpoints> {
     let provider = provider();
     let mismatch = Arc::new(Mutex::new(None));
     let verifier = PinVerifier {
@@ -157,6 +191,17 @@ pub fn client_endpoint_at(
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     tls.alpn_protocols = vec![lotse_proto::ALPN.to_vec()];
+    Ok((tls, mismatch))
+}
+
+/// Like [`client_endpoint`], bound to `local` (a test or benchmark that plays many hosts on
+/// loopback binds to 127.0.0.2, 127.0.0.3, …).
+pub fn client_endpoint_at(
+    local: SocketAddr,
+    pin: Pin,
+    cfg: &NetConfig,
+) -> Result<(Endpoint, MismatchSlot), Endpoints> {
+    let (tls, mismatch) = client_tls(pin)?;
     let crypto = QuicClientConfig::try_from(tls).map_err(|e| Endpoints::Tls(e.to_string()))?;
     let mut client = ClientConfig::new(Arc::new(crypto));
     client.transport_config(transport(cfg));
@@ -178,22 +223,17 @@ pub fn client_endpoint_at(
     Ok((endpoint, mismatch))
 }
 
-/// Connects to the relay at `addr`, trusting only `pin`. A wrong key yields
-/// [`Endpoints::PinMismatch`] naming both pins.
-pub async fn connect(
-    addr: SocketAddr,
-    pin: Pin,
-    cfg: &NetConfig,
-) -> Result<(Endpoint, Connection), Endpoints> {
+/// Connects to the relay at `addr` over QUIC only, trusting only `pin`.
+async fn connect_quic(addr: SocketAddr, pin: Pin, cfg: &NetConfig) -> Result<Connection, Endpoints> {
     let (endpoint, mismatch) = client_endpoint(pin, addr, cfg)?;
     let connecting = endpoint
-        .connect(addr, "relay.lotse")
+        .connect(addr, SERVER_NAME)
         .map_err(|e| Endpoints::Connect {
             addr,
             reason: e.to_string(),
         })?;
     match connecting.await {
-        Ok(conn) => Ok((endpoint, conn)),
+        Ok(conn) => Ok(Connection::quic(conn, endpoint)),
         Err(e) => {
             if let Some(m) = mismatch.lock().ok().and_then(|mut s| s.take()) {
                 return Err(Endpoints::PinMismatch(m));
@@ -206,6 +246,98 @@ pub async fn connect(
             };
             Err(Endpoints::Connect { addr, reason })
         }
+    }
+}
+
+/// Connects to the relay at `addr` over TLS on TCP, trusting only `pin`.
+async fn connect_tcp(addr: SocketAddr, pin: Pin, cfg: &NetConfig) -> Result<Connection, Endpoints> {
+    let (tls, mismatch) = client_tls(pin)?;
+    match crate::tcp::connect(addr, Arc::new(tls), cfg).await {
+        Ok(c) => Ok(Connection(Inner::Tcp(c))),
+        Err(reason) => {
+            if let Some(m) = mismatch.lock().ok().and_then(|mut s| s.take()) {
+                return Err(Endpoints::PinMismatch(m));
+            }
+            Err(Endpoints::Connect {
+                addr,
+                reason: format!("over TCP: {reason}"),
+            })
+        }
+    }
+}
+
+/// Connects to the relay at `addr`, trusting only `pin`: over QUIC, and — unless `cfg` says
+/// otherwise — also over TLS on TCP at the same port when QUIC has not connected within
+/// `cfg.fallback_after` or failed; the first to connect is used. A wrong key yields
+/// [`Endpoints::PinMismatch`] naming both pins, whichever transport saw it.
+pub async fn connect(addr: SocketAddr, pin: Pin, cfg: &NetConfig) -> Result<Connection, Endpoints> {
+    match cfg.transport {
+        TransportChoice::Quic => return connect_quic(addr, pin, cfg).await,
+        TransportChoice::Tcp => return connect_tcp(addr, pin, cfg).await,
+        TransportChoice::Auto => {}
+    }
+    let quic = connect_quic(addr, pin, cfg);
+    tokio::pin!(quic);
+    let quic_failed = tokio::select! {
+        r = &mut quic => match r {
+            Ok(c) => return Ok(c),
+            Err(e @ Endpoints::PinMismatch(_)) => return Err(e),
+            Err(e) => Some(e),
+        },
+        _ = tokio::time::sleep(cfg.fallback_after) => None,
+    };
+    tracing::info!(
+        "QUIC to {addr} {}; trying TCP",
+        match &quic_failed {
+            Some(e) => format!("failed ({e})"),
+            None => format!("not connected after {:?}", cfg.fallback_after),
+        }
+    );
+    let tcp = connect_tcp(addr, pin, cfg);
+    tokio::pin!(tcp);
+    match quic_failed {
+        Some(quic_err) => match tcp.await {
+            Ok(c) => Ok(c),
+            Err(e @ Endpoints::PinMismatch(_)) => Err(e),
+            Err(tcp_err) => Err(both_failed(addr, quic_err, tcp_err)),
+        },
+        None => {
+            // Both race; the first connection wins, a pin mismatch ends it at once.
+            let mut quic_err = None;
+            let mut tcp_err = None;
+            loop {
+                tokio::select! {
+                    r = &mut quic, if quic_err.is_none() => match r {
+                        Ok(c) => return Ok(c),
+                        Err(e @ Endpoints::PinMismatch(_)) => return Err(e),
+                        Err(e) => quic_err = Some(e),
+                    },
+                    r = &mut tcp, if tcp_err.is_none() => match r {
+                        Ok(c) => return Ok(c),
+                        Err(e @ Endpoints::PinMismatch(_)) => return Err(e),
+                        Err(e) => tcp_err = Some(e),
+                    },
+                }
+                match (quic_err.take(), tcp_err.take()) {
+                    (Some(q), Some(t)) => return Err(both_failed(addr, q, t)),
+                    (q, t) => {
+                        quic_err = q;
+                        tcp_err = t;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn both_failed(addr: SocketAddr, quic: Endpoints, tcp: Endpoints) -> Endpoints {
+    let why = |e: Endpoints| match e {
+        Endpoints::Connect { reason, .. } => reason,
+        other => other.to_string(),
+    };
+    Endpoints::Connect {
+        addr,
+        reason: format!("{}; {}", why(quic), why(tcp)),
     }
 }
 
@@ -226,7 +358,12 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_secs(30)).await;
             drop(conn);
         });
-        let (_ep, conn) = connect(addr, pin, &cfg).await.unwrap();
+        let cfg = NetConfig {
+            transport: TransportChoice::Quic,
+            ..cfg
+        };
+        let conn = connect(addr, pin, &cfg).await.unwrap();
+        let conn = conn.as_quic().unwrap();
         let chunk = vec![0u8; 256 * 1024];
         let mut sent = 0usize;
         // Each stream until its own window is full, then the next one, until even a fresh
@@ -280,9 +417,11 @@ mod tests {
             }
             other => panic!("expected a pin mismatch, got {other:?}"),
         }
-        let (_ep, conn) = connect(addr, real, &cfg).await.unwrap();
+        let conn = connect(addr, real, &cfg).await.unwrap();
         assert_eq!(
-            conn.handshake_data()
+            conn.as_quic()
+                .unwrap()
+                .handshake_data()
                 .and_then(|h| h.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
                 .and_then(|h| h.protocol),
             Some(lotse_proto::ALPN.to_vec())

@@ -4,7 +4,7 @@
 use crate::framed::write_msg;
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{FileFrame, StreamHeader, TransferId};
-use quinn::Connection;
+use crate::conn::Connection;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +41,7 @@ pub async fn send_file(
     let mut last = Instant::now();
     while done < size {
         if cancel.load(Ordering::SeqCst) {
-            let _ = stream.reset(FILE_CANCELLED.into());
+            let _ = stream.reset(FILE_CANCELLED);
             return Err("cancelled".into());
         }
         let want = FILE_CHUNK.min((size - done) as usize);
@@ -75,7 +75,7 @@ pub async fn send_file(
     // Wait until the relay has everything (or gave up), so "done" means delivered.
     match stream.stopped().await {
         Ok(None) => Ok(()),
-        Ok(Some(code)) if code == FILE_CANCELLED.into() => {
+        Ok(Some(code)) if code == u64::from(FILE_CANCELLED) => {
             Err("the relay stopped the transfer".to_owned())
         }
         Ok(Some(_)) => Ok(()),

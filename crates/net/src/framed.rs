@@ -1,7 +1,7 @@
-//! Message frames on QUIC streams.
+//! Message frames on streams (QUIC's or the TCP fallback's).
 
 use lotse_proto::frame::{self, FrameError, LEN_BYTES};
-use quinn::{ReadExactError, RecvStream, SendStream};
+use crate::conn::{ReadError, ReadExactError, RecvStream, SendStream, WriteError};
 use serde::{Serialize, de::DeserializeOwned};
 
 /// Why a message could not be read or written.
@@ -12,9 +12,9 @@ pub enum NetError {
     #[error("stream ended in the middle of a message")]
     Truncated,
     #[error("read failed: {0}")]
-    Read(#[from] quinn::ReadError),
+    Read(#[from] ReadError),
     #[error("write failed: {0}")]
-    Write(#[from] quinn::WriteError),
+    Write(#[from] WriteError),
 }
 
 /// Writes one message as a frame of at most `max` body bytes.

@@ -4,7 +4,7 @@
 //! content — before it goes (fail closed).
 
 use crate::hub::{Audit, CustomerId, Hub};
-use lotse_net::quinn::{Connection, RecvStream};
+use lotse_net::{Connection, RecvStream};
 use lotse_net::{read_msg, write_msg};
 use lotse_proto::Tier;
 use lotse_proto::frame::limits;
@@ -35,7 +35,7 @@ pub(crate) async fn from_customer(hub: &Arc<Hub>, customer: CustomerId, mut stre
     };
     if !admitted {
         debug!("customer clipboard without a rep holding clipboard, or a second one; refused");
-        let _ = stream.stop(crate::conn::code::PROTOCOL.into());
+        let _ = stream.stop(crate::conn::code::PROTOCOL);
         return;
     }
     let content = read_content(hub, &mut stream).await;
@@ -103,7 +103,7 @@ pub(crate) async fn from_rep(hub: &Arc<Hub>, rep: ParticipantId, mut stream: Rec
     };
     if !admitted {
         debug!("clipboard from a rep without clipboard, or a second one; refused");
-        let _ = stream.stop(crate::conn::code::PROTOCOL.into());
+        let _ = stream.stop(crate::conn::code::PROTOCOL);
         return;
     }
     let content = read_content(hub, &mut stream).await;
@@ -158,7 +158,7 @@ async fn read_content(hub: &Hub, stream: &mut RecvStream) -> Option<ClipContent>
         },
         other => {
             debug!(ok = other.is_ok(), "clipboard content refused");
-            let _ = stream.stop(crate::conn::code::PROTOCOL.into());
+            let _ = stream.stop(crate::conn::code::PROTOCOL);
             None
         }
     }

@@ -7,7 +7,7 @@
 //! every chunk; revoking `files` cancels what is running.
 
 use crate::hub::{Audit, CustomerId, Hub, Transfer, TransferKey};
-use lotse_net::quinn::{Connection, RecvStream, SendStream};
+use lotse_net::{Connection, RecvStream, SendStream};
 use lotse_net::{read_msg, write_msg};
 use lotse_proto::Tier;
 use lotse_proto::frame::limits;
@@ -328,7 +328,7 @@ pub(crate) async fn pipe(
     mut incoming: RecvStream,
 ) {
     let Some(sid) = sid_of_sender else {
-        let _ = incoming.stop(CANCELLED.into());
+        let _ = incoming.stop(CANCELLED);
         return;
     };
     let key = (from_rep, transfer);
@@ -358,19 +358,19 @@ pub(crate) async fn pipe(
             ?key,
             "file stream for a transfer not accepted or already streaming"
         );
-        let _ = incoming.stop(CANCELLED.into());
+        let _ = incoming.stop(CANCELLED);
         return;
     }
     // Where the bytes go, and the transfer's facts.
     let (targets, name, size, cancelled, who) = {
         let st = hub.state();
         let Some(s) = st.sessions.get(&sid) else {
-            let _ = incoming.stop(CANCELLED.into());
+            let _ = incoming.stop(CANCELLED);
             return;
         };
         let Some(t) = s.transfers.get(&key).filter(|t| t.accepted) else {
             debug!(?key, "file stream for a transfer that is not accepted");
-            let _ = incoming.stop(CANCELLED.into());
+            let _ = incoming.stop(CANCELLED);
             return;
         };
         // Each target: the receiving rep (`None`: the customer), its connection, its header.
@@ -441,7 +441,7 @@ pub(crate) async fn pipe(
             outs.retain_mut(|(to, out)| {
                 let keep = to.is_none_or(|r| st.granted(r, Tier::Files));
                 if !keep {
-                    let _ = out.reset(CANCELLED.into());
+                    let _ = out.reset(CANCELLED);
                 }
                 keep
             });
@@ -510,9 +510,9 @@ pub(crate) async fn pipe(
         }
         Err(reason) => {
             for (_, mut out) in outs {
-                let _ = out.reset(CANCELLED.into());
+                let _ = out.reset(CANCELLED);
             }
-            let _ = incoming.stop(CANCELLED.into());
+            let _ = incoming.stop(CANCELLED);
             if let Some((claimed, own)) = mismatch {
                 tracing::warn!(session = sid, %name, "a file's bytes do not match the sender's hash");
                 let _ = hub

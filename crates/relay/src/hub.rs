@@ -10,7 +10,7 @@ use crate::audit::AuditFailed;
 use crate::limits::{FailureLimiter, TokenBucket};
 use crate::rejections::Rejections;
 use crate::store::Store;
-use lotse_net::quinn::Connection;
+use lotse_net::Connection;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
     Arrival, CustomerDown, CustomerInfo, EndReason, MAX_QUEUE_ENTRIES, ParticipantId, QueueEntry,
@@ -319,7 +319,7 @@ impl State {
             && r.tx.try_send(msg).is_err()
         {
             warn!(rep, "rep does not read its control stream; disconnecting");
-            r.conn.close(4u32.into(), b"too slow");
+            r.conn.close(4u32, b"too slow");
         }
     }
 
@@ -332,7 +332,7 @@ impl State {
                 customer,
                 "customer does not read its control stream; disconnecting"
             );
-            c.conn.close(4u32.into(), b"too slow");
+            c.conn.close(4u32, b"too slow");
         }
     }
 

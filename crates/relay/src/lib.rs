@@ -120,6 +120,11 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Net(#[from] lotse_net::Endpoints),
+    #[error("cannot listen on TCP {addr} (the fallback for networks without UDP): {source}")]
+    TcpBind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Portal(#[from] portal::PortalError),
     #[error("the relay does not start without its audit log: {0}")]
@@ -138,6 +143,8 @@ pub struct Relay {
     hub: Arc<hub::Hub>,
     endpoint: lotse_net::quinn::Endpoint,
     accept: tokio::task::JoinHandle<()>,
+    tcp_accept: tokio::task::JoinHandle<()>,
+    closing: tokio::sync::watch::Sender<bool>,
     flusher: tokio::task::JoinHandle<()>,
 }
 
@@ -174,8 +181,42 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
             }
         }
     });
+    // The TCP fallback listens on the same address as QUIC — or, where the portal listens
+    // there (443 for both), comes through the portal's listener, chosen by ALPN.
+    let slots = Arc::new(conn::Slots::default());
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
+    let tcp_config = lotse_net::tcp_server_config(&ident.cert_der, &ident.key_der)?;
+    let shared_port = hub.cfg.portal.as_ref().is_some_and(|p| p.listen == addr);
+    let (tcp_accept, handoff) = if shared_port {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let task = tokio::spawn(conn::accept_handed_over(
+            rx,
+            hub.clone(),
+            slots.clone(),
+            closing_rx.clone(),
+        ));
+        (task, Some(portal::LotseOnPort::new(tcp_config, tx)))
+    } else {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::TcpBind { addr, source })?;
+        let task = tokio::spawn(conn::accept_tcp_loop(
+            listener,
+            tokio_rustls::TlsAcceptor::from(tcp_config),
+            hub.clone(),
+            slots.clone(),
+            closing_rx.clone(),
+        ));
+        (task, None)
+    };
     let portal = match hub.cfg.portal.clone() {
-        Some(p) => Some(portal::start(hub.clone(), p, &ident, addr).await?),
+        Some(p) => match portal::start(hub.clone(), p, &ident, addr, handoff).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tcp_accept.abort();
+                return Err(e.into());
+            }
+        },
         None => None,
     };
     let metrics = match hub.cfg.metrics {
@@ -189,7 +230,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         ),
         None => None,
     };
-    let accept = tokio::spawn(conn::accept_loop(endpoint.clone(), hub.clone()));
+    let accept = tokio::spawn(conn::accept_loop(endpoint.clone(), hub.clone(), slots));
     Ok(Relay {
         addr,
         pin: ident.pin,
@@ -198,6 +239,8 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         hub,
         endpoint,
         accept,
+        tcp_accept,
+        closing,
         flusher,
     })
 }
@@ -218,6 +261,8 @@ impl Relay {
         let _ = self.hub.audit("relay", "relay.stop", "").await;
         self.endpoint.close(0u32.into(), b"relay shutting down");
         self.accept.abort();
+        self.tcp_accept.abort();
+        let _ = self.closing.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
     }
 

@@ -6,8 +6,9 @@
 //! `GET /metrics` (text exposition format 0.0.4) — the names, all prefixed `lotse_`:
 //! - `up` 1 while the relay serves;
 //! - `sessions` running now; `queue_waiting` customers waiting in any queue;
-//! - `peers{kind="customer"|"rep"}` connected and said hello now; `connections_open` QUIC
-//!   connections and handshakes now;
+//! - `peers{kind="customer"|"rep"}` connected and said hello now; `connections_open` QUIC and
+//!   TCP connections and handshakes now; `tcp_connections_open` those of them over the TCP
+//!   fallback (after TLS);
 //! - `connections_refused_total{reason="per_address"|"full"}`, `quic_retries_total`,
 //!   `handshake_failures_total`, `login_failures_total`, `key_failures_total`;
 //! - `password_hashes_total`, `logins_waiting`;
@@ -110,8 +111,14 @@ async fn metrics(State(hub): State<Arc<Hub>>) -> impl IntoResponse {
     metric(
         "connections_open",
         "gauge",
-        "QUIC connections and handshakes open now.",
+        "Connections and handshakes open now (QUIC and TCP).",
         &[("", stats.open_connections as u64)],
+    );
+    metric(
+        "tcp_connections_open",
+        "gauge",
+        "Connections over the TCP fallback open now (after TLS).",
+        &[("", stats.tcp_connections as u64)],
     );
     metric(
         "connections_refused_total",

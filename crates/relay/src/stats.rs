@@ -18,6 +18,8 @@ pub struct Stats {
     pub refused_full: u64,
     /// Connections (and handshakes) open now.
     pub open_connections: usize,
+    /// Of those, connections over the TCP fallback (after their TLS handshake).
+    pub tcp_connections: usize,
     /// Logins waiting for a hashing slot now.
     pub logins_waiting: usize,
 }
@@ -31,6 +33,8 @@ pub(crate) struct Counters {
     pub refused_per_address: AtomicU64,
     pub refused_full: AtomicU64,
     pub open: AtomicUsize,
+    /// Of those, over the TCP fallback.
+    pub tcp_open: AtomicUsize,
     waiting: AtomicUsize,
     /// For the metrics (`crate::metrics`).
     pub handshake_failures: AtomicU64,
@@ -64,6 +68,7 @@ impl Counters {
             refused_per_address: self.refused_per_address.load(Ordering::Relaxed),
             refused_full: self.refused_full.load(Ordering::Relaxed),
             open_connections: self.open.load(Ordering::SeqCst),
+            tcp_connections: self.tcp_open.load(Ordering::SeqCst),
             logins_waiting: self.waiting.load(Ordering::SeqCst),
         }
     }

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use lotse_net::NetConfig;
-use lotse_net::quinn::{Connection, Endpoint, RecvStream, SendStream};
+use lotse_net::{Connection, RecvStream, SendStream};
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{
     CustomerDown, CustomerInfo, CustomerUp, FileFrame, Hello, RepDown, Reply, Role, StreamHeader,
@@ -104,7 +104,6 @@ async fn rows_of(store: &lotse_relay::store::Store) -> Vec<(String, String, Stri
 
 /// A customer speaking the wire protocol directly.
 struct RawCustomer {
-    _ep: Endpoint,
     conn: Connection,
     send: SendStream,
     recv: RecvStream,
@@ -113,7 +112,7 @@ struct RawCustomer {
 impl RawCustomer {
     async fn connect(relay: &TestRelay) -> RawCustomer {
         let r = relay.relay();
-        let (ep, conn) = lotse_net::connect(r.addr, r.pin, &NetConfig::default())
+        let conn = lotse_net::connect(r.addr, r.pin, &NetConfig::default())
             .await
             .unwrap();
         let (mut send, mut recv) = conn.open_bi().await.unwrap();
@@ -130,7 +129,6 @@ impl RawCustomer {
             .unwrap()
             .unwrap();
         RawCustomer {
-            _ep: ep,
             conn,
             send,
             recv,

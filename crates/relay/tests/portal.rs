@@ -388,7 +388,7 @@ async fn unknown_used_and_expired_keys_get_the_same_page_and_downloads_do_not_us
 
 /// A customer's QUIC redeem from this machine: what the relay answers.
 async fn quic_redeem(p: &Portal, key: &str) -> CustomerDown {
-    let (_ep, conn) = lotse_net::connect(p.relay_addr, p.pin, &NetConfig::default())
+    let conn = lotse_net::connect(p.relay_addr, p.pin, &NetConfig::default())
         .await
         .unwrap();
     let (mut send, mut recv) = conn.open_bi().await.unwrap();

@@ -3,7 +3,7 @@
 
 use crate::RepEvent;
 use lotse_files::Incoming;
-use lotse_net::quinn::{Connection, RecvStream};
+use lotse_net::{Connection, RecvStream};
 use lotse_net::read_msg;
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{FileFrame, TransferId};
@@ -139,7 +139,7 @@ pub(crate) async fn receive(
             break m;
         }
         if Instant::now() > deadline {
-            let _ = stream.stop(7u32.into());
+            let _ = stream.stop(7u32);
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -152,7 +152,7 @@ pub(crate) async fn receive(
         })
     };
     let Some(dir) = lock(&files.save_dir).clone() else {
-        let _ = stream.stop(7u32.into());
+        let _ = stream.stop(7u32);
         let _ = tx
             .send(fail("no directory to save files into (--save-dir)".into()))
             .await;
@@ -165,7 +165,7 @@ pub(crate) async fn receive(
     let mut incoming = match Incoming::start(&dir, &name, size) {
         Ok(i) => i,
         Err(e) => {
-            let _ = stream.stop(7u32.into());
+            let _ = stream.stop(7u32);
             let _ = tx.send(fail(e.to_string())).await;
             return;
         }
@@ -173,7 +173,7 @@ pub(crate) async fn receive(
     let mut last = Instant::now();
     let result: Result<PathBuf, String> = loop {
         if cancel.load(Ordering::SeqCst) {
-            let _ = stream.stop(7u32.into());
+            let _ = stream.stop(7u32);
             break Err("cancelled".into());
         }
         match read_msg::<FileFrame>(&mut stream, limits::FILE_CHUNK + 64).await {

@@ -8,7 +8,7 @@ pub mod video;
 
 pub use video::{Picture, Received, ReceiverStats, VideoReceiver};
 
-use lotse_net::quinn::{Connection, Endpoint, RecvStream, SendStream};
+use lotse_net::{Connection, ConnectionError, RecvStream, SendStream};
 use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
@@ -66,7 +66,6 @@ pub enum RepError {
 /// A logged-in rep connection.
 #[derive(Debug)]
 pub struct RepClient {
-    endpoint: Endpoint,
     conn: Connection,
     send: SendStream,
     events: mpsc::Receiver<RepEvent>,
@@ -91,7 +90,7 @@ impl RepClient {
         password: &str,
         net: &NetConfig,
     ) -> Result<RepClient, RepError> {
-        let (endpoint, conn) = lotse_net::connect(relay, pin, net).await?;
+        let conn = lotse_net::connect(relay, pin, net).await?;
         let (mut send, mut recv) = conn
             .open_bi()
             .await
@@ -134,7 +133,6 @@ impl RepClient {
         tokio::spawn(read_control(recv, conn.clone(), tx.clone(), files.clone()));
         tokio::spawn(accept_video(conn.clone(), tx.clone(), files.clone()));
         Ok(RepClient {
-            endpoint,
             conn,
             send,
             events,
@@ -382,9 +380,14 @@ impl RepClient {
         self.send(&RepUp::SelectMonitor { index }).await
     }
 
-    /// The connection's current round-trip time to the relay, as QUIC measures it.
+    /// The connection's current round-trip time to the relay, as QUIC (or TCP) measures it.
     pub fn rtt(&self) -> std::time::Duration {
         self.conn.rtt()
+    }
+
+    /// Which transport the connection to the relay runs on.
+    pub fn transport(&self) -> lotse_net::Transport {
+        self.conn.transport()
     }
 
     /// Asks for a fresh system report (needs `sysinfo`; the report arrives as
@@ -401,15 +404,15 @@ impl RepClient {
     /// Closes the connection and waits briefly for the close to reach the relay.
     pub async fn close(mut self) {
         let _ = self.send.finish();
-        self.conn.close(0u32.into(), b"rep closed");
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+        self.conn.close(0u32, b"rep closed");
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.conn.wait_idle()).await;
     }
 }
 
 fn close_text(conn: &Connection) -> String {
     match conn.close_reason() {
-        Some(lotse_net::quinn::ConnectionError::ApplicationClosed(c)) => {
-            String::from_utf8_lossy(&c.reason).into_owned()
+        Some(ConnectionError::ApplicationClosed { reason, .. }) => {
+            String::from_utf8_lossy(&reason).into_owned()
         }
         Some(other) => other.to_string(),
         None => "connection closed".into(),
@@ -480,7 +483,7 @@ async fn accept_video(conn: Connection, tx: mpsc::Sender<RepEvent>, files: files
                     // One content at a time: its room (up to 8 MiB) is taken before the bytes
                     // arrive, so a relay must not make us hold many at once.
                     if clip_busy.swap(true, Ordering::SeqCst) {
-                        let _ = stream.stop(1u32.into());
+                        let _ = stream.stop(1u32);
                         return;
                     }
                     let read = read_msg::<ClipContent>(&mut stream, limits::CLIPBOARD).await;

@@ -9,7 +9,7 @@ use crate::hub::{
 };
 use crate::keys;
 use crate::store::Redeemed;
-use lotse_net::quinn::{Connection, RecvStream, SendStream};
+use lotse_net::{Connection, RecvStream, SendStream};
 use lotse_net::{read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{
@@ -80,14 +80,14 @@ pub(super) async fn customer(
         match msg {
             CustomerUp::Redeem { key, info } => {
                 if let Err(reason) = redeem(&hub, id, &actor, ip, Entry::Key(&key), info).await {
-                    conn.close(code::PROTOCOL.into(), reason.as_bytes());
+                    conn.close(code::PROTOCOL, reason.as_bytes());
                     break None;
                 }
             }
             CustomerUp::JoinQueue { token, info } => {
                 if let Err(reason) = redeem(&hub, id, &actor, ip, Entry::Token(&token), info).await
                 {
-                    conn.close(code::PROTOCOL.into(), reason.as_bytes());
+                    conn.close(code::PROTOCOL, reason.as_bytes());
                     break None;
                 }
             }
@@ -95,7 +95,7 @@ pub(super) async fn customer(
                 hub.state().dequeue(id);
                 let who = hub.state().customer_label(id);
                 let _ = hub.audit(&who, "queue.cancel", "").await;
-                conn.close(code::NORMAL.into(), b"cancelled");
+                conn.close(code::NORMAL, b"cancelled");
                 break None;
             }
             CustomerUp::Answer { request, reply } => {
@@ -260,7 +260,7 @@ pub(super) async fn customer(
 /// Closes a peer whose actions can no longer be audited (fail closed); the control loop then
 /// ends as for a lost peer, which ends its session.
 pub(super) fn audit_down(conn: &Connection) -> Option<lotse_net::NetError> {
-    conn.close(code::AUDIT.into(), AUDIT_DOWN.as_bytes());
+    conn.close(code::AUDIT, AUDIT_DOWN.as_bytes());
     None
 }
 
@@ -620,7 +620,7 @@ async fn customer_streams(hub: Arc<Hub>, conn: Connection, customer: CustomerId)
                     });
                     if !admitted {
                         debug!("video stream outside a session, or a second one; refused");
-                        let _ = stream.stop(code::PROTOCOL.into());
+                        let _ = stream.stop(code::PROTOCOL);
                         return;
                     }
                     fan_out_video(&hub, customer, &mut stream).await;
@@ -637,10 +637,10 @@ async fn customer_streams(hub: Arc<Hub>, conn: Connection, customer: CustomerId)
                 }
                 Ok(Ok(Some(other))) => {
                     warn!(?other, "customer opened a stream it may not open");
-                    conn.close(code::PROTOCOL.into(), b"unexpected stream");
+                    conn.close(code::PROTOCOL, b"unexpected stream");
                 }
                 _ => {
-                    let _ = stream.stop(code::PROTOCOL.into());
+                    let _ = stream.stop(code::PROTOCOL);
                 }
             }
         });
@@ -662,7 +662,7 @@ async fn fan_out_video(hub: &Arc<Hub>, customer: CustomerId, stream: &mut RecvSt
         let mut st = hub.state();
         let Some(sid) = st.customers.get(&customer).and_then(|c| c.session) else {
             // The session ended: this stream has nobody to go to any more.
-            let _ = stream.stop(code::NORMAL.into());
+            let _ = stream.stop(code::NORMAL);
             return;
         };
         let viewers: Vec<ParticipantId> = st
@@ -787,7 +787,7 @@ async fn watch_presession(hub: Arc<Hub>, conn: Connection, id: CustomerId) {
         };
         if since.elapsed() >= limit {
             debug!(?stage, "pre-session deadline passed; closing");
-            conn.close(code::TIMEOUT.into(), why);
+            conn.close(code::TIMEOUT, why);
             return;
         }
     }

@@ -17,7 +17,7 @@ use super::customer::AUDIT_DOWN;
 use crate::audit::{NAME_MAX, bounded};
 use crate::hub::Hub;
 use crate::limits::net_key;
-use lotse_net::quinn::{Connection, RecvStream};
+use lotse_net::{Connection, RecvStream};
 use lotse_net::read_msg;
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{LoginRejection, RepDown, RepUp};
@@ -47,11 +47,11 @@ pub(super) async fn login(
             Ok(Ok(Some(RepUp::Login { user, password }))) => (user, password),
             Ok(Ok(None)) => return None,
             Err(_) => {
-                conn.close(code::TIMEOUT.into(), b"no login in time");
+                conn.close(code::TIMEOUT, b"no login in time");
                 return None;
             }
             _ => {
-                conn.close(code::PROTOCOL.into(), b"log in first");
+                conn.close(code::PROTOCOL, b"log in first");
                 return None;
             }
         };
@@ -63,7 +63,7 @@ pub(super) async fn login(
             Attempt::Closed => return None,
         }
     }
-    conn.close(code::PROTOCOL.into(), b"too many login attempts");
+    conn.close(code::PROTOCOL, b"too many login attempts");
     None
 }
 
@@ -138,7 +138,7 @@ async fn attempt(
             .await
             .is_err()
         {
-            conn.close(code::AUDIT.into(), AUDIT_DOWN.as_bytes());
+            conn.close(code::AUDIT, AUDIT_DOWN.as_bytes());
             return Attempt::Closed;
         }
         return Attempt::In((r.id, r.name, r.display_name));

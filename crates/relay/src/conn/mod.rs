@@ -12,8 +12,8 @@ use customer::customer;
 use rep::rep;
 
 use crate::hub::Hub;
-use lotse_net::quinn::{self, Connection, Endpoint, SendStream};
-use lotse_net::{NetError, read_msg, write_msg};
+use lotse_net::quinn::Endpoint;
+use lotse_net::{Connection, ConnectionError, NetError, SendStream, read_msg, write_msg};
 use lotse_proto::PROTOCOL_VERSION;
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{EndReason, Hello, HowEnded, Role};
@@ -32,8 +32,9 @@ pub(crate) mod code {
     pub const AUDIT: u32 = 5;
 }
 
-pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>) {
-    let slots = Arc::new(slots::Slots::default());
+pub(crate) use slots::Slots;
+
+pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>, slots: Arc<Slots>) {
     while let Some(incoming) = endpoint.accept().await {
         let span = info_span!("conn", peer = %incoming.remote_address());
         let Some((slot, incoming)) = slots.admit(&hub, incoming) else {
@@ -44,7 +45,7 @@ pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>) {
             async move {
                 let _slot = slot;
                 match incoming.await {
-                    Ok(conn) => handle(hub, conn).await,
+                    Ok(conn) => handle(hub, conn.into()).await,
                     Err(e) => {
                         hub.counters
                             .handshake_failures
@@ -55,6 +56,120 @@ pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>) {
             }
             .instrument(span),
         );
+    }
+}
+
+/// How long a TCP peer may take for its TLS handshake.
+const TCP_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Takes the TCP fallback's connections on `listener`: a slot (the same as QUIC's), the TLS
+/// handshake, then the same handling as a QUIC connection. On `shutdown` every such connection
+/// is closed as the QUIC endpoint closes its own.
+pub(crate) async fn accept_tcp_loop(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    hub: Arc<Hub>,
+    slots: Arc<Slots>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly rather than spin.
+                tracing::warn!("TCP accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Some(slot) = slots.take(&hub, peer) else {
+            continue;
+        };
+        let span = info_span!("conn", peer = %peer, transport = "tcp");
+        let (hub, acceptor, shutdown) = (hub.clone(), acceptor.clone(), shutdown.clone());
+        tokio::spawn(
+            async move {
+                let _slot = slot;
+                let accepted = lotse_net::tcp::accept(tcp, &acceptor, &hub.cfg.net, TCP_HANDSHAKE);
+                match accepted.await {
+                    Ok(conn) => serve_tcp(hub, conn, shutdown).await,
+                    Err(e) => {
+                        hub.counters
+                            .handshake_failures
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        debug!("TCP handshake failed: {e}")
+                    }
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+/// Takes the TCP fallback's connections that arrive on the portal's port (chosen there by
+/// ALPN, the TLS handshake done).
+pub(crate) async fn accept_handed_over(
+    mut handed: mpsc::Receiver<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>,
+    hub: Arc<Hub>,
+    slots: Arc<Slots>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    while let Some(tls) = handed.recv().await {
+        let Ok(peer) = tls.get_ref().0.peer_addr() else {
+            continue;
+        };
+        let Some(slot) = slots.take(&hub, peer) else {
+            continue;
+        };
+        let span = info_span!("conn", peer = %peer, transport = "tcp");
+        let (hub, shutdown) = (hub.clone(), shutdown.clone());
+        tokio::spawn(
+            async move {
+                let _slot = slot;
+                match lotse_net::tcp::accept_established(tls, &hub.cfg.net) {
+                    Ok(conn) => serve_tcp(hub, conn, shutdown).await,
+                    Err(e) => debug!("TCP connection refused: {e}"),
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+async fn serve_tcp(hub: Arc<Hub>, conn: Connection, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let _open = TcpOpen::count(&hub);
+    tokio::select! {
+        _ = handle(hub.clone(), conn.clone()) => {}
+        _ = async {
+            // A relay dropped without `shutdown` keeps serving, as its QUIC endpoint does.
+            if shutdown.wait_for(|down| *down).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            conn.close(code::NORMAL, b"relay shutting down");
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), conn.wait_idle()).await;
+        }
+    }
+}
+
+/// One open TCP connection, counted for the metrics while it lives.
+struct TcpOpen(Arc<Hub>);
+
+impl TcpOpen {
+    fn count(hub: &Arc<Hub>) -> TcpOpen {
+        hub.counters
+            .tcp_open
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        TcpOpen(hub.clone())
+    }
+}
+
+impl Drop for TcpOpen {
+    fn drop(&mut self) {
+        self.0
+            .counters
+            .tcp_open
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -81,7 +196,7 @@ async fn handle(hub: Arc<Hub>, conn: Connection) {
         Ok(None) => return,
         Err(_) => {
             info!("no hello within {hello_timeout:?}; dropping");
-            conn.close(code::TIMEOUT.into(), b"no hello in time");
+            conn.close(code::TIMEOUT, b"no hello in time");
             return;
         }
     };
@@ -90,7 +205,7 @@ async fn handle(hub: Arc<Hub>, conn: Connection) {
         Ok(None) => return,
         Err(e) => {
             info!("bad hello: {e}");
-            conn.close(code::PROTOCOL.into(), format!("bad hello: {e}").as_bytes());
+            conn.close(code::PROTOCOL, format!("bad hello: {e}").as_bytes());
             return;
         }
     };
@@ -108,14 +223,14 @@ async fn handle(hub: Arc<Hub>, conn: Connection) {
             "unsupported protocol version {}; this relay speaks {}",
             hello.version, PROTOCOL_VERSION
         );
-        conn.close(code::VERSION.into(), reason.as_bytes());
+        conn.close(code::VERSION, reason.as_bytes());
         return;
     }
     let ip = conn.remote_address().ip();
     match hello.role {
         Role::Customer => customer(hub, conn, send, recv, ip).await,
         Role::Rep => rep(hub, conn, send, recv, ip).await,
-        Role::Relay => conn.close(code::PROTOCOL.into(), b"peers cannot be relays"),
+        Role::Relay => conn.close(code::PROTOCOL, b"peers cannot be relays"),
     }
 }
 
@@ -140,9 +255,9 @@ fn spawn_writer<T: Serialize + Send + Sync + 'static>(
 
 /// Why a control loop stopped.
 fn loss_reason(err: Option<NetError>, conn: &Connection) -> EndReason {
-    if let Some(quinn::ConnectionError::ApplicationClosed(close)) = conn.close_reason() {
+    if let Some(ConnectionError::ApplicationClosed { reason, .. }) = conn.close_reason() {
         // The customer's client closes with a `HowEnded` code; anything else says nothing.
-        let code = String::from_utf8_lossy(&close.reason);
+        let code = String::from_utf8_lossy(&reason);
         return EndReason::Customer(HowEnded::from_code(&code));
     }
     match err {

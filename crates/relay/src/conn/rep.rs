@@ -10,7 +10,7 @@ use crate::files;
 use crate::hub::{Audit, CONTROL_QUEUE, Hub, INPUT_QUEUE, RepSlot, Session, now_unix};
 use crate::keys;
 use crate::limits::{TokenBucket, admit_input};
-use lotse_net::quinn::{Connection, RecvStream, SendStream};
+use lotse_net::{Connection, RecvStream, SendStream};
 use lotse_net::{NetError, read_msg, write_msg};
 use lotse_proto::Tier;
 use lotse_proto::frame::limits;
@@ -78,7 +78,7 @@ pub(super) async fn rep(
         };
         let audits = match msg {
             RepUp::Login { .. } => {
-                conn.close(code::PROTOCOL.into(), b"already logged in");
+                conn.close(code::PROTOCOL, b"already logged in");
                 break None;
             }
             RepUp::CreateKey { lifetime_secs } => {
@@ -159,7 +159,7 @@ pub(super) async fn rep(
     streams.abort();
     let reason = match err {
         Some(NetError::Frame(e)) => {
-            conn.close(code::PROTOCOL.into(), e.to_string().as_bytes());
+            conn.close(code::PROTOCOL, e.to_string().as_bytes());
             EndReason::Protocol(e.to_string())
         }
         _ => EndReason::PeerLost,
@@ -458,7 +458,7 @@ async fn rep_streams(hub: Arc<Hub>, conn: Connection, rep: ParticipantId) {
                         .is_some_and(|r| !std::mem::replace(&mut r.input_open, true));
                     if !first {
                         warn!("rep opened a second input stream; refused");
-                        let _ = stream.stop(code::PROTOCOL.into());
+                        let _ = stream.stop(code::PROTOCOL);
                         return;
                     }
                     forward_input(&hub, rep, &mut stream).await;
@@ -475,10 +475,10 @@ async fn rep_streams(hub: Arc<Hub>, conn: Connection, rep: ParticipantId) {
                 }
                 Ok(Ok(Some(other))) => {
                     warn!(?other, "rep opened a stream it may not open");
-                    conn.close(code::PROTOCOL.into(), b"unexpected stream");
+                    conn.close(code::PROTOCOL, b"unexpected stream");
                 }
                 _ => {
-                    let _ = stream.stop(code::PROTOCOL.into());
+                    let _ = stream.stop(code::PROTOCOL);
                 }
             }
         });

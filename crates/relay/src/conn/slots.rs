@@ -1,20 +1,21 @@
-//! Connection slots: at most `max_connections` open connections (handshakes included), at most
-//! `max_connections_per_address` of them from one address (IPv6: one /64), and — once more than
-//! half the slots are taken — a QUIC Retry first, so that only peers that really receive at
-//! their address can take one (spoofed half-open handshakes cannot fill the relay).
+//! Connection slots: at most `max_connections` open connections (handshakes included, QUIC and
+//! TCP together), at most `max_connections_per_address` of them from one address (IPv6: one
+//! /64), and — once more than half the slots are taken — a QUIC Retry first, so that only peers
+//! that really receive at their address can take one (spoofed half-open handshakes cannot fill
+//! the relay; over TCP the three-way handshake has proved the address already).
 
 use crate::hub::Hub;
 use crate::limits::net_key;
 use lotse_net::quinn::Incoming;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use tracing::{debug, warn};
 
 /// Open connections per address.
 #[derive(Debug, Default)]
-pub(super) struct Slots {
+pub(crate) struct Slots {
     per_address: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -44,6 +45,23 @@ impl Slots {
             }
             return None;
         }
+        match self.take(hub, peer) {
+            Some(slot) => Some((slot, incoming)),
+            None => {
+                incoming.refuse();
+                None
+            }
+        }
+    }
+
+    /// A slot for a peer at `peer` whose address is known to be real (QUIC after the checks
+    /// above; TCP after its handshake), or `None` when the relay or that address is full.
+    pub fn take(self: &Arc<Self>, hub: &Arc<Hub>, peer: SocketAddr) -> Option<Slot> {
+        if hub.counters.open.load(Ordering::SeqCst) >= hub.cfg.max_connections {
+            warn!("connection limit reached; refusing {peer}");
+            hub.counters.refused_full.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         let key = net_key(peer.ip());
         {
             let mut per = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
@@ -53,23 +71,21 @@ impl Slots {
                 hub.counters
                     .refused_per_address
                     .fetch_add(1, Ordering::Relaxed);
-                incoming.refuse();
                 return None;
             }
             *n += 1;
         }
         hub.counters.open.fetch_add(1, Ordering::SeqCst);
-        let slot = Slot {
+        Some(Slot {
             slots: self.clone(),
             hub: hub.clone(),
             key,
-        };
-        Some((slot, incoming))
+        })
     }
 }
 
 /// A held slot; released on drop.
-pub(super) struct Slot {
+pub(crate) struct Slot {
     slots: Arc<Slots>,
     hub: Arc<Hub>,
     key: IpAddr,

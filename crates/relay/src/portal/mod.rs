@@ -24,6 +24,7 @@ mod server;
 mod tls;
 
 pub use clients::Platform;
+pub use server::LotseOnPort;
 
 use crate::hub::{Audit, Hub};
 use crate::identity::Identity;
@@ -148,6 +149,7 @@ pub(crate) async fn start(
     cfg: PortalConfig,
     ident: &Identity,
     relay_addr: SocketAddr,
+    lotse: Option<LotseOnPort>,
 ) -> Result<PortalHandle, PortalError> {
     let signer = lotse_bundle::Signer::from_pkcs8(&ident.key_der)?;
     if signer.pin_string() != ident.pin.to_string() {
@@ -200,6 +202,7 @@ pub(crate) async fn start(
         tokio_rustls::TlsAcceptor::from(Arc::new(tls)),
         app,
         server::Limits::of(&cfg),
+        lotse,
     ));
     Ok(PortalHandle {
         addr,

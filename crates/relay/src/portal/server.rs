@@ -3,6 +3,10 @@
 //! address (IPv6: one /64), a deadline for the handshake, for each request's head, for each
 //! whole request (head, body and answer: a slow body cannot hold a handler), and for the whole
 //! connection (a client that stops reading cannot hold it either).
+//!
+//! Where the relay's TCP fallback shares the portal's port (both on 443), a connection whose
+//! TLS ClientHello offers Lotse's ALPN is answered with the relay's own certificate and handed
+//! over to the relay after the handshake; browsers never offer it.
 
 use super::PortalConfig;
 use crate::limits::net_key;
@@ -52,7 +56,54 @@ impl Limits {
     }
 }
 
-pub(super) async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Router, limits: Limits) {
+/// The relay's TCP fallback on the portal's port: its TLS configuration and where its
+/// connections go after the handshake.
+#[derive(Debug, Clone)]
+pub struct LotseOnPort {
+    config: Arc<rustls::ServerConfig>,
+    handoff: tokio::sync::mpsc::Sender<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>,
+}
+
+impl LotseOnPort {
+    pub fn new(
+        config: Arc<rustls::ServerConfig>,
+        handoff: tokio::sync::mpsc::Sender<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>,
+    ) -> Self {
+        LotseOnPort { config, handoff }
+    }
+}
+
+/// The TLS handshake: with the portal's certificate, or — a ClientHello offering Lotse's ALPN
+/// where the fallback shares this port — with the relay's, handing the connection over (`None`).
+async fn handshake(
+    tcp: tokio::net::TcpStream,
+    tls: &TlsAcceptor,
+    lotse: Option<&LotseOnPort>,
+) -> Result<Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>, std::io::Error> {
+    let Some(lotse) = lotse else {
+        return tls.accept(tcp).await.map(Some);
+    };
+    let start =
+        tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+    let wants_lotse = start
+        .client_hello()
+        .alpn()
+        .is_some_and(|mut offered| offered.any(|p| p == lotse_proto::ALPN));
+    if wants_lotse {
+        let stream = start.into_stream(lotse.config.clone()).await?;
+        let _ = lotse.handoff.try_send(stream);
+        return Ok(None);
+    }
+    start.into_stream(tls.config().clone()).await.map(Some)
+}
+
+pub(super) async fn serve(
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    app: Router,
+    limits: Limits,
+    lotse: Option<LotseOnPort>,
+) {
     let slots = Arc::new(Semaphore::new(limits.max));
     let per_address = Arc::new(PerAddress::default());
     let request = limits.request;
@@ -78,12 +129,15 @@ pub(super) async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Router, 
             continue;
         };
         let tls = tls.clone();
+        let lotse = lotse.clone();
         let app = app.clone().layer(axum::Extension(Peer(peer)));
         tokio::spawn(
             async move {
                 let _slot = (slot, mine);
-                let stream = match tokio::time::timeout(HANDSHAKE, tls.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
+                let shaken = handshake(tcp, &tls, lotse.as_ref());
+                let stream = match tokio::time::timeout(HANDSHAKE, shaken).await {
+                    Ok(Ok(Some(s))) => s,
+                    Ok(Ok(None)) => return,
                     Ok(Err(e)) => {
                         debug!("TLS handshake failed: {e}");
                         return;

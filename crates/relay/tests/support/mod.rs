@@ -7,7 +7,8 @@
 
 pub mod https;
 
-use lotse_net::quinn::{self, Connection, Endpoint, RecvStream, SendStream};
+use lotse_net::quinn::{self, Endpoint};
+use lotse_net::{Connection, ConnectionError, RecvStream, SendStream};
 use lotse_net::{NetConfig, Pin, read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{
@@ -44,6 +45,7 @@ impl TestRelay {
         cfg.hello_timeout = Duration::from_secs(5);
         cfg.net = NetConfig {
             idle_timeout: Duration::from_secs(10),
+            ..NetConfig::default()
         };
         tune(&mut cfg);
         let relay = lotse_relay::start(cfg).await.unwrap();
@@ -159,7 +161,7 @@ pub async fn connect(relay: &TestRelay, how: How) -> Result<(Endpoint, Connectio
         .map_err(|e| e.to_string())?
         .await
         .map_err(|e| e.to_string())?;
-    Ok((endpoint, conn))
+    Ok((endpoint, conn.into()))
 }
 
 impl Peer {
@@ -241,8 +243,8 @@ pub async fn closed(conn: &Connection) -> String {
         .await
         .expect("relay kept the connection");
     match err {
-        quinn::ConnectionError::ApplicationClosed(c) => {
-            String::from_utf8_lossy(&c.reason).into_owned()
+        ConnectionError::ApplicationClosed { reason, .. } => {
+            String::from_utf8_lossy(&reason).into_owned()
         }
         other => other.to_string(),
     }

@@ -1,0 +1,310 @@
+//! The TCP fallback against a real TLS-over-TCP server on loopback: the stream semantics the
+//! roles rely on (as QUIC gives them), closing with a reason, the pin, the receive bound, and
+//! choosing the transport.
+
+use lotse_net::{
+    Connection, ConnectionError, Endpoints, NetConfig, Pin, ReadError, Transport, TransportChoice,
+    WriteError, connect, generate_identity, read_msg, write_msg,
+};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn tcp_only() -> NetConfig {
+    NetConfig {
+        transport: TransportChoice::Tcp,
+        ..NetConfig::default()
+    }
+}
+
+/// A TLS-over-TCP server with a fresh identity; every accepted connection goes to the channel.
+async fn server() -> (SocketAddr, Pin, mpsc::Receiver<Connection>) {
+    let (cert, key) = generate_identity(vec!["relay.lotse".into()]).unwrap();
+    let pin = Pin::of_certificate(&cert).unwrap();
+    let acceptor = lotse_net::tcp_acceptor(&cert, &key).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                let cfg = NetConfig::default();
+                if let Ok(c) =
+                    lotse_net::tcp::accept(tcp, &acceptor, &cfg, Duration::from_secs(5)).await
+                {
+                    let _ = tx.send(c).await;
+                }
+            });
+        }
+    });
+    (addr, pin, rx)
+}
+
+async fn pair() -> (Connection, Connection) {
+    let (addr, pin, mut accepted) = server().await;
+    let client = connect(addr, pin, &tcp_only()).await.unwrap();
+    let served = tokio::time::timeout(DEADLINE, accepted.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(client.transport(), Transport::Tcp);
+    assert_eq!(served.transport(), Transport::Tcp);
+    (client, served)
+}
+
+async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(DEADLINE, f).await.expect("in time")
+}
+
+#[tokio::test]
+async fn streams_both_ways_carry_messages_and_end_cleanly() {
+    let (client, served) = pair().await;
+    // Two-way, opened by the client (the hello's way).
+    let (mut send, mut recv) = client.open_bi().await.unwrap();
+    write_msg(&mut send, &"hello".to_owned(), 64).await.unwrap();
+    let (mut back, mut theirs) = within(served.accept_bi()).await.unwrap();
+    let got: Option<String> = within(read_msg(&mut theirs, 64)).await.unwrap();
+    assert_eq!(got.as_deref(), Some("hello"));
+    write_msg(&mut back, &"welcome".to_owned(), 64).await.unwrap();
+    let got: Option<String> = within(read_msg(&mut recv, 64)).await.unwrap();
+    assert_eq!(got.as_deref(), Some("welcome"));
+    // One-way, opened by the server (the relay's video to a rep), 3 MB in pieces, then the end.
+    let mut out = served.open_uni().await.unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let sent = big.clone();
+    let writer = tokio::spawn(async move {
+        for piece in sent.chunks(100_000) {
+            out.write_all(piece).await.unwrap();
+        }
+        out.finish().unwrap();
+        // Read to the end and let go: `stopped` says delivered, not stopped.
+        within(out.stopped()).await
+    });
+    let mut inc = within(client.accept_uni()).await.unwrap();
+    let all = within(inc.read_to_end(4_000_000)).await.unwrap();
+    assert!(all == big, "the bytes arrived changed ({} bytes)", all.len());
+    drop(inc);
+    assert_eq!(writer.await.unwrap().unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_stopped_stream_fails_the_writer_with_the_code() {
+    let (client, served) = pair().await;
+    let mut out = client.open_uni().await.unwrap();
+    out.write_all(b"first").await.unwrap();
+    let mut inc = within(served.accept_uni()).await.unwrap();
+    let mut five = [0u8; 5];
+    within(inc.read_exact(&mut five)).await.unwrap();
+    inc.stop(7).unwrap();
+    // The writer learns it, even while it has credit left (no blocked write needed).
+    let end = Instant::now() + DEADLINE;
+    let err = loop {
+        match out.write_all(&[0u8; 1000]).await {
+            Ok(()) => assert!(Instant::now() < end, "writes kept succeeding"),
+            Err(e) => break e,
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert!(matches!(err, WriteError::Stopped(7)), "{err:?}");
+    assert_eq!(within(out.stopped()).await.unwrap(), Some(7));
+}
+
+#[tokio::test]
+async fn a_writer_blocked_on_a_full_window_learns_of_the_stop() {
+    let (client, served) = pair().await;
+    let mut out = client.open_uni().await.unwrap();
+    out.write_all(b"x").await.unwrap();
+    let mut inc = within(served.accept_uni()).await.unwrap();
+    let mut one = [0u8; 1];
+    within(inc.read_exact(&mut one)).await.unwrap();
+    // Fill the stream's window: the next write waits for credit that never comes.
+    let blocked = tokio::spawn(async move {
+        loop {
+            if let Err(e) = out.write_all(&[0u8; 64 * 1024]).await {
+                return e;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!blocked.is_finished(), "a full window should block the writer");
+    inc.stop(3).unwrap();
+    let err = within(blocked).await.unwrap();
+    assert!(matches!(err, WriteError::Stopped(3)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_reset_stream_ends_for_the_reader_without_a_clean_message() {
+    let (client, served) = pair().await;
+    let mut out = client.open_uni().await.unwrap();
+    // Half a message (a length prefix promising 100 bytes, then 10), then reset.
+    out.write_all(&100u32.to_be_bytes()).await.unwrap();
+    out.write_all(&[1u8; 10]).await.unwrap();
+    let mut inc = within(served.accept_uni()).await.unwrap();
+    let mut ten = [0u8; 14];
+    within(inc.read_exact(&mut ten)).await.unwrap();
+    out.reset(7).unwrap();
+    let rest = within(inc.read(&mut [0u8; 16])).await;
+    assert!(matches!(rest, Ok(None)), "{rest:?}");
+}
+
+#[tokio::test]
+async fn closing_tells_the_peer_code_and_reason_and_ends_its_streams() {
+    let (client, served) = pair().await;
+    let (mut send, _recv) = client.open_bi().await.unwrap();
+    send.write_all(b"x").await.unwrap();
+    let (_back, mut theirs) = within(served.accept_bi()).await.unwrap();
+    let mut one = [0u8; 1];
+    within(theirs.read_exact(&mut one)).await.unwrap();
+    // A read waiting on the server's side, and a waiting accept, both end.
+    let reader = tokio::spawn(async move { theirs.read(&mut [0u8; 8]).await });
+    let served2 = served.clone();
+    let accepting = tokio::spawn(async move { served2.accept_uni().await.map(|_| ()) });
+    client.close(3, b"no hello in time");
+    assert_eq!(
+        client.close_reason(),
+        Some(ConnectionError::LocallyClosed),
+        "our own close is known at once"
+    );
+    let why = within(served.closed()).await;
+    assert_eq!(
+        why,
+        ConnectionError::ApplicationClosed {
+            code: 3,
+            reason: b"no hello in time".to_vec()
+        }
+    );
+    let read = within(reader).await.unwrap();
+    assert!(
+        matches!(read, Err(ReadError::ConnectionLost(_)) | Ok(None)),
+        "{read:?}"
+    );
+    assert!(within(accepting).await.unwrap().is_err());
+    // Nothing more can be opened, on either side.
+    assert!(client.open_uni().await.is_err());
+    assert!(served.open_uni().await.is_err());
+    within(client.wait_idle()).await;
+}
+
+#[tokio::test]
+async fn dropping_every_handle_closes_the_connection() {
+    let (client, served) = pair().await;
+    drop(client);
+    let why = within(served.closed()).await;
+    assert!(
+        matches!(why, ConnectionError::ApplicationClosed { code: 0, .. }),
+        "{why:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_vanished_peer_ends_the_connection_as_lost() {
+    // The client reaches the server through a forwarder; the forwarder then vanishes (its
+    // sockets closed without any notice of ours), as a relay process that is killed.
+    let (addr, pin, mut accepted) = server().await;
+    let hop = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hop_addr = hop.local_addr().unwrap();
+    let forward = tokio::spawn(async move {
+        let (mut a, _) = hop.accept().await.unwrap();
+        let mut b = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = tokio::io::copy_bidirectional(&mut a, &mut b).await;
+    });
+    let client = connect(hop_addr, pin, &tcp_only()).await.unwrap();
+    let _served = within(accepted.recv()).await.unwrap();
+    let (_send, mut recv) = client.open_bi().await.unwrap();
+    let reader = tokio::spawn(async move { recv.read(&mut [0u8; 8]).await });
+    forward.abort();
+    let why = within(client.closed()).await;
+    assert!(matches!(why, ConnectionError::Lost(_)), "{why:?}");
+    let read = within(reader).await.unwrap();
+    assert!(matches!(read, Err(ReadError::ConnectionLost(_))), "{read:?}");
+}
+
+#[tokio::test]
+async fn a_peer_cannot_make_us_hold_more_than_the_receive_window() {
+    let (client, served) = pair().await;
+    let chunk = vec![0u8; 256 * 1024];
+    let mut sent = 0usize;
+    let mut streams = Vec::new();
+    // Each stream until its window is full, then the next, until a fresh stream takes
+    // nothing more: the server reads nothing at all.
+    for _ in 0..80 {
+        let Ok(mut s) = client.open_uni().await else {
+            break;
+        };
+        let mut took = 0;
+        for _ in 0..8 {
+            match tokio::time::timeout(Duration::from_millis(200), s.write_all(&chunk)).await {
+                Ok(Ok(())) => took += chunk.len(),
+                _ => break,
+            }
+        }
+        sent += took;
+        streams.push(s);
+        if took == 0 {
+            break;
+        }
+    }
+    assert!(
+        sent <= 17 * 1024 * 1024,
+        "the peer accepted {sent} unread bytes"
+    );
+    drop(served);
+}
+
+#[tokio::test]
+async fn a_wrong_pin_over_tcp_names_both_pins() {
+    let (addr, real, _accepted) = server().await;
+    let wrong = Pin::of_spki(b"somebody else");
+    match connect(addr, wrong, &tcp_only()).await {
+        Err(Endpoints::PinMismatch(m)) => {
+            assert_eq!(m.expected, wrong);
+            assert_eq!(m.received, real);
+        }
+        other => panic!("expected a pin mismatch, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn without_udp_the_client_falls_back_to_tcp_and_prefers_quic_otherwise() {
+    // Only TCP listens: the QUIC attempt gets no answer, TCP is tried after `fallback_after`.
+    let (addr, pin, _accepted) = server().await;
+    let cfg = NetConfig {
+        fallback_after: Duration::from_millis(300),
+        ..NetConfig::default()
+    };
+    let started = Instant::now();
+    let conn = connect(addr, pin, &cfg).await.unwrap();
+    assert_eq!(conn.transport(), Transport::Tcp);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "TCP was tried before QUIC had its chance"
+    );
+    // QUIC and TCP both listen: QUIC is used.
+    let (cert, key) = generate_identity(vec!["relay.lotse".into()]).unwrap();
+    let pin = Pin::of_certificate(&cert).unwrap();
+    let quic = lotse_net::server_endpoint("127.0.0.1:0".parse().unwrap(), &cert, &key, &cfg)
+        .unwrap();
+    let qaddr = quic.local_addr().unwrap();
+    let tcp = tokio::net::TcpListener::bind(qaddr).await.unwrap();
+    tokio::spawn(async move {
+        while let Some(inc) = quic.accept().await {
+            tokio::spawn(async move {
+                if let Ok(c) = inc.await {
+                    c.closed().await;
+                }
+            });
+        }
+    });
+    let conn = connect(qaddr, pin, &cfg).await.unwrap();
+    assert_eq!(conn.transport(), Transport::Quic);
+    drop(tcp);
+    // A wrong pin over QUIC is not retried over TCP.
+    let wrong = Pin::of_spki(b"somebody else");
+    assert!(matches!(
+        connect(qaddr, wrong, &cfg).await,
+        Err(Endpoints::PinMismatch(_))
+    ));
+}
