@@ -213,7 +213,7 @@ async fn attacker(attack: Attack, relay: SocketAddr, pin: Pin) -> String {
     stop.store(true, Ordering::SeqCst);
     let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     for c in held.lock().unwrap().drain(..) {
-        c.close(0u32.into(), b"bench over");
+        c.close(0, b"bench over");
     }
     format!(
         "attempts={} peak={} held={now}",

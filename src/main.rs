@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use lotse::session::Settings;
 use lotse::ui::{self, Lang};
-use lotse_net::{NetConfig, Pin};
+use lotse_net::{NetConfig, Pin, TransportChoice};
 use lotse_proto::msg::CustomerInfo;
 use std::time::Instant;
 use tracing_subscriber::filter::Targets;
@@ -44,6 +44,10 @@ struct Cli {
     /// Language of the window; it can also be switched in the window.
     #[arg(long, value_enum)]
     lang: Option<LangArg>,
+    /// How to reach the relay: `auto` (QUIC, and TLS over TCP on the same port when UDP does
+    /// not get through), `quic` or `tcp`.
+    #[arg(long, value_name = "auto|quic|tcp", default_value = "auto")]
+    transport: TransportChoice,
     /// Verify the configuration this download carries, print it as JSON (without the key) and
     /// exit; for tests and admins.
     #[arg(long, hide = true)]
@@ -136,7 +140,10 @@ fn main() -> Result<()> {
         pin,
         key,
         info: customer_info(),
-        net: NetConfig::default(),
+        net: NetConfig {
+            transport: cli.transport,
+            ..NetConfig::default()
+        },
         downloads: lotse_files::downloads_dir(),
     };
     let never = ui::run(ui::Options {

@@ -396,7 +396,7 @@ async fn run(
         EndReason::Customer(how) => *how,
         _ => HowEnded::Unspecified,
     };
-    conn.close(0u32, how.code().as_bytes());
+    conn.close(0, how.code().as_bytes());
     let _ = tokio::time::timeout(Duration::from_secs(1), conn.wait_idle()).await;
     info!(?reason, "session over");
     ui.notify(Event::Ended(reason));

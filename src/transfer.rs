@@ -2,8 +2,8 @@
 //! person chose to save. Files stream in chunks (never whole in memory) and are hashed on the way.
 
 use lotse_files::Incoming;
-use lotse_net::{Connection, RecvStream};
 use lotse_net::read_msg;
+use lotse_net::{Connection, RecvStream};
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{FileFrame, ParticipantId, TransferId, TransferStop};
 use std::collections::HashMap;

@@ -32,11 +32,7 @@ async fn raw(addr: SocketAddr, relay: &TestRelay) -> Raw {
         .await
         .unwrap();
     let (send, recv) = conn.open_bi().await.unwrap();
-    Raw {
-        conn,
-        send,
-        recv,
-    }
+    Raw { conn, send, recv }
 }
 
 async fn raw_customer(addr: SocketAddr, relay: &TestRelay) -> Raw {

@@ -1,6 +1,7 @@
-//! Issue 17: a laptop that changes networks keeps its session; issue 18: a network gone for a
-//! while — the session resumes when it comes back within the idle timeout, and ends cleanly for
-//! everyone when it does not.
+//! Issue 17: a laptop that changes networks keeps its session, and a customer behind a firewall
+//! that drops UDP gets the whole session over TCP; issue 18: a network gone for a while — the
+//! session resumes when it comes back within the idle timeout, and ends cleanly for everyone
+//! when it does not.
 //!
 //! Issue 17's case:  The real `lotse` runs inside a
 //! network namespace of its own, joined to the relay by a veth pair; mid-session its address is
@@ -9,12 +10,16 @@
 //! and nothing was set up again (no second join). The customer's window is a real window on
 //! Xvfb; the rep is the `lotse-rep` CLI.
 //!
-//! Needs: root (network namespaces), iproute2, Xvfb, openbox, xdotool.
+//! Needs: root (network namespaces), iproute2, nftables, Xvfb, openbox, xdotool, xterm, ffmpeg.
 
 #![allow(clippy::unwrap_used)]
 
 mod ui_support;
 
+use lotse_proto::input::InputEvent;
+use lotse_testkit::input::{
+    button, pointer, script_line, shifted, split_mouse_reports, tap, write_script,
+};
 use lotse_testkit::wait_until;
 use std::process::Command;
 use ui_support::{Desktop, Relay, serial};
@@ -121,6 +126,50 @@ impl Net {
         ip(&["link", "set", &self.host_link, "up"]);
     }
 
+    /// A firewall inside that drops every UDP packet both ways (and counts them), as many
+    /// hotel and company networks do; TCP passes.
+    fn drop_udp(&self) {
+        let rules = "table inet lotse_udp {\n\
+             chain out { type filter hook output priority 0; policy accept; meta l4proto udp counter drop; }\n\
+             chain in { type filter hook input priority 0; policy accept; meta l4proto udp counter drop; }\n\
+             }\n";
+        let file = std::env::temp_dir().join(format!("{}.nft", self.name));
+        std::fs::write(&file, rules).unwrap();
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name, "nft", "-f"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&file);
+        assert!(
+            out.status.success(),
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// How many UDP packets the firewall inside dropped so far.
+    fn udp_dropped(&self) -> u64 {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.name,
+                "nft",
+                "list",
+                "table",
+                "inet",
+                "lotse_udp",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split("packets ")
+            .skip(1)
+            .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+            .sum()
+    }
+
     /// The inside end's IPv4 addresses.
     fn addresses(&self) -> String {
         let out = Command::new("ip")
@@ -151,7 +200,7 @@ fn effective_uid() -> u32 {
 
 /// A live session with the customer's window inside `net`: `view` granted, pictures arriving.
 struct Live {
-    _desk: Desktop,
+    desk: Desktop,
     relay: Relay,
     rep: ui_support::RepSession,
     lotse: ui_support::Client,
@@ -179,7 +228,7 @@ impl Live {
         lotse.click("prompt", "prompt.allow");
         rep.wait("granted", Some("view"));
         let live = Live {
-            _desk: desk,
+            desk,
             relay,
             rep,
             lotse,
@@ -278,5 +327,99 @@ fn a_network_gone_for_good_ends_the_session_for_everyone() {
     );
     live.lotse
         .wait_line("the person told", |l| l["screen"] == "ended");
+    live.relay.assert_audit_verifies();
+}
+
+/// Issue 17: the customer's network drops every UDP packet (nftables in its namespace), so QUIC
+/// never gets through. The real window falls back to TLS over TCP on the relay's port number and
+/// the whole session works: terms, key, queue, Allow view — pictures that an independent
+/// decoder (ffmpeg) reads — chat, Allow control — typed text arrives exactly in a terminal —
+/// and the person is told once someone views that the session runs over TCP. The rep, whose
+/// network lets UDP through, stays on QUIC. (With the client held to QUIC, `--transport quic`,
+/// the same test never gets past the queue: checked.)
+#[test]
+fn a_customer_behind_a_firewall_that_drops_udp_gets_the_whole_session_over_tcp() {
+    let _one = serial();
+    let net = Net::new();
+    net.drop_udp();
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Live::start(&net, &[]);
+    assert!(
+        net.udp_dropped() > 0,
+        "the client never tried QUIC, so nothing shows the fallback"
+    );
+    // The person is told why the picture may lag, in the window, now that someone views.
+    live.lotse
+        .wait_line("the note about TCP", |l| l["over_tcp"] == true);
+    live.still_flows("over TCP");
+    // An independent decoder reads every picture the rep recorded.
+    let decoded = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "h264", "-i"])
+        .arg(&live.recording)
+        .args(["-f", "framemd5", "-"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&decoded.stderr).into_owned();
+    let frames = String::from_utf8_lossy(&decoded.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .count();
+    assert!(decoded.status.success() && errors.is_empty(), "{errors}");
+    assert!(frames >= 2, "{frames} pictures decoded");
+
+    // Control: the rep types into a terminal on the customer's screen.
+    let received = dir.path().join("received");
+    let (tx, ty) = (700u32, 450u32);
+    let _term = live
+        .desk
+        .x
+        .recording_xterm(&format!("60x15+{tx}+{ty}"), &received);
+    live.rep.send("request control");
+    live.lotse.click("prompt", "prompt.allow");
+    live.rep.wait("granted", Some("control"));
+    // The window, on top while the rep views, turns into the bar at the screen's top edge a
+    // few seconds after the answer: then it no longer covers the terminal.
+    live.lotse
+        .wait_line("the compact bar", |l| l["compact"] == true);
+    let click = [
+        script_line(0, &pointer(tx + 30, ty + 30)),
+        script_line(40, &button(true)),
+        script_line(40, &button(false)),
+    ];
+    let focus = write_script(dir.path(), "focus.jsonl", &click);
+    live.rep.send(&format!("input {}", focus.display()));
+    wait_until("the focusing click in the terminal", || {
+        let all = std::fs::read(&received).unwrap_or_default();
+        !split_mouse_reports(&String::from_utf8_lossy(&all))
+            .1
+            .is_empty()
+    });
+    let mark = std::fs::read(&received).unwrap().len();
+    let mut typing: Vec<String> = shifted(0x0b)
+        .into_iter()
+        .map(|e| script_line(0, &e))
+        .collect();
+    for u in [0x08u16, 0x0f, 0x0f, 0x12, 0x2c] {
+        typing.extend(tap(u).into_iter().map(|e| script_line(0, &e)));
+    }
+    typing.push(script_line(
+        0,
+        &InputEvent::Text {
+            text: "äöü€".into(),
+        },
+    ));
+    typing.extend(tap(0x2c).into_iter().map(|e| script_line(0, &e)));
+    typing.push(script_line(0, &InputEvent::Text { text: "ß".into() }));
+    let typed = write_script(dir.path(), "typing.jsonl", &typing);
+    live.rep.send(&format!("input {}", typed.display()));
+    let typed_text = || {
+        let all = std::fs::read(&received).unwrap();
+        split_mouse_reports(&String::from_utf8_lossy(&all[mark..])).0
+    };
+    wait_until("the rep's typing in the terminal", || {
+        typed_text() == "Hello äöü€ ß"
+    });
+    assert_eq!(typed_text(), "Hello äöü€ ß");
+    live.one_session();
     live.relay.assert_audit_verifies();
 }

@@ -148,6 +148,8 @@ pub struct State {
     /// The connection runs over TCP because this network lets no UDP through: the window
     /// says so once someone views, as the picture may then lag more.
     pub over_tcp: bool,
+    /// The note about TCP was drawn this frame (for the test seam).
+    pub shown_over_tcp: bool,
     /// The time of this frame; the shell sets it before drawing, tests set it as they like.
     pub now: Instant,
     /// When the earliest input event of this frame (click, key) reached the program, if any.
@@ -256,6 +258,7 @@ impl State {
             lang,
             stage: Stage::Terms,
             over_tcp: false,
+            shown_over_tcp: false,
             system_dialog: false,
             now,
             input_since: None,

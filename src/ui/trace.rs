@@ -172,6 +172,8 @@ impl Trace {
                     lotse_proto::sysinfo::Words::of(state.lang == crate::ui::i18n::Lang::De))),
             })),
             "share_unavailable": state.show_share_unavailable,
+            // The note that the session runs over TCP (UDP blocked), as drawn.
+            "over_tcp": state.shown_over_tcp,
             // The window is the compact bar at the screen's top edge.
             "compact": state.compact_height.is_some(),
         });

@@ -233,7 +233,10 @@ impl Desktop {
                     &["--lang", "en"][..]
                 })
                 .env("LOTSE_UI_TRACE", &trace)
-                .env("RUST_LOG", "warn")
+                .env(
+                    "RUST_LOG",
+                    std::env::var("LOTSE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+                )
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit()),
         );

@@ -158,6 +158,8 @@ pub enum SessionUpdate {
         rtt_ms: u32,
         fps: u32,
         kbit_s: u32,
+        /// The rep's connection runs over the TCP fallback (UDP blocked on the rep's side).
+        tcp: bool,
     },
     /// A command could not be carried out.
     Failed(String),
@@ -441,6 +443,7 @@ async fn session(
                         rtt_ms: c.rtt().as_millis().min(u128::from(u32::MAX)) as u32,
                         fps: frames,
                         kbit_s: (bytes * 8 / 1000).min(u64::from(u32::MAX)) as u32,
+                        tcp: c.transport() == lotse_net::Transport::Tcp,
                     });
                 }
                 (frames, bytes) = (0, 0);

@@ -541,7 +541,7 @@ fn toolbar(state: &mut State, index: usize, ui: &mut Ui) {
     // buttons after it never move under the rep's pointer when figures come or change.
     let t = state.t();
     let widest = format!(
-        "{} 9999 ms · 60 {} · 999.9 Mbit/s",
+        "{} 9999 ms · 60 {} · 999.9 Mbit/s · TCP",
         t.quality_rtt, t.quality_fps
     );
     let font = egui::TextStyle::Small.resolve(ui.style());
@@ -553,10 +553,12 @@ fn toolbar(state: &mut State, index: usize, ui: &mut Ui) {
     let (line, live) = match s.quality {
         Some((rtt, fps, kbit)) => (
             format!(
-                "{} {rtt} ms · {fps} {} · {:.1} Mbit/s",
+                "{} {rtt} ms · {fps} {} · {:.1} Mbit/s{}",
                 t.quality_rtt,
                 t.quality_fps,
-                f64::from(kbit) / 1000.0
+                f64::from(kbit) / 1000.0,
+                // UDP is blocked on the rep's side: the figures are those of TCP.
+                if s.over_tcp { " · TCP" } else { "" }
             ),
             fps > 0,
         ),

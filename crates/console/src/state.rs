@@ -171,6 +171,8 @@ pub struct Session {
     pub unread: u32,
     /// The last second's connection quality: round trip (ms), pictures/s, kbit/s received.
     pub quality: Option<(u32, u32, u32)>,
+    /// The connection runs over the TCP fallback: the quality line says so.
+    pub over_tcp: bool,
     /// The connection was lost (not ended by someone).
     pub lost: bool,
     /// Contents taken over from the customer, and sent to the customer.
@@ -231,6 +233,7 @@ impl Session {
             unread: 0,
             lost: false,
             quality: None,
+            over_tcp: false,
             clip_received: 0,
             clip_sent: 0,
             clip_last: None,
@@ -798,7 +801,11 @@ impl State {
                 rtt_ms,
                 fps,
                 kbit_s,
-            } => s.quality = Some((rtt_ms, fps, kbit_s)),
+                tcp,
+            } => {
+                s.quality = Some((rtt_ms, fps, kbit_s));
+                s.over_tcp = tcp;
+            }
             SessionUpdate::Clipboard(content) => {
                 let hash = clip_hash(&content);
                 if s.syncing_clipboard() && s.clip_last != Some(hash) {

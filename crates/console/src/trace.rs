@@ -141,7 +141,7 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
                 "last": s.chat.last().map(|c| json!({"from": c.from, "text": c.text, "mine": c.mine, "customer": c.customer})),
             },
             "transfers": transfers,
-            "quality": s.quality.map(|(rtt, fps, kbit)| json!({"rtt_ms": rtt, "fps": fps, "kbit_s": kbit})),
+            "quality": s.quality.map(|(rtt, fps, kbit)| json!({"rtt_ms": rtt, "fps": fps, "kbit_s": kbit, "tcp": s.over_tcp})),
             "clipboard": {
                 "sync": s.clip_sync,
                 "received": s.clip_received,

@@ -39,6 +39,19 @@ pub enum TransportChoice {
     Tcp,
 }
 
+impl std::str::FromStr for TransportChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(TransportChoice::Auto),
+            "quic" => Ok(TransportChoice::Quic),
+            "tcp" => Ok(TransportChoice::Tcp),
+            other => Err(format!("{other:?} is not a transport: auto, quic or tcp")),
+        }
+    }
+}
+
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionError {
@@ -170,7 +183,12 @@ pub(crate) enum Inner {
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Connection({} to {})", self.transport(), self.remote_address())
+        write!(
+            f,
+            "Connection({} to {})",
+            self.transport(),
+            self.remote_address()
+        )
     }
 }
 

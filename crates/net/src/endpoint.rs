@@ -118,7 +118,10 @@ fn server_tls(cert_der: &[u8], key_der: &[u8]) -> Result<rustls::ServerConfig, E
 
 /// The relay's TLS acceptor for the TCP fallback: the same certificate, versions and ALPN as
 /// its QUIC endpoint.
-pub fn tcp_acceptor(cert_der: &[u8], key_der: &[u8]) -> Result<tokio_rustls::TlsAcceptor, Endpoints> {
+pub fn tcp_acceptor(
+    cert_der: &[u8],
+    key_der: &[u8],
+) -> Result<tokio_rustls::TlsAcceptor, Endpoints> {
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server_tls(
         cert_der, key_der,
     )?)))
@@ -224,7 +227,11 @@ pub fn client_endpoint_at(
 }
 
 /// Connects to the relay at `addr` over QUIC only, trusting only `pin`.
-async fn connect_quic(addr: SocketAddr, pin: Pin, cfg: &NetConfig) -> Result<Connection, Endpoints> {
+async fn connect_quic(
+    addr: SocketAddr,
+    pin: Pin,
+    cfg: &NetConfig,
+) -> Result<Connection, Endpoints> {
     let (endpoint, mismatch) = client_endpoint(pin, addr, cfg)?;
     let connecting = endpoint
         .connect(addr, SERVER_NAME)

@@ -1,10 +1,10 @@
 //! Sending one file on its own stream: header, 128 KiB chunks hashed on the way, the SHA-256 at
 //! the end, then waiting until the relay has it all. Used by the customer and the rep alike.
 
+use crate::conn::Connection;
 use crate::framed::write_msg;
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{FileFrame, StreamHeader, TransferId};
-use crate::conn::Connection;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

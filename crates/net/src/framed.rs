@@ -1,7 +1,7 @@
 //! Message frames on streams (QUIC's or the TCP fallback's).
 
-use lotse_proto::frame::{self, FrameError, LEN_BYTES};
 use crate::conn::{ReadError, ReadExactError, RecvStream, SendStream, WriteError};
+use lotse_proto::frame::{self, FrameError, LEN_BYTES};
 use serde::{Serialize, de::DeserializeOwned};
 
 /// Why a message could not be read or written.

@@ -191,10 +191,7 @@ impl TcpConnection {
         if let Some(e) = self.close_reason() {
             return Err(e);
         }
-        self.0
-            .cmds
-            .send(Cmd::Open(tx))
-            .map_err(|_| self.ended())?;
+        self.0.cmds.send(Cmd::Open(tx)).map_err(|_| self.ended())?;
         let mut stream = rx.await.map_err(|_| self.ended())??;
         stream
             .write_all(&[kind])

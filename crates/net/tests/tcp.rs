@@ -2,6 +2,8 @@
 //! roles rely on (as QUIC gives them), closing with a reason, the pin, the receive bound, and
 //! choosing the transport.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use lotse_net::{
     Connection, ConnectionError, Endpoints, NetConfig, Pin, ReadError, Transport, TransportChoice,
     WriteError, connect, generate_identity, read_msg, write_msg,
@@ -68,7 +70,9 @@ async fn streams_both_ways_carry_messages_and_end_cleanly() {
     let (mut back, mut theirs) = within(served.accept_bi()).await.unwrap();
     let got: Option<String> = within(read_msg(&mut theirs, 64)).await.unwrap();
     assert_eq!(got.as_deref(), Some("hello"));
-    write_msg(&mut back, &"welcome".to_owned(), 64).await.unwrap();
+    write_msg(&mut back, &"welcome".to_owned(), 64)
+        .await
+        .unwrap();
     let got: Option<String> = within(read_msg(&mut recv, 64)).await.unwrap();
     assert_eq!(got.as_deref(), Some("welcome"));
     // One-way, opened by the server (the relay's video to a rep), 3 MB in pieces, then the end.
@@ -85,7 +89,11 @@ async fn streams_both_ways_carry_messages_and_end_cleanly() {
     });
     let mut inc = within(client.accept_uni()).await.unwrap();
     let all = within(inc.read_to_end(4_000_000)).await.unwrap();
-    assert!(all == big, "the bytes arrived changed ({} bytes)", all.len());
+    assert!(
+        all == big,
+        "the bytes arrived changed ({} bytes)",
+        all.len()
+    );
     drop(inc);
     assert_eq!(writer.await.unwrap().unwrap(), None);
 }
@@ -129,7 +137,10 @@ async fn a_writer_blocked_on_a_full_window_learns_of_the_stop() {
         }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!blocked.is_finished(), "a full window should block the writer");
+    assert!(
+        !blocked.is_finished(),
+        "a full window should block the writer"
+    );
     inc.stop(3).unwrap();
     let err = within(blocked).await.unwrap();
     assert!(matches!(err, WriteError::Stopped(3)), "{err:?}");
@@ -219,7 +230,10 @@ async fn a_vanished_peer_ends_the_connection_as_lost() {
     let why = within(client.closed()).await;
     assert!(matches!(why, ConnectionError::Lost(_)), "{why:?}");
     let read = within(reader).await.unwrap();
-    assert!(matches!(read, Err(ReadError::ConnectionLost(_))), "{read:?}");
+    assert!(
+        matches!(read, Err(ReadError::ConnectionLost(_))),
+        "{read:?}"
+    );
 }
 
 #[tokio::test]
@@ -285,8 +299,8 @@ async fn without_udp_the_client_falls_back_to_tcp_and_prefers_quic_otherwise() {
     // QUIC and TCP both listen: QUIC is used.
     let (cert, key) = generate_identity(vec!["relay.lotse".into()]).unwrap();
     let pin = Pin::of_certificate(&cert).unwrap();
-    let quic = lotse_net::server_endpoint("127.0.0.1:0".parse().unwrap(), &cert, &key, &cfg)
-        .unwrap();
+    let quic =
+        lotse_net::server_endpoint("127.0.0.1:0".parse().unwrap(), &cert, &key, &cfg).unwrap();
     let qaddr = quic.local_addr().unwrap();
     let tcp = tokio::net::TcpListener::bind(qaddr).await.unwrap();
     tokio::spawn(async move {

@@ -128,11 +128,7 @@ impl RawCustomer {
             .await
             .unwrap()
             .unwrap();
-        RawCustomer {
-            conn,
-            send,
-            recv,
-        }
+        RawCustomer { conn, send, recv }
     }
 
     async fn say(&mut self, msg: &CustomerUp) {
@@ -444,7 +440,7 @@ async fn customers_that_leave_before_any_session_are_counted_not_one_row_each() 
     let mut relay = TestRelay::start().await;
     for _ in 0..12 {
         let c = RawCustomer::connect(&relay).await;
-        c.conn.close(0u32.into(), b"bye");
+        c.conn.close(0, b"bye");
     }
     // Every connection has been handled to its end (its slot given back) before the relay stops.
     let end = tokio::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -34,7 +34,7 @@ async fn connections_per_address_are_capped() {
     let _other = Peer::hello(&relay, Role::Customer, from("127.0.0.2")).await;
     // A slot given back can be used again.
     let gone = held.pop().unwrap();
-    gone.conn.close(0u32.into(), b"bye");
+    gone.conn.close(0, b"bye");
     let end = tokio::time::Instant::now() + DEADLINE;
     loop {
         match connect(&relay, from("127.0.0.1")).await {

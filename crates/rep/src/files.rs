@@ -3,8 +3,8 @@
 
 use crate::RepEvent;
 use lotse_files::Incoming;
-use lotse_net::{Connection, RecvStream};
 use lotse_net::read_msg;
+use lotse_net::{Connection, RecvStream};
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{FileFrame, TransferId};
 use std::collections::HashMap;

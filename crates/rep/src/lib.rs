@@ -404,7 +404,7 @@ impl RepClient {
     /// Closes the connection and waits briefly for the close to reach the relay.
     pub async fn close(mut self) {
         let _ = self.send.finish();
-        self.conn.close(0u32, b"rep closed");
+        self.conn.close(0, b"rep closed");
         let _ = tokio::time::timeout(Duration::from_secs(1), self.conn.wait_idle()).await;
     }
 }

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use lotse_net::{NetConfig, Pin};
+use lotse_net::{NetConfig, Pin, TransportChoice};
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{Arrival, ClipContent, HowEnded, RepDown};
 use lotse_proto::{Tier, TierSet};
@@ -33,6 +33,10 @@ struct Cli {
     /// Rep login name.
     #[arg(long)]
     user: String,
+    /// How to reach the relay: `auto` (QUIC, and TLS over TCP on the same port when UDP does
+    /// not get through), `quic` or `tcp`.
+    #[arg(long, value_name = "auto|quic|tcp", default_value = "auto")]
+    transport: TransportChoice,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -156,8 +160,17 @@ async fn run(cli: Cli) -> Result<()> {
         .with_context(|| format!("cannot resolve {}", cli.relay))?
         .next()
         .with_context(|| format!("cannot resolve {}", cli.relay))?;
-    let mut rep =
-        RepClient::connect(addr, cli.pin, &cli.user, &password, &NetConfig::default()).await?;
+    let mut rep = RepClient::connect(
+        addr,
+        cli.pin,
+        &cli.user,
+        &password,
+        &NetConfig {
+            transport: cli.transport,
+            ..NetConfig::default()
+        },
+    )
+    .await?;
     match cli.cmd {
         Cmd::Key { lifetime } => {
             let (key, _expires) = rep.create_key(lifetime.map(Duration::from_secs)).await?;
@@ -192,7 +205,9 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let _ = SAVE_DIR.set(save_dir.clone());
             rep.save_files_to(save_dir);
-            emit(json!({"event": "login", "rep": rep.id, "name": rep.display_name}));
+            emit(
+                json!({"event": "login", "rep": rep.id, "name": rep.display_name, "transport": rep.transport().to_string()}),
+            );
             if let Some(code) = &join {
                 rep.join_session(code).await?;
             }

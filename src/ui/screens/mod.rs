@@ -60,6 +60,7 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
         .show(ui, |ui| {
             remote_notice(state, ui);
             unavailable_notice(state, ui);
+            tcp_notice(state, ui);
             if state.prompt().is_some() {
                 state.screen = "prompt";
                 prompt::ui(state, ui);
@@ -356,6 +357,17 @@ fn unavailable_notice(state: &State, ui: &mut Ui) {
         ui.label(egui::RichText::new(why).small().color(NOTICE_FG));
     });
     ui.add_space(8.0);
+}
+
+/// Says that the session runs over TCP because this network blocks UDP — only while someone
+/// views the screen, when the picture's delay matters to the person.
+fn tcp_notice(state: &mut State, ui: &mut Ui) {
+    state.shown_over_tcp = state.over_tcp && state.someone_views();
+    if !state.shown_over_tcp {
+        return;
+    }
+    ui.label(egui::RichText::new(&state.t().over_tcp).small().color(WEAK));
+    ui.add_space(6.0);
 }
 
 /// Says why a click or key did nothing: it came right after the rep's own input, and only the

@@ -1049,3 +1049,27 @@ fn an_obstruction_is_explained_to_the_person() {
         }
     }
 }
+
+#[test]
+fn the_tcp_note_shows_only_over_tcp_while_someone_views() {
+    // Over QUIC: never.
+    let mut h = Harness::live(&[Tier::View], None);
+    h.state.apply(Event::Connected(lotse_net::Transport::Quic));
+    h.frame(10, vec![]);
+    assert!(!h.state.shown_over_tcp);
+    // Over TCP, nobody viewing yet: not yet (it would only worry).
+    let mut h = Harness::live(&[], None);
+    h.state.apply(Event::Connected(lotse_net::Transport::Tcp));
+    h.frame(10, vec![]);
+    assert!(!h.state.shown_over_tcp);
+    // Over TCP while the rep views: shown, in the person's language.
+    for lang in [Lang::En, Lang::De] {
+        let mut h = Harness::new(lang);
+        h.state.apply(Event::Connected(lotse_net::Transport::Tcp));
+        h.state
+            .apply(Event::Changed(snapshot(&h, &[Tier::View], None)));
+        h.frame(10, vec![]);
+        assert!(h.state.shown_over_tcp, "{lang:?}");
+        assert!(h.state.t().over_tcp.contains("TCP"));
+    }
+}

@@ -136,7 +136,11 @@ pub(crate) async fn accept_handed_over(
     }
 }
 
-async fn serve_tcp(hub: Arc<Hub>, conn: Connection, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+async fn serve_tcp(
+    hub: Arc<Hub>,
+    conn: Connection,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let _open = TcpOpen::count(&hub);
     tokio::select! {
         _ = handle(hub.clone(), conn.clone()) => {}
