@@ -885,3 +885,58 @@ async fn clipboard_crosses_only_while_granted_and_the_audit_keeps_no_content() {
         "{clips:?}"
     );
 }
+
+/// Issue 17: a customer on the TCP fallback meets the same relay rules as over QUIC — its video
+/// reaches the viewing rep, a second video stream is stopped (the stop crosses TCP as a code),
+/// and a stream it may not open closes its connection with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tcp_the_same_stream_rules_hold() {
+    let relay = TestRelay::start().await;
+    let tcp = How {
+        tcp: true,
+        ..How::default()
+    };
+    let customer = Peer::hello(&relay, Role::Customer, tcp).await;
+    assert_eq!(customer.conn.transport(), lotse_net::Transport::Tcp);
+    let mut s = Session::start_as(&relay, customer).await;
+    grant(&mut s.rep, &mut s.customer, Tier::View).await;
+    let (mut to_rep, _) = collect_streams(s.rep.peer.conn.clone());
+    let frame = VideoFrame {
+        seq: 0,
+        captured_us: 0,
+        width: 2,
+        height: 2,
+        keyframe: true,
+        data: vec![1, 2, 3],
+    };
+    let mut first = s.customer.conn.open_uni().await.unwrap();
+    write_msg(&mut first, &StreamHeader::Video, limits::STREAM_HEADER)
+        .await
+        .unwrap();
+    write_msg(&mut first, &frame, limits::VIDEO).await.unwrap();
+    let a = tokio::time::timeout(DEADLINE, to_rep.recv())
+        .await
+        .expect("the video over TCP reached the rep");
+    assert!(matches!(a, Some(Arrived::Header)), "{a:?}");
+    let mut second = s.customer.conn.open_uni().await.unwrap();
+    write_msg(&mut second, &StreamHeader::Video, limits::STREAM_HEADER)
+        .await
+        .unwrap();
+    let stopped = tokio::time::timeout(DEADLINE, second.stopped())
+        .await
+        .expect("the relay refused the second video stream");
+    assert!(matches!(stopped, Ok(Some(_))), "{stopped:?}");
+    write_msg(&mut first, &frame, limits::VIDEO).await.unwrap();
+    assert!(s.customer.conn.close_reason().is_none());
+    // A customer may not send input.
+    let mut bad = s.customer.conn.open_uni().await.unwrap();
+    write_msg(
+        &mut bad,
+        &StreamHeader::Input { rep: 1 },
+        limits::STREAM_HEADER,
+    )
+    .await
+    .unwrap();
+    let why = closed(&s.customer.conn).await;
+    assert!(why.contains("unexpected stream"), "{why}");
+}

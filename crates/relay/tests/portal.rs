@@ -732,3 +732,59 @@ fn serve_with_portal_prints_its_address_and_bad_options_are_named() {
         assert_eq!(mode & 0o777, 0o600, "{f}");
     }
 }
+
+/// A port number free for both TCP and UDP on the loopback, for a relay whose QUIC, TCP
+/// fallback and portal all share it (443 in production).
+fn free_port_for_both() -> u16 {
+    for _ in 0..50 {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free for both TCP and UDP");
+}
+
+/// Issue 17: with the portal on the relay's own address (both on 443 in production), one TCP
+/// port serves both: browsers get the portal with its certificate, and a client falling back to
+/// TCP — it offers Lotse's ALPN — gets the relay with its pinned key, and logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tcp_fallback_shares_the_portals_port_by_alpn() {
+    let port = free_port_for_both();
+    let shared: SocketAddr = ([127, 0, 0, 1], port).into();
+    let p = Portal::start_with(|c| {
+        c.listen = shared;
+        c.portal.as_mut().unwrap().listen = shared;
+    })
+    .await;
+    assert_eq!((p.addr, p.relay_addr), (shared, shared));
+    // The browser's way: the portal, over TLS with the portal's key.
+    let page = p.get("/", &[("Accept-Language", "en")]).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    // The fallback's way on the same port: the relay, with its pin, and a real login.
+    let tcp = NetConfig {
+        transport: lotse_net::TransportChoice::Tcp,
+        ..NetConfig::default()
+    };
+    let rep = RepClient::connect(shared, p.pin, "ada", PASSWORD, &tcp)
+        .await
+        .unwrap();
+    assert_eq!(rep.transport(), lotse_net::Transport::Tcp);
+    assert_eq!(p.relay.as_ref().unwrap().stats().tcp_connections, 1);
+    // QUIC on the same port number still works.
+    let quic = NetConfig {
+        transport: lotse_net::TransportChoice::Quic,
+        ..NetConfig::default()
+    };
+    let rep2 = RepClient::connect(shared, p.pin, "ada", PASSWORD, &quic).await;
+    assert!(rep2.is_ok(), "{:?}", rep2.err());
+    // A wrong pin is still refused on the shared port: the relay's key, not the portal's.
+    let wrong = Pin::of_spki(b"somebody else");
+    let err = RepClient::connect(shared, wrong, "ada", PASSWORD, &tcp)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&p.pin.to_string()), "{err}");
+    rep.close().await;
+}

@@ -190,3 +190,43 @@ async fn under_load_a_connection_that_says_nothing_loses_its_slot_quickly() {
         started.elapsed()
     );
 }
+
+/// Issue 17: connections over the TCP fallback take the same slots as QUIC's: they count
+/// towards the cap per address, a refused one gets no TLS handshake, and the metrics' count
+/// of TCP connections follows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_connections_share_the_slots_of_their_address() {
+    let relay = TestRelay::start_with(|c| c.max_connections_per_address = 3).await;
+    let tcp = How {
+        tcp: true,
+        ..How::default()
+    };
+    let mut held = vec![
+        Peer::hello(&relay, Role::Customer, from("127.0.0.1")).await,
+        Peer::hello(&relay, Role::Customer, tcp).await,
+        Peer::hello(&relay, Role::Rep, tcp).await,
+    ];
+    assert_eq!(relay.relay().stats().tcp_connections, 2);
+    let refused = relay.relay().stats().refused_per_address;
+    for how in [tcp, from("127.0.0.1")] {
+        assert!(
+            connect(&relay, how).await.is_err(),
+            "a fourth connection from one address was let in (tcp: {})",
+            how.tcp
+        );
+    }
+    assert!(relay.relay().stats().refused_per_address >= refused + 2);
+    // A TCP slot given back can be used again, over either transport.
+    let gone = held.pop().unwrap();
+    gone.conn.close(0, b"bye");
+    let end = tokio::time::Instant::now() + DEADLINE;
+    while relay.relay().stats().tcp_connections != 1 {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "the closed TCP connection is still counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let again = Peer::hello(&relay, Role::Customer, tcp).await;
+    assert_eq!(again.conn.transport(), lotse_net::Transport::Tcp);
+}

@@ -117,6 +117,8 @@ pub struct How {
     pub from: std::net::IpAddr,
     /// Flow-control window per stream this peer grants the relay; `None`: quinn's default.
     pub stream_window: Option<u32>,
+    /// Over the TCP fallback instead of QUIC (from 127.0.0.1; `stream_window` does not apply).
+    pub tcp: bool,
 }
 
 impl Default for How {
@@ -124,20 +126,35 @@ impl Default for How {
         How {
             from: "127.0.0.1".parse().unwrap(),
             stream_window: None,
+            tcp: false,
         }
     }
 }
 
 /// A hand-made peer.
 pub struct Peer {
-    pub endpoint: Endpoint,
+    /// The QUIC endpoint (none over TCP).
+    pub endpoint: Option<Endpoint>,
     pub conn: Connection,
     pub send: SendStream,
     pub recv: RecvStream,
 }
 
-/// A QUIC connection to the relay, trusting only its pin.
-pub async fn connect(relay: &TestRelay, how: How) -> Result<(Endpoint, Connection), String> {
+/// A connection to the relay (QUIC, or TLS over TCP), trusting only its pin.
+pub async fn connect(
+    relay: &TestRelay,
+    how: How,
+) -> Result<(Option<Endpoint>, Connection), String> {
+    if how.tcp {
+        let cfg = NetConfig {
+            transport: lotse_net::TransportChoice::Tcp,
+            ..NetConfig::default()
+        };
+        let conn = lotse_net::connect(relay.addr, relay.pin, &cfg)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok((None, conn));
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -161,7 +178,7 @@ pub async fn connect(relay: &TestRelay, how: How) -> Result<(Endpoint, Connectio
         .map_err(|e| e.to_string())?
         .await
         .map_err(|e| e.to_string())?;
-    Ok((endpoint, conn.into()))
+    Ok((Some(endpoint), conn.into()))
 }
 
 impl Peer {
