@@ -7,6 +7,7 @@
 //! cargo run --release --example stream_bench -- --gnome   # the same on a headless GNOME (Wayland)
 //! cargo run --release --example stream_bench -- --wine scroll  # and the Windows client under Wine
 //! cargo run --release --example stream_bench -- idle    # the first change after idle, from outside
+//! cargo run --release --example stream_bench -- --tcp scroll  # and the same over the TCP fallback
 //! ```
 //!
 //! For each workload a private Xvfb at 1920×1080 shows what `shared/bench/workload.sh` shows
@@ -32,6 +33,10 @@
 //! Encode times are not reported for it (no stdin protocol in the real client), and its CPU is
 //! the Wine process's alone (wineserver not counted). Its window (the compact bar at the top
 //! while viewed) is part of the picture.
+//!
+//! With `--tcp` each workload runs twice: over QUIC as above, then with the customer and the rep
+//! both on the TCP fallback (TLS over TCP, yamux; `TransportChoice::Tcp`), on loopback: what the
+//! fallback itself costs, without a network's loss or delay.
 //!
 //! Reported over the measurement window (after a warm-up that includes the first keyframe):
 //! frames decoded per second at the rep, encode ms p50/p95, bytes per second on the video stream
@@ -81,9 +86,11 @@ fn main() {
     let gnome = args.iter().any(|a| a == "--gnome");
     // `--wine`: after each workload's row, the same with the Windows client under Wine.
     let wine = args.iter().any(|a| a == "--wine");
+    // `--tcp`: after each workload's row, the same over the TCP fallback.
+    let tcp = args.iter().any(|a| a == "--tcp");
     let args: Vec<String> = args
         .into_iter()
-        .filter(|a| a != "--screen-only" && a != "--gnome" && a != "--wine")
+        .filter(|a| a != "--screen-only" && a != "--gnome" && a != "--wine" && a != "--tcp")
         .collect();
     let workloads: Vec<String> = if args.is_empty() {
         vec!["static".into(), "scroll".into(), "video".into()]
@@ -99,10 +106,14 @@ fn main() {
     let windows_exe = wine.then(|| lotse_testkit::wine::windows_client_built("dist"));
     for w in &workloads {
         eprintln!("== {w}");
-        rows.push(rt.block_on(run_workload(w, screen_only, gnome, None)));
+        rows.push(rt.block_on(run_workload(w, screen_only, gnome, None, false)));
         if let Some(exe) = &windows_exe {
             eprintln!("== {w}, the Windows client under Wine");
-            rows.push(rt.block_on(run_workload(w, screen_only, false, Some(exe))));
+            rows.push(rt.block_on(run_workload(w, screen_only, false, Some(exe), false)));
+        }
+        if tcp {
+            eprintln!("== {w}, over the TCP fallback");
+            rows.push(rt.block_on(run_workload(w, screen_only, gnome, None, true)));
         }
     }
     print_table(&rows);
@@ -263,7 +274,21 @@ enum Customer {
     },
 }
 
-async fn run_workload(mode: &str, screen_only: bool, gnome: bool, windows: Option<&Path>) -> Row {
+async fn run_workload(
+    mode: &str,
+    screen_only: bool,
+    gnome: bool,
+    windows: Option<&Path>,
+    tcp: bool,
+) -> Row {
+    let net = NetConfig {
+        transport: if tcp {
+            lotse_net::TransportChoice::Tcp
+        } else {
+            lotse_net::TransportChoice::Quic
+        },
+        ..NetConfig::default()
+    };
     let desk = Desk::start(gnome);
     // On GNOME the workload starts after the system's dialog is answered: the driver finds the
     // dialog's button by its colour, which the video also shows.
@@ -288,15 +313,9 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool, windows: Optio
         .add_rep("bench", "Bench Rep", PASSWORD, 0)
         .await
         .unwrap();
-    let mut rep = RepClient::connect(
-        relay.addr,
-        relay.pin,
-        "bench",
-        PASSWORD,
-        &NetConfig::default(),
-    )
-    .await
-    .unwrap();
+    let mut rep = RepClient::connect(relay.addr, relay.pin, "bench", PASSWORD, &net)
+        .await
+        .unwrap();
     let (key, _) = rep.create_key(None).await.unwrap();
 
     let mut customer = match (windows, &desk) {
@@ -335,6 +354,7 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool, windows: Optio
                 .arg("--samples")
                 .arg(&samples)
                 .args(screen_only.then_some("--screen-only"))
+                .args(tcp.then_some("--tcp"))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .spawn()
@@ -547,6 +567,8 @@ async fn run_workload(mode: &str, screen_only: bool, gnome: bool, windows: Optio
     Row {
         workload: if windows.is_some() {
             format!("{mode} (Windows under Wine)")
+        } else if tcp {
+            format!("{mode} (over TCP)")
         } else {
             mode.to_owned()
         },
@@ -824,7 +846,14 @@ fn customer(args: &[String]) {
                 host: "bench".into(),
                 os: "linux".into(),
             },
-            net: NetConfig::default(),
+            net: NetConfig {
+                transport: if args.iter().any(|a| a == "--tcp") {
+                    lotse_net::TransportChoice::Tcp
+                } else {
+                    lotse_net::TransportChoice::Quic
+                },
+                ..NetConfig::default()
+            },
             downloads: std::env::temp_dir(),
         },
         ui.clone(),

@@ -210,11 +210,20 @@ struct Live {
 
 impl Live {
     fn start(net: &Net, relay_flags: &[&str]) -> Live {
+        Live::start_with_rep(net, relay_flags, &[])
+    }
+
+    /// Like [`Live::start`], the rep's `lotse-rep` started through `rep_prefix`.
+    fn start_with_rep(net: &Net, relay_flags: &[&str], rep_prefix: &[&str]) -> Live {
         let desk = Desktop::start();
         let relay = Relay::start_with(&format!("{}.1:0", net.prefix), relay_flags);
         let dir = tempfile::tempdir().unwrap();
         let recording = dir.path().join("rep.h264");
-        let mut rep = relay.rep_session_with("", &["--record".as_ref(), recording.as_os_str()]);
+        let mut rep = relay.rep_session_via(
+            rep_prefix,
+            "",
+            &["--record".as_ref(), recording.as_os_str()],
+        );
         let key = relay.key();
         let lotse = desk.lotse_via(
             &["ip", "netns", "exec", &net.name],
@@ -334,20 +343,24 @@ fn a_network_gone_for_good_ends_the_session_for_everyone() {
 /// never gets through. The real window falls back to TLS over TCP on the relay's port number and
 /// the whole session works: terms, key, queue, Allow view — pictures that an independent
 /// decoder (ffmpeg) reads — chat, Allow control — typed text arrives exactly in a terminal —
-/// and the person is told once someone views that the session runs over TCP. The rep, whose
-/// network lets UDP through, stays on QUIC. (With the client held to QUIC, `--transport quic`,
-/// the same test never gets past the queue: checked.)
+/// and the person is told once someone views that the session runs over TCP. The rep's
+/// `lotse-rep` sits behind the same firewall and falls back the same way. (With the client held
+/// to QUIC, `--transport quic`, the same test never gets past the queue: checked.)
 #[test]
 fn a_customer_behind_a_firewall_that_drops_udp_gets_the_whole_session_over_tcp() {
     let _one = serial();
     let net = Net::new();
     net.drop_udp();
     let dir = tempfile::tempdir().unwrap();
-    let mut live = Live::start(&net, &[]);
+    let mut live = Live::start_with_rep(&net, &[], &["ip", "netns", "exec", &net.name]);
     assert!(
         net.udp_dropped() > 0,
         "the client never tried QUIC, so nothing shows the fallback"
     );
+    let login = live
+        .rep
+        .wait_for("the rep's login", |v| v["event"] == "login");
+    assert_eq!(login["transport"], "TCP", "{login}");
     // The person is told why the picture may lag, in the window, now that someone views.
     live.lotse
         .wait_line("the note about TCP", |l| l["over_tcp"] == true);

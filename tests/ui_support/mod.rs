@@ -530,7 +530,30 @@ pub fn widget_middle(line: &Value, widget: &str) -> (i64, i64) {
 impl Relay {
     /// `lotse-rep session --commands` asking for `tiers`, with more arguments (`--save-dir DIR`).
     pub fn rep_session_with(&self, tiers: &str, extra: &[&std::ffi::OsStr]) -> RepSession {
-        let mut cmd = self.rep_command();
+        self.rep_session_via(&[], tiers, extra)
+    }
+
+    /// Like [`Relay::rep_session_with`], started through `prefix` (e.g. `ip netns exec NAME`).
+    pub fn rep_session_via(
+        &self,
+        prefix: &[&str],
+        tiers: &str,
+        extra: &[&std::ffi::OsStr],
+    ) -> RepSession {
+        let rep = self.rep_command();
+        let mut cmd = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(rep.get_program()).args(rep.get_args());
+                for (k, v) in rep.get_envs() {
+                    if let Some(v) = v {
+                        c.env(k, v);
+                    }
+                }
+                c
+            }
+            None => rep,
+        };
         cmd.args(["session", "--commands"]);
         if !tiers.is_empty() {
             cmd.args(["--request", tiers]);

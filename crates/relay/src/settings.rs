@@ -73,7 +73,8 @@ pub struct Settings {
     /// Data directory (identity and database; created on first start, mode 0700).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// UDP address to listen on [default: 0.0.0.0:4433].
+    /// Address to listen on: QUIC on UDP, the TLS-over-TCP fallback on TCP [default:
+    /// 0.0.0.0:4433].
     #[arg(long)]
     pub listen: Option<SocketAddr>,
     /// Lifetime of a new session key, in seconds [default: 1200].
