@@ -24,7 +24,7 @@ use futures::{AsyncWrite, FutureExt};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -77,7 +77,7 @@ struct Shared {
 /// Where the path's figures come from: the kernel's TCP_INFO of the socket while it is open.
 struct Stats {
     #[cfg(target_os = "linux")]
-    fd: Mutex<Option<std::os::fd::RawFd>>,
+    fd: std::sync::Mutex<Option<std::os::fd::RawFd>>,
 }
 
 impl Stats {
@@ -86,7 +86,7 @@ impl Stats {
         {
             use std::os::fd::AsRawFd;
             Stats {
-                fd: Mutex::new(Some(tcp.as_raw_fd())),
+                fd: std::sync::Mutex::new(Some(tcp.as_raw_fd())),
             }
         }
         #[cfg(not(target_os = "linux"))]
