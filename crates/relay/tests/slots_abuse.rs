@@ -230,3 +230,65 @@ async fn tcp_connections_share_the_slots_of_their_address() {
     let again = Peer::hello(&relay, Role::Customer, tcp).await;
     assert_eq!(again.conn.transport(), lotse_net::Transport::Tcp);
 }
+
+/// Issue 17: the TCP port is no cheaper to block than QUIC's: a connection that never finishes
+/// its TLS handshake holds its slot only until the hello deadline, one that sends something that
+/// is not TLS is closed at once (a handshake failure), and real peers get in afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_peers_that_never_handshake_or_send_garbage_lose_their_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let relay = TestRelay::start_with(|c| {
+        c.max_connections_per_address = 2;
+        c.hello_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let tcp = How {
+        tcp: true,
+        ..How::default()
+    };
+    let mut silent = vec![
+        tokio::net::TcpStream::connect(relay.addr).await.unwrap(),
+        tokio::net::TcpStream::connect(relay.addr).await.unwrap(),
+    ];
+    let end = tokio::time::Instant::now() + DEADLINE;
+    while relay.relay().stats().open_connections < 2 {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "the silent peers were never counted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        connect(&relay, tcp).await.is_err(),
+        "a third connection got in while two silent ones held the address's slots"
+    );
+    // The deadline passes: the relay closes both (end of stream or a reset, never silence).
+    for s in &mut silent {
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(DEADLINE, s.read(&mut buf))
+            .await
+            .expect("the relay kept a silent TCP peer past the hello deadline");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    }
+    // Garbage instead of a ClientHello: closed at once.
+    let mut junk = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    junk.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match junk.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "a peer sending garbage was not closed at once"
+    );
+    assert!(relay.relay().stats().open_connections <= 2);
+    // Real peers over TCP are served again.
+    let peer = Peer::hello(&relay, Role::Customer, tcp).await;
+    assert_eq!(peer.conn.transport(), lotse_net::Transport::Tcp);
+}

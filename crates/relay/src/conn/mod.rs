@@ -59,9 +59,6 @@ pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>, slots: Arc<Sl
     }
 }
 
-/// How long a TCP peer may take for its TLS handshake.
-const TCP_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Takes the TCP fallback's connections on `listener`: a slot (the same as QUIC's), the TLS
 /// handshake, then the same handling as a QUIC connection. On `shutdown` every such connection
 /// is closed as the QUIC endpoint closes its own.
@@ -90,7 +87,9 @@ pub(crate) async fn accept_tcp_loop(
         tokio::spawn(
             async move {
                 let _slot = slot;
-                let accepted = lotse_net::tcp::accept(tcp, &acceptor, &hub.cfg.net, TCP_HANDSHAKE);
+                // The TLS handshake counts towards the time a peer has to say hello.
+                let accepted =
+                    lotse_net::tcp::accept(tcp, &acceptor, &hub.cfg.net, hub.cfg.hello_timeout);
                 match accepted.await {
                     Ok(conn) => serve_tcp(hub, conn, shutdown).await,
                     Err(e) => {
