@@ -40,12 +40,31 @@ impl Decoder {
             .inner
             .decode(annexb)
             .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-        Ok(pic.map(|p| {
-            let (w, h) = p.dimensions();
-            Yuv420::from_planes(w as u32, h as u32, (p.y(), p.u(), p.v()), p.strides())
-        }))
+        let Some(p) = pic else {
+            return Ok(None);
+        };
+        let (w, h) = p.dimensions();
+        // No customer's encoder makes more (`Encoder::new`), nor an empty picture (found by the
+        // `h264` fuzz target: a damaged parameter set gave a picture 0 pixels high): neither is
+        // passed on to be converted and drawn.
+        if w == 0 || h == 0 || w.max(h) > MAX_SIDE || w.min(h) > MAX_SHORT_SIDE {
+            return Err(DecodeError::Corrupt(format!(
+                "a {w}×{h} picture is no customer's screen"
+            )));
+        }
+        Ok(Some(Yuv420::from_planes(
+            w as u32,
+            h as u32,
+            (p.y(), p.u(), p.v()),
+            p.strides(),
+        )))
     }
 }
+
+/// The longest side of a picture any customer sends (as `Encoder::new` allows).
+pub const MAX_SIDE: usize = 3840;
+/// The shorter side's limit.
+pub const MAX_SHORT_SIDE: usize = 2160;
 
 #[cfg(test)]
 mod tests {

@@ -136,8 +136,8 @@ impl Encoder {
             || !height.is_multiple_of(2)
             || width < 16
             || height < 16
-            || width.max(height) > 3840
-            || width.min(height) > 2160
+            || width.max(height) as usize > crate::decoder::MAX_SIDE
+            || width.min(height) as usize > crate::decoder::MAX_SHORT_SIDE
         {
             return Err(EncodeError::Size(width, height));
         }

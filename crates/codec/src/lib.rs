@@ -21,7 +21,7 @@ pub mod yuv;
 
 pub use change::{Change, ChangeDetector};
 pub use content::{ContentConfig, ContentPolicy};
-pub use decoder::{DecodeError, Decoder};
+pub use decoder::{DecodeError, Decoder, MAX_SHORT_SIDE, MAX_SIDE};
 pub use drop::ViewerQueue;
 pub use encoder::{Content, EncodeError, Encoded, Encoder, EncoderSettings, FrameKind};
 pub use rate::{RateConfig, RateController};

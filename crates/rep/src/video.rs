@@ -262,4 +262,49 @@ mod tests {
         k.seq = 2;
         assert!(r.receive(&k).picture.is_some());
     }
+
+    /// Found by the `h264` fuzz target: a damaged parameter set made the decoder hand out a
+    /// picture 0 pixels high. Frames in the target's layout: flag byte (bit 0 keyframe), two
+    /// bytes of length (little-endian), the data.
+    #[test]
+    fn a_stream_claiming_an_empty_picture_yields_no_picture() {
+        let hex: String = [
+        "011400000001674d400ceceeecececececececececececececececececececececececececececececececececececec",
+        "ecececececececececececececececececececececececececececececececececececececececececececececececec",
+        "ecececececececececececececececececee00007a2ceeeeeeeeeeeea0a0fd8088000003000a000300a0780ca14cb000",
+        "0000000168ebe3cb200000015d05ffffafdc3c9aca0032207472656c6c69733d313a312e00000165888400479e1beb0f",
+        "26f7bbea9aa6d31c847d07132df4c66eeb0b77cb22083288726c0000b31303d9e2e75709ea9e4ac4effc122e47bb441b",
+        "06aa",
+        ]
+        .concat();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let mut r = VideoReceiver::new().unwrap();
+        let mut rest = &bytes[..];
+        let mut seq = 0;
+        let mut errors = 0;
+        while rest.len() >= 3 {
+            let len = usize::from(u16::from_le_bytes([rest[1], rest[2]]));
+            let keyframe = rest[0] & 1 == 1;
+            rest = &rest[3..];
+            let take = len.min(rest.len());
+            let got = r.receive(&VideoFrame {
+                seq,
+                captured_us: 0,
+                width: 0,
+                height: 0,
+                keyframe,
+                data: rest[..take].to_vec(),
+            });
+            rest = &rest[take..];
+            seq += 1 + u64::from(bytes[0] >> 7);
+            if let Some(p) = got.picture {
+                assert!(p.image.width() > 0 && p.image.height() > 0);
+            }
+            errors += usize::from(got.error.is_some());
+        }
+        assert!(errors > 0, "the empty picture was not refused");
+    }
 }
