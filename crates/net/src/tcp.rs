@@ -42,6 +42,13 @@ const MAX_REASON: u64 = 1024;
 /// Streams at most, both directions together. With yamux's 256 KiB per stream this is also
 /// the 16 MiB a peer may make us hold unread (as QUIC's receive window).
 const MAX_STREAMS: usize = 64;
+/// Streams of ours alive (open, being sorted or waiting to be taken) beyond which we open no more
+/// until one ends: yamux ends the whole connection when asked for a stream over its maximum, and
+/// it forgets ended streams only on its next turn, so some room is kept.
+const OPEN_ROOM: usize = MAX_STREAMS - 16;
+/// Beyond this many, a stream the peer opens is reset at once (a peer flooding streams can hurt
+/// only itself).
+const INBOUND_ROOM: usize = MAX_STREAMS - 8;
 /// One-way and two-way streams the peer opened that nobody has taken yet.
 const PENDING_UNI: usize = 64;
 const PENDING_BI: usize = 4;
@@ -54,8 +61,46 @@ type Io = Compat<tokio_rustls::TlsStream<TcpStream>>;
 type State = Arc<watch::Sender<Option<ConnectionError>>>;
 
 enum Cmd {
-    Open(oneshot::Sender<Result<yamux::Stream, ConnectionError>>),
+    Open(oneshot::Sender<Result<Counted, ConnectionError>>),
     Close(u32, Vec<u8>),
+}
+
+/// How many yamux streams of the connection we hold, and who waits for one to end.
+#[derive(Default)]
+struct Live {
+    count: std::sync::atomic::AtomicUsize,
+    freed: futures::task::AtomicWaker,
+}
+
+impl Live {
+    fn now(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// One stream counted in [`Live`] while it exists.
+struct Guard(Arc<Live>);
+
+impl Guard {
+    fn new(live: &Arc<Live>) -> Guard {
+        live.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Guard(live.clone())
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.freed.wake();
+    }
+}
+
+/// A yamux stream with its place in the count.
+struct Counted {
+    s: yamux::Stream,
+    guard: Guard,
 }
 
 /// One TCP connection's handle (cheap to clone, like QUIC's).
@@ -64,8 +109,8 @@ pub(crate) struct TcpConnection(Arc<Shared>);
 
 struct Shared {
     cmds: mpsc::UnboundedSender<Cmd>,
-    uni: tokio::sync::Mutex<mpsc::Receiver<yamux::Stream>>,
-    bi: tokio::sync::Mutex<mpsc::Receiver<yamux::Stream>>,
+    uni: tokio::sync::Mutex<mpsc::Receiver<Counted>>,
+    bi: tokio::sync::Mutex<mpsc::Receiver<Counted>>,
     /// Why it ended; set once (locally at `close`, else by the driver).
     state: State,
     /// True once the driver has let go of the socket.
@@ -186,45 +231,60 @@ impl TcpConnection {
             .unwrap_or(ConnectionError::LocallyClosed)
     }
 
-    async fn open(&self, kind: u8) -> Result<yamux::Stream, ConnectionError> {
+    async fn open(&self, kind: u8) -> Result<Counted, ConnectionError> {
         let (tx, rx) = oneshot::channel();
         if let Some(e) = self.close_reason() {
             return Err(e);
         }
         self.0.cmds.send(Cmd::Open(tx)).map_err(|_| self.ended())?;
-        let mut stream = rx.await.map_err(|_| self.ended())??;
-        stream
-            .write_all(&[kind])
+        let mut c = rx.await.map_err(|_| self.ended())??;
+        c.s.write_all(&[kind])
             .await
             .map_err(|e| ConnectionError::Lost(e.to_string()))?;
-        Ok(stream)
+        Ok(c)
     }
 
     pub async fn open_uni(&self) -> Result<TcpSend, ConnectionError> {
-        let (r, w) = AsyncReadExt::split(self.open(KIND_UNI).await?);
-        Ok(TcpSend::new(w, Some(r), self.0.state.subscribe()))
+        let c = self.open(KIND_UNI).await?;
+        let (r, w) = AsyncReadExt::split(c.s);
+        Ok(TcpSend::new(
+            w,
+            Some(r),
+            self.0.state.subscribe(),
+            Arc::new(c.guard),
+        ))
     }
 
     pub async fn open_bi(&self) -> Result<(TcpSend, TcpRecv), ConnectionError> {
-        let (r, w) = AsyncReadExt::split(self.open(KIND_BI).await?);
+        let c = self.open(KIND_BI).await?;
+        let (r, w) = AsyncReadExt::split(c.s);
+        let guard = Arc::new(c.guard);
         Ok((
-            TcpSend::new(w, None, self.0.state.subscribe()),
-            TcpRecv::new(r, None, self.0.state.subscribe()),
+            TcpSend::new(w, None, self.0.state.subscribe(), guard.clone()),
+            TcpRecv::new(r, None, self.0.state.subscribe(), guard),
         ))
     }
 
     pub async fn accept_uni(&self) -> Result<TcpRecv, ConnectionError> {
-        let stream = self.0.uni.lock().await.recv().await;
-        let (r, w) = AsyncReadExt::split(stream.ok_or_else(|| self.ended())?);
-        Ok(TcpRecv::new(r, Some(w), self.0.state.subscribe()))
+        let c = self.0.uni.lock().await.recv().await;
+        let c = c.ok_or_else(|| self.ended())?;
+        let (r, w) = AsyncReadExt::split(c.s);
+        Ok(TcpRecv::new(
+            r,
+            Some(w),
+            self.0.state.subscribe(),
+            Arc::new(c.guard),
+        ))
     }
 
     pub async fn accept_bi(&self) -> Result<(TcpSend, TcpRecv), ConnectionError> {
-        let stream = self.0.bi.lock().await.recv().await;
-        let (r, w) = AsyncReadExt::split(stream.ok_or_else(|| self.ended())?);
+        let c = self.0.bi.lock().await.recv().await;
+        let c = c.ok_or_else(|| self.ended())?;
+        let (r, w) = AsyncReadExt::split(c.s);
+        let guard = Arc::new(c.guard);
         Ok((
-            TcpSend::new(w, None, self.0.state.subscribe()),
-            TcpRecv::new(r, None, self.0.state.subscribe()),
+            TcpSend::new(w, None, self.0.state.subscribe(), guard.clone()),
+            TcpRecv::new(r, None, self.0.state.subscribe(), guard),
         ))
     }
 
@@ -275,38 +335,48 @@ async fn gone(state: &mut watch::Receiver<Option<ConnectionError>>) -> Connectio
 
 /// What a new stream from the peer turned out to be.
 enum Classified {
-    Uni(yamux::Stream),
-    Bi(yamux::Stream),
+    Uni(Counted),
+    Bi(Counted),
     Close(u32, Vec<u8>),
     Junk,
 }
 
-async fn classify(mut s: yamux::Stream) -> Classified {
+async fn classify(mut c: Counted) -> Classified {
+    enum Kind {
+        Uni,
+        Bi,
+        Close(u32, Vec<u8>),
+        Junk,
+    }
+    let s = &mut c.s;
     let read = async {
         let mut kind = [0u8; 1];
         if s.read_exact(&mut kind).await.is_err() {
-            return Classified::Junk;
+            return Kind::Junk;
         }
         match kind[0] {
-            KIND_UNI => Classified::Uni(s),
-            KIND_BI => Classified::Bi(s),
+            KIND_UNI => Kind::Uni,
+            KIND_BI => Kind::Bi,
             KIND_CLOSE => {
                 let mut code = [0u8; 4];
                 if s.read_exact(&mut code).await.is_err() {
-                    return Classified::Junk;
+                    return Kind::Junk;
                 }
                 let mut reason = Vec::new();
-                let _ = AsyncReadExt::take(&mut s, MAX_REASON)
+                let _ = AsyncReadExt::take(&mut *s, MAX_REASON)
                     .read_to_end(&mut reason)
                     .await;
-                Classified::Close(u32::from_be_bytes(code), reason)
+                Kind::Close(u32::from_be_bytes(code), reason)
             }
-            _ => Classified::Junk,
+            _ => Kind::Junk,
         }
     };
-    tokio::time::timeout(KIND_TIMEOUT, read)
-        .await
-        .unwrap_or(Classified::Junk)
+    match tokio::time::timeout(KIND_TIMEOUT, read).await {
+        Ok(Kind::Uni) => Classified::Uni(c),
+        Ok(Kind::Bi) => Classified::Bi(c),
+        Ok(Kind::Close(code, reason)) => Classified::Close(code, reason),
+        Ok(Kind::Junk) | Err(_) => Classified::Junk,
+    }
 }
 
 /// How the driver's loop ended.
@@ -323,34 +393,48 @@ type Classifying = FuturesUnordered<Pin<Box<dyn Future<Output = Classified> + Se
 async fn drive(
     mut conn: yamux::Connection<Io>,
     mut cmds: mpsc::UnboundedReceiver<Cmd>,
-    uni: mpsc::Sender<yamux::Stream>,
-    bi: mpsc::Sender<yamux::Stream>,
+    uni: mpsc::Sender<Counted>,
+    bi: mpsc::Sender<Counted>,
     state: State,
     idle: watch::Sender<bool>,
     stats: Arc<Stats>,
 ) {
+    let live = Arc::new(Live::default());
     let mut classifying: Classifying = FuturesUnordered::new();
-    let mut opening: Option<oneshot::Sender<Result<yamux::Stream, ConnectionError>>> = None;
+    // Opens wait here while yamux has no room for another stream; a close does not wait for
+    // them.
+    let mut opening: std::collections::VecDeque<oneshot::Sender<Result<Counted, ConnectionError>>> =
+        std::collections::VecDeque::new();
     let end = std::future::poll_fn(|cx: &mut Context<'_>| {
         loop {
-            if opening.is_none() {
-                match cmds.poll_recv(cx) {
-                    Poll::Ready(Some(Cmd::Open(tx))) => opening = Some(tx),
-                    Poll::Ready(Some(Cmd::Close(code, reason))) => {
-                        return Poll::Ready(End::Local(code, reason));
-                    }
-                    // Every handle is gone: close as QUIC does then.
-                    Poll::Ready(None) => return Poll::Ready(End::Local(0, Vec::new())),
-                    Poll::Pending => {}
+            match cmds.poll_recv(cx) {
+                Poll::Ready(Some(Cmd::Open(tx))) => {
+                    opening.push_back(tx);
+                    continue;
                 }
+                Poll::Ready(Some(Cmd::Close(code, reason))) => {
+                    return Poll::Ready(End::Local(code, reason));
+                }
+                // Every handle is gone: close as QUIC does then.
+                Poll::Ready(None) => return Poll::Ready(End::Local(0, Vec::new())),
+                Poll::Pending => {}
             }
-            if let Some(tx) = opening.take() {
-                match conn.poll_new_outbound(cx) {
-                    Poll::Ready(r) => {
-                        let _ = tx.send(r.map_err(|e| ConnectionError::Lost(e.to_string())));
-                        continue;
+            if !opening.is_empty() {
+                // Woken when one of our streams ends, should there be no room now.
+                live.freed.register(cx.waker());
+                if live.now() < OPEN_ROOM
+                    && let Poll::Ready(r) = conn.poll_new_outbound(cx)
+                {
+                    let r = r
+                        .map(|s| Counted {
+                            s,
+                            guard: Guard::new(&live),
+                        })
+                        .map_err(|e| ConnectionError::Lost(e.to_string()));
+                    if let Some(tx) = opening.pop_front() {
+                        let _ = tx.send(r);
                     }
-                    Poll::Pending => opening = Some(tx),
+                    continue;
                 }
             }
             match classifying.poll_next_unpin(cx) {
@@ -371,8 +455,13 @@ async fn drive(
             }
             match conn.poll_next_inbound(cx) {
                 Poll::Ready(Some(Ok(s))) => {
-                    if classifying.len() < MAX_STREAMS {
-                        classifying.push(Box::pin(classify(s)));
+                    // Over the room: dropped, which resets it.
+                    if live.now() < INBOUND_ROOM {
+                        let c = Counted {
+                            s,
+                            guard: Guard::new(&live),
+                        };
+                        classifying.push(Box::pin(classify(c)));
                     }
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(End::Failed(lost(e))),
@@ -458,6 +547,7 @@ pub(crate) struct TcpSend {
     /// `finish` started closing but could not complete at once.
     finishing: bool,
     stopped: Option<u64>,
+    _guard: Arc<Guard>,
 }
 
 impl TcpSend {
@@ -465,6 +555,7 @@ impl TcpSend {
         w: WriteHalf<yamux::Stream>,
         back: Option<ReadHalf<yamux::Stream>>,
         state: watch::Receiver<Option<ConnectionError>>,
+        guard: Arc<Guard>,
     ) -> Self {
         TcpSend {
             w: Some(w),
@@ -472,6 +563,7 @@ impl TcpSend {
             state,
             finishing: false,
             stopped: None,
+            _guard: guard,
         }
     }
 
@@ -580,6 +672,7 @@ pub(crate) struct TcpRecv {
     /// One-way streams: the backward direction, to say "stop".
     back: Option<WriteHalf<yamux::Stream>>,
     state: watch::Receiver<Option<ConnectionError>>,
+    _guard: Arc<Guard>,
 }
 
 impl TcpRecv {
@@ -587,11 +680,13 @@ impl TcpRecv {
         r: ReadHalf<yamux::Stream>,
         back: Option<WriteHalf<yamux::Stream>>,
         state: watch::Receiver<Option<ConnectionError>>,
+        guard: Arc<Guard>,
     ) -> Self {
         TcpRecv {
             r: Some(r),
             back,
             state,
+            _guard: guard,
         }
     }
 

@@ -322,3 +322,49 @@ async fn without_udp_the_client_falls_back_to_tcp_and_prefers_quic_otherwise() {
         Err(Endpoints::PinMismatch(_))
     ));
 }
+
+#[tokio::test]
+async fn more_streams_than_yamux_allows_wait_for_room_and_the_connection_lives() {
+    let (client, served) = pair().await;
+    // The server takes every stream and keeps it.
+    let held_in = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let keep = held_in.clone();
+    let srv = served.clone();
+    tokio::spawn(async move {
+        while let Ok(s) = srv.accept_uni().await {
+            keep.lock().await.push(s);
+        }
+    });
+    // Open streams until one has to wait (yamux would end the whole connection if asked for
+    // one over its maximum).
+    let mut held_out = Vec::new();
+    let waiting = loop {
+        let c = client.clone();
+        let open = tokio::spawn(async move {
+            let mut s = c.open_uni().await?;
+            s.write_all(b"x")
+                .await
+                .map_err(|e| ConnectionError::Lost(e.to_string()))?;
+            Ok::<_, ConnectionError>(s)
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if !open.is_finished() {
+            break open;
+        }
+        held_out.push(open.await.unwrap().unwrap());
+        assert!(held_out.len() < 200, "opening never waited");
+    };
+    assert!(
+        held_out.len() >= 32,
+        "only {} streams at once",
+        held_out.len()
+    );
+    assert!(client.close_reason().is_none());
+    assert!(served.close_reason().is_none());
+    // One ends: the waiting open goes through.
+    held_out.pop();
+    held_in.lock().await.pop();
+    let s = within(waiting).await.unwrap();
+    assert!(s.is_ok(), "{:?}", s.err());
+    assert!(client.close_reason().is_none());
+}
