@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release --example relay_load                 # N = 50, 200, 500, 1000
 //! cargo run --release --example relay_load -- 10 100       # other N
+//! cargo run --release --example relay_load -- --tcp 500    # every peer on the TCP fallback
 //! ```
 //!
 //! Each session is a synthetic customer (this process, speaking the wire protocol: hello, key,
@@ -54,7 +55,11 @@ const WINDOW: Duration = Duration::from_secs(10);
 /// Logins and session set-ups running at once.
 const SETUP_AT_ONCE: usize = 8;
 
+/// `--tcp`: customers and reps on the TCP fallback instead of QUIC.
+static OVER_TCP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 fn main() {
+    let _ = OVER_TCP.set(std::env::args().any(|a| a == "--tcp"));
     let ns: Vec<usize> = {
         let given: Vec<usize> = std::env::args()
             .skip(1)
@@ -148,7 +153,12 @@ fn print_table(base: &Row, rows: &[Row], kb_s: f64) {
     }
     println!();
     println!(
-        "Baseline (N = 1): latency p50 / p95 {} / {} ms. Each session replays {kb_s:.1} kB/s of video (10 frames/s), 10 pointer moves/s and a chat line every 5 s; {} s measured after {} s.",
+        "Over {}. Baseline (N = 1): latency p50 / p95 {} / {} ms. Each session replays {kb_s:.1} kB/s of video (10 frames/s), 10 pointer moves/s and a chat line every 5 s; {} s measured after {} s.",
+        if OVER_TCP.get().copied().unwrap_or(false) {
+            "the TCP fallback"
+        } else {
+            "QUIC"
+        },
         f(base.lat_p50),
         f(base.lat_p95),
         WINDOW.as_secs(),
@@ -375,7 +385,11 @@ struct Customer {
 /// takes them and asks for `view` and `control`, the customer allows both.
 async fn session(addr: SocketAddr, pin: Pin, i: usize) -> Result<(RepClient, Customer), String> {
     let net = NetConfig {
-        transport: TransportChoice::Quic,
+        transport: if OVER_TCP.get().copied().unwrap_or(false) {
+            TransportChoice::Tcp
+        } else {
+            TransportChoice::Quic
+        },
         ..NetConfig::default()
     };
     let mut rep = RepClient::connect(addr, pin, &user(i), PASSWORD, &net)
