@@ -6,6 +6,7 @@
 
 pub mod gnome;
 pub mod input;
+pub mod link;
 pub mod measure;
 pub mod wine;
 mod workspace;
