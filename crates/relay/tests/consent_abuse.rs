@@ -509,7 +509,14 @@ async fn video_from_a_customer_outside_a_session_is_refused_before_buffering() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_video_stream_in_a_session_is_refused() {
     let relay = TestRelay::start().await;
-    let mut s = Session::start(&relay).await;
+    second_video_stream_refused(&relay, How::default()).await;
+}
+
+/// A session whose customer connects `how`, `view` granted: the customer's first video stream
+/// reaches the rep, a second one is stopped by the relay, and the first keeps working.
+async fn second_video_stream_refused(relay: &TestRelay, how: How) -> Session {
+    let customer = Peer::hello(relay, Role::Customer, how).await;
+    let mut s = Session::start_as(relay, customer).await;
     grant(&mut s.rep, &mut s.customer, Tier::View).await;
     let (mut to_rep, _) = collect_streams(s.rep.peer.conn.clone());
     let frame = VideoFrame {
@@ -545,6 +552,7 @@ async fn a_second_video_stream_in_a_session_is_refused() {
     // The first keeps working.
     write_msg(&mut first, &frame, limits::VIDEO).await.unwrap();
     assert!(s.customer.conn.close_reason().is_none());
+    s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -896,38 +904,8 @@ async fn over_tcp_the_same_stream_rules_hold() {
         tcp: true,
         ..How::default()
     };
-    let customer = Peer::hello(&relay, Role::Customer, tcp).await;
-    assert_eq!(customer.conn.transport(), lotse_net::Transport::Tcp);
-    let mut s = Session::start_as(&relay, customer).await;
-    grant(&mut s.rep, &mut s.customer, Tier::View).await;
-    let (mut to_rep, _) = collect_streams(s.rep.peer.conn.clone());
-    let frame = VideoFrame {
-        seq: 0,
-        captured_us: 0,
-        width: 2,
-        height: 2,
-        keyframe: true,
-        data: vec![1, 2, 3],
-    };
-    let mut first = s.customer.conn.open_uni().await.unwrap();
-    write_msg(&mut first, &StreamHeader::Video, limits::STREAM_HEADER)
-        .await
-        .unwrap();
-    write_msg(&mut first, &frame, limits::VIDEO).await.unwrap();
-    let a = tokio::time::timeout(DEADLINE, to_rep.recv())
-        .await
-        .expect("the video over TCP reached the rep");
-    assert!(matches!(a, Some(Arrived::Header)), "{a:?}");
-    let mut second = s.customer.conn.open_uni().await.unwrap();
-    write_msg(&mut second, &StreamHeader::Video, limits::STREAM_HEADER)
-        .await
-        .unwrap();
-    let stopped = tokio::time::timeout(DEADLINE, second.stopped())
-        .await
-        .expect("the relay refused the second video stream");
-    assert!(matches!(stopped, Ok(Some(_))), "{stopped:?}");
-    write_msg(&mut first, &frame, limits::VIDEO).await.unwrap();
-    assert!(s.customer.conn.close_reason().is_none());
+    let s = second_video_stream_refused(&relay, tcp).await;
+    assert_eq!(s.customer.conn.transport(), lotse_net::Transport::Tcp);
     // A customer may not send input.
     let mut bad = s.customer.conn.open_uni().await.unwrap();
     write_msg(
