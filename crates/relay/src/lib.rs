@@ -156,12 +156,13 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     })?;
     let ident = identity::load_or_create(&config.data)?;
     let store = store::Store::open(&config.data).await?;
-    let endpoint =
-        lotse_net::server_endpoint(config.listen, &ident.cert_der, &ident.key_der, &config.net)?;
-    let addr = endpoint.local_addr().map_err(|source| StartError::Data {
-        path: config.listen.to_string(),
-        source,
-    })?;
+    // The TCP fallback listens on the same address as QUIC — or, where the portal listens
+    // there (443 for both), comes through the portal's listener, chosen by ALPN.
+    let shared_port = config
+        .portal
+        .as_ref()
+        .is_some_and(|p| p.listen == config.listen && config.listen.port() != 0);
+    let (endpoint, addr, listener) = bind_both(&config, &ident, shared_port).await?;
     let hub = Arc::new(hub::Hub::new(config, store));
     hub.audit("relay", "relay.start", &format!("listening on {addr}"))
         .await?;
@@ -181,25 +182,10 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
             }
         }
     });
-    // The TCP fallback listens on the same address as QUIC — or, where the portal listens
-    // there (443 for both), comes through the portal's listener, chosen by ALPN.
     let slots = Arc::new(conn::Slots::default());
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let tcp_config = lotse_net::tcp_server_config(&ident.cert_der, &ident.key_der)?;
-    let shared_port = hub.cfg.portal.as_ref().is_some_and(|p| p.listen == addr);
-    let (tcp_accept, handoff) = if shared_port {
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let task = tokio::spawn(conn::accept_handed_over(
-            rx,
-            hub.clone(),
-            slots.clone(),
-            closing_rx.clone(),
-        ));
-        (task, Some(portal::LotseOnPort::new(tcp_config, tx)))
-    } else {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::TcpBind { addr, source })?;
+    let (tcp_accept, handoff) = if let Some(listener) = listener {
         let task = tokio::spawn(conn::accept_tcp_loop(
             listener,
             tokio_rustls::TlsAcceptor::from(tcp_config),
@@ -208,6 +194,15 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
             closing_rx.clone(),
         ));
         (task, None)
+    } else {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let task = tokio::spawn(conn::accept_handed_over(
+            rx,
+            hub.clone(),
+            slots.clone(),
+            closing_rx.clone(),
+        ));
+        (task, Some(portal::LotseOnPort::new(tcp_config, tx)))
     };
     let portal = match hub.cfg.portal.clone() {
         Some(p) => match portal::start(hub.clone(), p, &ident, addr, handoff).await {
@@ -274,6 +269,47 @@ impl Relay {
     /// What peers have cost the relay so far.
     pub fn stats(&self) -> stats::Stats {
         self.hub.counters.snapshot()
+    }
+}
+
+/// The QUIC endpoint and — unless the portal's listener carries the TCP fallback — a TCP
+/// listener on the same port number. With port 0 the system picks a UDP port whose TCP twin
+/// may be taken (by any program's outgoing connection): then another is picked.
+async fn bind_both(
+    config: &Config,
+    ident: &identity::Identity,
+    shared_port: bool,
+) -> Result<
+    (
+        lotse_net::quinn::Endpoint,
+        SocketAddr,
+        Option<tokio::net::TcpListener>,
+    ),
+    StartError,
+> {
+    let mut tries = 0;
+    loop {
+        let endpoint = lotse_net::server_endpoint(
+            config.listen,
+            &ident.cert_der,
+            &ident.key_der,
+            &config.net,
+        )?;
+        let addr = endpoint.local_addr().map_err(|source| StartError::Data {
+            path: config.listen.to_string(),
+            source,
+        })?;
+        if shared_port {
+            return Ok((endpoint, addr, None));
+        }
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => return Ok((endpoint, addr, Some(l))),
+            Err(e) if config.listen.port() == 0 && tries < 20 => {
+                tries += 1;
+                tracing::debug!("TCP {addr} taken ({e}); another port");
+            }
+            Err(source) => return Err(StartError::TcpBind { addr, source }),
+        }
     }
 }
 
