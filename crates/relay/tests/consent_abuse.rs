@@ -555,11 +555,10 @@ async fn second_video_stream_refused(relay: &TestRelay, how: How) -> Session {
     s
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn input_streams_from_customers_and_video_streams_from_reps_are_refused() {
-    let relay = TestRelay::start().await;
-    let s = Session::start(&relay).await;
-    let mut bad = s.customer.conn.open_uni().await.unwrap();
+/// A customer opens an input stream (only reps send input): the relay closes its connection
+/// with the reason.
+async fn customer_input_closes(conn: &Connection) {
+    let mut bad = conn.open_uni().await.unwrap();
     write_msg(
         &mut bad,
         &StreamHeader::Input { rep: 1 },
@@ -567,8 +566,15 @@ async fn input_streams_from_customers_and_video_streams_from_reps_are_refused() 
     )
     .await
     .unwrap();
-    let why = closed(&s.customer.conn).await;
+    let why = closed(conn).await;
     assert!(why.contains("unexpected stream"), "{why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_streams_from_customers_and_video_streams_from_reps_are_refused() {
+    let relay = TestRelay::start().await;
+    let s = Session::start(&relay).await;
+    customer_input_closes(&s.customer.conn).await;
     let mut bad = s.rep.peer.conn.open_uni().await.unwrap();
     write_msg(&mut bad, &StreamHeader::Video, limits::STREAM_HEADER)
         .await
@@ -907,14 +913,5 @@ async fn over_tcp_the_same_stream_rules_hold() {
     let s = second_video_stream_refused(&relay, tcp).await;
     assert_eq!(s.customer.conn.transport(), lotse_net::Transport::Tcp);
     // A customer may not send input.
-    let mut bad = s.customer.conn.open_uni().await.unwrap();
-    write_msg(
-        &mut bad,
-        &StreamHeader::Input { rep: 1 },
-        limits::STREAM_HEADER,
-    )
-    .await
-    .unwrap();
-    let why = closed(&s.customer.conn).await;
-    assert!(why.contains("unexpected stream"), "{why}");
+    customer_input_closes(&s.customer.conn).await;
 }
