@@ -46,38 +46,34 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use lotse::session::{self, Event, Frontend, Handle, Hooks, Settings};
-use lotse::video::{ScreenSource, VideoSettings};
+#[path = "support/bench_customer.rs"]
+mod bench_customer;
+
 use lotse_codec::clock::monotonic_us;
 use lotse_codec::{Yuv420, psnr};
-use lotse_net::{NetConfig, Pin};
-use lotse_platform::NoInjector;
-use lotse_platform::wayland::{Access, Portal, WaylandCapturer};
+use lotse_net::NetConfig;
 use lotse_proto::Tier;
-use lotse_proto::msg::{CustomerInfo, RepDown};
+use lotse_proto::msg::RepDown;
 use lotse_rep::{RepClient, RepEvent, VideoReceiver};
 use lotse_testkit::gnome::{Answer, Gnome};
 use lotse_testkit::measure::{cpu_seconds, percentile, rss_mb, status_mb};
 use lotse_testkit::wine::{Wine, win_path};
 use lotse_testkit::{Proc, Xvfb};
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 const W: u32 = 1920;
 const H: u32 = 1080;
 const WARMUP: Duration = Duration::from_secs(4);
 const WINDOW: Duration = Duration::from_secs(12);
-/// Every this many encoded frames, the customer saves the picture for the PSNR comparison.
-const SAMPLE_EVERY: u64 = 15;
 const PASSWORD: &str = "bench password";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("customer") {
-        customer(&args[1..]);
+        bench_customer::run(&args[1..]);
         return;
     }
     // `--screen-only`: never switch to camera tools (to see what screen-content mode alone does).
@@ -293,14 +289,7 @@ async fn run_workload(
     // On GNOME the workload starts after the system's dialog is answered: the driver finds the
     // dialog's button by its colour, which the video also shows.
     let mut _load = (!gnome).then(|| desk.workload(mode));
-    // Samples go to memory where there is a tmpfs: writing them must cost the customer little.
-    let dir = tempfile::Builder::new()
-        .tempdir_in(if Path::new("/dev/shm").is_dir() {
-            "/dev/shm"
-        } else {
-            "/tmp"
-        })
-        .unwrap();
+    let dir = bench_customer::scratch();
     let samples = dir.path().join("samples");
     std::fs::create_dir(&samples).unwrap();
 
@@ -502,7 +491,7 @@ async fn run_workload(
         .map(|(p, start)| (cpu_seconds(p) - start) / window * 100.0);
     rss_peak = rss_peak.max(rss_mb(pid));
     let mut encode_ms: Vec<f64> = Vec::new();
-    let mut customer_stats = String::new();
+    let mut customer_stats: String;
     match customer {
         Customer::Linux {
             mut child,
@@ -510,17 +499,7 @@ async fn run_workload(
             from,
         } => {
             writeln!(to, "stop").unwrap();
-            for line in std::io::BufReader::new(from).lines().map_while(Result::ok) {
-                if let Some(l) = line.strip_prefix("encode_ms ") {
-                    encode_ms.extend(l.split_whitespace().filter_map(|v| v.parse::<f64>().ok()));
-                } else if let Some(l) = line.strip_prefix("stats ") {
-                    let v: Vec<&str> = l.split_whitespace().collect();
-                    customer_stats = format!(
-                        "customer encoded {} frames in all ({} with camera tools, {} keyframes, {} heartbeats, {} captures unchanged, {} polls without damage; rate estimate {} kB/s)",
-                        v[0], v[1], v[2], v[3], v[4], v[5], v[6]
-                    );
-                }
-            }
+            (encode_ms, customer_stats) = bench_customer::read_report(from);
             let _ = child.wait();
         }
         Customer::Wine {
@@ -541,21 +520,11 @@ async fn run_workload(
         customer_stats.push_str(&format!("; mutter CPU {c:.1} % of one core"));
     }
     for (captured_us, image) in &sampled {
-        let Ok(raw) = std::fs::read(samples.join(format!("{captured_us}.yuv"))) else {
-            continue;
-        };
-        let (w, h) = (image.width(), image.height());
-        let n = (w * h) as usize;
-        if raw.len() < n * 3 / 2 {
-            continue;
+        if let Some(captured) =
+            bench_customer::read_sample(&samples, *captured_us, image.width(), image.height())
+        {
+            psnrs.push(psnr(&captured, image).avg);
         }
-        let captured = Yuv420::from_planes(
-            w,
-            h,
-            (&raw[..n], &raw[n..n * 5 / 4], &raw[n * 5 / 4..n * 3 / 2]),
-            (w as usize, w as usize / 2, w as usize / 2),
-        );
-        psnrs.push(psnr(&captured, image).avg);
     }
     let lost = receiver.stats().lost - lost_start;
     rep.close().await;
@@ -764,137 +733,4 @@ fn newest_pid(name: &str) -> Option<u32> {
         .output()
         .ok()?;
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-}
-
-// ---------------------------------------------------------------------------------------------
-// The customer process
-
-/// Allows every prompt after 600 ms, as a person would; on Wayland the system's dialog follows
-/// (as in the customer window) before the Allow is sent.
-struct Allow {
-    handle: OnceLock<Handle>,
-    answered: Mutex<Vec<u32>>,
-    portal: Option<Portal>,
-}
-
-impl Frontend for Allow {
-    fn notify(&self, event: Event) {
-        match event {
-            Event::Changed(s) => {
-                for p in s.prompts {
-                    let mut done = self.answered.lock().unwrap();
-                    if done.contains(&p.request) {
-                        continue;
-                    }
-                    done.push(p.request);
-                    if let Some(h) = self.handle.get().cloned() {
-                        let portal = self.portal.clone();
-                        std::thread::spawn(move || {
-                            std::thread::sleep(Duration::from_millis(600));
-                            let shared = portal.is_none_or(|portal| {
-                                portal
-                                    .request_blocking(Access::View)
-                                    .map_err(|e| eprintln!("customer: the portal: {e}"))
-                                    .is_ok()
-                            });
-                            h.answer(p.request, shared);
-                        });
-                    }
-                }
-            }
-            Event::Failed(why) => eprintln!("customer: {why}"),
-            _ => {}
-        }
-    }
-}
-
-fn customer(args: &[String]) {
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .unwrap_or_else(|| panic!("missing {name}"))
-            .clone()
-    };
-    let samples = PathBuf::from(arg("--samples"));
-    let mut settings = VideoSettings::default();
-    if args.iter().any(|a| a == "--screen-only") {
-        settings.content = None;
-    }
-    let portal = args
-        .iter()
-        .any(|a| a == "--wayland")
-        .then(|| Portal::connect(None).unwrap());
-    let mut source = match &portal {
-        Some(portal) => ScreenSource::new(Box::new(WaylandCapturer::new(portal.clone())), settings),
-        None => ScreenSource::open(Some(&arg("--display")), settings).unwrap(),
-    };
-    let control = source.control();
-    source.set_tap(lotse::video::sample_tap(samples.clone(), SAMPLE_EVERY));
-    let ui = Arc::new(Allow {
-        handle: OnceLock::new(),
-        answered: Mutex::new(Vec::new()),
-        portal,
-    });
-    let (handle, thread) = session::start(
-        Settings {
-            relay: arg("--relay"),
-            pin: arg("--pin").parse::<Pin>().unwrap(),
-            key: Some(arg("--key")),
-            info: CustomerInfo {
-                name: "Bench".into(),
-                host: "bench".into(),
-                os: "linux".into(),
-            },
-            net: NetConfig {
-                transport: if args.iter().any(|a| a == "--tcp") {
-                    lotse_net::TransportChoice::Tcp
-                } else {
-                    lotse_net::TransportChoice::Quic
-                },
-                ..NetConfig::default()
-            },
-            downloads: std::env::temp_dir(),
-        },
-        ui.clone(),
-        Hooks {
-            clipboard: None,
-            injector: Box::new(NoInjector),
-            video: Some(Box::new(source)),
-        },
-    )
-    .unwrap();
-    let _ = ui.handle.set(handle.clone());
-    for line in std::io::stdin().lock().lines() {
-        match line.as_deref() {
-            Ok("mark") => {
-                control.take_encode_times();
-            }
-            Ok("stop") | Err(_) => break,
-            _ => {}
-        }
-    }
-    let times: Vec<String> = control
-        .take_encode_times()
-        .iter()
-        .map(|t| format!("{t:.2}"))
-        .collect();
-    let st = control.stats();
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "encode_ms {}", times.join(" ")).unwrap();
-    writeln!(
-        out,
-        "stats {} {} {} {} {} {} {:.0}",
-        st.frames,
-        st.camera_frames,
-        st.keyframes,
-        st.heartbeats,
-        st.unchanged,
-        st.quiet,
-        st.rate / 1000.0
-    )
-    .unwrap();
-    out.flush().unwrap();
-    handle.end(lotse_proto::msg::HowEnded::EndButton);
-    let _ = thread.join();
 }

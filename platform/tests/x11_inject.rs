@@ -171,3 +171,40 @@ fn pointer_lands_on_the_right_pixel_of_the_shared_monitor() {
         .unwrap();
     assert_eq!(x.pointer(), (1279, 0));
 }
+
+/// Pointer motion wakes the capturer's wait for a change at once (the cursor is part of the
+/// picture and makes no damage): the rep's injected move is captured without waiting for the
+/// next poll.
+#[test]
+fn an_injected_pointer_move_wakes_the_capturers_wait() {
+    use std::time::{Duration, Instant};
+    let x = Xvfb::start(1280, 800);
+    let mut cap = lotse_platform::capture::open(Some(&x.display)).unwrap();
+    cap.capture().unwrap();
+    // Nothing moves: the wait lasts its whole timeout.
+    let began = Instant::now();
+    cap.wait_for_change(Duration::from_millis(300));
+    assert!(
+        began.elapsed() >= Duration::from_millis(250),
+        "an idle screen ended the wait after {:?}",
+        began.elapsed()
+    );
+    let display = x.display.clone();
+    let mover = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        let area = Arc::new(Mutex::new(None));
+        let mut inj = X11Injector::new(Some(&display), area).unwrap();
+        inj.inject(&InputEvent::PointerMove { x: 600, y: 400 })
+            .unwrap();
+        Instant::now()
+    });
+    cap.wait_for_change(Duration::from_secs(20));
+    let woke = Instant::now();
+    let moved = mover.join().unwrap();
+    assert!(
+        woke.saturating_duration_since(moved) < Duration::from_secs(2),
+        "the wait ended {:?} after the move",
+        woke.saturating_duration_since(moved)
+    );
+    assert!(cap.maybe_changed().unwrap(), "the moved cursor is a change");
+}

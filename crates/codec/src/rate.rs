@@ -9,8 +9,9 @@
 //!
 //! The path's rate is estimated AIMD-style: congestion (a frame dropped on the way, a growing
 //! RTT) cuts it by 30 %, at most once per [`CONGESTION_HOLDOFF`]; while frames wait for budget
-//! and nothing goes wrong it grows by 5 % every 100 ms. An outside estimate (e.g. QUIC's
-//! congestion window over its RTT) replaces the guess when the session provides one.
+//! and nothing goes wrong it grows by 5 % every 100 ms. An outside estimate (what the path
+//! carried while the video waited for it) replaces the guess when the session provides one, and
+//! for a while bounds the growth to 15 % above it.
 
 use std::time::{Duration, Instant};
 
@@ -72,7 +73,14 @@ pub struct RateController {
     starved_since: Option<Instant>,
     roomy_since: Option<Instant>,
     min_rtt: Option<Duration>,
+    /// The last measured rate of the saturated path and when: probing stays near it.
+    measured: Option<(f64, Instant)>,
 }
+
+/// How long a measured path rate bounds probing.
+const MEASURED_FRESH: Duration = Duration::from_secs(2);
+/// How far above the measured rate probing may go.
+const PROBE_ABOVE_MEASURED: f64 = 1.15;
 
 impl RateController {
     pub fn new(cfg: RateConfig, now: Instant) -> RateController {
@@ -90,6 +98,7 @@ impl RateController {
             starved_since: None,
             roomy_since: None,
             min_rtt: None,
+            measured: None,
             cfg,
         }
     }
@@ -187,11 +196,15 @@ impl RateController {
         }
     }
 
-    /// What the transport says the path carries (e.g. congestion window / RTT), bytes/s.
+    /// What the path was measured to carry while it was saturated, bytes/s. It replaces the
+    /// estimate, and for a while probing stays within 15 % of it: the frames' sizes and the
+    /// QP are planned for what the path really carries, not for a guess that grew while the
+    /// network (not the budget) held the frames back.
     pub fn on_path_estimate(&mut self, now: Instant, bytes_per_sec: f64) {
         self.refill(now);
         if bytes_per_sec.is_finite() && bytes_per_sec > 0.0 {
             self.rate = bytes_per_sec.clamp(self.cfg.min_rate, self.cfg.max_rate);
+            self.measured = Some((self.rate, now));
         }
     }
 
@@ -223,7 +236,13 @@ impl RateController {
         self.last_increase = now;
         if calm && limited {
             let factor = 1.05f64.powi(steps.min(20) as i32);
-            self.rate = (self.rate * factor).min(self.cfg.max_rate);
+            let mut ceiling = self.cfg.max_rate;
+            if let Some((rate, at)) = self.measured
+                && now.saturating_duration_since(at) < MEASURED_FRESH
+            {
+                ceiling = ceiling.min(rate * PROBE_ABOVE_MEASURED);
+            }
+            self.rate = (self.rate * factor).min(ceiling.max(self.rate));
         }
     }
 
@@ -430,5 +449,52 @@ mod tests {
         rc.on_idle(later);
         rc.on_frame(later, 600_000, true);
         assert!(rc.next_frame_at(later) > later + ms(90));
+    }
+
+    #[test]
+    fn a_measured_path_rate_bounds_probing_so_the_qp_rises_for_min_fps() {
+        let t0 = Instant::now();
+        let mut rc = RateController::new(
+            RateConfig {
+                min_fps: 15.0,
+                ..Default::default()
+            },
+            t0,
+        );
+        // The path carried 400 kB/s while saturated; frames of 40 kB afford 10 fps.
+        let mut now = t0;
+        let mut next_measure = t0;
+        while now < t0 + Duration::from_secs(6) {
+            if now >= next_measure {
+                rc.on_path_estimate(now, 400_000.0);
+                next_measure = now + ms(300);
+            }
+            now = rc.next_frame_at(now);
+            rc.on_frame(now, 40_000, false);
+        }
+        assert!(
+            rc.rate() <= 400_000.0 * PROBE_ABOVE_MEASURED + 1.0,
+            "probing ran to {} B/s above the measured 400 kB/s",
+            rc.rate()
+        );
+        assert!(
+            rc.qp() > 26,
+            "QP {} stayed at its best below min_fps",
+            rc.qp()
+        );
+        // Long after the last measurement, probing is free again.
+        let later = now + Duration::from_secs(10);
+        rc.on_frame(later, 40_000, false);
+        let end = later + Duration::from_secs(3);
+        let mut now = later;
+        while now < end {
+            now = rc.next_frame_at(now);
+            rc.on_frame(now, 40_000, false);
+        }
+        assert!(
+            rc.rate() > 400_000.0 * PROBE_ABOVE_MEASURED,
+            "{}",
+            rc.rate()
+        );
     }
 }

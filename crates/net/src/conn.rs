@@ -167,6 +167,11 @@ pub struct PathStats {
     pub congestion_events: u64,
 }
 
+/// QUIC's default send buffer (quinn: 8 × 1.25 MB).
+const DEFAULT_SEND_WINDOW: u64 = 10_000_000;
+/// The least [`Connection::limit_send_backlog`] leaves: a few packets beyond the window.
+const MIN_SEND_WINDOW: u64 = 16 * 1024;
+
 /// A connection between a client and the relay.
 #[derive(Clone)]
 pub struct Connection(pub(crate) Inner);
@@ -320,6 +325,25 @@ impl Connection {
     }
 
     /// Round trip time and congestion so far.
+    /// Keeps what waits in this connection's send buffer, beyond what the congestion controller
+    /// lets into the network, to about `extra` bytes, so that a stream written faster than the
+    /// path carries makes its writer wait instead of queueing seconds of data (QUIC's default
+    /// buffer holds 10 MB). The congestion window moves: call again every round trip or so.
+    /// Over TCP it has no effect (the socket's own buffer decides).
+    pub fn limit_send_backlog(&self, extra: u64) {
+        if let Inner::Quic { conn, .. } = &self.0 {
+            let cwnd = conn.stats().path.cwnd;
+            conn.set_send_window(cwnd.saturating_add(extra).max(MIN_SEND_WINDOW));
+        }
+    }
+
+    /// Lifts [`Connection::limit_send_backlog`]: the default buffer again.
+    pub fn unlimit_send_backlog(&self) {
+        if let Inner::Quic { conn, .. } = &self.0 {
+            conn.set_send_window(DEFAULT_SEND_WINDOW);
+        }
+    }
+
     pub fn path_stats(&self) -> PathStats {
         match &self.0 {
             Inner::Quic { conn, .. } => {

@@ -410,3 +410,60 @@ async fn quic_through_a_lossy_delayed_link() {
             > 0
     );
 }
+
+/// Writes `len` bytes on a new stream of a QUIC connection through a 2 Mbit/s link and says how
+/// long `write_all` took; the far end reads everything.
+async fn write_through_thin_link(limit: Option<u64>, len: usize) -> Duration {
+    use lotse_testkit::link::{Link, Shape};
+    let (cert, key) = generate_identity(vec!["relay.lotse".into()]).unwrap();
+    let pin = Pin::of_certificate(&cert).unwrap();
+    let cfg = NetConfig {
+        transport: TransportChoice::Quic,
+        ..NetConfig::default()
+    };
+    let server =
+        lotse_net::server_endpoint("127.0.0.1:0".parse().unwrap(), &cert, &key, &cfg).unwrap();
+    let shape = Shape {
+        queue_bytes: 256 * 1024,
+        ..Shape::capped(2.0, 10, 0.0)
+    };
+    let link = Link::start(server.local_addr().unwrap(), shape, shape, 7)
+        .await
+        .unwrap();
+    let receiver = tokio::spawn(async move {
+        let conn: Connection = server.accept().await.unwrap().await.unwrap().into();
+        let mut s = conn.accept_uni().await.unwrap();
+        s.read_to_end(len + 1).await.unwrap().len()
+    });
+    let conn = within(connect(link.addr, pin, &cfg)).await.unwrap();
+    if let Some(extra) = limit {
+        conn.limit_send_backlog(extra);
+    }
+    let mut s = conn.open_uni().await.unwrap();
+    let began = Instant::now();
+    within(s.write_all(&vec![7u8; len])).await.unwrap();
+    let took = began.elapsed();
+    s.finish().unwrap();
+    assert_eq!(within(receiver).await.unwrap(), len);
+    took
+}
+
+/// With the send backlog limited, a writer faster than the path waits for it (so that video
+/// captured later is not queued behind seconds of older frames); without, QUIC's buffer takes
+/// everything at once.
+#[tokio::test]
+async fn a_limited_send_backlog_makes_the_writer_wait_for_a_thin_link() {
+    // 300 kB at 2 Mbit/s (250 kB/s) take over a second on the wire.
+    let unlimited = write_through_thin_link(None, 300_000).await;
+    let limited = write_through_thin_link(Some(24 * 1024), 300_000).await;
+    // Limited, the write ends only when all but about 24 kB + the congestion window are
+    // through: ≥ 0.9 s at the cap; unlimited, QUIC's buffer takes it at once.
+    assert!(
+        limited > Duration::from_millis(600),
+        "with the limit the write returned after {limited:?}: nothing held it back"
+    );
+    assert!(
+        unlimited * 3 < limited,
+        "without a limit the write waited {unlimited:?} (limited: {limited:?})"
+    );
+}

@@ -25,8 +25,10 @@ use tracing::{info, warn};
 
 /// Control messages that may wait for one slow peer before it is dropped.
 pub(crate) const CONTROL_QUEUE: usize = 256;
-/// Video frames that may wait per viewer; more are dropped (latency beats completeness).
-pub(crate) const VIDEO_QUEUE: usize = 2;
+/// Video frames that may wait per viewer; more are dropped (latency beats completeness). Two
+/// were too few: after a retransmission on a thin customer link several frames arrive at once,
+/// and a burst of three cost a keyframe (150 kB at 4 Mbit/s: a third of a second of the link).
+pub(crate) const VIDEO_QUEUE: usize = 4;
 /// Input events that may wait per rep → customer path.
 pub(crate) const INPUT_QUEUE: usize = 1024;
 /// Refused tries from one address are audited once per this window, plus a count.

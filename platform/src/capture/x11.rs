@@ -13,6 +13,7 @@ use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::randr::{self, ConnectionExt as _};
 use x11rb::protocol::shm::{self, ConnectionExt as _};
 use x11rb::protocol::xfixes::{self, ConnectionExt as _};
+use x11rb::protocol::xinput::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, Window};
 use x11rb::rust_connection::RustConnection;
 
@@ -145,6 +146,26 @@ impl X11Capturer {
                 .map_err(lost)?;
             self.damage = Some(id);
         }
+        // Pointer motion (the person's or the rep's injected through XTest) wakes the wait for
+        // a change at once: the cursor is part of the picture, and no damage tells of it.
+        if has(xinput::X11_EXTENSION_NAME)
+            && self
+                .conn
+                .xinput_xi_query_version(2, 0)
+                .map_err(lost)?
+                .reply()
+                .is_ok_and(|v| v.major_version >= 2)
+        {
+            self.conn
+                .xinput_xi_select_events(
+                    self.root,
+                    &[xinput::EventMask {
+                        deviceid: xinput::Device::ALL.into(),
+                        mask: vec![xinput::XIEventMask::RAW_MOTION],
+                    }],
+                )
+                .map_err(lost)?;
+        }
         if has_randr {
             let v = self
                 .conn
@@ -268,6 +289,8 @@ impl X11Capturer {
         while let Some(ev) = self.conn.poll_for_event().map_err(lost)? {
             match ev {
                 Event::DamageNotify(_) | Event::XfixesCursorNotify(_) => self.dirty = true,
+                // The pointer moved; whether it is elsewhere than drawn, `maybe_changed` asks.
+                Event::XinputRawMotion(_) => {}
                 Event::RandrScreenChangeNotify(_) | Event::RandrNotify(_) => {
                     randr_changed = true;
                 }
@@ -340,8 +363,8 @@ impl Capturer for X11Capturer {
             std::thread::sleep(timeout);
             return;
         }
-        // Every queued event was read above: the next one (damage, a cursor change, RandR)
-        // makes the connection readable.
+        // Every queued event was read above: the next one (damage, a cursor change, pointer
+        // motion, RandR) makes the connection readable.
         let mut fd = libc::pollfd {
             fd: self.conn.stream().as_raw_fd(),
             events: libc::POLLIN,
