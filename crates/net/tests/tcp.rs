@@ -369,11 +369,12 @@ async fn more_streams_than_yamux_allows_wait_for_room_and_the_connection_lives()
     assert!(client.close_reason().is_none());
 }
 
-/// The link emulator of the test kit carries QUIC: through 20 ms each way and 5 % loss both
-/// ways, 1 MB arrives whole, and QUIC's round trip sees the delay.
-#[tokio::test]
-async fn quic_through_a_lossy_delayed_link() {
-    use lotse_testkit::link::{Link, Shape};
+/// A QUIC server endpoint with a fresh identity behind a link shaped `shape` both ways; clients
+/// connect to the link's address with the pin and the QUIC-only config.
+async fn quic_behind_link(
+    shape: lotse_testkit::link::Shape,
+    seed: u64,
+) -> (quinn::Endpoint, lotse_testkit::link::Link, Pin, NetConfig) {
     let (cert, key) = generate_identity(vec!["relay.lotse".into()]).unwrap();
     let pin = Pin::of_certificate(&cert).unwrap();
     let cfg = NetConfig {
@@ -382,14 +383,23 @@ async fn quic_through_a_lossy_delayed_link() {
     };
     let server =
         lotse_net::server_endpoint("127.0.0.1:0".parse().unwrap(), &cert, &key, &cfg).unwrap();
+    let link = lotse_testkit::link::Link::start(server.local_addr().unwrap(), shape, shape, seed)
+        .await
+        .unwrap();
+    (server, link, pin, cfg)
+}
+
+/// The link emulator of the test kit carries QUIC: through 20 ms each way and 5 % loss both
+/// ways, 1 MB arrives whole, and QUIC's round trip sees the delay.
+#[tokio::test]
+async fn quic_through_a_lossy_delayed_link() {
+    use lotse_testkit::link::Shape;
     let shape = Shape {
         delay: Duration::from_millis(20),
         loss: 0.05,
         ..Shape::CLEAN
     };
-    let link = Link::start(server.local_addr().unwrap(), shape, shape, 1)
-        .await
-        .unwrap();
+    let (server, link, pin, cfg) = quic_behind_link(shape, 1).await;
     let receiver = tokio::spawn(async move {
         let conn: Connection = server.accept().await.unwrap().await.unwrap().into();
         let mut s = conn.accept_uni().await.unwrap();
@@ -414,22 +424,12 @@ async fn quic_through_a_lossy_delayed_link() {
 /// Writes `len` bytes on a new stream of a QUIC connection through a 2 Mbit/s link and says how
 /// long `write_all` took; the far end reads everything.
 async fn write_through_thin_link(limit: Option<u64>, len: usize) -> Duration {
-    use lotse_testkit::link::{Link, Shape};
-    let (cert, key) = generate_identity(vec!["relay.lotse".into()]).unwrap();
-    let pin = Pin::of_certificate(&cert).unwrap();
-    let cfg = NetConfig {
-        transport: TransportChoice::Quic,
-        ..NetConfig::default()
-    };
-    let server =
-        lotse_net::server_endpoint("127.0.0.1:0".parse().unwrap(), &cert, &key, &cfg).unwrap();
+    use lotse_testkit::link::Shape;
     let shape = Shape {
         queue_bytes: 256 * 1024,
         ..Shape::capped(2.0, 10, 0.0)
     };
-    let link = Link::start(server.local_addr().unwrap(), shape, shape, 7)
-        .await
-        .unwrap();
+    let (server, link, pin, cfg) = quic_behind_link(shape, 7).await;
     let receiver = tokio::spawn(async move {
         let conn: Connection = server.accept().await.unwrap().await.unwrap().into();
         let mut s = conn.accept_uni().await.unwrap();
