@@ -234,7 +234,14 @@ impl RateController {
             return;
         }
         self.last_increase = now;
-        if calm && limited {
+        // A measurement that has gone stale while the encoder (not the path) set the pace says
+        // nothing about today's path: grow again, or a rate measured during one bad second
+        // (a queue overflowing somewhere) would stay for good, keeping e.g. camera tools off on
+        // a path that carries them. The path's next saturation measures it anew.
+        let stale = self
+            .measured
+            .is_some_and(|(_, at)| now.saturating_duration_since(at) >= MEASURED_FRESH);
+        if calm && (limited || stale) {
             let factor = 1.05f64.powi(steps.min(20) as i32);
             let mut ceiling = self.cfg.max_rate;
             if let Some((rate, at)) = self.measured
@@ -494,6 +501,25 @@ mod tests {
         assert!(
             rc.rate() > 400_000.0 * PROBE_ABOVE_MEASURED,
             "{}",
+            rc.rate()
+        );
+    }
+
+    #[test]
+    fn a_rate_measured_once_low_recovers_when_the_encoder_sets_the_pace() {
+        let t0 = Instant::now();
+        let mut rc = RateController::new(RateConfig::default(), t0);
+        // One bad second: the path carried 1 MB/s while saturated.
+        rc.on_path_estimate(t0, 1_000_000.0);
+        // Then small frames at 20 fps, far from the budget (the encoder is the limit).
+        let mut now = t0;
+        while now < t0 + Duration::from_secs(8) {
+            now += ms(50);
+            rc.on_frame(now, 20_000, false);
+        }
+        assert!(
+            rc.rate() > 1_500_000.0,
+            "the estimate stayed at {} B/s after the measurement went stale",
             rc.rate()
         );
     }
