@@ -288,9 +288,10 @@ impl X11Capturer {
         let mut randr_changed = false;
         while let Some(ev) = self.conn.poll_for_event().map_err(lost)? {
             match ev {
-                Event::DamageNotify(_) | Event::XfixesCursorNotify(_) => self.dirty = true,
-                // The pointer moved; whether it is elsewhere than drawn, `maybe_changed` asks.
-                Event::XinputRawMotion(_) => {}
+                // Pointer motion moves the cursor drawn into the picture: a change too.
+                Event::DamageNotify(_)
+                | Event::XfixesCursorNotify(_)
+                | Event::XinputRawMotion(_) => self.dirty = true,
                 Event::RandrScreenChangeNotify(_) | Event::RandrNotify(_) => {
                     randr_changed = true;
                 }
