@@ -324,11 +324,7 @@ async fn lotse_run(link: &LinkSpec, mode: &str) -> Row {
                 panic!("denied: {}", reason.as_str())
             }
             RepEvent::Frame(f) => {
-                let got = receiver.receive(&f);
-                if got.request_keyframe {
-                    rep.request_keyframe().await.unwrap();
-                }
-                if let Some(p) = got.picture {
+                if let Some(p) = decode(&mut rep, &mut receiver, &f).await.picture {
                     last_stamp = p.captured_us;
                     last_pic = Some(p.image);
                 }
@@ -364,10 +360,7 @@ async fn lotse_run(link: &LinkSpec, mode: &str) -> Row {
             Err(_) => continue,
         };
         let RepEvent::Frame(f) = ev else { continue };
-        let got = receiver.receive(&f);
-        if got.request_keyframe {
-            rep.request_keyframe().await.unwrap();
-        }
+        let got = decode(&mut rep, &mut receiver, &f).await;
         let counted = window.is_some();
         if counted {
             bytes += lotse_proto::frame::encode(&f, lotse_proto::frame::limits::VIDEO)
@@ -434,11 +427,7 @@ async fn lotse_run(link: &LinkSpec, mode: &str) -> Row {
                     continue;
                 };
                 let RepEvent::Frame(f) = ev else { continue };
-                let got = receiver.receive(&f);
-                if got.request_keyframe {
-                    rep.request_keyframe().await.unwrap();
-                }
-                if let Some(p) = got.picture {
+                if let Some(p) = decode(&mut rep, &mut receiver, &f).await.picture {
                     let arrived = cursor_at(&p.image, &before, spot);
                     last_pic = Some(p.image);
                     if arrived {
@@ -455,7 +444,7 @@ async fn lotse_run(link: &LinkSpec, mode: &str) -> Row {
             let pause = Instant::now() + Duration::from_millis(300);
             while let Ok(Some(ev)) = tokio::time::timeout_at(pause.into(), rep.next_event()).await {
                 if let RepEvent::Frame(f) = ev
-                    && let Some(p) = receiver.receive(&f).picture
+                    && let Some(p) = decode(&mut rep, &mut receiver, &f).await.picture
                 {
                     last_pic = Some(p.image);
                 }
@@ -498,6 +487,20 @@ async fn lotse_run(link: &LinkSpec, mode: &str) -> Row {
     rep.close().await;
     relay.shutdown().await;
     row
+}
+
+/// Decodes one frame at the rep, asking the customer for a keyframe when the receiver needs
+/// one (after a gap), as the console does.
+async fn decode(
+    rep: &mut RepClient,
+    receiver: &mut VideoReceiver,
+    frame: &lotse_proto::msg::VideoFrame,
+) -> lotse_rep::Received {
+    let got = receiver.receive(frame);
+    if got.request_keyframe {
+        rep.request_keyframe().await.unwrap();
+    }
+    got
 }
 
 /// The capture stamps of the samples the customer has saved so far.

@@ -238,17 +238,15 @@ impl RateController {
         // nothing about today's path: grow again, or a rate measured during one bad second
         // (a queue overflowing somewhere) would stay for good, keeping e.g. camera tools off on
         // a path that carries them. The path's next saturation measures it anew.
-        let stale = self
+        let fresh = self
             .measured
-            .is_some_and(|(_, at)| now.saturating_duration_since(at) >= MEASURED_FRESH);
+            .filter(|(_, at)| now.saturating_duration_since(*at) < MEASURED_FRESH);
+        let stale = self.measured.is_some() && fresh.is_none();
         if calm && (limited || stale) {
             let factor = 1.05f64.powi(steps.min(20) as i32);
-            let mut ceiling = self.cfg.max_rate;
-            if let Some((rate, at)) = self.measured
-                && now.saturating_duration_since(at) < MEASURED_FRESH
-            {
-                ceiling = ceiling.min(rate * PROBE_ABOVE_MEASURED);
-            }
+            let ceiling = fresh.map_or(self.cfg.max_rate, |(rate, _)| {
+                self.cfg.max_rate.min(rate * PROBE_ABOVE_MEASURED)
+            });
             self.rate = (self.rate * factor).min(ceiling.max(self.rate));
         }
     }

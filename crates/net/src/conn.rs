@@ -162,9 +162,6 @@ pub enum ReadToEndError {
 pub struct PathStats {
     /// Smoothed round trip time.
     pub rtt: Duration,
-    /// How often the congestion controller reacted to loss so far (QUIC: congestion events;
-    /// TCP: retransmitted segments).
-    pub congestion_events: u64,
 }
 
 /// QUIC's default send buffer (quinn: 8 × 1.25 MB).
@@ -324,7 +321,6 @@ impl Connection {
         self.path_stats().rtt
     }
 
-    /// Round trip time and congestion so far.
     /// Keeps what waits in this connection's send buffer, beyond what the congestion controller
     /// lets into the network, to about `extra` bytes, so that a stream written faster than the
     /// path carries makes its writer wait instead of queueing seconds of data (QUIC's default
@@ -344,14 +340,12 @@ impl Connection {
         }
     }
 
+    /// Round trip time so far.
     pub fn path_stats(&self) -> PathStats {
         match &self.0 {
             Inner::Quic { conn, .. } => {
                 let p = conn.stats().path;
-                PathStats {
-                    rtt: p.rtt,
-                    congestion_events: p.congestion_events,
-                }
+                PathStats { rtt: p.rtt }
             }
             Inner::Tcp(c) => c.path_stats(),
         }

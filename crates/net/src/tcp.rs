@@ -174,7 +174,6 @@ impl Stats {
             }
             PathStats {
                 rtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
-                congestion_events: u64::from(info.tcpi_total_retrans),
             }
         }
         #[cfg(not(target_os = "linux"))]
