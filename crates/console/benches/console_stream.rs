@@ -2,7 +2,9 @@
 //! OpenH264) on a 1920×1080 Xvfb showing a benchmark workload, the real relay, and the real
 //! console on a second Xvfb, logged in, the customer accepted and `view` allowed by clicking the
 //! customer's window — then, for 20 s, how many pictures reach the console, how many it decodes
-//! and how many it paints, what each stage costs, and how long from capture to painted.
+//! and how many it paints, what each stage costs, and how long from capture to painted. Each
+//! workload runs twice: with the GPU converting the picture (the default) and with the CPU
+//! converting it (`LOTSE_CONSOLE_GPU=0`, the fallback), so both are from the same run.
 //!
 //! ```text
 //! cargo bench -p lotse-console --bench console_stream               # scroll and video
@@ -38,20 +40,26 @@ fn main() {
     if workloads.is_empty() {
         workloads = vec!["scroll".into(), "video".into()];
     }
-    let rows: Vec<Row> = workloads.iter().map(|w| run(w)).collect();
+    let rows: Vec<Row> = workloads
+        .iter()
+        .flat_map(|w| [run(w, true), run(w, false)])
+        .collect();
     println!();
     println!(
-        "| workload | arrive /s | decoded /s | painted /s | dropped | decode ms p50/p95 | convert ms p50/p95 | upload+paint ms p50/p95 | capture→painted ms p50/p95 | console CPU % | console RSS MB | customer CPU % |"
+        "| workload | conversion | arrive /s | decoded /s | painted /s | dropped | rows uploaded per picture | decode ms p50/p95 | convert ms p50/p95 | upload+paint ms p50/p95 | capture→painted ms p50/p95 | console CPU % | console RSS MB | customer CPU % |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} |",
             r.workload,
+            if r.gpu { "GPU" } else { "CPU" },
             r.arrived as f64 / WINDOW.as_secs_f64(),
             r.decoded as f64 / WINDOW.as_secs_f64(),
             r.painted as f64 / WINDOW.as_secs_f64(),
             r.dropped,
+            r.rows_per_picture
+                .map_or("all".into(), |n| format!("{n:.0}")),
             pair(&r.decode),
             pair(&r.convert),
             pair(&r.paint),
@@ -65,6 +73,9 @@ fn main() {
 
 struct Row {
     workload: String,
+    gpu: bool,
+    /// Luma rows uploaded per painted picture (GPU only; the CPU path uploads all of them).
+    rows_per_picture: Option<f64>,
     arrived: u64,
     decoded: u64,
     painted: u64,
@@ -95,8 +106,11 @@ fn perf_rows(path: &std::path::Path) -> Vec<Value> {
         .collect()
 }
 
-fn run(mode: &str) -> Row {
-    eprintln!("console_stream: {mode}");
+fn run(mode: &str, gpu: bool) -> Row {
+    eprintln!(
+        "console_stream: {mode}, conversion on the {}",
+        if gpu { "GPU" } else { "CPU" }
+    );
     let customer_x = Xvfb::start(1920, 1080);
     let _customer_wm = customer_x.window_manager();
     let console_x = Xvfb::start(1920, 1080);
@@ -108,7 +122,13 @@ fn run(mode: &str) -> Row {
         &console_x,
         &relay,
         dir.path(),
-        &[("LOTSE_CONSOLE_PERF", &perf)],
+        &[
+            ("LOTSE_CONSOLE_PERF", &perf),
+            (
+                "LOTSE_CONSOLE_GPU",
+                std::path::Path::new(if gpu { "1" } else { "0" }),
+            ),
+        ],
     );
     let key = new_key(&console);
     let customer = customer_window(&customer_x, &relay, &key, "carla", dir.path());
@@ -135,8 +155,19 @@ fn run(mode: &str) -> Row {
     let decoded = counter(&after, "decoded") - counter(&before, "decoded");
     let dropped = counter(&after, "dropped") - counter(&before, "dropped");
     let column = |k: &str| -> Vec<f64> { window.iter().filter_map(|r| r[k].as_f64()).collect() };
+    assert!(
+        window.iter().all(|r| r["gpu"] == gpu),
+        "the console converted elsewhere than asked (gpu = {gpu})"
+    );
+    let rows_uploaded = |rows: &[Value]| rows.last().and_then(|r| r["rows_uploaded"].as_f64());
+    let rows_per_picture = match (rows_uploaded(&before), rows_uploaded(&after)) {
+        (Some(a), Some(b)) if !window.is_empty() => Some((b - a) / window.len() as f64),
+        _ => None,
+    };
     let row = Row {
         workload: mode.to_owned(),
+        gpu,
+        rows_per_picture,
         arrived: decoded + dropped,
         decoded,
         painted: window.len() as u64,

@@ -3,12 +3,13 @@
 
 use crate::config::Config;
 use crate::control::Controller;
+use crate::gpu::{GpuPicture, Planes};
 use crate::i18n::Lang;
 use crate::net::{Command, Net, Notice, SessionCommand, SessionId, Update};
 use crate::screens;
 use crate::state::{Intent, State, TierState};
 use crate::trace::Trace;
-use crate::video::{Decoding, Timing};
+use crate::video::{Decoding, Timing, to_color_image};
 use lotse_egui_tao::desktop::{Desktop, DesktopEvent, DialogTexts};
 use lotse_egui_tao::{Adapter, Gl};
 use lotse_proto::Tier;
@@ -79,6 +80,10 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
     let video = Decoding::start(move || {
         let _ = picture_proxy.send_event(UserEvent::Picture);
     })?;
+    // The GPU converts the picture unless told not to (a driver that paints it wrong).
+    let gpu =
+        (std::env::var_os("LOTSE_CONSOLE_GPU").is_none_or(|v| v != "0")).then(GpuPicture::new);
+    video.convert_on_cpu(gpu.is_none());
     let net_proxy = std::sync::Mutex::new(event_loop.create_proxy());
     let net = Net::start(
         move |u| {
@@ -117,6 +122,8 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
         video,
         controller: Controller::default(),
         texture: None,
+        gpu,
+        picture_size: None,
         last_image: None,
         pending_timing: None,
         perf,
@@ -153,9 +160,14 @@ struct Shell {
     net: Net,
     video: Decoding,
     controller: Controller,
+    /// The picture as an egui texture, while the CPU converts it.
     texture: Option<egui::TextureHandle>,
-    /// The picture in the texture, and whose it is (for "Screenshot").
-    last_image: Option<(SessionId, Arc<egui::ColorImage>)>,
+    /// The picture's planes for the GPU to convert; `None` once it cannot.
+    gpu: Option<GpuPicture>,
+    /// The size of the picture shown, in pixels.
+    picture_size: Option<[usize; 2]>,
+    /// The picture shown, and whose it is (for "Screenshot").
+    last_image: Option<(SessionId, Arc<lotse_codec::Yuv420>)>,
     /// Decode and convert times of the picture on its way to the screen.
     /// The newest picture's timing, written to `LOTSE_CONSOLE_PERF` once it has been painted.
     pending_timing: Option<Timing>,
@@ -260,13 +272,40 @@ impl Shell {
             return;
         };
         // A picture of a tab left behind (decoded before the switch) is not shown.
-        if self.state.shown() != Some(shown.session) {
+        if self.state.shown() != Some(shown.session)
+            || self.state.session_mut(shown.session).is_none()
+        {
+            // What it changed never reaches the textures: the next picture goes up whole.
+            if let Some(g) = &self.gpu {
+                g.invalidate();
+            }
             return;
         }
+        let size = [shown.yuv.width() as usize, shown.yuv.height() as usize];
+        match &self.gpu {
+            Some(g) => g.set(Planes {
+                yuv: shown.yuv.clone(),
+                dirty: shown.dirty,
+            }),
+            None => {
+                let image = shown
+                    .image
+                    .unwrap_or_else(|| Arc::new(to_color_image(&shown.yuv)));
+                self.set_texture(image);
+            }
+        }
+        self.picture_size = Some(size);
+        self.last_image = Some((shown.session, shown.yuv));
         let Some(session) = self.state.session_mut(shown.session) else {
             return;
         };
-        let image = egui::ImageData::Color(shown.image.clone());
+        session.picture = Some(size);
+        session.frames_shown += 1;
+        self.pending_timing = Some(shown.timing);
+    }
+
+    fn set_texture(&mut self, image: Arc<egui::ColorImage>) {
+        let image = egui::ImageData::Color(image);
         let options = egui::TextureOptions::LINEAR;
         match self.texture.as_mut() {
             Some(t) => t.set(image, options),
@@ -274,10 +313,21 @@ impl Shell {
                 self.texture = Some(self.ctx.load_texture("customer-screen", image, options));
             }
         }
-        session.picture = Some(shown.image.size);
-        self.last_image = Some((shown.session, shown.image.clone()));
-        session.frames_shown += 1;
-        self.pending_timing = Some(shown.timing);
+    }
+
+    /// The GPU could not set up its shader: the CPU converts from now on, starting with the
+    /// picture already there.
+    fn fall_back_to_cpu(&mut self) {
+        if self.gpu.as_ref().and_then(GpuPicture::failed).is_none() {
+            return;
+        }
+        self.gpu = None;
+        self.video.convert_on_cpu(true);
+        if let Some((_, yuv)) = &self.last_image {
+            let image = Arc::new(to_color_image(yuv));
+            self.set_texture(image);
+        }
+        self.redraw();
     }
 
     fn frame(&mut self) {
@@ -313,8 +363,13 @@ impl Shell {
             }
         }
         let state = &mut self.state;
-        let texture = self.texture.as_ref();
-        let mut output = self.ctx.run_ui(input, |ui| screens::ui(state, texture, ui));
+        let paint = self.gpu.as_ref().map(GpuPicture::callback);
+        let picture = match (&paint, self.picture_size, &self.texture) {
+            (Some(paint), Some(size), _) => Some(screens::PictureRef::Gpu { size, paint }),
+            (None, _, Some(t)) => Some(screens::PictureRef::Texture(t)),
+            _ => None,
+        };
+        let mut output = self.ctx.run_ui(input, |ui| screens::ui(state, picture, ui));
         let ppp = output.pixels_per_point;
         let primitives = self.ctx.tessellate(output.shapes, ppp);
         let clear = self.ctx.global_style().visuals.panel_fill;
@@ -323,6 +378,7 @@ impl Shell {
         if let Err(e) = gl.paint(clear, &primitives, ppp, &mut output.textures_delta) {
             tracing::warn!("cannot show the frame: {e}");
         }
+        self.fall_back_to_cpu();
         if let Some(t) = self.pending_timing.take() {
             let paint = paint_start.elapsed().as_secs_f64() * 1000.0;
             if let Some(f) = self.perf.as_mut() {
@@ -338,6 +394,8 @@ impl Shell {
                     "convert_ms": t.convert_ms,
                     "upload_paint_ms": paint,
                     "capture_to_shown_ms": shown,
+                    "gpu": self.gpu.is_some(),
+                    "rows_uploaded": self.gpu.as_ref().map(GpuPicture::rows_uploaded),
                     "decoded": c.decoded,
                     "dropped": c.dropped,
                 });
@@ -365,7 +423,13 @@ impl Shell {
         };
         self.follow_state();
         if let Some(trace) = self.trace.as_mut() {
-            trace.frame(&self.state, self.xid, ppp, &self.video.counters());
+            trace.frame(
+                &self.state,
+                self.xid,
+                ppp,
+                &self.video.counters(),
+                self.gpu.is_some(),
+            );
         }
         // The rep's clipboard is read only while some session keeps it in step.
         self.desktop.watch_clipboard(self.state.clipboard_syncing());
@@ -384,6 +448,9 @@ impl Shell {
             self.net.send(Command::Show(shown));
             for s in &mut self.state.sessions {
                 s.picture = None;
+            }
+            if let Some(g) = &self.gpu {
+                g.invalidate();
             }
         }
     }
@@ -497,7 +564,7 @@ impl Shell {
                     file_time(state.now_unix)
                 ));
                 let saved = match &self.last_image {
-                    Some((session, image)) if *session == s.id => png(image)
+                    Some((session, yuv)) if *session == s.id => png(&to_color_image(yuv))
                         .and_then(|bytes| {
                             lotse_files::save_new(&state.downloads, &name, &bytes)
                                 .map_err(|e| e.to_string())

@@ -4,7 +4,8 @@
 //! - [`net`]: the one thread that owns the rep connections (tokio): a home connection for the
 //!   queue and keys, one more per session tab; it turns the window's [`net::Command`]s into
 //!   `lotse-rep` calls and their events into [`net::Update`]s;
-//! - [`video`]: decoding and colour conversion on a thread of its own, the newest picture kept;
+//! - [`video`]: decoding on a thread of its own, what changed marked, the newest picture kept;
+//! - [`gpu`]: the picture's planes as textures, converted to RGB by a shader as egui paints;
 //! - [`state`]: what the window knows (login, key, queue, sessions, tiers, chat, files);
 //! - [`screens`]: one pure `fn ui(&mut State, &mut egui::Ui)` per screen, no I/O;
 //! - [`control`]: the window's input while the rep is in control, as [`InputEvent`]s;
@@ -19,6 +20,7 @@
 mod app;
 pub mod config;
 pub mod control;
+pub mod gpu;
 pub mod i18n;
 pub mod keys;
 pub mod net;

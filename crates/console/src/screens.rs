@@ -12,8 +12,51 @@ use lotse_proto::input::InputEvent;
 use lotse_proto::msg::Arrival;
 use lotse_proto::msg::Obstruction;
 
-/// The picture of the open session, as a texture the shell keeps up to date.
-pub type Picture<'a> = Option<&'a egui::TextureHandle>;
+/// The picture of the open session as the shell keeps it up to date.
+pub type Picture<'a> = Option<PictureRef<'a>>;
+
+/// How the picture is painted: an egui texture (converted on the CPU), or the GPU's paint
+/// callback ([`crate::gpu`]) with the picture's size in pixels.
+#[derive(Clone, Copy)]
+pub enum PictureRef<'a> {
+    Texture(&'a egui::TextureHandle),
+    Gpu {
+        size: [usize; 2],
+        paint: &'a std::sync::Arc<dyn std::any::Any + Send + Sync>,
+    },
+}
+
+impl std::fmt::Debug for PictureRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PictureRef::Texture(t) => write!(f, "Texture({:?})", t.id()),
+            PictureRef::Gpu { size, .. } => write!(f, "Gpu({size:?})"),
+        }
+    }
+}
+
+impl PictureRef<'_> {
+    fn size_vec2(&self) -> egui::Vec2 {
+        match self {
+            PictureRef::Texture(t) => t.size_vec2(),
+            PictureRef::Gpu { size, .. } => egui::vec2(size[0] as f32, size[1] as f32),
+        }
+    }
+
+    fn paint_at(&self, ui: &Ui, rect: egui::Rect) {
+        match self {
+            PictureRef::Texture(t) => {
+                egui::Image::new((t.id(), rect.size())).paint_at(ui, rect);
+            }
+            PictureRef::Gpu { paint, .. } => {
+                ui.painter().add(egui::PaintCallback {
+                    rect,
+                    callback: (*paint).clone(),
+                });
+            }
+        }
+    }
+}
 
 /// Draws the whole window for one frame.
 pub fn ui(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
@@ -856,7 +899,7 @@ fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
             .min(avail.height() / size.y)
             .min(1.0);
         let rect = egui::Rect::from_center_size(avail.center(), size * scale);
-        egui::Image::new((tex.id(), rect.size())).paint_at(ui, rect);
+        tex.paint_at(ui, rect);
         (rect, rect)
     } else {
         let out = egui::ScrollArea::both().show(ui, |ui| {
@@ -868,7 +911,7 @@ fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
             if r.dragged() {
                 pan(ui, &r);
             }
-            egui::Image::new((tex.id(), rect.size())).paint_at(ui, rect);
+            tex.paint_at(ui, rect);
             rect
         });
         (out.inner, out.inner.intersect(out.inner_rect))

@@ -64,7 +64,7 @@ impl Trace {
     }
 
     /// Records the frame just shown if anything but the video counters changed.
-    pub fn frame(&mut self, state: &State, window: u64, ppp: f32, video: &Counters) {
+    pub fn frame(&mut self, state: &State, window: u64, ppp: f32, video: &Counters, gpu: bool) {
         let line = describe(state, window, ppp);
         if self.last.as_ref() == Some(&line) {
             return;
@@ -72,7 +72,7 @@ impl Trace {
         self.last = Some(line.clone());
         let mut line = line;
         line["t_ms"] = json!(self.started.elapsed().as_millis() as u64);
-        line["video"] = json!({"decoded": video.decoded, "dropped": video.dropped});
+        line["video"] = json!({"decoded": video.decoded, "dropped": video.dropped, "gpu": gpu});
         if let Err(e) = writeln!(self.file, "{line}") {
             tracing::warn!("LOTSE_CONSOLE_TRACE: {e}");
         }

@@ -1,13 +1,16 @@
 //! The video thread: takes the customer's encoded frames from the network thread, decodes them
-//! with [`lotse_rep::VideoReceiver`], converts the picture to RGBA and keeps only the newest one
-//! for the window, which uploads it as a texture when it next draws. Neither the window nor the
+//! with [`lotse_rep::VideoReceiver`], marks which strips of rows changed and keeps only the
+//! newest picture for the window, which uploads its planes when it next draws ([`crate::gpu`]).
+//! Where the GPU cannot convert, the thread converts the picture to RGBA for an egui texture. Neither the window nor the
 //! network thread ever waits for the decoder: frames that arrive while it is busy are dropped
 //! (the receiver notices the gap and asks for a keyframe).
 
+use crate::gpu::Dirty;
 use egui::{Color32, ColorImage};
 use lotse_codec::Yuv420;
 use lotse_proto::msg::VideoFrame;
 use lotse_rep::VideoReceiver;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -23,7 +26,11 @@ const QUEUE: usize = 3;
 pub struct Shown {
     /// Whose picture it is (the tab it belongs to).
     pub session: SessionId,
-    pub image: Arc<ColorImage>,
+    pub yuv: Arc<Yuv420>,
+    /// What changed since the picture before (all of it after a reset or a skipped picture).
+    pub dirty: Dirty,
+    /// The RGBA picture, converted here only while the window cannot convert on the GPU.
+    pub image: Option<Arc<ColorImage>>,
     /// What it cost, for `LOTSE_CONSOLE_PERF`.
     pub timing: Timing,
 }
@@ -34,7 +41,7 @@ pub struct Timing {
     pub seq: u64,
     /// Decoder time, ms.
     pub decode_ms: f64,
-    /// YUV → RGBA time, ms.
+    /// YUV → RGBA time on the CPU, ms (0 when the GPU converts).
     pub convert_ms: f64,
     /// From the customer's capture to the end of the conversion, ms (both clocks on one machine
     /// in benchmarks; across machines only as good as their clock sync, so never shown).
@@ -64,6 +71,8 @@ pub struct Decoding {
     newest: Arc<Mutex<Option<Shown>>>,
     counters: Arc<Mutex<Counters>>,
     keyframes: Arc<OnceLock<Box<dyn Fn() + Send + Sync>>>,
+    /// Convert to RGBA here (the window paints an egui texture).
+    on_cpu: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Decoding {
@@ -81,11 +90,14 @@ impl Decoding {
             newest: Arc::default(),
             counters: Arc::default(),
             keyframes: Arc::default(),
+            on_cpu: Arc::default(),
         };
         let me = d.clone();
         std::thread::Builder::new()
             .name("lotse-console-video".into())
             .spawn(move || {
+                // The picture before, to see what changed.
+                let mut before: Option<Arc<Yuv420>> = None;
                 let mut receiver = match VideoReceiver::new() {
                     Ok(r) => r,
                     Err(e) => {
@@ -95,9 +107,12 @@ impl Decoding {
                 };
                 while let Ok(job) = rx.recv() {
                     match job {
-                        Job::Reset => receiver.reset(),
+                        Job::Reset => {
+                            receiver.reset();
+                            before = None;
+                        }
                         Job::Frame(session, f) => {
-                            if me.decode(&mut receiver, session, &f) {
+                            if me.decode(&mut receiver, &mut before, session, &f) {
                                 wake();
                             }
                         }
@@ -121,6 +136,11 @@ impl Decoding {
         }
     }
 
+    /// Whether to convert to RGBA on this thread from now on.
+    pub fn convert_on_cpu(&self, yes: bool) {
+        self.on_cpu.store(yes, Ordering::Relaxed);
+    }
+
     /// The stream starts over (view revoked, another tab): wait for a keyframe.
     pub fn reset(&self) {
         let _ = self.jobs.send(Job::Reset);
@@ -137,7 +157,13 @@ impl Decoding {
     }
 
     /// Decodes one frame; returns whether a new picture is ready.
-    fn decode(&self, receiver: &mut VideoReceiver, session: SessionId, frame: &VideoFrame) -> bool {
+    fn decode(
+        &self,
+        receiver: &mut VideoReceiver,
+        before: &mut Option<Arc<Yuv420>>,
+        session: SessionId,
+        frame: &VideoFrame,
+    ) -> bool {
         let got = receiver.receive(frame);
         if got.request_keyframe
             && let Some(ask) = self.keyframes.get()
@@ -148,13 +174,29 @@ impl Decoding {
         let Some(picture) = got.picture else {
             return false;
         };
+        let yuv = Arc::new(picture.image);
+        let mut dirty = match before.as_deref() {
+            Some(b) => Dirty::between(b, &yuv),
+            None => Dirty::all(yuv.height() as usize),
+        };
+        *before = Some(yuv.clone());
         let t = Instant::now();
-        let image = to_color_image(&picture.image);
+        let image = self
+            .on_cpu
+            .load(Ordering::Relaxed)
+            .then(|| Arc::new(to_color_image(&yuv)));
         let convert_ms = t.elapsed().as_secs_f64() * 1000.0;
         lock(&self.counters).decoded += 1;
-        *lock(&self.newest) = Some(Shown {
+        let mut newest = lock(&self.newest);
+        // A picture the window never took: its changes are still to be uploaded.
+        if let Some(old) = newest.take() {
+            dirty.merge(&old.dirty);
+        }
+        *newest = Some(Shown {
             session,
-            image: Arc::new(image),
+            yuv,
+            dirty,
+            image,
             timing: Timing {
                 seq: picture.seq,
                 decode_ms: got.decode_ms,

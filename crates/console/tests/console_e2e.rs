@@ -515,6 +515,50 @@ fn monitor_switch_and_one_to_one_view() {
     assert_eq!([p[2] - p[0], p[3] - p[1]], [1920, 1000], "pixel for pixel");
     assert!(v[2] - v[0] < 1920, "only part on screen: {v:?}");
     console.screenshot("console-one-to-one.png");
+    // What the console paints is the customer's screen: the GPU's shader converts the planes
+    // (the trace says which path painted), and only the strips that changed are uploaded, so a
+    // small window opened on the customer's screen must appear and everything else stay right.
+    assert_eq!(one["video"]["gpu"], true, "the GPU converts the picture");
+    let window = one["window"].to_string();
+    let matches = |want_red: bool| {
+        let shown = console_x.grab(&window);
+        let truth = customer_x.grab("root");
+        let (mut sum, mut bad, mut n) = (0u64, 0u64, 0u64);
+        // Not the last 24 pixels right and below: the scroll bars.
+        for y in (v[1]..v[3] - 24).step_by(2) {
+            for x in (v[0]..v[2] - 24).step_by(2) {
+                let a = shown.pixel(x as usize, y as usize);
+                let b = truth.pixel((x - p[0]) as usize, (y - p[1]) as usize);
+                let d = (0..3).map(|c| a[c].abs_diff(b[c]) as u64).max().unwrap();
+                sum += d;
+                bad += u64::from(d > 40);
+                n += 1;
+            }
+        }
+        let red = shown.pixel((p[0] + 260) as usize, (p[1] + 430) as usize);
+        let is_red = red[0] > 150 && red[1] < 90 && red[2] < 60;
+        (
+            sum as f64 / n as f64,
+            bad as f64 / n as f64,
+            is_red == want_red,
+        )
+    };
+    let (mean, bad, _) = matches(false);
+    assert!(
+        mean < 4.0 && bad < 0.01,
+        "console picture vs customer screen: mean difference {mean:.2}, {:.2} % of pixels off",
+        bad * 100.0
+    );
+    let _xterm = Proc::spawn(customer_x.command("xterm").args([
+        "-geometry",
+        "30x6+200+400",
+        "-bg",
+        "#c03000",
+    ]));
+    wait_until("the xterm in the picture, the rest unchanged", || {
+        let (mean, bad, red) = matches(true);
+        red && mean < 4.0 && bad < 0.01
+    });
     // Dragging the picture up and to the left pans it. (The wheel scrolls it too — see the unit
     // test `fit_scales_down_and_one_to_one_scrolls` — but tao 0.37 reports the discrete wheel
     // clicks xdotool makes with a zero delta, so the wheel cannot be driven from here.)

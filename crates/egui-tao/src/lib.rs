@@ -12,6 +12,8 @@ mod gl;
 pub mod trace_file;
 
 pub use adapter::Adapter;
+/// For windows that paint with GL themselves (the console's picture).
+pub use egui_glow;
 pub use gl::{Gl, GlError};
 
 /// Settings every window of ours needs on this system. On Linux: without these two, GTK paints

@@ -217,6 +217,22 @@ impl Xvfb {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The pixels of a window (`root` or an id) as the X server holds them, through
+    /// ImageMagick's `import` (a reader independent of ours).
+    pub fn grab(&self, window: &str) -> Rgb {
+        let out = self
+            .command("import")
+            .args(["-window", window, "-depth", "8", "ppm:-"])
+            .output()
+            .expect("import");
+        assert!(
+            out.status.success(),
+            "import -window {window}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Rgb::from_ppm(&out.stdout).expect("import writes a binary PPM")
+    }
+
     /// An xterm at `geometry` (`COLSxROWS+X+Y`) that writes every byte it receives (keys as
     /// text, the mouse as SGR reports, see [`input::split_mouse_reports`]) to `out`; returns
     /// once the recorder runs.
@@ -358,6 +374,44 @@ pub fn bench_workload(x: &Xvfb, mode: &str) -> Vec<Proc> {
 }
 
 /// A free UDP/TCP port on loopback (bound and released; good enough for tests).
+/// An RGB picture, 8 bits a channel, rows top to bottom.
+#[derive(Debug, Clone)]
+pub struct Rgb {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<u8>,
+}
+
+impl Rgb {
+    /// Reads a binary PPM (`P6`, maximum 255) without comments.
+    pub fn from_ppm(bytes: &[u8]) -> Option<Rgb> {
+        let mut fields = Vec::new();
+        let mut at = 0;
+        while fields.len() < 4 {
+            while bytes.get(at)?.is_ascii_whitespace() {
+                at += 1;
+            }
+            let start = at;
+            while !bytes.get(at)?.is_ascii_whitespace() {
+                at += 1;
+            }
+            fields.push(std::str::from_utf8(&bytes[start..at]).ok()?);
+        }
+        let data = &bytes[at + 1..];
+        let (width, height): (usize, usize) = (fields[1].parse().ok()?, fields[2].parse().ok()?);
+        (fields[0] == "P6" && fields[3] == "255" && data.len() >= width * height * 3).then(|| Rgb {
+            width,
+            height,
+            data: data[..width * height * 3].to_vec(),
+        })
+    }
+
+    pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width + x) * 3;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())

@@ -1,7 +1,7 @@
 //! The screens and the control filter driven headless: real egui frames with synthetic
 //! pointer and key events, checked by the intents they produce.
 
-use super::ui;
+use super::{PictureRef, ui};
 use crate::control::Controller;
 use crate::i18n::{DE, EN, Lang};
 use crate::net::{Command, Failure, Notice, SessionCommand, SessionUpdate, Update};
@@ -60,7 +60,7 @@ impl Harness {
         };
         let state = &mut self.state;
         self.ctx
-            .run_ui(input, |u| ui(state, texture, u))
+            .run_ui(input, |u| ui(state, texture.map(PictureRef::Texture), u))
             .drop_without_applying_deltas();
         std::mem::take(&mut self.state.intents)
     }
@@ -1180,7 +1180,9 @@ fn an_obstruction_on_the_customers_side_is_explained() {
             ..RawInput::default()
         };
         let state = &mut h.state;
-        let mut out = h.ctx.run_ui(input, |u| ui(state, Some(&texture), u));
+        let mut out = h
+            .ctx
+            .run_ui(input, |u| ui(state, Some(PictureRef::Texture(&texture)), u));
         out.textures_delta.clear();
         out.shapes
             .iter()
