@@ -1,10 +1,11 @@
-//! The customer's picture painted straight from the decoder's I420 planes: three one-channel
-//! textures and one shader that converts to RGB while it paints (BT.601 limited range, the same
+//! The customer's picture painted straight from the decoder's I420 planes: luma in a
+//! one-channel texture, U and V interleaved in a two-channel one (one fetch for both, which
+//! matters where software GL samples), and one shader that converts to RGB while it paints (BT.601 limited range, the same
 //! formula as [`crate::video::to_color_image`]). The CPU neither converts nor uploads 8 MB of
 //! RGBA per 1080p picture: it uploads 3 MB of planes, and of those only the strips of rows that
 //! changed since the last upload ([`Dirty`]).
 //!
-//! Needs GLSL 1.40 or ES 3.00 (one-channel `R8` textures, `gl_VertexID`). Where the context has
+//! Needs GLSL 1.40 or ES 3.00 (`R8`/`RG8` textures, `gl_VertexID`). Where the context has
 //! less, or a shader does not build, [`GpuPicture::failed`] says why and the shell falls back to
 //! the CPU conversion and an egui texture; `LOTSE_CONSOLE_GPU=0` chooses that path by hand.
 
@@ -232,15 +233,15 @@ void main() {
 
 const FRAGMENT: &str = r"
 uniform sampler2D u_y;
-uniform sampler2D u_u;
-uniform sampler2D u_v;
+uniform sampler2D u_uv;
 in vec2 v_uv;
 out vec4 out_color;
 void main() {
     // BT.601 limited range, as the customer's capture writes it.
     float c = 1.1640625 * (texture(u_y, v_uv).r - 0.0627451);
-    float u = texture(u_u, v_uv).r - 0.5019608;
-    float v = texture(u_v, v_uv).r - 0.5019608;
+    vec2 uv = texture(u_uv, v_uv).rg - 0.5019608;
+    float u = uv.x;
+    float v = uv.y;
     out_color = vec4(
         clamp(c + 1.5976563 * v, 0.0, 1.0),
         clamp(c - 0.3906250 * u - 0.8125 * v, 0.0, 1.0),
@@ -252,8 +253,10 @@ void main() {
 struct Renderer {
     program: glow::Program,
     vao: glow::VertexArray,
-    /// Y, U, V.
-    textures: [glow::Texture; 3],
+    /// Y, and U and V interleaved.
+    textures: [glow::Texture; 2],
+    /// Interleaved chroma rows on their way up.
+    chroma: Vec<u8>,
     /// The luma size the textures have.
     size: Option<(u32, u32)>,
 }
@@ -303,13 +306,13 @@ impl Renderer {
                 return Err(format!("program: {log}"));
             }
             gl.use_program(Some(program));
-            for (i, name) in ["u_y", "u_u", "u_v"].into_iter().enumerate() {
+            for (i, name) in ["u_y", "u_uv"].into_iter().enumerate() {
                 let at = gl.get_uniform_location(program, name);
                 gl.uniform_1_i32(at.as_ref(), i as i32);
             }
             let vao = gl.create_vertex_array()?;
             let mut textures = Vec::new();
-            for _ in 0..3 {
+            for _ in 0..2 {
                 let t = gl.create_texture()?;
                 gl.bind_texture(glow::TEXTURE_2D, Some(t));
                 for (p, v) in [
@@ -329,7 +332,8 @@ impl Renderer {
             Ok(Renderer {
                 program,
                 vao,
-                textures: [textures[0], textures[1], textures[2]],
+                textures: [textures[0], textures[1]],
+                chroma: Vec::new(),
                 size: None,
             })
         }
@@ -340,54 +344,77 @@ impl Renderer {
         let yuv = &p.yuv;
         let (w, h) = (yuv.width(), yuv.height());
         let (wl, hl) = (w as usize, h as usize);
-        let strides = yuv.strides();
-        let planes = [
-            (yuv.y(), strides.0, wl, 1),
-            (yuv.u(), strides.1, wl / 2, 2),
-            (yuv.v(), strides.2, wl / 2, 2),
-        ];
+        let (cw, ch) = (wl / 2, hl / 2);
+        let (ys, us, vs) = yuv.strides();
         let resized = self.size != Some((w, h));
         let runs = if resized {
             std::iter::once(0..hl).collect()
         } else {
             p.dirty.runs(hl)
         };
+        // SAFETY (all below): the caller's context is current; every slice covers the rows
+        // and row length given to GL.
         unsafe {
             gl.pixel_store_i32(glow::UNPACK_ALIGNMENT, 1);
-            for (i, (data, stride, width, sub)) in planes.into_iter().enumerate() {
-                gl.bind_texture(glow::TEXTURE_2D, Some(self.textures[i]));
-                gl.pixel_store_i32(glow::UNPACK_ROW_LENGTH, stride as i32);
+            for (t, format, inner, width, height) in [
+                (0, glow::RED, glow::R8, wl, hl),
+                (1, glow::RG, glow::RG8, cw, ch),
+            ] {
+                gl.bind_texture(glow::TEXTURE_2D, Some(self.textures[t]));
                 if resized {
                     gl.tex_image_2d(
                         glow::TEXTURE_2D,
                         0,
-                        glow::R8 as i32,
+                        inner as i32,
                         width as i32,
-                        (hl / sub) as i32,
+                        height as i32,
                         0,
-                        glow::RED,
+                        format,
                         glow::UNSIGNED_BYTE,
                         glow::PixelUnpackData::Slice(None),
                     );
                 }
-                for rows in &runs {
-                    let (r0, r1) = (rows.start / sub, rows.end.div_ceil(sub));
-                    if r1 <= r0 {
-                        continue;
-                    }
-                    let bytes = &data[r0 * stride..(r1 - 1) * stride + width];
-                    gl.tex_sub_image_2d(
-                        glow::TEXTURE_2D,
-                        0,
-                        0,
-                        r0 as i32,
-                        width as i32,
-                        (r1 - r0) as i32,
-                        glow::RED,
-                        glow::UNSIGNED_BYTE,
-                        glow::PixelUnpackData::Slice(Some(bytes)),
-                    );
+            }
+            for rows in &runs {
+                // Luma straight from the decoder's plane.
+                gl.bind_texture(glow::TEXTURE_2D, Some(self.textures[0]));
+                gl.pixel_store_i32(glow::UNPACK_ROW_LENGTH, ys as i32);
+                let bytes = &yuv.y()[rows.start * ys..(rows.end - 1) * ys + wl];
+                gl.tex_sub_image_2d(
+                    glow::TEXTURE_2D,
+                    0,
+                    0,
+                    rows.start as i32,
+                    wl as i32,
+                    rows.len() as i32,
+                    glow::RED,
+                    glow::UNSIGNED_BYTE,
+                    glow::PixelUnpackData::Slice(Some(bytes)),
+                );
+                // U and V interleaved into one two-channel texture: one fetch for both.
+                let (c0, c1) = (rows.start / 2, rows.end.div_ceil(2).min(ch));
+                if c1 <= c0 {
+                    continue;
                 }
+                self.chroma.clear();
+                for r in c0..c1 {
+                    let (u, v) = (&yuv.u()[r * us..][..cw], &yuv.v()[r * vs..][..cw]);
+                    self.chroma
+                        .extend(u.iter().zip(v).flat_map(|(u, v)| [*u, *v]));
+                }
+                gl.bind_texture(glow::TEXTURE_2D, Some(self.textures[1]));
+                gl.pixel_store_i32(glow::UNPACK_ROW_LENGTH, 0);
+                gl.tex_sub_image_2d(
+                    glow::TEXTURE_2D,
+                    0,
+                    0,
+                    c0 as i32,
+                    cw as i32,
+                    (c1 - c0) as i32,
+                    glow::RG,
+                    glow::UNSIGNED_BYTE,
+                    glow::PixelUnpackData::Slice(Some(&self.chroma)),
+                );
             }
             // egui's own uploads assume tightly packed rows.
             gl.pixel_store_i32(glow::UNPACK_ROW_LENGTH, 0);
