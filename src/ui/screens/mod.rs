@@ -116,8 +116,37 @@ fn focus_ring(state: &State, ui: &Ui) {
 }
 
 /// Sets fonts, sizes and colours once: calm, light, large enough to read without glasses.
+/// The window's fonts: Ubuntu Light for all text (the key's digits too) and egui's few icons.
+/// Not egui's defaults, which add the Hack monospace font (300 kB of the download) for the key
+/// alone. Every character of our texts is in these (tested).
+pub fn fonts() -> egui::FontDefinitions {
+    use egui::{FontData, FontFamily, epaint::text::FontTweak};
+    use std::sync::Arc;
+    let mut fonts = egui::FontDefinitions::empty();
+    fonts.font_data.insert(
+        "Ubuntu-Light".into(),
+        Arc::new(FontData::from_static(epaint_default_fonts::UBUNTU_LIGHT)),
+    );
+    fonts.font_data.insert(
+        "egui-icons".into(),
+        Arc::new(
+            FontData::from_static(epaint_default_fonts::EGUI_ICONS).tweak(FontTweak {
+                scale: 0.90,
+                ..Default::default()
+            }),
+        ),
+    );
+    for family in [FontFamily::Proportional, FontFamily::Monospace] {
+        fonts
+            .families
+            .insert(family, vec!["Ubuntu-Light".into(), "egui-icons".into()]);
+    }
+    fonts
+}
+
 pub fn style(ctx: &egui::Context) {
     use egui::{FontFamily, FontId, TextStyle};
+    ctx.set_fonts(fonts());
     ctx.set_theme(egui::ThemePreference::Light);
     ctx.all_styles_mut(|s| {
         s.visuals = egui::Visuals::light();

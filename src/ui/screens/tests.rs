@@ -1073,3 +1073,59 @@ fn the_tcp_note_shows_only_over_tcp_while_someone_views() {
         assert!(h.state.t().over_tcp.contains("TCP"));
     }
 }
+
+/// The window ships two fonts only (`screens::fonts`): every character of every text the window
+/// shows — both languages, the terms, the refusal window — must be in them, in both families.
+#[test]
+fn every_character_of_our_texts_is_in_the_fonts_we_ship() {
+    let ctx = egui::Context::default();
+    super::style(&ctx);
+    ctx.run_ui(RawInput::default(), |_| {}).textures_delta.clear();
+    let sources = [
+        include_str!("../../../assets/i18n/de.txt"),
+        include_str!("../../../assets/i18n/en.txt"),
+        include_str!("../../../assets/terms/de.txt"),
+        include_str!("../../../assets/terms/en.txt"),
+        include_str!("../refusal.rs"),
+        include_str!("mod.rs"),
+        include_str!("compact.rs"),
+        include_str!("ended.rs"),
+        include_str!("files.rs"),
+        include_str!("key.rs"),
+        include_str!("panel.rs"),
+        include_str!("prompt.rs"),
+        include_str!("terms.rs"),
+        include_str!("wait.rs"),
+    ];
+    let mut chars: Vec<char> = sources.iter().flat_map(|s| s.chars()).collect();
+    chars.sort_unstable();
+    chars.dedup();
+    let missing: Vec<(char, &str)> = ctx.fonts_mut(|f| {
+        [
+            egui::FontId::proportional(15.0),
+            egui::FontId::monospace(22.0),
+        ]
+        .iter()
+        .flat_map(|id| {
+            chars
+                .iter()
+                .filter(|c| !c.is_control())
+                .filter(|c| !f.has_glyph(id, **c))
+                .map(|c| {
+                    (
+                        *c,
+                        if id.family == egui::FontFamily::Monospace {
+                            "monospace"
+                        } else {
+                            "proportional"
+                        },
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+    });
+    assert!(missing.is_empty(), "not in the fonts: {missing:?}");
+    // And the key's font is the one we ship, not egui's Hack.
+    assert!(!ctx.fonts(|f| f.definitions().font_data.contains_key("Hack")));
+}
