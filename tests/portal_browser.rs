@@ -361,6 +361,15 @@ fn customer_arrives_on(
         );
         terms["window"] = Value::String(found.lines().next().unwrap().to_owned());
     }
+    // The browser took the download gzip-compressed (what its user saves and runs is the
+    // program: this very file just ran).
+    let downloads = rt.block_on(relay.store().audit_rows()).unwrap();
+    let last = downloads
+        .iter()
+        .rev()
+        .find(|(e, _)| e.action == "portal.download")
+        .expect("the download is audited");
+    assert!(last.0.detail.ends_with("encoding=gzip"), "{:?}", last.0);
     // Nothing went over the network yet: the relay has not seen this customer.
     let redeemed = |rt: &tokio::runtime::Runtime| {
         rt.block_on(relay.store().audit_rows())

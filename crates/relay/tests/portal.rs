@@ -198,6 +198,28 @@ async fn confirm_and_download(p: &Portal, confirm_page: &str) -> (String, Vec<u8
     (to, file.body)
 }
 
+/// `gzip -dc`: a decoder independent of the relay's.
+fn gunzip(gz: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("gzip")
+        .arg("-dc")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = gz.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Verifies a downloaded fake build exactly as the client does (anchor from the file itself).
 fn verify_download(file: &[u8]) -> lotse_bundle::Config {
     let anchor: [u8; ANCHOR_LEN] = file[FAKE_ANCHOR_AT..FAKE_ANCHOR_AT + ANCHOR_LEN]
@@ -341,6 +363,21 @@ async fn unknown_used_and_expired_keys_get_the_same_page_and_downloads_do_not_us
     // Same stamped build; a fresh signature (ECDSA signatures differ in length by a byte or two).
     assert_eq!(again.body[..FAKE_LEN], file[..FAKE_LEN]);
     assert_eq!(verify_download(&again.body).access, cfg.access);
+    assert_eq!(again.header("content-encoding"), None, "as is unless asked");
+    // A browser asks for gzip: the same program arrives compressed (decoded here by Debian's
+    // gzip, not by our code), with a valid configuration of its own.
+    let gz = p
+        .get(
+            &format!("{ticket}/linux-x86_64").replace("?lang=en", ""),
+            &[("Accept-Encoding", "gzip, deflate, br, zstd")],
+        )
+        .await;
+    assert_eq!(gz.status, 200);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+    let unzipped = gunzip(&gz.body);
+    assert_eq!(unzipped[..FAKE_LEN], file[..FAKE_LEN]);
+    assert_eq!(verify_download(&unzipped).access, cfg.access);
     assert_eq!(
         p.store()
             .key_status(&key.replace(' ', ""), now)

@@ -1080,7 +1080,9 @@ fn the_tcp_note_shows_only_over_tcp_while_someone_views() {
 fn every_character_of_our_texts_is_in_the_fonts_we_ship() {
     let ctx = egui::Context::default();
     super::style(&ctx);
-    ctx.run_ui(RawInput::default(), |_| {}).textures_delta.clear();
+    ctx.run_ui(RawInput::default(), |_| {})
+        .textures_delta
+        .clear();
     let sources = [
         include_str!("../../../assets/i18n/de.txt"),
         include_str!("../../../assets/i18n/en.txt"),

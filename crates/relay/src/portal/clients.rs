@@ -1,6 +1,13 @@
 //! The customer client builds the portal hands out: one file per platform in the configured
 //! directory, stamped with the relay's pin once (on start, or when the file changes) and kept in
 //! memory with the hash the trailer signature covers.
+//!
+//! Browsers get the download gzip-compressed (`Content-Encoding: gzip`; the saved file is the
+//! same program): the build is deflated once, on the first such download, in segments cut where
+//! each download's own bytes go (the trailer, and for a signed Windows build the two patched
+//! length fields and the padding). A download is then framed, not compressed: the segments'
+//! blocks with its own bytes as stored blocks between them, and a CRC-32 combined from the
+//! segments' — microseconds per download. The Linux client is 10.5 MB, 4.8 MB on the wire.
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -157,6 +164,8 @@ pub enum Family {
 /// One stamped build.
 #[derive(Debug)]
 pub(super) struct Build {
+    /// The body deflated in segments, made on the first download that accepts gzip.
+    deflated: tokio::sync::OnceCell<Option<Deflated>>,
     mtime: Option<SystemTime>,
     pub(crate) len: u64,
     pub body: Bytes,
@@ -165,30 +174,180 @@ pub(super) struct Build {
     pub table: Option<lotse_bundle::pe::CertTable>,
 }
 
+/// A part of one download: a piece of the build, or bytes of this download alone.
+#[derive(Debug)]
+enum Part {
+    Body(std::ops::Range<usize>),
+    Own(Bytes),
+}
+
 impl Build {
-    /// A download of this build with `trailer`: appended, or inside the certificate table of an
+    fn new(
+        mtime: Option<SystemTime>,
+        len: u64,
+        body: Bytes,
+        hash: [u8; 32],
+        table: Option<lotse_bundle::pe::CertTable>,
+    ) -> Build {
+        Build {
+            deflated: tokio::sync::OnceCell::new(),
+            mtime,
+            len,
+            body,
+            hash,
+            table,
+        }
+    }
+
+    /// The parts of a download with `trailer`: appended, or inside the certificate table of an
     /// Authenticode-signed Windows build, whose two length fields then grow (`lotse_bundle::pe`).
-    pub fn download(&self, trailer: Vec<u8>) -> Result<Chunks, lotse_bundle::pe::PlaceError> {
-        let trailer = Bytes::from(trailer);
+    fn parts(&self, trailer: Bytes) -> Result<Vec<Part>, lotse_bundle::pe::PlaceError> {
         let Some(table) = self.table else {
-            return Ok(Chunks(std::collections::VecDeque::from([
-                self.body.clone(),
-                trailer,
-            ])));
+            return Ok(vec![Part::Body(0..self.body.len()), Part::Own(trailer)]);
         };
         let place = lotse_bundle::pe::placement(&self.body, table, trailer.len())?;
-        let mut parts = std::collections::VecDeque::new();
+        let mut parts = Vec::new();
         let mut at = 0;
         for (field, value) in place.patches {
-            parts.push_back(self.body.slice(at..field));
-            parts.push_back(Bytes::copy_from_slice(&value.to_le_bytes()));
+            parts.push(Part::Body(at..field));
+            parts.push(Part::Own(Bytes::copy_from_slice(&value.to_le_bytes())));
             at = field + 4;
         }
-        parts.push_back(self.body.slice(at..));
-        parts.push_back(Bytes::from(vec![0u8; place.pad]));
-        parts.push_back(trailer);
-        Ok(Chunks(parts))
+        parts.push(Part::Body(at..self.body.len()));
+        parts.push(Part::Own(Bytes::from(vec![0u8; place.pad])));
+        parts.push(Part::Own(trailer));
+        Ok(parts)
     }
+
+    /// A download of this build with `trailer`, as is.
+    pub fn download(&self, trailer: Vec<u8>) -> Result<Chunks, lotse_bundle::pe::PlaceError> {
+        let parts = self.parts(Bytes::from(trailer))?;
+        Ok(Chunks(
+            parts
+                .into_iter()
+                .map(|p| match p {
+                    Part::Body(r) => self.body.slice(r),
+                    Part::Own(b) => b,
+                })
+                .collect(),
+        ))
+    }
+
+    /// The same download gzip-compressed, or `None` where the build could not be deflated.
+    pub async fn download_gzip(
+        self: &Arc<Self>,
+        trailer: Vec<u8>,
+    ) -> Result<Option<Chunks>, lotse_bundle::pe::PlaceError> {
+        let parts = self.parts(Bytes::from(trailer))?;
+        let cuts: Vec<std::ops::Range<usize>> = parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Body(r) => Some(r.clone()),
+                Part::Own(_) => None,
+            })
+            .collect();
+        let me = self.clone();
+        let deflated = self
+            .deflated
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || Deflated::new(&me.body, cuts))
+                    .await
+                    .ok()
+            })
+            .await;
+        Ok(deflated.as_ref().and_then(|d| d.frame(&parts)))
+    }
+}
+
+/// A build deflated ahead in segments, each with a fresh compressor (so no segment refers back
+/// into another) and ended by a sync flush (byte-aligned, not the final block).
+#[derive(Debug)]
+struct Deflated {
+    /// Each segment: where it is in the body, its deflate blocks, and its CRC-32.
+    segments: Vec<(std::ops::Range<usize>, Bytes, crc32fast::Hasher)>,
+}
+
+impl Deflated {
+    fn new(body: &[u8], cuts: Vec<std::ops::Range<usize>>) -> Deflated {
+        use std::io::Write;
+        let segments = cuts
+            .into_iter()
+            .map(|r| {
+                let data = &body[r.clone()];
+                let mut z = flate2::write::DeflateEncoder::new(
+                    Vec::with_capacity(data.len() / 2),
+                    flate2::Compression::default(),
+                );
+                // Writing into a Vec cannot fail; `flush` is a sync flush.
+                let _ = z.write_all(data);
+                let _ = z.flush();
+                let blocks = std::mem::take(z.get_mut());
+                let mut crc = crc32fast::Hasher::new();
+                crc.update(data);
+                (r, Bytes::from(blocks), crc)
+            })
+            .collect();
+        Deflated { segments }
+    }
+
+    /// The gzip stream of a download made of `parts`; `None` if a piece of the body was cut
+    /// elsewhere than the segments (a build whose table moved: served as is).
+    fn frame(&self, parts: &[Part]) -> Option<Chunks> {
+        let mut out = std::collections::VecDeque::new();
+        // RFC 1952: magic, deflate, no flags, no time, no extra flags, unknown OS.
+        out.push_back(Bytes::from_static(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]));
+        let mut crc = crc32fast::Hasher::new();
+        let mut size: u64 = 0;
+        for p in parts {
+            match p {
+                Part::Body(r) if r.is_empty() => {}
+                Part::Body(r) => {
+                    let (_, blocks, c) = self.segments.iter().find(|(s, ..)| s == r)?;
+                    out.push_back(blocks.clone());
+                    crc.combine(c);
+                    size += r.len() as u64;
+                }
+                Part::Own(b) => {
+                    crc.update(b);
+                    size += b.len() as u64;
+                    out.extend(stored_blocks(b));
+                }
+            }
+        }
+        // The final block (empty, stored), then the CRC and the size mod 2³².
+        let mut end = vec![1, 0, 0, 0xff, 0xff];
+        end.extend_from_slice(&crc.finalize().to_le_bytes());
+        end.extend_from_slice(&(size as u32).to_le_bytes());
+        out.push_back(Bytes::from(end));
+        Some(Chunks(out))
+    }
+}
+
+/// `data` as deflate stored blocks (RFC 1951 3.2.4), not final; starts and ends byte-aligned.
+fn stored_blocks(data: &Bytes) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    for chunk in data.chunks(u16::MAX as usize) {
+        let len = chunk.len() as u16;
+        let mut head = vec![0u8];
+        head.extend_from_slice(&len.to_le_bytes());
+        head.extend_from_slice(&(!len).to_le_bytes());
+        out.push(Bytes::from(head));
+        out.push(data.slice_ref(chunk));
+    }
+    out
+}
+
+/// Whether an `Accept-Encoding` header accepts gzip (`gzip` or `*`, without `q=0`).
+pub(super) fn accepts_gzip(header: &str) -> bool {
+    header.split(',').any(|item| {
+        let mut params = item.split(';').map(str::trim);
+        let coding = params.next().unwrap_or("");
+        let refused = params.any(|p| {
+            p.strip_prefix("q=")
+                .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
 }
 
 /// The builds, loaded lazily and reloaded when their file changes.
@@ -292,13 +451,7 @@ impl Clients {
             let hash = lotse_bundle::body_hash(&bytes);
             let head = &bytes[..bytes.len().min(lotse_bundle::pe::HEAD)];
             let table = lotse_bundle::pe::cert_table(head, bytes.len() as u64);
-            Ok(Build {
-                mtime,
-                len,
-                body: Bytes::from(bytes),
-                hash,
-                table,
-            })
+            Ok(Build::new(mtime, len, Bytes::from(bytes), hash, table))
         })
         .await
         .map_err(|e| BuildError::Io {
@@ -365,6 +518,109 @@ impl Body for Chunks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Compressible bytes like a program's: repeats with variation.
+    fn program(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| ((i / 7) as u8).wrapping_mul(31) ^ (i % 13) as u8)
+            .collect()
+    }
+
+    /// A PE file with an Authenticode-style certificate table at its end (as `lotse_bundle`'s
+    /// own tests make one).
+    fn signed_pe(code: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 0x200];
+        f[..2].copy_from_slice(b"MZ");
+        f[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+        f[0x80..0x84].copy_from_slice(b"PE\0\0");
+        let opt = 0x80 + 24;
+        f[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
+        f[opt + 108..opt + 112].copy_from_slice(&16u32.to_le_bytes());
+        f.extend_from_slice(code);
+        f.resize(f.len().div_ceil(8) * 8, 0);
+        let offset = f.len();
+        let sig = b"signature bytes";
+        f.extend_from_slice(&((8 + sig.len()) as u32).to_le_bytes());
+        f.extend_from_slice(&[0, 2, 2, 0]);
+        f.extend_from_slice(sig);
+        f.resize(offset + (8 + sig.len()).div_ceil(8) * 8, 0);
+        let entry = opt + 112 + 32;
+        let size = (f.len() - offset) as u32;
+        f[entry..entry + 4].copy_from_slice(&(offset as u32).to_le_bytes());
+        f[entry + 4..entry + 8].copy_from_slice(&size.to_le_bytes());
+        f
+    }
+
+    fn collect(c: Chunks) -> Vec<u8> {
+        c.0.into_iter().flat_map(|b| b.to_vec()).collect()
+    }
+
+    /// Decompressed by Debian's `gzip`, a decoder independent of ours.
+    fn gunzip(gz: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut child = std::process::Command::new("gzip")
+            .args(["-dc"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("gzip");
+        let mut stdin = child.stdin.take().unwrap();
+        let data = gz.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&data));
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(
+            out.status.success(),
+            "gzip -dc: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    #[tokio::test]
+    async fn a_gzip_download_is_the_same_file_and_smaller() {
+        for body in [program(300_000), signed_pe(&program(300_000))] {
+            let table = lotse_bundle::pe::cert_table(&body[..4096], body.len() as u64);
+            assert_eq!(table.is_some(), body.starts_with(b"MZ"));
+            let build = Arc::new(Build::new(
+                None,
+                0,
+                Bytes::from(body.clone()),
+                [0; 32],
+                table,
+            ));
+            // Trailers of several sizes: none, small, and more than one stored block.
+            for len in [0, 301, 70_000] {
+                let trailer: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+                let plain = collect(build.download(trailer.clone()).unwrap());
+                assert_eq!(plain, lotse_bundle::pe::assemble(&body, &trailer).unwrap());
+                let gz = collect(build.download_gzip(trailer).await.unwrap().unwrap());
+                assert_eq!(gunzip(&gz), plain, "trailer of {len} bytes");
+                let mut ours = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut ours)
+                    .unwrap();
+                assert_eq!(ours, plain);
+                assert!(
+                    gz.len() < plain.len() / 3,
+                    "{} of {}",
+                    gz.len(),
+                    plain.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gzip_is_accepted_as_browsers_say_it() {
+        assert!(accepts_gzip("gzip, deflate, br, zstd"));
+        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("gzip;q=0.0, br"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip(""));
+        assert!(!accepts_gzip("x-gzip-ish"));
+    }
 
     #[test]
     fn only_an_executable_of_the_platform_counts() {

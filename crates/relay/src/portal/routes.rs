@@ -745,29 +745,20 @@ async fn file(
             );
         }
     };
-    // No download that the audit log does not know of (fail closed).
-    if p.hub
-        .audit(
-            &format!("portal:{}", peer.0.ip()),
-            "portal.download",
-            &format!(
-                "via={} rep_id={} platform={} relay={}",
-                t.via,
-                t.rep_id,
-                platform.id(),
-                config.relay
-            ),
-        )
-        .await
-        .is_err()
-    {
-        return html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            pages::message(lang, lang.t().rep_gone),
-            None,
-        );
-    }
-    let body = match build.download(trailer) {
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(super::clients::accepts_gzip);
+    let body = if gzip {
+        match build.download_gzip(trailer.clone()).await {
+            Ok(Some(b)) => Ok((b, true)),
+            Ok(None) => build.download(trailer).map(|b| (b, false)),
+            Err(e) => Err(e),
+        }
+    } else {
+        build.download(trailer).map(|b| (b, false))
+    };
+    let (body, gzip) = match body {
         Ok(b) => b,
         Err(e) => {
             warn!(
@@ -781,17 +772,48 @@ async fn file(
             );
         }
     };
-    (
+    // No download that the audit log does not know of (fail closed).
+    if p.hub
+        .audit(
+            &format!("portal:{}", peer.0.ip()),
+            "portal.download",
+            &format!(
+                "via={} rep_id={} platform={} relay={} encoding={}",
+                t.via,
+                t.rep_id,
+                platform.id(),
+                config.relay,
+                if gzip { "gzip" } else { "identity" }
+            ),
+        )
+        .await
+        .is_err()
+    {
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::message(lang, lang.t().rep_gone),
+            None,
+        );
+    }
+    let mut response = (
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{}\"", platform.download_name()),
             ),
+            (header::VARY, "Accept-Encoding".to_owned()),
         ],
         Body::new(body),
     )
-        .into_response()
+        .into_response();
+    if gzip {
+        response.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static("gzip"),
+        );
+    }
+    response
 }
 
 fn not_found_page(lang: Lang) -> Response {
