@@ -585,6 +585,41 @@ fn monitor_switch_and_one_to_one_view() {
     customer.wait_end();
 }
 
+/// The CPU conversion — the fallback where the GL context cannot run the picture's shader, and
+/// what `LOTSE_CONSOLE_GPU=0` chooses — paints the right picture. (Mesa's version overrides cannot
+/// stand in for an old driver here: its EGL then makes no context at all.)
+#[test]
+fn the_cpu_conversion_paints_the_picture() {
+    let _one = serial();
+    let customer_x = Xvfb::start(1280, 800);
+    customer_x.run("xsetroot", &["-solid", "#c06020"]);
+    let console_x = Xvfb::start(1280, 900);
+    let _wm = console_x.window_manager();
+    let relay = relay(false);
+    let dir = tempfile::tempdir().unwrap();
+    let cpu = [("LOTSE_CONSOLE_GPU", std::path::Path::new("0"))];
+    let (console, _) = start_console(&console_x, &relay, dir.path(), &cpu);
+    let key = new_key(&console);
+    let customer = Customer::start(&customer_x, &relay, key, "Carla Customer", dir.path());
+    console.click("queue.accept.0");
+    console.wait("the session tab", |l| l["session"]["live"] == true);
+    console.click("tier.view");
+    let line = console.wait("a picture, painted by the CPU path", |l| {
+        l["session"]["picture"].is_array() && l["video"]["gpu"] == false
+    });
+    let window = line["window"].to_string();
+    // Somewhere in the picture away from the customer's own window: the desktop's colour.
+    let p = Window::rect(&line, "view.picture").unwrap();
+    wait_until("the customer's desktop in the picture", || {
+        let shown = console_x.grab(&window);
+        let c = shown.pixel((p[2] - 8) as usize, (p[3] - 8) as usize);
+        c[0].abs_diff(0xc0) < 8 && c[1].abs_diff(0x60) < 8 && c[2].abs_diff(0x20) < 8
+    });
+    console.click("session.end");
+    console.wait("ended", |l| l["session"]["live"] == false);
+    customer.wait_end();
+}
+
 /// "Email invitation": the console asks the relay (which runs a portal) for a link and shows it.
 #[test]
 fn email_invitation_shows_the_link() {
