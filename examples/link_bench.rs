@@ -6,7 +6,12 @@
 //! cargo run --release --example link_bench -- scroll          # one workload on every link
 //! cargo run --release --example link_bench -- --link 2 scroll # one link (0 … 3), one workload
 //! cargo run --release --example link_bench -- --no-peer       # Lotse only
+//! cargo run --release --example link_bench -- --tcp           # Lotse over the TCP fallback
 //! ```
+//!
+//! With `--tcp` the Lotse customer uses the TCP fallback through `lotse_testkit::link::TcpLink`
+//! (the same cap, delay and queue; no loss or jitter: TCP turns a loss into delay); the rows say
+//! "TCP". The x264 peer stays on UDP.
 //!
 //! The links (`lotse_testkit::link`, a seeded user-space UDP forwarder: the same run loses the
 //! same packets): unlimited; 20 Mbit/s with 10 ms round trip; 4 Mbit/s, 40 ms, 0.5 % loss;
@@ -53,7 +58,7 @@ use lotse_proto::input::InputEvent;
 use lotse_proto::msg::RepDown;
 use lotse_rep::{RepClient, RepEvent, VideoReceiver};
 use lotse_testkit::Xvfb;
-use lotse_testkit::link::{Link, Shape};
+use lotse_testkit::link::{Link, Shape, TcpLink};
 use lotse_testkit::measure::percentile;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -120,6 +125,12 @@ impl LinkSpec {
             .await
             .unwrap()
     }
+
+    async fn start_tcp(&self, upstream: std::net::SocketAddr) -> TcpLink {
+        TcpLink::start(upstream, self.shape(), self.shape())
+            .await
+            .unwrap()
+    }
 }
 
 fn main() {
@@ -131,6 +142,7 @@ fn main() {
     let mut links = Vec::new();
     let mut workloads = Vec::new();
     let mut peer = true;
+    let mut tcp = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -139,6 +151,7 @@ fn main() {
                 links.push(LINKS[i]);
             }
             "--no-peer" => peer = false,
+            "--tcp" => tcp = true,
             w => workloads.push(w.to_owned()),
         }
     }
@@ -157,7 +170,7 @@ fn main() {
     for link in &links {
         for w in &workloads {
             eprintln!("== {} · {w} · Lotse", link.name);
-            rows.push(rt.block_on(lotse_run(link, w)));
+            rows.push(rt.block_on(lotse_run(link, w, tcp)));
             if peer {
                 eprintln!("== {} · {w} · x264", link.name);
                 rows.push(rt.block_on(x264_run(link, w)));
@@ -259,7 +272,7 @@ fn cursor_at(pic: &Yuv420, before: &Yuv420, spot: (u32, u32)) -> bool {
     changed >= 6
 }
 
-async fn lotse_run(link: &LinkSpec, mode: &str) -> Row {
+async fn lotse_run(link: &LinkSpec, mode: &str, tcp: bool) -> Row {
     let x = Xvfb::start(W, H);
     let _load = lotse_testkit::bench_workload(&x, mode);
     let dir = bench_customer::scratch();
@@ -274,7 +287,16 @@ async fn lotse_run(link: &LinkSpec, mode: &str) -> Row {
         .add_rep("bench", "Bench Rep", PASSWORD, 0)
         .await
         .unwrap();
-    let shaped = link.start(relay.addr).await;
+    // The relay takes TCP on the same address as QUIC.
+    let (udp_link, _tcp_link, front) = if tcp {
+        let l = link.start_tcp(relay.addr).await;
+        let a = l.addr;
+        (None, Some(l), a)
+    } else {
+        let l = link.start(relay.addr).await;
+        let a = l.addr;
+        (Some(l), None, a)
+    };
     let net = NetConfig {
         transport: lotse_net::TransportChoice::Quic,
         ..NetConfig::default()
@@ -286,12 +308,13 @@ async fn lotse_run(link: &LinkSpec, mode: &str) -> Row {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .arg("customer")
         .args(["--display", &x.display])
-        .args(["--relay", &shaped.addr.to_string()])
+        .args(["--relay", &front.to_string()])
         .args(["--pin", &relay.pin.to_string()])
         .args(["--key", &key])
         .arg("--samples")
         .arg(&samples)
         .arg("--control")
+        .args(tcp.then_some("--tcp"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -458,7 +481,7 @@ async fn lotse_run(link: &LinkSpec, mode: &str) -> Row {
     let mut row = Row {
         link: link.name.into(),
         workload: mode.into(),
-        who: "Lotse",
+        who: if tcp { "Lotse (TCP)" } else { "Lotse" },
         fps: frames as f64 / WINDOW.as_secs_f64(),
         kbytes_per_s: bytes as f64 / WINDOW.as_secs_f64() / 1000.0,
         latency,
@@ -474,16 +497,21 @@ async fn lotse_run(link: &LinkSpec, mode: &str) -> Row {
         row.psnr.push(psnr(&truth, image).avg);
         row.psnr_stale += usize::from(!exact);
     }
-    let st = &shaped.stats;
-    row.note = format!(
-        "{customer}; {lost} frames lost at the rep; link up {} packets ({} lost, {} queue drops), down {} ({} lost, {} queue drops)",
-        st.up_packets.load(Ordering::Relaxed),
-        st.up_lost.load(Ordering::Relaxed),
-        st.up_queue_drops.load(Ordering::Relaxed),
-        st.down_packets.load(Ordering::Relaxed),
-        st.down_lost.load(Ordering::Relaxed),
-        st.down_queue_drops.load(Ordering::Relaxed),
-    );
+    row.note = match &udp_link {
+        Some(l) => {
+            let st = &l.stats;
+            format!(
+                "{customer}; {lost} frames lost at the rep; link up {} packets ({} lost, {} queue drops), down {} ({} lost, {} queue drops)",
+                st.up_packets.load(Ordering::Relaxed),
+                st.up_lost.load(Ordering::Relaxed),
+                st.up_queue_drops.load(Ordering::Relaxed),
+                st.down_packets.load(Ordering::Relaxed),
+                st.down_lost.load(Ordering::Relaxed),
+                st.down_queue_drops.load(Ordering::Relaxed),
+            )
+        }
+        None => format!("{customer}; {lost} frames lost at the rep; over TCP"),
+    };
     rep.close().await;
     relay.shutdown().await;
     row

@@ -1246,6 +1246,8 @@ async fn ship_video(
             stream = Some(s);
         }
         let began = std::time::Instant::now();
+        // Over TCP the kernel's buffer would take every frame at once: wait for it to drain.
+        conn.backlog_room().await;
         if let Some(s) = stream.as_mut()
             && write_video(s, &frame).await.is_err()
         {

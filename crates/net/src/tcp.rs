@@ -117,6 +117,11 @@ struct Shared {
     idle: watch::Receiver<bool>,
     remote: SocketAddr,
     stats: Arc<Stats>,
+    /// Unsent bytes the kernel may hold before [`TcpConnection::backlog_room`] waits
+    /// (`u64::MAX`: no limit).
+    backlog: std::sync::atomic::AtomicU64,
+    /// Bytes our streams have handed to yamux, all of them together.
+    written: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Where the path's figures come from: the kernel's TCP_INFO of the socket while it is open.
@@ -149,32 +154,50 @@ impl Stats {
         }
     }
 
+    /// Bytes the kernel has sent on this connection, each once (TCP_INFO: sent less
+    /// retransmitted, Linux 4.19 and later).
+    fn sent_once(&self) -> Option<u64> {
+        #[cfg(target_os = "linux")]
+        {
+            // An older kernel writes a shorter structure, without these fields.
+            let end = std::mem::offset_of!(libc::tcp_info, tcpi_bytes_retrans) + 8;
+            self.info()
+                .filter(|(_, len)| *len >= end)
+                .map(|(i, _)| i.tcpi_bytes_sent.saturating_sub(i.tcpi_bytes_retrans))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            None
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn info(&self) -> Option<(libc::tcp_info, usize)> {
+        let fd = self.fd.lock().unwrap_or_else(|p| p.into_inner());
+        let fd = (*fd)?;
+        // SAFETY: `fd` is the connection's open socket (the lock keeps it from being closed
+        // meanwhile); `info` and `len` are valid for the kernel to write.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let ok = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        } == 0;
+        ok.then_some((info, len as usize))
+    }
+
     fn read(&self) -> PathStats {
         #[cfg(target_os = "linux")]
         {
-            let fd = self.fd.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(fd) = *fd else {
-                return PathStats::default();
-            };
-            // SAFETY: `fd` is the connection's open socket (the lock keeps it from being closed
-            // meanwhile); `info` and `len` are valid for the kernel to write.
-            let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-            let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-            let ok = unsafe {
-                libc::getsockopt(
-                    fd,
-                    libc::IPPROTO_TCP,
-                    libc::TCP_INFO,
-                    (&mut info as *mut libc::tcp_info).cast(),
-                    &mut len,
-                )
-            } == 0;
-            if !ok {
-                return PathStats::default();
-            }
-            PathStats {
-                rtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
-            }
+            self.info()
+                .map_or_else(PathStats::default, |(info, _)| PathStats {
+                    rtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
+                })
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -219,6 +242,8 @@ impl TcpConnection {
             idle,
             remote,
             stats,
+            backlog: std::sync::atomic::AtomicU64::new(u64::MAX),
+            written: Arc::default(),
         }))
     }
 
@@ -251,6 +276,7 @@ impl TcpConnection {
             Some(r),
             self.0.state.subscribe(),
             Arc::new(c.guard),
+            self.0.written.clone(),
         ))
     }
 
@@ -259,7 +285,13 @@ impl TcpConnection {
         let (r, w) = AsyncReadExt::split(c.s);
         let guard = Arc::new(c.guard);
         Ok((
-            TcpSend::new(w, None, self.0.state.subscribe(), guard.clone()),
+            TcpSend::new(
+                w,
+                None,
+                self.0.state.subscribe(),
+                guard.clone(),
+                self.0.written.clone(),
+            ),
             TcpRecv::new(r, None, self.0.state.subscribe(), guard),
         ))
     }
@@ -282,7 +314,13 @@ impl TcpConnection {
         let (r, w) = AsyncReadExt::split(c.s);
         let guard = Arc::new(c.guard);
         Ok((
-            TcpSend::new(w, None, self.0.state.subscribe(), guard.clone()),
+            TcpSend::new(
+                w,
+                None,
+                self.0.state.subscribe(),
+                guard.clone(),
+                self.0.written.clone(),
+            ),
             TcpRecv::new(r, None, self.0.state.subscribe(), guard),
         ))
     }
@@ -322,7 +360,46 @@ impl TcpConnection {
     pub fn path_stats(&self) -> PathStats {
         self.0.stats.read()
     }
+
+    /// Sets (or with `None` lifts) the limit [`TcpConnection::backlog_room`] waits for.
+    pub fn set_backlog_limit(&self, limit: Option<u64>) {
+        self.0.backlog.store(
+            limit.unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Waits until no more than the limit of what our streams wrote is still unsent — in
+    /// yamux's and TLS's buffers or the kernel's, which grows to megabytes: on a thin link,
+    /// seconds of video queued behind each other. Unsent is what the streams handed to yamux
+    /// less what the kernel has sent (once: retransmissions do not count), so TLS's and yamux's
+    /// own bytes make it read a little low. Returns at once without a limit, where the kernel
+    /// does not say, and once the connection has ended.
+    pub async fn backlog_room(&self) {
+        // A path that takes longer than this for the backlog is broken or gone; the write then
+        // waits in yamux like any other.
+        let give_up = tokio::time::Instant::now() + BACKLOG_WAIT_MAX;
+        while tokio::time::Instant::now() < give_up {
+            let limit = self.0.backlog.load(std::sync::atomic::Ordering::Relaxed);
+            if limit == u64::MAX {
+                return;
+            }
+            let written = self.0.written.load(std::sync::atomic::Ordering::Relaxed);
+            match self.0.stats.sent_once() {
+                Some(sent) if written.saturating_sub(sent) > limit => {}
+                _ => return,
+            }
+            tokio::time::sleep(BACKLOG_POLL).await;
+        }
+    }
 }
+
+/// The longest [`TcpConnection::backlog_room`] waits.
+const BACKLOG_WAIT_MAX: Duration = Duration::from_secs(2);
+
+/// How often [`TcpConnection::backlog_room`] looks again while the kernel's backlog is above
+/// the limit (a 1 Mbit/s path sends 250 bytes in that time).
+const BACKLOG_POLL: Duration = Duration::from_millis(2);
 
 /// Waits until the connection has ended; says why.
 async fn gone(state: &mut watch::Receiver<Option<ConnectionError>>) -> ConnectionError {
@@ -547,6 +624,8 @@ pub(crate) struct TcpSend {
     finishing: bool,
     stopped: Option<u64>,
     _guard: Arc<Guard>,
+    /// The connection's count of bytes handed to yamux.
+    written: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl TcpSend {
@@ -555,6 +634,7 @@ impl TcpSend {
         back: Option<ReadHalf<yamux::Stream>>,
         state: watch::Receiver<Option<ConnectionError>>,
         guard: Arc<Guard>,
+        written: Arc<std::sync::atomic::AtomicU64>,
     ) -> Self {
         TcpSend {
             w: Some(w),
@@ -563,6 +643,7 @@ impl TcpSend {
             finishing: false,
             stopped: None,
             _guard: guard,
+            written,
         }
     }
 
@@ -582,8 +663,13 @@ impl TcpSend {
             code = stop_code(back) => Err(WriteError::Stopped(code)),
             r = w.write_all(buf) => r.map_err(|_| WriteError::Stopped(0)),
         };
-        if let Err(WriteError::Stopped(code)) = result {
-            self.stopped = Some(code);
+        match result {
+            Ok(()) => {
+                self.written
+                    .fetch_add(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(WriteError::Stopped(code)) => self.stopped = Some(code),
+            Err(_) => {}
         }
         result
     }

@@ -6,6 +6,12 @@
 //! Clients send to [`Link::addr`]; each client address gets a socket of its own towards the
 //! upstream server, so the server sees one peer per client, as through a NAT. Packets are never
 //! reordered (jitter delays a packet and those behind it), as on a single path.
+//!
+//! [`TcpLink`] does the same for TCP (the relay's fallback): a forwarder whose directions pass
+//! bytes at the cap after the delay, holding at most the queue; when the queue is full it stops
+//! reading, and TCP's flow control (the forwarder's sockets keep small buffers) makes the
+//! sender's kernel hold what the path cannot carry, as a congested bottleneck makes TCP do.
+//! Loss and jitter do not apply: TCP hides a lost segment as delay, which the delay models.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -398,4 +404,144 @@ mod tests {
         assert_eq!(seen.lock().unwrap().len(), 50);
         assert_eq!(link.stats.up_queue_drops.load(Ordering::Relaxed), 0);
     }
+}
+
+/// A TCP forwarder on 127.0.0.1 towards an upstream server, each direction passed at a cap after
+/// a delay (see the module's notes); stops when dropped.
+#[derive(Debug)]
+pub struct TcpLink {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TcpLink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Socket buffers of the forwarder's own sockets: small, so that what the path cannot take
+/// stays with the sender instead of in loopback buffers.
+const TCP_LINK_BUFFER: usize = 16 * 1024;
+
+impl TcpLink {
+    /// A link towards `upstream`, shaped `up` (client → server) and `down`.
+    pub async fn start(upstream: SocketAddr, up: Shape, down: Shape) -> std::io::Result<TcpLink> {
+        let front = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        // Set before listening, so that accepted sockets start with it (the receive window).
+        front.set_recv_buffer_size(TCP_LINK_BUFFER)?;
+        front.set_reuse_address(true)?;
+        front.bind(
+            &"127.0.0.1:0"
+                .parse::<SocketAddr>()
+                .map_err(std::io::Error::other)?
+                .into(),
+        )?;
+        front.listen(64)?;
+        front.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(front.into())?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((client, _)) = listener.accept().await {
+                conns.spawn(async move {
+                    let Ok(server) = connect_small(upstream).await else {
+                        return;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    small_buffers(&client);
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    tokio::join!(pass(cr, sw, up), pass(sr, cw, down));
+                });
+            }
+        });
+        Ok(TcpLink { addr, task })
+    }
+}
+
+async fn connect_small(to: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
+    let s = tokio::net::TcpSocket::new_v4()?;
+    s.set_recv_buffer_size(TCP_LINK_BUFFER as u32)?;
+    s.set_send_buffer_size(TCP_LINK_BUFFER as u32)?;
+    s.connect(to).await
+}
+
+fn small_buffers(s: &tokio::net::TcpStream) {
+    let r = socket2::SockRef::from(s);
+    let _ = r.set_recv_buffer_size(TCP_LINK_BUFFER);
+    let _ = r.set_send_buffer_size(TCP_LINK_BUFFER);
+}
+
+/// One direction: reads while the queue has room, releases each piece when the cap and the
+/// delay allow, and ends the write side when the read side ends.
+async fn pass(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    shape: Shape,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    // Bytes read and not yet released: what the bottleneck's queue holds.
+    let queued = Arc::new(AtomicU64::new(0));
+    let room = Arc::new(tokio::sync::Notify::new());
+    // The far end: each piece written when its delay is over.
+    let (delayed_tx, mut delayed) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let far = tokio::spawn(async move {
+        while let Some((at, piece)) = delayed.recv().await {
+            tokio::time::sleep_until(at).await;
+            if to.write_all(&piece).await.is_err() {
+                return;
+            }
+        }
+        let _ = to.shutdown().await;
+    });
+    // The wire: one piece after the other at the cap; a piece leaves the queue when it is sent.
+    let writer = {
+        let (queued, room) = (queued.clone(), room.clone());
+        tokio::spawn(async move {
+            let mut wire_free = Instant::now();
+            while let Some((arrived, piece)) = rx.recv().await {
+                let start = wire_free.max(arrived);
+                let on_wire = shape.rate_bps.map_or(Duration::ZERO, |bps| {
+                    Duration::from_secs_f64(piece.len() as f64 * 8.0 / bps as f64)
+                });
+                wire_free = start + on_wire;
+                tokio::time::sleep_until(wire_free).await;
+                queued.fetch_sub(piece.len() as u64, Ordering::Relaxed);
+                room.notify_one();
+                if delayed_tx.send((wire_free + shape.delay, piece)).is_err() {
+                    return;
+                }
+            }
+            drop(delayed_tx);
+            let _ = far.await;
+        })
+    };
+    let limit = shape.queue_bytes.max(1) as u64;
+    // Pieces no larger than a few packets, so the cap paces them finely.
+    let mut buf = vec![0u8; 4096];
+    loop {
+        while queued.load(Ordering::Relaxed) >= limit {
+            room.notified().await;
+        }
+        let Ok(n) = from.read(&mut buf).await else {
+            break;
+        };
+        if n == 0 {
+            break;
+        }
+        queued.fetch_add(n as u64, Ordering::Relaxed);
+        if tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
 }
