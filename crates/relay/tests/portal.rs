@@ -198,28 +198,6 @@ async fn confirm_and_download(p: &Portal, confirm_page: &str) -> (String, Vec<u8
     (to, file.body)
 }
 
-/// `gzip -dc`: a decoder independent of the relay's.
-fn gunzip(gz: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = std::process::Command::new("gzip")
-        .arg("-dc")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("gzip");
-    let mut stdin = child.stdin.take().unwrap();
-    let data = gz.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&data));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 /// Verifies a downloaded fake build exactly as the client does (anchor from the file itself).
 fn verify_download(file: &[u8]) -> lotse_bundle::Config {
     let anchor: [u8; ANCHOR_LEN] = file[FAKE_ANCHOR_AT..FAKE_ANCHOR_AT + ANCHOR_LEN]
@@ -375,7 +353,7 @@ async fn unknown_used_and_expired_keys_get_the_same_page_and_downloads_do_not_us
     assert_eq!(gz.status, 200);
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
-    let unzipped = gunzip(&gz.body);
+    let unzipped = lotse_testkit::gunzip(&gz.body);
     assert_eq!(unzipped[..FAKE_LEN], file[..FAKE_LEN]);
     assert_eq!(verify_download(&unzipped).access, cfg.access);
     assert_eq!(

@@ -374,6 +374,28 @@ pub fn bench_workload(x: &Xvfb, mode: &str) -> Vec<Proc> {
 }
 
 /// A free UDP/TCP port on loopback (bound and released; good enough for tests).
+/// Decompresses with Debian's `gzip -dc`, a decoder independent of ours.
+pub fn gunzip(gz: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("gzip")
+        .arg("-dc")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    let mut stdin = child.stdin.take().expect("gzip's stdin");
+    let data = gz.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output().expect("gzip ran");
+    writer.join().expect("writer").expect("gzip took the input");
+    assert!(
+        out.status.success(),
+        "gzip -dc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// An RGB picture, 8 bits a channel, rows top to bottom.
 #[derive(Debug, Clone)]
 pub struct Rgb {

@@ -555,28 +555,6 @@ mod tests {
         c.0.into_iter().flat_map(|b| b.to_vec()).collect()
     }
 
-    /// Decompressed by Debian's `gzip`, a decoder independent of ours.
-    fn gunzip(gz: &[u8]) -> Vec<u8> {
-        use std::io::Write;
-        let mut child = std::process::Command::new("gzip")
-            .args(["-dc"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("gzip");
-        let mut stdin = child.stdin.take().unwrap();
-        let data = gz.to_vec();
-        let writer = std::thread::spawn(move || stdin.write_all(&data));
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap().unwrap();
-        assert!(
-            out.status.success(),
-            "gzip -dc: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    }
-
     #[tokio::test]
     async fn a_gzip_download_is_the_same_file_and_smaller() {
         for body in [program(300_000), signed_pe(&program(300_000))] {
@@ -595,7 +573,7 @@ mod tests {
                 let plain = collect(build.download(trailer.clone()).unwrap());
                 assert_eq!(plain, lotse_bundle::pe::assemble(&body, &trailer).unwrap());
                 let gz = collect(build.download_gzip(trailer).await.unwrap().unwrap());
-                assert_eq!(gunzip(&gz), plain, "trailer of {len} bytes");
+                assert_eq!(lotse_testkit::gunzip(&gz), plain, "trailer of {len} bytes");
                 let mut ours = Vec::new();
                 std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut ours)
                     .unwrap();
