@@ -1246,7 +1246,8 @@ async fn ship_video(
             stream = Some(s);
         }
         let began = std::time::Instant::now();
-        // Over TCP the kernel's buffer would take every frame at once: wait for it to drain.
+        // Over TCP yamux's, TLS's and the kernel's buffers would take every frame at once: wait
+        // until what is ahead of this frame is within the backlog (QUIC: returns at once).
         conn.backlog_room().await;
         if let Some(s) = stream.as_mut()
             && write_video(s, &frame).await.is_err()

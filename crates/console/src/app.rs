@@ -123,7 +123,6 @@ pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
         controller: Controller::default(),
         texture: None,
         gpu,
-        picture_size: None,
         last_image: None,
         pending_timing: None,
         perf,
@@ -164,8 +163,6 @@ struct Shell {
     texture: Option<egui::TextureHandle>,
     /// The picture's planes for the GPU to convert; `None` once it cannot.
     gpu: Option<GpuPicture>,
-    /// The size of the picture shown, in pixels.
-    picture_size: Option<[usize; 2]>,
     /// The picture shown, and whose it is (for "Screenshot").
     last_image: Option<(SessionId, Arc<lotse_codec::Yuv420>)>,
     /// Decode and convert times of the picture on its way to the screen.
@@ -294,7 +291,6 @@ impl Shell {
                 self.set_texture(image);
             }
         }
-        self.picture_size = Some(size);
         self.last_image = Some((shown.session, shown.yuv));
         let Some(session) = self.state.session_mut(shown.session) else {
             return;
@@ -364,7 +360,11 @@ impl Shell {
         }
         let state = &mut self.state;
         let paint = self.gpu.as_ref().map(GpuPicture::callback);
-        let picture = match (&paint, self.picture_size, &self.texture) {
+        let size = self
+            .last_image
+            .as_ref()
+            .map(|(_, yuv)| [yuv.width() as usize, yuv.height() as usize]);
+        let picture = match (&paint, size, &self.texture) {
             (Some(paint), Some(size), _) => Some(screens::PictureRef::Gpu { size, paint }),
             (None, _, Some(t)) => Some(screens::PictureRef::Texture(t)),
             _ => None,

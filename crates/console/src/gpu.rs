@@ -9,6 +9,7 @@
 //! less, or a shader does not build, [`GpuPicture::failed`] says why and the shell falls back to
 //! the CPU conversion and an egui texture; `LOTSE_CONSOLE_GPU=0` chooses that path by hand.
 
+use crate::video::lock;
 use lotse_codec::Yuv420;
 use lotse_egui_tao::egui_glow::{
     self,
@@ -217,14 +218,10 @@ impl GpuPicture {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 const VERTEX: &str = r"
 out vec2 v_uv;
 void main() {
-    // A rectangle over the whole viewport (egui_glow sets it to the callback's rectangle).
+    // A rectangle over the whole viewport (the callback sets it to the picture's rectangle).
     vec2 p = vec2(float((gl_VertexID & 1) * 2 - 1), float((gl_VertexID >> 1) * 2 - 1));
     v_uv = vec2(p.x * 0.5 + 0.5, 0.5 - p.y * 0.5);
     gl_Position = vec4(p, 0.0, 1.0);

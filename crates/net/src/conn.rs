@@ -325,15 +325,16 @@ impl Connection {
     /// lets into the network, to about `extra` bytes, so that a stream written faster than the
     /// path carries makes its writer wait instead of queueing seconds of data (QUIC's default
     /// buffer holds 10 MB). The congestion window moves: call again every round trip or so.
-    /// Over TCP the limit is on what the kernel holds unsent, and the writer keeps it by
-    /// awaiting [`Connection::backlog_room`] before each write.
+    /// Over TCP the limit is on what our streams wrote and the kernel has not sent yet (in
+    /// yamux's, TLS's or the kernel's buffer), and the writer keeps it by awaiting
+    /// [`Connection::backlog_room`] before each write.
     pub fn limit_send_backlog(&self, extra: u64) {
         match &self.0 {
             Inner::Quic { conn, .. } => {
                 let cwnd = conn.stats().path.cwnd;
                 conn.set_send_window(cwnd.saturating_add(extra).max(MIN_SEND_WINDOW));
             }
-            // The kernel keeps its own window; what it holds unsent is bounded by the writer
+            // The kernel keeps its own window; what waits before it is bounded by the writer
             // waiting in `backlog_room`.
             Inner::Tcp(c) => c.set_backlog_limit(Some(extra.max(MIN_SEND_WINDOW))),
         }
@@ -347,9 +348,9 @@ impl Connection {
         }
     }
 
-    /// Waits, while [`Connection::limit_send_backlog`] is in force over TCP, until the kernel
-    /// holds no more unsent bytes than the limit; call before each write that must not queue
-    /// (a video frame). Over QUIC the send window does this inside the write: returns at once.
+    /// Waits, while [`Connection::limit_send_backlog`] is in force over TCP, until no more than
+    /// the limit of what our streams wrote is still unsent; call before each write that must
+    /// not queue (a video frame). Over QUIC the send window does this inside the write: returns at once.
     pub async fn backlog_room(&self) {
         if let Inner::Tcp(c) = &self.0 {
             c.backlog_room().await;

@@ -558,10 +558,11 @@ async fn the_tcp_link_emulator_caps_and_delays() {
     within(s.read_exact(&mut b)).await.unwrap();
     let rtt = began.elapsed();
     assert!(
-        (Duration::from_millis(80)..Duration::from_millis(200)).contains(&rtt),
+        (Duration::from_millis(80)..Duration::from_millis(400)).contains(&rtt),
         "round trip {rtt:?}"
     );
-    // 400 kB there and back: at least 0.8 s at the cap, with the two directions overlapping.
+    // 400 kB there and back: at least 0.8 s at the cap, with the two directions overlapping
+    // (the upper bound only says the cap is not far lower; generous for a busy machine).
     let data: Vec<u8> = (0..400_000u32).map(|i| (i % 251) as u8).collect();
     let (mut r, mut w) = s.into_split();
     let began = Instant::now();
@@ -573,7 +574,7 @@ async fn the_tcp_link_emulator_caps_and_delays() {
     within(writer).await.unwrap().unwrap();
     assert!(back == data, "bytes changed on the way");
     assert!(
-        (Duration::from_millis(800)..Duration::from_millis(2500)).contains(&took),
+        (Duration::from_millis(800)..Duration::from_secs(6)).contains(&took),
         "400 kB at 4 Mbit/s took {took:?}"
     );
 }
