@@ -219,26 +219,29 @@ impl Build {
         Ok(parts)
     }
 
-    /// A download of this build with `trailer`, as is.
-    pub fn download(&self, trailer: Vec<u8>) -> Result<Chunks, lotse_bundle::pe::PlaceError> {
-        let parts = self.parts(Bytes::from(trailer))?;
-        Ok(Chunks(
-            parts
-                .into_iter()
-                .map(|p| match p {
-                    Part::Body(r) => self.body.slice(r),
-                    Part::Own(b) => b,
-                })
-                .collect(),
-        ))
-    }
-
-    /// The same download gzip-compressed, or `None` where the build could not be deflated.
-    pub async fn download_gzip(
+    /// A download of this build with `trailer`: gzip-compressed when `gzip` and the build could
+    /// be deflated, else as is; says which.
+    pub async fn download(
         self: &Arc<Self>,
         trailer: Vec<u8>,
-    ) -> Result<Option<Chunks>, lotse_bundle::pe::PlaceError> {
+        gzip: bool,
+    ) -> Result<(Chunks, bool), lotse_bundle::pe::PlaceError> {
         let parts = self.parts(Bytes::from(trailer))?;
+        if gzip && let Some(c) = self.gzip(&parts).await {
+            return Ok((c, true));
+        }
+        let plain = parts
+            .into_iter()
+            .map(|p| match p {
+                Part::Body(r) => self.body.slice(r),
+                Part::Own(b) => b,
+            })
+            .collect();
+        Ok((Chunks(plain), false))
+    }
+
+    /// `parts` as a gzip stream, deflating the build on first use; `None` where it cannot be.
+    async fn gzip(self: &Arc<Self>, parts: &[Part]) -> Option<Chunks> {
         let cuts: Vec<std::ops::Range<usize>> = parts
             .iter()
             .filter_map(|p| match p {
@@ -255,7 +258,7 @@ impl Build {
                     .ok()
             })
             .await;
-        Ok(deflated.as_ref().and_then(|d| d.frame(&parts)))
+        deflated.as_ref().and_then(|d| d.frame(parts))
     }
 }
 
@@ -570,9 +573,13 @@ mod tests {
             // Trailers of several sizes: none, small, and more than one stored block.
             for len in [0, 301, 70_000] {
                 let trailer: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
-                let plain = collect(build.download(trailer.clone()).unwrap());
+                let (plain, gzip) = build.download(trailer.clone(), false).await.unwrap();
+                assert!(!gzip);
+                let plain = collect(plain);
                 assert_eq!(plain, lotse_bundle::pe::assemble(&body, &trailer).unwrap());
-                let gz = collect(build.download_gzip(trailer).await.unwrap().unwrap());
+                let (gz, gzip) = build.download(trailer, true).await.unwrap();
+                assert!(gzip);
+                let gz = collect(gz);
                 assert_eq!(lotse_testkit::gunzip(&gz), plain, "trailer of {len} bytes");
                 let mut ours = Vec::new();
                 std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut ours)

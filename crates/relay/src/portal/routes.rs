@@ -749,16 +749,7 @@ async fn file(
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(super::clients::accepts_gzip);
-    let body = if gzip {
-        match build.download_gzip(trailer.clone()).await {
-            Ok(Some(b)) => Ok((b, true)),
-            Ok(None) => build.download(trailer).map(|b| (b, false)),
-            Err(e) => Err(e),
-        }
-    } else {
-        build.download(trailer).map(|b| (b, false))
-    };
-    let (body, gzip) = match body {
+    let (body, gzip) = match build.download(trailer, gzip).await {
         Ok(b) => b,
         Err(e) => {
             warn!(
