@@ -94,6 +94,8 @@ pub struct Snapshot {
     pub reps: Vec<Rep>,
     /// Open prompts, oldest first.
     pub prompts: Vec<Prompt>,
+    /// Why the person waits in a queue again after a live session, while they do.
+    pub requeued: Option<lotse_proto::msg::Requeue>,
 }
 
 /// One chat line.
@@ -197,6 +199,7 @@ enum Command {
         rep: ParticipantId,
         tier: Tier,
     },
+    Remove(ParticipantId),
     Chat(String),
     End(HowEnded),
     SendFile(PathBuf),
@@ -237,6 +240,11 @@ impl Handle {
     /// The person takes a tier back.
     pub fn revoke(&self, rep: ParticipantId, tier: Tier) {
         let _ = self.tx.send(Command::Revoke { rep, tier });
+    }
+
+    /// The person removes a rep or external supporter from the session (the others stay).
+    pub fn remove(&self, rep: ParticipantId) {
+        let _ = self.tx.send(Command::Remove(rep));
     }
 
     /// Sends a chat line.
@@ -329,6 +337,7 @@ impl Core {
             phase: self.consent.phase().clone(),
             reps: self.consent.reps().cloned().collect(),
             prompts: self.consent.prompts().to_vec(),
+            requeued: self.consent.requeued(),
         }
     }
 }
@@ -610,6 +619,11 @@ async fn session(
                     Command::Revoke { rep, tier } => {
                         let mut c = lock(core);
                         let a = c.consent.revoke(rep, tier, Instant::now());
+                        c.apply(a)
+                    }
+                    Command::Remove(rep) => {
+                        let mut c = lock(core);
+                        let a = c.consent.remove_rep(rep);
                         c.apply(a)
                     }
                     Command::Chat(text) => {

@@ -704,6 +704,11 @@ impl Shell {
                     h.revoke(rep, tier);
                 }
             }
+            Intent::Remove(rep) => {
+                if let Some(h) = handle {
+                    h.remove(rep);
+                }
+            }
             Intent::Chat(text) => {
                 if let Some(h) = handle {
                     h.chat(&text);

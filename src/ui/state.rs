@@ -39,6 +39,8 @@ pub enum Intent {
     Answer { request: RequestId, allow: bool },
     /// Take a tier back.
     Revoke { rep: ParticipantId, tier: Tier },
+    /// Remove a rep or external supporter from the session.
+    Remove(ParticipantId),
     /// Send a chat line.
     Chat(String),
     /// "Send file…": open the file dialog.
@@ -225,6 +227,10 @@ pub struct State {
     pub obstruction: Option<lotse_proto::msg::Obstruction>,
     /// The obstruction line drawn this frame, for the test seam.
     pub shown_obstruction: Option<String>,
+    /// Why the person waits in a queue again, as last shown.
+    pub shown_requeue: Option<String>,
+    /// Who each rep is (owner, colleague, external), as last shown in the panel.
+    pub shown_roles: Vec<String>,
     /// The last system report sent, to whom and when (the window shows exactly it).
     pub sysinfo: Option<SentReport>,
     /// Whether this frame drew the sent report's notice, and whether its details were open.
@@ -290,6 +296,8 @@ impl State {
             shown_clipboard: None,
             obstruction: None,
             shown_obstruction: None,
+            shown_requeue: None,
+            shown_roles: Vec::new(),
             history: Vec::new(),
             shown_summary: Vec::new(),
             file_notice: None,
@@ -576,6 +584,7 @@ mod tests {
                 rep: None,
                 transfer: 1,
             },
+            Intent::Remove(1),
             Intent::End,
             Intent::Leave,
             Intent::Close,

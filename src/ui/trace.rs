@@ -176,6 +176,10 @@ impl Trace {
             "over_tcp": state.shown_over_tcp,
             // The window is the compact bar at the screen's top edge.
             "compact": state.compact_height.is_some(),
+            // Who each rep is, as the panel shows it (several reps, or one not in charge).
+            "roles": state.shown_roles,
+            // Why the person waits in a queue again, as drawn.
+            "requeue": state.shown_requeue,
         });
         self.write(shown, now, window, pixels_per_point);
     }

@@ -282,6 +282,45 @@ impl Texts {
                 format!("Der Kunde hat „{}“ nicht erlaubt.", self.tier(t))
             }
             Refusal::NotGranted(t) => format!("The customer has not allowed “{}”.", self.tier(t)),
+            Refusal::NoPermission if de => {
+                "Ihr Konto hat dafür keine Berechtigung (fragen Sie die Administration).".into()
+            }
+            Refusal::NoPermission => {
+                "Your account lacks the permission for this (ask the administrators).".into()
+            }
+            Refusal::NoSuchProfile if de => {
+                "Dieses Sicherheitsprofil gibt es nicht, oder es ist dafür nicht vorgesehen.".into()
+            }
+            Refusal::NoSuchProfile => {
+                "No such security profile, or it is not meant for this.".into()
+            }
+            Refusal::NoLicence if de => {
+                "Alle Lizenzen für externe Personen sind belegt; bitte warten, bis eine frei wird."
+                    .into()
+            }
+            Refusal::NoLicence => {
+                "Every licence for external supporters is in use; wait until one is free.".into()
+            }
+            Refusal::NotForExternals if de => "Das können externe Personen nicht.".into(),
+            Refusal::NotForExternals => "External supporters cannot do this.".into(),
+            Refusal::BadInvitation if de => {
+                "Bitte Namen und Grund der Einladung angeben (nicht zu lang).".into()
+            }
+            Refusal::BadInvitation => {
+                "Give the invited person's name and the reason (not too long).".into()
+            }
+            Refusal::ChatNotAllowed if de => "Ihr Sicherheitsprofil erlaubt keinen Chat.".into(),
+            Refusal::ChatNotAllowed => "Your security profile does not allow chat.".into(),
+            Refusal::NoSuchRep if de => "Dieser Kollege ist nicht angemeldet.".into(),
+            Refusal::NoSuchRep => "That colleague is not online.".into(),
+            Refusal::NoSuchParticipant if de => "Diese Person ist nicht in der Sitzung.".into(),
+            Refusal::NoSuchParticipant => "That person is not in the session.".into(),
+            Refusal::SessionFull if de => {
+                "Diese Sitzung hat schon die größte Zahl an Beteiligten.".into()
+            }
+            Refusal::SessionFull => {
+                "This session already has as many participants as it may.".into()
+            }
         }
     }
 
@@ -318,6 +357,22 @@ impl Texts {
             EndReason::Cancelled => "The customer stopped waiting".into(),
             EndReason::Protocol(detail) if de => format!("Protokollfehler: {detail}"),
             EndReason::Protocol(detail) => format!("Protocol error: {detail}"),
+            EndReason::RemovedByCustomer if de => {
+                "Der Kunde hat Sie aus der Sitzung entfernt".into()
+            }
+            EndReason::RemovedByCustomer => "The customer removed you from the session".into(),
+            EndReason::RemovedByOwner if de => {
+                "Wer die Sitzung führt, hat Sie aus ihr entfernt".into()
+            }
+            EndReason::RemovedByOwner => "The session's owner removed you from it".into(),
+            EndReason::OwnerGone if de => {
+                "Wer die Sitzung führte, ist gegangen; niemand aus dem IT-Support blieb".into()
+            }
+            EndReason::OwnerGone => "The session's owner left and no supporter was left".into(),
+            EndReason::Transferred { to } if de => {
+                format!("Die Sitzung wurde an {to} übergeben")
+            }
+            EndReason::Transferred { to } => format!("The session was handed to {to}"),
         }
     }
 

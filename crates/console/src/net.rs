@@ -161,6 +161,8 @@ pub enum SessionUpdate {
         /// The rep's connection runs over the TCP fallback (UDP blocked on the rep's side).
         tcp: bool,
     },
+    /// This session's connection has this participant id at the relay.
+    Me(lotse_proto::msg::ParticipantId),
     /// A command could not be carried out.
     Failed(String),
     /// The connection is closed; why, when the session did not end normally.
@@ -421,6 +423,7 @@ async fn session(
     .await
     .map_err(notice)?;
     c.save_files_to(Some(creds.downloads.clone()));
+    notify(SessionUpdate::Me(c.id));
     let started = match how {
         Open::Accept(entry) => c.accept(entry).await,
         // Joined stays queued for the loop below.

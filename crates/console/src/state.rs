@@ -5,7 +5,10 @@ use crate::i18n::{Lang, Texts};
 use crate::net::{
     Command, Failure, Notice, Password, SessionCommand, SessionId, SessionUpdate, Update,
 };
-use lotse_proto::msg::{ClipContent, CustomerInfo, DenyReason, MonitorInfo, QueueEntry, RepDown};
+use lotse_proto::msg::{
+    ClipContent, CustomerInfo, DenyReason, MonitorInfo, ParticipantId, QueueEntry, RepDown,
+};
+use lotse_proto::profile::{Participant, ParticipantRole, Permissions, Profile};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use std::collections::{BTreeMap, BTreeSet};
@@ -117,6 +120,16 @@ pub struct Transfer {
     pub state: TransferState,
 }
 
+/// An invitation for an external supporter, as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalInvitation {
+    pub key: String,
+    pub url: Option<String>,
+    pub expires_at: u64,
+    pub name: String,
+    pub profile: String,
+}
+
 /// One session (a tab), carried by a connection of its own.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -127,8 +140,15 @@ pub struct Session {
     pub customer: CustomerInfo,
     /// The relay said `Joined`: the session runs (until `ended`).
     pub joined: bool,
-    /// Opened from the queue (this rep owns it), not joined with another rep's code.
+    /// This rep owns the session: opened from the queue, or handed over when the owner left
+    /// (the relay's participant list says).
     pub owner: bool,
+    /// This connection's participant id at the relay.
+    pub me: Option<ParticipantId>,
+    /// Everyone in the session, as the relay last said.
+    pub participants: Vec<Participant>,
+    /// The last invitation made for an external supporter: key, link, expiry, name, profile.
+    pub external: Option<ExternalInvitation>,
     pub tiers: BTreeMap<Tier, TierState>,
     pub chat: Vec<ChatLine>,
     pub chat_input: String,
@@ -204,6 +224,9 @@ impl Session {
             customer,
             joined: false,
             owner: entry.is_some(),
+            me: None,
+            participants: Vec::new(),
+            external: None,
             tiers: Tier::ALL
                 .iter()
                 .map(|t| (*t, TierState::NotRequested))
@@ -419,6 +442,9 @@ pub struct State {
     pub downloads: PathBuf,
     /// The rep's own canned chat messages (from the config), offered before the built-in ones.
     pub canned: Vec<String>,
+    /// What this account may do beyond its own customers, and the profiles it may choose.
+    pub permissions: Permissions,
+    pub profiles: Vec<Profile>,
 
     /// Now, in Unix seconds (for waiting times and expiry).
     pub now_unix: u64,
@@ -435,6 +461,12 @@ impl State {
             form: LoginForm::default(),
             login_error: None,
             me: String::new(),
+            permissions: Permissions {
+                share: false,
+                transfer: false,
+                invite_externals: false,
+            },
+            profiles: Vec::new(),
             key: None,
             key_copied: false,
             email: String::new(),
@@ -627,6 +659,13 @@ impl State {
                 self.key_copied = false;
             }
             RepDown::Invitation { url, expires_at } => self.invitation = Some((url, expires_at)),
+            RepDown::Account {
+                permissions,
+                profiles,
+            } => {
+                self.permissions = permissions;
+                self.profiles = profiles;
+            }
             RepDown::Queue { entries } => {
                 let new = entries.iter().find(|e| !self.seen.contains(&e.entry));
                 if let Some(e) = new {
@@ -697,6 +736,29 @@ impl State {
                 RepDown::ShareCode {
                     code, expires_at, ..
                 } => s.share_code = Some((code, expires_at)),
+                RepDown::Participants { list } => {
+                    if let Some(me) = s.me {
+                        s.owner = list
+                            .iter()
+                            .any(|p| p.rep == me && p.role == ParticipantRole::Owner);
+                    }
+                    s.participants = list;
+                }
+                RepDown::ExternalInvitation {
+                    key,
+                    url,
+                    expires_at,
+                    name,
+                    profile,
+                } => {
+                    s.external = Some(ExternalInvitation {
+                        key,
+                        url,
+                        expires_at,
+                        name,
+                        profile: profile.name,
+                    })
+                }
                 RepDown::Sysinfo { report } => {
                     s.sysinfo = Some(report.bounded());
                     s.sysinfo_open = true;
@@ -749,6 +811,7 @@ impl State {
                 }),
                 RepDown::Refused { what } => notice = Some(Notice::Refused(what)),
                 RepDown::FileAccepted { .. }
+                | RepDown::Account { .. }
                 | RepDown::Key { .. }
                 | RepDown::Invitation { .. }
                 | RepDown::Queue { .. }
@@ -797,6 +860,7 @@ impl State {
                 done: 0,
                 state: TransferState::Running,
             }),
+            SessionUpdate::Me(me) => s.me = Some(me),
             SessionUpdate::Quality {
                 rtt_ms,
                 fps,

@@ -15,8 +15,9 @@
 use crate::input::{Held, InputEvent};
 use crate::msg::{
     CustomerDown, CustomerUp, DenyReason, EndReason, HowEnded, KeyRejection, ParticipantId, Reply,
-    RequestId, TransferId, TransferStop,
+    RequestId, Requeue, TransferId, TransferStop,
 };
+use crate::profile::{Limits, ParticipantRole};
 use crate::tier::{Tier, TierSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -56,6 +57,10 @@ pub struct Rep {
     pub id: ParticipantId,
     pub name: String,
     pub grants: TierSet,
+    /// Owner, colleague or external, as the relay says (a colleague until it says).
+    pub role: ParticipantRole,
+    /// What the relay lets this rep ask for (its profile; the owner: everything).
+    pub limits: Limits,
 }
 
 /// An open permission prompt.
@@ -151,6 +156,8 @@ pub struct Consent {
     /// Requests that are refused without a prompt for a while: per rep and tier (`None`: file
     /// offers).
     pauses: BTreeMap<(ParticipantId, Option<Tier>), Pause>,
+    /// Why the person waits in a queue again after a live session, while they do.
+    requeued: Option<Requeue>,
 }
 
 /// A rep's requests for one tier (or file offers) are refused without a prompt until `until`;
@@ -177,7 +184,13 @@ impl Consent {
             next_file_prompt: FILE_PROMPT_BASE,
             held: BTreeSet::new(),
             pauses: BTreeMap::new(),
+            requeued: None,
         }
+    }
+
+    /// Why the person waits in a queue again after a live session (shown while waiting).
+    pub fn requeued(&self) -> Option<Requeue> {
+        self.requeued
     }
 
     pub fn phase(&self) -> &Phase {
@@ -259,12 +272,15 @@ impl Consent {
                     return Err(Violation(format!("rep {rep} joined twice")));
                 }
                 self.phase = Phase::Live;
+                self.requeued = None;
                 self.reps.insert(
                     rep,
                     Rep {
                         id: rep,
                         name,
                         grants: TierSet::EMPTY,
+                        role: ParticipantRole::Colleague,
+                        limits: Limits::ALL,
                     },
                 );
             }
@@ -399,6 +415,28 @@ impl Consent {
                     out.push(Action::SendSysinfo { rep });
                 }
             }
+            CustomerDown::Participants { list } => {
+                // Roles only describe; they grant nothing. Unknown ids are not added.
+                for p in list {
+                    if let Some(r) = self.reps.get_mut(&p.rep) {
+                        r.role = p.role;
+                        r.limits = p.limits;
+                    }
+                }
+            }
+            CustomerDown::Requeued { rep_name, why } => {
+                // Only once everyone has left: a rep still here would keep what was granted.
+                if self.phase != Phase::Live || !self.reps.is_empty() {
+                    return Err(Violation("back in a queue with reps still present".into()));
+                }
+                self.release(&mut out);
+                self.prompts.clear();
+                self.requeued = Some(why);
+                self.phase = Phase::Queued {
+                    rep_name,
+                    position: None,
+                };
+            }
         }
         Ok(out)
     }
@@ -470,6 +508,26 @@ impl Consent {
 
     /// The customer takes `tier` (and whatever depends on it) back from `rep`. Asking for it again
     /// is paused like after a Deny.
+    /// The person removes `rep` from the session: everything it holds ends here at once
+    /// (input released, prompts gone), then the relay is asked to remove it. The relay's
+    /// `RepLeft` follows.
+    pub fn remove_rep(&mut self, rep: ParticipantId) -> Vec<Action> {
+        let mut out = Vec::new();
+        if !self.is_live() {
+            return out;
+        }
+        let Some(r) = self.reps.get_mut(&rep) else {
+            return out;
+        };
+        r.grants = TierSet::EMPTY;
+        // Its open prompts go with it (the relay drops its pending requests on removal).
+        self.prompts.retain(|p| p.rep != rep);
+        self.release_rep(rep, &mut out);
+        out.push(Action::CancelTransfers { rep });
+        out.push(Action::Send(CustomerUp::RemoveRep { rep }));
+        out
+    }
+
     pub fn revoke(&mut self, rep: ParticipantId, tier: Tier, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         let Some(r) = self.reps.get_mut(&rep) else {

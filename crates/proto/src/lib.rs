@@ -9,6 +9,7 @@ pub mod customer;
 pub mod frame;
 pub mod input;
 pub mod msg;
+pub mod profile;
 pub mod sysinfo;
 pub mod tier;
 

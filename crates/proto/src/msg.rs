@@ -9,6 +9,7 @@
 //! only as the customer's own [`CustomerUp::Answer`], produced by [`crate::customer::Consent`].
 
 use crate::input::InputEvent;
+use crate::profile::{Participant, Permissions, Profile};
 use crate::sysinfo::SystemReport;
 use crate::tier::{Tier, TierSet};
 use serde::{Deserialize, Serialize};
@@ -83,7 +84,7 @@ pub fn bound_text(text: &str, max: usize) -> String {
 
 /// Characters that reorder displayed text (U+202A–U+202E, U+2066–U+2069, U+200E/U+200F,
 /// U+061C): a name must not be able to show as something else.
-fn is_bidi_control(c: char) -> bool {
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
@@ -183,6 +184,14 @@ pub enum EndReason {
     Cancelled,
     /// A protocol violation; the text says which.
     Protocol(String),
+    /// The customer removed this rep from the session.
+    RemovedByCustomer,
+    /// The session's owner removed this rep from the session.
+    RemovedByOwner,
+    /// The owner left and no internal rep was left to take over: externals are logged out.
+    OwnerGone,
+    /// The owner handed the customer to `to`'s queue.
+    Transferred { to: String },
 }
 
 /// Why the relay did not carry out a rep's request. Each side words it in its own language;
@@ -217,6 +226,24 @@ pub enum Refusal {
     InvitationFailed,
     /// The request needs a tier the customer has not granted this rep.
     NotGranted(Tier),
+    /// This account lacks the permission for it (sharing, transferring, inviting externals).
+    NoPermission,
+    /// No such security profile, or it is not meant for this use.
+    NoSuchProfile,
+    /// Every licence for external supporters is in use.
+    NoLicence,
+    /// External supporters cannot do this (share, transfer, invite, keys, queues).
+    NotForExternals,
+    /// The invited person's name or the reason is missing or too long.
+    BadInvitation,
+    /// The profile this rep joined with does not allow chat.
+    ChatNotAllowed,
+    /// No such rep account, or it is not online.
+    NoSuchRep,
+    /// Nobody with that id is in this session.
+    NoSuchParticipant,
+    /// The session has as many participants as it may have.
+    SessionFull,
 }
 
 impl Refusal {
@@ -237,6 +264,15 @@ impl Refusal {
             Refusal::NotAnEmail,
             Refusal::InvitationFailed,
             Refusal::NotGranted(Tier::Sysinfo),
+            Refusal::NoPermission,
+            Refusal::NoSuchProfile,
+            Refusal::NoLicence,
+            Refusal::NotForExternals,
+            Refusal::BadInvitation,
+            Refusal::ChatNotAllowed,
+            Refusal::NoSuchRep,
+            Refusal::NoSuchParticipant,
+            Refusal::SessionFull,
         ]
     }
 
@@ -257,6 +293,15 @@ impl Refusal {
             Refusal::NotAnEmail => "not_an_email",
             Refusal::InvitationFailed => "invitation_failed",
             Refusal::NotGranted(_) => "not_granted",
+            Refusal::NoPermission => "no_permission",
+            Refusal::NoSuchProfile => "no_such_profile",
+            Refusal::NoLicence => "no_licence",
+            Refusal::NotForExternals => "not_for_externals",
+            Refusal::BadInvitation => "bad_invitation",
+            Refusal::ChatNotAllowed => "chat_not_allowed",
+            Refusal::NoSuchRep => "no_such_rep",
+            Refusal::NoSuchParticipant => "no_such_participant",
+            Refusal::SessionFull => "session_full",
         }
     }
 }
@@ -287,6 +332,23 @@ impl std::fmt::Display for Refusal {
             Refusal::NotAnEmail => f.write_str("that is not an e-mail address"),
             Refusal::InvitationFailed => f.write_str("could not create an invitation"),
             Refusal::NotGranted(t) => write!(f, "the customer has not allowed {t}"),
+            Refusal::NoPermission => {
+                f.write_str("your account does not have the permission for this")
+            }
+            Refusal::NoSuchProfile => {
+                f.write_str("no such security profile for this kind of invitation")
+            }
+            Refusal::NoLicence => f.write_str(
+                "every licence for external supporters is in use; try again when one leaves",
+            ),
+            Refusal::NotForExternals => f.write_str("external supporters cannot do this"),
+            Refusal::BadInvitation => {
+                f.write_str("give the invited person's name and the reason (neither too long)")
+            }
+            Refusal::ChatNotAllowed => f.write_str("your security profile does not allow chat"),
+            Refusal::NoSuchRep => f.write_str("no such rep online"),
+            Refusal::NoSuchParticipant => f.write_str("nobody with that id is in this session"),
+            Refusal::SessionFull => f.write_str("this session has as many participants as it may"),
         }
     }
 }
@@ -465,6 +527,8 @@ pub enum CustomerUp {
     /// Something the system puts between the reps and the desktop began (`Some`) or ended
     /// (`None`).
     Obstructed { what: Option<Obstruction> },
+    /// Remove one rep or external supporter from the session; the others stay.
+    RemoveRep { rep: ParticipantId },
 }
 
 /// What the system puts between the reps and the customer's desktop, so that the picture stops
@@ -559,6 +623,20 @@ pub enum CustomerDown {
     SelectMonitor { rep: ParticipantId, index: u32 },
     /// A rep holding `sysinfo` asks for a fresh system report.
     SysinfoRequest { rep: ParticipantId },
+    /// Everyone in the session, their role and what each may ask for (on every change).
+    Participants { list: Vec<Participant> },
+    /// Nobody is left to help: the person waits in `rep_name`'s queue again (see [`Requeue`]).
+    Requeued { rep_name: String, why: Requeue },
+}
+
+/// Why a customer in a session is back in a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Requeue {
+    /// Their supporter's connection was lost and nobody else was left; the session ends unless
+    /// the supporter takes them again within `grace_secs`.
+    SupporterLost { grace_secs: u32 },
+    /// Their supporter handed them to a colleague.
+    Transferred,
 }
 
 /// Rep → relay.
@@ -607,6 +685,31 @@ pub enum RepUp {
     JoinSession { code: String },
     /// Ask for a fresh system report (needs `sysinfo`; refused with `NotGranted` without it).
     SysinfoRequest,
+    /// Invite an external supporter, who has no account, into this session (its owner only,
+    /// with the permission to invite externals): a one-time key and a direct link, valid two
+    /// hours or until the session ends, with the named profile (one for externals). Uses one
+    /// licence until it expires or the external leaves. Answered with
+    /// [`RepDown::ExternalInvitation`] or `Refused`.
+    InviteExternal {
+        profile: String,
+        name: String,
+        reason: String,
+    },
+    /// Instead of `Login`, as the first message: join the session an external invitation
+    /// opens. Answered with `LoginOk` and `Joined`, or the connection is closed.
+    JoinExternal { key: String },
+    /// Invite a colleague with a profile meant for colleagues (instead of a set of tiers);
+    /// otherwise like [`RepUp::ShareSession`].
+    ShareWithProfile {
+        profile: String,
+        lifetime_secs: Option<u32>,
+    },
+    /// Hand this session to the queue of the colleague with login `rep` (owner only, with the
+    /// permission to transfer): everyone here leaves, every grant ends, the customer waits
+    /// there.
+    TransferToQueue { rep: String },
+    /// Remove another rep or external from this session (owner only).
+    RemoveParticipant { rep: ParticipantId },
 }
 
 /// A customer waiting in a queue.
@@ -772,6 +875,25 @@ pub enum RepDown {
     /// Something the customer's system puts in front of the desktop began (`Some`) or ended.
     Obstructed {
         what: Option<Obstruction>,
+    },
+    /// After `LoginOk` (accounts only): what this account may do beyond its own customers,
+    /// and the security profiles it may choose from.
+    Account {
+        permissions: Permissions,
+        profiles: Vec<Profile>,
+    },
+    /// A fresh invitation for an external supporter: the key to read out or send, the direct
+    /// link to the portal (when the relay runs one), its expiry, and the profile in full.
+    ExternalInvitation {
+        key: String,
+        url: Option<String>,
+        expires_at: UnixTime,
+        name: String,
+        profile: Profile,
+    },
+    /// Everyone in this session (on every change of who is in it or who owns it).
+    Participants {
+        list: Vec<Participant>,
     },
 }
 

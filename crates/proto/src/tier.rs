@@ -83,6 +83,8 @@ pub struct TierSet(u8);
 impl TierSet {
     /// The empty set.
     pub const EMPTY: TierSet = TierSet(0);
+    /// Every tier.
+    pub const ALL: TierSet = TierSet(0b1_1111);
 
     /// Whether `tier` is in the set.
     pub fn contains(self, tier: Tier) -> bool {

@@ -6,6 +6,7 @@
 use lotse_proto::frame::{FrameBuf, limits};
 use lotse_proto::input::{InputEvent, MouseButton};
 use lotse_proto::msg::*;
+use lotse_proto::profile::{Limits, Participant, ParticipantRole, Permissions, Profile};
 use lotse_proto::{Tier, TierSet, decode, encode};
 use proptest::prelude::*;
 
@@ -40,7 +41,62 @@ fn end_reason() -> impl Strategy<Value = EndReason> {
         Just(EndReason::RelayShutdown),
         Just(EndReason::Cancelled),
         text().prop_map(EndReason::Protocol),
+        Just(EndReason::RemovedByCustomer),
+        Just(EndReason::RemovedByOwner),
+        Just(EndReason::OwnerGone),
+        text().prop_map(|to| EndReason::Transferred { to }),
     ]
+}
+
+fn limits() -> impl Strategy<Value = Limits> {
+    (tier_set(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        |(tiers, files_upload, files_download, chat)| Limits {
+            tiers,
+            files_upload,
+            files_download,
+            chat,
+        },
+    )
+}
+
+fn participants() -> impl Strategy<Value = Vec<Participant>> {
+    prop::collection::vec((any::<u64>(), text(), 0u8..3, text(), limits()), 0..4).prop_map(|v| {
+        v.into_iter()
+            .map(|(rep, name, role, by, limits)| Participant {
+                rep,
+                name,
+                role: match role {
+                    0 => ParticipantRole::Owner,
+                    1 => ParticipantRole::Colleague,
+                    _ => ParticipantRole::External { invited_by: by },
+                },
+                limits,
+            })
+            .collect()
+    })
+}
+
+fn profile() -> impl Strategy<Value = Profile> {
+    (
+        text(),
+        text(),
+        text(),
+        limits(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(name, description_de, description_en, limits, for_colleagues, for_externals)| {
+                Profile {
+                    name,
+                    description_de,
+                    description_en,
+                    limits,
+                    for_colleagues,
+                    for_externals,
+                }
+            },
+        )
 }
 
 fn deny_reason() -> impl Strategy<Value = DenyReason> {
@@ -68,6 +124,7 @@ fn customer_up() -> impl Strategy<Value = CustomerUp> {
         text().prop_map(|text| CustomerUp::Chat { text }),
         how_ended().prop_map(|reason| CustomerUp::End { reason }),
         (text(), info()).prop_map(|(token, info)| CustomerUp::JoinQueue { token, info }),
+        any::<u64>().prop_map(|rep| CustomerUp::RemoveRep { rep }),
     ]
 }
 
@@ -103,6 +160,14 @@ fn customer_down() -> impl Strategy<Value = CustomerDown> {
                 reason
             }
         ),
+        participants().prop_map(|list| CustomerDown::Participants { list }),
+        (text(), any::<Option<u32>>()).prop_map(|(rep_name, grace)| CustomerDown::Requeued {
+            rep_name,
+            why: match grace {
+                Some(grace_secs) => Requeue::SupporterLost { grace_secs },
+                None => Requeue::Transferred,
+            }
+        }),
     ]
 }
 
@@ -127,6 +192,20 @@ fn rep_up() -> impl Strategy<Value = RepUp> {
             }
         }),
         text().prop_map(|code| RepUp::JoinSession { code }),
+        (text(), text(), text()).prop_map(|(profile, name, reason)| RepUp::InviteExternal {
+            profile,
+            name,
+            reason
+        }),
+        text().prop_map(|key| RepUp::JoinExternal { key }),
+        (text(), any::<Option<u32>>()).prop_map(|(profile, lifetime_secs)| {
+            RepUp::ShareWithProfile {
+                profile,
+                lifetime_secs,
+            }
+        }),
+        text().prop_map(|rep| RepUp::TransferToQueue { rep }),
+        any::<u64>().prop_map(|rep| RepUp::RemoveParticipant { rep }),
     ]
 }
 
@@ -189,6 +268,33 @@ fn rep_down() -> impl Strategy<Value = RepDown> {
                 reason
             }
         ),
+        (any::<[bool; 3]>(), prop::collection::vec(profile(), 0..3)).prop_map(|(p, profiles)| {
+            RepDown::Account {
+                permissions: Permissions {
+                    share: p[0],
+                    transfer: p[1],
+                    invite_externals: p[2],
+                },
+                profiles,
+            }
+        }),
+        (
+            text(),
+            prop::option::of(text()),
+            any::<u64>(),
+            text(),
+            profile()
+        )
+            .prop_map(|(key, url, expires_at, name, profile)| {
+                RepDown::ExternalInvitation {
+                    key,
+                    url,
+                    expires_at,
+                    name,
+                    profile,
+                }
+            }),
+        participants().prop_map(|list| RepDown::Participants { list }),
     ]
 }
 

@@ -64,6 +64,8 @@ pub(crate) fn customer_sends(
         .iter()
         .copied()
         .filter(|r| s.grants.get(r).is_some_and(|g| g.contains(Tier::Files)))
+        // … and whose profile lets them receive files.
+        .filter(|r| s.limits(*r).files_download)
         .collect();
     let name = limit_name(name);
     if recipients.is_empty() {
@@ -163,6 +165,18 @@ pub(crate) fn rep_offers(
             actor: st.rep_label(rep),
             action: "file.refused",
             detail: format!("session={sid} name={name:?} size={size} reason=no files tier"),
+        }];
+    }
+    if !st
+        .sessions
+        .get(&sid)
+        .is_some_and(|s| s.limits(rep).files_upload)
+    {
+        refuse(&st, TransferStop::NotAllowed);
+        return vec![Audit {
+            actor: st.rep_label(rep),
+            action: "file.refused",
+            detail: format!("session={sid} name={name:?} size={size} reason=profile"),
         }];
     }
     if size > hub.cfg.max_file_size {
@@ -379,6 +393,7 @@ pub(crate) async fn pipe(
                 .recipients
                 .iter()
                 .filter(|r| s.grants.get(r).is_some_and(|g| g.contains(Tier::Files)))
+                .filter(|r| s.limits(**r).files_download)
                 .filter_map(|r| st.reps.get(r).map(|slot| (*r, slot)))
                 .map(|(r, slot)| {
                     (

@@ -13,9 +13,10 @@ use crate::store::Store;
 use lotse_net::Connection;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    Arrival, CustomerDown, CustomerInfo, EndReason, MAX_QUEUE_ENTRIES, ParticipantId, QueueEntry,
-    QueueEntryId, RepDown, RequestId, VideoFrame,
+    Arrival, CustomerDown, CustomerInfo, EndReason, MAX_INFO_CHARS, MAX_QUEUE_ENTRIES,
+    ParticipantId, QueueEntry, QueueEntryId, RepDown, RequestId, VideoFrame, bound_text,
 };
+use lotse_proto::profile::{Limits, Participant, ParticipantRole, Permissions, Profile};
 use lotse_proto::{Tier, TierSet};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,10 +41,15 @@ pub(crate) type SessionId = u64;
 pub(crate) type CustomerId = QueueEntryId;
 
 pub(crate) struct RepSlot {
+    /// The account (0 for an external supporter, who has none).
     pub db_id: i64,
-    /// The account's login name, for the audit log.
+    /// The account's login name, for the audit log (an external's: empty).
     pub login: String,
     pub display: String,
+    /// What the account may do beyond its own customers (an external: nothing).
+    pub permissions: Permissions,
+    /// Set for an external supporter: who invited them and why.
+    pub external: Option<ExternalSlot>,
     pub tx: mpsc::Sender<RepDown>,
     pub conn: Connection,
     pub session: Option<SessionId>,
@@ -57,6 +63,12 @@ pub(crate) struct RepSlot {
     pub clip_open: bool,
     /// The rep's input flood limit, shared by every input stream it ever opens.
     pub input_bucket: TokenBucket,
+}
+
+/// An external supporter's connection: in one session only, by invitation.
+pub(crate) struct ExternalSlot {
+    /// The inviting rep's display name (shown to the customer).
+    pub invited_by: String,
 }
 
 pub(crate) struct CustomerSlot {
@@ -78,6 +90,9 @@ pub(crate) struct CustomerSlot {
     pub video_open: bool,
     /// Whether the customer is sending clipboard content (one at a time).
     pub clip_open: bool,
+    /// Set while the customer waits for a supporter whose connection was lost: the grace
+    /// timer that ends the wait checks it is still the same wait.
+    pub grace: Option<u64>,
 }
 
 pub(crate) struct Session {
@@ -91,9 +106,9 @@ pub(crate) struct Session {
     pub last_keyframe_request: Option<Instant>,
     /// Running and offered file transfers, by sending rep (`None`: the customer) and id.
     pub transfers: HashMap<TransferKey, Transfer>,
-    /// Invited reps and the tiers their invitation lets them ask for (the owner is not here:
-    /// the owner may ask for every tier).
-    pub profiles: HashMap<ParticipantId, TierSet>,
+    /// Invited reps and what their invitation's profile lets them ask for (the owner is not
+    /// here: the owner may ask for everything).
+    pub profiles: HashMap<ParticipantId, Limits>,
     /// What the customer's system last said stands in front of the desktop (told to reps who
     /// join later too).
     pub obstruction: Option<lotse_proto::msg::Obstruction>,
@@ -116,16 +131,38 @@ impl Session {
         }
     }
 
+    /// What `rep` may ask for and do: everything for the owner, its profile for the others,
+    /// nothing for someone not in the session.
+    pub fn limits(&self, rep: ParticipantId) -> Limits {
+        if rep == self.owner {
+            return Limits::ALL;
+        }
+        self.profiles.get(&rep).copied().unwrap_or(Limits::NONE)
+    }
+
     /// Whether `rep` may ask the customer for `tier` at all.
     pub fn may_request(&self, rep: ParticipantId, tier: Tier) -> bool {
-        rep == self.owner || self.profiles.get(&rep).is_some_and(|p| p.contains(tier))
+        self.limits(rep).tiers.contains(tier)
     }
 }
 
 /// A one-time code that lets another rep join a running session.
 pub(crate) struct ShareInvite {
     pub session: SessionId,
-    pub tiers: TierSet,
+    pub limits: Limits,
+    /// The profile it was made with (`None`: a plain set of tiers).
+    pub profile: Option<String>,
+    pub expires: Instant,
+}
+
+/// A one-time invitation for an external supporter into a running session.
+pub(crate) struct ExternalInvite {
+    pub session: SessionId,
+    pub profile: Profile,
+    /// The invited person's name (what the customer sees); why is in the audit log.
+    pub name: String,
+    pub invited_by: String,
+    pub invited_by_login: String,
     pub expires: Instant,
 }
 
@@ -156,6 +193,8 @@ pub(crate) struct State {
     pub sessions: HashMap<SessionId, Session>,
     /// Open invitations into running sessions, by code (digits).
     pub share_codes: HashMap<String, ShareInvite>,
+    /// Open invitations for external supporters, by key (digits); each holds a licence.
+    pub external_invites: HashMap<String, ExternalInvite>,
     pub shutting_down: bool,
 }
 
@@ -309,6 +348,16 @@ impl Hub {
     }
 }
 
+impl RepSlot {
+    /// How the audit log names this connection (see [`State::rep_label`]).
+    pub fn label(&self, id: ParticipantId) -> String {
+        match &self.external {
+            Some(_) => format!("external:{}#{id}", crate::audit::bounded(&self.display, 64)),
+            None => format!("rep:{}#{id}", self.login),
+        }
+    }
+}
+
 impl State {
     pub fn next_id(&mut self) -> u64 {
         self.next_id += 1;
@@ -408,6 +457,7 @@ impl State {
             return;
         };
         self.share_codes.retain(|_, i| i.session != sid);
+        self.external_invites.retain(|_, i| i.session != sid);
         self.send_customer(
             s.customer,
             CustomerDown::Ended {
@@ -470,12 +520,62 @@ impl State {
             .collect()
     }
 
-    /// A rep as the audit log names it: `rep:LOGIN#ID` (the account and this connection).
+    /// A rep as the audit log names it: `rep:LOGIN#ID` (the account and this connection), an
+    /// external supporter as `external:NAME#ID`.
     pub fn rep_label(&self, rep: ParticipantId) -> String {
         match self.reps.get(&rep) {
-            Some(r) => format!("rep:{}#{rep}", r.login),
+            Some(r) => r.label(rep),
             None => format!("rep:(gone)#{rep}"),
         }
+    }
+
+    /// Licences for external supporters in use: open invitations (not expired) and externals
+    /// connected.
+    pub fn licences_in_use(&self, now: Instant) -> usize {
+        let open = self
+            .external_invites
+            .values()
+            .filter(|i| i.expires > now)
+            .count();
+        open + self.reps.values().filter(|r| r.external.is_some()).count()
+    }
+
+    /// Everyone in a session, as the reps and the customer are told.
+    pub fn participants(&self, sid: SessionId) -> Vec<Participant> {
+        let Some(s) = self.sessions.get(&sid) else {
+            return Vec::new();
+        };
+        s.reps
+            .iter()
+            .filter_map(|id| {
+                let r = self.reps.get(id)?;
+                let role = match &r.external {
+                    Some(e) => ParticipantRole::External {
+                        invited_by: bound_text(&e.invited_by, MAX_INFO_CHARS),
+                    },
+                    None if *id == s.owner => ParticipantRole::Owner,
+                    None => ParticipantRole::Colleague,
+                };
+                Some(Participant {
+                    rep: *id,
+                    name: bound_text(&r.display, MAX_INFO_CHARS),
+                    role,
+                    limits: s.limits(*id),
+                })
+            })
+            .collect()
+    }
+
+    /// Tells everyone in a session (reps and customer) who is in it now.
+    pub fn push_participants(&self, sid: SessionId) {
+        let Some(s) = self.sessions.get(&sid) else {
+            return;
+        };
+        let list = self.participants(sid);
+        for rep in &s.reps {
+            self.send_rep(*rep, RepDown::Participants { list: list.clone() });
+        }
+        self.send_customer(s.customer, CustomerDown::Participants { list });
     }
 
     /// A customer as the audit log names them: see [`CustomerSlot::label`].

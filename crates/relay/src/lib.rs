@@ -71,6 +71,12 @@ pub struct Config {
     /// Audit entries older than this are removed (hourly, and at start), the removal itself
     /// audited; `None`: kept for ever.
     pub audit_retention: Option<Duration>,
+    /// External supporters that may be invited at once (open invitations and externals in
+    /// sessions each hold one).
+    pub external_licences: u32,
+    /// How long a customer waits for a supporter whose connection was lost before the session
+    /// ends.
+    pub owner_grace: Duration,
 }
 
 impl Config {
@@ -98,6 +104,8 @@ impl Config {
             portal: None,
             metrics: None,
             audit_retention: None,
+            external_licences: 5,
+            owner_grace: Duration::from_secs(120),
         }
     }
 }

@@ -80,6 +80,53 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// Manage security profiles: what a colleague or an external supporter invited into a
+    /// session may ask the customer for (the customer is still asked for every tier).
+    Profile {
+        #[command(subcommand)]
+        cmd: ProfileCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProfileCmd {
+    /// Add a profile, or replace the one of the same name.
+    Add {
+        /// The profile's name (what reps choose).
+        name: String,
+        #[arg(long)]
+        data: PathBuf,
+        /// What the holder may ask for or do, comma-separated: view, control, clipboard,
+        /// files-upload, files-download (files: both), sysinfo, chat; `none` for nothing.
+        #[arg(long, value_name = "LIST")]
+        allows: String,
+        /// The full description reps see, in German.
+        #[arg(long, value_name = "TEXT")]
+        description_de: String,
+        /// The full description reps see, in English.
+        #[arg(long, value_name = "TEXT")]
+        description_en: String,
+        /// Who it is offered for: colleagues, externals or both.
+        #[arg(long = "for", value_name = "colleagues|externals|both")]
+        usable_for: String,
+    },
+    /// List the profiles.
+    List {
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Show one profile in full.
+    Show {
+        name: String,
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Remove a profile (sessions joined with it keep its limits until they end).
+    Remove {
+        name: String,
+        #[arg(long)]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,6 +140,28 @@ enum RepCmd {
         /// Name shown to customers (defaults to the login name).
         #[arg(long)]
         display_name: Option<String>,
+    },
+    /// Set what an account may do beyond its own customers (flags not given stay as they
+    /// are; takes effect at the rep's next login).
+    Set {
+        name: String,
+        #[arg(long)]
+        data: PathBuf,
+        /// Invite colleagues into sessions it owns.
+        #[arg(long, value_name = "true|false")]
+        may_share: Option<bool>,
+        /// Hand sessions it owns to a colleague's queue.
+        #[arg(long, value_name = "true|false")]
+        may_transfer: Option<bool>,
+        /// Invite external supporters (who have no account).
+        #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+        may_invite_externals: Option<bool>,
+    },
+    /// Show an account's name and permissions.
+    Show {
+        name: String,
+        #[arg(long)]
+        data: PathBuf,
     },
 }
 
@@ -274,6 +343,52 @@ async fn main() -> Result<()> {
             store.add_rep(&name, &display, password, now).await?;
             eprintln!("rep {name:?} added");
         }
+        Cmd::Rep {
+            cmd:
+                RepCmd::Set {
+                    name,
+                    data,
+                    may_share,
+                    may_transfer,
+                    may_invite_externals,
+                },
+        } => {
+            let store = open_existing(&data).await?;
+            let Some(rec) = store.rep_by_name(&name).await? else {
+                bail!("no rep named {name:?}");
+            };
+            let mut p = rec.permissions;
+            p.share = may_share.unwrap_or(p.share);
+            p.transfer = may_transfer.unwrap_or(p.transfer);
+            p.invite_externals = may_invite_externals.unwrap_or(p.invite_externals);
+            if !store
+                .set_permissions(&name, p, "admin:cli", unix_now())
+                .await?
+            {
+                bail!("no rep named {name:?}");
+            }
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{}", permissions_line(&name, &p));
+            }
+        }
+        Cmd::Rep {
+            cmd: RepCmd::Show { name, data },
+        } => {
+            let store = open_existing(&data).await?;
+            let Some(rec) = store.rep_by_name(&name).await? else {
+                bail!("no rep named {name:?}");
+            };
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "{} display_name={:?}",
+                    permissions_line(&name, &rec.permissions),
+                    rec.display_name
+                );
+            }
+        }
+        Cmd::Profile { cmd } => profile_cmd(cmd).await?,
         Cmd::Audit {
             cmd: AuditCmd::Verify { data },
         } => {
@@ -371,6 +486,110 @@ fn verify_report(v: &audit::Verified) -> String {
         );
     }
     out
+}
+
+/// Opens the store of an existing data directory (never creates one for a mistyped path).
+async fn open_existing(data: &std::path::Path) -> Result<Store> {
+    if !data.join("lotse.db").exists() {
+        bail!("{} holds no relay database", data.display());
+    }
+    Ok(Store::open(data).await?)
+}
+
+fn permissions_line(name: &str, p: &lotse_proto::profile::Permissions) -> String {
+    format!(
+        "{name}: may_share={} may_transfer={} may_invite_externals={}",
+        p.share, p.transfer, p.invite_externals
+    )
+}
+
+#[allow(clippy::print_stdout)]
+async fn profile_cmd(cmd: ProfileCmd) -> Result<()> {
+    use lotse_proto::profile::{
+        Limits, MAX_PROFILE_DESCRIPTION, MAX_PROFILE_NAME, Profile, parse_allowances,
+    };
+    match cmd {
+        ProfileCmd::Add {
+            name,
+            data,
+            allows,
+            description_de,
+            description_en,
+            usable_for,
+        } => {
+            let name = name.trim().to_owned();
+            if name.is_empty()
+                || name.chars().count() > MAX_PROFILE_NAME
+                || name.chars().any(char::is_control)
+            {
+                bail!("a profile name must be 1 to {MAX_PROFILE_NAME} printable characters");
+            }
+            let list = parse_allowances(&allows)?;
+            for (lang, d) in [("de", &description_de), ("en", &description_en)] {
+                if d.trim().is_empty() {
+                    bail!("--description-{lang} is empty: reps choose by the full description");
+                }
+                if d.chars().count() > MAX_PROFILE_DESCRIPTION {
+                    bail!(
+                        "--description-{lang} is longer than {MAX_PROFILE_DESCRIPTION} characters"
+                    );
+                }
+            }
+            let (for_colleagues, for_externals) = match usable_for.as_str() {
+                "colleagues" => (true, false),
+                "externals" => (false, true),
+                "both" => (true, true),
+                other => bail!("--for {other:?}: say colleagues, externals or both"),
+            };
+            let store = open_existing(&data).await?;
+            let profile = Profile {
+                name: name.clone(),
+                description_de,
+                description_en,
+                limits: Limits::from_allowances(&list),
+                for_colleagues,
+                for_externals,
+            };
+            let new = store.put_profile(profile, "admin:cli", unix_now()).await?;
+            eprintln!(
+                "profile {name:?} {}",
+                if new { "added" } else { "replaced" }
+            );
+        }
+        ProfileCmd::List { data } => {
+            let store = open_existing(&data).await?;
+            for p in store.profiles().await? {
+                println!("{}", profile_line(&p));
+            }
+        }
+        ProfileCmd::Show { name, data } => {
+            let store = open_existing(&data).await?;
+            let Some(p) = store.profile(&name).await? else {
+                bail!("no profile named {name:?}");
+            };
+            println!("{}", profile_line(&p));
+            println!("de: {}", p.description_de);
+            println!("en: {}", p.description_en);
+        }
+        ProfileCmd::Remove { name, data } => {
+            let store = open_existing(&data).await?;
+            if !store.remove_profile(&name, "admin:cli", unix_now()).await? {
+                bail!("no profile named {name:?}");
+            }
+            eprintln!("profile {name:?} removed");
+        }
+    }
+    Ok(())
+}
+
+fn profile_line(p: &lotse_proto::profile::Profile) -> String {
+    let usable = match (p.for_colleagues, p.for_externals) {
+        (true, true) => "both",
+        (true, false) => "colleagues",
+        (false, true) => "externals",
+        (false, false) => "nobody",
+    };
+    format!("{:?} allows={} for={usable}", p.name, p.limits.summary())
 }
 
 fn unix_now() -> i64 {

@@ -117,6 +117,14 @@ pub struct Settings {
     /// audited with the chain head at that moment [default: kept for ever].
     #[arg(long, value_name = "DAYS")]
     pub audit_retention_days: Option<u32>,
+    /// External supporters (no account) that may be invited at once: open invitations and
+    /// externals in sessions each hold one licence; 0 turns inviting externals off [default: 5].
+    #[arg(long, value_name = "N")]
+    pub external_licences: Option<u32>,
+    /// Seconds a customer waits in the queue of a supporter whose connection was lost (nobody
+    /// else left to help) before the session ends [default: 120].
+    #[arg(long, value_name = "SECONDS")]
+    pub owner_grace: Option<f64>,
     #[command(flatten)]
     #[serde(default)]
     pub portal: PortalSettings,
@@ -232,6 +240,8 @@ impl Settings {
             queue_timeout: self.queue_timeout.or(file.queue_timeout),
             metrics: self.metrics.or(file.metrics),
             audit_retention_days: self.audit_retention_days.or(file.audit_retention_days),
+            external_licences: self.external_licences.or(file.external_licences),
+            owner_grace: self.owner_grace.or(file.owner_grace),
             portal: PortalSettings {
                 portal: p.portal.or(f.portal),
                 portal_cert: p.portal_cert.or(f.portal_cert),
@@ -310,6 +320,12 @@ impl Settings {
                 ));
             }
             cfg.audit_retention = Some(Duration::from_secs(u64::from(days) * 86_400));
+        }
+        if let Some(v) = self.external_licences {
+            cfg.external_licences = v;
+        }
+        if let Some(v) = self.owner_grace {
+            cfg.owner_grace = seconds("owner_grace", v)?;
         }
         cfg.portal = self.portal.config()?;
         Ok(cfg)

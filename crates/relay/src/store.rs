@@ -12,6 +12,7 @@
 use crate::audit::{self, AuditEntry, ChainError, ChainKey, Head};
 use crate::identity;
 use hmac::{Hmac, Mac};
+use lotse_proto::profile::{Limits, Permissions, Profile};
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -35,6 +36,11 @@ pub enum StoreError {
     },
     #[error("a rep named {0:?} already exists")]
     RepExists(String),
+    #[error(
+        "there are {} profiles already; remove one first",
+        lotse_proto::profile::MAX_PROFILES
+    )]
+    TooManyProfiles,
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error(transparent)]
@@ -56,6 +62,7 @@ pub struct RepRecord {
     pub password_hash: String,
     pub failed_logins: i64,
     pub locked_until: i64,
+    pub permissions: Permissions,
 }
 
 /// What became of a redeem attempt.
@@ -132,6 +139,18 @@ enum Also {
         rep_id: i64,
         now: i64,
         expires_at: i64,
+    },
+    /// Adds or replaces a profile (`Done::Id(1)`: added, `2`: replaced).
+    PutProfile {
+        profile: Box<Profile>,
+        now: i64,
+    },
+    RemoveProfile {
+        name: String,
+    },
+    SetPermissions {
+        name: String,
+        permissions: Permissions,
     },
 }
 
@@ -218,8 +237,8 @@ impl Store {
     /// Looks a rep up by login name.
     pub async fn rep_by_name(&self, name: &str) -> Result<Option<RepRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, display_name, password_hash, failed_logins, locked_until \
-             FROM reps WHERE name = $1",
+            "SELECT id, name, display_name, password_hash, failed_logins, locked_until, \
+             may_share, may_transfer, may_invite_externals FROM reps WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.inner.pool)
@@ -231,7 +250,109 @@ impl Store {
             password_hash: r.get(3),
             failed_logins: r.get(4),
             locked_until: r.get(5),
+            permissions: Permissions {
+                share: r.get::<i64, _>(6) != 0,
+                transfer: r.get::<i64, _>(7) != 0,
+                invite_externals: r.get::<i64, _>(8) != 0,
+            },
         }))
+    }
+
+    /// Adds `profile`, or replaces the one of the same name; audited as `profile.add` or
+    /// `profile.update` by `actor` in the same transaction. `Ok(true)`: it is new.
+    pub async fn put_profile(
+        &self,
+        profile: Profile,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let profile = profile.bounded();
+        let detail = profile_detail(&profile);
+        let note = Note {
+            at: now,
+            actor: actor.into(),
+            action: "profile.put".into(),
+            detail,
+        };
+        let also = Also::PutProfile {
+            profile: Box::new(profile),
+            now,
+        };
+        match self.append(note, also).await? {
+            Done::Id(id) => Ok(id == 1),
+            Done::Nothing => Err(StoreError::TooManyProfiles),
+        }
+    }
+
+    /// Removes a profile; `Ok(false)` if there was none of that name (nothing audited).
+    /// Sessions joined with it keep its limits until they end.
+    pub async fn remove_profile(
+        &self,
+        name: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let note = Note {
+            at: now,
+            actor: actor.into(),
+            action: "profile.remove".into(),
+            detail: format!("name={:?}", audit::bounded(name, audit::NAME_MAX)),
+        };
+        let also = Also::RemoveProfile {
+            name: name.to_owned(),
+        };
+        Ok(matches!(self.append(note, also).await?, Done::Id(_)))
+    }
+
+    /// Every profile, by name.
+    pub async fn profiles(&self) -> Result<Vec<Profile>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, description_de, description_en, allows, for_colleagues, \
+             for_externals FROM profiles ORDER BY name",
+        )
+        .fetch_all(&self.inner.pool)
+        .await?;
+        Ok(rows.iter().map(profile_of).collect())
+    }
+
+    /// One profile by name.
+    pub async fn profile(&self, name: &str) -> Result<Option<Profile>, StoreError> {
+        let row = sqlx::query(
+            "SELECT name, description_de, description_en, allows, for_colleagues, \
+             for_externals FROM profiles WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.inner.pool)
+        .await?;
+        Ok(row.as_ref().map(profile_of))
+    }
+
+    /// Sets what the account `name` may do; audited as `rep.permissions` by `actor`.
+    /// `Ok(false)`: no such account (nothing audited).
+    pub async fn set_permissions(
+        &self,
+        name: &str,
+        permissions: Permissions,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let note = Note {
+            at: now,
+            actor: actor.into(),
+            action: "rep.permissions".into(),
+            detail: format!(
+                "name={:?} share={} transfer={} invite_externals={}",
+                audit::bounded(name, audit::NAME_MAX),
+                permissions.share,
+                permissions.transfer,
+                permissions.invite_externals
+            ),
+        };
+        let also = Also::SetPermissions {
+            name: name.to_owned(),
+            permissions,
+        };
+        Ok(matches!(self.append(note, also).await?, Done::Id(_)))
     }
 
     /// Records a failed login; locks the account when `lock_after` failures are reached.
@@ -620,6 +741,37 @@ impl Inner {
                 hash,
                 now,
             } => insert_rep(&mut tx, &name, &display, &hash, now).await?,
+            Also::PutProfile { profile, now } => put_profile_row(&mut tx, &profile, now).await?,
+            Also::RemoveProfile { name } => {
+                let gone = sqlx::query("DELETE FROM profiles WHERE name = $1")
+                    .bind(&name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if gone == 0 {
+                    Done::Nothing
+                } else {
+                    Done::Id(0)
+                }
+            }
+            Also::SetPermissions { name, permissions } => {
+                let changed = sqlx::query(
+                    "UPDATE reps SET may_share = $1, may_transfer = $2, \
+                     may_invite_externals = $3 WHERE name = $4",
+                )
+                .bind(i64::from(permissions.share))
+                .bind(i64::from(permissions.transfer))
+                .bind(i64::from(permissions.invite_externals))
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed == 0 {
+                    Done::Nothing
+                } else {
+                    Done::Id(0)
+                }
+            }
             Also::InsertKey {
                 mac,
                 rep_id,
@@ -860,6 +1012,74 @@ async fn insert_rep(
     .execute(&mut *db)
     .await?;
     Ok(Done::Id(id))
+}
+
+/// What the audit log says of a profile.
+fn profile_detail(p: &Profile) -> String {
+    format!(
+        "name={:?} allows={} colleagues={} externals={}",
+        audit::bounded(&p.name, audit::NAME_MAX),
+        p.limits.summary(),
+        p.for_colleagues,
+        p.for_externals
+    )
+}
+
+fn profile_of(r: &sqlx::sqlite::SqliteRow) -> Profile {
+    // Written by this code from a parsed list: an unknown word (a newer relay's) is dropped,
+    // which can only take an allowance away.
+    let allows: String = r.get(3);
+    let list: Vec<_> = allows
+        .split(',')
+        .filter_map(|w| w.parse::<lotse_proto::profile::Allowance>().ok())
+        .collect();
+    Profile {
+        name: r.get(0),
+        description_de: r.get(1),
+        description_en: r.get(2),
+        limits: Limits::from_allowances(&list),
+        for_colleagues: r.get::<i64, _>(4) != 0,
+        for_externals: r.get::<i64, _>(5) != 0,
+    }
+}
+
+async fn put_profile_row(
+    db: &mut SqliteConnection,
+    p: &Profile,
+    now: i64,
+) -> Result<Done, StoreError> {
+    let exists = sqlx::query("SELECT 1 FROM profiles WHERE name = $1")
+        .bind(&p.name)
+        .fetch_optional(&mut *db)
+        .await?
+        .is_some();
+    if !exists {
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM profiles")
+            .fetch_one(&mut *db)
+            .await?
+            .get(0);
+        if count >= lotse_proto::profile::MAX_PROFILES as i64 {
+            return Ok(Done::Nothing);
+        }
+    }
+    sqlx::query("DELETE FROM profiles WHERE name = $1")
+        .bind(&p.name)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query(
+        "INSERT INTO profiles (name, description_de, description_en, allows, for_colleagues, \
+         for_externals, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&p.name)
+    .bind(&p.description_de)
+    .bind(&p.description_en)
+    .bind(p.limits.summary())
+    .bind(i64::from(p.for_colleagues))
+    .bind(i64::from(p.for_externals))
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(Done::Id(if exists { 2 } else { 1 }))
 }
 
 async fn insert_key_row(

@@ -637,3 +637,128 @@ async fn audit_prune_removes_old_entries_and_verify_still_holds() {
     assert_eq!(before, after);
     pool.close().await;
 }
+
+fn relay(args: &[&str], data: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn profiles_and_permissions_from_the_command_line_are_checked_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(
+        rep_add(&data, "ada", "correct horse battery")
+            .status
+            .success()
+    );
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let add = |name: &str, allows: &str, usable: &str| {
+        relay(
+            &[
+                "profile",
+                "add",
+                name,
+                "--allows",
+                allows,
+                "--description-de",
+                "Nur ansehen, nichts steuern.",
+                "--description-en",
+                "View only, no control.",
+                "--for",
+                usable,
+            ],
+            &data,
+        )
+    };
+    let ok = add("view only", "view,chat", "externals");
+    assert!(ok.status.success(), "{}", text(&ok));
+    // Bad input: an unknown allowance, an unknown audience, an empty description.
+    let bad = add("x", "view,root", "both");
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("unknown allowance \"root\""),
+        "{}",
+        text(&bad)
+    );
+    let bad = add("x", "view", "everyone");
+    assert!(
+        text(&bad).contains("colleagues, externals or both"),
+        "{}",
+        text(&bad)
+    );
+    let bad = relay(
+        &[
+            "profile",
+            "add",
+            "x",
+            "--allows",
+            "view",
+            "--description-de",
+            " ",
+            "--description-en",
+            "e",
+            "--for",
+            "both",
+        ],
+        &data,
+    );
+    assert!(
+        text(&bad).contains("--description-de is empty"),
+        "{}",
+        text(&bad)
+    );
+
+    let list = relay(&["profile", "list"], &data);
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "\"view only\" allows=view,chat for=externals\n"
+    );
+    let show = relay(&["profile", "show", "view only"], &data);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("en: View only, no control."));
+
+    let set = relay(&["rep", "set", "ada", "--may-invite-externals"], &data);
+    assert!(set.status.success(), "{}", text(&set));
+    assert_eq!(
+        String::from_utf8_lossy(&set.stdout),
+        "ada: may_share=true may_transfer=true may_invite_externals=true\n"
+    );
+    let set = relay(&["rep", "set", "ada", "--may-transfer", "false"], &data);
+    assert!(
+        String::from_utf8_lossy(&set.stdout)
+            .contains("may_transfer=false may_invite_externals=true")
+    );
+    let nobody = relay(&["rep", "set", "zed", "--may-share", "false"], &data);
+    assert!(!nobody.status.success());
+    assert!(text(&nobody).contains("no rep named \"zed\""));
+    // A mistyped data directory is not created.
+    let typo = relay(&["profile", "list"], &dir.path().join("dtaa"));
+    assert!(!typo.status.success());
+    assert!(!dir.path().join("dtaa").exists());
+
+    let rm = relay(&["profile", "remove", "view only"], &data);
+    assert!(rm.status.success(), "{}", text(&rm));
+    let again = relay(&["profile", "remove", "view only"], &data);
+    assert!(text(&again).contains("no profile named"));
+
+    let v = verify(&data);
+    assert!(v.status.success(), "{}", text(&v));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let actions = rt.block_on(audit_actions(&data));
+    for a in ["profile.put", "rep.permissions", "profile.remove"] {
+        assert!(
+            actions.iter().any(|x| x.starts_with(a)),
+            "{a} in {actions:?}"
+        );
+    }
+}

@@ -90,6 +90,34 @@ impl RepClient {
         password: &str,
         net: &NetConfig,
     ) -> Result<RepClient, RepError> {
+        let login = RepUp::Login {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        };
+        Self::connect_with(relay, pin, login, net).await
+    }
+
+    /// Connects as an external supporter with an invitation key (no account): the relay puts
+    /// this connection straight into the session the invitation opens (a `Joined` event
+    /// follows), under the invitation's profile, and logs it out when that session ends for it.
+    pub async fn join_external(
+        relay: SocketAddr,
+        pin: Pin,
+        key: &str,
+        net: &NetConfig,
+    ) -> Result<RepClient, RepError> {
+        let first = RepUp::JoinExternal {
+            key: key.to_owned(),
+        };
+        Self::connect_with(relay, pin, first, net).await
+    }
+
+    async fn connect_with(
+        relay: SocketAddr,
+        pin: Pin,
+        first: RepUp,
+        net: &NetConfig,
+    ) -> Result<RepClient, RepError> {
         let conn = lotse_net::connect(relay, pin, net).await?;
         let (mut send, mut recv) = conn
             .open_bi()
@@ -111,11 +139,7 @@ impl RepClient {
         if theirs.version != PROTOCOL_VERSION {
             return Err(RepError::Version(theirs.version));
         }
-        let login = RepUp::Login {
-            user: user.to_owned(),
-            password: password.to_owned(),
-        };
-        write_msg(&mut send, &login, limits::CONTROL).await?;
+        write_msg(&mut send, &first, limits::CONTROL).await?;
         let answer = tokio::time::timeout(
             ANSWER_TIMEOUT,
             read_msg::<RepDown>(&mut recv, limits::CONTROL),
@@ -125,6 +149,7 @@ impl RepClient {
         let (id, display_name) = match answer {
             Some(RepDown::LoginOk { rep, display_name }) => (rep, display_name),
             Some(RepDown::LoginRejected { reason }) => return Err(RepError::Login(reason)),
+            Some(RepDown::Refused { what }) => return Err(RepError::Refused(what)),
             Some(other) => return Err(RepError::Unexpected(format!("{other:?}"))),
             None => return Err(RepError::Closed(close_text(&conn))),
         };
@@ -507,7 +532,7 @@ async fn accept_video(conn: Connection, tx: mpsc::Sender<RepEvent>, files: files
     }
 }
 
-/// Who ended (`customer`, `rep`, `peer_lost`, `relay_shutdown`, `cancelled`, `protocol`), how
+/// Who ended (`customer`, `rep`, `relay`, `peer_lost`, `relay_shutdown`, `cancelled`, `protocol`), how
 /// as a stable code (`window_closed`, `time_limit`, …; the same as who for the others), and an
 /// English text for people reading logs.
 pub fn end_kind(reason: &EndReason) -> (&'static str, &'static str, String) {
@@ -522,5 +547,25 @@ pub fn end_kind(reason: &EndReason) -> (&'static str, &'static str, String) {
         ),
         EndReason::Cancelled => ("cancelled", "cancelled", "the customer cancelled".into()),
         EndReason::Protocol(t) => ("protocol", "protocol", t.clone()),
+        EndReason::RemovedByCustomer => (
+            "customer",
+            "removed",
+            "the customer removed you from the session".into(),
+        ),
+        EndReason::RemovedByOwner => (
+            "rep",
+            "removed",
+            "the session's owner removed you from the session".into(),
+        ),
+        EndReason::OwnerGone => (
+            "relay",
+            "owner_gone",
+            "the session's owner left and no colleague was left to take it over".into(),
+        ),
+        EndReason::Transferred { to } => (
+            "rep",
+            "transferred",
+            format!("the customer was handed to {to}'s queue"),
+        ),
     }
 }

@@ -5,7 +5,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use lotse_net::{NetConfig, Pin, TransportChoice};
 use lotse_proto::input::InputEvent;
-use lotse_proto::msg::{Arrival, ClipContent, HowEnded, RepDown};
+use lotse_proto::msg::{Arrival, ClipContent, HowEnded, RepDown, RepUp};
+use lotse_proto::profile::ParticipantRole;
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use lotse_rep::{RepClient, RepEvent, VideoReceiver, end_kind};
@@ -21,7 +22,7 @@ use tokio::io::AsyncBufReadExt;
     name = "lotse-rep",
     version,
     about = "The Lotse supporter's side, scriptable: make session keys, take customers, ask for permissions",
-    after_help = "The password comes from the environment variable LOTSE_PASSWORD, or else from the first line of standard input."
+    after_help = "The password comes from the environment variable LOTSE_PASSWORD, or else from the first line of standard input. `join-external` needs no account: the invitation key is enough."
 )]
 struct Cli {
     /// Relay address, host:port.
@@ -30,9 +31,10 @@ struct Cli {
     /// The relay's key pin, sha256//… (`lotse-relay pin` prints it).
     #[arg(long)]
     pin: Pin,
-    /// Rep login name.
+    /// Rep login name (not for `join-external`).
     #[arg(long)]
-    user: String,
+    user: Option<String>,
+
     /// How to reach the relay: `auto` (QUIC, and TLS over TCP on the same port when UDP does
     /// not get through), `quic` or `tcp`.
     #[arg(long, value_name = "auto|quic|tcp", default_value = "auto")]
@@ -58,40 +60,58 @@ enum Cmd {
     },
     /// Wait for the next customer in my queue, accept, ask for tiers and report everything as JSON.
     Session {
-        /// Tiers to ask for, one after the other: view,control,clipboard,files,sysinfo.
-        #[arg(long, value_delimiter = ',')]
-        request: Vec<Tier>,
-        /// Send this chat line once the customer is connected.
-        #[arg(long)]
-        chat: Option<String>,
-        /// Write the received video stream (H.264 Annex-B) to this file.
-        #[arg(long)]
-        record: Option<PathBuf>,
-        /// Replay input events from this file once `control` is granted (JSON lines:
-        /// {"after_ms": 10, "event": {"Key": {"usage": 4, "down": true}}}).
-        #[arg(long)]
-        input: Option<PathBuf>,
-        /// Leave the session after this many seconds.
-        #[arg(long = "for")]
-        for_secs: Option<f64>,
-        /// Also read commands from standard input: `request TIER`, `chat TEXT`, `send PATH`,
-        /// `cancel TRANSFER`, `monitor INDEX`, `input SCRIPT`, `share TIER,TIER…` (a one-time
-        /// code for another rep to join with those tiers as its profile), `sysinfo` (a fresh
-        /// system report, once `sysinfo` is granted), `paste TEXT` and `paste-file PATH` (onto
-        /// the customer's clipboard, once `clipboard` is granted), `leave`.
-        #[arg(long)]
-        commands: bool,
-        /// Save files the customer sends into this directory (safe names, never overwriting).
-        #[arg(long)]
-        save_dir: Option<PathBuf>,
-        /// Offer this file to the customer once `files` is granted (repeatable).
-        #[arg(long)]
-        send: Vec<PathBuf>,
+        #[command(flatten)]
+        args: SessionArgs,
         /// Join the running session this code (from its owner's `share`) opens, instead of
         /// taking a customer from my queue.
         #[arg(long)]
         join: Option<String>,
     },
+    /// Join a session as an external supporter with the invitation key its owner sent (no
+    /// account, no password), and report everything as JSON like `session`.
+    JoinExternal {
+        /// The invitation key (digits; spaces and dashes are ignored).
+        key: String,
+        #[command(flatten)]
+        args: SessionArgs,
+    },
+}
+
+/// What a session does (`session` and `join-external`).
+#[derive(clap::Args, Debug)]
+struct SessionArgs {
+    /// Tiers to ask for, one after the other: view,control,clipboard,files,sysinfo.
+    #[arg(long, value_delimiter = ',')]
+    request: Vec<Tier>,
+    /// Send this chat line once the customer is connected.
+    #[arg(long)]
+    chat: Option<String>,
+    /// Write the received video stream (H.264 Annex-B) to this file.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Replay input events from this file once `control` is granted (JSON lines:
+    /// {"after_ms": 10, "event": {"Key": {"usage": 4, "down": true}}}).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Leave the session after this many seconds.
+    #[arg(long = "for")]
+    for_secs: Option<f64>,
+    /// Also read commands from standard input: `request TIER`, `chat TEXT`, `send PATH`,
+    /// `cancel TRANSFER`, `monitor INDEX`, `input SCRIPT`, `share TIER,TIER…` (a one-time
+    /// code for another rep to join with those tiers as its profile), `share-profile
+    /// PROFILE` (the same with a profile for colleagues), `invite-external --profile P
+    /// --name "N" --reason "R"` (an external supporter's key and link), `transfer LOGIN`
+    /// (to a colleague's queue), `remove ID` (a participant), `sysinfo` (a fresh system
+    /// report, once `sysinfo` is granted), `paste TEXT` and `paste-file PATH` (onto the
+    /// customer's clipboard, once `clipboard` is granted), `leave`.
+    #[arg(long)]
+    commands: bool,
+    /// Save files the customer sends into this directory (safe names, never overwriting).
+    #[arg(long)]
+    save_dir: Option<PathBuf>,
+    /// Offer this file to the customer once `files` is granted (repeatable).
+    #[arg(long)]
+    send: Vec<PathBuf>,
 }
 
 /// One line of an `--input` script.
@@ -148,29 +168,31 @@ async fn main() {
 
 async fn run(cli: Cli) -> Result<()> {
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let password = match std::env::var("LOTSE_PASSWORD") {
-        Ok(p) => p,
-        Err(_) => stdin
-            .next_line()
-            .await?
-            .context("no password: set LOTSE_PASSWORD or give it on standard input")?,
-    };
     let addr = tokio::net::lookup_host(&cli.relay)
         .await
         .with_context(|| format!("cannot resolve {}", cli.relay))?
         .next()
         .with_context(|| format!("cannot resolve {}", cli.relay))?;
-    let mut rep = RepClient::connect(
-        addr,
-        cli.pin,
-        &cli.user,
-        &password,
-        &NetConfig {
-            transport: cli.transport,
-            ..NetConfig::default()
-        },
-    )
-    .await?;
+    let net = NetConfig {
+        transport: cli.transport,
+        ..NetConfig::default()
+    };
+    let mut rep = match (&cli.cmd, &cli.user) {
+        (Cmd::JoinExternal { key, .. }, _) => {
+            RepClient::join_external(addr, cli.pin, key, &net).await?
+        }
+        (_, None) => bail!("--user is needed (only join-external works without an account)"),
+        (_, Some(user)) => {
+            let password = match std::env::var("LOTSE_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => stdin
+                    .next_line()
+                    .await?
+                    .context("no password: set LOTSE_PASSWORD or give it on standard input")?,
+            };
+            RepClient::connect(addr, cli.pin, user, &password, &net).await?
+        }
+    };
     match cli.cmd {
         Cmd::Key { lifetime } => {
             let (key, _expires) = rep.create_key(lifetime.map(Duration::from_secs)).await?;
@@ -188,60 +210,127 @@ async fn run(cli: Cli) -> Result<()> {
             }
             rep.close().await;
         }
-        Cmd::Session {
-            request,
-            chat,
-            record,
-            input,
-            for_secs,
-            commands,
-            save_dir,
-            send,
-            join,
-        } => {
-            if let Some(dir) = &save_dir {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
-            }
-            let _ = SAVE_DIR.set(save_dir.clone());
-            rep.save_files_to(save_dir);
-            emit(
-                json!({"event": "login", "rep": rep.id, "name": rep.display_name, "transport": rep.transport().to_string()}),
-            );
-            if let Some(code) = &join {
-                rep.join_session(code).await?;
-            }
-            let script = match input {
-                Some(p) => Some(read_script(&p)?),
-                None => None,
-            };
-            let mut recorder = match record {
-                Some(p) => Some(
-                    std::fs::File::create(&p)
-                        .with_context(|| format!("cannot create {}", p.display()))?,
-                ),
-                None => None,
-            };
-            let deadline = for_secs
-                .map(|s| Duration::try_from_secs_f64(s).context("--for must be a positive number"))
-                .transpose()?
-                .map(|d| tokio::time::Instant::now() + d);
-            session(
-                &mut rep,
-                request,
-                chat,
-                script,
-                &mut recorder,
-                deadline,
-                commands.then_some(&mut stdin),
-                send,
-                join.is_none(),
-            )
-            .await?;
+        Cmd::Session { args, join } => {
+            run_session(&mut rep, args, join.as_deref(), false, &mut stdin).await?;
+            rep.close().await;
+        }
+        Cmd::JoinExternal { args, .. } => {
+            run_session(&mut rep, args, None, true, &mut stdin).await?;
             rep.close().await;
         }
     }
     Ok(())
+}
+
+async fn run_session(
+    rep: &mut RepClient,
+    args: SessionArgs,
+    join: Option<&str>,
+    external: bool,
+    stdin: &mut Stdin,
+) -> Result<()> {
+    let SessionArgs {
+        request,
+        chat,
+        record,
+        input,
+        for_secs,
+        commands,
+        save_dir,
+        send,
+    } = args;
+    if let Some(dir) = &save_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let _ = SAVE_DIR.set(save_dir.clone());
+    rep.save_files_to(save_dir);
+    emit(
+        json!({"event": "login", "rep": rep.id, "name": rep.display_name, "transport": rep.transport().to_string(), "external": external}),
+    );
+    if let Some(code) = join {
+        rep.join_session(code).await?;
+    }
+    let script = match input {
+        Some(p) => Some(read_script(&p)?),
+        None => None,
+    };
+    let mut recorder = match record {
+        Some(p) => Some(
+            std::fs::File::create(&p).with_context(|| format!("cannot create {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let deadline = for_secs
+        .map(|s| Duration::try_from_secs_f64(s).context("--for must be a positive number"))
+        .transpose()?
+        .map(|d| tokio::time::Instant::now() + d);
+    session(
+        rep,
+        request,
+        chat,
+        script,
+        &mut recorder,
+        deadline,
+        commands.then_some(stdin),
+        send,
+        join.is_none() && !external,
+    )
+    .await
+}
+
+fn profile_json(p: &lotse_proto::profile::Profile) -> Value {
+    json!({
+        "name": p.name, "allows": p.limits.summary(), "for_colleagues": p.for_colleagues,
+        "for_externals": p.for_externals, "description_de": p.description_de,
+        "description_en": p.description_en,
+    })
+}
+
+/// `--profile P --name "N" --reason "R"` (double quotes group words) into its three values.
+fn invite_args(line: &str) -> Result<(String, String, String), String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut any) = (false, false);
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any || !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            c => cur.push(c),
+        }
+    }
+    if quoted {
+        return Err("a quote is not closed".into());
+    }
+    if any || !cur.is_empty() {
+        words.push(cur);
+    }
+    let (mut profile, mut name, mut reason) = (None, None, None);
+    let mut it = words.into_iter();
+    while let Some(flag) = it.next() {
+        let slot = match flag.as_str() {
+            "--profile" => &mut profile,
+            "--name" => &mut name,
+            "--reason" => &mut reason,
+            other => {
+                return Err(format!(
+                    "unknown {other:?}; use --profile, --name, --reason"
+                ));
+            }
+        };
+        *slot = Some(it.next().ok_or(format!("{flag} needs a value"))?);
+    }
+    match (profile, name, reason) {
+        (Some(p), Some(n), Some(r)) => Ok((p, n, r)),
+        _ => Err("invite-external needs --profile, --name and --reason".into()),
+    }
 }
 
 fn read_script(path: &std::path::Path) -> Result<Vec<ScriptLine>> {
@@ -472,6 +561,42 @@ async fn session(
             RepEvent::Control(RepDown::RepLeft { name }) => {
                 emit(json!({"event": "rep_left", "name": name}));
             }
+            RepEvent::Control(RepDown::Account {
+                permissions,
+                profiles,
+            }) => {
+                let list: Vec<Value> = profiles.iter().map(profile_json).collect();
+                emit(json!({
+                    "event": "account", "may_share": permissions.share,
+                    "may_transfer": permissions.transfer,
+                    "may_invite_externals": permissions.invite_externals, "profiles": list,
+                }));
+            }
+            RepEvent::Control(RepDown::ExternalInvitation {
+                key,
+                url,
+                expires_at,
+                name,
+                profile,
+            }) => {
+                emit(json!({
+                    "event": "external_invitation", "key": key, "url": url,
+                    "expires_at": expires_at, "name": name, "profile": profile_json(&profile),
+                }));
+            }
+            RepEvent::Control(RepDown::Participants { list }) => {
+                let list: Vec<Value> = list
+                    .iter()
+                    .map(|p| {
+                        let mut v = json!({"rep": p.rep, "name": p.name, "role": p.role.code(), "allows": p.limits.summary()});
+                        if let ParticipantRole::External { invited_by } = &p.role {
+                            v["invited_by"] = json!(invited_by);
+                        }
+                        v
+                    })
+                    .collect();
+                emit(json!({"event": "participants", "list": list}));
+            }
             RepEvent::Control(RepDown::Sysinfo { report }) => {
                 let text = report.to_text(&lotse_proto::sysinfo::Words::ENGLISH);
                 emit(
@@ -541,6 +666,35 @@ async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
                 .await?
             }
             Err(e) => emit(json!({"event": "error", "message": e.to_string()})),
+        },
+        "share-profile" => {
+            rep.send(&RepUp::ShareWithProfile {
+                profile: rest.trim().to_owned(),
+                lifetime_secs: None,
+            })
+            .await?
+        }
+        // The key arrives as an `external_invitation` event (or `refused`).
+        "invite-external" => match invite_args(rest) {
+            Ok((profile, name, reason)) => {
+                rep.send(&RepUp::InviteExternal {
+                    profile,
+                    name,
+                    reason,
+                })
+                .await?
+            }
+            Err(e) => emit(json!({"event": "error", "message": e})),
+        },
+        "transfer" => {
+            rep.send(&RepUp::TransferToQueue {
+                rep: rest.trim().to_owned(),
+            })
+            .await?
+        }
+        "remove" => match rest.trim().parse() {
+            Ok(id) => rep.send(&RepUp::RemoveParticipant { rep: id }).await?,
+            Err(_) => emit(json!({"event": "error", "message": "remove takes a participant id"})),
         },
         // Onto the customer's clipboard (needs `clipboard`): the rest of the line as text, or a
         // file's content (a PNG picture, else UTF-8 text).

@@ -16,7 +16,11 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
         Outcome::Failed(detail) => (&t.failed_title, &t.failed_text, Some(detail.clone())),
         Outcome::Ended(reason) => {
             let (text, detail) = match reason {
-                EndReason::Customer(_) => (&t.ended_customer, None),
+                EndReason::Customer(_) | EndReason::RemovedByCustomer => (&t.ended_customer, None),
+                // Reasons a rep is told; to the person the supporter's side ended it.
+                EndReason::RemovedByOwner
+                | EndReason::OwnerGone
+                | EndReason::Transferred { .. } => (&t.ended_rep, None),
                 EndReason::Rep(HowEnded::TimeLimit) => {
                     (&t.ended_rep, Some(t.ended_time_limit.clone()))
                 }

@@ -9,6 +9,7 @@ use crate::ui::state::{Intent, Stage, State};
 use egui::{Color32, RichText, Ui};
 use lotse_proto::Tier;
 use lotse_proto::msg::Obstruction;
+use lotse_proto::profile::ParticipantRole;
 
 /// Room kept below the chat history for the input line and "End session".
 const FOOTER: f32 = 112.0;
@@ -140,11 +141,42 @@ fn who(state: &mut State, ui: &mut Ui, reps: &[lotse_proto::customer::Rep]) {
     ui.spacing_mut().item_spacing.y = 6.0;
     ui.spacing_mut().button_padding = egui::vec2(12.0, 3.0);
     ui.spacing_mut().interact_size.y = 28.0;
+    let owner = reps
+        .iter()
+        .find(|r| r.role == ParticipantRole::Owner)
+        .map(|r| r.name.clone())
+        .unwrap_or_default();
+    let mut roles = Vec::new();
     for (index, rep) in reps.iter().enumerate() {
         ui.horizontal(|ui| {
             ui.label(RichText::new(&t.session_connected).color(WEAK));
             ui.label(RichText::new(&rep.name).size(18.0).strong());
+            // Several people: each can be sent away with one click (the others stay).
+            if reps.len() > 1 {
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let r = ui.add(
+                        egui::Button::new(RichText::new(&t.session_remove).color(ERROR_FG))
+                            .fill(Color32::WHITE)
+                            .stroke(egui::Stroke::new(1.0, Color32::from_rgb(0xd9, 0xb3, 0xb3))),
+                    );
+                    state.track(remove_id(index), &r);
+                    if r.clicked() {
+                        state.intents.push(Intent::Remove(rep.id));
+                    }
+                });
+            }
         });
+        // Alone and in charge, "Connected with NAME" says it all; otherwise who each one is.
+        if reps.len() > 1 || rep.role != ParticipantRole::Owner {
+            let role = role_line(t, rep, &owner);
+            let colour = match rep.role {
+                ParticipantRole::External { .. } => NOTICE_FG,
+                _ => WEAK,
+            };
+            ui.label(RichText::new(&role).small().color(colour));
+            roles.push(role);
+        }
+        state.shown_roles = roles.clone();
         if rep.grants.is_empty() {
             ui.label(RichText::new(&t.session_nothing).color(WEAK));
             continue;
@@ -172,6 +204,27 @@ fn who(state: &mut State, ui: &mut Ui, reps: &[lotse_proto::customer::Rep]) {
             });
         }
     }
+}
+
+/// Who someone is in the session, in a line: the owner, a colleague, or an external person and
+/// who invited them.
+fn role_line(
+    t: &crate::ui::i18n::Strings,
+    rep: &lotse_proto::customer::Rep,
+    owner: &str,
+) -> String {
+    match &rep.role {
+        ParticipantRole::Owner => t.session_role_owner.clone(),
+        ParticipantRole::Colleague => fill(&t.session_role_colleague, &[("owner", owner)]),
+        ParticipantRole::External { invited_by } => {
+            fill(&t.session_role_external, &[("by", invited_by)])
+        }
+    }
+}
+
+/// The widget id of the `index`-th rep's "Remove from session" button.
+pub(super) fn remove_id(index: usize) -> String {
+    format!("session.remove.{index}")
 }
 
 /// What the system puts in front of the desktop, for the person: what it means for the

@@ -9,6 +9,7 @@ use crate::ui::state::{Intent, Stage, State};
 use egui::{Event as E, Key, Modifiers, PointerButton, Pos2, RawInput, Rect};
 use lotse_proto::customer::{Phase, Prompt, Rep};
 use lotse_proto::msg::{EndReason, HowEnded, TransferStop};
+use lotse_proto::profile::{Limits, ParticipantRole};
 use lotse_proto::{Tier, TierSet};
 use std::time::{Duration, Instant};
 
@@ -117,6 +118,8 @@ fn snapshot(h: &Harness, tiers: &[Tier], prompt: Option<Tier>) -> Snapshot {
             id: 7,
             name: "Ann Weber".into(),
             grants: tiers.iter().copied().collect::<TierSet>(),
+            role: ParticipantRole::Owner,
+            limits: Limits::ALL,
         }],
         prompts: prompt
             .map(|tier| Prompt {
@@ -129,6 +132,7 @@ fn snapshot(h: &Harness, tiers: &[Tier], prompt: Option<Tier>) -> Snapshot {
             })
             .into_iter()
             .collect(),
+        requeued: None,
     }
 }
 
@@ -443,6 +447,7 @@ fn ended_screen_closes_by_itself_when_nobody_came() {
         },
         reps: vec![],
         prompts: vec![],
+        requeued: None,
     }));
     h.state.apply(Event::Ended(EndReason::Cancelled));
     h.frame(10, vec![]);
@@ -462,6 +467,7 @@ fn waiting_screen_shows_queue_and_cancels() {
         },
         reps: vec![],
         prompts: vec![],
+        requeued: None,
     }));
     h.frame(10, vec![]);
     assert_eq!(h.state.screen, "wait");
@@ -873,6 +879,10 @@ fn the_banner_names_the_strongest_permission_per_rep() {
         id: 8,
         name: "Bob Brandt".into(),
         grants: [Tier::View].into_iter().collect::<TierSet>(),
+        role: ParticipantRole::External {
+            invited_by: "Ann Weber".into(),
+        },
+        limits: Limits::from_tiers([Tier::View].into_iter().collect()),
     });
     h.state.apply(Event::Changed(two));
     h.frame(10, vec![]);
@@ -1130,4 +1140,80 @@ fn every_character_of_our_texts_is_in_the_fonts_we_ship() {
     assert!(missing.is_empty(), "not in the fonts: {missing:?}");
     // And the key's font is the one we ship, not egui's Hack.
     assert!(!ctx.fonts(|f| f.definitions().font_data.contains_key("Hack")));
+}
+
+#[test]
+fn the_panel_says_who_each_one_is_and_removes_one_with_a_click() {
+    let mut h = Harness::live(&[Tier::View], None);
+    h.state.expanded = true;
+    // Alone and in charge: no role line, no remove button.
+    h.frame(10, vec![]);
+    assert!(h.state.shown_roles.is_empty());
+    assert!(
+        h.state
+            .widgets
+            .iter()
+            .all(|w| !w.id.starts_with("session.remove"))
+    );
+    let mut two = snapshot(&h, &[Tier::View], None);
+    two.reps.push(Rep {
+        id: 8,
+        name: "Eve Extern".into(),
+        grants: TierSet::EMPTY,
+        role: ParticipantRole::External {
+            invited_by: "Ann Weber".into(),
+        },
+        limits: Limits::from_tiers([Tier::View].into_iter().collect()),
+    });
+    h.state.apply(Event::Changed(two));
+    h.frame(20, vec![]);
+    h.frame(30, vec![]);
+    assert_eq!(
+        h.state.shown_roles,
+        vec![
+            "Your supporter, in charge of this session".to_owned(),
+            "External person, invited by Ann Weber".to_owned()
+        ]
+    );
+    assert_eq!(h.click("session.remove.1", 100), vec![Intent::Remove(8)]);
+    assert_eq!(h.click("session.remove.0", 200), vec![Intent::Remove(7)]);
+}
+
+#[test]
+fn back_in_the_queue_the_person_is_told_why() {
+    let mut h = Harness::new(Lang::De);
+    h.state.apply(Event::Changed(Snapshot {
+        phase: Phase::Queued {
+            rep_name: "Ann Weber".into(),
+            position: None,
+        },
+        reps: vec![],
+        prompts: vec![],
+        requeued: Some(lotse_proto::msg::Requeue::SupporterLost { grace_secs: 120 }),
+    }));
+    h.frame(10, vec![]);
+    assert_eq!(h.state.screen, "wait");
+    let why = h.state.shown_requeue.clone().unwrap();
+    assert!(
+        why.contains("abgebrochen") && why.contains("2 Minuten"),
+        "{why}"
+    );
+    let mut h = Harness::new(Lang::En);
+    h.state.apply(Event::Changed(Snapshot {
+        phase: Phase::Queued {
+            rep_name: "Bob".into(),
+            position: Some(1),
+        },
+        reps: vec![],
+        prompts: vec![],
+        requeued: Some(lotse_proto::msg::Requeue::Transferred),
+    }));
+    h.frame(10, vec![]);
+    assert!(
+        h.state
+            .shown_requeue
+            .clone()
+            .unwrap()
+            .contains("handed to a colleague")
+    );
 }

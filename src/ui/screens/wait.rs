@@ -5,15 +5,18 @@ use crate::ui::i18n::fill;
 use crate::ui::state::{Intent, Stage, State};
 use egui::{RichText, Ui};
 use lotse_proto::customer::Phase;
+use lotse_proto::msg::Requeue;
 
 pub fn ui(state: &mut State, ui: &mut Ui) {
     let t = state.t();
-    let queued = match &state.stage {
+    let (queued, requeued) = match &state.stage {
         Stage::Session(s) => match &s.phase {
-            Phase::Queued { rep_name, position } => Some((rep_name.clone(), *position)),
-            _ => None,
+            Phase::Queued { rep_name, position } => {
+                (Some((rep_name.clone(), *position)), s.requeued)
+            }
+            _ => (None, None),
         },
-        _ => None,
+        _ => (None, None),
     };
     match &queued {
         None => {
@@ -21,6 +24,19 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
         }
         Some((rep, position)) => {
             title(ui, &t.wait_title);
+            // Back in a queue after a session: say why first.
+            let why = match requeued {
+                Some(Requeue::SupporterLost { grace_secs }) => Some(fill(
+                    &t.wait_requeued_lost,
+                    &[("minutes", &grace_secs.div_ceil(60).max(1).to_string())],
+                )),
+                Some(Requeue::Transferred) => Some(t.wait_requeued_transferred.clone()),
+                None => None,
+            };
+            state.shown_requeue = why.clone();
+            if let Some(why) = why {
+                ui.label(RichText::new(why).strong());
+            }
             // The relay names the rep only once they are online.
             if rep.is_empty() {
                 ui.label(&t.wait_queued_anon);

@@ -697,3 +697,112 @@ fn the_system_report_goes_only_with_the_persons_allow() {
         .unwrap();
     assert!(out.is_empty(), "{out:?}");
 }
+
+#[test]
+fn removing_a_rep_ends_what_it_holds_at_once_and_asks_the_relay() {
+    let t = Instant::now();
+    let mut c = live(t);
+    let t = grant(&mut c, 1, Tier::View, t);
+    let t = grant(&mut c, 2, Tier::Control, t);
+    c.input(REP, key(4, true));
+    let out = c.remove_rep(REP);
+    assert!(c.grants(REP).is_empty(), "nothing granted any more");
+    assert!(!c.input_open(REP));
+    assert!(out.contains(&Action::ReleaseAll(vec![key(4, false)])));
+    assert!(out.contains(&Action::Send(CustomerUp::RemoveRep { rep: REP })));
+    assert!(c.input(REP, key(5, true)).is_empty());
+    // A rep that is not there: nothing to do.
+    assert!(c.remove_rep(99).is_empty());
+    // Its open prompts go with it.
+    let mut c = live(t);
+    request(&mut c, 3, Tier::View, t);
+    c.remove_rep(REP);
+    assert!(c.prompts().is_empty(), "its prompt is gone");
+}
+
+#[test]
+fn back_in_a_queue_only_once_every_rep_left() {
+    let t = Instant::now();
+    let mut c = live(t);
+    let t = grant(&mut c, 1, Tier::View, t);
+    let why = Requeue::SupporterLost { grace_secs: 120 };
+    let early = c.on_message(
+        CustomerDown::Requeued {
+            rep_name: "Ada".into(),
+            why,
+        },
+        t,
+    );
+    assert!(early.is_err(), "a rep still present would keep its grants");
+    c.on_message(
+        CustomerDown::RepLeft {
+            rep: REP,
+            reason: EndReason::PeerLost,
+        },
+        t,
+    )
+    .unwrap();
+    c.on_message(
+        CustomerDown::Requeued {
+            rep_name: "Ada".into(),
+            why,
+        },
+        t,
+    )
+    .unwrap();
+    assert_eq!(c.requeued(), Some(why));
+    assert!(matches!(c.phase(), Phase::Queued { .. }));
+    assert!(!c.video_wanted());
+    // The supporter takes them again: a fresh rep without any grant.
+    c.on_message(
+        CustomerDown::RepJoined {
+            rep: 8,
+            name: "Ada".into(),
+        },
+        t,
+    )
+    .unwrap();
+    assert_eq!(c.requeued(), None);
+    assert!(c.grants(8).is_empty() && c.grants(REP).is_empty());
+}
+
+#[test]
+fn roles_describe_and_never_grant() {
+    let t = Instant::now();
+    let mut c = live(t);
+    let limits = crate::profile::Limits::from_tiers(TierSet::ALL);
+    c.on_message(
+        CustomerDown::Participants {
+            list: vec![
+                crate::profile::Participant {
+                    rep: REP,
+                    name: "Eve".into(),
+                    role: ParticipantRole::External {
+                        invited_by: "Ada".into(),
+                    },
+                    limits,
+                },
+                crate::profile::Participant {
+                    rep: 99,
+                    name: "ghost".into(),
+                    role: ParticipantRole::Owner,
+                    limits,
+                },
+            ],
+        },
+        t,
+    )
+    .unwrap();
+    let reps: Vec<&Rep> = c.reps().collect();
+    assert_eq!(
+        reps.len(),
+        1,
+        "an id the relay never announced is not added"
+    );
+    assert!(matches!(reps[0].role, ParticipantRole::External { .. }));
+    assert!(reps[0].grants.is_empty());
+    assert_eq!(
+        reps[0].name, "Ada",
+        "the name stays the one announced at joining"
+    );
+}

@@ -33,9 +33,12 @@ pub(super) async fn customer(
     ip: IpAddr,
 ) {
     let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
-    spawn_writer(send, rx, |m: &CustomerDown| {
-        matches!(m, CustomerDown::Ended { .. })
-    });
+    spawn_writer(
+        send,
+        rx,
+        |m: &CustomerDown| matches!(m, CustomerDown::Ended { .. }),
+        None,
+    );
     let id = {
         let mut st = hub.state();
         let id = st.next_id();
@@ -53,6 +56,7 @@ pub(super) async fn customer(
                 input: HashMap::new(),
                 video_open: false,
                 clip_open: false,
+                grace: None,
             },
         );
         id
@@ -212,6 +216,12 @@ pub(super) async fn customer(
             }
             CustomerUp::Chat { text } => {
                 let audits = customer_chat(&hub, id, text);
+                if hub.write_audits(audits).await.is_err() {
+                    break audit_down(&conn);
+                }
+            }
+            CustomerUp::RemoveRep { rep } => {
+                let audits = super::members::remove_by_customer(&hub, id, rep);
                 if hub.write_audits(audits).await.is_err() {
                     break audit_down(&conn);
                 }

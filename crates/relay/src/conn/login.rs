@@ -21,6 +21,7 @@ use lotse_net::read_msg;
 use lotse_net::{Connection, RecvStream};
 use lotse_proto::frame::limits;
 use lotse_proto::msg::{LoginRejection, RepDown, RepUp};
+use lotse_proto::profile::Permissions;
 use std::net::IpAddr;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -32,6 +33,21 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 /// Tries per connection.
 const TRIES: usize = 3;
 
+/// Who came in.
+pub(super) enum Identity {
+    /// A rep account, with what it may do.
+    Account {
+        db_id: i64,
+        login: String,
+        display: String,
+        permissions: Permissions,
+    },
+    /// Someone with an external supporter's invitation key, not yet checked (the caller takes
+    /// the invitation under the routing lock, so that its licence passes to the connection
+    /// without a gap).
+    External { key: String },
+}
+
 /// The login exchange; `None` if the rep did not get in (the connection is then closed).
 pub(super) async fn login(
     hub: &Hub,
@@ -39,12 +55,13 @@ pub(super) async fn login(
     recv: &mut RecvStream,
     tx: &mpsc::Sender<RepDown>,
     ip: IpAddr,
-) -> Option<(i64, String, String)> {
+) -> Option<Identity> {
     let deadline = tokio::time::Instant::now() + hub.cfg.hello_timeout;
     for _ in 0..TRIES {
         let msg = tokio::time::timeout_at(deadline, read_msg::<RepUp>(recv, limits::CONTROL)).await;
         let (user, password) = match msg {
             Ok(Ok(Some(RepUp::Login { user, password }))) => (user, password),
+            Ok(Ok(Some(RepUp::JoinExternal { key }))) => return Some(Identity::External { key }),
             Ok(Ok(None)) => return None,
             Err(_) => {
                 conn.close(code::TIMEOUT, b"no login in time");
@@ -68,7 +85,7 @@ pub(super) async fn login(
 }
 
 enum Attempt {
-    In((i64, String, String)),
+    In(Identity),
     Out(LoginRejection),
     /// The audit log is down; the connection is closed.
     Closed,
@@ -141,7 +158,12 @@ async fn attempt(
             conn.close(code::AUDIT, AUDIT_DOWN.as_bytes());
             return Attempt::Closed;
         }
-        return Attempt::In((r.id, r.name, r.display_name));
+        return Attempt::In(Identity::Account {
+            db_id: r.id,
+            login: r.name,
+            display: r.display_name,
+            permissions: r.permissions,
+        });
     }
     let now_locked = {
         if let Ok(mut l) = hub.login_limiter.lock() {

@@ -4,6 +4,7 @@
 
 mod customer;
 mod login;
+mod members;
 mod rep;
 mod share;
 mod slots;
@@ -241,18 +242,27 @@ async fn handle(hub: Arc<Hub>, conn: Connection) {
 fn spawn_writer<T: Serialize + Send + Sync + 'static>(
     mut send: SendStream,
     mut rx: mpsc::Receiver<T>,
-    is_final: fn(&T) -> bool,
+    is_final: impl Fn(&T) -> bool + Send + 'static,
+    close_after_final: Option<Connection>,
 ) {
     tokio::spawn(async move {
+        let mut finished = false;
         while let Some(msg) = rx.recv().await {
             if write_msg(&mut send, &msg, limits::CONTROL).await.is_err() {
                 return;
             }
             if is_final(&msg) {
+                finished = true;
                 break;
             }
         }
         let _ = send.finish();
+        // Logged out by the relay: the last message is delivered (or the peer stops reading,
+        // or two seconds pass), then the connection closes.
+        if finished && let Some(conn) = close_after_final {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), send.stopped()).await;
+            conn.close(code::NORMAL, b"logged out");
+        }
     });
 }
 

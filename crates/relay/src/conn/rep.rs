@@ -2,12 +2,15 @@
 //! input a rep sends (dropped without a current `control` grant).
 
 use super::customer::limit_chat;
-use super::login::login;
-use super::share::{join_session, share_session};
+use super::login::{Identity, login};
+use super::members::{self, Going};
+use super::share::{join_session, share_session, share_with_profile};
 use super::{code, spawn_writer};
 use crate::audit::{NAME_MAX, TEXT_MAX, bounded};
 use crate::files;
-use crate::hub::{Audit, CONTROL_QUEUE, Hub, INPUT_QUEUE, RepSlot, Session, now_unix};
+use crate::hub::{
+    Audit, CONTROL_QUEUE, ExternalSlot, Hub, INPUT_QUEUE, RepSlot, Session, now_unix,
+};
 use crate::keys;
 use crate::limits::{TokenBucket, admit_input};
 use lotse_net::{Connection, RecvStream, SendStream};
@@ -18,6 +21,7 @@ use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
     CustomerDown, EndReason, ParticipantId, Refusal, RepDown, RepUp, StreamHeader, TransferStop,
 };
+use lotse_proto::profile::{Limits, Permissions};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,43 +36,167 @@ pub(super) async fn rep(
     ip: IpAddr,
 ) {
     let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
-    spawn_writer(send, rx, |_: &RepDown| false);
-    let Some((db_id, login, display)) = login(&hub, &conn, &mut recv, &tx, ip).await else {
+    // An external supporter is logged out with the end of their part in the session: the
+    // writer delivers `Ended`, then closes the connection.
+    let external = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let is_external = external.clone();
+    spawn_writer(
+        send,
+        rx,
+        move |m: &RepDown| {
+            is_external.load(std::sync::atomic::Ordering::Relaxed)
+                && matches!(
+                    m,
+                    RepDown::Ended { .. }
+                        | RepDown::Refused {
+                            what: Refusal::UnknownCode | Refusal::TooManyWrongCodes
+                        }
+                )
+        },
+        Some(conn.clone()),
+    );
+    let Some(identity) = login(&hub, &conn, &mut recv, &tx, ip).await else {
         return;
     };
-    let id = {
-        let mut st = hub.state();
-        let id = st.next_id();
-        st.reps.insert(
-            id,
-            RepSlot {
-                db_id,
-                login: login.clone(),
-                display: display.clone(),
-                tx: tx.clone(),
-                conn: conn.clone(),
-                session: None,
-                video: None,
-                needs_key: false,
-                input_open: false,
-                clip_open: false,
-                input_bucket: TokenBucket::new(
-                    hub.cfg.input_rate,
-                    hub.cfg.input_burst,
-                    Instant::now(),
-                ),
-            },
-        );
-        let _ = tx.try_send(RepDown::LoginOk {
-            rep: id,
-            display_name: display.clone(),
-        });
-        st.push_queue(db_id);
-        id
+    let slot = |db_id, login: String, display: String, permissions, ext| RepSlot {
+        db_id,
+        login,
+        display,
+        permissions,
+        external: ext,
+        tx: tx.clone(),
+        conn: conn.clone(),
+        session: None,
+        video: None,
+        needs_key: false,
+        input_open: false,
+        clip_open: false,
+        input_bucket: TokenBucket::new(hub.cfg.input_rate, hub.cfg.input_burst, Instant::now()),
+    };
+    let (id, db_id, login) = match identity {
+        Identity::Account {
+            db_id,
+            login,
+            display,
+            permissions,
+        } => {
+            // The profiles this account may choose from (read before taking the lock).
+            let profiles = hub
+                .store
+                .profiles()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| {
+                    (p.for_colleagues && permissions.share)
+                        || (p.for_externals && permissions.invite_externals)
+                })
+                .take(lotse_proto::profile::MAX_PROFILES)
+                .collect();
+            let mut st = hub.state();
+            let id = st.next_id();
+            st.reps.insert(
+                id,
+                slot(db_id, login.clone(), display.clone(), permissions, None),
+            );
+            let _ = tx.try_send(RepDown::LoginOk {
+                rep: id,
+                display_name: display.clone(),
+            });
+            let _ = tx.try_send(RepDown::Account {
+                permissions,
+                profiles,
+            });
+            st.push_queue(db_id);
+            (id, db_id, login)
+        }
+        Identity::External { key } => {
+            let label = format!("external:{ip}");
+            // From here on this connection is an external's: a refusal of its key is its last
+            // message, and the writer closes the connection once it is delivered.
+            external.store(true, std::sync::atomic::Ordering::Relaxed);
+            if !members::may_try_key(&hub, ip) {
+                let _ = tx.try_send(RepDown::Refused {
+                    what: Refusal::TooManyWrongCodes,
+                });
+                return;
+            }
+            // Taken and turned into this connection under one lock: the licence it holds passes
+            // to the connection without a moment in which another invitation could take it.
+            let entered = {
+                let mut st = hub.state();
+                match members::take_invite(&mut st, &key) {
+                    None => None,
+                    Some(inv) => {
+                        let id = st.next_id();
+                        st.reps.insert(
+                            id,
+                            slot(
+                                0,
+                                String::new(),
+                                inv.name.clone(),
+                                Permissions {
+                                    share: false,
+                                    transfer: false,
+                                    invite_externals: false,
+                                },
+                                Some(ExternalSlot {
+                                    invited_by: inv.invited_by.clone(),
+                                }),
+                            ),
+                        );
+                        let _ = tx.try_send(RepDown::LoginOk {
+                            rep: id,
+                            display_name: inv.name.clone(),
+                        });
+                        members::enter(&mut st, id, inv.session, inv.profile.limits);
+                        Some((id, inv))
+                    }
+                }
+            };
+            let Some((id, inv)) = entered else {
+                members::wrong_key(&hub, ip);
+                let _ = tx.try_send(RepDown::Refused {
+                    what: Refusal::UnknownCode,
+                });
+                let _ = hub
+                    .audit_refused(ip, &label, "external.join_refused", "UnknownCode")
+                    .await;
+                return;
+            };
+            let actor = hub.state().rep_label(id);
+            let detail = format!(
+                "session={} from {ip} invited_by={:?} profile={:?} allows={}",
+                inv.session,
+                inv.invited_by_login,
+                inv.profile.name,
+                inv.profile.limits.summary()
+            );
+            if hub.audit(&actor, "external.join", &detail).await.is_err() {
+                // Fail closed: nobody is in a session the audit log does not know of.
+                let mut audits = Vec::new();
+                {
+                    let mut st = hub.state();
+                    let _ = members::depart(
+                        &mut st,
+                        hub.cfg.owner_grace,
+                        id,
+                        EndReason::PeerLost,
+                        Going::Chose,
+                        &mut audits,
+                    );
+                    st.reps.remove(&id);
+                }
+                conn.close(code::AUDIT, super::customer::AUDIT_DOWN.as_bytes());
+                return;
+            }
+            (id, 0, String::new())
+        }
     };
     // The account and this connection, as the audit log names reps everywhere.
-    let actor = format!("rep:{login}#{id}");
-    let span = info_span!("rep", %login, id);
+    let actor = hub.state().rep_label(id);
+    let is_external = external.load(std::sync::atomic::Ordering::Relaxed);
+    let span = info_span!("rep", %login, id, external = is_external);
     let streams = tokio::spawn(rep_streams(hub.clone(), conn.clone(), id).instrument(span));
     let err = loop {
         let msg = match read_msg::<RepUp>(&mut recv, limits::CONTROL).await {
@@ -76,8 +204,25 @@ pub(super) async fn rep(
             Ok(None) => break None,
             Err(e) => break Some(e),
         };
+        if is_external && !for_externals(&msg) {
+            hub.state().send_rep(
+                id,
+                RepDown::Refused {
+                    what: Refusal::NotForExternals,
+                },
+            );
+            let audit = Audit {
+                actor: actor.clone(),
+                action: "external.refused",
+                detail: format!("asked={}", up_name(&msg)),
+            };
+            if hub.write_audits(vec![audit]).await.is_err() {
+                break super::customer::audit_down(&conn);
+            }
+            continue;
+        }
         let audits = match msg {
-            RepUp::Login { .. } => {
+            RepUp::Login { .. } | RepUp::JoinExternal { .. } => {
                 conn.close(code::PROTOCOL, b"already logged in");
                 break None;
             }
@@ -96,7 +241,7 @@ pub(super) async fn rep(
                 }
                 Vec::new()
             }
-            RepUp::Leave { reason } => leave(&hub, id, EndReason::Rep(reason), &actor),
+            RepUp::Leave { reason } => leave(&hub, id, EndReason::Rep(reason), Going::Chose),
             RepUp::OfferFile {
                 transfer,
                 name,
@@ -127,7 +272,25 @@ pub(super) async fn rep(
             RepUp::ShareSession {
                 tiers,
                 lifetime_secs,
-            } => share_session(&hub, id, tiers, lifetime_secs, &actor),
+            } => share_session(
+                &hub,
+                id,
+                Limits::from_tiers(tiers),
+                None,
+                lifetime_secs,
+                &actor,
+            ),
+            RepUp::ShareWithProfile {
+                profile,
+                lifetime_secs,
+            } => share_with_profile(&hub, id, &profile, lifetime_secs, &actor).await,
+            RepUp::InviteExternal {
+                profile,
+                name,
+                reason,
+            } => members::invite_external(&hub, id, &profile, &name, &reason, &actor).await,
+            RepUp::TransferToQueue { rep } => members::transfer_to_queue(&hub, id, &rep, &actor),
+            RepUp::RemoveParticipant { rep } => members::remove_by_owner(&hub, id, rep, &actor),
             RepUp::JoinSession { code } => join_session(&hub, id, &code, ip, &actor).await,
             RepUp::SysinfoRequest => {
                 let st = hub.state();
@@ -164,14 +327,18 @@ pub(super) async fn rep(
         }
         _ => EndReason::PeerLost,
     };
-    let mut audits = leave(&hub, id, reason, &actor);
+    let mut audits = leave(&hub, id, reason, Going::Lost);
     {
         let mut st = hub.state();
         st.reps.remove(&id);
     }
     audits.push(Audit {
         actor,
-        action: "rep.logout",
+        action: if is_external {
+            "external.logout"
+        } else {
+            "rep.logout"
+        },
         detail: String::new(),
     });
     let _ = hub.write_audits(audits).await;
@@ -255,6 +422,7 @@ fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
     let info = match st.customers.get_mut(&entry) {
         Some(c) => {
             c.session = Some(sid);
+            c.grace = None;
             c.info.clone()
         }
         None => Default::default(),
@@ -269,6 +437,7 @@ fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
             customer: info.clone(),
         },
     );
+    st.push_participants(sid);
     vec![Audit {
         actor: actor.to_owned(),
         action: "session.start",
@@ -357,6 +526,15 @@ fn rep_chat(hub: &Hub, id: ParticipantId, text: String, actor: &str) -> Vec<Audi
         return Vec::new();
     };
     let from = r.display.clone();
+    if !st.sessions.get(&sid).is_some_and(|s| s.limits(id).chat) {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: Refusal::ChatNotAllowed,
+            },
+        );
+        return Vec::new();
+    }
     let text = limit_chat(text);
     let at = now_unix();
     if let Some(s) = st.sessions.get(&sid) {
@@ -387,53 +565,61 @@ fn rep_chat(hub: &Hub, id: ParticipantId, text: String, actor: &str) -> Vec<Audi
     }]
 }
 
-/// A rep leaves their session; the owner leaving ends it for everyone.
-pub(super) fn leave(hub: &Hub, id: ParticipantId, reason: EndReason, actor: &str) -> Vec<Audit> {
+/// A rep leaves their session (see [`members`] for what happens when the owner goes).
+pub(super) fn leave(
+    hub: &Arc<Hub>,
+    id: ParticipantId,
+    reason: EndReason,
+    going: Going,
+) -> Vec<Audit> {
     let mut audits = Vec::new();
-    let mut st = hub.state();
-    let Some(sid) = st.reps.get(&id).and_then(|r| r.session) else {
-        return audits;
+    let grace = {
+        let mut st = hub.state();
+        members::depart(&mut st, hub.cfg.owner_grace, id, reason, going, &mut audits)
     };
-    let owner = st.sessions.get(&sid).is_some_and(|s| s.owner == id);
-    if owner {
-        st.end_session(sid, reason, &mut audits);
-    } else if let Some(s) = st.sessions.get_mut(&sid) {
-        s.reps.retain(|r| *r != id);
-        s.grants.remove(&id);
-        s.profiles.remove(&id);
-        s.pending.retain(|_, (r, _)| *r != id);
-        let customer = s.customer;
-        let others = s.reps.clone();
-        let name = st
-            .reps
-            .get(&id)
-            .map(|r| r.display.clone())
-            .unwrap_or_default();
-        for other in others {
-            st.send_rep(other, RepDown::RepLeft { name: name.clone() });
-        }
-        if let Some(c) = st.customers.get_mut(&customer) {
-            c.input.remove(&id);
-        }
-        st.send_customer(
-            customer,
-            CustomerDown::RepLeft {
-                rep: id,
-                reason: reason.clone(),
-            },
-        );
-        st.send_rep(id, RepDown::Ended { reason });
-        if let Some(r) = st.reps.get_mut(&id) {
-            r.session = None;
-            r.video = None;
-        }
-        audits.push(Audit {
-            actor: actor.to_owned(),
-            action: "session.leave",
-            detail: format!("session={sid}"),
-        });
-    }
+    members::start_grace(hub, grace);
     audits
+}
+
+/// What an external supporter may send: only what acts within their one session, under their
+/// profile's limits.
+fn for_externals(msg: &RepUp) -> bool {
+    matches!(
+        msg,
+        RepUp::Request { .. }
+            | RepUp::Chat { .. }
+            | RepUp::KeyframeRequest
+            | RepUp::Leave { .. }
+            | RepUp::OfferFile { .. }
+            | RepUp::FileCancel { .. }
+            | RepUp::SelectMonitor { .. }
+            | RepUp::SysinfoRequest
+    )
+}
+
+/// A message's name for the audit log.
+fn up_name(msg: &RepUp) -> &'static str {
+    match msg {
+        RepUp::Login { .. } => "login",
+        RepUp::CreateKey { .. } => "create_key",
+        RepUp::Accept { .. } => "accept",
+        RepUp::Request { .. } => "request",
+        RepUp::Chat { .. } => "chat",
+        RepUp::KeyframeRequest => "keyframe",
+        RepUp::Leave { .. } => "leave",
+        RepUp::Invite { .. } => "invite",
+        RepUp::OfferFile { .. } => "offer_file",
+        RepUp::FileCancel { .. } => "file_cancel",
+        RepUp::SelectMonitor { .. } => "select_monitor",
+        RepUp::ShareSession { .. } => "share",
+        RepUp::JoinSession { .. } => "join",
+        RepUp::SysinfoRequest => "sysinfo",
+        RepUp::InviteExternal { .. } => "invite_external",
+        RepUp::JoinExternal { .. } => "join_external",
+        RepUp::ShareWithProfile { .. } => "share_with_profile",
+        RepUp::TransferToQueue { .. } => "transfer",
+        RepUp::RemoveParticipant { .. } => "remove_participant",
+    }
 }
 
 /// The rep's incoming streams: input.

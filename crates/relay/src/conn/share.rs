@@ -1,34 +1,50 @@
 //! Session sharing: the owner of a session hands out a one-time code whose profile limits the
 //! tiers the invited rep may ask the customer for; another rep joins with it.
 
+use super::members;
 use crate::hub::{Audit, Hub, ShareInvite, State, now_unix};
 use crate::keys;
-use lotse_proto::TierSet;
-use lotse_proto::msg::{CustomerDown, ParticipantId, Refusal, RepDown};
+use lotse_proto::msg::{ParticipantId, Refusal, RepDown};
+use lotse_proto::profile::Limits;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// The owner of a session makes a one-time code for another rep to join it.
+/// The owner of a session makes a one-time code for another rep to join it with `limits`
+/// (from a set of tiers, or from the profile named `profile`).
 pub(super) fn share_session(
     hub: &Hub,
     id: ParticipantId,
-    tiers: TierSet,
+    limits: Limits,
+    profile: Option<String>,
     lifetime_secs: Option<u32>,
     actor: &str,
 ) -> Vec<Audit> {
     let mut st = hub.state();
-    let sid = st.reps.get(&id).and_then(|r| r.session);
+    let me = st.reps.get(&id);
+    let refusal = match me {
+        Some(r) if r.external.is_some() => Some(Refusal::NotForExternals),
+        Some(r) if !r.permissions.share => Some(Refusal::NoPermission),
+        _ => None,
+    };
+    let sid = me.and_then(|r| r.session);
     let owns = sid
         .and_then(|sid| st.sessions.get(&sid))
         .is_some_and(|s| s.owner == id);
-    let Some(sid) = sid.filter(|_| owns) else {
-        st.send_rep(
-            id,
-            RepDown::Refused {
-                what: Refusal::NotOwner,
-            },
-        );
-        return Vec::new();
+    let sid = match (refusal, sid.filter(|_| owns)) {
+        (None, Some(sid)) => sid,
+        (what, _) => {
+            let what = what.unwrap_or(Refusal::NotOwner);
+            st.send_rep(id, RepDown::Refused { what });
+            return if what == Refusal::NoPermission {
+                vec![Audit {
+                    actor: actor.to_owned(),
+                    action: "session.share_refused",
+                    detail: "reason=no_permission".into(),
+                }]
+            } else {
+                Vec::new()
+            };
+        }
     };
     let max = hub.cfg.key_lifetime.as_secs();
     let lifetime = lifetime_secs.map_or(max, |s| u64::from(s).clamp(1, max));
@@ -38,15 +54,21 @@ pub(super) fn share_session(
     // same per-address limit as session keys.
     let code = loop {
         let c = format!("{}{}", keys::generate(), &keys::generate()[..3]);
-        if !st.share_codes.contains_key(&c) {
+        if !st.share_codes.contains_key(&c) && !st.external_invites.contains_key(&c) {
             break c;
         }
     };
+    let detail = format!(
+        "session={sid} allows={} profile={:?} lifetime_s={lifetime}",
+        limits.summary(),
+        profile.as_deref().unwrap_or("")
+    );
     st.share_codes.insert(
         code.clone(),
         ShareInvite {
             session: sid,
-            tiers,
+            limits,
+            profile,
             expires: now + Duration::from_secs(lifetime),
         },
     );
@@ -55,14 +77,48 @@ pub(super) fn share_session(
         RepDown::ShareCode {
             code: keys::format(&code),
             expires_at: now_unix() + lifetime,
-            tiers,
+            tiers: limits.tiers,
         },
     );
     vec![Audit {
         actor: actor.to_owned(),
         action: "session.share",
-        detail: format!("session={sid} tiers={tiers:?} lifetime_s={lifetime}"),
+        detail,
     }]
+}
+
+/// Shares with a profile meant for colleagues.
+pub(super) async fn share_with_profile(
+    hub: &Hub,
+    id: ParticipantId,
+    profile: &str,
+    lifetime_secs: Option<u32>,
+    actor: &str,
+) -> Vec<Audit> {
+    match hub.store.profile(profile).await {
+        Ok(Some(p)) if p.for_colleagues => {
+            share_session(hub, id, p.limits, Some(p.name), lifetime_secs, actor)
+        }
+        Ok(_) => {
+            hub.state().send_rep(
+                id,
+                RepDown::Refused {
+                    what: Refusal::NoSuchProfile,
+                },
+            );
+            Vec::new()
+        }
+        Err(e) => {
+            tracing::warn!("reading a profile failed: {e}");
+            hub.state().send_rep(
+                id,
+                RepDown::Refused {
+                    what: Refusal::InvitationFailed,
+                },
+            );
+            Vec::new()
+        }
+    }
 }
 
 /// A rep joins a running session with a code from its owner.
@@ -113,61 +169,22 @@ pub(super) async fn join_session(
     };
     let mut st = hub.state();
     let sid = invite.session;
-    let name = st
-        .reps
-        .get(&id)
-        .map(|r| r.display.clone())
-        .unwrap_or_default();
-    let Some(s) = st.sessions.get_mut(&sid) else {
-        return Vec::new();
-    };
-    let others = s.reps.clone();
-    let owner = s.owner;
-    s.reps.push(id);
-    s.profiles.insert(id, invite.tiers);
-    let customer = s.customer;
-    let obstruction = s.obstruction;
-    let info = st
-        .customers
-        .get(&customer)
-        .map(|c| c.info.clone())
-        .unwrap_or_default();
-    if let Some(r) = st.reps.get_mut(&id) {
-        r.session = Some(sid);
-    }
-    st.send_customer(
-        customer,
-        CustomerDown::RepJoined {
-            rep: id,
-            name: name.clone(),
-        },
-    );
-    st.send_rep(id, RepDown::Joined { customer: info });
-    if obstruction.is_some() {
-        st.send_rep(id, RepDown::Obstructed { what: obstruction });
-    }
-    for other in others {
-        st.send_rep(
-            other,
-            RepDown::RepJoined {
-                name: name.clone(),
-                owner: false,
-            },
-        );
-    }
-    // The newcomer learns who is already there.
-    if let Some(o) = st.reps.get(&owner).map(|r| r.display.clone()) {
+    if !members::enter(&mut st, id, sid, invite.limits) {
         st.send_rep(
             id,
-            RepDown::RepJoined {
-                name: o,
-                owner: true,
+            RepDown::Refused {
+                what: Refusal::SessionFull,
             },
         );
+        return Vec::new();
     }
     vec![Audit {
         actor: actor.to_owned(),
         action: "session.join",
-        detail: format!("session={sid} tiers={:?}", invite.tiers),
+        detail: format!(
+            "session={sid} allows={} profile={:?}",
+            invite.limits.summary(),
+            invite.profile.as_deref().unwrap_or("")
+        ),
     }]
 }

@@ -333,8 +333,13 @@ impl Session {
     }
 
     /// Starts a session for an already connected customer.
-    pub async fn start_as(relay: &TestRelay, mut customer: Peer) -> Session {
-        let mut rep = Rep::login(relay, "ada").await;
+    pub async fn start_as(relay: &TestRelay, customer: Peer) -> Session {
+        Self::start_for(relay, "ada", customer).await
+    }
+
+    /// Starts a session of rep `user` for an already connected customer.
+    pub async fn start_for(relay: &TestRelay, user: &str, mut customer: Peer) -> Session {
+        let mut rep = Rep::login(relay, user).await;
         let key = rep.key().await;
         customer
             .say(&CustomerUp::Redeem {
