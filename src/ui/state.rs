@@ -229,8 +229,9 @@ pub struct State {
     pub shown_obstruction: Option<String>,
     /// Why the person waits in a queue again, as last shown.
     pub shown_requeue: Option<String>,
-    /// Who each rep is (owner, colleague, external), as last shown in the panel.
-    pub shown_roles: Vec<String>,
+    /// Each rep's name and who they are (owner, colleague, external), as last shown in the
+    /// panel.
+    pub shown_roles: Vec<(String, String)>,
     /// The last system report sent, to whom and when (the window shows exactly it).
     pub sysinfo: Option<SentReport>,
     /// Whether this frame drew the sent report's notice, and whether its details were open.

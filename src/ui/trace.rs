@@ -177,7 +177,11 @@ impl Trace {
             // The window is the compact bar at the screen's top edge.
             "compact": state.compact_height.is_some(),
             // Who each rep is, as the panel shows it (several reps, or one not in charge).
-            "roles": state.shown_roles,
+            "roles": state
+                .shown_roles
+                .iter()
+                .map(|(name, role)| json!({"name": name, "role": role}))
+                .collect::<Vec<_>>(),
             // Why the person waits in a queue again, as drawn.
             "requeue": state.shown_requeue,
         });

@@ -72,11 +72,58 @@ impl Relay {
     }
 
     fn rep_command(&self) -> Command {
+        self.rep_command_as(Some("ann"))
+    }
+
+    /// `lotse-rep` for the account `user` (password [`PASSWORD`]), or without one.
+    fn rep_command_as(&self, user: Option<&str>) -> Command {
         let mut c = Command::new(workspace_bin("lotse-rep"));
-        c.args(["--relay", &self.addr, "--pin", &self.pin, "--user", "ann"])
-            .env("LOTSE_PASSWORD", PASSWORD)
-            .env("RUST_LOG", "warn");
+        c.args(["--relay", &self.addr, "--pin", &self.pin]);
+        if let Some(user) = user {
+            c.args(["--user", user]).env("LOTSE_PASSWORD", PASSWORD);
+        }
+        c.env("RUST_LOG", "warn");
         c
+    }
+
+    /// `lotse-relay ARGS… --data DIR` on this relay's data directory; panics unless it
+    /// succeeds.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let out = Command::new(workspace_bin("lotse-relay"))
+            .args(args)
+            .arg("--data")
+            .arg(self.dir.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "lotse-relay {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Adds the rep account `user` shown as `display`.
+    pub fn add_rep(&self, user: &str, display: &str) {
+        add_rep(&self.dir.path().join("data"), user, Some(display), PASSWORD);
+    }
+
+    /// `lotse-rep --user USER session --commands [--request TIERS] EXTRA…`.
+    pub fn rep_session_as(&self, user: &str, tiers: &str, extra: &[&str]) -> RepSession {
+        let mut cmd = self.rep_command_as(Some(user));
+        cmd.args(["session", "--commands"]);
+        if !tiers.is_empty() {
+            cmd.args(["--request", tiers]);
+        }
+        cmd.args(extra);
+        RepSession::spawn(cmd)
+    }
+
+    /// `lotse-rep join-external KEY_OR_LINK --commands`: an external supporter, no account.
+    pub fn external_session(&self, key_or_link: &str) -> RepSession {
+        let mut cmd = self.rep_command_as(None);
+        cmd.args(["join-external", key_or_link, "--commands"]);
+        RepSession::spawn(cmd)
     }
 
     /// A fresh session key for `ann`.
@@ -559,6 +606,13 @@ impl Relay {
             cmd.args(["--request", tiers]);
         }
         cmd.args(extra);
+        RepSession::spawn(cmd)
+    }
+}
+
+impl RepSession {
+    /// Runs a `lotse-rep` command, reading its JSON events.
+    fn spawn(mut cmd: Command) -> RepSession {
         let mut proc = Proc::spawn(
             cmd.stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -580,6 +634,16 @@ impl Relay {
             events,
             _proc: proc,
         }
+    }
+
+    /// Whether the `lotse-rep` process has exited.
+    pub fn exited(&mut self) -> bool {
+        matches!(self._proc.0.try_wait(), Ok(Some(_)))
+    }
+
+    /// The number of events so far (for [`RepSession::wait_for_after`]).
+    pub fn seen(&self) -> usize {
+        self.events.lock().unwrap().len()
     }
 }
 

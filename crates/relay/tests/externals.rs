@@ -906,3 +906,57 @@ async fn profiles_for_colleagues_limit_files_by_direction_and_chat() {
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invitation_link_shows_who_invites_what_may_be_done_and_how_to_join() {
+    let relay = TestRelay::with_portal(|c| c.key_attempts = 4).await;
+    profile(&relay, "view only", "view", false, true).await;
+    may_invite(&relay, "ada").await;
+    let mut s = Session::start(&relay).await;
+    s.rep
+        .say(&RepUp::InviteExternal {
+            profile: "view only".into(),
+            name: "Eve <Extern>".into(),
+            reason: "Printer vendor".into(),
+        })
+        .await;
+    let ((key, url), _) = s
+        .rep
+        .until("invitation", |m| match m {
+            RepDown::ExternalInvitation { key, url, .. } => Some((key.clone(), url.clone())),
+            _ => None,
+        })
+        .await;
+    let url = url.expect("a link when the portal runs");
+    let path = &url[url.find("/x/").unwrap()..];
+    assert_eq!(path, format!("/x/{}", key.replace(' ', "")));
+    let (addr, pin) = relay.portal();
+    let local = "127.0.0.1".parse().unwrap();
+    let page = https::request(addr, &pin, local, "GET", path, "").await;
+    assert_eq!(page.status, 200);
+    let text = page.text();
+    assert!(
+        text.contains(
+            "<strong>Ada Lovelace</strong> invites you, as <strong>Eve &lt;Extern&gt;</strong>"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(&key), "the key, formatted");
+    assert!(
+        text.contains("view only: may view"),
+        "the profile's English description"
+    );
+    assert!(text.contains("join-external"));
+    let page = https::request(addr, &pin, local, "GET", &format!("{path}?lang=de"), "").await;
+    assert!(page.text().contains("view only: darf view"));
+    // Seeing the page does not use the key up.
+    let eve = join_external(&relay, &key).await.unwrap();
+    // Used now: the link says so, and counts as a wrong key.
+    let used = https::request(addr, &pin, local, "GET", path, "").await;
+    assert_eq!(used.status, 404);
+    assert!(used.text().contains("unknown, used or expired"));
+    relay
+        .wait_audit("refused", |a| a.contains("portal.external_rejected"))
+        .await;
+    drop(eve);
+}

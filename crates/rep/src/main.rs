@@ -70,7 +70,8 @@ enum Cmd {
     /// Join a session as an external supporter with the invitation key its owner sent (no
     /// account, no password), and report everything as JSON like `session`.
     JoinExternal {
-        /// The invitation key (digits; spaces and dashes are ignored).
+        /// The invitation key (digits; spaces and dashes are ignored), or its link
+        /// (`https://…/x/KEY`).
         key: String,
         #[command(flatten)]
         args: SessionArgs,
@@ -112,6 +113,10 @@ struct SessionArgs {
     /// Offer this file to the customer once `files` is granted (repeatable).
     #[arg(long)]
     send: Vec<PathBuf>,
+    /// Do not take the first waiting customer by itself: wait for the command `accept` (with
+    /// `--commands`).
+    #[arg(long)]
+    manual: bool,
 }
 
 /// One line of an `--input` script.
@@ -164,6 +169,9 @@ async fn main() {
         eprintln!("lotse-rep: {e:#}");
         std::process::exit(1);
     }
+    // Not through the runtime's shutdown: it would wait for the thread blocked reading standard
+    // input (`--commands`) until the caller closes it.
+    std::process::exit(0);
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -179,7 +187,7 @@ async fn run(cli: Cli) -> Result<()> {
     };
     let mut rep = match (&cli.cmd, &cli.user) {
         (Cmd::JoinExternal { key, .. }, _) => {
-            RepClient::join_external(addr, cli.pin, key, &net).await?
+            RepClient::join_external(addr, cli.pin, &invitation_key(key), &net).await?
         }
         (_, None) => bail!("--user is needed (only join-external works without an account)"),
         (_, Some(user)) => {
@@ -238,6 +246,7 @@ async fn run_session(
         commands,
         save_dir,
         send,
+        manual,
     } = args;
     if let Some(dir) = &save_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -273,9 +282,21 @@ async fn run_session(
         deadline,
         commands.then_some(stdin),
         send,
-        join.is_none() && !external,
+        join.is_none() && !external && !manual,
     )
     .await
+}
+
+/// The key of an invitation given as the key itself or as its link (`https://…/x/KEY`).
+fn invitation_key(arg: &str) -> String {
+    match arg.rfind("/x/") {
+        Some(i) => arg[i + 3..]
+            .split(['?', '#', '/'])
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        None => arg.to_owned(),
+    }
 }
 
 fn profile_json(p: &lotse_proto::profile::Profile) -> Value {
@@ -362,6 +383,8 @@ async fn session(
 ) -> Result<()> {
     tiers.reverse(); // pop from the end = ask in the given order
     let mut joined = false;
+    // The entries of the last queue the relay sent.
+    let mut waiting: Vec<u64> = Vec::new();
     let mut frames = 0u64;
     let mut video = VideoReceiver::new().context("cannot start the H.264 decoder")?;
     loop {
@@ -387,6 +410,11 @@ async fn session(
                 }
             } => {
                 match line? {
+                    // Takes the first waiting customer (with `--manual`).
+                    Some(l) if l.trim() == "accept" => match waiting.first() {
+                        Some(entry) if !joined => rep.accept(*entry).await?,
+                        _ => emit(json!({"event": "error", "message": "nobody to accept"})),
+                    },
                     Some(l) => command(rep, l.trim()).await?,
                     None => stdin = None,
                 }
@@ -411,6 +439,7 @@ async fn session(
                     })
                     .collect();
                 emit(json!({"event": "queue", "waiting": entries.len(), "entries": list}));
+                waiting = entries.iter().map(|e| e.entry).collect();
                 if !joined
                     && take_from_queue
                     && let Some(first) = entries.first()
@@ -781,5 +810,38 @@ fn file_json(ev: &FileEvent) -> Value {
         } => {
             json!({"event": "file_failed", "transfer": transfer, "outgoing": outgoing, "reason": reason})
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invitation_keys_come_as_keys_or_links() {
+        assert_eq!(invitation_key("123 456 789 012"), "123 456 789 012");
+        assert_eq!(
+            invitation_key("https://support.example.org/x/123456789012?lang=de"),
+            "123456789012"
+        );
+        assert_eq!(
+            invitation_key("https://h:8443/x/123456789012"),
+            "123456789012"
+        );
+    }
+
+    #[test]
+    fn invite_external_lines_take_quoted_words() {
+        assert_eq!(
+            invite_args(r#"--profile "view only" --name "Eve Extern" --reason Drucker"#),
+            Ok(("view only".into(), "Eve Extern".into(), "Drucker".into()))
+        );
+        assert_eq!(
+            invite_args(r#"--name "" --profile p --reason r"#),
+            Ok(("p".into(), String::new(), "r".into()))
+        );
+        assert!(invite_args("--profile p --name x").is_err());
+        assert!(invite_args(r#"--profile "p --name x --reason r"#).is_err());
+        assert!(invite_args("--profile p --name x --reason r --root yes").is_err());
     }
 }

@@ -174,7 +174,7 @@ fn who(state: &mut State, ui: &mut Ui, reps: &[lotse_proto::customer::Rep]) {
                 _ => WEAK,
             };
             ui.label(RichText::new(&role).small().color(colour));
-            roles.push(role);
+            roles.push((rep.name.clone(), role));
         }
         state.shown_roles = roles.clone();
         if rep.grants.is_empty() {

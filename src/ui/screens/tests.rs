@@ -1171,8 +1171,14 @@ fn the_panel_says_who_each_one_is_and_removes_one_with_a_click() {
     assert_eq!(
         h.state.shown_roles,
         vec![
-            "Your supporter, in charge of this session".to_owned(),
-            "External person, invited by Ann Weber".to_owned()
+            (
+                "Ann Weber".to_owned(),
+                "Your supporter, in charge of this session".to_owned()
+            ),
+            (
+                "Eve Extern".to_owned(),
+                "External person, invited by Ann Weber".to_owned()
+            )
         ]
     );
     assert_eq!(h.click("session.remove.1", 100), vec![Intent::Remove(8)]);

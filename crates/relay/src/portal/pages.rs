@@ -543,6 +543,80 @@ pub(super) fn download(
     page(lang, t.download_title, &here, &m)
 }
 
+/// What the page for an external supporter's invitation shows.
+#[derive(Debug, Clone)]
+pub(super) struct ExternalView {
+    pub key: String,
+    pub name: String,
+    pub invited_by: String,
+    pub minutes_left: u64,
+    /// The profile's full description in the page's language.
+    pub description: String,
+    pub relay: String,
+    pub pin: String,
+}
+
+/// An external supporter's invitation: who invites them and as whom, what their profile lets
+/// them do, and how to join (the key in the console, or the command line).
+pub(super) fn external(lang: Lang, v: &ExternalView, here: &str) -> String {
+    let de = lang == Lang::De;
+    let (title, intro, key_label, valid, may, how, console, cli, note) = if de {
+        (
+            "Einladung zu einer Support-Sitzung",
+            "{by} lädt Sie als {name} ein, bei einer laufenden Support-Sitzung mitzuhelfen.",
+            "Ihr Einladungsschlüssel",
+            "Er gilt noch {min} Minuten, nur einmal und nur, solange die Sitzung läuft.",
+            "Was Sie tun dürfen",
+            "So treten Sie bei",
+            "Starten Sie die Lotse-Supportkonsole und wählen Sie „Als externe Person beitreten“;              geben Sie dort den Schlüssel ein. Ein Konto brauchen Sie nicht.",
+            "Oder auf der Kommandozeile:",
+            "Die Person, der geholfen wird, sieht Sie mit Ihrem Namen und als externe Person,              muss jede Erlaubnis selbst erteilen und kann Sie jederzeit aus der Sitzung entfernen.",
+        )
+    } else {
+        (
+            "Invitation to a support session",
+            "{by} invites you, as {name}, to help in a running support session.",
+            "Your invitation key",
+            "It holds for {min} more minutes, once, and only while the session runs.",
+            "What you may do",
+            "How to join",
+            "Start the Lotse supporter console and choose “Join as an external supporter”; enter              the key there. You need no account.",
+            "Or on the command line:",
+            "The person being helped sees you by your name and as an external, must grant every              permission themselves, and can remove you from the session at any time.",
+        )
+    };
+    let intro = intro
+        .replace("{by}", &format!("<strong>{}</strong>", esc(&v.invited_by)))
+        .replace("{name}", &format!("<strong>{}</strong>", esc(&v.name)));
+    let description: String = v
+        .description
+        .lines()
+        .map(|l| format!("<p>{}</p>", esc(l)))
+        .collect();
+    let m = format!(
+        "<h1>{title}</h1>\n<p>{intro}</p>\n<h2>{key_label}</h2>\n         <p class=\"question\"><code id=\"external-key\">{key}</code></p>\n<p>{valid}</p>\n         <h2>{may}</h2>\n<div id=\"profile\">{description}</div>\n<h2>{how}</h2>\n<p>{console}</p>\n         <p>{cli}</p>\n<p><code>lotse-rep --relay {relay} --pin {pin} join-external {key}</code></p>\n         <p>{note}</p>",
+        key = esc(&v.key),
+        valid = valid.replace("{min}", &v.minutes_left.to_string()),
+        relay = esc(&v.relay),
+        pin = esc(&v.pin),
+    );
+    page(lang, title, here, &m)
+}
+
+/// The page for an unknown, used or expired external invitation.
+pub(super) fn external_invalid(lang: Lang) -> &'static str {
+    match lang {
+        Lang::De => {
+            "Diese Einladung ist unbekannt, schon benutzt oder abgelaufen, oder die Sitzung ist \
+             beendet. Bitten Sie die Person, die Sie eingeladen hat, um eine neue Einladung."
+        }
+        Lang::En => {
+            "This invitation is unknown, used or expired, or the session is over. Ask the \
+             person who invited you for a new invitation."
+        }
+    }
+}
+
 /// A page with one message and a way back.
 pub(super) fn message(lang: Lang, text: &str) -> String {
     let t = lang.t();

@@ -9,6 +9,7 @@
 //! | `POST /confirm` | "Yes" → a download ticket, then `303` to the download page |
 //! | `GET /t/{ticket}` | the download page (platform from the browser, `?platform=` overrides) |
 //! | `GET /t/{ticket}/{platform}` | the personalised client |
+//! | `GET /x/{key}` | an external supporter's invitation: who invites, what they may do, how to join |
 //!
 //! A ticket is a random name for a confirmed session (in memory, short-lived), so that the key
 //! never appears in a URL. Unknown, used and expired keys get byte-for-byte the same page, and
@@ -245,6 +246,7 @@ pub(super) fn router(state: Arc<Portal>) -> Router {
         .route("/confirm", post(confirm))
         .route("/t/{ticket}", get(ticket_page))
         .route("/t/{ticket}/{platform}", get(file))
+        .route("/x/{key}", get(external))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(middleware::map_response(security_headers))
@@ -498,6 +500,64 @@ async fn invitation(
                 pages::home(lang, HomeNote::InviteInvalid, &p.online_reps()),
                 None,
             )
+        }
+    }
+}
+
+/// An external supporter's invitation link: checked (not used up) against the open invitations,
+/// each wrong key counting against the address like a wrong session key.
+async fn external(
+    State(p): State<Arc<Portal>>,
+    Extension(peer): Extension<Peer>,
+    Path(key): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&headers, q.lang.as_deref());
+    let ip = peer.0.ip();
+    if p.key_blocked(ip) {
+        return rate_limited(&p, lang);
+    }
+    let digits: String = key.chars().filter(char::is_ascii_digit).collect();
+    let found = {
+        let st = p.hub.state();
+        let now = Instant::now();
+        st.external_invites
+            .get(&digits)
+            .filter(|i| i.expires > now && digits.len() == key.len())
+            .map(|i| pages::ExternalView {
+                key: keys::format(&digits),
+                name: i.name.clone(),
+                invited_by: i.invited_by.clone(),
+                minutes_left: i
+                    .expires
+                    .saturating_duration_since(now)
+                    .as_secs()
+                    .div_ceil(60),
+                description: i.profile.description(lang == Lang::De).to_owned(),
+                relay: p.public_relay(&headers),
+                pin: p.signer.pin_string(),
+            })
+    };
+    match found {
+        Some(view) => html(
+            StatusCode::OK,
+            pages::external(lang, &view, &format!("/x/{digits}")),
+            q.lang.as_deref().and_then(Lang::from_code),
+        ),
+        None => {
+            p.key_failed(ip);
+            let _ = p
+                .hub
+                .audit_refused(
+                    ip,
+                    &format!("portal:{ip}"),
+                    "portal.external_rejected",
+                    "Unknown",
+                )
+                .await;
+            let text = pages::external_invalid(lang);
+            html(StatusCode::NOT_FOUND, pages::message(lang, text), None)
         }
     }
 }
