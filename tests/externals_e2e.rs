@@ -4,6 +4,8 @@
 //!
 //! Needs: Xvfb, openbox, xdotool, Mesa EGL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod ui_support;
 
 use std::time::{Duration, Instant};
