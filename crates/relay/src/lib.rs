@@ -77,6 +77,8 @@ pub struct Config {
     /// How long a customer waits for a supporter whose connection was lost before the session
     /// ends.
     pub owner_grace: Duration,
+    /// Security profiles from the settings file, put into the database at start.
+    pub profiles: Vec<lotse_proto::profile::Profile>,
 }
 
 impl Config {
@@ -106,6 +108,7 @@ impl Config {
             audit_retention: None,
             external_licences: 5,
             owner_grace: Duration::from_secs(120),
+            profiles: Vec::new(),
         }
     }
 }
@@ -164,6 +167,13 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     })?;
     let ident = identity::load_or_create(&config.data)?;
     let store = store::Store::open(&config.data).await?;
+    // Profiles from the settings file: written (and audited) only when new or changed.
+    for p in &config.profiles {
+        let stored = store.profile(&p.name).await?;
+        if stored.as_ref() != Some(&p.clone().bounded()) {
+            store.put_profile(p.clone(), "config", unix_now()).await?;
+        }
+    }
     // The TCP fallback listens on the same address as QUIC — or, where the portal listens
     // there (443 for both), comes through the portal's listener, chosen by ALPN.
     let shared_port = config

@@ -262,6 +262,11 @@ async fn main() -> Result<()> {
                     Some(d) => println!("  audit_retention_days {}", d.as_secs() / 86_400),
                     None => println!("  audit log kept for ever"),
                 }
+                println!("  external_licences {}", cfg.external_licences);
+                println!("  owner_grace {} s", cfg.owner_grace.as_secs_f64());
+                for p in &cfg.profiles {
+                    println!("  profile {}", profile_line(p));
+                }
             }
         }
         Cmd::Backup { data, to } => {

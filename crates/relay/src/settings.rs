@@ -125,9 +125,75 @@ pub struct Settings {
     /// else left to help) before the session ends [default: 120].
     #[arg(long, value_name = "SECONDS")]
     pub owner_grace: Option<f64>,
+    /// Security profiles (`[[profile]]` tables in the file only): put into the database at
+    /// start when new or changed (audited as `config`); profiles made with `lotse-relay profile`
+    /// stay as they are.
+    #[arg(skip)]
+    #[serde(default, rename = "profile")]
+    pub profiles: Vec<ProfileSettings>,
     #[command(flatten)]
     #[serde(default)]
     pub portal: PortalSettings,
+}
+
+/// One `[[profile]]` table of the settings file.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSettings {
+    pub name: String,
+    /// view, control, clipboard, files-upload, files-download (files: both), sysinfo, chat.
+    pub allows: Vec<String>,
+    pub description_de: String,
+    pub description_en: String,
+    /// `colleagues`, `externals` or `both`.
+    #[serde(rename = "for")]
+    pub usable_for: String,
+}
+
+impl ProfileSettings {
+    /// The profile, every field checked as `lotse-relay profile add` checks it.
+    pub fn profile(self) -> Result<lotse_proto::profile::Profile, SettingsError> {
+        use lotse_proto::profile::{
+            Limits, MAX_PROFILE_DESCRIPTION, MAX_PROFILE_NAME, Profile, parse_allowances,
+        };
+        let name = self.name.trim().to_owned();
+        if name.is_empty()
+            || name.chars().count() > MAX_PROFILE_NAME
+            || name.chars().any(char::is_control)
+        {
+            return Err(invalid(format!(
+                "profile {name:?}: a name must be 1 to {MAX_PROFILE_NAME} printable characters"
+            )));
+        }
+        let list = parse_allowances(&self.allows.join(","))
+            .map_err(|e| invalid(format!("profile {name:?}: {e}")))?;
+        for (lang, d) in [("de", &self.description_de), ("en", &self.description_en)] {
+            if d.trim().is_empty() || d.chars().count() > MAX_PROFILE_DESCRIPTION {
+                return Err(invalid(format!(
+                    "profile {name:?}: description_{lang} must be 1 to \
+                     {MAX_PROFILE_DESCRIPTION} characters"
+                )));
+            }
+        }
+        let (for_colleagues, for_externals) = match self.usable_for.as_str() {
+            "colleagues" => (true, false),
+            "externals" => (false, true),
+            "both" => (true, true),
+            other => {
+                return Err(invalid(format!(
+                    "profile {name:?}: for = {other:?}; say colleagues, externals or both"
+                )));
+            }
+        };
+        Ok(Profile {
+            name,
+            description_de: self.description_de,
+            description_en: self.description_en,
+            limits: Limits::from_allowances(&list),
+            for_colleagues,
+            for_externals,
+        })
+    }
 }
 
 /// The HTTPS support portal (off unless its address is given): `--portal…` flags, or the
@@ -242,6 +308,11 @@ impl Settings {
             audit_retention_days: self.audit_retention_days.or(file.audit_retention_days),
             external_licences: self.external_licences.or(file.external_licences),
             owner_grace: self.owner_grace.or(file.owner_grace),
+            profiles: if self.profiles.is_empty() {
+                file.profiles
+            } else {
+                self.profiles
+            },
             portal: PortalSettings {
                 portal: p.portal.or(f.portal),
                 portal_cert: p.portal_cert.or(f.portal_cert),
@@ -326,6 +397,20 @@ impl Settings {
         }
         if let Some(v) = self.owner_grace {
             cfg.owner_grace = seconds("owner_grace", v)?;
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for p in self.profiles {
+            let p = p.profile()?;
+            if !names.insert(p.name.clone()) {
+                return Err(invalid(format!("profile {:?} is defined twice", p.name)));
+            }
+            cfg.profiles.push(p);
+        }
+        if cfg.profiles.len() > lotse_proto::profile::MAX_PROFILES {
+            return Err(invalid(format!(
+                "at most {} profiles",
+                lotse_proto::profile::MAX_PROFILES
+            )));
         }
         cfg.portal = self.portal.config()?;
         Ok(cfg)
@@ -431,6 +516,55 @@ mod tests {
         let path = dir.path().join("relay.toml");
         std::fs::write(&path, text).unwrap();
         (dir, path)
+    }
+
+    #[test]
+    fn profiles_come_from_the_file_checked_like_the_command_line() {
+        let ok = "data = \"/d\"\nexternal_licences = 2\nowner_grace = 30\n\n[[profile]]\nname = \"view only\"\n\
+                  allows = [\"view\", \"chat\"]\ndescription_de = \"Nur zusehen.\"\n\
+                  description_en = \"Watch only.\"\nfor = \"externals\"\n\n[[profile]]\n\
+                  name = \"colleague\"\nallows = [\"view\", \"control\", \"files\"]\n\
+                  description_de = \"d\"\ndescription_en = \"e\"\nfor = \"both\"\n";
+        let (_d, path) = file(ok);
+        let cfg = Settings::load(&path).unwrap().config().unwrap();
+        assert_eq!(cfg.external_licences, 2);
+        assert_eq!(cfg.owner_grace, Duration::from_secs(30));
+        assert_eq!(cfg.profiles.len(), 2);
+        assert_eq!(cfg.profiles[0].limits.summary(), "view,chat");
+        assert!(cfg.profiles[0].for_externals && !cfg.profiles[0].for_colleagues);
+        assert_eq!(
+            cfg.profiles[1].limits.summary(),
+            "view,control,files-upload,files-download"
+        );
+        for (bad, says) in [
+            (
+                ok.replace("\"chat\"]", "\"root\"]"),
+                "unknown allowance \"root\"",
+            ),
+            (
+                ok.replace("\"colleague\"", "\"view only\""),
+                "defined twice",
+            ),
+            (
+                ok.replace("for = \"both\"", "for = \"all\""),
+                "colleagues, externals or both",
+            ),
+            (
+                ok.replace("description_en = \"e\"", "description_en = \" \""),
+                "description_en",
+            ),
+            (
+                ok.replace("for = \"both\"", "for = \"both\"\nrole = 1"),
+                "unknown field",
+            ),
+        ] {
+            let (_d, path) = file(&bad);
+            let err = match Settings::load(&path) {
+                Err(e) => e.to_string(),
+                Ok(s) => s.config().unwrap_err().to_string(),
+            };
+            assert!(err.contains(says), "{says}: {err}");
+        }
     }
 
     #[test]

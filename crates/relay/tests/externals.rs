@@ -960,3 +960,22 @@ async fn the_invitation_link_shows_who_invites_what_may_be_done_and_how_to_join(
         .await;
     drop(eve);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_from_the_settings_file_are_in_the_database_at_start() {
+    let from_file = Profile {
+        name: "vendor".into(),
+        description_de: "Hersteller".into(),
+        description_en: "Vendor".into(),
+        limits: Limits::from_allowances(&parse_allowances("view,chat").unwrap()),
+        for_colleagues: false,
+        for_externals: true,
+    };
+    let p = from_file.clone();
+    let relay = TestRelay::start_with(move |c| c.profiles = vec![p]).await;
+    let stored = relay.relay().store().profile("vendor").await.unwrap();
+    assert_eq!(stored, Some(from_file));
+    relay
+        .wait_audit("put", |a| a.starts_with("profile.put name=\"vendor\""))
+        .await;
+}
