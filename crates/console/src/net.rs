@@ -84,6 +84,16 @@ pub enum Command {
         id: SessionId,
         code: String,
     },
+    /// Without an account: open the connection of session `id` as an external supporter with
+    /// an invitation key (or its link).
+    JoinExternal {
+        id: SessionId,
+        relay: String,
+        pin: String,
+        key: String,
+        /// Where the customers' files are saved.
+        downloads: PathBuf,
+    },
     /// The session whose picture is on screen (the open tab), if any: only its frames are
     /// decoded; a change asks that session for a keyframe.
     Show(Option<SessionId>),
@@ -109,6 +119,16 @@ pub enum SessionCommand {
     SelectMonitor(u32),
     /// Invite another rep (a code for them, whose profile is these tiers).
     Share(TierSet),
+    /// Invite an external supporter with a profile for externals.
+    InviteExternal {
+        profile: String,
+        name: String,
+        reason: String,
+    },
+    /// Hand the session to the queue of the colleague with this login.
+    Transfer(String),
+    /// Remove a participant (owner only).
+    Remove(lotse_proto::msg::ParticipantId),
     /// End the session (leave it, when it is another rep's).
     Leave,
     /// Ask the customer for a keyframe (the network thread sends this itself when the tab on
@@ -311,6 +331,35 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Command>, notify: Notify, video:
                 id,
                 Open::Join(code),
             ),
+            Command::JoinExternal {
+                id,
+                relay,
+                pin,
+                key,
+                downloads,
+            } => match resolve(&relay, &pin).await {
+                Ok((relay, pin)) => {
+                    let creds = Some(Credentials {
+                        relay,
+                        pin,
+                        user: String::new(),
+                        password: Password(String::new()),
+                        downloads,
+                    });
+                    open_session(
+                        &creds,
+                        &shared,
+                        &mut sessions,
+                        &mut tasks,
+                        id,
+                        Open::External(invitation_key(&key)),
+                    )
+                }
+                Err(e) => notify(Update::Session(
+                    id,
+                    SessionUpdate::Closed(Some(Notice::Failed(e))),
+                )),
+            },
             Command::Show(id) => {
                 let id = id.unwrap_or(0);
                 if shared.shown.swap(id, Ordering::SeqCst) != id {
@@ -377,6 +426,21 @@ async fn end_all(
 enum Open {
     Accept(u64),
     Join(String),
+    /// As an external supporter, with this invitation key.
+    External(String),
+}
+
+/// The key of an invitation given as the key itself or as its link (`https://…/x/KEY`).
+pub fn invitation_key(text: &str) -> String {
+    let text = text.trim();
+    match text.rfind("/x/") {
+        Some(i) => text[i + 3..]
+            .split(['?', '#', '/'])
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        None => text.to_owned(),
+    }
 }
 
 fn open_session(
@@ -413,14 +477,21 @@ async fn session(
     shared: &Shared,
 ) -> Result<(), Notice> {
     let notify = |u: SessionUpdate| (shared.notify)(Update::Session(id, u));
-    let mut c = RepClient::connect(
-        creds.relay,
-        creds.pin,
-        &creds.user,
-        &creds.password.0,
-        &NetConfig::default(),
-    )
-    .await
+    let mut c = match &how {
+        Open::External(key) => {
+            RepClient::join_external(creds.relay, creds.pin, key, &NetConfig::default()).await
+        }
+        _ => {
+            RepClient::connect(
+                creds.relay,
+                creds.pin,
+                &creds.user,
+                &creds.password.0,
+                &NetConfig::default(),
+            )
+            .await
+        }
+    }
     .map_err(notice)?;
     c.save_files_to(Some(creds.downloads.clone()));
     notify(SessionUpdate::Me(c.id));
@@ -428,6 +499,8 @@ async fn session(
         Open::Accept(entry) => c.accept(entry).await,
         // Joined stays queued for the loop below.
         Open::Join(code) => c.join_session(code.trim()).await,
+        // The relay puts an external straight into the session; Joined follows.
+        Open::External(_) => Ok(()),
     };
     if let Err(e) = started {
         c.close().await;
@@ -528,6 +601,15 @@ async fn login(
     user: &str,
     password: &Password,
 ) -> Result<(RepClient, SocketAddr, Pin), String> {
+    let (addr, pin) = resolve(relay, pin).await?;
+    let c = RepClient::connect(addr, pin, user.trim(), &password.0, &NetConfig::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((c, addr, pin))
+}
+
+/// The relay's address and pin as typed, checked and looked up.
+async fn resolve(relay: &str, pin: &str) -> Result<(SocketAddr, Pin), String> {
     let pin: Pin = pin
         .trim()
         .parse()
@@ -540,10 +622,7 @@ async fn login(
         .map_err(|e| format!("cannot find the relay {relay}: {e}"))?
         .next()
         .ok_or_else(|| format!("cannot find the relay {relay}"))?;
-    let c = RepClient::connect(addr, pin, user.trim(), &password.0, &NetConfig::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((c, addr, pin))
+    Ok((addr, pin))
 }
 
 async fn carry_out(
@@ -582,6 +661,20 @@ async fn carry_out(
             })
             .await
         }
+        SessionCommand::InviteExternal {
+            profile,
+            name,
+            reason,
+        } => {
+            c.send(&RepUp::InviteExternal {
+                profile,
+                name,
+                reason,
+            })
+            .await
+        }
+        SessionCommand::Transfer(to) => c.send(&RepUp::TransferToQueue { rep: to }).await,
+        SessionCommand::Remove(rep) => c.send(&RepUp::RemoveParticipant { rep }).await,
         SessionCommand::Leave => c.leave(HowEnded::EndButton).await,
         SessionCommand::Keyframe => c.request_keyframe().await,
         SessionCommand::Sysinfo => c.request_sysinfo().await,

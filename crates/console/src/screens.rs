@@ -11,6 +11,7 @@ use lotse_proto::Tier;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::Arrival;
 use lotse_proto::msg::Obstruction;
+use lotse_proto::profile::ParticipantRole;
 
 /// The picture of the open session as the shell keeps it up to date.
 pub type Picture<'a> = Option<PictureRef<'a>>;
@@ -285,6 +286,29 @@ fn login(state: &mut State, ui: &mut Ui) {
     if let Some(e) = &state.login_error {
         ui.label(RichText::new(e).color(ERROR_FG));
     }
+    // No account: an external supporter joins the one session their key opens (the relay and
+    // pin above are needed all the same).
+    ui.add_space(16.0);
+    ui.separator();
+    ui.label(RichText::new(t.join_external_heading).strong());
+    ui.horizontal(|ui| {
+        ui.label(t.join_external_key);
+        let r = ui.add_enabled(
+            !busy,
+            egui::TextEdit::singleline(&mut state.external_key).desired_width(300.0),
+        );
+        state.track("login.external_key", &r);
+        let f = &state.form;
+        let ready = !busy
+            && !f.relay.trim().is_empty()
+            && !f.pin.trim().is_empty()
+            && !state.external_key.trim().is_empty();
+        let r = ui.add_enabled(ready, egui::Button::new(t.join_external));
+        state.track("login.join_external", &r);
+        if r.clicked() {
+            state.submit_external();
+        }
+    });
 }
 
 fn can_log_in(state: &State) -> bool {
@@ -306,6 +330,12 @@ pub fn duration_text(secs: u64) -> String {
 
 fn queue(state: &mut State, ui: &mut Ui) {
     let t = state.t();
+    if state.as_external {
+        // No keys, invitations or queue: one session only.
+        let r = ui.label(RichText::new(t.external_me).strong());
+        state.track("queue.external", &r);
+        return;
+    }
     ui.columns(2, |cols| {
         let ui = &mut cols[0];
         ui.heading(t.key_heading);
@@ -492,10 +522,21 @@ fn session(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
                 state.track(wid, &r);
             });
     }
-    if state.sessions[index].sharing {
+    let owner = state.sessions[index].owner;
+    if state.sessions[index].sharing && owner {
         egui::Panel::top("share")
             .frame(egui::Frame::new().fill(NOTICE_BG).inner_margin(8))
             .show(ui, |ui| share(state, index, ui));
+    }
+    if state.sessions[index].inviting && owner {
+        egui::Panel::top("invite-external")
+            .frame(egui::Frame::new().fill(NOTICE_BG).inner_margin(8))
+            .show(ui, |ui| invite_external(state, index, ui));
+    }
+    if state.sessions[index].transferring && owner {
+        egui::Panel::top("transfer")
+            .frame(egui::Frame::new().fill(NOTICE_BG).inner_margin(8))
+            .show(ui, |ui| transfer(state, index, ui));
     }
     // The side panel: the chat's field and Send pinned to the bottom, the customer, tools,
     // files and notes at the top, and the chat's history in between, taking what is left, so
@@ -711,14 +752,35 @@ fn toolbar_rest(state: &mut State, index: usize, ui: &mut Ui) {
     // tier buttons.
     ui.separator();
     if state.sessions[index].ended.is_none() {
-        // Only the owner may invite (the relay refuses anyone else).
-        if state.sessions[index].owner {
+        // Only the owner may invite or hand over, each with its permission (the relay refuses
+        // anyone else): the entries a rep may not use are not shown.
+        let perms = state.permissions;
+        if state.sessions[index].owner && perms.share {
             let s = &mut state.sessions[index];
             let r = ui.add_enabled(live, egui::Button::new(t.share).selected(s.sharing));
             if r.clicked() {
                 s.sharing = !s.sharing;
             }
             state.track("session.share", &r);
+        }
+        if state.sessions[index].owner && perms.invite_externals {
+            let s = &mut state.sessions[index];
+            let r = ui.add_enabled(
+                live,
+                egui::Button::new(t.invite_external).selected(s.inviting),
+            );
+            if r.clicked() {
+                s.inviting = !s.inviting;
+            }
+            state.track("session.invite_external", &r);
+        }
+        if state.sessions[index].owner && perms.transfer {
+            let s = &mut state.sessions[index];
+            let r = ui.add_enabled(live, egui::Button::new(t.transfer).selected(s.transferring));
+            if r.clicked() {
+                s.transferring = !s.transferring;
+            }
+            state.track("session.transfer", &r);
         }
         let r = ui.add(
             egui::Button::new(RichText::new(t.end_session).color(Color32::WHITE)).fill(CONTROL_BG),
@@ -819,6 +881,160 @@ fn sysinfo(state: &mut State, index: usize, ui: &mut Ui) {
     if !open {
         state.sessions[index].sysinfo_open = false;
     }
+}
+
+/// Everyone in the session: name, role, and for the owner a Remove beside each other one.
+fn participants(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let s = &state.sessions[index];
+    let (id, me, owner) = (s.id, s.me, s.owner);
+    let list = s.participants.clone();
+    ui.label(RichText::new(t.participants).strong());
+    for p in list {
+        ui.horizontal_wrapped(|ui| {
+            let role = match &p.role {
+                ParticipantRole::Owner => t.role_owner.to_owned(),
+                ParticipantRole::Colleague => t.role_colleague.to_owned(),
+                ParticipantRole::External { invited_by } => {
+                    format!("{} {invited_by}", t.role_external)
+                }
+            };
+            let mine = if Some(p.rep) == me { t.you } else { "" };
+            let r = ui.label(format!("{} {mine} · {role}", p.name));
+            state.track(format!("participant.{}", p.rep), &r);
+            if owner && Some(p.rep) != me {
+                let r = ui.small_button(t.remove);
+                state.track(format!("participant.remove.{}", p.rep), &r);
+                if r.clicked() {
+                    state.send(id, SessionCommand::Remove(p.rep));
+                }
+            }
+        });
+    }
+}
+
+/// Inviting an external supporter: a profile for externals (its full description shown), the
+/// person's name and why; then the key and the link, large, to copy.
+fn invite_external(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let de = state.lang == crate::i18n::Lang::De;
+    let id = state.sessions[index].id;
+    let profiles: Vec<lotse_proto::profile::Profile> = state
+        .profiles
+        .iter()
+        .filter(|p| p.for_externals)
+        .cloned()
+        .collect();
+    if profiles.is_empty() {
+        let r = ui.label(t.external_none);
+        state.track("external.none", &r);
+        return;
+    }
+    let s = &mut state.sessions[index];
+    if !profiles.iter().any(|p| p.name == s.external_profile) {
+        s.external_profile = profiles[0].name.clone();
+    }
+    let chosen = s.external_profile.clone();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(t.external_profile);
+        for p in &profiles {
+            let r = ui.selectable_label(p.name == chosen, &p.name);
+            state.track(format!("external.profile.{}", p.name), &r);
+            if r.clicked() {
+                state.sessions[index].external_profile = p.name.clone();
+            }
+        }
+    });
+    if let Some(p) = profiles
+        .iter()
+        .find(|p| p.name == state.sessions[index].external_profile)
+    {
+        let r = ui.label(RichText::new(p.description(de)).italics());
+        state.track("external.description", &r);
+    }
+    egui::Grid::new(("external-form", id))
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label(t.external_name);
+            let r = ui.add(
+                egui::TextEdit::singleline(&mut state.sessions[index].external_name)
+                    .char_limit(lotse_proto::profile::MAX_EXTERNAL_NAME)
+                    .desired_width(300.0),
+            );
+            state.track("external.name", &r);
+            ui.end_row();
+            ui.label(t.external_reason);
+            let r = ui.add(
+                egui::TextEdit::singleline(&mut state.sessions[index].external_reason)
+                    .char_limit(lotse_proto::profile::MAX_EXTERNAL_REASON)
+                    .desired_width(300.0),
+            );
+            state.track("external.reason", &r);
+            ui.end_row();
+        });
+    let s = &state.sessions[index];
+    let ready = !s.external_name.trim().is_empty() && !s.external_reason.trim().is_empty();
+    let r = ui.add_enabled(ready, egui::Button::new(t.external_make));
+    state.track("external.make", &r);
+    if r.clicked() {
+        let s = &state.sessions[index];
+        let cmd = SessionCommand::InviteExternal {
+            profile: s.external_profile.clone(),
+            name: s.external_name.trim().to_owned(),
+            reason: s.external_reason.trim().to_owned(),
+        };
+        state.send(id, cmd);
+    }
+    if let Some(inv) = state.sessions[index].external.clone() {
+        ui.horizontal_wrapped(|ui| {
+            let r = ui.add(
+                egui::Label::new(RichText::new(&inv.key).monospace().size(32.0).strong())
+                    .selectable(true),
+            );
+            state.track("external.key", &r);
+            let left = inv.expires_at.saturating_sub(state.now_unix);
+            ui.label(format!(
+                "{} · {} {}",
+                inv.name,
+                t.valid_until,
+                duration_text(left)
+            ));
+            let text = match &inv.url {
+                Some(url) => format!("{url}\n{}", inv.key),
+                None => inv.key.clone(),
+            };
+            let r = ui.button(t.external_copy);
+            state.track("external.copy", &r);
+            if r.clicked() {
+                state.intents.push(Intent::Copy(text));
+            }
+        });
+        if let Some(url) = &inv.url {
+            let r = ui.add(egui::Label::new(RichText::new(url).monospace()).selectable(true));
+            state.track("external.url", &r);
+        }
+        ui.label(RichText::new(t.external_hint).small());
+    }
+}
+
+/// Handing the session to a colleague's queue.
+fn transfer(state: &mut State, index: usize, ui: &mut Ui) {
+    let t = state.t();
+    let id = state.sessions[index].id;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(t.transfer_hint);
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut state.sessions[index].transfer_to).desired_width(200.0),
+        );
+        state.track("transfer.to", &r);
+        let to = state.sessions[index].transfer_to.trim().to_owned();
+        let r = ui.add_enabled(!to.is_empty(), egui::Button::new(t.transfer_make));
+        state.track("transfer.make", &r);
+        if r.clicked() {
+            state.send(id, SessionCommand::Transfer(to));
+        }
+    });
+    ui.label(RichText::new(t.transfer_note).small());
 }
 
 /// The share panel: which tiers the colleague may ask for, and the code, large.
@@ -967,7 +1183,9 @@ fn side(state: &mut State, index: usize, ui: &mut Ui) {
     tools(state, index, ui);
     let s = &state.sessions[index];
     let (id, live) = (s.id, s.live());
-    if !s.others.is_empty() {
+    if s.participants.len() > 1 {
+        participants(state, index, ui);
+    } else if !s.others.is_empty() {
         ui.label(format!("{} {}", t.also_here, s.others.join(", ")));
     }
     sysinfo(state, index, ui);

@@ -174,6 +174,15 @@ pub struct Session {
     pub share_tiers: TierSet,
     /// The share panel is open.
     pub sharing: bool,
+    /// The panel to invite an external supporter is open, and what is typed into it (the
+    /// profile by name).
+    pub inviting: bool,
+    pub external_profile: String,
+    pub external_name: String,
+    pub external_reason: String,
+    /// The hand-over panel is open, and the colleague's login typed into it.
+    pub transferring: bool,
+    pub transfer_to: String,
     /// The last code made for another rep, with its expiry (Unix s).
     pub share_code: Option<(String, u64)>,
     /// The customer's last system report, and whether its window is open.
@@ -246,6 +255,12 @@ impl Session {
             others: Vec::new(),
             share_tiers,
             sharing: false,
+            inviting: false,
+            external_profile: String::new(),
+            external_name: String::new(),
+            external_reason: String::new(),
+            transferring: false,
+            transfer_to: String::new(),
             share_code: None,
             sysinfo: None,
             sysinfo_open: false,
@@ -427,6 +442,10 @@ pub struct State {
     pub invitation: Option<(String, u64)>,
     /// A code from another rep, to join their session.
     pub join_code: String,
+    /// An external supporter's invitation key (or link), typed on the login screen.
+    pub external_key: String,
+    /// Taking part as an external supporter: no account, one session, no queue.
+    pub as_external: bool,
     /// The last refusal or failure, shown until dismissed.
     pub notice: Option<Notice>,
     pub queue: Vec<QueueEntry>,
@@ -472,6 +491,8 @@ impl State {
             email: String::new(),
             invitation: None,
             join_code: String::new(),
+            external_key: String::new(),
+            as_external: false,
             notice: None,
             queue: Vec::new(),
             seen: BTreeSet::new(),
@@ -542,6 +563,31 @@ impl State {
             pin: self.form.pin.clone(),
             user: self.form.user.clone(),
             password,
+            downloads: self.downloads.clone(),
+        }));
+    }
+
+    /// Joins as an external supporter with the key (or link) typed on the login screen: no
+    /// account, straight into the one session it opens.
+    pub fn submit_external(&mut self) {
+        let key = self.external_key.trim().to_owned();
+        if key.is_empty() {
+            return;
+        }
+        self.login_error = None;
+        self.as_external = true;
+        self.stage = Stage::Ready;
+        let customer = CustomerInfo {
+            name: "…".into(),
+            host: String::new(),
+            os: String::new(),
+        };
+        let id = self.new_tab(None, customer);
+        self.intents.push(Intent::Net(Command::JoinExternal {
+            id,
+            relay: self.form.relay.clone(),
+            pin: self.form.pin.clone(),
+            key,
             downloads: self.downloads.clone(),
         }));
     }

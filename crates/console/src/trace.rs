@@ -123,6 +123,16 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
             "connecting": s.connecting(),
             "chat_input": s.chat_input,
             "others": s.others,
+            "owner": s.owner,
+            // Everyone in the session as the relay last said: name and role code.
+            "participants": s
+                .participants
+                .iter()
+                .map(|p| json!({"rep": p.rep, "name": p.name, "role": p.role.code()}))
+                .collect::<Vec<_>>(),
+            "external_key": s.external.as_ref().map(|e| &e.key),
+            "external_url": s.external.as_ref().and_then(|e| e.url.as_ref()),
+            "external_form": {"name": s.external_name, "reason": s.external_reason},
             "share_code": s.share_code.as_ref().map(|c| &c.0),
             "ended": s.ended,
             "tiers": tiers,
@@ -178,6 +188,8 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
         // What the text fields hold, so that a test types, then waits for the window to have
         // taken every key before it clicks on (the password only as a count).
         "join_code": state.join_code,
+        "external_key": state.external_key,
+        "as_external": state.as_external,
         "email": state.email,
         "password_chars": state.form.password.chars().count(),
         "lang": state.lang.code(),

@@ -1086,3 +1086,136 @@ fn customer_panel_canned_chat_screenshot_special_keys_and_record() {
     console.screenshot("console-customer-panel.png");
     drop(customer);
 }
+
+/// Issue 15 in the consoles: Ann (may invite externals) opens "Invite external…", sees the
+/// profile's full description, types the person's name and why, makes a key (shown large, with
+/// the link); an external starts a console of their own and joins with the key from the login
+/// screen, without an account; both consoles list who is in the session; Ann removes the
+/// external with one click and the external's console shows the session as over.
+#[test]
+fn invite_an_external_who_joins_with_a_console_and_remove_them() {
+    let _one = serial();
+    let x = Xvfb::start(1600, 1000);
+    let _wm = x.window_manager();
+    let customer_x = Xvfb::start(1024, 768);
+    let external_x = Xvfb::start(1600, 1000);
+    let _wm2 = external_x.window_manager();
+    let relay = relay(true);
+    relay.admin(&[
+        "profile",
+        "add",
+        "view only",
+        "--allows",
+        "view",
+        "--description-de",
+        "Darf nur zusehen.",
+        "--description-en",
+        "May only watch the screen.",
+        "--for",
+        "externals",
+    ]);
+    relay.admin(&["rep", "set", "ann", "--may-invite-externals"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (console, _) = start_console(&x, &relay, dir.path(), &[]);
+    let key = new_key(&console);
+    let _customer = customer_window(&customer_x, &relay, &key, "carla", dir.path());
+    console.click("queue.accept.0");
+    console.wait("the session", |l| l["session"]["live"] == true);
+
+    console.click("session.invite_external");
+    let line = console.wait("the profile's description", |l| {
+        Window::widget(l, "external.description").is_some()
+    });
+    assert_eq!(
+        Window::widget(&line, "external.make").unwrap()["enabled"],
+        false
+    );
+    console.type_checked("external.name", "Eve Extern", |l| {
+        l["session"]["external_form"]["name"].clone()
+    });
+    console.type_checked("external.reason", "Druckerhersteller", |l| {
+        l["session"]["external_form"]["reason"].clone()
+    });
+    console.click("external.make");
+    let line = console.wait("the key shown large", |l| {
+        l["session"]["external_key"].is_string()
+            && Window::rect(l, "external.key").is_some_and(|r| r[3] - r[1] > 25)
+    });
+    let ext_key = line["session"]["external_key"].as_str().unwrap().to_owned();
+    let url = line["session"]["external_url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("https://support.example.org/x/"), "{url}");
+    console.screenshot("console-invite-external.png");
+
+    // The external: a console of their own, no account; the link pasted on the login screen.
+    let ext_dir = tempfile::tempdir().unwrap();
+    let config = ext_dir.path().join("console.toml");
+    std::fs::write(
+        &config,
+        format!("relay = \"{}\"\npin = \"{}\"\n", relay.addr, relay.pin),
+    )
+    .unwrap();
+    let trace = ext_dir.path().join("console.jsonl");
+    let mut cmd = external_x.command(console_bin().to_str().unwrap());
+    cmd.args(["--lang", "en", "--config"])
+        .arg(&config)
+        .env("LOTSE_CONSOLE_TRACE", &trace)
+        .env("HOME", ext_dir.path())
+        .env("RUST_LOG", "warn");
+    let external = Window {
+        trace,
+        display: external_x.display.clone(),
+        proc: Proc::spawn(&mut cmd),
+    };
+    external.type_checked("login.external_key", &url, |l| l["external_key"].clone());
+    external.click("login.join_external");
+    let line = external.wait("the external's session", |l| {
+        l["session"]["live"] == true && l["session"]["customer"] == "carla"
+    });
+    assert_eq!(line["as_external"], true);
+    assert_eq!(line["me"], "", "no account");
+    let _ = ext_key;
+
+    // Both consoles list everyone; only the owner can remove.
+    let line = console.wait("the external listed", |l| {
+        l["session"]["participants"].as_array().is_some_and(|p| {
+            p.iter()
+                .any(|x| x["name"] == "Eve Extern" && x["role"] == "external")
+        })
+    });
+    let eve = line["session"]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "Eve Extern")
+        .unwrap()["rep"]
+        .as_u64()
+        .unwrap();
+    let line = external.wait("the external sees the owner", |l| {
+        l["session"]["participants"].as_array().is_some_and(|p| {
+            p.iter()
+                .any(|x| x["name"] == "Ann Weber" && x["role"] == "owner")
+        })
+    });
+    assert!(
+        line["widgets"].as_array().unwrap().iter().all(|w| !w["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("participant.remove")
+            && w["id"] != "session.share"
+            && w["id"] != "session.invite_external"),
+        "an external has no owner's entries"
+    );
+    console.click(&format!("participant.remove.{eve}"));
+    external.wait("the external's session over", |l| {
+        l["session"]["live"] == false
+            && l["session"]["ended"]
+                .as_str()
+                .is_some_and(|e| e.contains("removed you"))
+    });
+    console.wait("the external gone", |l| {
+        l["session"]["participants"]
+            .as_array()
+            .is_some_and(|p| p.len() == 1)
+    });
+    relay.assert_audit_verifies();
+}

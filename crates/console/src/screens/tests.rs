@@ -13,6 +13,9 @@ use lotse_proto::msg::{
     Arrival, CustomerInfo, DenyReason, EndReason, HowEnded, QueueEntry, Refusal, RepDown,
     TransferStop,
 };
+use lotse_proto::profile::{
+    Limits, Participant, ParticipantRole, Permissions, Profile, parse_allowances,
+};
 
 struct Harness {
     ctx: egui::Context,
@@ -38,6 +41,11 @@ impl Harness {
         h.state.apply(Update::LoggedIn {
             display_name: "Ann Weber".into(),
         });
+        // What the relay says right after login: a new account's permissions, no profiles.
+        h.state.apply(Update::Control(RepDown::Account {
+            permissions: Permissions::default(),
+            profiles: Vec::new(),
+        }));
         h.state.intents.clear();
         h.frame(vec![]);
         h
@@ -1217,4 +1225,199 @@ fn an_obstruction_on_the_customers_side_is_explained() {
     h.session(id, RepDown::Obstructed { what: None });
     let shown = texts(&mut h);
     assert!(!shown.contains(t.obstructed_elevated) && !shown.contains(t.obstructed_secure));
+}
+
+fn external_profile() -> Profile {
+    Profile {
+        name: "view only".into(),
+        description_de: "Darf nur zusehen.".into(),
+        description_en: "May only watch.".into(),
+        limits: Limits::from_allowances(&parse_allowances("view").unwrap()),
+        for_colleagues: false,
+        for_externals: true,
+    }
+}
+
+#[test]
+fn only_the_entries_the_account_may_use_are_shown() {
+    let mut h = Harness::ready();
+    h.joined(7, "Carla");
+    h.frame(vec![]);
+    assert!(h.enabled("session.share") && h.enabled("session.transfer"));
+    assert!(
+        h.state
+            .widgets
+            .iter()
+            .all(|w| w.id != "session.invite_external")
+    );
+    // An account that may invite externals but neither share nor transfer.
+    h.state.apply(Update::Control(RepDown::Account {
+        permissions: Permissions {
+            share: false,
+            transfer: false,
+            invite_externals: true,
+        },
+        profiles: vec![external_profile()],
+    }));
+    h.frame(vec![]);
+    assert!(h.enabled("session.invite_external"));
+    for gone in ["session.share", "session.transfer"] {
+        assert!(h.state.widgets.iter().all(|w| w.id != gone), "{gone} shown");
+    }
+}
+
+#[test]
+fn inviting_an_external_shows_the_profile_in_full_and_then_the_key_and_link() {
+    let mut h = Harness::ready();
+    h.state.apply(Update::Control(RepDown::Account {
+        permissions: Permissions {
+            invite_externals: true,
+            ..Permissions::default()
+        },
+        profiles: vec![external_profile()],
+    }));
+    let id = h.joined(7, "Carla");
+    h.click("session.invite_external");
+    h.frame(vec![]);
+    assert!(
+        h.state
+            .widgets
+            .iter()
+            .any(|w| w.id == "external.description")
+    );
+    assert!(!h.enabled("external.make"), "name and reason first");
+    h.type_text("external.name", "Eve Extern");
+    h.type_text("external.reason", "Druckerhersteller");
+    h.frame(vec![]);
+    let cmds = nets(h.click("external.make"));
+    assert_eq!(
+        cmds,
+        vec![Command::To(
+            id,
+            SessionCommand::InviteExternal {
+                profile: "view only".into(),
+                name: "Eve Extern".into(),
+                reason: "Druckerhersteller".into(),
+            }
+        )]
+    );
+    h.session(
+        id,
+        RepDown::ExternalInvitation {
+            key: "123 456 789 012".into(),
+            url: Some("https://support.example.org/x/123456789012".into()),
+            expires_at: 7_200,
+            name: "Eve Extern".into(),
+            profile: external_profile(),
+        },
+    );
+    h.frame(vec![]);
+    h.frame(vec![]);
+    assert!(h.rect("external.key").height() > 25.0, "shown large");
+    let copied = h.click("external.copy");
+    assert!(
+        copied.contains(&Intent::Copy(
+            "https://support.example.org/x/123456789012\n123 456 789 012".into()
+        )),
+        "{copied:?}"
+    );
+}
+
+#[test]
+fn the_owner_sees_everyone_and_removes_one_and_hands_over_by_queue() {
+    let mut h = Harness::ready();
+    let id = h.joined(7, "Carla");
+    h.state.apply(Update::Session(id, SessionUpdate::Me(5)));
+    let everyone = |owner: u64| RepDown::Participants {
+        list: vec![
+            Participant {
+                rep: 5,
+                name: "Ann Weber".into(),
+                role: if owner == 5 {
+                    ParticipantRole::Owner
+                } else {
+                    ParticipantRole::Colleague
+                },
+                limits: Limits::ALL,
+            },
+            Participant {
+                rep: 9,
+                name: "Eve Extern".into(),
+                role: ParticipantRole::External {
+                    invited_by: "Ann Weber".into(),
+                },
+                limits: Limits::from_allowances(&parse_allowances("view").unwrap()),
+            },
+        ],
+    };
+    h.session(id, everyone(5));
+    h.frame(vec![]);
+    h.frame(vec![]);
+    assert!(
+        h.state
+            .widgets
+            .iter()
+            .all(|w| w.id != "participant.remove.5"),
+        "not oneself"
+    );
+    let cmds = nets(h.click("participant.remove.9"));
+    assert_eq!(cmds, vec![Command::To(id, SessionCommand::Remove(9))]);
+    // Hand over by queue.
+    h.click("session.transfer");
+    h.frame(vec![]);
+    h.type_text("transfer.to", "bob");
+    h.frame(vec![]);
+    let cmds = nets(h.click("transfer.make"));
+    assert_eq!(
+        cmds,
+        vec![Command::To(id, SessionCommand::Transfer("bob".into()))]
+    );
+    // Not the owner any more (say the relay made someone else owner): no remove, no hand-over.
+    h.session(id, everyone(1));
+    h.frame(vec![]);
+    h.frame(vec![]);
+    assert!(!h.state.session(id).unwrap().owner);
+    assert!(
+        h.state
+            .widgets
+            .iter()
+            .all(|w| w.id != "participant.remove.9")
+    );
+    assert!(h.state.widgets.iter().all(|w| w.id != "session.transfer"));
+}
+
+#[test]
+fn an_external_joins_from_the_login_screen_without_an_account() {
+    let mut h = Harness::new();
+    assert!(!h.enabled("login.join_external"));
+    h.type_text("login.relay", "relay.example.org:4433");
+    h.type_text("login.pin", "sha256//abc");
+    h.type_text(
+        "login.external_key",
+        "https://support.example.org/x/123456789012",
+    );
+    h.frame(vec![]);
+    let cmds = nets(h.click("login.join_external"));
+    let [
+        Command::JoinExternal {
+            relay, pin, key, ..
+        },
+    ] = &cmds[..]
+    else {
+        panic!("{cmds:?}");
+    };
+    assert_eq!(relay, "relay.example.org:4433");
+    assert_eq!(pin, "sha256//abc");
+    assert_eq!(
+        crate::net::invitation_key(key),
+        "123456789012",
+        "the link is reduced to its key"
+    );
+    assert_eq!(h.state.stage, Stage::Ready);
+    assert!(h.state.as_external);
+    // No keys or queue for an external: the queue tab says why.
+    h.state.tab = 0;
+    h.frame(vec![]);
+    assert!(h.state.widgets.iter().any(|w| w.id == "queue.external"));
+    assert!(h.state.widgets.iter().all(|w| w.id != "key.generate"));
 }

@@ -25,6 +25,21 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// `lotse-relay ARGS… --data DIR` on this relay's data; panics unless it succeeds.
+    pub fn admin(&self, args: &[&str]) {
+        let out = std::process::Command::new(workspace_bin("lotse-relay"))
+            .args(args)
+            .arg("--data")
+            .arg(self._dir.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "lotse-relay {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// `lotse-relay audit verify` over this relay's data: the audit chain is sound.
     pub fn assert_audit_verifies(&self) {
         lotse_testkit::assert_audit_verifies(&self._dir.path().join("data"));
