@@ -110,7 +110,10 @@ fn an_external_joins_by_link_is_shown_by_name_stays_within_view_only_and_goes_wi
     // The customer's panel shows her by the invited name, as an external, and who invited her.
     lotse.wait_widget("session", "session.remove.1");
     let line = lotse.wait_line("the external in the panel", |l| {
-        roles(l).contains(&"Eve Extern: External person, invited by Ann Weber".to_owned())
+        roles(l).contains(
+            &"Eve Extern: External person, invited by Ann Weber · may ask you for: See your screen"
+                .to_owned(),
+        )
     });
     assert!(
         roles(&line).contains(&"Ann Weber: Your supporter, in charge of this session".to_owned()),
@@ -205,7 +208,12 @@ fn a_colleague_takes_over_asks_again_hands_over_by_queue_and_licences_run_out() 
     bob.wait("joined", None);
     lotse.wait_widget("session", "session.remove.1");
     lotse.wait_line("both in the panel", |l| {
-        roles(l).contains(&"Bob Brandt: Supporter, brought in by Ann Weber".to_owned())
+        roles(l).iter().any(|r| {
+            r.starts_with(
+                "Bob Brandt: Supporter, brought in by Ann Weber · may ask you for: See your \
+                 screen, Control mouse and keyboard",
+            )
+        })
     });
 
     // Ann leaves: Bob owns the session; what the customer granted Ann is gone.

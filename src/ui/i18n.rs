@@ -208,6 +208,7 @@ strings! {
     grant_view, grant_control, grant_clipboard, grant_files, grant_sysinfo,
     session_title, session_connected, session_may, session_nothing, session_revoke,
     session_role_owner, session_role_colleague, session_role_external, session_remove,
+    session_role_may, session_role_may_nothing,
     session_viewing, session_controlling, session_monitor, remote_refused, share_unavailable, over_tcp, obstructed_secure, obstructed_elevated, session_chat, session_chat_empty, session_chat_hint, session_chat_send,
     session_me, session_end, compact_shrink, compact_expand, compact_chat_unread, compact_stop_view,
     compact_stop_control, sysinfo_sent, sysinfo_show, clip_in, clip_out, clip_text, clip_png,

@@ -74,6 +74,10 @@ pub enum Command {
     Invite {
         email: String,
     },
+    /// Decline a colleague's transfer offer.
+    DeclineTransfer {
+        code: String,
+    },
     /// Open the connection of session `id` and take the customer `entry` from the queue.
     Accept {
         id: SessionId,
@@ -127,6 +131,8 @@ pub enum SessionCommand {
     },
     /// Hand the session to the queue of the colleague with this login.
     Transfer(String),
+    /// Offer the session to the colleague with this login, who is online (they accept).
+    OfferTransfer(String),
     /// Remove a participant (owner only).
     Remove(lotse_proto::msg::ParticipantId),
     /// End the session (leave it, when it is another rep's).
@@ -382,7 +388,7 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Command>, notify: Notify, video:
                 }
                 None => tracing::debug!(id, ?cmd, "no such session: ignored"),
             },
-            Command::CreateKey | Command::Invite { .. } => {
+            Command::CreateKey | Command::Invite { .. } | Command::DeclineTransfer { .. } => {
                 let Some(c) = home.as_mut() else {
                     tracing::debug!(?cmd, "not logged in: ignored");
                     continue;
@@ -390,6 +396,9 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Command>, notify: Notify, video:
                 // Answered by events (Key, Invitation, Refused): the loop stays free.
                 let sent = match cmd {
                     Command::Invite { email } => c.send(&RepUp::Invite { email }).await,
+                    Command::DeclineTransfer { code } => {
+                        c.send(&RepUp::DeclineTransfer { code }).await
+                    }
                     _ => {
                         c.send(&RepUp::CreateKey {
                             lifetime_secs: None,
@@ -674,6 +683,7 @@ async fn carry_out(
             .await
         }
         SessionCommand::Transfer(to) => c.send(&RepUp::TransferToQueue { rep: to }).await,
+        SessionCommand::OfferTransfer(to) => c.send(&RepUp::OfferTransfer { rep: to }).await,
         SessionCommand::Remove(rep) => c.send(&RepUp::RemoveParticipant { rep }).await,
         SessionCommand::Leave => c.leave(HowEnded::EndButton).await,
         SessionCommand::Keyframe => c.request_keyframe().await,

@@ -336,6 +336,44 @@ fn queue(state: &mut State, ui: &mut Ui) {
         state.track("queue.external", &r);
         return;
     }
+    if let Some(offer) = state.transfer_offer.clone() {
+        let left = offer.expires_at.saturating_sub(state.now_unix);
+        if left == 0 {
+            state.transfer_offer = None;
+        } else {
+            egui::Frame::new()
+                .fill(NOTICE_BG)
+                .inner_margin(8)
+                .show(ui, |ui| {
+                    ui.horizontal_wrapped(|ui| {
+                        let r = ui.label(
+                            RichText::new(format!(
+                                "{} {} {} ({})",
+                                offer.from,
+                                t.transfer_offer_text,
+                                offer.customer,
+                                duration_text(left)
+                            ))
+                            .strong(),
+                        );
+                        state.track("transfer.offer_text", &r);
+                        let r = ui.add(
+                            egui::Button::new(RichText::new(t.transfer_take).color(Color32::WHITE))
+                                .fill(ACCENT),
+                        );
+                        state.track("transfer.take", &r);
+                        if r.clicked() {
+                            state.take_transfer();
+                        }
+                        let r = ui.button(t.transfer_decline);
+                        state.track("transfer.decline", &r);
+                        if r.clicked() {
+                            state.decline_transfer();
+                        }
+                    });
+                });
+        }
+    }
     ui.columns(2, |cols| {
         let ui = &mut cols[0];
         ui.heading(t.key_heading);
@@ -1028,6 +1066,11 @@ fn transfer(state: &mut State, index: usize, ui: &mut Ui) {
         );
         state.track("transfer.to", &r);
         let to = state.sessions[index].transfer_to.trim().to_owned();
+        let r = ui.add_enabled(!to.is_empty(), egui::Button::new(t.transfer_offer_make));
+        state.track("transfer.offer", &r);
+        if r.clicked() {
+            state.send(id, SessionCommand::OfferTransfer(to.clone()));
+        }
         let r = ui.add_enabled(!to.is_empty(), egui::Button::new(t.transfer_make));
         state.track("transfer.make", &r);
         if r.clicked() {

@@ -120,6 +120,15 @@ pub struct Transfer {
     pub state: TransferState,
 }
 
+/// A colleague's offer to take their session over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferOffer {
+    pub code: String,
+    pub from: String,
+    pub customer: String,
+    pub expires_at: u64,
+}
+
 /// An invitation for an external supporter, as the console shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalInvitation {
@@ -446,6 +455,8 @@ pub struct State {
     pub external_key: String,
     /// Taking part as an external supporter: no account, one session, no queue.
     pub as_external: bool,
+    /// A colleague's offer to take their session over, until taken, declined or expired.
+    pub transfer_offer: Option<TransferOffer>,
     /// The last refusal or failure, shown until dismissed.
     pub notice: Option<Notice>,
     pub queue: Vec<QueueEntry>,
@@ -493,6 +504,7 @@ impl State {
             join_code: String::new(),
             external_key: String::new(),
             as_external: false,
+            transfer_offer: None,
             notice: None,
             queue: Vec::new(),
             seen: BTreeSet::new(),
@@ -565,6 +577,30 @@ impl State {
             password,
             downloads: self.downloads.clone(),
         }));
+    }
+
+    /// Takes a colleague's offered session over: a tab of its own joins with the offer's code.
+    pub fn take_transfer(&mut self) {
+        let Some(offer) = self.transfer_offer.take() else {
+            return;
+        };
+        let customer = CustomerInfo {
+            name: offer.customer,
+            host: String::new(),
+            os: String::new(),
+        };
+        let id = self.new_tab(None, customer);
+        let code = offer.code.replace(' ', "");
+        self.intents.push(Intent::Net(Command::Join { id, code }));
+    }
+
+    /// Declines a colleague's offered session.
+    pub fn decline_transfer(&mut self) {
+        if let Some(offer) = self.transfer_offer.take() {
+            self.intents.push(Intent::Net(Command::DeclineTransfer {
+                code: offer.code.replace(' ', ""),
+            }));
+        }
     }
 
     /// Joins as an external supporter with the key (or link) typed on the login screen: no
@@ -725,6 +761,19 @@ impl State {
                 self.queue = entries;
             }
             RepDown::Refused { what } => self.notice = Some(Notice::Refused(what)),
+            RepDown::TransferOffer {
+                code,
+                from,
+                customer,
+                expires_at,
+            } => {
+                self.transfer_offer = Some(TransferOffer {
+                    code,
+                    from,
+                    customer: customer.name,
+                    expires_at,
+                })
+            }
             other => tracing::debug!(?other, "not for the home connection"),
         }
     }
@@ -856,7 +905,20 @@ impl State {
                     }
                 }),
                 RepDown::Refused { what } => notice = Some(Notice::Refused(what)),
+                RepDown::TransferOffered { to } => s.chat.push(ChatLine {
+                    from: to,
+                    text: t.transfer_offered.into(),
+                    mine: true,
+                    customer: false,
+                }),
+                RepDown::TransferDeclined { by } => s.chat.push(ChatLine {
+                    from: by,
+                    text: t.transfer_declined.into(),
+                    mine: false,
+                    customer: false,
+                }),
                 RepDown::FileAccepted { .. }
+                | RepDown::TransferOffer { .. }
                 | RepDown::Account { .. }
                 | RepDown::Key { .. }
                 | RepDown::Invitation { .. }

@@ -710,6 +710,13 @@ pub enum RepUp {
     TransferToQueue { rep: String },
     /// Remove another rep or external from this session (owner only).
     RemoveParticipant { rep: ParticipantId },
+    /// Offer this session to the colleague with login `rep`, who is online (owner only, with the
+    /// permission to transfer). Their free connections get [`RepDown::TransferOffer`]; joining
+    /// with its code makes them the owner and ends this rep's part. Answered with
+    /// [`RepDown::TransferOffered`] or `Refused`.
+    OfferTransfer { rep: String },
+    /// Decline a transfer offer (its owner hears [`RepDown::TransferDeclined`]).
+    DeclineTransfer { code: String },
 }
 
 /// A customer waiting in a queue.
@@ -894,6 +901,22 @@ pub enum RepDown {
     /// Everyone in this session (on every change of who is in it or who owns it).
     Participants {
         list: Vec<Participant>,
+    },
+    /// A colleague offers their session: join it with `code` ([`RepUp::JoinSession`], this
+    /// account only) to own it, or decline ([`RepUp::DeclineTransfer`]).
+    TransferOffer {
+        code: String,
+        from: String,
+        customer: CustomerInfo,
+        expires_at: UnixTime,
+    },
+    /// The offer went to `to`'s console.
+    TransferOffered {
+        to: String,
+    },
+    /// `by` declined the offer.
+    TransferDeclined {
+        by: String,
     },
 }
 

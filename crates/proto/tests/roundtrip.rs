@@ -206,6 +206,8 @@ fn rep_up() -> impl Strategy<Value = RepUp> {
         }),
         text().prop_map(|rep| RepUp::TransferToQueue { rep }),
         any::<u64>().prop_map(|rep| RepUp::RemoveParticipant { rep }),
+        text().prop_map(|rep| RepUp::OfferTransfer { rep }),
+        text().prop_map(|code| RepUp::DeclineTransfer { code }),
     ]
 }
 
@@ -295,6 +297,16 @@ fn rep_down() -> impl Strategy<Value = RepDown> {
                 }
             }),
         participants().prop_map(|list| RepDown::Participants { list }),
+        (text(), text(), info(), any::<u64>()).prop_map(|(code, from, customer, expires_at)| {
+            RepDown::TransferOffer {
+                code,
+                from,
+                customer,
+                expires_at,
+            }
+        }),
+        text().prop_map(|to| RepDown::TransferOffered { to }),
+        text().prop_map(|by| RepDown::TransferDeclined { by }),
     ]
 }
 

@@ -153,6 +153,9 @@ pub(crate) struct ShareInvite {
     /// The profile it was made with (`None`: a plain set of tiers).
     pub profile: Option<String>,
     pub expires: Instant,
+    /// A transfer offer: only this account may use it, it makes the joiner the owner, and only
+    /// while the rep who offered it (second) still owns the session.
+    pub transfer_to: Option<(i64, ParticipantId)>,
 }
 
 /// A one-time invitation for an external supporter into a running session.

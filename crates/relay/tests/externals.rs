@@ -979,3 +979,133 @@ async fn profiles_from_the_settings_file_are_in_the_database_at_start() {
         .wait_audit("put", |a| a.starts_with("profile.put name=\"vendor\""))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_colleague_online_is_offered_the_session_and_takes_it_over_or_declines() {
+    let relay = TestRelay::start().await;
+    let mut s = Session::start(&relay).await;
+    grant(&mut s.rep, &mut s.customer, Tier::View).await;
+    let mut bob = Rep::login(&relay, "bob").await;
+    let mut cy = Rep::login(&relay, "cy").await;
+    // First offer: declined; Ann hears it and keeps the session.
+    s.rep.say(&RepUp::OfferTransfer { rep: "bob".into() }).await;
+    s.rep
+        .until("offered", |m| match m {
+            RepDown::TransferOffered { to } if to == "Bob" => Some(()),
+            _ => None,
+        })
+        .await;
+    let (code, _) = bob
+        .until("offer", |m| match m {
+            RepDown::TransferOffer { code, from, .. } if from == "Ada Lovelace" => {
+                Some(code.clone())
+            }
+            _ => None,
+        })
+        .await;
+    bob.say(&RepUp::DeclineTransfer { code: code.clone() })
+        .await;
+    s.rep
+        .until("declined", |m| match m {
+            RepDown::TransferDeclined { by } if by == "Bob" => Some(()),
+            _ => None,
+        })
+        .await;
+    // The declined code is spent.
+    bob.say(&RepUp::JoinSession { code }).await;
+    bob.until("refusal", |m| match m {
+        RepDown::Refused {
+            what: Refusal::UnknownCode,
+        } => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // Second offer: another account cannot use Bob's code; Bob takes it over.
+    s.rep.say(&RepUp::OfferTransfer { rep: "bob".into() }).await;
+    let (code, _) = bob
+        .until("offer", |m| match m {
+            RepDown::TransferOffer { code, .. } => Some(code.clone()),
+            _ => None,
+        })
+        .await;
+    cy.say(&RepUp::JoinSession { code: code.clone() }).await;
+    cy.until("refusal", |m| match m {
+        RepDown::Refused {
+            what: Refusal::UnknownCode,
+        } => Some(()),
+        _ => None,
+    })
+    .await;
+    bob.say(&RepUp::JoinSession { code }).await;
+    bob.until("joined", |m| {
+        matches!(m, RepDown::Joined { .. }).then_some(())
+    })
+    .await;
+    s.rep
+        .until("ended", |m| match m {
+            RepDown::Ended {
+                reason: EndReason::Transferred { to },
+            } if to == "Bob" => Some(()),
+            _ => None,
+        })
+        .await;
+    let bob_id = bob.id;
+    customer_sees(&mut s.customer, |l| {
+        l.len() == 1 && l[0].rep == bob_id && l[0].role == ParticipantRole::Owner
+    })
+    .await;
+    // Ann's grant went with her: Bob has to ask.
+    bob.say(&RepUp::SysinfoRequest).await;
+    bob.until("not granted", |m| match m {
+        RepDown::Refused {
+            what: Refusal::NotGranted(_),
+        } => Some(()),
+        _ => None,
+    })
+    .await;
+    bob.say(&RepUp::Request {
+        tier: Tier::Control,
+    })
+    .await;
+    s.customer
+        .hear_until("bob's request", |m: &CustomerDown| match m {
+            CustomerDown::PermissionRequest { rep, .. } if *rep == bob_id => Some(()),
+            _ => None,
+        })
+        .await;
+    for a in [
+        "session.transfer_offer",
+        "session.transfer_declined",
+        "session.transfer_taken",
+    ] {
+        relay.wait_audit(a, |x| x.starts_with(a)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_ends_with_its_session_and_frees_its_licence() {
+    let relay = TestRelay::start_with(|c| c.external_licences = 1).await;
+    profile(&relay, "view only", "view", false, true).await;
+    may_invite(&relay, "ada").await;
+    let mut s = Session::start(&relay).await;
+    let key = invite(&mut s.rep, "view only", "Eve").await.unwrap();
+    s.customer
+        .say(&CustomerUp::End {
+            reason: HowEnded::EndButton,
+        })
+        .await;
+    s.rep
+        .until("ended", |m| {
+            matches!(m, RepDown::Ended { .. }).then_some(())
+        })
+        .await;
+    assert_eq!(
+        join_external(&relay, &key).await.err(),
+        Some(Refusal::UnknownCode),
+        "the session is over: so is its invitation"
+    );
+    // Its licence is free again for the next session.
+    let mut s2 = Session::start_for(&relay, "ada", Peer::customer(&relay).await).await;
+    assert!(invite(&mut s2.rep, "view only", "Fred").await.is_ok());
+}

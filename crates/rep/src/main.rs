@@ -102,7 +102,9 @@ struct SessionArgs {
     /// code for another rep to join with those tiers as its profile), `share-profile
     /// PROFILE` (the same with a profile for colleagues), `invite-external --profile P
     /// --name "N" --reason "R"` (an external supporter's key and link), `transfer LOGIN`
-    /// (to a colleague's queue), `remove ID` (a participant), `sysinfo` (a fresh system
+    /// (to a colleague's queue), `offer-transfer LOGIN` (to a colleague online, who takes it
+    /// with `take CODE` or declines with `decline-transfer CODE`), `remove ID` (a
+    /// participant), `sysinfo` (a fresh system
     /// report, once `sysinfo` is granted), `paste TEXT` and `paste-file PATH` (onto the
     /// customer's clipboard, once `clipboard` is granted), `leave`.
     #[arg(long)]
@@ -613,6 +615,23 @@ async fn session(
                     "expires_at": expires_at, "name": name, "profile": profile_json(&profile),
                 }));
             }
+            RepEvent::Control(RepDown::TransferOffer {
+                code,
+                from,
+                customer,
+                expires_at,
+            }) => {
+                emit(json!({
+                    "event": "transfer_offer", "code": code, "from": from,
+                    "customer": customer.name, "expires_at": expires_at,
+                }));
+            }
+            RepEvent::Control(RepDown::TransferOffered { to }) => {
+                emit(json!({"event": "transfer_offered", "to": to}));
+            }
+            RepEvent::Control(RepDown::TransferDeclined { by }) => {
+                emit(json!({"event": "transfer_declined", "by": by}));
+            }
             RepEvent::Control(RepDown::Participants { list }) => {
                 let list: Vec<Value> = list
                     .iter()
@@ -718,6 +737,26 @@ async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
         "transfer" => {
             rep.send(&RepUp::TransferToQueue {
                 rep: rest.trim().to_owned(),
+            })
+            .await?
+        }
+        // Answered by `transfer_offered` (or `refused`); the colleague's console is asked.
+        "offer-transfer" => {
+            rep.send(&RepUp::OfferTransfer {
+                rep: rest.trim().to_owned(),
+            })
+            .await?
+        }
+        // A colleague's offer (`transfer_offer`): take the session over, or decline.
+        "take" => {
+            rep.send(&RepUp::JoinSession {
+                code: rest.trim().to_owned(),
+            })
+            .await?
+        }
+        "decline-transfer" => {
+            rep.send(&RepUp::DeclineTransfer {
+                code: rest.trim().to_owned(),
             })
             .await?
         }

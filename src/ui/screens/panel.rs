@@ -213,13 +213,21 @@ fn role_line(
     rep: &lotse_proto::customer::Rep,
     owner: &str,
 ) -> String {
-    match &rep.role {
-        ParticipantRole::Owner => t.session_role_owner.clone(),
+    let who = match &rep.role {
+        ParticipantRole::Owner => return t.session_role_owner.clone(),
         ParticipantRole::Colleague => fill(&t.session_role_colleague, &[("owner", owner)]),
         ParticipantRole::External { invited_by } => {
             fill(&t.session_role_external, &[("by", invited_by)])
         }
-    }
+    };
+    // What their invitation lets them ask for (each still needs the person's Allow).
+    let tiers: Vec<&str> = rep.limits.tiers.iter().map(|x| t.grant_name(x)).collect();
+    let may = if tiers.is_empty() {
+        t.session_role_may_nothing.clone()
+    } else {
+        fill(&t.session_role_may, &[("tiers", &tiers.join(", "))])
+    };
+    format!("{who} · {may}")
 }
 
 /// The widget id of the `index`-th rep's "Remove from session" button.

@@ -1177,7 +1177,8 @@ fn the_panel_says_who_each_one_is_and_removes_one_with_a_click() {
             ),
             (
                 "Eve Extern".to_owned(),
-                "External person, invited by Ann Weber".to_owned()
+                "External person, invited by Ann Weber · may ask you for: See your screen"
+                    .to_owned()
             )
         ]
     );

@@ -1421,3 +1421,61 @@ fn an_external_joins_from_the_login_screen_without_an_account() {
     assert!(h.state.widgets.iter().any(|w| w.id == "queue.external"));
     assert!(h.state.widgets.iter().all(|w| w.id != "key.generate"));
 }
+
+#[test]
+fn a_colleagues_offer_is_taken_over_or_declined_from_the_queue_tab() {
+    let mut h = Harness::ready();
+    let offer = |h: &mut Harness| {
+        h.state.apply(Update::Control(RepDown::TransferOffer {
+            code: "123 456 789 012".into(),
+            from: "Bo Berg".into(),
+            customer: customer("Carla"),
+            expires_at: h.state.now_unix + 120,
+        }));
+        h.frame(vec![]);
+    };
+    offer(&mut h);
+    let cmds = nets(h.click("transfer.decline"));
+    assert_eq!(
+        cmds,
+        vec![Command::DeclineTransfer {
+            code: "123456789012".into()
+        }]
+    );
+    assert!(h.state.transfer_offer.is_none());
+    offer(&mut h);
+    let cmds = nets(h.click("transfer.take"));
+    let [Command::Join { code, .. }] = &cmds[..] else {
+        panic!("{cmds:?}");
+    };
+    assert_eq!(code, "123456789012");
+    assert_eq!(
+        h.state.sessions.len(),
+        1,
+        "a tab for the session taken over"
+    );
+}
+
+#[test]
+fn the_owner_offers_the_session_to_a_colleague_online() {
+    let mut h = Harness::ready();
+    let id = h.joined(7, "Carla");
+    h.click("session.transfer");
+    h.frame(vec![]);
+    h.type_text("transfer.to", "bob");
+    h.frame(vec![]);
+    let cmds = nets(h.click("transfer.offer"));
+    assert_eq!(
+        cmds,
+        vec![Command::To(id, SessionCommand::OfferTransfer("bob".into()))]
+    );
+    h.session(
+        id,
+        RepDown::TransferDeclined {
+            by: "Bo Berg".into(),
+        },
+    );
+    let last = h.state.session(id).unwrap().chat.last().unwrap().clone();
+    assert_eq!(last.from, "Bo Berg");
+    assert_eq!(last.text, EN.transfer_declined);
+}

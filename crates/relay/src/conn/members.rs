@@ -13,7 +13,7 @@
 //!   rep, never passed on).
 
 use crate::audit::{NAME_MAX, TEXT_MAX, bounded};
-use crate::hub::{Audit, CustomerId, ExternalInvite, Hub, SessionId, State, now_unix};
+use crate::hub::{Audit, CustomerId, ExternalInvite, Hub, SessionId, ShareInvite, State, now_unix};
 use crate::keys;
 use lotse_proto::msg::{
     CustomerDown, EndReason, ParticipantId, Refusal, RepDown, Requeue, bound_text,
@@ -22,6 +22,9 @@ use lotse_proto::profile::{Limits, MAX_EXTERNAL_NAME, MAX_EXTERNAL_REASON, MAX_P
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How long a colleague may think about a transfer offer.
+pub(crate) const TRANSFER_OFFER_LIFETIME: Duration = Duration::from_secs(2 * 60);
 
 /// How long an external supporter's invitation stays valid (or until the session ends).
 pub(crate) const EXTERNAL_INVITE_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
@@ -656,4 +659,176 @@ pub(super) fn take_invite(st: &mut State, typed: &str) -> Option<ExternalInvite>
     let now = Instant::now();
     let invite = st.external_invites.remove(&code)?;
     (invite.expires > now && has_room(st, invite.session)).then_some(invite)
+}
+
+/// The owner offers the session to a colleague who is online: each of the colleague's free
+/// connections is told; joining with the offer's code takes the session over.
+pub(super) fn offer_transfer(hub: &Hub, id: ParticipantId, to: &str, actor: &str) -> Vec<Audit> {
+    let mut st = hub.state();
+    let refuse = |st: &State, what| st.send_rep(id, RepDown::Refused { what });
+    let sid = match owned(&st, id) {
+        Ok(sid) => sid,
+        Err(what) => {
+            refuse(&st, what);
+            return Vec::new();
+        }
+    };
+    let Some(me) = st.reps.get(&id) else {
+        return Vec::new();
+    };
+    if !me.permissions.transfer {
+        refuse(&st, Refusal::NoPermission);
+        return Vec::new();
+    }
+    let (my_db, my_name) = (me.db_id, me.display.clone());
+    let targets: Vec<(ParticipantId, i64, String)> = st
+        .reps
+        .iter()
+        .filter(|(_, r)| {
+            r.external.is_none() && r.login == to && r.db_id != my_db && r.session.is_none()
+        })
+        .map(|(rid, r)| (*rid, r.db_id, r.display.clone()))
+        .collect();
+    let Some((_, to_db, to_name)) = targets.first().cloned() else {
+        refuse(&st, Refusal::NoSuchRep);
+        return Vec::new();
+    };
+    let now = Instant::now();
+    st.share_codes.retain(|_, i| i.expires > now);
+    let code = loop {
+        let c = format!("{}{}", keys::generate(), &keys::generate()[..3]);
+        if !st.share_codes.contains_key(&c) && !st.external_invites.contains_key(&c) {
+            break c;
+        }
+    };
+    st.share_codes.insert(
+        code.clone(),
+        ShareInvite {
+            session: sid,
+            limits: Limits::ALL,
+            profile: None,
+            expires: now + TRANSFER_OFFER_LIFETIME,
+            transfer_to: Some((to_db, id)),
+        },
+    );
+    let customer = st
+        .sessions
+        .get(&sid)
+        .and_then(|s| st.customers.get(&s.customer))
+        .map(|c| c.info.clone())
+        .unwrap_or_default();
+    for (rid, _, _) in &targets {
+        st.send_rep(
+            *rid,
+            RepDown::TransferOffer {
+                code: keys::format(&code),
+                from: my_name.clone(),
+                customer: customer.clone(),
+                expires_at: now_unix() + TRANSFER_OFFER_LIFETIME.as_secs(),
+            },
+        );
+    }
+    st.send_rep(
+        id,
+        RepDown::TransferOffered {
+            to: to_name.clone(),
+        },
+    );
+    vec![Audit {
+        actor: actor.to_owned(),
+        action: "session.transfer_offer",
+        detail: format!("session={sid} to={:?}", bounded(to, NAME_MAX)),
+    }]
+}
+
+/// The colleague declines a transfer offer; the owner is told.
+pub(super) fn decline_transfer(
+    hub: &Hub,
+    id: ParticipantId,
+    typed: &str,
+    actor: &str,
+) -> Vec<Audit> {
+    let code: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let mut st = hub.state();
+    let Some((db_id, name)) = st.reps.get(&id).map(|r| (r.db_id, r.display.clone())) else {
+        return Vec::new();
+    };
+    let mine = st
+        .share_codes
+        .get(&code)
+        .and_then(|i| i.transfer_to.map(|t| (i.session, t)))
+        .filter(|(_, (to, _))| *to == db_id);
+    let Some((sid, (_, offered_by))) = mine else {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: Refusal::UnknownCode,
+            },
+        );
+        return Vec::new();
+    };
+    st.share_codes.remove(&code);
+    st.send_rep(offered_by, RepDown::TransferDeclined { by: name });
+    vec![Audit {
+        actor: actor.to_owned(),
+        action: "session.transfer_declined",
+        detail: format!("session={sid}"),
+    }]
+}
+
+/// `id` joins with a transfer offer made by `offered_by`: it owns the session now, and the rep
+/// who offered it leaves (their grants with them; the new owner asks again).
+pub(super) fn take_over(
+    st: &mut State,
+    id: ParticipantId,
+    sid: SessionId,
+    offered_by: ParticipantId,
+    actor: &str,
+) -> Vec<Audit> {
+    let mut audits = Vec::new();
+    if st.sessions.get(&sid).map(|s| s.owner) != Some(offered_by) {
+        // The session changed hands since the offer: it is void.
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: Refusal::UnknownCode,
+            },
+        );
+        return audits;
+    }
+    if !enter(st, id, sid, Limits::ALL) {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: Refusal::SessionFull,
+            },
+        );
+        return audits;
+    }
+    if let Some(s) = st.sessions.get_mut(&sid) {
+        s.owner = id;
+        s.profiles.remove(&id);
+    }
+    let to = st
+        .reps
+        .get(&id)
+        .map(|r| r.display.clone())
+        .unwrap_or_default();
+    let previous = st.rep_label(offered_by);
+    drop_member(st, sid, offered_by, EndReason::Transferred { to });
+    audits.push(Audit {
+        actor: actor.to_owned(),
+        action: "session.transfer_taken",
+        detail: format!("session={sid} from={previous}"),
+    });
+    audits.push(Audit {
+        actor: previous,
+        action: "session.leave",
+        detail: format!("session={sid} reason=transferred"),
+    });
+    st.push_participants(sid);
+    audits
 }

@@ -291,6 +291,8 @@ pub(super) async fn rep(
             } => members::invite_external(&hub, id, &profile, &name, &reason, &actor).await,
             RepUp::TransferToQueue { rep } => members::transfer_to_queue(&hub, id, &rep, &actor),
             RepUp::RemoveParticipant { rep } => members::remove_by_owner(&hub, id, rep, &actor),
+            RepUp::OfferTransfer { rep } => members::offer_transfer(&hub, id, &rep, &actor),
+            RepUp::DeclineTransfer { code } => members::decline_transfer(&hub, id, &code, &actor),
             RepUp::JoinSession { code } => join_session(&hub, id, &code, ip, &actor).await,
             RepUp::SysinfoRequest => {
                 let st = hub.state();
@@ -619,6 +621,8 @@ fn up_name(msg: &RepUp) -> &'static str {
         RepUp::ShareWithProfile { .. } => "share_with_profile",
         RepUp::TransferToQueue { .. } => "transfer",
         RepUp::RemoveParticipant { .. } => "remove_participant",
+        RepUp::OfferTransfer { .. } => "offer_transfer",
+        RepUp::DeclineTransfer { .. } => "decline_transfer",
     }
 }
 

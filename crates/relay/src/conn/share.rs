@@ -70,6 +70,7 @@ pub(super) fn share_session(
             limits,
             profile,
             expires: now + Duration::from_secs(lifetime),
+            transfer_to: None,
         },
     );
     st.send_rep(
@@ -153,7 +154,18 @@ pub(super) async fn join_session(
             refuse(&st, Refusal::AlreadyInSession);
             return Vec::new();
         }
-        let invite = st.share_codes.remove(&code).filter(|i| i.expires > now);
+        // A transfer offer is for one account only: for anyone else it is an unknown code (and
+        // stays open for its colleague).
+        let db_id = st.reps.get(&id).map(|r| r.db_id);
+        let foreign = st
+            .share_codes
+            .get(&code)
+            .is_some_and(|i| i.transfer_to.is_some_and(|(to, _)| Some(to) != db_id));
+        let invite = if foreign {
+            None
+        } else {
+            st.share_codes.remove(&code).filter(|i| i.expires > now)
+        };
         invite.filter(|i| st.sessions.contains_key(&i.session))
     };
     let Some(invite) = invite else {
@@ -169,6 +181,9 @@ pub(super) async fn join_session(
     };
     let mut st = hub.state();
     let sid = invite.session;
+    if let Some((_, offered_by)) = invite.transfer_to {
+        return members::take_over(&mut st, id, sid, offered_by, actor);
+    }
     if !members::enter(&mut st, id, sid, invite.limits) {
         st.send_rep(
             id,
