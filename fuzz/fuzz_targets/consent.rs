@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
     while let Some(op) = b.u8() {
         let rep = u64::from(b.u8().unwrap_or(0) % 3);
         let mut actions = Vec::new();
-        match op % 12 {
+        match op % 13 {
             0 => {
                 let msg = CustomerDown::Queued {
                     rep_name: "q".into(),
@@ -152,8 +152,21 @@ fuzz_target!(|data: &[u8]| {
             8 => actions = c.end(HowEnded::EndButton),
             9 => actions = c.connection_lost(),
             10 => {
-                let msg = match b.u8().unwrap_or(0) % 4 {
+                let msg = match b.u8().unwrap_or(0) % 6 {
                     0 => CustomerDown::SysinfoRequest { rep },
+                    // Roles describe; they must never grant.
+                    4 => CustomerDown::Participants {
+                        list: vec![lotse_proto::profile::Participant {
+                            rep,
+                            name: "p".into(),
+                            role: lotse_proto::profile::ParticipantRole::Owner,
+                            limits: lotse_proto::profile::Limits::ALL,
+                        }],
+                    },
+                    5 => CustomerDown::Requeued {
+                        rep_name: "q".into(),
+                        why: lotse_proto::msg::Requeue::Transferred,
+                    },
                     1 => CustomerDown::SelectMonitor {
                         rep,
                         index: u32::from(b.u8().unwrap_or(0)),
@@ -167,6 +180,11 @@ fuzz_target!(|data: &[u8]| {
                     _ => CustomerDown::KeyframeRequest,
                 };
                 actions = c.on_message(msg, now).unwrap_or_default();
+            }
+            11 => {
+                // The person removes a rep: nothing it held stays.
+                actions = c.remove_rep(rep);
+                allowed.remove(&rep);
             }
             _ => {
                 // Anything at all from a hostile relay.
