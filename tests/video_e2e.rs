@@ -476,11 +476,24 @@ async fn a_second_rep_joining_gets_a_keyframe_promptly() {
     };
     assert!(next.seq > first.seq);
 
-    // The owner leaves: the session ends for the invited rep and the customer too.
+    // The owner leaves: Bob, the colleague who has been in longest, owns the session now; when
+    // he ends it too it ends for the customer.
     ada.leave(lotse_proto::msg::HowEnded::EndButton)
         .await
         .unwrap();
-    rep_wait(&mut bob, "bob's session ends with the owner's", |e| {
+    let bob_id = bob.id;
+    rep_wait(&mut bob, "bob owns the session", |e| match e {
+        RepEvent::Control(RepDown::Participants { list }) => list
+            .iter()
+            .any(|p| p.rep == bob_id && p.role == lotse_proto::profile::ParticipantRole::Owner)
+            .then_some(()),
+        _ => None,
+    })
+    .await;
+    bob.leave(lotse_proto::msg::HowEnded::EndButton)
+        .await
+        .unwrap();
+    rep_wait(&mut bob, "bob's session ends", |e| {
         matches!(e, RepEvent::Control(RepDown::Ended { .. })).then_some(())
     })
     .await;

@@ -159,6 +159,7 @@ pub(crate) struct ShareInvite {
 }
 
 /// A one-time invitation for an external supporter into a running session.
+#[derive(Clone)]
 pub(crate) struct ExternalInvite {
     pub session: SessionId,
     pub profile: Profile,

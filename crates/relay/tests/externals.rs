@@ -909,7 +909,21 @@ async fn profiles_for_colleagues_limit_files_by_direction_and_chat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_invitation_link_shows_who_invites_what_may_be_done_and_how_to_join() {
-    let relay = TestRelay::with_portal(|c| c.key_attempts = 4).await;
+    let clients = tempfile::tempdir().unwrap();
+    std::fs::write(
+        clients.path().join("lotse-console_0.1.0_amd64.deb"),
+        b"!<arch>\nconsole",
+    )
+    .unwrap();
+    std::fs::write(clients.path().join("lotse-0.1.0_amd64.deb"), b"other").unwrap();
+    let dir = clients.path().to_owned();
+    let relay = TestRelay::with_portal(move |c| {
+        c.key_attempts = 8;
+        if let Some(p) = c.portal.as_mut() {
+            p.clients = Some(dir);
+        }
+    })
+    .await;
     profile(&relay, "view only", "view", false, true).await;
     may_invite(&relay, "ada").await;
     let mut s = Session::start(&relay).await;
@@ -949,6 +963,30 @@ async fn the_invitation_link_shows_who_invites_what_may_be_done_and_how_to_join(
     assert!(text.contains("join-external"));
     let page = https::request(addr, &pin, local, "GET", &format!("{path}?lang=de"), "").await;
     assert!(page.text().contains("view only: darf view"));
+    // The console from the clients directory, for this invitation only.
+    assert!(
+        text.contains(&format!("href=\"{path}/lotse-console_0.1.0_amd64.deb\"")),
+        "{text}"
+    );
+    let deb = https::request(
+        addr,
+        &pin,
+        local,
+        "GET",
+        &format!("{path}/lotse-console_0.1.0_amd64.deb"),
+        "",
+    )
+    .await;
+    assert_eq!(deb.status, 200);
+    assert_eq!(deb.body, b"!<arch>\nconsole".to_vec());
+    for bad in [
+        format!("{path}/lotse-0.1.0_amd64.deb"),
+        format!("{path}/..%2Flotse.db"),
+        "/x/000000000000/lotse-console_0.1.0_amd64.deb".to_owned(),
+    ] {
+        let r = https::request(addr, &pin, local, "GET", &bad, "").await;
+        assert_eq!(r.status, 404, "{bad}");
+    }
     // Seeing the page does not use the key up.
     let eve = join_external(&relay, &key).await.unwrap();
     // Used now: the link says so, and counts as a wrong key.
@@ -1108,4 +1146,25 @@ async fn an_invitation_ends_with_its_session_and_frees_its_licence() {
     // Its licence is free again for the next session.
     let mut s2 = Session::start_for(&relay, "ada", Peer::customer(&relay).await).await;
     assert!(invite(&mut s2.rep, "view only", "Fred").await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_whose_window_closed_leaves_the_customer_waiting_not_ended() {
+    let relay = TestRelay::start().await;
+    let mut s = Session::start(&relay).await;
+    s.rep
+        .say(&RepUp::Leave {
+            reason: HowEnded::WindowClosed,
+        })
+        .await;
+    s.customer
+        .hear_until("requeued", |m: &CustomerDown| match m {
+            CustomerDown::Requeued {
+                why: Requeue::SupporterLost { .. },
+                ..
+            } => Some(()),
+            CustomerDown::Ended { reason } => panic!("ended: {reason:?}"),
+            _ => None,
+        })
+        .await;
 }

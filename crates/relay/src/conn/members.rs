@@ -6,9 +6,10 @@
 //! - exactly one owner, always an internal rep; only the owner shares, invites, transfers or
 //!   removes participants;
 //! - when the owner goes, the internal rep who has been in the session longest becomes owner;
-//!   with none left, externals are logged out at once; then an owner who chose to leave ends the
-//!   session, and an owner whose connection was lost leaves the customer waiting in their queue
-//!   for the grace period (`owner_grace`), after which the session ends;
+//!   with none left, externals are logged out at once; then an owner who chose to end ("End
+//!   session", a time limit) ends the session, and an owner whose connection was lost or whose
+//!   program went away (window closed, program stopped) leaves the customer waiting in their
+//!   queue for the grace period (`owner_grace`), after which the session ends;
 //! - grants end with the rep who goes; a new owner asks again (the customer's grants are per
 //!   rep, never passed on).
 
@@ -220,7 +221,7 @@ pub(super) fn depart(
         });
     }
     if going == Going::Lost && owner_db > 0 {
-        let customer = requeue(
+        let waiting = requeue(
             st,
             sid,
             owner_db,
@@ -229,12 +230,14 @@ pub(super) fn depart(
                 grace_secs: u32::try_from(grace.as_secs()).unwrap_or(u32::MAX),
             },
             audits,
-        )?;
-        let token = st.next_id();
-        if let Some(c) = st.customers.get_mut(&customer) {
-            c.grace = Some(token);
+        );
+        if let Some(customer) = waiting {
+            let token = st.next_id();
+            if let Some(c) = st.customers.get_mut(&customer) {
+                c.grace = Some(token);
+            }
+            return Some(Grace { customer, token });
         }
-        return Some(Grace { customer, token });
     }
     st.end_session(sid, reason, audits);
     None
@@ -250,6 +253,11 @@ fn requeue(
     why: Requeue,
     audits: &mut Vec<Audit>,
 ) -> Option<CustomerId> {
+    // Only with the customer still here (else the caller ends the session as usual).
+    let customer = st.sessions.get(&sid)?.customer;
+    if !st.customers.contains_key(&customer) {
+        return None;
+    }
     let s = st.sessions.remove(&sid)?;
     st.share_codes.retain(|_, i| i.session != sid);
     st.external_invites.retain(|_, i| i.session != sid);
@@ -487,14 +495,18 @@ pub(super) fn transfer_to_queue(hub: &Hub, id: ParticipantId, to: &str, actor: &
             detail: format!("session={sid} reason=transferred"),
         });
     }
-    let _ = requeue(
+    let waiting = requeue(
         &mut st,
         sid,
         to_db,
-        to_name,
+        to_name.clone(),
         Requeue::Transferred,
         &mut audits,
     );
+    if waiting.is_none() {
+        // The customer went at the same moment: nothing to hand over.
+        st.end_session(sid, EndReason::Transferred { to: to_name }, &mut audits);
+    }
     audits
 }
 

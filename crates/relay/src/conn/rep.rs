@@ -19,7 +19,8 @@ use lotse_proto::Tier;
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    CustomerDown, EndReason, ParticipantId, Refusal, RepDown, RepUp, StreamHeader, TransferStop,
+    CustomerDown, EndReason, HowEnded, ParticipantId, Refusal, RepDown, RepUp, StreamHeader,
+    TransferStop,
 };
 use lotse_proto::profile::{Limits, Permissions};
 use std::net::IpAddr;
@@ -241,7 +242,18 @@ pub(super) async fn rep(
                 }
                 Vec::new()
             }
-            RepUp::Leave { reason } => leave(&hub, id, EndReason::Rep(reason), Going::Chose),
+            RepUp::Leave { reason } => {
+                // "End session" (or a time limit the rep set) is a choice; a window closed or a
+                // program stopped is the rep's program going away, as good as a lost connection
+                // for the customer, who then waits for the grace period.
+                let going = match reason {
+                    HowEnded::EndButton | HowEnded::TimeLimit | HowEnded::Cancelled => Going::Chose,
+                    HowEnded::WindowClosed | HowEnded::ProgramStopped | HowEnded::Unspecified => {
+                        Going::Lost
+                    }
+                };
+                leave(&hub, id, EndReason::Rep(reason), going)
+            }
             RepUp::OfferFile {
                 transfer,
                 name,

@@ -554,13 +554,15 @@ pub(super) struct ExternalView {
     pub description: String,
     pub relay: String,
     pub pin: String,
+    /// The console builds the clients directory holds (file names), to download here.
+    pub consoles: Vec<String>,
 }
 
 /// An external supporter's invitation: who invites them and as whom, what their profile lets
 /// them do, and how to join (the key in the console, or the command line).
 pub(super) fn external(lang: Lang, v: &ExternalView, here: &str) -> String {
     let de = lang == Lang::De;
-    let (title, intro, key_label, valid, may, how, console, cli, note) = if de {
+    let (title, intro, key_label, valid, may, how, console, cli, note, download) = if de {
         (
             "Einladung zu einer Support-Sitzung",
             "{by} lädt Sie als {name} ein, bei einer laufenden Support-Sitzung mitzuhelfen.",
@@ -568,9 +570,12 @@ pub(super) fn external(lang: Lang, v: &ExternalView, here: &str) -> String {
             "Er gilt noch {min} Minuten, nur einmal und nur, solange die Sitzung läuft.",
             "Was Sie tun dürfen",
             "So treten Sie bei",
-            "Starten Sie die Lotse-Supportkonsole und wählen Sie „Als externe Person beitreten“;              geben Sie dort den Schlüssel ein. Ein Konto brauchen Sie nicht.",
+            "Starten Sie die Lotse-Supportkonsole und wählen Sie „Als externe Person beitreten“; \
+             geben Sie dort den Schlüssel ein. Ein Konto brauchen Sie nicht.",
             "Oder auf der Kommandozeile:",
-            "Die Person, der geholfen wird, sieht Sie mit Ihrem Namen und als externe Person,              muss jede Erlaubnis selbst erteilen und kann Sie jederzeit aus der Sitzung entfernen.",
+            "Die Person, der geholfen wird, sieht Sie mit Ihrem Namen und als externe Person, \
+             muss jede Erlaubnis selbst erteilen und kann Sie jederzeit aus der Sitzung entfernen.",
+            "Die Lotse-Supportkonsole herunterladen:",
         )
     } else {
         (
@@ -580,9 +585,12 @@ pub(super) fn external(lang: Lang, v: &ExternalView, here: &str) -> String {
             "It holds for {min} more minutes, once, and only while the session runs.",
             "What you may do",
             "How to join",
-            "Start the Lotse supporter console and choose “Join as an external supporter”; enter              the key there. You need no account.",
+            "Start the Lotse supporter console and choose “Join as an external supporter”; enter \
+             the key there. You need no account.",
             "Or on the command line:",
-            "The person being helped sees you by your name and as an external, must grant every              permission themselves, and can remove you from the session at any time.",
+            "The person being helped sees you by your name and as an external, must grant every \
+             permission themselves, and can remove you from the session at any time.",
+            "Download the Lotse supporter console:",
         )
     };
     let intro = intro
@@ -593,8 +601,29 @@ pub(super) fn external(lang: Lang, v: &ExternalView, here: &str) -> String {
         .lines()
         .map(|l| format!("<p>{}</p>", esc(l)))
         .collect();
+    let downloads: String = if v.consoles.is_empty() {
+        String::new()
+    } else {
+        let links: String = v
+            .consoles
+            .iter()
+            .map(|f| {
+                format!(
+                    "<li><a class=\"button\" href=\"{here}/{f}\" download>{f}</a></li>",
+                    here = esc(here),
+                    f = esc(f)
+                )
+            })
+            .collect();
+        format!("<p>{download}</p>\n<ul class=\"reps\">{links}</ul>\n")
+    };
     let m = format!(
-        "<h1>{title}</h1>\n<p>{intro}</p>\n<h2>{key_label}</h2>\n         <p class=\"question\"><code id=\"external-key\">{key}</code></p>\n<p>{valid}</p>\n         <h2>{may}</h2>\n<div id=\"profile\">{description}</div>\n<h2>{how}</h2>\n<p>{console}</p>\n         <p>{cli}</p>\n<p><code>lotse-rep --relay {relay} --pin {pin} join-external {key}</code></p>\n         <p>{note}</p>",
+        "<h1>{title}</h1>\n<p>{intro}</p>\n<h2>{key_label}</h2>\n\
+         <p class=\"question\"><code id=\"external-key\">{key}</code></p>\n<p>{valid}</p>\n\
+         <h2>{may}</h2>\n<div id=\"profile\">{description}</div>\n<h2>{how}</h2>\n\
+         {downloads}<p>{console}</p>\n<p>{cli}</p>\n\
+         <p><code>lotse-rep --relay {relay} --pin {pin} join-external {key}</code></p>\n\
+         <p>{note}</p>",
         key = esc(&v.key),
         valid = valid.replace("{min}", &v.minutes_left.to_string()),
         relay = esc(&v.relay),

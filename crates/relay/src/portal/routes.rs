@@ -10,6 +10,7 @@
 //! | `GET /t/{ticket}` | the download page (platform from the browser, `?platform=` overrides) |
 //! | `GET /t/{ticket}/{platform}` | the personalised client |
 //! | `GET /x/{key}` | an external supporter's invitation: who invites, what they may do, how to join |
+//! | `GET /x/{key}/{file}` | the supporter's console from the clients directory, for that invitation |
 //!
 //! A ticket is a random name for a confirmed session (in memory, short-lived), so that the key
 //! never appears in a URL. Unknown, used and expired keys get byte-for-byte the same page, and
@@ -247,6 +248,7 @@ pub(super) fn router(state: Arc<Portal>) -> Router {
         .route("/t/{ticket}", get(ticket_page))
         .route("/t/{ticket}/{platform}", get(file))
         .route("/x/{key}", get(external))
+        .route("/x/{key}/{file}", get(console_file))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(middleware::map_response(security_headers))
@@ -504,6 +506,109 @@ async fn invitation(
     }
 }
 
+/// The supporter's console builds in the clients directory (`lotse-console…` ending in `.deb` or
+/// `.exe`), by file name, newest version last.
+fn console_builds(p: &Portal) -> Vec<String> {
+    let Some(dir) = &p.cfg.clients else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| {
+            n.starts_with("lotse-console")
+                && (n.ends_with(".deb") || n.ends_with(".exe"))
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-+~".contains(c))
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The open invitation `key` names (digits only, not used up), if any.
+fn open_invitation(p: &Portal, key: &str) -> Option<crate::hub::ExternalInvite> {
+    let digits: String = key.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() != key.len() {
+        return None;
+    }
+    let st = p.hub.state();
+    let now = Instant::now();
+    st.external_invites
+        .get(&digits)
+        .filter(|i| i.expires > now)
+        .cloned()
+}
+
+/// The console for an invited external supporter: only with an open invitation, only a file the
+/// clients directory holds under exactly that name.
+async fn console_file(
+    State(p): State<Arc<Portal>>,
+    Extension(peer): Extension<Peer>,
+    Path((key, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&headers, None);
+    let ip = peer.0.ip();
+    if p.key_blocked(ip) {
+        return rate_limited(&p, lang);
+    }
+    if open_invitation(&p, &key).is_none() {
+        p.key_failed(ip);
+        let _ = p
+            .hub
+            .audit_refused(
+                ip,
+                &format!("portal:{ip}"),
+                "portal.external_rejected",
+                "Unknown",
+            )
+            .await;
+        return html(
+            StatusCode::NOT_FOUND,
+            pages::message(lang, pages::external_invalid(lang)),
+            None,
+        );
+    }
+    let known = console_builds(&p).into_iter().any(|n| n == file);
+    let path = p.cfg.clients.as_ref().map(|d| d.join(&file));
+    let bytes = match (known, path) {
+        (true, Some(path)) => tokio::fs::read(&path).await.ok(),
+        _ => None,
+    };
+    let Some(bytes) = bytes else {
+        return not_found_page(lang);
+    };
+    let _ = p
+        .hub
+        .audit(
+            &format!("portal:{ip}"),
+            "portal.console_download",
+            &format!("file={file:?}"),
+        )
+        .await;
+    let kind = if file.ends_with(".deb") {
+        "application/vnd.debian.binary-package"
+    } else {
+        "application/octet-stream"
+    };
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, kind.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 /// An external supporter's invitation link: checked (not used up) against the open invitations,
 /// each wrong key counting against the address like a wrong session key.
 async fn external(
@@ -537,8 +642,13 @@ async fn external(
                 description: i.profile.description(lang == Lang::De).to_owned(),
                 relay: p.public_relay(&headers),
                 pin: p.signer.pin_string(),
+                consoles: Vec::new(),
             })
     };
+    let found = found.map(|mut v| {
+        v.consoles = console_builds(&p);
+        v
+    });
     match found {
         Some(view) => html(
             StatusCode::OK,
