@@ -15,7 +15,7 @@ use lotse_proto::msg::{
     ClipContent, CustomerDown, CustomerUp, FileFrame, RepDown, RepUp, Role, StreamHeader,
     VideoFrame,
 };
-use lotse_proto::{Tier, TierSet};
+use lotse_proto::Tier;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -79,26 +79,7 @@ enum Arrived {
 
 /// A second rep (`bob`) joins the session with a code from its owner, allowed to ask for all.
 async fn join_bob(relay: &TestRelay, s: &mut Session) -> Rep {
-    s.rep
-        .say(&RepUp::ShareSession {
-            tiers: Tier::ALL.into_iter().collect::<TierSet>(),
-            lifetime_secs: None,
-        })
-        .await;
-    let (code, _) = s
-        .rep
-        .until("share code", |m| match m {
-            RepDown::ShareCode { code, .. } => Some(code.clone()),
-            _ => None,
-        })
-        .await;
-    let mut bob = Rep::login(relay, "bob").await;
-    bob.say(&RepUp::JoinSession { code }).await;
-    bob.until("joined", |m| {
-        matches!(m, RepDown::Joined { .. }).then_some(())
-    })
-    .await;
-    bob
+    share_with(relay, s, "bob", &Tier::ALL).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,6 +68,15 @@ async fn invite(rep: &mut Rep, profile: &str, name: &str) -> Result<String, Refu
     .0
 }
 
+/// Waits for the relay's refusal `what`.
+async fn refused(rep: &mut Rep, what: Refusal) {
+    rep.until(&format!("refusal {what:?}"), |m| match m {
+        RepDown::Refused { what: w } if *w == what => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
 /// An external connecting with `key`: logged in and joined, or refused (then closed).
 async fn join_external(relay: &TestRelay, key: &str) -> Result<Rep, Refusal> {
     let mut peer = Peer::hello(relay, Role::Rep, How::default()).await;
@@ -158,22 +167,10 @@ async fn an_external_joins_by_key_sees_only_this_session_and_stays_within_the_pr
         tier: Tier::Control,
     })
     .await;
-    eve.until("refusal", |m| match m {
-        RepDown::Refused {
-            what: Refusal::NotInvited(Tier::Control),
-        } => Some(()),
-        _ => None,
-    })
-    .await;
+    refused(&mut eve, Refusal::NotInvited(Tier::Control)).await;
     // The profile allows no chat either.
     eve.say(&RepUp::Chat { text: "hi".into() }).await;
-    eve.until("refusal", |m| match m {
-        RepDown::Refused {
-            what: Refusal::ChatNotAllowed,
-        } => Some(()),
-        _ => None,
-    })
-    .await;
+    refused(&mut eve, Refusal::ChatNotAllowed).await;
     // Everything only owners or accounts do is refused.
     for msg in [
         RepUp::CreateKey {
@@ -196,13 +193,7 @@ async fn an_external_joins_by_key_sees_only_this_session_and_stays_within_the_pr
         },
     ] {
         eve.say(&msg).await;
-        eve.until("refusal", |m| match m {
-            RepDown::Refused {
-                what: Refusal::NotForExternals,
-            } => Some(()),
-            _ => None,
-        })
-        .await;
+        refused(&mut eve, Refusal::NotForExternals).await;
     }
     // Within the profile: the customer is asked (and the first prompt is this one: the
     // control request above never reached the customer).
@@ -324,14 +315,7 @@ async fn without_the_permission_the_invitation_api_is_refused_and_audited() {
             lifetime_secs: None,
         })
         .await;
-    s2.rep
-        .until("refusal", |m| match m {
-            RepDown::Refused {
-                what: Refusal::NoPermission,
-            } => Some(()),
-            _ => None,
-        })
-        .await;
+    refused(&mut s2.rep, Refusal::NoPermission).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -445,26 +429,7 @@ async fn guessed_invitation_keys_are_rate_limited_like_session_keys() {
 
 /// `ada` owns a session; `bob` joins with a code for `tiers`.
 async fn share_with_bob(relay: &TestRelay, s: &mut Session, tiers: &[Tier]) -> Rep {
-    s.rep
-        .say(&RepUp::ShareSession {
-            tiers: tiers.iter().copied().collect(),
-            lifetime_secs: None,
-        })
-        .await;
-    let (code, _) = s
-        .rep
-        .until("share code", |m| match m {
-            RepDown::ShareCode { code, .. } => Some(code.clone()),
-            _ => None,
-        })
-        .await;
-    let mut bob = Rep::login(relay, "bob").await;
-    bob.say(&RepUp::JoinSession { code }).await;
-    bob.until("joined", |m| {
-        matches!(m, RepDown::Joined { .. }).then_some(())
-    })
-    .await;
-    bob
+    share_with(relay, s, "bob", tiers).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -589,13 +554,7 @@ async fn an_owner_who_drops_with_nobody_internal_left_gets_the_customer_back_wit
         .await;
     ada.say(&RepUp::KeyframeRequest).await;
     ada.say(&RepUp::SysinfoRequest).await;
-    ada.until("not granted", |m| match m {
-        RepDown::Refused {
-            what: Refusal::NotGranted(Tier::Sysinfo),
-        } => Some(()),
-        _ => None,
-    })
-    .await;
+    refused(&mut ada, Refusal::NotGranted(Tier::Sysinfo)).await;
     relay
         .wait_audit("requeue", |a| {
             a.contains("session.requeue") && a.contains("why=supporter_lost")
@@ -637,14 +596,7 @@ async fn the_owner_transfers_to_a_colleagues_queue_and_only_with_the_permission(
     s.rep
         .say(&RepUp::TransferToQueue { rep: "zed".into() })
         .await;
-    s.rep
-        .until("refusal", |m| match m {
-            RepDown::Refused {
-                what: Refusal::NoSuchRep,
-            } => Some(()),
-            _ => None,
-        })
-        .await;
+    refused(&mut s.rep, Refusal::NoSuchRep).await;
     s.rep
         .say(&RepUp::TransferToQueue { rep: "bob".into() })
         .await;
@@ -678,13 +630,7 @@ async fn the_owner_transfers_to_a_colleagues_queue_and_only_with_the_permission(
     .await;
     // A fresh start: bob holds nothing the customer gave ada.
     bob.say(&RepUp::SysinfoRequest).await;
-    bob.until("not granted", |m| match m {
-        RepDown::Refused {
-            what: Refusal::NotGranted(_),
-        } => Some(()),
-        _ => None,
-    })
-    .await;
+    refused(&mut bob, Refusal::NotGranted(Tier::Sysinfo)).await;
     relay
         .wait_audit("transfer", |a| {
             a.contains("session.transfer") && a.contains("to=\"bob\"")
@@ -706,14 +652,7 @@ async fn the_owner_transfers_to_a_colleagues_queue_and_only_with_the_permission(
     s2.rep
         .say(&RepUp::TransferToQueue { rep: "bob".into() })
         .await;
-    s2.rep
-        .until("refusal", |m| match m {
-            RepDown::Refused {
-                what: Refusal::NoPermission,
-            } => Some(()),
-            _ => None,
-        })
-        .await;
+    refused(&mut s2.rep, Refusal::NoPermission).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -724,13 +663,7 @@ async fn the_customer_removes_one_rep_and_the_others_stay() {
     grant(&mut bob, &mut s.customer, Tier::View).await;
     // A colleague may not remove anyone.
     bob.say(&RepUp::RemoveParticipant { rep: s.rep.id }).await;
-    bob.until("refusal", |m| match m {
-        RepDown::Refused {
-            what: Refusal::NotOwner,
-        } => Some(()),
-        _ => None,
-    })
-    .await;
+    refused(&mut bob, Refusal::NotOwner).await;
     s.customer.say(&CustomerUp::RemoveRep { rep: bob.id }).await;
     bob.until("removed", |m| match m {
         RepDown::Ended {
@@ -832,14 +765,7 @@ async fn profiles_for_colleagues_limit_files_by_direction_and_chat() {
             lifetime_secs: None,
         })
         .await;
-    s.rep
-        .until("refusal", |m| match m {
-            RepDown::Refused {
-                what: Refusal::NoSuchProfile,
-            } => Some(()),
-            _ => None,
-        })
-        .await;
+    refused(&mut s.rep, Refusal::NoSuchProfile).await;
     s.rep
         .say(&RepUp::ShareWithProfile {
             profile: "fetch only".into(),
@@ -888,13 +814,7 @@ async fn profiles_for_colleagues_limit_files_by_direction_and_chat() {
     .await;
     // No chat in this profile.
     bob.say(&RepUp::Chat { text: "x".into() }).await;
-    bob.until("refusal", |m| match m {
-        RepDown::Refused {
-            what: Refusal::ChatNotAllowed,
-        } => Some(()),
-        _ => None,
-    })
-    .await;
+    refused(&mut bob, Refusal::ChatNotAllowed).await;
     relay
         .wait_audit("profile refusal", |a| {
             a.contains("file.refused") && a.contains("reason=profile")
@@ -1051,13 +971,7 @@ async fn a_colleague_online_is_offered_the_session_and_takes_it_over_or_declines
         .await;
     // The declined code is spent.
     bob.say(&RepUp::JoinSession { code }).await;
-    bob.until("refusal", |m| match m {
-        RepDown::Refused {
-            what: Refusal::UnknownCode,
-        } => Some(()),
-        _ => None,
-    })
-    .await;
+    refused(&mut bob, Refusal::UnknownCode).await;
 
     // Second offer: another account cannot use Bob's code; Bob takes it over.
     s.rep.say(&RepUp::OfferTransfer { rep: "bob".into() }).await;
@@ -1068,13 +982,7 @@ async fn a_colleague_online_is_offered_the_session_and_takes_it_over_or_declines
         })
         .await;
     cy.say(&RepUp::JoinSession { code: code.clone() }).await;
-    cy.until("refusal", |m| match m {
-        RepDown::Refused {
-            what: Refusal::UnknownCode,
-        } => Some(()),
-        _ => None,
-    })
-    .await;
+    refused(&mut cy, Refusal::UnknownCode).await;
     bob.say(&RepUp::JoinSession { code }).await;
     bob.until("joined", |m| {
         matches!(m, RepDown::Joined { .. }).then_some(())
@@ -1095,13 +1003,7 @@ async fn a_colleague_online_is_offered_the_session_and_takes_it_over_or_declines
     .await;
     // Ann's grant went with her: Bob has to ask.
     bob.say(&RepUp::SysinfoRequest).await;
-    bob.until("not granted", |m| match m {
-        RepDown::Refused {
-            what: Refusal::NotGranted(_),
-        } => Some(()),
-        _ => None,
-    })
-    .await;
+    refused(&mut bob, Refusal::NotGranted(Tier::Sysinfo)).await;
     bob.say(&RepUp::Request {
         tier: Tier::Control,
     })

@@ -19,7 +19,9 @@ use crate::keys;
 use lotse_proto::msg::{
     CustomerDown, EndReason, ParticipantId, Refusal, RepDown, Requeue, bound_text,
 };
-use lotse_proto::profile::{Limits, MAX_EXTERNAL_NAME, MAX_EXTERNAL_REASON, MAX_PARTICIPANTS};
+use lotse_proto::profile::{
+    Limits, MAX_EXTERNAL_NAME, MAX_EXTERNAL_REASON, MAX_PARTICIPANTS, Permissions,
+};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -359,6 +361,19 @@ fn owned(st: &State, id: ParticipantId) -> Result<SessionId, Refusal> {
     }
 }
 
+/// The session `id` owns, if its account also has the permission `may` asks for.
+fn owned_with(
+    st: &State,
+    id: ParticipantId,
+    may: impl Fn(&Permissions) -> bool,
+) -> Result<SessionId, Refusal> {
+    let sid = owned(st, id)?;
+    match st.reps.get(&id) {
+        Some(r) if may(&r.permissions) => Ok(sid),
+        _ => Err(Refusal::NoPermission),
+    }
+}
+
 /// The owner removes another participant.
 pub(super) fn remove_by_owner(
     hub: &Hub,
@@ -445,21 +460,16 @@ pub(super) fn transfer_to_queue(hub: &Hub, id: ParticipantId, to: &str, actor: &
     let mut audits = Vec::new();
     let mut st = hub.state();
     let refuse = |st: &State, what| st.send_rep(id, RepDown::Refused { what });
-    let sid = match owned(&st, id) {
+    let sid = match owned_with(&st, id, |p| p.transfer) {
         Ok(sid) => sid,
         Err(what) => {
             refuse(&st, what);
             return audits;
         }
     };
-    let Some(me) = st.reps.get(&id) else {
+    let Some(my_db) = st.reps.get(&id).map(|r| r.db_id) else {
         return audits;
     };
-    if !me.permissions.transfer {
-        refuse(&st, Refusal::NoPermission);
-        return audits;
-    }
-    let my_db = me.db_id;
     let target = st
         .reps
         .values()
@@ -522,20 +532,7 @@ pub(super) async fn invite_external(
     let refuse = |what| {
         hub.state().send_rep(id, RepDown::Refused { what });
     };
-    let first = {
-        let st = hub.state();
-        owned(&st, id).and_then(|sid| {
-            let may = st
-                .reps
-                .get(&id)
-                .is_some_and(|r| r.permissions.invite_externals);
-            if may {
-                Ok(sid)
-            } else {
-                Err(Refusal::NoPermission)
-            }
-        })
-    };
+    let first = owned_with(&hub.state(), id, |p| p.invite_externals);
     let sid = match first {
         Ok(sid) => sid,
         Err(what) => {
@@ -678,21 +675,16 @@ pub(super) fn take_invite(st: &mut State, typed: &str) -> Option<ExternalInvite>
 pub(super) fn offer_transfer(hub: &Hub, id: ParticipantId, to: &str, actor: &str) -> Vec<Audit> {
     let mut st = hub.state();
     let refuse = |st: &State, what| st.send_rep(id, RepDown::Refused { what });
-    let sid = match owned(&st, id) {
+    let sid = match owned_with(&st, id, |p| p.transfer) {
         Ok(sid) => sid,
         Err(what) => {
             refuse(&st, what);
             return Vec::new();
         }
     };
-    let Some(me) = st.reps.get(&id) else {
+    let Some((my_db, my_name)) = st.reps.get(&id).map(|r| (r.db_id, r.display.clone())) else {
         return Vec::new();
     };
-    if !me.permissions.transfer {
-        refuse(&st, Refusal::NoPermission);
-        return Vec::new();
-    }
-    let (my_db, my_name) = (me.db_id, me.display.clone());
     let targets: Vec<(ParticipantId, i64, String)> = st
         .reps
         .iter()

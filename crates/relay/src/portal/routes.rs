@@ -529,18 +529,17 @@ fn console_builds(p: &Portal) -> Vec<String> {
     names
 }
 
-/// The open invitation `key` names (digits only, not used up), if any.
-fn open_invitation(p: &Portal, key: &str) -> Option<crate::hub::ExternalInvite> {
-    let digits: String = key.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() != key.len() {
+/// The open invitation `key` names (digits only; not used up), with its digits.
+fn open_invitation(p: &Portal, key: &str) -> Option<(String, crate::hub::ExternalInvite)> {
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let st = p.hub.state();
     let now = Instant::now();
     st.external_invites
-        .get(&digits)
+        .get(key)
         .filter(|i| i.expires > now)
-        .cloned()
+        .map(|i| (key.to_owned(), i.clone()))
 }
 
 /// The console for an invited external supporter: only with an open invitation, only a file the
@@ -557,21 +556,7 @@ async fn console_file(
         return rate_limited(&p, lang);
     }
     if open_invitation(&p, &key).is_none() {
-        p.key_failed(ip);
-        let _ = p
-            .hub
-            .audit_refused(
-                ip,
-                &format!("portal:{ip}"),
-                "portal.external_rejected",
-                "Unknown",
-            )
-            .await;
-        return html(
-            StatusCode::NOT_FOUND,
-            pages::message(lang, pages::external_invalid(lang)),
-            None,
-        );
+        return external_refused(&p, ip, lang).await;
     }
     let known = console_builds(&p).into_iter().any(|n| n == file);
     let path = p.cfg.clients.as_ref().map(|d| d.join(&file));
@@ -623,53 +608,45 @@ async fn external(
     if p.key_blocked(ip) {
         return rate_limited(&p, lang);
     }
-    let digits: String = key.chars().filter(char::is_ascii_digit).collect();
-    let found = {
-        let st = p.hub.state();
-        let now = Instant::now();
-        st.external_invites
-            .get(&digits)
-            .filter(|i| i.expires > now && digits.len() == key.len())
-            .map(|i| pages::ExternalView {
-                key: keys::format(&digits),
-                name: i.name.clone(),
-                invited_by: i.invited_by.clone(),
-                minutes_left: i
-                    .expires
-                    .saturating_duration_since(now)
-                    .as_secs()
-                    .div_ceil(60),
-                description: i.profile.description(lang == Lang::De).to_owned(),
-                relay: p.public_relay(&headers),
-                pin: p.signer.pin_string(),
-                consoles: Vec::new(),
-            })
+    let Some((digits, invite)) = open_invitation(&p, &key) else {
+        return external_refused(&p, ip, lang).await;
     };
-    let found = found.map(|mut v| {
-        v.consoles = console_builds(&p);
-        v
-    });
-    match found {
-        Some(view) => html(
-            StatusCode::OK,
-            pages::external(lang, &view, &format!("/x/{digits}")),
-            q.lang.as_deref().and_then(Lang::from_code),
-        ),
-        None => {
-            p.key_failed(ip);
-            let _ = p
-                .hub
-                .audit_refused(
-                    ip,
-                    &format!("portal:{ip}"),
-                    "portal.external_rejected",
-                    "Unknown",
-                )
-                .await;
-            let text = pages::external_invalid(lang);
-            html(StatusCode::NOT_FOUND, pages::message(lang, text), None)
-        }
-    }
+    let left = invite.expires.saturating_duration_since(Instant::now());
+    let view = pages::ExternalView {
+        key: keys::format(&digits),
+        name: invite.name.clone(),
+        invited_by: invite.invited_by.clone(),
+        minutes_left: left.as_secs().div_ceil(60),
+        description: invite.profile.description(lang == Lang::De).to_owned(),
+        relay: p.public_relay(&headers),
+        pin: p.signer.pin_string(),
+        consoles: console_builds(&p),
+    };
+    html(
+        StatusCode::OK,
+        pages::external(lang, &view, &format!("/x/{digits}")),
+        q.lang.as_deref().and_then(Lang::from_code),
+    )
+}
+
+/// A wrong external invitation key on the portal: counted against the address, audited once per
+/// window, and the same page whatever was wrong with it.
+async fn external_refused(p: &Portal, ip: IpAddr, lang: Lang) -> Response {
+    p.key_failed(ip);
+    let _ = p
+        .hub
+        .audit_refused(
+            ip,
+            &format!("portal:{ip}"),
+            "portal.external_rejected",
+            "Unknown",
+        )
+        .await;
+    html(
+        StatusCode::NOT_FOUND,
+        pages::message(lang, pages::external_invalid(lang)),
+        None,
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -371,6 +371,30 @@ impl Session {
     }
 }
 
+/// The owner of `s` shares the session for `tiers`; `user` logs in and joins with the code.
+pub async fn share_with(relay: &TestRelay, s: &mut Session, user: &str, tiers: &[Tier]) -> Rep {
+    s.rep
+        .say(&RepUp::ShareSession {
+            tiers: tiers.iter().copied().collect(),
+            lifetime_secs: None,
+        })
+        .await;
+    let (code, _) = s
+        .rep
+        .until("share code", |m| match m {
+            RepDown::ShareCode { code, .. } => Some(code.clone()),
+            _ => None,
+        })
+        .await;
+    let mut rep = Rep::login(relay, user).await;
+    rep.say(&RepUp::JoinSession { code }).await;
+    rep.until("joined", |m| {
+        matches!(m, RepDown::Joined { .. }).then_some(())
+    })
+    .await;
+    rep
+}
+
 /// `rep` asks `customer` for `tier` and the customer allows it.
 pub async fn grant(rep: &mut Rep, customer: &mut Peer, tier: Tier) {
     rep.say(&RepUp::Request { tier }).await;
