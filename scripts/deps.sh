@@ -12,6 +12,8 @@ LOTSE_PACKAGES=(
   # the system report is checked against what the system tools say (ip); the TCP fallback is
   # tested in a network namespace whose UDP nftables drops
   iproute2 nftables
+  # invitation mails are tested against a real SMTP server on the loopback
+  python3-aiosmtpd
   # the relay's Debian package: built with dpkg-dev, checked with lintian and systemd-analyze
   dpkg-dev lintian systemd
   # the clipboard tests copy and read on the customer's display like a program there would

@@ -2,7 +2,7 @@
 
 use crate::net::{Failure, Notice};
 use lotse_proto::Tier;
-use lotse_proto::msg::{EndReason, HowEnded, Refusal, TransferStop};
+use lotse_proto::msg::{EndReason, HowEnded, MailFailure, Refusal, TransferStop};
 
 /// The window's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +135,15 @@ pub struct Texts {
     pub share_make: &'static str,
     pub share_code_hint: &'static str,
     pub also_here: &'static str,
+    pub mail_sent: &'static str,
+    pub mail_failed: &'static str,
+    pub mail_address: &'static str,
+    pub mail_send: &'static str,
+    pub mail_not_configured: &'static str,
+    pub mail_bad_address: &'static str,
+    pub mail_refused: &'static str,
+    pub mail_unreachable: &'static str,
+    pub mail_timeout: &'static str,
     pub transfer_offer_make: &'static str,
     pub transfer_offered: &'static str,
     pub transfer_declined: &'static str,
@@ -243,6 +252,22 @@ impl Texts {
             Notice::Refused(r) => self.refusal(*r),
             Notice::FilesNeeded => self.files_needed.to_owned(),
             Notice::Failed(why) => why.clone(),
+            Notice::Mail { to, failed: None } => format!("{} {to}.", self.mail_sent),
+            Notice::Mail {
+                to,
+                failed: Some(why),
+            } => format!("{} {to}: {}.", self.mail_failed, self.mail_failure(*why)),
+        }
+    }
+
+    /// Why a mail did not go out.
+    pub fn mail_failure(&self, f: MailFailure) -> String {
+        match f {
+            MailFailure::NotConfigured => self.mail_not_configured.into(),
+            MailFailure::BadAddress => self.mail_bad_address.into(),
+            MailFailure::Refused { code } => format!("{} ({code})", self.mail_refused),
+            MailFailure::Unreachable => self.mail_unreachable.into(),
+            MailFailure::Timeout => self.mail_timeout.into(),
         }
     }
 
@@ -534,6 +559,15 @@ pub static EN: Texts = Texts {
     share_make: "Make code",
     share_code_hint: "Read this code to your colleague; they enter it under “Join session”.",
     also_here: "Also here:",
+    mail_sent: "Mail sent to",
+    mail_failed: "Mail not sent to",
+    mail_address: "E-mail address:",
+    mail_send: "Send by mail",
+    mail_not_configured: "this relay has no mail server (copy the link instead)",
+    mail_bad_address: "that is not an address a mail can go to",
+    mail_refused: "the mail server refused it",
+    mail_unreachable: "the mail server could not be reached",
+    mail_timeout: "the mail server did not answer in time",
     transfer_offer_make: "Offer to them (they accept)",
     transfer_offered: "offered the session to",
     transfer_declined: "declined the session",
@@ -694,6 +728,15 @@ pub static DE: Texts = Texts {
     share_make: "Code erzeugen",
     share_code_hint: "Lesen Sie diesen Code Ihrem Kollegen vor; er gibt ihn unter „Sitzung beitreten“ ein.",
     also_here: "Ebenfalls dabei:",
+    mail_sent: "Mail gesendet an",
+    mail_failed: "Mail nicht gesendet an",
+    mail_address: "E-Mail-Adresse:",
+    mail_send: "Per Mail senden",
+    mail_not_configured: "dieser Relay hat keinen Mailserver (kopieren Sie den Link)",
+    mail_bad_address: "an diese Adresse kann keine Mail gehen",
+    mail_refused: "der Mailserver hat sie abgelehnt",
+    mail_unreachable: "der Mailserver war nicht erreichbar",
+    mail_timeout: "der Mailserver hat nicht rechtzeitig geantwortet",
     transfer_offer_make: "Anbieten (sie oder er nimmt an)",
     transfer_offered: "hat die Sitzung angeboten:",
     transfer_declined: "hat die Sitzung abgelehnt",

@@ -47,6 +47,11 @@ pub enum Notice {
     FilesNeeded,
     /// A network or system error, in the system's words.
     Failed(String),
+    /// A mail the relay was asked to send went out (`failed: None`) or not.
+    Mail {
+        to: String,
+        failed: Option<lotse_proto::msg::MailFailure>,
+    },
 }
 
 /// A password that `Debug` does not print.
@@ -71,8 +76,10 @@ pub enum Command {
         downloads: PathBuf,
     },
     CreateKey,
+    /// A one-time invitation link, mailed to `email` in `lang` by the relay.
     Invite {
         email: String,
+        lang: String,
     },
     /// Decline a colleague's transfer offer.
     DeclineTransfer {
@@ -128,6 +135,12 @@ pub enum SessionCommand {
         profile: String,
         name: String,
         reason: String,
+    },
+    /// Mail the open external invitation `key` to `email` in `lang`.
+    MailExternal {
+        key: String,
+        email: String,
+        lang: String,
     },
     /// Hand the session to the queue of the colleague with this login.
     Transfer(String),
@@ -395,7 +408,9 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Command>, notify: Notify, video:
                 };
                 // Answered by events (Key, Invitation, Refused): the loop stays free.
                 let sent = match cmd {
-                    Command::Invite { email } => c.send(&RepUp::Invite { email }).await,
+                    Command::Invite { email, lang } => {
+                        c.send(&RepUp::InviteByMail { email, lang }).await
+                    }
                     Command::DeclineTransfer { code } => {
                         c.send(&RepUp::DeclineTransfer { code }).await
                     }
@@ -681,6 +696,9 @@ async fn carry_out(
                 reason,
             })
             .await
+        }
+        SessionCommand::MailExternal { key, email, lang } => {
+            c.send(&RepUp::MailExternal { key, email, lang }).await
         }
         SessionCommand::Transfer(to) => c.send(&RepUp::TransferToQueue { rep: to }).await,
         SessionCommand::OfferTransfer(to) => c.send(&RepUp::OfferTransfer { rep: to }).await,

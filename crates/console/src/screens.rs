@@ -412,6 +412,7 @@ fn queue(state: &mut State, ui: &mut Ui) {
         if r.clicked() {
             state.intents.push(Intent::Net(Command::Invite {
                 email: state.email.trim().to_owned(),
+                lang: state.lang.code().to_owned(),
             }));
         }
         if let Some((url, _)) = state.invitation.clone() {
@@ -1051,6 +1052,26 @@ fn invite_external(state: &mut State, index: usize, ui: &mut Ui) {
             let r = ui.add(egui::Label::new(RichText::new(url).monospace()).selectable(true));
             state.track("external.url", &r);
         }
+        // Or the relay mails it (when it has a mail server; the rep hears either way).
+        ui.horizontal_wrapped(|ui| {
+            ui.label(t.mail_address);
+            let r = ui.add(
+                egui::TextEdit::singleline(&mut state.sessions[index].external_email)
+                    .desired_width(260.0),
+            );
+            state.track("external.email", &r);
+            let email = state.sessions[index].external_email.trim().to_owned();
+            let r = ui.add_enabled(email.contains('@'), egui::Button::new(t.mail_send));
+            state.track("external.mail", &r);
+            if r.clicked() {
+                let cmd = SessionCommand::MailExternal {
+                    key: inv.key.replace(' ', ""),
+                    email,
+                    lang: state.lang.code().to_owned(),
+                };
+                state.send(id, cmd);
+            }
+        });
         ui.label(RichText::new(t.external_hint).small());
     }
 }

@@ -189,6 +189,8 @@ pub struct Session {
     pub external_profile: String,
     pub external_name: String,
     pub external_reason: String,
+    /// Where the external's invitation is mailed to.
+    pub external_email: String,
     /// The hand-over panel is open, and the colleague's login typed into it.
     pub transferring: bool,
     pub transfer_to: String,
@@ -268,6 +270,7 @@ impl Session {
             external_profile: String::new(),
             external_name: String::new(),
             external_reason: String::new(),
+            external_email: String::new(),
             transferring: false,
             transfer_to: String::new(),
             share_code: None,
@@ -761,6 +764,13 @@ impl State {
                 self.queue = entries;
             }
             RepDown::Refused { what } => self.notice = Some(Notice::Refused(what)),
+            RepDown::MailSent { to } => self.notice = Some(Notice::Mail { to, failed: None }),
+            RepDown::MailFailed { to, why } => {
+                self.notice = Some(Notice::Mail {
+                    to,
+                    failed: Some(why),
+                })
+            }
             RepDown::TransferOffer {
                 code,
                 from,
@@ -911,6 +921,13 @@ impl State {
                     mine: true,
                     customer: false,
                 }),
+                RepDown::MailSent { to } => notice = Some(Notice::Mail { to, failed: None }),
+                RepDown::MailFailed { to, why } => {
+                    notice = Some(Notice::Mail {
+                        to,
+                        failed: Some(why),
+                    })
+                }
                 RepDown::TransferDeclined { by } => s.chat.push(ChatLine {
                     from: by,
                     text: t.transfer_declined.into(),

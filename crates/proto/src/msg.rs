@@ -717,6 +717,69 @@ pub enum RepUp {
     OfferTransfer { rep: String },
     /// Decline a transfer offer (its owner hears [`RepDown::TransferDeclined`]).
     DeclineTransfer { code: String },
+    /// Like [`RepUp::Invite`], and the relay mails the link to `email` in `lang` (`de`/`en`).
+    /// Answered with `Invitation`, then [`RepDown::MailSent`] or [`RepDown::MailFailed`].
+    InviteByMail { email: String, lang: String },
+    /// Mail this session's open external invitation `key` to `email` in `lang` (owner only).
+    /// Answered with [`RepDown::MailSent`] or [`RepDown::MailFailed`] (or `Refused`).
+    MailExternal {
+        key: String,
+        email: String,
+        lang: String,
+    },
+}
+
+/// Why a mail did not go out. Each side words it in its own language; [`MailFailure::code`] is
+/// the stable name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MailFailure {
+    /// The relay has no mail server configured.
+    NotConfigured,
+    /// The address is not one a mail can go to.
+    BadAddress,
+    /// The mail server refused (its SMTP reply code).
+    Refused { code: u16 },
+    /// The mail server could not be reached, or the secure connection failed.
+    Unreachable,
+    /// The mail server did not answer in time.
+    Timeout,
+}
+
+impl MailFailure {
+    /// Every kind, for tests that each is worded in every language.
+    pub fn every() -> Vec<MailFailure> {
+        vec![
+            MailFailure::NotConfigured,
+            MailFailure::BadAddress,
+            MailFailure::Refused { code: 550 },
+            MailFailure::Unreachable,
+            MailFailure::Timeout,
+        ]
+    }
+
+    /// A stable name for logs, the audit log and the rep CLI's JSON.
+    pub fn code(self) -> &'static str {
+        match self {
+            MailFailure::NotConfigured => "not_configured",
+            MailFailure::BadAddress => "bad_address",
+            MailFailure::Refused { .. } => "refused",
+            MailFailure::Unreachable => "unreachable",
+            MailFailure::Timeout => "timeout",
+        }
+    }
+}
+
+/// English, for logs and the CLI.
+impl std::fmt::Display for MailFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MailFailure::NotConfigured => f.write_str("this relay has no mail server configured"),
+            MailFailure::BadAddress => f.write_str("that is not an address a mail can go to"),
+            MailFailure::Refused { code } => write!(f, "the mail server refused it ({code})"),
+            MailFailure::Unreachable => f.write_str("the mail server could not be reached"),
+            MailFailure::Timeout => f.write_str("the mail server did not answer in time"),
+        }
+    }
 }
 
 /// A customer waiting in a queue.
@@ -917,6 +980,15 @@ pub enum RepDown {
     /// `by` declined the offer.
     TransferDeclined {
         by: String,
+    },
+    /// The mail to `to` was handed to the mail server.
+    MailSent {
+        to: String,
+    },
+    /// The mail to `to` did not go out, and why.
+    MailFailed {
+        to: String,
+        why: MailFailure,
     },
 }
 

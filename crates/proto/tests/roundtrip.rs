@@ -208,6 +208,12 @@ fn rep_up() -> impl Strategy<Value = RepUp> {
         any::<u64>().prop_map(|rep| RepUp::RemoveParticipant { rep }),
         text().prop_map(|rep| RepUp::OfferTransfer { rep }),
         text().prop_map(|code| RepUp::DeclineTransfer { code }),
+        (text(), text()).prop_map(|(email, lang)| RepUp::InviteByMail { email, lang }),
+        (text(), text(), text()).prop_map(|(key, email, lang)| RepUp::MailExternal {
+            key,
+            email,
+            lang
+        }),
     ]
 }
 
@@ -307,6 +313,9 @@ fn rep_down() -> impl Strategy<Value = RepDown> {
         }),
         text().prop_map(|to| RepDown::TransferOffered { to }),
         text().prop_map(|by| RepDown::TransferDeclined { by }),
+        text().prop_map(|to| RepDown::MailSent { to }),
+        (text(), prop::sample::select(MailFailure::every()))
+            .prop_map(|(to, why)| RepDown::MailFailed { to, why }),
     ]
 }
 

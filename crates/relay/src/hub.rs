@@ -229,6 +229,8 @@ pub(crate) struct Hub {
     pub refused: Mutex<Rejections>,
     /// The support portal's base URL for invitation links, once the portal runs.
     pub portal_url: std::sync::OnceLock<String>,
+    /// Sends invitation mails, when the relay has a mail server.
+    pub mailer: Option<crate::mail::Mailer>,
     /// What peers cost: hashes, refused connections, retries.
     pub counters: crate::stats::Counters,
 }
@@ -244,7 +246,7 @@ pub(crate) fn now_unix() -> u64 {
 }
 
 impl Hub {
-    pub fn new(cfg: Config, store: Store) -> Self {
+    pub fn new(cfg: Config, store: Store, mailer: Option<crate::mail::Mailer>) -> Self {
         let key_limiter = Mutex::new(FailureLimiter::new(cfg.key_attempts, cfg.failure_window));
         let login_limiter = Mutex::new(FailureLimiter::new(cfg.login_attempts, cfg.failure_window));
         let (cfg_lock_after, cfg_lock_for) = (cfg.lock_after, cfg.lock_for);
@@ -264,6 +266,7 @@ impl Hub {
             known_slot: tokio::sync::Semaphore::new(1),
             refused: Mutex::new(Rejections::new(REFUSED_WINDOW)),
             portal_url: std::sync::OnceLock::new(),
+            mailer,
             counters: Default::default(),
         }
     }

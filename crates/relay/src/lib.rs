@@ -15,6 +15,7 @@ mod hub;
 pub mod identity;
 pub mod keys;
 pub mod limits;
+pub mod mail;
 pub mod metrics;
 pub mod portal;
 pub mod rejections;
@@ -79,6 +80,8 @@ pub struct Config {
     pub owner_grace: Duration,
     /// Security profiles from the settings file, put into the database at start.
     pub profiles: Vec<lotse_proto::profile::Profile>,
+    /// The mail server for invitation mails; `None`: links are copied, not mailed.
+    pub mail: Option<mail::MailConfig>,
 }
 
 impl Config {
@@ -109,6 +112,7 @@ impl Config {
             external_licences: 5,
             owner_grace: Duration::from_secs(120),
             profiles: Vec::new(),
+            mail: None,
         }
     }
 }
@@ -140,6 +144,8 @@ pub enum StartError {
     Portal(#[from] portal::PortalError),
     #[error("the relay does not start without its audit log: {0}")]
     Audit(#[from] audit::AuditFailed),
+    #[error(transparent)]
+    Mail(#[from] mail::MailSetupError),
 }
 
 /// A running relay.
@@ -181,7 +187,8 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         .as_ref()
         .is_some_and(|p| p.listen == config.listen && config.listen.port() != 0);
     let (endpoint, addr, listener) = bind_both(&config, &ident, shared_port).await?;
-    let hub = Arc::new(hub::Hub::new(config, store));
+    let mailer = config.mail.as_ref().map(mail::Mailer::new).transpose()?;
+    let hub = Arc::new(hub::Hub::new(config, store, mailer));
     hub.audit("relay", "relay.start", &format!("listening on {addr}"))
         .await?;
     // Counts of refused tries are written when their window closes, even on a quiet relay.

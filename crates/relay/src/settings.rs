@@ -131,9 +131,89 @@ pub struct Settings {
     #[arg(skip)]
     #[serde(default, rename = "profile")]
     pub profiles: Vec<ProfileSettings>,
+    /// The mail server for invitation mails (`[mail]` in the file only); without it links are
+    /// copied, not mailed.
+    #[arg(skip)]
+    #[serde(default)]
+    pub mail: Option<MailSettings>,
     #[command(flatten)]
     #[serde(default)]
     pub portal: PortalSettings,
+}
+
+/// The `[mail]` table of the settings file.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// The mail server's host name (for TLS, as its certificate names it).
+    pub server: String,
+    /// Default: 587 with `starttls`, 465 with `tls`, 25 with `none`.
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` (implicit, SMTPS) or `none` (only to a server on the loopback).
+    pub security: Option<String>,
+    pub user: Option<String>,
+    /// A file holding the SMTP password (first line), readable by the relay only.
+    pub password_file: Option<PathBuf>,
+    /// The sender's address and the name shown with it.
+    pub from: String,
+    pub from_name: Option<String>,
+    /// Seconds a mail may take to hand over [default: 20].
+    pub timeout: Option<f64>,
+}
+
+impl MailSettings {
+    fn config(self) -> Result<crate::mail::MailConfig, SettingsError> {
+        use crate::mail::{MailConfig, Security};
+        let security = match self.security.as_deref().unwrap_or("starttls") {
+            "starttls" => Security::Starttls,
+            "tls" => Security::Tls,
+            "none" => Security::PlainLoopback,
+            other => {
+                return Err(invalid(format!(
+                    "mail security = {other:?}; say starttls, tls or none"
+                )));
+            }
+        };
+        let loopback = self.server == "localhost"
+            || self
+                .server
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if security == Security::PlainLoopback && !loopback {
+            return Err(invalid(
+                "mail security = \"none\" only to a server on the loopback (127.0.0.1, ::1, \
+                 localhost); use starttls or tls",
+            ));
+        }
+        let credentials = match (self.user, self.password_file) {
+            (None, None) => None,
+            (Some(user), Some(file)) => {
+                let text = read_text(&file, 4096)
+                    .map_err(|e| invalid(format!("mail password_file {}: {e}", file.display())))?;
+                let password = text.lines().next().unwrap_or_default().to_owned();
+                Some((user, password))
+            }
+            _ => return Err(invalid("mail user and password_file go together")),
+        };
+        let port = self.port.unwrap_or(match security {
+            Security::Starttls => 587,
+            Security::Tls => 465,
+            Security::PlainLoopback => 25,
+        });
+        let timeout = seconds("mail timeout", self.timeout.unwrap_or(20.0))?;
+        let cfg = MailConfig {
+            server: self.server,
+            port,
+            security,
+            credentials,
+            from: self.from,
+            from_name: self.from_name.unwrap_or_else(|| "Lotse".into()),
+            timeout,
+        };
+        // The sender and the server's name are checked here, not at the first mail.
+        crate::mail::Mailer::new(&cfg).map_err(|e| invalid(e.to_string()))?;
+        Ok(cfg)
+    }
 }
 
 /// One `[[profile]]` table of the settings file.
@@ -313,6 +393,7 @@ impl Settings {
             } else {
                 self.profiles
             },
+            mail: self.mail.or(file.mail),
             portal: PortalSettings {
                 portal: p.portal.or(f.portal),
                 portal_cert: p.portal_cert.or(f.portal_cert),
@@ -397,6 +478,9 @@ impl Settings {
         }
         if let Some(v) = self.owner_grace {
             cfg.owner_grace = seconds("owner_grace", v)?;
+        }
+        if let Some(m) = self.mail {
+            cfg.mail = Some(m.config()?);
         }
         let mut names = std::collections::BTreeSet::new();
         for p in self.profiles {
@@ -516,6 +600,50 @@ mod tests {
         let path = dir.path().join("relay.toml");
         std::fs::write(&path, text).unwrap();
         (dir, path)
+    }
+
+    #[test]
+    fn the_mail_table_is_checked() {
+        let ok = "data = \"/d\"\n[mail]\nserver = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\n\
+                  from = \"support@example.org\"\n";
+        let (_d, path) = file(ok);
+        let cfg = Settings::load(&path).unwrap().config().unwrap();
+        let m = cfg.mail.unwrap();
+        assert_eq!(
+            (m.port, m.security),
+            (2525, crate::mail::Security::PlainLoopback)
+        );
+        assert_eq!(m.timeout, Duration::from_secs(20));
+        let (_d, path) = file(
+            "data = \"/d\"\n[mail]\nserver = \"smtp.example.org\"\nfrom = \"s@example.org\"\n",
+        );
+        let m = Settings::load(&path)
+            .unwrap()
+            .config()
+            .unwrap()
+            .mail
+            .unwrap();
+        assert_eq!((m.port, m.security), (587, crate::mail::Security::Starttls));
+        for (bad, says) in [
+            (
+                ok.replace("127.0.0.1", "smtp.example.org"),
+                "only to a server on the loopback",
+            ),
+            (ok.replace("none", "ssl"), "say starttls, tls or none"),
+            (
+                ok.replace("support@example.org", "not an address"),
+                "not an e-mail address",
+            ),
+            (ok.replace("port = 2525", "user = \"u\""), "go together"),
+        ] {
+            let (_d, path) = file(&bad);
+            let err = Settings::load(&path)
+                .unwrap()
+                .config()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{says}: {err}");
+        }
     }
 
     #[test]

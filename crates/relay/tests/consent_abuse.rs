@@ -9,13 +9,13 @@ mod support;
 
 use lotse_net::Connection;
 use lotse_net::{read_msg, write_msg};
+use lotse_proto::Tier;
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
     ClipContent, CustomerDown, CustomerUp, FileFrame, RepDown, RepUp, Role, StreamHeader,
     VideoFrame,
 };
-use lotse_proto::Tier;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -13,8 +13,8 @@ use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    ClipContent, EndReason, Hello, HowEnded, LoginRejection, ParticipantId, Refusal, RepDown,
-    RepUp, Role, StreamHeader, TransferId, VideoFrame,
+    ClipContent, EndReason, Hello, HowEnded, LoginRejection, MailFailure, ParticipantId, Refusal,
+    RepDown, RepUp, Role, StreamHeader, TransferId, VideoFrame,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier, TierSet};
 use std::collections::VecDeque;
@@ -216,6 +216,35 @@ impl RepClient {
             _ => None,
         })
         .await
+    }
+
+    /// Like [`RepClient::invite`], and the relay mails the link to `email` in `lang`; returns
+    /// the link once the mail was handed to the mail server, or why it was not.
+    pub async fn invite_by_mail(
+        &mut self,
+        email: &str,
+        lang: &str,
+    ) -> Result<(String, Result<(), MailFailure>), RepError> {
+        self.send(&RepUp::InviteByMail {
+            email: email.to_owned(),
+            lang: lang.to_owned(),
+        })
+        .await?;
+        let url = self
+            .wait_for(|e| match e {
+                RepEvent::Control(RepDown::Invitation { url, .. }) => Some(Ok(url.clone())),
+                RepEvent::Control(RepDown::Refused { what }) => Some(Err(RepError::Refused(*what))),
+                _ => None,
+            })
+            .await?;
+        let mailed = self
+            .wait_for(|e| match e {
+                RepEvent::Control(RepDown::MailSent { .. }) => Some(Ok(Ok(()))),
+                RepEvent::Control(RepDown::MailFailed { why, .. }) => Some(Ok(Err(*why))),
+                _ => None,
+            })
+            .await?;
+        Ok((url, mailed))
     }
 
     /// Invites another rep into the running session (owner only): returns a one-time code to

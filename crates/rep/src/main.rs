@@ -57,6 +57,12 @@ enum Cmd {
         /// The customer's e-mail address (recorded in the audit log).
         #[arg(long)]
         email: String,
+        /// Also have the relay mail the link (in `--lang`); fails unless the mail went out.
+        #[arg(long)]
+        send: bool,
+        /// The mail's language: de or en.
+        #[arg(long, default_value = "de")]
+        lang: String,
     },
     /// Wait for the next customer in my queue, accept, ask for tiers and report everything as JSON.
     Session {
@@ -212,13 +218,21 @@ async fn run(cli: Cli) -> Result<()> {
             }
             rep.close().await;
         }
-        Cmd::Invite { email } => {
-            let (url, _expires) = rep.invite(&email).await?;
+        Cmd::Invite { email, send, lang } => {
+            let (url, mailed) = if send {
+                let (url, mailed) = rep.invite_by_mail(&email, &lang).await?;
+                (url, Some(mailed))
+            } else {
+                (rep.invite(&email).await?.0, None)
+            };
             #[allow(clippy::print_stdout)]
             {
                 println!("{url}");
             }
             rep.close().await;
+            if let Some(Err(why)) = mailed {
+                bail!("the link was made, but not mailed: {why}");
+            }
         }
         Cmd::Session { args, join } => {
             run_session(&mut rep, args, join.as_deref(), false, &mut stdin).await?;
@@ -626,6 +640,14 @@ async fn session(
                     "customer": customer.name, "expires_at": expires_at,
                 }));
             }
+            RepEvent::Control(RepDown::MailSent { to }) => {
+                emit(json!({"event": "mail_sent", "to": to}));
+            }
+            RepEvent::Control(RepDown::MailFailed { to, why }) => {
+                emit(
+                    json!({"event": "mail_failed", "to": to, "why": why.code(), "text": why.to_string()}),
+                );
+            }
             RepEvent::Control(RepDown::TransferOffered { to }) => {
                 emit(json!({"event": "transfer_offered", "to": to}));
             }
@@ -734,6 +756,23 @@ async fn command(rep: &mut RepClient, line: &str) -> Result<()> {
             }
             Err(e) => emit(json!({"event": "error", "message": e})),
         },
+        // `mail-external KEY ADDRESS [de|en]`: mail an open external invitation.
+        "mail-external" => {
+            let mut words = rest.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some(key), Some(email)) => {
+                    rep.send(&RepUp::MailExternal {
+                        key: key.to_owned(),
+                        email: email.to_owned(),
+                        lang: words.next().unwrap_or("de").to_owned(),
+                    })
+                    .await?
+                }
+                _ => emit(
+                    json!({"event": "error", "message": "mail-external takes KEY ADDRESS [de|en] (the key without spaces)"}),
+                ),
+            }
+        }
         "transfer" => {
             rep.send(&RepUp::TransferToQueue {
                 rep: rest.trim().to_owned(),

@@ -8,6 +8,7 @@ pub mod gnome;
 pub mod input;
 pub mod link;
 pub mod measure;
+pub mod smtp;
 pub mod wine;
 mod workspace;
 

@@ -663,6 +663,19 @@ fn refusals_and_transfer_stops_are_worded_in_the_reps_language() {
         let (en, de) = (EN.refusal(r), DE.refusal(r));
         assert!(!en.is_empty() && en != de, "{r:?}: {en} / {de}");
     }
+    for f in lotse_proto::msg::MailFailure::every() {
+        let (en, de) = (EN.mail_failure(f), DE.mail_failure(f));
+        assert!(!en.is_empty() && en != de, "{f:?}: {en} / {de}");
+    }
+    for r in [
+        EndReason::RemovedByCustomer,
+        EndReason::RemovedByOwner,
+        EndReason::OwnerGone,
+        EndReason::Transferred { to: "Bo".into() },
+    ] {
+        let (en, de) = (EN.end_reason(&r), DE.end_reason(&r));
+        assert!(!en.is_empty() && en != de, "{r:?}: {en} / {de}");
+    }
     for f in TransferStop::every()
         .into_iter()
         .map(Failure::Stopped)

@@ -644,6 +644,62 @@ pub(super) async fn invite_external(
     }]
 }
 
+/// The owner mails the session's open external invitation `typed` to `email`.
+pub(super) fn mail_external(
+    hub: &Arc<Hub>,
+    id: ParticipantId,
+    typed: &str,
+    email: &str,
+    lang: &str,
+    actor: &str,
+) -> Vec<Audit> {
+    let code: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let st = hub.state();
+    let sid = match owned(&st, id) {
+        Ok(sid) => sid,
+        Err(what) => {
+            st.send_rep(id, RepDown::Refused { what });
+            return Vec::new();
+        }
+    };
+    let now = Instant::now();
+    let Some(invite) = st
+        .external_invites
+        .get(&code)
+        .filter(|i| i.session == sid && i.expires > now)
+    else {
+        st.send_rep(
+            id,
+            RepDown::Refused {
+                what: Refusal::UnknownCode,
+            },
+        );
+        return Vec::new();
+    };
+    let de = lang == "de";
+    let url = hub.portal_url.get().map(|u| format!("{u}/x/{code}"));
+    let minutes = invite
+        .expires
+        .saturating_duration_since(now)
+        .as_secs()
+        .div_ceil(60);
+    let (subject, body) = crate::mail::external_invitation(
+        de,
+        &invite.invited_by,
+        &invite.name,
+        url.as_deref(),
+        &keys::format(&code),
+        invite.profile.description(de),
+        minutes,
+    );
+    drop(st);
+    crate::mail::send_for(hub, id, actor, email, subject, body, "external_invitation");
+    Vec::new()
+}
+
 /// Whether `ip` may try an external invitation key now (the session keys' limit).
 pub(super) fn may_try_key(hub: &Hub, ip: IpAddr) -> bool {
     !hub.key_limiter

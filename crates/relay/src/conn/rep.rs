@@ -281,6 +281,12 @@ pub(super) async fn rep(
                 Vec::new()
             }
             RepUp::Invite { email } => crate::portal::invite(&hub, id, db_id, &actor, &email).await,
+            RepUp::InviteByMail { email, lang } => {
+                crate::portal::invite_by_mail(&hub, id, db_id, &actor, &email, &lang).await
+            }
+            RepUp::MailExternal { key, email, lang } => {
+                members::mail_external(&hub, id, &key, &email, &lang, &actor)
+            }
             RepUp::ShareSession {
                 tiers,
                 lifetime_secs,
@@ -635,6 +641,8 @@ fn up_name(msg: &RepUp) -> &'static str {
         RepUp::RemoveParticipant { .. } => "remove_participant",
         RepUp::OfferTransfer { .. } => "offer_transfer",
         RepUp::DeclineTransfer { .. } => "decline_transfer",
+        RepUp::InviteByMail { .. } => "invite_by_mail",
+        RepUp::MailExternal { .. } => "mail_external",
     }
 }
 

@@ -221,9 +221,57 @@ pub(crate) async fn invite(
     actor: &str,
     email: &str,
 ) -> Vec<Audit> {
+    match make_invitation(hub, id, db_id, actor, email).await {
+        Some((_, _, audits)) => audits,
+        None => Vec::new(),
+    }
+}
+
+/// Like [`invite`], and mails the link to the address (in the background: the rep hears
+/// `MailSent` or `MailFailed`).
+pub(crate) async fn invite_by_mail(
+    hub: &std::sync::Arc<Hub>,
+    id: ParticipantId,
+    db_id: i64,
+    actor: &str,
+    email: &str,
+    lang: &str,
+) -> Vec<Audit> {
+    let Some((url, expires, audits)) = make_invitation(hub, id, db_id, actor, email).await else {
+        return Vec::new();
+    };
+    let rep = hub
+        .state()
+        .reps
+        .get(&id)
+        .map(|r| r.display.clone())
+        .unwrap_or_default();
+    let minutes = (expires - crate::unix_now()).max(0) as u64 / 60;
+    let (subject, body) = crate::mail::customer_invitation(lang == "de", &rep, &url, minutes);
+    crate::mail::send_for(
+        hub,
+        id,
+        actor,
+        email.trim(),
+        subject,
+        body,
+        "customer_invitation",
+    );
+    audits
+}
+
+/// Makes a one-time invitation link for `email` and tells the rep; `None` if refused (the rep
+/// was told why).
+async fn make_invitation(
+    hub: &Hub,
+    id: ParticipantId,
+    db_id: i64,
+    actor: &str,
+    email: &str,
+) -> Option<(String, i64, Vec<Audit>)> {
     let refuse = |what: Refusal| {
         hub.state().send_rep(id, RepDown::Refused { what });
-        Vec::new()
+        None
     };
     let (Some(base), Some(cfg)) = (hub.portal_url.get(), hub.cfg.portal.as_ref()) else {
         return refuse(Refusal::NoPortal);
@@ -243,18 +291,20 @@ pub(crate) async fn invite(
         tracing::warn!("storing an invitation failed: {e}");
         return refuse(Refusal::InvitationFailed);
     }
+    let url = format!("{base}/s/{token}");
     hub.state().send_rep(
         id,
         RepDown::Invitation {
-            url: format!("{base}/s/{token}"),
+            url: url.clone(),
             expires_at: expires as u64,
         },
     );
-    vec![Audit {
+    let audits = vec![Audit {
         actor: actor.to_owned(),
         action: "invite.create",
         detail: format!("email={email:?} expires_at={expires}"),
-    }]
+    }];
+    Some((url, expires, audits))
 }
 
 /// One `@`, something on both sides, a dot in the domain, no spaces or controls, not too long.

@@ -1,0 +1,276 @@
+//! Invitation mails through a real SMTP server on the loopback (Debian's python3-aiosmtpd):
+//! the customer's and the external's invitation arrive with the link (and key); a server that
+//! refuses, one that hangs, no mail server at all, and addresses or names that try to add a
+//! header are each told to the rep, audited, and send nothing they should not.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use lotse_proto::msg::{MailFailure, RepDown, RepUp};
+use lotse_proto::profile::{Limits, Permissions, Profile, parse_allowances};
+use lotse_relay::mail::{MailConfig, Security};
+use lotse_testkit::smtp::{Mode, SmtpSink};
+use std::time::Duration;
+use support::*;
+
+fn mail_to(port: u16, timeout: Duration) -> MailConfig {
+    MailConfig {
+        server: "127.0.0.1".into(),
+        port,
+        security: Security::PlainLoopback,
+        credentials: None,
+        from: "support@example.org".into(),
+        from_name: "IT-Support".into(),
+        timeout,
+    }
+}
+
+/// The mail outcome the rep hears next.
+async fn mailed(rep: &mut Rep) -> Result<String, MailFailure> {
+    rep.until("mail outcome", |m| match m {
+        RepDown::MailSent { to } => Some(Ok(to.clone())),
+        RepDown::MailFailed { why, .. } => Some(Err(*why)),
+        _ => None,
+    })
+    .await
+    .0
+}
+
+/// Waits (async) until the sink holds `n` mails.
+async fn mails(sink: &SmtpSink, n: usize) -> Vec<(Vec<String>, String)> {
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let m = sink.mails();
+        if m.len() >= n {
+            return m;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "{n} mails did not arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_arrive_by_mail_with_the_link_and_the_key() {
+    let sink = SmtpSink::start(Mode::Accept);
+    let port = sink.port;
+    let relay =
+        TestRelay::with_portal(move |c| c.mail = Some(mail_to(port, Duration::from_secs(10))))
+            .await;
+    let mut rep = Rep::login(&relay, "ada").await;
+    rep.say(&RepUp::InviteByMail {
+        email: "carla@example.org".into(),
+        lang: "de".into(),
+    })
+    .await;
+    let (url, _) = rep
+        .until("link", |m| match m {
+            RepDown::Invitation { url, .. } => Some(url.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(mailed(&mut rep).await, Ok("carla@example.org".into()));
+    let got = mails(&sink, 1).await;
+    let (rcpt, text) = &got[0];
+    assert_eq!(rcpt, &vec!["carla@example.org".to_owned()]);
+    assert!(text.contains("To: carla@example.org"), "{text}");
+    assert!(
+        text.contains("From: IT-Support <support@example.org>"),
+        "{text}"
+    );
+    assert!(text.contains(&url), "the link in the mail: {text}");
+    relay
+        .wait_audit("sent", |a| {
+            a.contains("mail.sent") && a.contains("what=customer_invitation")
+        })
+        .await;
+
+    // An external's invitation, mailed by the session's owner.
+    relay
+        .relay()
+        .store()
+        .put_profile(
+            Profile {
+                name: "view only".into(),
+                description_de: "Darf nur zusehen.".into(),
+                description_en: "May only watch.".into(),
+                limits: Limits::from_allowances(&parse_allowances("view").unwrap()),
+                for_colleagues: false,
+                for_externals: true,
+            },
+            "test",
+            0,
+        )
+        .await
+        .unwrap();
+    let p = Permissions {
+        invite_externals: true,
+        ..Permissions::default()
+    };
+    relay
+        .relay()
+        .store()
+        .set_permissions("ada", p, "test", 0)
+        .await
+        .unwrap();
+    let mut s = Session::start(&relay).await;
+    s.rep
+        .say(&RepUp::InviteExternal {
+            profile: "view only".into(),
+            name: "Eve Extern".into(),
+            reason: "Hersteller".into(),
+        })
+        .await;
+    let ((key, link), _) = s
+        .rep
+        .until("invitation", |m| match m {
+            RepDown::ExternalInvitation { key, url, .. } => Some((key.clone(), url.clone())),
+            _ => None,
+        })
+        .await;
+    s.rep
+        .say(&RepUp::MailExternal {
+            key: key.replace(' ', ""),
+            email: "eve@vendor.example".into(),
+            lang: "en".into(),
+        })
+        .await;
+    assert_eq!(mailed(&mut s.rep).await, Ok("eve@vendor.example".into()));
+    let got = mails(&sink, 2).await;
+    let (rcpt, text) = &got[1];
+    assert_eq!(rcpt, &vec!["eve@vendor.example".to_owned()]);
+    assert!(
+        text.contains(&key) && text.contains(&link.unwrap()),
+        "{text}"
+    );
+    assert!(text.contains("May only watch."), "{text}");
+    // A key that is not this session's open invitation is refused.
+    s.rep
+        .say(&RepUp::MailExternal {
+            key: "000000000000".into(),
+            email: "eve@vendor.example".into(),
+            lang: "en".into(),
+        })
+        .await;
+    s.rep
+        .until("refusal", |m| {
+            matches!(m, RepDown::Refused { .. }).then_some(())
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addresses_and_names_cannot_add_a_header_or_a_recipient() {
+    let sink = SmtpSink::start(Mode::Accept);
+    let port = sink.port;
+    let relay =
+        TestRelay::with_portal(move |c| c.mail = Some(mail_to(port, Duration::from_secs(10))))
+            .await;
+    relay
+        .relay()
+        .store()
+        .add_rep("mal", "Mal\r\nBcc: evil@example.org", PASSWORD, 0)
+        .await
+        .unwrap();
+    let mut rep = Rep::login(&relay, "mal").await;
+    for email in [
+        "carla@example.org\r\nBcc: evil@example.org",
+        "carla@example.org,evil@example.org",
+    ] {
+        rep.say(&RepUp::InviteByMail {
+            email: email.into(),
+            lang: "en".into(),
+        })
+        .await;
+        // Refused before any link or mail (not an address the portal takes).
+        rep.until("refusal", |m| {
+            matches!(m, RepDown::Refused { .. }).then_some(())
+        })
+        .await;
+    }
+    // The rep's display name (in the subject and the text) carries a line break: encoded, not
+    // a header.
+    rep.say(&RepUp::InviteByMail {
+        email: "carla@example.org".into(),
+        lang: "en".into(),
+    })
+    .await;
+    assert!(mailed(&mut rep).await.is_ok());
+    let got = mails(&sink, 1).await;
+    let (rcpt, text) = &got[0];
+    assert_eq!(rcpt, &vec!["carla@example.org".to_owned()], "one recipient");
+    let headers = text.split("\r\n\r\n").next().unwrap();
+    assert!(
+        !headers
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+        "{headers}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusing_a_hanging_or_no_mail_server_is_told_to_the_rep() {
+    // Refused: the server's code reaches the rep, and the audit log says why.
+    let refuse = SmtpSink::start(Mode::Refuse);
+    let port = refuse.port;
+    let relay =
+        TestRelay::with_portal(move |c| c.mail = Some(mail_to(port, Duration::from_secs(10))))
+            .await;
+    let mut rep = Rep::login(&relay, "ada").await;
+    let invite = RepUp::InviteByMail {
+        email: "carla@example.org".into(),
+        lang: "de".into(),
+    };
+    rep.say(&invite).await;
+    assert_eq!(
+        mailed(&mut rep).await,
+        Err(MailFailure::Refused { code: 550 })
+    );
+    relay
+        .wait_audit("failed", |a| {
+            a.contains("mail.failed") && a.contains("why=refused")
+        })
+        .await;
+
+    // Hanging: told within the configured timeout (and a bit), not never.
+    let silent = SmtpSink::start(Mode::Silent);
+    let port = silent.port;
+    let relay =
+        TestRelay::with_portal(move |c| c.mail = Some(mail_to(port, Duration::from_secs(2)))).await;
+    let mut rep = Rep::login(&relay, "ada").await;
+    let asked = std::time::Instant::now();
+    rep.say(&invite).await;
+    let outcome = mailed(&mut rep).await;
+    assert!(
+        matches!(
+            outcome,
+            Err(MailFailure::Timeout | MailFailure::Unreachable)
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        asked.elapsed()
+    );
+    // The rep's connection stayed usable while the mail hung.
+    rep.say(&RepUp::CreateKey {
+        lifetime_secs: None,
+    })
+    .await;
+    rep.until("key", |m| matches!(m, RepDown::Key { .. }).then_some(()))
+        .await;
+
+    // No mail server: the link is made all the same, and the rep hears it was not mailed.
+    let relay = TestRelay::with_portal(|_| {}).await;
+    let mut rep = Rep::login(&relay, "ada").await;
+    rep.say(&invite).await;
+    rep.until("link", |m| {
+        matches!(m, RepDown::Invitation { .. }).then_some(())
+    })
+    .await;
+    assert_eq!(mailed(&mut rep).await, Err(MailFailure::NotConfigured));
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""A real SMTP server on the loopback for the relay's mail tests (Debian's python3-aiosmtpd).
+
+    smtp_sink.py DIR accept   every mail is written to DIR/N.eml, its envelope to DIR/N.rcpt
+    smtp_sink.py DIR refuse   every recipient is refused with 550
+    smtp_sink.py DIR silent   connections are accepted and never answered (a hung server)
+
+Prints "ready PORT" once it listens; stops when its standard input closes.
+"""
+import asyncio
+import os
+import socket
+import sys
+
+
+def main():
+    out, mode = sys.argv[1], sys.argv[2]
+    if mode == "silent":
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        print("ready", s.getsockname()[1], flush=True)
+        held = []
+        s.settimeout(0.2)
+        while True:
+            try:
+                c, _ = s.accept()
+                held.append(c)
+            except socket.timeout:
+                pass
+            if sys.stdin in select_readable():
+                return
+
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        def __init__(self):
+            self.n = 0
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if mode == "refuse":
+                return "550 5.7.1 not accepted here"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            self.n += 1
+            path = os.path.join(out, "%d.eml" % self.n)
+            with open(path + ".part", "wb") as f:
+                f.write(envelope.original_content or envelope.content)
+            with open(os.path.join(out, "%d.rcpt" % self.n), "w") as f:
+                f.write("\n".join(envelope.rcpt_tos))
+            os.rename(path + ".part", path)
+            return "250 Message accepted"
+
+    # aiosmtpd 1.4 checks its own port by connecting to it, so it needs a real one: take a free
+    # one from the kernel, and try again should another program take it meanwhile.
+    for attempt in range(10):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        c = Controller(Handler(), hostname="127.0.0.1", port=port)
+        try:
+            c.start()
+            break
+        except Exception:
+            if attempt == 9:
+                raise
+    print("ready", port, flush=True)
+    sys.stdin.read()
+    c.stop()
+
+
+def select_readable():
+    import select
+    r, _, _ = select.select([sys.stdin], [], [], 0)
+    return r
+
+
+if __name__ == "__main__":
+    main()
