@@ -268,6 +268,10 @@ impl Texts {
             MailFailure::Refused { code } => format!("{} ({code})", self.mail_refused),
             MailFailure::Unreachable => self.mail_unreachable.into(),
             MailFailure::Timeout => self.mail_timeout.into(),
+            MailFailure::TooMany if self.is_de() => {
+                "Sie haben gerade so viele Mails gesendet, wie erlaubt sind; bitte später".into()
+            }
+            MailFailure::TooMany => "you sent as many mails as allowed for now; try later".into(),
         }
     }
 

@@ -743,6 +743,8 @@ pub enum MailFailure {
     Unreachable,
     /// The mail server did not answer in time.
     Timeout,
+    /// This account sent as many mails as it may for a while.
+    TooMany,
 }
 
 impl MailFailure {
@@ -754,6 +756,7 @@ impl MailFailure {
             MailFailure::Refused { code: 550 },
             MailFailure::Unreachable,
             MailFailure::Timeout,
+            MailFailure::TooMany,
         ]
     }
 
@@ -765,6 +768,7 @@ impl MailFailure {
             MailFailure::Refused { .. } => "refused",
             MailFailure::Unreachable => "unreachable",
             MailFailure::Timeout => "timeout",
+            MailFailure::TooMany => "too_many",
         }
     }
 }
@@ -778,6 +782,9 @@ impl std::fmt::Display for MailFailure {
             MailFailure::Refused { code } => write!(f, "the mail server refused it ({code})"),
             MailFailure::Unreachable => f.write_str("the mail server could not be reached"),
             MailFailure::Timeout => f.write_str("the mail server did not answer in time"),
+            MailFailure::TooMany => {
+                f.write_str("this account sent as many mails as it may for now; try later")
+            }
         }
     }
 }

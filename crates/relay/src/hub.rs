@@ -231,6 +231,8 @@ pub(crate) struct Hub {
     pub portal_url: std::sync::OnceLock<String>,
     /// Sends invitation mails, when the relay has a mail server.
     pub mailer: Option<crate::mail::Mailer>,
+    /// Mails per account: [`crate::mail::MAILS_PER_WINDOW`] per [`crate::mail::MAIL_WINDOW`].
+    pub mail_limiter: Mutex<FailureLimiter<i64>>,
     /// What peers cost: hashes, refused connections, retries.
     pub counters: crate::stats::Counters,
 }
@@ -267,6 +269,11 @@ impl Hub {
             refused: Mutex::new(Rejections::new(REFUSED_WINDOW)),
             portal_url: std::sync::OnceLock::new(),
             mailer,
+            mail_limiter: Mutex::new(FailureLimiter::keyed(
+                crate::mail::MAILS_PER_WINDOW,
+                crate::mail::MAIL_WINDOW,
+                crate::limits::MAX_TRACKED,
+            )),
             counters: Default::default(),
         }
     }

@@ -113,6 +113,11 @@ impl Mailer {
     }
 }
 
+/// Mails one account may have the relay send per [`MAIL_WINDOW`]: plenty for a help desk's
+/// invitations, too few to use the relay for mass mail.
+pub const MAILS_PER_WINDOW: u32 = 30;
+pub const MAIL_WINDOW: Duration = Duration::from_secs(10 * 60);
+
 /// Sends a mail for rep `id` in the background (a slow mail server must not hold up the rep's
 /// connection): audited (`mail.sent` or `mail.failed` with why), and the rep is told either way.
 pub(crate) fn send_for(
@@ -125,9 +130,21 @@ pub(crate) fn send_for(
     what: &'static str,
 ) {
     let (hub, actor, to) = (hub.clone(), actor.to_owned(), to.to_owned());
+    let account = hub.state().reps.get(&id).map(|r| r.db_id);
+    let now = std::time::Instant::now();
+    let allowed = account.is_some_and(|a| {
+        hub.mail_limiter.lock().is_ok_and(|mut l| {
+            let ok = !l.blocked_key(&a, now);
+            if ok {
+                l.fail_key(a, now);
+            }
+            ok
+        })
+    });
     tokio::spawn(async move {
         let result = match &hub.mailer {
             None => Err(MailFailure::NotConfigured),
+            Some(_) if !allowed => Err(MailFailure::TooMany),
             Some(m) => m.send(&to, &subject, body).await,
         };
         let shown = crate::audit::bounded(&to, crate::audit::NAME_MAX);

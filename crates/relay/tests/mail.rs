@@ -274,3 +274,41 @@ async fn a_refusing_a_hanging_or_no_mail_server_is_told_to_the_rep() {
     .await;
     assert_eq!(mailed(&mut rep).await, Err(MailFailure::NotConfigured));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_cannot_use_the_relay_for_mass_mail() {
+    let sink = SmtpSink::start(Mode::Accept);
+    let port = sink.port;
+    let relay =
+        TestRelay::with_portal(move |c| c.mail = Some(mail_to(port, Duration::from_secs(10))))
+            .await;
+    let mut rep = Rep::login(&relay, "ada").await;
+    let n = lotse_relay::mail::MAILS_PER_WINDOW as usize;
+    for i in 0..n {
+        rep.say(&RepUp::InviteByMail {
+            email: format!("c{i}@example.org"),
+            lang: "en".into(),
+        })
+        .await;
+        assert!(mailed(&mut rep).await.is_ok(), "mail {i}");
+    }
+    rep.say(&RepUp::InviteByMail {
+        email: "one-more@example.org".into(),
+        lang: "en".into(),
+    })
+    .await;
+    assert_eq!(mailed(&mut rep).await, Err(MailFailure::TooMany));
+    assert_eq!(
+        mails(&sink, n).await.len(),
+        n,
+        "nothing beyond the limit went out"
+    );
+    // Another account is not held back by it.
+    let mut bob = Rep::login(&relay, "bob").await;
+    bob.say(&RepUp::InviteByMail {
+        email: "dora@example.org".into(),
+        lang: "en".into(),
+    })
+    .await;
+    assert!(mailed(&mut bob).await.is_ok());
+}
