@@ -256,6 +256,7 @@ impl Build {
                 tokio::task::spawn_blocking(move || Deflated::new(&me.body, cuts))
                     .await
                     .ok()
+                    .flatten()
             })
             .await;
         deflated.as_ref().and_then(|d| d.frame(parts))
@@ -271,26 +272,27 @@ struct Deflated {
 }
 
 impl Deflated {
-    fn new(body: &[u8], cuts: Vec<std::ops::Range<usize>>) -> Deflated {
-        use std::io::Write;
+    /// `None` if a segment could not be deflated so that it inflates back to itself (the build
+    /// is then served as is).
+    fn new(body: &[u8], cuts: Vec<std::ops::Range<usize>>) -> Option<Deflated> {
         let segments = cuts
             .into_iter()
             .map(|r| {
                 let data = &body[r.clone()];
-                let mut z = flate2::write::DeflateEncoder::new(
-                    Vec::with_capacity(data.len() / 2),
-                    flate2::Compression::default(),
-                );
-                // Writing into a Vec cannot fail; `flush` is a sync flush.
-                let _ = z.write_all(data);
-                let _ = z.flush();
-                let blocks = std::mem::take(z.get_mut());
+                let blocks = deflate_sync(data)?;
+                // Checked once per build: a download never carries a segment that does not
+                // inflate to its bytes (a flate2 `write::DeflateEncoder::flush` once left a
+                // segment without its end here, depending on where its buffer happened to end).
+                if !inflates_to(&blocks, data) {
+                    tracing::warn!("a segment of a client build did not deflate cleanly");
+                    return None;
+                }
                 let mut crc = crc32fast::Hasher::new();
                 crc.update(data);
-                (r, Bytes::from(blocks), crc)
+                Some((r, Bytes::from(blocks), crc))
             })
-            .collect();
-        Deflated { segments }
+            .collect::<Option<Vec<_>>>()?;
+        Some(Deflated { segments })
     }
 
     /// The gzip stream of a download made of `parts`; `None` if a piece of the body was cut
@@ -323,6 +325,61 @@ impl Deflated {
         end.extend_from_slice(&(size as u32).to_le_bytes());
         out.push_back(Bytes::from(end));
         Some(Chunks(out))
+    }
+}
+
+/// `data` deflated by a fresh compressor and ended by a complete sync flush (byte-aligned, ending
+/// in an empty stored block, not final), following zlib's rule that a call which fills the output
+/// space must be repeated with the same flush until it does not.
+fn deflate_sync(data: &[u8]) -> Option<Vec<u8>> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let mut c = Compress::new(Compression::default(), false);
+    let mut out: Vec<u8> = Vec::with_capacity(data.len() / 2 + 1024);
+    let mut input = data;
+    // Everything in, with room to spare each round.
+    while !input.is_empty() {
+        out.reserve(64 * 1024);
+        let before = c.total_in();
+        c.compress_vec(input, &mut out, FlushCompress::None).ok()?;
+        let used = usize::try_from(c.total_in() - before).ok()?;
+        input = &input[used..];
+    }
+    // Then the sync flush, until a call leaves output space unused.
+    loop {
+        out.reserve(64 * 1024);
+        let room = out.capacity() - out.len();
+        let before = out.len();
+        c.compress_vec(&[], &mut out, FlushCompress::Sync).ok()?;
+        if out.len() - before < room {
+            break;
+        }
+    }
+    out.ends_with(&[0, 0, 0xff, 0xff]).then_some(out)
+}
+
+/// Whether the deflate `blocks` (not final) inflate to exactly `data`.
+fn inflates_to(blocks: &[u8], data: &[u8]) -> bool {
+    use flate2::{Decompress, FlushDecompress};
+    let mut d = Decompress::new(false);
+    let mut out = vec![0u8; 256 * 1024];
+    let (mut input, mut at) = (blocks, 0usize);
+    loop {
+        let (before_in, before_out) = (d.total_in(), d.total_out());
+        if d.decompress(input, &mut out, FlushDecompress::Sync)
+            .is_err()
+        {
+            return false;
+        }
+        let used = (d.total_in() - before_in) as usize;
+        let made = (d.total_out() - before_out) as usize;
+        if data.get(at..at + made) != Some(&out[..made]) {
+            return false;
+        }
+        at += made;
+        input = &input[used..];
+        if used == 0 && made == 0 {
+            return input.is_empty() && at == data.len();
+        }
     }
 }
 
@@ -591,6 +648,50 @@ mod tests {
                     gz.len(),
                     plain.len()
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_segment_ends_in_a_complete_sync_flush_and_inflates_back() {
+        // Sizes around the compressor's and flate2's buffer sizes, data from incompressible to
+        // very compressible (a 67 MB Windows build once lost its segment's end here).
+        let mut x: u32 = 12345;
+        let mut noise = |n: usize, every: u32| -> Vec<u8> {
+            (0..n)
+                .map(|i| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    if (i as u32).is_multiple_of(every) {
+                        (x >> 16) as u8
+                    } else {
+                        (i % 7) as u8
+                    }
+                })
+                .collect()
+        };
+        for n in [
+            0,
+            1,
+            4,
+            300,
+            32_767,
+            32_768,
+            32_769,
+            65_536,
+            100_003,
+            1 << 20,
+            3 << 20,
+        ] {
+            for every in [1, 3, 50] {
+                let data = noise(n, every);
+                let blocks = deflate_sync(&data).expect("deflated");
+                assert!(blocks.ends_with(&[0, 0, 0xff, 0xff]), "{n} {every}");
+                assert!(inflates_to(&blocks, &data), "{n} {every}");
+                if n > 0 {
+                    let mut wrong = data.clone();
+                    wrong[n / 2] ^= 1;
+                    assert!(!inflates_to(&blocks, &wrong), "the check can fail");
+                }
             }
         }
     }
