@@ -38,6 +38,23 @@ fn audit_has(relay: &Relay, what: &[&str]) {
     }
 }
 
+/// The profile "view only" for externals, made with `lotse-relay profile add`.
+fn view_only_profile(relay: &Relay) {
+    relay.admin(&[
+        "profile",
+        "add",
+        "view only",
+        "--allows",
+        "view",
+        "--description-de",
+        "Darf nur zusehen.",
+        "--description-en",
+        "May only watch.",
+        "--for",
+        "externals",
+    ]);
+}
+
 /// The customer accepts the terms, types `ann`'s key and allows `view` when asked.
 fn customer_allows_view(desk: &Desktop, relay: &Relay, owner: &RepSession) -> Client {
     let lotse = desk.lotse(&relay.addr, &relay.pin, &[]);
@@ -75,19 +92,7 @@ fn an_external_joins_by_link_is_shown_by_name_stays_within_view_only_and_goes_wi
     let _one = serial();
     let desk = Desktop::start();
     let relay = Relay::start_with("127.0.0.1:0", &["--portal", "127.0.0.1:0"]);
-    relay.admin(&[
-        "profile",
-        "add",
-        "view only",
-        "--allows",
-        "view",
-        "--description-de",
-        "Darf nur zusehen.",
-        "--description-en",
-        "May only watch.",
-        "--for",
-        "externals",
-    ]);
+    view_only_profile(&relay);
     relay.admin(&["rep", "set", "ann", "--may-invite-externals"]);
     let mut ann = relay.rep_session("view");
     let lotse = customer_allows_view(&desk, &relay, &ann);
@@ -181,19 +186,7 @@ fn a_colleague_takes_over_asks_again_hands_over_by_queue_and_licences_run_out() 
     let desk = Desktop::start();
     let relay = Relay::start_with("127.0.0.1:0", &["--external-licences", "1"]);
     relay.add_rep("bob", "Bob Brandt");
-    relay.admin(&[
-        "profile",
-        "add",
-        "view only",
-        "--allows",
-        "view",
-        "--description-de",
-        "Darf nur zusehen.",
-        "--description-en",
-        "May only watch.",
-        "--for",
-        "externals",
-    ]);
+    view_only_profile(&relay);
     relay.admin(&["rep", "set", "bob", "--may-invite-externals"]);
     let mut ann = relay.rep_session("view");
     let lotse = customer_allows_view(&desk, &relay, &ann);

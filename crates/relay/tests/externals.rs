@@ -427,11 +427,6 @@ async fn guessed_invitation_keys_are_rate_limited_like_session_keys() {
         .await;
 }
 
-/// `ada` owns a session; `bob` joins with a code for `tiers`.
-async fn share_with_bob(relay: &TestRelay, s: &mut Session, tiers: &[Tier]) -> Rep {
-    share_with(relay, s, "bob", tiers).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_owner_leaves_the_longest_sharer_owns_the_session_and_asks_again() {
     let relay = TestRelay::start().await;
@@ -439,7 +434,7 @@ async fn when_the_owner_leaves_the_longest_sharer_owns_the_session_and_asks_agai
     may_invite(&relay, "ada").await;
     let mut s = Session::start(&relay).await;
     grant(&mut s.rep, &mut s.customer, Tier::View).await;
-    let mut bob = share_with_bob(&relay, &mut s, &[Tier::View]).await;
+    let mut bob = share_with(&relay, &mut s, "bob", &[Tier::View]).await;
     let key = invite(&mut s.rep, "view only", "Eve").await.unwrap();
     let mut eve = join_external(&relay, &key).await.unwrap();
 
@@ -536,17 +531,7 @@ async fn an_owner_who_drops_with_nobody_internal_left_gets_the_customer_back_wit
     assert_eq!(rep_name, "Ada Lovelace");
     // Ada comes back and takes the customer again: a fresh session, nothing granted.
     let mut ada = Rep::login(&relay, "ada").await;
-    let (entry, _) = ada
-        .until("queue", |m| match m {
-            RepDown::Queue { entries } => entries.first().map(|e| e.entry),
-            _ => None,
-        })
-        .await;
-    ada.say(&RepUp::Accept { entry }).await;
-    ada.until("joined", |m| {
-        matches!(m, RepDown::Joined { .. }).then_some(())
-    })
-    .await;
+    ada.accept_waiting().await;
     s.customer
         .hear_until("rep joined", |m: &CustomerDown| {
             matches!(m, CustomerDown::RepJoined { .. }).then_some(())
@@ -617,17 +602,7 @@ async fn the_owner_transfers_to_a_colleagues_queue_and_only_with_the_permission(
             _ => None,
         })
         .await;
-    let (entry, _) = bob
-        .until("queue", |m| match m {
-            RepDown::Queue { entries } => entries.first().map(|e| e.entry),
-            _ => None,
-        })
-        .await;
-    bob.say(&RepUp::Accept { entry }).await;
-    bob.until("joined", |m| {
-        matches!(m, RepDown::Joined { .. }).then_some(())
-    })
-    .await;
+    bob.accept_waiting().await;
     // A fresh start: bob holds nothing the customer gave ada.
     bob.say(&RepUp::SysinfoRequest).await;
     refused(&mut bob, Refusal::NotGranted(Tier::Sysinfo)).await;
@@ -659,7 +634,7 @@ async fn the_owner_transfers_to_a_colleagues_queue_and_only_with_the_permission(
 async fn the_customer_removes_one_rep_and_the_others_stay() {
     let relay = TestRelay::start().await;
     let mut s = Session::start(&relay).await;
-    let mut bob = share_with_bob(&relay, &mut s, &[Tier::View]).await;
+    let mut bob = share_with(&relay, &mut s, "bob", &[Tier::View]).await;
     grant(&mut bob, &mut s.customer, Tier::View).await;
     // A colleague may not remove anyone.
     bob.say(&RepUp::RemoveParticipant { rep: s.rep.id }).await;
@@ -702,27 +677,9 @@ async fn the_owner_and_the_longest_sharer_leaving_at_once_leave_exactly_one_inte
     let relay = TestRelay::start().await;
     for _ in 0..3 {
         let mut s = Session::start(&relay).await;
-        let mut bob = share_with_bob(&relay, &mut s, &[Tier::View]).await;
+        let mut bob = share_with(&relay, &mut s, "bob", &[Tier::View]).await;
         // Cy joins last.
-        s.rep
-            .say(&RepUp::ShareSession {
-                tiers: [Tier::View].into_iter().collect(),
-                lifetime_secs: None,
-            })
-            .await;
-        let (code, _) = s
-            .rep
-            .until("share code", |m| match m {
-                RepDown::ShareCode { code, .. } => Some(code.clone()),
-                _ => None,
-            })
-            .await;
-        let mut cy = Rep::login(&relay, "cy").await;
-        cy.say(&RepUp::JoinSession { code }).await;
-        cy.until("joined", |m| {
-            matches!(m, RepDown::Joined { .. }).then_some(())
-        })
-        .await;
+        let mut cy = share_with(&relay, &mut s, "cy", &[Tier::View]).await;
         let leave = RepUp::Leave {
             reason: HowEnded::EndButton,
         };
@@ -766,25 +723,11 @@ async fn profiles_for_colleagues_limit_files_by_direction_and_chat() {
         })
         .await;
     refused(&mut s.rep, Refusal::NoSuchProfile).await;
-    s.rep
-        .say(&RepUp::ShareWithProfile {
-            profile: "fetch only".into(),
-            lifetime_secs: None,
-        })
-        .await;
-    let (code, _) = s
-        .rep
-        .until("share code", |m| match m {
-            RepDown::ShareCode { code, .. } => Some(code.clone()),
-            _ => None,
-        })
-        .await;
-    let mut bob = Rep::login(&relay, "bob").await;
-    bob.say(&RepUp::JoinSession { code }).await;
-    bob.until("joined", |m| {
-        matches!(m, RepDown::Joined { .. }).then_some(())
-    })
-    .await;
+    let share = RepUp::ShareWithProfile {
+        profile: "fetch only".into(),
+        lifetime_secs: None,
+    };
+    let mut bob = join_with_share(&relay, &mut s, "bob", &share).await;
     // `files` may be asked for (one direction is allowed) and granted by the customer …
     grant(&mut bob, &mut s.customer, Tier::Files).await;
     // … but offering a file to the customer is the other direction: refused.

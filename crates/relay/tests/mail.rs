@@ -26,6 +26,12 @@ fn mail_to(port: u16, timeout: Duration) -> MailConfig {
     }
 }
 
+/// A relay with a portal that mails through `sink` with a timeout of `secs` seconds.
+async fn mailing_relay(sink: &SmtpSink, secs: u64) -> TestRelay {
+    let port = sink.port;
+    TestRelay::with_portal(move |c| c.mail = Some(mail_to(port, Duration::from_secs(secs)))).await
+}
+
 /// The mail outcome the rep hears next.
 async fn mailed(rep: &mut Rep) -> Result<String, MailFailure> {
     rep.until("mail outcome", |m| match m {
@@ -56,10 +62,7 @@ async fn mails(sink: &SmtpSink, n: usize) -> Vec<(Vec<String>, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitations_arrive_by_mail_with_the_link_and_the_key() {
     let sink = SmtpSink::start(Mode::Accept);
-    let port = sink.port;
-    let relay =
-        TestRelay::with_portal(move |c| c.mail = Some(mail_to(port, Duration::from_secs(10))))
-            .await;
+    let relay = mailing_relay(&sink, 10).await;
     let mut rep = Rep::login(&relay, "ada").await;
     rep.say(&RepUp::InviteByMail {
         email: "carla@example.org".into(),
@@ -165,10 +168,7 @@ async fn invitations_arrive_by_mail_with_the_link_and_the_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn addresses_and_names_cannot_add_a_header_or_a_recipient() {
     let sink = SmtpSink::start(Mode::Accept);
-    let port = sink.port;
-    let relay =
-        TestRelay::with_portal(move |c| c.mail = Some(mail_to(port, Duration::from_secs(10))))
-            .await;
+    let relay = mailing_relay(&sink, 10).await;
     relay
         .relay()
         .store()
@@ -215,10 +215,7 @@ async fn addresses_and_names_cannot_add_a_header_or_a_recipient() {
 async fn a_refusing_a_hanging_or_no_mail_server_is_told_to_the_rep() {
     // Refused: the server's code reaches the rep, and the audit log says why.
     let refuse = SmtpSink::start(Mode::Refuse);
-    let port = refuse.port;
-    let relay =
-        TestRelay::with_portal(move |c| c.mail = Some(mail_to(port, Duration::from_secs(10))))
-            .await;
+    let relay = mailing_relay(&refuse, 10).await;
     let mut rep = Rep::login(&relay, "ada").await;
     let invite = RepUp::InviteByMail {
         email: "carla@example.org".into(),
@@ -237,9 +234,7 @@ async fn a_refusing_a_hanging_or_no_mail_server_is_told_to_the_rep() {
 
     // Hanging: told within the configured timeout (and a bit), not never.
     let silent = SmtpSink::start(Mode::Silent);
-    let port = silent.port;
-    let relay =
-        TestRelay::with_portal(move |c| c.mail = Some(mail_to(port, Duration::from_secs(2)))).await;
+    let relay = mailing_relay(&silent, 2).await;
     let mut rep = Rep::login(&relay, "ada").await;
     let asked = std::time::Instant::now();
     rep.say(&invite).await;
@@ -278,10 +273,7 @@ async fn a_refusing_a_hanging_or_no_mail_server_is_told_to_the_rep() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_account_cannot_use_the_relay_for_mass_mail() {
     let sink = SmtpSink::start(Mode::Accept);
-    let port = sink.port;
-    let relay =
-        TestRelay::with_portal(move |c| c.mail = Some(mail_to(port, Duration::from_secs(10))))
-            .await;
+    let relay = mailing_relay(&sink, 10).await;
     let mut rep = Rep::login(&relay, "ada").await;
     let n = lotse_relay::mail::MAILS_PER_WINDOW as usize;
     for i in 0..n {

@@ -381,13 +381,12 @@ pub(super) fn remove_by_owner(
     target: ParticipantId,
     actor: &str,
 ) -> Vec<Audit> {
-    let mut audits = Vec::new();
     let mut st = hub.state();
     let sid = match owned(&st, id) {
         Ok(sid) => sid,
         Err(what) => {
             st.send_rep(id, RepDown::Refused { what });
-            return audits;
+            return Vec::new();
         }
     };
     let present = st
@@ -401,23 +400,17 @@ pub(super) fn remove_by_owner(
                 what: Refusal::NoSuchParticipant,
             },
         );
-        return audits;
+        return Vec::new();
     }
-    audits.push(Audit {
-        actor: actor.to_owned(),
-        action: "session.remove",
-        detail: format!("session={sid} removed={}", st.rep_label(target)),
-    });
-    // Not the owner: no succession, no grace.
-    let _ = depart(
+    // Not the owner: no succession.
+    remove(
         &mut st,
-        hub.cfg.owner_grace,
+        hub,
+        sid,
         target,
+        actor.to_owned(),
         EndReason::RemovedByOwner,
-        Going::Removed,
-        &mut audits,
-    );
-    audits
+    )
 }
 
 /// The customer removes a rep or external from the session (the owner too: then the succession
@@ -427,28 +420,41 @@ pub(super) fn remove_by_customer(
     customer: CustomerId,
     target: ParticipantId,
 ) -> Vec<Audit> {
-    let mut audits = Vec::new();
     let mut st = hub.state();
     let Some(sid) = st.customers.get(&customer).and_then(|c| c.session) else {
-        return audits;
+        return Vec::new();
     };
     if !st
         .sessions
         .get(&sid)
         .is_some_and(|s| s.reps.contains(&target))
     {
-        return audits;
+        return Vec::new();
     }
-    audits.push(Audit {
-        actor: st.customer_label(customer),
+    let by = st.customer_label(customer);
+    remove(&mut st, hub, sid, target, by, EndReason::RemovedByCustomer)
+}
+
+/// `target` is removed from session `sid` by `by` (audited as `session.remove`). A removal is
+/// never a lost connection: no grace period follows it.
+fn remove(
+    st: &mut State,
+    hub: &Hub,
+    sid: SessionId,
+    target: ParticipantId,
+    by: String,
+    reason: EndReason,
+) -> Vec<Audit> {
+    let mut audits = vec![Audit {
+        actor: by,
         action: "session.remove",
         detail: format!("session={sid} removed={}", st.rep_label(target)),
-    });
+    }];
     let _ = depart(
-        &mut st,
+        st,
         hub.cfg.owner_grace,
         target,
-        EndReason::RemovedByCustomer,
+        reason,
         Going::Removed,
         &mut audits,
     );

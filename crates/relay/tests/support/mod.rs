@@ -307,6 +307,21 @@ impl Rep {
         self.peer.hear_until(what, pick).await
     }
 
+    /// Takes the first customer in this rep's queue (waiting for one) into a session.
+    pub async fn accept_waiting(&mut self) {
+        let (entry, _) = self
+            .until("queue", |m| match m {
+                RepDown::Queue { entries } => entries.first().map(|e| e.entry),
+                _ => None,
+            })
+            .await;
+        self.say(&RepUp::Accept { entry }).await;
+        self.until("joined", |m| {
+            matches!(m, RepDown::Joined { .. }).then_some(())
+        })
+        .await;
+    }
+
     pub async fn key(&mut self) -> String {
         self.say(&RepUp::CreateKey {
             lifetime_secs: None,
@@ -351,17 +366,7 @@ impl Session {
                 },
             })
             .await;
-        let (entry, _) = rep
-            .until("queue", |m| match m {
-                RepDown::Queue { entries } => entries.first().map(|e| e.entry),
-                _ => None,
-            })
-            .await;
-        rep.say(&RepUp::Accept { entry }).await;
-        rep.until("joined", |m| {
-            matches!(m, RepDown::Joined { .. }).then_some(())
-        })
-        .await;
+        rep.accept_waiting().await;
         customer
             .hear_until("rep joined", |m: &CustomerDown| {
                 matches!(m, CustomerDown::RepJoined { .. }).then_some(())
@@ -373,12 +378,16 @@ impl Session {
 
 /// The owner of `s` shares the session for `tiers`; `user` logs in and joins with the code.
 pub async fn share_with(relay: &TestRelay, s: &mut Session, user: &str, tiers: &[Tier]) -> Rep {
-    s.rep
-        .say(&RepUp::ShareSession {
-            tiers: tiers.iter().copied().collect(),
-            lifetime_secs: None,
-        })
-        .await;
+    let share = RepUp::ShareSession {
+        tiers: tiers.iter().copied().collect(),
+        lifetime_secs: None,
+    };
+    join_with_share(relay, s, user, &share).await
+}
+
+/// The owner of `s` asks for a share code with `share`; `user` logs in and joins with it.
+pub async fn join_with_share(relay: &TestRelay, s: &mut Session, user: &str, share: &RepUp) -> Rep {
+    s.rep.say(share).await;
     let (code, _) = s
         .rep
         .until("share code", |m| match m {
