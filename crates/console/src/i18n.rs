@@ -55,6 +55,8 @@ pub struct Texts {
     pub pin: &'static str,
     pub user: &'static str,
     pub password: &'static str,
+    pub code: &'static str,
+    pub code_hint: &'static str,
     pub password_note: &'static str,
     pub log_in: &'static str,
     pub logging_in: &'static str,
@@ -488,6 +490,8 @@ pub static EN: Texts = Texts {
     pin: "Relay pin (sha256//…)",
     user: "User name",
     password: "Password",
+    code: "Code",
+    code_hint: "from the authenticator app, if your account has one",
     password_note: "The password is never written to disk: it is asked for at each start and kept in memory only while the console runs (each session tab logs in with it).",
     log_in: "Log in",
     logging_in: "Logging in…",
@@ -657,6 +661,8 @@ pub static DE: Texts = Texts {
     pin: "Relay-Pin (sha256//…)",
     user: "Benutzername",
     password: "Passwort",
+    code: "Code",
+    code_hint: "aus der Authenticator-App, falls Ihr Konto eine nutzt",
     password_note: "Das Passwort wird nie auf die Festplatte geschrieben: Es wird bei jedem Start abgefragt und nur im Speicher gehalten, solange die Konsole läuft (jeder Sitzungs-Tab meldet sich damit an).",
     log_in: "Anmelden",
     logging_in: "Anmeldung läuft…",
@@ -817,3 +823,35 @@ pub static DE: Texts = Texts {
         "Wir sind fertig. Kann ich Ihnen sonst noch helfen?",
     ],
 };
+
+/// Why the relay refused a login, and what to do.
+pub fn login_refusal(lang: Lang, r: lotse_proto::msg::LoginRejection) -> &'static str {
+    use lotse_proto::msg::LoginRejection as L;
+    let de = lang == Lang::De;
+    match r {
+        L::BadCredentials if de => "Name oder Passwort ist falsch.",
+        L::BadCredentials => "The name or the password is wrong.",
+        L::Locked if de => {
+            "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie einige Minuten und versuchen Sie es dann erneut."
+        }
+        L::Locked => "Too many failed logins. Please wait a few minutes, then try again.",
+        L::CodeNeeded if de => {
+            "Ihr Konto braucht einen zweiten Faktor: Geben Sie den Code aus Ihrer Authenticator-App ein."
+        }
+        L::CodeNeeded => {
+            "Your account needs a second factor: enter the code from your authenticator app."
+        }
+        L::BadCode if de => {
+            "Der Code ist falsch oder wurde schon benutzt. Warten Sie auf den nächsten Code der App."
+        }
+        L::BadCode => "The code is wrong or was used already. Wait for the app's next code.",
+        L::SetUpSecondFactor if de => {
+            "Ihr Konto muss zuerst einen zweiten Faktor einrichten: Melden Sie sich dazu im Portal unter /login an."
+        }
+        L::SetUpSecondFactor => {
+            "Your account must set up a second factor first: sign in on the portal at /login to do so."
+        }
+        L::Disabled if de => "Dieses Konto ist gesperrt. Wenden Sie sich an Ihre Administration.",
+        L::Disabled => "This account is disabled. Please contact your administrators.",
+    }
+}

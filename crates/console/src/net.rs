@@ -12,7 +12,9 @@
 use crate::video::Decoding;
 use lotse_net::{NetConfig, Pin};
 use lotse_proto::input::InputEvent;
-use lotse_proto::msg::{ClipContent, HowEnded, Refusal, RepDown, RepUp, TransferStop};
+use lotse_proto::msg::{
+    ClipContent, HowEnded, LoginRejection, Proof, Refusal, RepDown, RepUp, TransferStop,
+};
 use lotse_proto::{Tier, TierSet};
 use lotse_rep::files::FileEvent;
 use lotse_rep::{RepClient, RepError, RepEvent};
@@ -72,6 +74,8 @@ pub enum Command {
         pin: String,
         user: String,
         password: Password,
+        /// The second factor's code, if the account has one (empty otherwise).
+        code: String,
         /// Where the customers' files are saved.
         downloads: PathBuf,
     },
@@ -167,6 +171,8 @@ pub enum Update {
     },
     /// Login failed; the text says why and what to do.
     LoginFailed(String),
+    /// The relay refused the login (shown in the window's language).
+    LoginRefused(LoginRejection),
     /// A message from the relay on the home connection (queue, key, invitation, refusals).
     Control(RepDown),
     /// A home command could not be carried out.
@@ -255,6 +261,9 @@ struct Credentials {
     pin: Pin,
     user: String,
     password: Password,
+    /// After a login with a second factor: the ticket each session tab logs in with (a code
+    /// counts once).
+    ticket: Option<String>,
     downloads: PathBuf,
 }
 
@@ -312,12 +321,13 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Command>, notify: Notify, video:
                 pin,
                 user,
                 password,
+                code,
                 downloads,
             } => {
                 if home.is_some() {
                     continue;
                 }
-                match login(&relay, &pin, &user, &password).await {
+                match login(&relay, &pin, &user, &password, code.trim()).await {
                     Ok((c, relay, pin)) => {
                         notify(Update::LoggedIn {
                             display_name: c.display_name.clone(),
@@ -327,11 +337,13 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Command>, notify: Notify, video:
                             pin,
                             user: user.trim().to_owned(),
                             password,
+                            ticket: c.ticket.as_ref().map(|(t, _)| t.clone()),
                             downloads,
                         });
                         home = Some(c);
                     }
-                    Err(e) => notify(Update::LoginFailed(e)),
+                    Err(Err(reason)) => notify(Update::LoginRefused(reason)),
+                    Err(Ok(e)) => notify(Update::LoginFailed(e)),
                 }
             }
             Command::Accept { id, entry } => open_session(
@@ -363,6 +375,7 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Command>, notify: Notify, video:
                         pin,
                         user: String::new(),
                         password: Password(String::new()),
+                        ticket: None,
                         downloads,
                     });
                     open_session(
@@ -505,16 +518,29 @@ async fn session(
         Open::External(key) => {
             RepClient::join_external(creds.relay, creds.pin, key, &NetConfig::default()).await
         }
-        _ => {
-            RepClient::connect(
-                creds.relay,
-                creds.pin,
-                &creds.user,
-                &creds.password.0,
-                &NetConfig::default(),
-            )
-            .await
-        }
+        _ => match &creds.ticket {
+            Some(ticket) => {
+                RepClient::connect_with_proof(
+                    creds.relay,
+                    creds.pin,
+                    &creds.user,
+                    &creds.password.0,
+                    Proof::Ticket(ticket.clone()),
+                    &NetConfig::default(),
+                )
+                .await
+            }
+            None => {
+                RepClient::connect(
+                    creds.relay,
+                    creds.pin,
+                    &creds.user,
+                    &creds.password.0,
+                    &NetConfig::default(),
+                )
+                .await
+            }
+        },
     }
     .map_err(notice)?;
     c.save_files_to(Some(creds.downloads.clone()));
@@ -619,16 +645,27 @@ fn notice(e: RepError) -> Notice {
     }
 }
 
+/// Logs in (with the second factor's `code` where one is typed). `Err(Err(_))`: the relay
+/// refused the login; `Err(Ok(_))`: anything else, in the system's words.
 async fn login(
     relay: &str,
     pin: &str,
     user: &str,
     password: &Password,
-) -> Result<(RepClient, SocketAddr, Pin), String> {
-    let (addr, pin) = resolve(relay, pin).await?;
-    let c = RepClient::connect(addr, pin, user.trim(), &password.0, &NetConfig::default())
-        .await
-        .map_err(|e| e.to_string())?;
+    code: &str,
+) -> Result<(RepClient, SocketAddr, Pin), Result<String, LoginRejection>> {
+    let (addr, pin) = resolve(relay, pin).await.map_err(Ok)?;
+    let net = NetConfig::default();
+    let c = if code.is_empty() {
+        RepClient::connect(addr, pin, user.trim(), &password.0, &net).await
+    } else {
+        let proof = Proof::Code(code.to_owned());
+        RepClient::connect_with_proof(addr, pin, user.trim(), &password.0, proof, &net).await
+    };
+    let c = c.map_err(|e| match e {
+        RepError::Login(reason) => Err(reason),
+        e => Ok(e.to_string()),
+    })?;
     Ok((c, addr, pin))
 }
 

@@ -251,22 +251,26 @@ fn login(state: &mut State, ui: &mut Ui) {
                 ("login.pin", t.pin, false),
                 ("login.user", t.user, false),
                 ("login.password", t.password, true),
+                ("login.code", t.code, false),
             ] {
                 ui.label(label);
                 let field = match id {
                     "login.relay" => &mut state.form.relay,
                     "login.pin" => &mut state.form.pin,
                     "login.user" => &mut state.form.user,
+                    "login.code" => &mut state.form.code,
                     _ => &mut state.form.password,
                 };
-                let r = ui.add_enabled(
-                    !busy,
-                    egui::TextEdit::singleline(field)
-                        .password(secret)
-                        .desired_width(420.0),
-                );
-                let submit =
-                    secret && r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                let mut edit = egui::TextEdit::singleline(field)
+                    .password(secret)
+                    .desired_width(420.0);
+                if id == "login.code" {
+                    edit = edit.hint_text(t.code_hint);
+                }
+                let r = ui.add_enabled(!busy, edit);
+                let submit = (secret || id == "login.code")
+                    && r.lost_focus()
+                    && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 state.track(id, &r);
                 if submit && can_log_in(state) {
                     state.submit_login();

@@ -438,6 +438,8 @@ pub struct LoginForm {
     pub user: String,
     /// Held only until the login is sent (the network thread keeps it in memory for new tabs).
     pub password: String,
+    /// The second factor's code, where the account has one (used once, then cleared).
+    pub code: String,
 }
 
 /// Everything the window shows.
@@ -578,6 +580,7 @@ impl State {
             pin: self.form.pin.clone(),
             user: self.form.user.clone(),
             password,
+            code: std::mem::take(&mut self.form.code),
             downloads: self.downloads.clone(),
         }));
     }
@@ -719,6 +722,10 @@ impl State {
             Update::LoginFailed(why) => {
                 self.stage = Stage::Login;
                 self.login_error = Some(why);
+            }
+            Update::LoginRefused(reason) => {
+                self.stage = Stage::Login;
+                self.login_error = Some(crate::i18n::login_refusal(self.lang, reason).to_owned());
             }
             Update::Control(msg) => self.apply_home(msg),
             Update::Failed(why) => self.notice = Some(Notice::Failed(why)),
@@ -935,6 +942,7 @@ impl State {
                     customer: false,
                 }),
                 RepDown::FileAccepted { .. }
+                | RepDown::LoginTicket { .. }
                 | RepDown::TransferOffer { .. }
                 | RepDown::Account { .. }
                 | RepDown::Key { .. }

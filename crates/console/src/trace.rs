@@ -17,7 +17,7 @@
 //! `video` changes with every picture and does not by itself cause a line.
 //!
 //! Widget ids: `lang.de`, `lang.en`; login: `login.relay`, `login.pin`, `login.user`,
-//! `login.password`, `login.submit`; header: `tab.queue`, `tab.session.N`; `banner.dismiss`,
+//! `login.password`, `login.code`, `login.submit`; header: `tab.queue`, `tab.session.N`; `banner.dismiss`,
 //! `banner.show`, `notice.dismiss`; queue: `key.generate`, `key.value`, `key.copy`,
 //! `invite.email`, `invite.send`, `invite.url`, `invite.copy`, `queue.row.N`, `queue.accept.N`,
 //! `join.code`, `join.submit`; session: `tier.TIER`, `view.fit`, `monitor.N`, `session.share`,

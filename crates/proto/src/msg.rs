@@ -727,6 +727,22 @@ pub enum RepUp {
         email: String,
         lang: String,
     },
+    /// Log in with a second factor: like [`RepUp::Login`], with a TOTP or recovery code, or the
+    /// ticket an earlier login of this console got ([`RepDown::LoginTicket`]).
+    LoginWith {
+        user: String,
+        password: String,
+        proof: Proof,
+    },
+}
+
+/// The second factor of a login.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Proof {
+    /// A six-digit TOTP code or a one-time recovery code.
+    Code(String),
+    /// A ticket from [`RepDown::LoginTicket`]: this console proved the second factor already.
+    Ticket(String),
 }
 
 /// Why a mail did not go out. Each side words it in its own language; [`MailFailure::code`] is
@@ -840,6 +856,14 @@ pub enum LoginRejection {
     BadCredentials,
     /// Too many failures; locked for a while.
     Locked,
+    /// The password is right; the account needs a second factor (a code), none was given.
+    CodeNeeded,
+    /// The second factor was wrong, already used or expired (a ticket).
+    BadCode,
+    /// The account must use a second factor and has none yet: set it up on the portal first.
+    SetUpSecondFactor,
+    /// The account is disabled.
+    Disabled,
 }
 
 /// Relay → rep.
@@ -996,6 +1020,13 @@ pub enum RepDown {
     MailFailed {
         to: String,
         why: MailFailure,
+    },
+    /// After a login with a second factor: further connections of this console (one per
+    /// session) log in with this ticket instead of a new code, until `expires_at`, the account
+    /// is disabled or its password or second factor is reset.
+    LoginTicket {
+        ticket: String,
+        expires_at: UnixTime,
     },
 }
 

@@ -214,6 +214,17 @@ fn rep_up() -> impl Strategy<Value = RepUp> {
             email,
             lang
         }),
+        (text(), text(), text(), any::<bool>()).prop_map(|(user, password, p, ticket)| {
+            RepUp::LoginWith {
+                user,
+                password,
+                proof: if ticket {
+                    Proof::Ticket(p)
+                } else {
+                    Proof::Code(p)
+                },
+            }
+        }),
     ]
 }
 
@@ -316,6 +327,17 @@ fn rep_down() -> impl Strategy<Value = RepDown> {
         text().prop_map(|to| RepDown::MailSent { to }),
         (text(), prop::sample::select(MailFailure::every()))
             .prop_map(|(to, why)| RepDown::MailFailed { to, why }),
+        (text(), any::<u64>())
+            .prop_map(|(ticket, expires_at)| RepDown::LoginTicket { ticket, expires_at }),
+        prop::sample::select(vec![
+            LoginRejection::BadCredentials,
+            LoginRejection::Locked,
+            LoginRejection::CodeNeeded,
+            LoginRejection::BadCode,
+            LoginRejection::SetUpSecondFactor,
+            LoginRejection::Disabled,
+        ])
+        .prop_map(|reason| RepDown::LoginRejected { reason }),
     ]
 }
 

@@ -235,6 +235,8 @@ pub(crate) struct Hub {
     pub mail_limiter: Mutex<FailureLimiter<i64>>,
     /// What peers cost: hashes, refused connections, retries.
     pub counters: crate::stats::Counters,
+    /// Consoles' tickets after a login with a second factor.
+    pub tickets: crate::second_factor::Tickets,
 }
 
 impl std::fmt::Debug for Hub {
@@ -275,6 +277,41 @@ impl Hub {
                 crate::limits::MAX_TRACKED,
             )),
             counters: Default::default(),
+            tickets: Default::default(),
+        }
+    }
+
+    /// Closes the connections of accounts that were disabled since they logged in (audited
+    /// `rep.dropped`); their sessions go on as after any lost connection.
+    pub async fn drop_disabled(&self) {
+        let mut online: Vec<i64> = self
+            .state()
+            .reps
+            .values()
+            .filter(|r| r.db_id != 0)
+            .map(|r| r.db_id)
+            .collect();
+        if online.is_empty() {
+            return;
+        }
+        online.sort_unstable();
+        online.dedup();
+        let Ok(disabled) = self.store.disabled_among(&online).await else {
+            return;
+        };
+        if disabled.is_empty() {
+            return;
+        }
+        let gone: Vec<(String, lotse_net::Connection)> = self
+            .state()
+            .reps
+            .iter()
+            .filter(|(_, r)| disabled.contains(&r.db_id))
+            .map(|(id, r)| (r.label(*id), r.conn.clone()))
+            .collect();
+        for (label, conn) in gone {
+            let _ = self.audit(&label, "rep.dropped", "account disabled").await;
+            conn.close(crate::conn::DISABLED_CODE, b"account disabled");
         }
     }
 

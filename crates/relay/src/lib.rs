@@ -19,6 +19,7 @@ pub mod mail;
 pub mod metrics;
 pub mod portal;
 pub mod rejections;
+pub mod second_factor;
 pub mod settings;
 pub mod stats;
 pub mod store;
@@ -30,6 +31,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything the relay can be told.
+/// How often the relay looks for connected accounts that were disabled (by the command line
+/// in another process, or the admin pages): a disabled account's consoles go within this.
+const ACCOUNT_CHECK_EVERY: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The data directory: identity, database.
@@ -75,6 +80,8 @@ pub struct Config {
     /// External supporters that may be invited at once (open invitations and externals in
     /// sessions each hold one).
     pub external_licences: u32,
+    /// Reps must log in with a second factor too (administrators always must).
+    pub second_factor_for_reps: bool,
     /// How long a customer waits for a supporter whose connection was lost before the session
     /// ends.
     pub owner_grace: Duration,
@@ -110,6 +117,7 @@ impl Config {
             metrics: None,
             audit_retention: None,
             external_licences: 5,
+            second_factor_for_reps: false,
             owner_grace: Duration::from_secs(120),
             profiles: Vec::new(),
             mail: None,
@@ -196,9 +204,12 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     let flusher = tokio::spawn(async move {
         let mut tick = tokio::time::interval(hub::REFUSED_WINDOW / 4);
         let mut retention = tokio::time::interval(RETENTION_EVERY);
+        let mut accounts = tokio::time::interval(ACCOUNT_CHECK_EVERY);
+        accounts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = tick.tick() => flusher.flush_refused(false).await,
+                _ = accounts.tick() => flusher.drop_disabled().await,
                 _ = retention.tick() => {
                     if let Some(keep) = flusher.cfg.audit_retention {
                         prune_audit(&flusher.store, keep).await;

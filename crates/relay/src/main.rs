@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use lotse_relay::settings::Settings;
-use lotse_relay::store::{Store, StoreError};
+use lotse_relay::store::{AccountChange, Role, Store, StoreError};
 use lotse_relay::{audit, identity};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -140,6 +140,36 @@ enum RepCmd {
         /// Name shown to customers (defaults to the login name).
         #[arg(long)]
         display_name: Option<String>,
+        /// `rep`, or `admin` (administers the relay on the portal; must set up a second
+        /// factor at the first login there).
+        #[arg(long, default_value = "rep", value_parser = ["rep", "admin"])]
+        role: String,
+    },
+    /// Disable an account: it cannot log in, and its live consoles are dropped within seconds.
+    Disable {
+        name: String,
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        name: String,
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Set a new password (first line of standard input); the account's portal sessions and
+    /// console tickets are void.
+    ResetPassword {
+        name: String,
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Remove the account's second factor (a lost phone): it sets one up again at its next
+    /// login on the portal; its portal sessions and console tickets are void.
+    ResetSecondFactor {
+        name: String,
+        #[arg(long)]
+        data: PathBuf,
     },
     /// Set what an account may do beyond its own customers (flags not given stay as they
     /// are; takes effect at the rep's next login).
@@ -156,6 +186,12 @@ enum RepCmd {
         /// Invite external supporters (who have no account).
         #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
         may_invite_externals: Option<bool>,
+        /// `rep` or `admin`.
+        #[arg(long, value_parser = ["rep", "admin"])]
+        role: Option<String>,
+        /// The name customers see.
+        #[arg(long)]
+        display_name: Option<String>,
     },
     /// Show an account's name and permissions.
     Show {
@@ -263,6 +299,7 @@ async fn main() -> Result<()> {
                     None => println!("  audit log kept for ever"),
                 }
                 println!("  external_licences {}", cfg.external_licences);
+                println!("  second_factor_for_reps {}", cfg.second_factor_for_reps);
                 println!("  owner_grace {} s", cfg.owner_grace.as_secs_f64());
                 for p in &cfg.profiles {
                     println!("  profile {}", profile_line(p));
@@ -327,6 +364,7 @@ async fn main() -> Result<()> {
                     name,
                     data,
                     display_name,
+                    role,
                 },
         } => {
             let name = name.trim().to_owned();
@@ -346,7 +384,13 @@ async fn main() -> Result<()> {
             let now = unix_now();
             // Audited in the same transaction: no audit entry, no rep.
             store.add_rep(&name, &display, password, now).await?;
-            eprintln!("rep {name:?} added");
+            let role = Role::parse(&role).unwrap_or(Role::Rep);
+            if role != Role::Rep {
+                store
+                    .change_account(&name, AccountChange::Role(role), "admin:cli", now)
+                    .await?;
+            }
+            eprintln!("{} {name:?} added", role.as_str());
         }
         Cmd::Rep {
             cmd:
@@ -356,6 +400,8 @@ async fn main() -> Result<()> {
                     may_share,
                     may_transfer,
                     may_invite_externals,
+                    role,
+                    display_name,
                 },
         } => {
             let store = open_existing(&data).await?;
@@ -372,6 +418,25 @@ async fn main() -> Result<()> {
             {
                 bail!("no rep named {name:?}");
             }
+            if let Some(role) = role.as_deref().and_then(Role::parse) {
+                store
+                    .change_account(&name, AccountChange::Role(role), "admin:cli", unix_now())
+                    .await?;
+            }
+            if let Some(d) = display_name {
+                let d = d.trim().to_owned();
+                if d.is_empty() || d.chars().count() > 64 || d.chars().any(char::is_control) {
+                    bail!("a display name must be 1 to 64 printable characters");
+                }
+                store
+                    .change_account(
+                        &name,
+                        AccountChange::DisplayName(d),
+                        "admin:cli",
+                        unix_now(),
+                    )
+                    .await?;
+            }
             #[allow(clippy::print_stdout)]
             {
                 println!("{}", permissions_line(&name, &p));
@@ -387,12 +452,22 @@ async fn main() -> Result<()> {
             #[allow(clippy::print_stdout)]
             {
                 println!(
-                    "{} display_name={:?}",
+                    "{} display_name={:?} role={} disabled={} second_factor={}",
                     permissions_line(&name, &rec.permissions),
-                    rec.display_name
+                    rec.display_name,
+                    rec.role.as_str(),
+                    rec.disabled,
+                    rec.totp_secret.is_some()
                 );
             }
         }
+        Cmd::Rep {
+            cmd:
+                cmd @ (RepCmd::Disable { .. }
+                | RepCmd::Enable { .. }
+                | RepCmd::ResetPassword { .. }
+                | RepCmd::ResetSecondFactor { .. }),
+        } => account_cmd(cmd).await?,
         Cmd::Profile { cmd } => profile_cmd(cmd).await?,
         Cmd::Audit {
             cmd: AuditCmd::Verify { data },
@@ -499,6 +574,47 @@ async fn open_existing(data: &std::path::Path) -> Result<Store> {
         bail!("{} holds no relay database", data.display());
     }
     Ok(Store::open(data).await?)
+}
+
+/// Disabling, enabling and resets: one change each, through the store's audited path (the
+/// admin pages use the same).
+async fn account_cmd(cmd: RepCmd) -> Result<()> {
+    let now = unix_now();
+    let (name, data, change, done) = match cmd {
+        RepCmd::Disable { name, data } => (name, data, AccountChange::Disabled(true), "disabled"),
+        RepCmd::Enable { name, data } => (name, data, AccountChange::Disabled(false), "enabled"),
+        RepCmd::ResetPassword { name, data } => {
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < 8 {
+                bail!("the password must have at least 8 characters");
+            }
+            let hash = lotse_relay::auth::hash_password(password).map_err(anyhow::Error::msg)?;
+            (
+                name,
+                data,
+                AccountChange::Password { hash, now },
+                "has a new password",
+            )
+        }
+        RepCmd::ResetSecondFactor { name, data } => (
+            name,
+            data,
+            AccountChange::ResetSecondFactor { now },
+            "has no second factor now; it sets one up at its next login on the portal",
+        ),
+        _ => unreachable!("only account changes come here"),
+    };
+    let store = open_existing(&data).await?;
+    if !store
+        .change_account(&name, change, "admin:cli", now)
+        .await?
+    {
+        bail!("no rep named {name:?}");
+    }
+    eprintln!("{name:?} {done}");
+    Ok(())
 }
 
 fn permissions_line(name: &str, p: &lotse_proto::profile::Permissions) -> String {

@@ -121,6 +121,10 @@ pub struct Settings {
     /// externals in sessions each hold one licence; 0 turns inviting externals off [default: 5].
     #[arg(long, value_name = "N")]
     pub external_licences: Option<u32>,
+    /// Whether reps (not only administrators, who always do) must log in with a second factor
+    /// (TOTP), on the portal and in the console [default: false].
+    #[arg(long, value_name = "true|false")]
+    pub second_factor_for_reps: Option<bool>,
     /// Seconds a customer waits in the queue of a supporter whose connection was lost (nobody
     /// else left to help) before the session ends [default: 120].
     #[arg(long, value_name = "SECONDS")]
@@ -387,6 +391,7 @@ impl Settings {
             metrics: self.metrics.or(file.metrics),
             audit_retention_days: self.audit_retention_days.or(file.audit_retention_days),
             external_licences: self.external_licences.or(file.external_licences),
+            second_factor_for_reps: self.second_factor_for_reps.or(file.second_factor_for_reps),
             owner_grace: self.owner_grace.or(file.owner_grace),
             profiles: if self.profiles.is_empty() {
                 file.profiles
@@ -475,6 +480,9 @@ impl Settings {
         }
         if let Some(v) = self.external_licences {
             cfg.external_licences = v;
+        }
+        if let Some(v) = self.second_factor_for_reps {
+            cfg.second_factor_for_reps = v;
         }
         if let Some(v) = self.owner_grace {
             cfg.owner_grace = seconds("owner_grace", v)?;

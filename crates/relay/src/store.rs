@@ -63,6 +63,12 @@ pub struct RepRecord {
     pub failed_logins: i64,
     pub locked_until: i64,
     pub permissions: Permissions,
+    pub role: Role,
+    pub disabled: bool,
+    /// The TOTP secret (base32), if a second factor is set up.
+    pub totp_secret: Option<String>,
+    /// When the password or second factor was last reset (Unix seconds).
+    pub credentials_at: i64,
 }
 
 /// What became of a redeem attempt.
@@ -152,6 +158,61 @@ enum Also {
         name: String,
         permissions: Permissions,
     },
+    /// A change to the account `name` (`Done::Nothing`: no such account).
+    Account {
+        name: String,
+        change: AccountChange,
+    },
+}
+
+/// What an administrator (or the account holder, for its own second factor) changes.
+#[derive(Debug, Clone)]
+pub enum AccountChange {
+    Disabled(bool),
+    /// `rep` or `admin`.
+    Role(Role),
+    DisplayName(String),
+    /// A new password (argon2id PHC string); portal sessions from before are void.
+    Password {
+        hash: String,
+        now: i64,
+    },
+    /// The second factor removed (to be set up again); portal sessions from before are void.
+    ResetSecondFactor {
+        now: i64,
+    },
+    /// A second factor set up: its secret, the step its confirming code used (not accepted
+    /// again), and the recovery codes' MACs (replacing any earlier ones).
+    SecondFactor {
+        secret: String,
+        step: i64,
+        recovery: Vec<String>,
+    },
+}
+
+/// An account's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Rep,
+    /// Administers the relay on the portal; always with a second factor.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Rep => "rep",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "rep" => Some(Role::Rep),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
 }
 
 /// What the change in [`Also`] came to.
@@ -236,28 +297,186 @@ impl Store {
 
     /// Looks a rep up by login name.
     pub async fn rep_by_name(&self, name: &str) -> Result<Option<RepRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, display_name, password_hash, failed_logins, locked_until, \
-             may_share, may_transfer, may_invite_externals FROM reps WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.inner.pool)
-        .await?;
-        Ok(row.map(|r| RepRecord {
-            id: r.get(0),
-            name: r.get(1),
-            display_name: r.get(2),
-            password_hash: r.get(3),
-            failed_logins: r.get(4),
-            locked_until: r.get(5),
-            permissions: Permissions {
-                share: r.get::<i64, _>(6) != 0,
-                transfer: r.get::<i64, _>(7) != 0,
-                invite_externals: r.get::<i64, _>(8) != 0,
-            },
-        }))
+        let row = sqlx::query(rep_select!("WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        Ok(row.as_ref().map(rep_of))
     }
 
+    /// Looks a rep up by its id.
+    pub async fn rep_by_id(&self, id: i64) -> Result<Option<RepRecord>, StoreError> {
+        let row = sqlx::query(rep_select!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        Ok(row.as_ref().map(rep_of))
+    }
+
+    /// Every account, by name.
+    pub async fn reps(&self) -> Result<Vec<RepRecord>, StoreError> {
+        let rows = sqlx::query(rep_select!("ORDER BY name"))
+            .fetch_all(&self.inner.pool)
+            .await?;
+        Ok(rows.iter().map(rep_of).collect())
+    }
+
+    /// Of the accounts `ids`, those that are disabled now.
+    pub async fn disabled_among(&self, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query("SELECT id FROM reps WHERE disabled != 0")
+            .fetch_all(&self.inner.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.get::<i64, _>(0))
+            .filter(|id| ids.contains(id))
+            .collect())
+    }
+
+    /// Changes the account `name`, audited as `action` by `actor` with `detail` in the same
+    /// transaction. `Ok(false)`: no such account (nothing audited).
+    pub async fn change_account(
+        &self,
+        name: &str,
+        change: AccountChange,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let bounded = audit::bounded(name, audit::NAME_MAX);
+        let (action, detail) = match &change {
+            AccountChange::Disabled(true) => ("rep.disable", format!("name={bounded:?}")),
+            AccountChange::Disabled(false) => ("rep.enable", format!("name={bounded:?}")),
+            AccountChange::Role(r) => ("rep.role", format!("name={bounded:?} role={}", r.as_str())),
+            AccountChange::DisplayName(d) => (
+                "rep.display_name",
+                format!(
+                    "name={bounded:?} display={:?}",
+                    audit::bounded(d, audit::NAME_MAX)
+                ),
+            ),
+            AccountChange::Password { .. } => ("rep.password_reset", format!("name={bounded:?}")),
+            AccountChange::ResetSecondFactor { .. } => {
+                ("rep.second_factor_reset", format!("name={bounded:?}"))
+            }
+            AccountChange::SecondFactor { recovery, .. } => (
+                "rep.second_factor_enrolled",
+                format!("name={bounded:?} recovery_codes={}", recovery.len()),
+            ),
+        };
+        let note = Note {
+            at: now,
+            actor: actor.into(),
+            action: action.into(),
+            detail,
+        };
+        let also = Also::Account {
+            name: name.to_owned(),
+            change,
+        };
+        Ok(matches!(self.append(note, also).await?, Done::Id(_)))
+    }
+
+    /// Accepts TOTP time step `step` for account `rep_id` if it is later than every step
+    /// accepted before (a code counts once; two logins racing with one code: one wins).
+    pub async fn accept_totp_step(&self, rep_id: i64, step: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE reps SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1 \
+             AND totp_secret IS NOT NULL",
+        )
+        .bind(step)
+        .bind(rep_id)
+        .execute(&self.inner.pool)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Uses up one of the account's recovery codes, if `code` is one not used yet.
+    pub async fn use_recovery_code(
+        &self,
+        rep_id: i64,
+        code: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mac = self.recovery_mac(code);
+        let done = sqlx::query(
+            "UPDATE recovery_codes SET used_at = $1 WHERE rep_id = $2 AND code_mac = $3 \
+             AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(rep_id)
+        .bind(&mac)
+        .execute(&self.inner.pool)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Recovery codes not used yet.
+    pub async fn recovery_codes_left(&self, rep_id: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query(
+                "SELECT COUNT(*) FROM recovery_codes WHERE rep_id = $1 AND used_at IS NULL",
+            )
+            .bind(rep_id)
+            .fetch_one(&self.inner.pool)
+            .await?
+            .get(0),
+        )
+    }
+
+    /// The stored form of a recovery code (normalised: no spaces or dashes, upper case).
+    pub fn recovery_mac(&self, code: &str) -> String {
+        let norm: String = code
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.inner.lookup.0)
+            .expect("HMAC accepts any key length");
+        m.update(b"lotse recovery code\0");
+        m.update(norm.as_bytes());
+        hex(&m.finalize().into_bytes())
+    }
+}
+
+/// The account columns [`rep_of`] reads, then `$tail`.
+macro_rules! rep_select {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, name, display_name, password_hash, failed_logins, locked_until, ",
+            "may_share, may_transfer, may_invite_externals, role, disabled, totp_secret, ",
+            "credentials_at FROM reps ",
+            $tail
+        )
+    };
+}
+use rep_select;
+
+fn rep_of(r: &sqlx::sqlite::SqliteRow) -> RepRecord {
+    RepRecord {
+        id: r.get(0),
+        name: r.get(1),
+        display_name: r.get(2),
+        password_hash: r.get(3),
+        failed_logins: r.get(4),
+        locked_until: r.get(5),
+        permissions: Permissions {
+            share: r.get::<i64, _>(6) != 0,
+            transfer: r.get::<i64, _>(7) != 0,
+            invite_externals: r.get::<i64, _>(8) != 0,
+        },
+        role: Role::parse(&r.get::<String, _>(9)).unwrap_or(Role::Rep),
+        disabled: r.get::<i64, _>(10) != 0,
+        totp_secret: r.get(11),
+        credentials_at: r.get(12),
+    }
+}
+
+impl Store {
     /// Adds `profile`, or replaces the one of the same name; audited as `profile.add` or
     /// `profile.update` by `actor` in the same transaction. `Ok(true)`: it is new.
     pub async fn put_profile(
@@ -754,6 +973,7 @@ impl Inner {
                     Done::Id(0)
                 }
             }
+            Also::Account { name, change } => account_row(&mut tx, &name, change).await?,
             Also::SetPermissions { name, permissions } => {
                 let changed = sqlx::query(
                     "UPDATE reps SET may_share = $1, may_transfer = $2, \
@@ -1110,4 +1330,94 @@ fn classify(row: Option<sqlx::sqlite::SqliteRow>, now: i64) -> Redeemed {
         Some(r) if r.get::<i64, _>(2) <= now => Redeemed::Expired,
         Some(r) => Redeemed::Ok { rep_id: r.get(0) },
     }
+}
+
+/// Makes the change to the account's row (and its recovery codes).
+async fn account_row(
+    db: &mut SqliteConnection,
+    name: &str,
+    change: AccountChange,
+) -> Result<Done, StoreError> {
+    let id: Option<i64> = sqlx::query("SELECT id FROM reps WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut *db)
+        .await?
+        .map(|r| r.get(0));
+    let Some(id) = id else {
+        return Ok(Done::Nothing);
+    };
+    match change {
+        AccountChange::Disabled(d) => {
+            sqlx::query("UPDATE reps SET disabled = $1 WHERE id = $2")
+                .bind(i64::from(d))
+                .bind(id)
+                .execute(&mut *db)
+                .await?;
+        }
+        AccountChange::Role(r) => {
+            sqlx::query("UPDATE reps SET role = $1 WHERE id = $2")
+                .bind(r.as_str())
+                .bind(id)
+                .execute(&mut *db)
+                .await?;
+        }
+        AccountChange::DisplayName(d) => {
+            sqlx::query("UPDATE reps SET display_name = $1 WHERE id = $2")
+                .bind(d)
+                .bind(id)
+                .execute(&mut *db)
+                .await?;
+        }
+        AccountChange::Password { hash, now } => {
+            sqlx::query(
+                "UPDATE reps SET password_hash = $1, credentials_at = $2, failed_logins = 0, \
+                 locked_until = 0 WHERE id = $3",
+            )
+            .bind(hash)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *db)
+            .await?;
+        }
+        AccountChange::ResetSecondFactor { now } => {
+            sqlx::query("DELETE FROM recovery_codes WHERE rep_id = $1")
+                .bind(id)
+                .execute(&mut *db)
+                .await?;
+            sqlx::query(
+                "UPDATE reps SET totp_secret = NULL, totp_last_step = 0, credentials_at = $1 \
+                 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *db)
+            .await?;
+        }
+        AccountChange::SecondFactor {
+            secret,
+            step,
+            recovery,
+        } => {
+            sqlx::query("DELETE FROM recovery_codes WHERE rep_id = $1")
+                .bind(id)
+                .execute(&mut *db)
+                .await?;
+            for mac in recovery {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO recovery_codes (rep_id, code_mac) VALUES ($1, $2)",
+                )
+                .bind(id)
+                .bind(mac)
+                .execute(&mut *db)
+                .await?;
+            }
+            sqlx::query("UPDATE reps SET totp_secret = $1, totp_last_step = $2 WHERE id = $3")
+                .bind(secret)
+                .bind(step)
+                .bind(id)
+                .execute(&mut *db)
+                .await?;
+        }
+    }
+    Ok(Done::Id(id))
 }

@@ -13,8 +13,8 @@ use lotse_net::{NetConfig, NetError, Pin, read_msg, write_msg};
 use lotse_proto::frame::limits;
 use lotse_proto::input::InputEvent;
 use lotse_proto::msg::{
-    ClipContent, EndReason, Hello, HowEnded, LoginRejection, MailFailure, ParticipantId, Refusal,
-    RepDown, RepUp, Role, StreamHeader, TransferId, VideoFrame,
+    ClipContent, EndReason, Hello, HowEnded, LoginRejection, MailFailure, ParticipantId, Proof,
+    Refusal, RepDown, RepUp, Role, StreamHeader, TransferId, VideoFrame,
 };
 use lotse_proto::{PROTOCOL_VERSION, Tier, TierSet};
 use std::collections::VecDeque;
@@ -47,7 +47,7 @@ pub enum RepError {
     Connect(#[from] lotse_net::Endpoints),
     #[error("the relay closed the connection: {0}")]
     Closed(String),
-    #[error("login refused: {0:?}")]
+    #[error("login refused: {}", login_text(.0))]
     Login(LoginRejection),
     #[error("the relay speaks protocol version {0}, this program {PROTOCOL_VERSION}")]
     Version(u16),
@@ -61,6 +61,20 @@ pub enum RepError {
     Unexpected(String),
     #[error("{0}")]
     File(String),
+}
+
+/// Why a login was refused, for people (English; the console has its own words).
+pub fn login_text(r: &LoginRejection) -> &'static str {
+    match r {
+        LoginRejection::BadCredentials => "wrong name or password",
+        LoginRejection::Locked => "too many failed logins; try again later",
+        LoginRejection::CodeNeeded => "this account needs the code from its authenticator app",
+        LoginRejection::BadCode => "the code is wrong, already used or expired",
+        LoginRejection::SetUpSecondFactor => {
+            "this account must set up a second factor first: sign in on the portal (/login)"
+        }
+        LoginRejection::Disabled => "this account is disabled",
+    }
 }
 
 /// A logged-in rep connection.
@@ -77,6 +91,9 @@ pub struct RepClient {
     pub id: ParticipantId,
     /// The name customers see.
     pub display_name: String,
+    /// After a login with a second factor code: the ticket (and its expiry, Unix s) with which
+    /// further connections of this program log in instead of a new code.
+    pub ticket: Option<(String, u64)>,
 }
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -93,6 +110,24 @@ impl RepClient {
         let login = RepUp::Login {
             user: user.to_owned(),
             password: password.to_owned(),
+        };
+        Self::connect_with(relay, pin, login, net).await
+    }
+
+    /// Like [`RepClient::connect`], with a second factor: a TOTP or recovery code, or the
+    /// ticket of an earlier connection ([`RepClient::ticket`]).
+    pub async fn connect_with_proof(
+        relay: SocketAddr,
+        pin: Pin,
+        user: &str,
+        password: &str,
+        proof: Proof,
+        net: &NetConfig,
+    ) -> Result<RepClient, RepError> {
+        let login = RepUp::LoginWith {
+            user: user.to_owned(),
+            password: password.to_owned(),
+            proof,
         };
         Self::connect_with(relay, pin, login, net).await
     }
@@ -140,12 +175,22 @@ impl RepClient {
             return Err(RepError::Version(theirs.version));
         }
         write_msg(&mut send, &first, limits::CONTROL).await?;
-        let answer = tokio::time::timeout(
-            ANSWER_TIMEOUT,
-            read_msg::<RepDown>(&mut recv, limits::CONTROL),
-        )
-        .await
-        .map_err(|_| RepError::Timeout)??;
+        let mut ticket = None;
+        let answer = loop {
+            let answer = tokio::time::timeout(
+                ANSWER_TIMEOUT,
+                read_msg::<RepDown>(&mut recv, limits::CONTROL),
+            )
+            .await
+            .map_err(|_| RepError::Timeout)??;
+            match answer {
+                Some(RepDown::LoginTicket {
+                    ticket: t,
+                    expires_at,
+                }) if ticket.is_none() => ticket = Some((t, expires_at)),
+                answer => break answer,
+            }
+        };
         let (id, display_name) = match answer {
             Some(RepDown::LoginOk { rep, display_name }) => (rep, display_name),
             Some(RepDown::LoginRejected { reason }) => return Err(RepError::Login(reason)),
@@ -167,6 +212,7 @@ impl RepClient {
             next_transfer: 0,
             id,
             display_name,
+            ticket,
         })
     }
 

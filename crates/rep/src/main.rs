@@ -34,6 +34,10 @@ struct Cli {
     /// Rep login name (not for `join-external`).
     #[arg(long)]
     user: Option<String>,
+    /// The second factor, where the account has one: the six-digit code from the
+    /// authenticator app, or a one-time recovery code (also from LOTSE_CODE).
+    #[arg(long, env = "LOTSE_CODE", hide_env_values = true)]
+    code: Option<String>,
 
     /// How to reach the relay: `auto` (QUIC, and TLS over TCP on the same port when UDP does
     /// not get through), `quic` or `tcp`.
@@ -206,7 +210,14 @@ async fn run(cli: Cli) -> Result<()> {
                     .await?
                     .context("no password: set LOTSE_PASSWORD or give it on standard input")?,
             };
-            RepClient::connect(addr, cli.pin, user, &password, &net).await?
+            match &cli.code {
+                Some(code) => {
+                    let proof = lotse_proto::msg::Proof::Code(code.trim().to_owned());
+                    RepClient::connect_with_proof(addr, cli.pin, user, &password, proof, &net)
+                        .await?
+                }
+                None => RepClient::connect(addr, cli.pin, user, &password, &net).await?,
+            }
         }
     };
     match cli.cmd {

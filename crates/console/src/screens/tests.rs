@@ -188,19 +188,29 @@ fn login_sends_the_form_and_forgets_the_password() {
     h.type_text("login.pin", "sha256//abc");
     h.type_text("login.user", "ann");
     h.type_text("login.password", "secret");
+    h.type_text("login.code", "123456");
     h.frame(vec![]);
     assert!(h.enabled("login.submit"));
     let cmds = nets(h.click("login.submit"));
     assert!(
-        matches!(&cmds[..], [Command::Login { relay, pin, user, password, .. }]
-            if relay == "127.0.0.1:4433" && pin == "sha256//abc" && user == "ann" && password.0 == "secret"),
+        matches!(&cmds[..], [Command::Login { relay, pin, user, password, code, .. }]
+            if relay == "127.0.0.1:4433" && pin == "sha256//abc" && user == "ann"
+                && password.0 == "secret" && code == "123456"),
         "{cmds:?}"
     );
     assert!(h.state.form.password.is_empty(), "not kept in memory");
+    assert!(h.state.form.code.is_empty(), "a code counts once: not kept");
     assert_eq!(h.state.stage, Stage::LoggingIn);
     h.state.apply(Update::LoginFailed("login refused".into()));
     h.frame(vec![]);
     assert_eq!(h.state.stage, Stage::Login);
+    // A refusal in the window's language, saying what to do.
+    h.state.apply(Update::LoginRefused(
+        lotse_proto::msg::LoginRejection::CodeNeeded,
+    ));
+    h.frame(vec![]);
+    let said = h.state.login_error.clone().unwrap_or_default();
+    assert!(said.contains("authenticator"), "{said}");
     h.state.apply(Update::LoggedIn {
         display_name: "Ann Weber".into(),
     });

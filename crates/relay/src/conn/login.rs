@@ -17,10 +17,12 @@ use super::customer::AUDIT_DOWN;
 use crate::audit::{NAME_MAX, bounded};
 use crate::hub::Hub;
 use crate::limits::net_key;
+use crate::second_factor;
+use crate::store::{RepRecord, Role};
 use lotse_net::read_msg;
 use lotse_net::{Connection, RecvStream};
 use lotse_proto::frame::limits;
-use lotse_proto::msg::{LoginRejection, RepDown, RepUp};
+use lotse_proto::msg::{LoginRejection, Proof, RepDown, RepUp};
 use lotse_proto::profile::Permissions;
 use std::net::IpAddr;
 use std::time::Instant;
@@ -41,6 +43,9 @@ pub(super) enum Identity {
         login: String,
         display: String,
         permissions: Permissions,
+        /// A ticket for this console's further connections, when it proved a second factor
+        /// with a code (ticket, expiry in Unix seconds).
+        ticket: Option<(String, u64)>,
     },
     /// Someone with an external supporter's invitation key, not yet checked (the caller takes
     /// the invitation under the routing lock, so that its licence passes to the connection
@@ -59,8 +64,13 @@ pub(super) async fn login(
     let deadline = tokio::time::Instant::now() + hub.cfg.hello_timeout;
     for _ in 0..TRIES {
         let msg = tokio::time::timeout_at(deadline, read_msg::<RepUp>(recv, limits::CONTROL)).await;
-        let (user, password) = match msg {
-            Ok(Ok(Some(RepUp::Login { user, password }))) => (user, password),
+        let (user, password, proof) = match msg {
+            Ok(Ok(Some(RepUp::Login { user, password }))) => (user, password, None),
+            Ok(Ok(Some(RepUp::LoginWith {
+                user,
+                password,
+                proof,
+            }))) => (user, password, Some(proof)),
             Ok(Ok(Some(RepUp::JoinExternal { key }))) => return Some(Identity::External { key }),
             Ok(Ok(None)) => return None,
             Err(_) => {
@@ -72,7 +82,7 @@ pub(super) async fn login(
                 return None;
             }
         };
-        match attempt(hub, conn, ip, user, password).await {
+        match attempt(hub, conn, ip, user, password, proof).await {
             Attempt::In(rep) => return Some(rep),
             Attempt::Out(reason) => {
                 let _ = tx.try_send(RepDown::LoginRejected { reason });
@@ -97,10 +107,73 @@ async fn attempt(
     ip: IpAddr,
     user: String,
     password: String,
+    proof: Option<Proof>,
 ) -> Attempt {
-    let now = Instant::now();
+    let r = match check_password(hub, ip, &user, password).await {
+        Ok(r) => r,
+        Err(reason) => return Attempt::Out(reason),
+    };
+    let ticket = match second_factor(hub, ip, &r, proof).await {
+        Ok(t) => t,
+        Err(reason) => return Attempt::Out(reason),
+    };
+    succeeded(hub, ip, &user);
     let actor = format!("rep:{}", bounded(&user, NAME_MAX));
-    let name_key = (user.clone(), net_key(ip));
+    let _ = hub.store.login_ok(r.id).await;
+    // No login that the audit log does not know of (fail closed).
+    let how = if ticket.is_some() {
+        " with a code"
+    } else if needs_second_factor(hub, &r) {
+        " with a ticket"
+    } else {
+        ""
+    };
+    if hub
+        .audit(&actor, "rep.login", &format!("from {ip}{how}"))
+        .await
+        .is_err()
+    {
+        conn.close(code::AUDIT, AUDIT_DOWN.as_bytes());
+        return Attempt::Closed;
+    }
+    Attempt::In(Identity::Account {
+        db_id: r.id,
+        login: r.name,
+        display: r.display_name,
+        permissions: r.permissions,
+        ticket,
+    })
+}
+
+/// A whole login held (password and, where needed, second factor): the name's failures from
+/// this address are forgotten and the network is known for it.
+pub(crate) fn succeeded(hub: &Hub, ip: IpAddr, user: &str) {
+    if let Ok(mut l) = hub.account_limiter.lock() {
+        l.clear(&(user.to_owned(), net_key(ip)));
+    }
+    if let Ok(mut k) = hub.known_logins.lock() {
+        k.confirm(user, ip, Instant::now());
+    }
+}
+
+/// Whether the account must prove a second factor: administrators always, reps when the relay
+/// says so, and anyone who set one up.
+pub(crate) fn needs_second_factor(hub: &Hub, r: &RepRecord) -> bool {
+    r.role == Role::Admin || hub.cfg.second_factor_for_reps || r.totp_secret.is_some()
+}
+
+/// The first factor, for the console and the portal alike: the per-address and per-name limits
+/// first (before any lookup or hash), then the password. A wrong one counts against both
+/// limits and is audited; a right one for a disabled account is refused as such.
+pub(crate) async fn check_password(
+    hub: &Hub,
+    ip: IpAddr,
+    user: &str,
+    password: String,
+) -> Result<RepRecord, LoginRejection> {
+    let now = Instant::now();
+    let actor = format!("rep:{}", bounded(user, NAME_MAX));
+    let name_key = (user.to_owned(), net_key(ip));
     // Refusals first, before any lookup or hash: the same answer and the same work for every
     // name, known or not.
     let blocked = hub
@@ -119,11 +192,11 @@ async fn attempt(
         let _ = hub
             .audit_refused(ip, &actor, "rep.login_refused", why)
             .await;
-        return Attempt::Out(LoginRejection::Locked);
+        return Err(LoginRejection::Locked);
     }
     let plausible = user.len() <= MAX_USER_BYTES && password.len() <= MAX_PASSWORD_BYTES;
     let record = if plausible {
-        hub.store.rep_by_name(&user).await.ok().flatten()
+        hub.store.rep_by_name(user).await.ok().flatten()
     } else {
         None
     };
@@ -131,7 +204,7 @@ async fn attempt(
         && hub
             .known_logins
             .lock()
-            .map(|k| k.known(&user, ip, now))
+            .map(|k| k.known(user, ip, now))
             .unwrap_or(false);
     let ok = plausible
         && verify(
@@ -141,30 +214,108 @@ async fn attempt(
             known,
         )
         .await;
-    if let (true, Some(r)) = (ok, record) {
-        if let Ok(mut l) = hub.account_limiter.lock() {
-            l.clear(&name_key);
+    match (ok, record) {
+        (true, Some(r)) if r.disabled => {
+            let _ = hub
+                .audit(&actor, "rep.login_refused", &format!("from {ip}: disabled"))
+                .await;
+            Err(LoginRejection::Disabled)
         }
-        if let Ok(mut k) = hub.known_logins.lock() {
-            k.confirm(&user, ip, Instant::now());
+        // The failures so far are forgotten only once the second factor holds too
+        // ([`succeeded`]): a right password must not wipe out wrong codes.
+        (true, Some(r)) => Ok(r),
+        _ => {
+            failed(hub, ip, user, "BadCredentials").await;
+            Err(LoginRejection::BadCredentials)
         }
-        let _ = hub.store.login_ok(r.id).await;
-        // No login that the audit log does not know of (fail closed).
-        if hub
-            .audit(&actor, "rep.login", &format!("from {ip}"))
-            .await
-            .is_err()
-        {
-            conn.close(code::AUDIT, AUDIT_DOWN.as_bytes());
-            return Attempt::Closed;
-        }
-        return Attempt::In(Identity::Account {
-            db_id: r.id,
-            login: r.name,
-            display: r.display_name,
-            permissions: r.permissions,
-        });
     }
+}
+
+/// The second factor, where the account needs one: a ticket from an earlier login of this
+/// console, or a TOTP or recovery code (then a ticket is made for further connections).
+async fn second_factor(
+    hub: &Hub,
+    ip: IpAddr,
+    r: &RepRecord,
+    proof: Option<Proof>,
+) -> Result<Option<(String, u64)>, LoginRejection> {
+    if !needs_second_factor(hub, r) {
+        return Ok(None);
+    }
+    let actor = format!("rep:{}", bounded(&r.name, NAME_MAX));
+    if r.totp_secret.is_none() {
+        let _ = hub
+            .audit(
+                &actor,
+                "rep.login_refused",
+                &format!("from {ip}: second factor not set up"),
+            )
+            .await;
+        return Err(LoginRejection::SetUpSecondFactor);
+    }
+    match proof {
+        None => Err(LoginRejection::CodeNeeded),
+        Some(Proof::Ticket(t)) => {
+            if hub.tickets.valid(&t, r, crate::hub::now_unix()) {
+                Ok(None)
+            } else {
+                failed(hub, ip, &r.name, "BadTicket").await;
+                Err(LoginRejection::BadCode)
+            }
+        }
+        Some(Proof::Code(c)) => {
+            if verify_code(hub, r, &c).await {
+                Ok(Some(hub.tickets.mint(r, crate::hub::now_unix())))
+            } else {
+                failed(hub, ip, &r.name, "BadCode").await;
+                Err(LoginRejection::BadCode)
+            }
+        }
+    }
+}
+
+/// Checks a TOTP code (each time step accepted once per account) or uses up a recovery code.
+pub(crate) async fn verify_code(hub: &Hub, r: &RepRecord, code: &str) -> bool {
+    let Some(secret) = &r.totp_secret else {
+        return false;
+    };
+    if code.len() > 64 {
+        return false;
+    }
+    if second_factor::looks_like_recovery(code) {
+        let used = hub
+            .store
+            .use_recovery_code(r.id, code, crate::unix_now())
+            .await
+            .unwrap_or(false);
+        if used {
+            let left = hub.store.recovery_codes_left(r.id).await.unwrap_or(0);
+            let _ = hub
+                .audit(
+                    &format!("rep:{}", bounded(&r.name, NAME_MAX)),
+                    "rep.recovery_code_used",
+                    &format!("{left} left"),
+                )
+                .await;
+        }
+        return used;
+    }
+    match second_factor::check(secret, code, crate::hub::now_unix()) {
+        Some(step) => hub
+            .store
+            .accept_totp_step(r.id, step)
+            .await
+            .unwrap_or(false),
+        None => false,
+    }
+}
+
+/// A failed login (wrong password or second factor): counted against the address and the name
+/// from there, audited; locks the name for that address when it reaches the limit.
+pub(crate) async fn failed(hub: &Hub, ip: IpAddr, user: &str, what: &str) {
+    let now = Instant::now();
+    let actor = format!("rep:{}", bounded(user, NAME_MAX));
+    let name_key = (user.to_owned(), net_key(ip));
     let now_locked = {
         if let Ok(mut l) = hub.login_limiter.lock() {
             l.fail(ip, now);
@@ -179,7 +330,7 @@ async fn attempt(
     };
     if now_locked {
         if let Ok(mut k) = hub.known_logins.lock() {
-            k.forget(&user, ip);
+            k.forget(user, ip);
         }
         let _ = hub
             .audit(
@@ -193,13 +344,8 @@ async fn attempt(
         .login_failures
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let _ = hub
-        .audit(
-            &actor,
-            "rep.login_failed",
-            &format!("from {ip}: BadCredentials"),
-        )
+        .audit(&actor, "rep.login_failed", &format!("from {ip}: {what}"))
         .await;
-    Attempt::Out(LoginRejection::BadCredentials)
 }
 
 /// Verifies `password` against the stored hash (or a dummy, so that unknown and known names

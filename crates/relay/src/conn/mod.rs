@@ -31,9 +31,14 @@ pub(crate) mod code {
     pub const TIMEOUT: u32 = 3;
     /// What the peer did could not be audited: it is stopped (fail closed).
     pub const AUDIT: u32 = 5;
+    /// The account was disabled while it was connected.
+    pub const DISABLED: u32 = 6;
 }
 
 pub(crate) use slots::Slots;
+
+/// The close code of a disabled account's connections.
+pub(crate) const DISABLED_CODE: u32 = code::DISABLED;
 
 pub(crate) async fn accept_loop(endpoint: Endpoint, hub: Arc<Hub>, slots: Arc<Slots>) {
     while let Some(incoming) = endpoint.accept().await {

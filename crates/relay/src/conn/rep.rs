@@ -80,6 +80,7 @@ pub(super) async fn rep(
             login,
             display,
             permissions,
+            ticket,
         } => {
             // The profiles this account may choose from (read before taking the lock).
             let profiles = hub
@@ -100,6 +101,10 @@ pub(super) async fn rep(
                 id,
                 slot(db_id, login.clone(), display.clone(), permissions, None),
             );
+            // The ticket first: the client takes it with the login's answer.
+            if let Some((ticket, expires_at)) = ticket {
+                let _ = tx.try_send(RepDown::LoginTicket { ticket, expires_at });
+            }
             let _ = tx.try_send(RepDown::LoginOk {
                 rep: id,
                 display_name: display.clone(),
@@ -108,6 +113,7 @@ pub(super) async fn rep(
                 permissions,
                 profiles,
             });
+
             st.push_queue(db_id);
             (id, db_id, login)
         }
@@ -223,7 +229,7 @@ pub(super) async fn rep(
             continue;
         }
         let audits = match msg {
-            RepUp::Login { .. } | RepUp::JoinExternal { .. } => {
+            RepUp::Login { .. } | RepUp::LoginWith { .. } | RepUp::JoinExternal { .. } => {
                 conn.close(code::PROTOCOL, b"already logged in");
                 break None;
             }
@@ -620,7 +626,7 @@ fn for_externals(msg: &RepUp) -> bool {
 /// A message's name for the audit log.
 fn up_name(msg: &RepUp) -> &'static str {
     match msg {
-        RepUp::Login { .. } => "login",
+        RepUp::Login { .. } | RepUp::LoginWith { .. } => "login",
         RepUp::CreateKey { .. } => "create_key",
         RepUp::Accept { .. } => "accept",
         RepUp::Request { .. } => "request",
