@@ -237,6 +237,8 @@ pub(crate) struct Hub {
     pub counters: crate::stats::Counters,
     /// Consoles' tickets after a login with a second factor.
     pub tickets: crate::second_factor::Tickets,
+    /// Wrong second-factor codes per account, from all addresses together.
+    pub code_limiter: Mutex<FailureLimiter<i64>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -278,6 +280,11 @@ impl Hub {
             )),
             counters: Default::default(),
             tickets: Default::default(),
+            code_limiter: Mutex::new(FailureLimiter::keyed(
+                crate::second_factor::CODES_PER_ACCOUNT,
+                cfg_lock_for,
+                crate::limits::MAX_TRACKED,
+            )),
         }
     }
 

@@ -13,6 +13,8 @@ use totp_rs::{Builder, Secret, Totp};
 pub const STEP: u64 = 30;
 /// Recovery codes handed out at enrolment.
 pub const RECOVERY_CODES: usize = 10;
+/// Wrong codes for one account, from all addresses together, before it takes none for a while.
+pub const CODES_PER_ACCOUNT: u32 = 10;
 /// The issuer shown in authenticator apps.
 const ISSUER: &str = "Lotse";
 

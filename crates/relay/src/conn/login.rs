@@ -263,15 +263,40 @@ async fn second_factor(
                 Err(LoginRejection::BadCode)
             }
         }
+        Some(Proof::Code(_)) if code_blocked(hub, r.id) => {
+            let _ = hub
+                .audit_refused(ip, &actor, "rep.login_refused", "codes_locked")
+                .await;
+            Err(LoginRejection::Locked)
+        }
         Some(Proof::Code(c)) => {
             if verify_code(hub, r, &c).await {
                 Ok(Some(hub.tickets.mint(r, crate::hub::now_unix())))
             } else {
-                failed(hub, ip, &r.name, "BadCode").await;
+                code_failed(hub, ip, r).await;
                 Err(LoginRejection::BadCode)
             }
         }
     }
+}
+
+/// Whether the account's second factor takes no codes for now: [`CODES_PER_ACCOUNT`] wrong
+/// ones, from whatever addresses, lock it for `lock_for` (only someone who knows the password
+/// gets this far, so this does not let strangers lock an account out).
+pub(crate) fn code_blocked(hub: &Hub, rep_id: i64) -> bool {
+    hub.code_limiter
+        .lock()
+        .map(|mut l| l.blocked_key(&rep_id, Instant::now()))
+        .unwrap_or(true)
+}
+
+/// A wrong second factor: counted for the account (all addresses together) and as a failed
+/// login from `ip`.
+pub(crate) async fn code_failed(hub: &Hub, ip: IpAddr, r: &RepRecord) {
+    if let Ok(mut l) = hub.code_limiter.lock() {
+        l.fail_key(r.id, Instant::now());
+    }
+    failed(hub, ip, &r.name, "BadCode").await;
 }
 
 /// Checks a TOTP code (each time step accepted once per account) or uses up a recovery code.

@@ -3,7 +3,7 @@
 //! running session.
 
 mod customer;
-mod login;
+pub(crate) mod login;
 mod members;
 mod rep;
 mod share;

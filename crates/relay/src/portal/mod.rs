@@ -12,6 +12,8 @@
 //! - `server`: the TCP/TLS accept loop with per-connection limits and timeouts;
 //! - `routes`: the pages and the download; `pages`: the HTML in German and English;
 //! - `clients`: the client builds per platform, stamped once and cached;
+//! - `staff`: `/login` with a second factor, the supporter's account page and console download
+//!   (`staff_pages`: their HTML);
 //! - [`invite`]: `RepUp::Invite` → a one-time invitation link.
 //!
 //! Plain HTML and one stylesheet: no script, no third-party resources, so the Content Security
@@ -21,6 +23,8 @@ mod clients;
 mod pages;
 mod routes;
 mod server;
+mod staff;
+mod staff_pages;
 mod tls;
 
 pub use clients::Platform;

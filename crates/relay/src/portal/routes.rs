@@ -55,6 +55,8 @@ pub(crate) struct Portal {
     list_limiter: Mutex<FailureLimiter>,
     /// Confirmations per address (each holds a download ticket).
     confirm_limiter: Mutex<FailureLimiter>,
+    /// Supporters' and administrators' sessions on the portal.
+    pub staff: super::staff::Sessions,
 }
 
 impl std::fmt::Debug for Portal {
@@ -100,6 +102,7 @@ impl Portal {
             tickets: Mutex::new(HashMap::new()),
             list_limiter,
             confirm_limiter,
+            staff: Default::default(),
         }
     }
 
@@ -249,6 +252,7 @@ pub(super) fn router(state: Arc<Portal>) -> Router {
         .route("/t/{ticket}/{platform}", get(file))
         .route("/x/{key}", get(external))
         .route("/x/{key}/{file}", get(console_file))
+        .merge(super::staff::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(middleware::map_response(security_headers))
@@ -304,7 +308,7 @@ struct LangQuery {
 }
 
 /// The page language: an explicit choice, else the cookie, else the browser's preference.
-fn language(headers: &HeaderMap, explicit: Option<&str>) -> Lang {
+pub(super) fn language(headers: &HeaderMap, explicit: Option<&str>) -> Lang {
     explicit
         .and_then(Lang::from_code)
         .or_else(|| {
@@ -327,7 +331,7 @@ fn language(headers: &HeaderMap, explicit: Option<&str>) -> Lang {
 }
 
 /// An HTML response; remembers an explicit language choice in a cookie.
-fn html(status: StatusCode, body: String, remember: Option<Lang>) -> Response {
+pub(super) fn html(status: StatusCode, body: String, remember: Option<Lang>) -> Response {
     let mut res = (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -508,7 +512,7 @@ async fn invitation(
 
 /// The supporter's console builds in the clients directory (`lotse-console…` ending in `.deb` or
 /// `.exe`), by file name, newest version last.
-fn console_builds(p: &Portal) -> Vec<String> {
+pub(super) fn console_builds(p: &Portal) -> Vec<String> {
     let Some(dir) = &p.cfg.clients else {
         return Vec::new();
     };
@@ -558,8 +562,21 @@ async fn console_file(
     if open_invitation(&p, &key).is_none() {
         return external_refused(&p, ip, lang).await;
     }
-    let known = console_builds(&p).into_iter().any(|n| n == file);
-    let path = p.cfg.clients.as_ref().map(|d| d.join(&file));
+    let actor = format!("portal:{ip}");
+    serve_console(&p, &file, lang, &actor, format!("file={file:?}")).await
+}
+
+/// A console build from the clients directory, by exactly the name it has there (anything
+/// else is not found); audited as `portal.console_download` by `actor` with `detail`.
+pub(super) async fn serve_console(
+    p: &Portal,
+    file: &str,
+    lang: Lang,
+    actor: &str,
+    detail: String,
+) -> Response {
+    let known = console_builds(p).into_iter().any(|n| n == file);
+    let path = p.cfg.clients.as_ref().map(|d| d.join(file));
     let bytes = match (known, path) {
         (true, Some(path)) => tokio::fs::read(&path).await.ok(),
         _ => None,
@@ -567,14 +584,7 @@ async fn console_file(
     let Some(bytes) = bytes else {
         return not_found_page(lang);
     };
-    let _ = p
-        .hub
-        .audit(
-            &format!("portal:{ip}"),
-            "portal.console_download",
-            &format!("file={file:?}"),
-        )
-        .await;
+    let _ = p.hub.audit(actor, "portal.console_download", &detail).await;
     let kind = if file.ends_with(".deb") {
         "application/vnd.debian.binary-package"
     } else {
@@ -954,7 +964,7 @@ async fn file(
     response
 }
 
-fn not_found_page(lang: Lang) -> Response {
+pub(super) fn not_found_page(lang: Lang) -> Response {
     html(
         StatusCode::NOT_FOUND,
         pages::message(lang, lang.t().not_found),

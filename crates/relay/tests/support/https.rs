@@ -44,10 +44,23 @@ pub async fn request(
     path: &str,
     form: &str,
 ) -> Resp {
+    roundtrip(addr, pin, from, method, path, form, "").await
+}
+
+/// One request (with `extra` header lines) on a fresh connection; the whole response.
+async fn roundtrip(
+    addr: SocketAddr,
+    pin: &str,
+    from: IpAddr,
+    method: &str,
+    path: &str,
+    form: &str,
+    extra: &str,
+) -> Resp {
     let mut s = tls(addr, pin, from).await.expect("TLS to the portal");
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\
-         Accept-Language: en\r\nContent-Length: {}\r\n",
+         Accept-Language: en\r\nContent-Length: {}\r\n{extra}",
         addr.port(),
         form.len()
     );
@@ -124,4 +137,79 @@ impl Resp {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+}
+
+/// A browser in miniature for the portal's signed-in pages: keeps the cookies the portal sets
+/// (by name, as a browser would for one site), sends them back, and speaks English from
+/// `from`.
+pub struct Browser {
+    pub addr: SocketAddr,
+    pub pin: String,
+    pub from: IpAddr,
+    pub cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl Browser {
+    pub fn new(addr: SocketAddr, pin: &str, from: IpAddr) -> Browser {
+        Browser {
+            addr,
+            pin: pin.to_owned(),
+            from,
+            cookies: Default::default(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        self.send("GET", path, "").await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", url_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.send("POST", path, &body).await
+    }
+
+    async fn send(&mut self, method: &str, path: &str, body: &str) -> Resp {
+        let mut extra = "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0\r\n".to_owned();
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            extra.push_str(&format!("Cookie: {}\r\n", jar.join("; ")));
+        }
+        let resp = roundtrip(self.addr, &self.pin, self.from, method, path, body, &extra).await;
+        for (k, v) in &resp.headers {
+            if k != "set-cookie" {
+                continue;
+            }
+            let first = v.split(';').next().unwrap_or("");
+            if let Some((name, value)) = first.split_once('=') {
+                if value.is_empty() || v.contains("Max-Age=0") {
+                    self.cookies.remove(name.trim());
+                } else {
+                    self.cookies
+                        .insert(name.trim().to_owned(), value.trim().to_owned());
+                }
+            }
+        }
+        resp
+    }
+}
+
+/// `application/x-www-form-urlencoded` for one value.
+pub fn url_encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
 }
