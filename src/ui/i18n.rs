@@ -222,7 +222,7 @@ strings! {
     stop_cancelled_by_rep, stop_files_revoked, stop_too_large, stop_sender_stopped,
     stop_too_many_bytes, stop_no_receiver, stop_interrupted,
     size_bytes, decimal_point,
-    ended_title, ended_customer, ended_rep, ended_time_limit, ended_peer_lost, ended_relay_shutdown,
+    ended_title, ended_customer, ended_rep, ended_time_limit, ended_peer_lost, ended_relay_shutdown, ended_admin,
     ended_cancelled, ended_protocol, failed_title, failed_text, ended_closing, ended_close,
     ended_summary_title, ended_summary_rep, ended_summary_nothing, ended_summary_saved,
     ended_summary_sent, ended_summary_sysinfo,

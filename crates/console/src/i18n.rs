@@ -432,6 +432,12 @@ impl Texts {
                 format!("Die Sitzung wurde an {to} übergeben")
             }
             EndReason::Transferred { to } => format!("The session was handed to {to}"),
+            EndReason::ByAdministrator { why } if de => {
+                format!("Die Administration hat die Sitzung beendet: {why}")
+            }
+            EndReason::ByAdministrator { why } => {
+                format!("An administrator ended the session: {why}")
+            }
         }
     }
 

@@ -192,6 +192,9 @@ pub enum EndReason {
     OwnerGone,
     /// The owner handed the customer to `to`'s queue.
     Transferred { to: String },
+    /// An administrator ended the session on the portal; `why` is their reason, for the
+    /// customer and the reps to read.
+    ByAdministrator { why: String },
 }
 
 /// Why the relay did not carry out a rep's request. Each side words it in its own language;

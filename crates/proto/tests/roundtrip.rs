@@ -45,6 +45,7 @@ fn end_reason() -> impl Strategy<Value = EndReason> {
         Just(EndReason::RemovedByOwner),
         Just(EndReason::OwnerGone),
         text().prop_map(|to| EndReason::Transferred { to }),
+        text().prop_map(|why| EndReason::ByAdministrator { why }),
     ]
 }
 

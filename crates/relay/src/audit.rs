@@ -307,6 +307,52 @@ pub struct Verified {
     pub anchored: Option<i64>,
 }
 
+impl Verified {
+    /// What `audit verify` (and the portal) prints for an intact chain.
+    pub fn report(&self) -> String {
+        let v = self;
+        let mut out = format!("audit log intact: {} entries\n", v.count);
+        let kind = if v.count > v.legacy {
+            "hmac-sha256"
+        } else {
+            "sha256"
+        };
+        out += &format!("head: entry {}, {kind} {}\n", v.count, v.head);
+        out += &match v.last_at {
+            Some(at) => format!("last entry: {} (unix {at})\n", lotse_proto::utc_text(at)),
+            None => "last entry: none\n".to_owned(),
+        };
+        out += &match v.anchored {
+            Some(n) if n == v.count => format!("anchor: {} agrees\n", HEAD_FILE),
+            Some(n) => format!(
+                "anchor: {} agrees up to entry {n}; {} newer entries were written after it \
+             (a process stopped before updating it)\n",
+                HEAD_FILE,
+                v.count - n
+            ),
+            None => format!("anchor: none yet ({} has no keyed entries)\n", HEAD_FILE),
+        };
+        if v.pruned > 0 {
+            out += &format!(
+                "retention: entries 1 to {} were removed (declared by a keyed {} entry); the \
+             chain is checked from entry {}\n",
+                v.pruned,
+                PRUNED,
+                v.pruned + 1
+            );
+        }
+        if v.legacy > 0 {
+            out += &format!(
+                "unkeyed: entries {} to {} were written before the audit key existed (plain \
+             SHA-256; anchored, but not protected against a rewrite)\n",
+                v.pruned + 1,
+                v.pruned + v.legacy
+            );
+        }
+        out
+    }
+}
+
 /// Checks a whole chain against its key and its anchor.
 pub fn verify(
     rows: &[(AuditEntry, String)],

@@ -98,6 +98,8 @@ pub(crate) struct CustomerSlot {
 pub(crate) struct Session {
     pub customer: CustomerId,
     pub owner: ParticipantId,
+    /// When it started (Unix seconds).
+    pub started: u64,
     pub reps: Vec<ParticipantId>,
     /// What the customer granted, per rep, as seen in the customer's own answers.
     pub grants: HashMap<ParticipantId, TierSet>,
@@ -120,6 +122,7 @@ impl Session {
         Session {
             customer,
             owner,
+            started: now_unix(),
             reps: vec![owner],
             grants: HashMap::new(),
             pending: HashMap::new(),
@@ -200,6 +203,31 @@ pub(crate) struct State {
     /// Open invitations for external supporters, by key (digits); each holds a licence.
     pub external_invites: HashMap<String, ExternalInvite>,
     pub shutting_down: bool,
+}
+
+/// Longest reason an administrator gives for ending a session (characters).
+pub const MAX_END_REASON: usize = 300;
+
+/// A running session as the administrators' page shows it.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    pub id: SessionId,
+    /// The customer's name, host and system, as the client told them.
+    pub customer: (String, String, String),
+    pub reps: Vec<LiveRep>,
+    /// Since when (Unix seconds).
+    pub since: u64,
+}
+
+/// A rep in a running session.
+#[derive(Debug, Clone)]
+pub struct LiveRep {
+    pub display: String,
+    pub login: String,
+    pub owner: bool,
+    pub external: bool,
+    /// What the customer granted this rep.
+    pub granted: Vec<lotse_proto::Tier>,
 }
 
 /// One audit entry to write once the lock is released.
@@ -286,6 +314,69 @@ impl Hub {
                 crate::limits::MAX_TRACKED,
             )),
         }
+    }
+
+    /// The sessions running now, oldest first, for the administrators' page.
+    pub fn live_sessions(&self) -> Vec<LiveSession> {
+        let st = self.state();
+        let mut out: Vec<LiveSession> = st
+            .sessions
+            .iter()
+            .map(|(id, s)| {
+                let customer = st
+                    .customers
+                    .get(&s.customer)
+                    .map(|c| (c.info.name.clone(), c.info.host.clone(), c.info.os.clone()))
+                    .unwrap_or_default();
+                let reps = s
+                    .reps
+                    .iter()
+                    .filter_map(|r| {
+                        let slot = st.reps.get(r)?;
+                        let granted = s
+                            .grants
+                            .get(r)
+                            .map(|t| t.iter().collect())
+                            .unwrap_or_default();
+                        Some(LiveRep {
+                            display: slot.display.clone(),
+                            login: slot.login.clone(),
+                            owner: *r == s.owner,
+                            external: slot.external.is_some(),
+                            granted,
+                        })
+                    })
+                    .collect();
+                LiveSession {
+                    id: *id,
+                    customer,
+                    reps,
+                    since: s.started,
+                }
+            })
+            .collect();
+        out.sort_by_key(|s| (s.since, s.id));
+        out
+    }
+
+    /// Ends session `id` for everyone in it with an administrator's reason (which the customer
+    /// and the reps read); audited as `admin.session_end` by `actor`. `false`: no such session.
+    pub async fn end_by_admin(&self, id: SessionId, why: &str, actor: &str) -> bool {
+        let why: String = why.trim().chars().take(MAX_END_REASON).collect();
+        let mut audits = vec![Audit {
+            actor: actor.to_owned(),
+            action: "admin.session_end",
+            detail: format!("session={id} why={why:?}"),
+        }];
+        {
+            let mut st = self.state();
+            if !st.sessions.contains_key(&id) {
+                return false;
+            }
+            st.end_session(id, EndReason::ByAdministrator { why }, &mut audits);
+        }
+        let _ = self.write_audits(audits).await;
+        true
     }
 
     /// Closes the connections of accounts that were disabled since they logged in (audited

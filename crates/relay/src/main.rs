@@ -2,9 +2,9 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use lotse_relay::identity;
 use lotse_relay::settings::Settings;
 use lotse_relay::store::{AccountChange, Role, Store, StoreError};
-use lotse_relay::{audit, identity};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
@@ -477,7 +477,7 @@ async fn main() -> Result<()> {
                 Ok(v) => {
                     #[allow(clippy::print_stdout)]
                     {
-                        print!("{}", verify_report(&v));
+                        print!("{}", v.report());
                     }
                 }
                 Err(e @ (StoreError::Chain(_) | StoreError::Anchor(_))) => {
@@ -520,52 +520,6 @@ async fn main() -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// What `audit verify` prints for an intact chain.
-fn verify_report(v: &audit::Verified) -> String {
-    let mut out = format!("audit log intact: {} entries\n", v.count);
-    let kind = if v.count > v.legacy {
-        "hmac-sha256"
-    } else {
-        "sha256"
-    };
-    out += &format!("head: entry {}, {kind} {}\n", v.count, v.head);
-    out += &match v.last_at {
-        Some(at) => format!("last entry: {} (unix {at})\n", lotse_proto::utc_text(at)),
-        None => "last entry: none\n".to_owned(),
-    };
-    out += &match v.anchored {
-        Some(n) if n == v.count => format!("anchor: {} agrees\n", audit::HEAD_FILE),
-        Some(n) => format!(
-            "anchor: {} agrees up to entry {n}; {} newer entries were written after it \
-             (a process stopped before updating it)\n",
-            audit::HEAD_FILE,
-            v.count - n
-        ),
-        None => format!(
-            "anchor: none yet ({} has no keyed entries)\n",
-            audit::HEAD_FILE
-        ),
-    };
-    if v.pruned > 0 {
-        out += &format!(
-            "retention: entries 1 to {} were removed (declared by a keyed {} entry); the \
-             chain is checked from entry {}\n",
-            v.pruned,
-            audit::PRUNED,
-            v.pruned + 1
-        );
-    }
-    if v.legacy > 0 {
-        out += &format!(
-            "unkeyed: entries {} to {} were written before the audit key existed (plain \
-             SHA-256; anchored, but not protected against a rewrite)\n",
-            v.pruned + 1,
-            v.pruned + v.legacy
-        );
-    }
-    out
 }
 
 /// Opens the store of an existing data directory (never creates one for a mistyped path).

@@ -109,6 +109,9 @@ impl std::fmt::Debug for LookupKey {
     }
 }
 
+/// Most audit entries one search looks at.
+pub const AUDIT_SCAN: i64 = 50_000;
+
 /// The lookup key's file in the data directory.
 pub const LOOKUP_KEY_FILE: &str = "lookup.key";
 const LOCK_FILE: &str = "audit.lock";
@@ -276,10 +279,23 @@ impl Store {
         password: &str,
         now: i64,
     ) -> Result<i64, StoreError> {
+        self.add_rep_as("admin", name, display_name, password, now)
+            .await
+    }
+
+    /// Like [`Store::add_rep`], audited as done by `actor` (an administrator on the portal).
+    pub async fn add_rep_as(
+        &self,
+        actor: &str,
+        name: &str,
+        display_name: &str,
+        password: &str,
+        now: i64,
+    ) -> Result<i64, StoreError> {
         let hash = crate::auth::hash_password(password).map_err(StoreError::Hash)?;
         let note = Note {
             at: now,
-            actor: "admin".into(),
+            actor: actor.into(),
             action: "rep.add".into(),
             detail: format!("name={:?}", audit::bounded(name, audit::NAME_MAX)),
         };
@@ -756,6 +772,33 @@ impl Store {
     }
 
     /// Every audit row in order, with its stored hash.
+    /// The newest audit entries (at most `limit`) written between `from` and `to` (Unix
+    /// seconds, inclusive) that `keep` accepts, newest first; looks at no more than
+    /// [`AUDIT_SCAN`] entries of that range.
+    pub async fn audit_search(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+        keep: impl Fn(&AuditEntry) -> bool,
+    ) -> Result<Vec<(AuditEntry, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, detail, prev_hash, hash, keyed FROM audit \
+             WHERE at >= $1 AND at <= $2 ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(AUDIT_SCAN)
+        .fetch_all(&self.inner.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(audit_row)
+            .filter(|(e, _)| keep(e))
+            .take(limit)
+            .collect())
+    }
+
     pub async fn audit_rows(&self) -> Result<Vec<(AuditEntry, String)>, StoreError> {
         let mut c = self.inner.pool.acquire().await?;
         Ok(rows_of(&mut c).await?)
@@ -1160,23 +1203,23 @@ async fn rows_of(db: &mut SqliteConnection) -> Result<Vec<(AuditEntry, String)>,
     )
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                AuditEntry {
-                    seq: r.get(0),
-                    at: r.get(1),
-                    actor: r.get(2),
-                    action: r.get(3),
-                    detail: r.get(4),
-                    prev_hash: r.get(5),
-                    keyed: r.get::<i64, _>(7) != 0,
-                },
-                r.get(6),
-            )
-        })
-        .collect())
+    Ok(rows.iter().map(audit_row).collect())
+}
+
+/// An audit row (`seq, at, actor, action, detail, prev_hash, hash, keyed`) and its hash.
+fn audit_row(r: &sqlx::sqlite::SqliteRow) -> (AuditEntry, String) {
+    (
+        AuditEntry {
+            seq: r.get(0),
+            at: r.get(1),
+            actor: r.get(2),
+            action: r.get(3),
+            detail: r.get(4),
+            prev_hash: r.get(5),
+            keyed: r.get::<i64, _>(7) != 0,
+        },
+        r.get(6),
+    )
 }
 
 /// The newest entry's `(seq, hash)`, or `(0, GENESIS)`.

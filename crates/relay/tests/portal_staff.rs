@@ -13,18 +13,11 @@ use lotse_relay::second_factor;
 use lotse_relay::store::{AccountChange, Role};
 use lotse_rep::{RepClient, RepError};
 use std::net::IpAddr;
-use support::https::{Browser, Resp};
+use support::https::{Browser, hidden, location};
 use support::*;
 
 const CONSOLE: &str = "lotse-console_0.1.0_amd64.deb";
 const CONSOLE_BYTES: &[u8] = b"!<arch>\nnot really a package, but the bytes to compare";
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// A relay with a portal whose clients directory holds a console package.
 async fn relay() -> (TestRelay, tempfile::TempDir) {
@@ -41,38 +34,6 @@ async fn relay() -> (TestRelay, tempfile::TempDir) {
 fn browser(relay: &TestRelay, from: &str) -> Browser {
     let (addr, pin) = relay.portal();
     Browser::new(addr, &pin, from.parse::<IpAddr>().unwrap())
-}
-
-fn location(r: &Resp) -> &str {
-    assert_eq!(r.status, 303, "{}", r.text());
-    r.header("location").unwrap()
-}
-
-/// The value of the hidden field `name` on a page.
-fn hidden(html: &str, name: &str) -> String {
-    let at = html
-        .find(&format!("name=\"{name}\" value=\""))
-        .unwrap_or_else(|| panic!("no {name} in {html}"));
-    let rest = &html[at + name.len() + 15..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
-
-/// Name and password on `/login`; the answer.
-async fn sign_in(b: &mut Browser, user: &str, password: &str) -> Resp {
-    let page = b.get("/login").await;
-    assert_eq!(page.status, 200);
-    let csrf = hidden(&page.text(), "csrf");
-    b.post(
-        "/login",
-        &[("user", user), ("password", password), ("csrf", &csrf)],
-    )
-    .await
-}
-
-async fn code_on_page(b: &mut Browser, page: &str, code: &str) -> Resp {
-    let html = b.get(page).await.text();
-    let csrf = hidden(&html, "csrf");
-    b.post(page, &[("code", code), ("csrf", &csrf)]).await
 }
 
 async fn console_login(relay: &TestRelay, user: &str, code: &str) -> Result<RepClient, RepError> {
@@ -129,7 +90,7 @@ async fn an_admin_signs_in_sets_up_the_second_factor_and_downloads_the_console()
     assert!(wrong.text().contains("The name or the password is wrong."));
 
     // The right password: an administrator without a second factor must set one up first.
-    let r = sign_in(&mut b, "ada", PASSWORD).await;
+    let r = b.sign_in("ada", PASSWORD).await;
     assert_eq!(location(&r), "/account/second-factor");
     let set = r.header("set-cookie").unwrap();
     assert!(
@@ -152,17 +113,17 @@ async fn an_admin_signs_in_sets_up_the_second_factor_and_downloads_the_console()
             .text()
             .contains(&enrol[at..at + 9])
     );
-    let bad = code_on_page(&mut b, "/account/second-factor", "000000").await;
-    if second_factor::check(&secret, "000000", now()).is_none() {
+    let bad = b.code_on_page("/account/second-factor", "000000").await;
+    if second_factor::check(&secret, "000000", unix_now()).is_none() {
         assert!(
             bad.text().contains("The code does not match"),
             "{}",
             bad.text()
         );
     }
-    let t = now();
+    let t = unix_now();
     let first = second_factor::code_at(&secret, t).unwrap();
-    let r = code_on_page(&mut b, "/account/second-factor", &first).await;
+    let r = b.code_on_page("/account/second-factor", &first).await;
     assert_eq!(location(&r), "/account");
     // A new session token once logged in: the one from before the second factor is void.
     assert_ne!(b.cookies["__Host-lotse_staff"], halfway);
@@ -209,9 +170,9 @@ async fn an_admin_signs_in_sets_up_the_second_factor_and_downloads_the_console()
 
     // Signing in again asks for the code; the one used to set up does not count twice, on
     // the portal or in the console (one login model on both paths).
-    let r = sign_in(&mut b, "ada", PASSWORD).await;
+    let r = b.sign_in("ada", PASSWORD).await;
     assert_eq!(location(&r), "/login/code");
-    let replay = code_on_page(&mut b, "/login/code", &first).await;
+    let replay = b.code_on_page("/login/code", &first).await;
     assert_eq!(replay.status, 200);
     assert!(replay.text().contains("wrong or was used already"));
     assert!(matches!(
@@ -221,7 +182,7 @@ async fn an_admin_signs_in_sets_up_the_second_factor_and_downloads_the_console()
     let next = second_factor::code_at(&secret, t + second_factor::STEP).unwrap();
     if next != first {
         assert_eq!(
-            location(&code_on_page(&mut b, "/login/code", &next).await),
+            location(&b.code_on_page("/login/code", &next).await),
             "/account"
         );
         assert!(matches!(
@@ -254,10 +215,7 @@ async fn a_session_dies_with_a_password_reset_or_a_disabled_account() {
     let store = relay.relay().store();
     let mut b = browser(&relay, "127.0.0.1");
     // A rep without a second factor (not required here) goes straight to the account.
-    assert_eq!(
-        location(&sign_in(&mut b, "bob", PASSWORD).await),
-        "/account"
-    );
+    assert_eq!(location(&b.sign_in("bob", PASSWORD).await), "/account");
     assert!(b.get("/account").await.text().contains("Not set up."));
     let hash = lotse_relay::auth::hash_password("another password").unwrap();
     store
@@ -265,7 +223,7 @@ async fn a_session_dies_with_a_password_reset_or_a_disabled_account() {
             "bob",
             AccountChange::Password {
                 hash,
-                now: now() as i64 + 1,
+                now: unix_now() as i64 + 1,
             },
             "test",
             0,
@@ -274,7 +232,7 @@ async fn a_session_dies_with_a_password_reset_or_a_disabled_account() {
         .unwrap();
     assert_eq!(location(&b.get("/account").await), "/login");
     assert_eq!(
-        location(&sign_in(&mut b, "bob", "another password").await),
+        location(&b.sign_in("bob", "another password").await),
         "/account"
     );
     store
@@ -282,7 +240,7 @@ async fn a_session_dies_with_a_password_reset_or_a_disabled_account() {
         .await
         .unwrap();
     assert_eq!(location(&b.get("/account").await), "/login");
-    let refused = sign_in(&mut b, "bob", "another password").await;
+    let refused = b.sign_in("bob", "another password").await;
     assert_eq!(refused.status, 200);
     assert!(refused.text().contains("This account is disabled."));
 }
@@ -310,14 +268,11 @@ async fn guessing_codes_from_many_addresses_locks_the_second_factor() {
     // Three wrong codes end a login; four addresses, three each: twelve for the account.
     for from in ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"] {
         let mut b = browser(&relay, from);
-        assert_eq!(
-            location(&sign_in(&mut b, "cy", PASSWORD).await),
-            "/login/code"
-        );
+        assert_eq!(location(&b.sign_in("cy", PASSWORD).await), "/login/code");
         for n in 0..3 {
             let guess = wrong(tried);
             tried += 1;
-            let r = code_on_page(&mut b, "/login/code", &guess).await;
+            let r = b.code_on_page("/login/code", &guess).await;
             if n < 2 {
                 assert!(r.text().contains("wrong or was used already"));
             } else {
@@ -333,12 +288,9 @@ async fn guessing_codes_from_many_addresses_locks_the_second_factor() {
     }
     // Now even the right code is refused for a while, on the portal and in the console.
     let mut b = browser(&relay, "127.0.0.9");
-    assert_eq!(
-        location(&sign_in(&mut b, "cy", PASSWORD).await),
-        "/login/code"
-    );
-    let right = second_factor::code_at(&secret, now()).unwrap();
-    let r = code_on_page(&mut b, "/login/code", &right).await;
+    assert_eq!(location(&b.sign_in("cy", PASSWORD).await), "/login/code");
+    let right = second_factor::code_at(&secret, unix_now()).unwrap();
+    let r = b.code_on_page("/login/code", &right).await;
     assert!(r.text().contains("wrong or was used already"));
     assert!(matches!(
         console_login(&relay, "cy", &right).await,

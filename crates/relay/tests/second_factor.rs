@@ -15,13 +15,6 @@ use lotse_rep::{RepClient, RepError, RepEvent};
 use std::time::{Duration, Instant};
 use support::*;
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 async fn login(
     relay: &TestRelay,
     user: &str,
@@ -44,20 +37,6 @@ async fn login(
 
 fn code(c: &str) -> Option<Proof> {
     Some(Proof::Code(c.to_owned()))
-}
-
-/// Sets up a second factor for `user` with a fresh secret and one recovery code.
-async fn enrol(relay: &TestRelay, user: &str) -> (String, String) {
-    let store = relay.relay().store();
-    let secret = second_factor::new_secret();
-    let recovery = second_factor::recovery_codes().remove(0);
-    let change = AccountChange::SecondFactor {
-        secret: secret.clone(),
-        step: 0,
-        recovery: vec![store.recovery_mac(&recovery)],
-    };
-    assert!(store.change_account(user, change, "test", 0).await.unwrap());
-    (secret, recovery)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +74,7 @@ async fn a_code_counts_once_and_the_ticket_carries_the_consoles_other_connection
     let relay = TestRelay::start().await;
     let (secret, recovery) = enrol(&relay, "ada").await;
     let (bob_secret, _) = enrol(&relay, "bob").await;
-    let t = now();
+    let t = unix_now();
     let right = second_factor::code_at(&secret, t).unwrap();
     assert_eq!(
         login(&relay, "ada", PASSWORD, None).await.err(),
@@ -126,7 +105,7 @@ async fn a_code_counts_once_and_the_ticket_carries_the_consoles_other_connection
     let first = login(&relay, "ada", PASSWORD, code(&right)).await.unwrap();
     let (ticket, expires) = first.ticket.clone().expect("a ticket after a code");
     assert!(
-        expires > now() + 3600 && expires <= now() + 13 * 3600,
+        expires > unix_now() + 3600 && expires <= unix_now() + 13 * 3600,
         "{expires}"
     );
     // The same code again (a replay, or a second console racing): refused.
@@ -196,10 +175,10 @@ async fn a_code_counts_once_and_the_ticket_carries_the_consoles_other_connection
             "ada",
             AccountChange::Password {
                 hash,
-                now: now() as i64,
+                now: unix_now() as i64,
             },
             "test",
-            now() as i64,
+            unix_now() as i64,
         )
         .await
         .unwrap();
@@ -224,11 +203,11 @@ async fn wrong_codes_lock_the_name_like_wrong_passwords() {
     for guess in ["111111", "222222", "333333"] {
         let r = login(&relay, "ada", PASSWORD, code(guess)).await.err();
         // A guess may be right by chance (1 in 10^6 per step): then it is not a failure.
-        if second_factor::check(&secret, guess, now()).is_none() {
+        if second_factor::check(&secret, guess, unix_now()).is_none() {
             assert_eq!(r, Some(LoginRejection::BadCode));
         }
     }
-    let right = second_factor::code_at(&secret, now()).unwrap();
+    let right = second_factor::code_at(&secret, unix_now()).unwrap();
     assert_eq!(
         login(&relay, "ada", PASSWORD, code(&right)).await.err(),
         Some(LoginRejection::Locked)
@@ -246,7 +225,7 @@ async fn reps_must_use_a_second_factor_where_the_relay_says_so() {
         Some(LoginRejection::SetUpSecondFactor)
     );
     let (secret, _) = enrol(&relay, "bob").await;
-    let c = second_factor::code_at(&secret, now()).unwrap();
+    let c = second_factor::code_at(&secret, unix_now()).unwrap();
     login(&relay, "bob", PASSWORD, code(&c)).await.unwrap();
     // A reset of the second factor: back to setting one up.
     relay
@@ -254,7 +233,9 @@ async fn reps_must_use_a_second_factor_where_the_relay_says_so() {
         .store()
         .change_account(
             "bob",
-            AccountChange::ResetSecondFactor { now: now() as i64 },
+            AccountChange::ResetSecondFactor {
+                now: unix_now() as i64,
+            },
             "test",
             0,
         )

@@ -607,7 +607,8 @@ async fn accept_video(conn: Connection, tx: mpsc::Sender<RepEvent>, files: files
     }
 }
 
-/// Who ended (`customer`, `rep`, `relay`, `peer_lost`, `relay_shutdown`, `cancelled`, `protocol`), how
+/// Who ended (`customer`, `rep`, `relay`, `admin`, `peer_lost`, `relay_shutdown`, `cancelled`,
+/// `protocol`), how
 /// as a stable code (`window_closed`, `time_limit`, …; the same as who for the others), and an
 /// English text for people reading logs.
 pub fn end_kind(reason: &EndReason) -> (&'static str, &'static str, String) {
@@ -641,6 +642,11 @@ pub fn end_kind(reason: &EndReason) -> (&'static str, &'static str, String) {
             "rep",
             "transferred",
             format!("the customer was handed to {to}'s queue"),
+        ),
+        EndReason::ByAdministrator { why } => (
+            "admin",
+            "admin",
+            format!("an administrator ended the session: {why}"),
         ),
     }
 }

@@ -29,6 +29,7 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
                 EndReason::RelayShutdown => (&t.ended_relay_shutdown, None),
                 EndReason::Cancelled => (&t.ended_cancelled, None),
                 EndReason::Protocol(why) => (&t.ended_protocol, Some(why.clone())),
+                EndReason::ByAdministrator { why } => (&t.ended_admin, Some(why.clone())),
             };
             (&t.ended_title, text, detail)
         }

@@ -344,6 +344,7 @@ pub(crate) fn end_code(reason: &EndReason) -> String {
         EndReason::RemovedByOwner => "removed_by_owner".into(),
         EndReason::OwnerGone => "owner_gone".into(),
         EndReason::Transferred { .. } => "transferred".into(),
+        EndReason::ByAdministrator { .. } => "by_administrator".into(),
     }
 }
 

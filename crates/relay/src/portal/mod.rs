@@ -13,12 +13,14 @@
 //! - `routes`: the pages and the download; `pages`: the HTML in German and English;
 //! - `clients`: the client builds per platform, stamped once and cached;
 //! - `staff`: `/login` with a second factor, the supporter's account page and console download
-//!   (`staff_pages`: their HTML);
+//!   (`staff_pages`: their HTML); `admin`: the administrators' pages (`admin_pages`);
 //! - [`invite`]: `RepUp::Invite` → a one-time invitation link.
 //!
 //! Plain HTML and one stylesheet: no script, no third-party resources, so the Content Security
 //! Policy can forbid everything else.
 
+mod admin;
+mod admin_pages;
 mod clients;
 mod pages;
 mod routes;

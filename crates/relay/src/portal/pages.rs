@@ -692,6 +692,16 @@ footer{border-top:1px solid #d0d0d0;color:#404040;font-size:.95rem;margin-top:2r
 .qr svg{display:block;width:15rem;height:15rem;margin:.6rem 0}\
 ul.codes{columns:2;font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:1.1rem}\
 .ok{border-left:5px solid #1d6b2f;background:#eef7f0;color:#0f3d1a;padding:.6rem .8rem}\
+table{border-collapse:collapse;width:100%;margin:1rem 0;font-size:.95rem}\
+caption{text-align:left;font-weight:600;padding:.3rem 0}\
+th,td{border:1px solid #c0c0c0;padding:.35rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}\
+th{background:#f0f0f0}\
+ul.admin-nav{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:1rem}\
+a[aria-current=page]{font-weight:700;color:#1a1a1a}\
+fieldset{border:1px solid #c0c0c0;margin:.8rem 0;padding:.4rem .8rem}\
+fieldset label{font-weight:400}\
+input[type=date]{font:inherit;padding:.4rem .6rem;border:2px solid #595959;border-radius:4px}\
+pre{white-space:pre-wrap;font-size:.9rem}\
 ";
 
 #[cfg(test)]

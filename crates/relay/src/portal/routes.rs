@@ -253,6 +253,7 @@ pub(super) fn router(state: Arc<Portal>) -> Router {
         .route("/x/{key}", get(external))
         .route("/x/{key}/{file}", get(console_file))
         .merge(super::staff::routes())
+        .merge(super::admin::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(middleware::map_response(security_headers))

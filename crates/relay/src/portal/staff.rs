@@ -149,7 +149,7 @@ fn live(s: &WebSession, t: u64) -> bool {
 }
 
 /// `a == b` without telling where they differ.
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -216,6 +216,30 @@ async fn current(p: &Portal, headers: &HeaderMap) -> Option<(String, WebSession)
             p.staff.remove(&token);
             None
         }
+    }
+}
+
+/// Who is signed in (all the way, with the second factor where needed).
+#[derive(Debug, Clone)]
+pub(super) struct SignedIn {
+    pub rep_id: i64,
+    pub name: String,
+    pub role: Role,
+    pub csrf: String,
+}
+
+/// The signed-in account of this request, or where to send it instead (the login, or the step
+/// of the login it is at).
+pub(super) async fn signed_in(p: &Portal, headers: &HeaderMap) -> Result<SignedIn, Response> {
+    match current(p, headers).await {
+        Some((_, s)) if s.stage == Stage::In => Ok(SignedIn {
+            rep_id: s.rep_id,
+            name: s.name,
+            role: s.role,
+            csrf: s.csrf,
+        }),
+        Some((_, s)) => Err(see_other(next_page(&s.stage))),
+        None => Err(see_other("/login")),
     }
 }
 

@@ -366,6 +366,17 @@ pub(super) fn account(lang: Lang, v: &AccountView<'_>) -> String {
         esc(v.display),
         esc(v.name),
     );
+    if v.admin {
+        let _ = writeln!(
+            m,
+            "<p><a class=\"button\" href=\"/admin\" id=\"admin-link\">{}</a></p>",
+            if de {
+                "Zur Administration"
+            } else {
+                "To the administration"
+            }
+        );
+    }
     if !v.fresh_codes.is_empty() {
         let (h, text) = if de {
             (

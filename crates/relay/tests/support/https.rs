@@ -201,6 +201,51 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Name and password on `/login`; the answer.
+    pub async fn sign_in(&mut self, user: &str, password: &str) -> Resp {
+        let page = self.get("/login").await;
+        assert_eq!(page.status, 200);
+        let csrf = hidden(&page.text(), "csrf");
+        self.post(
+            "/login",
+            &[("user", user), ("password", password), ("csrf", &csrf)],
+        )
+        .await
+    }
+
+    /// Opens `page`, fills its `code` field with `code` and sends the form.
+    pub async fn code_on_page(&mut self, page: &str, code: &str) -> Resp {
+        let html = self.get(page).await.text();
+        let csrf = hidden(&html, "csrf");
+        self.post(page, &[("code", code), ("csrf", &csrf)]).await
+    }
+
+    /// Sends a form to `action` with the CSRF token of the page at `from` and `fields`.
+    pub async fn submit(&mut self, from: &str, action: &str, fields: &[(&str, &str)]) -> Resp {
+        let html = self.get(from).await.text();
+        let csrf = hidden(&html, "csrf");
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(action, &all).await
+    }
+}
+
+/// Where a `303 See Other` sends the browser.
+pub fn location(r: &Resp) -> &str {
+    assert_eq!(r.status, 303, "{}", r.text());
+    r.header("location").unwrap()
+}
+
+/// The value of the hidden field `name` on a page.
+pub fn hidden(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no {name} in {html}"));
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
 /// `application/x-www-form-urlencoded` for one value.
 pub fn url_encode(v: &str) -> String {
     v.bytes()

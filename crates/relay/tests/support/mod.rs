@@ -428,3 +428,27 @@ pub async fn grant(rep: &mut Rep, customer: &mut Peer, tier: Tier) {
     })
     .await;
 }
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Sets up a second factor for `user` with a fresh secret and one recovery code (as the portal
+/// would); returns both.
+pub async fn enrol(relay: &TestRelay, user: &str) -> (String, String) {
+    use lotse_relay::second_factor;
+    let store = relay.relay().store();
+    let secret = second_factor::new_secret();
+    let recovery = second_factor::recovery_codes().remove(0);
+    let change = lotse_relay::store::AccountChange::SecondFactor {
+        secret: secret.clone(),
+        step: 0,
+        recovery: vec![store.recovery_mac(&recovery)],
+    };
+    assert!(store.change_account(user, change, "test", 0).await.unwrap());
+    (secret, recovery)
+}

@@ -1,0 +1,593 @@
+//! The administrators' pages (role `admin`, logged in with the second factor): accounts, live
+//! sessions, and the audit log with search, CSV export and "verify chain".
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /admin` | the overview |
+//! | `GET /admin/accounts`, `POST /admin/accounts` | every account; add one |
+//! | `GET /admin/accounts/{name}`, `POST …` | one account: name, role, permissions, disable, resets |
+//! | `GET /admin/sessions`, `POST /admin/sessions/{id}/end` | running sessions; end one with a reason |
+//! | `GET /admin/audit`, `GET /admin/audit.csv` | search by session, account and time; export |
+//! | `POST /admin/audit/verify` | check the chain against its key and anchor |
+//!
+//! Every change goes through the same audited store functions as `lotse-relay rep …`, with the
+//! administrator as the actor (`admin:NAME`).
+
+use super::admin_pages as pages;
+use super::pages::Lang;
+use super::routes::{Portal, html, language};
+use super::staff::{SignedIn, signed_in};
+use crate::store::{AccountChange, Role};
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Audit entries one page shows at most (the CSV export: [`CSV_ROWS`]).
+const PAGE_ROWS: usize = 200;
+const CSV_ROWS: usize = 50_000;
+
+pub(super) fn routes() -> Router<Arc<Portal>> {
+    Router::new()
+        .route("/admin", get(overview))
+        .route("/admin/accounts", get(accounts).post(add_account))
+        .route("/admin/accounts/{name}", get(account).post(change_account))
+        .route("/admin/sessions", get(sessions))
+        .route("/admin/sessions/{id}/end", post(end_session))
+        .route("/admin/audit", get(audit))
+        .route("/admin/audit.csv", get(audit_csv))
+        .route("/admin/audit/verify", post(verify))
+}
+
+/// The signed-in administrator, or the response for anyone else (the login page, or "not for
+/// you").
+async fn admin(p: &Portal, headers: &HeaderMap) -> Result<SignedIn, Response> {
+    let lang = language(headers, None);
+    let me = signed_in(p, headers).await?;
+    if me.role != Role::Admin {
+        return Err(html(StatusCode::FORBIDDEN, pages::not_admin(lang), None));
+    }
+    Ok(me)
+}
+
+/// As [`admin`], and the form's CSRF token must be the session's.
+async fn admin_form(p: &Portal, headers: &HeaderMap, csrf: &str) -> Result<SignedIn, Response> {
+    let me = admin(p, headers).await?;
+    if !super::staff::same(&me.csrf, csrf) {
+        let lang = language(headers, None);
+        return Err(html(
+            StatusCode::FORBIDDEN,
+            super::staff_pages::expired(lang),
+            None,
+        ));
+    }
+    Ok(me)
+}
+
+fn actor(me: &SignedIn) -> String {
+    format!(
+        "admin:{}",
+        crate::audit::bounded(&me.name, crate::audit::NAME_MAX)
+    )
+}
+
+async fn overview(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let lang = language(&headers, None);
+    match admin(&p, &headers).await {
+        Ok(me) => html(StatusCode::OK, pages::overview(lang, &me.csrf), None),
+        Err(r) => r,
+    }
+}
+
+async fn accounts(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let lang = language(&headers, None);
+    let me = match admin(&p, &headers).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    accounts_page(&p, lang, &me, None).await
+}
+
+async fn accounts_page(
+    p: &Portal,
+    lang: Lang,
+    me: &SignedIn,
+    note: Option<pages::Note>,
+) -> Response {
+    let reps = p.hub.store.reps().await.unwrap_or_default();
+    let online: Vec<i64> = p.hub.state().reps.values().map(|r| r.db_id).collect();
+    html(
+        StatusCode::OK,
+        pages::accounts(lang, &me.csrf, &reps, &online, note),
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+struct AddForm {
+    csrf: String,
+    name: String,
+    display: String,
+    password: String,
+    role: String,
+}
+
+/// A login or display name: 1 to 64 printable characters (as `lotse-relay rep add` checks).
+fn valid_name(s: &str) -> bool {
+    let n = s.chars().count();
+    (1..=64).contains(&n) && !s.chars().any(char::is_control)
+}
+
+async fn add_account(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<AddForm>,
+) -> Response {
+    let lang = language(&headers, None);
+    let me = match admin_form(&p, &headers, &f.csrf).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let name = f.name.trim();
+    let display = if f.display.trim().is_empty() {
+        name
+    } else {
+        f.display.trim()
+    };
+    let note = if !valid_name(name) || !valid_name(display) {
+        pages::Note::BadName
+    } else if f.password.chars().count() < 8 {
+        pages::Note::ShortPassword
+    } else {
+        let now = crate::unix_now();
+        match p
+            .hub
+            .store
+            .add_rep_as(&actor(&me), name, display, &f.password, now)
+            .await
+        {
+            Ok(_) => {
+                if f.role == "admin" {
+                    let _ = p
+                        .hub
+                        .store
+                        .change_account(name, AccountChange::Role(Role::Admin), &actor(&me), now)
+                        .await;
+                }
+                pages::Note::Added(name.to_owned())
+            }
+            Err(crate::store::StoreError::RepExists(_)) => pages::Note::Exists,
+            Err(_) => pages::Note::Failed,
+        }
+    };
+    accounts_page(&p, lang, &me, Some(note)).await
+}
+
+async fn account(
+    State(p): State<Arc<Portal>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&headers, None);
+    let me = match admin(&p, &headers).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    account_page(&p, lang, &me, &name, None).await
+}
+
+async fn account_page(
+    p: &Portal,
+    lang: Lang,
+    me: &SignedIn,
+    name: &str,
+    note: Option<pages::Note>,
+) -> Response {
+    match p.hub.store.rep_by_name(name).await {
+        Ok(Some(r)) => {
+            let left = p.hub.store.recovery_codes_left(r.id).await.unwrap_or(0);
+            html(
+                StatusCode::OK,
+                pages::account(lang, &me.csrf, &r, left, note),
+                None,
+            )
+        }
+        _ => super::routes::not_found_page(lang),
+    }
+}
+
+#[derive(Deserialize)]
+struct ChangeForm {
+    csrf: String,
+    /// `save`, `disable`, `enable`, `password`, `reset_second_factor`.
+    action: String,
+    display: Option<String>,
+    role: Option<String>,
+    may_share: Option<String>,
+    may_transfer: Option<String>,
+    may_invite_externals: Option<String>,
+    password: Option<String>,
+}
+
+async fn change_account(
+    State(p): State<Arc<Portal>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<ChangeForm>,
+) -> Response {
+    let lang = language(&headers, None);
+    let me = match admin_form(&p, &headers, &f.csrf).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let Ok(Some(r)) = p.hub.store.rep_by_name(&name).await else {
+        return super::routes::not_found_page(lang);
+    };
+    let now = crate::unix_now();
+    let who = actor(&me);
+    let store = &p.hub.store;
+    let note = match f.action.as_str() {
+        "save" => {
+            let display = f.display.as_deref().unwrap_or("").trim().to_owned();
+            let role = f.role.as_deref().and_then(Role::parse).unwrap_or(r.role);
+            if !valid_name(&display) {
+                pages::Note::BadName
+            } else if r.id == me.rep_id && role != Role::Admin {
+                // The last door out would close behind them: an administrator cannot take
+                // their own role away here.
+                pages::Note::OwnRole
+            } else {
+                let permissions = lotse_proto::profile::Permissions {
+                    share: f.may_share.is_some(),
+                    transfer: f.may_transfer.is_some(),
+                    invite_externals: f.may_invite_externals.is_some(),
+                };
+                let mut ok = true;
+                if display != r.display_name {
+                    ok &= matches!(
+                        store
+                            .change_account(&name, AccountChange::DisplayName(display), &who, now)
+                            .await,
+                        Ok(true)
+                    );
+                }
+                if role != r.role {
+                    ok &= matches!(
+                        store
+                            .change_account(&name, AccountChange::Role(role), &who, now)
+                            .await,
+                        Ok(true)
+                    );
+                }
+                if permissions != r.permissions {
+                    ok &= matches!(
+                        store.set_permissions(&name, permissions, &who, now).await,
+                        Ok(true)
+                    );
+                }
+                if ok {
+                    pages::Note::Saved
+                } else {
+                    pages::Note::Failed
+                }
+            }
+        }
+        "disable" if r.id == me.rep_id => pages::Note::OwnAccount,
+        "disable" | "enable" => {
+            let change = AccountChange::Disabled(f.action == "disable");
+            match store.change_account(&name, change, &who, now).await {
+                Ok(true) => pages::Note::Saved,
+                _ => pages::Note::Failed,
+            }
+        }
+        "password" => {
+            let password = f.password.unwrap_or_default();
+            if password.chars().count() < 8 {
+                pages::Note::ShortPassword
+            } else {
+                match crate::auth::hash_password(&password) {
+                    Ok(hash) => {
+                        let change = AccountChange::Password { hash, now };
+                        match store.change_account(&name, change, &who, now).await {
+                            Ok(true) => pages::Note::Saved,
+                            _ => pages::Note::Failed,
+                        }
+                    }
+                    Err(_) => pages::Note::Failed,
+                }
+            }
+        }
+        "reset_second_factor" => {
+            let change = AccountChange::ResetSecondFactor { now };
+            match store.change_account(&name, change, &who, now).await {
+                Ok(true) => pages::Note::Saved,
+                _ => pages::Note::Failed,
+            }
+        }
+        _ => pages::Note::Failed,
+    };
+    account_page(&p, lang, &me, &name, Some(note)).await
+}
+
+async fn sessions(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let lang = language(&headers, None);
+    match admin(&p, &headers).await {
+        Ok(me) => html(
+            StatusCode::OK,
+            pages::sessions(lang, &me.csrf, &p.hub.live_sessions(), None),
+            None,
+        ),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct EndForm {
+    csrf: String,
+    why: String,
+}
+
+async fn end_session(
+    State(p): State<Arc<Portal>>,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+    Form(f): Form<EndForm>,
+) -> Response {
+    let lang = language(&headers, None);
+    let me = match admin_form(&p, &headers, &f.csrf).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let note = if f.why.trim().is_empty() {
+        pages::Note::NoReason
+    } else if p.hub.end_by_admin(id, &f.why, &actor(&me)).await {
+        pages::Note::Ended
+    } else {
+        pages::Note::Failed
+    };
+    html(
+        StatusCode::OK,
+        pages::sessions(lang, &me.csrf, &p.hub.live_sessions(), Some(note)),
+        None,
+    )
+}
+
+/// The audit search: by session, account and time (dates, UTC).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct AuditQuery {
+    #[serde(default)]
+    pub session: String,
+    #[serde(default)]
+    pub account: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+}
+
+impl AuditQuery {
+    /// The time range in Unix seconds (from the start of `from` to the end of `to`).
+    fn range(&self) -> (i64, i64) {
+        let from = parse_date(&self.from).unwrap_or(0);
+        let to = parse_date(&self.to).map_or(i64::MAX, |d| d + 86_399);
+        (from, to)
+    }
+
+    fn keeps(&self, e: &crate::audit::AuditEntry) -> bool {
+        let session = self.session.trim();
+        if !session.is_empty() && !mentions(&e.detail, "session=", session) {
+            return false;
+        }
+        let account = self.account.trim();
+        if !account.is_empty() {
+            let by = e.actor == format!("rep:{account}")
+                || e.actor.starts_with(&format!("rep:{account}#"))
+                || e.actor == format!("admin:{account}");
+            let about = e.detail.contains(&format!("name={account:?}"))
+                || mentions(&e.detail, "via=key:", account)
+                || mentions(&e.detail, "via=list:", account)
+                || mentions(&e.detail, "via=invite:", account);
+            if !by && !about {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Whether `text` holds `key` followed by exactly `value` (then a space, `#` or the end).
+fn mentions(text: &str, key: &str, value: &str) -> bool {
+    let needle = format!("{key}{value}");
+    text.match_indices(&needle).any(|(i, _)| {
+        text[i + needle.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| c == ' ' || c == '#' || c == ',')
+    })
+}
+
+/// `YYYY-MM-DD` → Unix seconds at its start (UTC).
+fn parse_date(s: &str) -> Option<i64> {
+    let mut it = s.trim().split('-');
+    let (y, m, d): (i64, i64, i64) = (
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    );
+    if it.next().is_some()
+        || !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+    {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400)
+}
+
+/// The newest `limit` audit entries `q` asks for.
+async fn search(
+    p: &Portal,
+    q: &AuditQuery,
+    limit: usize,
+) -> Vec<(crate::audit::AuditEntry, String)> {
+    let (from, to) = q.range();
+    p.hub
+        .store
+        .audit_search(from, to, limit, |e| q.keeps(e))
+        .await
+        .unwrap_or_default()
+}
+
+async fn audit(
+    State(p): State<Arc<Portal>>,
+    Query(q): Query<AuditQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&headers, None);
+    let me = match admin(&p, &headers).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let rows = search(&p, &q, PAGE_ROWS).await;
+    html(
+        StatusCode::OK,
+        pages::audit(lang, &me.csrf, &q, &rows, None),
+        None,
+    )
+}
+
+async fn audit_csv(
+    State(p): State<Arc<Portal>>,
+    Query(q): Query<AuditQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let me = match admin(&p, &headers).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let rows = search(&p, &q, CSV_ROWS).await;
+    let _ = p
+        .hub
+        .audit(
+            &actor(&me),
+            "admin.audit_export",
+            &format!("rows={}", rows.len()),
+        )
+        .await;
+    let mut csv = String::from("seq,time_utc,actor,action,detail,hash\r\n");
+    for (e, hash) in rows.iter().rev() {
+        let fields = [
+            e.seq.to_string(),
+            lotse_proto::utc_text(e.at),
+            e.actor.clone(),
+            e.action.clone(),
+            e.detail.clone(),
+            hash.clone(),
+        ];
+        csv.push_str(
+            &fields
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        csv.push_str("\r\n");
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"lotse-audit.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response()
+}
+
+/// One CSV field (RFC 4180), never read as a formula by a spreadsheet: a field starting with
+/// `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`.
+pub(super) fn csv_field(f: &str) -> String {
+    let f = if f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{f}")
+    } else {
+        f.to_owned()
+    };
+    if f.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn verify(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let lang = language(&headers, None);
+    let me = match admin_form(&p, &headers, &f.csrf).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let result = match p.hub.store.verify_audit().await {
+        Ok(v) => Ok(v.report()),
+        Err(e) => Err(e.to_string()),
+    };
+    let _ = p
+        .hub
+        .audit(
+            &actor(&me),
+            "admin.audit_verify",
+            if result.is_ok() { "intact" } else { "broken" },
+        )
+        .await;
+    let q = AuditQuery::default();
+    let rows = search(&p, &q, PAGE_ROWS).await;
+    html(
+        StatusCode::OK,
+        pages::audit(lang, &me.csrf, &q, &rows, Some(result)),
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_mentions() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2026-12-05"), Some(1_796_428_800));
+        assert_eq!(parse_date("2026-13-01"), None);
+        assert_eq!(parse_date("x"), None);
+        assert!(mentions("session=5 reason=x", "session=", "5"));
+        assert!(!mentions("session=50 reason=x", "session=", "5"));
+        assert!(mentions("customer=c#1 session=5", "session=", "5"));
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field("-1+2"), "'-1+2");
+    }
+}

@@ -1,0 +1,613 @@
+//! The HTML of the administrators' pages, German and English: tables with captions and column
+//! headers, a label for every field, results announced (`role="status"` / `role="alert"`).
+
+use super::admin::AuditQuery;
+use super::pages::{Lang, esc, page};
+use crate::audit::AuditEntry;
+use crate::hub::LiveSession;
+use crate::store::{RepRecord, Role};
+use std::fmt::Write as _;
+
+fn tr(lang: Lang, de: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::De => de,
+        Lang::En => en,
+    }
+}
+
+fn csrf_field(csrf: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(csrf)
+    )
+}
+
+/// The administration's own navigation, above each of its pages.
+fn nav(lang: Lang, here: &str) -> String {
+    let links = [
+        ("/admin/accounts", tr(lang, "Konten", "Accounts")),
+        (
+            "/admin/sessions",
+            tr(lang, "Laufende Sitzungen", "Live sessions"),
+        ),
+        ("/admin/audit", tr(lang, "Protokoll", "Audit log")),
+        ("/account", tr(lang, "Eigenes Konto", "My account")),
+    ];
+    let items: String = links
+        .iter()
+        .map(|(href, text)| {
+            let current = if *href == here {
+                " aria-current=\"page\""
+            } else {
+                ""
+            };
+            format!("<li><a href=\"{href}\"{current}>{text}</a></li>")
+        })
+        .collect();
+    format!(
+        "<nav aria-label=\"{}\"><ul class=\"admin-nav\">{items}</ul></nav>\n",
+        tr(lang, "Administration", "Administration")
+    )
+}
+
+/// The outcome of a change, said above the page's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Note {
+    Added(String),
+    Exists,
+    BadName,
+    ShortPassword,
+    Saved,
+    Failed,
+    /// An administrator tried to take away their own role.
+    OwnRole,
+    /// An administrator tried to disable their own account.
+    OwnAccount,
+    NoReason,
+    Ended,
+}
+
+fn note_html(lang: Lang, note: Option<&Note>) -> String {
+    let Some(note) = note else {
+        return String::new();
+    };
+    let (ok, text) = match note {
+        Note::Added(name) => (
+            true,
+            match lang {
+                Lang::De => format!(
+                    "Das Konto {} wurde angelegt. Bei der ersten Anmeldung richtet es den \
+                     zweiten Faktor ein, wo er verlangt ist.",
+                    esc(name)
+                ),
+                Lang::En => format!(
+                    "The account {} was added. At its first sign-in it sets up the second \
+                     factor where one is required.",
+                    esc(name)
+                ),
+            },
+        ),
+        Note::Saved => (true, tr(lang, "Gespeichert.", "Saved.").into()),
+        Note::Ended => (
+            true,
+            tr(lang, "Die Sitzung wurde beendet.", "The session was ended.").into(),
+        ),
+        Note::Exists => (
+            false,
+            tr(
+                lang,
+                "Ein Konto mit diesem Namen gibt es schon.",
+                "An account with this name exists already.",
+            )
+            .into(),
+        ),
+        Note::BadName => (
+            false,
+            tr(
+                lang,
+                "Namen haben 1 bis 64 druckbare Zeichen.",
+                "Names have 1 to 64 printable characters.",
+            )
+            .into(),
+        ),
+        Note::ShortPassword => (
+            false,
+            tr(
+                lang,
+                "Das Passwort braucht mindestens 8 Zeichen.",
+                "The password needs at least 8 characters.",
+            )
+            .into(),
+        ),
+        Note::Failed => (
+            false,
+            tr(
+                lang,
+                "Das ging nicht (nichts wurde geändert). Bitte versuchen Sie es erneut.",
+                "That did not work (nothing was changed). Please try again.",
+            )
+            .into(),
+        ),
+        Note::OwnRole => (
+            false,
+            tr(
+                lang,
+                "Die eigene Administrationsrolle kann man sich nicht selbst nehmen.",
+                "You cannot take the administrator role from your own account.",
+            )
+            .into(),
+        ),
+        Note::OwnAccount => (
+            false,
+            tr(
+                lang,
+                "Das eigene Konto kann man nicht selbst sperren.",
+                "You cannot disable your own account.",
+            )
+            .into(),
+        ),
+        Note::NoReason => (
+            false,
+            tr(
+                lang,
+                "Bitte geben Sie einen Grund an; die Kundin oder der Kunde liest ihn.",
+                "Please give a reason; the customer reads it.",
+            )
+            .into(),
+        ),
+    };
+    if ok {
+        format!("<p class=\"ok\" role=\"status\" id=\"note\">{text}</p>\n")
+    } else {
+        format!("<p class=\"error\" role=\"alert\" id=\"note\">{text}</p>\n")
+    }
+}
+
+/// For a signed-in account without the administrator role.
+pub(super) fn not_admin(lang: Lang) -> String {
+    let title = tr(
+        lang,
+        "Nur für die Administration",
+        "For administrators only",
+    );
+    let m = format!(
+        "<h1>{title}</h1>\n<p>{}</p>\n<p><a href=\"/account\">{}</a></p>",
+        tr(
+            lang,
+            "Diese Seite ist nur für Konten mit der Rolle Administration.",
+            "This page is only for accounts with the administrator role."
+        ),
+        tr(lang, "Zum eigenen Konto", "To my account"),
+    );
+    page(lang, title, "/admin", &m)
+}
+
+pub(super) fn overview(lang: Lang, _csrf: &str) -> String {
+    let title = tr(lang, "Administration", "Administration");
+    let m = format!(
+        "<h1>{title}</h1>\n{}<p>{}</p>",
+        nav(lang, "/admin"),
+        tr(
+            lang,
+            "Konten anlegen und verwalten, laufende Sitzungen sehen und beenden, das Protokoll \
+             durchsuchen, exportieren und prüfen. Jede Änderung hier steht selbst im Protokoll.",
+            "Add and manage accounts, see and end running sessions, search, export and verify \
+             the audit log. Every change made here is itself in the audit log."
+        )
+    );
+    page(lang, title, "/admin", &m)
+}
+
+fn yes_no(lang: Lang, b: bool) -> &'static str {
+    match (lang, b) {
+        (Lang::De, true) => "ja",
+        (Lang::De, false) => "nein",
+        (Lang::En, true) => "yes",
+        (Lang::En, false) => "no",
+    }
+}
+
+fn role_name(lang: Lang, role: Role) -> &'static str {
+    match role {
+        Role::Admin => tr(lang, "Administration", "administrator"),
+        Role::Rep => tr(lang, "IT-Support", "supporter"),
+    }
+}
+
+pub(super) fn accounts(
+    lang: Lang,
+    csrf: &str,
+    reps: &[RepRecord],
+    online: &[i64],
+    note: Option<Note>,
+) -> String {
+    let title = tr(lang, "Konten", "Accounts");
+    let mut m = format!(
+        "<h1>{title}</h1>\n{}{}",
+        nav(lang, "/admin/accounts"),
+        note_html(lang, note.as_ref())
+    );
+    let _ = write!(
+        m,
+        "<table id=\"accounts\">\n<caption>{caption}</caption>\n<thead><tr>\
+         <th scope=\"col\">{name}</th><th scope=\"col\">{display}</th><th scope=\"col\">{role}</th>\
+         <th scope=\"col\">{state}</th><th scope=\"col\">{factor}</th><th scope=\"col\">{online_h}</th>\
+         </tr></thead>\n<tbody>\n",
+        caption = tr(lang, "Alle Konten", "All accounts"),
+        name = tr(lang, "Benutzername", "User name"),
+        display = tr(lang, "Angezeigter Name", "Display name"),
+        role = tr(lang, "Rolle", "Role"),
+        state = tr(lang, "Zustand", "State"),
+        factor = tr(lang, "Zweiter Faktor", "Second factor"),
+        online_h = tr(lang, "Angemeldet", "Online"),
+    );
+    for r in reps {
+        let _ = writeln!(
+            m,
+            "<tr><td><a href=\"/admin/accounts/{q}\" id=\"account-{id}\">{name}</a></td>\
+             <td>{display}</td><td>{role}</td><td>{state}</td><td>{factor}</td><td>{online}</td></tr>",
+            q = super::admin_pages::path_segment(&r.name),
+            id = r.id,
+            name = esc(&r.name),
+            display = esc(&r.display_name),
+            role = role_name(lang, r.role),
+            state = if r.disabled {
+                tr(lang, "gesperrt", "disabled")
+            } else {
+                tr(lang, "aktiv", "active")
+            },
+            factor = yes_no(lang, r.totp_secret.is_some()),
+            online = yes_no(lang, online.contains(&r.id)),
+        );
+    }
+    m.push_str("</tbody>\n</table>\n");
+    let _ = write!(
+        m,
+        "<h2 id=\"add-heading\">{h}</h2>\n<form method=\"post\" action=\"/admin/accounts\" \
+         aria-labelledby=\"add-heading\">\n{csrf}\n\
+         <label for=\"add-name\">{name}</label>\n<input id=\"add-name\" name=\"name\" type=\"text\" \
+         autocomplete=\"off\" maxlength=\"64\" required>\n\
+         <label for=\"add-display\">{display}</label>\n<p class=\"hint\" id=\"add-display-hint\">{dhint}</p>\n\
+         <input id=\"add-display\" name=\"display\" type=\"text\" maxlength=\"64\" \
+         aria-describedby=\"add-display-hint\">\n\
+         <label for=\"add-password\">{password}</label>\n<p class=\"hint\" id=\"add-password-hint\">{phint}</p>\n\
+         <input id=\"add-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" \
+         minlength=\"8\" maxlength=\"1024\" required aria-describedby=\"add-password-hint\">\n\
+         <label for=\"add-role\">{role}</label>\n<select id=\"add-role\" name=\"role\">\
+         <option value=\"rep\">{rep}</option><option value=\"admin\">{admin}</option></select>\n\
+         <p><button type=\"submit\" id=\"add-submit\">{submit}</button></p>\n</form>",
+        h = tr(lang, "Konto anlegen", "Add an account"),
+        csrf = csrf_field(csrf),
+        name = tr(lang, "Benutzername", "User name"),
+        display = tr(lang, "Angezeigter Name", "Display name"),
+        dhint = tr(
+            lang,
+            "So sehen Kundinnen und Kunden die Person; leer: der Benutzername.",
+            "How customers see the person; empty: the user name."
+        ),
+        password = tr(lang, "Erstes Passwort", "First password"),
+        phint = tr(
+            lang,
+            "Mindestens 8 Zeichen; geben Sie es der Person auf sicherem Weg.",
+            "At least 8 characters; hand it to the person by a safe way."
+        ),
+        role = tr(lang, "Rolle", "Role"),
+        rep = role_name(lang, Role::Rep),
+        admin = role_name(lang, Role::Admin),
+        submit = tr(lang, "Anlegen", "Add"),
+    );
+    page(lang, title, "/admin/accounts", &m)
+}
+
+/// A name as one URL path segment (percent-encoded).
+pub(super) fn path_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub(super) fn account(
+    lang: Lang,
+    csrf: &str,
+    r: &RepRecord,
+    recovery_left: i64,
+    note: Option<Note>,
+) -> String {
+    let title = format!("{}: {}", tr(lang, "Konto", "Account"), r.name);
+    let action = format!("/admin/accounts/{}", path_segment(&r.name));
+    let mut m = format!(
+        "<h1>{}</h1>\n{}{}",
+        esc(&title),
+        nav(lang, "/admin/accounts"),
+        note_html(lang, note.as_ref())
+    );
+    let checked = |b: bool| if b { " checked" } else { "" };
+    let selected = |b: bool| if b { " selected" } else { "" };
+    let _ = write!(
+        m,
+        "<p id=\"account-state\">{state_label}: <strong>{state}</strong>. {factor_label}: \
+         <strong>{factor}</strong>{left}.</p>\n\
+         <h2 id=\"edit-heading\">{edit}</h2>\n\
+         <form method=\"post\" action=\"{action}\" aria-labelledby=\"edit-heading\">\n{csrf}\n\
+         <input type=\"hidden\" name=\"action\" value=\"save\">\n\
+         <label for=\"display\">{display_label}</label>\n<input id=\"display\" name=\"display\" \
+         type=\"text\" maxlength=\"64\" required value=\"{display}\">\n\
+         <label for=\"role\">{role_label}</label>\n<select id=\"role\" name=\"role\">\
+         <option value=\"rep\"{rep_sel}>{rep}</option><option value=\"admin\"{admin_sel}>{admin}</option></select>\n\
+         <fieldset><legend>{may}</legend>\n\
+         <label><input type=\"checkbox\" name=\"may_share\" id=\"may-share\"{share}> {share_t}</label>\n\
+         <label><input type=\"checkbox\" name=\"may_transfer\" id=\"may-transfer\"{transfer}> {transfer_t}</label>\n\
+         <label><input type=\"checkbox\" name=\"may_invite_externals\" id=\"may-invite\"{invite}> {invite_t}</label>\n\
+         </fieldset>\n<p><button type=\"submit\" id=\"save\">{save}</button></p>\n</form>\n",
+        state_label = tr(lang, "Zustand", "State"),
+        state = if r.disabled {
+            tr(lang, "gesperrt", "disabled")
+        } else {
+            tr(lang, "aktiv", "active")
+        },
+        factor_label = tr(lang, "Zweiter Faktor", "Second factor"),
+        factor = if r.totp_secret.is_some() {
+            tr(lang, "eingerichtet", "set up")
+        } else {
+            tr(lang, "nicht eingerichtet", "not set up")
+        },
+        left = if r.totp_secret.is_some() {
+            match lang {
+                Lang::De => format!(", {recovery_left} Wiederherstellungscodes übrig"),
+                Lang::En => format!(", {recovery_left} recovery codes left"),
+            }
+        } else {
+            String::new()
+        },
+        edit = tr(lang, "Name, Rolle und Rechte", "Name, role and permissions"),
+        csrf = csrf_field(csrf),
+        display_label = tr(lang, "Angezeigter Name", "Display name"),
+        display = esc(&r.display_name),
+        role_label = tr(lang, "Rolle", "Role"),
+        rep_sel = selected(r.role == Role::Rep),
+        admin_sel = selected(r.role == Role::Admin),
+        rep = role_name(lang, Role::Rep),
+        admin = role_name(lang, Role::Admin),
+        may = tr(lang, "Darf außerdem", "May also"),
+        share = checked(r.permissions.share),
+        share_t = tr(
+            lang,
+            "Kolleginnen und Kollegen in eigene Sitzungen einladen",
+            "invite colleagues into sessions they own"
+        ),
+        transfer = checked(r.permissions.transfer),
+        transfer_t = tr(lang, "Sitzungen übergeben", "hand sessions over"),
+        invite = checked(r.permissions.invite_externals),
+        invite_t = tr(
+            lang,
+            "externe Personen einladen (ohne Konto)",
+            "invite external supporters (without an account)"
+        ),
+        save = tr(lang, "Speichern", "Save"),
+    );
+    let (toggle, toggle_text, toggle_id) = if r.disabled {
+        ("enable", tr(lang, "Entsperren", "Enable"), "enable")
+    } else {
+        (
+            "disable",
+            tr(
+                lang,
+                "Sperren (laufende Konsolen werden getrennt)",
+                "Disable (running consoles are disconnected)",
+            ),
+            "disable",
+        )
+    };
+    let _ = write!(
+        m,
+        "<h2>{access}</h2>\n\
+         <form method=\"post\" action=\"{action}\" class=\"inline\">{csrf}\
+         <input type=\"hidden\" name=\"action\" value=\"{toggle}\">\
+         <button type=\"submit\" id=\"{toggle_id}\">{toggle_text}</button></form>\n\
+         <form method=\"post\" action=\"{action}\" class=\"inline\">{csrf}\
+         <input type=\"hidden\" name=\"action\" value=\"reset_second_factor\">\
+         <button type=\"submit\" class=\"secondary\" id=\"reset-factor\">{reset_factor}</button></form>\n\
+         <form method=\"post\" action=\"{action}\" aria-labelledby=\"password-heading\">{csrf}\n\
+         <h3 id=\"password-heading\">{pw_h}</h3>\n\
+         <input type=\"hidden\" name=\"action\" value=\"password\">\n\
+         <label for=\"new-password\">{pw_label}</label>\n\
+         <input id=\"new-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" \
+         minlength=\"8\" maxlength=\"1024\" required>\n\
+         <p><button type=\"submit\" class=\"secondary\" id=\"reset-password\">{pw_submit}</button></p>\n</form>",
+        access = tr(lang, "Zugang", "Access"),
+        csrf = csrf_field(csrf),
+        reset_factor = tr(
+            lang,
+            "Zweiten Faktor zurücksetzen (verlorenes Telefon)",
+            "Reset the second factor (lost phone)"
+        ),
+        pw_h = tr(lang, "Neues Passwort setzen", "Set a new password"),
+        pw_label = tr(lang, "Neues Passwort", "New password"),
+        pw_submit = tr(lang, "Passwort setzen", "Set password"),
+    );
+    page(lang, &title, &action, &m)
+}
+
+pub(super) fn sessions(lang: Lang, csrf: &str, live: &[LiveSession], note: Option<Note>) -> String {
+    let title = tr(lang, "Laufende Sitzungen", "Live sessions");
+    let mut m = format!(
+        "<h1>{title}</h1>\n{}{}",
+        nav(lang, "/admin/sessions"),
+        note_html(lang, note.as_ref())
+    );
+    if live.is_empty() {
+        let _ = writeln!(
+            m,
+            "<p id=\"no-sessions\">{}</p>",
+            tr(
+                lang,
+                "Gerade läuft keine Sitzung.",
+                "No session is running."
+            )
+        );
+        return page(lang, title, "/admin/sessions", &m);
+    }
+    for s in live {
+        let (name, host, os) = &s.customer;
+        let reps: String = s
+            .reps
+            .iter()
+            .map(|r| {
+                let mut who = esc(&r.display);
+                if !r.login.is_empty() {
+                    let _ = write!(who, " ({})", esc(&r.login));
+                }
+                let role = if r.owner {
+                    tr(lang, "verantwortlich", "owner")
+                } else if r.external {
+                    tr(lang, "extern", "external")
+                } else {
+                    tr(lang, "eingeladen", "invited")
+                };
+                let granted: Vec<&str> = r.granted.iter().map(|t| t.as_str()).collect();
+                let granted = if granted.is_empty() {
+                    tr(lang, "nichts erlaubt", "nothing granted").to_owned()
+                } else {
+                    granted.join(", ")
+                };
+                format!("<li>{who} – {role}; {granted}</li>")
+            })
+            .collect();
+        let _ = write!(
+            m,
+            "<section aria-labelledby=\"session-{id}\" class=\"session\">\n\
+             <h2 id=\"session-{id}\">{label} {id}: {name}</h2>\n\
+             <p>{computer}: {host}, {os}. {since_label}: {since} UTC</p>\n<ul>{reps}</ul>\n\
+             <form method=\"post\" action=\"/admin/sessions/{id}/end\">{csrf}\n\
+             <label for=\"why-{id}\">{why}</label>\n\
+             <input id=\"why-{id}\" name=\"why\" type=\"text\" maxlength=\"300\" required>\n\
+             <button type=\"submit\" id=\"end-{id}\">{end}</button>\n</form>\n</section>\n",
+            id = s.id,
+            label = tr(lang, "Sitzung", "Session"),
+            name = esc(name),
+            computer = tr(lang, "Rechner", "Computer"),
+            host = esc(host),
+            os = esc(os),
+            since_label = tr(lang, "Seit", "Since"),
+            since = lotse_proto::utc_text(i64::try_from(s.since).unwrap_or(0)),
+            csrf = csrf_field(csrf),
+            why = tr(
+                lang,
+                "Grund (die Kundin oder der Kunde liest ihn)",
+                "Reason (the customer reads it)"
+            ),
+            end = tr(lang, "Sitzung beenden", "End the session"),
+        );
+    }
+    page(lang, title, "/admin/sessions", &m)
+}
+
+pub(super) fn audit(
+    lang: Lang,
+    csrf: &str,
+    q: &AuditQuery,
+    rows: &[(AuditEntry, String)],
+    verified: Option<Result<String, String>>,
+) -> String {
+    let title = tr(lang, "Protokoll", "Audit log");
+    let mut m = format!("<h1>{title}</h1>\n{}", nav(lang, "/admin/audit"));
+    match &verified {
+        Some(Ok(report)) => {
+            let _ = writeln!(
+                m,
+                "<div class=\"ok\" role=\"status\" id=\"verify-result\"><p><strong>{}</strong></p>\
+                 <pre>{}</pre></div>",
+                tr(lang, "Die Kette ist unversehrt.", "The chain is intact."),
+                esc(report)
+            );
+        }
+        Some(Err(e)) => {
+            let _ = writeln!(
+                m,
+                "<div class=\"error\" role=\"alert\" id=\"verify-result\"><p><strong>{}</strong></p>\
+                 <pre>{}</pre></div>",
+                tr(lang, "Die Kette ist beschädigt!", "The chain is broken!"),
+                esc(e)
+            );
+        }
+        None => {}
+    }
+    let query = format!(
+        "session={}&amp;account={}&amp;from={}&amp;to={}",
+        path_segment(q.session.trim()),
+        path_segment(q.account.trim()),
+        path_segment(q.from.trim()),
+        path_segment(q.to.trim())
+    );
+    let _ = write!(
+        m,
+        "<form method=\"get\" action=\"/admin/audit\" aria-labelledby=\"search-heading\">\n\
+         <h2 id=\"search-heading\">{search}</h2>\n\
+         <label for=\"q-session\">{session}</label>\n<input id=\"q-session\" name=\"session\" \
+         type=\"text\" inputmode=\"numeric\" maxlength=\"20\" value=\"{vs}\">\n\
+         <label for=\"q-account\">{account}</label>\n<input id=\"q-account\" name=\"account\" \
+         type=\"text\" maxlength=\"64\" value=\"{va}\">\n\
+         <label for=\"q-from\">{from}</label>\n<input id=\"q-from\" name=\"from\" type=\"date\" value=\"{vf}\">\n\
+         <label for=\"q-to\">{to}</label>\n<input id=\"q-to\" name=\"to\" type=\"date\" value=\"{vt}\">\n\
+         <p><button type=\"submit\" id=\"search\">{go}</button>\
+         <a class=\"button secondary\" id=\"export\" href=\"/admin/audit.csv?{query}\">{export}</a></p>\n</form>\n\
+         <form method=\"post\" action=\"/admin/audit/verify\" class=\"inline\">{csrf}\
+         <button type=\"submit\" class=\"secondary\" id=\"verify\">{verify}</button></form>\n",
+        search = tr(lang, "Suchen", "Search"),
+        session = tr(lang, "Sitzungsnummer", "Session number"),
+        account = tr(lang, "Konto (Benutzername)", "Account (user name)"),
+        from = tr(lang, "Von (Datum, UTC)", "From (date, UTC)"),
+        to = tr(lang, "Bis (Datum, UTC)", "To (date, UTC)"),
+        vs = esc(&q.session),
+        va = esc(&q.account),
+        vf = esc(&q.from),
+        vt = esc(&q.to),
+        go = tr(lang, "Suchen", "Search"),
+        export = tr(lang, "Als CSV exportieren", "Export as CSV"),
+        csrf = csrf_field(csrf),
+        verify = tr(lang, "Kette prüfen", "Verify chain"),
+    );
+    let _ = write!(
+        m,
+        "<table id=\"audit\">\n<caption>{caption}</caption>\n<thead><tr><th scope=\"col\">#</th>\
+         <th scope=\"col\">{time}</th><th scope=\"col\">{actor}</th><th scope=\"col\">{action}</th>\
+         <th scope=\"col\">{detail}</th></tr></thead>\n<tbody>\n",
+        caption = match lang {
+            Lang::De => format!("{} Einträge, die neuesten zuerst", rows.len()),
+            Lang::En => format!("{} entries, newest first", rows.len()),
+        },
+        time = tr(lang, "Zeit (UTC)", "Time (UTC)"),
+        actor = tr(lang, "Wer", "Who"),
+        action = tr(lang, "Was", "What"),
+        detail = tr(lang, "Einzelheiten", "Details"),
+    );
+    for (e, _) in rows {
+        let _ = writeln!(
+            m,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e.seq,
+            lotse_proto::utc_text(e.at),
+            esc(&e.actor),
+            esc(&e.action),
+            esc(&e.detail)
+        );
+    }
+    m.push_str("</tbody>\n</table>");
+    page(lang, title, "/admin/audit", &m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(path_segment("ann"), "ann");
+        assert_eq!(path_segment("a b/c?"), "a%20b%2Fc%3F");
+    }
+}

@@ -1,0 +1,334 @@
+//! The administrators' pages over real HTTPS against a real relay: only administrators (signed
+//! in with the second factor) get in; adding, changing, disabling (a live console dropped within
+//! seconds) and resetting accounts; ending a live session with a reason the customer reads; the
+//! audit log searched, exported as CSV and verified. Every change is audited with the
+//! administrator as the actor.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use lotse_net::NetConfig;
+use lotse_proto::msg::{CustomerDown, EndReason, RepDown};
+use lotse_relay::second_factor;
+use lotse_relay::store::{AccountChange, Role};
+use lotse_rep::{RepClient, RepEvent};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+use support::https::{Browser, location};
+use support::*;
+
+/// Ada, an administrator with a second factor, signed in on the portal.
+async fn admin(relay: &TestRelay) -> Browser {
+    relay
+        .relay()
+        .store()
+        .change_account("ada", AccountChange::Role(Role::Admin), "test", 0)
+        .await
+        .unwrap();
+    let (secret, _) = enrol(relay, "ada").await;
+    let (addr, pin) = relay.portal();
+    let mut b = Browser::new(addr, &pin, "127.0.0.1".parse::<IpAddr>().unwrap());
+    assert_eq!(location(&b.sign_in("ada", PASSWORD).await), "/login/code");
+    let code = second_factor::code_at(&secret, unix_now()).unwrap();
+    assert_eq!(
+        location(&b.code_on_page("/login/code", &code).await),
+        "/account"
+    );
+    b
+}
+
+/// Tries to add the account `eve` with `csrf`; `eve` must not exist afterwards.
+async fn add_eve_refused(relay: &TestRelay, b: &mut Browser, csrf: &str) -> u16 {
+    let r = b
+        .post(
+            "/admin/accounts",
+            &[
+                ("csrf", csrf),
+                ("name", "eve"),
+                ("display", ""),
+                ("password", "12345678"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    let store = relay.relay().store();
+    assert!(store.rep_by_name("eve").await.unwrap().is_none());
+    r.status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_administrators_get_in() {
+    let relay = TestRelay::with_portal(|_| {}).await;
+    let (addr, pin) = relay.portal();
+    let mut anon = Browser::new(addr, &pin, "127.0.0.1".parse::<IpAddr>().unwrap());
+    for page in [
+        "/admin",
+        "/admin/accounts",
+        "/admin/sessions",
+        "/admin/audit",
+        "/admin/audit.csv",
+    ] {
+        assert_eq!(location(&anon.get(page).await), "/login", "{page}");
+    }
+    // A form sent without being signed in changes nothing.
+    add_eve_refused(&relay, &mut anon, "x").await;
+    assert!(!anon.cookies.contains_key("__Host-lotse_staff"));
+    let mut bob = Browser::new(addr, &pin, "127.0.0.1".parse::<IpAddr>().unwrap());
+    assert_eq!(location(&bob.sign_in("bob", PASSWORD).await), "/account");
+    assert!(!bob.get("/account").await.text().contains("admin-link"));
+    let r = bob.get("/admin/accounts").await;
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("For administrators only"));
+    let csrf = support::https::hidden(&bob.get("/account").await.text(), "csrf");
+    assert_eq!(add_eve_refused(&relay, &mut bob, &csrf).await, 403);
+    // An administrator's form without the session's token: refused too.
+    let mut ada = admin(&relay).await;
+    assert!(ada.get("/account").await.text().contains("admin-link"));
+    assert_eq!(add_eve_refused(&relay, &mut ada, "forged").await, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_are_added_changed_disabled_and_reset() {
+    let relay = TestRelay::with_portal(|_| {}).await;
+    let store = relay.relay().store();
+    let mut b = admin(&relay).await;
+    let add = |name: &'static str, password: &'static str| {
+        [
+            ("name", name),
+            ("display", "Dora Decker"),
+            ("password", password),
+            ("role", "rep"),
+        ]
+    };
+    let r = b
+        .submit("/admin/accounts", "/admin/accounts", &add("dora", "short"))
+        .await;
+    assert!(r.text().contains("at least 8 characters"), "{}", r.text());
+    let r = b
+        .submit("/admin/accounts", "/admin/accounts", &add("dora", PASSWORD))
+        .await;
+    assert!(
+        r.text().contains("The account dora was added."),
+        "{}",
+        r.text()
+    );
+    let r = b
+        .submit("/admin/accounts", "/admin/accounts", &add("dora", PASSWORD))
+        .await;
+    assert!(r.text().contains("exists already"));
+    let dora = store.rep_by_name("dora").await.unwrap().unwrap();
+    assert_eq!(dora.display_name, "Dora Decker");
+    assert!(!dora.permissions.invite_externals);
+
+    // Name, role and permissions.
+    let page = "/admin/accounts/dora";
+    let r = b
+        .submit(
+            page,
+            page,
+            &[
+                ("action", "save"),
+                ("display", "Dora D."),
+                ("role", "rep"),
+                ("may_share", "on"),
+                ("may_invite_externals", "on"),
+            ],
+        )
+        .await;
+    assert!(r.text().contains("Saved."), "{}", r.text());
+    let dora = store.rep_by_name("dora").await.unwrap().unwrap();
+    assert_eq!(dora.display_name, "Dora D.");
+    assert!(dora.permissions.share && dora.permissions.invite_externals);
+    assert!(!dora.permissions.transfer, "unticked: taken away");
+
+    // Dora's console is online; disabling her drops it within seconds.
+    let mut console = RepClient::connect(
+        relay.addr,
+        relay.pin,
+        "dora",
+        PASSWORD,
+        &NetConfig::default(),
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let r = b.submit(page, page, &[("action", "disable")]).await;
+    assert!(r.text().contains("disabled"));
+    let why = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match console.next_event().await {
+                Some(RepEvent::Disconnected(why)) => break why,
+                None => break "gone".into(),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the console stays connected");
+    assert!(why.contains("account disabled"), "{why}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // An administrator cannot disable or demote themselves.
+    let own = "/admin/accounts/ada";
+    let r = b.submit(own, own, &[("action", "disable")]).await;
+    assert!(r.text().contains("cannot disable your own account"));
+    let r = b
+        .submit(
+            own,
+            own,
+            &[("action", "save"), ("display", "Ada"), ("role", "rep")],
+        )
+        .await;
+    assert!(r.text().contains("cannot take the administrator role"));
+    assert_eq!(
+        store.rep_by_name("ada").await.unwrap().unwrap().role,
+        Role::Admin
+    );
+
+    // Enable, new password, reset the second factor.
+    b.submit(page, page, &[("action", "enable")]).await;
+    let r = b
+        .submit(
+            page,
+            page,
+            &[("action", "password"), ("password", "a brand new one")],
+        )
+        .await;
+    assert!(r.text().contains("Saved."));
+    RepClient::connect(
+        relay.addr,
+        relay.pin,
+        "dora",
+        "a brand new one",
+        &NetConfig::default(),
+    )
+    .await
+    .unwrap();
+    b.submit(page, page, &[("action", "reset_second_factor")])
+        .await;
+
+    let audit = relay.audit().await;
+    for action in [
+        "rep.add",
+        "rep.display_name",
+        "rep.permissions",
+        "rep.disable",
+        "rep.dropped",
+        "rep.enable",
+        "rep.password_reset",
+        "rep.second_factor_reset",
+    ] {
+        assert!(
+            audit.iter().any(|e| e.starts_with(action)),
+            "{action} not audited: {audit:#?}"
+        );
+    }
+    let rows = store.audit_rows().await.unwrap();
+    assert!(
+        rows.iter()
+            .filter(|(e, _)| e.action.starts_with("rep.")
+                && e.action != "rep.dropped"
+                && e.action != "rep.login"
+                && e.detail.contains("dora"))
+            .all(|(e, _)| e.actor == "admin:ada"),
+        "every change by the administrator"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_session_is_ended_with_a_reason_and_the_audit_log_is_searched_exported_and_verified()
+{
+    let relay = TestRelay::with_portal(|_| {}).await;
+    let mut b = admin(&relay).await;
+    assert!(
+        b.get("/admin/sessions")
+            .await
+            .text()
+            .contains("No session is running.")
+    );
+    let mut s = Session::start_for(&relay, "bob", Peer::customer(&relay).await).await;
+    let page = b.get("/admin/sessions").await.text();
+    assert!(
+        page.contains("Carla") && page.contains("carla-pc"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Bob (bob) – owner; nothing granted"),
+        "{page}"
+    );
+    let id = page
+        .split("action=\"/admin/sessions/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_owned();
+    let end = format!("/admin/sessions/{id}/end");
+    let r = b.submit("/admin/sessions", &end, &[("why", "  ")]).await;
+    assert!(r.text().contains("Please give a reason"));
+    let r = b
+        .submit(
+            "/admin/sessions",
+            &end,
+            &[("why", "Maintenance of the support server")],
+        )
+        .await;
+    assert!(r.text().contains("The session was ended."));
+    let why = s
+        .customer
+        .hear_until("ended", |m: &CustomerDown| match m {
+            CustomerDown::Ended {
+                reason: EndReason::ByAdministrator { why },
+            } => Some(why.clone()),
+            _ => None,
+        })
+        .await
+        .0;
+    assert_eq!(why, "Maintenance of the support server");
+    s.rep
+        .until("rep told", |m| {
+            matches!(
+                m,
+                RepDown::Ended {
+                    reason: EndReason::ByAdministrator { .. }
+                }
+            )
+            .then_some(())
+        })
+        .await;
+
+    // The audit log: by session, by account, as CSV, and verified.
+    let found = b.get(&format!("/admin/audit?session={id}")).await.text();
+    assert!(found.contains("admin.session_end"), "{found}");
+    assert!(found.contains("session.end"));
+    assert!(
+        !found.contains("rep.second_factor_enrolled"),
+        "only that session"
+    );
+    let by_bob = b.get("/admin/audit?account=bob").await.text();
+    assert!(by_bob.contains("rep.login"));
+    assert!(!by_bob.contains("rep:ada"));
+    let csv = b
+        .get(&format!("/admin/audit.csv?session={id}&account=&from=&to="))
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    let text = csv.text();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("seq,time_utc,actor,action,detail,hash"));
+    assert!(text.contains(",admin:ada,admin.session_end,"), "{text}");
+    let r = b.submit("/admin/audit", "/admin/audit/verify", &[]).await;
+    let html = r.text();
+    assert!(html.contains("The chain is intact."), "{html}");
+    assert!(html.contains("audit log intact"));
+    let audit = relay.audit().await;
+    assert!(audit.iter().any(|e| e.starts_with("admin.audit_export")));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.starts_with("admin.audit_verify intact"))
+    );
+}
