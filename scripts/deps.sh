@@ -14,6 +14,9 @@ LOTSE_PACKAGES=(
   iproute2 nftables
   # invitation mails are tested against a real SMTP server on the loopback
   python3-aiosmtpd
+  # the supporters' second factor: the test's phone reads the QR code with zbarimg and makes
+  # the codes with oathtool (an independent TOTP implementation)
+  oathtool zbar-tools
   # the relay's Debian package: built with dpkg-dev, checked with lintian and systemd-analyze
   dpkg-dev lintian systemd
   # the clipboard tests copy and read on the customer's display like a program there would
@@ -47,4 +50,15 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "cargo is missing: install Rust 1.95 or newer (https://rustup.rs), then run this again." >&2
   exit 1
+fi
+# axe-core for the portal's accessibility tests, pinned with its integrity hash in
+# scripts/axe/package-lock.json (npm from the machine, else Debian's).
+if [ ! -f scripts/axe/node_modules/axe-core/axe.min.js ]; then
+  if ! command -v npm >/dev/null; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm
+  fi
+  npm ci --prefix scripts/axe --no-audit --no-fund --loglevel=error
 fi

@@ -194,6 +194,8 @@ done
 # The support portal's pages, from the real browser test (it writes its screenshots where
 # LOTSE_SCREENS_OUT says; a plain test run keeps them in its temporary directory).
 LOTSE_SCREENS_OUT=$(realpath "$OUT") cargo test -q --test portal_browser >/dev/null
+# The supporters' and administrators' pages (portal-login-*, portal-account-en, portal-admin-*).
+LOTSE_SCREENS_OUT=$(realpath "$OUT") cargo test -q -p lotse-console --test staff_portal_e2e >/dev/null
 # The console's screens (console-*.png), from its end-to-end tests the same way.
 LOTSE_CONSOLE_SCREENSHOTS=$(realpath "$OUT") cargo test -q -p lotse-console --test console_e2e >/dev/null
 echo "screenshots in $OUT"

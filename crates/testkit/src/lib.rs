@@ -9,6 +9,7 @@ pub mod input;
 pub mod link;
 pub mod measure;
 pub mod smtp;
+pub mod webdriver;
 pub mod wine;
 mod workspace;
 
@@ -577,4 +578,19 @@ pub fn xdnd_drop(display: &str, target: u32, path: &std::path::Path) {
     }
     conn.destroy_window(source).unwrap();
     conn.flush().unwrap();
+}
+
+/// Runs `cmd`, which must succeed; its standard output.
+///
+/// # Panics
+/// If it cannot start or fails (with what it printed).
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

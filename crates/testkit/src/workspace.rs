@@ -126,6 +126,8 @@ pub struct RelayProc {
     pub addr: String,
     /// `sha256//…`, as the relay printed it.
     pub pin: String,
+    /// With `--portal`: the portal's `127.0.0.1:PORT` and TLS pin, as the relay printed them.
+    pub portal: Option<(String, String)>,
     pub proc: Proc,
 }
 
@@ -168,14 +170,25 @@ impl RelayProc {
             words.len() == 5 && words[0] == "listening",
             "relay said {line:?}"
         );
+        let mut portal = None;
         if extra.contains(&"--portal") {
             let mut second = String::new();
             out.read_line(&mut second).unwrap();
-            assert!(second.starts_with("portal on"), "relay said {second:?}");
+            // "portal on https://127.0.0.1:PORT tls-pin sha256//…"
+            let w: Vec<&str> = second.split_whitespace().collect();
+            assert!(
+                w.len() == 5 && second.starts_with("portal on"),
+                "relay said {second:?}"
+            );
+            portal = Some((
+                w[2].trim_start_matches("https://").to_owned(),
+                w[4].to_owned(),
+            ));
         }
         RelayProc {
             addr: words[2].to_owned(),
             pin: words[4].to_owned(),
+            portal,
             proc,
         }
     }

@@ -22,8 +22,8 @@ fn csrf_field(csrf: &str) -> String {
     )
 }
 
-/// The administration's own navigation, above each of its pages.
-fn nav(lang: Lang, here: &str) -> String {
+/// The administration's own navigation, above each of its pages, with the sign-out button.
+fn nav(lang: Lang, here: &str, csrf: &str) -> String {
     let links = [
         ("/admin/accounts", tr(lang, "Konten", "Accounts")),
         (
@@ -45,8 +45,12 @@ fn nav(lang: Lang, here: &str) -> String {
         })
         .collect();
     format!(
-        "<nav aria-label=\"{}\"><ul class=\"admin-nav\">{items}</ul></nav>\n",
-        tr(lang, "Administration", "Administration")
+        "<nav aria-label=\"{}\"><ul class=\"admin-nav\">{items}<li>\
+         <form method=\"post\" action=\"/logout\">{}<button type=\"submit\" class=\"secondary\" \
+         id=\"logout\">{}</button></form></li></ul></nav>\n",
+        tr(lang, "Administration", "Administration"),
+        csrf_field(csrf),
+        tr(lang, "Abmelden", "Sign out"),
     )
 }
 
@@ -182,11 +186,11 @@ pub(super) fn not_admin(lang: Lang) -> String {
     page(lang, title, "/admin", &m)
 }
 
-pub(super) fn overview(lang: Lang, _csrf: &str) -> String {
+pub(super) fn overview(lang: Lang, csrf: &str) -> String {
     let title = tr(lang, "Administration", "Administration");
     let m = format!(
         "<h1>{title}</h1>\n{}<p>{}</p>",
-        nav(lang, "/admin"),
+        nav(lang, "/admin", csrf),
         tr(
             lang,
             "Konten anlegen und verwalten, laufende Sitzungen sehen und beenden, das Protokoll \
@@ -224,7 +228,7 @@ pub(super) fn accounts(
     let title = tr(lang, "Konten", "Accounts");
     let mut m = format!(
         "<h1>{title}</h1>\n{}{}",
-        nav(lang, "/admin/accounts"),
+        nav(lang, "/admin/accounts", csrf),
         note_html(lang, note.as_ref())
     );
     let _ = write!(
@@ -323,7 +327,7 @@ pub(super) fn account(
     let mut m = format!(
         "<h1>{}</h1>\n{}{}",
         esc(&title),
-        nav(lang, "/admin/accounts"),
+        nav(lang, "/admin/accounts", csrf),
         note_html(lang, note.as_ref())
     );
     let checked = |b: bool| if b { " checked" } else { "" };
@@ -437,7 +441,7 @@ pub(super) fn sessions(lang: Lang, csrf: &str, live: &[LiveSession], note: Optio
     let title = tr(lang, "Laufende Sitzungen", "Live sessions");
     let mut m = format!(
         "<h1>{title}</h1>\n{}{}",
-        nav(lang, "/admin/sessions"),
+        nav(lang, "/admin/sessions", csrf),
         note_html(lang, note.as_ref())
     );
     if live.is_empty() {
@@ -515,7 +519,7 @@ pub(super) fn audit(
     verified: Option<Result<String, String>>,
 ) -> String {
     let title = tr(lang, "Protokoll", "Audit log");
-    let mut m = format!("<h1>{title}</h1>\n{}", nav(lang, "/admin/audit"));
+    let mut m = format!("<h1>{title}</h1>\n{}", nav(lang, "/admin/audit", csrf));
     match &verified {
         Some(Ok(report)) => {
             let _ = writeln!(

@@ -696,7 +696,8 @@ table{border-collapse:collapse;width:100%;margin:1rem 0;font-size:.95rem}\
 caption{text-align:left;font-weight:600;padding:.3rem 0}\
 th,td{border:1px solid #c0c0c0;padding:.35rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}\
 th{background:#f0f0f0}\
-ul.admin-nav{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:1rem}\
+ul.admin-nav{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:1rem;align-items:center}\
+ul.admin-nav button{margin:0}\
 a[aria-current=page]{font-weight:700;color:#1a1a1a}\
 fieldset{border:1px solid #c0c0c0;margin:.8rem 0;padding:.4rem .8rem}\
 fieldset label{font-weight:400}\

@@ -200,7 +200,7 @@ impl Portal {
     }
 
     /// The relay address written into a download.
-    fn public_relay(&self, headers: &HeaderMap) -> String {
+    pub(super) fn public_relay(&self, headers: &HeaderMap) -> String {
         if let Some(r) = &self.cfg.public_relay {
             return r.clone();
         }

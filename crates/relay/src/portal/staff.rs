@@ -565,6 +565,8 @@ async fn account(
         consoles: console_builds(&p),
         system,
         csrf: &s.csrf,
+        relay: p.public_relay(&headers),
+        pin: p.signer.pin_string(),
     };
     html(
         StatusCode::OK,

@@ -346,6 +346,9 @@ pub(super) struct AccountView<'a> {
     pub consoles: Vec<String>,
     pub system: ConsoleSystem,
     pub csrf: &'a str,
+    /// What the console's login asks for besides name, password and code.
+    pub relay: String,
+    pub pin: String,
 }
 
 /// `/account`: the console download for the rep's system, the second factor, logout.
@@ -473,6 +476,18 @@ pub(super) fn account(lang: Lang, v: &AccountView<'_>) -> String {
     if !links.is_empty() {
         let _ = writeln!(m, "<p>{pick} {}</p>", links.join(" · "));
     }
+    let _ = writeln!(
+        m,
+        "<p>{}</p>\n<dl class=\"connect\"><dt>Relay</dt><dd><code id=\"relay-address\">{}</code></dd>\
+         <dt>Pin</dt><dd><code id=\"relay-pin\">{}</code></dd></dl>",
+        if de {
+            "Beim ersten Start fragt die Konsole nach dem Relay und seinem Schlüssel-Pin:"
+        } else {
+            "At its first start the console asks for the relay and its key pin:"
+        },
+        esc(&v.relay),
+        esc(&v.pin),
+    );
     m.push_str("</section>\n");
     // The second factor.
     let h = if de {
@@ -565,6 +580,8 @@ mod tests {
             consoles: vec!["lotse-console_0.1_amd64.deb".into()],
             system: ConsoleSystem::Debian,
             csrf: "t",
+            relay: "support.example.org:4433".into(),
+            pin: "sha256//abc".into(),
         };
         let html = account(Lang::En, &view);
         assert!(html.contains("&lt;Ann&gt;"));
