@@ -8,6 +8,7 @@
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use lotse_proto::msg::MailFailure;
 use std::time::Duration;
@@ -36,6 +37,9 @@ pub struct MailConfig {
     pub from_name: String,
     /// The longest a mail may take to hand over.
     pub timeout: Duration,
+    /// Certificates (PEM) trusted for the mail server besides the system's: an organisation's
+    /// own certificate authority.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// Why the mail settings cannot be used.
@@ -72,15 +76,19 @@ impl Mailer {
         let server_error = |e: lettre::transport::smtp::Error| {
             MailSetupError::Server(cfg.server.clone(), e.to_string())
         };
+        let tls = || {
+            let mut params = TlsParameters::builder(cfg.server.clone());
+            if let Some(pem) = &cfg.ca_pem {
+                params = params.add_root_certificate(Certificate::from_pem(pem)?);
+            }
+            params.build()
+        };
+        let plain = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.server);
         let builder = match cfg.security {
-            Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.server)
-                .map_err(server_error)?,
-            Security::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.server).map_err(server_error)?
-            }
-            Security::PlainLoopback => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.server)
-            }
+            // STARTTLS required: without it no credentials and no mail go out (no downgrade).
+            Security::Starttls => plain.tls(Tls::Required(tls().map_err(server_error)?)),
+            Security::Tls => plain.tls(Tls::Wrapper(tls().map_err(server_error)?)),
+            Security::PlainLoopback => plain,
         };
         let mut builder = builder.port(cfg.port).timeout(Some(cfg.timeout));
         if let Some((user, password)) = &cfg.credentials {
@@ -277,6 +285,7 @@ mod tests {
             from: "support@example.org".into(),
             from_name: "Support\r\nBcc: evil@example.org".into(),
             timeout: Duration::from_secs(1),
+            ca_pem: None,
         })
         .unwrap();
         for to in [

@@ -163,6 +163,9 @@ pub struct MailSettings {
     pub from_name: Option<String>,
     /// Seconds a mail may take to hand over [default: 20].
     pub timeout: Option<f64>,
+    /// A PEM file of certificate authorities trusted for the mail server besides the system's
+    /// (an organisation's own CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl MailSettings {
@@ -205,6 +208,20 @@ impl MailSettings {
             Security::PlainLoopback => 25,
         });
         let timeout = seconds("mail timeout", self.timeout.unwrap_or(20.0))?;
+        let ca_pem = match &self.ca_file {
+            Some(file) => {
+                let pem = read_text(file, 1 << 20)
+                    .map_err(|e| invalid(format!("mail ca_file {}: {e}", file.display())))?;
+                if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(invalid(format!(
+                        "mail ca_file {} holds no PEM certificate",
+                        file.display()
+                    )));
+                }
+                Some(pem.into_bytes())
+            }
+            None => None,
+        };
         let cfg = MailConfig {
             server: self.server,
             port,
@@ -213,6 +230,7 @@ impl MailSettings {
             from: self.from,
             from_name: self.from_name.unwrap_or_else(|| "Lotse".into()),
             timeout,
+            ca_pem,
         };
         // The sender and the server's name are checked here, not at the first mail.
         crate::mail::Mailer::new(&cfg).map_err(|e| invalid(e.to_string()))?;
@@ -612,6 +630,8 @@ mod tests {
 
     #[test]
     fn the_mail_table_is_checked() {
+        let not_pem = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(not_pem.path(), "not a certificate\n").unwrap();
         let ok = "data = \"/d\"\n[mail]\nserver = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\n\
                   from = \"support@example.org\"\n";
         let (_d, path) = file(ok);
@@ -643,6 +663,17 @@ mod tests {
                 "not an e-mail address",
             ),
             (ok.replace("port = 2525", "user = \"u\""), "go together"),
+            (
+                ok.replace("port = 2525", "ca_file = \"/nonexistent/ca.pem\""),
+                "mail ca_file /nonexistent/ca.pem",
+            ),
+            (
+                ok.replace(
+                    "port = 2525",
+                    &format!("ca_file = {:?}", not_pem.path().display().to_string()),
+                ),
+                "holds no PEM certificate",
+            ),
         ] {
             let (_d, path) = file(&bad);
             let err = Settings::load(&path)

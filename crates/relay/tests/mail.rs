@@ -1,7 +1,10 @@
 //! Invitation mails through a real SMTP server on the loopback (Debian's python3-aiosmtpd):
 //! the customer's and the external's invitation arrive with the link (and key); a server that
 //! refuses, one that hangs, no mail server at all, and addresses or names that try to add a
-//! header are each told to the rep, audited, and send nothing they should not.
+//! header are each told to the rep, audited, and send nothing they should not. Over STARTTLS
+//! and implicit TLS with authentication, the server's certificate from the organisation's own
+//! CA (`ca_file`): mail goes out encrypted and authenticated; an untrusted certificate or wrong
+//! credentials send nothing and are told.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,6 +26,7 @@ fn mail_to(port: u16, timeout: Duration) -> MailConfig {
         from: "support@example.org".into(),
         from_name: "IT-Support".into(),
         timeout,
+        ca_pem: None,
     }
 }
 
@@ -303,4 +307,92 @@ async fn one_account_cannot_use_the_relay_for_mass_mail() {
     })
     .await;
     assert!(mailed(&mut bob).await.is_ok());
+}
+
+/// A certificate authority and a server certificate for `localhost` from it, as PEM files in
+/// `dir`: (ca.pem, cert.pem, key.pem).
+fn organisation_ca(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Example Org CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let cert = server.signed_by(&key, &issuer).unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// One customer invitation mailed through `cfg`; what the rep is told.
+async fn invite_through(cfg: MailConfig) -> Result<String, MailFailure> {
+    let relay = TestRelay::with_portal(move |c| c.mail = Some(cfg)).await;
+    let mut rep = Rep::login(&relay, "ada").await;
+    rep.say(&RepUp::InviteByMail {
+        email: "carla@example.org".into(),
+        lang: "en".into(),
+    })
+    .await;
+    mailed(&mut rep).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_and_implicit_tls_with_authentication_and_the_organisations_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = organisation_ca(dir.path());
+    let ca_pem = std::fs::read(&ca).unwrap();
+    for (flag, security) in [("--starttls", Security::Starttls), ("--tls", Security::Tls)] {
+        let sink = SmtpSink::start_with(
+            Mode::Accept,
+            &[
+                flag.as_ref(),
+                cert.as_os_str(),
+                key.as_os_str(),
+                "--auth".as_ref(),
+                "relay@example.org".as_ref(),
+                "mail secret".as_ref(),
+            ],
+        );
+        let cfg = |password: &str, ca: Option<Vec<u8>>| MailConfig {
+            server: "localhost".into(),
+            security,
+            credentials: Some(("relay@example.org".into(), password.into())),
+            ca_pem: ca,
+            ..mail_to(sink.port, Duration::from_secs(10))
+        };
+        // Encrypted (the server's certificate from the organisation's CA) and authenticated.
+        assert_eq!(
+            invite_through(cfg("mail secret", Some(ca_pem.clone()))).await,
+            Ok("carla@example.org".into()),
+            "{flag}"
+        );
+        let got = mails(&sink, 1).await;
+        assert!(got[0].1.contains("To: carla@example.org"));
+        assert_eq!(sink.how(1), "tls=yes auth=relay@example.org", "{flag}");
+        // Without the CA the certificate is not trusted: nothing goes out, the rep is told.
+        assert_eq!(
+            invite_through(cfg("mail secret", None)).await,
+            Err(MailFailure::Unreachable),
+            "{flag}"
+        );
+        // Wrong credentials: refused with the server's code.
+        assert_eq!(
+            invite_through(cfg("wrong", Some(ca_pem.clone()))).await,
+            Err(MailFailure::Refused { code: 535 }),
+            "{flag}"
+        );
+        assert_eq!(sink.mails().len(), 1, "{flag}: only the first mail arrived");
+    }
 }

@@ -29,6 +29,15 @@ impl SmtpSink {
     /// # Panics
     /// If python3-aiosmtpd is missing or the server does not start.
     pub fn start(mode: Mode) -> SmtpSink {
+        SmtpSink::start_with(mode, &[])
+    }
+
+    /// Like [`SmtpSink::start`], with the script's options (`--starttls CERT KEY`, `--tls CERT
+    /// KEY`, `--auth USER PASSWORD`).
+    ///
+    /// # Panics
+    /// As [`SmtpSink::start`].
+    pub fn start_with(mode: Mode, options: &[&std::ffi::OsStr]) -> SmtpSink {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/smtp_sink.py");
         let word = match mode {
@@ -42,6 +51,7 @@ impl SmtpSink {
                 .arg(script)
                 .arg(dir.path())
                 .arg(word)
+                .args(options)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit()),
@@ -60,6 +70,14 @@ impl SmtpSink {
             dir,
             _proc: proc,
         }
+    }
+
+    /// How mail `n` (from 1) came: `tls=yes|no auth=USER`.
+    pub fn how(&self, n: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{n}.meta")))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
     }
 
     /// The mails received so far: (the recipients of the envelope, the whole message).
