@@ -4,9 +4,11 @@
 //! factor too and downloads the console package for Debian/Ubuntu; the test installs that very
 //! file with `dpkg` into a temporary root, starts the installed console on Xvfb and logs in with
 //! name, password and code through the real window; the administrator (back with a recovery
-//! code) disables the rep and the console is dropped; the audit page says "intact". Every page
-//! on the way passes axe-core (WCAG 2.1 A/AA and best practices) with no violation, and the
-//! login works with the keyboard alone.
+//! code) disables the rep and the console is dropped; the audit page says "intact". Before
+//! that, the rep sends a customer invitation from the console's "Send invitation": a real SMTP
+//! server on the loopback receives it, and Chromium follows the link in the mail to the
+//! personalised download. Every page on the way passes axe-core (WCAG 2.1 A/AA and best
+//! practices) with no violation, and the login works with the keyboard alone.
 //!
 //! Needs: chromium, chromium-driver, oathtool, zbar-tools, dpkg-dev, lintian, Xvfb, openbox,
 //! xdotool, and axe-core (scripts/deps.sh).
@@ -15,6 +17,7 @@
 
 mod support;
 
+use lotse_testkit::smtp::{Mode, SmtpSink};
 use lotse_testkit::webdriver::Browser;
 use lotse_testkit::{DEADLINE, Proc, RelayProc, Xvfb, add_rep, run_ok, wait_until};
 use serde_json::{Value, json};
@@ -157,6 +160,27 @@ fn admin_and_rep_from_the_portal_to_an_installed_console_with_a_second_factor() 
     let package = PathBuf::from(printed.lines().last().unwrap());
     let package_name = package.file_name().unwrap().to_str().unwrap().to_owned();
 
+    // The customer client, stripped like a release, for the mailed invitation's download.
+    let customer = clients.join("lotse-linux-x86_64");
+    run_ok(
+        Command::new("strip")
+            .arg("-o")
+            .arg(&customer)
+            .arg(workspace_bin("lotse")),
+    );
+    // A real SMTP server on the loopback for the invitation mail.
+    let sink = SmtpSink::start(Mode::Accept);
+    let settings = work.path().join("relay.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "[mail]\nserver = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\
+             from = \"support@example.org\"\nfrom_name = \"IT-Support\"\n",
+            sink.port
+        ),
+    )
+    .unwrap();
+
     // The relay: an administrator account, second factor required of reps too.
     let data = work.path().join("data");
     add_rep(&data, "ada", Some("Ada Admin"), PASSWORD);
@@ -178,6 +202,8 @@ fn admin_and_rep_from_the_portal_to_an_installed_console_with_a_second_factor() 
             clients.to_str().unwrap(),
             "--second-factor-for-reps",
             "true",
+            "--config",
+            settings.to_str().unwrap(),
         ],
         false,
     );
@@ -341,7 +367,40 @@ fn admin_and_rep_from_the_portal_to_an_installed_console_with_a_second_factor() 
         l["screen"] == "queue" && l["me"] == "Dora Decker"
     });
 
-    // 6. The administrator, back with a recovery code, disables the rep: the console goes.
+    // 6. "Send invitation" in the console: the mail arrives; its link leads to the download.
+    console.type_into("invite.email", "carla@example.org");
+    console.wait("the address typed", |l| l["email"] == "carla@example.org");
+    console.click("invite.send");
+    wait_until("the invitation mail", || sink.mails().len() == 1);
+    let (rcpt, mail) = sink.mails().remove(0);
+    assert_eq!(rcpt, ["carla@example.org"]);
+    assert!(
+        mail.contains("From: IT-Support <support@example.org>"),
+        "{mail}"
+    );
+    let link = mail
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("https://") && l.contains("/s/"))
+        .unwrap_or_else(|| panic!("no link in {mail}"))
+        .to_owned();
+    b.goto(&link);
+    b.wait_css("#yes");
+    assert!(b.source().contains("<strong>Dora Decker</strong>"));
+    accessible(&b, "the invitation's confirmation");
+    b.click("#yes");
+    b.wait_css("#download");
+    accessible(&b, "the download page");
+    b.click("#download");
+    let client = downloaded(&downloads, "lotse-support", "");
+    let bytes = std::fs::read(&client).unwrap();
+    assert!(
+        bytes.starts_with(b"\x7fELF")
+            && bytes.len() > std::fs::metadata(&customer).unwrap().len() as usize,
+        "the personalised client (stamped, with its trailer)"
+    );
+
+    // 7. The administrator, back with a recovery code, disables the rep: the console goes.
     sign_in(&b, &site, "ada");
     b.wait_url("/login/code");
     accessible(&b, "the code page");
@@ -364,7 +423,7 @@ fn admin_and_rep_from_the_portal_to_an_installed_console_with_a_second_factor() 
         started.elapsed()
     );
 
-    // 7. The audit page shows it all, and the chain is intact.
+    // 8. The audit page shows it all, and the chain is intact.
     b.goto(&format!("{site}/admin/audit"));
     b.wait_css("#verify");
     accessible(&b, "the audit page");
@@ -377,6 +436,8 @@ fn admin_and_rep_from_the_portal_to_an_installed_console_with_a_second_factor() 
         "rep.recovery_code_used",
         "rep.disable",
         "rep.dropped",
+        "mail.sent",
+        "portal.download",
     ] {
         assert!(page.contains(action), "{action} not on the audit page");
     }
