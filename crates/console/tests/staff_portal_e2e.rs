@@ -273,6 +273,17 @@ fn admin_and_rep_from_the_portal_to_an_installed_console_with_a_second_factor() 
     b.goto(&format!("{site}/admin/accounts/dora"));
     b.wait_css("#save");
     accessible(&b, "an account's page");
+    b.goto(&format!("{site}/admin/profiles"));
+    b.wait_css("#profile-name");
+    b.type_into("#profile-name", "Hersteller / vendor");
+    b.type_into("#description-de", "Darf zusehen und schreiben.");
+    b.type_into("#description-en", "May watch and chat.");
+    b.click("#allow-view");
+    b.click("#allow-chat");
+    b.click("#for-externals");
+    b.click("#profile-submit");
+    assert!(text_of(&b, "#note").contains("Saved."));
+    accessible(&b, "the security profiles page");
     b.goto(&format!("{site}/admin/sessions"));
     b.wait_css("#no-sessions");
     accessible(&b, "the sessions page");

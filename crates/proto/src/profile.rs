@@ -210,7 +210,61 @@ pub struct Profile {
     pub for_externals: bool,
 }
 
+/// Why a profile an administrator defines is not accepted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileProblem {
+    #[error("a profile name must be 1 to {MAX_PROFILE_NAME} printable characters")]
+    Name,
+    /// The description in this language (`de`, `en`) is empty.
+    #[error("description_{0} is empty: reps choose by the full description")]
+    NoDescription(&'static str),
+    #[error("description_{0} is longer than {MAX_PROFILE_DESCRIPTION} characters")]
+    LongDescription(&'static str),
+    #[error("a profile must be usable for colleagues, externals or both")]
+    UsableForNobody,
+}
+
 impl Profile {
+    /// A profile from what an administrator typed (command line, settings file, admin page),
+    /// each field checked the same way: the name trimmed, 1 to [`MAX_PROFILE_NAME`] printable
+    /// characters; both descriptions given and at most [`MAX_PROFILE_DESCRIPTION`]; usable by
+    /// someone.
+    pub fn checked(
+        name: &str,
+        description_de: String,
+        description_en: String,
+        allows: &[Allowance],
+        for_colleagues: bool,
+        for_externals: bool,
+    ) -> Result<Profile, ProfileProblem> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > MAX_PROFILE_NAME
+            || name.chars().any(char::is_control)
+        {
+            return Err(ProfileProblem::Name);
+        }
+        for (lang, d) in [("de", &description_de), ("en", &description_en)] {
+            if d.trim().is_empty() {
+                return Err(ProfileProblem::NoDescription(lang));
+            }
+            if d.chars().count() > MAX_PROFILE_DESCRIPTION {
+                return Err(ProfileProblem::LongDescription(lang));
+            }
+        }
+        if !for_colleagues && !for_externals {
+            return Err(ProfileProblem::UsableForNobody);
+        }
+        Ok(Profile {
+            name: name.to_owned(),
+            description_de,
+            description_en,
+            limits: Limits::from_allowances(allows),
+            for_colleagues,
+            for_externals,
+        })
+    }
+
     /// The profile as the relay keeps and passes it on: names and descriptions without control
     /// characters (descriptions keep their line breaks), cut to their maximum length.
     pub fn bounded(self) -> Profile {

@@ -580,9 +580,7 @@ fn permissions_line(name: &str, p: &lotse_proto::profile::Permissions) -> String
 
 #[allow(clippy::print_stdout)]
 async fn profile_cmd(cmd: ProfileCmd) -> Result<()> {
-    use lotse_proto::profile::{
-        Limits, MAX_PROFILE_DESCRIPTION, MAX_PROFILE_NAME, Profile, parse_allowances,
-    };
+    use lotse_proto::profile::{Profile, parse_allowances};
     match cmd {
         ProfileCmd::Add {
             name,
@@ -593,38 +591,26 @@ async fn profile_cmd(cmd: ProfileCmd) -> Result<()> {
             usable_for,
         } => {
             let name = name.trim().to_owned();
-            if name.is_empty()
-                || name.chars().count() > MAX_PROFILE_NAME
-                || name.chars().any(char::is_control)
-            {
-                bail!("a profile name must be 1 to {MAX_PROFILE_NAME} printable characters");
-            }
             let list = parse_allowances(&allows)?;
-            for (lang, d) in [("de", &description_de), ("en", &description_en)] {
-                if d.trim().is_empty() {
-                    bail!("--description-{lang} is empty: reps choose by the full description");
-                }
-                if d.chars().count() > MAX_PROFILE_DESCRIPTION {
-                    bail!(
-                        "--description-{lang} is longer than {MAX_PROFILE_DESCRIPTION} characters"
-                    );
-                }
-            }
             let (for_colleagues, for_externals) = match usable_for.as_str() {
                 "colleagues" => (true, false),
                 "externals" => (false, true),
                 "both" => (true, true),
                 other => bail!("--for {other:?}: say colleagues, externals or both"),
             };
-            let store = open_existing(&data).await?;
-            let profile = Profile {
-                name: name.clone(),
+            let profile = Profile::checked(
+                &name,
                 description_de,
                 description_en,
-                limits: Limits::from_allowances(&list),
+                &list,
                 for_colleagues,
                 for_externals,
-            };
+            )
+            // The flags' names for the descriptions.
+            .map_err(|e| {
+                anyhow::anyhow!(e.to_string().replacen("description_", "--description-", 1))
+            })?;
+            let store = open_existing(&data).await?;
             let new = store.put_profile(profile, "admin:cli", unix_now()).await?;
             eprintln!(
                 "profile {name:?} {}",

@@ -255,28 +255,10 @@ pub struct ProfileSettings {
 impl ProfileSettings {
     /// The profile, every field checked as `lotse-relay profile add` checks it.
     pub fn profile(self) -> Result<lotse_proto::profile::Profile, SettingsError> {
-        use lotse_proto::profile::{
-            Limits, MAX_PROFILE_DESCRIPTION, MAX_PROFILE_NAME, Profile, parse_allowances,
-        };
+        use lotse_proto::profile::{Profile, parse_allowances};
         let name = self.name.trim().to_owned();
-        if name.is_empty()
-            || name.chars().count() > MAX_PROFILE_NAME
-            || name.chars().any(char::is_control)
-        {
-            return Err(invalid(format!(
-                "profile {name:?}: a name must be 1 to {MAX_PROFILE_NAME} printable characters"
-            )));
-        }
         let list = parse_allowances(&self.allows.join(","))
             .map_err(|e| invalid(format!("profile {name:?}: {e}")))?;
-        for (lang, d) in [("de", &self.description_de), ("en", &self.description_en)] {
-            if d.trim().is_empty() || d.chars().count() > MAX_PROFILE_DESCRIPTION {
-                return Err(invalid(format!(
-                    "profile {name:?}: description_{lang} must be 1 to \
-                     {MAX_PROFILE_DESCRIPTION} characters"
-                )));
-            }
-        }
         let (for_colleagues, for_externals) = match self.usable_for.as_str() {
             "colleagues" => (true, false),
             "externals" => (false, true),
@@ -287,14 +269,15 @@ impl ProfileSettings {
                 )));
             }
         };
-        Ok(Profile {
-            name,
-            description_de: self.description_de,
-            description_en: self.description_en,
-            limits: Limits::from_allowances(&list),
+        Profile::checked(
+            &name,
+            self.description_de,
+            self.description_en,
+            &list,
             for_colleagues,
             for_externals,
-        })
+        )
+        .map_err(|e| invalid(format!("profile {name:?}: {e}")))
     }
 }
 

@@ -332,3 +332,72 @@ async fn a_live_session_is_ended_with_a_reason_and_the_audit_log_is_searched_exp
             .any(|e| e.starts_with("admin.audit_verify intact"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_profiles_are_added_replaced_and_removed() {
+    let relay = TestRelay::with_portal(|_| {}).await;
+    let store = relay.relay().store();
+    let mut b = admin(&relay).await;
+    let page = "/admin/profiles";
+    assert!(b.get(page).await.text().contains("No profile yet."));
+    // Without a German description: refused, and saying why.
+    let r = b
+        .submit(
+            page,
+            page,
+            &[
+                ("name", "Hersteller"),
+                ("description_de", " "),
+                ("description_en", "May watch and chat."),
+                ("view", "on"),
+                ("for_externals", "on"),
+            ],
+        )
+        .await;
+    assert!(
+        r.text().contains("The German description is missing"),
+        "{}",
+        r.text()
+    );
+    assert!(store.profiles().await.unwrap().is_empty());
+    let add = |de: &'static str| {
+        [
+            ("name", "Hersteller"),
+            ("description_de", de),
+            ("description_en", "May watch and chat.\r\nNothing else."),
+            ("view", "on"),
+            ("chat", "on"),
+            ("for_externals", "on"),
+        ]
+    };
+    let r = b
+        .submit(page, page, &add("Darf zusehen und schreiben."))
+        .await;
+    assert!(r.text().contains("Saved."), "{}", r.text());
+    let p = store.profile("Hersteller").await.unwrap().unwrap();
+    assert_eq!(
+        p.limits.allowances(),
+        lotse_proto::profile::parse_allowances("view,chat").unwrap()
+    );
+    assert!(p.for_externals && !p.for_colleagues);
+    assert_eq!(p.description_en, "May watch and chat.\nNothing else.");
+    // The same name again replaces it.
+    b.submit(page, page, &add("Darf nur zusehen.")).await;
+    let p = store.profile("Hersteller").await.unwrap().unwrap();
+    assert_eq!(p.description_de, "Darf nur zusehen.");
+    assert_eq!(store.profiles().await.unwrap().len(), 1);
+    let r = b
+        .submit(page, "/admin/profiles/remove", &[("name", "Hersteller")])
+        .await;
+    assert!(r.text().contains("Removed."));
+    assert!(store.profile("Hersteller").await.unwrap().is_none());
+    let rows = store.audit_rows().await.unwrap();
+    let by_admin: Vec<&str> = rows
+        .iter()
+        .filter(|(e, _)| e.actor == "admin:ada")
+        .map(|(e, _)| e.action.as_str())
+        .collect();
+    for action in ["profile.put", "profile.remove"] {
+        assert!(by_admin.contains(&action), "{action}: {by_admin:?}");
+    }
+}

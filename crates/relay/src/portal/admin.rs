@@ -6,6 +6,7 @@
 //! | `GET /admin` | the overview |
 //! | `GET /admin/accounts`, `POST /admin/accounts` | every account; add one |
 //! | `GET /admin/accounts/{name}`, `POST …` | one account: name, role, permissions, disable, resets |
+//! | `GET /admin/profiles`, `POST …`, `POST /admin/profiles/remove` | security profiles |
 //! | `GET /admin/sessions`, `POST /admin/sessions/{id}/end` | running sessions; end one with a reason |
 //! | `GET /admin/audit`, `GET /admin/audit.csv` | search by session, account and time; export |
 //! | `POST /admin/audit/verify` | check the chain against its key and anchor |
@@ -35,6 +36,8 @@ pub(super) fn routes() -> Router<Arc<Portal>> {
         .route("/admin", get(overview))
         .route("/admin/accounts", get(accounts).post(add_account))
         .route("/admin/accounts/{name}", get(account).post(change_account))
+        .route("/admin/profiles", get(profiles).post(put_profile))
+        .route("/admin/profiles/remove", post(remove_profile))
         .route("/admin/sessions", get(sessions))
         .route("/admin/sessions/{id}/end", post(end_session))
         .route("/admin/audit", get(audit))
@@ -310,6 +313,122 @@ async fn change_account(
         _ => pages::Note::Failed,
     };
     account_page(&p, lang, &me, &name, Some(note)).await
+}
+
+async fn profiles(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let lang = language(&headers, None);
+    match admin(&p, &headers).await {
+        Ok(me) => profiles_page(&p, lang, &me, None).await,
+        Err(r) => r,
+    }
+}
+
+async fn profiles_page(
+    p: &Portal,
+    lang: Lang,
+    me: &SignedIn,
+    note: Option<pages::Note>,
+) -> Response {
+    let list = p.hub.store.profiles().await.unwrap_or_default();
+    html(
+        StatusCode::OK,
+        pages::profiles(lang, &me.csrf, &list, note),
+        None,
+    )
+}
+
+/// The profile form: checkboxes arrive only when ticked, so each is an `Option`.
+#[derive(Deserialize)]
+struct ProfileForm {
+    csrf: String,
+    name: String,
+    description_de: String,
+    description_en: String,
+    view: Option<String>,
+    control: Option<String>,
+    clipboard: Option<String>,
+    files_upload: Option<String>,
+    files_download: Option<String>,
+    sysinfo: Option<String>,
+    chat: Option<String>,
+    for_colleagues: Option<String>,
+    for_externals: Option<String>,
+}
+
+async fn put_profile(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<ProfileForm>,
+) -> Response {
+    use lotse_proto::profile::{Allowance, Profile};
+    let lang = language(&headers, None);
+    let me = match admin_form(&p, &headers, &f.csrf).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let allows: Vec<Allowance> = [
+        (&f.view, Allowance::View),
+        (&f.control, Allowance::Control),
+        (&f.clipboard, Allowance::Clipboard),
+        (&f.files_upload, Allowance::FilesUpload),
+        (&f.files_download, Allowance::FilesDownload),
+        (&f.sysinfo, Allowance::Sysinfo),
+        (&f.chat, Allowance::Chat),
+    ]
+    .into_iter()
+    .filter(|(ticked, _)| ticked.is_some())
+    .map(|(_, a)| a)
+    .collect();
+    // Line breaks as typed in a text area: CR LF → LF.
+    let text = |t: &str| t.replace("\r\n", "\n").trim().to_owned();
+    let note = match Profile::checked(
+        &f.name,
+        text(&f.description_de),
+        text(&f.description_en),
+        &allows,
+        f.for_colleagues.is_some(),
+        f.for_externals.is_some(),
+    ) {
+        Err(problem) => pages::Note::Profile(problem),
+        Ok(profile) => match p
+            .hub
+            .store
+            .put_profile(profile.bounded(), &actor(&me), crate::unix_now())
+            .await
+        {
+            Ok(_) => pages::Note::Saved,
+            Err(_) => pages::Note::Failed,
+        },
+    };
+    profiles_page(&p, lang, &me, Some(note)).await
+}
+
+#[derive(Deserialize)]
+struct RemoveForm {
+    csrf: String,
+    name: String,
+}
+
+async fn remove_profile(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<RemoveForm>,
+) -> Response {
+    let lang = language(&headers, None);
+    let me = match admin_form(&p, &headers, &f.csrf).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let note = match p
+        .hub
+        .store
+        .remove_profile(&f.name, &actor(&me), crate::unix_now())
+        .await
+    {
+        Ok(true) => pages::Note::Removed,
+        _ => pages::Note::Failed,
+    };
+    profiles_page(&p, lang, &me, Some(note)).await
 }
 
 async fn sessions(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {

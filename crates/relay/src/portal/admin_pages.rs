@@ -69,6 +69,9 @@ pub(super) enum Note {
     OwnAccount,
     NoReason,
     Ended,
+    Removed,
+    /// A profile as typed is not accepted, and why.
+    Profile(lotse_proto::profile::ProfileProblem),
 }
 
 fn note_html(lang: Lang, note: Option<&Note>) -> String {
@@ -92,6 +95,55 @@ fn note_html(lang: Lang, note: Option<&Note>) -> String {
             },
         ),
         Note::Saved => (true, tr(lang, "Gespeichert.", "Saved.").into()),
+        Note::Removed => (true, tr(lang, "Entfernt.", "Removed.").into()),
+        Note::Profile(problem) => {
+            use lotse_proto::profile::{
+                MAX_PROFILE_DESCRIPTION, MAX_PROFILE_NAME, ProfileProblem as P,
+            };
+            let which = |l: &str| match (lang, l) {
+                (Lang::De, "de") => "deutsche",
+                (Lang::De, _) => "englische",
+                (Lang::En, "de") => "German",
+                (Lang::En, _) => "English",
+            };
+            (
+                false,
+                match (lang, problem) {
+                    (Lang::De, P::Name) => format!(
+                        "Der Name eines Profils hat 1 bis {MAX_PROFILE_NAME} druckbare Zeichen."
+                    ),
+                    (Lang::En, P::Name) => format!(
+                        "A profile's name has 1 to {MAX_PROFILE_NAME} printable characters."
+                    ),
+                    (Lang::De, P::NoDescription(l)) => format!(
+                        "Die {} Beschreibung fehlt: Man wählt ein Profil nach seiner vollen \
+                         Beschreibung.",
+                        which(l)
+                    ),
+                    (Lang::En, P::NoDescription(l)) => format!(
+                        "The {} description is missing: reps choose a profile by its full \
+                         description.",
+                        which(l)
+                    ),
+                    (Lang::De, P::LongDescription(l)) => format!(
+                        "Die {} Beschreibung hat mehr als {MAX_PROFILE_DESCRIPTION} Zeichen.",
+                        which(l)
+                    ),
+                    (Lang::En, P::LongDescription(l)) => format!(
+                        "The {} description has more than {MAX_PROFILE_DESCRIPTION} characters.",
+                        which(l)
+                    ),
+                    (Lang::De, P::UsableForNobody) => {
+                        "Ein Profil ist für Kolleginnen und Kollegen, für externe Personen oder \
+                         für beide da."
+                            .into()
+                    }
+                    (Lang::En, P::UsableForNobody) => {
+                        "A profile is for colleagues, for externals or for both.".into()
+                    }
+                },
+            )
+        }
         Note::Ended => (
             true,
             tr(lang, "Die Sitzung wurde beendet.", "The session was ended.").into(),
@@ -435,6 +487,141 @@ pub(super) fn account(
         pw_submit = tr(lang, "Passwort setzen", "Set password"),
     );
     page(lang, &title, &action, &m)
+}
+
+/// The security profiles: what a colleague or an external invited with one may ask for.
+pub(super) fn profiles(
+    lang: Lang,
+    csrf: &str,
+    list: &[lotse_proto::profile::Profile],
+    note: Option<Note>,
+) -> String {
+    use lotse_proto::profile::{Allowance, MAX_PROFILE_DESCRIPTION, MAX_PROFILE_NAME};
+    let title = tr(lang, "Sicherheitsprofile", "Security profiles");
+    let mut m = format!(
+        "<h1>{title}</h1>\n{}{}<p>{}</p>\n",
+        nav(lang, "/admin/profiles", csrf),
+        note_html(lang, note.as_ref()),
+        tr(
+            lang,
+            "Ein Profil legt fest, worum eine eingeladene Person die Kundin oder den Kunden bitten \
+             darf; erlauben muss diese jede Stufe trotzdem selbst.",
+            "A profile says what an invited person may ask the customer for; the customer still \
+             has to allow every tier."
+        )
+    );
+    let allowance_name = |a: Allowance| match (lang, a) {
+        (Lang::De, Allowance::View) => "Bildschirm sehen",
+        (Lang::De, Allowance::Control) => "steuern",
+        (Lang::De, Allowance::Clipboard) => "Zwischenablage",
+        (Lang::De, Allowance::FilesUpload) => "Dateien senden",
+        (Lang::De, Allowance::FilesDownload) => "Dateien empfangen",
+        (Lang::De, Allowance::Sysinfo) => "Systeminformationen",
+        (Lang::De, Allowance::Chat) => "Chat",
+        (Lang::En, Allowance::View) => "see the screen",
+        (Lang::En, Allowance::Control) => "control",
+        (Lang::En, Allowance::Clipboard) => "clipboard",
+        (Lang::En, Allowance::FilesUpload) => "send files",
+        (Lang::En, Allowance::FilesDownload) => "receive files",
+        (Lang::En, Allowance::Sysinfo) => "system information",
+        (Lang::En, Allowance::Chat) => "chat",
+    };
+    if list.is_empty() {
+        let _ = writeln!(
+            m,
+            "<p id=\"no-profiles\">{}</p>",
+            tr(lang, "Noch kein Profil.", "No profile yet.")
+        );
+    }
+    for (i, p) in list.iter().enumerate() {
+        let allows: Vec<&str> = p
+            .limits
+            .allowances()
+            .into_iter()
+            .map(allowance_name)
+            .collect();
+        let usable = match (p.for_colleagues, p.for_externals) {
+            (true, true) => tr(lang, "Kollegen und Externe", "colleagues and externals"),
+            (true, false) => tr(lang, "Kollegen", "colleagues"),
+            _ => tr(lang, "Externe", "externals"),
+        };
+        let _ = write!(
+            m,
+            "<section aria-labelledby=\"profile-{i}\">\n<h2 id=\"profile-{i}\">{name}</h2>\n\
+             <p>{for_l}: {usable}. {may_l}: {allows}.</p>\n<p lang=\"de\">{de}</p>\n<p lang=\"en\">{en}</p>\n\
+             <form method=\"post\" action=\"/admin/profiles/remove\">{csrf}\
+             <input type=\"hidden\" name=\"name\" value=\"{name}\">\
+             <button type=\"submit\" class=\"secondary\" id=\"remove-{i}\">{remove}</button></form>\n</section>\n",
+            name = esc(&p.name),
+            for_l = tr(lang, "Für", "For"),
+            may_l = tr(lang, "Darf bitten um", "May ask for"),
+            allows = if allows.is_empty() {
+                tr(lang, "nichts", "nothing").to_owned()
+            } else {
+                allows.join(", ")
+            },
+            de = esc(&p.description_de).replace('\n', "<br>"),
+            en = esc(&p.description_en).replace('\n', "<br>"),
+            csrf = csrf_field(csrf),
+            remove = tr(lang, "Profil entfernen", "Remove the profile"),
+        );
+    }
+    let boxes: String = Allowance::ALL
+        .iter()
+        .map(|a| {
+            let field = a.as_str().replace('-', "_");
+            format!(
+                "<label><input type=\"checkbox\" name=\"{field}\" id=\"allow-{field}\"> {}</label>\n",
+                allowance_name(*a)
+            )
+        })
+        .collect();
+    let _ = write!(
+        m,
+        "<h2 id=\"put-heading\">{h}</h2>\n<p>{same}</p>\n\
+         <form method=\"post\" action=\"/admin/profiles\" aria-labelledby=\"put-heading\">\n{csrf}\n\
+         <label for=\"profile-name\">{name_l}</label>\n<input id=\"profile-name\" name=\"name\" \
+         type=\"text\" maxlength=\"{MAX_PROFILE_NAME}\" required>\n\
+         <label for=\"description-de\">{de_l}</label>\n<textarea id=\"description-de\" \
+         name=\"description_de\" lang=\"de\" rows=\"3\" maxlength=\"{MAX_PROFILE_DESCRIPTION}\" required></textarea>\n\
+         <label for=\"description-en\">{en_l}</label>\n<textarea id=\"description-en\" \
+         name=\"description_en\" lang=\"en\" rows=\"3\" maxlength=\"{MAX_PROFILE_DESCRIPTION}\" required></textarea>\n\
+         <fieldset><legend>{may}</legend>\n{boxes}</fieldset>\n\
+         <fieldset><legend>{usable}</legend>\n\
+         <label><input type=\"checkbox\" name=\"for_colleagues\" id=\"for-colleagues\"> {col}</label>\n\
+         <label><input type=\"checkbox\" name=\"for_externals\" id=\"for-externals\"> {ext}</label>\n\
+         </fieldset>\n<p><button type=\"submit\" id=\"profile-submit\">{submit}</button></p>\n</form>",
+        h = tr(
+            lang,
+            "Profil anlegen oder ersetzen",
+            "Add or replace a profile"
+        ),
+        same = tr(
+            lang,
+            "Ein Profil mit demselben Namen wird ersetzt; laufende Sitzungen behalten die \
+             Grenzen, mit denen man beitrat.",
+            "A profile of the same name is replaced; running sessions keep the limits they were \
+             joined with."
+        ),
+        csrf = csrf_field(csrf),
+        name_l = tr(lang, "Name", "Name"),
+        de_l = tr(
+            lang,
+            "Volle Beschreibung (Deutsch)",
+            "Full description (German)"
+        ),
+        en_l = tr(
+            lang,
+            "Volle Beschreibung (Englisch)",
+            "Full description (English)"
+        ),
+        may = tr(lang, "Darf bitten um", "May ask for"),
+        usable = tr(lang, "Angeboten für", "Offered for"),
+        col = tr(lang, "Kolleginnen und Kollegen", "colleagues"),
+        ext = tr(lang, "externe Personen", "external supporters"),
+        submit = tr(lang, "Speichern", "Save"),
+    );
+    page(lang, title, "/admin/profiles", &m)
 }
 
 pub(super) fn sessions(lang: Lang, csrf: &str, live: &[LiveSession], note: Option<Note>) -> String {
