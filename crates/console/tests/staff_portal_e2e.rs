@@ -287,6 +287,10 @@ fn admin_and_rep_from_the_portal_to_an_installed_console_with_a_second_factor() 
     b.goto(&format!("{site}/admin/sessions"));
     b.wait_css("#no-sessions");
     accessible(&b, "the sessions page");
+    b.goto(&format!("{site}/admin/settings"));
+    b.wait_css("#test-to");
+    accessible(&b, "the settings page");
+    shoot(&b, "portal-admin-settings-en.png");
     b.click("#logout");
     b.wait_url("/login");
 

@@ -267,6 +267,9 @@ pub(crate) struct Hub {
     pub tickets: crate::second_factor::Tickets,
     /// Wrong second-factor codes per account, from all addresses together.
     pub code_limiter: Mutex<FailureLimiter<i64>>,
+    /// The settings file's values of the run-time settings, and those in force.
+    runtime_base: crate::runtime::Runtime,
+    runtime: std::sync::RwLock<crate::runtime::Runtime>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -281,6 +284,7 @@ pub(crate) fn now_unix() -> u64 {
 
 impl Hub {
     pub fn new(cfg: Config, store: Store, mailer: Option<crate::mail::Mailer>) -> Self {
+        let runtime_base = crate::runtime::Runtime::from_config(&cfg);
         let key_limiter = Mutex::new(FailureLimiter::new(cfg.key_attempts, cfg.failure_window));
         let login_limiter = Mutex::new(FailureLimiter::new(cfg.login_attempts, cfg.failure_window));
         let (cfg_lock_after, cfg_lock_for) = (cfg.lock_after, cfg.lock_for);
@@ -313,7 +317,47 @@ impl Hub {
                 cfg_lock_for,
                 crate::limits::MAX_TRACKED,
             )),
+            runtime_base,
+            runtime: std::sync::RwLock::new(runtime_base),
         }
+    }
+
+    /// The run-time settings in force now.
+    pub fn runtime(&self) -> crate::runtime::Runtime {
+        *self.runtime.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The settings file's values of the run-time settings.
+    pub fn runtime_base(&self) -> crate::runtime::Runtime {
+        self.runtime_base
+    }
+
+    /// Reads the stored run-time settings and puts them in force (at start, and every few
+    /// seconds: a change from the command line in another process arrives so).
+    pub async fn reload_runtime(&self) {
+        if let Ok(stored) = self.store.runtime_settings().await {
+            let now = crate::runtime::Runtime::over(self.runtime_base, &stored);
+            *self.runtime.write().unwrap_or_else(|p| p.into_inner()) = now;
+        }
+    }
+
+    /// Sets run-time setting `key` to `value` (`None`: the file's again), stored and audited
+    /// as done by `actor`, in force at once.
+    pub async fn set_runtime(
+        &self,
+        key: crate::runtime::Key,
+        value: Option<&str>,
+        actor: &str,
+    ) -> Result<(), String> {
+        if let Some(v) = value {
+            self.runtime().with(key, v).map_err(|e| e.to_string())?;
+        }
+        self.store
+            .set_runtime_setting(key, value.map(str::trim), actor, crate::unix_now())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.reload_runtime().await;
+        Ok(())
     }
 
     /// The sessions running now, oldest first, for the administrators' page.

@@ -19,6 +19,7 @@ pub mod mail;
 pub mod metrics;
 pub mod portal;
 pub mod rejections;
+pub mod runtime;
 pub mod second_factor;
 pub mod settings;
 pub mod stats;
@@ -197,6 +198,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     let (endpoint, addr, listener) = bind_both(&config, &ident, shared_port).await?;
     let mailer = config.mail.as_ref().map(mail::Mailer::new).transpose()?;
     let hub = Arc::new(hub::Hub::new(config, store, mailer));
+    hub.reload_runtime().await;
     hub.audit("relay", "relay.start", &format!("listening on {addr}"))
         .await?;
     // Counts of refused tries are written when their window closes, even on a quiet relay.
@@ -209,7 +211,10 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         loop {
             tokio::select! {
                 _ = tick.tick() => flusher.flush_refused(false).await,
-                _ = accounts.tick() => flusher.drop_disabled().await,
+                _ = accounts.tick() => {
+                    flusher.drop_disabled().await;
+                    flusher.reload_runtime().await;
+                }
                 _ = retention.tick() => {
                     if let Some(keep) = flusher.cfg.audit_retention {
                         prune_audit(&flusher.store, keep).await;
@@ -300,6 +305,11 @@ impl Relay {
     /// The database, for tools and tests.
     pub fn store(&self) -> &store::Store {
         &self.hub.store
+    }
+
+    /// The run-time settings in force.
+    pub fn runtime(&self) -> runtime::Runtime {
+        self.hub.runtime()
     }
 
     /// What peers have cost the relay so far.

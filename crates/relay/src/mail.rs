@@ -126,6 +126,45 @@ impl Mailer {
 pub const MAILS_PER_WINDOW: u32 = 30;
 pub const MAIL_WINDOW: Duration = Duration::from_secs(10 * 60);
 
+/// Sends a test mail for account `account` (an administrator checking the mail settings) and
+/// waits for the outcome; counted against the account's mails like any other, audited.
+pub(crate) async fn test_mail(
+    hub: &crate::hub::Hub,
+    account: i64,
+    actor: &str,
+    to: &str,
+) -> Result<(), MailFailure> {
+    let now = std::time::Instant::now();
+    let allowed = hub.mail_limiter.lock().is_ok_and(|mut l| {
+        let ok = !l.blocked_key(&account, now);
+        if ok {
+            l.fail_key(account, now);
+        }
+        ok
+    });
+    let result = match &hub.mailer {
+        None => Err(MailFailure::NotConfigured),
+        Some(_) if !allowed => Err(MailFailure::TooMany),
+        Some(m) => {
+            let body = "This is a test mail from the Lotse relay: its mail settings work.\n\n\
+                        Dies ist eine Test-Mail des Lotse-Relays: Seine Mail-Einstellungen \
+                        funktionieren.\n"
+                .to_owned();
+            m.send(to, "Lotse: test mail / Test-Mail", body).await
+        }
+    };
+    let shown = crate::audit::bounded(to, crate::audit::NAME_MAX);
+    let (action, detail) = match result {
+        Ok(()) => ("mail.sent", format!("to={shown:?} what=test")),
+        Err(why) => (
+            "mail.failed",
+            format!("to={shown:?} what=test why={}", why.code()),
+        ),
+    };
+    let _ = hub.audit(actor, action, &detail).await;
+    result
+}
+
 /// Sends a mail for rep `id` in the background (a slow mail server must not hold up the rep's
 /// connection): audited (`mail.sent` or `mail.failed` with why), and the rep is told either way.
 pub(crate) fn send_for(

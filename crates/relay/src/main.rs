@@ -86,6 +86,35 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ProfileCmd,
     },
+    /// Settings that can change while the relay serves (key_lifetime in seconds,
+    /// external_licences, second_factor_for_reps): they override the settings file's and take
+    /// effect within seconds; the administrators' pages change the same.
+    Setting {
+        #[command(subcommand)]
+        cmd: SettingCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SettingCmd {
+    /// The values set at run time.
+    List {
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Set one (e.g. `setting set external_licences 10`).
+    Set {
+        key: String,
+        value: String,
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Back to the settings file's value.
+    Reset {
+        key: String,
+        #[arg(long)]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -469,6 +498,7 @@ async fn main() -> Result<()> {
                 | RepCmd::ResetSecondFactor { .. }),
         } => account_cmd(cmd).await?,
         Cmd::Profile { cmd } => profile_cmd(cmd).await?,
+        Cmd::Setting { cmd } => setting_cmd(cmd).await?,
         Cmd::Audit {
             cmd: AuditCmd::Verify { data },
         } => {
@@ -528,6 +558,52 @@ async fn open_existing(data: &std::path::Path) -> Result<Store> {
         bail!("{} holds no relay database", data.display());
     }
     Ok(Store::open(data).await?)
+}
+
+#[allow(clippy::print_stdout)]
+async fn setting_cmd(cmd: SettingCmd) -> Result<()> {
+    use lotse_relay::runtime::{Key, Runtime};
+    let key_of = |k: &str| {
+        Key::parse(k).ok_or_else(|| {
+            let names: Vec<&str> = Key::ALL.iter().map(|k| k.as_str()).collect();
+            anyhow::anyhow!("no setting {k:?}; say one of {}", names.join(", "))
+        })
+    };
+    match cmd {
+        SettingCmd::List { data } => {
+            let store = open_existing(&data).await?;
+            for (k, v) in store.runtime_settings().await? {
+                println!("{k} = {v}");
+            }
+        }
+        SettingCmd::Set { key, value, data } => {
+            let key = key_of(&key)?;
+            // The same check as the admin page (any base: a value's validity is its own).
+            Runtime::from_config(&lotse_relay::Config::new(
+                data.clone(),
+                "127.0.0.1:0".parse()?,
+            ))
+            .with(key, &value)?;
+            let store = open_existing(&data).await?;
+            store
+                .set_runtime_setting(key, Some(value.trim()), "admin:cli", unix_now())
+                .await?;
+            eprintln!(
+                "{} = {} (in force within seconds)",
+                key.as_str(),
+                value.trim()
+            );
+        }
+        SettingCmd::Reset { key, data } => {
+            let key = key_of(&key)?;
+            let store = open_existing(&data).await?;
+            store
+                .set_runtime_setting(key, None, "admin:cli", unix_now())
+                .await?;
+            eprintln!("{}: the settings file's value again", key.as_str());
+        }
+    }
+    Ok(())
 }
 
 /// Disabling, enabling and resets: one change each, through the store's audited path (the

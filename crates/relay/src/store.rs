@@ -161,6 +161,12 @@ enum Also {
         name: String,
         permissions: Permissions,
     },
+    /// Sets (`Some`) or removes (`None`) a run-time setting.
+    Setting {
+        key: String,
+        value: Option<String>,
+        now: i64,
+    },
     /// A change to the account `name` (`Done::Nothing`: no such account).
     Account {
         name: String,
@@ -393,6 +399,40 @@ impl Store {
             change,
         };
         Ok(matches!(self.append(note, also).await?, Done::Id(_)))
+    }
+
+    /// The run-time settings stored (key, value), by key.
+    pub async fn runtime_settings(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT key, value FROM runtime_settings ORDER BY key")
+            .fetch_all(&self.inner.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Sets run-time setting `key` to `value` (`None`: back to the settings file's), audited as
+    /// `setting.change` by `actor` in the same transaction. The caller checked the value.
+    pub async fn set_runtime_setting(
+        &self,
+        key: crate::runtime::Key,
+        value: Option<&str>,
+        actor: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let note = Note {
+            at: now,
+            actor: actor.into(),
+            action: "setting.change".into(),
+            detail: match value {
+                Some(v) => format!("{}={v:?}", key.as_str()),
+                None => format!("{}=(the settings file's)", key.as_str()),
+            },
+        };
+        let also = Also::Setting {
+            key: key.as_str().to_owned(),
+            value: value.map(str::to_owned),
+            now,
+        };
+        self.append(note, also).await.map(|_| ())
     }
 
     /// Accepts TOTP time step `step` for account `rep_id` if it is later than every step
@@ -1017,6 +1057,29 @@ impl Inner {
                 }
             }
             Also::Account { name, change } => account_row(&mut tx, &name, change).await?,
+            Also::Setting { key, value, now } => {
+                match value {
+                    Some(v) => {
+                        sqlx::query(
+                            "INSERT INTO runtime_settings (key, value, changed_at) \
+                             VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE \
+                             SET value = excluded.value, changed_at = excluded.changed_at",
+                        )
+                        .bind(&key)
+                        .bind(v)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM runtime_settings WHERE key = $1")
+                            .bind(&key)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                Done::Id(0)
+            }
             Also::SetPermissions { name, permissions } => {
                 let changed = sqlx::query(
                     "UPDATE reps SET may_share = $1, may_transfer = $2, \

@@ -401,3 +401,157 @@ async fn security_profiles_are_added_replaced_and_removed() {
         assert!(by_admin.contains(&action), "{action}: {by_admin:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_time_settings_take_effect_at_once_and_a_test_mail_goes_out() {
+    use lotse_proto::msg::{LoginRejection, RepUp};
+    use lotse_testkit::smtp::{Mode, SmtpSink};
+    let sink = SmtpSink::start(Mode::Accept);
+    let port = sink.port;
+    let relay = TestRelay::with_portal(move |c| {
+        c.mail = Some(lotse_relay::mail::MailConfig {
+            server: "127.0.0.1".into(),
+            port,
+            security: lotse_relay::mail::Security::PlainLoopback,
+            credentials: None,
+            from: "support@example.org".into(),
+            from_name: "IT-Support".into(),
+            timeout: Duration::from_secs(10),
+            ca_pem: None,
+        });
+    })
+    .await;
+    let mut b = admin(&relay).await;
+    let page = "/admin/settings";
+    let html = b.get(page).await.text();
+    assert!(
+        html.contains("from the settings file; Settings file: 20"),
+        "{html}"
+    );
+
+    // Session keys: 2 minutes from now on.
+    let r = b
+        .submit(
+            page,
+            page,
+            &[("key", "key_lifetime"), ("value", "2"), ("action", "save")],
+        )
+        .await;
+    assert!(r.text().contains("Saved."), "{}", r.text());
+    let mut bob = Rep::login(&relay, "bob").await;
+    bob.say(&RepUp::CreateKey {
+        lifetime_secs: None,
+    })
+    .await;
+    let (expires, _) = bob
+        .until("key", |m| match m {
+            RepDown::Key { expires_at, .. } => Some(*expires_at),
+            _ => None,
+        })
+        .await;
+    let left = expires.saturating_sub(unix_now());
+    assert!((100..=125).contains(&left), "{left} s");
+    let r = b
+        .submit(
+            page,
+            page,
+            &[("key", "key_lifetime"), ("value", "0"), ("action", "save")],
+        )
+        .await;
+    assert!(r.text().contains("Session keys last 1 to 1440 minutes."));
+
+    // Reps need a second factor now: bob's next console login is told to set one up.
+    b.submit(
+        page,
+        page,
+        &[
+            ("key", "second_factor_for_reps"),
+            ("value", "on"),
+            ("action", "save"),
+        ],
+    )
+    .await;
+    let login = RepClient::connect(
+        relay.addr,
+        relay.pin,
+        "bob",
+        PASSWORD,
+        &NetConfig::default(),
+    )
+    .await
+    .err();
+    assert!(
+        matches!(
+            login,
+            Some(lotse_rep::RepError::Login(
+                LoginRejection::SetUpSecondFactor
+            ))
+        ),
+        "{login:?}"
+    );
+    b.submit(
+        page,
+        page,
+        &[("key", "second_factor_for_reps"), ("action", "reset")],
+    )
+    .await;
+    RepClient::connect(
+        relay.addr,
+        relay.pin,
+        "bob",
+        PASSWORD,
+        &NetConfig::default(),
+    )
+    .await
+    .unwrap();
+
+    // From the command line, in another process: in force within seconds.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lotse-relay"))
+        .args(["setting", "set", "external_licences", "3", "--data"])
+        .arg(relay.dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let end = Instant::now() + DEADLINE;
+    while relay.relay().runtime().external_licences != 3 {
+        assert!(Instant::now() < end, "the relay did not take the new value");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_lotse-relay"))
+        .args(["setting", "set", "external_licences", "many", "--data"])
+        .arg(relay.dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("external_licences is a number"));
+
+    // A test mail.
+    let r = b
+        .submit(
+            page,
+            "/admin/settings/test-mail",
+            &[("to", "ada@example.org")],
+        )
+        .await;
+    assert!(
+        r.text()
+            .contains("The test mail to ada@example.org went out."),
+        "{}",
+        r.text()
+    );
+    assert_eq!(sink.mails().len(), 1);
+    let audit = relay.audit().await;
+    for entry in [
+        "setting.change key_lifetime=\"120\"",
+        "setting.change second_factor_for_reps=\"true\"",
+        "setting.change second_factor_for_reps=(the settings file's)",
+        "setting.change external_licences=\"3\"",
+        "mail.sent to=\"ada@example.org\" what=test",
+    ] {
+        assert!(audit.iter().any(|e| e == entry), "{entry}: {audit:#?}");
+    }
+}

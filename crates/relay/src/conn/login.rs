@@ -159,7 +159,7 @@ pub(crate) fn succeeded(hub: &Hub, ip: IpAddr, user: &str) {
 /// Whether the account must prove a second factor: administrators always, reps when the relay
 /// says so, and anyone who set one up.
 pub(crate) fn needs_second_factor(hub: &Hub, r: &RepRecord) -> bool {
-    r.role == Role::Admin || hub.cfg.second_factor_for_reps || r.totp_secret.is_some()
+    r.role == Role::Admin || hub.runtime().second_factor_for_reps || r.totp_secret.is_some()
 }
 
 /// The first factor, for the console and the portal alike: the per-address and per-name limits

@@ -590,7 +590,7 @@ pub(super) async fn invite_external(
     }
     let now = Instant::now();
     st.external_invites.retain(|_, i| i.expires > now);
-    let cap = hub.cfg.external_licences as usize;
+    let cap = hub.runtime().external_licences as usize;
     if st.licences_in_use(now) >= cap {
         st.send_rep(
             id,

@@ -377,7 +377,7 @@ async fn create_key(
     actor: &str,
     lifetime_secs: Option<u32>,
 ) -> Vec<Audit> {
-    let max = hub.cfg.key_lifetime.as_secs();
+    let max = hub.runtime().key_lifetime.as_secs();
     let lifetime = lifetime_secs.map_or(max, |s| u64::from(s).clamp(1, max));
     let now = crate::unix_now();
     let expires = now + lifetime as i64;

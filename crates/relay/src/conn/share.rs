@@ -46,7 +46,7 @@ pub(super) fn share_session(
             };
         }
     };
-    let max = hub.cfg.key_lifetime.as_secs();
+    let max = hub.runtime().key_lifetime.as_secs();
     let lifetime = lifetime_secs.map_or(max, |s| u64::from(s).clamp(1, max));
     let now = Instant::now();
     st.share_codes.retain(|_, i| i.expires > now);

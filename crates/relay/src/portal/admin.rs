@@ -7,6 +7,7 @@
 //! | `GET /admin/accounts`, `POST /admin/accounts` | every account; add one |
 //! | `GET /admin/accounts/{name}`, `POST …` | one account: name, role, permissions, disable, resets |
 //! | `GET /admin/profiles`, `POST …`, `POST /admin/profiles/remove` | security profiles |
+//! | `GET /admin/settings`, `POST …`, `POST /admin/settings/test-mail` | run-time settings; a test mail |
 //! | `GET /admin/sessions`, `POST /admin/sessions/{id}/end` | running sessions; end one with a reason |
 //! | `GET /admin/audit`, `GET /admin/audit.csv` | search by session, account and time; export |
 //! | `POST /admin/audit/verify` | check the chain against its key and anchor |
@@ -38,6 +39,8 @@ pub(super) fn routes() -> Router<Arc<Portal>> {
         .route("/admin/accounts/{name}", get(account).post(change_account))
         .route("/admin/profiles", get(profiles).post(put_profile))
         .route("/admin/profiles/remove", post(remove_profile))
+        .route("/admin/settings", get(settings).post(change_setting))
+        .route("/admin/settings/test-mail", post(test_mail))
         .route("/admin/sessions", get(sessions))
         .route("/admin/sessions/{id}/end", post(end_session))
         .route("/admin/audit", get(audit))
@@ -429,6 +432,122 @@ async fn remove_profile(
         _ => pages::Note::Failed,
     };
     profiles_page(&p, lang, &me, Some(note)).await
+}
+
+async fn settings(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    let lang = language(&headers, None);
+    match admin(&p, &headers).await {
+        Ok(me) => settings_page(&p, lang, &me, None).await,
+        Err(r) => r,
+    }
+}
+
+async fn settings_page(
+    p: &Portal,
+    lang: Lang,
+    me: &SignedIn,
+    note: Option<pages::Note>,
+) -> Response {
+    let stored: Vec<String> = p
+        .hub
+        .store
+        .runtime_settings()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let view = pages::SettingsView {
+        now: p.hub.runtime(),
+        file: p.hub.runtime_base(),
+        stored,
+        mail: p.hub.cfg.mail.as_ref().map(|m| {
+            (
+                m.server.clone(),
+                m.port,
+                match m.security {
+                    crate::mail::Security::Starttls => "STARTTLS",
+                    crate::mail::Security::Tls => "TLS",
+                    crate::mail::Security::PlainLoopback => "loopback, unencrypted",
+                }
+                .to_owned(),
+                m.from.clone(),
+            )
+        }),
+    };
+    html(
+        StatusCode::OK,
+        pages::settings(lang, &me.csrf, &view, note),
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+struct SettingForm {
+    csrf: String,
+    key: String,
+    /// Empty with `reset`.
+    #[serde(default)]
+    value: String,
+    /// `save`, or `reset` (the settings file's value again). A checkbox's value is sent only
+    /// when ticked: `second_factor_for_reps` comes as `on` or not at all.
+    action: String,
+}
+
+async fn change_setting(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<SettingForm>,
+) -> Response {
+    use crate::runtime::Key;
+    let lang = language(&headers, None);
+    let me = match admin_form(&p, &headers, &f.csrf).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let Some(key) = Key::parse(&f.key) else {
+        return settings_page(&p, lang, &me, Some(pages::Note::Failed)).await;
+    };
+    let value = match (key, f.action.as_str()) {
+        (_, "reset") => None,
+        (Key::SecondFactorForReps, _) => {
+            Some(if f.value == "on" { "true" } else { "false" }.to_owned())
+        }
+        // Minutes on the page, seconds in the store.
+        (Key::KeyLifetime, _) => Some(f.value.trim().parse::<u64>().map_or_else(
+            |_| "invalid".to_owned(),
+            |m| (m.saturating_mul(60)).to_string(),
+        )),
+        (Key::ExternalLicences, _) => Some(f.value.trim().to_owned()),
+    };
+    let note = match p.hub.set_runtime(key, value.as_deref(), &actor(&me)).await {
+        Ok(()) => pages::Note::Saved,
+        Err(_) => pages::Note::BadSetting(key),
+    };
+    settings_page(&p, lang, &me, Some(note)).await
+}
+
+#[derive(Deserialize)]
+struct TestMailForm {
+    csrf: String,
+    to: String,
+}
+
+async fn test_mail(
+    State(p): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Form(f): Form<TestMailForm>,
+) -> Response {
+    let lang = language(&headers, None);
+    let me = match admin_form(&p, &headers, &f.csrf).await {
+        Ok(me) => me,
+        Err(r) => return r,
+    };
+    let note = match crate::mail::test_mail(&p.hub, me.rep_id, &actor(&me), &f.to).await {
+        Ok(()) => pages::Note::MailSent(f.to.trim().to_owned()),
+        Err(why) => pages::Note::MailFailed(why),
+    };
+    settings_page(&p, lang, &me, Some(note)).await
 }
 
 async fn sessions(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {

@@ -27,9 +27,14 @@ fn nav(lang: Lang, here: &str, csrf: &str) -> String {
     let links = [
         ("/admin/accounts", tr(lang, "Konten", "Accounts")),
         (
+            "/admin/profiles",
+            tr(lang, "Sicherheitsprofile", "Security profiles"),
+        ),
+        (
             "/admin/sessions",
             tr(lang, "Laufende Sitzungen", "Live sessions"),
         ),
+        ("/admin/settings", tr(lang, "Einstellungen", "Settings")),
         ("/admin/audit", tr(lang, "Protokoll", "Audit log")),
         ("/account", tr(lang, "Eigenes Konto", "My account")),
     ];
@@ -70,6 +75,10 @@ pub(super) enum Note {
     NoReason,
     Ended,
     Removed,
+    /// A run-time setting's value is not taken.
+    BadSetting(crate::runtime::Key),
+    MailSent(String),
+    MailFailed(lotse_proto::msg::MailFailure),
     /// A profile as typed is not accepted, and why.
     Profile(lotse_proto::profile::ProfileProblem),
 }
@@ -96,6 +105,53 @@ fn note_html(lang: Lang, note: Option<&Note>) -> String {
         ),
         Note::Saved => (true, tr(lang, "Gespeichert.", "Saved.").into()),
         Note::Removed => (true, tr(lang, "Entfernt.", "Removed.").into()),
+        Note::MailSent(to) => (
+            true,
+            match lang {
+                Lang::De => format!("Die Test-Mail an {} ist hinausgegangen.", esc(to)),
+                Lang::En => format!("The test mail to {} went out.", esc(to)),
+            },
+        ),
+        Note::MailFailed(why) => {
+            use lotse_proto::msg::MailFailure as M;
+            let text = match (lang, why) {
+                (Lang::De, M::NotConfigured) => {
+                    "Das Relay hat keinen Mail-Server eingestellt.".to_owned()
+                }
+                (Lang::En, M::NotConfigured) => "The relay has no mail server set.".to_owned(),
+                (Lang::De, M::BadAddress) => "Das ist keine Mail-Adresse.".to_owned(),
+                (Lang::En, M::BadAddress) => "That is not a mail address.".to_owned(),
+                (Lang::De, M::Refused { code }) => format!("Der Mail-Server lehnt ab ({code})."),
+                (Lang::En, M::Refused { code }) => format!("The mail server refuses ({code})."),
+                (Lang::De, M::Unreachable) => {
+                    "Der Mail-Server ist nicht erreichbar oder die sichere Verbindung scheitert."
+                        .to_owned()
+                }
+                (Lang::En, M::Unreachable) => {
+                    "The mail server cannot be reached, or the secure connection fails.".to_owned()
+                }
+                (Lang::De, M::Timeout) => "Der Mail-Server antwortet nicht rechtzeitig.".to_owned(),
+                (Lang::En, M::Timeout) => "The mail server does not answer in time.".to_owned(),
+                (Lang::De, M::TooMany) => "Zu viele Mails in kurzer Zeit.".to_owned(),
+                (Lang::En, M::TooMany) => "Too many mails in a short time.".to_owned(),
+            };
+            (false, text)
+        }
+        Note::BadSetting(key) => {
+            use crate::runtime::Key;
+            (
+                false,
+                match (lang, key) {
+                    (Lang::De, Key::KeyLifetime) => "Sitzungsschlüssel gelten 1 bis 1440 Minuten.",
+                    (Lang::En, Key::KeyLifetime) => "Session keys last 1 to 1440 minutes.",
+                    (Lang::De, Key::ExternalLicences) => "Lizenzen: eine Zahl von 0 bis 1000.",
+                    (Lang::En, Key::ExternalLicences) => "Licences: a number from 0 to 1000.",
+                    (Lang::De, Key::SecondFactorForReps) => "Das ging nicht.",
+                    (Lang::En, Key::SecondFactorForReps) => "That did not work.",
+                }
+                .into(),
+            )
+        }
         Note::Profile(problem) => {
             use lotse_proto::profile::{
                 MAX_PROFILE_DESCRIPTION, MAX_PROFILE_NAME, ProfileProblem as P,
@@ -622,6 +678,158 @@ pub(super) fn profiles(
         submit = tr(lang, "Speichern", "Save"),
     );
     page(lang, title, "/admin/profiles", &m)
+}
+
+/// What the settings page shows.
+pub(super) struct SettingsView {
+    pub now: crate::runtime::Runtime,
+    pub file: crate::runtime::Runtime,
+    /// The keys set at run time (the others have the settings file's value).
+    pub stored: Vec<String>,
+    /// The mail server: host, port, security, sender.
+    pub mail: Option<(String, u16, String, String)>,
+}
+
+/// Settings that belong at run time, and the mail server with a test mail.
+pub(super) fn settings(lang: Lang, csrf: &str, v: &SettingsView, note: Option<Note>) -> String {
+    use crate::runtime::Key;
+    let title = tr(lang, "Einstellungen", "Settings");
+    let mut m = format!(
+        "<h1>{title}</h1>\n{}{}<p>{}</p>\n",
+        nav(lang, "/admin/settings", csrf),
+        note_html(lang, note.as_ref()),
+        tr(
+            lang,
+            "Diese Werte gelten sofort und gehen den Werten der Einstellungsdatei vor, bis man \
+             sie zurücksetzt.",
+            "These values take effect at once and override the settings file's until reset."
+        )
+    );
+    for key in Key::ALL {
+        let set_here = v.stored.iter().any(|k| k == key.as_str());
+        let (label, hint, input) = match key {
+            Key::KeyLifetime => (
+                tr(
+                    lang,
+                    "Gültigkeit neuer Sitzungsschlüssel (Minuten)",
+                    "Lifetime of new session keys (minutes)",
+                ),
+                format!(
+                    "{} {}",
+                    tr(lang, "Einstellungsdatei:", "Settings file:"),
+                    v.file.key_lifetime.as_secs() / 60
+                ),
+                format!(
+                    "<input id=\"set-{k}\" name=\"value\" type=\"number\" min=\"1\" max=\"1440\" \
+                     value=\"{}\" aria-describedby=\"hint-{k}\">",
+                    v.now.key_lifetime.as_secs() / 60,
+                    k = key.as_str()
+                ),
+            ),
+            Key::ExternalLicences => (
+                tr(
+                    lang,
+                    "Lizenzen für externe Personen",
+                    "Licences for external supporters",
+                ),
+                format!(
+                    "{} {}",
+                    tr(lang, "Einstellungsdatei:", "Settings file:"),
+                    v.file.external_licences
+                ),
+                format!(
+                    "<input id=\"set-{k}\" name=\"value\" type=\"number\" min=\"0\" max=\"1000\" \
+                     value=\"{}\" aria-describedby=\"hint-{k}\">",
+                    v.now.external_licences,
+                    k = key.as_str()
+                ),
+            ),
+            Key::SecondFactorForReps => (
+                tr(
+                    lang,
+                    "Zweiter Faktor auch für den IT-Support (nicht nur die Administration)",
+                    "Second factor for supporters too (not only administrators)",
+                ),
+                format!(
+                    "{} {}",
+                    tr(lang, "Einstellungsdatei:", "Settings file:"),
+                    yes_no(lang, v.file.second_factor_for_reps)
+                ),
+                format!(
+                    "<input id=\"set-{k}\" name=\"value\" type=\"checkbox\"{} \
+                     aria-describedby=\"hint-{k}\">",
+                    if v.now.second_factor_for_reps {
+                        " checked"
+                    } else {
+                        ""
+                    },
+                    k = key.as_str()
+                ),
+            ),
+        };
+        let origin = if set_here {
+            tr(lang, "hier gesetzt", "set here")
+        } else {
+            tr(lang, "aus der Einstellungsdatei", "from the settings file")
+        };
+        let _ = write!(
+            m,
+            "<form method=\"post\" action=\"/admin/settings\" class=\"setting\">{csrf}\
+             <input type=\"hidden\" name=\"key\" value=\"{k}\">\n\
+             <label for=\"set-{k}\">{label}</label>\n<p class=\"hint\" id=\"hint-{k}\">{origin}; {hint}</p>\n\
+             {input}\n<button type=\"submit\" name=\"action\" value=\"save\" id=\"save-{k}\">{save}</button>\
+             <button type=\"submit\" name=\"action\" value=\"reset\" class=\"secondary\" \
+             id=\"reset-{k}\">{reset}</button>\n</form>\n",
+            csrf = csrf_field(csrf),
+            k = key.as_str(),
+            save = tr(lang, "Speichern", "Save"),
+            reset = tr(lang, "Wert der Datei nehmen", "Use the file's value"),
+        );
+    }
+    let _ = writeln!(
+        m,
+        "<h2 id=\"mail-heading\">{}</h2>",
+        tr(lang, "Mail", "Mail")
+    );
+    match &v.mail {
+        Some((server, port, security, from)) => {
+            let _ = write!(
+                m,
+                "<p id=\"mail-server\">{server_l}: <code>{server}:{port}</code> ({security}), \
+                 {from_l}: <code>{from}</code>. {file}</p>\n\
+                 <form method=\"post\" action=\"/admin/settings/test-mail\" aria-labelledby=\"mail-heading\">{csrf}\n\
+                 <label for=\"test-to\">{to_l}</label>\n<input id=\"test-to\" name=\"to\" type=\"email\" \
+                 maxlength=\"254\" required>\n<button type=\"submit\" id=\"test-send\">{send}</button>\n</form>\n",
+                server_l = tr(lang, "Server", "Server"),
+                server = esc(server),
+                security = esc(security),
+                from_l = tr(lang, "Absender", "Sender"),
+                from = esc(from),
+                file = tr(
+                    lang,
+                    "Der Mail-Server steht in der Einstellungsdatei (mit seinem Passwort).",
+                    "The mail server is set in the settings file (with its password)."
+                ),
+                csrf = csrf_field(csrf),
+                to_l = tr(lang, "Test-Mail senden an", "Send a test mail to"),
+                send = tr(lang, "Test-Mail senden", "Send test mail"),
+            );
+        }
+        None => {
+            let _ = writeln!(
+                m,
+                "<p id=\"mail-server\">{}</p>",
+                tr(
+                    lang,
+                    "Kein Mail-Server eingestellt ([mail] in der Einstellungsdatei): Einladungen \
+                     werden kopiert, nicht gemailt.",
+                    "No mail server set ([mail] in the settings file): invitations are copied, \
+                     not mailed."
+                )
+            );
+        }
+    }
+    page(lang, title, "/admin/settings", &m)
 }
 
 pub(super) fn sessions(lang: Lang, csrf: &str, live: &[LiveSession], note: Option<Note>) -> String {

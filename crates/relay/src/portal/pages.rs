@@ -674,7 +674,7 @@ h1{font-size:1.6rem;line-height:1.25;margin:1.2rem 0 .8rem}\
 h2{font-size:1.2rem;margin:1.8rem 0 .6rem}\
 label{display:block;font-weight:600;margin:.4rem 0 .2rem}\
 .hint{margin:.1rem 0 .4rem;color:#404040}\
-input[type=text],input[type=password],select,textarea{font:inherit;padding:.5rem .6rem;border:2px solid #595959;border-radius:4px;min-width:16rem;max-width:100%}\
+input[type=text],input[type=password],input[type=number],input[type=email],select,textarea{font:inherit;padding:.5rem .6rem;border:2px solid #595959;border-radius:4px;min-width:16rem;max-width:100%}\
 input[aria-invalid=true]{border-color:#a30000}\
 button,.button{display:inline-block;font:inherit;font-weight:600;padding:.55rem 1.2rem;margin:.4rem .5rem .4rem 0;border:2px solid #0b4a8b;border-radius:4px;background:#0b4a8b;color:#fff;text-decoration:none;cursor:pointer}\
 button.secondary,.button.secondary{background:#fff;color:#0b4a8b}\

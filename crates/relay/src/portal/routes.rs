@@ -756,7 +756,7 @@ async fn confirm(
             }
             let token = random_token();
             let unix = crate::unix_now();
-            let expires = unix + p.hub.cfg.key_lifetime.as_secs() as i64;
+            let expires = unix + p.hub.runtime().key_lifetime.as_secs() as i64;
             if let Err(e) = p
                 .hub
                 .store
