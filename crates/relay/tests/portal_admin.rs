@@ -506,26 +506,13 @@ async fn run_time_settings_take_effect_at_once_and_a_test_mail_goes_out() {
     .unwrap();
 
     // From the command line, in another process: in force within seconds.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lotse-relay"))
-        .args(["setting", "set", "external_licences", "3", "--data"])
-        .arg(relay.dir.path().join("data"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    relay.cli_ok(&["setting", "set", "external_licences", "3"]);
     let end = Instant::now() + DEADLINE;
     while relay.relay().runtime().external_licences != 3 {
         assert!(Instant::now() < end, "the relay did not take the new value");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_lotse-relay"))
-        .args(["setting", "set", "external_licences", "many", "--data"])
-        .arg(relay.dir.path().join("data"))
-        .output()
-        .unwrap();
+    let bad = relay.cli(&["setting", "set", "external_licences", "many"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("external_licences is a number"));
 

@@ -255,16 +255,7 @@ async fn a_disabled_accounts_console_is_dropped_within_seconds() {
     // The administrator disables Ada with the command line, in a process of its own, while the
     // relay runs.
     let started = Instant::now();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lotse-relay"))
-        .args(["rep", "disable", "ada", "--data"])
-        .arg(relay.dir.path().join("data"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    relay.cli_ok(&["rep", "disable", "ada"]);
     let why = tokio::time::timeout(DEADLINE, async {
         loop {
             match ada.next_event().await {
@@ -295,11 +286,6 @@ async fn a_disabled_accounts_console_is_dropped_within_seconds() {
     );
     // Bob stays.
     bob.create_key(None).await.unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lotse-relay"))
-        .args(["rep", "enable", "ada", "--data"])
-        .arg(relay.dir.path().join("data"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    relay.cli_ok(&["rep", "enable", "ada"]);
     login(&relay, "ada", PASSWORD, None).await.unwrap();
 }

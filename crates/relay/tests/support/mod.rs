@@ -452,3 +452,26 @@ pub async fn enrol(relay: &TestRelay, user: &str) -> (String, String) {
     assert!(store.change_account(user, change, "test", 0).await.unwrap());
     (secret, recovery)
 }
+
+impl TestRelay {
+    /// `lotse-relay ARGS… --data DIR` on this relay's data, in a process of its own while the
+    /// relay runs; what it did.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lotse-relay"))
+            .args(args)
+            .arg("--data")
+            .arg(self.dir.path().join("data"))
+            .output()
+            .unwrap()
+    }
+
+    /// Like [`TestRelay::cli`]; it must succeed.
+    pub fn cli_ok(&self, args: &[&str]) {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "lotse-relay {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
