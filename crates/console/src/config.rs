@@ -98,6 +98,24 @@ impl Config {
             .map_err(write)
     }
 
+    /// The configuration an installed package brings (`/etc/lotse/console.toml`: the relay and
+    /// pin the support portal put into the package it handed out), found from the program's
+    /// own place — `<root>/usr/bin/lotse-console` → `<root>/etc/lotse/console.toml` — so that a
+    /// package unpacked into another root finds its own.
+    pub fn system_path(exe: &Path) -> Option<PathBuf> {
+        let root = exe.parent()?.parent()?.parent()?;
+        Some(root.join("etc").join("lotse").join("console.toml"))
+    }
+
+    /// Takes the relay and pin from `system` where this configuration has none (the rep's own
+    /// settings come first).
+    pub fn fill_from(&mut self, system: &Config) {
+        if self.relay.is_empty() && self.pin.is_empty() {
+            self.relay = system.relay.clone();
+            self.pin = system.pin.clone();
+        }
+    }
+
     /// Where customers' files go.
     pub fn downloads_dir(&self) -> PathBuf {
         if !self.downloads.is_empty() {
@@ -112,6 +130,41 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_installed_packages_relay_fills_an_empty_login() {
+        let exe = Path::new("/tmp/root/usr/bin/lotse-console");
+        assert_eq!(
+            Config::system_path(exe).unwrap(),
+            Path::new("/tmp/root/etc/lotse/console.toml")
+        );
+        assert_eq!(
+            Config::system_path(Path::new("/usr/bin/lotse-console")).unwrap(),
+            Path::new("/etc/lotse/console.toml")
+        );
+        let system = Config {
+            relay: "support.example.org:4433".into(),
+            pin: "sha256//abc".into(),
+            ..Config::default()
+        };
+        let mut empty = Config {
+            user: "ann".into(),
+            ..Config::default()
+        };
+        empty.fill_from(&system);
+        assert_eq!(
+            (empty.relay.as_str(), empty.user.as_str()),
+            ("support.example.org:4433", "ann")
+        );
+        assert_eq!(empty.pin, "sha256//abc");
+        let mut own = Config {
+            relay: "other:1".into(),
+            pin: "sha256//own".into(),
+            ..Config::default()
+        };
+        own.fill_from(&system);
+        assert_eq!(own.relay, "other:1", "the rep's own settings come first");
+    }
 
     #[test]
     fn round_trips_and_never_holds_a_password() {

@@ -39,6 +39,18 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let config_path = cli.config.unwrap_or_else(Config::default_path);
     let mut config = Config::load(&config_path)?;
+    // An installed package's relay and pin (put in by the portal), where the rep has none yet;
+    // a broken system file is said and skipped.
+    if let Some(system) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Config::system_path(&exe))
+        .filter(|p| p.exists())
+    {
+        match Config::load(&system) {
+            Ok(s) => config.fill_from(&s),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
     if let Some(r) = cli.relay {
         config.relay = r;
     }

@@ -4,7 +4,8 @@
 //!
 //! A line: `{"t_ms":…,"screen":"login"|"queue"|"session","lang":"en","window":XID,"title":…,
 //! "tab":0,"key":"123 456 789"|null,"queue":[{"name","host","os"}],"banner":NAME|null,
-//! "notice":…,"badge":bool,"join_code","email","password_chars":N,"code_chars":N,
+//! "notice":…,"badge":bool,"join_code","email","login_relay","login_pin","login_user",
+//! "password_chars":N,"code_chars":N,
 //! "sessions":[{"id","customer","live","connecting"}],"session":{"id","customer","live",
 //! "connecting","chat_input","others","share_code","tiers":{"view":"granted",…},
 //! "in_control","grab","picture":[w,h]|null,"fit","shared","monitors",
@@ -191,6 +192,9 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
         "external_key": state.external_key,
         "as_external": state.as_external,
         "email": state.email,
+        "login_relay": state.form.relay,
+        "login_pin": state.form.pin,
+        "login_user": state.form.user,
         "password_chars": state.form.password.chars().count(),
         // The second factor's code counts once and is gone after the login: its length only.
         "code_chars": state.form.code.chars().count(),

@@ -1,9 +1,10 @@
 //! Issue 16 as the help desk lives it, with the real programs: a real headless Chromium signs an
 //! administrator in on the portal (password, then setting up the second factor from the page's
 //! key, with `oathtool` as the phone), who adds a rep; the rep signs in, sets up a second
-//! factor too and downloads the console package for Debian/Ubuntu; the test installs that very
-//! file with `dpkg` into a temporary root, starts the installed console on Xvfb and logs in with
-//! name, password and code through the real window; the administrator (back with a recovery
+//! factor too and downloads the console package for Debian/Ubuntu, preconfigured by the portal
+//! with this relay's address and pin; the test installs that very file with `dpkg` into a
+//! temporary root, starts the installed console on Xvfb — its login form already holds the
+//! relay and pin — and logs in with name, password and code through the real window; the administrator (back with a recovery
 //! code) disables the rep and the console is dropped; the audit page says "intact". Before
 //! that, the rep sends a customer invitation from the console's "Send invitation": a real SMTP
 //! server on the loopback receives it, and Chromium follows the link in the mail to the
@@ -306,10 +307,11 @@ fn admin_and_rep_from_the_portal_to_an_installed_console_with_a_second_factor() 
     );
     b.click("#console-download");
     let deb = downloaded(&downloads, "lotse-console", ".deb");
-    assert_eq!(
-        std::fs::read(&deb).unwrap(),
-        std::fs::read(&package).unwrap(),
-        "the download is the package"
+    let listing = run_ok(Command::new("dpkg-deb").arg("-c").arg(&deb));
+    assert!(listing.contains("./etc/lotse/console.toml"), "{listing}");
+    assert!(
+        std::fs::read(&deb).unwrap() != std::fs::read(&package).unwrap(),
+        "the download is the package, preconfigured"
     );
     b.click("#logout");
     b.wait_url("/login");
@@ -349,15 +351,14 @@ fn admin_and_rep_from_the_portal_to_an_installed_console_with_a_second_factor() 
     let _wm = x.window_manager();
     let home = work.path().join("home");
     std::fs::create_dir(&home).unwrap();
+    // No settings of the rep's own: the relay and pin come from the package (the portal put
+    // them into /etc/lotse/console.toml of this root).
     let config = home.join("console.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "relay = \"{}\"\npin = \"{}\"\nuser = \"dora\"\n",
-            relay.addr, relay.pin
-        ),
-    )
-    .unwrap();
+    let brought = std::fs::read_to_string(root.join("etc/lotse/console.toml")).unwrap();
+    assert!(
+        brought.contains(&format!("pin = \"{}\"", relay.pin)),
+        "{brought}"
+    );
     let trace = home.join("console.jsonl");
     let mut cmd = x.command(installed.to_str().unwrap());
     cmd.args(["--lang", "en", "--config"])
@@ -370,6 +371,18 @@ fn admin_and_rep_from_the_portal_to_an_installed_console_with_a_second_factor() 
         display: x.display.clone(),
         proc: Proc::spawn(&mut cmd),
     };
+    // The rep types only name, password and code.
+    let form = console.wait("the login form, preconfigured", |l| {
+        l["screen"] == "login" && l["login_pin"] == relay.pin.as_str()
+    });
+    assert!(
+        form["login_relay"]
+            .as_str()
+            .is_some_and(|r| r.ends_with(relay.addr.rsplit(':').next().unwrap())),
+        "{form}"
+    );
+    console.type_into("login.user", "dora");
+    console.wait("the name typed", |l| l["login_user"] == "dora");
     console.type_into("login.password", PASSWORD);
     console.wait("the password typed", |l| {
         l["password_chars"] == PASSWORD.chars().count()
@@ -425,6 +438,8 @@ fn admin_and_rep_from_the_portal_to_an_installed_console_with_a_second_factor() 
     b.goto(&format!("{site}/admin/accounts/dora"));
     let started = Instant::now();
     b.click("#disable");
+    // The answer page (with its note; the page before had none), then its state.
+    assert!(text_of(&b, "#note").contains("Saved."));
     assert!(text_of(&b, "#account-state").contains("disabled"));
     let line: Value = console.wait("the console dropped", |l| {
         l["screen"] == "login"

@@ -22,6 +22,7 @@
 mod admin;
 mod admin_pages;
 mod clients;
+pub mod console_deb;
 mod pages;
 mod routes;
 mod server;

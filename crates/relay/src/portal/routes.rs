@@ -55,6 +55,9 @@ pub(crate) struct Portal {
     list_limiter: Mutex<FailureLimiter>,
     /// Confirmations per address (each holds a download ticket).
     confirm_limiter: Mutex<FailureLimiter>,
+    /// Console packages preconfigured for this relay, by file and relay address, with the
+    /// original's length: made once, served many times.
+    console_debs: tokio::sync::Mutex<HashMap<(String, String), PreconfiguredDeb>>,
     /// Supporters' and administrators' sessions on the portal.
     pub staff: super::staff::Sessions,
 }
@@ -66,6 +69,9 @@ impl std::fmt::Debug for Portal {
             .finish_non_exhaustive()
     }
 }
+
+/// A console package made for one relay address: the original's length, and the result.
+type PreconfiguredDeb = (usize, Arc<Vec<u8>>);
 
 /// A confirmed session, waiting to be downloaded.
 #[derive(Debug, Clone)]
@@ -103,6 +109,46 @@ impl Portal {
             list_limiter,
             confirm_limiter,
             staff: Default::default(),
+            console_debs: Default::default(),
+        }
+    }
+
+    /// `deb` (the clients directory's `file`) with this relay's address `relay` and pin in
+    /// `/etc/lotse/console.toml`; as it is if that cannot be done (logged).
+    async fn preconfigured_deb(&self, file: &str, deb: Vec<u8>, relay: &str) -> Vec<u8> {
+        let key = (file.to_owned(), relay.to_owned());
+        let mut cache = self.console_debs.lock().await;
+        if let Some((len, done)) = cache.get(&key)
+            && *len == deb.len()
+        {
+            return done.as_ref().clone();
+        }
+        let (relay_s, pin) = (relay.to_owned(), self.signer.pin_string());
+        let len = deb.len();
+        let deb = Arc::new(deb);
+        let input = deb.clone();
+        let made = tokio::task::spawn_blocking(move || {
+            super::console_deb::personalise(&input, &relay_s, &pin)
+        })
+        .await;
+        match made {
+            Ok(Ok(out)) => {
+                let out = Arc::new(out);
+                // A few builds and addresses at most; start afresh rather than grow.
+                if cache.len() >= 16 {
+                    cache.clear();
+                }
+                cache.insert(key, (len, out.clone()));
+                out.as_ref().clone()
+            }
+            Ok(Err(e)) => {
+                warn!("console package {file} served as built: {e}");
+                Arc::try_unwrap(deb).unwrap_or_else(|a| a.as_ref().clone())
+            }
+            Err(e) => {
+                warn!("console package {file} served as built: {e}");
+                Arc::try_unwrap(deb).unwrap_or_else(|a| a.as_ref().clone())
+            }
         }
     }
 
@@ -564,17 +610,20 @@ async fn console_file(
         return external_refused(&p, ip, lang).await;
     }
     let actor = format!("portal:{ip}");
-    serve_console(&p, &file, lang, &actor, format!("file={file:?}")).await
+    serve_console(&p, &file, lang, &actor, format!("file={file:?}"), &headers).await
 }
 
 /// A console build from the clients directory, by exactly the name it has there (anything
 /// else is not found); audited as `portal.console_download` by `actor` with `detail`.
+/// A console package is preconfigured with the relay address the browser reached (see
+/// [`Portal::public_relay`]) and this relay's pin.
 pub(super) async fn serve_console(
     p: &Portal,
     file: &str,
     lang: Lang,
     actor: &str,
     detail: String,
+    headers: &HeaderMap,
 ) -> Response {
     let known = console_builds(p).into_iter().any(|n| n == file);
     let path = p.cfg.clients.as_ref().map(|d| d.join(file));
@@ -582,9 +631,14 @@ pub(super) async fn serve_console(
         (true, Some(path)) => tokio::fs::read(&path).await.ok(),
         _ => None,
     };
-    let Some(bytes) = bytes else {
+    let Some(mut bytes) = bytes else {
         return not_found_page(lang);
     };
+    if file.ends_with(".deb") {
+        bytes = p
+            .preconfigured_deb(file, bytes, &p.public_relay(headers))
+            .await;
+    }
     let _ = p.hub.audit(actor, "portal.console_download", &detail).await;
     let kind = if file.ends_with(".deb") {
         "application/vnd.debian.binary-package"

@@ -595,7 +595,7 @@ async fn console(
         crate::audit::bounded(&s.name, crate::audit::NAME_MAX)
     );
     let detail = format!("file={file:?} from {}", peer.0.ip());
-    serve_console(&p, &file, lang, &actor, detail).await
+    serve_console(&p, &file, lang, &actor, detail, &headers).await
 }
 
 #[derive(Deserialize)]
