@@ -27,24 +27,8 @@ use ui_support::{Desktop, Relay, serial};
 const W: u32 = 1280;
 const H: u32 = 800;
 
-/// The X window whose title contains `name`.
 fn x_window(desk: &Desktop, name: &str) -> String {
-    let mut found = String::new();
-    wait_until(&format!("an X window named {name}"), || {
-        let out = desk
-            .x
-            .command("xdotool")
-            .args(["search", "--onlyvisible", "--name", name])
-            .output()
-            .unwrap();
-        found = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        !found.is_empty()
-    });
-    found
+    desk.x.window_named(name)
 }
 
 /// The newest picture in an Annex-B recording whose pictures may change size, decoded by ffmpeg

@@ -508,7 +508,7 @@ impl Shell {
     fn act(&mut self, intent: Intent) {
         match intent {
             Intent::Net(cmd) => self.net.send(cmd),
-            Intent::Copy(text) => copy(&text),
+            Intent::Copy(text) => self.desktop.set_clipboard_text(&text),
             Intent::PickFile(id) => {
                 if !self.desktop.picking() {
                     let t = self.state.t();
@@ -633,14 +633,6 @@ fn png(image: &egui::ColorImage) -> Result<Vec<u8>, String> {
         .and_then(|mut w| w.write_image_data(&rgb))
         .map_err(|e| e.to_string())?;
     Ok(out)
-}
-
-/// Puts `text` on the desktop's clipboard (GTK's, which tao already runs).
-fn copy(text: &str) {
-    #[cfg(target_os = "linux")]
-    gtk::Clipboard::get(&gtk::gdk::SELECTION_CLIPBOARD).set_text(text);
-    #[cfg(not(target_os = "linux"))]
-    let _ = text; // TODO(clipboard): other platforms.
 }
 
 fn cursor(icon: egui::CursorIcon) -> tao::window::CursorIcon {

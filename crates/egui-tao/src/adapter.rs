@@ -154,10 +154,23 @@ impl Adapter {
                     repeat: event.repeat,
                     modifiers: self.modifiers,
                 });
+                // On Windows (and macOS) tao gives typed text with the key, and
+                // `ReceivedImeText` only for an input method's composition.
+                #[cfg(not(target_os = "linux"))]
+                if pressed
+                    && !self.modifiers.ctrl
+                    && !self.modifiers.mac_cmd
+                    && let Some(text) = event.text
+                {
+                    let printable: String = text.chars().filter(|c| !c.is_control()).collect();
+                    if !printable.is_empty() {
+                        self.input.events.push(Event::Text(printable));
+                    }
+                }
                 true
             }
-            // Text arrives here, composed by GTK's input method (dead keys, compose), not from
-            // the key events, so that nothing is typed twice.
+            // On Linux text arrives here, composed by GTK's input method (dead keys, compose),
+            // not from the key events, so that nothing is typed twice.
             WindowEvent::ReceivedImeText(text) => {
                 let printable: String = text.chars().filter(|c| !c.is_control()).collect();
                 if printable.is_empty() || self.modifiers.ctrl || self.modifiers.mac_cmd {

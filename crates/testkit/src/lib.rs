@@ -110,6 +110,29 @@ pub struct Xvfb {
 }
 
 impl Xvfb {
+    /// The first visible X window whose name contains `name` (waited for).
+    ///
+    /// # Panics
+    /// If none shows up in time.
+    #[allow(clippy::unwrap_used)] // a test helper: any failure is the test's failure
+    pub fn window_named(&self, name: &str) -> String {
+        let mut found = String::new();
+        wait_until(&format!("an X window named {name}"), || {
+            let out = self
+                .command("xdotool")
+                .args(["search", "--onlyvisible", "--name", name])
+                .output()
+                .unwrap();
+            found = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            !found.is_empty()
+        });
+        found
+    }
+
     /// Starts Xvfb with one screen of `width`×`height`. Xvfb picks a free display number
     /// itself and reports it (`-displayfd`), so parallel tests never race for one.
     pub fn start(width: u32, height: u32) -> Xvfb {

@@ -24,6 +24,22 @@ pub fn windows_client() -> PathBuf {
 /// If the build fails.
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a test helper: any failure is the test's failure
 pub fn windows_client_built(profile: &str) -> PathBuf {
+    windows_build(&[profile, "--test-shim"])
+}
+
+/// The Windows supporter console (`dev` profile) with the test-only shim beside it, built by
+/// `scripts/build-windows --console` once per test process.
+///
+/// # Panics
+/// If the build fails.
+pub fn windows_console() -> PathBuf {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| windows_build(&["--console", "dev", "--test-shim"]))
+        .clone()
+}
+
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a test helper: any failure is the test's failure
+fn windows_build(args: &[&str]) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let exe = std::env::current_exe().expect("the test's own path");
     let mut dir = exe.parent().unwrap().to_path_buf();
@@ -32,7 +48,7 @@ pub fn windows_client_built(profile: &str) -> PathBuf {
     }
     let target = dir.parent().unwrap().to_path_buf();
     let out = Command::new(root.join("scripts/build-windows"))
-        .args([profile, "--test-shim"])
+        .args(args)
         .env("CARGO_TARGET_DIR", &target)
         .stderr(Stdio::inherit())
         .output()

@@ -192,21 +192,27 @@ impl Window {
 
 /// Starts the console with its config prefilled (address, pin, user), types the password and
 /// logs in; returns the window and the config file.
+/// A console settings file in `dir` for `relay` and `user`.
+pub fn console_config(dir: &Path, relay: &Relay, user: &str) -> PathBuf {
+    let config = dir.join("console.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "relay = \"{}\"\npin = \"{}\"\nuser = \"{user}\"\n",
+            relay.addr, relay.pin
+        ),
+    )
+    .unwrap();
+    config
+}
+
 pub fn start_console(
     x: &Xvfb,
     relay: &Relay,
     dir: &Path,
     env: &[(&str, &Path)],
 ) -> (Window, PathBuf) {
-    let config = dir.join("console.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "relay = \"{}\"\npin = \"{}\"\nuser = \"ann\"\n",
-            relay.addr, relay.pin
-        ),
-    )
-    .unwrap();
+    let config = console_config(dir, relay, "ann");
     let trace = dir.join("console.jsonl");
     let mut cmd = x.command(console_bin().to_str().unwrap());
     cmd.args(["--lang", "en", "--config"])

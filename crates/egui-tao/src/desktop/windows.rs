@@ -1,4 +1,6 @@
-//! Windows: the system's "Open" dialog and the clipboard's text, through Win32.
+//! Windows: the system's "Open" dialog and the clipboard (text, and PNG pictures in the
+//! registered "PNG" format), through Win32. Copies by other programs are noticed by the
+//! clipboard's sequence number, looked at four times a second while watching.
 
 use super::{DesktopEvent, DialogTexts};
 use std::ffi::OsString;
@@ -8,12 +10,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use tao::platform::windows::WindowExtWindows;
 use tao::window::Window;
-use windows_sys::Win32::Foundation::{HWND, LPARAM, WPARAM};
+use windows_sys::Win32::Foundation::{GlobalFree, HWND, LPARAM, WPARAM};
 use windows_sys::Win32::System::Com::{
     COINIT_APARTMENTTHREADED, COINIT_DISABLE_OLE1DDE, CoInitializeEx, CoUninitialize,
 };
-use windows_sys::Win32::System::DataExchange::{CloseClipboard, GetClipboardData, OpenClipboard};
-use windows_sys::Win32::System::Memory::{GlobalLock, GlobalUnlock};
+use windows_sys::Win32::System::DataExchange::{
+    CloseClipboard, EmptyClipboard, GetClipboardData, GetClipboardSequenceNumber, OpenClipboard,
+    RegisterClipboardFormatW, SetClipboardData,
+};
+use windows_sys::Win32::System::Memory::{
+    GMEM_MOVEABLE, GlobalAlloc, GlobalLock, GlobalSize, GlobalUnlock,
+};
 use windows_sys::Win32::System::Threading::GetCurrentThreadId;
 use windows_sys::Win32::UI::Controls::Dialogs::{
     GetOpenFileNameW, OFN_EXPLORER, OFN_FILEMUSTEXIST, OFN_NOCHANGEDIR, OFN_PATHMUSTEXIST,
@@ -32,6 +39,10 @@ pub struct Desktop {
     report: Report,
     /// The thread showing the file dialog (0: none).
     dialog_thread: Arc<AtomicU32>,
+    /// Whether other programs' copies are reported.
+    watching: Arc<std::sync::atomic::AtomicBool>,
+    /// The clipboard's sequence number after our own last put (not reported).
+    ours: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -49,9 +60,91 @@ fn wide(s: &str) -> Vec<u16> {
 impl Desktop {
     /// The glue for `window`; dropped files arrive through tao's own events on Windows.
     pub fn new(_window: &Window, report: impl Fn(DesktopEvent) + Send + 'static) -> Desktop {
-        Desktop {
+        let d = Desktop {
             report: Arc::new(Mutex::new(Box::new(report))),
             dialog_thread: Arc::new(AtomicU32::new(0)),
+            watching: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            ours: Arc::new(AtomicU32::new(0)),
+        };
+        let (report, watching, ours) = (d.report.clone(), d.watching.clone(), d.ours.clone());
+        // SAFETY: a plain query without arguments.
+        let mut seen = unsafe { GetClipboardSequenceNumber() };
+        std::thread::spawn(move || {
+            // Ends with the window's glue (the last other holder of `watching`).
+            while Arc::strong_count(&watching) > 1 {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                // SAFETY: as above.
+                let now = unsafe { GetClipboardSequenceNumber() };
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                if !watching.load(Ordering::SeqCst) || now == ours.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let event = match clipboard_bytes(png_format()) {
+                    Some(png) if !png.is_empty() => Some(DesktopEvent::CopiedPng(png)),
+                    _ => clipboard_text()
+                        .filter(|t| !t.is_empty())
+                        .map(DesktopEvent::CopiedText),
+                };
+                if let (Some(event), Ok(report)) = (event, report.lock()) {
+                    report(event);
+                }
+            }
+        });
+        d
+    }
+
+    /// Reports what other programs copy from now on (`true`), or nothing (`false`). Content
+    /// this program put there is not reported.
+    pub fn watch_clipboard(&self, on: bool) {
+        self.watching.store(on, Ordering::SeqCst);
+    }
+
+    /// Puts text on the clipboard.
+    pub fn set_clipboard_text(&self, text: &str) {
+        let wide: Vec<u16> = text.encode_utf16().chain(Some(0)).collect();
+        // SAFETY: the slice is plain data; its bytes are copied.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(wide.as_ptr().cast::<u8>(), wide.len() * 2) };
+        self.put(CF_UNICODETEXT, bytes);
+    }
+
+    /// Puts a PNG picture on the clipboard, in the registered "PNG" format that image programs
+    /// read.
+    pub fn set_clipboard_png(&self, png: &[u8]) {
+        self.put(png_format(), png);
+    }
+
+    fn put(&self, format: u32, bytes: &[u8]) {
+        if format == 0 {
+            return;
+        }
+        // SAFETY: the clipboard is opened for this thread and closed on every path; the global
+        // memory is written only between GlobalLock and GlobalUnlock within its size, and is
+        // freed unless the clipboard took it.
+        unsafe {
+            if OpenClipboard(std::ptr::null_mut()) == 0 {
+                return;
+            }
+            EmptyClipboard();
+            let handle = GlobalAlloc(GMEM_MOVEABLE, bytes.len().max(1));
+            if !handle.is_null() {
+                let p = GlobalLock(handle).cast::<u8>();
+                if p.is_null() {
+                    GlobalFree(handle);
+                } else {
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+                    GlobalUnlock(handle);
+                    if SetClipboardData(format, handle).is_null() {
+                        GlobalFree(handle);
+                    }
+                }
+            }
+            CloseClipboard();
+            self.ours
+                .store(GetClipboardSequenceNumber(), Ordering::SeqCst);
         }
     }
 
@@ -139,6 +232,42 @@ impl Desktop {
         {
             report(DesktopEvent::Paste(text));
         }
+    }
+}
+
+/// The registered clipboard format "PNG" (0 if it cannot be registered).
+fn png_format() -> u32 {
+    let name = wide("PNG");
+    // SAFETY: a NUL-terminated UTF-16 name.
+    unsafe { RegisterClipboardFormatW(name.as_ptr()) }
+}
+
+/// The clipboard's bytes in `format`, if it holds any (at most 64 MiB).
+fn clipboard_bytes(format: u32) -> Option<Vec<u8>> {
+    if format == 0 {
+        return None;
+    }
+    // SAFETY: as in `clipboard_text`; the memory is read within its GlobalSize.
+    unsafe {
+        if OpenClipboard(std::ptr::null_mut()) == 0 {
+            return None;
+        }
+        let handle = GetClipboardData(format);
+        let out = if handle.is_null() {
+            None
+        } else {
+            let size = GlobalSize(handle).min(64 << 20);
+            let p = GlobalLock(handle) as *const u8;
+            if p.is_null() {
+                None
+            } else {
+                let v = std::slice::from_raw_parts(p, size).to_vec();
+                GlobalUnlock(handle);
+                Some(v)
+            }
+        };
+        CloseClipboard();
+        out
     }
 }
 

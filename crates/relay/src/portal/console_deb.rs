@@ -138,9 +138,7 @@ fn append(
         // The name as dpkg-deb writes them (`./etc/…`): set raw, since the tar crate would
         // drop the leading `./`.
         let name = path.as_bytes();
-        let gnu = h
-            .as_gnu_mut()
-            .ok_or(DebError::Format("a GNU tar header"))?;
+        let gnu = h.as_gnu_mut().ok_or(DebError::Format("a GNU tar header"))?;
         if name.len() >= gnu.name.len() {
             return Err(DebError::Format("a name too long for a tar header"));
         }
