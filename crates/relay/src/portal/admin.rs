@@ -21,8 +21,10 @@ use super::routes::{Portal, html, language};
 use super::staff::{SignedIn, signed_in};
 use crate::store::{AccountChange, Role};
 use axum::Router;
+use axum::extract::FromRequestParts;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -48,29 +50,38 @@ pub(super) fn routes() -> Router<Arc<Portal>> {
         .route("/admin/audit/verify", post(verify))
 }
 
-/// The signed-in administrator, or the response for anyone else (the login page, or "not for
-/// you").
-async fn admin(p: &Portal, headers: &HeaderMap) -> Result<SignedIn, Response> {
-    let lang = language(headers, None);
-    let me = signed_in(p, headers).await?;
-    if me.role != Role::Admin {
-        return Err(html(StatusCode::FORBIDDEN, pages::not_admin(lang), None));
-    }
-    Ok(me)
+/// The signed-in administrator of a request and the page's language, as an extractor: no
+/// handler here can run without the check (anyone else gets the login, or "for administrators
+/// only").
+pub(super) struct Admin {
+    me: SignedIn,
+    lang: Lang,
 }
 
-/// As [`admin`], and the form's CSRF token must be the session's.
-async fn admin_form(p: &Portal, headers: &HeaderMap, csrf: &str) -> Result<SignedIn, Response> {
-    let me = admin(p, headers).await?;
-    if !super::staff::same(&me.csrf, csrf) {
-        let lang = language(headers, None);
-        return Err(html(
-            StatusCode::FORBIDDEN,
-            super::staff_pages::expired(lang),
-            None,
-        ));
+impl FromRequestParts<Arc<Portal>> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, p: &Arc<Portal>) -> Result<Admin, Response> {
+        let lang = language(&parts.headers, None);
+        let me = signed_in(p, &parts.headers).await?;
+        if me.role != Role::Admin {
+            return Err(html(StatusCode::FORBIDDEN, pages::not_admin(lang), None));
+        }
+        Ok(Admin { me, lang })
     }
-    Ok(me)
+}
+
+impl Admin {
+    /// The answer to a form whose CSRF token is not the session's (then nothing is done).
+    fn forged(&self, csrf: &str) -> Option<Response> {
+        (!super::staff::same(&self.me.csrf, csrf)).then(|| {
+            html(
+                StatusCode::FORBIDDEN,
+                super::staff_pages::expired(self.lang),
+                None,
+            )
+        })
+    }
 }
 
 fn actor(me: &SignedIn) -> String {
@@ -80,20 +91,12 @@ fn actor(me: &SignedIn) -> String {
     )
 }
 
-async fn overview(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let lang = language(&headers, None);
-    match admin(&p, &headers).await {
-        Ok(me) => html(StatusCode::OK, pages::overview(lang, &me.csrf), None),
-        Err(r) => r,
-    }
+async fn overview(a: Admin) -> Response {
+    html(StatusCode::OK, pages::overview(a.lang, &a.me.csrf), None)
 }
 
-async fn accounts(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let lang = language(&headers, None);
-    let me = match admin(&p, &headers).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+async fn accounts(State(p): State<Arc<Portal>>, a: Admin) -> Response {
+    let Admin { me, lang } = a;
     accounts_page(&p, lang, &me, None).await
 }
 
@@ -127,16 +130,11 @@ fn valid_name(s: &str) -> bool {
     (1..=64).contains(&n) && !s.chars().any(char::is_control)
 }
 
-async fn add_account(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Form(f): Form<AddForm>,
-) -> Response {
-    let lang = language(&headers, None);
-    let me = match admin_form(&p, &headers, &f.csrf).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+async fn add_account(State(p): State<Arc<Portal>>, a: Admin, Form(f): Form<AddForm>) -> Response {
+    if let Some(refused) = a.forged(&f.csrf) {
+        return refused;
+    }
+    let Admin { me, lang } = a;
     let name = f.name.trim();
     let display = if f.display.trim().is_empty() {
         name
@@ -172,16 +170,8 @@ async fn add_account(
     accounts_page(&p, lang, &me, Some(note)).await
 }
 
-async fn account(
-    State(p): State<Arc<Portal>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let lang = language(&headers, None);
-    let me = match admin(&p, &headers).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+async fn account(State(p): State<Arc<Portal>>, Path(name): Path<String>, a: Admin) -> Response {
+    let Admin { me, lang } = a;
     account_page(&p, lang, &me, &name, None).await
 }
 
@@ -221,14 +211,13 @@ struct ChangeForm {
 async fn change_account(
     State(p): State<Arc<Portal>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    a: Admin,
     Form(f): Form<ChangeForm>,
 ) -> Response {
-    let lang = language(&headers, None);
-    let me = match admin_form(&p, &headers, &f.csrf).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+    if let Some(refused) = a.forged(&f.csrf) {
+        return refused;
+    }
+    let Admin { me, lang } = a;
     let Ok(Some(r)) = p.hub.store.rep_by_name(&name).await else {
         return super::routes::not_found_page(lang);
     };
@@ -318,12 +307,9 @@ async fn change_account(
     account_page(&p, lang, &me, &name, Some(note)).await
 }
 
-async fn profiles(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let lang = language(&headers, None);
-    match admin(&p, &headers).await {
-        Ok(me) => profiles_page(&p, lang, &me, None).await,
-        Err(r) => r,
-    }
+async fn profiles(State(p): State<Arc<Portal>>, a: Admin) -> Response {
+    let Admin { me, lang } = a;
+    profiles_page(&p, lang, &me, None).await
 }
 
 async fn profiles_page(
@@ -360,15 +346,14 @@ struct ProfileForm {
 
 async fn put_profile(
     State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
+    a: Admin,
     Form(f): Form<ProfileForm>,
 ) -> Response {
     use lotse_proto::profile::{Allowance, Profile};
-    let lang = language(&headers, None);
-    let me = match admin_form(&p, &headers, &f.csrf).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+    if let Some(refused) = a.forged(&f.csrf) {
+        return refused;
+    }
+    let Admin { me, lang } = a;
     let allows: Vec<Allowance> = [
         (&f.view, Allowance::View),
         (&f.control, Allowance::Control),
@@ -414,14 +399,13 @@ struct RemoveForm {
 
 async fn remove_profile(
     State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
+    a: Admin,
     Form(f): Form<RemoveForm>,
 ) -> Response {
-    let lang = language(&headers, None);
-    let me = match admin_form(&p, &headers, &f.csrf).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+    if let Some(refused) = a.forged(&f.csrf) {
+        return refused;
+    }
+    let Admin { me, lang } = a;
     let note = match p
         .hub
         .store
@@ -434,12 +418,9 @@ async fn remove_profile(
     profiles_page(&p, lang, &me, Some(note)).await
 }
 
-async fn settings(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let lang = language(&headers, None);
-    match admin(&p, &headers).await {
-        Ok(me) => settings_page(&p, lang, &me, None).await,
-        Err(r) => r,
-    }
+async fn settings(State(p): State<Arc<Portal>>, a: Admin) -> Response {
+    let Admin { me, lang } = a;
+    settings_page(&p, lang, &me, None).await
 }
 
 async fn settings_page(
@@ -496,15 +477,14 @@ struct SettingForm {
 
 async fn change_setting(
     State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
+    a: Admin,
     Form(f): Form<SettingForm>,
 ) -> Response {
     use crate::runtime::Key;
-    let lang = language(&headers, None);
-    let me = match admin_form(&p, &headers, &f.csrf).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+    if let Some(refused) = a.forged(&f.csrf) {
+        return refused;
+    }
+    let Admin { me, lang } = a;
     let Some(key) = Key::parse(&f.key) else {
         return settings_page(&p, lang, &me, Some(pages::Note::Failed)).await;
     };
@@ -535,14 +515,13 @@ struct TestMailForm {
 
 async fn test_mail(
     State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
+    a: Admin,
     Form(f): Form<TestMailForm>,
 ) -> Response {
-    let lang = language(&headers, None);
-    let me = match admin_form(&p, &headers, &f.csrf).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+    if let Some(refused) = a.forged(&f.csrf) {
+        return refused;
+    }
+    let Admin { me, lang } = a;
     let note = match crate::mail::test_mail(&p.hub, me.rep_id, &actor(&me), &f.to).await {
         Ok(()) => pages::Note::MailSent(f.to.trim().to_owned()),
         Err(why) => pages::Note::MailFailed(why),
@@ -550,16 +529,12 @@ async fn test_mail(
     settings_page(&p, lang, &me, Some(note)).await
 }
 
-async fn sessions(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    let lang = language(&headers, None);
-    match admin(&p, &headers).await {
-        Ok(me) => html(
-            StatusCode::OK,
-            pages::sessions(lang, &me.csrf, &p.hub.live_sessions(), None),
-            None,
-        ),
-        Err(r) => r,
-    }
+async fn sessions(State(p): State<Arc<Portal>>, a: Admin) -> Response {
+    html(
+        StatusCode::OK,
+        pages::sessions(a.lang, &a.me.csrf, &p.hub.live_sessions(), None),
+        None,
+    )
 }
 
 #[derive(Deserialize)]
@@ -571,14 +546,13 @@ struct EndForm {
 async fn end_session(
     State(p): State<Arc<Portal>>,
     Path(id): Path<u64>,
-    headers: HeaderMap,
+    a: Admin,
     Form(f): Form<EndForm>,
 ) -> Response {
-    let lang = language(&headers, None);
-    let me = match admin_form(&p, &headers, &f.csrf).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+    if let Some(refused) = a.forged(&f.csrf) {
+        return refused;
+    }
+    let Admin { me, lang } = a;
     let note = if f.why.trim().is_empty() {
         pages::Note::NoReason
     } else if p.hub.end_by_admin(id, &f.why, &actor(&me)).await {
@@ -685,16 +659,8 @@ async fn search(
         .unwrap_or_default()
 }
 
-async fn audit(
-    State(p): State<Arc<Portal>>,
-    Query(q): Query<AuditQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let lang = language(&headers, None);
-    let me = match admin(&p, &headers).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+async fn audit(State(p): State<Arc<Portal>>, Query(q): Query<AuditQuery>, a: Admin) -> Response {
+    let Admin { me, lang } = a;
     let rows = search(&p, &q, PAGE_ROWS).await;
     html(
         StatusCode::OK,
@@ -706,12 +672,9 @@ async fn audit(
 async fn audit_csv(
     State(p): State<Arc<Portal>>,
     Query(q): Query<AuditQuery>,
-    headers: HeaderMap,
+    a: Admin,
 ) -> Response {
-    let me = match admin(&p, &headers).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+    let me = a.me;
     let rows = search(&p, &q, CSV_ROWS).await;
     let _ = p
         .hub
@@ -774,16 +737,11 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn verify(
-    State(p): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    let lang = language(&headers, None);
-    let me = match admin_form(&p, &headers, &f.csrf).await {
-        Ok(me) => me,
-        Err(r) => return r,
-    };
+async fn verify(State(p): State<Arc<Portal>>, a: Admin, Form(f): Form<CsrfForm>) -> Response {
+    if let Some(refused) = a.forged(&f.csrf) {
+        return refused;
+    }
+    let Admin { me, lang } = a;
     let result = match p.hub.store.verify_audit().await {
         Ok(v) => Ok(v.report()),
         Err(e) => Err(e.to_string()),
