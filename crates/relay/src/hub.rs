@@ -267,6 +267,10 @@ pub(crate) struct Hub {
     pub tickets: crate::second_factor::Tickets,
     /// Wrong second-factor codes per account, from all addresses together.
     pub code_limiter: Mutex<FailureLimiter<i64>>,
+    /// Failed logins per name from all addresses together: past
+    /// [`crate::conn::login::NAME_FAILURES`] the name logs in only from networks it logged in
+    /// from before (a guessing run from many addresses is stopped, the rep is not locked out).
+    pub name_limiter: Mutex<FailureLimiter<String>>,
     /// The settings file's values of the run-time settings, and those in force.
     runtime_base: crate::runtime::Runtime,
     runtime: std::sync::RwLock<crate::runtime::Runtime>,
@@ -288,6 +292,7 @@ impl Hub {
         let key_limiter = Mutex::new(FailureLimiter::new(cfg.key_attempts, cfg.failure_window));
         let login_limiter = Mutex::new(FailureLimiter::new(cfg.login_attempts, cfg.failure_window));
         let (cfg_lock_after, cfg_lock_for) = (cfg.lock_after, cfg.lock_for);
+        let cfg_failure_window = cfg.failure_window;
         Hub {
             cfg,
             store,
@@ -315,6 +320,11 @@ impl Hub {
             code_limiter: Mutex::new(FailureLimiter::keyed(
                 crate::second_factor::CODES_PER_ACCOUNT,
                 cfg_lock_for,
+                crate::limits::MAX_TRACKED,
+            )),
+            name_limiter: Mutex::new(FailureLimiter::keyed(
+                crate::conn::login::NAME_FAILURES,
+                cfg_failure_window,
                 crate::limits::MAX_TRACKED,
             )),
             runtime_base,

@@ -262,3 +262,44 @@ async fn futures_join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output
     .await;
     out.into_iter().map(|o| o.unwrap()).collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_guessed_at_from_many_addresses_still_logs_in_from_its_own_network() {
+    let relay = TestRelay::start().await;
+    // Ada logged in from her network before.
+    assert_eq!(
+        try_login(&relay, "127.0.0.1", "ada", PASSWORD).await,
+        Ok(())
+    );
+    // A guessing run on her name from many addresses: each address stays below its own limits
+    // (one try each), together they pass the name's.
+    for i in 0..50u8 {
+        let from = format!("127.0.1.{}", i + 1);
+        assert_eq!(
+            try_login(&relay, &from, "ada", "wrong").await,
+            Err(LoginRejection::BadCredentials)
+        );
+    }
+    let hashes = relay.relay().stats().password_hashes;
+    // Now her name gets in only from networks it logged in from before: a new address, even
+    // with the right password, is refused, and costs no hash.
+    assert_eq!(
+        try_login(&relay, "127.0.2.1", "ada", PASSWORD).await,
+        Err(LoginRejection::Locked)
+    );
+    assert_eq!(relay.relay().stats().password_hashes, hashes);
+    assert_eq!(
+        try_login(&relay, "127.0.0.1", "ada", PASSWORD).await,
+        Ok(())
+    );
+    // Other names are not touched.
+    assert_eq!(
+        try_login(&relay, "127.0.2.1", "bob", PASSWORD).await,
+        Ok(())
+    );
+    relay
+        .wait_audit("refusal audited", |e| {
+            e.starts_with("rep.login_refused") && e.contains("name_guessed_from_many")
+        })
+        .await;
+}

@@ -35,6 +35,10 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 /// Tries per connection.
 const TRIES: usize = 3;
 
+/// Failed logins for one name from all addresses together, within the failure window, after
+/// which that name logs in only from a network it logged in from before.
+pub(crate) const NAME_FAILURES: u32 = 50;
+
 /// Who came in.
 pub(super) enum Identity {
     /// A rep account, with what it may do.
@@ -195,17 +199,31 @@ pub(crate) async fn check_password(
         return Err(LoginRejection::Locked);
     }
     let plausible = user.len() <= MAX_USER_BYTES && password.len() <= MAX_PASSWORD_BYTES;
-    let record = if plausible {
-        hub.store.rep_by_name(user).await.ok().flatten()
-    } else {
-        None
-    };
     let known = plausible
         && hub
             .known_logins
             .lock()
             .map(|k| k.known(user, ip, now))
             .unwrap_or(false);
+    // A name guessed at from many addresses: only its own networks get through (still before
+    // any hash).
+    let guessed = !known
+        && hub
+            .name_limiter
+            .lock()
+            .map(|mut l| l.blocked_key(&user.to_owned(), now))
+            .unwrap_or(true);
+    if guessed {
+        let _ = hub
+            .audit_refused(ip, &actor, "rep.login_refused", "name_guessed_from_many")
+            .await;
+        return Err(LoginRejection::Locked);
+    }
+    let record = if plausible {
+        hub.store.rep_by_name(user).await.ok().flatten()
+    } else {
+        None
+    };
     let ok = plausible
         && verify(
             hub,
@@ -344,6 +362,11 @@ pub(crate) async fn failed(hub: &Hub, ip: IpAddr, user: &str, what: &str) {
     let now_locked = {
         if let Ok(mut l) = hub.login_limiter.lock() {
             l.fail(ip, now);
+        }
+        if user.len() <= MAX_USER_BYTES
+            && let Ok(mut l) = hub.name_limiter.lock()
+        {
+            l.fail_key(user.to_owned(), now);
         }
         hub.account_limiter
             .lock()
