@@ -71,7 +71,7 @@ impl std::fmt::Debug for Portal {
 }
 
 /// A console package made for one relay address: the original's length, and the result.
-type PreconfiguredDeb = (usize, Arc<Vec<u8>>);
+type PreconfiguredDeb = (usize, bytes::Bytes);
 
 /// A confirmed session, waiting to be downloaded.
 #[derive(Debug, Clone)]
@@ -115,39 +115,36 @@ impl Portal {
 
     /// `deb` (the clients directory's `file`) with this relay's address `relay` and pin in
     /// `/etc/lotse/console.toml`; as it is if that cannot be done (logged).
-    async fn preconfigured_deb(&self, file: &str, deb: Vec<u8>, relay: &str) -> Vec<u8> {
+    async fn preconfigured_deb(&self, file: &str, deb: bytes::Bytes, relay: &str) -> bytes::Bytes {
         let key = (file.to_owned(), relay.to_owned());
         let mut cache = self.console_debs.lock().await;
         if let Some((len, done)) = cache.get(&key)
             && *len == deb.len()
         {
-            return done.as_ref().clone();
+            return done.clone();
         }
         let (relay_s, pin) = (relay.to_owned(), self.signer.pin_string());
         let len = deb.len();
-        let deb = Arc::new(deb);
         let input = deb.clone();
         let made = tokio::task::spawn_blocking(move || {
             super::console_deb::personalise(&input, &relay_s, &pin)
         })
-        .await;
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
         match made {
-            Ok(Ok(out)) => {
-                let out = Arc::new(out);
+            Ok(out) => {
+                let out = bytes::Bytes::from(out);
                 // A few builds and addresses at most; start afresh rather than grow.
                 if cache.len() >= 16 {
                     cache.clear();
                 }
                 cache.insert(key, (len, out.clone()));
-                out.as_ref().clone()
-            }
-            Ok(Err(e)) => {
-                warn!("console package {file} served as built: {e}");
-                Arc::try_unwrap(deb).unwrap_or_else(|a| a.as_ref().clone())
+                out
             }
             Err(e) => {
                 warn!("console package {file} served as built: {e}");
-                Arc::try_unwrap(deb).unwrap_or_else(|a| a.as_ref().clone())
+                deb
             }
         }
     }
@@ -631,9 +628,10 @@ pub(super) async fn serve_console(
         (true, Some(path)) => tokio::fs::read(&path).await.ok(),
         _ => None,
     };
-    let Some(mut bytes) = bytes else {
+    let Some(bytes) = bytes else {
         return not_found_page(lang);
     };
+    let mut bytes = bytes::Bytes::from(bytes);
     if file.ends_with(".deb") {
         bytes = p
             .preconfigured_deb(file, bytes, &p.public_relay(headers))

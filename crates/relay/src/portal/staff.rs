@@ -191,9 +191,9 @@ pub(super) fn routes() -> Router<Arc<Portal>> {
 }
 
 /// The session the request's cookie names, if it is live and the account still as it was
-/// (enabled, password and second factor not reset since); its token and a copy. A void one is
-/// forgotten.
-async fn current(p: &Portal, headers: &HeaderMap) -> Option<(String, WebSession)> {
+/// (enabled, password and second factor not reset since): its token, a copy, and the account as
+/// the store has it now. A void one is forgotten.
+async fn current(p: &Portal, headers: &HeaderMap) -> Option<(String, WebSession, RepRecord)> {
     let token = cookie(headers, SESSION_COOKIE)?.to_owned();
     let t = now();
     let s = {
@@ -210,7 +210,7 @@ async fn current(p: &Portal, headers: &HeaderMap) -> Option<(String, WebSession)
     let fresh = p.hub.store.rep_by_id(s.rep_id).await.ok().flatten();
     match fresh {
         Some(r) if !r.disabled && r.credentials_at == s.credentials_at => {
-            Some((token, WebSession { role: r.role, ..s }))
+            Some((token, WebSession { role: r.role, ..s }, r))
         }
         _ => {
             p.staff.remove(&token);
@@ -232,13 +232,13 @@ pub(super) struct SignedIn {
 /// of the login it is at).
 pub(super) async fn signed_in(p: &Portal, headers: &HeaderMap) -> Result<SignedIn, Response> {
     match current(p, headers).await {
-        Some((_, s)) if s.stage == Stage::In => Ok(SignedIn {
+        Some((_, s, _)) if s.stage == Stage::In => Ok(SignedIn {
             rep_id: s.rep_id,
             name: s.name,
             role: s.role,
             csrf: s.csrf,
         }),
-        Some((_, s)) => Err(see_other(next_page(&s.stage))),
+        Some((_, s, _)) => Err(see_other(next_page(&s.stage))),
         None => Err(see_other("/login")),
     }
 }
@@ -277,7 +277,7 @@ async fn login_page(
     headers: HeaderMap,
 ) -> Response {
     let lang = language(&headers, q.lang.as_deref());
-    if let Some((_, s)) = current(&p, &headers).await {
+    if let Some((_, s, _)) = current(&p, &headers).await {
         return see_other(next_page(&s.stage));
     }
     login_response(lang, &headers, pages::LoginNote::None, StatusCode::OK)
@@ -370,10 +370,10 @@ async fn logged_in(p: &Portal, ip: IpAddr, r: &RepRecord, how: &str) -> bool {
 async fn code_page(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
     let lang = language(&headers, None);
     match current(&p, &headers).await {
-        Some((_, s)) if s.stage == Stage::Code => {
+        Some((_, s, _)) if s.stage == Stage::Code => {
             html(StatusCode::OK, pages::code(lang, &s.csrf, false), None)
         }
-        Some((_, s)) => see_other(next_page(&s.stage)),
+        Some((_, s, _)) => see_other(next_page(&s.stage)),
         None => see_other("/login"),
     }
 }
@@ -392,7 +392,7 @@ async fn code_submit(
 ) -> Response {
     let lang = language(&headers, None);
     let ip = peer.0.ip();
-    let Some((token, s)) = current(&p, &headers).await else {
+    let Some((token, s, r)) = current(&p, &headers).await else {
         return see_other("/login");
     };
     if s.stage != Stage::Code {
@@ -401,9 +401,6 @@ async fn code_submit(
     if !same(&s.csrf, &f.csrf) {
         return forbidden(lang);
     }
-    let Ok(Some(r)) = p.hub.store.rep_by_id(s.rep_id).await else {
-        return see_other("/login");
-    };
     if login::code_blocked(&p.hub, r.id) || !login::verify_code(&p.hub, &r, f.code.trim()).await {
         login::code_failed(&p.hub, ip, &r).await;
         let failures = s.code_failures + 1;
@@ -443,7 +440,7 @@ fn forbidden(lang: Lang) -> Response {
 
 async fn enrol_page(State(p): State<Arc<Portal>>, headers: HeaderMap) -> Response {
     let lang = language(&headers, None);
-    let Some((token, s)) = current(&p, &headers).await else {
+    let Some((token, s, _)) = current(&p, &headers).await else {
         return see_other("/login");
     };
     // Required at this login (`Enrol`), or a logged-in account replacing its second factor (a
@@ -481,7 +478,7 @@ async fn enrol_submit(
 ) -> Response {
     let lang = language(&headers, None);
     let ip = peer.0.ip();
-    let Some((token, s)) = current(&p, &headers).await else {
+    let Some((token, s, _)) = current(&p, &headers).await else {
         return see_other("/login");
     };
     let Some(secret) = s.pending_secret.clone().filter(|_| s.stage != Stage::Code) else {
@@ -531,7 +528,7 @@ async fn account(
     headers: HeaderMap,
 ) -> Response {
     let lang = language(&headers, q.lang.as_deref());
-    let Some((token, s)) = current(&p, &headers).await else {
+    let Some((token, s, r)) = current(&p, &headers).await else {
         return see_other("/login");
     };
     if s.stage != Stage::In {
@@ -541,9 +538,6 @@ async fn account(
     let mut fresh = Vec::new();
     p.staff
         .update(&token, |s| fresh = std::mem::take(&mut s.fresh_codes));
-    let Ok(Some(r)) = p.hub.store.rep_by_id(s.rep_id).await else {
-        return see_other("/login");
-    };
     let left = p.hub.store.recovery_codes_left(r.id).await.unwrap_or(0);
     let ua = headers
         .get(header::USER_AGENT)
@@ -584,7 +578,7 @@ async fn console(
     headers: HeaderMap,
 ) -> Response {
     let lang = language(&headers, None);
-    let Some((_, s)) = current(&p, &headers).await else {
+    let Some((_, s, _)) = current(&p, &headers).await else {
         return see_other("/login");
     };
     if s.stage != Stage::In {
@@ -609,7 +603,7 @@ async fn logout(
     Form(f): Form<LogoutForm>,
 ) -> Response {
     let lang = language(&headers, None);
-    if let Some((token, s)) = current(&p, &headers).await {
+    if let Some((token, s, _)) = current(&p, &headers).await {
         if !same(&s.csrf, &f.csrf) {
             return forbidden(lang);
         }
