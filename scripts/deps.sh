@@ -12,6 +12,9 @@ LOTSE_PACKAGES=(
   # the system report is checked against what the system tools say (ip); the TCP fallback is
   # tested in a network namespace whose UDP nftables drops
   iproute2 nftables
+  # several relays share a PostgreSQL database: the tests run a private cluster (initdb, pg_ctl,
+  # a Unix socket in a temporary directory; no system service is used)
+  postgresql
   # invitation mails are tested against a real SMTP server on the loopback
   python3-aiosmtpd
   # the supporters' second factor: the test's phone reads the QR code with zbarimg and makes

@@ -61,6 +61,12 @@ impl ChainKey {
         ChainKey(bytes)
     }
 
+    /// The key's bytes, for the fingerprint that checks every relay of a database uses the
+    /// same key (only an HMAC of them is stored).
+    pub(crate) fn fingerprint_material(&self) -> [u8; 32] {
+        self.0
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC takes keys of any length: this cannot fail.
         <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC accepts any key length")

@@ -38,8 +38,11 @@ const ACCOUNT_CHECK_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The data directory: identity, database.
+    /// The data directory: identity, secrets, and the SQLite database unless `database` is set.
     pub data: PathBuf,
+    /// A PostgreSQL database (`postgres://…`) shared by the installation's relays; `None`: the
+    /// one the data directory names (see [`store::DATABASE_FILE`]), else SQLite in it.
+    pub database: Option<String>,
     pub listen: SocketAddr,
     /// Lifetime of a new session key.
     pub key_lifetime: Duration,
@@ -97,6 +100,7 @@ impl Config {
     pub fn new(data: PathBuf, listen: SocketAddr) -> Self {
         Config {
             data,
+            database: None,
             listen,
             key_lifetime: Duration::from_secs(20 * 60),
             key_attempts: 20,
@@ -181,7 +185,16 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         source,
     })?;
     let ident = identity::load_or_create(&config.data)?;
-    let store = store::Store::open(&config.data).await?;
+    let store = match &config.database {
+        Some(url) => store::Store::open_with(&config.data, Some(url)).await?,
+        None => store::Store::open(&config.data).await?,
+    };
+    // Relays sharing a database share one identity too: one pin in every download.
+    if store.backend() == store::Backend::Postgres {
+        store
+            .claim_secret("relay-key.der", ident.pin.to_string().as_bytes())
+            .await?;
+    }
     // Profiles from the settings file: written (and audited) only when new or changed.
     for p in &config.profiles {
         let stored = store.profile(&p.name).await?;

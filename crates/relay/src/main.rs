@@ -299,6 +299,12 @@ async fn main() -> Result<()> {
             {
                 println!("{} is valid:", file.display());
                 println!("  data {}", cfg.data.display());
+                match &cfg.database {
+                    Some(_) => {
+                        println!("  database PostgreSQL (shared by the installation's relays)")
+                    }
+                    None => println!("  database SQLite in the data directory"),
+                }
                 println!("  listen {} (UDP)", cfg.listen);
                 println!("  key_lifetime {} s", cfg.key_lifetime.as_secs());
                 println!("  max_file_mib {}", cfg.max_file_size / (1024 * 1024));
@@ -336,6 +342,9 @@ async fn main() -> Result<()> {
             }
         }
         Cmd::Backup { data, to } => {
+            if data.join(lotse_relay::store::DATABASE_FILE).is_file() {
+                bail!(StoreError::SqliteOnly("backup"));
+            }
             if !data.join("lotse.db").is_file() {
                 bail!("{} holds no relay data (no lotse.db)", data.display());
             }
@@ -554,7 +563,7 @@ async fn main() -> Result<()> {
 
 /// Opens the store of an existing data directory (never creates one for a mistyped path).
 async fn open_existing(data: &std::path::Path) -> Result<Store> {
-    if !data.join("lotse.db").exists() {
+    if !data.join("lotse.db").exists() && !data.join(lotse_relay::store::DATABASE_FILE).exists() {
         bail!("{} holds no relay database", data.display());
     }
     Ok(Store::open(data).await?)

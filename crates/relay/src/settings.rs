@@ -73,6 +73,11 @@ pub struct Settings {
     /// Data directory (identity and database; created on first start, mode 0700).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// A PostgreSQL database shared by several relays (`postgres://user@host/db?sslmode=…`,
+    /// or `postgresql:///db?host=/run/postgresql` for a Unix socket); remembered in the data
+    /// directory for the other commands [default: SQLite in the data directory].
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
     /// Address to listen on: QUIC on UDP, the TLS-over-TCP fallback on TCP [default:
     /// 0.0.0.0:4433].
     #[arg(long)]
@@ -376,6 +381,7 @@ impl Settings {
         let f = file.portal;
         Settings {
             data: self.data.or(file.data),
+            database: self.database.or(file.database),
             listen: self.listen.or(file.listen),
             key_lifetime: self.key_lifetime.or(file.key_lifetime),
             key_attempts: self.key_attempts.or(file.key_attempts),
@@ -426,6 +432,19 @@ impl Settings {
                 .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 4433)))
         });
         let mut cfg = Config::new(data, listen);
+        if let Some(url) = self.database {
+            let url = url.trim();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+                || url.parse::<sqlx::any::AnyConnectOptions>().is_err()
+            {
+                return Err(invalid(
+                    "database must be a PostgreSQL URL (postgres://user@host/db, or \
+                     postgresql:///db?host=/run/postgresql); leave it out for SQLite in the data \
+                     directory",
+                ));
+            }
+            cfg.database = Some(url.to_owned());
+        }
         if let Some(v) = self.key_lifetime {
             if v == 0 {
                 return Err(invalid("key_lifetime must be at least 1 second"));
@@ -714,6 +733,32 @@ mod tests {
                 Ok(s) => s.config().unwrap_err().to_string(),
             };
             assert!(err.contains(says), "{says}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_database_is_a_postgresql_url_or_left_out() {
+        let (_d, path) = file("data = \"/d\"\n");
+        assert_eq!(
+            Settings::load(&path).unwrap().config().unwrap().database,
+            None
+        );
+        for ok in [
+            "postgres://lotse@db.example.org/lotse?sslmode=verify-full",
+            "postgresql:///lotse?host=/run/postgresql",
+        ] {
+            let (_d, path) = file(&format!("data = \"/d\"\ndatabase = \"{ok}\"\n"));
+            let cfg = Settings::load(&path).unwrap().config().unwrap();
+            assert_eq!(cfg.database.as_deref(), Some(ok));
+        }
+        for bad in ["sqlite:///d/lotse.db", "mysql://x/y", "postgres://[::1", ""] {
+            let (_d, path) = file(&format!("data = \"/d\"\ndatabase = \"{bad}\"\n"));
+            let err = Settings::load(&path)
+                .unwrap()
+                .config()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("PostgreSQL URL"), "{bad}: {err}");
         }
     }
 

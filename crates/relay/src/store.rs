@@ -1,21 +1,24 @@
 //! The relay's database: rep accounts, session keys and the audit log.
 //!
-//! SQLite in the data directory by default; the SQL is kept portable (see the migrations) so
-//! that the same schema runs on PostgreSQL.
+//! SQLite in the data directory by default; PostgreSQL (`database = "postgres://…"`) when
+//! several relays share one installation. The SQL is portable (see the migrations): one code
+//! path over sqlx's `Any` driver, the same migrations and the same tests on both.
 //!
-//! Audit appends are safe from several processes at once (the relay serving and a `rep add`):
-//! each computes its sequence number and previous hash inside one `BEGIN IMMEDIATE` transaction,
-//! behind a lock file that also orders the anchor updates. An append that fails is an error
-//! the caller must act on: the action it records does not happen (for database actions, both
-//! are one transaction).
+//! Audit appends are safe from several processes at once (the relay serving and a `rep add`, or
+//! several relays on one PostgreSQL): each computes its sequence number and previous hash inside
+//! one transaction that holds the database's write lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
+//! a transaction-scoped advisory lock), so the chain has neither gaps nor forks. A lock file
+//! also orders this machine's anchor updates. An append that fails is an error the caller must
+//! act on: the action it records does not happen (for database actions, both are one
+//! transaction).
 
 use crate::audit::{self, AuditEntry, ChainError, ChainKey, Head};
 use crate::identity;
 use hmac::{Hmac, Mac};
 use lotse_proto::profile::{Limits, Permissions, Profile};
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +54,19 @@ pub enum StoreError {
     Anchor(#[from] audit::HeadError),
     #[error("the audit log cannot be written: {0}")]
     AuditLock(String),
+    #[error(
+        "the database setting {0:?} is not understood: give postgres://… (or postgresql://…), \
+         or leave it out for the SQLite database in the data directory"
+    )]
+    DatabaseUrl(String),
+    #[error(
+        "{file} in {dir} is missing or not the one the other relays of this database use: every \
+         relay of one installation needs the same {file} (copy it from the first relay's data \
+         directory)"
+    )]
+    ForeignSecret { file: String, dir: String },
+    #[error("{0} works on the SQLite database only; for PostgreSQL use its own tools (pg_dump)")]
+    SqliteOnly(&'static str),
 }
 
 /// A rep account as stored.
@@ -89,9 +105,19 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
+/// Which database engine holds the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `lotse.db` in the data directory (one relay).
+    Sqlite,
+    /// A PostgreSQL database shared by every relay of an installation.
+    Postgres,
+}
+
 #[derive(Debug)]
 struct Inner {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     dir: PathBuf,
     /// `None` only when keyed entries exist and the key file is gone: appends then fail.
     chain_key: Option<ChainKey>,
@@ -115,6 +141,12 @@ pub const AUDIT_SCAN: i64 = 50_000;
 /// The lookup key's file in the data directory.
 pub const LOOKUP_KEY_FILE: &str = "lookup.key";
 const LOCK_FILE: &str = "audit.lock";
+/// The file in the data directory that names the PostgreSQL database this directory's relay
+/// uses (written by `serve`; read by every command given `--data`), so no command opens the
+/// wrong database. Mode 0600: the URL may hold a password.
+pub const DATABASE_FILE: &str = "database.url";
+/// The advisory lock (PostgreSQL) that serialises audit appends across relays.
+const AUDIT_LOCK_ID: i64 = 0x4c6f_7473_6541_7564; // "LotseAud"
 
 /// The hex SHA-256 of a queue token (tokens are long and random: an unkeyed hash reveals
 /// nothing; session keys, nine digits, are stored keyed instead).
@@ -234,23 +266,35 @@ enum Done {
 impl Store {
     /// Opens (creating if needed) the database in `dir`, readable by this user only, with the
     /// audit key and lookup key beside it (made on first use).
+    ///
+    /// Uses the PostgreSQL database named in the directory's [`DATABASE_FILE`] if there is one,
+    /// else `lotse.db` in it.
     pub async fn open(dir: &Path) -> Result<Store, StoreError> {
-        let path = dir.join("lotse.db");
-        crate::fsutil::create_private_file(&path).map_err(|source| StoreError::File {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let opts = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // Another process may hold the write lock for a moment (an append, a `rep add`).
-            .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await?;
+        let named = read_database_file(dir)?;
+        Self::open_with(dir, named.as_deref()).await
+    }
+
+    /// Opens the database `database` (a `postgres://…` URL; `None`: SQLite in `dir`) with the
+    /// secrets in `dir`. A PostgreSQL URL is remembered in the directory's [`DATABASE_FILE`]
+    /// for the commands that are given only `--data`.
+    pub async fn open_with(dir: &Path, database: Option<&str>) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (pool, backend) = match database {
+            None => (open_sqlite(dir).await?, Backend::Sqlite),
+            Some(url) => {
+                let url = postgres_url(url)?;
+                if read_database_file(dir)?.as_deref() != Some(url) {
+                    write_database_file(dir, url)?;
+                }
+                let opts: AnyConnectOptions = url.parse()?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts)
+                    .await?;
+                (pool, Backend::Postgres)
+            }
+        };
         sqlx::migrate!("./migrations").run(&pool).await?;
         let lookup = identity::secret(dir, LOOKUP_KEY_FILE, true)?.ok_or_else(|| {
             identity::IdentityError::SecretDamaged {
@@ -264,16 +308,72 @@ impl Store {
         let store = Store {
             inner: Arc::new(Inner {
                 pool,
+                backend,
                 dir: dir.to_owned(),
                 chain_key,
                 lookup: LookupKey(lookup),
                 one_writer: Mutex::new(()),
             }),
         };
+        if backend == Backend::Postgres {
+            // Every relay of one database must write one chain under one key and find keys
+            // under one lookup key: a relay with different (or without) secrets is refused at
+            // once, not allowed to fork the chain. (One relay on SQLite starts without the audit
+            // key and says why appends fail: `audit verify` tells the rest.)
+            store
+                .claim_secret(LOOKUP_KEY_FILE, &store.inner.lookup.0)
+                .await?;
+            let Some(key) = &store.inner.chain_key else {
+                return Err(StoreError::ForeignSecret {
+                    file: audit::KEY_FILE.to_owned(),
+                    dir: dir.display().to_string(),
+                });
+            };
+            store
+                .claim_secret(audit::KEY_FILE, &key.fingerprint_material())
+                .await?;
+        }
         if keyed == 0 {
             store.inner.anchor_first_segment().await?;
+        } else if backend == Backend::Postgres {
+            store.inner.anchor_joining_relay().await?;
         }
         Ok(store)
+    }
+
+    /// Which engine holds the data.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// Records the fingerprint of the secret in `file` for this database, or checks it against
+    /// the one recorded by the first relay ([`StoreError::ForeignSecret`] if it differs).
+    pub async fn claim_secret(&self, file: &str, material: &[u8]) -> Result<(), StoreError> {
+        let mut m =
+            <Hmac<Sha256> as Mac>::new_from_slice(material).expect("HMAC accepts any key length");
+        m.update(b"lotse installation secret fingerprint\0");
+        m.update(file.as_bytes());
+        let print = hex(&m.finalize().into_bytes());
+        sqlx::query(
+            "INSERT INTO installation_secrets (file, fingerprint) VALUES ($1, $2) \
+             ON CONFLICT (file) DO NOTHING",
+        )
+        .bind(file)
+        .bind(&print)
+        .execute(&self.inner.pool)
+        .await?;
+        let stored: String =
+            sqlx::query_scalar("SELECT fingerprint FROM installation_secrets WHERE file = $1")
+                .bind(file)
+                .fetch_one(&self.inner.pool)
+                .await?;
+        if stored != print {
+            return Err(StoreError::ForeignSecret {
+                file: file.to_owned(),
+                dir: self.inner.dir.display().to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Adds a rep with an argon2id hash of `password`, audited as `rep.add` by `admin` in the
@@ -512,7 +612,7 @@ macro_rules! rep_select {
 }
 use rep_select;
 
-fn rep_of(r: &sqlx::sqlite::SqliteRow) -> RepRecord {
+fn rep_of(r: &AnyRow) -> RepRecord {
     RepRecord {
         id: r.get(0),
         name: r.get(1),
@@ -781,6 +881,9 @@ impl Store {
         to: &Path,
         beside: impl FnOnce(&Path) -> std::io::Result<T> + Send + 'static,
     ) -> Result<(T, (i64, String)), StoreError> {
+        if self.inner.backend != Backend::Sqlite {
+            return Err(StoreError::SqliteOnly("backup"));
+        }
         let _one = self.inner.one_writer.lock().await;
         let _lock = self.inner.lock_file().await?;
         sqlx::query("VACUUM INTO $1")
@@ -975,7 +1078,7 @@ impl Store {
     }
 
     /// Direct access for tests and tools (e.g. the tamper test).
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.inner.pool
     }
 
@@ -1013,7 +1116,7 @@ impl Inner {
         let _one = self.one_writer.lock().await;
         let key = self.chain_key.as_ref().ok_or(ChainError::KeyMissing)?;
         let _lock = self.lock_file().await?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_writing().await?;
         let (last_seq, last_hash) = last_entry(&mut tx).await?;
         let Some(head) = Head::read(&self.dir, key)? else {
             let keyed = keyed_entries(&mut *tx).await?;
@@ -1131,7 +1234,7 @@ impl Inner {
     /// The caller holds the appenders' lock and the lock file.
     async fn commit_entry(
         &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        mut tx: sqlx::Transaction<'_, Any>,
         entry: &AuditEntry,
         key: &ChainKey,
         legacy: i64,
@@ -1173,7 +1276,7 @@ impl Inner {
         let _one = self.one_writer.lock().await;
         let key = self.chain_key.as_ref().ok_or(ChainError::KeyMissing)?;
         let _lock = self.lock_file().await?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_writing().await?;
         let Some(head) = Head::read(&self.dir, key)? else {
             let keyed = keyed_entries(&mut *tx).await?;
             return Err(ChainError::AnchorMissing { keyed }.into());
@@ -1217,7 +1320,7 @@ impl Inner {
         };
         let _one = self.one_writer.lock().await;
         let _lock = self.lock_file().await?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_writing().await?;
         if Head::read(&self.dir, key)?.is_some() || keyed_entries(&mut *tx).await? > 0 {
             return Ok(()); // another process was first
         }
@@ -1232,6 +1335,52 @@ impl Inner {
             legacy: count,
         }
         .write(&self.dir, key)?;
+        Ok(())
+    }
+
+    /// A transaction that holds the database's write lock until it ends: the audit chain's
+    /// appends are one after another across processes and relays.
+    async fn begin_writing(&self) -> Result<sqlx::Transaction<'_, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(AUDIT_LOCK_ID)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// A relay that joins an installation on PostgreSQL has no anchor of its own yet: it
+    /// verifies the whole chain under the shared key and anchors at its head, so from now on it
+    /// too notices entries lost behind what it has seen. (On SQLite a missing anchor beside a
+    /// keyed chain stays an error: there it can only mean the file was removed.)
+    async fn anchor_joining_relay(&self) -> Result<(), StoreError> {
+        let Some(key) = self.chain_key.as_ref() else {
+            return Ok(());
+        };
+        let _one = self.one_writer.lock().await;
+        let _lock = self.lock_file().await?;
+        let mut tx = self.begin_writing().await?;
+        if Head::read(&self.dir, key)?.is_some() {
+            return Ok(());
+        }
+        let rows = rows_of(&mut tx).await?;
+        let Some((last, hash)) = rows.last() else {
+            return Ok(());
+        };
+        // Anchored at the newest entry, the chain must verify whole under the shared key.
+        let head = Head {
+            count: last.seq,
+            hash: hash.clone(),
+            at: last.at,
+            legacy: rows.iter().filter(|(e, _)| !e.keyed).count() as i64,
+        };
+        audit::verify(&rows, Some(key), Some(&head))?;
+        head.write(&self.dir, key)?;
         Ok(())
     }
 
@@ -1253,14 +1402,14 @@ impl Inner {
     }
 }
 
-async fn keyed_entries<'c, E: sqlx::SqliteExecutor<'c>>(db: E) -> Result<i64, sqlx::Error> {
+async fn keyed_entries<'c, E: Executor<'c, Database = Any>>(db: E) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE keyed = 1")
         .fetch_one(db)
         .await
 }
 
 /// Every audit row in order, with its stored hash.
-async fn rows_of(db: &mut SqliteConnection) -> Result<Vec<(AuditEntry, String)>, sqlx::Error> {
+async fn rows_of(db: &mut AnyConnection) -> Result<Vec<(AuditEntry, String)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT seq, at, actor, action, detail, prev_hash, hash, keyed FROM audit ORDER BY seq",
     )
@@ -1270,7 +1419,7 @@ async fn rows_of(db: &mut SqliteConnection) -> Result<Vec<(AuditEntry, String)>,
 }
 
 /// An audit row (`seq, at, actor, action, detail, prev_hash, hash, keyed`) and its hash.
-fn audit_row(r: &sqlx::sqlite::SqliteRow) -> (AuditEntry, String) {
+fn audit_row(r: &AnyRow) -> (AuditEntry, String) {
     (
         AuditEntry {
             seq: r.get(0),
@@ -1286,7 +1435,7 @@ fn audit_row(r: &sqlx::sqlite::SqliteRow) -> (AuditEntry, String) {
 }
 
 /// The newest entry's `(seq, hash)`, or `(0, GENESIS)`.
-async fn last_entry(db: &mut SqliteConnection) -> Result<(i64, String), sqlx::Error> {
+async fn last_entry(db: &mut AnyConnection) -> Result<(i64, String), sqlx::Error> {
     Ok(
         sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
             .fetch_optional(db)
@@ -1297,7 +1446,7 @@ async fn last_entry(db: &mut SqliteConnection) -> Result<(i64, String), sqlx::Er
 }
 
 /// The stored hash of entry `seq` ([`audit::GENESIS`] for 0, empty if there is none).
-async fn hash_of(db: &mut SqliteConnection, seq: i64) -> Result<String, sqlx::Error> {
+async fn hash_of(db: &mut AnyConnection, seq: i64) -> Result<String, sqlx::Error> {
     if seq == 0 {
         return Ok(audit::GENESIS.to_owned());
     }
@@ -1309,7 +1458,7 @@ async fn hash_of(db: &mut SqliteConnection, seq: i64) -> Result<String, sqlx::Er
 }
 
 async fn insert_rep(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     name: &str,
     display: &str,
     hash: &str,
@@ -1351,7 +1500,7 @@ fn profile_detail(p: &Profile) -> String {
     )
 }
 
-fn profile_of(r: &sqlx::sqlite::SqliteRow) -> Profile {
+fn profile_of(r: &AnyRow) -> Profile {
     // Written by this code from a parsed list: an unknown word (a newer relay's) is dropped,
     // which can only take an allowance away.
     let allows: String = r.get(3);
@@ -1370,7 +1519,7 @@ fn profile_of(r: &sqlx::sqlite::SqliteRow) -> Profile {
 }
 
 async fn put_profile_row(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     p: &Profile,
     now: i64,
 ) -> Result<Done, StoreError> {
@@ -1409,7 +1558,7 @@ async fn put_profile_row(
 }
 
 async fn insert_key_row(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     mac: &str,
     rep_id: i64,
     now: i64,
@@ -1429,7 +1578,7 @@ async fn insert_key_row(
 }
 
 /// A `(rep_id, used_at, expires_at)` row → what the key or token is now.
-fn classify(row: Option<sqlx::sqlite::SqliteRow>, now: i64) -> Redeemed {
+fn classify(row: Option<AnyRow>, now: i64) -> Redeemed {
     match row {
         None => Redeemed::Unknown,
         Some(r) if r.get::<Option<i64>, _>(1).is_some() => Redeemed::Used,
@@ -1440,7 +1589,7 @@ fn classify(row: Option<sqlx::sqlite::SqliteRow>, now: i64) -> Redeemed {
 
 /// Makes the change to the account's row (and its recovery codes).
 async fn account_row(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     name: &str,
     change: AccountChange,
 ) -> Result<Done, StoreError> {
@@ -1510,7 +1659,8 @@ async fn account_row(
                 .await?;
             for mac in recovery {
                 sqlx::query(
-                    "INSERT OR IGNORE INTO recovery_codes (rep_id, code_mac) VALUES ($1, $2)",
+                    "INSERT INTO recovery_codes (rep_id, code_mac) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
                 )
                 .bind(id)
                 .bind(mac)
@@ -1526,4 +1676,75 @@ async fn account_row(
         }
     }
     Ok(Done::Id(id))
+}
+
+/// The SQLite database in `dir` (created, mode 0600).
+async fn open_sqlite(dir: &Path) -> Result<AnyPool, StoreError> {
+    let path = dir.join("lotse.db");
+    crate::fsutil::create_private_file(&path).map_err(|source| StoreError::File {
+        path: path.display().to_string(),
+        source,
+    })?;
+    // A path is a URL's path here: `%`, `?` and `#` (and spaces) are escaped.
+    let escaped: String = path
+        .to_string_lossy()
+        .chars()
+        .map(|c| match c {
+            '%' | '?' | '#' | ' ' => format!("%{:02X}", c as u32),
+            c => c.to_string(),
+        })
+        .collect();
+    let opts: AnyConnectOptions = format!("sqlite://{escaped}?mode=rwc").parse()?;
+    Ok(AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // Another process may hold the write lock for a moment (an append, a `rep add`).
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; \
+                              PRAGMA foreign_keys = ON",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await?)
+}
+
+/// `url` if it names a PostgreSQL database.
+fn postgres_url(url: &str) -> Result<&str, StoreError> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url)
+    } else {
+        Err(StoreError::DatabaseUrl(url.to_owned()))
+    }
+}
+
+/// The database URL remembered in `dir`, if any.
+fn read_database_file(dir: &Path) -> Result<Option<String>, StoreError> {
+    let path = dir.join(DATABASE_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let url = text.trim();
+            postgres_url(url)?;
+            Ok(Some(url.to_owned()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StoreError::File {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
+}
+
+fn write_database_file(dir: &Path, url: &str) -> Result<(), StoreError> {
+    let path = dir.join(DATABASE_FILE);
+    crate::fsutil::create_private_file(&path)
+        .and_then(|()| std::fs::write(&path, format!("{url}\n")))
+        .map_err(|source| StoreError::File {
+            path: path.display().to_string(),
+            source,
+        })
 }

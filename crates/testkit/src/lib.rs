@@ -8,6 +8,7 @@ pub mod gnome;
 pub mod input;
 pub mod link;
 pub mod measure;
+pub mod postgres;
 pub mod smtp;
 pub mod webdriver;
 pub mod wine;

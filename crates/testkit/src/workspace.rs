@@ -78,6 +78,7 @@ pub fn workspace_bin(name: &str) -> PathBuf {
 /// If the command fails.
 #[allow(clippy::unwrap_used)] // a test helper: any failure is the test's failure
 pub fn add_rep(data: &Path, user: &str, display_name: Option<&str>, password: &str) {
+    crate::postgres::bind_data_dir(data);
     let mut cmd = Command::new(workspace_bin("lotse-relay"));
     cmd.args(["rep", "add", user]);
     if let Some(shown) = display_name {
@@ -149,6 +150,7 @@ impl RelayProc {
     /// If the relay does not start or says something else.
     #[allow(clippy::unwrap_used)] // a test helper: any failure is the test's failure
     pub fn serve_on(listen: &str, data: &Path, extra: &[&str], quiet: bool) -> RelayProc {
+        crate::postgres::bind_data_dir(data);
         let mut cmd = Command::new(workspace_bin("lotse-relay"));
         cmd.args(["serve", "--listen", listen])
             .args(extra)

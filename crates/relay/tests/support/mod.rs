@@ -38,10 +38,30 @@ impl TestRelay {
         Self::start_with(|_| {}).await
     }
 
+    /// A relay on SQLite — or on a new database of the suite's PostgreSQL cluster when
+    /// `LOTSE_TEST_POSTGRES` is set (`scripts/test` runs the relay's tests once on each).
     pub async fn start_with(tune: impl FnOnce(&mut lotse_relay::Config)) -> TestRelay {
+        let database = lotse_testkit::postgres::test_database();
+        Self::start_on(database, None, tune).await
+    }
+
+    /// A relay on database `database` (`None`: SQLite); with `beside`, a second relay of that
+    /// relay's installation (its secrets copied, its accounts already there).
+    pub async fn start_on(
+        database: Option<String>,
+        beside: Option<&TestRelay>,
+        tune: impl FnOnce(&mut lotse_relay::Config),
+    ) -> TestRelay {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg =
-            lotse_relay::Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
+        let data = dir.path().join("data");
+        if let Some(first) = beside {
+            lotse_relay::fsutil::private_dir(&data).unwrap();
+            for file in ["relay-cert.der", "relay-key.der", "audit.key", "lookup.key"] {
+                std::fs::copy(first.dir.path().join("data").join(file), data.join(file)).unwrap();
+            }
+        }
+        let mut cfg = lotse_relay::Config::new(data, "127.0.0.1:0".parse().unwrap());
+        cfg.database = database;
         cfg.hello_timeout = Duration::from_secs(5);
         cfg.net = NetConfig {
             idle_timeout: Duration::from_secs(10),
@@ -49,12 +69,14 @@ impl TestRelay {
         };
         tune(&mut cfg);
         let relay = lotse_relay::start(cfg).await.unwrap();
-        for (name, display) in [("ada", "Ada Lovelace"), ("bob", "Bob"), ("cy", "Cy")] {
-            relay
-                .store()
-                .add_rep(name, display, PASSWORD, 0)
-                .await
-                .unwrap();
+        if beside.is_none() {
+            for (name, display) in [("ada", "Ada Lovelace"), ("bob", "Bob"), ("cy", "Cy")] {
+                relay
+                    .store()
+                    .add_rep(name, display, PASSWORD, 0)
+                    .await
+                    .unwrap();
+            }
         }
         TestRelay {
             addr: relay.addr,
