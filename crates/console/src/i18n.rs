@@ -85,6 +85,9 @@ pub struct Texts {
     pub arrival_list: &'static str,
     /// Followed by the address.
     pub arrival_invite: &'static str,
+    /// Before the address of the relay a customer waits at, when it is another relay of the
+    /// installation than this console's.
+    pub waits_at: &'static str,
     pub col_waiting: &'static str,
     pub accept: &'static str,
     pub arrived: &'static str,
@@ -523,6 +526,7 @@ pub static EN: Texts = Texts {
     arrival_key: "your key …",
     arrival_list: "the public rep list (anyone)",
     arrival_invite: "invitation to ",
+    waits_at: " · waiting at relay ",
     col_waiting: "Waiting",
     accept: "Accept",
     arrived: "A customer is waiting:",
@@ -694,6 +698,7 @@ pub static DE: Texts = Texts {
     arrival_key: "Ihren Schlüssel …",
     arrival_list: "die öffentliche Liste (jeder)",
     arrival_invite: "Einladung an ",
+    waits_at: " · wartet am Relay ",
     col_waiting: "Wartet",
     accept: "Annehmen",
     arrived: "Ein Kunde wartet:",

@@ -493,11 +493,11 @@ fn queue_table(state: &mut State, ui: &mut Ui) {
                 let double = r.double_clicked();
                 // How they came is the relay's word, not the customer's: in its own style, so
                 // that no name a customer types can look like it.
-                let r = ui.label(
-                    RichText::new(arrival_text(&e.arrival, t))
-                        .italics()
-                        .color(ACCENT),
-                );
+                let mut came = arrival_text(&e.arrival, t);
+                if let Some(home) = &e.home {
+                    came = format!("{came}{}{home}", t.waits_at);
+                }
+                let r = ui.label(RichText::new(came).italics().color(ACCENT));
                 state.track(format!("queue.arrival.{i}"), &r);
                 ui.label(&e.customer.host);
                 ui.label(&e.customer.os);

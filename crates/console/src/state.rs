@@ -941,7 +941,9 @@ impl State {
                     mine: false,
                     customer: false,
                 }),
+                // Followed by the client: the session goes on at the relay the customer waits at.
                 RepDown::FileAccepted { .. }
+                | RepDown::Redirect { .. }
                 | RepDown::LoginTicket { .. }
                 | RepDown::TransferOffer { .. }
                 | RepDown::Account { .. }

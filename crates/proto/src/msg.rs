@@ -737,7 +737,20 @@ pub enum RepUp {
         password: String,
         proof: Proof,
     },
+    /// Log in with the ticket of a [`RepDown::Redirect`] (several relays share one database):
+    /// the relay where the customer waits checks the ticket, logs this rep in and takes the
+    /// customer into a session at once (`LoginOk`, then `Joined` — or `Refused` if the customer
+    /// is gone meanwhile).
+    LoginHandover { ticket: String },
 }
+
+/// Most characters of a relay's address in a [`QueueEntry::home`] (an address that long is
+/// shown cut; the redirect carries the whole one).
+pub const MAX_HOME_CHARS: usize = 32;
+
+/// Most bytes of a [`RepDown::Redirect`]'s address and ticket, and of a
+/// [`RepUp::LoginHandover`] ticket.
+pub const MAX_REDIRECT_BYTES: usize = 512;
 
 /// The second factor of a login.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -817,6 +830,9 @@ pub struct QueueEntry {
     pub since: UnixTime,
     /// How they came, as the relay knows it (no customer can choose it).
     pub arrival: Arrival,
+    /// The relay they wait at, when it is not this one (several relays share one database),
+    /// cut to [`MAX_HOME_CHARS`]; accepting them sends the rep there ([`RepDown::Redirect`]).
+    pub home: Option<String>,
 }
 
 /// How a waiting customer came into the rep's queue. The relay fills it in from what was
@@ -1030,6 +1046,13 @@ pub enum RepDown {
     LoginTicket {
         ticket: String,
         expires_at: UnixTime,
+    },
+    /// The customer taken with `Accept` waits at another relay of this installation: connect
+    /// to `relay` (host:port; the same pin) and log in with [`RepUp::LoginHandover`] and this
+    /// ticket (valid for a minute, for this rep and this customer only).
+    Redirect {
+        relay: String,
+        ticket: String,
     },
 }
 

@@ -249,6 +249,7 @@ fn rep_down() -> impl Strategy<Value = RepDown> {
                             },
                             _ => Arrival::invitation("carla@example.org"),
                         },
+                        home: None,
                     })
                     .collect(),
             }

@@ -8,3 +8,28 @@ CREATE TABLE installation_secrets (
     file TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL
 );
+
+-- Every relay of the installation (a traffic node): the address reps and customers reach it at,
+-- and its heartbeat (Unix seconds); one that stopped heartbeating counts as gone.
+CREATE TABLE relays (
+    address TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL,
+    accepting BIGINT NOT NULL DEFAULT 1
+);
+
+-- The customers waiting at each relay, so that their rep sees them from any relay. Rewritten
+-- by the relay they wait at whenever its queues change; what the customer said of themselves,
+-- already bounded like in the queue message.
+CREATE TABLE queue_entries (
+    relay TEXT NOT NULL,
+    entry BIGINT NOT NULL,
+    rep_id BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    host TEXT NOT NULL,
+    os TEXT NOT NULL,
+    arrival TEXT NOT NULL,
+    arrival_detail TEXT NOT NULL,
+    since BIGINT NOT NULL,
+    PRIMARY KEY (relay, entry)
+);

@@ -203,6 +203,8 @@ pub(crate) struct State {
     /// Open invitations for external supporters, by key (digits); each holds a licence.
     pub external_invites: HashMap<String, ExternalInvite>,
     pub shutting_down: bool,
+    /// The installation's other relays (several relays on one PostgreSQL database).
+    pub mesh: crate::mesh::MeshState,
 }
 
 /// Longest reason an administrator gives for ending a session (characters).
@@ -605,9 +607,16 @@ impl State {
                     customer: c.info.clone(),
                     since: c.since,
                     arrival: c.arrival.clone(),
+                    home: None,
                 })
             })
+            // Then those waiting at the installation's other relays.
+            .chain(self.mesh.entries_for(rep_db_id))
+            .take(MAX_QUEUE_ENTRIES)
             .collect();
+        if self.mesh.on {
+            self.mesh.changed.notify_one();
+        }
         for (id, r) in &self.reps {
             if r.db_id == rep_db_id && r.session.is_none() {
                 self.send_rep(

@@ -16,6 +16,7 @@ pub mod identity;
 pub mod keys;
 pub mod limits;
 pub mod mail;
+mod mesh;
 pub mod metrics;
 pub mod portal;
 pub mod rejections;
@@ -176,6 +177,9 @@ pub struct Relay {
     tcp_accept: tokio::task::JoinHandle<()>,
     closing: tokio::sync::watch::Sender<bool>,
     flusher: tokio::task::JoinHandle<()>,
+    /// With several relays on one database: this relay's address there, and the task that
+    /// heartbeats, publishes its queues and reads the others'.
+    mesh: Option<(String, tokio::task::JoinHandle<()>)>,
 }
 
 /// Starts a relay on the current tokio runtime.
@@ -279,6 +283,18 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         ),
         None => None,
     };
+    let mesh = if hub.store.backend() == store::Backend::Postgres {
+        let me = mesh::own_address(&hub, addr);
+        {
+            let mut st = hub.state();
+            st.mesh.on = true;
+            st.mesh.me = me.clone();
+        }
+        let task = tokio::spawn(mesh::run(hub.clone(), me.clone()));
+        Some((me, task))
+    } else {
+        None
+    };
     let accept = tokio::spawn(conn::accept_loop(endpoint.clone(), hub.clone(), slots));
     Ok(Relay {
         addr,
@@ -291,6 +307,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         tcp_accept,
         closing,
         flusher,
+        mesh,
     })
 }
 
@@ -306,6 +323,12 @@ impl Relay {
         }
         self.hub.shutdown();
         self.flusher.abort();
+        if let Some((me, task)) = &self.mesh {
+            task.abort();
+            if let Err(e) = self.hub.store.mesh_leave(me).await {
+                tracing::warn!("cannot leave the installation's list of relays: {e}");
+            }
+        }
         self.hub.flush_refused(true).await;
         let _ = self.hub.audit("relay", "relay.stop", "").await;
         self.endpoint.close(0u32.into(), b"relay shutting down");

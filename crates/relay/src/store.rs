@@ -87,6 +87,17 @@ pub struct RepRecord {
     pub credentials_at: i64,
 }
 
+/// A customer waiting in a queue, as published for the other relays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// The customer's id at the relay they wait at.
+    pub entry: u64,
+    pub rep_id: i64,
+    pub info: lotse_proto::msg::CustomerInfo,
+    pub arrival: lotse_proto::msg::Arrival,
+    pub since: u64,
+}
+
 /// What became of a redeem attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {
@@ -118,6 +129,8 @@ pub enum Backend {
 struct Inner {
     pool: AnyPool,
     backend: Backend,
+    /// The PostgreSQL database's URL (for the listener connection); `None` on SQLite.
+    url: Option<String>,
     dir: PathBuf,
     /// `None` only when keyed entries exist and the key file is gone: appends then fail.
     chain_key: Option<ChainKey>,
@@ -279,8 +292,8 @@ impl Store {
     /// for the commands that are given only `--data`.
     pub async fn open_with(dir: &Path, database: Option<&str>) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        let (pool, backend) = match database {
-            None => (open_sqlite(dir).await?, Backend::Sqlite),
+        let (pool, backend, url) = match database {
+            None => (open_sqlite(dir).await?, Backend::Sqlite, None),
             Some(url) => {
                 let url = postgres_url(url)?;
                 if read_database_file(dir)?.as_deref() != Some(url) {
@@ -292,7 +305,7 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(opts)
                     .await?;
-                (pool, Backend::Postgres)
+                (pool, Backend::Postgres, Some(url.to_owned()))
             }
         };
         sqlx::migrate!("./migrations").run(&pool).await?;
@@ -309,6 +322,7 @@ impl Store {
             inner: Arc::new(Inner {
                 pool,
                 backend,
+                url,
                 dir: dir.to_owned(),
                 chain_key,
                 lookup: LookupKey(lookup),
@@ -901,6 +915,147 @@ impl Store {
         let mut c = self.inner.pool.acquire().await?;
         let head = last_entry(&mut c).await?;
         Ok((read, head))
+    }
+
+    /// The PostgreSQL database's URL; `None` on SQLite.
+    pub fn database_url(&self) -> Option<&str> {
+        self.inner.url.as_deref()
+    }
+
+    /// This relay is alive (and whether it takes new sessions), as of `now`.
+    pub async fn mesh_heartbeat(
+        &self,
+        me: &str,
+        now: i64,
+        accepting: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO relays (address, started_at, heartbeat_at, accepting) \
+             VALUES ($1, $2, $2, $3) ON CONFLICT (address) DO UPDATE \
+             SET heartbeat_at = excluded.heartbeat_at, accepting = excluded.accepting",
+        )
+        .bind(me)
+        .bind(now)
+        .bind(i64::from(accepting))
+        .execute(&self.inner.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces this relay's published queue entries with `entries`, and wakes the other
+    /// relays (PostgreSQL's NOTIFY, sent at commit).
+    pub async fn mesh_publish(&self, me: &str, entries: &[Waiting]) -> Result<(), StoreError> {
+        let mut tx = self.inner.pool.begin().await?;
+        sqlx::query("DELETE FROM queue_entries WHERE relay = $1")
+            .bind(me)
+            .execute(&mut *tx)
+            .await?;
+        for w in entries {
+            let (kind, detail) = crate::mesh::arrival_parts(&w.arrival);
+            sqlx::query(
+                "INSERT INTO queue_entries (relay, entry, rep_id, name, host, os, arrival, \
+                 arrival_detail, since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(me)
+            .bind(w.entry as i64)
+            .bind(w.rep_id)
+            .bind(&w.info.name)
+            .bind(&w.info.host)
+            .bind(&w.info.os)
+            .bind(kind)
+            .bind(detail)
+            .bind(w.since as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if self.inner.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(crate::mesh::CHANNEL)
+                .bind(me)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The entries waiting at other relays that heartbeat since `alive_since`, by relay.
+    pub async fn mesh_elsewhere(
+        &self,
+        me: &str,
+        alive_since: i64,
+    ) -> Result<Vec<(String, Waiting)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT q.relay, q.entry, q.rep_id, q.name, q.host, q.os, q.arrival, \
+             q.arrival_detail, q.since FROM queue_entries q JOIN relays r ON r.address = q.relay \
+             WHERE q.relay != $1 AND r.heartbeat_at >= $2 ORDER BY q.since, q.relay, q.entry",
+        )
+        .bind(me)
+        .bind(alive_since)
+        .fetch_all(&self.inner.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let arrival =
+                    crate::mesh::arrival_of(&r.get::<String, _>(6), &r.get::<String, _>(7))?;
+                Some((
+                    r.get::<String, _>(0),
+                    Waiting {
+                        entry: u64::try_from(r.get::<i64, _>(1)).ok()?,
+                        rep_id: r.get(2),
+                        info: lotse_proto::msg::CustomerInfo {
+                            name: r.get(3),
+                            host: r.get(4),
+                            os: r.get(5),
+                        }
+                        .bounded(),
+                        arrival,
+                        since: u64::try_from(r.get::<i64, _>(8)).unwrap_or(0),
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    /// This relay leaves the installation's lists (at shutdown).
+    pub async fn mesh_leave(&self, me: &str) -> Result<(), StoreError> {
+        let mut tx = self.inner.pool.begin().await?;
+        for table in [
+            "DELETE FROM queue_entries WHERE relay = $1",
+            "DELETE FROM relays WHERE address = $1",
+        ] {
+            sqlx::query(table).bind(me).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An HMAC of `data` under the installation's shared lookup key, for `purpose` (hex):
+    /// what one relay signs, every relay of the installation can check.
+    pub fn installation_mac(&self, purpose: &str, data: &[u8]) -> String {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.inner.lookup.0)
+            .expect("HMAC accepts any key length");
+        m.update(b"lotse ");
+        m.update(purpose.as_bytes());
+        m.update(b"\0");
+        m.update(data);
+        hex(&m.finalize().into_bytes())
+    }
+
+    /// Whether `mac` (hex) is [`Store::installation_mac`] of `data` for `purpose` (compared in
+    /// constant time).
+    pub fn installation_mac_matches(&self, purpose: &str, data: &[u8], mac: &str) -> bool {
+        let Some(bytes) = unhex(mac) else {
+            return false;
+        };
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.inner.lookup.0)
+            .expect("HMAC accepts any key length");
+        m.update(b"lotse ");
+        m.update(purpose.as_bytes());
+        m.update(b"\0");
+        m.update(data);
+        m.verify_slice(&bytes).is_ok()
     }
 
     /// Closes the database (every connection of the pool).
@@ -1676,6 +1831,17 @@ async fn account_row(
         }
     }
     Ok(Done::Id(id))
+}
+
+/// The bytes of a hex string; `None` if it is not one.
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || s.len() > 128 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// The SQLite database in `dir` (created, mode 0600).

@@ -5,9 +5,14 @@
 
 mod support;
 
-use lotse_proto::msg::{CustomerDown, CustomerInfo, CustomerUp, KeyRejection};
+use lotse_net::NetConfig;
+use lotse_proto::msg::{
+    Arrival, CustomerDown, CustomerInfo, CustomerUp, KeyRejection, RepDown, RepUp, Role,
+};
 use lotse_relay::store::{Backend, Redeemed, Store, StoreError};
+use lotse_rep::{RepClient, RepEvent};
 use lotse_testkit::postgres::Postgres;
+use std::time::{Duration, Instant};
 use support::{PASSWORD, Peer, Rep, TestRelay, unix_now};
 
 fn info() -> CustomerInfo {
@@ -205,4 +210,171 @@ async fn backups_of_a_postgres_relay_are_refused_with_the_reason() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("pg_dump"), "{err}");
     assert!(!to.exists());
+}
+
+/// The customer waits at relay B, the rep's console is at A: the rep sees them within a
+/// second, marked as waiting at B, and taking them sends the real client to B, where the
+/// session runs (video would cross one hop). Audited on the one chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_at_one_relay_is_seen_and_taken_by_a_rep_at_another() {
+    let pg = Postgres::start();
+    let url = pg.new_database();
+    let a = TestRelay::start_on(Some(url.clone()), None, |_| {}).await;
+    let b = TestRelay::start_on(Some(url), Some(&a), |_| {}).await;
+    let mut ada = RepClient::connect(a.addr, a.pin, "ada", PASSWORD, &NetConfig::default())
+        .await
+        .unwrap();
+    let (key, _) = ada.create_key(None).await.unwrap();
+
+    let mut customer = Peer::customer(&b).await;
+    let redeemed = Instant::now();
+    redeem(&mut customer, &key).await.unwrap();
+    let entry = loop {
+        let ev = tokio::time::timeout(support::DEADLINE, ada.next_event())
+            .await
+            .expect("the queue in time")
+            .expect("connected");
+        if let RepEvent::Control(RepDown::Queue { entries }) = ev
+            && let Some(e) = entries.first()
+        {
+            assert_eq!(e.home.as_deref(), Some(b.addr.to_string().as_str()));
+            assert_eq!(e.customer.name, "Carla");
+            assert!(matches!(e.arrival, Arrival::Key { .. }));
+            break e.entry;
+        }
+    };
+    let seen = redeemed.elapsed();
+    eprintln!("customer at B → in the queue of the rep at A: {seen:?}");
+    assert!(seen < Duration::from_secs(1), "seen after {seen:?}");
+
+    ada.accept(entry).await.unwrap();
+    let mut moved = false;
+    loop {
+        let ev = tokio::time::timeout(support::DEADLINE, ada.next_event())
+            .await
+            .expect("joined in time")
+            .expect("connected");
+        match ev {
+            RepEvent::Control(RepDown::Redirect { relay, .. }) => {
+                assert_eq!(relay, b.addr.to_string());
+                moved = true;
+            }
+            RepEvent::Control(RepDown::Joined { customer }) => {
+                assert_eq!(customer.name, "Carla");
+                break;
+            }
+            RepEvent::Disconnected(why) => panic!("{why}"),
+            _ => {}
+        }
+    }
+    assert!(moved, "the rep was sent to B");
+    assert_eq!(ada.relay, b.addr, "the session runs at B");
+    customer
+        .hear_until("the rep joined", |m: &CustomerDown| match m {
+            CustomerDown::RepJoined { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .await;
+    // The customer is asked at B for what the rep asks.
+    ada.request(lotse_proto::Tier::View).await.unwrap();
+    customer
+        .hear_until("the request", |m: &CustomerDown| {
+            matches!(m, CustomerDown::PermissionRequest { .. }).then_some(())
+        })
+        .await;
+
+    let rows = a.relay().store().audit_rows().await.unwrap();
+    let said = |action: &str, part: &str| {
+        rows.iter()
+            .any(|(e, _)| e.action == action && e.detail.contains(part))
+    };
+    assert!(said("key.redeemed", "name=\"Carla\""));
+    assert!(said("queue.redirect", &format!("to=\"{}\"", b.addr)));
+    assert!(said("rep.login", "handed over for customer"));
+    assert!(said("session.start", "name=\"Carla\""));
+    a.relay().store().verify_audit().await.unwrap();
+    b.relay().store().verify_audit().await.unwrap();
+}
+
+/// Redirect tickets: good once, at the relay they name, for a minute; anything else is a
+/// failed login (and costs no hash).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_tickets_are_good_once_at_their_relay_and_cannot_be_forged() {
+    let pg = Postgres::start();
+    let url = pg.new_database();
+    let a = TestRelay::start_on(Some(url.clone()), None, |_| {}).await;
+    let b = TestRelay::start_on(Some(url), Some(&a), |_| {}).await;
+    let mut ada = Rep::login(&a, "ada").await;
+    let key = ada.key().await;
+    let mut customer = Peer::customer(&b).await;
+    redeem(&mut customer, &key).await.unwrap();
+    let (entry, _) = ada
+        .until("the entry from B", |m| match m {
+            RepDown::Queue { entries } => entries.first().map(|e| e.entry),
+            _ => None,
+        })
+        .await;
+    ada.say(&RepUp::Accept { entry }).await;
+    let (ticket, _) = ada
+        .until("the redirect", |m| match m {
+            RepDown::Redirect { ticket, .. } => Some(ticket.clone()),
+            _ => None,
+        })
+        .await;
+
+    async fn present(relay: &TestRelay, ticket: &str) -> Result<(), String> {
+        let mut peer = Peer::hello(relay, Role::Rep, support::How::default()).await;
+        peer.say(&RepUp::LoginHandover {
+            ticket: ticket.to_owned(),
+        })
+        .await;
+        peer.hear_until("the answer", |m: &RepDown| match m {
+            RepDown::LoginOk { .. } => Some(Ok(())),
+            RepDown::LoginRejected { reason } => Some(Err(format!("{reason:?}"))),
+            _ => None,
+        })
+        .await
+        .0
+    }
+    // At the wrong relay: refused.
+    assert!(present(&a, &ticket).await.is_err());
+    // Changed by one character: refused.
+    let mut forged = ticket.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
+    assert!(present(&b, &forged).await.is_err());
+    // Another customer, signed with a key that is not the installation's: refused.
+    let rep_id = a
+        .relay()
+        .store()
+        .rep_by_name("ada")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let expires = unix_now() as i64 + 30;
+    let payload = format!("v1|{rep_id}|1|{expires}|{}", b.addr);
+    assert!(
+        present(&b, &format!("{payload}|{}", "ab".repeat(32)))
+            .await
+            .is_err()
+    );
+    // Expired, though properly signed: refused.
+    let old = format!("v1|{rep_id}|1|{}|{}", unix_now() as i64 - 5, b.addr);
+    let mac = a
+        .relay()
+        .store()
+        .installation_mac("relay handover", old.as_bytes());
+    assert!(present(&b, &format!("{old}|{mac}")).await.is_err());
+    // The real one at B: in, once.
+    present(&b, &ticket).await.unwrap();
+    assert!(present(&b, &ticket).await.is_err(), "a ticket used twice");
+    let rows = b.relay().store().audit_rows().await.unwrap();
+    let bad = rows
+        .iter()
+        .filter(|(e, _)| {
+            e.action.starts_with("rep.login_failed") || e.detail.contains("bad_ticket")
+        })
+        .count();
+    assert!(bad >= 1, "bad tickets are audited");
 }

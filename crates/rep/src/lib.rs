@@ -94,6 +94,12 @@ pub struct RepClient {
     /// After a login with a second factor code: the ticket (and its expiry, Unix s) with which
     /// further connections of this program log in instead of a new code.
     pub ticket: Option<(String, u64)>,
+    /// The relay's pin and how to connect: a redirect to another relay of the installation
+    /// (which shares the pin) connects the same way.
+    pin: Pin,
+    net: NetConfig,
+    /// The relay this connection is to.
+    pub relay: SocketAddr,
 }
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -154,6 +160,7 @@ impl RepClient {
         net: &NetConfig,
     ) -> Result<RepClient, RepError> {
         let conn = lotse_net::connect(relay, pin, net).await?;
+        let net = net.clone();
         let (mut send, mut recv) = conn
             .open_bi()
             .await
@@ -213,7 +220,34 @@ impl RepClient {
             id,
             display_name,
             ticket,
+            pin,
+            net,
+            relay,
         })
+    }
+
+    /// Follows a [`RepDown::Redirect`]: connects to `relay` (same pin), logs in with the
+    /// ticket and goes on there (the relay where the customer waits takes them into the
+    /// session: `Joined` follows). The connection to the old relay is closed.
+    async fn follow(&mut self, relay: &str, ticket: &str) -> Result<(), RepError> {
+        if relay.len() > lotse_proto::msg::MAX_REDIRECT_BYTES
+            || ticket.len() > lotse_proto::msg::MAX_REDIRECT_BYTES
+        {
+            return Err(RepError::Unexpected("an oversized redirect".into()));
+        }
+        let addr = tokio::net::lookup_host(relay)
+            .await
+            .map_err(|e| RepError::Unexpected(format!("cannot resolve {relay}: {e}")))?
+            .next()
+            .ok_or_else(|| RepError::Unexpected(format!("cannot resolve {relay}")))?;
+        let first = RepUp::LoginHandover {
+            ticket: ticket.to_owned(),
+        };
+        let mut there = Self::connect_with(addr, self.pin, first, &self.net).await?;
+        there.ticket = self.ticket.take();
+        let here = std::mem::replace(self, there);
+        here.close().await;
+        Ok(())
     }
 
     /// Sends one control message.
@@ -223,11 +257,23 @@ impl RepClient {
     }
 
     /// The next event; `None` once the connection is gone and everything was delivered.
+    ///
+    /// A redirect to another relay of the installation is followed here, then reported as
+    /// the `Redirect` message (or as `Disconnected` if the other relay cannot be reached).
     pub async fn next_event(&mut self) -> Option<RepEvent> {
-        if let Some(e) = self.pending.pop_front() {
-            return Some(e);
+        let ev = match self.pending.pop_front() {
+            Some(e) => Some(e),
+            None => self.events.recv().await,
+        };
+        if let Some(RepEvent::Control(RepDown::Redirect { relay, ticket })) = &ev {
+            let (relay, ticket) = (relay.clone(), ticket.clone());
+            if let Err(e) = self.follow(&relay, &ticket).await {
+                return Some(RepEvent::Disconnected(format!(
+                    "sent to the relay {relay}, which did not take this login: {e}"
+                )));
+            }
         }
-        self.events.recv().await
+        ev
     }
 
     /// Makes a session key; returns it formatted for reading aloud, with its expiry (Unix s).

@@ -456,7 +456,7 @@ async fn session(
                 let list: Vec<_> = entries
                     .iter()
                     .map(|e| {
-                        let mut v = json!({"entry": e.entry, "name": e.customer.name, "host": e.customer.host, "os": e.customer.os, "came": e.arrival.code()});
+                        let mut v = json!({"entry": e.entry, "name": e.customer.name, "host": e.customer.host, "os": e.customer.os, "came": e.arrival.code(), "home": e.home});
                         match &e.arrival {
                             Arrival::Key { last_digits } => v["key_ends"] = json!(last_digits),
                             Arrival::Invitation { email } => v["invited"] = json!(email),
@@ -473,6 +473,10 @@ async fn session(
                 {
                     rep.accept(first.entry).await?;
                 }
+            }
+            // Followed by the client already: the session goes on at that relay.
+            RepEvent::Control(RepDown::Redirect { relay, .. }) => {
+                emit(json!({"event": "moved", "relay": relay, "now": rep.relay.to_string()}));
             }
             RepEvent::Control(RepDown::Joined { customer }) => {
                 joined = true;

@@ -103,6 +103,7 @@ impl Harness {
             customer: customer(name),
             since: 0,
             arrival: Arrival::RepList,
+            home: None,
         });
         self.state
             .apply(Update::Control(RepDown::Queue { entries }));
@@ -239,6 +240,7 @@ fn key_queue_banner_and_accept() {
             arrival: Arrival::Key {
                 last_digits: "789".into(),
             },
+            home: None,
         }],
     }));
     h.frame(vec![]);
@@ -565,6 +567,7 @@ fn accepting_twice_opens_the_same_tab() {
             arrival: Arrival::Key {
                 last_digits: "789".into(),
             },
+            home: None,
         }],
     }));
     h.frame(vec![]);
@@ -595,6 +598,7 @@ fn a_customer_arriving_during_a_session_lights_the_queue_tab() {
             arrival: Arrival::Key {
                 last_digits: "789".into(),
             },
+            home: None,
         }],
     }));
     h.frame(vec![]);
@@ -617,6 +621,7 @@ fn a_customer_arriving_during_a_session_lights_the_queue_tab() {
             arrival: Arrival::Key {
                 last_digits: "789".into(),
             },
+            home: None,
         }],
     }));
     assert_eq!(h.state.banner, None);
@@ -633,6 +638,7 @@ fn a_refused_accept_ends_the_tab_with_the_reason() {
             arrival: Arrival::Key {
                 last_digits: "789".into(),
             },
+            home: None,
         }],
     }));
     h.frame(vec![]);
@@ -1075,6 +1081,7 @@ fn the_arrival_banner_accepts() {
         customer: customer("Dirk"),
         since: 0,
         arrival: Arrival::RepList,
+        home: None,
     });
     h.state.apply(Update::Control(RepDown::Queue { entries }));
     h.frame(vec![]);

@@ -41,6 +41,7 @@ fn a_full_queue_of_the_largest_entries_fits_one_control_frame() {
         .bounded(),
         since: u64::MAX,
         arrival: Arrival::invitation(&huge('𝄞', 100_000)),
+        home: Some(bound_text(&huge('𝄞', 100_000), MAX_HOME_CHARS)),
     };
     let full = RepDown::Queue {
         entries: vec![entry.clone(); MAX_QUEUE_ENTRIES],
@@ -69,6 +70,7 @@ fn unbounded_info_would_not_fit() {
         },
         since: 0,
         arrival: Arrival::RepList,
+        home: None,
     };
     let two = RepDown::Queue {
         entries: vec![entry.clone(), entry],

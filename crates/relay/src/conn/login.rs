@@ -50,6 +50,9 @@ pub(super) enum Identity {
         /// A ticket for this console's further connections, when it proved a second factor
         /// with a code (ticket, expiry in Unix seconds).
         ticket: Option<(String, u64)>,
+        /// Sent here by another relay of the installation: the customer (waiting here) to take
+        /// at once.
+        then_accept: Option<u64>,
     },
     /// Someone with an external supporter's invitation key, not yet checked (the caller takes
     /// the invitation under the routing lock, so that its licence passes to the connection
@@ -76,6 +79,17 @@ pub(super) async fn login(
                 proof,
             }))) => (user, password, Some(proof)),
             Ok(Ok(Some(RepUp::JoinExternal { key }))) => return Some(Identity::External { key }),
+            Ok(Ok(Some(RepUp::LoginHandover { ticket }))) => {
+                // A refused ticket is one of the connection's tries, like a wrong password.
+                match handover(hub, conn, ip, &ticket).await {
+                    Attempt::In(rep) => return Some(rep),
+                    Attempt::Out(reason) => {
+                        let _ = tx.try_send(RepDown::LoginRejected { reason });
+                    }
+                    Attempt::Closed => return None,
+                }
+                continue;
+            }
             Ok(Ok(None)) => return None,
             Err(_) => {
                 conn.close(code::TIMEOUT, b"no login in time");
@@ -132,11 +146,22 @@ async fn attempt(
     } else {
         ""
     };
-    if hub
-        .audit(&actor, "rep.login", &format!("from {ip}{how}"))
-        .await
-        .is_err()
-    {
+    let detail = format!("from {ip}{how}");
+    logged_in(hub, conn, &actor, &detail, r, ticket, None).await
+}
+
+/// A login that held: audited (no login the audit log does not know of: fail closed), then
+/// the account's identity.
+async fn logged_in(
+    hub: &Hub,
+    conn: &Connection,
+    actor: &str,
+    detail: &str,
+    r: RepRecord,
+    ticket: Option<(String, u64)>,
+    then_accept: Option<u64>,
+) -> Attempt {
+    if hub.audit(actor, "rep.login", detail).await.is_err() {
         conn.close(code::AUDIT, AUDIT_DOWN.as_bytes());
         return Attempt::Closed;
     }
@@ -146,7 +171,58 @@ async fn attempt(
         display: r.display_name,
         permissions: r.permissions,
         ticket,
+        then_accept,
     })
+}
+
+/// A login with another relay's redirect ticket (several relays on one database): the
+/// installation signed it for this relay, this rep and one customer waiting here, a minute
+/// ago at most, and it was not used before. A bad ticket counts like a wrong password for the
+/// address (and costs no hash).
+async fn handover(hub: &Hub, conn: &Connection, ip: IpAddr, ticket: &str) -> Attempt {
+    let now = Instant::now();
+    let blocked = hub
+        .login_limiter
+        .lock()
+        .map(|mut l| l.blocked(ip, now))
+        .unwrap_or(true);
+    if blocked {
+        let _ = hub
+            .audit_refused(ip, "rep:handover", "rep.login_refused", "address_blocked")
+            .await;
+        return Attempt::Out(LoginRejection::Locked);
+    }
+    let me = hub.state().mesh.me.clone();
+    let checked = if me.is_empty() {
+        None
+    } else {
+        crate::mesh::check_ticket(hub, &me, ticket, crate::unix_now())
+    };
+    let rep = match checked {
+        Some(h) => hub
+            .store
+            .rep_by_id(h.rep_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|r| (r, h)),
+        None => None,
+    };
+    let Some((r, h)) = rep else {
+        if let Ok(mut l) = hub.login_limiter.lock() {
+            l.fail(ip, now);
+        }
+        let _ = hub
+            .audit_refused(ip, "rep:handover", "rep.login_failed", "bad_ticket")
+            .await;
+        return Attempt::Out(LoginRejection::BadCredentials);
+    };
+    if r.disabled {
+        return Attempt::Out(LoginRejection::Disabled);
+    }
+    let actor = format!("rep:{}", bounded(&r.name, NAME_MAX));
+    let detail = format!("from {ip} handed over for customer {}", h.entry);
+    logged_in(hub, conn, &actor, &detail, r, None, Some(h.entry)).await
 }
 
 /// A whole login held (password and, where needed, second factor): the name's failures from

@@ -74,13 +74,14 @@ pub(super) async fn rep(
         clip_open: false,
         input_bucket: TokenBucket::new(hub.cfg.input_rate, hub.cfg.input_burst, Instant::now()),
     };
-    let (id, db_id, login) = match identity {
+    let (id, db_id, login, then_accept) = match identity {
         Identity::Account {
             db_id,
             login,
             display,
             permissions,
             ticket,
+            then_accept,
         } => {
             // The profiles this account may choose from (read before taking the lock).
             let profiles = hub
@@ -115,7 +116,7 @@ pub(super) async fn rep(
             });
 
             st.push_queue(db_id);
-            (id, db_id, login)
+            (id, db_id, login, then_accept)
         }
         Identity::External { key } => {
             let label = format!("external:{ip}");
@@ -197,11 +198,19 @@ pub(super) async fn rep(
                 conn.close(code::AUDIT, super::customer::AUDIT_DOWN.as_bytes());
                 return;
             }
-            (id, 0, String::new())
+            (id, 0, String::new(), None)
         }
     };
     // The account and this connection, as the audit log names reps everywhere.
     let actor = hub.state().rep_label(id);
+    // Sent here by another relay: the customer is taken at once.
+    if let Some(entry) = then_accept {
+        let audits = accept(&hub, id, entry, &actor);
+        if hub.write_audits(audits).await.is_err() {
+            let _ = super::customer::audit_down(&conn);
+            return;
+        }
+    }
     let is_external = external.load(std::sync::atomic::Ordering::Relaxed);
     let span = info_span!("rep", %login, id, external = is_external);
     let streams = tokio::spawn(rep_streams(hub.clone(), conn.clone(), id).instrument(span));
@@ -229,7 +238,10 @@ pub(super) async fn rep(
             continue;
         }
         let audits = match msg {
-            RepUp::Login { .. } | RepUp::LoginWith { .. } | RepUp::JoinExternal { .. } => {
+            RepUp::Login { .. }
+            | RepUp::LoginWith { .. }
+            | RepUp::JoinExternal { .. }
+            | RepUp::LoginHandover { .. } => {
                 conn.close(code::PROTOCOL, b"already logged in");
                 break None;
             }
@@ -431,6 +443,31 @@ fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
             },
         );
         return Vec::new();
+    }
+    // Waiting at another relay of the installation: the rep is sent there with a ticket.
+    if let Some(remote) = st.mesh.find(entry)
+        && remote.waiting.rep_id == db_id
+    {
+        let expires = crate::unix_now() + crate::mesh::TICKET_LIFETIME;
+        let ticket = crate::mesh::ticket(
+            &hub.store,
+            db_id,
+            &remote.relay,
+            remote.waiting.entry,
+            expires,
+        );
+        let relay = remote.relay.clone();
+        let detail = format!(
+            "to={relay:?} customer={} name={:?}",
+            remote.waiting.entry,
+            bounded(&remote.waiting.info.name, NAME_MAX)
+        );
+        st.send_rep(id, RepDown::Redirect { relay, ticket });
+        return vec![Audit {
+            actor: actor.to_owned(),
+            action: "queue.redirect",
+            detail,
+        }];
     }
     let waiting = st.queues.get(&db_id).is_some_and(|q| q.contains(&entry));
     if !waiting {
@@ -649,6 +686,7 @@ fn up_name(msg: &RepUp) -> &'static str {
         RepUp::DeclineTransfer { .. } => "decline_transfer",
         RepUp::InviteByMail { .. } => "invite_by_mail",
         RepUp::MailExternal { .. } => "mail_external",
+        RepUp::LoginHandover { .. } => "login_handover",
     }
 }
 
