@@ -511,6 +511,7 @@ impl Session {
         let (handle, thread) = session::start(
             Settings {
                 relay: relay.addr.to_string(),
+                fallbacks: Vec::new(),
                 pin: relay.pin,
                 key: Some(key),
                 info: CustomerInfo::default(),

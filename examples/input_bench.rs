@@ -105,6 +105,7 @@ async fn main() {
     let (handle, _thread) = session::start(
         Settings {
             relay: relay.addr.to_string(),
+            fallbacks: Vec::new(),
             pin: relay.pin,
             key: Some(key),
             info: CustomerInfo::default(),

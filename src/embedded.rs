@@ -43,6 +43,8 @@ pub struct Embedded {
     pub terms: Option<String>,
     /// The language the customer used on the portal.
     pub lang: Option<Lang>,
+    /// The installation's further relays, tried in order after `relay`.
+    pub relays: Vec<String>,
 }
 
 impl Embedded {
@@ -69,6 +71,7 @@ impl Embedded {
             "rep_name": self.rep_name,
             "terms": self.terms.is_some(),
             "lang": self.lang.map(|l| match l { Lang::De => "de", Lang::En => "en" }),
+            "relays": self.relays,
         })
     }
 }
@@ -132,6 +135,11 @@ pub fn load_from(
         rep_name: cfg.rep_name,
         terms: cfg.terms,
         lang,
+        relays: cfg
+            .relays
+            .into_iter()
+            .take(lotse_bundle::MAX_RELAYS)
+            .collect(),
     }))
 }
 

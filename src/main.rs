@@ -122,21 +122,30 @@ fn main() -> Result<()> {
         .unwrap_or_else(Lang::from_env);
     // The deployment's terms of use, carried in the download, replace the built-in ones.
     let terms = embedded.as_ref().and_then(|e| e.terms.clone());
-    let (relay, pin, key) = match (embedded, cli.relay, cli.pin) {
-        (Some(e), None, None) if cli.key.is_none() => {
-            (e.relay.clone(), e.pin, Some(e.session_key()))
-        }
+    let (relay, pin, key, fallbacks) = match (embedded, cli.relay, cli.pin) {
+        (Some(e), None, None) if cli.key.is_none() => (
+            e.relay.clone(),
+            e.pin,
+            Some(e.session_key()),
+            e.relays.clone(),
+        ),
         (Some(e), ..) => anyhow::bail!(
             "this program already carries its relay ({}) and session; --relay, --pin and --key are only for programs without one",
             e.relay
         ),
-        (None, Some(relay), Some(pin)) => (relay, pin, cli.key.filter(|k| !k.trim().is_empty())),
+        (None, Some(relay), Some(pin)) => (
+            relay,
+            pin,
+            cli.key.filter(|k| !k.trim().is_empty()),
+            Vec::new(),
+        ),
         (None, ..) => anyhow::bail!(
             "this program carries no relay: download it from your support portal, or give --relay and --pin"
         ),
     };
     let settings = Settings {
         relay,
+        fallbacks,
         pin,
         key,
         info: customer_info(),

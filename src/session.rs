@@ -32,6 +32,9 @@ use tracing::{debug, info, warn};
 pub struct Settings {
     /// `host:port` of the relay.
     pub relay: String,
+    /// The installation's further relays, tried in order when `relay` cannot be reached or
+    /// takes no new sessions (it is draining).
+    pub fallbacks: Vec<String>,
     /// The only relay key this client trusts.
     pub pin: Pin,
     /// The session key, if the program already carries one; or, written
@@ -367,35 +370,31 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     ui.notify(Event::Connecting);
-    let Some(addr) = resolve(&settings.relay).await else {
-        ui.notify(Event::Failed(format!(
-            "The relay address {} could not be resolved.",
-            settings.relay
-        )));
-        return;
-    };
-    let conn = match lotse_net::connect(addr, settings.pin, &settings.net).await {
-        Ok(c) => c,
-        Err(e) => {
-            ui.notify(Event::Failed(e.to_string()));
-            return;
-        }
-    };
-    ui.notify(Event::Connected(conn.transport()));
     let core: Shared = Arc::new(Mutex::new(Core {
         consent: Consent::new(),
         injector: hooks.injector,
     }));
-    let reason = session(
-        &settings,
-        &ui,
-        &core,
-        hooks.video,
-        hooks.clipboard,
-        &conn,
-        &mut commands,
-    )
-    .await;
+    let (conn, reason) = match reach(&settings).await {
+        Reached::Greeted(conn, send, recv) => {
+            ui.notify(Event::Connected(conn.transport()));
+            let reason = session(
+                &settings,
+                &ui,
+                &core,
+                hooks.video,
+                hooks.clipboard,
+                (&conn, send, recv),
+                &mut commands,
+            )
+            .await;
+            (conn, reason)
+        }
+        Reached::Ended(conn, reason) => (conn, reason),
+        Reached::Failed(why) => {
+            ui.notify(Event::Failed(why));
+            return;
+        }
+    };
     // Every stop path ends here: release what the reps hold, then say goodbye.
     {
         let mut c = lock(&core);
@@ -419,19 +418,61 @@ async fn resolve(relay: &str) -> Option<std::net::SocketAddr> {
     tokio::net::lookup_host(relay).await.ok()?.next()
 }
 
-async fn session(
-    settings: &Settings,
-    ui: &Arc<dyn Frontend>,
-    core: &Shared,
-    video: Option<Box<dyn VideoSource>>,
-    clipboard: Option<ClipboardHook>,
-    conn: &Connection,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
-) -> EndReason {
-    let (mut send, mut recv) = match conn.open_bi().await {
-        Ok(s) => s,
-        Err(_) => return EndReason::PeerLost,
+/// How reaching a relay went.
+enum Reached {
+    /// Connected and greeted: the control stream is open.
+    Greeted(Connection, SendStream, RecvStream),
+    /// A relay answered, but the session cannot go on (another protocol version).
+    Ended(Connection, EndReason),
+    /// No relay of the list could be reached; the reason for a person (that of the first
+    /// relay: the one the person knows of).
+    Failed(String),
+}
+
+/// Connects to the first relay of the download's list that answers and takes new sessions (the
+/// pinned key on each: one installation, one pin), and exchanges hellos.
+async fn reach(settings: &Settings) -> Reached {
+    let mut first_failure: Option<String> = None;
+    for relay in std::iter::once(&settings.relay).chain(settings.fallbacks.iter()) {
+        let failure = match resolve(relay).await {
+            None => format!("The relay address {relay} could not be resolved."),
+            Some(addr) => match lotse_net::connect(addr, settings.pin, &settings.net).await {
+                Ok(conn) => match greet(&conn).await {
+                    Ok((send, recv)) => return Reached::Greeted(conn, send, recv),
+                    Err(Greeting::Ended(reason)) => return Reached::Ended(conn, reason),
+                    Err(Greeting::Draining) => {
+                        format!("The relay {relay} takes no new sessions at the moment.")
+                    }
+                    Err(Greeting::Lost) => format!("The relay {relay} did not answer."),
+                },
+                Err(e) => e.to_string(),
+            },
+        };
+        warn!("{failure}");
+        first_failure.get_or_insert(failure);
+    }
+    Reached::Failed(first_failure.unwrap_or_default())
+}
+
+/// Why the hellos were not exchanged.
+enum Greeting {
+    /// The relay is draining (`lotse-relay drain`): the next relay of the list is tried.
+    Draining,
+    Lost,
+    Ended(EndReason),
+}
+
+/// Opens the control stream and exchanges hellos.
+async fn greet(conn: &Connection) -> Result<(SendStream, RecvStream), Greeting> {
+    let drained = || match conn.close_reason() {
+        Some(lotse_net::ConnectionError::ApplicationClosed { reason, .. })
+            if reason.as_slice() == lotse_proto::msg::DRAINING.as_bytes() =>
+        {
+            Greeting::Draining
+        }
+        _ => Greeting::Lost,
     };
+    let (mut send, mut recv) = conn.open_bi().await.map_err(|_| drained())?;
     let hello = Hello {
         version: PROTOCOL_VERSION,
         role: Role::Customer,
@@ -442,19 +483,29 @@ async fn session(
         ),
     };
     if write_msg(&mut send, &hello, limits::CONTROL).await.is_err() {
-        return EndReason::PeerLost;
+        return Err(drained());
     }
     match tokio::time::timeout(HELLO_TIMEOUT, read_msg::<Hello>(&mut recv, limits::CONTROL)).await {
-        Ok(Ok(Some(h))) if h.version == PROTOCOL_VERSION && h.role == Role::Relay => {}
-        Ok(Ok(Some(h))) => {
-            return EndReason::Protocol(format!(
-                "the relay speaks protocol version {}, this program {}",
-                h.version, PROTOCOL_VERSION
-            ));
+        Ok(Ok(Some(h))) if h.version == PROTOCOL_VERSION && h.role == Role::Relay => {
+            Ok((send, recv))
         }
-        _ => return EndReason::PeerLost,
+        Ok(Ok(Some(h))) => Err(Greeting::Ended(EndReason::Protocol(format!(
+            "the relay speaks protocol version {}, this program {}",
+            h.version, PROTOCOL_VERSION
+        )))),
+        _ => Err(drained()),
     }
+}
 
+async fn session(
+    settings: &Settings,
+    ui: &Arc<dyn Frontend>,
+    core: &Shared,
+    video: Option<Box<dyn VideoSource>>,
+    clipboard: Option<ClipboardHook>,
+    (conn, mut send, mut recv): (&Connection, SendStream, RecvStream),
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> EndReason {
     match &settings.key {
         Some(key) => {
             let msg = match key.strip_prefix(QUEUE_TOKEN_PREFIX) {

@@ -69,6 +69,7 @@ fn serve_rep_add_key_session_by_command_line() {
     let ui = Arc::new(Recorder::default());
     let settings = Settings {
         relay: addr.clone(),
+        fallbacks: Vec::new(),
         pin: pin.parse::<Pin>().unwrap(),
         key: Some(key),
         info: CustomerInfo {

@@ -108,6 +108,7 @@ impl World {
         let (h, t) = session::start(
             Settings {
                 relay: self.addr.clone(),
+                fallbacks: Vec::new(),
                 pin: self.pin.parse().unwrap(),
                 key: Some(key),
                 info: CustomerInfo::default(),

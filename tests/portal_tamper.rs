@@ -57,6 +57,7 @@ fn download(plain: &[u8], relay: &RelayKey, key: &str) -> (Vec<u8>, Vec<u8>) {
         terms: None,
         lang: Some("en".into()),
         issued_at: 1,
+        relays: Vec::new(),
     };
     let trailer =
         lotse_bundle::trailer(&lotse_bundle::body_hash(&body), &cfg, &relay.signer).unwrap();

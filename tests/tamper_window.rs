@@ -47,6 +47,7 @@ fn changed_download() -> (PathBuf, tempfile::TempDir) {
         terms: None,
         lang: Some("en".into()),
         issued_at: 1,
+        relays: Vec::new(),
     };
     let mut trailer =
         lotse_bundle::trailer(&lotse_bundle::body_hash(&body), &cfg, &signer).unwrap();

@@ -147,6 +147,7 @@ fn screen_customer(
     let (handle, thread) = session::start(
         Settings {
             relay: relay.addr.to_string(),
+            fallbacks: Vec::new(),
             pin: relay.pin,
             key: Some(key),
             info: CustomerInfo {

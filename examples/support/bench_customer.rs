@@ -102,6 +102,7 @@ pub fn run(args: &[String]) {
     let (handle, thread) = session::start(
         Settings {
             relay: arg("--relay"),
+            fallbacks: Vec::new(),
             pin: arg("--pin").parse::<Pin>().unwrap(),
             key: Some(arg("--key")),
             info: CustomerInfo {

@@ -64,6 +64,11 @@ fuzz_target!(|data: &[u8]| {
         terms: (opts & 2 != 0).then(|| text.clone()),
         lang: Some("de".into()),
         issued_at: u64::from(opts),
+        relays: if opts & 4 != 0 {
+            vec![text.clone(), "relay-b.example.org:443".into()]
+        } else {
+            Vec::new()
+        },
     };
     let Ok(t) = trailer(&body_hash(&file), &config, signer) else {
         return;

@@ -40,23 +40,40 @@ impl TestRelay {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut lotse_relay::Config)) -> TestRelay {
+        Self::start_beside(None, tune).await
+    }
+
+    /// With `first`: a second relay of `first`'s installation (its secrets copied; the
+    /// database, which `tune` names, already holds the accounts).
+    pub async fn start_beside(
+        first: Option<&TestRelay>,
+        tune: impl FnOnce(&mut lotse_relay::Config),
+    ) -> TestRelay {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg =
-            lotse_relay::Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
+        let data = dir.path().join("data");
+        if let Some(first) = first {
+            lotse_relay::fsutil::private_dir(&data).unwrap();
+            for file in ["relay-cert.der", "relay-key.der", "audit.key", "lookup.key"] {
+                std::fs::copy(first.dir.path().join("data").join(file), data.join(file)).unwrap();
+            }
+        }
+        let mut cfg = lotse_relay::Config::new(data, "127.0.0.1:0".parse().unwrap());
         cfg.hello_timeout = Duration::from_secs(2);
         cfg.net = fast_net();
         tune(&mut cfg);
         let relay = lotse_relay::start(cfg).await.unwrap();
-        relay
-            .store()
-            .add_rep("ada", "Ada Lovelace", PASSWORD, 0)
-            .await
-            .unwrap();
-        relay
-            .store()
-            .add_rep("bob", "Bob", PASSWORD, 0)
-            .await
-            .unwrap();
+        if first.is_none() {
+            relay
+                .store()
+                .add_rep("ada", "Ada Lovelace", PASSWORD, 0)
+                .await
+                .unwrap();
+            relay
+                .store()
+                .add_rep("bob", "Bob", PASSWORD, 0)
+                .await
+                .unwrap();
+        }
         TestRelay {
             addr: relay.addr,
             pin: relay.pin,
@@ -208,11 +225,25 @@ pub fn customer_at(
     injector: Box<dyn lotse_platform::Injector>,
     injected: Arc<Mutex<Vec<Injected>>>,
 ) -> Customer {
+    customer_of(addr.to_string(), Vec::new(), pin, key, injector, injected)
+}
+
+/// A customer whose download names `relay`, then `fallbacks` (several relays of one
+/// installation).
+pub fn customer_of(
+    relay: String,
+    fallbacks: Vec<String>,
+    pin: Pin,
+    key: Option<String>,
+    injector: Box<dyn lotse_platform::Injector>,
+    injected: Arc<Mutex<Vec<Injected>>>,
+) -> Customer {
     let ui = Arc::new(Recorder::default());
     let (video, frames) = FakeVideo::new();
     let downloads = tempfile::tempdir().unwrap();
     let settings = Settings {
-        relay: addr.to_string(),
+        relay,
+        fallbacks,
         pin,
         key,
         info: CustomerInfo {

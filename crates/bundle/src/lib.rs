@@ -80,7 +80,15 @@ pub struct Config {
     pub lang: Option<String>,
     /// When the relay made this download (Unix seconds).
     pub issued_at: u64,
+    /// The installation's further relays (several relays on one database), `HOST:PORT`, tried
+    /// in order when `relay` cannot be reached or takes no new sessions. Left out when empty,
+    /// so a single relay's trailer is as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relays: Vec<String>,
 }
+
+/// Most further relays a download names.
+pub const MAX_RELAYS: usize = 8;
 
 /// How the client enters the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

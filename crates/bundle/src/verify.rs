@@ -170,6 +170,7 @@ mod tests {
             terms: None,
             lang: Some("de".into()),
             issued_at: 1,
+            relays: Vec::new(),
         };
         let t = trailer(&body_hash(&body), &cfg, s).unwrap();
         let anchor: [u8; ANCHOR_LEN] = body[AT..AT + ANCHOR_LEN].try_into().unwrap();
@@ -209,6 +210,7 @@ mod tests {
             terms: None,
             lang: Some("en".into()),
             issued_at: 1,
+            relays: Vec::new(),
         };
         let t = trailer(&body_hash(&signed), &cfg, &s).unwrap();
         let file = pe::assemble(&signed, &t).unwrap();
@@ -331,6 +333,7 @@ mod tests {
             terms: None,
             lang: None,
             issued_at: 0,
+            relays: Vec::new(),
         };
         assert!(matches!(
             trailer(&[0; 32], &cfg, &s),

@@ -748,6 +748,10 @@ pub enum RepUp {
 /// shown cut; the redirect carries the whole one).
 pub const MAX_HOME_CHARS: usize = 32;
 
+/// The close reason with which a draining relay (`lotse-relay drain`) turns a new customer away
+/// instead of answering their hello: the client goes on to the next relay its download names.
+pub const DRAINING: &str = "draining";
+
 /// Most bytes of a [`RepDown::Redirect`]'s address and ticket, and of a
 /// [`RepUp::LoginHandover`] ticket.
 pub const MAX_REDIRECT_BYTES: usize = 512;

@@ -190,6 +190,9 @@ pub(crate) struct Transfer {
     pub cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// The file in the data directory that makes a relay drain (`lotse-relay drain`).
+pub const DRAIN_FILE: &str = "draining";
+
 #[derive(Default)]
 pub(crate) struct State {
     next_id: u64,
@@ -205,6 +208,9 @@ pub(crate) struct State {
     pub shutting_down: bool,
     /// The installation's other relays (several relays on one PostgreSQL database).
     pub mesh: crate::mesh::MeshState,
+    /// `lotse-relay drain`: new customers are turned away (to the next relay of their
+    /// download), sessions here go on.
+    pub draining: bool,
 }
 
 /// Longest reason an administrator gives for ending a session (characters).
@@ -433,6 +439,19 @@ impl Hub {
         }
         let _ = self.write_audits(audits).await;
         true
+    }
+
+    /// Follows `lotse-relay drain` (the [`DRAIN_FILE`] in the data directory, looked at every
+    /// two seconds): while it is there, new customers are turned away to the next relay of their
+    /// download. A change is audited.
+    pub async fn follow_drain(&self) {
+        let now = self.cfg.data.join(DRAIN_FILE).exists();
+        let was = std::mem::replace(&mut self.state().draining, now);
+        if was != now {
+            let action = if now { "relay.drain" } else { "relay.undrain" };
+            info!("{action}");
+            let _ = self.audit("relay", action, "").await;
+        }
     }
 
     /// Closes the connections of accounts that were disabled since they logged in (audited

@@ -12,6 +12,7 @@ mod conn;
 mod files;
 pub mod fsutil;
 mod hub;
+pub use hub::DRAIN_FILE;
 pub mod identity;
 pub mod keys;
 pub mod limits;
@@ -216,6 +217,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     let mailer = config.mail.as_ref().map(mail::Mailer::new).transpose()?;
     let hub = Arc::new(hub::Hub::new(config, store, mailer));
     hub.reload_runtime().await;
+    hub.follow_drain().await;
     hub.audit("relay", "relay.start", &format!("listening on {addr}"))
         .await?;
     // Counts of refused tries are written when their window closes, even on a quiet relay.
@@ -230,6 +232,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
                 _ = tick.tick() => flusher.flush_refused(false).await,
                 _ = accounts.tick() => {
                     flusher.drop_disabled().await;
+                    flusher.follow_drain().await;
                     flusher.reload_runtime().await;
                 }
                 _ = retention.tick() => {

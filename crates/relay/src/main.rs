@@ -70,6 +70,17 @@ enum Cmd {
         /// The client build (e.g. lotse-windows-x86_64.exe).
         file: PathBuf,
     },
+    /// Drain this relay (while it serves): new customers are turned away to the next relay
+    /// their download names (several relays on one database), sessions here go on, and the
+    /// portal hands out downloads for the other relays. `--stop` takes new customers again.
+    /// Takes effect within two seconds.
+    Drain {
+        #[arg(long)]
+        data: PathBuf,
+        /// Take new customers again.
+        #[arg(long)]
+        stop: bool,
+    },
     /// Manage rep accounts.
     Rep {
         #[command(subcommand)]
@@ -339,6 +350,26 @@ async fn main() -> Result<()> {
                 for p in &cfg.profiles {
                     println!("  profile {}", profile_line(p));
                 }
+            }
+        }
+        Cmd::Drain { data, stop } => {
+            open_existing(&data).await?;
+            let file = data.join(lotse_relay::DRAIN_FILE);
+            if stop {
+                match std::fs::remove_file(&file) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => bail!("cannot remove {}: {e}", file.display()),
+                }
+                eprintln!("{} takes new customers again (within 2 s)", data.display());
+            } else {
+                lotse_relay::fsutil::create_private_file(&file)
+                    .with_context(|| format!("cannot create {}", file.display()))?;
+                eprintln!(
+                    "{} is draining (within 2 s): new customers go to the other relays, sessions \
+                     here go on; `lotse-relay drain --stop` ends it",
+                    data.display()
+                );
             }
         }
         Cmd::Backup { data, to } => {

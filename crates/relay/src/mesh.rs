@@ -297,7 +297,8 @@ pub(crate) async fn run(hub: Arc<Hub>, me: String) {
     loop {
         tokio::select! {
             _ = beat.tick() => {
-                if let Err(e) = hub.store.mesh_heartbeat(&me, crate::unix_now(), true).await {
+                let accepting = !hub.state().draining;
+                if let Err(e) = hub.store.mesh_heartbeat(&me, crate::unix_now(), accepting).await {
                     warn!("heartbeat not written: {e}");
                 }
                 publish(&hub, &me, &mut last).await;

@@ -1018,6 +1018,21 @@ impl Store {
             .collect())
     }
 
+    /// The relays that heartbeat since `alive_since`, oldest first: (address, accepting).
+    pub async fn mesh_relays(&self, alive_since: i64) -> Result<Vec<(String, bool)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT address, accepting FROM relays WHERE heartbeat_at >= $1 \
+             ORDER BY started_at, address",
+        )
+        .bind(alive_since)
+        .fetch_all(&self.inner.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<i64, _>(1) != 0))
+            .collect())
+    }
+
     /// This relay leaves the installation's lists (at shutdown).
     pub async fn mesh_leave(&self, me: &str) -> Result<(), StoreError> {
         let mut tx = self.inner.pool.begin().await?;

@@ -167,6 +167,16 @@ fn attr_after(html: &str, anchor: &str, attr: &str) -> String {
     rest[start..start + end].to_owned()
 }
 
+/// Enters a session key on the portal's start page (English).
+async fn post_key(p: &Portal, key: &str) -> Resp {
+    p.post(
+        "/key",
+        &format!("key={}&lang=en", key.replace(' ', "+")),
+        &[],
+    )
+    .await
+}
+
 /// Follows the confirmation page's "Yes" and the download page's link; returns the file.
 async fn confirm_and_download(p: &Portal, confirm_page: &str) -> (String, Vec<u8>) {
     let kind = attr_after(confirm_page, "name=\"kind\"", "value");
@@ -307,13 +317,7 @@ async fn unknown_used_and_expired_keys_get_the_same_page_and_downloads_do_not_us
 
     // A valid key: confirmation with the rep's name; downloading twice uses nothing up.
     let (key, _) = rep.create_key(None).await.unwrap();
-    let r = p
-        .post(
-            "/key",
-            &format!("key={}&lang=en", key.replace(' ', "+")),
-            &[],
-        )
-        .await;
+    let r = post_key(&p, &key).await;
     let html = r.text();
     assert!(
         html.contains("Start a support session with <strong>Ada Lovelace</strong>?"),
@@ -802,4 +806,54 @@ async fn the_tcp_fallback_shares_the_portals_port_by_alpn() {
         .to_string();
     assert!(err.contains(&p.pin.to_string()), "{err}");
     rep.close().await;
+}
+
+/// Several relays on one database (issue 19): a download names this relay first, then the
+/// installation's other relays that take new sessions; a draining relay hands out downloads
+/// that start at another relay (and names itself last).
+#[tokio::test(flavor = "multi_thread")]
+async fn downloads_name_the_installations_relays_in_the_order_to_try() {
+    let pg = lotse_testkit::postgres::Postgres::start();
+    let url = pg.new_database();
+    let p = Portal::start_with(|c| c.database = Some(url.clone())).await;
+    let dir_b = tempfile::tempdir().unwrap();
+    let data_b = dir_b.path().join("data");
+    lotse_relay::fsutil::private_dir(&data_b).unwrap();
+    for file in ["relay-cert.der", "relay-key.der", "audit.key", "lookup.key"] {
+        std::fs::copy(p._dir.path().join("data").join(file), data_b.join(file)).unwrap();
+    }
+    let mut cfg = lotse_relay::Config::new(data_b, "127.0.0.1:0".parse().unwrap());
+    cfg.database = Some(url);
+    let b = lotse_relay::start(cfg).await.unwrap();
+    // Both heartbeat.
+    let end = tokio::time::Instant::now() + Duration::from_secs(30);
+    while p.store().mesh_relays(0).await.unwrap().len() < 2 {
+        assert!(tokio::time::Instant::now() < end, "B never heartbeat");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut rep = p.rep().await;
+    let download = async |rep: &mut RepClient| {
+        let (key, _) = rep.create_key(None).await.unwrap();
+        let r = post_key(&p, &key).await;
+        let (_, file) = confirm_and_download(&p, &r.text()).await;
+        verify_download(&file)
+    };
+    let cfg = download(&mut rep).await;
+    assert_eq!(cfg.relay, p.relay_addr.to_string());
+    assert_eq!(cfg.relays, vec![b.addr.to_string()]);
+
+    // A drains: its downloads start at B.
+    let data_a = p._dir.path().join("data");
+    std::fs::write(data_a.join(lotse_relay::DRAIN_FILE), b"").unwrap();
+    let end = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let cfg = download(&mut rep).await;
+        if cfg.relay == b.addr.to_string() {
+            assert_eq!(cfg.relays, vec![p.relay_addr.to_string()]);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < end, "A never drained");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.shutdown().await;
 }

@@ -386,6 +386,7 @@ impl Customer {
         let (handle, thread) = session::start(
             Settings {
                 relay: relay.addr.clone(),
+                fallbacks: Vec::new(),
                 pin: relay.pin.parse().unwrap(),
                 key: Some(key),
                 info: lotse_proto::msg::CustomerInfo {

@@ -33,6 +33,8 @@ pub(crate) mod code {
     pub const AUDIT: u32 = 5;
     /// The account was disabled while it was connected.
     pub const DISABLED: u32 = 6;
+    /// This relay is draining: a new customer is sent on to the next relay of their download.
+    pub const DRAINING: u32 = 7;
 }
 
 pub(crate) use slots::Slots;
@@ -218,6 +220,12 @@ async fn handle(hub: Arc<Hub>, conn: Connection) {
             return;
         }
     };
+    // Draining: a new customer is turned away before any answer, so that their client tries the
+    // next relay of its download (sessions here go on; reps still log in).
+    if hello.role == Role::Customer && hub.state().draining {
+        conn.close(code::DRAINING, lotse_proto::msg::DRAINING.as_bytes());
+        return;
+    }
     let ours = Hello {
         version: PROTOCOL_VERSION,
         role: Role::Relay,

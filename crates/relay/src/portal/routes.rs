@@ -243,6 +243,42 @@ impl Portal {
     }
 
     /// The relay address written into a download.
+    /// The relays a download names, in the order the client tries them: this relay first
+    /// (`own`, as the browser reached it) unless it drains, then the installation's other
+    /// relays that take new sessions (several relays on one database).
+    pub(super) async fn download_relays(&self, own: String) -> (String, Vec<String>) {
+        let (on, me, draining) = {
+            let st = self.hub.state();
+            (st.mesh.on, st.mesh.me.clone(), st.draining)
+        };
+        if !on {
+            return (own, Vec::new());
+        }
+        let alive_since = crate::unix_now() - crate::mesh::ALIVE_FOR;
+        let others: Vec<String> = match self.hub.store.mesh_relays(alive_since).await {
+            Ok(list) => list
+                .into_iter()
+                .filter(|(addr, accepting)| *accepting && *addr != me && *addr != own)
+                .map(|(addr, _)| addr)
+                .take(lotse_bundle::MAX_RELAYS)
+                .collect(),
+            Err(e) => {
+                warn!("cannot read the installation's relays: {e}");
+                Vec::new()
+            }
+        };
+        let mut order = others;
+        if draining && !order.is_empty() {
+            // Last, not left out: should every other relay fail, this one still serves.
+            order.push(own);
+        } else {
+            order.insert(0, own);
+        }
+        order.truncate(lotse_bundle::MAX_RELAYS + 1);
+        let first = order.remove(0);
+        (first, order)
+    }
+
     pub(super) fn public_relay(&self, headers: &HeaderMap) -> String {
         if let Some(r) = &self.cfg.public_relay {
             return r.clone();
@@ -935,8 +971,10 @@ async fn file(
             );
         }
     };
+    let (relay, relays) = p.download_relays(p.public_relay(&headers)).await;
     let config = lotse_bundle::Config {
-        relay: p.public_relay(&headers),
+        relay,
+        relays,
         pin: p.signer.pin_string(),
         access: t.access.clone(),
         rep_name: Some(t.rep_name.clone()).filter(|n| !n.is_empty()),
