@@ -370,49 +370,124 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     ui.notify(Event::Connecting);
+    let mut settings = settings;
     let core: Shared = Arc::new(Mutex::new(Core {
         consent: Consent::new(),
         injector: hooks.injector,
     }));
-    let (conn, reason) = match reach(&settings).await {
-        Reached::Greeted(conn, send, recv) => {
-            ui.notify(Event::Connected(conn.transport()));
-            let reason = session(
-                &settings,
-                &ui,
-                &core,
-                hooks.video,
-                hooks.clipboard,
-                (&conn, send, recv),
-                &mut commands,
-            )
-            .await;
-            (conn, reason)
-        }
-        Reached::Ended(conn, reason) => (conn, reason),
-        Reached::Failed(why) => {
-            ui.notify(Event::Failed(why));
-            return;
-        }
+    // What the person copies, from the platform's thread into the session. Without a clipboard
+    // the sender stays here, so the session's branch for it simply never fires.
+    let (clip_tx, clip_rx) = mpsc::channel::<ClipContent>(2);
+    let clip_port = hooks.clipboard.map(|hook| {
+        let tx = clip_tx.clone();
+        // A plain thread: it blocks until the platform's thread ends with the program.
+        std::thread::spawn(move || {
+            while let Ok(c) = hook.changes.recv() {
+                if tx.blocking_send(c).is_err() {
+                    break;
+                }
+            }
+        });
+        hook.port
+    });
+    let mut kit = Kit {
+        video: hooks.video,
+        clip_rx,
+        clip_port,
+        resume: None,
+        relay_gone: false,
     };
-    // Every stop path ends here: release what the reps hold, then say goodbye.
-    {
-        let mut c = lock(&core);
-        let actions = c.consent.connection_lost();
-        c.apply(actions);
-        c.injector.release_all();
+    let mut comebacks = 0;
+    // The relay of the list the last session ran through.
+    let mut at: Option<String> = None;
+    loop {
+        let (conn, reason) = match reach(&settings).await {
+            Reached::Greeted(conn, send, recv, reached) => {
+                at = Some(reached);
+                ui.notify(Event::Connected(conn.transport()));
+                let reason = session(
+                    &settings,
+                    &ui,
+                    &core,
+                    &mut kit,
+                    (&conn, send, recv),
+                    &mut commands,
+                )
+                .await;
+                (conn, reason)
+            }
+            Reached::Ended(conn, reason) => (conn, reason),
+            Reached::Failed(why) => {
+                ui.notify(Event::Failed(why));
+                return;
+            }
+        };
+        // Every stop path ends here: release what the reps hold, then say goodbye.
+        {
+            let mut c = lock(&core);
+            let actions = c.consent.connection_lost();
+            c.apply(actions);
+            c.injector.release_all();
+        }
+        // The relay reads how the person ended from the close reason if the `End` message could
+        // not get through first.
+        let how = match &reason {
+            EndReason::Customer(how) => *how,
+            _ => HowEnded::Unspecified,
+        };
+        conn.close(0, how.code().as_bytes());
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn.wait_idle()).await;
+        // The relay failed (its connection was lost, or it shut down): back into the same rep's
+        // queue through the installation's relays, with nothing granted.
+        let relay_failed = kit.relay_gone || reason == EndReason::RelayShutdown;
+        if relay_failed
+            && comebacks < MAX_COMEBACKS
+            && let Some(token) = kit.resume.take()
+        {
+            comebacks += 1;
+            info!(?reason, "relay lost; back into the queue");
+            settings.key = Some(format!("{QUEUE_TOKEN_PREFIX}{token}"));
+            // The relay that failed is tried last.
+            if let Some(failed) = at.take() {
+                let mut order: Vec<String> = std::iter::once(settings.relay.clone())
+                    .chain(settings.fallbacks.drain(..))
+                    .filter(|r| *r != failed)
+                    .collect();
+                order.push(failed);
+                settings.relay = order.remove(0);
+                settings.fallbacks = order;
+            }
+            let snapshot = {
+                let mut c = lock(&core);
+                c.consent = Consent::after_relay_lost();
+                c.snapshot()
+            };
+            ui.notify(Event::Changed(snapshot));
+            continue;
+        }
+        info!(?reason, "session over");
+        ui.notify(Event::Ended(reason));
+        return;
     }
-    // The relay reads how the person ended from the close reason if the `End` message could not
-    // get through first.
-    let how = match &reason {
-        EndReason::Customer(how) => *how,
-        _ => HowEnded::Unspecified,
-    };
-    conn.close(0, how.code().as_bytes());
-    let _ = tokio::time::timeout(Duration::from_secs(1), conn.wait_idle()).await;
-    info!(?reason, "session over");
-    ui.notify(Event::Ended(reason));
 }
+
+/// How often one session may come back after its relay failed.
+const MAX_COMEBACKS: u32 = 3;
+
+/// What outlives one relay connection: the capture source, the clipboard, and the token for
+/// coming back should the relay fail.
+struct Kit {
+    video: Option<Box<dyn VideoSource>>,
+    clip_rx: mpsc::Receiver<ClipContent>,
+    clip_port: Option<Arc<dyn ClipboardPort>>,
+    /// The relay's last resume token (see [`CustomerDown::Resume`]).
+    resume: Option<String>,
+    /// The last session ended because the relay's connection was lost.
+    relay_gone: bool,
+}
+
+/// Longest resume token kept (a relay's are 32 hex digits).
+const MAX_RESUME_TOKEN: usize = 128;
 
 async fn resolve(relay: &str) -> Option<std::net::SocketAddr> {
     tokio::net::lookup_host(relay).await.ok()?.next()
@@ -420,8 +495,8 @@ async fn resolve(relay: &str) -> Option<std::net::SocketAddr> {
 
 /// How reaching a relay went.
 enum Reached {
-    /// Connected and greeted: the control stream is open.
-    Greeted(Connection, SendStream, RecvStream),
+    /// Connected and greeted: the control stream is open (to this relay of the list).
+    Greeted(Connection, SendStream, RecvStream, String),
     /// A relay answered, but the session cannot go on (another protocol version).
     Ended(Connection, EndReason),
     /// No relay of the list could be reached; the reason for a person (that of the first
@@ -438,7 +513,7 @@ async fn reach(settings: &Settings) -> Reached {
             None => format!("The relay address {relay} could not be resolved."),
             Some(addr) => match lotse_net::connect(addr, settings.pin, &settings.net).await {
                 Ok(conn) => match greet(&conn).await {
-                    Ok((send, recv)) => return Reached::Greeted(conn, send, recv),
+                    Ok((send, recv)) => return Reached::Greeted(conn, send, recv, relay.clone()),
                     Err(Greeting::Ended(reason)) => return Reached::Ended(conn, reason),
                     Err(Greeting::Draining) => {
                         format!("The relay {relay} takes no new sessions at the moment.")
@@ -501,11 +576,11 @@ async fn session(
     settings: &Settings,
     ui: &Arc<dyn Frontend>,
     core: &Shared,
-    video: Option<Box<dyn VideoSource>>,
-    clipboard: Option<ClipboardHook>,
+    kit: &mut Kit,
     (conn, mut send, mut recv): (&Connection, SendStream, RecvStream),
     commands: &mut mpsc::UnboundedReceiver<Command>,
 ) -> EndReason {
+    kit.relay_gone = false;
     match &settings.key {
         Some(key) => {
             let msg = match key.strip_prefix(QUEUE_TOKEN_PREFIX) {
@@ -519,6 +594,7 @@ async fn session(
                 },
             };
             if write_msg(&mut send, &msg, limits::CONTROL).await.is_err() {
+                kit.relay_gone = true;
                 return EndReason::PeerLost;
             }
         }
@@ -529,7 +605,7 @@ async fn session(
     let keyframe = Arc::new(AtomicBool::new(true));
     let monitor_request = Arc::new(AtomicU32::new(NO_MONITOR_REQUEST));
     let (monitors_tx, mut monitors_rx) = mpsc::unbounded_channel();
-    let mut video_task = video.map(|src| {
+    let mut video_task = kit.video.take().map(|src| {
         VideoPump::new(
             src,
             video_on.clone(),
@@ -555,21 +631,10 @@ async fn session(
             }
         }
     });
-    // What the person copies, from the platform's thread into this loop. Without a clipboard
-    // the sender stays here, so the branch below simply never fires.
-    let (clip_tx, mut clip_rx) = mpsc::channel::<ClipContent>(2);
-    let clip_port = clipboard.map(|hook| {
-        let tx = clip_tx.clone();
-        // A plain thread: it blocks until the platform's thread ends with the session.
-        std::thread::spawn(move || {
-            while let Ok(c) = hook.changes.recv() {
-                if tx.blocking_send(c).is_err() {
-                    break;
-                }
-            }
-        });
-        hook.port
-    });
+    let clip_port = kit.clip_port.clone();
+    let clip_rx = &mut kit.clip_rx;
+    let resume = &mut kit.resume;
+    let mut relay_gone = false;
     let inputs = tokio::spawn(accept_streams(
         conn.clone(),
         core.clone(),
@@ -607,6 +672,14 @@ async fn session(
                 if reps { vec![Action::Send(CustomerUp::Obstructed { what: now })] } else { Vec::new() }
             }
             msg = down_rx.recv() => match msg {
+                Some(Ok(Some(CustomerDown::Resume { token }))) => {
+                    // Kept for a relay failure (a hostile relay's gets it back into a queue,
+                    // nothing more); bounded like everything a peer says.
+                    if token.len() <= MAX_RESUME_TOKEN {
+                        *resume = Some(token);
+                    }
+                    continue;
+                }
                 Some(Ok(Some(msg))) => {
                     let msg = sanitize(msg);
                     let mut c = lock(core);
@@ -618,9 +691,13 @@ async fn session(
                         }
                     }
                 }
-                Some(Ok(None)) | None => break EndReason::PeerLost,
+                Some(Ok(None)) | None => {
+                    relay_gone = true;
+                    break EndReason::PeerLost;
+                }
                 Some(Err(e)) => {
                     warn!("control stream: {e}");
+                    relay_gone = true;
                     break EndReason::PeerLost;
                 }
             },
@@ -745,6 +822,7 @@ async fn session(
             match a {
                 Action::Send(msg) => {
                     if write_msg(&mut send, &msg, limits::CONTROL).await.is_err() {
+                        relay_gone = true;
                         ended.get_or_insert(EndReason::PeerLost);
                     }
                 }
@@ -852,11 +930,13 @@ async fn session(
     if let Some(p) = &clip_port {
         p.set_reading(false);
     }
-    drop(clip_tx);
     video_on.store(false, Ordering::SeqCst);
-    if let Some(v) = video_task.as_ref() {
-        v.stop.store(true, Ordering::SeqCst);
-    }
+    // The capture source comes back from its thread: a session after a relay failure uses it.
+    kit.video = match video_task {
+        Some(v) => v.take_back().await,
+        None => None,
+    };
+    kit.relay_gone = relay_gone;
     transfers.cancel_all();
     inputs.abort();
     reason
@@ -1077,6 +1157,8 @@ struct VideoPump {
     monitors: Vec<MonitorInfo>,
     /// The monitor list and the shared index, each time they change while the thread runs.
     changes: mpsc::UnboundedSender<(Vec<MonitorInfo>, u32)>,
+    /// Where the thread hands the source back when it stops.
+    back: Option<std::sync::mpsc::Receiver<Box<dyn VideoSource>>>,
 }
 
 impl VideoPump {
@@ -1107,7 +1189,22 @@ impl VideoPump {
             stop: Arc::new(AtomicBool::new(false)),
             monitors: Vec::new(),
             changes,
+            back: None,
         }
+    }
+
+    /// Stops the thread and takes the source back (for the session after a relay failure);
+    /// `None` if the thread did not give it back in time.
+    async fn take_back(mut self) -> Option<Box<dyn VideoSource>> {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(source) = self.source.take() {
+            return Some(source);
+        }
+        let back = self.back.take()?;
+        tokio::task::spawn_blocking(move || back.recv_timeout(Duration::from_secs(5)).ok())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Starts the thread on first use; returns the monitor list then.
@@ -1134,6 +1231,8 @@ impl VideoPump {
         let keyframe = self.keyframe.clone();
         let monitor = self.monitor.clone();
         let stop = self.stop.clone();
+        let (back_tx, back_rx) = std::sync::mpsc::channel();
+        self.back = Some(back_rx);
         let spawned = std::thread::Builder::new()
             .name("lotse-video".into())
             .spawn(move || {
@@ -1186,6 +1285,7 @@ impl VideoPump {
                         Err(mpsc::error::TrySendError::Closed(_)) => break,
                     }
                 }
+                let _ = back_tx.send(source);
             });
         if spawned.is_err() {
             warn!("cannot start the video thread");

@@ -200,7 +200,7 @@ strings! {
     key_title, key_intro, key_label, key_connect, key_cancel, key_checking,
     key_unknown, key_used, key_expired, key_rate_limited, key_rep_offline,
     wait_connecting, wait_title, wait_queued, wait_queued_anon, wait_position, wait_hint, wait_cancel,
-    wait_requeued_lost, wait_requeued_transferred,
+    wait_requeued_lost, wait_requeued_transferred, wait_requeued_relay_lost,
     prompt_title, prompt_asks, prompt_view, prompt_control, prompt_clipboard, prompt_files,
     prompt_sysinfo, prompt_system_view, prompt_system_control, prompt_revocable, prompt_allow,
     prompt_deny,

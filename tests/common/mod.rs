@@ -52,10 +52,10 @@ impl TestRelay {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         if let Some(first) = first {
-            lotse_relay::fsutil::private_dir(&data).unwrap();
-            for file in ["relay-cert.der", "relay-key.der", "audit.key", "lookup.key"] {
-                std::fs::copy(first.dir.path().join("data").join(file), data.join(file)).unwrap();
-            }
+            lotse_testkit::postgres::copy_installation_secrets(
+                &first.dir.path().join("data"),
+                &data,
+            );
         }
         let mut cfg = lotse_relay::Config::new(data, "127.0.0.1:0".parse().unwrap());
         cfg.hello_timeout = Duration::from_secs(2);
@@ -107,6 +107,17 @@ impl TestRelay {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The audit chain verifies (key, anchor, every entry).
+    pub async fn assert_audit_verifies(&self) {
+        self.relay
+            .as_ref()
+            .unwrap()
+            .store()
+            .verify_audit()
+            .await
+            .unwrap();
     }
 
     pub async fn audit_actions(&self) -> Vec<String> {

@@ -88,6 +88,8 @@ pub struct Texts {
     /// Before the address of the relay a customer waits at, when it is another relay of the
     /// installation than this console's.
     pub waits_at: &'static str,
+    /// How a customer came who is back after their relay failed.
+    pub arrival_resumed: &'static str,
     pub col_waiting: &'static str,
     pub accept: &'static str,
     pub arrived: &'static str,
@@ -527,6 +529,7 @@ pub static EN: Texts = Texts {
     arrival_list: "the public rep list (anyone)",
     arrival_invite: "invitation to ",
     waits_at: " · waiting at relay ",
+    arrival_resumed: "back after a relay failure",
     col_waiting: "Waiting",
     accept: "Accept",
     arrived: "A customer is waiting:",
@@ -699,6 +702,7 @@ pub static DE: Texts = Texts {
     arrival_list: "die öffentliche Liste (jeder)",
     arrival_invite: "Einladung an ",
     waits_at: " · wartet am Relay ",
+    arrival_resumed: "zurück nach Ausfall eines Relays",
     col_waiting: "Wartet",
     accept: "Annehmen",
     arrived: "Ein Kunde wartet:",

@@ -462,6 +462,7 @@ pub fn arrival_text(arrival: &Arrival, t: &Texts) -> String {
         Arrival::Key { last_digits } => format!("{}{last_digits}", t.arrival_key),
         Arrival::RepList => t.arrival_list.to_owned(),
         Arrival::Invitation { email } => format!("{}{email}", t.arrival_invite),
+        Arrival::Resumed => t.arrival_resumed.to_owned(),
     }
 }
 

@@ -188,6 +188,15 @@ impl Consent {
         }
     }
 
+    /// A consent for the session that follows a relay failure: nothing of the one before (no
+    /// rep, no grant, no prompt), and the person is told why they wait again.
+    pub fn after_relay_lost() -> Self {
+        Consent {
+            requeued: Some(Requeue::RelayLost),
+            ..Consent::new()
+        }
+    }
+
     /// Why the person waits in a queue again after a live session (shown while waiting).
     pub fn requeued(&self) -> Option<Requeue> {
         self.requeued
@@ -252,6 +261,8 @@ impl Consent {
         }
         let mut out = Vec::new();
         match msg {
+            // The client keeps the token for a relay failure; it grants and changes nothing.
+            CustomerDown::Resume { .. } => {}
             CustomerDown::KeyRejected { reason } => {
                 if self.phase != Phase::Connecting {
                     return Err(Violation("key rejected after it was accepted".into()));

@@ -630,6 +630,10 @@ pub enum CustomerDown {
     Participants { list: Vec<Participant> },
     /// Nobody is left to help: the person waits in `rep_name`'s queue again (see [`Requeue`]).
     Requeued { rep_name: String, why: Requeue },
+    /// Sent once the customer is in a queue: a one-time token with which their client, should
+    /// this relay fail, gets back into the same rep's queue at any relay of the installation
+    /// (as `JoinQueue`). Nothing granted carries over: the rep must ask again for every tier.
+    Resume { token: String },
 }
 
 /// Why a customer in a session is back in a queue.
@@ -640,6 +644,9 @@ pub enum Requeue {
     SupporterLost { grace_secs: u32 },
     /// Their supporter handed them to a colleague.
     Transferred,
+    /// Their relay failed and the client got back into the queue at another relay (the client
+    /// says this itself; no relay sends it).
+    RelayLost,
 }
 
 /// Rep → relay.
@@ -851,6 +858,9 @@ pub enum Arrival {
     RepList,
     /// Through an invitation link this rep sent to `email`.
     Invitation { email: String },
+    /// Back after the relay they were at failed (with the token that relay gave them): the same
+    /// customer as before, asked afresh for everything.
+    Resumed,
 }
 
 impl Arrival {
@@ -868,6 +878,7 @@ impl Arrival {
             Arrival::Key { .. } => "key",
             Arrival::RepList => "rep_list",
             Arrival::Invitation { .. } => "invitation",
+            Arrival::Resumed => "resumed",
         }
     }
 }

@@ -32,6 +32,14 @@ pub fn normalize(typed: &str) -> Option<String> {
     (digits.len() == KEY_DIGITS && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
 }
 
+/// 128 random bits, hex: queue, invitation and resume tokens.
+pub(crate) fn random_token() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    crate::store::hex(&b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,7 @@ pub(crate) fn arrival_parts(a: &Arrival) -> (&'static str, String) {
         Arrival::Key { last_digits } => ("key", last_digits.clone()),
         Arrival::RepList => ("list", String::new()),
         Arrival::Invitation { email } => ("invite", email.clone()),
+        Arrival::Resumed => ("resume", String::new()),
     }
 }
 
@@ -54,6 +55,7 @@ pub(crate) fn arrival_of(kind: &str, detail: &str) -> Option<Arrival> {
         }),
         "list" => Some(Arrival::RepList),
         "invite" => Some(Arrival::invitation(detail)),
+        "resume" => Some(Arrival::Resumed),
         _ => None,
     }
 }

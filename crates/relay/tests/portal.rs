@@ -818,10 +818,7 @@ async fn downloads_name_the_installations_relays_in_the_order_to_try() {
     let p = Portal::start_with(|c| c.database = Some(url.clone())).await;
     let dir_b = tempfile::tempdir().unwrap();
     let data_b = dir_b.path().join("data");
-    lotse_relay::fsutil::private_dir(&data_b).unwrap();
-    for file in ["relay-cert.der", "relay-key.der", "audit.key", "lookup.key"] {
-        std::fs::copy(p._dir.path().join("data").join(file), data_b.join(file)).unwrap();
-    }
+    lotse_testkit::postgres::copy_installation_secrets(&p._dir.path().join("data"), &data_b);
     let mut cfg = lotse_relay::Config::new(data_b, "127.0.0.1:0".parse().unwrap());
     cfg.database = Some(url);
     let b = lotse_relay::start(cfg).await.unwrap();

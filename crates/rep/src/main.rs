@@ -460,7 +460,7 @@ async fn session(
                         match &e.arrival {
                             Arrival::Key { last_digits } => v["key_ends"] = json!(last_digits),
                             Arrival::Invitation { email } => v["invited"] = json!(email),
-                            Arrival::RepList => {}
+                            Arrival::RepList | Arrival::Resumed => {}
                         }
                         v
                     })

@@ -232,3 +232,18 @@ pub fn bind_data_dir(data: &Path) {
         panic!("cannot bind {} to {url}: {e}", data.display());
     }
 }
+
+/// Makes `to` (a new relay data directory) a second relay of the installation whose first relay
+/// keeps its data in `from`: the secrets every relay of one database shares (identity, audit
+/// key, lookup key) are copied, as an administrator does.
+pub fn copy_installation_secrets(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot make {}: {e}", to.display()));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700));
+    }
+    for file in ["relay-cert.der", "relay-key.der", "audit.key", "lookup.key"] {
+        std::fs::copy(from.join(file), to.join(file))
+            .unwrap_or_else(|e| panic!("cannot copy {file} to {}: {e}", to.display()));
+    }
+}

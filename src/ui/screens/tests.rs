@@ -1223,4 +1223,21 @@ fn back_in_the_queue_the_person_is_told_why() {
             .unwrap()
             .contains("handed to a colleague")
     );
+    // After a relay failure (the client says so itself), in both languages.
+    for (lang, words) in [(Lang::En, "has failed"), (Lang::De, "ausgefallen")] {
+        let mut h = Harness::new(lang);
+        h.state.apply(Event::Changed(Snapshot {
+            phase: Phase::Queued {
+                rep_name: String::new(),
+                position: None,
+            },
+            reps: vec![],
+            prompts: vec![],
+            requeued: Some(lotse_proto::msg::Requeue::RelayLost),
+        }));
+        h.frame(10, vec![]);
+        assert_eq!(h.state.screen, "wait");
+        let why = h.state.shown_requeue.clone().unwrap();
+        assert!(why.contains(words), "{why}");
+    }
 }

@@ -31,6 +31,7 @@ pub fn ui(state: &mut State, ui: &mut Ui) {
                     &[("minutes", &grace_secs.div_ceil(60).max(1).to_string())],
                 )),
                 Some(Requeue::Transferred) => Some(t.wait_requeued_transferred.clone()),
+                Some(Requeue::RelayLost) => Some(t.wait_requeued_relay_lost.clone()),
                 None => None,
             };
             state.shown_requeue = why.clone();

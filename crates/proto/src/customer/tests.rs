@@ -806,3 +806,54 @@ fn roles_describe_and_never_grant() {
         "the name stays the one announced at joining"
     );
 }
+
+#[test]
+fn after_a_relay_failure_nothing_carries_over_and_a_resume_token_grants_nothing() {
+    let t = Instant::now();
+    let mut c = live(t);
+    let t = grant(&mut c, 1, Tier::View, t);
+    let t = grant(&mut c, 2, Tier::Control, t);
+    // A relay's resume token changes nothing in the session.
+    let out = c
+        .on_message(
+            CustomerDown::Resume {
+                token: "ab".repeat(16),
+            },
+            t,
+        )
+        .unwrap();
+    assert!(out.is_empty());
+    assert!(c.grants(REP).contains(Tier::Control));
+    // The consent for the session after the failure: no rep, no grant, told why.
+    let mut after = Consent::after_relay_lost();
+    assert_eq!(after.requeued(), Some(Requeue::RelayLost));
+    assert_eq!(after.reps().count(), 0);
+    assert!(after.input(REP, key(4, true)).is_empty());
+    assert!(!after.video_wanted());
+    after
+        .on_message(
+            CustomerDown::Queued {
+                rep_name: "Ada".into(),
+                position: Some(1),
+            },
+            t,
+        )
+        .unwrap();
+    assert_eq!(
+        after.requeued(),
+        Some(Requeue::RelayLost),
+        "shown while waiting"
+    );
+    after
+        .on_message(
+            CustomerDown::RepJoined {
+                rep: REP,
+                name: "Ada".into(),
+            },
+            t,
+        )
+        .unwrap();
+    assert_eq!(after.requeued(), None);
+    assert!(after.grants(REP).is_empty(), "the rep must ask again");
+    assert!(after.input(REP, key(4, true)).is_empty());
+}

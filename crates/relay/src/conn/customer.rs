@@ -373,6 +373,7 @@ async fn redeem(
                         .map(|d| d[d.len().saturating_sub(3)..].to_owned())
                         .unwrap_or_default(),
                 },
+                (Entry::Token(_), Ok(Some(k))) if k == "resume" => Arrival::Resumed,
                 (Entry::Token(token), Ok(Some(k))) if k == "invite" => Arrival::invitation(
                     &hub.store
                         .queue_token_email(token)
@@ -419,10 +420,27 @@ async fn redeem(
                 }
                 st.push_queue(rep_db);
             }
+            // Should this relay fail, the client gets back into this rep's queue at another
+            // relay of the installation (or this one, restarted) with this token, once.
+            let token = keys::random_token();
+            let now = crate::unix_now();
+            match hub
+                .store
+                .insert_queue_token(&token, rep_db, "resume", None, now, now + RESUME_FOR)
+                .await
+            {
+                Ok(()) => hub
+                    .state()
+                    .send_customer(id, CustomerDown::Resume { token }),
+                Err(e) => warn!("no resume token for {actor}: {e}"),
+            }
         }
     }
     Ok(())
 }
+
+/// How long a customer may come back with their resume token (a long session included).
+const RESUME_FOR: i64 = 12 * 60 * 60;
 
 fn answer(hub: &Hub, customer: CustomerId, request: u32, reply: Reply) -> Vec<Audit> {
     let mut audits = Vec::new();

@@ -287,6 +287,7 @@ fn requeue(
             match why {
                 Requeue::SupporterLost { .. } => "supporter_lost",
                 Requeue::Transferred => "transferred",
+                Requeue::RelayLost => "relay_lost",
             }
         ),
     });

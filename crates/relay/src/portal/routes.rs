@@ -311,13 +311,7 @@ fn host_only(h: &str) -> &str {
     }
 }
 
-/// 128 random bits, hex.
-pub(crate) fn random_token() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    crate::store::hex(&b)
-}
+pub(crate) use crate::keys::random_token;
 
 pub(super) fn router(state: Arc<Portal>) -> Router {
     Router::new()

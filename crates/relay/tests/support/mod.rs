@@ -55,10 +55,10 @@ impl TestRelay {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         if let Some(first) = beside {
-            lotse_relay::fsutil::private_dir(&data).unwrap();
-            for file in ["relay-cert.der", "relay-key.der", "audit.key", "lookup.key"] {
-                std::fs::copy(first.dir.path().join("data").join(file), data.join(file)).unwrap();
-            }
+            lotse_testkit::postgres::copy_installation_secrets(
+                &first.dir.path().join("data"),
+                &data,
+            );
         }
         let mut cfg = lotse_relay::Config::new(data, "127.0.0.1:0".parse().unwrap());
         cfg.database = database;
