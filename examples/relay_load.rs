@@ -5,7 +5,15 @@
 //! cargo run --release --example relay_load                 # N = 50, 200, 500, 1000
 //! cargo run --release --example relay_load -- 10 100       # other N
 //! cargo run --release --example relay_load -- --tcp 500    # every peer on the TCP fallback
+//! cargo run --release --example relay_load -- --relays 2 200 # two relays on one PostgreSQL
 //! ```
+//!
+//! With `--relays 2` (issue 19) the accounts live in a private PostgreSQL cluster (Debian's
+//! binaries, a Unix socket; each run gets a copy of the accounts' database) and two relay
+//! processes of one installation serve: session `i`'s customer lands at relay `i % 2` (as the
+//! portal's downloads spread them), its rep logs in at relay `(i / 2) % 2` — so half of the reps
+//! meet their customer at the other relay and are sent there (the video crosses one relay).
+//! The table then has a row per relay as well (sessions homed there, CPU, memory).
 //!
 //! Each session is a synthetic customer (this process, speaking the wire protocol: hello, key,
 //! Allow for `view` and `control`, then its video) and a real `lotse_rep::RepClient` logged in
@@ -58,12 +66,28 @@ const SETUP_AT_ONCE: usize = 8;
 /// `--tcp`: customers and reps on the TCP fallback instead of QUIC.
 static OVER_TCP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
+/// With `--relays 2`: the PostgreSQL cluster and the database holding the accounts, which each
+/// run copies.
+struct Shared {
+    pg: lotse_testkit::postgres::Postgres,
+    template: String,
+}
+
 fn main() {
     let _ = OVER_TCP.set(std::env::args().any(|a| a == "--tcp"));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let relays: usize = args
+        .iter()
+        .position(|a| a == "--relays")
+        .and_then(|i| args.get(i + 1))
+        .map_or(1, |n| n.parse().expect("--relays 1 or 2"));
+    assert!((1..=2).contains(&relays), "--relays 1 or 2");
     let ns: Vec<usize> = {
-        let given: Vec<usize> = std::env::args()
-            .skip(1)
-            .filter_map(|a| a.parse().ok())
+        let given: Vec<usize> = args
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i == 0 || args[i - 1] != "--relays")
+            .filter_map(|(_, a)| a.parse().ok())
             .collect();
         if given.is_empty() {
             vec![50, 200, 500, 1000]
@@ -86,19 +110,72 @@ fn main() {
     );
     let most = ns.iter().copied().max().unwrap_or(1);
     let template = tempfile::tempdir().unwrap();
+    let shared = (relays == 2).then(|| {
+        let pg = lotse_testkit::postgres::Postgres::start();
+        let url = pg.new_database();
+        let name = url
+            .trim_start_matches("postgresql:///")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        (Shared { pg, template: name }, url)
+    });
     let started = Instant::now();
-    rt.block_on(make_accounts(template.path(), most));
+    rt.block_on(make_accounts(
+        template.path(),
+        most,
+        shared.as_ref().map(|(_, url)| url.as_str()),
+    ));
+    let shared = shared.map(|(s, _)| s);
     eprintln!(
         "{most} rep accounts in {:.0} s",
         started.elapsed().as_secs_f64()
     );
     let mut rows = Vec::new();
-    let base = rt.block_on(run(template.path(), 1, clip.clone()));
+    let base = rt.block_on(run(template.path(), 1, clip.clone(), shared.as_ref()));
     for &n in &ns {
         eprintln!("== N = {n}");
-        rows.push(rt.block_on(run(template.path(), n, clip.clone())));
+        rows.push(rt.block_on(run(template.path(), n, clip.clone(), shared.as_ref())));
     }
     print_table(&base, &rows, kb_s);
+    if relays > 1 {
+        print_per_relay(&rows);
+    }
+}
+
+/// One relay's share of a run.
+#[derive(Debug, Default, Clone)]
+struct PerRelay {
+    addr: String,
+    /// Sessions whose customer landed here (the video's one hop).
+    homed: usize,
+    /// Of those, the sessions whose rep logged in at the other relay and was sent here.
+    sent_here: usize,
+    cpu_percent: f64,
+    rss_mb: f64,
+}
+
+fn print_per_relay(rows: &[Row]) {
+    println!();
+    println!(
+        "| sessions | relay | sessions homed | reps sent here from the other | CPU % | RSS MB |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for r in rows {
+        for (k, p) in r.per_relay.iter().enumerate() {
+            println!(
+                "| {} | {} ({}) | {} | {} | {:.0} | {:.0} |",
+                r.n,
+                (b'A' + k as u8) as char,
+                p.addr,
+                p.homed,
+                p.sent_here,
+                p.cpu_percent,
+                p.rss_mb
+            );
+        }
+    }
 }
 
 /// One N's results.
@@ -114,6 +191,8 @@ struct Row {
     lat_p50: Option<f64>,
     lat_p95: Option<f64>,
     failed: usize,
+    /// With several relays: each one's share (the columns above are the sums).
+    per_relay: Vec<PerRelay>,
 }
 
 fn print_table(base: &Row, rows: &[Row], kb_s: f64) {
@@ -219,15 +298,18 @@ fn user(i: usize) -> String {
     format!("load{i}")
 }
 
-/// Rep accounts `load0` … in a data directory that each run copies.
-async fn make_accounts(dir: &std::path::Path, n: usize) {
+/// Rep accounts `load0` … in a data directory that each run copies (and, with `database`, in
+/// that PostgreSQL database, which each run copies too).
+async fn make_accounts(dir: &std::path::Path, n: usize, database: Option<&str>) {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
-    let store = lotse_relay::store::Store::open(&data).await.unwrap();
+    let store = lotse_relay::store::Store::open_with(&data, database)
+        .await
+        .unwrap();
     let store = Arc::new(store);
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -276,7 +358,12 @@ struct Counts {
     latency: Mutex<Vec<f64>>,
 }
 
-async fn run(template: &std::path::Path, n: usize, clip: Arc<Vec<(Vec<u8>, bool)>>) -> Row {
+async fn run(
+    template: &std::path::Path,
+    n: usize,
+    clip: Arc<Vec<(Vec<u8>, bool)>>,
+    shared: Option<&Shared>,
+) -> Row {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(template, dir.path());
     let flags = [
@@ -285,12 +372,32 @@ async fn run(template: &std::path::Path, n: usize, clip: Arc<Vec<(Vec<u8>, bool)
         "--max-connections-per-address",
         "10000",
     ];
-    let relay = RelayProc::serve(&dir.path().join("data"), &flags, true);
-    let pid = relay.proc.0.id();
-    let addr: SocketAddr = relay.addr.parse().unwrap();
-    let pin: Pin = relay.pin.parse().unwrap();
+    let data = dir.path().join("data");
+    let mut relays = Vec::new();
+    match shared {
+        None => relays.push(RelayProc::serve(&data, &flags, true)),
+        Some(s) => {
+            // This run's copy of the accounts, named in both relays' data directories.
+            static RUN: AtomicU64 = AtomicU64::new(0);
+            let name = format!("{}_run{}", s.template, RUN.fetch_add(1, Ordering::SeqCst));
+            s.pg.psql(
+                "postgres",
+                &format!("CREATE DATABASE {name} TEMPLATE {}", s.template),
+            );
+            let url = s.pg.url(&name);
+            std::fs::write(data.join(lotse_relay::store::DATABASE_FILE), &url).unwrap();
+            relays.push(RelayProc::serve(&data, &flags, true));
+            let data_b = dir.path().join("data-b");
+            lotse_testkit::postgres::copy_installation_secrets(&data, &data_b);
+            std::fs::write(data_b.join(lotse_relay::store::DATABASE_FILE), &url).unwrap();
+            relays.push(RelayProc::serve(&data_b, &flags, true));
+        }
+    }
+    let pids: Vec<u32> = relays.iter().map(|r| r.proc.0.id()).collect();
+    let addrs: Vec<SocketAddr> = relays.iter().map(|r| r.addr.parse().unwrap()).collect();
+    let pin: Pin = relays[0].pin.parse().unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_idle = rss_mb(pid);
+    let rss_idle: f64 = pids.iter().map(|p| rss_mb(*p)).sum();
     let counts = Arc::new(Counts::default());
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -300,6 +407,7 @@ async fn run(template: &std::path::Path, n: usize, clip: Arc<Vec<(Vec<u8>, bool)
     let mut setups = Vec::new();
     let running = Arc::new(Mutex::new(Vec::new()));
     for _ in 0..SETUP_AT_ONCE {
+        let addrs = addrs.clone();
         let (next, live, failed, counts, stop, clip, running) = (
             next.clone(),
             live.clone(),
@@ -315,7 +423,10 @@ async fn run(template: &std::path::Path, n: usize, clip: Arc<Vec<(Vec<u8>, bool)
                 if i >= n {
                     return;
                 }
-                match session(addr, pin, i).await {
+                // The customer lands at relay i % 2; the rep logs in at relay (i / 2) % 2.
+                let at = addrs[i % addrs.len()];
+                let rep_at = addrs[(i / 2) % addrs.len()];
+                match session(at, rep_at, pin, i).await {
                     Ok((rep, customer)) => {
                         live.fetch_add(1, Ordering::SeqCst);
                         let c = tokio::spawn(customer_runs(
@@ -345,20 +456,34 @@ async fn run(template: &std::path::Path, n: usize, clip: Arc<Vec<(Vec<u8>, bool)
         failed.load(Ordering::SeqCst)
     );
     tokio::time::sleep(WARMUP).await;
-    let cpu0 = cpu_seconds(pid);
+    let cpu0: Vec<f64> = pids.iter().map(|p| cpu_seconds(*p)).collect();
     let t0 = Instant::now();
     counts.measuring.store(true, Ordering::SeqCst);
     tokio::time::sleep(WINDOW).await;
     counts.measuring.store(false, Ordering::SeqCst);
-    let cpu = (cpu_seconds(pid) - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
-    let rss = rss_mb(pid);
+    let per_relay: Vec<PerRelay> = pids
+        .iter()
+        .zip(&cpu0)
+        .enumerate()
+        .map(|(k, (pid, c0))| PerRelay {
+            addr: addrs[k].to_string(),
+            homed: (0..n).filter(|i| i % pids.len() == k).count(),
+            sent_here: (0..n)
+                .filter(|i| i % pids.len() == k && (i / 2) % pids.len() != k)
+                .count(),
+            cpu_percent: (cpu_seconds(*pid) - c0) / t0.elapsed().as_secs_f64() * 100.0,
+            rss_mb: rss_mb(*pid),
+        })
+        .collect();
+    let cpu: f64 = per_relay.iter().map(|p| p.cpu_percent).sum();
+    let rss: f64 = per_relay.iter().map(|p| p.rss_mb).sum();
     stop.store(true, Ordering::SeqCst);
     let all = std::mem::take(&mut *running.lock().unwrap());
     for (c, r) in all {
         let _ = tokio::time::timeout(Duration::from_secs(5), c).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
     }
-    drop(relay);
+    drop(relays);
     let mut latency = std::mem::take(&mut *counts.latency.lock().unwrap());
     Row {
         n,
@@ -371,6 +496,11 @@ async fn run(template: &std::path::Path, n: usize, clip: Arc<Vec<(Vec<u8>, bool)
         lat_p50: percentile(&mut latency, 50.0),
         lat_p95: percentile(&mut latency, 95.0),
         failed: failed.load(Ordering::SeqCst) as usize,
+        per_relay: if pids.len() > 1 {
+            per_relay
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -383,7 +513,14 @@ struct Customer {
 
 /// Sets up session `i`: the rep logs in and makes a key, the customer redeems it, the rep
 /// takes them and asks for `view` and `control`, the customer allows both.
-async fn session(addr: SocketAddr, pin: Pin, i: usize) -> Result<(RepClient, Customer), String> {
+/// The customer connects to `addr`, the rep logs in at `rep_at` (the same relay, or another
+/// of the installation, which sends the rep to the customer's).
+async fn session(
+    addr: SocketAddr,
+    rep_at: SocketAddr,
+    pin: Pin,
+    i: usize,
+) -> Result<(RepClient, Customer), String> {
     let net = NetConfig {
         transport: if OVER_TCP.get().copied().unwrap_or(false) {
             TransportChoice::Tcp
@@ -392,7 +529,7 @@ async fn session(addr: SocketAddr, pin: Pin, i: usize) -> Result<(RepClient, Cus
         },
         ..NetConfig::default()
     };
-    let mut rep = RepClient::connect(addr, pin, &user(i), PASSWORD, &net)
+    let mut rep = RepClient::connect(rep_at, pin, &user(i), PASSWORD, &net)
         .await
         .map_err(|e| format!("rep login: {e}"))?;
     let (key, _) = rep.create_key(None).await.map_err(|e| e.to_string())?;
@@ -441,6 +578,19 @@ async fn session(addr: SocketAddr, pin: Pin, i: usize) -> Result<(RepClient, Cus
     .map_err(in_time("queue entry"))?
     .ok_or("rep disconnected")?;
     rep.accept(entry).await.map_err(|e| e.to_string())?;
+    // In the session (at the customer's relay: the client follows a redirect by itself).
+    tokio::time::timeout_at(deadline, async {
+        loop {
+            match rep.next_event().await {
+                Some(RepEvent::Control(RepDown::Joined { .. })) => return Some(()),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+    })
+    .await
+    .map_err(in_time("joined"))?
+    .ok_or("rep disconnected")?;
     let mut customer = Customer { conn, send, recv };
     for tier in [Tier::View, Tier::Control] {
         rep.request(tier).await.map_err(|e| e.to_string())?;

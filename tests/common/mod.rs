@@ -39,8 +39,15 @@ impl TestRelay {
         Self::start_with(|_| {}).await
     }
 
+    /// On SQLite — or on a new database of the suite's PostgreSQL cluster when
+    /// `LOTSE_TEST_POSTGRES` is set; `tune` may name another database.
     pub async fn start_with(tune: impl FnOnce(&mut lotse_relay::Config)) -> TestRelay {
-        Self::start_beside(None, tune).await
+        let database = lotse_testkit::postgres::test_database();
+        Self::start_beside(None, |c| {
+            c.database = database;
+            tune(c);
+        })
+        .await
     }
 
     /// With `first`: a second relay of `first`'s installation (its secrets copied; the
