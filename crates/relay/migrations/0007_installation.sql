@@ -33,3 +33,15 @@ CREATE TABLE queue_entries (
     since BIGINT NOT NULL,
     PRIMARY KEY (relay, entry)
 );
+
+-- The codes that lead into a session at each relay (a colleague's share code, an external's
+-- invitation key), as HMACs under the lookup key: a code typed at another relay is sent there.
+CREATE TABLE join_codes (
+    relay TEXT NOT NULL,
+    code_mac TEXT NOT NULL,
+    PRIMARY KEY (relay, code_mac)
+);
+
+-- The support portal's address of each relay, so that an invitation link opened at another
+-- relay's portal is sent to the right one.
+ALTER TABLE relays ADD COLUMN portal_url TEXT;

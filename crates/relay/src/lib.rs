@@ -86,6 +86,8 @@ pub struct Config {
     /// External supporters that may be invited at once (open invitations and externals in
     /// sessions each hold one).
     pub external_licences: u32,
+    /// How long an external supporter's invitation holds unless its session ends first.
+    pub external_invite_lifetime: Duration,
     /// Reps must log in with a second factor too (administrators always must).
     pub second_factor_for_reps: bool,
     /// How long a customer waits for a supporter whose connection was lost before the session
@@ -124,6 +126,7 @@ impl Config {
             metrics: None,
             audit_retention: None,
             external_licences: 5,
+            external_invite_lifetime: Duration::from_secs(2 * 60 * 60),
             second_factor_for_reps: false,
             owner_grace: Duration::from_secs(120),
             profiles: Vec::new(),

@@ -8,7 +8,8 @@
 //! - `relays`: each relay's address and heartbeat (every [`HEARTBEAT`]); one silent for
 //!   [`ALIVE_FOR`] seconds counts as gone, and its entries are no longer shown.
 //! - `queue_entries`: the customers waiting at each relay, rewritten by that relay whenever its
-//!   queues change.
+//!   queues change; `join_codes`: the share codes and external invitations open at each relay
+//!   (as HMACs), so that a code typed at another relay (or its portal) is sent to the right one.
 //! - PostgreSQL's LISTEN/NOTIFY on [`CHANNEL`] only wakes the others: they read the table again
 //!   then, after their listener connection was lost and made again (nothing heard meanwhile is
 //!   trusted), and every [`POLL`] as a safety net.
@@ -153,19 +154,32 @@ impl MeshState {
     }
 }
 
+/// What a redirected rep does at the relay the ticket is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Then {
+    /// Take this customer (waiting there) into a session.
+    Accept(u64),
+    /// Join the session this share code (or transfer offer) opens there.
+    Join(String),
+}
+
 /// What a redirect ticket says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Handover {
     pub rep_id: i64,
-    /// The customer's id at the relay the ticket is for.
-    pub entry: u64,
+    pub then: Then,
 }
 
 const TICKET_PURPOSE: &str = "relay handover";
+const CODE_PURPOSE: &str = "join code";
 
-/// A ticket for rep `rep_id` to take customer `entry` at `relay`, valid until `expires`.
-pub(crate) fn ticket(store: &Store, rep_id: i64, relay: &str, entry: u64, expires: i64) -> String {
-    let payload = format!("v1|{rep_id}|{entry}|{expires}|{relay}");
+/// A ticket for rep `rep_id` to do `then` at `relay`, valid until `expires`.
+pub(crate) fn ticket(store: &Store, rep_id: i64, relay: &str, then: &Then, expires: i64) -> String {
+    let what = match then {
+        Then::Accept(entry) => format!("a:{entry}"),
+        Then::Join(code) => format!("j:{code}"),
+    };
+    let payload = format!("v1|{rep_id}|{what}|{expires}|{relay}");
     let mac = store.installation_mac(TICKET_PURPOSE, payload.as_bytes());
     format!("{payload}|{mac}")
 }
@@ -184,7 +198,7 @@ pub(crate) fn check_ticket(hub: &Hub, me: &str, ticket: &str, now: i64) -> Optio
         return None;
     }
     let mut parts = payload.splitn(5, '|');
-    let (Some("v1"), Some(rep), Some(entry), Some(expires), Some(relay)) = (
+    let (Some("v1"), Some(rep), Some(what), Some(expires), Some(relay)) = (
         parts.next(),
         parts.next(),
         parts.next(),
@@ -197,9 +211,14 @@ pub(crate) fn check_ticket(hub: &Hub, me: &str, ticket: &str, now: i64) -> Optio
     if relay != me || expires < now || expires > now + TICKET_LIFETIME + 5 {
         return None;
     }
+    let then = match what.split_once(':')? {
+        ("a", entry) => Then::Accept(entry.parse().ok()?),
+        ("j", code) if !code.is_empty() && code.len() <= 32 => Then::Join(code.to_owned()),
+        _ => return None,
+    };
     let handover = Handover {
         rep_id: rep.parse().ok()?,
-        entry: entry.parse().ok()?,
+        then,
     };
     if !hub.state().mesh.use_ticket(ticket, expires, now) {
         return None;
@@ -215,6 +234,58 @@ pub(crate) fn own_address(hub: &Hub, bound: std::net::SocketAddr) -> String {
         .as_ref()
         .and_then(|p| p.public_relay.clone())
         .unwrap_or_else(|| bound.to_string())
+}
+
+/// The stored form of a join code (share code or invitation key): an HMAC under the shared
+/// lookup key, so the table gives no code away.
+fn code_mac(store: &Store, code: &str) -> String {
+    store.installation_mac(CODE_PURPOSE, code.as_bytes())
+}
+
+/// The relay of the installation where `code` (digits) leads into a session, if not here: its
+/// address and portal URL.
+pub(crate) async fn code_elsewhere(hub: &Hub, code: &str) -> Option<(String, Option<String>)> {
+    let me = {
+        let st = hub.state();
+        if !st.mesh.on {
+            return None;
+        }
+        st.mesh.me.clone()
+    };
+    let alive_since = crate::unix_now() - ALIVE_FOR;
+    match hub
+        .store
+        .mesh_code_home(&me, &code_mac(&hub.store, code), alive_since)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            warn!("cannot look up a code at the other relays: {e}");
+            None
+        }
+    }
+}
+
+/// The share codes and invitation keys open here, as published (sorted MACs).
+fn local_codes(hub: &Hub) -> Vec<String> {
+    let now = std::time::Instant::now();
+    let codes: Vec<String> = {
+        let st = hub.state();
+        st.share_codes
+            .iter()
+            .filter(|(_, i)| i.expires > now)
+            .map(|(c, _)| c.clone())
+            .chain(
+                st.external_invites
+                    .iter()
+                    .filter(|(_, i)| i.expires > now)
+                    .map(|(c, _)| c.clone()),
+            )
+            .collect()
+    };
+    let mut macs: Vec<String> = codes.iter().map(|c| code_mac(&hub.store, c)).collect();
+    macs.sort_unstable();
+    macs
 }
 
 /// This relay's waiting customers, as published.
@@ -254,13 +325,16 @@ async fn refresh(hub: &Hub, me: &str) {
     }
 }
 
-/// Publishes this relay's queues if they changed since `last`.
-async fn publish(hub: &Hub, me: &str, last: &mut Option<Vec<Waiting>>) {
-    let now = local_entries(hub);
+/// What this relay publishes: its waiting customers and its open join codes.
+type Published = (Vec<Waiting>, Vec<String>);
+
+/// Publishes this relay's queues and codes if they changed since `last`.
+async fn publish(hub: &Hub, me: &str, last: &mut Option<Published>) {
+    let now = (local_entries(hub), local_codes(hub));
     if last.as_ref() == Some(&now) {
         return;
     }
-    match hub.store.mesh_publish(me, &now).await {
+    match hub.store.mesh_publish(me, &now.0, &now.1).await {
         Ok(()) => *last = Some(now),
         Err(e) => warn!("cannot publish this relay's queues: {e}"),
     }
@@ -295,12 +369,14 @@ pub(crate) async fn run(hub: Arc<Hub>, me: String) {
     let mut poll = tokio::time::interval(POLL);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last: Option<Vec<Waiting>> = None;
+    let mut last: Option<Published> = None;
     loop {
         tokio::select! {
             _ = beat.tick() => {
                 let accepting = !hub.state().draining;
-                if let Err(e) = hub.store.mesh_heartbeat(&me, crate::unix_now(), accepting).await {
+                let portal = hub.portal_url.get().map(String::as_str);
+                let now = crate::unix_now();
+                if let Err(e) = hub.store.mesh_heartbeat(&me, now, accepting, portal).await {
                     warn!("heartbeat not written: {e}");
                 }
                 publish(&hub, &me, &mut last).await;

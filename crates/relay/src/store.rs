@@ -928,28 +928,66 @@ impl Store {
         me: &str,
         now: i64,
         accepting: bool,
+        portal_url: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO relays (address, started_at, heartbeat_at, accepting) \
-             VALUES ($1, $2, $2, $3) ON CONFLICT (address) DO UPDATE \
-             SET heartbeat_at = excluded.heartbeat_at, accepting = excluded.accepting",
+            "INSERT INTO relays (address, started_at, heartbeat_at, accepting, portal_url) \
+             VALUES ($1, $2, $2, $3, $4) ON CONFLICT (address) DO UPDATE \
+             SET heartbeat_at = excluded.heartbeat_at, accepting = excluded.accepting, \
+             portal_url = excluded.portal_url",
         )
         .bind(me)
         .bind(now)
         .bind(i64::from(accepting))
+        .bind(portal_url)
         .execute(&self.inner.pool)
         .await?;
         Ok(())
     }
 
+    /// The relay (other than `me`, heartbeating since `alive_since`) where a join code with
+    /// this MAC leads into a session: its address and portal URL.
+    pub async fn mesh_code_home(
+        &self,
+        me: &str,
+        code_mac: &str,
+        alive_since: i64,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.address, r.portal_url FROM join_codes c JOIN relays r \
+             ON r.address = c.relay WHERE c.code_mac = $1 AND c.relay != $2 \
+             AND r.heartbeat_at >= $3",
+        )
+        .bind(code_mac)
+        .bind(me)
+        .bind(alive_since)
+        .fetch_optional(&self.inner.pool)
+        .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
     /// Replaces this relay's published queue entries with `entries`, and wakes the other
     /// relays (PostgreSQL's NOTIFY, sent at commit).
-    pub async fn mesh_publish(&self, me: &str, entries: &[Waiting]) -> Result<(), StoreError> {
+    pub async fn mesh_publish(
+        &self,
+        me: &str,
+        entries: &[Waiting],
+        code_macs: &[String],
+    ) -> Result<(), StoreError> {
         let mut tx = self.inner.pool.begin().await?;
-        sqlx::query("DELETE FROM queue_entries WHERE relay = $1")
-            .bind(me)
-            .execute(&mut *tx)
-            .await?;
+        for table in [
+            "DELETE FROM queue_entries WHERE relay = $1",
+            "DELETE FROM join_codes WHERE relay = $1",
+        ] {
+            sqlx::query(table).bind(me).execute(&mut *tx).await?;
+        }
+        for mac in code_macs {
+            sqlx::query("INSERT INTO join_codes (relay, code_mac) VALUES ($1, $2)")
+                .bind(me)
+                .bind(mac)
+                .execute(&mut *tx)
+                .await?;
+        }
         for w in entries {
             let (kind, detail) = crate::mesh::arrival_parts(&w.arrival);
             sqlx::query(
@@ -1038,6 +1076,7 @@ impl Store {
         let mut tx = self.inner.pool.begin().await?;
         for table in [
             "DELETE FROM queue_entries WHERE relay = $1",
+            "DELETE FROM join_codes WHERE relay = $1",
             "DELETE FROM relays WHERE address = $1",
         ] {
             sqlx::query(table).bind(me).execute(&mut *tx).await?;

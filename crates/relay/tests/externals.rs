@@ -357,6 +357,39 @@ async fn licences_cap_invitations_and_come_back_when_the_external_leaves() {
     }
 }
 
+/// An invitation not used within its lifetime (two hours; a second here) is refused like an
+/// unknown key, and its licence is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_invitation_is_refused_and_frees_its_licence() {
+    let relay = TestRelay::start_with(|c| {
+        c.external_licences = 1;
+        c.external_invite_lifetime = std::time::Duration::from_secs(1);
+    })
+    .await;
+    profile(&relay, "view only", "view", false, true).await;
+    may_invite(&relay, "ada").await;
+    let mut s = Session::start(&relay).await;
+    let key = invite(&mut s.rep, "view only", "Eve").await.unwrap();
+    assert_eq!(
+        invite(&mut s.rep, "view only", "Fred").await,
+        Err(Refusal::NoLicence)
+    );
+    // Wait for the clock, not for a fixed time: until the invitation's lifetime is over.
+    let made = std::time::Instant::now();
+    while made.elapsed() <= std::time::Duration::from_millis(1100) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        join_external(&relay, &key).await.err(),
+        Some(Refusal::UnknownCode),
+        "an expired invitation"
+    );
+    invite(&mut s.rep, "view only", "Fred").await.unwrap();
+    relay
+        .wait_audit("the refused join", |a| a.contains("external.join_refused"))
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_invitations_racing_for_the_last_licence_one_wins() {
     let relay = TestRelay::start_with(|c| c.external_licences = 1).await;

@@ -378,3 +378,161 @@ async fn redirect_tickets_are_good_once_at_their_relay_and_cannot_be_forged() {
         .count();
     assert!(bad >= 1, "bad tickets are audited");
 }
+
+/// Codes that lead into a session at relay A, typed at relay B: a colleague's share code (the
+/// real client is sent to A with a ticket and joins there), an external's invitation key (the
+/// client gives the key again at A) and the invitation link on B's portal (the browser is sent
+/// to A's portal). A code open nowhere is still a wrong guess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_typed_at_another_relay_lead_to_the_session() {
+    use lotse_proto::profile::{Limits, Permissions, Profile};
+    let pg = Postgres::start();
+    let url = pg.new_database();
+    let portal = |c: &mut lotse_relay::Config| {
+        c.portal = Some(lotse_relay::portal::PortalConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+        ));
+    };
+    let a = TestRelay::start_on(Some(url.clone()), None, portal).await;
+    let b = TestRelay::start_on(Some(url), Some(&a), portal).await;
+    let store = a.relay().store();
+    let externals = Permissions {
+        invite_externals: true,
+        ..Permissions::default()
+    };
+    assert!(
+        store
+            .set_permissions("ada", externals, "test", 0)
+            .await
+            .unwrap()
+    );
+    let view_only = Profile {
+        name: "view only".into(),
+        description_de: "Nur zusehen.".into(),
+        description_en: "May only watch.".into(),
+        limits: Limits::from_tiers([lotse_proto::Tier::View].into_iter().collect()),
+        for_colleagues: false,
+        for_externals: true,
+    };
+    store.put_profile(view_only, "test", 0).await.unwrap();
+
+    // A session at A; its owner shares it and invites an external.
+    let mut s = support::Session::start(&a).await;
+    s.rep
+        .say(&RepUp::ShareSession {
+            tiers: [lotse_proto::Tier::View].into_iter().collect(),
+            lifetime_secs: None,
+        })
+        .await;
+    let (code, _) = s
+        .rep
+        .until("share code", |m| match m {
+            RepDown::ShareCode { code, .. } => Some(code.clone()),
+            _ => None,
+        })
+        .await;
+    s.rep
+        .say(&RepUp::InviteExternal {
+            profile: "view only".into(),
+            name: "Eve Extern".into(),
+            reason: "Hersteller".into(),
+        })
+        .await;
+    let (key, _) = s
+        .rep
+        .until("invitation", |m| match m {
+            RepDown::ExternalInvitation { key, .. } => Some(key.clone()),
+            _ => None,
+        })
+        .await;
+
+    // Published within the heartbeat: wait until B finds the code in the database.
+    let end = Instant::now() + support::DEADLINE;
+    loop {
+        let mut bob = RepClient::connect(b.addr, b.pin, "bob", PASSWORD, &NetConfig::default())
+            .await
+            .unwrap();
+        match bob.join_session(&code).await {
+            Ok(()) => {
+                assert_eq!(bob.relay, a.addr, "the colleague joined at A");
+                break;
+            }
+            Err(e) => {
+                assert!(Instant::now() < end, "never sent to A: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    // The external, at B without an account: sent to A, joins there.
+    let mut eve = RepClient::join_external(b.addr, b.pin, &key, &NetConfig::default())
+        .await
+        .unwrap();
+    let joined = loop {
+        let ev = tokio::time::timeout(support::DEADLINE, eve.next_event())
+            .await
+            .expect("in time")
+            .expect("connected");
+        match ev {
+            RepEvent::Control(RepDown::Joined { customer }) => break customer,
+            RepEvent::Disconnected(why) => panic!("{why}"),
+            _ => {}
+        }
+    };
+    assert_eq!(joined.name, "Carla");
+    assert_eq!(eve.relay, a.addr);
+
+    // The link on B's portal sends the browser to A's (another invitation: Eve's key is used).
+    s.rep
+        .say(&RepUp::InviteExternal {
+            profile: "view only".into(),
+            name: "Fred".into(),
+            reason: "Hersteller".into(),
+        })
+        .await;
+    let (key2, _) = s
+        .rep
+        .until("invitation", |m| match m {
+            RepDown::ExternalInvitation { key, .. } => Some(key.replace(' ', "")),
+            _ => None,
+        })
+        .await;
+    let (b_portal, b_pin) = b.portal();
+    let (a_portal, _) = a.portal();
+    let end = Instant::now() + support::DEADLINE;
+    let location = loop {
+        let r = support::https::request(
+            b_portal,
+            &b_pin,
+            "127.0.0.1".parse().unwrap(),
+            "GET",
+            &format!("/x/{key2}"),
+            "",
+        )
+        .await;
+        if r.status == 303 {
+            break r.header("location").unwrap().to_owned();
+        }
+        assert!(Instant::now() < end, "B's portal never sent the link on");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        location.contains(&format!("{}/x/{key2}", a_portal.port())),
+        "{location}"
+    );
+
+    // A code open nowhere: refused at B as a wrong guess.
+    let mut cy = RepClient::connect(b.addr, b.pin, "cy", PASSWORD, &NetConfig::default())
+        .await
+        .unwrap();
+    assert!(cy.join_session("123456789012").await.is_err());
+    let said = b.audit().await;
+    assert!(
+        said.iter().any(|l| l.starts_with("session.join_redirect")),
+        "{said:#?}"
+    );
+    assert!(
+        said.iter().any(|l| l.starts_with("external.redirect")),
+        "{said:#?}"
+    );
+    a.relay().store().verify_audit().await.unwrap();
+}

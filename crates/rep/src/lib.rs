@@ -61,6 +61,18 @@ pub enum RepError {
     Unexpected(String),
     #[error("{0}")]
     File(String),
+    /// An external's invitation is open at this other relay of the installation.
+    #[error("sent on to the relay {0}")]
+    Moved(String),
+}
+
+/// The first address of `relay` (`host:port`).
+async fn resolve(relay: &str) -> Result<SocketAddr, RepError> {
+    tokio::net::lookup_host(relay)
+        .await
+        .map_err(|e| RepError::Unexpected(format!("cannot resolve {relay}: {e}")))?
+        .next()
+        .ok_or_else(|| RepError::Unexpected(format!("cannot resolve {relay}")))
 }
 
 /// Why a login was refused, for people (English; the console has its own words).
@@ -100,6 +112,9 @@ pub struct RepClient {
     net: NetConfig,
     /// The relay this connection is to.
     pub relay: SocketAddr,
+    /// An external's invitation key, given again at the relay a redirect names (externals
+    /// have no account, so no ticket).
+    external_key: Option<String>,
 }
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -150,7 +165,19 @@ impl RepClient {
         let first = RepUp::JoinExternal {
             key: key.to_owned(),
         };
-        Self::connect_with(relay, pin, first, net).await
+        match Self::connect_with(relay, pin, first.clone(), net).await {
+            // The invitation is open at another relay of the installation: the key again there.
+            Err(RepError::Moved(to)) => {
+                let addr = resolve(&to).await?;
+                match Self::connect_with(addr, pin, first, net).await {
+                    Err(RepError::Moved(again)) => Err(RepError::Unexpected(format!(
+                        "sent on a second time (to {again})"
+                    ))),
+                    other => other,
+                }
+            }
+            other => other,
+        }
     }
 
     async fn connect_with(
@@ -161,6 +188,10 @@ impl RepClient {
     ) -> Result<RepClient, RepError> {
         let conn = lotse_net::connect(relay, pin, net).await?;
         let net = net.clone();
+        let external_key = match &first {
+            RepUp::JoinExternal { key } => Some(key.clone()),
+            _ => None,
+        };
         let (mut send, mut recv) = conn
             .open_bi()
             .await
@@ -200,6 +231,14 @@ impl RepClient {
         };
         let (id, display_name) = match answer {
             Some(RepDown::LoginOk { rep, display_name }) => (rep, display_name),
+            Some(RepDown::Redirect { relay, ticket })
+                if ticket.is_empty()
+                    && matches!(first, RepUp::JoinExternal { .. })
+                    && relay.len() <= lotse_proto::msg::MAX_REDIRECT_BYTES =>
+            {
+                conn.close(0, b"sent on");
+                return Err(RepError::Moved(relay));
+            }
             Some(RepDown::LoginRejected { reason }) => return Err(RepError::Login(reason)),
             Some(RepDown::Refused { what }) => return Err(RepError::Refused(what)),
             Some(other) => return Err(RepError::Unexpected(format!("{other:?}"))),
@@ -223,6 +262,7 @@ impl RepClient {
             pin,
             net,
             relay,
+            external_key,
         })
     }
 
@@ -235,13 +275,13 @@ impl RepClient {
         {
             return Err(RepError::Unexpected("an oversized redirect".into()));
         }
-        let addr = tokio::net::lookup_host(relay)
-            .await
-            .map_err(|e| RepError::Unexpected(format!("cannot resolve {relay}: {e}")))?
-            .next()
-            .ok_or_else(|| RepError::Unexpected(format!("cannot resolve {relay}")))?;
-        let first = RepUp::LoginHandover {
-            ticket: ticket.to_owned(),
+        let addr = resolve(relay).await?;
+        // An external gives the key again; a rep logs in with the ticket.
+        let first = match (&self.external_key, ticket.is_empty()) {
+            (Some(key), true) => RepUp::JoinExternal { key: key.clone() },
+            _ => RepUp::LoginHandover {
+                ticket: ticket.to_owned(),
+            },
         };
         let mut there = Self::connect_with(addr, self.pin, first, &self.net).await?;
         there.ticket = self.ticket.take();
@@ -261,10 +301,11 @@ impl RepClient {
     /// A redirect to another relay of the installation is followed here, then reported as
     /// the `Redirect` message (or as `Disconnected` if the other relay cannot be reached).
     pub async fn next_event(&mut self) -> Option<RepEvent> {
-        let ev = match self.pending.pop_front() {
-            Some(e) => Some(e),
-            None => self.events.recv().await,
-        };
+        // Kept events were handled when they arrived (a redirect among them was followed).
+        if let Some(e) = self.pending.pop_front() {
+            return Some(e);
+        }
+        let ev = self.events.recv().await;
         if let Some(RepEvent::Control(RepDown::Redirect { relay, ticket })) = &ev {
             let (relay, ticket) = (relay.clone(), ticket.clone());
             if let Err(e) = self.follow(&relay, &ticket).await {
@@ -397,6 +438,13 @@ impl RepClient {
             }
             if let RepEvent::Disconnected(why) = ev {
                 return Err(RepError::Closed(why));
+            }
+            // Sent to another relay of the installation: the answer comes from there.
+            if let RepEvent::Control(RepDown::Redirect { relay, ticket }) = &ev {
+                let (relay, ticket) = (relay.clone(), ticket.clone());
+                let kept = std::mem::take(&mut self.pending);
+                self.follow(&relay, &ticket).await?;
+                self.pending = kept;
             }
             self.pending.push_back(ev);
         }

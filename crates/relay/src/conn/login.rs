@@ -50,9 +50,9 @@ pub(super) enum Identity {
         /// A ticket for this console's further connections, when it proved a second factor
         /// with a code (ticket, expiry in Unix seconds).
         ticket: Option<(String, u64)>,
-        /// Sent here by another relay of the installation: the customer (waiting here) to take
-        /// at once.
-        then_accept: Option<u64>,
+        /// Sent here by another relay of the installation: what to do at once (take a customer
+        /// waiting here, or join a session here with a code).
+        then: Option<crate::mesh::Then>,
     },
     /// Someone with an external supporter's invitation key, not yet checked (the caller takes
     /// the invitation under the routing lock, so that its licence passes to the connection
@@ -159,7 +159,7 @@ async fn logged_in(
     detail: &str,
     r: RepRecord,
     ticket: Option<(String, u64)>,
-    then_accept: Option<u64>,
+    then: Option<crate::mesh::Then>,
 ) -> Attempt {
     if hub.audit(actor, "rep.login", detail).await.is_err() {
         conn.close(code::AUDIT, AUDIT_DOWN.as_bytes());
@@ -171,7 +171,7 @@ async fn logged_in(
         display: r.display_name,
         permissions: r.permissions,
         ticket,
-        then_accept,
+        then,
     })
 }
 
@@ -221,8 +221,11 @@ async fn handover(hub: &Hub, conn: &Connection, ip: IpAddr, ticket: &str) -> Att
         return Attempt::Out(LoginRejection::Disabled);
     }
     let actor = format!("rep:{}", bounded(&r.name, NAME_MAX));
-    let detail = format!("from {ip} handed over for customer {}", h.entry);
-    logged_in(hub, conn, &actor, &detail, r, None, Some(h.entry)).await
+    let detail = match &h.then {
+        crate::mesh::Then::Accept(entry) => format!("from {ip} handed over for customer {entry}"),
+        crate::mesh::Then::Join(_) => format!("from {ip} handed over to join a session"),
+    };
+    logged_in(hub, conn, &actor, &detail, r, None, Some(h.then)).await
 }
 
 /// A whole login held (password and, where needed, second factor): the name's failures from

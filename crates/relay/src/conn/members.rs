@@ -29,9 +29,6 @@ use std::time::{Duration, Instant};
 /// How long a colleague may think about a transfer offer.
 pub(crate) const TRANSFER_OFFER_LIFETIME: Duration = Duration::from_secs(2 * 60);
 
-/// How long an external supporter's invitation stays valid (or until the session ends).
-pub(crate) const EXTERNAL_INVITE_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
-
 /// How someone goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Going {
@@ -624,7 +621,7 @@ pub(super) async fn invite_external(
             name: name.clone(),
             invited_by,
             invited_by_login,
-            expires: now + EXTERNAL_INVITE_LIFETIME,
+            expires: now + hub.cfg.external_invite_lifetime,
         },
     );
     let in_use = st.licences_in_use(now);
@@ -634,7 +631,7 @@ pub(super) async fn invite_external(
         RepDown::ExternalInvitation {
             key: keys::format(&code),
             url,
-            expires_at: now_unix() + EXTERNAL_INVITE_LIFETIME.as_secs(),
+            expires_at: now_unix() + hub.cfg.external_invite_lifetime.as_secs(),
             name: name.clone(),
             profile: profile.clone(),
         },

@@ -74,14 +74,14 @@ pub(super) async fn rep(
         clip_open: false,
         input_bucket: TokenBucket::new(hub.cfg.input_rate, hub.cfg.input_burst, Instant::now()),
     };
-    let (id, db_id, login, then_accept) = match identity {
+    let (id, db_id, login, then) = match identity {
         Identity::Account {
             db_id,
             login,
             display,
             permissions,
             ticket,
-            then_accept,
+            then,
         } => {
             // The profiles this account may choose from (read before taking the lock).
             let profiles = hub
@@ -116,7 +116,7 @@ pub(super) async fn rep(
             });
 
             st.push_queue(db_id);
-            (id, db_id, login, then_accept)
+            (id, db_id, login, then)
         }
         Identity::External { key } => {
             let label = format!("external:{ip}");
@@ -163,6 +163,24 @@ pub(super) async fn rep(
                 }
             };
             let Some((id, inv)) = entered else {
+                // Open at another relay of the installation: the external's client goes there
+                // and gives the key again (no account, so no ticket: the key is the proof).
+                let digits: String = key
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && *c != '-')
+                    .collect();
+                if let Some((relay, _)) = crate::mesh::code_elsewhere(&hub, &digits).await {
+                    let _ = hub
+                        .audit(&label, "external.redirect", &format!("to={relay:?}"))
+                        .await;
+                    let _ = tx.try_send(RepDown::Redirect {
+                        relay,
+                        ticket: String::new(),
+                    });
+                    // Kept open until the client has read it and gone (or the hello time).
+                    let _ = tokio::time::timeout(hub.cfg.hello_timeout, conn.closed()).await;
+                    return;
+                }
                 members::wrong_key(&hub, ip);
                 let _ = tx.try_send(RepDown::Refused {
                     what: Refusal::UnknownCode,
@@ -203,13 +221,15 @@ pub(super) async fn rep(
     };
     // The account and this connection, as the audit log names reps everywhere.
     let actor = hub.state().rep_label(id);
-    // Sent here by another relay: the customer is taken at once.
-    if let Some(entry) = then_accept {
-        let audits = accept(&hub, id, entry, &actor);
-        if hub.write_audits(audits).await.is_err() {
-            let _ = super::customer::audit_down(&conn);
-            return;
-        }
+    // Sent here by another relay: the customer is taken, or the session joined, at once.
+    let audits = match then {
+        Some(crate::mesh::Then::Accept(entry)) => accept(&hub, id, entry, &actor),
+        Some(crate::mesh::Then::Join(code)) => join_session(&hub, id, &code, ip, &actor).await,
+        None => Vec::new(),
+    };
+    if hub.write_audits(audits).await.is_err() {
+        let _ = super::customer::audit_down(&conn);
+        return;
     }
     let is_external = external.load(std::sync::atomic::Ordering::Relaxed);
     let span = info_span!("rep", %login, id, external = is_external);
@@ -453,7 +473,7 @@ fn accept(hub: &Hub, id: ParticipantId, entry: u64, actor: &str) -> Vec<Audit> {
             &hub.store,
             db_id,
             &remote.relay,
-            remote.waiting.entry,
+            &crate::mesh::Then::Accept(remote.waiting.entry),
             expires,
         );
         let relay = remote.relay.clone();

@@ -169,6 +169,28 @@ pub(super) async fn join_session(
         invite.filter(|i| st.sessions.contains_key(&i.session))
     };
     let Some(invite) = invite else {
+        // Open at another relay of the installation: the rep is sent there with a ticket
+        // (a code that is open nowhere counts as a wrong guess below).
+        if !blocked && let Some((relay, _)) = crate::mesh::code_elsewhere(hub, &code).await {
+            let db_id = hub.state().reps.get(&id).map(|r| r.db_id);
+            if let Some(db_id) = db_id.filter(|d| *d != 0) {
+                let expires = crate::unix_now() + crate::mesh::TICKET_LIFETIME;
+                let then = crate::mesh::Then::Join(code.clone());
+                let ticket = crate::mesh::ticket(&hub.store, db_id, &relay, &then, expires);
+                hub.state().send_rep(
+                    id,
+                    RepDown::Redirect {
+                        relay: relay.clone(),
+                        ticket,
+                    },
+                );
+                return vec![Audit {
+                    actor: actor.to_owned(),
+                    action: "session.join_redirect",
+                    detail: format!("to={relay:?}"),
+                }];
+            }
+        }
         if let Ok(mut l) = hub.key_limiter.lock() {
             l.fail(ip, now);
         }

@@ -702,6 +702,18 @@ async fn external(
         return rate_limited(&p, lang);
     }
     let Some((digits, invite)) = open_invitation(&p, &key) else {
+        // Open at another relay of the installation: the browser is sent to its portal.
+        if !key.is_empty()
+            && key.bytes().all(|b| b.is_ascii_digit())
+            && let Some((_, Some(portal))) = crate::mesh::code_elsewhere(&p.hub, &key).await
+        {
+            let to = format!(
+                "{}/x/{key}?lang={}",
+                portal.trim_end_matches('/'),
+                lang.code()
+            );
+            return (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
+        }
         return external_refused(&p, ip, lang).await;
     };
     let left = invite.expires.saturating_duration_since(Instant::now());
