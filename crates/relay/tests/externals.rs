@@ -14,60 +14,6 @@ use lotse_proto::msg::{
 use lotse_proto::profile::{Limits, ParticipantRole, Permissions, Profile, parse_allowances};
 use support::*;
 
-/// A profile for externals (or colleagues) that allows `allows`.
-async fn profile(relay: &TestRelay, name: &str, allows: &str, colleagues: bool, externals: bool) {
-    relay
-        .relay()
-        .store()
-        .put_profile(
-            Profile {
-                name: name.into(),
-                description_de: format!("{name}: darf {allows}"),
-                description_en: format!("{name}: may {allows}"),
-                limits: Limits::from_allowances(&parse_allowances(allows).unwrap()),
-                for_colleagues: colleagues,
-                for_externals: externals,
-            },
-            "test",
-            0,
-        )
-        .await
-        .unwrap();
-}
-
-/// Lets `user` invite externals (the others as a new account has them).
-async fn may_invite(relay: &TestRelay, user: &str) {
-    let p = Permissions {
-        invite_externals: true,
-        ..Permissions::default()
-    };
-    assert!(
-        relay
-            .relay()
-            .store()
-            .set_permissions(user, p, "test", 0)
-            .await
-            .unwrap()
-    );
-}
-
-/// The owner asks for an invitation; its key, or the refusal.
-async fn invite(rep: &mut Rep, profile: &str, name: &str) -> Result<String, Refusal> {
-    rep.say(&RepUp::InviteExternal {
-        profile: profile.into(),
-        name: name.into(),
-        reason: "Printer vendor's engineer".into(),
-    })
-    .await;
-    rep.until("invitation or refusal", |m| match m {
-        RepDown::ExternalInvitation { key, .. } => Some(Ok(key.clone())),
-        RepDown::Refused { what } => Some(Err(*what)),
-        _ => None,
-    })
-    .await
-    .0
-}
-
 /// Waits for the relay's refusal `what`.
 async fn refused(rep: &mut Rep, what: Refusal) {
     rep.until(&format!("refusal {what:?}"), |m| match m {

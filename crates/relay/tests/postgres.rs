@@ -385,7 +385,6 @@ async fn redirect_tickets_are_good_once_at_their_relay_and_cannot_be_forged() {
 /// to A's portal). A code open nowhere is still a wrong guess.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codes_typed_at_another_relay_lead_to_the_session() {
-    use lotse_proto::profile::{Limits, Permissions, Profile};
     let pg = Postgres::start();
     let url = pg.new_database();
     let portal = |c: &mut lotse_relay::Config| {
@@ -395,56 +394,18 @@ async fn codes_typed_at_another_relay_lead_to_the_session() {
     };
     let a = TestRelay::start_on(Some(url.clone()), None, portal).await;
     let b = TestRelay::start_on(Some(url), Some(&a), portal).await;
-    let store = a.relay().store();
-    let externals = Permissions {
-        invite_externals: true,
-        ..Permissions::default()
-    };
-    assert!(
-        store
-            .set_permissions("ada", externals, "test", 0)
-            .await
-            .unwrap()
-    );
-    let view_only = Profile {
-        name: "view only".into(),
-        description_de: "Nur zusehen.".into(),
-        description_en: "May only watch.".into(),
-        limits: Limits::from_tiers([lotse_proto::Tier::View].into_iter().collect()),
-        for_colleagues: false,
-        for_externals: true,
-    };
-    store.put_profile(view_only, "test", 0).await.unwrap();
-
+    support::profile(&a, "view only", "view", false, true).await;
+    support::may_invite(&a, "ada").await;
     // A session at A; its owner shares it and invites an external.
     let mut s = support::Session::start(&a).await;
-    s.rep
-        .say(&RepUp::ShareSession {
-            tiers: [lotse_proto::Tier::View].into_iter().collect(),
-            lifetime_secs: None,
-        })
-        .await;
-    let (code, _) = s
-        .rep
-        .until("share code", |m| match m {
-            RepDown::ShareCode { code, .. } => Some(code.clone()),
-            _ => None,
-        })
-        .await;
-    s.rep
-        .say(&RepUp::InviteExternal {
-            profile: "view only".into(),
-            name: "Eve Extern".into(),
-            reason: "Hersteller".into(),
-        })
-        .await;
-    let (key, _) = s
-        .rep
-        .until("invitation", |m| match m {
-            RepDown::ExternalInvitation { key, .. } => Some(key.clone()),
-            _ => None,
-        })
-        .await;
+    let share = RepUp::ShareSession {
+        tiers: [lotse_proto::Tier::View].into_iter().collect(),
+        lifetime_secs: None,
+    };
+    let code = support::share_code(&mut s, &share).await;
+    let key = support::invite(&mut s.rep, "view only", "Eve Extern")
+        .await
+        .unwrap();
 
     // Published within the heartbeat: wait until B finds the code in the database.
     let end = Instant::now() + support::DEADLINE;
@@ -482,20 +443,10 @@ async fn codes_typed_at_another_relay_lead_to_the_session() {
     assert_eq!(eve.relay, a.addr);
 
     // The link on B's portal sends the browser to A's (another invitation: Eve's key is used).
-    s.rep
-        .say(&RepUp::InviteExternal {
-            profile: "view only".into(),
-            name: "Fred".into(),
-            reason: "Hersteller".into(),
-        })
-        .await;
-    let (key2, _) = s
-        .rep
-        .until("invitation", |m| match m {
-            RepDown::ExternalInvitation { key, .. } => Some(key.replace(' ', "")),
-            _ => None,
-        })
-        .await;
+    let key2 = support::invite(&mut s.rep, "view only", "Fred")
+        .await
+        .unwrap()
+        .replace(' ', "");
     let (b_portal, b_pin) = b.portal();
     let (a_portal, _) = a.portal();
     let end = Instant::now() + support::DEADLINE;

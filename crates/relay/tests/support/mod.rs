@@ -409,14 +409,7 @@ pub async fn share_with(relay: &TestRelay, s: &mut Session, user: &str, tiers: &
 
 /// The owner of `s` asks for a share code with `share`; `user` logs in and joins with it.
 pub async fn join_with_share(relay: &TestRelay, s: &mut Session, user: &str, share: &RepUp) -> Rep {
-    s.rep.say(share).await;
-    let (code, _) = s
-        .rep
-        .until("share code", |m| match m {
-            RepDown::ShareCode { code, .. } => Some(code.clone()),
-            _ => None,
-        })
-        .await;
+    let code = share_code(s, share).await;
     let mut rep = Rep::login(relay, user).await;
     rep.say(&RepUp::JoinSession { code }).await;
     rep.until("joined", |m| {
@@ -496,4 +489,82 @@ impl TestRelay {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// A profile for externals (or colleagues) that allows `allows`.
+pub async fn profile(
+    relay: &TestRelay,
+    name: &str,
+    allows: &str,
+    colleagues: bool,
+    externals: bool,
+) {
+    relay
+        .relay()
+        .store()
+        .put_profile(
+            lotse_proto::profile::Profile {
+                name: name.into(),
+                description_de: format!("{name}: darf {allows}"),
+                description_en: format!("{name}: may {allows}"),
+                limits: lotse_proto::profile::Limits::from_allowances(
+                    &lotse_proto::profile::parse_allowances(allows).unwrap(),
+                ),
+                for_colleagues: colleagues,
+                for_externals: externals,
+            },
+            "test",
+            0,
+        )
+        .await
+        .unwrap();
+}
+
+/// Lets `user` invite externals (the others as a new account has them).
+pub async fn may_invite(relay: &TestRelay, user: &str) {
+    let p = lotse_proto::profile::Permissions {
+        invite_externals: true,
+        ..lotse_proto::profile::Permissions::default()
+    };
+    assert!(
+        relay
+            .relay()
+            .store()
+            .set_permissions(user, p, "test", 0)
+            .await
+            .unwrap()
+    );
+}
+
+/// The owner asks for an invitation; its key, or the refusal.
+pub async fn invite(
+    rep: &mut Rep,
+    profile: &str,
+    name: &str,
+) -> Result<String, lotse_proto::msg::Refusal> {
+    rep.say(&RepUp::InviteExternal {
+        profile: profile.into(),
+        name: name.into(),
+        reason: "Printer vendor's engineer".into(),
+    })
+    .await;
+    rep.until("invitation or refusal", |m| match m {
+        RepDown::ExternalInvitation { key, .. } => Some(Ok(key.clone())),
+        RepDown::Refused { what } => Some(Err(*what)),
+        _ => None,
+    })
+    .await
+    .0
+}
+
+/// The owner of `s` shares the session (`share`); the code.
+pub async fn share_code(s: &mut Session, share: &RepUp) -> String {
+    s.rep.say(share).await;
+    s.rep
+        .until("share code", |m| match m {
+            RepDown::ShareCode { code, .. } => Some(code.clone()),
+            _ => None,
+        })
+        .await
+        .0
 }
