@@ -400,6 +400,8 @@ async fn run(
     let mut comebacks = 0;
     // The relay of the list the last session ran through.
     let mut at: Option<String> = None;
+    // How the session before a comeback ended (its relay failed).
+    let mut lost: Option<EndReason> = None;
     loop {
         let (conn, reason) = match reach(&settings).await {
             Reached::Greeted(conn, send, recv, reached) => {
@@ -418,7 +420,12 @@ async fn run(
             }
             Reached::Ended(conn, reason) => (conn, reason),
             Reached::Failed(why) => {
-                ui.notify(Event::Failed(why));
+                // After a relay failure the person is told how the session ended, not only that
+                // no relay could be reached.
+                match lost {
+                    Some(reason) => ui.notify(Event::Ended(reason)),
+                    None => ui.notify(Event::Failed(why)),
+                }
                 return;
             }
         };
@@ -439,13 +446,16 @@ async fn run(
         let _ = tokio::time::timeout(Duration::from_secs(1), conn.wait_idle()).await;
         // The relay failed (its connection was lost, or it shut down): back into the same rep's
         // queue through the installation's relays, with nothing granted.
-        let relay_failed = kit.relay_gone || reason == EndReason::RelayShutdown;
+        // (Only then: a session the person, a rep or the relay ended stays ended.)
+        let relay_failed =
+            (kit.relay_gone && reason == EndReason::PeerLost) || reason == EndReason::RelayShutdown;
         if relay_failed
             && comebacks < MAX_COMEBACKS
             && let Some(token) = kit.resume.take()
         {
             comebacks += 1;
             info!(?reason, "relay lost; back into the queue");
+            lost = Some(reason);
             settings.key = Some(format!("{QUEUE_TOKEN_PREFIX}{token}"));
             // The relay that failed is tried last.
             if let Some(failed) = at.take() {
