@@ -10,12 +10,14 @@ CREATE TABLE installation_secrets (
 );
 
 -- Every relay of the installation (a traffic node): the address reps and customers reach it at,
--- and its heartbeat (Unix seconds); one that stopped heartbeating counts as gone.
+-- its heartbeat (Unix seconds; one that stopped heartbeating counts as gone) and its load (the
+-- customers connected to it), by which downloads order the other relays.
 CREATE TABLE relays (
     address TEXT PRIMARY KEY,
     started_at BIGINT NOT NULL,
     heartbeat_at BIGINT NOT NULL,
-    accepting BIGINT NOT NULL DEFAULT 1
+    accepting BIGINT NOT NULL DEFAULT 1,
+    load BIGINT NOT NULL DEFAULT 0
 );
 
 -- The customers waiting at each relay, so that their rep sees them from any relay. Rewritten

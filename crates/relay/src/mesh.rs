@@ -373,10 +373,13 @@ pub(crate) async fn run(hub: Arc<Hub>, me: String) {
     loop {
         tokio::select! {
             _ = beat.tick() => {
-                let accepting = !hub.state().draining;
+                let (accepting, load) = {
+                    let st = hub.state();
+                    (!st.draining, st.customers.len() as i64)
+                };
                 let portal = hub.portal_url.get().map(String::as_str);
                 let now = crate::unix_now();
-                if let Err(e) = hub.store.mesh_heartbeat(&me, now, accepting, portal).await {
+                if let Err(e) = hub.store.mesh_heartbeat(&me, now, accepting, portal, load).await {
                     warn!("heartbeat not written: {e}");
                 }
                 publish(&hub, &me, &mut last).await;

@@ -929,17 +929,19 @@ impl Store {
         now: i64,
         accepting: bool,
         portal_url: Option<&str>,
+        load: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO relays (address, started_at, heartbeat_at, accepting, portal_url) \
-             VALUES ($1, $2, $2, $3, $4) ON CONFLICT (address) DO UPDATE \
+            "INSERT INTO relays (address, started_at, heartbeat_at, accepting, portal_url, load) \
+             VALUES ($1, $2, $2, $3, $4, $5) ON CONFLICT (address) DO UPDATE \
              SET heartbeat_at = excluded.heartbeat_at, accepting = excluded.accepting, \
-             portal_url = excluded.portal_url",
+             portal_url = excluded.portal_url, load = excluded.load",
         )
         .bind(me)
         .bind(now)
         .bind(i64::from(accepting))
         .bind(portal_url)
+        .bind(load)
         .execute(&self.inner.pool)
         .await?;
         Ok(())
@@ -1056,11 +1058,12 @@ impl Store {
             .collect())
     }
 
-    /// The relays that heartbeat since `alive_since`, oldest first: (address, accepting).
+    /// The relays that heartbeat since `alive_since`, the least loaded first (then the
+    /// oldest): (address, accepting).
     pub async fn mesh_relays(&self, alive_since: i64) -> Result<Vec<(String, bool)>, StoreError> {
         let rows = sqlx::query(
             "SELECT address, accepting FROM relays WHERE heartbeat_at >= $1 \
-             ORDER BY started_at, address",
+             ORDER BY load, started_at, address",
         )
         .bind(alive_since)
         .fetch_all(&self.inner.pool)

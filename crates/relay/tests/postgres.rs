@@ -487,3 +487,34 @@ async fn codes_typed_at_another_relay_lead_to_the_session() {
     );
     a.relay().store().verify_audit().await.unwrap();
 }
+
+/// The relays' list orders by load (customers connected), then by age: downloads name the
+/// least-loaded other relay first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relays_list_names_the_least_loaded_first() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(dir.path(), Some(&pg.new_database()))
+        .await
+        .unwrap();
+    let now = unix_now() as i64;
+    for (addr, load) in [("a:1", 7), ("b:1", 2), ("c:1", 5), ("old:1", 0)] {
+        let at = if addr == "old:1" { now - 60 } else { now };
+        store
+            .mesh_heartbeat(addr, at, true, None, load)
+            .await
+            .unwrap();
+    }
+    let alive: Vec<String> = store
+        .mesh_relays(now - 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(
+        alive,
+        ["b:1", "c:1", "a:1"],
+        "least loaded first; silent ones left out"
+    );
+}

@@ -245,7 +245,7 @@ impl Portal {
     /// The relay address written into a download.
     /// The relays a download names, in the order the client tries them: this relay first
     /// (`own`, as the browser reached it) unless it drains, then the installation's other
-    /// relays that take new sessions (several relays on one database).
+    /// relays that take new sessions, the least loaded first (several relays on one database).
     pub(super) async fn download_relays(&self, own: String) -> (String, Vec<String>) {
         let (on, me, draining) = {
             let st = self.hub.state();
