@@ -59,14 +59,7 @@ async fn the_rep_list_confirms_only_reps_that_are_online() {
     let relay = TestRelay::with_portal(|_| {}).await;
     let (addr, pin) = relay.portal();
     let from = "127.0.0.1".parse().unwrap();
-    let ada_id = relay
-        .relay()
-        .store()
-        .rep_by_name("ada")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let ada_id = relay.rep_id("ada").await;
     let confirm = format!("kind=rep&value={ada_id}&lang=en&answer=yes");
     // Ada is not signed in: no queue token, no ticket.
     let r = https::request(addr, &pin, from, "POST", "/confirm", &confirm).await;

@@ -107,6 +107,17 @@ impl TestRelay {
         (p.addr, p.tls_pin.clone())
     }
 
+    /// The id of account `name`.
+    pub async fn rep_id(&self, name: &str) -> i64 {
+        self.relay()
+            .store()
+            .rep_by_name(name)
+            .await
+            .unwrap()
+            .expect("an account of that name")
+            .id
+    }
+
     /// Every audit entry as `action detail`.
     pub async fn audit(&self) -> Vec<String> {
         let rows = self.relay().store().audit_rows().await.unwrap();
