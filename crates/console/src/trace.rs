@@ -3,7 +3,7 @@
 //! shows it is on screen. It only reports; nothing in it can act on the window or the session.
 //!
 //! A line: `{"t_ms":…,"screen":"login"|"queue"|"session","lang":"en","window":XID,"title":…,
-//! "tab":0,"key":"123 456 789"|null,"queue":[{"name","host","os"}],"banner":NAME|null,
+//! "tab":0,"key":"123 456 789"|null,"queue":[{"name","host","os","came","home"}],"banner":NAME|null,
 //! "notice":…,"badge":bool,"join_code","email","login_relay","login_pin","login_user",
 //! "password_chars":N,"code_chars":N,
 //! "sessions":[{"id","customer","live","connecting"}],"session":{"id","customer","live",
@@ -93,7 +93,7 @@ fn describe(state: &State, window: u64, ppp: f32) -> Value {
     let queue: Vec<Value> = state
         .queue
         .iter()
-        .map(|e| json!({"name": e.customer.name, "host": e.customer.host, "os": e.customer.os, "came": e.arrival.code()}))
+        .map(|e| json!({"name": e.customer.name, "host": e.customer.host, "os": e.customer.os, "came": e.arrival.code(), "home": e.home}))
         .collect();
     let session = state.current().map(|s| {
         let tiers: serde_json::Map<String, Value> = s

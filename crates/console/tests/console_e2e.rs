@@ -1241,3 +1241,33 @@ fn invite_an_external_who_joins_with_a_console_and_remove_them() {
     });
     relay.assert_audit_verifies();
 }
+
+/// Two relays on one PostgreSQL database (issue 19): the console, logged in at relay A, shows a
+/// customer who landed at relay B as waiting there; "Accept" opens a session tab whose
+/// connection follows the relay's redirect to B (the customer is connected to B only), where
+/// the customer is asked, allows, and the picture reaches the console.
+#[test]
+fn a_customer_waiting_at_another_relay_is_taken_in_the_console() {
+    let _one = serial();
+    let pg = lotse_testkit::postgres::Postgres::start();
+    let (a, b) = relay_pair(&pg.new_database());
+    let customer_x = Xvfb::start(1280, 800);
+    let _customer_wm = customer_x.window_manager();
+    let console_x = Xvfb::start(1600, 1000);
+    let _wm = console_x.window_manager();
+    let dir = tempfile::tempdir().unwrap();
+    let (console, _) = start_console(&console_x, &a, dir.path(), &[]);
+    // The key is made at A and redeemed at B: one database.
+    let key = new_key(&console);
+    let customer = customer_window(&customer_x, &b, &key, "carla", dir.path());
+    let waiting = console.wait("the customer waiting at B", |l| {
+        l["queue"].as_array().is_some_and(|q| q.len() == 1)
+    });
+    assert_eq!(waiting["queue"][0]["home"], json!(b.addr), "{waiting}");
+    assert_eq!(waiting["queue"][0]["name"], json!("carla"));
+    accept_and_view(&console, &customer, [1280, 800]);
+    console.click("session.end");
+    console.wait("ended", |l| l["session"]["live"] == false);
+    customer.wait("the customer's end screen", |l| l["screen"] == "ended");
+    a.assert_audit_verifies();
+}

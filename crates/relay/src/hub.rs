@@ -217,9 +217,12 @@ pub(crate) struct State {
 pub const MAX_END_REASON: usize = 300;
 
 /// A running session as the administrators' page shows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveSession {
     pub id: SessionId,
+    /// The relay the session lives at when that is another relay of the installation (`None`:
+    /// this one). Session ids are counted per relay.
+    pub relay: Option<String>,
     /// The customer's name, host and system, as the client told them.
     pub customer: (String, String, String),
     pub reps: Vec<LiveRep>,
@@ -227,8 +230,19 @@ pub struct LiveSession {
     pub since: u64,
 }
 
+/// What came of ending a session at another relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedElsewhere {
+    Ended,
+    /// The session had ended already (or the relay is not part of the installation).
+    Gone,
+    /// The relay did not answer in time (it may still end the session when it reads the
+    /// request).
+    Silent,
+}
+
 /// A rep in a running session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveRep {
     pub display: String,
     pub login: String,
@@ -411,6 +425,7 @@ impl Hub {
                     .collect();
                 LiveSession {
                     id: *id,
+                    relay: None,
                     customer,
                     reps,
                     since: s.started,
@@ -439,6 +454,64 @@ impl Hub {
         }
         let _ = self.write_audits(audits).await;
         true
+    }
+
+    /// The sessions of the whole installation: this relay's, then (with several relays on one
+    /// database) those living at the other relays that are alive, as they last published them.
+    pub async fn all_live_sessions(&self) -> Vec<LiveSession> {
+        let mut out = self.live_sessions();
+        let me = {
+            let st = self.state();
+            st.mesh.on.then(|| st.mesh.me.clone())
+        };
+        if let Some(me) = me {
+            let alive_since = crate::unix_now() - crate::mesh::ALIVE_FOR;
+            match self.store.mesh_sessions_elsewhere(&me, alive_since).await {
+                Ok(mut elsewhere) => out.append(&mut elsewhere),
+                Err(e) => warn!("cannot read the other relays' sessions: {e}"),
+            }
+        }
+        out
+    }
+
+    /// Ends a session living at another relay of the installation (an administrator's "End"):
+    /// asks that relay through the database and waits up to [`crate::mesh::END_ANSWER`] for its
+    /// answer. That relay ends it and writes the audit entry.
+    pub async fn end_elsewhere(
+        &self,
+        relay: &str,
+        id: SessionId,
+        why: &str,
+        actor: &str,
+    ) -> EndedElsewhere {
+        let me = {
+            let st = self.state();
+            if !st.mesh.on {
+                return EndedElsewhere::Gone;
+            }
+            st.mesh.me.clone()
+        };
+        let why: String = why.trim().chars().take(MAX_END_REASON).collect();
+        if let Err(e) = self.store.mesh_ask_end(&me, relay, id, &why, actor).await {
+            warn!("cannot ask relay {relay} to end session {id}: {e}");
+            return EndedElsewhere::Silent;
+        }
+        let end = tokio::time::Instant::now() + crate::mesh::END_ANSWER;
+        loop {
+            match self.store.mesh_end_outcome(relay, id).await {
+                Ok(Some(o)) if o == "ended" => return EndedElsewhere::Ended,
+                Ok(Some(_)) => return EndedElsewhere::Gone,
+                Ok(None) => {}
+                Err(e) => warn!("cannot read relay {relay}'s answer: {e}"),
+            }
+            if tokio::time::Instant::now() >= end {
+                if let Err(e) = self.store.mesh_end_withdraw(relay, id).await {
+                    warn!("cannot take back the request to relay {relay}: {e}");
+                }
+                return EndedElsewhere::Silent;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Follows `lotse-relay drain` (the [`DRAIN_FILE`] in the data directory, looked at every

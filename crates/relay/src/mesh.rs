@@ -10,11 +10,15 @@
 //! - `queue_entries`: the customers waiting at each relay, rewritten by that relay whenever its
 //!   queues change; `join_codes`: the share codes and external invitations open at each relay
 //!   (as HMACs), so that a code typed at another relay (or its portal) is sent to the right one.
+//! - `live_sessions`, `session_participants`: the sessions living at each relay and who is in
+//!   them (with their grants), rewritten with the heartbeat when they changed, for the
+//!   administrators' pages of every relay; `session_end_requests`: an administrator's "End" at
+//!   one relay's portal for a session at another, carried out and answered by the home relay.
 //! - PostgreSQL's LISTEN/NOTIFY on [`CHANNEL`] only wakes the others: they read the table again
 //!   then, after their listener connection was lost and made again (nothing heard meanwhile is
 //!   trusted), and every [`POLL`] as a safety net.
 
-use crate::hub::Hub;
+use crate::hub::{Hub, LiveSession};
 use crate::store::{Store, Waiting};
 use lotse_proto::msg::{Arrival, MAX_HOME_CHARS, QueueEntry, bound_text};
 use std::collections::HashMap;
@@ -31,6 +35,9 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
 pub(crate) const ALIVE_FOR: i64 = 10;
 /// How often the other relays' queues are read without a wake-up.
 pub(crate) const POLL: Duration = Duration::from_secs(3);
+/// How long an administrators' portal waits for another relay to end one of its sessions; a
+/// request older than this is given up and not carried out any more.
+pub(crate) const END_ANSWER: Duration = Duration::from_secs(8);
 /// Seconds a redirect ticket is valid.
 pub(crate) const TICKET_LIFETIME: i64 = 60;
 /// The ids this relay gives customers waiting elsewhere: far above its own (a counter from 1).
@@ -310,8 +317,44 @@ fn local_entries(hub: &Hub) -> Vec<Waiting> {
     out
 }
 
+/// Carries out the administrators' requests (made at other relays' portals) to end sessions
+/// living here, and answers each.
+async fn end_requested(hub: &Hub, me: &str) {
+    let asked_since = crate::unix_now() - END_ANSWER.as_secs() as i64;
+    let asked = match hub.store.mesh_end_requests(me, asked_since).await {
+        Ok(asked) => asked,
+        Err(e) => {
+            warn!("cannot read the requests to end sessions here: {e}");
+            return;
+        }
+    };
+    for (id, why, actor) in asked {
+        let outcome = if hub.end_by_admin(id, &why, &actor).await {
+            "ended"
+        } else {
+            "gone"
+        };
+        if let Err(e) = hub.store.mesh_end_answer(me, id, outcome).await {
+            warn!("cannot answer the request to end session {id}: {e}");
+        }
+    }
+}
+
+/// Publishes this relay's live sessions if they changed since `last`.
+async fn publish_sessions(hub: &Hub, me: &str, last: &mut Option<Vec<LiveSession>>) {
+    let now = hub.live_sessions();
+    if last.as_ref() == Some(&now) {
+        return;
+    }
+    match hub.store.mesh_publish_sessions(me, &now).await {
+        Ok(()) => *last = Some(now),
+        Err(e) => warn!("cannot publish this relay's sessions: {e}"),
+    }
+}
+
 /// Reads the other relays' queues and shows the reps here what changed.
 async fn refresh(hub: &Hub, me: &str) {
+    end_requested(hub, me).await;
     let alive_since = crate::unix_now() - ALIVE_FOR;
     match hub.store.mesh_elsewhere(me, alive_since).await {
         Ok(read) => {
@@ -370,6 +413,7 @@ pub(crate) async fn run(hub: Arc<Hub>, me: String) {
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last: Option<Published> = None;
+    let mut last_sessions: Option<Vec<LiveSession>> = None;
     loop {
         tokio::select! {
             _ = beat.tick() => {
@@ -383,6 +427,7 @@ pub(crate) async fn run(hub: Arc<Hub>, me: String) {
                     warn!("heartbeat not written: {e}");
                 }
                 publish(&hub, &me, &mut last).await;
+                publish_sessions(&hub, &me, &mut last_sessions).await;
             }
             () = changed.notified() => publish(&hub, &me, &mut last).await,
             heard = async {

@@ -1008,6 +1008,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        self.notify_and_commit(tx, me).await
+    }
+
+    /// Wakes the other relays (on PostgreSQL; the payload names this relay) when `tx` commits.
+    async fn notify_and_commit(
+        &self,
+        mut tx: sqlx::Transaction<'_, Any>,
+        me: &str,
+    ) -> Result<(), StoreError> {
         if self.inner.backend == Backend::Postgres {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(crate::mesh::CHANNEL)
@@ -1074,12 +1083,224 @@ impl Store {
             .collect())
     }
 
+    /// Rewrites this relay's live sessions and their participants (for the administrators'
+    /// pages at every relay).
+    pub async fn mesh_publish_sessions(
+        &self,
+        me: &str,
+        sessions: &[crate::hub::LiveSession],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.inner.pool.begin().await?;
+        for table in [
+            "DELETE FROM live_sessions WHERE relay = $1",
+            "DELETE FROM session_participants WHERE relay = $1",
+        ] {
+            sqlx::query(table).bind(me).execute(&mut *tx).await?;
+        }
+        for s in sessions {
+            let (name, host, os) = &s.customer;
+            sqlx::query(
+                "INSERT INTO live_sessions (relay, session, name, host, os, since) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(me)
+            .bind(s.id as i64)
+            .bind(name)
+            .bind(host)
+            .bind(os)
+            .bind(i64::try_from(s.since).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+            for (position, r) in s.reps.iter().enumerate() {
+                let granted: Vec<&str> = r.granted.iter().map(|t| t.as_str()).collect();
+                sqlx::query(
+                    "INSERT INTO session_participants (relay, session, position, login, \
+                     display, owner, external, granted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(me)
+                .bind(s.id as i64)
+                .bind(position as i64)
+                .bind(&r.login)
+                .bind(&r.display)
+                .bind(i64::from(r.owner))
+                .bind(i64::from(r.external))
+                .bind(granted.join(" "))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The sessions living at other relays that heartbeat since `alive_since`, each with its
+    /// relay, the oldest first.
+    pub async fn mesh_sessions_elsewhere(
+        &self,
+        me: &str,
+        alive_since: i64,
+    ) -> Result<Vec<crate::hub::LiveSession>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.relay, s.session, s.name, s.host, s.os, s.since FROM live_sessions s \
+             JOIN relays r ON r.address = s.relay WHERE s.relay != $1 AND r.heartbeat_at >= $2 \
+             ORDER BY s.since, s.relay, s.session",
+        )
+        .bind(me)
+        .bind(alive_since)
+        .fetch_all(&self.inner.pool)
+        .await?;
+        let reps = sqlx::query(
+            "SELECT s.relay, s.session, s.login, s.display, s.owner, s.external, s.granted \
+             FROM session_participants s JOIN relays r ON r.address = s.relay \
+             WHERE s.relay != $1 AND r.heartbeat_at >= $2 ORDER BY s.relay, s.session, s.position",
+        )
+        .bind(me)
+        .bind(alive_since)
+        .fetch_all(&self.inner.pool)
+        .await?;
+        let mut out: Vec<crate::hub::LiveSession> = rows
+            .iter()
+            .filter_map(|r| {
+                Some(crate::hub::LiveSession {
+                    id: u64::try_from(r.get::<i64, _>(1)).ok()?,
+                    relay: Some(r.get(0)),
+                    customer: (r.get(2), r.get(3), r.get(4)),
+                    reps: Vec::new(),
+                    since: u64::try_from(r.get::<i64, _>(5)).unwrap_or(0),
+                })
+            })
+            .collect();
+        for r in &reps {
+            let relay: String = r.get(0);
+            let Ok(id) = u64::try_from(r.get::<i64, _>(1)) else {
+                continue;
+            };
+            let Some(s) = out
+                .iter_mut()
+                .find(|s| s.id == id && s.relay.as_deref() == Some(relay.as_str()))
+            else {
+                continue;
+            };
+            s.reps.push(crate::hub::LiveRep {
+                login: r.get(2),
+                display: r.get(3),
+                owner: r.get::<i64, _>(4) != 0,
+                external: r.get::<i64, _>(5) != 0,
+                granted: r
+                    .get::<String, _>(6)
+                    .split_whitespace()
+                    .filter_map(|t| t.parse().ok())
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Asks `relay` to end its session `session` (an administrator's "End" at another relay's
+    /// portal) and wakes it; `me` is the asking relay.
+    pub async fn mesh_ask_end(
+        &self,
+        me: &str,
+        relay: &str,
+        session: u64,
+        why: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.inner.pool.begin().await?;
+        sqlx::query("DELETE FROM session_end_requests WHERE relay = $1 AND session = $2")
+            .bind(relay)
+            .bind(session as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO session_end_requests (relay, session, why, actor, asked_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(relay)
+        .bind(session as i64)
+        .bind(why)
+        .bind(actor)
+        .bind(crate::unix_now())
+        .execute(&mut *tx)
+        .await?;
+        self.notify_and_commit(tx, me).await
+    }
+
+    /// The requests to end sessions here not answered yet, asked since `asked_since` (an older
+    /// one was given up by its portal and may name a session id counted anew since):
+    /// (session, why, actor).
+    pub async fn mesh_end_requests(
+        &self,
+        me: &str,
+        asked_since: i64,
+    ) -> Result<Vec<(u64, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT session, why, actor FROM session_end_requests \
+             WHERE relay = $1 AND outcome IS NULL AND asked_at >= $2 ORDER BY asked_at",
+        )
+        .bind(me)
+        .bind(asked_since)
+        .fetch_all(&self.inner.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((u64::try_from(r.get::<i64, _>(0)).ok()?, r.get(1), r.get(2))))
+            .collect())
+    }
+
+    /// Answers a request to end a session here (`ended` or `gone`).
+    pub async fn mesh_end_answer(
+        &self,
+        me: &str,
+        session: u64,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE session_end_requests SET outcome = $1 WHERE relay = $2 AND session = $3",
+        )
+        .bind(outcome)
+        .bind(me)
+        .bind(session as i64)
+        .execute(&self.inner.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The answer to a request to end a session at `relay`, taken out once given.
+    pub async fn mesh_end_outcome(
+        &self,
+        relay: &str,
+        session: u64,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM session_end_requests WHERE relay = $1 AND session = $2 \
+             AND outcome IS NOT NULL RETURNING outcome",
+        )
+        .bind(relay)
+        .bind(session as i64)
+        .fetch_optional(&self.inner.pool)
+        .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Takes back an unanswered request to end a session at `relay`.
+    pub async fn mesh_end_withdraw(&self, relay: &str, session: u64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM session_end_requests WHERE relay = $1 AND session = $2")
+            .bind(relay)
+            .bind(session as i64)
+            .execute(&self.inner.pool)
+            .await?;
+        Ok(())
+    }
+
     /// This relay leaves the installation's lists (at shutdown).
     pub async fn mesh_leave(&self, me: &str) -> Result<(), StoreError> {
         let mut tx = self.inner.pool.begin().await?;
         for table in [
             "DELETE FROM queue_entries WHERE relay = $1",
             "DELETE FROM join_codes WHERE relay = $1",
+            "DELETE FROM live_sessions WHERE relay = $1",
+            "DELETE FROM session_participants WHERE relay = $1",
             "DELETE FROM relays WHERE address = $1",
         ] {
             sqlx::query(table).bind(me).execute(&mut *tx).await?;

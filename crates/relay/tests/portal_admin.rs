@@ -9,9 +9,8 @@
 mod support;
 
 use lotse_net::NetConfig;
-use lotse_proto::msg::{CustomerDown, EndReason, RepDown};
-use lotse_relay::second_factor;
-use lotse_relay::store::{AccountChange, Role};
+use lotse_proto::msg::RepDown;
+use lotse_relay::store::Role;
 use lotse_rep::{RepClient, RepEvent};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -20,22 +19,7 @@ use support::*;
 
 /// Ada, an administrator with a second factor, signed in on the portal.
 async fn admin(relay: &TestRelay) -> Browser {
-    relay
-        .relay()
-        .store()
-        .change_account("ada", AccountChange::Role(Role::Admin), "test", 0)
-        .await
-        .unwrap();
-    let (secret, _) = enrol(relay, "ada").await;
-    let (addr, pin) = relay.portal();
-    let mut b = Browser::new(addr, &pin, "127.0.0.1".parse::<IpAddr>().unwrap());
-    assert_eq!(location(&b.sign_in("ada", PASSWORD).await), "/login/code");
-    let code = second_factor::code_at(&secret, unix_now()).unwrap();
-    assert_eq!(
-        location(&b.code_on_page("/login/code", &code).await),
-        "/account"
-    );
-    b
+    support::admin_browser(relay).await
 }
 
 /// Tries to add the account `eve` with `csrf`; `eve` must not exist afterwards.
@@ -277,28 +261,10 @@ async fn a_live_session_is_ended_with_a_reason_and_the_audit_log_is_searched_exp
         )
         .await;
     assert!(r.text().contains("The session was ended."));
-    let why = s
-        .customer
-        .hear_until("ended", |m: &CustomerDown| match m {
-            CustomerDown::Ended {
-                reason: EndReason::ByAdministrator { why },
-            } => Some(why.clone()),
-            _ => None,
-        })
-        .await
-        .0;
-    assert_eq!(why, "Maintenance of the support server");
-    s.rep
-        .until("rep told", |m| {
-            matches!(
-                m,
-                RepDown::Ended {
-                    reason: EndReason::ByAdministrator { .. }
-                }
-            )
-            .then_some(())
-        })
-        .await;
+    assert_eq!(
+        ended_by_administrator(&mut s).await,
+        "Maintenance of the support server"
+    );
 
     // The audit log: by session, by account, as CSV, and verified.
     let found = b.get(&format!("/admin/audit?session={id}")).await.text();

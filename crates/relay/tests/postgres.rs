@@ -23,6 +23,19 @@ fn info() -> CustomerInfo {
     }
 }
 
+/// Relays A and B of one installation on a new database of `pg`, each with a support portal.
+async fn two_relays_with_portals(pg: &Postgres) -> (TestRelay, TestRelay) {
+    let url = pg.new_database();
+    let portal = |c: &mut lotse_relay::Config| {
+        c.portal = Some(lotse_relay::portal::PortalConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+        ));
+    };
+    let a = TestRelay::start_on(Some(url.clone()), None, portal).await;
+    let b = TestRelay::start_on(Some(url), Some(&a), portal).await;
+    (a, b)
+}
+
 /// What a customer hears after redeeming `key`: queued (`Ok`) or the rejection.
 async fn redeem(customer: &mut Peer, key: &str) -> Result<(), KeyRejection> {
     customer
@@ -387,14 +400,7 @@ async fn redirect_tickets_are_good_once_at_their_relay_and_cannot_be_forged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codes_typed_at_another_relay_lead_to_the_session() {
     let pg = Postgres::start();
-    let url = pg.new_database();
-    let portal = |c: &mut lotse_relay::Config| {
-        c.portal = Some(lotse_relay::portal::PortalConfig::new(
-            "127.0.0.1:0".parse().unwrap(),
-        ));
-    };
-    let a = TestRelay::start_on(Some(url.clone()), None, portal).await;
-    let b = TestRelay::start_on(Some(url), Some(&a), portal).await;
+    let (a, b) = two_relays_with_portals(&pg).await;
     support::profile(&a, "view only", "view", false, true).await;
     support::may_invite(&a, "ada").await;
     // A session at A; its owner shares it and invites an external.
@@ -518,4 +524,129 @@ async fn the_relays_list_names_the_least_loaded_first() {
         ["b:1", "c:1", "a:1"],
         "least loaded first; silent ones left out"
     );
+}
+
+/// The administrators' sessions page at A lists the sessions of the whole installation — one
+/// at A and one living at B, each with its customer, reps and grants (ids are counted per relay,
+/// so both are session 1) — and ends the one at B: B ends it, the customer and the rep read the
+/// reason, the audit names the administrator, and A's own session goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_at_one_relay_sees_and_ends_a_session_at_another() {
+    let pg = Postgres::start();
+    let (a, b) = two_relays_with_portals(&pg).await;
+    let mut browser = support::admin_browser(&a).await;
+    let mut here = support::Session::start_for(&a, "cy", Peer::customer(&a).await).await;
+    let mut there = support::Session::start_for(&b, "bob", Peer::customer(&b).await).await;
+    let at_b = format!("at relay {}", b.addr);
+
+    // B publishes its sessions with its heartbeat.
+    let end = Instant::now() + support::DEADLINE;
+    let page = loop {
+        let page = browser.get("/admin/sessions").await.text();
+        if page.contains(&at_b) {
+            break page;
+        }
+        assert!(Instant::now() < end, "B's session never listed: {page}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(page.contains("Cy (cy) – owner; nothing granted"), "{page}");
+    assert!(
+        page.contains("Bob (bob) – owner; nothing granted"),
+        "{page}"
+    );
+    assert_eq!(page.matches("Carla").count(), 2, "{page}");
+    let slug: String = b
+        .addr
+        .to_string()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let id = page
+        .split("id=\"session-")
+        .filter_map(|r| r.split('"').next())
+        .find_map(|k| k.strip_suffix(&format!("-at-{slug}")))
+        .expect("B's session has its own element id")
+        .to_owned();
+    assert!(page.contains(&format!("name=\"relay\" value=\"{}\"", b.addr)));
+
+    let action = format!("/admin/sessions/{id}/end");
+    let b_addr = b.addr.to_string();
+    let asked = Instant::now();
+    let r = browser
+        .submit(
+            "/admin/sessions",
+            &action,
+            &[("why", "Moving the support server"), ("relay", &b_addr)],
+        )
+        .await;
+    let answered = asked.elapsed();
+    let html = r.text();
+    assert!(html.contains("The session was ended."), "{html}");
+    eprintln!("End at A's portal → B ended the session: {answered:?}");
+    assert_eq!(
+        support::ended_by_administrator(&mut there).await,
+        "Moving the support server"
+    );
+    // Asked again: it had ended already. A's own session was never touched.
+    let r = browser
+        .submit(
+            "/admin/sessions",
+            &action,
+            &[("why", "Again"), ("relay", &b_addr)],
+        )
+        .await;
+    assert!(r.text().contains("This session had ended already."));
+    let end = Instant::now() + support::DEADLINE;
+    loop {
+        let page = browser.get("/admin/sessions").await.text();
+        if !page.contains(&at_b) {
+            assert!(page.contains("Cy (cy) – owner"), "{page}");
+            break;
+        }
+        assert!(Instant::now() < end, "B's ended session still listed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    here.rep
+        .say(&RepUp::Chat {
+            text: "still here".into(),
+        })
+        .await;
+    here.customer
+        .hear_until("A's session goes on", |m: &CustomerDown| {
+            matches!(m, CustomerDown::Chat { .. }).then_some(())
+        })
+        .await;
+
+    let rows = a.relay().store().audit_rows().await.unwrap();
+    let ended: Vec<_> = rows
+        .iter()
+        .filter(|(e, _)| e.action == "admin.session_end")
+        .collect();
+    assert_eq!(ended.len(), 1, "ended once, audited once");
+    assert_eq!(ended[0].0.actor, "admin:ada");
+    assert!(ended[0].0.detail.contains("Moving the support server"));
+    a.relay().store().verify_audit().await.unwrap();
+
+    // A relay that does not answer: the page says so after its wait, and the request is taken
+    // back (a relay started later never ends a new session 1 by it).
+    let silent = "198.51.100.7:4433";
+    let r = browser
+        .submit(
+            "/admin/sessions",
+            "/admin/sessions/1/end",
+            &[("why", "Nobody there"), ("relay", silent)],
+        )
+        .await;
+    let html = r.text();
+    assert!(
+        html.contains(&format!("Relay {silent} did not answer in time")),
+        "{html}"
+    );
+    let open = a
+        .relay()
+        .store()
+        .mesh_end_requests(silent, 0)
+        .await
+        .unwrap();
+    assert!(open.is_empty(), "{open:?}");
 }

@@ -85,6 +85,44 @@ pub fn relay_with(args: &[&str]) -> Relay {
     }
 }
 
+/// Two relays of one installation on the PostgreSQL database `url` (issue 19), the second with
+/// the first's secrets (as an administrator sets it up); the reps `ann` and `bob` made at the
+/// first count at both.
+pub fn relay_pair(url: &str) -> (Relay, Relay) {
+    let bound = |dir: &tempfile::TempDir| {
+        use std::os::unix::fs::PermissionsExt;
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(data.join("database.url"), format!("{url}\n")).unwrap();
+        data
+    };
+    let dir_a = tempfile::tempdir().unwrap();
+    let data_a = bound(&dir_a);
+    let a = RelayProc::serve(&data_a, &[], false);
+    add_rep(&data_a, "ann", Some("Ann Weber"), PASSWORD);
+    add_rep(&data_a, "bob", Some("Bob Berg"), PASSWORD);
+    let dir_b = tempfile::tempdir().unwrap();
+    let data_b = bound(&dir_b);
+    lotse_testkit::postgres::copy_installation_secrets(&data_a, &data_b);
+    let b = RelayProc::serve(&data_b, &[], false);
+    assert_eq!(a.pin, b.pin, "one installation, one pin");
+    (
+        Relay {
+            addr: a.addr,
+            pin: a.pin,
+            _dir: dir_a,
+            _proc: a.proc,
+        },
+        Relay {
+            addr: b.addr,
+            pin: b.pin,
+            _dir: dir_b,
+            _proc: b.proc,
+        },
+    )
+}
+
 /// A window under test, seen through its trace file.
 pub struct Window {
     pub trace: PathBuf,

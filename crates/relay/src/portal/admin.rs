@@ -532,7 +532,7 @@ async fn test_mail(
 async fn sessions(State(p): State<Arc<Portal>>, a: Admin) -> Response {
     html(
         StatusCode::OK,
-        pages::sessions(a.lang, &a.me.csrf, &p.hub.live_sessions(), None),
+        pages::sessions(a.lang, &a.me.csrf, &p.hub.all_live_sessions().await, None),
         None,
     )
 }
@@ -541,6 +541,9 @@ async fn sessions(State(p): State<Arc<Portal>>, a: Admin) -> Response {
 struct EndForm {
     csrf: String,
     why: String,
+    /// The relay the session lives at, when it is another relay of the installation.
+    #[serde(default)]
+    relay: String,
 }
 
 async fn end_session(
@@ -553,16 +556,24 @@ async fn end_session(
         return refused;
     }
     let Admin { me, lang } = a;
+    let relay = f.relay.trim();
     let note = if f.why.trim().is_empty() {
         pages::Note::NoReason
+    } else if !relay.is_empty() {
+        use crate::hub::EndedElsewhere as E;
+        match p.hub.end_elsewhere(relay, id, &f.why, &actor(&me)).await {
+            E::Ended => pages::Note::Ended,
+            E::Gone => pages::Note::Gone,
+            E::Silent => pages::Note::RelaySilent(relay.to_owned()),
+        }
     } else if p.hub.end_by_admin(id, &f.why, &actor(&me)).await {
         pages::Note::Ended
     } else {
-        pages::Note::Failed
+        pages::Note::Gone
     };
     html(
         StatusCode::OK,
-        pages::sessions(lang, &me.csrf, &p.hub.live_sessions(), Some(note)),
+        pages::sessions(lang, &me.csrf, &p.hub.all_live_sessions().await, Some(note)),
         None,
     )
 }

@@ -74,6 +74,10 @@ pub(super) enum Note {
     OwnAccount,
     NoReason,
     Ended,
+    /// The session to end had ended already.
+    Gone,
+    /// The relay the session lives at did not answer in time.
+    RelaySilent(String),
     Removed,
     /// A run-time setting's value is not taken.
     BadSetting(crate::runtime::Key),
@@ -203,6 +207,30 @@ fn note_html(lang: Lang, note: Option<&Note>) -> String {
         Note::Ended => (
             true,
             tr(lang, "Die Sitzung wurde beendet.", "The session was ended.").into(),
+        ),
+        Note::Gone => (
+            false,
+            tr(
+                lang,
+                "Diese Sitzung war schon zu Ende.",
+                "This session had ended already.",
+            )
+            .into(),
+        ),
+        Note::RelaySilent(relay) => (
+            false,
+            match lang {
+                Lang::De => format!(
+                    "Das Relay {} hat nicht rechtzeitig geantwortet; die Sitzung läuft \
+                     vielleicht noch. Bitte versuchen Sie es erneut.",
+                    esc(relay)
+                ),
+                Lang::En => format!(
+                    "Relay {} did not answer in time; the session may still be running. \
+                     Please try again.",
+                    esc(relay)
+                ),
+            },
         ),
         Note::Exists => (
             false,
@@ -853,6 +881,25 @@ pub(super) fn sessions(lang: Lang, csrf: &str, live: &[LiveSession], note: Optio
     }
     for s in live {
         let (name, host, os) = &s.customer;
+        // Session ids are counted per relay: those living elsewhere get the relay in their
+        // element ids and in the form.
+        let (key, at, relay_field) = match &s.relay {
+            None => (s.id.to_string(), String::new(), String::new()),
+            Some(relay) => {
+                let slug: String = relay
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                (
+                    format!("{}-at-{slug}", s.id),
+                    format!(" ({} {})", tr(lang, "am Relay", "at relay"), esc(relay)),
+                    format!(
+                        "<input type=\"hidden\" name=\"relay\" value=\"{}\">\n",
+                        esc(relay)
+                    ),
+                )
+            }
+        };
         let reps: String = s
             .reps
             .iter()
@@ -879,13 +926,13 @@ pub(super) fn sessions(lang: Lang, csrf: &str, live: &[LiveSession], note: Optio
             .collect();
         let _ = write!(
             m,
-            "<section aria-labelledby=\"session-{id}\" class=\"session\">\n\
-             <h2 id=\"session-{id}\">{label} {id}: {name}</h2>\n\
+            "<section aria-labelledby=\"session-{key}\" class=\"session\">\n\
+             <h2 id=\"session-{key}\">{label} {id}{at}: {name}</h2>\n\
              <p>{computer}: {host}, {os}. {since_label}: {since} UTC</p>\n<ul>{reps}</ul>\n\
-             <form method=\"post\" action=\"/admin/sessions/{id}/end\">{csrf}\n\
-             <label for=\"why-{id}\">{why}</label>\n\
-             <input id=\"why-{id}\" name=\"why\" type=\"text\" maxlength=\"300\" required>\n\
-             <button type=\"submit\" id=\"end-{id}\">{end}</button>\n</form>\n</section>\n",
+             <form method=\"post\" action=\"/admin/sessions/{id}/end\">{csrf}\n{relay_field}\
+             <label for=\"why-{key}\">{why}</label>\n\
+             <input id=\"why-{key}\" name=\"why\" type=\"text\" maxlength=\"300\" required>\n\
+             <button type=\"submit\" id=\"end-{key}\">{end}</button>\n</form>\n</section>\n",
             id = s.id,
             label = tr(lang, "Sitzung", "Session"),
             name = esc(name),

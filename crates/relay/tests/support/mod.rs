@@ -479,6 +479,59 @@ pub async fn enrol(relay: &TestRelay, user: &str) -> (String, String) {
     (secret, recovery)
 }
 
+/// Waits until an administrator's "End" reaches both sides of `s`; the reason the customer
+/// reads.
+pub async fn ended_by_administrator(s: &mut Session) -> String {
+    use lotse_proto::msg::EndReason;
+    let why = s
+        .customer
+        .hear_until("ended", |m: &CustomerDown| match m {
+            CustomerDown::Ended {
+                reason: EndReason::ByAdministrator { why },
+            } => Some(why.clone()),
+            _ => None,
+        })
+        .await
+        .0;
+    s.rep
+        .until("the rep is told", |m| {
+            matches!(
+                m,
+                RepDown::Ended {
+                    reason: EndReason::ByAdministrator { .. }
+                }
+            )
+            .then_some(())
+        })
+        .await;
+    why
+}
+
+/// Ada made an administrator with a second factor and signed in on `relay`'s portal.
+pub async fn admin_browser(relay: &TestRelay) -> https::Browser {
+    use lotse_relay::second_factor;
+    use lotse_relay::store::{AccountChange, Role};
+    relay
+        .relay()
+        .store()
+        .change_account("ada", AccountChange::Role(Role::Admin), "test", 0)
+        .await
+        .unwrap();
+    let (secret, _) = enrol(relay, "ada").await;
+    let (addr, pin) = relay.portal();
+    let mut b = https::Browser::new(addr, &pin, std::net::Ipv4Addr::LOCALHOST.into());
+    assert_eq!(
+        https::location(&b.sign_in("ada", PASSWORD).await),
+        "/login/code"
+    );
+    let code = second_factor::code_at(&secret, unix_now()).unwrap();
+    assert_eq!(
+        https::location(&b.code_on_page("/login/code", &code).await),
+        "/account"
+    );
+    b
+}
+
 impl TestRelay {
     /// `lotse-relay ARGS… --data DIR` on this relay's data, in a process of its own while the
     /// relay runs; what it did.
