@@ -127,8 +127,8 @@ fn text_and_pictures_cross_both_ways_only_while_granted() {
     });
 
     // Revoked in the window: nothing crosses any more, either way.
-    let line = lotse.wait_widget("session", "session.revoke.clipboard");
-    lotse.click_in(&line, "session.revoke.clipboard");
-    rep.wait("revoked", Some("clipboard"));
+    lotse.click_until("session", "session.revoke.clipboard", || {
+        rep.has("revoked", "clipboard")
+    });
     rep.clipboard_stays_shut(&desk.x);
 }

@@ -176,9 +176,9 @@ fn the_report_goes_only_after_allow_and_matches_the_machine() {
     wait_until("a second report", || rep.reports().len() >= 2);
 
     // Revoked in the window: refused again, nothing more arrives.
-    let line = lotse.wait_widget("session", "session.revoke.sysinfo");
-    lotse.click_in(&line, "session.revoke.sysinfo");
-    rep.wait("revoked", Some("sysinfo"));
+    lotse.click_until("session", "session.revoke.sysinfo", || {
+        rep.has("revoked", "sysinfo")
+    });
     let before = rep
         .events()
         .iter()

@@ -43,8 +43,9 @@ fn accept_grant_revoke_chat_close() {
         lotse.wm_state()
     );
 
-    lotse.click_in(&line, "session.revoke.view");
-    rep.wait("revoked", Some("view"));
+    lotse.click_until("session", "session.revoke.view", || {
+        rep.has("revoked", "view")
+    });
     let line = lotse.wait_line("view revoked", |l| {
         l["screen"] == "session" && widget_in(l, "session.revoke.view").is_none()
     });

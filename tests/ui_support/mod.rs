@@ -416,6 +416,16 @@ impl Client {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The newest frame of the same screen, should the window have laid itself out anew
+        // meanwhile (a notice line appearing above the widget moves it).
+        if let Some(newer) = self.lines().pop().filter(|l| {
+            l["screen"] == line["screen"]
+                && l["prompt"] == line["prompt"]
+                && l["size"] == line["size"]
+                && widget_in(l, widget).is_some()
+        }) {
+            line = newer;
+        }
         let line = &line;
         let (x, y) = widget_middle(line, widget);
         self.xdotool(&[
@@ -465,6 +475,28 @@ impl Client {
                 .filter(|l| same(l) && widget_in(l, widget).is_some())
                 .unwrap_or_else(|| line.clone());
             self.click_in(&newer, widget);
+        }
+    }
+
+    /// Waits for `widget` on `screen` and clicks it until `done` holds. A click that did not
+    /// take within 10 s (the window laid itself out anew under the pointer) is given again on
+    /// the newest frame, as a person would, three times at most.
+    pub fn click_until(&self, screen: &str, widget: &str, done: impl Fn() -> bool) {
+        for attempt in 1..=3 {
+            let line = self.wait_widget(screen, widget);
+            self.click_in(&line, widget);
+            let end = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < end {
+                if done() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert!(attempt < 3, "three clicks on {widget} did not take: {line}");
+            eprintln!(
+                "click {attempt} on {widget} did not take; again. Clicked on: {line}; now: {}",
+                self.lines().pop().unwrap_or_default()
+            );
         }
     }
 
