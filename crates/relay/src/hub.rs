@@ -234,7 +234,7 @@ pub struct LiveSession {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndedElsewhere {
     Ended,
-    /// The session had ended already (or the relay is not part of the installation).
+    /// The session had ended already (or the relay is no live relay of the installation).
     Gone,
     /// The relay did not answer in time (it may still end the session when it reads the
     /// request).
@@ -491,6 +491,17 @@ impl Hub {
             }
             st.mesh.me.clone()
         };
+        // Only a live relay of the installation is asked (the form's field is the browser's
+        // word): anything else has no session to end.
+        let alive_since = crate::unix_now() - crate::mesh::ALIVE_FOR;
+        match self.store.mesh_relays(alive_since).await {
+            Ok(relays) if relays.iter().any(|(a, _)| a == relay) && relay != me => {}
+            Ok(_) => return EndedElsewhere::Gone,
+            Err(e) => {
+                warn!("cannot read the installation's relays: {e}");
+                return EndedElsewhere::Silent;
+            }
+        }
         let why: String = why.trim().chars().take(MAX_END_REASON).collect();
         if let Err(e) = self.store.mesh_ask_end(&me, relay, id, &why, actor).await {
             warn!("cannot ask relay {relay} to end session {id}: {e}");

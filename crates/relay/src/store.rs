@@ -1170,18 +1170,19 @@ impl Store {
                 })
             })
             .collect();
+        let index: std::collections::HashMap<(String, u64), usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.relay.clone().unwrap_or_default(), s.id), i))
+            .collect();
         for r in &reps {
-            let relay: String = r.get(0);
             let Ok(id) = u64::try_from(r.get::<i64, _>(1)) else {
                 continue;
             };
-            let Some(s) = out
-                .iter_mut()
-                .find(|s| s.id == id && s.relay.as_deref() == Some(relay.as_str()))
-            else {
+            let Some(&i) = index.get(&(r.get::<String, _>(0), id)) else {
                 continue;
             };
-            s.reps.push(crate::hub::LiveRep {
+            out[i].reps.push(crate::hub::LiveRep {
                 login: r.get(2),
                 display: r.get(3),
                 owner: r.get::<i64, _>(4) != 0,

@@ -627,9 +627,26 @@ async fn an_administrator_at_one_relay_sees_and_ends_a_session_at_another() {
     assert!(ended[0].0.detail.contains("Moving the support server"));
     a.relay().store().verify_audit().await.unwrap();
 
-    // A relay that does not answer: the page says so after its wait, and the request is taken
-    // back (a relay started later never ends a new session 1 by it).
+    // A relay the installation does not have: nothing is asked.
+    let r = browser
+        .submit(
+            "/admin/sessions",
+            "/admin/sessions/1/end",
+            &[("why", "Guess"), ("relay", "203.0.113.9:4433")],
+        )
+        .await;
+    assert!(r.text().contains("This session had ended already."));
+    let open = a.relay().store().mesh_end_requests("203.0.113.9:4433", 0);
+    assert!(open.await.unwrap().is_empty());
+
+    // A relay that heartbeats but does not answer: the page says so after its wait, and the
+    // request is taken back (a relay started later never ends a new session 1 by it).
     let silent = "198.51.100.7:4433";
+    a.relay()
+        .store()
+        .mesh_heartbeat(silent, unix_now() as i64, true, None, 0)
+        .await
+        .unwrap();
     let r = browser
         .submit(
             "/admin/sessions",
