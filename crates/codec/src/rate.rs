@@ -5,7 +5,11 @@
 //! refills at the path's rate paces the frames. A frame too large for the budget delays the next
 //! one, so a tight path first costs frame rate. Only when even [`RateConfig::min_fps`] cannot be
 //! afforded does the QP rise, in steps, and never above [`RateConfig::qp_ceiling`]; with room to
-//! spare it falls back to [`RateConfig::qp_best`].
+//! spare it falls back to [`RateConfig::qp_best`]. The one exception is a link so thin that a
+//! frame at the ceiling takes longer than [`RateConfig::max_frame_time`] on the wire: a loss there
+//! (one more round trip for the retransmission) would freeze the picture for a second or more, so
+//! the QP may go on up to [`RateConfig::qp_thin_ceiling`] until frames fit, and comes back under
+//! the ceiling when the link allows.
 //!
 //! The path's rate is estimated AIMD-style: congestion (a frame dropped on the way, a growing
 //! RTT) cuts it by 30 %, at most once per [`CONGESTION_HOLDOFF`]; while frames wait for budget
@@ -27,8 +31,13 @@ pub struct RateConfig {
     pub min_fps: f64,
     /// The QP used whenever the budget allows.
     pub qp_best: u8,
-    /// The QP never goes above this: text must stay readable.
+    /// The QP never goes above this: text must stay readable…
     pub qp_ceiling: u8,
+    /// …unless one frame would take longer than `max_frame_time` on the wire: then up to this.
+    pub qp_thin_ceiling: u8,
+    /// The longest a delta frame may take on the wire before quality gives way past
+    /// `qp_ceiling`.
+    pub max_frame_time: Duration,
     /// Bytes per second assumed before anything is known.
     pub initial_rate: f64,
     pub min_rate: f64,
@@ -44,6 +53,10 @@ impl Default for RateConfig {
             min_fps: 5.0,
             qp_best: 26,
             qp_ceiling: 32,
+            // Issue 18: no freeze over 1 s at 1 Mbit/s and 1 % loss. Scrolling text at QP 32
+            // is ~40 kB a frame, 330 ms at 1 Mbit/s; a retransmission on top came to 0.9–1.5 s.
+            qp_thin_ceiling: 36,
+            max_frame_time: Duration::from_millis(250),
             initial_rate: 3_000_000.0,
             min_rate: 50_000.0,
             max_rate: 20_000_000.0,
@@ -251,16 +264,40 @@ impl RateController {
         }
     }
 
+    /// How long a delta frame takes on the wire at the estimated rate, seconds.
+    fn frame_time(&self) -> f64 {
+        self.delta_bytes.map_or(0.0, |b| b / self.rate)
+    }
+
     /// QP up only when even `min_fps` is out of reach for a second; down after two roomy seconds.
+    /// Past `qp_ceiling` only while a frame takes longer than `max_frame_time`, and back down
+    /// one step a second once frames take less than half of it.
     fn adjust_qp(&mut self, now: Instant) {
         let fps = self.affordable_fps();
-        if fps < self.cfg.min_fps {
+        let max_frame_time = self.cfg.max_frame_time.as_secs_f64();
+        // On a thin link the steps come faster too: each second spent at a QP whose frames take
+        // too long on the wire is a second in which a loss freezes the picture.
+        let (ceiling, step_wait) = if self.frame_time() > max_frame_time {
+            (
+                self.cfg.qp_thin_ceiling.max(self.cfg.qp_ceiling),
+                self.cfg.max_frame_time,
+            )
+        } else {
+            (self.cfg.qp_ceiling, Duration::from_secs(1))
+        };
+        if self.qp > self.cfg.qp_ceiling && self.frame_time() < max_frame_time / 2.0 {
+            self.starved_since = None;
+            let since = *self.roomy_since.get_or_insert(now);
+            if now.saturating_duration_since(since) >= Duration::from_secs(1) {
+                self.qp -= 1;
+                self.roomy_since = Some(now);
+                self.delta_bytes = self.delta_bytes.map(|b| b * 1.1);
+            }
+        } else if fps < self.cfg.min_fps {
             self.roomy_since = None;
             let since = *self.starved_since.get_or_insert(now);
-            if now.saturating_duration_since(since) >= Duration::from_secs(1)
-                && self.qp < self.cfg.qp_ceiling
-            {
-                self.qp = (self.qp + 2).min(self.cfg.qp_ceiling);
+            if now.saturating_duration_since(since) >= step_wait && self.qp < ceiling {
+                self.qp = (self.qp + 2).min(ceiling);
                 self.starved_since = Some(now);
                 // Frames at the new QP are smaller; let the estimate follow (≈ −20 % per +2).
                 self.delta_bytes = self.delta_bytes.map(|b| b * 0.8);
@@ -339,11 +376,31 @@ mod tests {
     #[test]
     fn qp_rises_only_below_min_fps_and_stops_at_the_ceiling() {
         let t0 = Instant::now();
-        // 60 kB/s with 30 kB frames: 2 fps < 5 fps.
-        let (_, rc) = run(RateController::new(cfg(60_000.0), t0), t0, 3, 30_000);
+        // 140 kB/s with 30 kB frames: 4.7 fps < 5 fps, a frame 214 ms on the wire.
+        let (_, rc) = run(RateController::new(cfg(140_000.0), t0), t0, 3, 30_000);
         assert!(rc.qp() > 26, "QP stayed at {}", rc.qp());
         let (_, rc) = run(rc, t0 + Duration::from_secs(3), 30, 30_000);
         assert_eq!(rc.qp(), 32, "the ceiling holds");
+    }
+
+    #[test]
+    fn on_a_link_where_a_frame_takes_over_max_frame_time_the_qp_passes_the_ceiling() {
+        let t0 = Instant::now();
+        // 60 kB/s with 30 kB frames: 500 ms a frame on the wire. The steps come every frame,
+        // not every second.
+        let (_, rc) = run(RateController::new(cfg(60_000.0), t0), t0, 4, 30_000);
+        assert_eq!(rc.qp(), 36, "the thin-link ceiling within 4 s");
+        let (_, rc) = run(rc, t0 + Duration::from_secs(4), 26, 30_000);
+        assert_eq!(rc.qp(), 36, "up to the thin-link ceiling, and no further");
+        // Frames that fit again (the source shrinks with the QP): the QP stays where it is…
+        let t1 = t0 + Duration::from_secs(30);
+        let (_, rc) = run(rc, t1, 10, 12_000);
+        assert_eq!(rc.qp(), 36, "200 ms a frame is no reason to go down");
+        // …and once frames take less than half of `max_frame_time`, it comes back to the ceiling
+        // (and no lower while the frame rate stays below `min_fps`).
+        let t2 = t1 + Duration::from_secs(10);
+        let (_, rc) = run(rc, t2, 20, 6_000);
+        assert_eq!(rc.qp(), 32, "back under the ceiling");
     }
 
     #[test]
