@@ -318,6 +318,7 @@ typedef struct TagWelsDecoderContext {
 
   VIDEO_BITSTREAM_TYPE eVideoType; //indicate the type of video to decide whether or not to do qp_delta error detection.
   bool                          bHaveGotMemory; // global memory for decoder context related ever requested?
+  uint32_t                      uiPicBuffGeneration; // Lotse patch: counts the times WelsRequestMem may have freed pictures
 
   int32_t                       iImgWidthInPixel;       // width of image in pixel reconstruction picture to be output
   int32_t                       iImgHeightInPixel;// height of image in pixel reconstruction picture to be output

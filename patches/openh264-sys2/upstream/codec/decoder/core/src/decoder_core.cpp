@@ -2358,7 +2358,14 @@ int32_t InitConstructAccessUnit (PWelsDecoderContext pCtx, SBufferInfo* pDstInfo
     return iErr;
   }
   if (pCtx->bNewSeqBegin) {
+    const uint32_t kuiPicBuffGeneration = pCtx->uiPicBuffGeneration;
     iErr = AllocPicBuffOnNewSeqBegin (pCtx);
+    // Lotse patch: a picture handed out earlier in the same call lived in the picture buffers
+    // that a new sequence (another size) has just freed: it is withdrawn, never read from freed
+    // memory by the caller (use after free, found by fuzzing with AddressSanitizer).
+    if (kuiPicBuffGeneration != pCtx->uiPicBuffGeneration && pDstInfo != NULL && pDstInfo->iBufferStatus == 1) {
+      pDstInfo->iBufferStatus = 0;
+    }
     if (ERR_NONE != iErr) {
       return iErr;
     }
