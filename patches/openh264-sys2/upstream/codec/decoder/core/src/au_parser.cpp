@@ -88,6 +88,60 @@ uint8_t* DetectStartCodePrefix (const uint8_t* kpBuf, int32_t* pOffset, int32_t 
   return NULL;
 }
 
+// Lotse patch: MemGetNextNal grows a full NAL unit list by copying the units into a larger list
+// and freeing the old one. The context keeps pointers into those units (the last slice header,
+// the current NAL unit, the DQ layers' reordering, weight and marking syntax); left as they were
+// they point into freed memory, and the next slice header is written through them (use after
+// free, found by fuzzing with AddressSanitizer). Before a growth each such pointer is located
+// (which unit of the list, which offset in it; the list's order is not the units' order in
+// memory, ResetCurrentAccessUnit swaps them) and afterwards set to the same place in the copy.
+struct SNalUnitRef {
+  int32_t   iIdx;     // index in pNalUnitsList, -1 if the pointer is not into a unit
+  uintptr_t uiOffset; // bytes into the unit
+};
+
+template <typename T>
+static void NalUnitRef (T*& pPtr, PAccessUnit pAu, SNalUnitRef* pRef, const bool kbRelocate) {
+  if (!kbRelocate) {
+    pRef->iIdx = -1;
+    pRef->uiOffset = 0;
+    if (pPtr == NULL)
+      return;
+    const uintptr_t kuiPtr = (uintptr_t)pPtr;
+    for (uint32_t i = 0; i < pAu->uiCountUnitsNum; ++i) {
+      const uintptr_t kuiUnit = (uintptr_t)pAu->pNalUnitsList[i];
+      if (kuiPtr >= kuiUnit && kuiPtr - kuiUnit < sizeof (SNalUnit)) {
+        pRef->iIdx = (int32_t)i;
+        pRef->uiOffset = kuiPtr - kuiUnit;
+        return;
+      }
+    }
+  } else if (pRef->iIdx >= 0 && (uint32_t)pRef->iIdx < pAu->uiCountUnitsNum) {
+    pPtr = (T*) ((uint8_t*)pAu->pNalUnitsList[pRef->iIdx] + pRef->uiOffset);
+  }
+}
+
+#define LOTSE_NAL_UNIT_REFS (2 + 4 * (LAYER_NUM_EXCHANGEABLE + 1))
+
+// Locates (kbRelocate false) or sets again (true) every pointer of the context into the NAL units.
+static void NalUnitRefs (PWelsDecoderContext pCtx, SNalUnitRef* pRefs, const bool kbRelocate) {
+  PAccessUnit pAu = pCtx->pAccessUnitList;
+  int32_t iRef = 0;
+  NalUnitRef (pCtx->pSliceHeader, pAu, &pRefs[iRef++], kbRelocate);
+  NalUnitRef (pCtx->pNalCur, pAu, &pRefs[iRef++], kbRelocate);
+  for (int32_t i = -1; i < LAYER_NUM_EXCHANGEABLE; ++i) {
+    PDqLayer pDqLayer = i < 0 ? pCtx->pCurDqLayer : pCtx->pDqLayersList[i];
+    if (pDqLayer == NULL || (i >= 0 && pDqLayer == pCtx->pCurDqLayer)) {
+      iRef += 4;
+      continue;
+    }
+    NalUnitRef (pDqLayer->pRefPicListReordering, pAu, &pRefs[iRef++], kbRelocate);
+    NalUnitRef (pDqLayer->pPredWeightTable, pAu, &pRefs[iRef++], kbRelocate);
+    NalUnitRef (pDqLayer->pRefPicMarking, pAu, &pRefs[iRef++], kbRelocate);
+    NalUnitRef (pDqLayer->pRefPicBaseMarking, pAu, &pRefs[iRef++], kbRelocate);
+  }
+}
+
 /*!
  *************************************************************************************
  * \brief   to parse nal unit
@@ -268,7 +322,14 @@ uint8_t* ParseNalHeader (PWelsDecoderContext pCtx, SNalUnitHeader* pNalUnitHeade
   case NAL_UNIT_CODED_SLICE_IDR: {
     PAccessUnit pCurAu = NULL;
     uint32_t uiAvailNalNum;
+    // Lotse patch: MemGetNextNal may move the NAL units to a larger list (see NalUnitRefs).
+    SNalUnitRef sNalUnitRefs[LOTSE_NAL_UNIT_REFS];
+    const PAccessUnit kpOldAu = pCtx->pAccessUnitList;
+    NalUnitRefs (pCtx, sNalUnitRefs, false);
     pCurNal = MemGetNextNal (&pCtx->pAccessUnitList, pCtx->pMemAlign);
+    if (pCtx->pAccessUnitList != kpOldAu) {
+      NalUnitRefs (pCtx, sNalUnitRefs, true);
+    }
     if (NULL == pCurNal) {
       WelsLog (pLogCtx, WELS_LOG_ERROR, "MemGetNextNal() fail due out of memory.");
       pCtx->iErrorCode |= dsOutOfMemory;
