@@ -55,7 +55,7 @@ impl Default for VideoSettings {
                 fps: rate.max_fps as f32,
                 qp: Some(rate.qp_best),
                 qp_min: rate.qp_best.min(20),
-                qp_max: rate.qp_thin_ceiling.max(rate.qp_ceiling),
+                qp_max: rate.highest_qp(),
                 ..EncoderSettings::default()
             },
             rate,

@@ -65,6 +65,13 @@ impl Default for RateConfig {
     }
 }
 
+impl RateConfig {
+    /// The highest QP the controller ever asks for (the encoder's limit must allow it).
+    pub fn highest_qp(&self) -> u8 {
+        self.qp_thin_ceiling.max(self.qp_ceiling)
+    }
+}
+
 /// Decides pacing and QP.
 #[derive(Debug, Clone)]
 pub struct RateController {
@@ -275,24 +282,16 @@ impl RateController {
     fn adjust_qp(&mut self, now: Instant) {
         let fps = self.affordable_fps();
         let max_frame_time = self.cfg.max_frame_time.as_secs_f64();
+        let frame_time = self.frame_time();
         // On a thin link the steps come faster too: each second spent at a QP whose frames take
         // too long on the wire is a second in which a loss freezes the picture.
-        let (ceiling, step_wait) = if self.frame_time() > max_frame_time {
-            (
-                self.cfg.qp_thin_ceiling.max(self.cfg.qp_ceiling),
-                self.cfg.max_frame_time,
-            )
+        let (ceiling, step_wait) = if frame_time > max_frame_time {
+            (self.cfg.highest_qp(), self.cfg.max_frame_time)
         } else {
             (self.cfg.qp_ceiling, Duration::from_secs(1))
         };
-        if self.qp > self.cfg.qp_ceiling && self.frame_time() < max_frame_time / 2.0 {
-            self.starved_since = None;
-            let since = *self.roomy_since.get_or_insert(now);
-            if now.saturating_duration_since(since) >= Duration::from_secs(1) {
-                self.qp -= 1;
-                self.roomy_since = Some(now);
-                self.delta_bytes = self.delta_bytes.map(|b| b * 1.1);
-            }
+        if self.qp > self.cfg.qp_ceiling && frame_time < max_frame_time / 2.0 {
+            self.step_down_after(now, Duration::from_secs(1));
         } else if fps < self.cfg.min_fps {
             self.roomy_since = None;
             let since = *self.starved_since.get_or_insert(now);
@@ -303,16 +302,22 @@ impl RateController {
                 self.delta_bytes = self.delta_bytes.map(|b| b * 0.8);
             }
         } else if fps >= self.cfg.max_fps && self.qp > self.cfg.qp_best {
-            self.starved_since = None;
-            let since = *self.roomy_since.get_or_insert(now);
-            if now.saturating_duration_since(since) >= Duration::from_secs(2) {
-                self.qp -= 1;
-                self.roomy_since = Some(now);
-                self.delta_bytes = self.delta_bytes.map(|b| b * 1.1);
-            }
+            self.step_down_after(now, Duration::from_secs(2));
         } else {
             self.starved_since = None;
             self.roomy_since = None;
+        }
+    }
+
+    /// QP one step down once there has been room for `wait`.
+    fn step_down_after(&mut self, now: Instant, wait: Duration) {
+        self.starved_since = None;
+        let since = *self.roomy_since.get_or_insert(now);
+        if now.saturating_duration_since(since) >= wait {
+            self.qp -= 1;
+            self.roomy_since = Some(now);
+            // Frames at the new QP are larger (≈ +10 % per step).
+            self.delta_bytes = self.delta_bytes.map(|b| b * 1.1);
         }
     }
 }

@@ -78,6 +78,24 @@ impl Yuv420 {
         p
     }
 
+    /// A picture from its planes packed one after another without padding (Y, U, V: what
+    /// [`Yuv420::y`], [`Yuv420::u`] and [`Yuv420::v`] give, in that order), taking the buffer;
+    /// `None` if the size is odd, zero, or does not match the data's length.
+    pub fn from_i420(width: u32, height: u32, data: Vec<u8>) -> Option<Yuv420> {
+        if width == 0 || height == 0 || width != even(width) || height != even(height) {
+            return None;
+        }
+        let (w, h) = (width as usize, height as usize);
+        if data.len() != w.checked_mul(h)?.checked_mul(3)? / 2 {
+            return None;
+        }
+        Some(Yuv420 {
+            buf: YUVBuffer::from_vec(data, w, h),
+            width,
+            height,
+        })
+    }
+
     /// Copies tightly packed or strided planes (e.g. from a decoder) into a new picture.
     ///
     /// # Panics

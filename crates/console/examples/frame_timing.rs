@@ -1,7 +1,9 @@
 //! The console's own per-picture cost at 1920×1080: decode (OpenH264 via `lotse_rep`) and
 //! I420 → RGBA conversion, on a stream whose every frame changes (a scrolling pattern), encoded
 //! the way the customer does. The GL upload is measured by the end-to-end test
-//! (`LOTSE_CONSOLE_PERF`), which needs a window. Prints; asserts nothing.
+//! (`LOTSE_CONSOLE_PERF`), which needs a window. The same frames also go through the decoder in
+//! its sandboxed child process (as the console runs it): `decode_child_ms` is that, pipes both
+//! ways included. Prints; asserts nothing.
 //!
 //! `cargo run --release -p lotse-console --example frame_timing`
 
@@ -14,11 +16,13 @@ use lotse_rep::VideoReceiver;
 use std::time::Instant;
 
 fn main() {
+    lotse_rep::decoder_process::run_if_child();
     let (w, h) = (1920u32, 1080u32);
     let frames = 120u64;
     let mut enc = Encoder::new(w, h, EncoderSettings::default()).unwrap();
     let mut rx = VideoReceiver::new().unwrap();
-    let (mut decode, mut convert) = (Vec::new(), Vec::new());
+    let mut child = VideoReceiver::isolated().unwrap();
+    let (mut decode, mut decode_child, mut convert) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..frames {
         // Text-like stripes that scroll by 4 rows a frame.
         let bgra: Vec<u8> = (0..w * h)
@@ -32,22 +36,32 @@ fn main() {
         let yuv = Yuv420::from_bgra(&Bgra::packed(&bgra, w, h).unwrap());
         let mut data = Vec::new();
         let e = enc.encode(&yuv, i == 0, &mut data).unwrap();
-        let got = rx.receive(&VideoFrame {
+        let frame = VideoFrame {
             seq: i,
             captured_us: 0,
             width: w,
             height: h,
             keyframe: e.kind == FrameKind::Key,
             data,
-        });
+        };
+        let got = rx.receive(&frame);
+        let by_child = child.receive(&frame);
         let Some(p) = got.picture else { continue };
+        assert!(by_child.picture.is_some_and(|c| c.image.y() == p.image.y()));
         decode.push(got.decode_ms);
+        if i > 0 {
+            decode_child.push(by_child.decode_ms); // the first includes the child's start
+        }
         let t = Instant::now();
         let img = to_color_image(&p.image);
         convert.push(t.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(img.size, [1920, 1080]);
     }
-    for (name, mut v) in [("decode_ms", decode), ("convert_ms", convert)] {
+    for (name, mut v) in [
+        ("decode_ms", decode),
+        ("decode_child_ms", decode_child),
+        ("convert_ms", convert),
+    ] {
         v.sort_by(f64::total_cmp);
         println!(
             "{name}: n={} median={:.2} p90={:.2} max={:.2}",

@@ -29,6 +29,8 @@ struct Cli {
 }
 
 fn main() -> Result<()> {
+    // First of all: started as its own decoder child, this program decodes and nothing else.
+    lotse_rep::decoder_process::run_if_child();
     let started = Instant::now();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -98,7 +98,7 @@ impl Decoding {
             .spawn(move || {
                 // The picture before, to see what changed.
                 let mut before: Option<Arc<Yuv420>> = None;
-                let mut receiver = match VideoReceiver::new() {
+                let mut receiver = match VideoReceiver::isolated() {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::error!("no H.264 decoder: {e}");

@@ -88,3 +88,75 @@ fn the_windows_console_logs_in_and_makes_a_key_under_wine() {
             .is_some_and(|t| t.contains("Ann Weber"))
     );
 }
+
+/// The Windows console's decoder child (`lotse_rep::decoder_process`, the console started again
+/// with `--lotse-decoder-child`) under Wine: the rep library's real parent side feeds it a
+/// stream over its stdin and reads the pictures from its stdout — binary pipes, no text mode —
+/// and they are the pictures of the decoder in this process, byte for byte. (The parent here runs
+/// on Linux; Wine is started through a script that the parent takes for the program.)
+#[test]
+fn the_windows_consoles_decoder_child_decodes_under_wine() {
+    use lotse_codec::{Bgra, Encoder, EncoderSettings, FrameKind, Yuv420};
+    use lotse_proto::msg::VideoFrame;
+    use lotse_rep::VideoReceiver;
+    use std::os::unix::fs::PermissionsExt;
+
+    let _one = serial();
+    let exe = windows_console();
+    let dir = tempfile::tempdir().unwrap();
+    let x = Xvfb::start(640, 480);
+    let wine = Wine::new();
+    let cmd = wine.command(&x.display, &exe);
+    // The parent starts its child with an empty environment: the script brings Wine's.
+    let mut script = String::from("#!/bin/sh\nexec env -i");
+    if let Some(path) = std::env::var_os("PATH") {
+        script += &format!(" 'PATH={}'", path.to_string_lossy());
+    }
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            script += &format!(" '{}={}'", k.to_string_lossy(), v.to_string_lossy());
+        }
+    }
+    script += &format!(" wine '{}' \"$@\"\n", exe.display());
+    let wrapper = dir.path().join("windows-console");
+    std::fs::write(&wrapper, script).unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let mut enc = Encoder::new(320, 240, EncoderSettings::default()).unwrap();
+    let mut child = VideoReceiver::isolated_in(wrapper).unwrap();
+    let mut here = VideoReceiver::new().unwrap();
+    let mut pictures = 0;
+    for i in 0..8u32 {
+        let data: Vec<u8> = (0..320 * 240u32)
+            .flat_map(|p| {
+                let (px, py) = (p % 320, p / 320);
+                let v = if (i * 20..i * 20 + 40).contains(&px) && py < 60 {
+                    230
+                } else {
+                    ((px + 2 * py) % 200) as u8
+                };
+                [v, 255 - v, v / 3, 0]
+            })
+            .collect();
+        let pic = Yuv420::from_bgra(&Bgra::packed(&data, 320, 240).unwrap());
+        let mut out = Vec::new();
+        let e = enc.encode(&pic, i == 0, &mut out).unwrap();
+        let frame = VideoFrame {
+            seq: u64::from(i),
+            captured_us: 0,
+            width: 320,
+            height: 240,
+            keyframe: e.kind == FrameKind::Key,
+            data: out,
+        };
+        let a = here.receive(&frame);
+        let b = child.receive(&frame);
+        assert_eq!(b.error, None, "frame {i}");
+        let (a, b) = (a.picture.unwrap(), b.picture.unwrap());
+        assert!(a.image.y() == b.image.y() && a.image.u() == b.image.u());
+        assert!(a.image.v() == b.image.v(), "frame {i}");
+        pictures += 1;
+    }
+    assert_eq!(pictures, 8);
+    assert!(child.decoder_pid().is_some());
+}

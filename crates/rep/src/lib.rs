@@ -4,6 +4,7 @@
 //! The CLI (`lotse-rep`) and the desktop console are thin layers over [`RepClient`], so they
 //! cannot disagree about the protocol.
 
+pub mod decoder_process;
 pub mod video;
 
 pub use video::{Picture, Received, ReceiverStats, VideoReceiver};

@@ -166,8 +166,14 @@ fn emit(v: Value) {
     let _ = out.flush();
 }
 
+fn main() {
+    // First of all: started as its own decoder child, this program decodes and nothing else.
+    lotse_rep::decoder_process::run_if_child();
+    rep_main();
+}
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+async fn rep_main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -413,7 +419,7 @@ async fn session(
     // The entries of the last queue the relay sent.
     let mut waiting: Vec<u64> = Vec::new();
     let mut frames = 0u64;
-    let mut video = VideoReceiver::new().context("cannot start the H.264 decoder")?;
+    let mut video = VideoReceiver::isolated().context("cannot start the H.264 decoder")?;
     loop {
         let sleep_until = deadline
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));

@@ -5,6 +5,7 @@
 //! frames refer to, so the receiver then skips to the next keyframe and says when to ask for one.
 //! Empty frames are the customer's heartbeats: nothing to decode.
 
+use crate::decoder_process::IsolatedDecoder;
 use lotse_codec::clock::monotonic_us;
 use lotse_codec::{Decoder, Yuv420};
 use lotse_proto::msg::VideoFrame;
@@ -61,10 +62,26 @@ pub struct ReceiverStats {
     pub errors: u64,
 }
 
+/// Where the decoder runs.
+#[derive(Debug)]
+enum Backend {
+    InProcess(Decoder),
+    Child(IsolatedDecoder),
+}
+
+impl Backend {
+    fn decode(&mut self, annexb: &[u8]) -> Result<Option<Yuv420>, DecodeError> {
+        match self {
+            Backend::InProcess(d) => d.decode(annexb),
+            Backend::Child(d) => d.decode(annexb),
+        }
+    }
+}
+
 /// Decodes one customer's stream.
 #[derive(Debug)]
 pub struct VideoReceiver {
-    decoder: Decoder,
+    decoder: Backend,
     last_seq: Option<u64>,
     need_key: bool,
     last_request: Option<Instant>,
@@ -72,14 +89,42 @@ pub struct VideoReceiver {
 }
 
 impl VideoReceiver {
+    /// The decoder in this process: for tests, benchmarks and fuzzing. Programs for people use
+    /// [`VideoReceiver::isolated`].
     pub fn new() -> Result<VideoReceiver, DecodeError> {
-        Ok(VideoReceiver {
-            decoder: Decoder::new()?,
+        Ok(VideoReceiver::with(Backend::InProcess(Decoder::new()?)))
+    }
+
+    /// The decoder in a sandboxed child process of this program, which must call
+    /// [`crate::decoder_process::run_if_child`] first thing in `main`.
+    pub fn isolated() -> Result<VideoReceiver, DecodeError> {
+        Ok(VideoReceiver::with(Backend::Child(IsolatedDecoder::new()?)))
+    }
+
+    /// The decoder in a sandboxed child process running `program` (for tests: a program that
+    /// calls [`crate::decoder_process::run_if_child`]).
+    pub fn isolated_in(program: std::path::PathBuf) -> Result<VideoReceiver, DecodeError> {
+        Ok(VideoReceiver::with(Backend::Child(
+            IsolatedDecoder::with_program(program)?,
+        )))
+    }
+
+    fn with(decoder: Backend) -> VideoReceiver {
+        VideoReceiver {
+            decoder,
             last_seq: None,
             need_key: true,
             last_request: None,
             stats: ReceiverStats::default(),
-        })
+        }
+    }
+
+    /// The decoder child's process id, if the decoder runs in one and it is running.
+    pub fn decoder_pid(&self) -> Option<u32> {
+        match &self.decoder {
+            Backend::InProcess(_) => None,
+            Backend::Child(d) => d.pid(),
+        }
     }
 
     pub fn stats(&self) -> &ReceiverStats {
