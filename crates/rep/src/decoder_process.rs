@@ -182,8 +182,14 @@ impl IsolatedDecoder {
                 "this program cannot start decoder children of itself (run_if_child)".into(),
             ));
         }
-        let program = std::env::current_exe()
-            .map_err(|e| DecodeError::Create(format!("where is this program? {e}")))?;
+        // On Linux the running program itself, even after a package upgrade replaced or
+        // removed its file (the path would then start the new version, or nothing).
+        let program = if cfg!(target_os = "linux") {
+            PathBuf::from("/proc/self/exe")
+        } else {
+            std::env::current_exe()
+                .map_err(|e| DecodeError::Create(format!("where is this program? {e}")))?
+        };
         IsolatedDecoder::with_program(program)
     }
 
@@ -463,5 +469,57 @@ mod sandbox {
     /// object would be the counterpart).
     pub fn enter() -> Result<(), String> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(bytes: &[u8]) -> Result<Answer, String> {
+        read_answer(&mut std::io::Cursor::new(bytes))
+    }
+
+    #[test]
+    fn answers_are_read_and_checked() {
+        assert!(matches!(answer(&[0]), Ok(Answer::Nothing)));
+        let mut pic = vec![1u8];
+        pic.extend(4u32.to_le_bytes());
+        pic.extend(2u32.to_le_bytes());
+        pic.extend([7u8; 12]);
+        match answer(&pic) {
+            Ok(Answer::Picture(p)) => {
+                assert_eq!((p.width(), p.height()), (4, 2));
+                assert_eq!(p.y(), &[7; 8]);
+            }
+            _ => panic!("a 4×2 picture"),
+        }
+        // Short picture data, odd or oversized sizes, long errors, unknown tags, nothing.
+        assert!(answer(&pic[..pic.len() - 1]).is_err());
+        for (w, h) in [(3u32, 2u32), (0, 2), (4096, 2), (3000, 3000), (u32::MAX, 2)] {
+            let mut bad = vec![1u8];
+            bad.extend(w.to_le_bytes());
+            bad.extend(h.to_le_bytes());
+            let why = answer(&bad).err().unwrap_or_default();
+            assert!(why.contains("picture"), "{w}×{h}: {why}");
+        }
+        let mut err = vec![2u8];
+        err.extend(5u32.to_le_bytes());
+        err.extend(b"fault");
+        assert!(matches!(answer(&err), Ok(Answer::Error(t)) if t == "fault"));
+        let mut long = vec![2u8];
+        long.extend(((MAX_ERROR_BYTES + 1) as u32).to_le_bytes());
+        assert!(answer(&long).is_err());
+        assert!(answer(&[3]).is_err());
+        assert!(answer(&[]).is_err());
+    }
+
+    proptest::proptest! {
+        /// Whatever a child taken over writes: an answer or an error, never a panic, and never
+        /// more than a 4K picture allocated.
+        #[test]
+        fn any_bytes_from_a_child_are_survived(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let _ = answer(&bytes);
+        }
     }
 }
