@@ -3,6 +3,8 @@
 //! next keyframe, a child that answers nonsense is dropped, and on Linux the child can open
 //! neither files nor sockets.
 
+mod support;
+
 use lotse_codec::{Bgra, Encoder, EncoderSettings, FrameKind, Yuv420};
 use lotse_proto::msg::VideoFrame;
 use lotse_rep::VideoReceiver;
@@ -210,21 +212,7 @@ fn hostile_streams_through_the_child() {
         &include_bytes!("data/openh264-2.7.0-uaf-nal-list.h264frames")[..],
     ] {
         let mut rx = VideoReceiver::isolated_in(program()).unwrap();
-        let mut rest = data;
-        let mut seq = 0;
-        while rest.len() >= 3 {
-            let len = usize::from(u16::from_le_bytes([rest[1], rest[2]]));
-            let take = len.min(rest.len() - 3);
-            let f = VideoFrame {
-                seq,
-                captured_us: 0,
-                width: 0,
-                height: 0,
-                keyframe: rest[0] & 1 == 1,
-                data: rest[3..3 + take].to_vec(),
-            };
-            seq += 1 + u64::from(rest[0] >> 7);
-            rest = &rest[3 + take..];
+        for f in support::fuzz_frames(data) {
             let r = rx.receive(&f);
             if let Some(e) = &r.error {
                 assert!(!e.contains("decoder process failed"), "{e}");

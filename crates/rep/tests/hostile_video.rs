@@ -3,33 +3,17 @@
 //! (bit 0 keyframe, bit 7 a gap in `seq`), two bytes of length (little-endian), then that many
 //! bytes of the frame.
 
-use lotse_proto::msg::VideoFrame;
+mod support;
+
 use lotse_rep::{Received, VideoReceiver};
 
 /// Feeds `data` frame by frame; returns what the receiver made of each frame.
 fn feed(data: &[u8]) -> Vec<Received> {
     let mut rx = VideoReceiver::new().expect("a decoder");
-    let mut rest = data;
-    let mut seq = 0u64;
-    let mut out = Vec::new();
-    while rest.len() >= 3 {
-        let flags = rest[0];
-        let len = usize::from(u16::from_le_bytes([rest[1], rest[2]]));
-        rest = &rest[3..];
-        let take = len.min(rest.len());
-        let frame = VideoFrame {
-            seq,
-            captured_us: 0,
-            width: 0,
-            height: 0,
-            keyframe: flags & 1 == 1,
-            data: rest[..take].to_vec(),
-        };
-        rest = &rest[take..];
-        seq += 1 + u64::from(flags >> 7);
-        out.push(rx.receive(&frame));
-    }
-    out
+    support::fuzz_frames(data)
+        .iter()
+        .map(|f| rx.receive(f))
+        .collect()
 }
 
 /// OpenH264 2.7.0 (as `openh264-sys2` 0.9.9 vendors it) finished a 16×16 picture left
