@@ -162,7 +162,6 @@ pub struct IsolatedDecoder {
     program: PathBuf,
     running: Option<Running>,
     started: Option<Instant>,
-    starts: u64,
 }
 
 impl std::fmt::Debug for IsolatedDecoder {
@@ -199,7 +198,6 @@ impl IsolatedDecoder {
             program,
             running: None,
             started: None,
-            starts: 0,
         };
         d.start()?;
         Ok(d)
@@ -208,11 +206,6 @@ impl IsolatedDecoder {
     /// The child's process id, while one runs.
     pub fn pid(&self) -> Option<u32> {
         self.running.as_ref().map(|r| r.child.id())
-    }
-
-    /// How many children were started so far.
-    pub fn starts(&self) -> u64 {
-        self.starts
     }
 
     fn start(&mut self) -> Result<(), DecodeError> {
@@ -247,7 +240,6 @@ impl IsolatedDecoder {
                 ))
             })?;
         self.started = Some(Instant::now());
-        self.starts += 1;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             let _ = child.wait();
