@@ -309,6 +309,68 @@ async fn a_customer_at_one_relay_is_seen_and_taken_by_a_rep_at_another() {
     b.relay().store().verify_audit().await.unwrap();
 }
 
+/// `RepClient::next_event` is cancel-safe across a redirect: the console awaits it in a
+/// `select!` beside a one-second timer, and a redirect whose connection to the other relay took
+/// longer than the rest of that second was lost half-way (the session tab stayed "connecting";
+/// seen once in CI under load). Here a timer of 0.2 ms interrupts it over and over: the rep
+/// still arrives at B and joins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_survives_a_caller_that_drops_next_event_half_way() {
+    let pg = Postgres::start();
+    let url = pg.new_database();
+    let a = TestRelay::start_on(Some(url.clone()), None, |_| {}).await;
+    let b = TestRelay::start_on(Some(url), Some(&a), |_| {}).await;
+    let mut ada = RepClient::connect(a.addr, a.pin, "ada", PASSWORD, &NetConfig::default())
+        .await
+        .unwrap();
+    let (key, _) = ada.create_key(None).await.unwrap();
+    let mut customer = Peer::customer(&b).await;
+    redeem(&mut customer, &key).await.unwrap();
+    let entry = loop {
+        let ev = tokio::time::timeout(support::DEADLINE, ada.next_event())
+            .await
+            .expect("the queue in time")
+            .expect("connected");
+        if let RepEvent::Control(RepDown::Queue { entries }) = ev
+            && let Some(e) = entries.first()
+        {
+            break e.entry;
+        }
+    };
+    ada.accept(entry).await.unwrap();
+    let deadline = tokio::time::Instant::now() + support::DEADLINE;
+    let (mut interrupted, mut moved) = (0u32, false);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not joined ({interrupted} interruptions, moved: {moved})"
+        );
+        let ev = tokio::select! {
+            ev = ada.next_event() => ev.expect("connected"),
+            () = tokio::time::sleep(Duration::from_micros(200)) => {
+                interrupted += 1;
+                continue;
+            }
+        };
+        match ev {
+            RepEvent::Control(RepDown::Redirect { relay, .. }) => {
+                assert_eq!(relay, b.addr.to_string());
+                moved = true;
+            }
+            RepEvent::Control(RepDown::Joined { customer }) => {
+                assert_eq!(customer.name, "Carla");
+                break;
+            }
+            RepEvent::Disconnected(why) => panic!("{why}"),
+            _ => {}
+        }
+    }
+    eprintln!("joined at B after {interrupted} interruptions of next_event");
+    assert!(moved, "the rep was sent to B");
+    assert!(interrupted > 0, "the timer never interrupted next_event");
+    assert_eq!(ada.relay, b.addr, "the session runs at B");
+}
+
 /// Redirect tickets: good once, at the relay they name, for a minute; anything else is a
 /// failed login (and costs no hash).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

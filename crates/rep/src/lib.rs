@@ -116,7 +116,18 @@ pub struct RepClient {
     /// An external's invitation key, given again at the relay a redirect names (externals
     /// have no account, so no ticket).
     external_key: Option<String>,
+    /// A redirect being followed by [`RepClient::next_event`]: the relay, the ticket and the
+    /// connection to that relay, made by a task of its own. `next_event` is awaited in
+    /// `select!` loops beside timers (the console's session loop); a future dropped half-way
+    /// must neither lose the redirect nor the connection being made.
+    following: Option<Following>,
 }
+
+type Following = (
+    String,
+    String,
+    tokio::task::JoinHandle<Result<RepClient, RepError>>,
+);
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -264,6 +275,7 @@ impl RepClient {
             net,
             relay,
             external_key,
+            following: None,
         })
     }
 
@@ -271,12 +283,25 @@ impl RepClient {
     /// ticket and goes on there (the relay where the customer waits takes them into the
     /// session: `Joined` follows). The connection to the old relay is closed.
     async fn follow(&mut self, relay: &str, ticket: &str) -> Result<(), RepError> {
+        let there = self
+            .start_follow(relay, ticket)?
+            .await
+            .map_err(|e| RepError::Unexpected(format!("the redirect's task failed: {e}")))??;
+        self.switch_to(there);
+        Ok(())
+    }
+
+    /// Starts connecting to the relay a redirect names, in a task of its own.
+    fn start_follow(
+        &self,
+        relay: &str,
+        ticket: &str,
+    ) -> Result<tokio::task::JoinHandle<Result<RepClient, RepError>>, RepError> {
         if relay.len() > lotse_proto::msg::MAX_REDIRECT_BYTES
             || ticket.len() > lotse_proto::msg::MAX_REDIRECT_BYTES
         {
             return Err(RepError::Unexpected("an oversized redirect".into()));
         }
-        let addr = resolve(relay).await?;
         // An external gives the key again; a rep logs in with the ticket.
         let first = match (&self.external_key, ticket.is_empty()) {
             (Some(key), true) => RepUp::JoinExternal { key: key.clone() },
@@ -284,11 +309,18 @@ impl RepClient {
                 ticket: ticket.to_owned(),
             },
         };
-        let mut there = Self::connect_with(addr, self.pin, first, &self.net).await?;
+        let (relay, pin, net) = (relay.to_owned(), self.pin, self.net.clone());
+        Ok(tokio::spawn(async move {
+            let addr = resolve(&relay).await?;
+            Self::connect_with(addr, pin, first, &net).await
+        }))
+    }
+
+    /// Goes on with the connection a redirect made; the old one is closed in the background.
+    fn switch_to(&mut self, mut there: RepClient) {
         there.ticket = self.ticket.take();
         let here = std::mem::replace(self, there);
-        here.close().await;
-        Ok(())
+        tokio::spawn(here.close());
     }
 
     /// Sends one control message.
@@ -301,21 +333,42 @@ impl RepClient {
     ///
     /// A redirect to another relay of the installation is followed here, then reported as
     /// the `Redirect` message (or as `Disconnected` if the other relay cannot be reached).
+    ///
+    /// Cancel-safe: dropped before it returns (a `select!` branch beside it won), it loses
+    /// nothing; a redirect being followed goes on in its own task and the next call finishes it.
     pub async fn next_event(&mut self) -> Option<RepEvent> {
         // Kept events were handled when they arrived (a redirect among them was followed).
         if let Some(e) = self.pending.pop_front() {
             return Some(e);
         }
-        let ev = self.events.recv().await;
-        if let Some(RepEvent::Control(RepDown::Redirect { relay, ticket })) = &ev {
-            let (relay, ticket) = (relay.clone(), ticket.clone());
-            if let Err(e) = self.follow(&relay, &ticket).await {
-                return Some(RepEvent::Disconnected(format!(
-                    "sent to the relay {relay}, which did not take this login: {e}"
-                )));
+        if self.following.is_none() {
+            let ev = self.events.recv().await;
+            let Some(RepEvent::Control(RepDown::Redirect { relay, ticket })) = &ev else {
+                return ev;
+            };
+            match self.start_follow(relay, ticket) {
+                Ok(task) => self.following = Some((relay.clone(), ticket.clone(), task)),
+                Err(e) => {
+                    return Some(RepEvent::Disconnected(format!(
+                        "sent to the relay {relay}, which did not take this login: {e}"
+                    )));
+                }
             }
         }
-        ev
+        let (_, _, task) = self.following.as_mut()?;
+        let made = task.await;
+        let (relay, ticket, _) = self.following.take()?;
+        let failed = match made {
+            Ok(Ok(there)) => {
+                self.switch_to(there);
+                return Some(RepEvent::Control(RepDown::Redirect { relay, ticket }));
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("the redirect's task failed: {e}"),
+        };
+        Some(RepEvent::Disconnected(format!(
+            "sent to the relay {relay}, which did not take this login: {failed}"
+        )))
     }
 
     /// Makes a session key; returns it formatted for reading aloud, with its expiry (Unix s).
