@@ -94,3 +94,21 @@ fn an_access_unit_of_many_nal_units_is_survived() {
         }
     }
 }
+
+/// OpenH264 2.7.0 decoded an access unit under an SPS of another size than its buffers were
+/// made for: a memset of the macroblock flags for 300 macroblocks into an array of 28, then
+/// decoding past the layer's arrays (a heap overflow found by the `h264` target after 331 295
+/// runs, located with AddressSanitizer). Patched (`SpsFitsLayers` in decoder_core.cpp): such
+/// an access unit is refused as damaged.
+#[test]
+fn an_access_unit_under_an_sps_of_another_size_is_refused() {
+    let got = feed(include_bytes!(
+        "data/openh264-2.7.0-sps-size-overrun.h264frames"
+    ));
+    describe(&got);
+    assert!(!got.is_empty());
+    assert!(
+        got.iter().any(|r| r.error.is_some()),
+        "the damaged access unit was not reported"
+    );
+}

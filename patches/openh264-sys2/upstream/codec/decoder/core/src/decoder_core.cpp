@@ -2520,6 +2520,21 @@ void InitCurDqLayerData (PWelsDecoderContext pCtx, PDqLayer pCurDq) {
   }
 }
 
+// Lotse patch: the layers' per-macroblock arrays (sMb) and the pictures are made for one size
+// (SyncPictureResolutionExt, when a sequence begins). An access unit whose SPS in force, or one
+// of whose slices' SPS, has another size was decoded past them: a memset of
+// pMbCorrectlyDecodedFlag for 300 macroblocks into an array of 28 (heap overflow found by
+// fuzzing with AddressSanitizer). Such an access unit is refused as damaged; the next sequence
+// (a keyframe with its parameter sets) makes buffers of its size.
+static bool SpsFitsLayers (PWelsDecoderContext pCtx, PSps pSps) {
+  if (pSps == NULL || !pCtx->bInitialDqLayersMem)
+    return false;
+  if (pSps->iMbWidth != pCtx->sMb.iMbWidth || pSps->iMbHeight != pCtx->sMb.iMbHeight)
+    return false;
+  return pCtx->pDec == NULL
+         || ((pSps->iMbWidth << 4) <= pCtx->pDec->iWidthInPixel && (pSps->iMbHeight << 4) <= pCtx->pDec->iHeightInPixel);
+}
+
 /*
  * DecodeCurrentAccessUnit
  * Decode current access unit when current AU is completed.
@@ -2553,6 +2568,13 @@ int32_t DecodeCurrentAccessUnit (PWelsDecoderContext pCtx, uint8_t** ppDst, SBuf
   int32_t iThreadCount = GetThreadCount (pCtx);
   int32_t iPpsId = 0;
   int32_t iRet = ERR_NONE;
+
+  // Lotse patch: see SpsFitsLayers.
+  if (!SpsFitsLayers (pCtx, pCtx->pSps)) {
+    pCtx->iErrorCode |= dsBitstreamError;
+    WelsLog (& (pCtx->sLogCtx), WELS_LOG_WARNING, "DecodeCurrentAccessUnit(), the SPS does not fit the buffers.");
+    return GENERATE_ERROR_NO (ERR_LEVEL_SLICE_HEADER, ERR_INFO_INVALID_MB_SIZE_INFO);
+  }
 
   bool bAllRefComplete = true; // Assume default all ref picutres are complete
 
@@ -2679,6 +2701,12 @@ int32_t DecodeCurrentAccessUnit (PWelsDecoderContext pCtx, uint8_t** ppDst, SBuf
       iCurrIdD  = pNalCur->sNalHeaderExt.uiDependencyId;
       pSh       = &pNalCur->sNalData.sVclNal.sSliceHeaderExt.sSliceHeader;
       pShExt    = &pNalCur->sNalData.sVclNal.sSliceHeaderExt;
+      // Lotse patch: see SpsFitsLayers.
+      if (!SpsFitsLayers (pCtx, pSh->pSps)) {
+        pCtx->iErrorCode |= dsBitstreamError;
+        WelsLog (& (pCtx->sLogCtx), WELS_LOG_WARNING, "DecodeCurrentAccessUnit(), a slice's SPS does not fit the buffers.");
+        return GENERATE_ERROR_NO (ERR_LEVEL_SLICE_HEADER, ERR_INFO_INVALID_MB_SIZE_INFO);
+      }
       pCtx->bRPLRError = false;
       bReconstructSlice = CheckSliceNeedReconstruct (pNalCur->sNalHeaderExt.uiLayerDqId, kuiTargetLayerDqId);
 
