@@ -493,10 +493,18 @@ async fn codes_typed_at_another_relay_lead_to_the_session() {
             }
         }
     }
-    // The external, at B without an account: sent to A, joins there.
-    let mut eve = RepClient::join_external(b.addr, b.pin, &key, &NetConfig::default())
-        .await
-        .unwrap();
+    // The external, at B without an account: sent to A, joins there. The invitation may have
+    // been made after the heartbeat that published the share code: wait for the next one.
+    let mut eve = loop {
+        match RepClient::join_external(b.addr, b.pin, &key, &NetConfig::default()).await {
+            Ok(eve) => break eve,
+            Err(e) => {
+                assert!(Instant::now() < end, "the invitation never reached B: {e}");
+                // Half a second: wrong codes from one address are budgeted.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
     let joined = loop {
         let ev = tokio::time::timeout(support::DEADLINE, eve.next_event())
             .await
