@@ -1,7 +1,7 @@
 //! The decoder in its own process (`lotse_rep::decoder_process`), with the real `lotse-rep`
 //! program as the child: the same pictures as in process, a child that dies is replaced at the
-//! next keyframe, a child that answers nonsense is dropped, and on Linux the child can open
-//! neither files nor sockets.
+//! next keyframe, a child that answers nonsense or stays silent is dropped, and on Linux the child
+//! can open neither files nor sockets.
 
 mod support;
 
@@ -177,6 +177,51 @@ fn a_child_answering_nonsense_is_dropped() {
         let why = r.error.unwrap_or_default();
         assert!(why.contains(expect), "{name}: {why}");
         assert_eq!(rx.decoder_pid(), None, "{name}: the child was not dropped");
+    }
+}
+
+/// A child that answered once and then stays silent (a decoder caught in a loop) is killed after
+/// [`ANSWER_DEADLINE`], not waited for: the frame is an error, a keyframe is asked for, and the
+/// rep's program goes on.
+#[cfg(unix)]
+#[test]
+fn a_silent_decoder_child_is_dropped_after_its_deadline() {
+    use lotse_rep::decoder_process::ANSWER_DEADLINE;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("silent");
+    // Answers the first frame with "nothing", then reads on but never answers again.
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nhead -c 4 >/dev/null\nprintf '\\000'\nexec sleep 60\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut rx = VideoReceiver::isolated_in(script).unwrap();
+    let frames = stream(2, |_| true);
+    let first = rx.receive(&frames[0]);
+    assert!(
+        first.picture.is_none() && first.error.is_none(),
+        "{first:?}"
+    );
+    let pid = rx.decoder_pid().expect("the child runs");
+    let asked = Instant::now();
+    let r = rx.receive(&frames[1]);
+    let waited = asked.elapsed();
+    assert!(r.picture.is_none());
+    let why = r.error.expect("the silent child is reported");
+    assert!(
+        why.contains(&format!("no answer within {} s", ANSWER_DEADLINE.as_secs())),
+        "{why}"
+    );
+    assert!(waited >= ANSWER_DEADLINE, "gave up after {waited:?}");
+    assert!(r.request_keyframe);
+    assert_eq!(rx.decoder_pid(), None, "the silent child was kept");
+    // Killed, not left behind.
+    let gone = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < gone, "child {pid} still runs");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
