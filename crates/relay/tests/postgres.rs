@@ -225,6 +225,24 @@ async fn backups_of_a_postgres_relay_are_refused_with_the_reason() {
     assert!(!to.exists());
 }
 
+/// One of the rep's events on the way from relay A to the customer Carla at `b`: notes the
+/// redirect to `b` in `moved`; true once the rep has joined her.
+fn joined_at(b: &TestRelay, ev: RepEvent, moved: &mut bool) -> bool {
+    match ev {
+        RepEvent::Control(RepDown::Redirect { relay, .. }) => {
+            assert_eq!(relay, b.addr.to_string());
+            *moved = true;
+            false
+        }
+        RepEvent::Control(RepDown::Joined { customer }) => {
+            assert_eq!(customer.name, "Carla");
+            true
+        }
+        RepEvent::Disconnected(why) => panic!("{why}"),
+        _ => false,
+    }
+}
+
 /// The customer waits at relay B, the rep's console is at A: the rep sees them within a
 /// second, marked as waiting at B, and taking them sends the real client to B, where the
 /// session runs (video would cross one hop). Audited on the one chain.
@@ -267,17 +285,8 @@ async fn a_customer_at_one_relay_is_seen_and_taken_by_a_rep_at_another() {
             .await
             .expect("joined in time")
             .expect("connected");
-        match ev {
-            RepEvent::Control(RepDown::Redirect { relay, .. }) => {
-                assert_eq!(relay, b.addr.to_string());
-                moved = true;
-            }
-            RepEvent::Control(RepDown::Joined { customer }) => {
-                assert_eq!(customer.name, "Carla");
-                break;
-            }
-            RepEvent::Disconnected(why) => panic!("{why}"),
-            _ => {}
+        if joined_at(&b, ev, &mut moved) {
+            break;
         }
     }
     assert!(moved, "the rep was sent to B");
@@ -352,17 +361,8 @@ async fn a_redirect_survives_a_caller_that_drops_next_event_half_way() {
                 continue;
             }
         };
-        match ev {
-            RepEvent::Control(RepDown::Redirect { relay, .. }) => {
-                assert_eq!(relay, b.addr.to_string());
-                moved = true;
-            }
-            RepEvent::Control(RepDown::Joined { customer }) => {
-                assert_eq!(customer.name, "Carla");
-                break;
-            }
-            RepEvent::Disconnected(why) => panic!("{why}"),
-            _ => {}
+        if joined_at(&b, ev, &mut moved) {
+            break;
         }
     }
     eprintln!("joined at B after {interrupted} interruptions of next_event");
