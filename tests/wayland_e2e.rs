@@ -300,18 +300,13 @@ fn the_system_dialog_decides_what_the_rep_gets() {
     // The readiness loop above may have sent a 'z' or two more than it needed (on a busy machine
     // a key takes longer than the loop's 0.3 s to show): they come before "hello" (one input
     // stream, in order) and are not what this checks.
-    let end = std::time::Instant::now() + lotse_testkit::DEADLINE;
-    loop {
+    lotse_testkit::wait_until_or_say("hello in the terminal", || {
         let seen = text_since(&out, mark);
-        if seen.trim_start_matches('z') == "hello" {
-            break;
+        match seen.trim_start_matches('z') == "hello" {
+            true => Ok(()),
+            false => Err(format!("the terminal shows {seen:?} since the mark")),
         }
-        assert!(
-            std::time::Instant::now() < end,
-            "hello not in the terminal; since the mark it shows {seen:?}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    });
 
     // The clipboard under GNOME: our window runs through Xwayland, whose CLIPBOARD selection
     // mutter bridges to Wayland programs (wl-copy / wl-paste here) both ways.

@@ -7,7 +7,7 @@ mod support;
 
 use lotse_net::NetConfig;
 use lotse_proto::msg::{
-    Arrival, CustomerDown, CustomerInfo, CustomerUp, KeyRejection, RepDown, RepUp, Role,
+    Arrival, CustomerDown, CustomerInfo, CustomerUp, KeyRejection, QueueEntry, RepDown, RepUp, Role,
 };
 use lotse_relay::store::{Backend, Redeemed, Store, StoreError};
 use lotse_rep::{RepClient, RepEvent};
@@ -243,12 +243,40 @@ fn joined_at(b: &TestRelay, ev: RepEvent, moved: &mut bool) -> bool {
     }
 }
 
-/// The customer waits at relay B, the rep's console is at A: the rep sees them within a
-/// second, marked as waiting at B, and taking them sends the real client to B, where the
-/// session runs (video would cross one hop). Audited on the one chain.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_customer_at_one_relay_is_seen_and_taken_by_a_rep_at_another() {
-    let pg = Postgres::start();
+/// Ada's events until she joined Carla at `b`, and Carla hearing it; whether the redirect to
+/// `b` came first.
+async fn until_joined_at(b: &TestRelay, ada: &mut RepClient, customer: &mut Peer) -> bool {
+    let mut moved = false;
+    loop {
+        let ev = tokio::time::timeout(support::DEADLINE, ada.next_event())
+            .await
+            .expect("joined in time")
+            .expect("connected");
+        if joined_at(b, ev, &mut moved) {
+            break;
+        }
+    }
+    customer
+        .hear_until("the rep joined", |m: &CustomerDown| match m {
+            CustomerDown::RepJoined { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .await;
+    moved
+}
+
+/// Relays A and B on a new database of `pg`; the rep ada logged in at A, the customer Carla
+/// at B with ada's key; Carla's entry as ada's queue shows it, and how long after redeeming.
+struct AcrossRelays {
+    a: TestRelay,
+    b: TestRelay,
+    ada: RepClient,
+    customer: Peer,
+    entry: QueueEntry,
+    seen: Duration,
+}
+
+async fn carla_at_b_ada_at_a(pg: &Postgres) -> AcrossRelays {
     let url = pg.new_database();
     let a = TestRelay::start_on(Some(url.clone()), None, |_| {}).await;
     let b = TestRelay::start_on(Some(url), Some(&a), |_| {}).await;
@@ -256,7 +284,6 @@ async fn a_customer_at_one_relay_is_seen_and_taken_by_a_rep_at_another() {
         .await
         .unwrap();
     let (key, _) = ada.create_key(None).await.unwrap();
-
     let mut customer = Peer::customer(&b).await;
     let redeemed = Instant::now();
     redeem(&mut customer, &key).await.unwrap();
@@ -266,37 +293,46 @@ async fn a_customer_at_one_relay_is_seen_and_taken_by_a_rep_at_another() {
             .expect("the queue in time")
             .expect("connected");
         if let RepEvent::Control(RepDown::Queue { entries }) = ev
-            && let Some(e) = entries.first()
+            && let Some(e) = entries.into_iter().next()
         {
-            assert_eq!(e.home.as_deref(), Some(b.addr.to_string().as_str()));
-            assert_eq!(e.customer.name, "Carla");
-            assert!(matches!(e.arrival, Arrival::Key { .. }));
-            break e.entry;
+            break e;
         }
     };
-    let seen = redeemed.elapsed();
+    AcrossRelays {
+        a,
+        b,
+        ada,
+        customer,
+        entry,
+        seen: redeemed.elapsed(),
+    }
+}
+
+/// The customer waits at relay B, the rep's console is at A: the rep sees them within a
+/// second, marked as waiting at B, and taking them sends the real client to B, where the
+/// session runs (video would cross one hop). Audited on the one chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_at_one_relay_is_seen_and_taken_by_a_rep_at_another() {
+    let pg = Postgres::start();
+    let AcrossRelays {
+        a,
+        b,
+        mut ada,
+        mut customer,
+        entry: e,
+        seen,
+    } = carla_at_b_ada_at_a(&pg).await;
+    assert_eq!(e.home.as_deref(), Some(b.addr.to_string().as_str()));
+    assert_eq!(e.customer.name, "Carla");
+    assert!(matches!(e.arrival, Arrival::Key { .. }));
     eprintln!("customer at B → in the queue of the rep at A: {seen:?}");
     assert!(seen < Duration::from_secs(1), "seen after {seen:?}");
 
+    let entry = e.entry;
     ada.accept(entry).await.unwrap();
-    let mut moved = false;
-    loop {
-        let ev = tokio::time::timeout(support::DEADLINE, ada.next_event())
-            .await
-            .expect("joined in time")
-            .expect("connected");
-        if joined_at(&b, ev, &mut moved) {
-            break;
-        }
-    }
+    let moved = until_joined_at(&b, &mut ada, &mut customer).await;
     assert!(moved, "the rep was sent to B");
     assert_eq!(ada.relay, b.addr, "the session runs at B");
-    customer
-        .hear_until("the rep joined", |m: &CustomerDown| match m {
-            CustomerDown::RepJoined { name, .. } => Some(name.clone()),
-            _ => None,
-        })
-        .await;
     // The customer is asked at B for what the rep asks.
     ada.request(lotse_proto::Tier::View).await.unwrap();
     customer
@@ -326,26 +362,17 @@ async fn a_customer_at_one_relay_is_seen_and_taken_by_a_rep_at_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_survives_a_caller_that_drops_next_event_half_way() {
     let pg = Postgres::start();
-    let url = pg.new_database();
-    let a = TestRelay::start_on(Some(url.clone()), None, |_| {}).await;
-    let b = TestRelay::start_on(Some(url), Some(&a), |_| {}).await;
-    let mut ada = RepClient::connect(a.addr, a.pin, "ada", PASSWORD, &NetConfig::default())
-        .await
-        .unwrap();
-    let (key, _) = ada.create_key(None).await.unwrap();
-    let mut customer = Peer::customer(&b).await;
-    redeem(&mut customer, &key).await.unwrap();
-    let entry = loop {
-        let ev = tokio::time::timeout(support::DEADLINE, ada.next_event())
-            .await
-            .expect("the queue in time")
-            .expect("connected");
-        if let RepEvent::Control(RepDown::Queue { entries }) = ev
-            && let Some(e) = entries.first()
-        {
-            break e.entry;
-        }
-    };
+    // Every part is kept to the end (a part left to `..` would be dropped here: relay A or
+    // Carla gone).
+    let AcrossRelays {
+        a: _a,
+        b,
+        mut ada,
+        customer: _customer,
+        entry,
+        seen: _,
+    } = carla_at_b_ada_at_a(&pg).await;
+    let entry = entry.entry;
     ada.accept(entry).await.unwrap();
     let deadline = tokio::time::Instant::now() + support::DEADLINE;
     let (mut interrupted, mut moved) = (0u32, false);
@@ -369,6 +396,57 @@ async fn a_redirect_survives_a_caller_that_drops_next_event_half_way() {
     assert!(moved, "the rep was sent to B");
     assert!(interrupted > 0, "the timer never interrupted next_event");
     assert_eq!(ada.relay, b.addr, "the session runs at B");
+}
+
+/// A request made while a redirect is half-followed (a `next_event` dropped after the
+/// redirect arrived, before the connection to B was made) goes to B, where the session is:
+/// the redirect is finished first, through the same slot `next_event` uses. Before, the
+/// request went to A, which the rep was leaving: refused there (`NotOwner`), or its answer
+/// lost with A's connection. The redirect and the join are still reported, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_during_a_half_followed_redirect_goes_to_the_new_relay() {
+    let pg = Postgres::start();
+    let AcrossRelays {
+        a: _a,
+        b,
+        mut ada,
+        mut customer,
+        entry,
+        seen: _,
+    } = carla_at_b_ada_at_a(&pg).await;
+    ada.accept(entry.entry).await.unwrap();
+    // Polled once at a time: the redirect is taken from the connection and its follow started,
+    // then the call is dropped while the connection to B is still being made.
+    let deadline = tokio::time::Instant::now() + support::DEADLINE;
+    while !ada.redirect_in_progress() {
+        assert!(tokio::time::Instant::now() < deadline, "no redirect came");
+        if let Ok(ev) = tokio::time::timeout(Duration::ZERO, ada.next_event()).await {
+            let ev = ev.expect("connected");
+            assert!(
+                !matches!(
+                    ev,
+                    RepEvent::Control(RepDown::Redirect { .. } | RepDown::Joined { .. })
+                ),
+                "the redirect finished within one poll: {ev:?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_ne!(ada.relay, b.addr, "still connected to A");
+
+    let mut all = lotse_proto::TierSet::EMPTY;
+    for t in lotse_proto::Tier::ALL {
+        all.insert(t);
+    }
+    let (code, _) = ada
+        .share_session(all, None)
+        .await
+        .expect("the share code from B, the session's relay");
+    assert!(!code.is_empty());
+    assert_eq!(ada.relay, b.addr, "the request went to B");
+    assert!(!ada.redirect_in_progress());
+    let moved = until_joined_at(&b, &mut ada, &mut customer).await;
+    assert!(moved, "the redirect was reported before the join");
 }
 
 /// Redirect tickets: good once, at the relay they name, for a minute; anything else is a

@@ -279,18 +279,6 @@ impl RepClient {
         })
     }
 
-    /// Follows a [`RepDown::Redirect`]: connects to `relay` (same pin), logs in with the
-    /// ticket and goes on there (the relay where the customer waits takes them into the
-    /// session: `Joined` follows). The connection to the old relay is closed.
-    async fn follow(&mut self, relay: &str, ticket: &str) -> Result<(), RepError> {
-        let there = self
-            .start_follow(relay, ticket)?
-            .await
-            .map_err(|e| RepError::Unexpected(format!("the redirect's task failed: {e}")))??;
-        self.switch_to(there);
-        Ok(())
-    }
-
     /// Starts connecting to the relay a redirect names, in a task of its own.
     fn start_follow(
         &self,
@@ -316,17 +304,48 @@ impl RepClient {
         }))
     }
 
-    /// Goes on with the connection a redirect made; the old one is closed in the background.
+    /// Goes on with the connection a redirect made (events kept for [`RepClient::next_event`]
+    /// stay); the old one is closed in the background.
     fn switch_to(&mut self, mut there: RepClient) {
         there.ticket = self.ticket.take();
+        there.pending = std::mem::take(&mut self.pending);
         let here = std::mem::replace(self, there);
         tokio::spawn(here.close());
     }
 
-    /// Sends one control message.
+    /// Sends one control message, to the relay the session is at: a redirect half-followed
+    /// (a `next_event` dropped before it finished) is finished first, so nothing goes to the
+    /// relay this connection is leaving.
     pub async fn send(&mut self, msg: &RepUp) -> Result<(), RepError> {
+        self.settle_redirect().await?;
         write_msg(&mut self.send, msg, limits::CONTROL).await?;
         Ok(())
+    }
+
+    /// Finishes a redirect being followed, if there is one; its `Redirect` (or the
+    /// `Disconnected` saying why it failed) is kept for [`RepClient::next_event`].
+    /// Cancel-safe like `next_event`.
+    async fn settle_redirect(&mut self) -> Result<(), RepError> {
+        if self.following.is_none() {
+            return Ok(());
+        }
+        match self.finish_following().await {
+            Some(RepEvent::Disconnected(why)) => {
+                self.pending.push_back(RepEvent::Disconnected(why.clone()));
+                Err(RepError::Closed(why))
+            }
+            Some(ev) => {
+                self.pending.push_back(ev);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a redirect is being followed (a `next_event` was dropped before it could
+    /// finish one); the next `next_event`, or anything sent, finishes it.
+    pub fn redirect_in_progress(&self) -> bool {
+        self.following.is_some()
     }
 
     /// The next event; `None` once the connection is gone and everything was delivered.
@@ -341,6 +360,12 @@ impl RepClient {
         if let Some(e) = self.pending.pop_front() {
             return Some(e);
         }
+        self.receive().await
+    }
+
+    /// The next event from the relay, a redirect followed through the one `following` slot
+    /// (cancel-safe: see [`RepClient::next_event`]).
+    async fn receive(&mut self) -> Option<RepEvent> {
         if self.following.is_none() {
             let ev = self.events.recv().await;
             let Some(RepEvent::Control(RepDown::Redirect { relay, ticket })) = &ev else {
@@ -355,6 +380,12 @@ impl RepClient {
                 }
             }
         }
+        self.finish_following().await
+    }
+
+    /// Waits for the connection a redirect is making and goes on with it: the `Redirect`
+    /// once there, `Disconnected` if that relay cannot be reached, `None` without a redirect.
+    async fn finish_following(&mut self) -> Option<RepEvent> {
         let (_, _, task) = self.following.as_mut()?;
         let made = task.await;
         let (relay, ticket, _) = self.following.take()?;
@@ -483,7 +514,9 @@ impl RepClient {
     ) -> Result<T, RepError> {
         let deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
         loop {
-            let ev = tokio::time::timeout_at(deadline, self.events.recv())
+            // A redirect (sent to another relay of the installation: the answer comes from
+            // there) is followed by `receive`, through the same slot as in `next_event`.
+            let ev = tokio::time::timeout_at(deadline, self.receive())
                 .await
                 .map_err(|_| RepError::Timeout)?
                 .ok_or_else(|| RepError::Closed(close_text(&self.conn)))?;
@@ -492,13 +525,6 @@ impl RepClient {
             }
             if let RepEvent::Disconnected(why) = ev {
                 return Err(RepError::Closed(why));
-            }
-            // Sent to another relay of the installation: the answer comes from there.
-            if let RepEvent::Control(RepDown::Redirect { relay, ticket }) = &ev {
-                let (relay, ticket) = (relay.clone(), ticket.clone());
-                let kept = std::mem::take(&mut self.pending);
-                self.follow(&relay, &ticket).await?;
-                self.pending = kept;
             }
             self.pending.push_back(ev);
         }
@@ -527,6 +553,7 @@ impl RepClient {
 
     /// Sends one input event (the relay and the customer drop it without `control`).
     pub async fn send_input(&mut self, ev: &InputEvent) -> Result<(), RepError> {
+        self.settle_redirect().await?;
         if self.input.is_none() {
             let mut s = self
                 .conn
@@ -568,6 +595,7 @@ impl RepClient {
     /// Puts `content` on the customer's clipboard (needs `clipboard`; without it the relay
     /// drops it and nothing is said).
     pub async fn paste(&mut self, content: &ClipContent) -> Result<(), RepError> {
+        self.settle_redirect().await?;
         let mut s = self
             .conn
             .open_uni()

@@ -24,9 +24,24 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Waits until `cond` holds, polling; panics naming `what` at the deadline.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    wait_until_or_say(what, || if cond() { Ok(()) } else { Err(String::new()) });
+}
+
+/// Like [`wait_until`], for a condition that can say what it saw instead: `check` returns
+/// `Err(seen)` until it holds, and the last `seen` is in the failure's message.
+pub fn wait_until_or_say(what: &str, mut check: impl FnMut() -> Result<(), String>) {
     let end = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
+    loop {
+        let seen = match check() {
+            Ok(()) => return,
+            Err(seen) => seen,
+        };
+        if Instant::now() >= end {
+            match seen.is_empty() {
+                true => panic!("timed out waiting for {what}"),
+                false => panic!("timed out waiting for {what}; last seen: {seen}"),
+            }
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
