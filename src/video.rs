@@ -87,6 +87,8 @@ pub struct VideoStats {
     pub heartbeats: u64,
     /// Frames encoded with camera tools (full-screen motion).
     pub camera_frames: u64,
+    /// Frames that carried part of a change too large for one frame on the link (a stripe).
+    pub stripes: u64,
     /// The current picture size and QP.
     pub width: u32,
     pub height: u32,
@@ -219,7 +221,52 @@ pub struct ScreenSource {
     /// capturer had taken note of the change): capture again, whatever `maybe_changed` says.
     recheck: bool,
     tap: Option<Tap>,
+    /// Thin-link stripes: the whole new screen, of which the stripe's rows are taken into
+    /// `picture`; where the next stripe begins; the largest recent bytes per changed row of a
+    /// delta frame and when it was seen (decaying with `ROW_COST_HALF_LIFE`).
+    fresh: Option<Yuv420>,
+    stripe_from: u32,
+    row_cost: Option<(f64, Instant)>,
 }
+
+/// The largest recent bytes per changed row of a delta frame, as of `now`.
+fn row_cost_at(row_cost: Option<(f64, Instant)>, now: Instant) -> f64 {
+    row_cost.map_or(0.0, |(c, at)| {
+        let halvings =
+            now.saturating_duration_since(at).as_secs_f64() / ROW_COST_HALF_LIFE.as_secs_f64();
+        c * 0.5f64.powf(halvings)
+    })
+}
+
+/// A change whose frame would take longer on the wire than the rate controller allows
+/// (`budget`: see [`RateController::stripe_budget`]; on a thin link) goes in stripes: the rows this frame takes, from where the last stripe ended
+/// (`from`), so that every part of a screen that keeps changing gets its turn; `None`: the
+/// whole change in one frame.
+fn stripe(
+    budget: f64,
+    per_row: f64,
+    from: u32,
+    changed: std::ops::Range<u32>,
+) -> Option<std::ops::Range<u32>> {
+    if per_row <= 0.0 || per_row * f64::from(changed.end - changed.start) <= budget {
+        return None;
+    }
+    let rows = ((budget / per_row) as u32 / STRIPE_ALIGN * STRIPE_ALIGN).max(MIN_STRIPE);
+    let start = if changed.contains(&from) {
+        from
+    } else {
+        changed.start
+    };
+    let end = start.saturating_add(rows).min(changed.end);
+    (end < changed.end || start > changed.start).then_some(start..end)
+}
+
+/// How fast the largest recent cost of a row is forgotten.
+const ROW_COST_HALF_LIFE: Duration = Duration::from_secs(2);
+
+/// A stripe is never thinner than this (rows), nor cut other than at a macroblock's edge.
+const MIN_STRIPE: u32 = 64;
+const STRIPE_ALIGN: u32 = 16;
 
 impl std::fmt::Debug for ScreenSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -265,6 +312,9 @@ impl ScreenSource {
             recheck: false,
             tap: None,
             area: None,
+            fresh: None,
+            stripe_from: 0,
+            row_cost: None,
         }
     }
 
@@ -438,11 +488,43 @@ impl ScreenSource {
             }
             self.picture = Some(Yuv420::new(w, h));
         }
+        let key = force_key || resized;
+        let changed_rows = match &change {
+            Change::Rows(r) => r.start..r.end.min(h),
+            _ => 0..h,
+        };
+        let stripe = if key {
+            None
+        } else {
+            stripe(
+                self.rate.stripe_budget(),
+                row_cost_at(self.row_cost, now),
+                self.stripe_from,
+                changed_rows.clone(),
+            )
+        };
         let (Some(encoder), Some(picture)) = (self.encoder.as_mut(), self.picture.as_mut()) else {
             return None;
         };
-        let key = force_key || resized;
-        picture.read_bgra(&pic);
+        let sent_rows = match &stripe {
+            Some(rows) => {
+                let fresh = match self.fresh.as_mut() {
+                    Some(f) if (f.width(), f.height()) == (w, h) => f,
+                    _ => self.fresh.insert(Yuv420::new(w, h)),
+                };
+                fresh.read_bgra(&pic);
+                picture.copy_rows_from(fresh, rows.clone());
+                // The rest of the change goes in the next frames: the detector reports it again.
+                self.detector.forget_rows(changed_rows.start..rows.start);
+                self.detector.forget_rows(rows.end..changed_rows.end);
+                self.stripe_from = rows.end;
+                rows.clone()
+            }
+            None => {
+                picture.read_bgra(&pic);
+                changed_rows.clone()
+            }
+        };
         if let Err(e) = encoder.set_qp(self.rate.qp()) {
             debug!("QP change refused: {e}");
         }
@@ -477,7 +559,13 @@ impl ScreenSource {
         }
         // Pacing counts from the capture, so that the encode time is part of the frame interval
         // rather than added to it.
-        self.rate.on_frame(now, data.len(), is_key);
+        let rows = sent_rows.len().max(1) as f64;
+        if !is_key {
+            let cost = data.len() as f64 / rows;
+            self.row_cost = Some((row_cost_at(self.row_cost, now).max(cost), now));
+        }
+        let whole = data.len() as f64 * changed_rows.len().max(1) as f64 / rows;
+        self.rate.on_frame_part(now, data.len(), is_key, whole);
         self.last_sent = now;
         self.last_frame = Some(now);
         let (interval, rate) = (self.interval(), self.rate.rate());
@@ -492,6 +580,7 @@ impl ScreenSource {
             s.stats.frames += 1;
             s.stats.keyframes += u64::from(is_key);
             s.stats.camera_frames += u64::from(camera);
+            s.stats.stripes += u64::from(stripe.is_some());
             s.stats.bytes += data.len() as u64;
             s.stats.width = w;
             s.stats.height = h;
@@ -731,6 +820,137 @@ mod tests {
         assert!(f.keyframe);
         assert_eq!((f.width, f.height), (80, 64));
         assert_eq!(ctl.selected(), 1);
+    }
+
+    #[test]
+    fn stripes_take_what_the_budget_allows_in_turn_and_cover_the_change() {
+        // 100 bytes a row, 10 kB a frame: 96 rows (cut at a macroblock's edge).
+        let all = 0..1080;
+        assert_eq!(stripe(10_000.0, 100.0, 0, all.clone()), Some(0..96));
+        assert_eq!(stripe(10_000.0, 100.0, 96, all.clone()), Some(96..192));
+        // The last one ends with the change; a cursor outside it starts at its top.
+        assert_eq!(stripe(10_000.0, 100.0, 1056, all.clone()), Some(1056..1080));
+        assert_eq!(stripe(10_000.0, 100.0, 1080, all.clone()), Some(0..96));
+        assert_eq!(stripe(10_000.0, 100.0, 500, 160..400), Some(160..256));
+        // Never thinner than MIN_STRIPE.
+        assert_eq!(stripe(10.0, 100.0, 0, all.clone()), Some(0..MIN_STRIPE));
+        // A change that fits, or no cost known yet: one frame.
+        assert_eq!(stripe(10_000.0, 100.0, 0, 0..100), None);
+        assert_eq!(stripe(10_000.0, 0.0, 0, all.clone()), None);
+        // A stripe that would be the whole change is no stripe.
+        assert_eq!(stripe(10.0, 100.0, 0, 0..48), None);
+    }
+
+    /// `base` with every fourth row of 4×4 blocks (the `phase`th) from `other`: a quarter of
+    /// the screen new, in every band (more new noise is a scene change to the encoder, which
+    /// answers it with a keyframe, as it should).
+    fn part_new(base: &[u8], other: &[u8], w: u32, phase: usize) -> Vec<u8> {
+        let row = (w * 4) as usize;
+        let mut v = base.to_vec();
+        for (y, r) in v.chunks_exact_mut(row).enumerate() {
+            if (y / 4) % 4 == phase {
+                r.copy_from_slice(&other[y * row..][..row]);
+            }
+        }
+        v
+    }
+
+    /// A screen of text-like noise: random 4×4 blocks.
+    fn noisy(w: u32, h: u32, seed: u64) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut blocks = Vec::new();
+        for _ in 0..(w / 4) * (h / 4) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            blocks.push(x.to_le_bytes());
+        }
+        let mut v = Vec::with_capacity((w * h * 4) as usize);
+        for y in 0..h {
+            for xx in 0..w {
+                let b = blocks[((y / 4) * (w / 4) + xx / 4) as usize];
+                v.extend_from_slice(&[b[0], b[1], b[2], 255]);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn a_change_too_large_for_the_link_goes_in_stripes_that_add_up_to_the_screen() {
+        use lotse_platform::capture::fake::{FakeCapturer, FakeScreen};
+        let (w, h) = (320, 240);
+        let cap = FakeCapturer::new(FakeScreen::single(w, h, 1));
+        let screen = cap.screen.clone();
+        screen.lock().unwrap().pictures[0] = noisy(w, h, 1);
+        let mut settings = VideoSettings::default();
+        settings.rate.max_fps = 200.0;
+        settings.rate.initial_rate = 200_000.0;
+        settings.rate.min_rate = 1_000.0;
+        settings.rate.max_rate = 200_000.0; // no probing: the budget stays 1 kB
+        settings.rate.max_frame_time = Duration::from_millis(5);
+        settings.content = None;
+        settings.heartbeat = Duration::from_secs(3600);
+        let mut s = ScreenSource::new(Box::new(cap), settings);
+        let mut dec = Decoder::new().unwrap();
+        let mut shown = None;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let next = |s: &mut ScreenSource| loop {
+            if let Some(f) = s.next_frame(false) {
+                break f;
+            }
+            assert!(Instant::now() < deadline, "no frame");
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let mut show = |f: &VideoFrame| {
+            if let Some(p) = dec.decode(&f.data).unwrap() {
+                shown = Some(p);
+            }
+        };
+        show(&next(&mut s));
+        // The first change goes whole (no cost a row is known yet) and teaches the cost.
+        let first = part_new(&noisy(w, h, 1), &noisy(w, h, 2), w, 0);
+        screen.lock().unwrap().pictures[0] = first.clone();
+        let f = next(&mut s);
+        let whole = f.data.len();
+        assert!(!f.keyframe, "{whole} B");
+        assert!(
+            whole > 3_000,
+            "the test needs a change of several budgets: {whole} B"
+        );
+        show(&f);
+        assert_eq!(s.control().stats().stripes, 0);
+        // The next goes in stripes, each well under the whole, until nothing is left.
+        let want = part_new(&first, &noisy(w, h, 3), w, 2);
+        screen.lock().unwrap().pictures[0] = want.clone();
+        let unchanged = s.control().stats().unchanged;
+        let mut sizes = Vec::new();
+        while s.control().stats().unchanged == unchanged {
+            assert!(Instant::now() < deadline, "stripes never ended: {sizes:?}");
+            if let Some(f) = s.next_frame(false) {
+                assert!(!f.keyframe);
+                sizes.push(f.data.len());
+                show(&f);
+            } else {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        assert!(sizes.len() >= 2, "one frame: {sizes:?}");
+        // Each frame a stripe, but perhaps the last: the rest of the change that fits in one.
+        let stripes = s.control().stats().stripes;
+        assert!(
+            stripes + 1 >= sizes.len() as u64 && stripes >= 2,
+            "{stripes} of {sizes:?}"
+        );
+        assert!(
+            sizes.iter().all(|&b| b * 2 < whole),
+            "a stripe of more than half the whole ({whole} B): {sizes:?}"
+        );
+        let want = Yuv420::from_bgra(&Bgra::packed(&want, w, h).unwrap());
+        let psnr = lotse_codec::psnr(&want, shown.as_ref().unwrap()).avg;
+        assert!(
+            psnr > 30.0,
+            "the stripes add up to {psnr:.1} dB of the screen"
+        );
     }
 
     #[test]

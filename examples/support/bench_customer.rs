@@ -148,7 +148,7 @@ pub fn run(args: &[String]) {
     writeln!(out, "encode_ms {}", times.join(" ")).unwrap();
     writeln!(
         out,
-        "stats {} {} {} {} {} {} {:.0} {}",
+        "stats {} {} {} {} {} {} {:.0} {} {}",
         st.frames,
         st.camera_frames,
         st.keyframes,
@@ -156,7 +156,8 @@ pub fn run(args: &[String]) {
         st.unchanged,
         st.quiet,
         st.rate / 1000.0,
-        st.qp
+        st.qp,
+        st.stripes
     )
     .unwrap();
     out.flush().unwrap();
@@ -173,10 +174,10 @@ pub fn read_report(from: impl std::io::Read) -> (Vec<f64>, String) {
             encode_ms.extend(l.split_whitespace().filter_map(|v| v.parse::<f64>().ok()));
         } else if let Some(l) = line.strip_prefix("stats ") {
             let v: Vec<&str> = l.split_whitespace().collect();
-            if v.len() >= 8 {
+            if v.len() >= 9 {
                 stats = format!(
-                    "customer encoded {} frames in all ({} with camera tools, {} keyframes, {} heartbeats, {} captures unchanged, {} polls without damage; rate estimate {} kB/s, QP {} at the end)",
-                    v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+                    "customer encoded {} frames in all ({} with camera tools, {} keyframes, {} stripes of a larger change, {} heartbeats, {} captures unchanged, {} polls without damage; rate estimate {} kB/s, QP {} at the end)",
+                    v[0], v[1], v[2], v[8], v[3], v[4], v[5], v[6], v[7]
                 );
             }
         }

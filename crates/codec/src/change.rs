@@ -71,6 +71,21 @@ impl ChangeDetector {
         }
     }
 
+    /// Forgets the rows `rows` of the previous picture (they were not sent): the next check
+    /// reports them as changed, whatever the screen does.
+    pub fn forget_rows(&mut self, rows: Range<u32>) {
+        if rows.is_empty() {
+            return;
+        }
+        let last = (rows.end - 1) / BAND_ROWS;
+        for b in rows.start / BAND_ROWS..=last {
+            if let Some(h) = self.bands.get_mut(b as usize) {
+                // The hash of no picture (0 is what `reset` leaves too).
+                *h = 0;
+            }
+        }
+    }
+
     /// Forgets the previous picture: the next check reports [`Change::All`].
     pub fn reset(&mut self) {
         self.size = None;
@@ -152,6 +167,19 @@ mod tests {
         p[i] ^= 1;
         assert_eq!(d.check(&view(&p, 1920, 1080)), Change::Rows(496..512));
         assert_eq!(d.check(&view(&p, 1920, 1080)), Change::None);
+    }
+
+    #[test]
+    fn forgotten_rows_are_reported_again_until_checked() {
+        let mut d = ChangeDetector::new();
+        let p = picture(64, 100);
+        d.check(&view(&p, 64, 100));
+        // Rows 20..40 touch bands 1 and 2 (16..48); a band past the picture is ignored.
+        d.forget_rows(20..40);
+        d.forget_rows(200..300);
+        d.forget_rows(5..5);
+        assert_eq!(d.check(&view(&p, 64, 100)), Change::Rows(16..48));
+        assert_eq!(d.check(&view(&p, 64, 100)), Change::None);
     }
 
     #[test]

@@ -157,8 +157,24 @@ impl RateController {
         by_fps.max(by_budget).max(now)
     }
 
+    /// The most a delta frame should carry to take no longer than `max_frame_time` on the
+    /// wire at the estimated rate: a larger change goes in parts (stripes), each of them a
+    /// picture at the rep, instead of one frame that holds the picture still while it crosses
+    /// a thin link (and a loss on top).
+    pub fn stripe_budget(&self) -> f64 {
+        self.rate * self.cfg.max_frame_time.as_secs_f64()
+    }
+
     /// A frame of `bytes` was encoded and handed on at `now`.
     pub fn on_frame(&mut self, now: Instant, bytes: usize, keyframe: bool) {
+        self.on_frame_part(now, bytes, keyframe, bytes as f64);
+    }
+
+    /// A frame of `bytes` that carried part of a change (a stripe, see
+    /// [`RateController::stripe_budget`]) whose whole would have been about `whole` bytes: the
+    /// budget pays for what was sent; the frame rate and the QP are judged by whole changes
+    /// (stripes are not more frames of the screen, only smaller pieces of one).
+    pub fn on_frame_part(&mut self, now: Instant, bytes: usize, keyframe: bool, whole: f64) {
         self.refill(now);
         if self.credit < 0.0 {
             self.last_limited = Some(now);
@@ -176,7 +192,7 @@ impl RateController {
             _ => now + interval,
         });
         if !keyframe {
-            let b = bytes as f64;
+            let b = whole.max(bytes as f64);
             self.delta_bytes = Some(match self.delta_bytes {
                 Some(avg) => avg * 0.8 + b * 0.2,
                 None => b,

@@ -160,6 +160,36 @@ impl Yuv420 {
         }
     }
 
+    /// Takes the rows `rows` (rounded out to even rows, clipped to the picture) from `other`, a
+    /// picture of the same size; the other rows stay. (A copy of the whole picture: for the
+    /// thin-link stripes, a few frames a second.)
+    ///
+    /// # Panics
+    /// If `other` is of another size.
+    pub fn copy_rows_from(&mut self, other: &Yuv420, rows: std::ops::Range<u32>) {
+        assert_eq!(
+            (self.width, self.height),
+            (other.width, other.height),
+            "rows from a picture of another size"
+        );
+        let (w, h) = (self.width as usize, self.height as usize);
+        let from = (rows.start as usize & !1).min(h);
+        let to = (rows.end as usize).next_multiple_of(2).clamp(from, h);
+        // Every picture here is packed (made by `from_vec`): rows are plain slices.
+        let (mine, theirs) = (&*self, other);
+        let mut data = Vec::with_capacity(w * h * 3 / 2);
+        data.extend_from_slice(&mine.y()[..from * w]);
+        data.extend_from_slice(&theirs.y()[from * w..to * w]);
+        data.extend_from_slice(&mine.y()[to * w..h * w]);
+        for (m, t) in [(mine.u(), theirs.u()), (mine.v(), theirs.v())] {
+            let cw = w / 2;
+            data.extend_from_slice(&m[..from / 2 * cw]);
+            data.extend_from_slice(&t[from / 2 * cw..to / 2 * cw]);
+            data.extend_from_slice(&m[to / 2 * cw..h / 2 * cw]);
+        }
+        self.buf = YUVBuffer::from_vec(data, w, h);
+    }
+
     pub fn width(&self) -> u32 {
         self.width
     }
@@ -330,6 +360,49 @@ mod tests {
             .cycle()
             .take((w * h * 4) as usize)
             .collect()
+    }
+
+    #[test]
+    fn copy_rows_from_takes_those_rows_of_every_plane_and_keeps_the_rest() {
+        let (w, h) = (32u32, 24u32);
+        let white = solid(w, h, [255, 255, 255, 255]);
+        let blue = solid(w, h, [255, 0, 0, 255]);
+        let mut pic = Yuv420::from_bgra(&Bgra::packed(&white, w, h).unwrap());
+        let other = Yuv420::from_bgra(&Bgra::packed(&blue, w, h).unwrap());
+        let before = (pic.y().to_vec(), pic.u().to_vec());
+        // Odd edges are rounded out to whole chroma rows: 5..11 → 4..12.
+        pic.copy_rows_from(&other, 5..11);
+        let (wu, cw) = (w as usize, w as usize / 2);
+        for row in 0..h as usize {
+            let src = if (4..12).contains(&row) {
+                other.y()
+            } else {
+                &before.0[..]
+            };
+            assert_eq!(
+                pic.y()[row * wu..][..wu],
+                src[row * wu..][..wu],
+                "Y row {row}"
+            );
+        }
+        for row in 0..h as usize / 2 {
+            let src = if (2..6).contains(&row) {
+                other.u()
+            } else {
+                &before.1[..]
+            };
+            assert_eq!(
+                pic.u()[row * cw..][..cw],
+                src[row * cw..][..cw],
+                "U row {row}"
+            );
+        }
+        // Past the bottom is clipped; the whole picture is the other one's.
+        pic.copy_rows_from(&other, 0..1000);
+        assert_eq!(
+            (pic.y(), pic.u(), pic.v()),
+            (other.y(), other.u(), other.v())
+        );
     }
 
     #[test]

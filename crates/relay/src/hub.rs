@@ -26,10 +26,15 @@ use tracing::{info, warn};
 
 /// Control messages that may wait for one slow peer before it is dropped.
 pub(crate) const CONTROL_QUEUE: usize = 256;
-/// Video frames that may wait per viewer; more are dropped (latency beats completeness). Two
-/// were too few: after a retransmission on a thin customer link several frames arrive at once,
-/// and a burst of three cost a keyframe (150 kB at 4 Mbit/s: a third of a second of the link).
-pub(crate) const VIDEO_QUEUE: usize = 4;
+/// Video frames that may wait per viewer, and their bytes (a frame larger than that passes
+/// alone); more are dropped (latency beats completeness), and the viewer waits for a keyframe.
+/// Counted in frames only, two and then four were too few: after a retransmission on a thin
+/// customer link every frame held behind it arrives at once, and on 1 Mbit/s, where a screen
+/// goes in stripes of a few kB, a burst of five or more cost a keyframe (65–90 kB: most of a
+/// second of the link). The bytes bound what a viewer can make the relay hold: 4 MiB, less
+/// than the four largest frames (8 MiB each) the count alone allowed.
+pub(crate) const VIDEO_QUEUE: usize = 32;
+pub(crate) const VIDEO_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// Input events that may wait per rep → customer path.
 pub(crate) const INPUT_QUEUE: usize = 1024;
 /// Refused tries from one address are audited once per this window, plus a count.
@@ -53,8 +58,10 @@ pub(crate) struct RepSlot {
     pub tx: mpsc::Sender<RepDown>,
     pub conn: Connection,
     pub session: Option<SessionId>,
-    /// The video queue to this rep's writer, while it holds `view`.
+    /// The video queue to this rep's writer, while it holds `view`, and the bytes of the frames
+    /// in it (the writer takes off what it took out).
     pub video: Option<mpsc::Sender<Arc<VideoFrame>>>,
+    pub video_queued: Arc<std::sync::atomic::AtomicUsize>,
     /// Frames were dropped for this viewer: skip until the next keyframe.
     pub needs_key: bool,
     /// Whether this rep has an input stream open (one at a time).

@@ -54,7 +54,12 @@ fn collect_streams(conn: Connection) -> (mpsc::UnboundedReceiver<Arrived>, Arc<A
                             let _ = tx.send(Arrived::Input(ev));
                         }
                     }
-                    StreamHeader::Video => {}
+                    StreamHeader::Video => {
+                        while let Ok(Some(f)) = read_msg::<VideoFrame>(&mut s, limits::VIDEO).await
+                        {
+                            let _ = tx.send(Arrived::Video(f.seq, f.data.len()));
+                        }
+                    }
                     StreamHeader::Clipboard { rep } => {
                         if let Ok(Some(c)) =
                             read_msg::<ClipContent>(&mut s, limits::CLIPBOARD).await
@@ -75,6 +80,8 @@ enum Arrived {
     File(FileFrame),
     Input(InputEvent),
     Clip(u64, ClipContent),
+    /// A video frame's number and size.
+    Video(u64, usize),
 }
 
 /// A second rep (`bob`) joins the session with a code from its owner, allowed to ask for all.
@@ -485,6 +492,69 @@ async fn video_from_a_customer_outside_a_session_is_refused_before_buffering() {
         .await
         .expect("the relay refused the video stream");
     assert!(matches!(stopped, Ok(Some(_))), "{stopped:?}");
+}
+
+/// The customer's frames `seqs` (the first a keyframe), `bytes` each, written in one go: the
+/// relay reads them from one buffer, as after a retransmission on a thin link.
+async fn burst(stream: &mut lotse_net::SendStream, seqs: std::ops::Range<u64>, bytes: usize) {
+    let mut buf = Vec::new();
+    for seq in seqs.clone() {
+        let frame = VideoFrame {
+            seq,
+            captured_us: 0,
+            width: 2,
+            height: 2,
+            keyframe: seq == seqs.start,
+            data: vec![seq as u8; bytes],
+        };
+        buf.extend(lotse_proto::frame::encode(&frame, limits::VIDEO).unwrap());
+    }
+    stream.write_all(&buf).await.unwrap();
+}
+
+/// Until the rep's chat line `mark` reaches the customer: the keyframe requests heard before it.
+async fn keyframe_requests_until(s: &mut Session, mark: &str) -> usize {
+    s.rep.say(&RepUp::Chat { text: mark.into() }).await;
+    let (_, before) = s
+        .customer
+        .hear_until(mark, |m: &CustomerDown| {
+            matches!(m, CustomerDown::Chat { text, .. } if text == mark).then_some(())
+        })
+        .await;
+    before
+        .iter()
+        .filter(|m| matches!(m, CustomerDown::KeyframeRequest))
+        .count()
+}
+
+/// Twenty small frames at once (stripes of a screen, held behind a retransmission) all reach
+/// the viewer, and nobody asks for a keyframe: the viewer's queue is bounded in bytes as well
+/// as frames, and 4 frames were too few (the first four passed, the rest cost a keyframe).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_small_frames_reaches_the_viewer_whole() {
+    let relay = TestRelay::start().await;
+    let mut s = Session::start(&relay).await;
+    grant(&mut s.rep, &mut s.customer, Tier::View).await;
+    let (mut to_rep, _) = collect_streams(s.rep.peer.conn.clone());
+    keyframe_requests_until(&mut s, "before").await;
+    let mut video = s.customer.conn.open_uni().await.unwrap();
+    write_msg(&mut video, &StreamHeader::Video, limits::STREAM_HEADER)
+        .await
+        .unwrap();
+    burst(&mut video, 0..20, 2000).await;
+    let mut seqs = Vec::new();
+    while seqs.len() < 20 {
+        match tokio::time::timeout(DEADLINE, to_rep.recv()).await {
+            Ok(Some(Arrived::Video(seq, len))) => {
+                assert_eq!(len, 2000);
+                seqs.push(seq);
+            }
+            Ok(Some(_)) => {}
+            other => panic!("frames {seqs:?} arrived, then {other:?}"),
+        }
+    }
+    assert_eq!(seqs, (0..20).collect::<Vec<_>>());
+    assert_eq!(keyframe_requests_until(&mut s, "after").await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,8 @@ use super::{code, loss_reason, spawn_writer};
 use crate::audit::{NAME_MAX, TEXT_MAX, bounded};
 use crate::files;
 use crate::hub::{
-    Audit, CONTROL_QUEUE, CustomerId, CustomerSlot, Hub, State, VIDEO_QUEUE, now_unix,
+    Audit, CONTROL_QUEUE, CustomerId, CustomerSlot, Hub, State, VIDEO_QUEUE, VIDEO_QUEUE_BYTES,
+    now_unix,
 };
 use crate::keys;
 use crate::store::Redeemed;
@@ -21,6 +22,7 @@ use lotse_proto::{Tier, TierSet};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -712,16 +714,31 @@ async fn fan_out_video(hub: &Arc<Hub>, customer: CustomerId, stream: &mut RecvSt
             if r.video.is_none() {
                 let (tx, rx) = mpsc::channel(VIDEO_QUEUE);
                 r.video = Some(tx);
+                r.video_queued = Default::default();
                 r.needs_key = true;
-                tokio::spawn(write_video(hub.clone(), r.conn.clone(), rep, rx));
+                let queued = r.video_queued.clone();
+                tokio::spawn(write_video(hub.clone(), r.conn.clone(), rep, rx, queued));
             }
             if r.needs_key && !frame.keyframe {
                 want_key = true;
                 continue;
             }
             let Some(tx) = &r.video else { continue };
-            match tx.try_send(frame.clone()) {
-                Ok(()) => r.needs_key = false,
+            let len = frame.data.len();
+            let queued = r.video_queued.load(Ordering::Relaxed);
+            let sent = if queued > 0 && queued + len > VIDEO_QUEUE_BYTES {
+                Err(mpsc::error::TrySendError::Full(()))
+            } else {
+                tx.try_send(frame.clone()).map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => mpsc::error::TrySendError::Full(()),
+                    mpsc::error::TrySendError::Closed(_) => mpsc::error::TrySendError::Closed(()),
+                })
+            };
+            match sent {
+                Ok(()) => {
+                    r.video_queued.fetch_add(len, Ordering::Relaxed);
+                    r.needs_key = false;
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     r.needs_key = true;
                     want_key = true;
@@ -741,6 +758,7 @@ async fn write_video(
     conn: Connection,
     rep: ParticipantId,
     mut rx: mpsc::Receiver<Arc<VideoFrame>>,
+    queued: Arc<std::sync::atomic::AtomicUsize>,
 ) {
     let Ok(mut stream) = conn.open_uni().await else {
         return;
@@ -752,6 +770,7 @@ async fn write_video(
         return;
     }
     while let Some(frame) = rx.recv().await {
+        queued.fetch_sub(frame.data.len(), Ordering::Relaxed);
         if !hub.state().granted(rep, Tier::View) {
             break;
         }

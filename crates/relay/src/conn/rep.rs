@@ -69,6 +69,7 @@ pub(super) async fn rep(
         conn: conn.clone(),
         session: None,
         video: None,
+        video_queued: Default::default(),
         needs_key: false,
         input_open: false,
         clip_open: false,
