@@ -239,9 +239,9 @@ fn row_cost_at(row_cost: Option<(f64, Instant)>, now: Instant) -> f64 {
 }
 
 /// A change whose frame would take longer on the wire than the rate controller allows
-/// (`budget`: see [`RateController::stripe_budget`]; on a thin link) goes in stripes: the rows this frame takes, from where the last stripe ended
-/// (`from`), so that every part of a screen that keeps changing gets its turn; `None`: the
-/// whole change in one frame.
+/// (`budget`: see [`RateController::stripe_budget`]; on a thin link) goes in stripes: the rows
+/// this frame takes, from where the last stripe ended (`from`), so that every part of a screen
+/// that keeps changing gets its turn; `None`: the whole change in one frame.
 fn stripe(
     budget: f64,
     per_row: f64,

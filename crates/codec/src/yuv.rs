@@ -176,12 +176,11 @@ impl Yuv420 {
         let from = (rows.start as usize & !1).min(h);
         let to = (rows.end as usize).next_multiple_of(2).clamp(from, h);
         // Every picture here is packed (made by `from_vec`): rows are plain slices.
-        let (mine, theirs) = (&*self, other);
         let mut data = Vec::with_capacity(w * h * 3 / 2);
-        data.extend_from_slice(&mine.y()[..from * w]);
-        data.extend_from_slice(&theirs.y()[from * w..to * w]);
-        data.extend_from_slice(&mine.y()[to * w..h * w]);
-        for (m, t) in [(mine.u(), theirs.u()), (mine.v(), theirs.v())] {
+        data.extend_from_slice(&self.y()[..from * w]);
+        data.extend_from_slice(&other.y()[from * w..to * w]);
+        data.extend_from_slice(&self.y()[to * w..h * w]);
+        for (m, t) in [(self.u(), other.u()), (self.v(), other.v())] {
             let cw = w / 2;
             data.extend_from_slice(&m[..from / 2 * cw]);
             data.extend_from_slice(&t[from / 2 * cw..to / 2 * cw]);

@@ -362,18 +362,9 @@ async fn a_customer_at_one_relay_is_seen_and_taken_by_a_rep_at_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_survives_a_caller_that_drops_next_event_half_way() {
     let pg = Postgres::start();
-    // Every part is kept to the end (a part left to `..` would be dropped here: relay A or
-    // Carla gone).
-    let AcrossRelays {
-        a: _a,
-        b,
-        mut ada,
-        customer: _customer,
-        entry,
-        seen: _,
-    } = carla_at_b_ada_at_a(&pg).await;
-    let entry = entry.entry;
-    ada.accept(entry).await.unwrap();
+    // Kept whole to the end: relay A and Carla stay.
+    let mut r = carla_at_b_ada_at_a(&pg).await;
+    r.ada.accept(r.entry.entry).await.unwrap();
     let deadline = tokio::time::Instant::now() + support::DEADLINE;
     let (mut interrupted, mut moved) = (0u32, false);
     loop {
@@ -382,20 +373,20 @@ async fn a_redirect_survives_a_caller_that_drops_next_event_half_way() {
             "not joined ({interrupted} interruptions, moved: {moved})"
         );
         let ev = tokio::select! {
-            ev = ada.next_event() => ev.expect("connected"),
+            ev = r.ada.next_event() => ev.expect("connected"),
             () = tokio::time::sleep(Duration::from_micros(200)) => {
                 interrupted += 1;
                 continue;
             }
         };
-        if joined_at(&b, ev, &mut moved) {
+        if joined_at(&r.b, ev, &mut moved) {
             break;
         }
     }
     eprintln!("joined at B after {interrupted} interruptions of next_event");
     assert!(moved, "the rep was sent to B");
     assert!(interrupted > 0, "the timer never interrupted next_event");
-    assert_eq!(ada.relay, b.addr, "the session runs at B");
+    assert_eq!(r.ada.relay, r.b.addr, "the session runs at B");
 }
 
 /// A request made while a redirect is half-followed (a `next_event` dropped after the
@@ -406,21 +397,15 @@ async fn a_redirect_survives_a_caller_that_drops_next_event_half_way() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_during_a_half_followed_redirect_goes_to_the_new_relay() {
     let pg = Postgres::start();
-    let AcrossRelays {
-        a: _a,
-        b,
-        mut ada,
-        mut customer,
-        entry,
-        seen: _,
-    } = carla_at_b_ada_at_a(&pg).await;
-    ada.accept(entry.entry).await.unwrap();
+    // Kept whole to the end: relay A stays.
+    let mut r = carla_at_b_ada_at_a(&pg).await;
+    r.ada.accept(r.entry.entry).await.unwrap();
     // Polled once at a time: the redirect is taken from the connection and its follow started,
     // then the call is dropped while the connection to B is still being made.
     let deadline = tokio::time::Instant::now() + support::DEADLINE;
-    while !ada.redirect_in_progress() {
+    while !r.ada.redirect_in_progress() {
         assert!(tokio::time::Instant::now() < deadline, "no redirect came");
-        if let Ok(ev) = tokio::time::timeout(Duration::ZERO, ada.next_event()).await {
+        if let Ok(ev) = tokio::time::timeout(Duration::ZERO, r.ada.next_event()).await {
             let ev = ev.expect("connected");
             assert!(
                 !matches!(
@@ -432,20 +417,21 @@ async fn a_request_during_a_half_followed_redirect_goes_to_the_new_relay() {
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    assert_ne!(ada.relay, b.addr, "still connected to A");
+    assert_ne!(r.ada.relay, r.b.addr, "still connected to A");
 
     let mut all = lotse_proto::TierSet::EMPTY;
     for t in lotse_proto::Tier::ALL {
         all.insert(t);
     }
-    let (code, _) = ada
+    let (code, _) = r
+        .ada
         .share_session(all, None)
         .await
         .expect("the share code from B, the session's relay");
     assert!(!code.is_empty());
-    assert_eq!(ada.relay, b.addr, "the request went to B");
-    assert!(!ada.redirect_in_progress());
-    let moved = until_joined_at(&b, &mut ada, &mut customer).await;
+    assert_eq!(r.ada.relay, r.b.addr, "the request went to B");
+    assert!(!r.ada.redirect_in_progress());
+    let moved = until_joined_at(&r.b, &mut r.ada, &mut r.customer).await;
     assert!(moved, "the redirect was reported before the join");
 }
 

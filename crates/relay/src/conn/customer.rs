@@ -726,13 +726,11 @@ async fn fan_out_video(hub: &Arc<Hub>, customer: CustomerId, stream: &mut RecvSt
             let Some(tx) = &r.video else { continue };
             let len = frame.data.len();
             let queued = r.video_queued.load(Ordering::Relaxed);
+            // Over the bytes is full like over the count (a frame alone always fits).
             let sent = if queued > 0 && queued + len > VIDEO_QUEUE_BYTES {
-                Err(mpsc::error::TrySendError::Full(()))
+                Err(mpsc::error::TrySendError::Full(frame.clone()))
             } else {
-                tx.try_send(frame.clone()).map_err(|e| match e {
-                    mpsc::error::TrySendError::Full(_) => mpsc::error::TrySendError::Full(()),
-                    mpsc::error::TrySendError::Closed(_) => mpsc::error::TrySendError::Closed(()),
-                })
+                tx.try_send(frame.clone())
             };
             match sent {
                 Ok(()) => {
