@@ -557,6 +557,39 @@ async fn a_burst_of_small_frames_reaches_the_viewer_whole() {
     assert_eq!(keyframe_requests_until(&mut s, "after").await, 0);
 }
 
+/// A viewer who reads nothing cannot make the relay hold more than `VIDEO_QUEUE_BYTES` (4 MiB)
+/// of video for it: twelve frames of 1 MiB — far fewer than the 32 frames the count allows —
+/// overflow the viewer's queue, and the relay drops the rest and asks the customer for a
+/// keyframe (the viewer needs one to go on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_who_reads_nothing_holds_at_most_four_mib_at_the_relay() {
+    let relay = TestRelay::start().await;
+    let mut s = Session::start(&relay).await;
+    grant(&mut s.rep, &mut s.customer, Tier::View).await;
+    // The rep accepts no stream: what its connection's flow control lets through (1.25 MB per
+    // stream) and one frame in the relay's writer are all that leave the queue.
+    let heard = keyframe_requests_until(&mut s, "before").await;
+    // The relay asks for a keyframe at most every 250 ms (KEYFRAME_INTERVAL); one asked for at
+    // the grant must not hide the one this test waits for. A lower bound, not a wait for a
+    // condition: a slower machine only makes it longer.
+    if heard > 0 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let mut video = s.customer.conn.open_uni().await.unwrap();
+    write_msg(&mut video, &StreamHeader::Video, limits::STREAM_HEADER)
+        .await
+        .unwrap();
+    burst(&mut video, 0..12, 1 << 20).await;
+    // Without the byte bound all twelve would wait in the queue, nothing would be dropped and
+    // no keyframe asked for: this times out.
+    s.customer
+        .hear_until("a keyframe request", |m: &CustomerDown| {
+            matches!(m, CustomerDown::KeyframeRequest).then_some(())
+        })
+        .await;
+    assert!(s.customer.conn.close_reason().is_none());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_video_stream_in_a_session_is_refused() {
     let relay = TestRelay::start().await;
