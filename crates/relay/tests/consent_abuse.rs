@@ -557,12 +557,13 @@ async fn a_burst_of_small_frames_reaches_the_viewer_whole() {
     assert_eq!(keyframe_requests_until(&mut s, "after").await, 0);
 }
 
-/// A viewer who reads nothing cannot make the relay hold more than `VIDEO_QUEUE_BYTES` (4 MiB)
-/// of video for it: twelve frames of 1 MiB — far fewer than the 32 frames the count allows —
-/// overflow the viewer's queue, and the relay drops the rest and asks the customer for a
-/// keyframe (the viewer needs one to go on).
+/// A viewer who reads nothing cannot make the relay queue more than `VIDEO_QUEUE_BYTES` (4 MiB)
+/// of video for it (beyond the frame its writer holds and what QUIC's flow control lets into the
+/// stream): twelve frames of 1 MiB — the seventh is the first too many, far fewer than the 32
+/// frames the count allows — overflow the viewer's queue, and the relay drops the rest and asks
+/// the customer for a keyframe (the viewer needs one to go on).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_viewer_who_reads_nothing_holds_at_most_four_mib_at_the_relay() {
+async fn a_viewer_who_reads_nothing_gets_at_most_four_mib_queued_at_the_relay() {
     let relay = TestRelay::start().await;
     let mut s = Session::start(&relay).await;
     grant(&mut s.rep, &mut s.customer, Tier::View).await;
