@@ -2,7 +2,8 @@
 # Measures the customer window: start-up to a drawn terms dialog (median of N runs) and the CPU
 # an idle window uses (terms screen, and the waiting screen with its slow progress dots).
 #
-#   scripts/ui-perf.sh [PROFILE] [RUNS]      (PROFILE: debug or release, default release; RUNS 10)
+#   scripts/ui-perf.sh [PROFILE] [RUNS]      (PROFILE: debug, release or dist — the download —,
+#                                             default release; RUNS 10)
 #
 # "Drawn" is the first LOTSE_UI_TRACE line, which the window writes after the first frame with
 # the terms is swapped to the screen; the clock starts just before the process is spawned.
@@ -14,6 +15,8 @@ RUNS=${2:-10}
 TARGET=${CARGO_TARGET_DIR:-target}
 if [ "$PROFILE" = release ]; then
   cargo build -q --release -p lotse --bin lotse
+elif [ "$PROFILE" = dist ]; then
+  cargo build -q --profile dist -p lotse --bin lotse
 else
   cargo build -q -p lotse --bin lotse
 fi

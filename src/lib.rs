@@ -5,6 +5,7 @@
 //! decision made by `lotse_proto::customer::Consent` and every prompt answered by the person
 //! through the [`session::Frontend`] that the window implements.
 
+pub mod cli;
 pub mod embedded;
 pub mod session;
 pub mod transfer;

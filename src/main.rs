@@ -2,63 +2,14 @@
 //! contact the relay.
 
 use anyhow::Result;
-use clap::{Parser, ValueEnum};
 use lotse::session::Settings;
 use lotse::ui::{self, Lang};
-use lotse_net::{NetConfig, Pin, TransportChoice};
+use lotse_net::NetConfig;
 use lotse_proto::msg::CustomerInfo;
 use std::time::Instant;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "lotse",
-    version,
-    about = "Lotse remote support: lets a supporter from your organisation help you, only with your consent",
-    long_about = "Lotse remote support: lets a supporter from your organisation help you, only \
-                  with your consent.\n\nThe window first shows the terms of use; nothing is sent \
-                  over the network before you accept them. Every permission (seeing your screen, \
-                  controlling mouse and keyboard, …) is asked for separately and granted only by \
-                  your click on Allow; no option of this program can grant one. Closing the window \
-                  ends the session.",
-    after_help = "Environment: LC_ALL, LC_MESSAGES, LANG choose the language (German if they say \
-                  de, else English); RUST_LOG sets the diagnostics on standard error; \
-                  LOTSE_UI_TRACE=FILE appends a JSON line per change of the visible buttons to FILE \
-                  (for automated tests; it reports only); LOTSE_BENCH_SAMPLES=DIR saves every 15th \
-                  picture sent to a supporter into DIR (for benchmarks; only while someone views)."
-)]
-struct Cli {
-    /// The relay (your organisation's support server), HOST:PORT. Not needed (and refused) for a
-    /// program downloaded from the support portal, which carries its relay.
-    #[arg(long, value_name = "HOST:PORT")]
-    relay: Option<String>,
-    /// The relay's key pin, sha256//BASE64 (`lotse-relay pin` prints it). Only a relay holding
-    /// this key is trusted; there is no fallback.
-    #[arg(long, value_name = "sha256//BASE64")]
-    pin: Option<Pin>,
-    /// The session key your supporter gave you. Without it the window asks for one.
-    #[arg(long, value_name = "KEY")]
-    key: Option<String>,
-    /// Language of the window; it can also be switched in the window.
-    #[arg(long, value_enum)]
-    lang: Option<LangArg>,
-    /// How to reach the relay: `auto` (QUIC, and TLS over TCP on the same port when UDP does
-    /// not get through), `quic` or `tcp`.
-    #[arg(long, value_name = "auto|quic|tcp", default_value = "auto")]
-    transport: TransportChoice,
-    /// Verify the configuration this download carries, print it as JSON (without the key) and
-    /// exit; for tests and admins.
-    #[arg(long, hide = true)]
-    print_embedded: bool,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LangArg {
-    De,
-    En,
-}
 
 fn main() -> Result<()> {
     let started = Instant::now();
@@ -84,11 +35,19 @@ fn main() -> Result<()> {
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .with(filter)
         .init();
-    let cli = Cli::parse();
-    let chosen = cli.lang.map(|l| match l {
-        LangArg::De => Lang::De,
-        LangArg::En => Lang::En,
-    });
+    let cli = match lotse::cli::parse(std::env::args_os().skip(1), Lang::from_env()) {
+        Ok(cli) => cli,
+        Err(stop) => {
+            #[allow(clippy::print_stdout)]
+            match &stop {
+                lotse::cli::Stop::Help(text) => print!("{text}"),
+                lotse::cli::Stop::Version(line) => println!("{line}"),
+                lotse::cli::Stop::Wrong(message) => eprintln!("{message}"),
+            }
+            std::process::exit(stop.code());
+        }
+    };
+    let chosen = cli.lang;
     // A download from the support portal carries its relay, pin and session; a trailer that
     // does not verify means the file was damaged or tampered with, and nothing may start. The
     // refusal goes to standard error and, since a double-clicked program has no terminal, into a

@@ -119,6 +119,13 @@ fn the_genuine_download_verifies_and_every_tampered_one_is_refused() {
     assert_eq!(json["pin"], ours.signer.pin_string());
     assert_eq!(json["access"], "key");
     assert_eq!(json["rep_name"], "Ada Lovelace");
+    // Run as a person would, but with no desktop at all: it verifies and then says there is no
+    // desktop: an error, not a crash (the download's build aborts on a panic, `[profile.dist]`).
+    let out = run(&good, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no desktop to show the window on"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
     // Carrying its relay, the download takes no relay from the command line.
     let out = run(
         &good,

@@ -144,13 +144,12 @@ pub fn run(
     mut refusal: Refusal,
     started: Instant,
 ) -> Result<std::convert::Infallible, RefusalWindowError> {
-    // tao panics when GTK finds no display; here that only means there is nobody to show the
-    // window to (the message is on standard error already), so it is an error, not a crash.
-    let quiet = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let made = std::panic::catch_unwind(EventLoop::<()>::new);
-    std::panic::set_hook(quiet);
-    let event_loop = made.map_err(|_| RefusalWindowError::NoDesktop)?;
+    // No desktop only means there is nobody to show the window to (the message is on standard
+    // error already), so it is an error, not a crash (tao would panic).
+    if !lotse_egui_tao::desktop_available() {
+        return Err(RefusalWindowError::NoDesktop);
+    }
+    let event_loop = EventLoop::<()>::new();
     let mut shown_title = refusal.texts().title;
     let window = lotse_egui_tao::window_builder(WindowBuilder::new())
         .with_title(&shown_title)

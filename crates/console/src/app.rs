@@ -37,6 +37,8 @@ pub struct Options {
 /// Why the window could not open.
 #[derive(Debug, thiserror::Error)]
 pub enum WindowError {
+    #[error("there is no desktop to show the window on (no display, or it refused the connection)")]
+    NoDesktop,
     #[error("cannot open the window: {0}")]
     Window(#[from] tao::error::OsError),
     #[error(transparent)]
@@ -59,6 +61,9 @@ const GOODBYE: Duration = Duration::from_millis(600);
 
 /// Opens the window and runs it until the program exits; never returns.
 pub fn run(options: Options) -> Result<std::convert::Infallible, WindowError> {
+    if !lotse_egui_tao::desktop_available() {
+        return Err(WindowError::NoDesktop);
+    }
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let mut state = State::new(options.lang);
     state.form.relay = options.config.relay.clone();

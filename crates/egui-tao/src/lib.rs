@@ -28,6 +28,21 @@ pub fn window_builder(builder: tao::window::WindowBuilder) -> tao::window::Windo
     builder
 }
 
+/// Whether there is a desktop to open a window on; call it on the main thread before the event
+/// loop is built. On Linux it initialises GTK, the first thing tao's event loop does — which
+/// panics there when GTK finds no display (none set, or one that refuses us). Asked first, "no
+/// desktop" is an error the caller can report, also in the download's build, which aborts on a
+/// panic instead of unwinding (`[profile.dist]`). Once this has succeeded, tao's own
+/// initialisation finds GTK ready.
+pub fn desktop_available() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        gtk::init().is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    true
+}
+
 /// The system's id of `window` (X11 window id, Windows HWND), for tests and for dialogs that
 /// other processes open over it; 0 when there is none.
 pub fn native_id(window: &tao::window::Window) -> u64 {
