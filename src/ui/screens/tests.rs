@@ -1241,3 +1241,41 @@ fn back_in_the_queue_the_person_is_told_why() {
         assert!(why.contains(words), "{why}");
     }
 }
+
+/// The window's font is egui's Ubuntu Light without its hinting (`scripts/make-font`): it must
+/// still have every character the original has, so no text shows a box where it did not before.
+#[test]
+fn the_shipped_font_has_every_character_of_ubuntu_light() {
+    use egui::{FontData, FontDefinitions, FontFamily, FontId};
+    use std::sync::Arc;
+    let with = |bytes: &'static [u8]| {
+        let ctx = egui::Context::default();
+        let mut fonts = FontDefinitions::empty();
+        fonts
+            .font_data
+            .insert("f".into(), Arc::new(FontData::from_static(bytes)));
+        fonts
+            .families
+            .insert(FontFamily::Proportional, vec!["f".into()]);
+        ctx.set_fonts(fonts);
+        ctx.run_ui(RawInput::default(), |_| {})
+            .textures_delta
+            .clear();
+        let id = FontId::proportional(15.0);
+        ctx.fonts_mut(|f| {
+            // (Ubuntu Light has nothing beyond the Basic Multilingual Plane.)
+            (0..=0xFFFFu32)
+                .filter_map(char::from_u32)
+                .filter(|c| f.has_glyph(&id, *c))
+                .collect::<Vec<char>>()
+        })
+    };
+    let original = with(epaint_default_fonts::UBUNTU_LIGHT);
+    let shipped = with(super::UBUNTU_LIGHT);
+    assert!(original.len() > 1000, "{}", original.len());
+    assert_eq!(shipped, original);
+    assert!(
+        super::UBUNTU_LIGHT.len() < epaint_default_fonts::UBUNTU_LIGHT.len() / 2,
+        "the hinting is gone"
+    );
+}
