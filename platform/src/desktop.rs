@@ -1,5 +1,5 @@
-//! Small things the desktop does for the person: showing a folder in the file manager, and the
-//! language it speaks.
+//! Small things the desktop does for the person: showing a folder in the file manager, the
+//! language it speaks and the time on its clock.
 
 use std::path::Path;
 
@@ -42,6 +42,73 @@ pub fn ui_language() -> Option<String> {
         var("LC_ALL")
             .or_else(|| var("LC_MESSAGES"))
             .or_else(|| var("LANG"))
+    }
+}
+
+/// The wall-clock time, as (hour, minute), at `unix` seconds in the person's time zone as the
+/// system keeps it: the C library's on Linux (`TZ`, else `/etc/localtime`; read again on every
+/// call, so a change of zone shows at once), the zone set in Windows there. `None` if the system
+/// cannot say (a time before 1970 on Windows, a failing call).
+pub fn local_clock(unix: i64) -> Option<(u8, u8)> {
+    #[cfg(target_os = "linux")]
+    {
+        // POSIX; the libc crate does not declare it.
+        unsafe extern "C" {
+            fn tzset();
+        }
+        let t: libc::time_t = unix;
+        // SAFETY: an all-zero `tm` is a valid value (integers and a null zone name).
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        // SAFETY: tzset only reads the environment and the zone files; localtime_r writes only
+        // into `tm`, which lives until it returns, and fails (null) rather than overflow.
+        let done = unsafe {
+            tzset();
+            libc::localtime_r(&t, &mut tm)
+        };
+        if done.is_null() {
+            return None;
+        }
+        Some((
+            u8::try_from(tm.tm_hour).ok()?,
+            u8::try_from(tm.tm_min).ok()?,
+        ))
+    }
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::Foundation::{FILETIME, SYSTEMTIME};
+        use windows_sys::Win32::System::Time::{
+            FileTimeToSystemTime, SystemTimeToTzSpecificLocalTime,
+        };
+        // FILETIME counts 100 ns since 1601-01-01 (UTC), 11 644 473 600 s before 1970.
+        let ticks = u64::try_from(unix)
+            .ok()?
+            .checked_add(11_644_473_600)?
+            .checked_mul(10_000_000)?;
+        let ft = FILETIME {
+            dwLowDateTime: ticks as u32,
+            dwHighDateTime: (ticks >> 32) as u32,
+        };
+        // SAFETY: SYSTEMTIME is plain integers; all zero is a valid value.
+        let mut utc: SYSTEMTIME = unsafe { std::mem::zeroed() };
+        let mut local: SYSTEMTIME = unsafe { std::mem::zeroed() };
+        // SAFETY: both calls read and write only the structures passed, which outlive them; a
+        // null zone means the zone currently set in Windows.
+        let done = unsafe {
+            FileTimeToSystemTime(&ft, &mut utc) != 0
+                && SystemTimeToTzSpecificLocalTime(std::ptr::null(), &utc, &mut local) != 0
+        };
+        if !done {
+            return None;
+        }
+        Some((
+            u8::try_from(local.wHour).ok()?,
+            u8::try_from(local.wMinute).ok()?,
+        ))
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
+    {
+        let _ = unix;
+        None
     }
 }
 

@@ -547,14 +547,13 @@ impl State {
     }
 }
 
-/// `HH:MM` in the local time zone.
+/// `HH:MM` in the local time zone; empty if the system cannot say.
 fn local_time(unix: u64) -> String {
-    let Ok(ts) = jiff::Timestamp::from_second(i64::try_from(unix).unwrap_or(i64::MAX)) else {
-        return String::new();
-    };
-    ts.to_zoned(jiff::tz::TimeZone::system())
-        .strftime("%H:%M")
-        .to_string()
+    i64::try_from(unix)
+        .ok()
+        .and_then(lotse_platform::desktop::local_clock)
+        .map(|(h, m)| format!("{h:02}:{m:02}"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
