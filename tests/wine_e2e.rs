@@ -734,8 +734,21 @@ fn system_report_under_wine_only_after_allow() {
             .count()
             >= 2
     });
+    // The chat line's time comes from Windows' clock (`desktop::local_clock`). Wine's zone is
+    // the host's, so it is the host's `date +%H:%M` from just before the line was sent or from
+    // just after it arrived.
+    let before = host_clock();
     rep.send("chat done");
     rep.wait("chat_sent", None);
+    let line = client.wait_line("the rep's chat line", |l| {
+        l["chat"]["last"]["text"] == "done"
+    });
+    let after = host_clock();
+    let shown = line["chat"]["last"]["time"].as_str().unwrap_or_default();
+    assert!(
+        shown == before || shown == after,
+        "chat time {shown:?}, the host's clock said {before} and {after}"
+    );
     assert_eq!(rep.reports().len(), 1);
     let _ = client.proc.0.kill();
 }
@@ -943,4 +956,10 @@ fn a_new_resolution_mid_session_under_wine() {
             std::fs::read_to_string(&log).is_ok_and(|l| l.ends_with(&want))
         });
     }
+}
+
+/// The host's wall clock as `HH:MM` in its own zone (coreutils' `date`).
+fn host_clock() -> String {
+    let out = Command::new("date").arg("+%H:%M").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
