@@ -75,6 +75,10 @@ enum Wrong {
     NoValueTaken(String),
     /// A value that is not text (not UTF-8).
     NotText(String),
+    /// A flag given twice (which one counts would be a guess; for `--pin`, a dangerous one).
+    Twice(&'static str),
+    /// Anything else the parser reports, in its words.
+    Other(String),
     /// A value the flag does not accept, with what it accepts.
     Invalid {
         flag: &'static str,
@@ -91,6 +95,8 @@ impl Wrong {
             Wrong::MissingValue(o) => format!("'{o}' needs a value"),
             Wrong::NoValueTaken(o) => format!("'{o}' takes no value"),
             Wrong::NotText(o) => format!("the value of '{o}' is not valid text"),
+            Wrong::Twice(o) => format!("'{o}' is given more than once"),
+            Wrong::Other(m) => m.clone(),
             Wrong::Invalid {
                 flag,
                 value,
@@ -106,6 +112,8 @@ impl Wrong {
             Wrong::MissingValue(o) => format!("'{o}' braucht einen Wert"),
             Wrong::NoValueTaken(o) => format!("'{o}' nimmt keinen Wert"),
             Wrong::NotText(o) => format!("der Wert von '{o}' ist kein gültiger Text"),
+            Wrong::Twice(o) => format!("'{o}' ist mehrfach angegeben"),
+            Wrong::Other(m) => m.clone(),
             Wrong::Invalid {
                 flag,
                 value,
@@ -124,7 +132,7 @@ impl From<lexopt::Error> for Read {
             lexopt::Error::UnexpectedOption(o) => Wrong::UnknownOption(o),
             lexopt::Error::UnexpectedArgument(a) => Wrong::Stray(a.to_string_lossy().into_owned()),
             lexopt::Error::UnexpectedValue { option, .. } => Wrong::NoValueTaken(option),
-            other => Wrong::Stray(other.to_string()),
+            other => Wrong::Other(other.to_string()),
         })
     }
 }
@@ -133,7 +141,24 @@ fn read(args: impl IntoIterator<Item = OsString>) -> Result<Cli, Read> {
     use lexopt::prelude::*;
     let mut cli = Cli::default();
     let mut parser = lexopt::Parser::from_args(args);
+    let mut seen: Vec<&'static str> = Vec::new();
     while let Some(arg) = parser.next()? {
+        // Each flag once, as clap had it.
+        let flag = match arg {
+            Long("relay") => Some("--relay"),
+            Long("pin") => Some("--pin"),
+            Long("key") => Some("--key"),
+            Long("lang") => Some("--lang"),
+            Long("transport") => Some("--transport"),
+            Long("print-embedded") => Some("--print-embedded"),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            if seen.contains(&flag) {
+                return Err(Read::Wrong(Wrong::Twice(flag)));
+            }
+            seen.push(flag);
+        }
         match arg {
             Long("relay") => cli.relay = Some(text(&mut parser, "--relay")?),
             Long("pin") => {
@@ -175,7 +200,7 @@ fn invalid(flag: &'static str, value: String, accepted: &'static str) -> Read {
     })
 }
 
-/// A flag's value as text; a flag given twice keeps the last value, as before.
+/// A flag's value as text.
 fn text(parser: &mut lexopt::Parser, flag: &str) -> Result<String, Read> {
     parser
         .value()?
@@ -311,6 +336,9 @@ mod tests {
         assert_eq!(v.code(), 0);
     }
 
+    /// A well-formed pin (32 zero bytes).
+    const PIN: &str = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
     #[test]
     fn a_wrong_command_line_is_refused_with_the_reason() {
         for (line, why) in [
@@ -321,6 +349,14 @@ mod tests {
             (&["--key"][..], "--key"),
             (&["stray"][..], "stray"),
             (&["--print-embedded=yes"][..], "--print-embedded"),
+            (
+                &["--pin", PIN, "--pin", PIN][..],
+                "'--pin' is given more than once",
+            ),
+            (
+                &["--key", "1", "--key=2"][..],
+                "'--key' is given more than once",
+            ),
         ] {
             let stop = parse(args(line), Lang::En).unwrap_err();
             assert_eq!(stop.code(), 2, "{line:?}");
