@@ -7,6 +7,8 @@ LOTSE_PACKAGES=(
   # build: C/C++ for openh264 and SQLite, nasm for openh264's assembly, GTK/xcb for the window
   build-essential pkg-config nasm libgtk-3-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
   libxcb-xfixes0-dev libxkbcommon-dev libegl1 libgl1-mesa-dri libegl-mesa0
+  # the Wayland portal's D-Bus calls (libdbus, which GTK's accessibility bridge loads anyway)
+  libdbus-1-dev
   # tests: a real X server, a window manager, real clicks, screenshots, an independent decoder
   xvfb openbox xdotool x11-utils x11-xserver-utils xterm imagemagick ffmpeg jq chromium chromium-driver openssl binutils
   # the system report is checked against what the system tools say (ip); the TCP fallback is

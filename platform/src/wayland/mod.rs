@@ -15,15 +15,18 @@
 //! token): every session shows the system's dialog again, so no later program run can see or
 //! control the screen without the person's fresh click.
 //!
-//! Threads: the portal's D-Bus calls run on one process-wide tokio runtime thread
-//! (`lotse-portal`), because ashpd keeps one session-bus connection per process, bound to the
-//! runtime it was made on; each screen stream runs a PipeWire main loop on a thread of its own
+//! Threads: the portal's steps run as tasks on one process-wide tokio runtime thread
+//! (`lotse-portal`); their D-Bus calls go, in order, through one session-bus connection owned by
+//! one thread (`lotse-dbus`, see `bus.rs`: a portal session belongs to the connection that made
+//! it); each screen stream runs a PipeWire main loop on a thread of its own
 //! (`lotse-pipewire`). Frames arrive only when the screen changes: the capturer hands out the
 //! last picture again when asked for one (a keyframe for a new viewer), and says "unchanged"
 //! through [`crate::capture::Capturer::maybe_changed`] otherwise.
 
 #[cfg(not(target_os = "linux"))]
 mod absent;
+#[cfg(target_os = "linux")]
+mod bus;
 #[cfg(target_os = "linux")]
 mod capture;
 #[cfg(target_os = "linux")]

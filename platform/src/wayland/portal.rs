@@ -1,13 +1,11 @@
 //! The portal session shared by the capturer and the injector, driven to the [`Access`] level
 //! the customer granted.
 
+use super::bus::{self, Bus, Source};
 use super::stream::{self, PwStream, Screen};
 use super::{Access, PortalError};
 use crate::capture::Monitor;
-use ashpd::WindowIdentifier;
-use ashpd::desktop::remote_desktop::{Axis, DeviceType, KeyState, RemoteDesktop};
-use ashpd::desktop::screencast::{CursorMode, Screencast, SourceType, Stream};
-use ashpd::desktop::{PersistMode, Session};
+use dbus::Path;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -26,6 +24,7 @@ pub struct Portal {
 #[derive(Debug)]
 struct Inner {
     rt: &'static tokio::runtime::Runtime,
+    bus: Bus,
     /// The session, touched only on the portal runtime.
     active: tokio::sync::Mutex<Option<Active>>,
     /// One request at a time: a second dialog never opens while one is up.
@@ -39,11 +38,9 @@ struct Inner {
 /// One running portal session.
 struct Active {
     access: Access,
-    remote: Option<(
-        RemoteDesktop<'static>,
-        Session<'static, RemoteDesktop<'static>>,
-    )>,
-    cast: Option<Session<'static, Screencast<'static>>>,
+    /// The portal session: a ScreenCast one for [`Access::View`], a RemoteDesktop one (with
+    /// screen sources) for [`Access::Control`].
+    session: Path<'static>,
     /// The PipeWire node of the screen being streamed and its logical size (pointer
     /// coordinates): one of `sources`.
     node: u32,
@@ -53,27 +50,6 @@ struct Active {
     /// When the desktop granted it; input waits [`SETTLE`] after that.
     since: tokio::time::Instant,
     _stream: PwStream,
-}
-
-/// One screen the portal shares: its PipeWire node, position in the desktop and logical size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Source {
-    node: u32,
-    position: (i32, i32),
-    size: (u32, u32),
-}
-
-impl Source {
-    fn of(stream: &Stream) -> Source {
-        Source {
-            node: stream.pipe_wire_node_id(),
-            position: stream.position().unwrap_or((0, 0)),
-            size: stream
-                .size()
-                .map(|(w, h)| (w.max(0) as u32, h.max(0) as u32))
-                .unwrap_or((0, 0)),
-        }
-    }
 }
 
 /// Mutter 43 creates a session's virtual keyboard asynchronously after `Start` and drops keys
@@ -94,16 +70,10 @@ impl std::fmt::Debug for Active {
 }
 
 impl Active {
-    async fn close(self) {
-        if let Some((_, s)) = &self.remote
-            && let Err(e) = s.close().await
-        {
-            debug!("closing the remote-desktop session: {e}");
-        }
-        if let Some(s) = &self.cast
-            && let Err(e) = s.close().await
-        {
-            debug!("closing the screen-cast session: {e}");
+    async fn close(self, bus: Bus) {
+        let session = self.session.clone();
+        if let Err(e) = bus.run(move |c| bus::close(c, &session)).await {
+            debug!("closing the portal session: {e}");
         }
     }
 }
@@ -124,8 +94,7 @@ pub(crate) enum Input {
 }
 
 fn runtime() -> Result<&'static tokio::runtime::Runtime, PortalError> {
-    // ashpd keeps one session-bus connection per process whose tasks live on the runtime it was
-    // made on: so there is one runtime, for the life of the process.
+    // One runtime for the life of the process; the D-Bus calls themselves run on the bus thread.
     static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -145,15 +114,20 @@ impl Portal {
     /// for the system's dialogs. Blocks; call it outside any async runtime.
     pub fn connect(parent: Option<u64>) -> Result<Portal, PortalError> {
         let rt = runtime()?;
+        let bus = Bus::get()?;
         rt.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_secs(10), check_versions())
-                .await
-                .map_err(|_| PortalError::Failed("the desktop portal does not answer".into()))?
+            tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                check_versions(bus.clone()),
+            )
+            .await
+            .map_err(|_| PortalError::Failed("the desktop portal does not answer".into()))?
         })?;
         let screen = Arc::new(Screen::default());
         let (input, rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             rt,
+            bus,
             active: tokio::sync::Mutex::new(None),
             ops: tokio::sync::Mutex::new(()),
             screen,
@@ -220,90 +194,29 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // The last handle is gone: end the session so that the desktop stops sharing at once.
         if let Some(active) = self.active.get_mut().take() {
-            self.rt.spawn(active.close());
+            self.rt.spawn(active.close(self.bus.clone()));
         }
     }
 }
 
-async fn check_versions() -> Result<(), PortalError> {
-    let cast = Screencast::new()
-        .await
-        .map_err(|e| missing(e, "ScreenCast"))?;
-    // The proxy is made without asking the bus; the first call tells whether the portal exists.
-    let v = version(cast.get_property::<u32>("version").await, "ScreenCast")?;
-    if v < SCREENCAST_VERSION {
-        return Err(PortalError::TooOld {
-            interface: "ScreenCast",
-            found: v,
-            needed: SCREENCAST_VERSION,
-        });
-    }
-    let remote = RemoteDesktop::new()
-        .await
-        .map_err(|e| missing(e, "RemoteDesktop"))?;
-    let v = version(remote.get_property::<u32>("version").await, "RemoteDesktop")?;
-    if v < REMOTE_DESKTOP_VERSION {
-        return Err(PortalError::TooOld {
-            interface: "RemoteDesktop",
-            found: v,
-            needed: REMOTE_DESKTOP_VERSION,
-        });
-    }
-    Ok(())
-}
-
-/// An interface's version: absent service or bus → that error; a portal that does not say →
-/// version 0 (too old).
-fn version(
-    read: Result<u32, ashpd::zbus::Error>,
-    interface: &'static str,
-) -> Result<u32, PortalError> {
-    match read {
-        Ok(v) => Ok(v),
-        Err(e) => match missing(ashpd::Error::Zbus(e), interface) {
-            e @ (PortalError::Missing(_) | PortalError::NoBus(_)) => Err(e),
-            _ => Ok(0),
-        },
-    }
-}
-
-/// Maps the error of opening a portal interface.
-fn missing(e: ashpd::Error, interface: &'static str) -> PortalError {
-    match e {
-        ashpd::Error::PortalNotFound(_) => PortalError::Missing(interface),
-        ashpd::Error::Zbus(zbus_err) => match zbus_err {
-            ashpd::zbus::Error::InputOutput(io) => PortalError::NoBus(io.to_string()),
-            ashpd::zbus::Error::Address(a) => PortalError::NoBus(a),
-            // The portal service itself is not there (not installed, not activatable).
-            ashpd::zbus::Error::MethodError(name, ..)
-                if name.as_str().contains("ServiceUnknown")
-                    || name.as_str().contains("UnknownInterface")
-                    || name.as_str().contains("UnknownObject") =>
-            {
-                PortalError::Missing(interface)
+async fn check_versions(bus: Bus) -> Result<(), PortalError> {
+    bus.run(|c| {
+        for (interface, name, needed) in [
+            (bus::SCREENCAST, "ScreenCast", SCREENCAST_VERSION),
+            (bus::REMOTE_DESKTOP, "RemoteDesktop", REMOTE_DESKTOP_VERSION),
+        ] {
+            let found = bus::version(c, interface)?;
+            if found < needed {
+                return Err(PortalError::TooOld {
+                    interface: name,
+                    found,
+                    needed,
+                });
             }
-            ashpd::zbus::Error::FDO(fdo)
-                if matches!(
-                    *fdo,
-                    ashpd::zbus::fdo::Error::ServiceUnknown(_)
-                        | ashpd::zbus::fdo::Error::UnknownInterface(_)
-                        | ashpd::zbus::fdo::Error::UnknownObject(_)
-                ) =>
-            {
-                PortalError::Missing(interface)
-            }
-            other => PortalError::Failed(other.to_string()),
-        },
-        other => failed(other),
-    }
-}
-
-fn failed(e: ashpd::Error) -> PortalError {
-    match e {
-        ashpd::Error::Response(ashpd::desktop::ResponseError::Cancelled) => PortalError::Cancelled,
-        ashpd::Error::Portal(ashpd::PortalError::Cancelled(_)) => PortalError::Cancelled,
-        other => PortalError::Failed(other.to_string()),
-    }
+        }
+        Ok(())
+    })
+    .await
 }
 
 async fn apply(inner: &Arc<Inner>, want: Access) -> Result<(), PortalError> {
@@ -326,7 +239,7 @@ async fn apply(inner: &Arc<Inner>, want: Access) -> Result<(), PortalError> {
         });
         if let Some(old) = old {
             info!("screen sharing ended");
-            old.close().await;
+            old.close(inner.bus.clone()).await;
         }
         return Ok(());
     }
@@ -335,13 +248,9 @@ async fn apply(inner: &Arc<Inner>, want: Access) -> Result<(), PortalError> {
     }
     inner.screen.update(|s| s.starting = true);
     let generation = inner.screen.lock().generation + 1;
-    let parent = inner
-        .parent
-        .map(|xid| WindowIdentifier::from_xid(xid as std::os::raw::c_ulong))
-        .unwrap_or_default();
     let started = match want {
-        Access::Control => start_remote(inner, &parent, generation).await,
-        _ => start_cast(inner, &parent, generation).await,
+        Access::Control => start_remote(inner, generation).await,
+        _ => start_cast(inner, generation).await,
     };
     match started {
         Ok(active) => {
@@ -375,7 +284,7 @@ async fn apply(inner: &Arc<Inner>, want: Access) -> Result<(), PortalError> {
                 s.selected = 0;
             });
             if let Some(old) = old {
-                old.close().await;
+                old.close(inner.bus.clone()).await;
             }
             Ok(())
         }
@@ -387,103 +296,77 @@ async fn apply(inner: &Arc<Inner>, want: Access) -> Result<(), PortalError> {
 }
 
 /// Cursor drawn into the pictures when the portal can: the rep sees the pointer without any
-/// metadata handling; otherwise hidden (the pictures still work).
-async fn cursor_mode(cast: &Screencast<'static>) -> CursorMode {
-    match cast.available_cursor_modes().await {
-        Ok(modes) if modes.contains(CursorMode::Embedded) => CursorMode::Embedded,
+/// metadata handling; otherwise hidden (the pictures still work). Runs on the bus thread.
+fn cursor_mode(c: &dbus::blocking::Connection) -> u32 {
+    match bus::cursor_modes(c) {
+        Ok(modes) if modes & bus::CURSOR_EMBEDDED != 0 => bus::CURSOR_EMBEDDED,
         Ok(_) | Err(_) => {
             warn!("the portal cannot draw the pointer into the pictures; it will not be seen");
-            CursorMode::Hidden
+            bus::CURSOR_HIDDEN
         }
     }
 }
 
-async fn start_cast(
-    inner: &Arc<Inner>,
-    parent: &WindowIdentifier,
-    generation: u64,
-) -> Result<Active, PortalError> {
-    let cast = Screencast::new()
-        .await
-        .map_err(|e| missing(e, "ScreenCast"))?;
-    let session = cast.create_session().await.map_err(failed)?;
-    let cursor = cursor_mode(&cast).await;
-    // Never persist: no restore token is asked for or kept.
-    cast.select_sources(
-        &session,
-        cursor,
-        SourceType::Monitor.into(),
-        true,
-        None,
-        PersistMode::DoNot,
-    )
-    .await
-    .map_err(failed)?;
-    let response = cast.start(&session, parent).await.map_err(failed)?;
-    let streams = response.response().map_err(failed)?;
-    let result = connect_stream(inner, &cast, &session, streams.streams(), generation).await;
-    match result {
-        Ok((sources, stream)) => Ok(Active {
-            access: Access::View,
-            remote: None,
-            cast: Some(session),
-            node: sources[0].node,
-            size: sources[0].size,
-            sources,
-            since: tokio::time::Instant::now(),
-            _stream: stream,
-        }),
-        Err(e) => {
-            let _ = session.close().await;
-            Err(e)
-        }
-    }
+/// Asks for the screen (ScreenCast): the system's "Share screen" dialog.
+async fn start_cast(inner: &Arc<Inner>, generation: u64) -> Result<Active, PortalError> {
+    let parent = inner.parent;
+    let session = inner
+        .bus
+        .run(|c| bus::create_session(c, bus::SCREENCAST))
+        .await?;
+    let s = session.clone();
+    let asked = inner
+        .bus
+        .run(move |c| {
+            bus::select_sources(c, &s, cursor_mode(c))?;
+            bus::start(c, bus::SCREENCAST, &s, parent)
+        })
+        .await;
+    let result = match asked {
+        Ok(answer) => connect_stream(inner, &session, answer.streams, generation).await,
+        Err(e) => Err(e),
+    };
+    finish(inner, Access::View, session, result).await
 }
 
-async fn start_remote(
-    inner: &Arc<Inner>,
-    parent: &WindowIdentifier,
-    generation: u64,
-) -> Result<Active, PortalError> {
-    let remote = RemoteDesktop::new()
-        .await
-        .map_err(|e| missing(e, "RemoteDesktop"))?;
-    let cast = Screencast::new()
-        .await
-        .map_err(|e| missing(e, "ScreenCast"))?;
-    let session = remote.create_session().await.map_err(failed)?;
-    let wanted = DeviceType::Keyboard | DeviceType::Pointer;
-    let result = async {
-        remote
-            .select_devices(&session, wanted, None, PersistMode::DoNot)
-            .await
-            .map_err(failed)?;
-        let cursor = cursor_mode(&cast).await;
-        cast.select_sources(
-            &session,
-            cursor,
-            SourceType::Monitor.into(),
-            true,
-            None,
-            PersistMode::DoNot,
-        )
-        .await
-        .map_err(failed)?;
-        let response = remote.start(&session, parent).await.map_err(failed)?;
-        let selected = response.response().map_err(failed)?;
+/// Asks for the screen, pointer and keyboard (RemoteDesktop with screen sources): the system's
+/// "Remote desktop" dialog.
+async fn start_remote(inner: &Arc<Inner>, generation: u64) -> Result<Active, PortalError> {
+    let parent = inner.parent;
+    let session = inner
+        .bus
+        .run(|c| bus::create_session(c, bus::REMOTE_DESKTOP))
+        .await?;
+    let s = session.clone();
+    let wanted = bus::DEVICE_KEYBOARD | bus::DEVICE_POINTER;
+    let asked = inner
+        .bus
+        .run(move |c| {
+            bus::select_devices(c, &s, wanted)?;
+            bus::select_sources(c, &s, cursor_mode(c))?;
+            bus::start(c, bus::REMOTE_DESKTOP, &s, parent)
+        })
+        .await;
+    let result = match asked {
         // "Allow remote interaction" left off: the portal shares the screen but no devices.
-        if !selected.devices().contains(wanted) {
-            return Err(PortalError::NoInteraction);
-        }
-        let streams = selected.streams().unwrap_or_default();
-        connect_stream(inner, &cast, &session, streams, generation).await
-    }
-    .await;
+        Ok(answer) if answer.devices & wanted != wanted => Err(PortalError::NoInteraction),
+        Ok(answer) => connect_stream(inner, &session, answer.streams, generation).await,
+        Err(e) => Err(e),
+    };
+    finish(inner, Access::Control, session, result).await
+}
+
+/// The session as [`Active`] when its stream runs; otherwise closed, and the error.
+async fn finish(
+    inner: &Arc<Inner>,
+    access: Access,
+    session: Path<'static>,
+    result: Result<(Vec<Source>, PwStream), PortalError>,
+) -> Result<Active, PortalError> {
     match result {
         Ok((sources, stream)) => Ok(Active {
-            access: Access::Control,
-            remote: Some((remote, session)),
-            cast: None,
+            access,
+            session,
             node: sources[0].node,
             size: sources[0].size,
             sources,
@@ -491,43 +374,41 @@ async fn start_remote(
             _stream: stream,
         }),
         Err(e) => {
-            let _ = session.close().await;
+            let _ = inner.bus.run(move |c| bus::close(c, &session)).await;
             Err(e)
         }
     }
 }
 
 /// Opens the PipeWire connection the portal hands out and starts the first screen's stream.
-async fn connect_stream<T: ashpd::desktop::screencast::HasScreencastSession>(
+async fn connect_stream(
     inner: &Arc<Inner>,
-    cast: &Screencast<'static>,
-    session: &Session<'static, T>,
-    streams: &[Stream],
+    session: &Path<'static>,
+    mut sources: Vec<Source>,
     generation: u64,
 ) -> Result<(Vec<Source>, PwStream), PortalError> {
     // Left to right, top to bottom, as the rep's monitor switch shows them (the portal's own
     // order follows the person's clicks).
-    let mut sources: Vec<Source> = streams.iter().map(Source::of).collect();
     sources.sort_by_key(|s| (s.position.0, s.position.1));
     let Some(first) = sources.first() else {
         return Err(PortalError::NoScreen);
     };
-    let stream = open_stream(inner, cast, session, first.node, generation).await?;
+    let stream = open_stream(inner, session, first.node, generation).await?;
     Ok((sources, stream))
 }
 
 /// Streams node `node` of `session` into the shared screen state as stream `generation`.
-async fn open_stream<T: ashpd::desktop::screencast::HasScreencastSession>(
+async fn open_stream(
     inner: &Arc<Inner>,
-    cast: &Screencast<'static>,
-    session: &Session<'static, T>,
+    session: &Path<'static>,
     node: u32,
     generation: u64,
 ) -> Result<PwStream, PortalError> {
-    let fd = cast
-        .open_pipe_wire_remote(session)
-        .await
-        .map_err(|e| PortalError::PipeWire(e.to_string()))?;
+    let s = session.clone();
+    let fd = inner
+        .bus
+        .run(move |c| bus::open_pipewire_remote(c, &s))
+        .await?;
     // Pictures of the new stream are accepted from now on.
     inner.screen.update(|s| {
         s.generation = generation;
@@ -550,17 +431,8 @@ async fn switch(inner: &Arc<Inner>, index: usize) -> Result<(), PortalError> {
     if source.node == a.node {
         return Ok(());
     }
-    let cast = Screencast::new()
-        .await
-        .map_err(|e| missing(e, "ScreenCast"))?;
     let generation = inner.screen.lock().generation + 1;
-    let stream = match (&a.cast, &a.remote) {
-        (Some(session), _) => open_stream(inner, &cast, session, source.node, generation).await?,
-        (None, Some((_, session))) => {
-            open_stream(inner, &cast, session, source.node, generation).await?
-        }
-        (None, None) => return Err(PortalError::Failed("nothing is shared".into())),
-    };
+    let stream = open_stream(inner, &a.session, source.node, generation).await?;
     // The old stream stops when it is dropped here.
     a._stream = stream;
     a.node = source.node;
@@ -579,58 +451,65 @@ async fn inject_loop(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedRecei
             debug!("input dropped: nothing is shared");
             continue;
         };
-        let Some((remote, session)) = a.remote.as_ref() else {
+        if a.access != Access::Control {
             debug!("input dropped: the desktop granted no control");
             continue;
-        };
+        }
         tokio::time::sleep_until(a.since + SETTLE).await;
-        let state = |down: bool| {
-            if down {
-                KeyState::Pressed
-            } else {
-                KeyState::Released
-            }
-        };
-        let result = match input {
-            Input::Motion(x, y) => {
-                let x = f64::from(x.min(a.size.0.saturating_sub(1)));
-                let y = f64::from(y.min(a.size.1.saturating_sub(1)));
-                remote
-                    .notify_pointer_motion_absolute(session, a.node, x, y)
-                    .await
-            }
-            Input::Button(code, down) => {
-                remote
-                    .notify_pointer_button(session, code, state(down))
-                    .await
-            }
-            Input::Wheel(dx, dy) => {
-                let mut r = Ok(());
-                if dy != 0 {
-                    r = remote
-                        .notify_pointer_axis_discrete(session, Axis::Vertical, dy)
-                        .await;
-                }
-                if dx != 0 && r.is_ok() {
-                    r = remote
-                        .notify_pointer_axis_discrete(session, Axis::Horizontal, dx)
-                        .await;
-                }
-                r
-            }
-            Input::Key(code, down) => {
-                remote
-                    .notify_keyboard_keycode(session, code, state(down))
-                    .await
-            }
-            Input::Keysym(sym, down) => {
-                remote
-                    .notify_keyboard_keysym(session, sym, state(down))
-                    .await
-            }
-        };
+        let (session, node, size) = (a.session.clone(), a.node, a.size);
+        let result = inner
+            .bus
+            .run(move |c| inject(c, &session, node, size, input))
+            .await;
         if let Err(e) = result {
             debug!("input not injected: {e}");
+        }
+    }
+}
+
+/// One input event through the RemoteDesktop portal. Runs on the bus thread.
+fn inject(
+    c: &dbus::blocking::Connection,
+    session: &Path<'static>,
+    node: u32,
+    size: (u32, u32),
+    input: Input,
+) -> Result<(), PortalError> {
+    // KeyState / ButtonState: 0 released, 1 pressed.
+    let state = |down: bool| u32::from(down);
+    match input {
+        Input::Motion(x, y) => {
+            let x = f64::from(x.min(size.0.saturating_sub(1)));
+            let y = f64::from(y.min(size.1.saturating_sub(1)));
+            bus::notify(c, session, "NotifyPointerMotionAbsolute", (node, x, y))
+        }
+        Input::Button(code, down) => {
+            bus::notify(c, session, "NotifyPointerButton", (code, state(down)))
+        }
+        Input::Wheel(dx, dy) => {
+            if dy != 0 {
+                bus::notify(
+                    c,
+                    session,
+                    "NotifyPointerAxisDiscrete",
+                    (bus::AXIS_VERTICAL, dy),
+                )?;
+            }
+            if dx != 0 {
+                bus::notify(
+                    c,
+                    session,
+                    "NotifyPointerAxisDiscrete",
+                    (bus::AXIS_HORIZONTAL, dx),
+                )?;
+            }
+            Ok(())
+        }
+        Input::Key(code, down) => {
+            bus::notify(c, session, "NotifyKeyboardKeycode", (code, state(down)))
+        }
+        Input::Keysym(sym, down) => {
+            bus::notify(c, session, "NotifyKeyboardKeysym", (sym, state(down)))
         }
     }
 }
