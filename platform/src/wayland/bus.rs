@@ -11,7 +11,10 @@
 //! A request that shows a dialog (`Start`, `SelectSources` …) answers with a `Request` object
 //! whose `Response` signal carries the outcome. We subscribe to that signal before calling,
 //! on the object path the portal will use (the documented `handle_token` scheme), so that an
-//! answer that comes quickly is not lost, and accept it only from the portal itself.
+//! answer that comes quickly is not lost, and accept it only from the portal's own connection
+//! (its unique name, checked on every message: another program on the bus cannot answer the
+//! system's dialog for the person, not even with a signal sent to us directly). If the portal
+//! goes away while its dialog is open, the request fails instead of waiting for ever.
 
 use super::PortalError;
 use dbus::arg::{PropMap, RefArg, Variant};
@@ -28,6 +31,7 @@ const OBJECT: &str = "/org/freedesktop/portal/desktop";
 pub(super) const SCREENCAST: &str = "org.freedesktop.portal.ScreenCast";
 pub(super) const REMOTE_DESKTOP: &str = "org.freedesktop.portal.RemoteDesktop";
 const REQUEST: &str = "org.freedesktop.portal.Request";
+const DBUS: &str = "org.freedesktop.DBus";
 const SESSION: &str = "org.freedesktop.portal.Session";
 
 /// A call that shows nothing to the person and takes longer than this has hung.
@@ -291,11 +295,19 @@ fn request(
         "{OBJECT}/request/{}/{token}",
         sender.trim_start_matches(':').replace('.', "_")
     );
+    // The portal's own connection: a call to it starts it if it is not running.
+    let dbus = c.with_proxy(DBUS, "/org/freedesktop/DBus", CALL_TIMEOUT);
+    desktop(c)
+        .method_call::<(), _, _, _>("org.freedesktop.DBus.Peer", "Ping", ())
+        .map_err(fail)?;
+    let (portal,): (String,) = dbus
+        .method_call(DBUS, "GetNameOwner", (DEST,))
+        .map_err(fail)?;
     let answer: Arc<Mutex<Option<Result<Results, PortalError>>>> = Arc::default();
     let subscribe = |path: &str| {
         let path = Path::new(path.to_owned()).map_err(bad)?;
         let rule = MatchRule::new_signal(REQUEST, "Response")
-            .with_sender(DEST)
+            .with_strict_sender(portal.clone())
             .with_path(path);
         let slot = answer.clone();
         c.add_match(rule, move |(): (), _, msg: &Message| {
@@ -305,6 +317,26 @@ fn request(
         .map_err(fail)
     };
     let mut subscribed = vec![subscribe(&expected)?];
+    // The portal leaving the bus (it crashed or was stopped) ends the wait.
+    let gone = MatchRule::new_signal(DBUS, "NameOwnerChanged").with_strict_sender(DBUS);
+    let slot = answer.clone();
+    let owner = portal.clone();
+    subscribed.push(
+        c.add_match(
+            gone,
+            move |(name, old, _new): (String, String, String), _, _: &Message| {
+                if name == DEST && old == owner {
+                    *slot.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some(Err(PortalError::Failed(
+                            "the desktop portal stopped while its dialog was open".into(),
+                        )));
+                    return false;
+                }
+                true
+            },
+        )
+        .map_err(fail)?,
+    );
     options.insert("handle_token".into(), Variant(Box::new(token)));
     let call = Message::new_method_call(DEST, OBJECT, interface, method).map_err(bad)?;
     let outcome = (|| {
