@@ -296,11 +296,11 @@ fn request(
         sender.trim_start_matches(':').replace('.', "_")
     );
     // The portal's own connection: a call to it starts it if it is not running.
-    let dbus = c.with_proxy(DBUS, "/org/freedesktop/DBus", CALL_TIMEOUT);
     desktop(c)
         .method_call::<(), _, _, _>("org.freedesktop.DBus.Peer", "Ping", ())
         .map_err(fail)?;
-    let (portal,): (String,) = dbus
+    let (portal,): (String,) = c
+        .with_proxy(DBUS, "/org/freedesktop/DBus", CALL_TIMEOUT)
         .method_call(DBUS, "GetNameOwner", (DEST,))
         .map_err(fail)?;
     let answer: Arc<Mutex<Option<Result<Results, PortalError>>>> = Arc::default();
@@ -316,14 +316,12 @@ fn request(
         })
         .map_err(fail)
     };
-    let mut subscribed = vec![subscribe(&expected)?];
     // The portal leaving the bus (it crashed or was stopped) ends the wait.
-    let gone = MatchRule::new_signal(DBUS, "NameOwnerChanged").with_strict_sender(DBUS);
-    let slot = answer.clone();
-    let owner = portal.clone();
-    subscribed.push(
+    let watch_owner = || {
+        let rule = MatchRule::new_signal(DBUS, "NameOwnerChanged").with_strict_sender(DBUS);
+        let (slot, owner) = (answer.clone(), portal.clone());
         c.add_match(
-            gone,
+            rule,
             move |(name, old, _new): (String, String, String), _, _: &Message| {
                 if name == DEST && old == owner {
                     *slot.lock().unwrap_or_else(PoisonError::into_inner) =
@@ -335,11 +333,15 @@ fn request(
                 true
             },
         )
-        .map_err(fail)?,
-    );
+        .map_err(fail)
+    };
+    // Every match made is removed below, whatever happens in between.
+    let mut subscribed = Vec::new();
     options.insert("handle_token".into(), Variant(Box::new(token)));
-    let call = Message::new_method_call(DEST, OBJECT, interface, method).map_err(bad)?;
     let outcome = (|| {
+        subscribed.push(subscribe(&expected)?);
+        subscribed.push(watch_owner()?);
+        let call = Message::new_method_call(DEST, OBJECT, interface, method).map_err(bad)?;
         let reply = c
             .channel()
             .send_with_reply_and_block(args(call, options), CALL_TIMEOUT)
