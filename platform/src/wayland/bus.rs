@@ -130,22 +130,22 @@ fn text(e: &dbus::Error) -> String {
 
 /// What a failed call means for the person.
 fn classify(e: &dbus::Error, interface: &'static str) -> PortalError {
-    let name = e.name().unwrap_or_default();
-    let last = name.rsplit('.').next().unwrap_or_default();
-    match last {
-        // The portal service is not there (not installed, not activatable), or it runs without
-        // this interface (no backend for it): "No such interface".
-        "ServiceUnknown" | "UnknownInterface" | "UnknownObject" | "UnknownProperty"
-        | "InvalidArgs"
-            if name.starts_with("org.freedesktop.DBus.Error.") =>
-        {
-            PortalError::Missing(interface)
-        }
-        "NoServer" | "Disconnected" | "FileNotFound" | "NoNetwork" | "NoMemory"
-            if name.starts_with("org.freedesktop.DBus.Error.") =>
-        {
-            PortalError::NoBus(text(e))
-        }
+    let Some(kind) = e
+        .name()
+        .and_then(|n| n.strip_prefix("org.freedesktop.DBus.Error."))
+    else {
+        return PortalError::Failed(text(e));
+    };
+    // A portal service that runs without this interface (no backend for it) answers
+    // `Properties.Get` with "No such interface"; a missing property is no missing interface.
+    let no_interface = kind == "InvalidArgs"
+        && e.message()
+            .is_some_and(|m| m.to_ascii_lowercase().contains("no such interface"));
+    match kind {
+        // The portal service is not there (not installed, not activatable).
+        "ServiceUnknown" | "UnknownInterface" | "UnknownObject" => PortalError::Missing(interface),
+        _ if no_interface => PortalError::Missing(interface),
+        "NoServer" | "Disconnected" | "FileNotFound" | "NoNetwork" => PortalError::NoBus(text(e)),
         _ => PortalError::Failed(text(e)),
     }
 }
@@ -390,44 +390,46 @@ pub(super) fn create_session(
     Path::new(session).map_err(bad)
 }
 
-/// `SelectSources`: monitors, several allowed, the pointer drawn as `cursor`, never persisted.
+/// `SelectSources`: monitors, several allowed, the pointer drawn as `cursor`.
 pub(super) fn select_sources(
     c: &Connection,
     session: &Path<'static>,
     cursor: u32,
 ) -> Result<(), PortalError> {
-    let session = session.clone();
-    request(
-        c,
-        SCREENCAST,
-        "SelectSources",
-        |m, o| m.append2(session, o),
-        options(vec![
-            ("types", Box::new(SOURCE_MONITOR)),
-            ("multiple", Box::new(true)),
-            ("cursor_mode", Box::new(cursor)),
-            ("persist_mode", Box::new(PERSIST_DO_NOT)),
-        ]),
-    )
-    .map(drop)
+    let choices: Vec<(&str, Box<dyn RefArg>)> = vec![
+        ("types", Box::new(SOURCE_MONITOR)),
+        ("multiple", Box::new(true)),
+        ("cursor_mode", Box::new(cursor)),
+    ];
+    select(c, SCREENCAST, "SelectSources", session, choices)
 }
 
-/// `SelectDevices`: `types` (keyboard, pointer), never persisted.
+/// `SelectDevices`: `types` (keyboard, pointer).
 pub(super) fn select_devices(
     c: &Connection,
     session: &Path<'static>,
     types: u32,
 ) -> Result<(), PortalError> {
+    let choices: Vec<(&str, Box<dyn RefArg>)> = vec![("types", Box::new(types))];
+    select(c, REMOTE_DESKTOP, "SelectDevices", session, choices)
+}
+
+/// What a session asks for, never persisted (no restore token is asked for or kept).
+fn select(
+    c: &Connection,
+    interface: &'static str,
+    method: &'static str,
+    session: &Path<'static>,
+    mut choices: Vec<(&str, Box<dyn RefArg>)>,
+) -> Result<(), PortalError> {
+    choices.push(("persist_mode", Box::new(PERSIST_DO_NOT)));
     let session = session.clone();
     request(
         c,
-        REMOTE_DESKTOP,
-        "SelectDevices",
+        interface,
+        method,
         |m, o| m.append2(session, o),
-        options(vec![
-            ("types", Box::new(types)),
-            ("persist_mode", Box::new(PERSIST_DO_NOT)),
-        ]),
+        options(choices),
     )
     .map(drop)
 }
@@ -586,12 +588,19 @@ mod tests {
         );
         let e = dbus::Error::new_custom(
             "org.freedesktop.DBus.Error.InvalidArgs",
-            "No such interface",
+            "No such interface “org.freedesktop.portal.RemoteDesktop”",
         );
         assert_eq!(
             classify(&e, "RemoteDesktop"),
             PortalError::Missing("RemoteDesktop")
         );
+        // A portal without the `version` property: not missing (the version check then says
+        // "too old").
+        let e = dbus::Error::new_custom(
+            "org.freedesktop.DBus.Error.InvalidArgs",
+            "No such property “version”",
+        );
+        assert!(matches!(classify(&e, "ScreenCast"), PortalError::Failed(_)));
         let e = dbus::Error::new_custom("org.freedesktop.DBus.Error.NoServer", "gone");
         assert!(matches!(classify(&e, "ScreenCast"), PortalError::NoBus(_)));
         let e = dbus::Error::new_custom("org.example.Other", "x");

@@ -248,10 +248,7 @@ async fn apply(inner: &Arc<Inner>, want: Access) -> Result<(), PortalError> {
     }
     inner.screen.update(|s| s.starting = true);
     let generation = inner.screen.lock().generation + 1;
-    let started = match want {
-        Access::Control => start_remote(inner, generation).await,
-        _ => start_cast(inner, generation).await,
-    };
+    let started = start(inner, want == Access::Control, generation).await;
     match started {
         Ok(active) => {
             info!(access = ?active.access, size = ?active.size, screens = active.sources.len(), "the desktop shares the screen");
@@ -307,62 +304,40 @@ fn cursor_mode(c: &dbus::blocking::Connection) -> u32 {
     }
 }
 
-/// Asks for the screen (ScreenCast): the system's "Share screen" dialog.
-async fn start_cast(inner: &Arc<Inner>, generation: u64) -> Result<Active, PortalError> {
-    let parent = inner.parent;
-    let session = inner
-        .bus
-        .run(|c| bus::create_session(c, bus::SCREENCAST))
-        .await?;
-    let s = session.clone();
-    let asked = inner
-        .bus
-        .run(move |c| {
-            bus::select_sources(c, &s, cursor_mode(c))?;
-            bus::start(c, bus::SCREENCAST, &s, parent)
-        })
-        .await;
-    let result = match asked {
-        Ok(answer) => connect_stream(inner, &session, answer.streams, generation).await,
-        Err(e) => Err(e),
+/// Asks for the screen — a ScreenCast session, the system's "Share screen" dialog — or, with
+/// `control`, for the screen, pointer and keyboard: a RemoteDesktop session with screen sources,
+/// the system's "Remote desktop" dialog. The session when its stream runs; otherwise it is closed.
+async fn start(inner: &Arc<Inner>, control: bool, generation: u64) -> Result<Active, PortalError> {
+    let (interface, access) = if control {
+        (bus::REMOTE_DESKTOP, Access::Control)
+    } else {
+        (bus::SCREENCAST, Access::View)
     };
-    finish(inner, Access::View, session, result).await
-}
-
-/// Asks for the screen, pointer and keyboard (RemoteDesktop with screen sources): the system's
-/// "Remote desktop" dialog.
-async fn start_remote(inner: &Arc<Inner>, generation: u64) -> Result<Active, PortalError> {
     let parent = inner.parent;
     let session = inner
         .bus
-        .run(|c| bus::create_session(c, bus::REMOTE_DESKTOP))
+        .run(move |c| bus::create_session(c, interface))
         .await?;
     let s = session.clone();
     let wanted = bus::DEVICE_KEYBOARD | bus::DEVICE_POINTER;
     let asked = inner
         .bus
         .run(move |c| {
-            bus::select_devices(c, &s, wanted)?;
+            if control {
+                bus::select_devices(c, &s, wanted)?;
+            }
             bus::select_sources(c, &s, cursor_mode(c))?;
-            bus::start(c, bus::REMOTE_DESKTOP, &s, parent)
+            bus::start(c, interface, &s, parent)
         })
         .await;
     let result = match asked {
         // "Allow remote interaction" left off: the portal shares the screen but no devices.
-        Ok(answer) if answer.devices & wanted != wanted => Err(PortalError::NoInteraction),
+        Ok(answer) if control && answer.devices & wanted != wanted => {
+            Err(PortalError::NoInteraction)
+        }
         Ok(answer) => connect_stream(inner, &session, answer.streams, generation).await,
         Err(e) => Err(e),
     };
-    finish(inner, Access::Control, session, result).await
-}
-
-/// The session as [`Active`] when its stream runs; otherwise closed, and the error.
-async fn finish(
-    inner: &Arc<Inner>,
-    access: Access,
-    session: Path<'static>,
-    result: Result<(Vec<Source>, PwStream), PortalError>,
-) -> Result<Active, PortalError> {
     match result {
         Ok((sources, stream)) => Ok(Active {
             access,
