@@ -367,14 +367,24 @@ async fn lotse_run(link: &LinkSpec, mode: &str, tcp: bool) -> Row {
     let mut pairs: Vec<(u64, Yuv420, bool)> = Vec::new();
     let mut matched = std::collections::BTreeSet::new();
     let mut lost_start = 0;
+    // What the link carried up (QUIC packets) in the window, against its cap.
+    let up_bytes = || {
+        udp_link
+            .as_ref()
+            .map_or(0, |l| l.stats.up_bytes.load(Ordering::Relaxed))
+    };
+    let mut up_start = 0;
+    let up_window;
     loop {
         let now = Instant::now();
         if window.is_none() && now >= start + WARMUP {
             window = Some((now, monotonic_us()));
             lost_start = receiver.stats().lost;
+            up_start = up_bytes();
             writeln!(to, "mark").unwrap();
         }
         if window.is_some_and(|(w, _)| now >= w + WINDOW) {
+            up_window = up_bytes() - up_start;
             break;
         }
         let ev = match tokio::time::timeout(Duration::from_millis(100), rep.next_event()).await {
@@ -501,10 +511,15 @@ async fn lotse_run(link: &LinkSpec, mode: &str, tcp: bool) -> Row {
         Some(l) => {
             let st = &l.stats;
             format!(
-                "{customer}; {lost} frames lost at the rep; link up {} packets ({} lost, {} queue drops), down {} ({} lost, {} queue drops)",
+                "{customer}; {lost} frames lost at the rep; link up {} packets ({} lost, {} queue drops; {:.0} kB/s in the window{}), down {} ({} lost, {} queue drops)",
                 st.up_packets.load(Ordering::Relaxed),
                 st.up_lost.load(Ordering::Relaxed),
                 st.up_queue_drops.load(Ordering::Relaxed),
+                up_window as f64 / WINDOW.as_secs_f64() / 1000.0,
+                link.mbit_s.map_or(String::new(), |m| format!(
+                    ", {:.0} % of the cap",
+                    up_window as f64 * 8.0 / WINDOW.as_secs_f64() / (m * 1e4)
+                )),
                 st.down_packets.load(Ordering::Relaxed),
                 st.down_lost.load(Ordering::Relaxed),
                 st.down_queue_drops.load(Ordering::Relaxed),

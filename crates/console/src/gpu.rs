@@ -425,6 +425,9 @@ impl Renderer {
             return;
         }
         unsafe {
+            // The picture is opaque: blending would only make software GL read every pixel
+            // under it back (egui_glow sets its own state again after a callback).
+            gl.disable(glow::BLEND);
             gl.use_program(Some(self.program));
             gl.bind_vertex_array(Some(self.vao));
             for (i, t) in self.textures.iter().enumerate() {

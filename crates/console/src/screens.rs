@@ -599,9 +599,100 @@ fn session(state: &mut State, picture: Picture<'_>, ui: &mut Ui) {
                 .show(ui, |ui| chat_history(state, index, ui));
         });
     let picture = picture.filter(|_| state.shown() == Some(id));
+    // No fill: `view` paints the background only around the picture.
     egui::CentralPanel::default()
-        .frame(egui::Frame::new().fill(Color32::from_rgb(0x20, 0x22, 0x26)))
+        .frame(egui::Frame::new())
         .show(ui, |ui| view(state, index, picture, ui));
+}
+
+/// The background behind the customer's picture.
+const VIEW_BG: Color32 = Color32::from_rgb(0x20, 0x22, 0x26);
+
+/// The view's background as rectangles that cover `area` except where the (opaque) picture lies:
+/// under it a fill would be painted for nothing each frame — on software GL a whole window's
+/// worth of pixels. The bands reach a point into the picture, which is painted over them, so
+/// that rounding to pixels leaves no seam.
+fn background_around(area: egui::Rect, picture: Option<egui::Rect>) -> Vec<egui::Shape> {
+    let fill = |r: egui::Rect| egui::Shape::rect_filled(r, 0.0, VIEW_BG);
+    let inner = picture
+        .map(|p| p.shrink(1.0).intersect(area))
+        .filter(|p| p.is_positive());
+    let Some(p) = inner else {
+        return vec![fill(area)];
+    };
+    let (a, pos) = (area, egui::pos2);
+    [
+        egui::Rect::from_min_max(a.min, pos(a.max.x, p.min.y)),
+        egui::Rect::from_min_max(pos(a.min.x, p.max.y), a.max),
+        egui::Rect::from_min_max(pos(a.min.x, p.min.y), pos(p.min.x, p.max.y)),
+        egui::Rect::from_min_max(pos(p.max.x, p.min.y), pos(a.max.x, p.max.y)),
+    ]
+    .into_iter()
+    .filter(|r| r.is_positive())
+    .map(fill)
+    .collect()
+}
+
+#[cfg(test)]
+mod background_tests {
+    use super::*;
+    use egui::{Rect, Shape, pos2, vec2};
+
+    fn rects(shapes: &[Shape]) -> Vec<Rect> {
+        shapes
+            .iter()
+            .map(|s| match s {
+                Shape::Rect(r) => {
+                    assert_eq!(r.fill, VIEW_BG);
+                    r.rect
+                }
+                other => panic!("not a rectangle: {other:?}"),
+            })
+            .collect()
+    }
+
+    /// Every point of the view outside the picture is painted dark; no point more than a
+    /// point inside the picture is painted at all (the picture covers it).
+    #[test]
+    fn the_background_covers_the_view_but_not_the_picture() {
+        let area = Rect::from_min_size(pos2(200.0, 40.0), vec2(1000.0, 700.0));
+        let cases = [
+            Rect::from_min_size(pos2(200.0, 109.0), vec2(1000.0, 562.5)), // letterboxed
+            Rect::from_min_size(pos2(300.0, 40.0), vec2(800.0, 700.0)),   // pillarboxed
+            Rect::from_min_size(pos2(400.0, 200.0), vec2(320.0, 200.0)),  // small, centred
+            area,                                                         // 1:1, filling
+            Rect::from_min_size(pos2(100.0, 0.0), vec2(3000.0, 2000.0)),  // larger, clipped
+        ];
+        for picture in cases {
+            let bands = rects(&background_around(area, Some(picture)));
+            assert!(bands.len() <= 4, "{bands:?}");
+            let mut y = area.min.y + 0.25;
+            while y < area.max.y {
+                let mut x = area.min.x + 0.25;
+                while x < area.max.x {
+                    let p = pos2(x, y);
+                    let painted = bands.iter().any(|b| b.contains(p));
+                    if !picture.contains(p) {
+                        assert!(painted, "{p:?} outside {picture:?} left bare");
+                    }
+                    if picture.shrink(1.01).contains(p) {
+                        assert!(!painted, "{p:?} under {picture:?} painted");
+                    }
+                    x += 0.5;
+                }
+                y += 0.5;
+            }
+        }
+    }
+
+    /// Without a picture (none yet, or the secure desktop) the whole view is dark.
+    #[test]
+    fn without_a_picture_the_whole_view_is_dark() {
+        let area = Rect::from_min_size(pos2(0.0, 30.0), vec2(640.0, 480.0));
+        assert_eq!(rects(&background_around(area, None)), vec![area]);
+        let outside = Rect::from_min_size(pos2(700.0, 0.0), vec2(10.0, 10.0));
+        assert_eq!(rects(&background_around(area, Some(outside))), vec![area]);
+    }
 }
 
 /// A tier chip's fill and text colour for a state (each pair ≥ 4.5:1, tested).
@@ -1152,6 +1243,22 @@ fn share(state: &mut State, index: usize, ui: &mut Ui) {
 }
 
 fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
+    // Painted first (under everything), once the picture's place is known.
+    let (area, background) = (ui.max_rect(), ui.painter().add(egui::Shape::Noop));
+    let covered = view_contents(state, index, picture, ui);
+    ui.painter().set(
+        background,
+        egui::Shape::Vec(background_around(area, covered)),
+    );
+}
+
+/// The view's contents; returns the part of the view the picture covers, if one is shown.
+fn view_contents(
+    state: &mut State,
+    index: usize,
+    picture: Picture<'_>,
+    ui: &mut Ui,
+) -> Option<egui::Rect> {
     let t = state.t();
     let s = &mut state.sessions[index];
     match s.obstruction {
@@ -1162,7 +1269,7 @@ fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
             ui.centered_and_justified(|ui| {
                 ui.label(RichText::new(t.obstructed_secure).color(Color32::YELLOW))
             });
-            return;
+            return None;
         }
         Some(Obstruction::ElevatedWindow) => {
             ui.label(RichText::new(t.obstructed_elevated).color(Color32::YELLOW));
@@ -1175,7 +1282,7 @@ fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
         ui.centered_and_justified(|ui| {
             ui.label(RichText::new(t.no_picture).color(Color32::LIGHT_GRAY))
         });
-        return;
+        return None;
     };
     let size = tex.size_vec2();
     let (rect, visible) = if s.fit {
@@ -1223,6 +1330,7 @@ fn view(state: &mut State, index: usize, picture: Picture<'_>, ui: &mut Ui) {
         rect,
         enabled: true,
     });
+    Some(visible)
 }
 
 /// Pans the 1:1 picture by how far the pointer moved since the press (or since the last frame of

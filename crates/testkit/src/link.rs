@@ -65,6 +65,8 @@ impl Shape {
 #[derive(Debug, Default)]
 pub struct LinkStats {
     pub up_packets: AtomicU64,
+    /// Bytes of the packets carried up (UDP payload, QUIC's headers included).
+    pub up_bytes: AtomicU64,
     pub up_lost: AtomicU64,
     pub up_queue_drops: AtomicU64,
     pub down_packets: AtomicU64,
@@ -272,6 +274,7 @@ impl Link {
                     Fate::QueueFull => st.up_queue_drops.fetch_add(1, Ordering::Relaxed),
                     Fate::At(at) => {
                         let _ = to_server.send((at, buf[..n].to_vec()));
+                        st.up_bytes.fetch_add(n as u64, Ordering::Relaxed);
                         st.up_packets.fetch_add(1, Ordering::Relaxed)
                     }
                 };
