@@ -516,10 +516,10 @@ async fn lotse_run(link: &LinkSpec, mode: &str, tcp: bool) -> Row {
                 st.up_lost.load(Ordering::Relaxed),
                 st.up_queue_drops.load(Ordering::Relaxed),
                 up_window as f64 / WINDOW.as_secs_f64() / 1000.0,
-                link.mbit_s.map_or(String::new(), |m| format!(
-                    ", {:.0} % of the cap",
-                    up_window as f64 * 8.0 / WINDOW.as_secs_f64() / (m * 1e4)
-                )),
+                link.mbit_s.map_or(String::new(), |m| {
+                    let bits_per_s = up_window as f64 * 8.0 / WINDOW.as_secs_f64();
+                    format!(", {:.0} % of the cap", bits_per_s / (m * 1e6) * 100.0)
+                }),
                 st.down_packets.load(Ordering::Relaxed),
                 st.down_lost.load(Ordering::Relaxed),
                 st.down_queue_drops.load(Ordering::Relaxed),
