@@ -21,7 +21,7 @@ use crate::session::VideoSource;
 use lotse_codec::clock::monotonic_us;
 use lotse_codec::{
     Bgra, Change, ChangeDetector, Content, ContentConfig, ContentPolicy, EncodeError, Encoder,
-    EncoderSettings, FrameKind, RateConfig, RateController, Yuv420,
+    EncoderSettings, FrameKind, RateConfig, RateController, Yuv420, threads_for_cores,
 };
 use lotse_platform::capture::{self, CaptureError, Capturer, Monitor};
 use lotse_proto::msg::VideoFrame;
@@ -56,6 +56,9 @@ impl Default for VideoSettings {
                 qp: Some(rate.qp_best),
                 qp_min: rate.qp_best.min(20),
                 qp_max: rate.highest_qp(),
+                threads: threads_for_cores(
+                    std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+                ),
                 ..EncoderSettings::default()
             },
             rate,

@@ -40,7 +40,9 @@ pub struct EncoderSettings {
     /// QP ceiling: text stays readable at or below it. The rate controller lowers the frame rate
     /// rather than let the encoder go above it.
     pub qp_max: u8,
-    /// Encoder threads, each taking one slice; 1 = single slice, no threads.
+    /// Encoder threads, each taking one slice; 1 = single slice, no threads. (OpenH264 encodes a
+    /// picture of at most 48 macroblocks in one slice, and one that its rate control cannot
+    /// slice is encoded in one.) See [`threads_for_cores`].
     pub threads: u16,
     /// OpenH264's speed/quality trade-off: 0 low (fast), 1 medium, 2 high.
     pub complexity: u8,
@@ -58,6 +60,20 @@ impl Default for EncoderSettings {
             threads: 1,
             complexity: 0,
         }
+    }
+}
+
+/// How many encoder threads a machine with `cores` logical cores should use: half of them, at
+/// most 4, and a single one below 4 cores. The customer shows their screen *while* working on
+/// it: what they run (and the X server or compositor drawing it) needs the other half. Measured
+/// on 2 cores (docs/PERFORMANCE-video.md, "Encoder threads"): two threads there gained nothing
+/// under load, since the workload already takes the second core; slices cost no bytes on
+/// screen content and 0.05 dB (two) to 0.35 dB (four).
+pub fn threads_for_cores(cores: usize) -> u16 {
+    if cores < 4 {
+        1
+    } else {
+        u16::try_from((cores / 2).min(4)).unwrap_or(1)
     }
 }
 
@@ -204,7 +220,8 @@ impl Encoder {
         p.bEnableFrameSkip = false;
         p.iMinQp = c_int::from(s.qp_min);
         p.iMaxQp = c_int::from(s.qp_max.max(s.qp_min));
-        p.iMultipleThreadIdc = s.threads.max(1);
+        let threads = s.threads.max(1);
+        p.iMultipleThreadIdc = threads;
         p.bEnableDenoise = false;
         // Not supported with screen content (OpenH264 warns and turns it off).
         p.bEnableBackgroundDetection = s.content == Content::Camera;
@@ -219,16 +236,26 @@ impl Encoder {
         layer.iSpatialBitrate = clamp_bitrate(s.bitrate_bps);
         layer.iMaxSpatialBitrate = 0;
         layer.iDLayerQp = c_int::from(s.qp.unwrap_or(26).min(51));
-        if s.threads > 1 {
+        if threads > 1 {
             layer.sSliceArgument.uiSliceMode = SM_FIXEDSLCNUM_SLICE;
-            layer.sSliceArgument.uiSliceNum = u32::from(s.threads);
+            layer.sSliceArgument.uiSliceNum = u32::from(threads);
         } else {
             layer.sSliceArgument.uiSliceMode = SM_SINGLE_SLICE;
             layer.sSliceArgument.uiSliceNum = 1;
         }
         let init = self.vtbl.InitializeExt.ok_or(EncodeError::Create)?;
         // SAFETY: valid encoder, fully initialised parameters.
-        let rc = unsafe { init(self.enc, &p) };
+        let mut rc = unsafe { init(self.enc, &p) };
+        if rc != 0 && threads > 1 {
+            // OpenH264 refuses some sizes in slices (under its own rate control, a picture of
+            // too few rows); one slice always does.
+            p.iMultipleThreadIdc = 1;
+            let layer = &mut p.sSpatialLayers[0];
+            layer.sSliceArgument.uiSliceMode = SM_SINGLE_SLICE;
+            layer.sSliceArgument.uiSliceNum = 1;
+            // SAFETY: as above (a failed initialisation leaves the encoder uninitialised).
+            rc = unsafe { init(self.enc, &p) };
+        }
         if rc != 0 {
             return Err(EncodeError::Settings(i64::from(rc)));
         }
@@ -488,6 +515,129 @@ mod tests {
                 .kind,
             FrameKind::Delta
         );
+    }
+
+    /// The NAL unit types of an Annex-B stream, in order.
+    fn nal_types(data: &[u8]) -> Vec<u8> {
+        let mut types = Vec::new();
+        let mut i = 0;
+        while i + 3 < data.len() {
+            if data[i..i + 3] == [0, 0, 1] {
+                types.push(data[i + 3] & 0x1f);
+                i += 3;
+            } else {
+                i += 1;
+            }
+        }
+        types
+    }
+
+    fn slices(data: &[u8]) -> usize {
+        nal_types(data)
+            .iter()
+            .filter(|&&t| t == 1 || t == 5)
+            .count()
+    }
+
+    /// The planes without their strides' padding, as ffmpeg writes `rawvideo` `yuv420p`.
+    fn packed(p: &Yuv420) -> Vec<u8> {
+        let (w, h) = (p.width() as usize, p.height() as usize);
+        let (sy, su, sv) = p.strides();
+        let mut out = Vec::with_capacity(w * h * 3 / 2);
+        for (plane, stride, pw, ph) in [
+            (p.y(), sy, w, h),
+            (p.u(), su, w / 2, h / 2),
+            (p.v(), sv, w / 2, h / 2),
+        ] {
+            for row in 0..ph {
+                out.extend_from_slice(&plane[row * stride..][..pw]);
+            }
+        }
+        out
+    }
+
+    /// The pictures of an H.264 stream as ffmpeg (an independent decoder) decodes them.
+    fn ffmpeg_decode(stream: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("ffmpeg")
+            .args(["-v", "error", "-f", "h264", "-i", "pipe:0"])
+            .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ffmpeg (scripts/deps.sh installs it)");
+        let mut stdin = child.stdin.take().unwrap();
+        let data = stream.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&data));
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(out.status.success(), "ffmpeg failed: {out:?}");
+        out.stdout
+    }
+
+    #[test]
+    fn threads_encode_a_slice_each_which_an_independent_decoder_reads_alike() {
+        let (w, h) = (320, 192);
+        for threads in [1u16, 2, 4] {
+            let settings = EncoderSettings {
+                threads,
+                ..EncoderSettings::default()
+            };
+            let mut enc = Encoder::new(w, h, settings).unwrap();
+            let mut dec = Decoder::new().unwrap();
+            let (mut stream, mut ours) = (Vec::new(), Vec::new());
+            for t in 0..6 {
+                let mut out = Vec::new();
+                enc.encode(&picture(w, h, t), t == 0, &mut out).unwrap();
+                assert_eq!(slices(&out), usize::from(threads), "frame {t}");
+                let pic = dec.decode(&out).unwrap().expect("one picture per frame");
+                let q = psnr(&picture(w, h, t), &pic);
+                assert!(q.avg > 35.0, "{threads} threads, frame {t}: {q:?}");
+                ours.extend(packed(&pic));
+                stream.extend_from_slice(&out);
+            }
+            let theirs = ffmpeg_decode(&stream);
+            assert_eq!(theirs.len(), ours.len(), "{threads} threads: six pictures");
+            assert!(
+                theirs == ours,
+                "{threads} threads: ffmpeg's pictures differ"
+            );
+        }
+    }
+
+    #[test]
+    fn pictures_too_small_for_slices_are_encoded_in_one() {
+        // (width, height, OpenH264's rate control?, slices): OpenH264 makes pictures of at most
+        // 48 macroblocks one slice itself; under its rate control it refuses slices on a picture
+        // of few rows, and the encoder then falls back to one.
+        for (w, h, rc, expected) in [
+            (64, 16, false, 1),
+            (512, 32, false, 4),
+            (1024, 32, true, 1),
+            (1024, 256, true, 4),
+        ] {
+            let settings = EncoderSettings {
+                threads: 4,
+                qp: if rc { None } else { Some(26) },
+                ..EncoderSettings::default()
+            };
+            let mut enc = Encoder::new(w, h, settings).unwrap();
+            let mut out = Vec::new();
+            enc.encode(&picture(w, h, 0), true, &mut out).unwrap();
+            assert_eq!(slices(&out), expected, "{w}×{h}, rate control {rc}");
+            let pic = Decoder::new().unwrap().decode(&out).unwrap();
+            assert!(pic.is_some(), "{w}×{h} decodes");
+        }
+    }
+
+    #[test]
+    fn half_the_cores_encode_from_four_on_at_most_four() {
+        let threads: Vec<u16> = [0, 1, 2, 3, 4, 5, 6, 8, 12, 64]
+            .into_iter()
+            .map(threads_for_cores)
+            .collect();
+        assert_eq!(threads, [1, 1, 1, 1, 2, 2, 3, 4, 4, 4]);
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub use change::{Change, ChangeDetector};
 pub use content::{ContentConfig, ContentPolicy};
 pub use decoder::{DecodeError, Decoder, MAX_SHORT_SIDE, MAX_SIDE};
 pub use drop::ViewerQueue;
-pub use encoder::{Content, EncodeError, Encoded, Encoder, EncoderSettings, FrameKind};
+pub use encoder::{
+    Content, EncodeError, Encoded, Encoder, EncoderSettings, FrameKind, threads_for_cores,
+};
 pub use rate::{RateConfig, RateController};
 pub use yuv::{Bgra, Psnr, Yuv420, psnr};
 
