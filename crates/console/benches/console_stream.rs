@@ -3,8 +3,9 @@
 //! console on a second Xvfb, logged in, the customer accepted and `view` allowed by clicking the
 //! customer's window — then, for 20 s, how many pictures reach the console, how many it decodes
 //! and how many it paints, what each stage costs, and how long from capture to painted. Each
-//! workload runs twice: with the GPU converting the picture (the default) and with the CPU
-//! converting it (`LOTSE_CONSOLE_GPU=0`, the fallback), so both are from the same run.
+//! workload runs three times: with the GPU converting the picture (the default), scaled to fit
+//! the console's window; the same in the 1:1 view (the picture pixel for pixel, scrolled); and
+//! with the CPU converting it (`LOTSE_CONSOLE_GPU=0`, the fallback), so all are from the same run.
 //!
 //! ```text
 //! cargo bench -p lotse-console --bench console_stream               # scroll and video
@@ -42,7 +43,13 @@ fn main() {
     }
     let rows: Vec<Row> = workloads
         .iter()
-        .flat_map(|w| [run(w, true), run(w, false)])
+        .flat_map(|w| {
+            [
+                run(w, true, false),
+                run(w, true, true),
+                run(w, false, false),
+            ]
+        })
         .collect();
     println!();
     println!(
@@ -53,7 +60,11 @@ fn main() {
         println!(
             "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} |",
             r.workload,
-            if r.gpu { "GPU" } else { "CPU" },
+            match (r.gpu, r.one_to_one) {
+                (true, false) => "GPU",
+                (true, true) => "GPU, 1:1",
+                (false, _) => "CPU",
+            },
             r.arrived as f64 / WINDOW.as_secs_f64(),
             r.decoded as f64 / WINDOW.as_secs_f64(),
             r.painted as f64 / WINDOW.as_secs_f64(),
@@ -74,6 +85,8 @@ fn main() {
 struct Row {
     workload: String,
     gpu: bool,
+    /// The 1:1 view instead of the picture scaled to fit.
+    one_to_one: bool,
     /// Luma rows uploaded per painted picture (GPU only; the CPU path uploads all of them).
     rows_per_picture: Option<f64>,
     arrived: u64,
@@ -106,10 +119,11 @@ fn perf_rows(path: &std::path::Path) -> Vec<Value> {
         .collect()
 }
 
-fn run(mode: &str, gpu: bool) -> Row {
+fn run(mode: &str, gpu: bool, one_to_one: bool) -> Row {
     eprintln!(
-        "console_stream: {mode}, conversion on the {}",
-        if gpu { "GPU" } else { "CPU" }
+        "console_stream: {mode}, conversion on the {}{}",
+        if gpu { "GPU" } else { "CPU" },
+        if one_to_one { ", 1:1" } else { "" }
     );
     let customer_x = Xvfb::start(1920, 1080);
     let _customer_wm = customer_x.window_manager();
@@ -133,6 +147,10 @@ fn run(mode: &str, gpu: bool) -> Row {
     let key = new_key(&console);
     let customer = customer_window(&customer_x, &relay, &key, "carla", dir.path());
     accept_and_view(&console, &customer, [1920, 1080]);
+    if one_to_one {
+        console.click("view.fit");
+        console.wait("the 1:1 view", |l| l["session"]["fit"] == false);
+    }
     // The workload starts once the prompt is answered (it would cover the customer's window).
     let _load = bench_workload(&customer_x, mode);
     std::thread::sleep(WARMUP);
@@ -167,6 +185,7 @@ fn run(mode: &str, gpu: bool) -> Row {
     let row = Row {
         workload: mode.to_owned(),
         gpu,
+        one_to_one,
         rows_per_picture,
         arrived: decoded + dropped,
         decoded,

@@ -433,7 +433,10 @@ impl Shell {
                 self.xid,
                 ppp,
                 &self.video.counters(),
-                self.gpu.is_some(),
+                (
+                    self.gpu.is_some(),
+                    self.gpu.as_ref().is_some_and(GpuPicture::nearest),
+                ),
             );
         }
         // The rep's clipboard is read only while some session keeps it in step.

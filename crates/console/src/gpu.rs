@@ -104,6 +104,8 @@ struct Shared {
     failed: Option<String>,
     /// Luma rows uploaded since the start, for the trace and the benchmark.
     rows_uploaded: u64,
+    /// The last picture was drawn pixel for pixel, sampling the nearest texel (for the trace).
+    nearest: bool,
 }
 
 /// The window's handle: [`GpuPicture::set`] on the UI thread, [`GpuPicture::callback`] painted
@@ -179,8 +181,9 @@ impl GpuPicture {
                     right - left,
                     bottom - top,
                 );
-                r.draw(gl);
+                r.draw(gl, (right - left, bottom - top));
             }
+            s.nearest = r.filter == glow::NEAREST;
             s.rows_uploaded += rows as u64;
         });
         GpuPicture {
@@ -210,6 +213,11 @@ impl GpuPicture {
 
     pub fn rows_uploaded(&self) -> u64 {
         lock(&self.shared).rows_uploaded
+    }
+
+    /// Whether the last picture was drawn pixel for pixel (nearest texels, not bilinear).
+    pub fn nearest(&self) -> bool {
+        lock(&self.shared).nearest
     }
 
     /// What to put into an [`egui::PaintCallback`].
@@ -256,6 +264,21 @@ struct Renderer {
     chroma: Vec<u8>,
     /// The luma size the textures have.
     size: Option<(u32, u32)>,
+    /// The textures' filter (`LINEAR` when scaled, `NEAREST` when drawn pixel for pixel).
+    filter: u32,
+}
+
+/// How the picture's textures are sampled when the picture (`picture`, luma pixels) is drawn
+/// into `drawn` window pixels: pixel for pixel (the 1:1 view, or a picture smaller than the view)
+/// each window pixel is one texel, so the nearest one is the same picture as bilinear's and
+/// costs software GL a fifth less per picture (docs/PERFORMANCE.md); scaled, bilinear keeps
+/// text legible.
+fn filter_for(drawn: (i32, i32), picture: (u32, u32)) -> u32 {
+    if i64::from(drawn.0) == i64::from(picture.0) && i64::from(drawn.1) == i64::from(picture.1) {
+        glow::NEAREST
+    } else {
+        glow::LINEAR
+    }
 }
 
 impl Renderer {
@@ -332,6 +355,7 @@ impl Renderer {
                 textures: [textures[0], textures[1]],
                 chroma: Vec::new(),
                 size: None,
+                filter: glow::LINEAR,
             })
         }
     }
@@ -420,11 +444,19 @@ impl Renderer {
         runs.iter().map(|r| r.len()).sum()
     }
 
-    unsafe fn draw(&self, gl: &glow::Context) {
-        if self.size.is_none() {
-            return;
-        }
+    /// Draws the picture into the viewport, `drawn` window pixels.
+    unsafe fn draw(&mut self, gl: &glow::Context, drawn: (i32, i32)) {
+        let Some(size) = self.size else { return };
+        let filter = filter_for(drawn, size);
         unsafe {
+            if filter != self.filter {
+                for t in self.textures {
+                    gl.bind_texture(glow::TEXTURE_2D, Some(t));
+                    gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MIN_FILTER, filter as i32);
+                    gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MAG_FILTER, filter as i32);
+                }
+                self.filter = filter;
+            }
             // The picture is opaque: blending would only make software GL read every pixel
             // under it back (egui_glow sets its own state again after a callback).
             gl.disable(glow::BLEND);
@@ -444,6 +476,19 @@ impl Renderer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nearest_texels_only_pixel_for_pixel() {
+        assert_eq!(filter_for((1920, 1080), (1920, 1080)), glow::NEAREST);
+        assert_eq!(filter_for((1280, 720), (1280, 720)), glow::NEAREST);
+        // Scaled either way, or in one direction only: bilinear.
+        assert_eq!(filter_for((1197, 673), (1920, 1080)), glow::LINEAR);
+        assert_eq!(filter_for((1920, 1079), (1920, 1080)), glow::LINEAR);
+        assert_eq!(filter_for((1921, 1080), (1920, 1080)), glow::LINEAR);
+        assert_eq!(filter_for((3840, 2160), (1920, 1080)), glow::LINEAR);
+        assert_eq!(filter_for((0, 0), (1920, 1080)), glow::LINEAR);
+        assert_eq!(filter_for((-1920, 1080), (1920, 1080)), glow::LINEAR);
+    }
 
     fn picture(w: u32, h: u32, seed: u8) -> Yuv420 {
         let y: Vec<u8> = (0..w * h).map(|i| (i as u8).wrapping_add(seed)).collect();

@@ -13,9 +13,11 @@
 //! "obstruction":"secure_desktop"|"elevated_window"|null,
 //! "sysinfo":{"open","host","gathered_at","saved"}|null, "customer_panel":{"came","host","os",
 //! "waited_s","in_session_s"},"notes","saved"}|null (`session` is the open tab),
-//! "video":{"decoded","dropped"},"widgets":[{"id","rect":[x0,y0,x1,y1],"enabled"}]}` with
-//! rectangles in physical window pixels, so `xdotool mousemove --window XID X Y` reaches them.
-//! `video` changes with every picture and does not by itself cause a line.
+//! "video":{"gpu","nearest","decoded","dropped"},"widgets":[{"id","rect":[x0,y0,x1,y1],
+//! "enabled"}]}` with rectangles in physical window pixels, so `xdotool mousemove --window XID X
+//! Y` reaches them. `video.gpu`: the GPU converts the picture; `video.nearest`: it drew the last
+//! one pixel for pixel (nearest texels). The counters `decoded` and `dropped` change with every
+//! picture and do not by themselves cause a line.
 //!
 //! Widget ids: `lang.de`, `lang.en`; login: `login.relay`, `login.pin`, `login.user`,
 //! `login.password`, `login.code`, `login.submit`; header: `tab.queue`, `tab.session.N`; `banner.dismiss`,
@@ -64,16 +66,25 @@ impl Trace {
         }
     }
 
-    /// Records the frame just shown if anything but the video counters changed.
-    pub fn frame(&mut self, state: &State, window: u64, ppp: f32, video: &Counters, gpu: bool) {
-        let line = describe(state, window, ppp);
+    /// Records the frame just shown if anything but the video counters changed. `gpu`: the GPU
+    /// converts the picture; `nearest`: it drew the last one pixel for pixel.
+    pub fn frame(
+        &mut self,
+        state: &State,
+        window: u64,
+        ppp: f32,
+        video: &Counters,
+        (gpu, nearest): (bool, bool),
+    ) {
+        let mut line = describe(state, window, ppp);
+        line["video"] = json!({"gpu": gpu, "nearest": nearest});
         if self.last.as_ref() == Some(&line) {
             return;
         }
         self.last = Some(line.clone());
-        let mut line = line;
         line["t_ms"] = json!(self.started.elapsed().as_millis() as u64);
-        line["video"] = json!({"decoded": video.decoded, "dropped": video.dropped, "gpu": gpu});
+        line["video"]["decoded"] = json!(video.decoded);
+        line["video"]["dropped"] = json!(video.dropped);
         if let Err(e) = writeln!(self.file, "{line}") {
             tracing::warn!("LOTSE_CONSOLE_TRACE: {e}");
         }

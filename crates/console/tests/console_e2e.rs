@@ -512,10 +512,14 @@ fn monitor_switch_and_one_to_one_view() {
     let v = Window::rect(&fit, "view").unwrap();
     assert!(v[2] - v[0] < 1920, "scaled to fit: {v:?}");
     assert_eq!(fit["session"]["fit"], true);
-    // 1:1: the picture is 1920×1000 window pixels, more than is on screen.
+    assert_eq!(fit["video"]["nearest"], false, "scaled: bilinear");
+    // 1:1: the picture is 1920×1000 window pixels, more than is on screen, each the nearest
+    // texel's.
     console.click("view.fit");
     let one = console.wait("1:1", |l| {
-        l["session"]["fit"] == false && Window::rect(l, "view.picture").is_some()
+        l["session"]["fit"] == false
+            && Window::rect(l, "view.picture").is_some()
+            && l["video"]["nearest"] == true
     });
     let p = Window::rect(&one, "view.picture").unwrap();
     let v = Window::rect(&one, "view").unwrap();
