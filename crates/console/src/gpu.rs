@@ -104,8 +104,6 @@ struct Shared {
     failed: Option<String>,
     /// Luma rows uploaded since the start, for the trace and the benchmark.
     rows_uploaded: u64,
-    /// The last picture was drawn pixel for pixel, sampling the nearest texel (for the trace).
-    nearest: bool,
 }
 
 /// The window's handle: [`GpuPicture::set`] on the UI thread, [`GpuPicture::callback`] painted
@@ -183,7 +181,6 @@ impl GpuPicture {
                 );
                 r.draw(gl, (right - left, bottom - top));
             }
-            s.nearest = r.filter == glow::NEAREST;
             s.rows_uploaded += rows as u64;
         });
         GpuPicture {
@@ -217,7 +214,10 @@ impl GpuPicture {
 
     /// Whether the last picture was drawn pixel for pixel (nearest texels, not bilinear).
     pub fn nearest(&self) -> bool {
-        lock(&self.shared).nearest
+        lock(&self.shared)
+            .renderer
+            .as_ref()
+            .is_some_and(|r| r.filter == glow::NEAREST)
     }
 
     /// What to put into an [`egui::PaintCallback`].
@@ -449,14 +449,6 @@ impl Renderer {
         let Some(size) = self.size else { return };
         let filter = filter_for(drawn, size);
         unsafe {
-            if filter != self.filter {
-                for t in self.textures {
-                    gl.bind_texture(glow::TEXTURE_2D, Some(t));
-                    gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MIN_FILTER, filter as i32);
-                    gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MAG_FILTER, filter as i32);
-                }
-                self.filter = filter;
-            }
             // The picture is opaque: blending would only make software GL read every pixel
             // under it back (egui_glow sets its own state again after a callback).
             gl.disable(glow::BLEND);
@@ -465,7 +457,13 @@ impl Renderer {
             for (i, t) in self.textures.iter().enumerate() {
                 gl.active_texture(glow::TEXTURE0 + i as u32);
                 gl.bind_texture(glow::TEXTURE_2D, Some(*t));
+                if filter != self.filter {
+                    for p in [glow::TEXTURE_MIN_FILTER, glow::TEXTURE_MAG_FILTER] {
+                        gl.tex_parameter_i32(glow::TEXTURE_2D, p, filter as i32);
+                    }
+                }
             }
+            self.filter = filter;
             gl.draw_arrays(glow::TRIANGLE_STRIP, 0, 4);
             gl.bind_vertex_array(None);
             gl.active_texture(glow::TEXTURE0);
