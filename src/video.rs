@@ -21,7 +21,8 @@ use crate::session::VideoSource;
 use lotse_codec::clock::monotonic_us;
 use lotse_codec::{
     Bgra, Change, ChangeDetector, Content, ContentConfig, ContentPolicy, EncodeError, Encoder,
-    EncoderSettings, FrameKind, RateConfig, RateController, Yuv420, threads_for_cores,
+    EncoderSettings, FrameKind, RateConfig, RateController, Yuv420, scroll_detection_for,
+    threads_for_cores,
 };
 use lotse_platform::capture::{self, CaptureError, Capturer, Monitor};
 use lotse_proto::msg::VideoFrame;
@@ -530,6 +531,10 @@ impl ScreenSource {
         };
         if let Err(e) = encoder.set_qp(self.rate.qp()) {
             debug!("QP change refused: {e}");
+        }
+        let scroll = scroll_detection_for(sent_rows.end - sent_rows.start, h);
+        if let Err(e) = encoder.set_scroll_detection(scroll) {
+            debug!("scroll detection not switched: {e}");
         }
         let mut data = Vec::with_capacity(64 * 1024);
         let t = Instant::now();

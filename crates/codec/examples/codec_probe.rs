@@ -1,11 +1,12 @@
 //! Encodes a raw I420 file with given settings and prints per-frame cost, size and quality.
 //!
 //! `cargo run --release -p lotse-codec --example codec_probe -- FILE WIDTH HEIGHT [qp|br:BPS] [threads] [complexity]`
-//! (make FILE with e.g. `ffmpeg -f x11grab -video_size 1920x1080 -i :N -t 2 -f rawvideo -pix_fmt yuv420p FILE`).
+//! `PER_FRAME=1` prints a line per frame (encoding ms, kB, PSNR) before the summary. Make FILE
+//! with e.g. `ffmpeg -f x11grab -video_size 1920x1080 -i :N -t 2 -f rawvideo -pix_fmt yuv420p FILE`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
-use lotse_codec::{Decoder, Encoder, EncoderSettings, Yuv420, psnr};
+use lotse_codec::{Decoder, Encoder, EncoderSettings, Yuv420, psnr, scroll_detection_for};
 use std::io::Read;
 use std::time::Instant;
 
@@ -42,6 +43,8 @@ fn main() {
     let mut n = 0;
     let mut out = Vec::new();
     let mut dec_ms = 0.0;
+    let per_frame = std::env::var_os("PER_FRAME").is_some();
+    let mut prev: Option<Vec<u8>> = None;
     while f.read_exact(&mut buf).is_ok() {
         let (y, rest) = buf.split_at(w as usize * h as usize);
         let (u, v) = rest.split_at(rest.len() / 2);
@@ -51,6 +54,16 @@ fn main() {
             (y, u, v),
             (w as usize, w as usize / 2, w as usize / 2),
         );
+        // As the customer does: OpenH264 looks for a scrolled region only when at least a quarter
+        // of the rows changed (SCROLL=always or SCROLL=never to compare).
+        let rows = changed_rows(prev.as_deref(), y, w as usize);
+        let scroll = match std::env::var("SCROLL").as_deref() {
+            Ok("always") => true,
+            Ok("never") => false,
+            _ => scroll_detection_for(rows, h),
+        };
+        enc.set_scroll_detection(scroll).unwrap();
+        prev = Some(y.to_vec());
         out.clear();
         let t = Instant::now();
         let e = enc.encode(&pic, n == 0, &mut out).unwrap();
@@ -63,6 +76,14 @@ fn main() {
         if let Some(d) = dec.decode(&out).unwrap() {
             dec_ms += t.elapsed().as_secs_f64() * 1000.0;
             psnrs.push(psnr(&pic, &d).avg);
+        }
+        if per_frame {
+            println!(
+                "frame {n:>3}: {:>6.1} ms {:>7.1} kB {:>6.2} dB",
+                times[n],
+                e.bytes as f64 / 1000.0,
+                psnrs.last().copied().unwrap_or(f64::NAN)
+            );
         }
         n += 1;
     }
@@ -80,4 +101,18 @@ fn main() {
         qps.iter().max().unwrap(),
         dec_ms / n as f64
     );
+}
+
+/// The rows from the first to the last that differ from the picture before (all without one).
+fn changed_rows(prev: Option<&[u8]>, y: &[u8], w: usize) -> u32 {
+    let Some(prev) = prev else {
+        return (y.len() / w) as u32;
+    };
+    let differs: Vec<usize> = (0..y.len() / w)
+        .filter(|r| prev[r * w..(r + 1) * w] != y[r * w..(r + 1) * w])
+        .collect();
+    match (differs.first(), differs.last()) {
+        (Some(a), Some(b)) => (b - a + 1) as u32,
+        _ => 0,
+    }
 }

@@ -24,7 +24,8 @@ pub use content::{ContentConfig, ContentPolicy};
 pub use decoder::{DecodeError, Decoder, MAX_SHORT_SIDE, MAX_SIDE};
 pub use drop::ViewerQueue;
 pub use encoder::{
-    Content, EncodeError, Encoded, Encoder, EncoderSettings, FrameKind, threads_for_cores,
+    Content, EncodeError, Encoded, Encoder, EncoderSettings, FrameKind, scroll_detection_for,
+    threads_for_cores,
 };
 pub use rate::{RateConfig, RateController};
 pub use yuv::{Bgra, Psnr, Yuv420, psnr};

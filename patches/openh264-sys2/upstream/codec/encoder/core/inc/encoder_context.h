@@ -40,6 +40,10 @@
 #ifndef WELS_ENCODER_CONTEXT_H__
 #define WELS_ENCODER_CONTEXT_H__
 
+// Lotse patch (README.lotse.md, item 7): whether the next frames look for a scrolled region;
+// the option's value is an int, 0 or 1.
+#define LOTSE_ENCODER_OPTION_SCROLL_DETECTION 1000
+
 #include <stdio.h>
 #include "typedefs.h"
 #include "param_svc.h"
@@ -228,6 +232,9 @@ typedef struct TagWelsEncCtx {
 
   int32_t iEncoderError;
   WELS_MUTEX mutexEncoderError;
+  // Lotse patch (README.lotse.md, item 7): set through SetOption
+  // (LOTSE_ENCODER_OPTION_SCROLL_DETECTION) for the next frames; false (zeroed) runs it as upstream.
+  bool bLotseSkipScrollDetection;
   bool bDeliveryFlag;
   SStateCtx sWelsCabacContexts[4][WELS_QP_MAX + 1][WELS_CONTEXT_COUNT];
 #ifdef ENABLE_FRAME_DUMP

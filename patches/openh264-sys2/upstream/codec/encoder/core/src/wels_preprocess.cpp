@@ -1175,7 +1175,11 @@ ESceneChangeIdc CWelsPreProcessScreen::DetectSceneChange (SPicture* pCurPicture,
     InitPixMap (pRefPic, &sRefMap);
 
     bIsClosestLtrFrame = (pRefPic->iLongTermPicNum == iClosestLtrFrameNum);
-    if (0 == iScdIdx) {
+    // Lotse patch (README.lotse.md, item 7): the caller may say that this frame's change is
+    // too small to be a scroll worth the search; pVaaExt->sScrollDetectInfo is then cleared.
+    if (0 == iScdIdx && m_pEncCtx->bLotseSkipScrollDetection) {
+      memset (& (pVaaExt->sScrollDetectInfo), 0, sizeof (SScrollDetectionParam));
+    } else if (0 == iScdIdx) {
       int32_t ret = 1;
       SScrollDetectionParam* pScrollDetectInfo = & (pVaaExt->sScrollDetectInfo);
       memset (pScrollDetectInfo, 0, sizeof (SScrollDetectionParam));

@@ -1180,6 +1180,10 @@ int CWelsH264SVCEncoder::SetOption (ENCODER_OPTION eOptionId, void* pOption) {
              "CWelsH264SVCEncoder::SetOption():ENCODER_OPTION_IS_LOSSLESS_LINK,bIsLosslessLink = %d", bValue);
   }
   break;
+  case LOTSE_ENCODER_OPTION_SCROLL_DETECTION: { // Lotse patch (README.lotse.md, item 7)
+    m_pEncContext->bLotseSkipScrollDetection = (0 == * (static_cast<int32_t*> (pOption)));
+  }
+  break;
   case ENCODER_OPTION_BITS_VARY_PERCENTAGE: {
     int32_t iValue = * (static_cast<int32_t*> (pOption));
     m_pEncContext->pSvcParam->iBitsVaryPercentage = WELS_CLIP3 (iValue, 0, 100);
