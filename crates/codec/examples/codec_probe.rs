@@ -44,7 +44,7 @@ fn main() {
     let mut out = Vec::new();
     let mut dec_ms = 0.0;
     let per_frame = std::env::var_os("PER_FRAME").is_some();
-    let mut prev: Option<Vec<u8>> = None;
+    let mut prev: Vec<u8> = Vec::new();
     while f.read_exact(&mut buf).is_ok() {
         let (y, rest) = buf.split_at(w as usize * h as usize);
         let (u, v) = rest.split_at(rest.len() / 2);
@@ -56,14 +56,15 @@ fn main() {
         );
         // As the customer does: OpenH264 looks for a scrolled region only when at least a quarter
         // of the rows changed (SCROLL=always or SCROLL=never to compare).
-        let rows = changed_rows(prev.as_deref(), y, w as usize);
+        let rows = changed_rows(&prev, y, w as usize);
         let scroll = match std::env::var("SCROLL").as_deref() {
             Ok("always") => true,
             Ok("never") => false,
             _ => scroll_detection_for(rows, h),
         };
         enc.set_scroll_detection(scroll).unwrap();
-        prev = Some(y.to_vec());
+        prev.clear();
+        prev.extend_from_slice(y);
         out.clear();
         let t = Instant::now();
         let e = enc.encode(&pic, n == 0, &mut out).unwrap();
@@ -103,15 +104,15 @@ fn main() {
     );
 }
 
-/// The rows from the first to the last that differ from the picture before (all without one).
-fn changed_rows(prev: Option<&[u8]>, y: &[u8], w: usize) -> u32 {
-    let Some(prev) = prev else {
-        return (y.len() / w) as u32;
-    };
-    let differs: Vec<usize> = (0..y.len() / w)
-        .filter(|r| prev[r * w..(r + 1) * w] != y[r * w..(r + 1) * w])
-        .collect();
-    match (differs.first(), differs.last()) {
+/// The rows from the first to the last that differ from the picture before (all when there is
+/// none before).
+fn changed_rows(prev: &[u8], y: &[u8], w: usize) -> u32 {
+    let rows = y.len() / w;
+    if prev.len() != y.len() {
+        return rows as u32;
+    }
+    let differs = |r: &usize| prev[r * w..(r + 1) * w] != y[r * w..(r + 1) * w];
+    match ((0..rows).find(differs), (0..rows).rev().find(differs)) {
         (Some(a), Some(b)) => (b - a + 1) as u32,
         _ => 0,
     }

@@ -129,8 +129,6 @@ pub struct Encoder {
     /// The parameters in force, for changes at run time.
     params: Box<SEncParamExt>,
     frame_no: i64,
-    /// Whether OpenH264 looks for a scrolled region before the next frame (screen content).
-    scroll_detection: bool,
 }
 
 /// The option of Lotse's OpenH264 patch that turns scroll detection on (1) or off (0) for the
@@ -140,7 +138,7 @@ const LOTSE_ENCODER_OPTION_SCROLL_DETECTION: ENCODER_OPTION = 1000;
 /// Whether a change of `rows` rows of a picture `height` rows high is worth OpenH264's search for
 /// a scrolled region: from a quarter of the picture on. The search costs 3–8 ms of a 1080p frame
 /// whatever the change; typing, a cursor or a menu are no scroll, and a scrolled part of up to
-/// 300 rows cost the same bytes without the search (docs/PERFORMANCE-video.md, "Scroll detection").
+/// 300 rows costs the same bytes without the search (docs/PERFORMANCE-video.md, "Scroll detection").
 pub fn scroll_detection_for(rows: u32, height: u32) -> bool {
     rows.saturating_mul(4) >= height
 }
@@ -191,7 +189,6 @@ impl Encoder {
             // SAFETY: a plain C struct; init() overwrites it before any use.
             params: Box::new(unsafe { std::mem::zeroed() }),
             frame_no: 0,
-            scroll_detection: true,
         };
         e.init()?;
         Ok(e)
@@ -329,15 +326,12 @@ impl Encoder {
 
     /// Whether the next frames look for a scrolled region (on when made). Off saves 3–8 ms of a
     /// 1080p frame; say so when only a small part of the picture changed
-    /// ([`scroll_detection_for`]).
+    /// ([`scroll_detection_for`]). Not remembered here: OpenH264 may make its context anew
+    /// (a change of settings that needs it), which turns the detection on again, so callers set
+    /// it before each frame (a store in OpenH264, no more).
     pub fn set_scroll_detection(&mut self, on: bool) -> Result<(), EncodeError> {
-        if on == self.scroll_detection {
-            return Ok(());
-        }
         let mut v = c_int::from(on);
-        self.option(LOTSE_ENCODER_OPTION_SCROLL_DETECTION, &mut v)?;
-        self.scroll_detection = on;
-        Ok(())
+        self.option(LOTSE_ENCODER_OPTION_SCROLL_DETECTION, &mut v)
     }
 
     /// Changes the frame rate the rate control plans for.
@@ -697,9 +691,9 @@ mod tests {
         (0..len).map(|_| next()).collect()
     }
 
-    /// Lotse's OpenH264 patch (README.lotse.md, item 7): the switch reaches the encoder. After
-    /// frames the feature search cannot help with (noise), it is off until a scroll is detected;
-    /// a scrolled page then costs more without the detection.
+    /// Lotse's OpenH264 patch (README.lotse.md, item 7): the switch reaches the encoder. Frames
+    /// of noise, where the feature search does not help, switch that search off until a scroll
+    /// is detected; a page scrolled after them thus costs far more without the detection.
     #[test]
     fn scroll_detection_can_be_switched_off_and_finds_a_scroll_when_on() {
         let (w, h) = (640u32, 480u32);
