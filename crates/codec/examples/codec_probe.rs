@@ -44,6 +44,11 @@ fn main() {
     let mut out = Vec::new();
     let mut dec_ms = 0.0;
     let per_frame = std::env::var_os("PER_FRAME").is_some();
+    let forced_scroll = match std::env::var("SCROLL").as_deref() {
+        Ok("always") => Some(true),
+        Ok("never") => Some(false),
+        _ => None,
+    };
     let mut prev: Vec<u8> = Vec::new();
     while f.read_exact(&mut buf).is_ok() {
         let (y, rest) = buf.split_at(w as usize * h as usize);
@@ -57,12 +62,8 @@ fn main() {
         // As the customer does: OpenH264 looks for a scrolled region only when at least a quarter
         // of the rows changed (SCROLL=always or SCROLL=never to compare).
         let rows = changed_rows(&prev, y, w as usize);
-        let scroll = match std::env::var("SCROLL").as_deref() {
-            Ok("always") => true,
-            Ok("never") => false,
-            _ => scroll_detection_for(rows, h),
-        };
-        enc.set_scroll_detection(scroll).unwrap();
+        enc.set_scroll_detection(forced_scroll.unwrap_or_else(|| scroll_detection_for(rows, h)))
+            .unwrap();
         prev.clear();
         prev.extend_from_slice(y);
         out.clear();
@@ -74,16 +75,18 @@ fn main() {
         }
         qps.push(e.qp);
         let t = Instant::now();
-        if let Some(d) = dec.decode(&out).unwrap() {
+        let decoded = dec.decode(&out).unwrap();
+        let quality = decoded.map(|d| {
             dec_ms += t.elapsed().as_secs_f64() * 1000.0;
-            psnrs.push(psnr(&pic, &d).avg);
-        }
+            psnr(&pic, &d).avg
+        });
+        psnrs.extend(quality);
         if per_frame {
             println!(
                 "frame {n:>3}: {:>6.1} ms {:>7.1} kB {:>6.2} dB",
                 times[n],
                 e.bytes as f64 / 1000.0,
-                psnrs.last().copied().unwrap_or(f64::NAN)
+                quality.unwrap_or(f64::NAN)
             );
         }
         n += 1;
