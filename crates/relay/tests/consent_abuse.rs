@@ -331,13 +331,17 @@ async fn a_second_input_stream_from_the_same_rep_is_refused() {
             write_msg(&mut st, &StreamHeader::Input { rep }, limits::STREAM_HEADER)
                 .await
                 .unwrap();
-            write_msg(
+            // The second stream may be stopped before its event is written.
+            match write_msg(
                 &mut st,
                 &InputEvent::Key { usage, down: true },
                 limits::INPUT,
             )
             .await
-            .unwrap();
+            {
+                Err(lotse_net::NetError::Write(e)) => written_or_refused(Err(e)),
+                r => r.unwrap(),
+            }
             st
         }
     };
@@ -471,6 +475,16 @@ async fn admitted_input(
     }
 }
 
+/// A write on a stream the relay is about to refuse: the relay may stop the stream before
+/// these bytes are written, and then the write says `Stopped`, which is the refusal itself
+/// (any other error is not). The caller then waits for the stop.
+fn written_or_refused(r: Result<(), lotse_net::WriteError>) {
+    match r {
+        Ok(()) | Err(lotse_net::WriteError::Stopped(_)) => {}
+        Err(e) => panic!("the write failed otherwise: {e}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_from_a_customer_outside_a_session_is_refused_before_buffering() {
     let relay = TestRelay::start().await;
@@ -479,15 +493,9 @@ async fn video_from_a_customer_outside_a_session_is_refused_before_buffering() {
     write_msg(&mut video, &StreamHeader::Video, limits::STREAM_HEADER)
         .await
         .unwrap();
-    // The start of an 8 MiB frame: the relay must not wait for (and hold) the rest. The relay
-    // may refuse the stream before these bytes are written: then the write says `Stopped`,
-    // which is the refusal itself (any other error is not).
-    let early = |r: Result<(), lotse_net::WriteError>| match r {
-        Ok(()) | Err(lotse_net::WriteError::Stopped(_)) => {}
-        Err(e) => panic!("the write failed otherwise: {e}"),
-    };
-    early(video.write_all(&(limits::VIDEO as u32).to_be_bytes()).await);
-    early(video.write_all(&[0u8; 1000]).await);
+    // The start of an 8 MiB frame: the relay must not wait for (and hold) the rest.
+    written_or_refused(video.write_all(&(limits::VIDEO as u32).to_be_bytes()).await);
+    written_or_refused(video.write_all(&[0u8; 1000]).await);
     let stopped = tokio::time::timeout(DEADLINE, video.stopped())
         .await
         .expect("the relay refused the video stream");
@@ -626,10 +634,13 @@ async fn second_video_stream_refused(relay: &TestRelay, how: How) -> Session {
     write_msg(&mut second, &StreamHeader::Video, limits::STREAM_HEADER)
         .await
         .unwrap();
-    second
-        .write_all(&(limits::VIDEO as u32).to_be_bytes())
-        .await
-        .unwrap();
+    // The relay may stop the stream as soon as it has read the header, before this write
+    // returns: that is the same refusal, seen by the writer.
+    written_or_refused(
+        second
+            .write_all(&(limits::VIDEO as u32).to_be_bytes())
+            .await,
+    );
     let stopped = tokio::time::timeout(DEADLINE, second.stopped())
         .await
         .expect("the relay refused the second video stream");
@@ -712,9 +723,10 @@ async fn a_second_stream_for_one_file_is_refused() {
     write_msg(&mut second, &header, limits::STREAM_HEADER)
         .await
         .unwrap();
-    write_msg(&mut second, &chunk, limits::FILE_CHUNK + 64)
-        .await
-        .unwrap();
+    match write_msg(&mut second, &chunk, limits::FILE_CHUNK + 64).await {
+        Err(lotse_net::NetError::Write(e)) => written_or_refused(Err(e)),
+        r => r.unwrap(),
+    }
     let stopped = tokio::time::timeout(DEADLINE, second.stopped())
         .await
         .expect("the relay refused the second stream for one file");
