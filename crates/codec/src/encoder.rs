@@ -5,12 +5,12 @@ use crate::yuv::Yuv420;
 use openh264::OpenH264API;
 use openh264_sys2::{
     API, ENCODER_OPTION, ENCODER_OPTION_BITRATE, ENCODER_OPTION_DATAFORMAT,
-    ENCODER_OPTION_FRAME_RATE, ENCODER_OPTION_GET_STATISTICS, ENCODER_OPTION_MAX_BITRATE,
-    ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, ENCODER_OPTION_TRACE_LEVEL, ISVCEncoder, ISVCEncoderVtbl,
-    RC_BITRATE_MODE, RC_OFF_MODE, RC_QUALITY_MODE, SEncParamExt, SEncoderStatistics, SFrameBSInfo,
-    SM_FIXEDSLCNUM_SLICE, SM_SINGLE_SLICE, SPATIAL_LAYER_ALL, SSourcePicture, WELS_LOG_QUIET,
-    videoFormatI420, videoFrameTypeI, videoFrameTypeIDR, videoFrameTypeIPMixed,
-    videoFrameTypeInvalid, videoFrameTypeP, videoFrameTypeSkip,
+    ENCODER_OPTION_GET_STATISTICS, ENCODER_OPTION_MAX_BITRATE, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+    ENCODER_OPTION_TRACE_LEVEL, ISVCEncoder, ISVCEncoderVtbl, RC_BITRATE_MODE, RC_OFF_MODE,
+    RC_QUALITY_MODE, SEncParamExt, SEncoderStatistics, SFrameBSInfo, SM_FIXEDSLCNUM_SLICE,
+    SM_SINGLE_SLICE, SPATIAL_LAYER_ALL, SSourcePicture, WELS_LOG_QUIET, videoFormatI420,
+    videoFrameTypeI, videoFrameTypeIDR, videoFrameTypeIPMixed, videoFrameTypeInvalid,
+    videoFrameTypeP, videoFrameTypeSkip,
 };
 use std::os::raw::{c_int, c_void};
 use std::ptr::null_mut;
@@ -332,17 +332,6 @@ impl Encoder {
     pub fn set_scroll_detection(&mut self, on: bool) -> Result<(), EncodeError> {
         let mut v = c_int::from(on);
         self.option(LOTSE_ENCODER_OPTION_SCROLL_DETECTION, &mut v)
-    }
-
-    /// Changes the frame rate the rate control plans for.
-    pub fn set_fps(&mut self, fps: f32) -> Result<(), EncodeError> {
-        if (fps - self.settings.fps).abs() < 0.5 {
-            return Ok(());
-        }
-        let mut f = fps.clamp(1.0, 60.0);
-        self.option(ENCODER_OPTION_FRAME_RATE, &mut f)?;
-        self.settings.fps = f;
-        Ok(())
     }
 
     /// Encodes one picture, appending the Annex-B bytes to `out`. With `keyframe` the frame
