@@ -21,7 +21,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use lotse_testkit::measure::{cpu_seconds, percentile, rss_mb};
+use lotse_testkit::measure::{cpu_seconds, percentile, tree_cpu_seconds, tree_rss_mb};
 use lotse_testkit::{Xvfb, bench_workload};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -53,12 +53,12 @@ fn main() {
         .collect();
     println!();
     println!(
-        "| workload | conversion | arrive /s | decoded /s | painted /s | dropped | rows uploaded per picture | decode ms p50/p95 | convert ms p50/p95 | upload+paint ms p50/p95 | capture→painted ms p50/p95 | console CPU % | console RSS MB | customer CPU % |"
+        "| workload | conversion | arrive /s | decoded /s | painted /s | dropped | rows uploaded per picture | decode ms p50/p95 | convert ms p50/p95 | upload+paint ms p50/p95 | capture→painted ms p50/p95 | console CPU % (of it decoder) | console RSS MB | customer CPU % |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {:.0} ({:.0}) | {:.0} | {:.0} |",
             r.workload,
             match (r.gpu, r.one_to_one) {
                 (true, false) => "GPU",
@@ -76,6 +76,7 @@ fn main() {
             pair(&r.paint),
             pair(&r.capture_to_painted),
             r.console_cpu,
+            r.decoder_cpu,
             r.console_rss,
             r.customer_cpu,
         );
@@ -97,7 +98,11 @@ struct Row {
     convert: Vec<f64>,
     paint: Vec<f64>,
     capture_to_painted: Vec<f64>,
+    /// The console and its decoder child (`lotse_rep::decoder_process`), % of one core.
     console_cpu: f64,
+    /// Of that, the decoder child's.
+    decoder_cpu: f64,
+    /// The console and its decoder child, MB.
     console_rss: f64,
     customer_cpu: f64,
 }
@@ -157,16 +162,19 @@ fn run(mode: &str, gpu: bool, one_to_one: bool) -> Row {
 
     let (console_pid, customer_pid) = (console.proc.0.id(), customer.proc.0.id());
     let before = perf_rows(&perf);
-    let (console_cpu0, customer_cpu0) = (cpu_seconds(console_pid), cpu_seconds(customer_pid));
+    // The console decodes in a child process: its CPU and memory are the console's too.
+    let (console_cpu0, own_cpu0) = (tree_cpu_seconds(console_pid), cpu_seconds(console_pid));
+    let customer_cpu0 = tree_cpu_seconds(customer_pid);
     let start = Instant::now();
     let mut rss = 0.0f64;
     while start.elapsed() < WINDOW {
-        rss = rss.max(rss_mb(console_pid));
+        rss = rss.max(tree_rss_mb(console_pid));
         std::thread::sleep(Duration::from_millis(500));
     }
     let secs = start.elapsed().as_secs_f64();
-    let console_cpu = (cpu_seconds(console_pid) - console_cpu0) / secs * 100.0;
-    let customer_cpu = (cpu_seconds(customer_pid) - customer_cpu0) / secs * 100.0;
+    let console_cpu = (tree_cpu_seconds(console_pid) - console_cpu0) / secs * 100.0;
+    let own_cpu = (cpu_seconds(console_pid) - own_cpu0) / secs * 100.0;
+    let customer_cpu = (tree_cpu_seconds(customer_pid) - customer_cpu0) / secs * 100.0;
     let after = perf_rows(&perf);
     let window = &after[before.len().min(after.len())..];
     let counter = |rows: &[Value], k: &str| rows.last().and_then(|r| r[k].as_u64()).unwrap_or(0);
@@ -196,6 +204,7 @@ fn run(mode: &str, gpu: bool, one_to_one: bool) -> Row {
         paint: column("upload_paint_ms"),
         capture_to_painted: column("capture_to_shown_ms"),
         console_cpu,
+        decoder_cpu: console_cpu - own_cpu,
         console_rss: rss,
         customer_cpu,
     };

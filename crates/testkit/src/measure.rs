@@ -12,15 +12,66 @@ pub fn percentile(v: &mut [f64], p: f64) -> Option<f64> {
     Some(v[i])
 }
 
-/// User + system CPU seconds of a process.
+/// User + system CPU seconds of a process (its own threads, not its children).
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / clock_ticks_per_second()
+    stat_fields(pid).map_or(0.0, |f| ticks(&f, &[11, 12])) / clock_ticks_per_second()
+}
+
+/// User + system CPU seconds of a process and of every process below it: the live ones, and
+/// the ones that ended and were waited for (their time is in their parent's children fields).
+/// A program that works in child processes — the rep's sandboxed decoder — costs all of it.
+pub fn tree_cpu_seconds(pid: u32) -> f64 {
+    let own = |p: u32| stat_fields(p).map_or(0.0, |f| ticks(&f, &[11, 12, 13, 14]));
+    let total: f64 = std::iter::once(pid).chain(descendants(pid)).map(own).sum();
+    total / clock_ticks_per_second()
+}
+
+/// Resident memory of a process and of every live process below it, MB (pages they share
+/// are counted in each).
+pub fn tree_rss_mb(pid: u32) -> f64 {
+    std::iter::once(pid)
+        .chain(descendants(pid))
+        .map(rss_mb)
+        .sum()
+}
+
+/// Every live process below `pid`, children before grandchildren.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let ppid = stat_fields(p)?.get(1)?.parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    let mut found = vec![];
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for &(p, _) in parents.iter().filter(|(_, pp)| *pp == parent) {
+            if !found.contains(&p) {
+                found.push(p);
+                frontier.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which is in parentheses and may
+/// contain spaces): index 0 is the state, 1 the parent, 11–14 utime, stime, cutime, cstime.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+fn ticks(fields: &[String], at: &[usize]) -> f64 {
+    at.iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum()
 }
 
 fn clock_ticks_per_second() -> f64 {
@@ -72,4 +123,41 @@ pub fn monotonic_minus_raw_us() -> i64 {
         })
         .min()
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// A busy grandchild: its time counts for its parent's tree, not for the parent.
+    #[test]
+    fn the_tree_counts_the_cpu_of_live_descendants() {
+        let mut child = Command::new("sh")
+            .args(["-c", "sh -c 'while :; do :; done' & wait"])
+            .spawn()
+            .expect("sh");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let grown = loop {
+            // The child only waits; what its tree spends, the grandchild spends.
+            let below = descendants(child.id());
+            let extra = tree_cpu_seconds(child.id()) - cpu_seconds(child.id());
+            if below.len() == 1 && extra >= 0.2 {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let rss = tree_rss_mb(child.id()) > rss_mb(child.id());
+        for p in descendants(child.id()) {
+            // SAFETY: a plain signal to a process this test started.
+            unsafe { libc::kill(p as i32, libc::SIGKILL) };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(grown, "the busy grandchild's CPU did not count");
+        assert!(rss, "the descendants' memory did not count");
+    }
 }
