@@ -35,7 +35,7 @@ pub fn tree_rss_mb(pid: u32) -> f64 {
         .sum()
 }
 
-/// Every live process below `pid`, children before grandchildren.
+/// Every live process below `pid`, at any depth (in no particular order).
 pub fn descendants(pid: u32) -> Vec<u32> {
     let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
         .into_iter()
