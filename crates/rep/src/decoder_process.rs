@@ -15,6 +15,13 @@
 //! answer: [`FIRST_ANSWER_DEADLINE`]) is killed and reported as a decode error; the receiver then
 //! waits for a keyframe, and the next frame starts a new child (at most one a second).
 //!
+//! The child ends with its parent. An idle one sees its input end; on Linux the kernel also
+//! kills it when the thread that started it ends (`PR_SET_PDEATHSIG`), so a child busy in the
+//! decoder — or looping in a decoder taken over — does not outlive a rep's program that crashed
+//! or was killed. So an [`IsolatedDecoder`] stays on the thread that made it, for its life (the
+//! console's decoding thread, the CLI's main thread); moved to another, its child would be
+//! killed when the first thread ends and replaced at the next keyframe.
+//!
 //! Wire (little-endian): to the child `u32 length` + that many bytes of Annex-B, at most
 //! [`limits::VIDEO`]; from the child one answer per frame: `0` nothing; `1` a picture,
 //! `u32 width`, `u32 height`, then Y, U and V packed (width × height × 3/2 bytes); `2` an
@@ -64,6 +71,10 @@ pub fn can_be_child() -> bool {
 }
 
 fn child_main(probe: bool) -> i32 {
+    if let Err(e) = sandbox::end_with_parent() {
+        eprintln!("lotse decoder child: {e}");
+        return 4;
+    }
     let mut decoder = match Decoder::new() {
         Ok(d) => d,
         Err(e) => {
@@ -437,6 +448,34 @@ mod sandbox {
         libc::SYS_exit_group,
     ];
 
+    /// Has the kernel kill this process when the thread that started it ends, and so the
+    /// parent: a child that is not reading its input at that moment (decoding, or a decoder
+    /// taken over and looping) would otherwise outlive the rep's program. A parent that ended
+    /// before this call is noticed by its input's end at the first read.
+    pub fn end_with_parent() -> Result<(), String> {
+        // SAFETY: getppid and prctl(PR_SET_PDEATHSIG, signal) touch no memory of ours.
+        unsafe {
+            let before = libc::getppid();
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(format!(
+                    "cannot bind its life to its parent's: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            if libc::getppid() != before {
+                return Err("its parent ended while it started".into());
+            }
+        }
+        Ok(())
+    }
+
     pub fn enter() -> Result<(), String> {
         let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
         let rules: BTreeMap<i64, Vec<SeccompRule>> =
@@ -460,6 +499,12 @@ mod sandbox {
     /// No sandbox beyond the process boundary here yet (Windows: a restricted token and a job
     /// object would be the counterpart).
     pub fn enter() -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Not bound here yet (Windows: a job object that kills on close would be the
+    /// counterpart); a parent that ends is noticed by the input's end at the next read.
+    pub fn end_with_parent() -> Result<(), String> {
         Ok(())
     }
 }

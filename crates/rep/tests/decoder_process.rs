@@ -243,6 +243,78 @@ fn the_decoder_child_can_open_neither_files_nor_sockets() {
     assert_eq!(out.status.signal(), Some(libc_sigsys()), "{:?}", out.status);
 }
 
+/// A decoder child ends with its parent even when it is not reading its input (decoding, or a
+/// decoder taken over and looping). Here a shell is the parent and the child's input is a pipe
+/// this test holds open, so the input never ends: only the kernel's parent-death signal can end
+/// the child once the shell is killed.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_decoder_child_ends_with_its_parent() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let status = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/status")).ok();
+    let field = |status: &str, name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+    };
+    // A background job's input would be /dev/null; `<&3` gives it the shell's, this pipe.
+    let mut parent = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec 3<&0; "$0" --lotse-decoder-child <&3 & echo $!; exec sleep 600"#)
+        .arg(program())
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _input = parent.stdin.take();
+    let mut out = std::io::BufReader::new(parent.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let pid: u32 = line.trim().parse().expect("the child's pid");
+    struct Reap(u32);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            // Only if the test failed is it still there.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+    let _reap = Reap(pid);
+    // Its sandbox is on (after its life was bound to the parent's), and the shell is its parent.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = status(pid).expect("the child runs");
+        if field(&s, "Seccomp:").as_deref() == Some("2") {
+            assert_eq!(field(&s, "PPid:"), Some(parent.id().to_string()));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the child never entered its sandbox"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Some(s) = status(pid) {
+        if field(&s, "State:").is_some_and(|v| v.starts_with('Z')) {
+            break; // killed, waiting to be reaped by whoever adopted it
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the child {pid} outlived its parent: {:?}",
+            field(&s, "State:")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn libc_sigsys() -> i32 {
     31 // SIGSYS on x86-64 and aarch64
