@@ -264,7 +264,6 @@ fn a_decoder_child_ends_with_its_parent() {
         .arg("-c")
         .arg(r#"exec 3<&0; "$0" --lotse-decoder-child <&3 & echo $!; exec sleep 600"#)
         .arg(program())
-        .env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -274,17 +273,17 @@ fn a_decoder_child_ends_with_its_parent() {
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     let pid: u32 = line.trim().parse().expect("the child's pid");
+    /// Kills the child if the test fails (once it passed, the number may be another's).
     struct Reap(u32);
     impl Drop for Reap {
         fn drop(&mut self) {
-            // Only if the test failed is it still there.
             let _ = std::process::Command::new("kill")
                 .args(["-KILL", &self.0.to_string()])
                 .stderr(std::process::Stdio::null())
                 .status();
         }
     }
-    let _reap = Reap(pid);
+    let reap = Reap(pid);
     // Its sandbox is on (after its life was bound to the parent's), and the shell is its parent.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -313,6 +312,7 @@ fn a_decoder_child_ends_with_its_parent() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    std::mem::forget(reap);
 }
 
 #[cfg(target_os = "linux")]
