@@ -262,8 +262,9 @@ fn a_decoder_child_ends_with_its_parent() {
     // A background job's input would be /dev/null; `<&3` gives it the shell's, this pipe.
     let mut parent = std::process::Command::new("sh")
         .arg("-c")
-        .arg(r#"exec 3<&0; "$0" --lotse-decoder-child <&3 & echo $!; exec sleep 600"#)
+        .arg(r#"exec 3<&0; "$0" "$1" <&3 & echo $!; exec sleep 600"#)
         .arg(program())
+        .arg(lotse_rep::decoder_process::CHILD_ARG)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
