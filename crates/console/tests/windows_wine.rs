@@ -160,3 +160,89 @@ fn the_windows_consoles_decoder_child_decodes_under_wine() {
     assert_eq!(pictures, 8);
     assert!(child.decoder_pid().is_some());
 }
+
+/// The Windows decoder child ends with its parent under Wine, even while its input stays open
+/// (a child busy decoding, or looping, is not reading it). A Windows program is the parent here:
+/// Wine's `cmd.exe /c` starts the console as a decoder child, passing on pipes this test holds.
+/// The child answers an empty frame (so it is up and past its binding), then `cmd.exe` is killed;
+/// the child must be gone within the deadline although its input never ends.
+#[test]
+fn the_windows_consoles_decoder_child_ends_with_its_parent_under_wine() {
+    use lotse_rep::decoder_process::CHILD_ARG;
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let _one = serial();
+    let exe = windows_console();
+    let x = Xvfb::start(640, 480);
+    let wine = Wine::new();
+    let mut cmd = wine.command(&x.display, std::path::Path::new("cmd.exe"));
+    cmd.args(["/c", &win_path(&exe), CHILD_ARG])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut parent = cmd.spawn().unwrap();
+    let mut input = parent.stdin.take().unwrap();
+    let mut output = parent.stdout.take().unwrap();
+    input.write_all(&0u32.to_le_bytes()).unwrap();
+    input.flush().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut answer = [9u8];
+        let read = output.read_exact(&mut answer).map(|()| answer[0]);
+        let _ = tx.send(read.map_err(|e| e.to_string()));
+        // Keeps the output open until the child ends.
+        let _ = output.read_to_end(&mut Vec::new());
+    });
+    let answer = rx.recv_timeout(Duration::from_secs(180));
+    assert!(
+        matches!(answer, Ok(Ok(0))),
+        "the child's answer to an empty frame: {answer:?}"
+    );
+
+    // Wine runs each Windows process as a Linux process that its command line names.
+    let linux_pid = |needle: &dyn Fn(&str) -> bool| -> Option<i32> {
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let line = std::fs::read(e.path().join("cmdline")).ok()?;
+            let line = String::from_utf8_lossy(&line).replace('\0', " ");
+            needle(&line).then_some(pid)
+        })
+    };
+    let child = linux_pid(&|l| {
+        l.contains("lotse-console.exe") && l.contains(CHILD_ARG) && !l.contains("cmd.exe")
+    })
+    .expect("the decoder child's process");
+    let shell = linux_pid(&|l| l.contains("cmd.exe /c") && !l.contains("start.exe"))
+        .expect("cmd.exe's process");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &shell.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    let state = || {
+        std::fs::read_to_string(format!("/proc/{child}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("State:").map(|v| v.trim().to_owned()))
+            })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = state();
+    while last.as_deref().is_some_and(|s| !s.starts_with('Z')) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        last = state();
+    }
+    if last.as_deref().is_some_and(|s| !s.starts_with('Z')) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &child.to_string()])
+            .status();
+        panic!("the decoder child {child} outlived its parent cmd.exe: {last:?}");
+    }
+    drop(input);
+    let _ = parent.kill();
+    let _ = parent.wait();
+}

@@ -18,7 +18,8 @@
 //! The child ends with its parent. An idle one sees its input end; on Linux the kernel also
 //! kills it when the thread that started it ends (`PR_SET_PDEATHSIG`), so a child busy in the
 //! decoder — or looping in a decoder taken over — does not outlive a rep's program that crashed
-//! or was killed. So an [`IsolatedDecoder`] stays on the thread that made it, for its life (the
+//! or was killed. On Windows a thread of the child waits on its parent's process handle and ends
+//! the child with it (the child's own thread, so not proof against a decoder taken over). So an [`IsolatedDecoder`] stays on the thread that made it, for its life (the
 //! console's decoding thread, the CLI's main thread); moved to another, its child would be
 //! killed when the first thread ends and replaced at the next keyframe.
 //!
@@ -494,16 +495,119 @@ mod sandbox {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(windows)]
 mod sandbox {
-    /// No sandbox beyond the process boundary here yet (Windows: a restricted token and a job
-    /// object would be the counterpart).
+    use windows_sys::Win32::Foundation::{CloseHandle, FILETIME, HANDLE, INVALID_HANDLE_VALUE};
+    use windows_sys::Win32::System::Diagnostics::ToolHelp::{
+        CreateToolhelp32Snapshot, PROCESSENTRY32W, Process32FirstW, Process32NextW,
+        TH32CS_SNAPPROCESS,
+    };
+    use windows_sys::Win32::System::Threading::{
+        GetCurrentProcess, GetCurrentProcessId, GetProcessTimes, INFINITE, OpenProcess,
+        PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SYNCHRONIZE, TerminateProcess,
+        WaitForSingleObject,
+    };
+
+    /// No sandbox beyond the process boundary here yet (a restricted token and a job object
+    /// would be the counterpart of the seccomp filter).
     pub fn enter() -> Result<(), String> {
         Ok(())
     }
 
-    /// Not bound here yet (Windows: a job object that kills on close would be the
-    /// counterpart); a parent that ends is noticed by the input's end at the next read.
+    /// Windows has no parent-death signal: a thread of the child waits on its parent's process
+    /// handle and ends the child when the parent ends, so that a child busy decoding, or
+    /// looping, does not outlive a rep's program that crashed or was killed. Unlike the Linux
+    /// kernel's signal, this thread is the child's own: a decoder taken over could stop it.
+    /// A parent that cannot be found or opened (already gone: its pipe's end tells the child at
+    /// the next read; or a number already reused by a younger process) leaves the child as it
+    /// was.
+    pub fn end_with_parent() -> Result<(), String> {
+        let Some(parent) = parent_id() else {
+            return Ok(());
+        };
+        // SAFETY: OpenProcess takes plain values; a null handle is checked.
+        let handle = unsafe {
+            OpenProcess(
+                PROCESS_SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION,
+                0,
+                parent,
+            )
+        };
+        if handle.is_null() {
+            return Ok(());
+        }
+        // SAFETY: GetCurrentProcess is a constant pseudo-handle.
+        let ours = unsafe { GetCurrentProcess() };
+        match (created(handle), created(ours)) {
+            (Some(p), Some(c)) if p <= c => {}
+            _ => {
+                // SAFETY: the handle is ours and used no more.
+                unsafe { CloseHandle(handle) };
+                return Ok(());
+            }
+        }
+        // A HANDLE is a pointer, which a thread cannot take; the number is what it is.
+        let raw = handle as usize;
+        std::thread::Builder::new()
+            .name("lotse-decoder-parent".into())
+            .spawn(move || {
+                // SAFETY: the handle stays open for the child's life; waiting touches no memory
+                // of ours, and ending this process is what is wanted when it returns.
+                unsafe {
+                    WaitForSingleObject(raw as HANDLE, INFINITE);
+                    TerminateProcess(GetCurrentProcess(), 0);
+                }
+            })
+            .map(drop)
+            .map_err(|e| format!("cannot watch its parent: {e}"))
+    }
+
+    /// The process that started this one, from a snapshot of the processes.
+    fn parent_id() -> Option<u32> {
+        // SAFETY: the snapshot is read with entries of the size it is told, then closed.
+        unsafe {
+            let snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+            if snapshot == INVALID_HANDLE_VALUE || snapshot.is_null() {
+                return None;
+            }
+            let me = GetCurrentProcessId();
+            let mut entry: PROCESSENTRY32W = std::mem::zeroed();
+            entry.dwSize = std::mem::size_of::<PROCESSENTRY32W>() as u32;
+            let mut found = None;
+            let mut more = Process32FirstW(snapshot, &mut entry) != 0;
+            while more {
+                if entry.th32ProcessID == me {
+                    found = Some(entry.th32ParentProcessID).filter(|&p| p != 0);
+                    break;
+                }
+                more = Process32NextW(snapshot, &mut entry) != 0;
+            }
+            CloseHandle(snapshot);
+            found
+        }
+    }
+
+    /// When `process` was created, in 100 ns since 1601.
+    fn created(process: HANDLE) -> Option<u64> {
+        let zero = FILETIME {
+            dwLowDateTime: 0,
+            dwHighDateTime: 0,
+        };
+        let (mut c, mut e, mut k, mut u) = (zero, zero, zero, zero);
+        // SAFETY: four FILETIMEs of ours to write into.
+        let ok = unsafe { GetProcessTimes(process, &mut c, &mut e, &mut k, &mut u) } != 0;
+        ok.then(|| (u64::from(c.dwHighDateTime) << 32) | u64::from(c.dwLowDateTime))
+    }
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
+mod sandbox {
+    /// No sandbox beyond the process boundary here.
+    pub fn enter() -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Not bound here; a parent that ends is noticed by the input's end at the next read.
     pub fn end_with_parent() -> Result<(), String> {
         Ok(())
     }
