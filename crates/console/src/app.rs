@@ -398,6 +398,7 @@ impl Shell {
                     "decode_ms": t.decode_ms,
                     "convert_ms": t.convert_ms,
                     "upload_paint_ms": paint,
+                    "capture_to_ready_ms": t.latency_ms,
                     "capture_to_shown_ms": shown,
                     "gpu": self.gpu.is_some(),
                     "rows_uploaded": self.gpu.as_ref().map(GpuPicture::rows_uploaded),
