@@ -18,10 +18,11 @@
 //! The child ends with its parent. An idle one sees its input end; on Linux the kernel also
 //! kills it when the thread that started it ends (`PR_SET_PDEATHSIG`), so a child busy in the
 //! decoder — or looping in a decoder taken over — does not outlive a rep's program that crashed
-//! or was killed. On Windows a thread of the child waits on its parent's process handle and ends
-//! the child with it (the child's own thread, so not proof against a decoder taken over). So an [`IsolatedDecoder`] stays on the thread that made it, for its life (the
+//! or was killed. So an [`IsolatedDecoder`] stays on the thread that made it, for its life (the
 //! console's decoding thread, the CLI's main thread); moved to another, its child would be
-//! killed when the first thread ends and replaced at the next keyframe.
+//! killed when the first thread ends and replaced at the next keyframe. On Windows a thread of
+//! the child waits on its parent's process handle and ends the child with the parent's process
+//! (the child's own thread, so not proof against a decoder taken over).
 //!
 //! Wire (little-endian): to the child `u32 length` + that many bytes of Annex-B, at most
 //! [`limits::VIDEO`]; from the child one answer per frame: `0` nothing; `1` a picture,
