@@ -171,7 +171,7 @@ fn the_windows_consoles_decoder_child_ends_with_its_parent_under_wine() {
     use lotse_rep::decoder_process::CHILD_ARG;
     use std::io::{Read, Write};
     use std::process::Stdio;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     let _one = serial();
     let exe = windows_console();
@@ -202,9 +202,9 @@ fn the_windows_consoles_decoder_child_ends_with_its_parent_under_wine() {
     );
 
     // Wine runs each Windows process as a Linux process that its command line names.
-    let linux_pid = |needle: &dyn Fn(&str) -> bool| -> Option<i32> {
+    let linux_pid = |needle: &dyn Fn(&str) -> bool| -> Option<u32> {
         std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
             let line = std::fs::read(e.path().join("cmdline")).ok()?;
             let line = String::from_utf8_lossy(&line).replace('\0', " ");
             needle(&line).then_some(pid)
@@ -222,25 +222,11 @@ fn the_windows_consoles_decoder_child_ends_with_its_parent_under_wine() {
         .unwrap();
     assert!(killed.success());
 
-    let state = || {
-        std::fs::read_to_string(format!("/proc/{child}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("State:").map(|v| v.trim().to_owned()))
-            })
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = state();
-    while last.as_deref().is_some_and(|s| !s.starts_with('Z')) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        last = state();
-    }
-    if last.as_deref().is_some_and(|s| !s.starts_with('Z')) {
+    if let Err(state) = lotse_testkit::measure::wait_ended(child, Duration::from_secs(30)) {
         let _ = std::process::Command::new("kill")
             .args(["-KILL", &child.to_string()])
             .status();
-        panic!("the decoder child {child} outlived its parent cmd.exe: {last:?}");
+        panic!("the decoder child {child} outlived its parent cmd.exe: {state}");
     }
     drop(input);
     let _ = parent.kill();

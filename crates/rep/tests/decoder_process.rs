@@ -250,15 +250,9 @@ fn the_decoder_child_can_open_neither_files_nor_sockets() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_decoder_child_ends_with_its_parent() {
+    use lotse_testkit::measure::{status_field, wait_ended};
     use std::io::BufRead;
     use std::process::Stdio;
-    let status = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/status")).ok();
-    let field = |status: &str, name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_string())
-    };
     // A background job's input would be /dev/null; `<&3` gives it the shell's, this pipe.
     let mut parent = std::process::Command::new("sh")
         .arg("-c")
@@ -288,9 +282,9 @@ fn a_decoder_child_ends_with_its_parent() {
     // Its sandbox is on (after its life was bound to the parent's), and the shell is its parent.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let s = status(pid).expect("the child runs");
-        if field(&s, "Seccomp:").as_deref() == Some("2") {
-            assert_eq!(field(&s, "PPid:"), Some(parent.id().to_string()));
+        assert!(status_field(pid, "State:").is_some(), "the child runs");
+        if status_field(pid, "Seccomp:").as_deref() == Some("2") {
+            assert_eq!(status_field(pid, "PPid:"), Some(parent.id().to_string()));
             break;
         }
         assert!(
@@ -301,17 +295,8 @@ fn a_decoder_child_ends_with_its_parent() {
     }
     parent.kill().unwrap();
     parent.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while let Some(s) = status(pid) {
-        if field(&s, "State:").is_some_and(|v| v.starts_with('Z')) {
-            break; // killed, waiting to be reaped by whoever adopted it
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the child {pid} outlived its parent: {:?}",
-            field(&s, "State:")
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    if let Err(state) = wait_ended(pid, Duration::from_secs(10)) {
+        panic!("the child {pid} outlived its parent: {state}");
     }
     std::mem::forget(reap);
 }

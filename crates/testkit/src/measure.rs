@@ -1,6 +1,7 @@
 //! What the benchmarks measure about processes: CPU time and memory from `/proc`, percentiles.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// The `p`th percentile (0–100) of `v`, nearest rank; sorts `v`.
 pub fn percentile(v: &mut [f64], p: f64) -> Option<f64> {
@@ -91,12 +92,33 @@ pub fn rss_mb(pid: u32) -> f64 {
 
 /// A memory figure from `/proc/PID/status` in MB (`VmRSS:`, `RssAnon:`, `RssShmem:`, …).
 pub fn status_mb(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
+    status_field(pid, field)
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// A field of `/proc/PID/status` (`State:`, `PPid:`, `Seccomp:`, …), trimmed; `None` when the
+/// process is gone or has no such field.
+pub fn status_field(pid: u32, field: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .map(|v| v.trim().to_owned())
+}
+
+/// Waits up to `within` until process `pid` has ended: gone, or a zombie (ended, not yet reaped
+/// by whoever adopted it). `Err` with its state when it still runs then.
+pub fn wait_ended(pid: u32, within: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    loop {
+        match status_field(pid, "State:") {
+            None => return Ok(()),
+            Some(state) if state.starts_with('Z') => return Ok(()),
+            Some(state) if Instant::now() >= deadline => return Err(state),
+            Some(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }
 
 /// `CLOCK_MONOTONIC` minus `CLOCK_MONOTONIC_RAW`, µs: how far the clock Linux programs stamp
@@ -128,7 +150,6 @@ pub fn monotonic_minus_raw_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
 
     /// A busy grandchild: its time counts for its parent's tree, not for the parent.
     #[test]
@@ -159,5 +180,27 @@ mod tests {
         let _ = child.wait();
         assert!(grown, "the busy grandchild's CPU did not count");
         assert!(rss, "the descendants' memory did not count");
+    }
+
+    /// A running process is reported as running until the deadline; once killed, it has ended
+    /// (a zombie until it is waited for, then gone).
+    #[test]
+    fn wait_ended_tells_a_running_process_from_an_ended_one() {
+        let mut child = Command::new("sleep").arg("60").spawn().expect("sleep");
+        let pid = child.id();
+        assert!(status_field(pid, "State:").is_some());
+        assert_eq!(
+            status_field(pid, "PPid:"),
+            Some(std::process::id().to_string())
+        );
+        assert_eq!(status_field(pid, "NoSuchField:"), None);
+        let still = wait_ended(pid, Duration::from_millis(200));
+        child.kill().expect("kill");
+        let zombie = wait_ended(pid, Duration::from_secs(30));
+        child.wait().expect("wait");
+        assert!(still.is_err(), "a sleeping process counted as ended");
+        assert_eq!(zombie, Ok(()));
+        assert_eq!(wait_ended(pid, Duration::ZERO), Ok(()));
+        assert_eq!(status_field(pid, "State:"), None);
     }
 }
