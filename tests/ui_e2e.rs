@@ -327,13 +327,16 @@ fn compact_bar_at_the_top_edge_while_viewed() {
 
     // "Chat and files": the full window where it was; "Make small": the bar.
     lotse.click_in(&line, "session.expand");
-    let line = lotse.wait_line("the full panel", |l| {
-        l["compact"] == false && widget_in(l, "session.compact").is_some()
-    });
     wait_geometry(&desk, &win, "the full window in its place", |g| {
         near(g, full)
     });
-    assert!(widget_in(&line, "session.chat.input").is_some());
+    // The first frame of the full panel can still be laid out in the bar's size, with the chat
+    // cut off (a busy machine, CI 2026-12-07): the panel is the frame drawn at the full size.
+    let line = lotse.wait_line("the full panel with the chat", |l| {
+        l["compact"] == false
+            && widget_in(l, "session.compact").is_some()
+            && widget_in(l, "session.chat.input").is_some()
+    });
     lotse.click_in(&line, "session.compact");
     let line = lotse.wait_line("the bar after Make small", |l| {
         l["compact"] == true && widget_in(l, "session.revoke.control").is_some()
